@@ -1,0 +1,9 @@
+//! partsim: a deterministic simulation testbed for a distributed partition manager.
+//!
+//! One process, one thread, virtual time. [`sim`] is the kernel (time, event
+//! queue, seeded randomness, network, disk, the event loop); [`stack`] is the
+//! system under test; [`scenario`] reads scenario files; [`trace`] writes and
+//! reads JSON Lines traces; [`check`] holds the invariant checkers.
+
+pub mod scenario;
+pub mod sim;

@@ -1,0 +1,1 @@
+//! Scenario files (TOML): the model, validation, and the random fault schedule.
