@@ -2,7 +2,16 @@
 //! processes (sans-IO state machines) on virtual time, delivers their messages
 //! through a faulty simulated network, and gives each a simulated disk.
 
+pub mod disk;
+pub mod net;
+pub mod process;
+pub mod queue;
 pub mod rng;
 pub mod time;
+pub mod world;
 
+pub use disk::Disk;
+pub use net::{DropReason, NetConfig};
+pub use process::{AppEvent, Event, EventKind, Message, NoEvent, Observer, Phase, Process, ProcessId, TimerKind, Violation};
 pub use time::{SimDuration, SimTime};
+pub use world::{Clock, Cx, PauseMode, Status, TimerId, World};

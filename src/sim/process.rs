@@ -1,0 +1,205 @@
+//! The sans-IO process model: what a simulated process is, and the events the
+//! kernel reports to its observers (the trace writer and the checkers).
+//!
+//! A process is a state machine. Inputs are method calls — `on_start`,
+//! `on_message`, `on_timer` — and every effect (send, timers, disk, trace)
+//! goes out through [`Cx`](super::world::Cx). A process never touches the
+//! queue or another process, so the same code could run on a real network.
+
+use serde::Serialize;
+
+use super::net::DropReason;
+use super::time::SimTime;
+use super::world::Cx;
+
+/// Identifies a process of a world: an index into its process table.
+#[derive(Copy, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, Serialize)]
+pub struct ProcessId(pub u32);
+
+impl ProcessId {
+    /// The kernel itself, as the `p` of world-level events (network faults,
+    /// violations found at the end of a run). Named `"sim"` in traces.
+    pub const SIM: ProcessId = ProcessId(u32::MAX);
+
+    /// The index into per-process tables.
+    #[inline]
+    pub fn index(self) -> usize {
+        self.0 as usize
+    }
+}
+
+/// A message type: cloneable (the network may duplicate it) and named for
+/// the trace.
+pub trait Message: Clone {
+    /// The message kind as traced, e.g. `"AppendEntries"`.
+    fn name(&self) -> &'static str;
+    /// Data-plane traffic (client and replication messages) is left out of
+    /// traces written at `--trace-level control`.
+    fn is_data_plane(&self) -> bool {
+        false
+    }
+}
+
+/// A timer kind: small, copyable, named for the trace.
+pub trait TimerKind: Copy {
+    /// The timer as traced, e.g. `"Election"`.
+    fn name(&self) -> &'static str;
+}
+
+/// An event a process reports about itself (a role change, a commit, …).
+/// Serialized into the trace as an object whose `"ev"` field is [`kind`](AppEvent::kind).
+pub trait AppEvent: Serialize {
+    /// The event kind, e.g. `"role"`; equal to the serialized `"ev"` tag.
+    fn kind(&self) -> &'static str;
+}
+
+/// A process with no events of its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum NoEvent {}
+
+impl AppEvent for NoEvent {
+    fn kind(&self) -> &'static str {
+        match *self {}
+    }
+}
+
+/// A simulated process: a sans-IO state machine driven by the kernel.
+pub trait Process: Sized + 'static {
+    /// The messages processes of this type exchange.
+    type Msg: Message;
+    /// Its timers.
+    type Timer: TimerKind;
+    /// The events it traces about itself.
+    type Event: AppEvent + 'static;
+
+    /// Called when the process starts or restarts (after a crash it reads
+    /// what survived from `cx.disk()`).
+    fn on_start(&mut self, cx: &mut Cx<'_, Self>);
+    /// A message arrived.
+    fn on_message(&mut self, cx: &mut Cx<'_, Self>, from: ProcessId, msg: Self::Msg);
+    /// A timer set with `cx.set_timer` fired.
+    fn on_timer(&mut self, cx: &mut Cx<'_, Self>, timer: Self::Timer);
+}
+
+/// Whether a fault begins or ends.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Phase {
+    /// The fault starts.
+    Begin,
+    /// The fault ends.
+    End,
+}
+
+impl Phase {
+    /// The name used in traces.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Phase::Begin => "begin",
+            Phase::End => "end",
+        }
+    }
+}
+
+/// One event as observers see it, online (from the world) or offline (read
+/// back from a trace): the same type, so checkers have one code path.
+#[derive(Debug, Clone, Copy)]
+pub struct Event<'a, E> {
+    /// Virtual time.
+    pub t: SimTime,
+    /// The process it happened at ([`ProcessId::SIM`] for world-level events).
+    pub p: ProcessId,
+    /// Position in the run's event sequence, from 0.
+    pub seq: u64,
+    /// The `seq` of the event that led to this one.
+    pub cause: Option<u64>,
+    /// What happened.
+    pub kind: EventKind<'a, E>,
+}
+
+/// What happened. Kernel events first; [`EventKind::App`] carries a process's own.
+#[derive(Debug, Clone, Copy)]
+pub enum EventKind<'a, E> {
+    /// `p` sent message `id` to `to`.
+    Send { to: ProcessId, msg: &'a str, id: u64, data: bool },
+    /// Message `id` from `from` arrived at `p`.
+    Deliver { from: ProcessId, msg: &'a str, id: u64, data: bool },
+    /// Message `id` from `from` to `to` was lost.
+    Drop { from: ProcessId, to: ProcessId, msg: &'a str, id: u64, data: bool, reason: DropReason },
+    /// A timer of `p` fired.
+    Timer { timer: &'a str },
+    /// `p` started for the first time (at the start, or by a `join`).
+    Start,
+    /// `p` crashed, losing `lost_writes` unsynced disk writes.
+    Crash { lost_writes: u64 },
+    /// `p` restarted from its disk.
+    Restart,
+    /// `p` stopped processing (a GC pause).
+    Pause,
+    /// `p` resumed.
+    Resume,
+    /// `p`'s disk was wiped.
+    DiskLoss,
+    /// `p`'s clock now runs at `virtual * (1 + drift_ppm / 1e6) + offset_us`.
+    Clock { offset_us: i64, drift_ppm: i64 },
+    /// A scenario fault began or ended (`kind` names the action).
+    Fault { fault: u32, kind: &'a str, phase: Phase, detail: &'a str },
+    /// Something worth reading in the trace (e.g. a selector that matched nobody).
+    Note { text: &'a str },
+    /// A checker found its invariant broken.
+    Violation { check: &'a str, detail: &'a str },
+    /// An event of the process itself.
+    App(&'a E),
+}
+
+impl<E: AppEvent> EventKind<'_, E> {
+    /// The `"ev"` name of this event in the trace.
+    pub fn name(&self) -> &'static str {
+        match self {
+            EventKind::Send { .. } => "send",
+            EventKind::Deliver { .. } => "deliver",
+            EventKind::Drop { .. } => "drop",
+            EventKind::Timer { .. } => "timer",
+            EventKind::Start => "start",
+            EventKind::Crash { .. } => "crash",
+            EventKind::Restart => "restart",
+            EventKind::Pause => "pause",
+            EventKind::Resume => "resume",
+            EventKind::DiskLoss => "disk_loss",
+            EventKind::Clock { .. } => "clock",
+            EventKind::Fault { .. } => "fault",
+            EventKind::Note { .. } => "note",
+            EventKind::Violation { .. } => "violation",
+            EventKind::App(e) => e.kind(),
+        }
+    }
+
+    /// True for data-plane message events.
+    pub fn is_data_plane(&self) -> bool {
+        matches!(
+            self,
+            EventKind::Send { data: true, .. }
+                | EventKind::Deliver { data: true, .. }
+                | EventKind::Drop { data: true, .. }
+        )
+    }
+}
+
+/// A broken invariant, as a checker reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Violation {
+    /// The checker's stable name (`election_safety`, …).
+    pub check: &'static str,
+    /// What was seen, for a person.
+    pub detail: String,
+}
+
+/// Receives every event of a run, in order: the trace writer and the
+/// checkers. A world without an observer builds no events at all — the
+/// benchmark's path without a trace.
+pub trait Observer<E>: std::any::Any {
+    /// One event. `names` maps process ids to names. A checker that finds a
+    /// violation pushes it to `violations`; the kernel traces it (caused by
+    /// this event) and halts the run unless told to keep going.
+    fn on_event(&mut self, ev: &Event<'_, E>, names: &[String], violations: &mut Vec<Violation>);
+}

@@ -1,0 +1,818 @@
+//! The event loop: processes, timers, the network, disks, clocks and faults,
+//! and the hooks that report every event to an observer.
+//!
+//! A [`World`] owns one process object per live process and a [`Kernel`]
+//! with everything else. Handling an event borrows one process and the kernel
+//! at once; the process acts on the kernel only through [`Cx`]. Queue items
+//! carry the incarnation of their target, so a crash discards a process's
+//! pending timers and the messages in flight to it without a scan.
+//!
+//! ```text
+//!   pop (time, seq) ──► Deliver ──► process.on_message(cx, from, msg) ──► cx.send / set_timer / disk / trace
+//!                  └──► Timer   ──► process.on_timer(cx, timer)
+//! ```
+
+use rand_chacha::ChaCha8Rng;
+
+use super::disk::Disk;
+use super::net::{DropReason, Fate, NetConfig, Network};
+use super::process::{Event, EventKind, Message, Observer, Phase, Process, ProcessId, TimerKind, Violation};
+use super::queue::EventQueue;
+use super::rng;
+use super::time::{SimDuration, SimTime};
+
+/// Where a process is in its life.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// Declared (a later `join`) but not started yet.
+    NotStarted,
+    /// Running.
+    Up,
+    /// Alive but processing nothing until resumed.
+    Paused,
+    /// Crashed; its disk waits for a restart.
+    Down,
+}
+
+/// What happens to messages that reach a paused process.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Default)]
+pub enum PauseMode {
+    /// Held and delivered when it resumes (like a socket buffer).
+    #[default]
+    Delay,
+    /// Lost.
+    Drop,
+}
+
+/// A handle to a timer, for cancelling it.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct TimerId {
+    slot: u32,
+    generation: u32,
+}
+
+/// A process's local clock: `virtual * (1 + drift_ppm / 1e6) + offset_us`.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+pub struct Clock {
+    /// Constant offset, µs (may be negative).
+    pub offset_us: i64,
+    /// Rate error in parts per million (100_000 = runs 10 % fast).
+    pub drift_ppm: i64,
+}
+
+impl Clock {
+    /// Local time at virtual time `v`; never before zero.
+    #[inline]
+    pub fn local(&self, v: SimTime) -> SimTime {
+        if self.offset_us == 0 && self.drift_ppm == 0 {
+            return v;
+        }
+        let v = v.0 as i128;
+        let local = v + v * self.drift_ppm as i128 / 1_000_000 + self.offset_us as i128;
+        SimTime(local.clamp(0, u64::MAX as i128) as u64)
+    }
+
+    /// The first virtual time at which local time reaches `local`.
+    pub fn virtual_at(&self, local: SimTime) -> SimTime {
+        if self.offset_us == 0 && self.drift_ppm == 0 {
+            return local;
+        }
+        let rate = 1_000_000i128 + self.drift_ppm as i128;
+        let num = (local.0 as i128 - self.offset_us as i128) * 1_000_000;
+        let v = (num + rate - 1).div_euclid(rate);
+        SimTime(v.clamp(0, u64::MAX as i128) as u64)
+    }
+}
+
+struct TimerSlot<T> {
+    /// Bumped when the slot is freed: stale `TimerId`s no longer match.
+    generation: u32,
+    /// Bumped whenever the queued entry is superseded (cancel, reschedule).
+    version: u32,
+    local_deadline: SimTime,
+    timer: Option<T>,
+    cause: Option<u64>,
+}
+
+enum Item<M> {
+    Deliver { from: ProcessId, to: ProcessId, to_incarnation: u32, id: u64, send_seq: Option<u64>, msg: M },
+    Timer { proc: ProcessId, incarnation: u32, slot: u32, version: u32 },
+}
+
+struct Meta<P: Process> {
+    status: Status,
+    /// Bumped by each crash: what was queued for an earlier incarnation is void.
+    incarnation: u32,
+    rng: ChaCha8Rng,
+    clock: Clock,
+    timers: Vec<TimerSlot<P::Timer>>,
+    free_slots: Vec<u32>,
+    /// Held while paused, re-queued on resume.
+    deferred: Vec<Item<P::Msg>>,
+    disk: Disk,
+}
+
+/// Counters the kernel keeps whether or not anything observes the run.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct KernelStats {
+    /// Messages sent.
+    pub sent: u64,
+    /// Messages delivered (a duplicate counts twice).
+    pub delivered: u64,
+    /// Extra copies the network made.
+    pub duplicated: u64,
+    /// Messages lost, per [`DropReason::ALL`] position.
+    pub dropped: [u64; 6],
+    /// Timers fired.
+    pub timers_fired: u64,
+    /// Events reported to the observer.
+    pub events: u64,
+    /// Violations found.
+    pub violations: u64,
+}
+
+/// Everything but the process objects: queue, network, per-process state,
+/// the observer. Processes reach it through [`Cx`].
+pub struct Kernel<P: Process> {
+    now: SimTime,
+    queue: EventQueue<Item<P::Msg>>,
+    net: Network,
+    net_rng: ChaCha8Rng,
+    meta: Vec<Meta<P>>,
+    names: Vec<String>,
+    observer: Option<Box<dyn Observer<P::Event>>>,
+    next_event_seq: u64,
+    next_msg_id: u64,
+    scratch: Vec<Violation>,
+    pause_mode: PauseMode,
+    torn_writes: bool,
+    halt_on_violation: bool,
+    halted: bool,
+    stats: KernelStats,
+    /// The first violations, kept for reports (bounded).
+    violations: Vec<(SimTime, Violation)>,
+}
+
+const MAX_KEPT_VIOLATIONS: usize = 100;
+
+impl<P: Process> Kernel<P> {
+    /// Reports one event to the observer; returns its `seq`.
+    #[inline]
+    fn emit(&mut self, p: ProcessId, cause: Option<u64>, kind: EventKind<'_, P::Event>) -> Option<u64> {
+        let obs = self.observer.as_mut()?;
+        let seq = self.next_event_seq;
+        self.next_event_seq += 1;
+        self.stats.events += 1;
+        let ev = Event { t: self.now, p, seq, cause, kind };
+        obs.on_event(&ev, &self.names, &mut self.scratch);
+        if !self.scratch.is_empty() {
+            self.raise(p, seq);
+        }
+        Some(seq)
+    }
+
+    fn raise(&mut self, p: ProcessId, cause: u64) {
+        let found = std::mem::take(&mut self.scratch);
+        for v in found {
+            self.record_violation(p, Some(cause), v);
+        }
+    }
+
+    fn record_violation(&mut self, p: ProcessId, cause: Option<u64>, v: Violation) {
+        self.stats.violations += 1;
+        if self.halt_on_violation {
+            self.halted = true;
+        }
+        if let Some(obs) = self.observer.as_mut() {
+            let seq = self.next_event_seq;
+            self.next_event_seq += 1;
+            self.stats.events += 1;
+            let kind = EventKind::Violation { check: v.check, detail: &v.detail };
+            let ev = Event { t: self.now, p, seq, cause, kind };
+            // A checker does not answer a violation with another one.
+            let mut ignored = Vec::new();
+            obs.on_event(&ev, &self.names, &mut ignored);
+        }
+        if self.violations.len() < MAX_KEPT_VIOLATIONS {
+            self.violations.push((self.now, v));
+        }
+    }
+
+    fn send(&mut self, from: ProcessId, to: ProcessId, msg: P::Msg, cause: Option<u64>) {
+        let id = self.next_msg_id;
+        self.next_msg_id += 1;
+        self.stats.sent += 1;
+        let data = msg.is_data_plane();
+        let send_seq = self.emit(from, cause, EventKind::Send { to, msg: msg.name(), id, data });
+        let Some(target) = self.meta.get(to.index()) else {
+            self.drop_msg(from, from, to, &msg, id, send_seq, DropReason::Unknown);
+            return;
+        };
+        let to_incarnation = target.incarnation;
+        match self.net.fate(&mut self.net_rng, from, to) {
+            Fate::Dropped(reason) => self.drop_msg(from, from, to, &msg, id, send_seq, reason),
+            Fate::Once(d) => {
+                let at = self.now + SimDuration(d);
+                self.queue.push(at, Item::Deliver { from, to, to_incarnation, id, send_seq, msg });
+            }
+            Fate::Twice(d1, d2) => {
+                self.stats.duplicated += 1;
+                let copy = msg.clone();
+                let at1 = self.now + SimDuration(d1);
+                let at2 = self.now + SimDuration(d2);
+                self.queue.push(at1, Item::Deliver { from, to, to_incarnation, id, send_seq, msg: copy });
+                self.queue.push(at2, Item::Deliver { from, to, to_incarnation, id, send_seq, msg });
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn drop_msg(
+        &mut self,
+        at: ProcessId,
+        from: ProcessId,
+        to: ProcessId,
+        msg: &P::Msg,
+        id: u64,
+        cause: Option<u64>,
+        reason: DropReason,
+    ) {
+        self.stats.dropped[reason as usize] += 1;
+        let data = msg.is_data_plane();
+        self.emit(at, cause, EventKind::Drop { from, to, msg: msg.name(), id, data, reason });
+    }
+
+    fn set_timer(&mut self, p: ProcessId, after: SimDuration, timer: P::Timer, cause: Option<u64>) -> TimerId {
+        let now = self.now;
+        let m = &mut self.meta[p.index()];
+        let local_deadline = m.clock.local(now) + after;
+        let slot = match m.free_slots.pop() {
+            Some(s) => s,
+            None => {
+                m.timers.push(TimerSlot { generation: 0, version: 0, local_deadline, timer: None, cause: None });
+                (m.timers.len() - 1) as u32
+            }
+        };
+        let s = &mut m.timers[slot as usize];
+        s.local_deadline = local_deadline;
+        s.timer = Some(timer);
+        s.cause = cause;
+        let (generation, version, incarnation) = (s.generation, s.version, m.incarnation);
+        let at = m.clock.virtual_at(local_deadline).max(now);
+        self.queue.push(at, Item::Timer { proc: p, incarnation, slot, version });
+        TimerId { slot, generation }
+    }
+
+    fn cancel_timer(&mut self, p: ProcessId, id: TimerId) {
+        let m = &mut self.meta[p.index()];
+        if let Some(s) = m.timers.get_mut(id.slot as usize)
+            && s.generation == id.generation
+            && s.timer.is_some()
+        {
+            s.timer = None;
+            s.generation = s.generation.wrapping_add(1);
+            s.version = s.version.wrapping_add(1);
+            m.free_slots.push(id.slot);
+        }
+    }
+}
+
+/// What a process sees of the world while it handles one input.
+pub struct Cx<'a, P: Process> {
+    k: &'a mut Kernel<P>,
+    me: ProcessId,
+    cause: Option<u64>,
+}
+
+impl<P: Process> Cx<'_, P> {
+    /// This process.
+    pub fn me(&self) -> ProcessId {
+        self.me
+    }
+
+    /// The local clock (skewed if the scenario says so).
+    #[inline]
+    pub fn now(&self) -> SimTime {
+        self.k.meta[self.me.index()].clock.local(self.k.now)
+    }
+
+    /// This process's own random stream.
+    pub fn rng(&mut self) -> &mut ChaCha8Rng {
+        &mut self.k.meta[self.me.index()].rng
+    }
+
+    /// Sends `msg` to `to` through the simulated network.
+    #[inline]
+    pub fn send(&mut self, to: ProcessId, msg: P::Msg) {
+        self.k.send(self.me, to, msg, self.cause);
+    }
+
+    /// Sets a timer to fire after `after` of local time.
+    pub fn set_timer(&mut self, after: SimDuration, timer: P::Timer) -> TimerId {
+        self.k.set_timer(self.me, after, timer, self.cause)
+    }
+
+    /// Cancels a timer; cancelling one that fired or was cancelled is a no-op.
+    pub fn cancel_timer(&mut self, id: TimerId) {
+        self.k.cancel_timer(self.me, id);
+    }
+
+    /// This process's disk.
+    pub fn disk(&mut self) -> &mut Disk {
+        &mut self.k.meta[self.me.index()].disk
+    }
+
+    /// Records an event of this process in the trace (and shows it to the checkers).
+    pub fn trace(&mut self, ev: P::Event) {
+        self.k.emit(self.me, self.cause, EventKind::App(&ev));
+    }
+
+    /// True when something observes the run (building costly trace
+    /// details can be skipped otherwise).
+    pub fn tracing(&self) -> bool {
+        self.k.observer.is_some()
+    }
+
+    /// The name of a process (`"m1"`).
+    pub fn name(&self, p: ProcessId) -> &str {
+        name_of(&self.k.names, p)
+    }
+
+    /// The id of a named process.
+    pub fn lookup(&self, name: &str) -> Option<ProcessId> {
+        lookup(&self.k.names, name)
+    }
+
+    /// All process ids, including ones not started yet.
+    pub fn processes(&self) -> impl Iterator<Item = ProcessId> + '_ {
+        (0..self.k.names.len() as u32).map(ProcessId)
+    }
+}
+
+fn name_of(names: &[String], p: ProcessId) -> &str {
+    if p == ProcessId::SIM { "sim" } else { names.get(p.index()).map_or("?", |s| s.as_str()) }
+}
+
+fn lookup(names: &[String], name: &str) -> Option<ProcessId> {
+    if name == "sim" {
+        return Some(ProcessId::SIM);
+    }
+    names.iter().position(|n| n == name).map(|i| ProcessId(i as u32))
+}
+
+/// Builds a process from its id and name: at start, join and restart (the
+/// process reads its disk in `on_start`).
+pub type Factory<P> = Box<dyn FnMut(ProcessId, &str) -> P>;
+
+/// The simulation: processes plus the kernel.
+pub struct World<P: Process> {
+    k: Kernel<P>,
+    procs: Vec<Option<P>>,
+    factory: Factory<P>,
+}
+
+impl<P: Process> World<P> {
+    /// A world of the named processes (none started), the root seed and the
+    /// network's parameters.
+    pub fn new(seed: u64, names: Vec<String>, net: NetConfig, factory: Factory<P>) -> Self {
+        let n = names.len();
+        let meta = names
+            .iter()
+            .map(|name| Meta {
+                status: Status::NotStarted,
+                incarnation: 0,
+                rng: rng::stream(seed, &format!("proc/{name}")),
+                clock: Clock::default(),
+                timers: Vec::new(),
+                free_slots: Vec::new(),
+                deferred: Vec::new(),
+                disk: Disk::new(),
+            })
+            .collect();
+        World {
+            k: Kernel {
+                now: SimTime::ZERO,
+                queue: EventQueue::new(),
+                net: Network::new(n, net),
+                net_rng: rng::stream(seed, "net"),
+                meta,
+                names,
+                observer: None,
+                next_event_seq: 0,
+                next_msg_id: 0,
+                scratch: Vec::new(),
+                pause_mode: PauseMode::Delay,
+                torn_writes: false,
+                halt_on_violation: true,
+                halted: false,
+                stats: KernelStats::default(),
+                violations: Vec::new(),
+            },
+            procs: (0..n).map(|_| None).collect(),
+            factory,
+        }
+    }
+
+    /// Sets the observer that sees every event (trace writer, checkers).
+    pub fn set_observer(&mut self, observer: Box<dyn Observer<P::Event>>) {
+        self.k.observer = Some(observer);
+    }
+
+    /// The observer, if it is a `T`.
+    pub fn observer_mut<T: 'static>(&mut self) -> Option<&mut T> {
+        let obs: &mut dyn std::any::Any = self.k.observer.as_deref_mut()?;
+        obs.downcast_mut::<T>()
+    }
+
+    /// Removes and returns the observer.
+    pub fn take_observer(&mut self) -> Option<Box<dyn Observer<P::Event>>> {
+        self.k.observer.take()
+    }
+
+    /// What messages to a paused process do.
+    pub fn set_pause_mode(&mut self, mode: PauseMode) {
+        self.k.pause_mode = mode;
+    }
+
+    /// Whether a crash tears the last unsynced write.
+    pub fn set_torn_writes(&mut self, torn: bool) {
+        self.k.torn_writes = torn;
+    }
+
+    /// Whether a violation halts the run (the default) or it keeps going.
+    pub fn set_halt_on_violation(&mut self, halt: bool) {
+        self.k.halt_on_violation = halt;
+    }
+
+    /// Current virtual time.
+    pub fn now(&self) -> SimTime {
+        self.k.now
+    }
+
+    /// Process names, indexed by id.
+    pub fn names(&self) -> &[String] {
+        &self.k.names
+    }
+
+    /// The name of `p`.
+    pub fn name(&self, p: ProcessId) -> &str {
+        name_of(&self.k.names, p)
+    }
+
+    /// The id of a named process.
+    pub fn id(&self, name: &str) -> Option<ProcessId> {
+        lookup(&self.k.names, name)
+    }
+
+    /// Where `p` is in its life.
+    pub fn status(&self, p: ProcessId) -> Status {
+        self.k.meta.get(p.index()).map_or(Status::NotStarted, |m| m.status)
+    }
+
+    /// The live process object of `p` (none while down).
+    pub fn process(&self, p: ProcessId) -> Option<&P> {
+        self.procs.get(p.index())?.as_ref()
+    }
+
+    /// The disk of `p`.
+    pub fn disk(&self, p: ProcessId) -> Option<&Disk> {
+        self.k.meta.get(p.index()).map(|m| &m.disk)
+    }
+
+    /// The clock of `p`.
+    pub fn clock(&self, p: ProcessId) -> Clock {
+        self.k.meta.get(p.index()).map_or_else(Clock::default, |m| m.clock)
+    }
+
+    /// The network, to add or end faults.
+    pub fn net_mut(&mut self) -> &mut Network {
+        &mut self.k.net
+    }
+
+    /// The network.
+    pub fn net(&self) -> &Network {
+        &self.k.net
+    }
+
+    /// Counters so far.
+    pub fn stats(&self) -> &KernelStats {
+        &self.k.stats
+    }
+
+    /// The first violations found (at most 100), with their times.
+    pub fn violations(&self) -> &[(SimTime, Violation)] {
+        &self.k.violations
+    }
+
+    /// True once a violation stopped the run.
+    pub fn halted(&self) -> bool {
+        self.k.halted
+    }
+
+    /// Entries in the event queue (a bound on memory held by the kernel).
+    pub fn queue_len(&self) -> usize {
+        self.k.queue.len()
+    }
+
+    /// Traces a scenario fault beginning or ending.
+    pub fn trace_fault(&mut self, p: ProcessId, fault: u32, kind: &str, phase: Phase, detail: &str) {
+        self.k.emit(p, None, EventKind::Fault { fault, kind, phase, detail });
+    }
+
+    /// Traces a note from the runner (e.g. a selector that matched nobody).
+    pub fn trace_note(&mut self, p: ProcessId, text: &str) {
+        self.k.emit(p, None, EventKind::Note { text });
+    }
+
+    /// Reports a violation found outside the event stream (a liveness check
+    /// at the end of a run).
+    pub fn report_violation(&mut self, p: ProcessId, v: Violation) {
+        self.k.record_violation(p, None, v);
+    }
+
+    /// Starts a process that has not started yet (at time zero or by a join).
+    /// Returns false if it was already started.
+    pub fn start(&mut self, p: ProcessId) -> bool {
+        let Some(m) = self.k.meta.get_mut(p.index()) else { return false };
+        if m.status != Status::NotStarted {
+            return false;
+        }
+        m.status = Status::Up;
+        let seq = self.k.emit(p, None, EventKind::Start);
+        self.boot(p, seq);
+        true
+    }
+
+    fn boot(&mut self, p: ProcessId, cause: Option<u64>) {
+        let name = self.k.names[p.index()].clone();
+        let mut proc = (self.factory)(p, &name);
+        let mut cx = Cx { k: &mut self.k, me: p, cause };
+        proc.on_start(&mut cx);
+        self.procs[p.index()] = Some(proc);
+    }
+
+    /// Crashes `p`: its volatile state, timers and the messages in flight to
+    /// it are gone; its disk keeps what was fsynced. False if it was not up.
+    pub fn crash(&mut self, p: ProcessId) -> bool {
+        let torn = self.k.torn_writes;
+        let Some(m) = self.k.meta.get_mut(p.index()) else { return false };
+        if !matches!(m.status, Status::Up | Status::Paused) {
+            return false;
+        }
+        m.status = Status::Down;
+        m.incarnation += 1;
+        m.timers.clear();
+        m.free_slots.clear();
+        let deferred = std::mem::take(&mut m.deferred);
+        let lost_writes = m.disk.crash(torn);
+        self.procs[p.index()] = None;
+        let seq = self.k.emit(p, None, EventKind::Crash { lost_writes });
+        for item in deferred {
+            if let Item::Deliver { from, to, id, msg, .. } = item {
+                self.k.drop_msg(p, from, to, &msg, id, seq, DropReason::Crashed);
+            }
+        }
+        true
+    }
+
+    /// Restarts a crashed process from its disk. False if it was not down.
+    pub fn restart(&mut self, p: ProcessId) -> bool {
+        let Some(m) = self.k.meta.get_mut(p.index()) else { return false };
+        if m.status != Status::Down {
+            return false;
+        }
+        m.status = Status::Up;
+        let seq = self.k.emit(p, None, EventKind::Restart);
+        self.boot(p, seq);
+        true
+    }
+
+    /// Pauses `p`: it processes nothing until resumed. False if not up.
+    pub fn pause(&mut self, p: ProcessId) -> bool {
+        let Some(m) = self.k.meta.get_mut(p.index()) else { return false };
+        if m.status != Status::Up {
+            return false;
+        }
+        m.status = Status::Paused;
+        self.k.emit(p, None, EventKind::Pause);
+        true
+    }
+
+    /// Resumes a paused process; what arrived meanwhile is handled now, in
+    /// arrival order. False if it was not paused.
+    pub fn resume(&mut self, p: ProcessId) -> bool {
+        let now = self.k.now;
+        let Some(m) = self.k.meta.get_mut(p.index()) else { return false };
+        if m.status != Status::Paused {
+            return false;
+        }
+        m.status = Status::Up;
+        let deferred = std::mem::take(&mut m.deferred);
+        for item in deferred {
+            self.k.queue.push(now, item);
+        }
+        self.k.emit(p, None, EventKind::Resume);
+        true
+    }
+
+    /// Wipes the disk of `p` (it is usually down at the time).
+    pub fn disk_loss(&mut self, p: ProcessId) -> bool {
+        let Some(m) = self.k.meta.get_mut(p.index()) else { return false };
+        m.disk.wipe();
+        self.k.emit(p, None, EventKind::DiskLoss);
+        true
+    }
+
+    /// Sets the clock of `p`; pending timers are re-aimed at the virtual time
+    /// at which the new local clock reaches their deadlines.
+    pub fn set_clock(&mut self, p: ProcessId, clock: Clock) -> bool {
+        let now = self.k.now;
+        let Some(m) = self.k.meta.get_mut(p.index()) else { return false };
+        m.clock = clock;
+        let incarnation = m.incarnation;
+        for (slot, s) in m.timers.iter_mut().enumerate() {
+            if s.timer.is_some() {
+                s.version = s.version.wrapping_add(1);
+                let at = clock.virtual_at(s.local_deadline).max(now);
+                let item = Item::Timer { proc: p, incarnation, slot: slot as u32, version: s.version };
+                self.k.queue.push(at, item);
+            }
+        }
+        self.k.emit(p, None, EventKind::Clock { offset_us: clock.offset_us, drift_ppm: clock.drift_ppm });
+        true
+    }
+
+    /// Runs every event before `limit` (unless a violation halts the run),
+    /// then sets the clock to `limit`.
+    pub fn run_until(&mut self, limit: SimTime) {
+        while let Some(t) = self.k.queue.peek_time() {
+            if t >= limit || self.k.halted {
+                break;
+            }
+            let Some(entry) = self.k.queue.pop() else { break };
+            self.k.now = entry.time;
+            self.dispatch(entry.item);
+        }
+        if !self.k.halted && self.k.now < limit {
+            self.k.now = limit;
+        }
+    }
+
+    /// Handles one queued item.
+    #[inline]
+    fn dispatch(&mut self, item: Item<P::Msg>) {
+        match item {
+            Item::Deliver { from, to, to_incarnation, id, send_seq, msg } => {
+                let m = &mut self.k.meta[to.index()];
+                let reason = match m.status {
+                    Status::Up if m.incarnation == to_incarnation => None,
+                    Status::Up => Some(DropReason::Stale),
+                    Status::Paused if m.incarnation != to_incarnation => Some(DropReason::Stale),
+                    Status::Paused if self.k.pause_mode == PauseMode::Delay => {
+                        m.deferred.push(Item::Deliver { from, to, to_incarnation, id, send_seq, msg });
+                        return;
+                    }
+                    Status::Paused => Some(DropReason::Paused),
+                    Status::Down if m.incarnation == to_incarnation => Some(DropReason::Crashed),
+                    Status::Down => Some(DropReason::Stale),
+                    Status::NotStarted => Some(DropReason::Unknown),
+                };
+                if let Some(reason) = reason {
+                    self.k.drop_msg(to, from, to, &msg, id, send_seq, reason);
+                    return;
+                }
+                self.k.stats.delivered += 1;
+                let data = msg.is_data_plane();
+                let seq = self.k.emit(to, send_seq, EventKind::Deliver { from, msg: msg.name(), id, data });
+                let Some(proc) = self.procs[to.index()].as_mut() else { return };
+                let mut cx = Cx { k: &mut self.k, me: to, cause: seq };
+                proc.on_message(&mut cx, from, msg);
+            }
+            Item::Timer { proc: p, incarnation, slot, version } => {
+                let m = &mut self.k.meta[p.index()];
+                if m.incarnation != incarnation {
+                    return;
+                }
+                let Some(s) = m.timers.get_mut(slot as usize) else { return };
+                if s.version != version || s.timer.is_none() {
+                    return;
+                }
+                if m.status == Status::Paused {
+                    m.deferred.push(Item::Timer { proc: p, incarnation, slot, version });
+                    return;
+                }
+                let Some(timer) = s.timer.take() else { return };
+                let cause = s.cause;
+                s.generation = s.generation.wrapping_add(1);
+                s.version = s.version.wrapping_add(1);
+                m.free_slots.push(slot);
+                self.k.stats.timers_fired += 1;
+                let seq = self.k.emit(p, cause, EventKind::Timer { timer: timer.name() });
+                let Some(proc) = self.procs[p.index()].as_mut() else { return };
+                let mut cx = Cx { k: &mut self.k, me: p, cause: seq };
+                proc.on_timer(&mut cx, timer);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sim::process::NoEvent;
+
+    #[test]
+    fn clock_maps_both_ways() {
+        let c = Clock { offset_us: -2_000_000, drift_ppm: 100_000 };
+        assert_eq!(c.local(SimTime(10_000_000)), SimTime(9_000_000));
+        assert_eq!(c.virtual_at(SimTime(9_000_000)), SimTime(10_000_000));
+        assert_eq!(c.local(SimTime(0)), SimTime(0), "clamped at zero");
+    }
+
+    #[derive(Clone)]
+    struct Ping;
+    impl Message for Ping {
+        fn name(&self) -> &'static str {
+            "Ping"
+        }
+    }
+    #[derive(Clone, Copy)]
+    struct Tick;
+    impl TimerKind for Tick {
+        fn name(&self) -> &'static str {
+            "Tick"
+        }
+    }
+    #[derive(Default)]
+    struct Counter {
+        got: u32,
+        ticks: u32,
+        cancel_next: bool,
+    }
+    impl Process for Counter {
+        type Msg = Ping;
+        type Timer = Tick;
+        type Event = NoEvent;
+        fn on_start(&mut self, cx: &mut Cx<'_, Self>) {
+            let id = cx.set_timer(SimDuration::from_millis(10), Tick);
+            if self.cancel_next {
+                cx.cancel_timer(id);
+            }
+        }
+        fn on_message(&mut self, _: &mut Cx<'_, Self>, _: ProcessId, _: Ping) {
+            self.got += 1;
+        }
+        fn on_timer(&mut self, cx: &mut Cx<'_, Self>, _: Tick) {
+            self.ticks += 1;
+            let other = ProcessId(1 - cx.me().0);
+            cx.send(other, Ping);
+            cx.set_timer(SimDuration::from_millis(10), Tick);
+        }
+    }
+
+    fn world() -> World<Counter> {
+        World::new(
+            1,
+            vec!["a".into(), "b".into()],
+            NetConfig::default(),
+            Box::new(|_, _| Counter::default()),
+        )
+    }
+
+    #[test]
+    fn timers_fire_and_messages_arrive() {
+        let mut w = world();
+        w.start(ProcessId(0));
+        w.start(ProcessId(1));
+        w.run_until(SimTime(100_500));
+        let a = w.process(ProcessId(0)).unwrap();
+        assert_eq!(a.ticks, 10);
+        assert!(a.got >= 9);
+        assert_eq!(w.stats().sent, 20);
+    }
+
+    #[test]
+    fn crash_discards_timers_and_restart_rebuilds() {
+        let mut w = world();
+        w.start(ProcessId(0));
+        w.start(ProcessId(1));
+        w.run_until(SimTime(25_000));
+        assert!(w.crash(ProcessId(1)));
+        assert!(w.process(ProcessId(1)).is_none());
+        w.run_until(SimTime(60_000));
+        assert!(w.stats().dropped[DropReason::Crashed as usize] >= 3);
+        assert!(w.restart(ProcessId(1)));
+        w.run_until(SimTime(75_000));
+        assert_eq!(w.process(ProcessId(1)).unwrap().ticks, 1, "fresh process, fresh timers");
+    }
+
+    #[test]
+    fn skewed_clock_moves_timers() {
+        let mut w = world();
+        w.set_clock(ProcessId(0), Clock { offset_us: 0, drift_ppm: 1_000_000 }); // runs 2x fast
+        w.start(ProcessId(0));
+        w.run_until(SimTime(50_001));
+        assert_eq!(w.process(ProcessId(0)).unwrap().ticks, 10, "10ms local timers every 5ms virtual");
+    }
+}
