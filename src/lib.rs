@@ -3,7 +3,11 @@
 //! One process, one thread, virtual time. [`sim`] is the kernel (time, event
 //! queue, seeded randomness, network, disk, the event loop); [`stack`] is the
 //! system under test; [`scenario`] reads scenario files; [`trace`] writes and
-//! reads JSON Lines traces; [`check`] holds the invariant checkers.
+//! reads JSON Lines traces; [`check`] holds the invariant checkers; [`run`]
+//! ties them together for one run of a scenario.
 
+pub mod check;
 pub mod scenario;
 pub mod sim;
+pub mod stack;
+pub mod trace;

@@ -1,0 +1,139 @@
+//! The observer a run installs in its world: it shows every event to the
+//! checkers, counts events by kind, and streams the trace.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+
+use serde::Serialize;
+
+use super::{Checker, EndOfRun};
+use crate::sim::{Event, EventKind, Observer, Phase, SimTime, Violation};
+use crate::stack::events::StackEvent;
+use crate::trace::TraceWriter;
+
+/// Counters gathered from the event stream.
+#[derive(Clone, Debug, Default, Serialize, PartialEq)]
+pub struct Summary {
+    /// Events by `"ev"` kind.
+    pub events_by_kind: BTreeMap<String, u64>,
+    /// Fault events (begin) by kind.
+    pub faults_by_kind: BTreeMap<String, u64>,
+    /// When the last fault ended (or the last crash/pause/clock change).
+    pub healed_at: SimTime,
+    /// Number of violations, by checker.
+    pub violations_by_check: BTreeMap<String, u64>,
+    /// The first violation, as a sentence.
+    pub first_violation: Option<String>,
+}
+
+/// Checkers + trace writer + counters, as one observer.
+pub struct Pipeline {
+    checkers: Vec<Box<dyn Checker>>,
+    writer: Option<TraceWriter<Box<dyn Write>>>,
+    summary: Summary,
+    /// Faults begun and not yet ended, by fault id (for `healed_at`).
+    open_faults: BTreeMap<u32, ()>,
+}
+
+impl Pipeline {
+    /// A pipeline with these checkers, writing a trace if `writer` is set.
+    pub fn new(checkers: Vec<Box<dyn Checker>>, writer: Option<TraceWriter<Box<dyn Write>>>) -> Self {
+        Pipeline { checkers, writer, summary: Summary::default(), open_faults: BTreeMap::new() }
+    }
+
+    /// Counters so far.
+    pub fn summary(&self) -> &Summary {
+        &self.summary
+    }
+
+    /// The checkers.
+    pub fn checkers(&self) -> &[Box<dyn Checker>] {
+        &self.checkers
+    }
+
+    /// The digest of the trace lines written so far.
+    pub fn digest(&self) -> Option<u64> {
+        self.writer.as_ref().map(|w| w.digest())
+    }
+
+    /// Runs the liveness checks at the end of a run.
+    pub fn finish_checks(&mut self, now: SimTime, deadline: Option<SimTime>) -> Vec<Violation> {
+        let end = EndOfRun { now, healed_at: self.summary.healed_at, deadline };
+        let mut out = Vec::new();
+        for c in &mut self.checkers {
+            c.finish(&end, &mut out);
+        }
+        out
+    }
+
+    /// Every checker's figures, keyed `checker.metric`.
+    pub fn metrics(&self) -> BTreeMap<String, serde_json::Value> {
+        let mut m = BTreeMap::new();
+        for c in &self.checkers {
+            for (k, v) in c.metrics() {
+                m.insert(k, v);
+            }
+        }
+        m
+    }
+
+    /// Takes the trace writer (to write the footer).
+    pub fn take_writer(&mut self) -> Option<TraceWriter<Box<dyn Write>>> {
+        self.writer.take()
+    }
+
+    /// Sees one event: counts, checks, writes.
+    pub fn observe(&mut self, ev: &Event<'_, StackEvent>, names: &[String], out: &mut Vec<Violation>) {
+        let kind = ev.kind.name();
+        if let Some(n) = self.summary.events_by_kind.get_mut(kind) {
+            *n += 1;
+        } else {
+            self.summary.events_by_kind.insert(kind.to_string(), 1);
+        }
+        match ev.kind {
+            EventKind::Fault { fault, kind, phase, .. } => match phase {
+                Phase::Begin => {
+                    *self.summary.faults_by_kind.entry(kind.to_string()).or_default() += 1;
+                    self.open_faults.insert(fault, ());
+                    self.summary.healed_at = ev.t;
+                }
+                Phase::End => {
+                    self.open_faults.remove(&fault);
+                    self.summary.healed_at = ev.t;
+                }
+            },
+            EventKind::Crash { .. }
+            | EventKind::Restart
+            | EventKind::Pause
+            | EventKind::Resume
+            | EventKind::DiskLoss
+            | EventKind::Clock { .. } => self.summary.healed_at = ev.t,
+            EventKind::Violation { check, detail } => {
+                *self.summary.violations_by_check.entry(check.to_string()).or_default() += 1;
+                if self.summary.first_violation.is_none() {
+                    self.summary.first_violation =
+                        Some(format!("{check} at {} ({}): {detail}", ev.t, name(names, ev.p)));
+                }
+            }
+            _ => {}
+        }
+        if !matches!(ev.kind, EventKind::Violation { .. }) {
+            for c in &mut self.checkers {
+                c.on_event(ev, names, out);
+            }
+        }
+        if let Some(w) = self.writer.as_mut() {
+            w.write_event(ev, names);
+        }
+    }
+}
+
+fn name(names: &[String], p: crate::sim::ProcessId) -> &str {
+    names.get(p.index()).map_or("sim", |s| s.as_str())
+}
+
+impl Observer<StackEvent> for Pipeline {
+    fn on_event(&mut self, ev: &Event<'_, StackEvent>, names: &[String], out: &mut Vec<Violation>) {
+        self.observe(ev, names, out);
+    }
+}

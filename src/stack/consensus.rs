@@ -1,0 +1,1 @@
+//! ConsensusManager: Raft over the cluster-map log (being written).

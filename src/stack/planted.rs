@@ -1,0 +1,102 @@
+//! Planted bugs: deliberate protocol errors that tests switch on by name to
+//! show that each checker catches the bug it exists for.
+//!
+//! They exist only in builds with the `planted-bugs` feature; in the product
+//! build [`Planted::has`] is a constant `false` and the buggy branches compile
+//! away. Select them at run time with `partsim run --plant NAME`.
+
+use std::fmt;
+
+/// A deliberate bug.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Bug {
+    /// Raft: grant a vote without checking that the candidate's log is at
+    /// least as up to date as the voter's (breaks leader completeness).
+    VoteWithoutLogCheck,
+    /// Raft: a leader commits an entry of an earlier term by counting
+    /// replicas (the Figure 8 bug).
+    CommitOldTermByCounting,
+    /// Raft: answer `RequestVote` before the vote is fsynced; a crash then
+    /// forgets the vote and the voter may vote twice in one term.
+    VoteBeforeFsync,
+    /// Raft: a leader that hears of a higher term keeps leading.
+    IgnoreHigherTerm,
+}
+
+impl Bug {
+    /// Every planted bug.
+    pub const ALL: [Bug; 4] =
+        [Bug::VoteWithoutLogCheck, Bug::CommitOldTermByCounting, Bug::VoteBeforeFsync, Bug::IgnoreHigherTerm];
+
+    /// The name used on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Bug::VoteWithoutLogCheck => "vote-without-log-check",
+            Bug::CommitOldTermByCounting => "commit-old-term-by-counting",
+            Bug::VoteBeforeFsync => "vote-before-fsync",
+            Bug::IgnoreHigherTerm => "ignore-higher-term",
+        }
+    }
+}
+
+impl fmt::Display for Bug {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The set of planted bugs active in a run.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+pub struct Planted(u64);
+
+impl Planted {
+    /// No bugs: the product.
+    pub const NONE: Planted = Planted(0);
+
+    /// True when `bug` is planted in this run.
+    #[inline]
+    pub fn has(self, bug: Bug) -> bool {
+        #[cfg(feature = "planted-bugs")]
+        {
+            self.0 & (1 << bug as u64) != 0
+        }
+        #[cfg(not(feature = "planted-bugs"))]
+        {
+            let _ = bug;
+            false
+        }
+    }
+
+    /// True when no bug is planted.
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
+    /// The set with `bug` added.
+    pub fn with(self, bug: Bug) -> Planted {
+        Planted(self.0 | 1 << bug as u64)
+    }
+
+    /// Parses bug names; fails on an unknown name, or in a build without the
+    /// `planted-bugs` feature.
+    pub fn parse<S: AsRef<str>>(names: &[S]) -> Result<Planted, String> {
+        let mut set = Planted::NONE;
+        for n in names {
+            let n = n.as_ref();
+            let bug = Bug::ALL.into_iter().find(|b| b.name() == n).ok_or_else(|| {
+                let known: Vec<&str> = Bug::ALL.iter().map(|b| b.name()).collect();
+                format!("unknown planted bug {n:?} (known: {})", known.join(", "))
+            })?;
+            set = set.with(bug);
+        }
+        if !set.is_empty() && !cfg!(feature = "planted-bugs") {
+            return Err("this build carries no planted bugs: rebuild with `--features planted-bugs`".into());
+        }
+        Ok(set)
+    }
+
+    /// The planted bugs, by name.
+    pub fn names(self) -> Vec<&'static str> {
+        Bug::ALL.into_iter().filter(|b| self.0 & (1 << *b as u64) != 0).map(Bug::name).collect()
+    }
+}

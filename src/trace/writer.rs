@@ -1,0 +1,264 @@
+//! The streaming trace writer.
+//!
+//! Event lines are formatted by hand into one reused buffer: the writer sits
+//! on the hot path of every traced run (two lines per message), so it avoids
+//! `serde` for the kernel's own events and allocates nothing per event.
+//! Process events go through `serde_json` once and are spliced after the
+//! common fields. Every written line feeds the digest.
+
+use std::io::{self, Write};
+
+use serde::Serialize;
+use xxhash_rust::xxh3::Xxh3;
+
+use crate::sim::{AppEvent, Event, EventKind, ProcessId};
+
+/// Which events are written (`--trace-level`). Checkers see every event
+/// whatever the level.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, clap::ValueEnum, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TraceLevel {
+    /// Everything but data-plane messages (client and replication traffic).
+    Control,
+    /// Every event.
+    #[default]
+    All,
+}
+
+/// Writes a trace to `W`: header, events, footer.
+pub struct TraceWriter<W: Write> {
+    out: W,
+    level: TraceLevel,
+    line: Vec<u8>,
+    hasher: Xxh3,
+    written: u64,
+    error: Option<io::Error>,
+}
+
+impl<W: Write> TraceWriter<W> {
+    /// A writer that writes `header` (a JSON object) as line 1.
+    pub fn new(mut out: W, level: TraceLevel, header: &serde_json::Value) -> io::Result<Self> {
+        serde_json::to_writer(&mut out, header)?;
+        out.write_all(b"\n")?;
+        Ok(TraceWriter { out, level, line: Vec::with_capacity(256), hasher: Xxh3::new(), written: 0, error: None })
+    }
+
+    /// Event lines written so far.
+    pub fn written(&self) -> u64 {
+        self.written
+    }
+
+    /// The digest of the event lines written so far.
+    pub fn digest(&self) -> u64 {
+        self.hasher.digest()
+    }
+
+    /// Formats and writes one event (unless the level filters it out).
+    #[inline]
+    pub fn write_event<E: AppEvent>(&mut self, ev: &Event<'_, E>, names: &[String]) {
+        if self.level == TraceLevel::Control && ev.kind.is_data_plane() {
+            return;
+        }
+        let mut line = std::mem::take(&mut self.line);
+        line.clear();
+        format_event(&mut line, ev, names);
+        self.hasher.update(&line);
+        if self.error.is_none()
+            && let Err(e) = self.out.write_all(&line)
+        {
+            self.error = Some(e);
+        }
+        self.written += 1;
+        self.line = line;
+    }
+
+    /// Writes the footer and flushes; returns the sink and the first write
+    /// error, if any happened along the way.
+    pub fn finish(mut self, summary: &serde_json::Value) -> io::Result<W> {
+        if let Some(e) = self.error.take() {
+            return Err(e);
+        }
+        let footer = serde_json::json!({
+            "footer": true,
+            "events": self.written,
+            "digest": super::digest_hex(self.hasher.digest()),
+            "summary": summary,
+        });
+        serde_json::to_writer(&mut self.out, &footer)?;
+        self.out.write_all(b"\n")?;
+        self.out.flush()?;
+        Ok(self.out)
+    }
+}
+
+/// Appends one event line (with its newline) to `out`.
+pub fn format_event<E: AppEvent>(out: &mut Vec<u8>, ev: &Event<'_, E>, names: &[String]) {
+    let name = |p: ProcessId| -> &str {
+        if p == ProcessId::SIM { "sim" } else { names.get(p.index()).map_or("?", |s| s.as_str()) }
+    };
+    out.extend_from_slice(b"{\"t\":");
+    push_u64(out, ev.t.0);
+    out.extend_from_slice(b",\"p\":");
+    push_str(out, name(ev.p));
+    out.extend_from_slice(b",\"seq\":");
+    push_u64(out, ev.seq);
+    if let Some(c) = ev.cause {
+        out.extend_from_slice(b",\"cause\":");
+        push_u64(out, c);
+    }
+    match &ev.kind {
+        EventKind::App(app) => {
+            // `{"ev":"role",...}` becomes `,"ev":"role",...}` after the common fields.
+            let start = out.len();
+            if serde_json::to_writer(&mut *out, app).is_err() || out.get(start) != Some(&b'{') {
+                out.truncate(start);
+                out.extend_from_slice(b",\"ev\":\"unserializable\"}");
+            } else if out.len() - start == 2 {
+                out.truncate(start);
+                out.push(b'}');
+            } else {
+                out[start] = b',';
+            }
+            out.push(b'\n');
+            return;
+        }
+        kind => {
+            out.extend_from_slice(b",\"ev\":\"");
+            out.extend_from_slice(kind.name().as_bytes());
+            out.push(b'"');
+        }
+    }
+    match ev.kind {
+        EventKind::Send { to, msg, id, .. } => {
+            field_str(out, "to", name(to));
+            field_str(out, "msg", msg);
+            field_u64(out, "id", id);
+        }
+        EventKind::Deliver { from, msg, id, .. } => {
+            field_str(out, "from", name(from));
+            field_str(out, "msg", msg);
+            field_u64(out, "id", id);
+        }
+        EventKind::Drop { from, to, msg, id, reason, .. } => {
+            field_str(out, "from", name(from));
+            field_str(out, "to", name(to));
+            field_str(out, "msg", msg);
+            field_u64(out, "id", id);
+            field_str(out, "reason", reason.as_str());
+        }
+        EventKind::Timer { timer } => field_str(out, "timer", timer),
+        EventKind::Crash { lost_writes } => field_u64(out, "lost_writes", lost_writes),
+        EventKind::Clock { offset_us, drift_ppm } => {
+            out.extend_from_slice(format!(",\"offset_us\":{offset_us},\"drift_ppm\":{drift_ppm}").as_bytes());
+        }
+        EventKind::Fault { fault, kind, phase, detail } => {
+            field_u64(out, "fault", u64::from(fault));
+            field_str(out, "kind", kind);
+            field_str(out, "phase", phase.as_str());
+            field_str(out, "detail", detail);
+        }
+        EventKind::Note { text } => field_str(out, "text", text),
+        EventKind::Violation { check, detail } => {
+            field_str(out, "check", check);
+            field_str(out, "detail", detail);
+        }
+        EventKind::Start
+        | EventKind::Restart
+        | EventKind::Pause
+        | EventKind::Resume
+        | EventKind::DiskLoss
+        | EventKind::App(_) => {}
+    }
+    out.extend_from_slice(b"}\n");
+}
+
+#[inline]
+fn push_u64(out: &mut Vec<u8>, v: u64) {
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    let mut v = v;
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&buf[i..]);
+}
+
+#[inline]
+fn push_str(out: &mut Vec<u8>, s: &str) {
+    if s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+        out.push(b'"');
+        out.extend_from_slice(s.as_bytes());
+        out.push(b'"');
+    } else {
+        // Rare: let serde_json do the escaping.
+        let _ = serde_json::to_writer(&mut *out, s);
+    }
+}
+
+#[inline]
+fn field_str(out: &mut Vec<u8>, key: &str, v: &str) {
+    out.extend_from_slice(b",\"");
+    out.extend_from_slice(key.as_bytes());
+    out.extend_from_slice(b"\":");
+    push_str(out, v);
+}
+
+#[inline]
+fn field_u64(out: &mut Vec<u8>, key: &str, v: u64) {
+    out.extend_from_slice(b",\"");
+    out.extend_from_slice(key.as_bytes());
+    out.extend_from_slice(b"\":");
+    push_u64(out, v);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sim::{NoEvent, SimTime};
+    use crate::stack::events::{Role, StackEvent};
+
+    fn names() -> Vec<String> {
+        vec!["m1".into(), "n3".into()]
+    }
+
+    #[test]
+    fn kernel_events_format_as_documented() {
+        let mut out = Vec::new();
+        let ev: Event<'_, NoEvent> = Event {
+            t: SimTime(1500),
+            p: ProcessId(1),
+            seq: 4,
+            cause: Some(2),
+            kind: EventKind::Send { to: ProcessId(0), msg: "Heartbeat", id: 17, data: false },
+        };
+        format_event(&mut out, &ev, &names());
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "{\"t\":1500,\"p\":\"n3\",\"seq\":4,\"cause\":2,\"ev\":\"send\",\"to\":\"m1\",\"msg\":\"Heartbeat\",\"id\":17}\n"
+        );
+    }
+
+    #[test]
+    fn app_events_are_spliced_after_common_fields() {
+        let mut out = Vec::new();
+        let app = StackEvent::Role { role: Role::Leader, term: 3, leader: None };
+        let ev = Event { t: SimTime(9), p: ProcessId(0), seq: 0, cause: None, kind: EventKind::App(&app) };
+        format_event(&mut out, &ev, &names());
+        let line = String::from_utf8(out).unwrap();
+        assert_eq!(line, "{\"t\":9,\"p\":\"m1\",\"seq\":0,\"ev\":\"role\",\"role\":\"leader\",\"term\":3}\n");
+        let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(v["term"], 3);
+    }
+
+    #[test]
+    fn strings_are_escaped() {
+        let mut out = Vec::new();
+        push_str(&mut out, "a\"b\n");
+        assert_eq!(out, b"\"a\\\"b\\n\"");
+    }
+}
