@@ -6,8 +6,11 @@
 //! reads JSON Lines traces; [`check`] holds the invariant checkers; [`run`]
 //! ties them together for one run of a scenario.
 
+pub mod bench;
 pub mod check;
+pub mod run;
 pub mod scenario;
 pub mod sim;
 pub mod stack;
 pub mod trace;
+pub mod tui;

@@ -6,6 +6,7 @@
 //! as it comes; liveness checkers judge at the end of the run, knowing when
 //! the last fault healed.
 
+pub mod offline;
 pub mod pipeline;
 pub mod raft;
 

@@ -50,30 +50,38 @@ impl Demo {
     }
 }
 
-impl Process for Demo {
-    type Msg = Beat;
-    type Timer = BeatTimer;
-    type Event = StackEvent;
-
-    fn on_start(&mut self, cx: &mut Cx<'_, Self>) {
-        cx.set_timer(self.interval, BeatTimer);
+impl Demo {
+    /// Arms the first beat.
+    pub fn on_start<P>(&mut self, cx: &mut Cx<'_, P>)
+    where
+        P: Process<Event = StackEvent>,
+        P::Timer: From<BeatTimer>,
+    {
+        cx.set_timer(self.interval, BeatTimer.into());
     }
 
-    fn on_message(&mut self, _cx: &mut Cx<'_, Self>, from: ProcessId, _msg: Beat) {
+    /// Counts a beat.
+    pub fn on_message(&mut self, from: ProcessId, _msg: Beat) {
         if let Some(n) = self.received.get_mut(from.index()) {
             *n += 1;
         }
     }
 
-    fn on_timer(&mut self, cx: &mut Cx<'_, Self>, _timer: BeatTimer) {
+    /// Beats to every peer and re-arms.
+    pub fn on_timer<P>(&mut self, cx: &mut Cx<'_, P>)
+    where
+        P: Process<Event = StackEvent>,
+        P::Msg: From<Beat>,
+        P::Timer: From<BeatTimer>,
+    {
         self.round += 1;
         cx.trace(StackEvent::Beat { round: self.round });
         let me = cx.me();
         for &p in &self.peers {
             if p != me {
-                cx.send(p, Beat { round: self.round });
+                cx.send(p, Beat { round: self.round }.into());
             }
         }
-        cx.set_timer(self.interval, BeatTimer);
+        cx.set_timer(self.interval, BeatTimer.into());
     }
 }

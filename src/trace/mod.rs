@@ -8,6 +8,7 @@
 
 pub mod reader;
 pub mod writer;
+pub mod chrome;
 
 pub use reader::{Body, Footer, Header, ReadError, Record, TraceFile, read_trace};
 pub use writer::{TraceLevel, TraceWriter};

@@ -36,8 +36,8 @@ pub struct TraceWriter<W: Write> {
 }
 
 impl<W: Write> TraceWriter<W> {
-    /// A writer that writes `header` (a JSON object) as line 1.
-    pub fn new(mut out: W, level: TraceLevel, header: &serde_json::Value) -> io::Result<Self> {
+    /// A writer that writes `header` (serialized as one JSON object) as line 1.
+    pub fn new<H: Serialize>(mut out: W, level: TraceLevel, header: &H) -> io::Result<Self> {
         serde_json::to_writer(&mut out, header)?;
         out.write_all(b"\n")?;
         Ok(TraceWriter { out, level, line: Vec::with_capacity(256), hasher: Xxh3::new(), written: 0, error: None })
@@ -78,12 +78,15 @@ impl<W: Write> TraceWriter<W> {
         if let Some(e) = self.error.take() {
             return Err(e);
         }
-        let footer = serde_json::json!({
-            "footer": true,
-            "events": self.written,
-            "digest": super::digest_hex(self.hasher.digest()),
-            "summary": summary,
-        });
+        #[derive(Serialize)]
+        struct Footer<'a> {
+            footer: bool,
+            events: u64,
+            digest: String,
+            summary: &'a serde_json::Value,
+        }
+        let footer =
+            Footer { footer: true, events: self.written, digest: super::digest_hex(self.hasher.digest()), summary };
         serde_json::to_writer(&mut self.out, &footer)?;
         self.out.write_all(b"\n")?;
         self.out.flush()?;

@@ -1,0 +1,200 @@
+//! `partsim bench mesh`: the kernel's speed on this machine.
+//!
+//! The "heartbeat mesh": 8 processes, each sending a 64-byte message to every
+//! other process every 10 ms of virtual time for 60 s, latency uniform in
+//! [1 ms, 5 ms] — 336,000 messages. It runs through the same [`World`],
+//! network model and [`Process`] trait that scenarios use: no special path.
+//! The same workload on a bare event loop is in `../shared/bench/mesh-floor`;
+//! compare the two as a ratio taken in one sitting.
+
+use std::fs::File;
+use std::io::BufWriter;
+use std::path::Path;
+
+use serde::Serialize;
+
+use crate::sim::{
+    Cx, Event, Message, NetConfig, NoEvent, Observer, Process, ProcessId, SimDuration, SimTime, TimerKind,
+    Violation, World,
+};
+use crate::trace::{TraceLevel, TraceWriter};
+
+/// Processes in the mesh.
+pub const HOSTS: usize = 8;
+/// Payload size, bytes.
+pub const PAYLOAD_LEN: usize = 64;
+const PERIOD: SimDuration = SimDuration::from_millis(10);
+const START: SimDuration = SimDuration::from_millis(10);
+const DRAIN: SimDuration = SimDuration::from_millis(10);
+const SEED: u64 = 42;
+
+/// One heartbeat: round, virtual send time, sender, padding.
+#[derive(Clone)]
+pub struct MeshMsg(pub [u8; PAYLOAD_LEN]);
+
+impl Message for MeshMsg {
+    fn name(&self) -> &'static str {
+        "Heartbeat"
+    }
+}
+
+/// The mesh's one timer.
+#[derive(Copy, Clone)]
+pub struct Round;
+
+impl TimerKind for Round {
+    fn name(&self) -> &'static str {
+        "Round"
+    }
+}
+
+/// A mesh host.
+pub struct MeshHost {
+    rounds: u64,
+    round: u64,
+    delivered: u64,
+    latency_sum_us: u64,
+    hash: u64,
+}
+
+impl Process for MeshHost {
+    type Msg = MeshMsg;
+    type Timer = Round;
+    type Event = NoEvent;
+
+    fn on_start(&mut self, cx: &mut Cx<'_, Self>) {
+        cx.set_timer(START, Round);
+    }
+
+    #[inline]
+    fn on_message(&mut self, cx: &mut Cx<'_, Self>, from: ProcessId, msg: MeshMsg) {
+        let p = &msg.0;
+        let round = u64::from_le_bytes(p[0..8].try_into().unwrap_or_default());
+        let sent = u64::from_le_bytes(p[8..16].try_into().unwrap_or_default());
+        let now = cx.now().0;
+        self.delivered += 1;
+        self.latency_sum_us += now.saturating_sub(sent);
+        let x = now ^ round.rotate_left(24) ^ (u64::from(from.0) << 56);
+        self.hash = (self.hash ^ x).wrapping_mul(0x0000_0100_0000_01b3);
+    }
+
+    #[inline]
+    fn on_timer(&mut self, cx: &mut Cx<'_, Self>, _: Round) {
+        let me = cx.me();
+        let mut payload = [0u8; PAYLOAD_LEN];
+        payload[0..8].copy_from_slice(&self.round.to_le_bytes());
+        payload[8..16].copy_from_slice(&cx.now().0.to_le_bytes());
+        payload[16] = me.0 as u8;
+        for to in 0..HOSTS as u32 {
+            if to != me.0 {
+                cx.send(ProcessId(to), MeshMsg(payload));
+            }
+        }
+        self.round += 1;
+        if self.round < self.rounds {
+            cx.set_timer(PERIOD, Round);
+        }
+    }
+}
+
+struct TraceOnly(TraceWriter<BufWriter<File>>);
+
+impl Observer<NoEvent> for TraceOnly {
+    #[inline]
+    fn on_event(&mut self, ev: &Event<'_, NoEvent>, names: &[String], _: &mut Vec<Violation>) {
+        self.0.write_event(ev, names);
+    }
+}
+
+/// What `bench mesh` measured.
+#[derive(Clone, Debug, Serialize)]
+pub struct MeshReport {
+    /// Messages delivered.
+    pub messages: u64,
+    /// Wall-clock seconds for the run.
+    pub wall_s: f64,
+    /// Delivered messages per wall-clock second.
+    pub messages_per_s: f64,
+    /// Peak resident memory of this process, bytes (VmHWM).
+    pub peak_rss_bytes: u64,
+    /// Virtual duration simulated.
+    pub virtual_s: f64,
+    /// Trace lines written (0 without `--trace`).
+    pub trace_events: u64,
+    /// Mean one-way latency, ms (a sanity check: about 3).
+    pub mean_latency_ms: f64,
+    /// A hash over every delivery's time and content: equal runs, equal prints.
+    pub fingerprint: String,
+}
+
+/// Runs the mesh for `duration` of virtual time, writing a trace to `trace` if given.
+#[allow(clippy::disallowed_methods)] // Measuring wall time is the point of a benchmark.
+pub fn mesh(duration: SimDuration, trace: Option<&Path>) -> std::io::Result<MeshReport> {
+    let rounds = duration.as_micros() / PERIOD.as_micros();
+    let names: Vec<String> = (1..=HOSTS).map(|i| format!("h{i}")).collect();
+    let net = NetConfig { latency_us_min: 1_000, latency_us_max: 5_000, ..NetConfig::default() };
+    let mut world: World<MeshHost> = World::new(
+        SEED,
+        names.clone(),
+        net,
+        Box::new(move |_, _| MeshHost { rounds, round: 0, delivered: 0, latency_sum_us: 0, hash: 0xcbf2_9ce4_8422_2325 }),
+    );
+    if let Some(path) = trace {
+        // A BTreeMap-backed object: keys sorted, so "config" precedes "format";
+        // readers look the format up by key, not by position.
+        let header = serde_json::json!({
+            "format": crate::trace::FORMAT,
+            "version": crate::trace::VERSION,
+            "partsim": env!("CARGO_PKG_VERSION"),
+            "scenario": "bench-mesh",
+            "seed": SEED,
+            "processes": names,
+            "config": { "duration": duration.to_string() },
+        });
+        let file = BufWriter::with_capacity(1 << 20, File::create(path)?);
+        world.set_observer(Box::new(TraceOnly(TraceWriter::new(file, TraceLevel::All, &header)?)));
+    }
+    let wall = std::time::Instant::now();
+    for i in 0..HOSTS as u32 {
+        world.start(ProcessId(i));
+    }
+    let end = SimTime::ZERO + START + SimDuration(PERIOD.as_micros() * rounds) + DRAIN;
+    world.run_until(end);
+    let mut trace_events = 0;
+    if let Some(obs) = world.take_observer() {
+        let any: Box<dyn std::any::Any> = obs;
+        if let Ok(t) = any.downcast::<TraceOnly>() {
+            trace_events = t.0.written();
+            t.0.finish(&serde_json::json!({ "bench": "mesh" }))?;
+        }
+    }
+    let wall_s = wall.elapsed().as_secs_f64();
+    let (mut delivered, mut lat, mut fp) = (0u64, 0u64, 0u64);
+    for i in 0..HOSTS as u32 {
+        if let Some(h) = world.process(ProcessId(i)) {
+            delivered += h.delivered;
+            lat += h.latency_sum_us;
+            fp = fp.rotate_left(7) ^ h.hash;
+        }
+    }
+    Ok(MeshReport {
+        messages: delivered,
+        wall_s,
+        messages_per_s: delivered as f64 / wall_s.max(1e-9),
+        peak_rss_bytes: peak_rss_bytes(),
+        virtual_s: (end.0 as f64) / 1e6,
+        trace_events,
+        mean_latency_ms: if delivered > 0 { lat as f64 / delivered as f64 / 1e3 } else { 0.0 },
+        fingerprint: format!("{fp:016x}"),
+    })
+}
+
+/// Peak resident set size of this process (Linux `VmHWM`), 0 where unknown.
+pub fn peak_rss_bytes() -> u64 {
+    let Ok(status) = std::fs::read_to_string("/proc/self/status") else { return 0 };
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .map_or(0, |kb| kb * 1024)
+}

@@ -1,0 +1,1 @@
+//! The replay TUI (being written).
