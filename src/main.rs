@@ -136,10 +136,16 @@ struct Failure {
 
 impl Failure {
     fn usage(message: impl Into<String>) -> Failure {
-        Failure { code: 2, message: message.into() }
+        Failure {
+            code: 2,
+            message: message.into(),
+        }
     }
     fn internal(message: impl Into<String>) -> Failure {
-        Failure { code: 3, message: message.into() }
+        Failure {
+            code: 3,
+            message: message.into(),
+        }
     }
 }
 
@@ -174,20 +180,34 @@ fn planted(names: &[String]) -> Result<Planted, Failure> {
 
 fn dispatch(cli: Cli) -> Result<u8, Failure> {
     match cli.command {
-        Command::Run { scenario, seed, trace, trace_level, json, keep_going, print_schedule, plant } => {
+        Command::Run {
+            scenario,
+            seed,
+            trace,
+            trace_level,
+            json,
+            keep_going,
+            print_schedule,
+            plant,
+        } => {
             let s = load(&scenario)?;
             let planted = planted(&plant)?;
             let seed_used = seed.unwrap_or(s.seed);
             if print_schedule {
                 let schedule = s.resolve_schedule(seed_used);
-                println!("schedule of {} (seed {seed_used}, {} steps):", s.name, schedule.len());
+                println!(
+                    "schedule of {} (seed {seed_used}, {} steps):",
+                    s.name,
+                    schedule.len()
+                );
                 print!("{}", scenario::format_schedule(&schedule));
                 return Ok(0);
             }
             let trace_out: Option<Box<dyn Write>> = match &trace {
                 Some(path) => {
-                    let f = File::create(path)
-                        .map_err(|e| Failure::usage(format!("{}: cannot create the trace: {e}", path.display())))?;
+                    let f = File::create(path).map_err(|e| {
+                        Failure::usage(format!("{}: cannot create the trace: {e}", path.display()))
+                    })?;
                     Some(Box::new(BufWriter::with_capacity(1 << 20, f)))
                 }
                 None => None,
@@ -202,16 +222,25 @@ fn dispatch(cli: Cli) -> Result<u8, Failure> {
             };
             let report = run::run(&s, opts).map_err(|e| Failure::internal(e.to_string()))?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&report).map_err(|e| Failure::internal(e.to_string()))?);
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&report)
+                        .map_err(|e| Failure::internal(e.to_string()))?
+                );
             } else {
                 print_report(&report, trace.as_deref());
             }
             Ok(if report.passed { 0 } else { 1 })
         }
-        Command::CheckDeterminism { scenario, seed, plant } => {
+        Command::CheckDeterminism {
+            scenario,
+            seed,
+            plant,
+        } => {
             let s = load(&scenario)?;
             let planted = planted(&plant)?;
-            let r = run::check_determinism(&s, seed, planted).map_err(|e| Failure::internal(e.to_string()))?;
+            let r = run::check_determinism(&s, seed, planted)
+                .map_err(|e| Failure::internal(e.to_string()))?;
             let seed_used = seed.unwrap_or(s.seed);
             match r.divergence {
                 None => {
@@ -222,7 +251,11 @@ fn dispatch(cli: Cli) -> Result<u8, Failure> {
                     Ok(0)
                 }
                 Some((line, a, b)) => {
-                    println!("NOT deterministic: {} (seed {seed_used}) diverged at trace line {}", s.name, line + 1);
+                    println!(
+                        "NOT deterministic: {} (seed {seed_used}) diverged at trace line {}",
+                        s.name,
+                        line + 1
+                    );
                     println!("  first run:  {a}");
                     println!("  second run: {b}");
                     println!("  digests {} vs {}", r.first, r.second);
@@ -234,7 +267,12 @@ fn dispatch(cli: Cli) -> Result<u8, Failure> {
             let mut bad = 0;
             for path in &scenarios {
                 match scenario::load(path) {
-                    Ok(s) => println!("{}: ok ({}, {} events)", path.display(), s.name, s.events.len()),
+                    Ok(s) => println!(
+                        "{}: ok ({}, {} events)",
+                        path.display(),
+                        s.name,
+                        s.events.len()
+                    ),
                     Err(e) => {
                         eprintln!("{e}");
                         bad += 1;
@@ -245,23 +283,50 @@ fn dispatch(cli: Cli) -> Result<u8, Failure> {
         }
         Command::Check { trace, json } => check_trace(&trace, json),
         Command::Replay { trace } => replay(&trace),
-        Command::Export { trace, format: ExportFormat::Chrome, output } => export(&trace, &output),
-        Command::Bench(BenchCommand::Mesh { json, trace, duration }) => {
+        Command::Export {
+            trace,
+            format: ExportFormat::Chrome,
+            output,
+        } => export(&trace, &output),
+        Command::Bench(BenchCommand::Mesh {
+            json,
+            trace,
+            duration,
+        }) => {
             if std::io::stderr().is_terminal() {
                 eprintln!("running the heartbeat mesh for {duration} of virtual time…");
             }
             let r = partsim::bench::mesh(duration, trace.as_deref())
                 .map_err(|e| Failure::usage(format!("writing the trace: {e}")))?;
             if json {
-                println!("{}", serde_json::to_string(&r).map_err(|e| Failure::internal(e.to_string()))?);
+                println!(
+                    "{}",
+                    serde_json::to_string(&r).map_err(|e| Failure::internal(e.to_string()))?
+                );
             } else {
-                println!("heartbeat mesh: 8 processes, {:.0} s virtual, latency 1–5 ms", r.virtual_s);
-                println!("  delivered   {} messages (mean latency {:.3} ms)", r.messages, r.mean_latency_ms);
+                println!(
+                    "heartbeat mesh: 8 processes, {:.0} s virtual, latency 1–5 ms",
+                    r.virtual_s
+                );
+                println!(
+                    "  delivered   {} messages (mean latency {:.3} ms)",
+                    r.messages, r.mean_latency_ms
+                );
                 println!("  wall time   {:.4} s", r.wall_s);
-                println!("  rate        {:.2} M messages / wall second", r.messages_per_s / 1e6);
-                println!("  peak RSS    {:.1} MiB", r.peak_rss_bytes as f64 / (1024.0 * 1024.0));
+                println!(
+                    "  rate        {:.2} M messages / wall second",
+                    r.messages_per_s / 1e6
+                );
+                println!(
+                    "  peak RSS    {:.1} MiB",
+                    r.peak_rss_bytes as f64 / (1024.0 * 1024.0)
+                );
                 if let Some(t) = &trace {
-                    println!("  trace       {} ({} event lines)", t.display(), r.trace_events);
+                    println!(
+                        "  trace       {} ({} event lines)",
+                        t.display(),
+                        r.trace_events
+                    );
                 }
                 println!("  fingerprint {}", r.fingerprint);
             }
@@ -272,32 +337,61 @@ fn dispatch(cli: Cli) -> Result<u8, Failure> {
 
 fn print_report(r: &RunReport, trace: Option<&Path>) {
     let verdict = if r.passed { "PASS" } else { "FAIL" };
-    println!("{verdict}  {} (seed {}, {} virtual{})", r.scenario, r.seed, r.duration, if r.halted {
-        format!(", stopped at {} by a violation", r.ended_at)
-    } else {
-        String::new()
-    });
-    let kinds: Vec<String> = r.events_by_kind.iter().map(|(k, n)| format!("{k} {n}")).collect();
+    println!(
+        "{verdict}  {} (seed {}, {} virtual{})",
+        r.scenario,
+        r.seed,
+        r.duration,
+        if r.halted {
+            format!(", stopped at {} by a violation", r.ended_at)
+        } else {
+            String::new()
+        }
+    );
+    let kinds: Vec<String> = r
+        .events_by_kind
+        .iter()
+        .map(|(k, n)| format!("{k} {n}"))
+        .collect();
     println!("  events     {}", kinds.join(", "));
     let dropped: u64 = r.messages.dropped.values().sum();
-    let reasons: Vec<String> = r.messages.dropped.iter().map(|(k, n)| format!("{k} {n}")).collect();
+    let reasons: Vec<String> = r
+        .messages
+        .dropped
+        .iter()
+        .map(|(k, n)| format!("{k} {n}"))
+        .collect();
     println!(
         "  messages   sent {}, delivered {}, duplicated {}, dropped {}{}",
         r.messages.sent,
         r.messages.delivered,
         r.messages.duplicated,
         dropped,
-        if reasons.is_empty() { String::new() } else { format!(" ({})", reasons.join(", ")) }
+        if reasons.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", reasons.join(", "))
+        }
     );
     if !r.faults_by_kind.is_empty() {
-        let faults: Vec<String> = r.faults_by_kind.iter().map(|(k, n)| format!("{k} ×{n}")).collect();
+        let faults: Vec<String> = r
+            .faults_by_kind
+            .iter()
+            .map(|(k, n)| format!("{k} ×{n}"))
+            .collect();
         println!("  faults     {}", faults.join(", "));
     }
     if !r.checks.is_empty() {
         let checks: Vec<String> = r
             .checks
             .iter()
-            .map(|c| if c.violations == 0 { format!("{} ok", c.name) } else { format!("{} ✗{}", c.name, c.violations) })
+            .map(|c| {
+                if c.violations == 0 {
+                    format!("{} ok", c.name)
+                } else {
+                    format!("{} ✗{}", c.name, c.violations)
+                }
+            })
             .collect();
         println!("  checks     {}", checks.join(", "));
     }
@@ -305,7 +399,12 @@ fn print_report(r: &RunReport, trace: Option<&Path>) {
         println!("  metric     {k} = {v}");
     }
     for e in &r.expectations {
-        println!("  expect     {} {}: {}", if e.held { "✓" } else { "✗" }, e.what, e.detail);
+        println!(
+            "  expect     {} {}: {}",
+            if e.held { "✓" } else { "✗" },
+            e.what,
+            e.detail
+        );
     }
     for v in r.violations.iter().take(5) {
         println!("  violation  {} at {}: {}", v.check, v.t, v.detail);
@@ -314,8 +413,16 @@ fn print_report(r: &RunReport, trace: Option<&Path>) {
         println!("  planted    {}", r.planted.join(", "));
     }
     match trace {
-        Some(p) => println!("  trace      {} ({} events, digest {})", p.display(), r.trace_events, r.trace_digest),
-        None => println!("  digest     {} ({} events)", r.trace_digest, r.trace_events),
+        Some(p) => println!(
+            "  trace      {} ({} events, digest {})",
+            p.display(),
+            r.trace_events,
+            r.trace_digest
+        ),
+        None => println!(
+            "  digest     {} ({} events)",
+            r.trace_digest, r.trace_events
+        ),
     }
     if !r.passed {
         println!("  reproduce  {}", r.reproduce);
@@ -323,16 +430,29 @@ fn print_report(r: &RunReport, trace: Option<&Path>) {
 }
 
 fn check_trace(path: &Path, json: bool) -> Result<u8, Failure> {
-    let report = partsim::check::offline::check_file(path).map_err(|e| Failure::usage(e.to_string()))?;
+    let report =
+        partsim::check::offline::check_file(path).map_err(|e| Failure::usage(e.to_string()))?;
     if json {
-        println!("{}", serde_json::to_string_pretty(&report).map_err(|e| Failure::internal(e.to_string()))?);
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&report).map_err(|e| Failure::internal(e.to_string()))?
+        );
     } else {
         if let Some(n) = &report.notice {
             eprintln!("partsim: note: {n}");
         }
-        println!("checked {} events of {} (seed {})", report.events, report.scenario, report.seed);
+        println!(
+            "checked {} events of {} (seed {})",
+            report.events, report.scenario, report.seed
+        );
         for v in &report.violations {
-            println!("  violation  {} at {} (event {}): {}", v.check, v.t, v.seq.map_or("-".into(), |s| s.to_string()), v.detail);
+            println!(
+                "  violation  {} at {} (event {}): {}",
+                v.check,
+                v.t,
+                v.seq.map_or("-".into(), |s| s.to_string()),
+                v.detail
+            );
         }
         if report.violations.is_empty() {
             println!("  no violations ({})", report.checkers.join(", "));
@@ -342,9 +462,16 @@ fn check_trace(path: &Path, json: bool) -> Result<u8, Failure> {
 }
 
 fn replay(path: &Path) -> Result<u8, Failure> {
-    Err(Failure::internal(format!("{}: the replay UI is not wired in yet", path.display())))
+    Err(Failure::internal(format!(
+        "{}: the replay UI is not wired in yet",
+        path.display()
+    )))
 }
 
 fn export(trace: &Path, output: &Path) -> Result<u8, Failure> {
-    Err(Failure::internal(format!("{} -> {}: export is not wired in yet", trace.display(), output.display())))
+    Err(Failure::internal(format!(
+        "{} -> {}: export is not wired in yet",
+        trace.display(),
+        output.display()
+    )))
 }

@@ -570,7 +570,8 @@ impl Applier {
                 if let Some(p) = target {
                     self.clocks.insert(fault, world.clock(p));
                     let drift_ppm = (drift * 1_000_000.0).round() as i64;
-                    world.set_clock(p, Clock { offset_us: *offset_us, drift_ppm });
+                    let now = world.now();
+                    world.set_clock(p, world.clock(p).adjusted(now, *offset_us, drift_ppm));
                 }
             }
             (Action::Clock { .. }, Phase::End) => {
@@ -678,6 +679,12 @@ pub struct DeterminismReport {
     pub divergence: Option<(usize, String, String)>,
 }
 
+/// The first line at which two traces (as per-line hashes) differ; a trace
+/// that is a prefix of the other differs where the shorter one ends.
+pub fn first_divergence(a: &[u64], b: &[u64]) -> Option<usize> {
+    a.iter().zip(b).position(|(x, y)| x != y).or_else(|| (a.len() != b.len()).then_some(a.len().min(b.len())))
+}
+
 /// Runs a scenario twice in-process and compares the traces line by line.
 pub fn check_determinism(s: &Scenario, seed: Option<u64>, planted: Planted) -> Result<DeterminismReport, RunError> {
     let once = |keep: Option<usize>| -> Result<(RunReport, LineHashes), RunError> {
@@ -696,10 +703,7 @@ pub fn check_determinism(s: &Scenario, seed: Option<u64>, planted: Planted) -> R
     };
     let (a, ha) = once(None)?;
     let (b, hb) = once(None)?;
-    let diverge = ha.hashes.iter().zip(&hb.hashes).position(|(x, y)| x != y).or_else(|| {
-        (ha.hashes.len() != hb.hashes.len()).then_some(ha.hashes.len().min(hb.hashes.len()))
-    });
-    let divergence = match diverge {
+    let divergence = match first_divergence(&ha.hashes, &hb.hashes) {
         None => None,
         Some(i) => {
             let (_, ka) = once(Some(i))?;
@@ -708,4 +712,28 @@ pub fn check_determinism(s: &Scenario, seed: Option<u64>, planted: Planted) -> R
         }
     };
     Ok(DeterminismReport { first: a.trace_digest, second: b.trace_digest, lines: ha.hashes.len(), divergence })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn divergence_is_the_first_differing_line() {
+        assert_eq!(first_divergence(&[1, 2, 3], &[1, 2, 3]), None);
+        assert_eq!(first_divergence(&[1, 2, 3], &[1, 5, 3]), Some(1));
+        assert_eq!(first_divergence(&[1, 2], &[1, 2, 3]), Some(2));
+    }
+
+    #[test]
+    fn line_hashes_keep_the_asked_line() {
+        let mut h = LineHashes { keep: Some(1), ..LineHashes::default() };
+        h.write_all(b"one
+tw").unwrap();
+        h.write_all(b"o
+three
+").unwrap();
+        assert_eq!(h.hashes.len(), 3);
+        assert_eq!(h.kept.as_deref(), Some("two"));
+    }
 }

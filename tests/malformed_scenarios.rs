@@ -26,19 +26,28 @@ fn malformed_files() -> Vec<Expected> {
         .filter(|p| p.extension().is_some_and(|x| x == "toml"))
         .collect();
     paths.sort();
-    paths.into_iter().map(|path| parse_expectation(&path)).collect()
+    paths
+        .into_iter()
+        .map(|path| parse_expectation(&path))
+        .collect()
 }
 
 /// Reads `# expect: LINE:COL KEY` from the first line of `path`.
 fn parse_expectation(path: &Path) -> Expected {
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let first = text.lines().next().unwrap_or_default();
-    let spec = first
-        .strip_prefix("# expect: ")
-        .unwrap_or_else(|| panic!("{}: first line must be `# expect: LINE:COL KEY`, got {first:?}", path.display()));
-    let (position, key) = spec
-        .split_once(' ')
-        .unwrap_or_else(|| panic!("{}: expected `LINE:COL KEY` after `# expect: `", path.display()));
+    let spec = first.strip_prefix("# expect: ").unwrap_or_else(|| {
+        panic!(
+            "{}: first line must be `# expect: LINE:COL KEY`, got {first:?}",
+            path.display()
+        )
+    });
+    let (position, key) = spec.split_once(' ').unwrap_or_else(|| {
+        panic!(
+            "{}: expected `LINE:COL KEY` after `# expect: `",
+            path.display()
+        )
+    });
     let (line, col) = position.split_once(':').expect("LINE:COL");
     Expected {
         path: path.to_path_buf(),
@@ -51,7 +60,10 @@ fn parse_expectation(path: &Path) -> Expected {
 #[test]
 fn there_are_enough_malformed_files() {
     let n = malformed_files().len();
-    assert!(n >= MIN_FILES, "only {n} malformed scenario files, expected at least {MIN_FILES}");
+    assert!(
+        n >= MIN_FILES,
+        "only {n} malformed scenario files, expected at least {MIN_FILES}"
+    );
 }
 
 #[test]
@@ -63,9 +75,14 @@ fn each_malformed_file_is_rejected_at_the_named_position_and_key() {
         let name = expected.path.display();
         match outcome {
             Err(_) => failures.push(format!("{name}: load panicked")),
-            Ok(Ok(_)) => failures.push(format!("{name}: accepted, expected an error at {}:{} {}", expected.line, expected.col, expected.key)),
+            Ok(Ok(_)) => failures.push(format!(
+                "{name}: accepted, expected an error at {}:{} {}",
+                expected.line, expected.col, expected.key
+            )),
             Ok(Err(e)) => {
-                if (e.line, e.col, e.key.as_str()) != (expected.line, expected.col, expected.key.as_str()) {
+                if (e.line, e.col, e.key.as_str())
+                    != (expected.line, expected.col, expected.key.as_str())
+                {
                     failures.push(format!(
                         "{name}: expected {}:{} {}, got {}:{} {} ({})",
                         expected.line, expected.col, expected.key, e.line, e.col, e.key, e.message
@@ -80,7 +97,12 @@ fn each_malformed_file_is_rejected_at_the_named_position_and_key() {
             }
         }
     }
-    assert!(failures.is_empty(), "{} malformed file(s) misreported:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} malformed file(s) misreported:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 #[test]
@@ -93,14 +115,28 @@ fn partsim_validate_exits_2_and_prints_the_position() {
             .output()
             .expect("the partsim binary runs");
         let stderr = String::from_utf8_lossy(&output.stderr);
-        let needle = format!("{}:{}:{}: {}:", expected.path.display(), expected.line, expected.col, expected.key);
+        let needle = format!(
+            "{}:{}:{}: {}:",
+            expected.path.display(),
+            expected.line,
+            expected.col,
+            expected.key
+        );
         let name = expected.path.display();
         if output.status.code() != Some(2) {
-            failures.push(format!("{name}: exit code {:?}, expected 2; stderr: {stderr}", output.status.code()));
+            failures.push(format!(
+                "{name}: exit code {:?}, expected 2; stderr: {stderr}",
+                output.status.code()
+            ));
         }
         if !stderr.contains(&needle) {
             failures.push(format!("{name}: stderr lacks {needle:?}; stderr: {stderr}"));
         }
     }
-    assert!(failures.is_empty(), "{} problem(s):\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} problem(s):\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }

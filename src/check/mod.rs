@@ -46,20 +46,7 @@ pub trait Checker {
 }
 
 /// The names of every checker partsim knows (for validating `[expect]`).
-pub const KNOWN: &[&str] = &[
-    "election_safety",
-    "log_matching",
-    "map_monotonic",
-    "single_primary",
-    "placement",
-    "durability",
-    "linearizable",
-    "auth",
-    "leader_elected",
-    "converged",
-    "balanced",
-    "available",
-];
+pub use crate::scenario::KNOWN_CHECKERS as KNOWN;
 
 /// The checkers that run for a cluster of the stack.
 pub fn standard_checkers() -> Vec<Box<dyn Checker>> {

@@ -15,8 +15,8 @@
 
 use std::ops::Range;
 
-use toml::de::{DeTable, DeValue};
 use toml::Spanned;
+use toml::de::{DeTable, DeValue};
 
 /// A scenario that cannot be used, and where and why.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -72,7 +72,12 @@ impl<'a> SourceMap<'a> {
     }
 
     /// An error at the start of `span`.
-    pub(crate) fn error(&self, span: Range<usize>, key: impl Into<String>, message: impl Into<String>) -> ScenarioError {
+    pub(crate) fn error(
+        &self,
+        span: Range<usize>,
+        key: impl Into<String>,
+        message: impl Into<String>,
+    ) -> ScenarioError {
         let (line, col) = self.position(span.start);
         ScenarioError { file: self.file.to_string(), line, col, key: key.into(), message: message.into() }
     }
@@ -170,7 +175,8 @@ fn consider(best: &mut Option<(usize, String)>, depth: usize, path: &str) {
 /// The latest key called `name` defined before `offset`, anywhere in the tree.
 fn find_key_named(table: &DeTable<'_>, name: &str, offset: usize, prefix: &str, best: &mut Option<(usize, String)>) {
     for (key, value) in table.iter() {
-        let path = if prefix.is_empty() { quote_key(key.get_ref()) } else { format!("{prefix}.{}", quote_key(key.get_ref())) };
+        let path =
+            if prefix.is_empty() { quote_key(key.get_ref()) } else { format!("{prefix}.{}", quote_key(key.get_ref())) };
         let start = key.span().start;
         if key.get_ref() == name && start < offset && best.as_ref().is_none_or(|(s, _)| start > *s) {
             *best = Some((start, path.clone()));
@@ -283,6 +289,9 @@ mod tests {
             polish("invalid type: string \"3\", expected u32"),
             "invalid type: string \"3\", expected a non-negative integer (at most 4294967295)"
         );
-        assert_eq!(polish("invalid type: integer `3`, expected struct RawGrid"), "invalid type: integer `3`, expected a table");
+        assert_eq!(
+            polish("invalid type: integer `3`, expected struct RawGrid"),
+            "invalid type: integer `3`, expected a table"
+        );
     }
 }

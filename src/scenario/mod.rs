@@ -27,6 +27,7 @@ mod schedule;
 mod validate;
 mod write;
 
+use std::io::Read;
 use std::path::Path;
 
 use serde::Deserialize;
@@ -53,8 +54,17 @@ pub const MAX_FILE_BYTES: usize = 4 << 20;
 /// read is a [`ScenarioError`] too (key `file`, at 1:1).
 pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
     let file = path.display().to_string();
-    let unreadable = |message: String| ScenarioError { file: file.clone(), line: 1, col: 1, key: "file".to_string(), message };
-    let bytes = std::fs::read(path).map_err(|e| unreadable(format!("cannot read the scenario: {e}")))?;
+    let unreadable =
+        |message: String| ScenarioError { file: file.clone(), line: 1, col: 1, key: "file".to_string(), message };
+    // Read at most one byte past the limit, so that neither a huge file nor
+    // an endless one (a FIFO, /dev/zero) is read whole.
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(MAX_FILE_BYTES as u64 + 1).read_to_end(&mut bytes))
+        .map_err(|e| unreadable(format!("cannot read the scenario: {e}")))?;
+    if bytes.len() > MAX_FILE_BYTES {
+        return Err(unreadable(format!("the scenario is larger than the limit of {MAX_FILE_BYTES} bytes")));
+    }
     let text = String::from_utf8(bytes).map_err(|e| {
         unreadable(format!("the scenario is not UTF-8 text (invalid byte at offset {})", e.utf8_error().valid_up_to()))
     })?;
@@ -65,7 +75,11 @@ pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
 pub fn parse(text: &str, file: &str) -> Result<Scenario, ScenarioError> {
     let src = SourceMap::new(file, text);
     if text.len() > MAX_FILE_BYTES {
-        return Err(src.error(0..0, "file", format!("the scenario is larger than the limit of {MAX_FILE_BYTES} bytes")));
+        return Err(src.error(
+            0..0,
+            "file",
+            format!("the scenario is larger than the limit of {MAX_FILE_BYTES} bytes"),
+        ));
     }
     let (root, errors) = DeTable::parse_recoverable(text);
     if let Some(first) = errors.iter().min_by_key(|e| e.span().map_or(0, |s| s.start)) {
@@ -75,7 +89,6 @@ pub fn parse(text: &str, file: &str) -> Result<Scenario, ScenarioError> {
         .map_err(|e| src.toml_error(&e, root.get_ref()))?;
     validate::build(&raw, &src)
 }
-
 
 #[cfg(test)]
 mod tests {
@@ -322,7 +335,13 @@ join = "n8"
             Action::Partition(vec![vec!["m1".into(), "n1".into()], vec!["*".into()]]),
             Action::OneWay { from: Target::AnyManager, to: id("*") },
             Action::Isolate(Target::AnyNode),
-            Action::Link { from: "n1".into(), to: "n2".into(), latency: Some([d("50ms"), d("80ms")]), drop: Some(0.3), duplicate: None },
+            Action::Link {
+                from: "n1".into(),
+                to: "n2".into(),
+                latency: Some([d("50ms"), d("80ms")]),
+                drop: Some(0.3),
+                duplicate: None,
+            },
             Action::Clock { target: id("n1"), offset_us: -2_000_000, drift: 0.0 },
             Action::Clock { target: id("m2"), offset_us: 150_000, drift: 0.1 },
             Action::DiskLoss(id("n2")),
@@ -382,10 +401,17 @@ join = "n8"
         let mut sc = parse_ok(HEAD);
         sc.events.push(EventSpec { at: SimTime(1_500_250), until: None, action: Action::Heal, line: 0 });
         sc.random = Some(RandomSpec {
-            clock: Some(RandomClock { every: d("5s"), lasts: [d("1s"), d("2s")], max_offset: d("1.5s"), max_drift: 0.01 }),
+            clock: Some(RandomClock {
+                every: d("5s"),
+                lasts: [d("1s"), d("2s")],
+                max_offset: d("1.5s"),
+                max_drift: 0.01,
+            }),
             ..RandomSpec::default()
         });
+        sc.seed = u64::MAX;
         assert_eq!(with_lines_cleared(parse_ok(&sc.to_toml())), sc);
+        assert!(sc.to_toml().contains("seed = \"18446744073709551615\"\n"));
     }
 
     #[test]
@@ -413,20 +439,50 @@ join = "n8"
             ("name = \"x\"\nduration = \"1s\"\n[grid]\ntile = [4, 4, 4]\n", "grid.tile", 4, 8),
             ("name = \"x\"\nduration = \"1s\"\n[cluster]\nmanagers = \"3\"\n", "cluster.managers", 4, 12),
             ("name = \"x\"\nduration = \"1s\"\n[cluster]\nmanagers = 9\n", "cluster.managers", 4, 12),
-            ("name = \"x\"\nduration = \"1s\"\n[[events]]\nat = \"1s\"\nheal = true\nnope = 1\n", "events[0].nope", 6, 1),
+            (
+                "name = \"x\"\nduration = \"1s\"\n[[events]]\nat = \"1s\"\nheal = true\nnope = 1\n",
+                "events[0].nope",
+                6,
+                1,
+            ),
             ("name = \"x\"\nduration = \"1s\"\n[[events]]\nat = \"1s\"\n", "events[0]", 3, 1),
             ("name = \"x\"\nduration = \"1s\"\n[[events]]\nheal = true\n", "events[0].at", 3, 1),
-            ("name = \"x\"\nduration = \"9s\"\n[[events]]\nat = \"1s\"\ncrash = \"n1\"\nisolate = \"n2\"\n", "events[0].isolate", 6, 11),
+            (
+                "name = \"x\"\nduration = \"9s\"\n[[events]]\nat = \"1s\"\ncrash = \"n1\"\nisolate = \"n2\"\n",
+                "events[0].isolate",
+                6,
+                11,
+            ),
             ("name = \"x\"\nduration = \"9s\"\n[[events]]\nat = \"1s\"\npause = \"n1\"\n", "events[0].until", 3, 1),
-            ("name = \"x\"\nduration = \"9s\"\n[[events]]\nat = \"5s\"\nuntil = \"5s\"\ncrash = \"n1\"\n", "events[0].until", 5, 9),
+            (
+                "name = \"x\"\nduration = \"9s\"\n[[events]]\nat = \"5s\"\nuntil = \"5s\"\ncrash = \"n1\"\n",
+                "events[0].until",
+                5,
+                9,
+            ),
             ("name = \"x\"\nduration = \"9s\"\n[[events]]\nat = \"10s\"\ncrash = \"n1\"\n", "events[0].at", 4, 6),
             ("name = \"x\"\nduration = \"9s\"\n[[events]]\nat = \"1s\"\ncrash = \"n4\"\n", "events[0].crash", 5, 9),
-            ("name = \"x\"\nduration = \"9s\"\n[[events]]\nat = \"1s\"\ncrash = \"primary:16\"\n", "events[0].crash", 5, 9),
-            ("name = \"x\"\nduration = \"9s\"\n[[events]]\nat = \"1s\"\npartition = [[\"n1\"], [\"n1\"]]\n", "events[0].partition[1][0]", 5, 23),
+            (
+                "name = \"x\"\nduration = \"9s\"\n[[events]]\nat = \"1s\"\ncrash = \"primary:16\"\n",
+                "events[0].crash",
+                5,
+                9,
+            ),
+            (
+                "name = \"x\"\nduration = \"9s\"\n[[events]]\nat = \"1s\"\npartition = [[\"n1\"], [\"n1\"]]\n",
+                "events[0].partition[1][0]",
+                5,
+                23,
+            ),
             ("name = \"x\"\nduration = \"9s\"\n[[events]]\nat = \"1s\"\njoin = \"n5\"\n", "events[0].join", 5, 8),
             ("name = \"x = 1\n", "name", 1, 14),
             ("name = \"x\"\n[grid\nwidth = 3\n", "toml", 2, 6),
-            ("name = \"x\"\nduration = \"9s\"\n[random]\ncrash = { every = \"0s\", down = [\"1s\", \"2s\"] }\n", "random.crash.every", 4, 19),
+            (
+                "name = \"x\"\nduration = \"9s\"\n[random]\ncrash = { every = \"0s\", down = [\"1s\", \"2s\"] }\n",
+                "random.crash.every",
+                4,
+                19,
+            ),
             ("name = \"x\"\nduration = \"9s\"\n[expect]\nviolations = [\"bogus\"]\n", "expect.violations[0]", 4, 15),
         ];
         for (text, key, line, col) in cases {

@@ -188,11 +188,7 @@ pub struct Placement {
 
 impl Default for Placement {
     fn default() -> Self {
-        Placement {
-            policy: PlacementPolicyName::RendezvousBounded,
-            max_imbalance: 0.25,
-            max_concurrent_moves: 4,
-        }
+        Placement { policy: PlacementPolicyName::RendezvousBounded, max_imbalance: 0.25, max_concurrent_moves: 4 }
     }
 }
 

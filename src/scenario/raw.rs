@@ -10,8 +10,8 @@
 use std::fmt;
 use std::marker::PhantomData;
 
-use serde::de::{self, Deserializer, IgnoredAny, SeqAccess, Visitor};
 use serde::Deserialize;
+use serde::de::{self, Deserializer, IgnoredAny, SeqAccess, Visitor};
 use toml::Spanned;
 
 use crate::sim::time::SimDuration;
@@ -28,7 +28,7 @@ pub(crate) type RawGroups = Vec<Sp<Vec<Sp<String>>>>;
 pub(crate) struct RawScenario {
     pub name: Option<Sp<String>>,
     pub description: Option<Sp<String>>,
-    pub seed: Option<Sp<u64>>,
+    pub seed: Option<Sp<Seed>>,
     pub duration: Option<Sp<SimDuration>>,
     pub cluster: Option<Sp<RawCluster>>,
     pub grid: Option<Sp<RawGrid>>,
@@ -265,5 +265,33 @@ impl<'de> Deserialize<'de> for SignedDuration {
             }
         }
         d.deserialize_any(SignedVisitor)
+    }
+}
+
+/// A root seed: a non-negative integer, or a decimal string for seeds above
+/// `i64::MAX` (TOML integers are signed 64-bit; `--seed` takes any `u64`,
+/// and a shrunk scenario must be able to record it).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Seed(pub u64);
+
+impl<'de> Deserialize<'de> for Seed {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct SeedVisitor;
+        impl Visitor<'_> for SeedVisitor {
+            type Value = Seed;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a non-negative integer (or a decimal string for seeds above 9223372036854775807)")
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Seed, E> {
+                u64::try_from(v).map(Seed).map_err(|_| E::invalid_value(de::Unexpected::Signed(v), &self))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Seed, E> {
+                Ok(Seed(v))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Seed, E> {
+                v.trim().parse().map(Seed).map_err(|_| E::invalid_value(de::Unexpected::Str(v), &self))
+            }
+        }
+        d.deserialize_any(SeedVisitor)
     }
 }

@@ -100,7 +100,7 @@ pub struct DrawnFault {
 }
 
 impl Scenario {
-    /// The whole resolved timeline: [[events]] plus the expansion of [random],
+    /// The whole resolved timeline: `[[events]]` plus the expansion of `[random]`,
     /// sorted by (at, then events before random, then file order).
     ///
     /// Within one origin, steps keep their order: file order for events,
@@ -111,16 +111,31 @@ impl Scenario {
         for (i, event) in self.events.iter().enumerate() {
             let fault = fault_id(i);
             let origin = Origin::Event(i);
-            out.push((0, i, 0, Scheduled { at: event.at, fault, step: Step::Begin(event.action.clone()), origin, line: event.line }));
+            out.push((
+                0,
+                i,
+                0,
+                Scheduled { at: event.at, fault, step: Step::Begin(event.action.clone()), origin, line: event.line },
+            ));
             if let Some(until) = event.until {
-                out.push((0, i, 1, Scheduled { at: until, fault, step: Step::End(event.action.clone()), origin, line: event.line }));
+                out.push((
+                    0,
+                    i,
+                    1,
+                    Scheduled { at: until, fault, step: Step::End(event.action.clone()), origin, line: event.line },
+                ));
             }
         }
         let first_random = self.events.len();
         for (k, drawn) in self.random_faults(seed).into_iter().enumerate() {
             let fault = fault_id(first_random + k);
             let origin = Origin::Random;
-            out.push((1, k, 0, Scheduled { at: drawn.begin, fault, step: Step::Begin(drawn.action.clone()), origin, line: 0 }));
+            out.push((
+                1,
+                k,
+                0,
+                Scheduled { at: drawn.begin, fault, step: Step::Begin(drawn.action.clone()), origin, line: 0 },
+            ));
             out.push((1, k, 1, Scheduled { at: drawn.end, fault, step: Step::End(drawn.action), origin, line: 0 }));
         }
         out.sort_by_key(|(class, index, phase, s)| (s.at, *class, *index, *phase));
@@ -262,11 +277,14 @@ fn draw_partitions(rng: &mut ChaCha8Rng, fault: &RandomFault, pool: &[String], w
 /// Clock faults: an offset uniform in ±`max_offset` and a drift uniform in
 /// ±`max_drift` (rounded to a millionth, for readable traces).
 fn draw_clocks(rng: &mut ChaCha8Rng, clock: &RandomClock, pool: &[String], window: Window) -> Vec<DrawnFault> {
-    let max_offset = i64::try_from(clock.max_offset.as_micros()).unwrap_or(i64::MAX / 2);
+    // Validation caps max_offset far below this; the clamp keeps `2 * max`
+    // and the subtraction below free of overflow for scenarios built in code.
+    let max_offset = clock.max_offset.as_micros().min(u64::MAX / 4);
     let max_drift = clock.max_drift;
     draw_exclusive(rng, clock.every, clock.lasts, pool, window, |target, rng| {
         let offset_us = if max_offset > 0 {
-            rng::uniform_u64(rng, 0, 2 * max_offset as u64) as i64 - max_offset
+            let draw = rng::uniform_u64(rng, 0, 2 * max_offset);
+            i64::try_from(i128::from(draw) - i128::from(max_offset)).unwrap_or(0)
         } else {
             0
         };
@@ -322,21 +340,28 @@ mod tests {
     }
 
     fn ev(at_s: u64, until_s: Option<u64>, action: Action) -> EventSpec {
-        EventSpec {
-            at: SimTime(at_s * 1_000_000),
-            until: until_s.map(|u| SimTime(u * 1_000_000)),
-            action,
-            line: 0,
-        }
+        EventSpec { at: SimTime(at_s * 1_000_000), until: until_s.map(|u| SimTime(u * 1_000_000)), action, line: 0 }
     }
 
     fn with_random() -> Scenario {
         let mut s = base();
         s.random = Some(RandomSpec {
-            crash: Some(RandomFault { every: SimDuration::from_secs(5), lasts: [SimDuration::from_secs(1), SimDuration::from_secs(4)] }),
-            pause: Some(RandomFault { every: SimDuration::from_secs(7), lasts: [SimDuration::from_millis(100), SimDuration::from_secs(1)] }),
-            partition: Some(RandomFault { every: SimDuration::from_secs(9), lasts: [SimDuration::from_secs(1), SimDuration::from_secs(3)] }),
-            isolate: Some(RandomFault { every: SimDuration::from_secs(11), lasts: [SimDuration::from_secs(1), SimDuration::from_secs(2)] }),
+            crash: Some(RandomFault {
+                every: SimDuration::from_secs(5),
+                lasts: [SimDuration::from_secs(1), SimDuration::from_secs(4)],
+            }),
+            pause: Some(RandomFault {
+                every: SimDuration::from_secs(7),
+                lasts: [SimDuration::from_millis(100), SimDuration::from_secs(1)],
+            }),
+            partition: Some(RandomFault {
+                every: SimDuration::from_secs(9),
+                lasts: [SimDuration::from_secs(1), SimDuration::from_secs(3)],
+            }),
+            isolate: Some(RandomFault {
+                every: SimDuration::from_secs(11),
+                lasts: [SimDuration::from_secs(1), SimDuration::from_secs(2)],
+            }),
             clock: Some(RandomClock {
                 every: SimDuration::from_secs(13),
                 lasts: [SimDuration::from_secs(1), SimDuration::from_secs(5)],
@@ -358,7 +383,8 @@ mod tests {
             ev(5, Some(15), Action::Pause(Target::Leader)),
         ];
         let sched = s.resolve_schedule(1);
-        let summary: Vec<(u64, u32, bool)> = sched.iter().map(|x| (x.at.0 / 1_000_000, x.fault, x.step.is_begin())).collect();
+        let summary: Vec<(u64, u32, bool)> =
+            sched.iter().map(|x| (x.at.0 / 1_000_000, x.fault, x.step.is_begin())).collect();
         assert_eq!(
             summary,
             vec![(5, 4, true), (10, 2, true), (10, 3, true), (15, 4, false), (20, 1, true), (20, 2, false)]
@@ -426,7 +452,10 @@ mod tests {
         s.cluster.managers = 1;
         s.cluster.nodes = 2;
         s.random = Some(RandomSpec {
-            crash: Some(RandomFault { every: SimDuration::from_millis(300), lasts: [SimDuration::from_secs(1), SimDuration::from_secs(3)] }),
+            crash: Some(RandomFault {
+                every: SimDuration::from_millis(300),
+                lasts: [SimDuration::from_secs(1), SimDuration::from_secs(3)],
+            }),
             ..RandomSpec::default()
         });
         let drawn = s.random_faults(7);

@@ -57,7 +57,7 @@ pub(crate) fn build(raw: &RawScenario, src: &SourceMap<'_>) -> R<Scenario> {
         None => return Err(v.err(0..0, "name", "missing required key `name` (e.g. name = \"node-crash\")")),
     };
     let description = raw.description.as_ref().map(|d| d.get_ref().clone()).unwrap_or_default();
-    let seed = raw.seed.as_ref().map(|s| *s.get_ref()).unwrap_or(0);
+    let seed = raw.seed.as_ref().map_or(0, |s| s.get_ref().0);
     let duration = match &raw.duration {
         Some(d) => {
             let value = *d.get_ref();
@@ -81,11 +81,7 @@ pub(crate) fn build(raw: &RawScenario, src: &SourceMap<'_>) -> R<Scenario> {
     let timing = v.timing(raw.timing.as_ref())?;
     let network = v.network(raw.network.as_ref())?;
     let disk = DiskConfig {
-        torn_writes: raw
-            .disk
-            .as_ref()
-            .and_then(|d| d.get_ref().torn_writes.as_ref())
-            .is_some_and(|t| *t.get_ref()),
+        torn_writes: raw.disk.as_ref().and_then(|d| d.get_ref().torn_writes.as_ref()).is_some_and(|t| *t.get_ref()),
     };
     let workload = match &raw.workload {
         Some(w) => Some(v.workload(w, &cluster, end)?),
@@ -201,20 +197,32 @@ impl Validator<'_, '_> {
         if let Some(n) = &c.nodes {
             let count = *n.get_ref();
             if count == 0 || count > MAX_NODES {
-                return Err(self.err(n.span(), "cluster.nodes", format!("expected 1 to {MAX_NODES} data nodes, got {count}")));
+                return Err(self.err(
+                    n.span(),
+                    "cluster.nodes",
+                    format!("expected 1 to {MAX_NODES} data nodes, got {count}"),
+                ));
             }
             cluster.nodes = count;
         }
         if let Some(n) = &c.clients {
             let count = *n.get_ref();
             if count > MAX_CLIENTS {
-                return Err(self.err(n.span(), "cluster.clients", format!("expected at most {MAX_CLIENTS} clients, got {count}")));
+                return Err(self.err(
+                    n.span(),
+                    "cluster.clients",
+                    format!("expected at most {MAX_CLIENTS} clients, got {count}"),
+                ));
             }
             cluster.clients = count;
         }
         if let Some(zones) = &c.zones {
             if zones.get_ref().is_empty() {
-                return Err(self.err(zones.span(), "cluster.zones", "expected at least one zone, e.g. zones = [\"a\"]"));
+                return Err(self.err(
+                    zones.span(),
+                    "cluster.zones",
+                    "expected at least one zone, e.g. zones = [\"a\"]",
+                ));
             }
             let mut seen = BTreeSet::new();
             let mut list = Vec::new();
@@ -245,7 +253,9 @@ impl Validator<'_, '_> {
         let section = header(raw);
         let empty = RawGrid { width: None, height: None, tile: None, replication_factor: None };
         let g = raw.map_or(&empty, |r| r.get_ref());
-        for (value, key, slot) in [(&g.width, "grid.width", &mut grid.width), (&g.height, "grid.height", &mut grid.height)] {
+        for (value, key, slot) in
+            [(&g.width, "grid.width", &mut grid.width), (&g.height, "grid.height", &mut grid.height)]
+        {
             if let Some(v) = value {
                 let n = *v.get_ref();
                 if n == 0 || n > MAX_GRID_SIDE {
@@ -257,7 +267,11 @@ impl Validator<'_, '_> {
         if let Some(t) = &g.tile {
             let [tw, th] = t.get_ref().0;
             if tw == 0 || th == 0 {
-                return Err(self.err(t.span(), "grid.tile", format!("tile sides must be at least 1, got [{tw}, {th}]")));
+                return Err(self.err(
+                    t.span(),
+                    "grid.tile",
+                    format!("tile sides must be at least 1, got [{tw}, {th}]"),
+                ));
             }
             grid.tile = [tw, th];
         }
@@ -280,7 +294,10 @@ impl Validator<'_, '_> {
             return Err(self.err(
                 span_or(&g.tile, section.clone()),
                 if g.tile.is_some() { "grid.tile" } else { "grid" },
-                format!("{} partitions is above the limit of {MAX_PARTITIONS}: use larger tiles", grid.partition_count()),
+                format!(
+                    "{} partitions is above the limit of {MAX_PARTITIONS}: use larger tiles",
+                    grid.partition_count()
+                ),
             ));
         }
         let nodes_span = raw_cluster.and_then(|c| c.get_ref().nodes.as_ref()).map(|n| n.span());
@@ -297,7 +314,9 @@ impl Validator<'_, '_> {
             );
             return Err(match (&g.replication_factor, nodes_span) {
                 (Some(rf), _) => self.err(rf.span(), "grid.replication_factor", message),
-                (None, Some(span)) => self.err(span, "cluster.nodes", message + " (the default replication factor is 3)"),
+                (None, Some(span)) => {
+                    self.err(span, "cluster.nodes", message + " (the default replication factor is 3)")
+                }
                 (None, None) => self.err(section, "grid.replication_factor", message),
             });
         }
@@ -316,7 +335,9 @@ impl Validator<'_, '_> {
                     return Err(self.err(
                         policy.span(),
                         "placement.policy",
-                        format!("unknown placement policy {other:?}: expected \"rendezvous-bounded\" or \"least-loaded\""),
+                        format!(
+                            "unknown placement policy {other:?}: expected \"rendezvous-bounded\" or \"least-loaded\""
+                        ),
                     ));
                 }
             };
@@ -324,14 +345,22 @@ impl Validator<'_, '_> {
         if let Some(m) = &p.max_imbalance {
             let x = *m.get_ref();
             if !(x.is_finite() && (0.0..=100.0).contains(&x)) {
-                return Err(self.err(m.span(), "placement.max_imbalance", format!("expected a number from 0 to 100, got {x}")));
+                return Err(self.err(
+                    m.span(),
+                    "placement.max_imbalance",
+                    format!("expected a number from 0 to 100, got {x}"),
+                ));
             }
             placement.max_imbalance = x;
         }
         if let Some(m) = &p.max_concurrent_moves {
             let n = *m.get_ref();
             if n == 0 || n > 10_000 {
-                return Err(self.err(m.span(), "placement.max_concurrent_moves", format!("expected 1 to 10000, got {n}")));
+                return Err(self.err(
+                    m.span(),
+                    "placement.max_concurrent_moves",
+                    format!("expected 1 to 10000, got {n}"),
+                ));
             }
             placement.max_concurrent_moves = n;
         }
@@ -442,7 +471,11 @@ impl Validator<'_, '_> {
             Some(r) => {
                 let x = *r.get_ref();
                 if !(x.is_finite() && (0.0..=1.0).contains(&x)) {
-                    return Err(self.err(r.span(), "workload.read_ratio", format!("expected a fraction between 0 and 1, got {x}")));
+                    return Err(self.err(
+                        r.span(),
+                        "workload.read_ratio",
+                        format!("expected a fraction between 0 and 1, got {x}"),
+                    ));
                 }
                 x
             }
@@ -485,7 +518,11 @@ impl Validator<'_, '_> {
 
     fn events(&self, raw: &[Sp<RawEvent>], cluster: &Cluster, grid: &Grid, end: SimTime) -> R<Vec<EventSpec>> {
         if let Some(extra) = raw.get(MAX_EVENTS) {
-            return Err(self.err(extra.span(), format!("events[{MAX_EVENTS}]"), format!("more than {MAX_EVENTS} events")));
+            return Err(self.err(
+                extra.span(),
+                format!("events[{MAX_EVENTS}]"),
+                format!("more than {MAX_EVENTS} events"),
+            ));
         }
         // Ids that joins and impostors introduce may be named by any event.
         let mut known: BTreeSet<String> = BTreeSet::new();
@@ -505,7 +542,13 @@ impl Validator<'_, '_> {
                 data_nodes.insert(id.get_ref().clone());
             }
         }
-        let names = Names { initial: &initial, later: &later, data_nodes: &data_nodes, cluster, partitions: grid.partition_count() };
+        let names = Names {
+            initial: &initial,
+            later: &later,
+            data_nodes: &data_nodes,
+            cluster,
+            partitions: grid.partition_count(),
+        };
         let mut events = Vec::with_capacity(raw.len());
         for (i, e) in raw.iter().enumerate() {
             events.push(self.event(i, e, &names, end)?);
@@ -517,7 +560,8 @@ impl Validator<'_, '_> {
     /// Joins name the next data-node ids in time order; joins and impostors
     /// never reuse an id.
     fn check_introductions(&self, raw: &[Sp<RawEvent>], events: &[EventSpec], cluster: &Cluster) -> R<()> {
-        let mut joins: Vec<usize> = (0..events.len()).filter(|&i| matches!(events[i].action, Action::Join { .. })).collect();
+        let mut joins: Vec<usize> =
+            (0..events.len()).filter(|&i| matches!(events[i].action, Action::Join { .. })).collect();
         joins.sort_by_key(|&i| (events[i].at, i));
         let mut introduced: BTreeMap<String, usize> = BTreeMap::new();
         for (k, &i) in joins.iter().enumerate() {
@@ -526,7 +570,11 @@ impl Validator<'_, '_> {
             let key = format!("events[{i}].join");
             let expected = format!("n{}", u64::from(cluster.nodes) + k as u64 + 1);
             if let Some(j) = introduced.get(id) {
-                return Err(self.err(span, key, format!("{id:?} already joins in events[{j}]; the next new data node is {expected:?}")));
+                return Err(self.err(
+                    span,
+                    key,
+                    format!("{id:?} already joins in events[{j}]; the next new data node is {expected:?}"),
+                ));
             }
             if *id != expected {
                 return Err(self.err(
@@ -561,7 +609,11 @@ impl Validator<'_, '_> {
         let at = match &e.at {
             Some(a) => self.time(a, &key("at"), end)?,
             None => {
-                return Err(self.err(raw.span(), key("at"), "missing required key `at`: when the event fires (e.g. at = \"10s\")"));
+                return Err(self.err(
+                    raw.span(),
+                    key("at"),
+                    "missing required key `at`: when the event fires (e.g. at = \"10s\")",
+                ));
             }
         };
 
@@ -614,7 +666,11 @@ impl Validator<'_, '_> {
             if let Some(span) = value_span
                 && kind != owner
             {
-                return Err(self.err(span, key(name), format!("`{name}` goes with a `{owner}` action, and this event is a `{kind}`")));
+                return Err(self.err(
+                    span,
+                    key(name),
+                    format!("`{name}` goes with a `{owner}` action, and this event is a `{kind}`"),
+                ));
             }
         }
 
@@ -664,12 +720,21 @@ impl Validator<'_, '_> {
         if let Some(ow) = &e.one_way {
             let o = ow.get_ref();
             let k = key("one_way");
-            let from = o.from.as_ref().ok_or_else(|| self.err(ow.span(), format!("{k}.from"), "missing `from`: the sending side"))?;
-            let to = o.to.as_ref().ok_or_else(|| self.err(ow.span(), format!("{k}.to"), "missing `to`: the receiving side"))?;
+            let from = o
+                .from
+                .as_ref()
+                .ok_or_else(|| self.err(ow.span(), format!("{k}.from"), "missing `from`: the sending side"))?;
+            let to =
+                o.to.as_ref()
+                    .ok_or_else(|| self.err(ow.span(), format!("{k}.to"), "missing `to`: the receiving side"))?;
             let from_t = self.target(from, &format!("{k}.from"), names, true)?;
             let to_t = self.target(to, &format!("{k}.to"), names, true)?;
             if from_t == to_t {
-                return Err(self.err(to.span(), format!("{k}.to"), format!("`from` and `to` are both {from_t}: expected two different sides")));
+                return Err(self.err(
+                    to.span(),
+                    format!("{k}.to"),
+                    format!("`from` and `to` are both {from_t}: expected two different sides"),
+                ));
             }
             return Ok(Action::OneWay { from: from_t, to: to_t });
         }
@@ -717,10 +782,18 @@ impl Validator<'_, '_> {
         if let Some(j) = &e.join {
             let id = j.get_ref();
             if names.initial.contains(id) {
-                return Err(self.err(j.span(), key("join"), format!("{id:?} already exists: a join names a new data node")));
+                return Err(self.err(
+                    j.span(),
+                    key("join"),
+                    format!("{id:?} already exists: a join names a new data node"),
+                ));
             }
             if !is_plain_id(id) {
-                return Err(self.err(j.span(), key("join"), format!("expected a new data-node id such as \"n7\", got {id:?}")));
+                return Err(self.err(
+                    j.span(),
+                    key("join"),
+                    format!("expected a new data-node id such as \"n7\", got {id:?}"),
+                ));
             }
             let zone = match &e.zone {
                 Some(z) => {
@@ -753,7 +826,9 @@ impl Validator<'_, '_> {
                 return Err(self.err(
                     t.span(),
                     key("leave"),
-                    format!("`leave` decommissions a data node: expected a node id, any-node or primary:P, got {target}"),
+                    format!(
+                        "`leave` decommissions a data node: expected a node id, any-node or primary:P, got {target}"
+                    ),
                 ));
             }
             return Ok(Action::Leave(target));
@@ -761,7 +836,11 @@ impl Validator<'_, '_> {
         if let Some(imp) = &e.impostor {
             let id = imp.get_ref();
             if names.initial.contains(id) {
-                return Err(self.err(imp.span(), key("impostor"), format!("{id:?} already exists: an impostor needs an id of its own")));
+                return Err(self.err(
+                    imp.span(),
+                    key("impostor"),
+                    format!("{id:?} already exists: an impostor needs an id of its own"),
+                ));
             }
             if !is_plain_id(id) {
                 return Err(self.err(
@@ -785,7 +864,11 @@ impl Validator<'_, '_> {
             "any-manager" => return Ok(Target::AnyManager),
             "*" if star => return Ok(Target::Id("*".to_string())),
             "*" => {
-                return Err(self.err(value.span(), key, "\"*\" (everyone else) is only valid in partition groups and one_way"));
+                return Err(self.err(
+                    value.span(),
+                    key,
+                    "\"*\" (everyone else) is only valid in partition groups and one_way",
+                ));
             }
             _ => {}
         }
@@ -796,9 +879,14 @@ impl Validator<'_, '_> {
                 Ok(n) => Err(self.err(
                     value.span(),
                     key,
-                    format!("partition {n} does not exist: the grid has {count} partitions (p0..p{})", count.saturating_sub(1)),
+                    format!(
+                        "partition {n} does not exist: the grid has {count} partitions (p0..p{})",
+                        count.saturating_sub(1)
+                    ),
                 )),
-                Err(_) => Err(self.err(value.span(), key, format!("expected primary:P with P a partition number, got {s:?}"))),
+                Err(_) => {
+                    Err(self.err(value.span(), key, format!("expected primary:P with P a partition number, got {s:?}")))
+                }
             };
         }
         self.known_id(value, key, names)?;
@@ -842,7 +930,11 @@ impl Validator<'_, '_> {
         let mut out = Vec::new();
         for (g, group) in groups.get_ref().iter().enumerate() {
             if group.get_ref().is_empty() {
-                return Err(self.err(group.span(), format!("{key}[{g}]"), "a partition group must name at least one process"));
+                return Err(self.err(
+                    group.span(),
+                    format!("{key}[{g}]"),
+                    "a partition group must name at least one process",
+                ));
             }
             let mut ids = Vec::new();
             for (k, member) in group.get_ref().iter().enumerate() {
@@ -852,7 +944,9 @@ impl Validator<'_, '_> {
                     return Err(self.err(
                         member.span(),
                         member_key,
-                        format!("{id:?} is already in the partition at {key}[{g0}][{k0}]: each process belongs to one group"),
+                        format!(
+                            "{id:?} is already in the partition at {key}[{g0}][{k0}]: each process belongs to one group"
+                        ),
                     ));
                 }
                 seen.insert(member.get_ref(), (g, k));
@@ -865,12 +959,20 @@ impl Validator<'_, '_> {
 
     fn link(&self, link: &Sp<RawLink>, key: &str, names: &Names<'_>) -> R<Action> {
         let l = link.get_ref();
-        let from = l.from.as_ref().ok_or_else(|| self.err(link.span(), format!("{key}.from"), "missing `from`: the sender"))?;
-        let to = l.to.as_ref().ok_or_else(|| self.err(link.span(), format!("{key}.to"), "missing `to`: the receiver"))?;
+        let from = l
+            .from
+            .as_ref()
+            .ok_or_else(|| self.err(link.span(), format!("{key}.from"), "missing `from`: the sender"))?;
+        let to =
+            l.to.as_ref().ok_or_else(|| self.err(link.span(), format!("{key}.to"), "missing `to`: the receiver"))?;
         let from_id = self.plain_id(from, &format!("{key}.from"), names, false, "links")?;
         let to_id = self.plain_id(to, &format!("{key}.to"), names, false, "links")?;
         if from_id == to_id {
-            return Err(self.err(to.span(), format!("{key}.to"), format!("a link joins two different processes, got {from_id:?} twice")));
+            return Err(self.err(
+                to.span(),
+                format!("{key}.to"),
+                format!("a link joins two different processes, got {from_id:?} twice"),
+            ));
         }
         let latency = match &l.latency {
             Some(r) => Some(self.range(r, &format!("{key}.latency"))?),
@@ -885,7 +987,11 @@ impl Validator<'_, '_> {
             None => None,
         };
         if latency.is_none() && drop.is_none() && duplicate.is_none() {
-            return Err(self.err(link.span(), key, "a link overrides something: expected `latency`, `drop` and/or `duplicate`"));
+            return Err(self.err(
+                link.span(),
+                key,
+                "a link overrides something: expected `latency`, `drop` and/or `duplicate`",
+            ));
         }
         Ok(Action::Link { from: from_id, to: to_id, latency, drop, duplicate })
     }
@@ -915,14 +1021,22 @@ impl Validator<'_, '_> {
             let g = c.get_ref();
             let (every, lasts) = self.random_common(c.span(), "clock", &g.every, &g.down, &g.lasts, window)?;
             let max_offset = g.max_offset.as_ref().map_or(SimDuration::ZERO, |o| *o.get_ref());
-            if i64::try_from(max_offset.as_micros()).is_err() {
-                return Err(self.err(span_or(&g.max_offset, c.span()), "random.clock.max_offset", "is too large"));
+            if max_offset > MAX_DURATION {
+                return Err(self.err(
+                    span_or(&g.max_offset, c.span()),
+                    "random.clock.max_offset",
+                    format!("{max_offset} is above the limit of {MAX_DURATION}"),
+                ));
             }
             let max_drift = match &g.max_drift {
                 Some(d) => {
                     let x = *d.get_ref();
                     if !(x.is_finite() && (0.0..1.0).contains(&x)) {
-                        return Err(self.err(d.span(), "random.clock.max_drift", format!("expected a rate error from 0 to below 1, got {x}")));
+                        return Err(self.err(
+                            d.span(),
+                            "random.clock.max_drift",
+                            format!("expected a rate error from 0 to below 1, got {x}"),
+                        ));
                     }
                     x
                 }
@@ -1051,7 +1165,9 @@ impl Names<'_> {
                 .flatten()
                 .collect();
         if !self.later.is_empty() {
-            parts.push(format!("{} (introduced by events)", self.later.join(", ")));
+            let shown: Vec<&str> = self.later.iter().take(5).map(String::as_str).collect();
+            let more = if self.later.len() > 5 { ", …" } else { "" };
+            parts.push(format!("{}{more} (introduced by events)", shown.join(", ")));
         }
         format!("{} or a selector ({SELECTORS})", parts.join(", "))
     }

@@ -77,7 +77,12 @@ impl Scenario {
         if !self.description.is_empty() {
             writeln!(o, "description = {}", q(&self.description))?;
         }
-        writeln!(o, "seed = {}", self.seed.min(i64::MAX as u64))?;
+        if i64::try_from(self.seed).is_ok() {
+            writeln!(o, "seed = {}", self.seed)?;
+        } else {
+            // Above TOML's integer range: a decimal string (see `raw::Seed`).
+            writeln!(o, "seed = \"{}\"", self.seed)?;
+        }
         writeln!(o, "duration = {}", d(self.duration))?;
 
         let c = &self.cluster;
@@ -124,7 +129,9 @@ impl Scenario {
 
         if let Some(r) = &self.random {
             writeln!(o, "\n[random]")?;
-            for (kind, fault) in [("crash", &r.crash), ("pause", &r.pause), ("partition", &r.partition), ("isolate", &r.isolate)] {
+            for (kind, fault) in
+                [("crash", &r.crash), ("pause", &r.pause), ("partition", &r.partition), ("isolate", &r.isolate)]
+            {
                 if let Some(RandomFault { every, lasts }) = fault {
                     writeln!(o, "{kind} = {{ every = {}, lasts = {} }}", d(*every), pair(*lasts))?;
                 }

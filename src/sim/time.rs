@@ -148,17 +148,21 @@ impl Add for SimDuration {
     }
 }
 
+/// Exact and short: `0s`, `2s`, `1.5s`, `1.50025s`, `150ms`, `1.5ms`, `250us`.
 fn fmt_micros(us: u64, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    fn decimal(f: &mut fmt::Formatter<'_>, whole: u64, frac: u64, digits: usize, unit: &str) -> fmt::Result {
+        if frac == 0 {
+            return write!(f, "{whole}{unit}");
+        }
+        let text = format!("{frac:0digits$}");
+        write!(f, "{whole}.{}{unit}", text.trim_end_matches('0'))
+    }
     if us == 0 {
-        write!(f, "0s")
-    } else if us % 1_000_000 == 0 {
-        write!(f, "{}s", us / 1_000_000)
+        f.write_str("0s")
     } else if us >= 1_000_000 {
-        write!(f, "{:.3}s", us as f64 / 1e6)
-    } else if us % 1_000 == 0 {
-        write!(f, "{}ms", us / 1_000)
+        decimal(f, us / 1_000_000, us % 1_000_000, 6, "s")
     } else if us >= 1_000 {
-        write!(f, "{:.3}ms", us as f64 / 1e3)
+        decimal(f, us / 1_000, us % 1_000, 3, "ms")
     } else {
         write!(f, "{us}us")
     }
@@ -236,7 +240,8 @@ mod tests {
 
     #[test]
     fn displays_round_trip() {
-        for s in ["150ms", "2s", "1.500s", "250us", "0s"] {
+        for s in ["150ms", "2s", "1.5s", "1.50025s", "1.5ms", "250us", "0s"] {
+            assert_eq!(SimDuration::parse(s).unwrap().to_string(), s);
             let d = SimDuration::parse(s).unwrap();
             assert_eq!(SimDuration::parse(&d.to_string()).unwrap(), d);
         }

@@ -1,6 +1,7 @@
 //! The system under test: the partition manager's components, each a sans-IO
 //! struct in its own file (DESIGN §3), and the process types that host them.
 
+pub mod client;
 pub mod cluster;
 pub mod consensus;
 pub mod demo;

@@ -1,0 +1,95 @@
+//! The small driver the integration tests share: run a scenario (from a file
+//! or from text) and get the report and the trace back, in memory.
+
+#![allow(dead_code)]
+
+use std::cell::RefCell;
+use std::io::{BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+
+use partsim::run::{self, RunOptions, RunReport};
+use partsim::scenario::{self, Scenario};
+use partsim::stack::events::StackEvent;
+use partsim::stack::planted::Planted;
+use partsim::trace::reader::read_from;
+use partsim::trace::{Body, Record, TraceFile};
+
+/// A `Write` whose bytes the test can read afterwards.
+#[derive(Clone, Default)]
+pub struct Buffer(pub Rc<RefCell<Vec<u8>>>);
+
+impl Write for Buffer {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.borrow_mut().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Every scenario file under `scenarios/`, sorted.
+pub fn scenario_files() -> Vec<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .expect("scenarios/ exists")
+        .map(|e| e.expect("readable dir entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+        .collect();
+    files.sort();
+    files
+}
+
+/// Parses scenario text (panics with the error: it is the test's own input).
+pub fn scenario(text: &str) -> Scenario {
+    scenario::parse(text, "test.toml").unwrap_or_else(|e| panic!("test scenario is invalid: {e}"))
+}
+
+/// Runs a scenario and returns the report and the trace bytes.
+pub fn run_bytes(s: &Scenario, seed: Option<u64>, planted: Planted) -> (RunReport, Vec<u8>) {
+    let buf = Buffer::default();
+    let opts = RunOptions {
+        seed,
+        trace_out: Some(Box::new(buf.clone())),
+        planted,
+        ..RunOptions::default()
+    };
+    let report = run::run(s, opts).expect("the run completes");
+    let bytes = buf.0.borrow().clone();
+    (report, bytes)
+}
+
+/// Runs a scenario and returns the report and the parsed trace.
+pub fn run_trace(s: &Scenario, seed: Option<u64>) -> (RunReport, TraceFile<StackEvent>) {
+    let (report, bytes) = run_bytes(s, seed, Planted::NONE);
+    let trace = read_from(BufReader::new(&bytes[..]), "memory").expect("the trace reads back");
+    (report, trace)
+}
+
+/// The id of a process in a trace, by name.
+pub fn pid(trace: &TraceFile<StackEvent>, name: &str) -> partsim::sim::ProcessId {
+    let i = trace
+        .header
+        .processes
+        .iter()
+        .position(|n| n == name)
+        .unwrap_or_else(|| panic!("no process {name}"));
+    partsim::sim::ProcessId(i as u32)
+}
+
+/// Events of the trace matching a predicate.
+pub fn events<'a>(
+    trace: &'a TraceFile<StackEvent>,
+    f: impl Fn(&Record<StackEvent>) -> bool + 'a,
+) -> impl Iterator<Item = &'a Record<StackEvent>> + 'a {
+    trace.events.iter().filter(move |r| f(r))
+}
+
+/// True for a message event (send, deliver or drop).
+pub fn is_message(b: &Body<StackEvent>) -> bool {
+    matches!(
+        b,
+        Body::Send { .. } | Body::Deliver { .. } | Body::Drop { .. }
+    )
+}

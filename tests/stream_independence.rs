@@ -1,0 +1,104 @@
+//! Removing one `[[events]]` entry changes neither the resolved `[random]`
+//! schedule nor the operations the workload intends to issue: what keeps a
+//! failure stable while a shrinker removes faults.
+
+mod common;
+
+use partsim::scenario::{Origin, Scenario};
+use partsim::stack::client::{Keys, Plan, WorkloadSpec};
+
+const TEXT: &str = r#"
+name = "independence"
+duration = "60s"
+[cluster]
+managers = 3
+nodes = 6
+clients = 3
+[workload]
+rate = 300
+read_ratio = 0.3
+keys = "zipf:1.1"
+start = "1s"
+stop = "50s"
+[[events]]
+at = "5s"
+crash = "n1"
+[[events]]
+at = "7s"
+until = "9s"
+partition = [["m1"], ["*"]]
+[[events]]
+at = "20s"
+restart = "n1"
+[random]
+crash = { every = "5s", down = ["1s", "3s"] }
+partition = { every = "8s", lasts = ["1s", "2s"] }
+pause = { every = "10s", down = ["100ms", "1s"] }
+heal_at = "45s"
+"#;
+
+fn random_steps(s: &Scenario, seed: u64) -> Vec<String> {
+    s.resolve_schedule(seed)
+        .into_iter()
+        .filter(|x| x.origin == Origin::Random)
+        .map(|x| format!("{} {:?}", x.at, x.step))
+        .collect()
+}
+
+fn plans(s: &Scenario, seed: u64) -> Vec<Vec<String>> {
+    let w = s.workload.as_ref().expect("workload");
+    let spec = WorkloadSpec {
+        rate: w.rate,
+        read_ratio: w.read_ratio,
+        keys: match w.keys {
+            partsim::scenario::KeyDist::Uniform => Keys::Uniform,
+            partsim::scenario::KeyDist::Zipf(x) => Keys::Zipf(x),
+        },
+        start: w.start,
+        stop: w.stop,
+        clients: s.cluster.clients,
+        cells: u64::from(s.grid.width) * u64::from(s.grid.height),
+    };
+    (1..=s.cluster.clients)
+        .map(|c| {
+            Plan::new(seed, c, &spec)
+                .map(|(t, op)| format!("{t} {op:?}"))
+                .collect()
+        })
+        .collect()
+}
+
+#[test]
+fn removing_an_event_changes_neither_random_faults_nor_workload() {
+    let full = common::scenario(TEXT);
+    for seed in [1, 7, 42] {
+        let base_random = random_steps(&full, seed);
+        let base_plans = plans(&full, seed);
+        assert!(
+            base_random.len() >= 6,
+            "the test needs random faults to compare"
+        );
+        assert!(base_plans.iter().all(|p| p.len() > 1000));
+        for removed in 0..full.events.len() {
+            let mut smaller = full.clone();
+            smaller.events.remove(removed);
+            assert_eq!(
+                random_steps(&smaller, seed),
+                base_random,
+                "seed {seed}, without event {removed}"
+            );
+            assert_eq!(
+                plans(&smaller, seed),
+                base_plans,
+                "seed {seed}, without event {removed}"
+            );
+        }
+    }
+}
+
+#[test]
+fn another_seed_draws_another_schedule() {
+    let s = common::scenario(TEXT);
+    assert_ne!(random_steps(&s, 1), random_steps(&s, 2));
+    assert_ne!(plans(&s, 1), plans(&s, 2));
+}
