@@ -17,10 +17,11 @@ use std::rc::Rc;
 use serde::Serialize;
 
 use crate::check::{self, Pipeline};
-use crate::scenario::{Action, Scenario, Scheduled, Target};
+use crate::scenario::{Action, Scenario, Scheduled, StackKind, Target};
 use crate::sim::rng::{self, ChaCha8Rng, RngExt};
 use crate::sim::{Clock, DropReason, NetConfig, Phase, ProcessId, SimTime, Status, World};
 use crate::stack::cluster::{ClusterConfig, Kind, Node, Timing};
+use crate::stack::grid::Geometry;
 use crate::stack::planted::Planted;
 use crate::trace::{self, TraceLevel, TraceWriter};
 
@@ -155,30 +156,38 @@ pub enum RunError {
 pub fn cluster_config(s: &Scenario, planted: Planted) -> ClusterConfig {
     let mut processes = Vec::new();
     let mut zones = Vec::new();
+    let mut capacities = Vec::new();
     for id in s.cluster.manager_ids() {
         processes.push((id, Kind::Manager));
         zones.push(String::new());
+        capacities.push(1);
     }
     for (i, id) in s.cluster.node_ids().into_iter().enumerate() {
         processes.push((id, Kind::Node));
         zones.push(s.cluster.zone_of_node(i as u32 + 1).to_string());
+        capacities.push(1);
     }
     for id in s.cluster.client_ids() {
         processes.push((id, Kind::Client));
         zones.push(String::new());
+        capacities.push(1);
     }
     let mut joined = s.cluster.nodes;
     for e in &s.events {
         match &e.action {
-            Action::Join { id, zone, .. } => {
+            Action::Join { id, zone, capacity } => {
                 joined += 1;
-                let zone = zone.clone().unwrap_or_else(|| s.cluster.zone_of_node(joined).to_string());
+                let zone = zone
+                    .clone()
+                    .unwrap_or_else(|| s.cluster.zone_of_node(joined).to_string());
                 processes.push((id.clone(), Kind::Node));
                 zones.push(zone);
+                capacities.push(capacity.unwrap_or(1));
             }
             Action::Impostor(id) => {
                 processes.push((id.clone(), Kind::Impostor));
                 zones.push(String::new());
+                capacities.push(1);
             }
             _ => {}
         }
@@ -186,6 +195,15 @@ pub fn cluster_config(s: &Scenario, planted: Planted) -> ClusterConfig {
     ClusterConfig {
         processes,
         zones,
+        capacities,
+        geometry: Geometry {
+            width: s.grid.width,
+            height: s.grid.height,
+            tile_w: s.grid.tile[0],
+            tile_h: s.grid.tile[1],
+        },
+        replication_factor: s.grid.replication_factor,
+        demo: s.cluster.stack == StackKind::Demo,
         timing: Timing {
             heartbeat_interval: s.timing.heartbeat_interval,
             suspect_after: s.timing.suspect_after,
@@ -213,7 +231,12 @@ pub struct TraceHeader<'a> {
 }
 
 /// The trace header for a run of `s`.
-pub fn trace_header<'a>(s: &'a Scenario, seed: u64, names: &'a [String], level: TraceLevel) -> TraceHeader<'a> {
+pub fn trace_header<'a>(
+    s: &'a Scenario,
+    seed: u64,
+    names: &'a [String],
+    level: TraceLevel,
+) -> TraceHeader<'a> {
     TraceHeader {
         format: trace::FORMAT,
         version: trace::VERSION,
@@ -239,8 +262,12 @@ pub fn run(s: &Scenario, opts: RunOptions) -> Result<RunReport, RunError> {
         reorder_probability: s.network.reorder,
     };
     let factory_config = Rc::clone(&config);
-    let mut world: World<Node> =
-        World::new(seed, names.clone(), net, Box::new(move |p, _| Node::build(&factory_config, p)));
+    let mut world: World<Node> = World::new(
+        seed,
+        names.clone(),
+        net,
+        Box::new(move |p, _| Node::build(&factory_config, p)),
+    );
     world.set_pause_mode(match s.network.pause_messages {
         crate::scenario::PauseMode::Delay => crate::sim::PauseMode::Delay,
         crate::scenario::PauseMode::Drop => crate::sim::PauseMode::Drop,
@@ -251,7 +278,10 @@ pub fn run(s: &Scenario, opts: RunOptions) -> Result<RunReport, RunError> {
     let header = trace_header(s, seed, &names, opts.trace_level);
     let out: Box<dyn Write> = opts.trace_out.unwrap_or_else(|| Box::new(std::io::sink()));
     let writer = TraceWriter::new(out, opts.trace_level, &header)?;
-    world.set_observer(Box::new(Pipeline::new(check::standard_checkers(), Some(writer))));
+    world.set_observer(Box::new(Pipeline::new(
+        check::standard_checkers(),
+        Some(writer),
+    )));
 
     // Initial processes start at time zero, in id order; joiners wait for their event.
     let initial = s.initial_processes().len();
@@ -278,7 +308,10 @@ pub fn run(s: &Scenario, opts: RunOptions) -> Result<RunReport, RunError> {
     let deadline = s.expect.converged_by.or(s.expect.leader_elected_by);
     let now = world.now();
     if !world.halted() {
-        let found = world.observer_mut::<Pipeline>().map(|p| p.finish_checks(now, deadline)).unwrap_or_default();
+        let found = world
+            .observer_mut::<Pipeline>()
+            .map(|p| p.finish_checks(now, deadline))
+            .unwrap_or_default();
         for v in found {
             world.report_violation(ProcessId::SIM, v);
         }
@@ -289,11 +322,19 @@ pub fn run(s: &Scenario, opts: RunOptions) -> Result<RunReport, RunError> {
     let violations: Vec<ViolationReport> = world
         .violations()
         .iter()
-        .map(|(t, v)| ViolationReport { t: *t, check: v.check.to_string(), detail: v.detail.clone() })
+        .map(|(t, v)| ViolationReport {
+            t: *t,
+            check: v.check.to_string(),
+            detail: v.detail.clone(),
+        })
         .collect();
-    let Some(mut observer) = world.take_observer() else { unreachable!("the pipeline was installed above") };
+    let Some(mut observer) = world.take_observer() else {
+        unreachable!("the pipeline was installed above")
+    };
     let any: &mut dyn std::any::Any = &mut *observer;
-    let Some(pipeline) = any.downcast_mut::<Pipeline>() else { unreachable!("the observer is a Pipeline") };
+    let Some(pipeline) = any.downcast_mut::<Pipeline>() else {
+        unreachable!("the observer is a Pipeline")
+    };
     let summary = pipeline.summary().clone();
     let metrics = pipeline.metrics();
     let checks: Vec<CheckResult> = pipeline
@@ -301,13 +342,23 @@ pub fn run(s: &Scenario, opts: RunOptions) -> Result<RunReport, RunError> {
         .iter()
         .map(|c| CheckResult {
             name: c.name().to_string(),
-            kind: if c.is_liveness() { "liveness" } else { "safety" },
-            violations: summary.violations_by_check.get(c.name()).copied().unwrap_or(0),
+            kind: if c.is_liveness() {
+                "liveness"
+            } else {
+                "safety"
+            },
+            violations: summary
+                .violations_by_check
+                .get(c.name())
+                .copied()
+                .unwrap_or(0),
         })
         .collect();
     let writer = pipeline.take_writer();
-    let (trace_digest, trace_events) =
-        writer.as_ref().map(|w| (trace::digest_hex(w.digest()), w.written())).unwrap_or_default();
+    let (trace_digest, trace_events) = writer
+        .as_ref()
+        .map(|w| (trace::digest_hex(w.digest()), w.written()))
+        .unwrap_or_default();
 
     let expectations = judge(s, &checks, &violations);
     let passed = expectations.iter().all(|e| e.held);
@@ -318,7 +369,10 @@ pub fn run(s: &Scenario, opts: RunOptions) -> Result<RunReport, RunError> {
             dropped.insert(r.as_str().to_string(), n);
         }
     }
-    let path = opts.scenario_path.clone().unwrap_or_else(|| format!("scenarios/{}.toml", s.name));
+    let path = opts
+        .scenario_path
+        .clone()
+        .unwrap_or_else(|| format!("scenarios/{}.toml", s.name));
     let mut reproduce = format!("partsim run {path} --seed {seed}");
     for bug in opts.planted.names() {
         reproduce.push_str(&format!(" --plant {bug}"));
@@ -363,7 +417,11 @@ pub fn run(s: &Scenario, opts: RunOptions) -> Result<RunReport, RunError> {
 }
 
 /// Judges `[expect]` against what the checkers found.
-fn judge(s: &Scenario, checks: &[CheckResult], violations: &[ViolationReport]) -> Vec<ExpectResult> {
+fn judge(
+    s: &Scenario,
+    checks: &[CheckResult],
+    violations: &[ViolationReport],
+) -> Vec<ExpectResult> {
     let mut out = Vec::new();
     let fired = |name: &str| violations.iter().any(|v| v.check == name);
     let expected_to_fire = &s.expect.violations;
@@ -371,14 +429,30 @@ fn judge(s: &Scenario, checks: &[CheckResult], violations: &[ViolationReport]) -
         out.push(ExpectResult {
             what: format!("violation {name}"),
             held: fired(name),
-            detail: if fired(name) { "fired as expected".into() } else { "did not fire".into() },
+            detail: if fired(name) {
+                "fired as expected".into()
+            } else {
+                "did not fire".into()
+            },
         });
     }
-    let unexpected: Vec<&ViolationReport> =
-        violations.iter().filter(|v| !expected_to_fire.contains(&v.check)).collect();
-    let is_liveness = |name: &str| checks.iter().any(|c| c.name == name && c.kind == "liveness");
-    let safety: Vec<&&ViolationReport> = unexpected.iter().filter(|v| !is_liveness(&v.check)).collect();
-    let liveness: Vec<&&ViolationReport> = unexpected.iter().filter(|v| is_liveness(&v.check)).collect();
+    let unexpected: Vec<&ViolationReport> = violations
+        .iter()
+        .filter(|v| !expected_to_fire.contains(&v.check))
+        .collect();
+    let is_liveness = |name: &str| {
+        checks
+            .iter()
+            .any(|c| c.name == name && c.kind == "liveness")
+    };
+    let safety: Vec<&&ViolationReport> = unexpected
+        .iter()
+        .filter(|v| !is_liveness(&v.check))
+        .collect();
+    let liveness: Vec<&&ViolationReport> = unexpected
+        .iter()
+        .filter(|v| is_liveness(&v.check))
+        .collect();
     if s.expect.safety {
         out.push(ExpectResult {
             what: "safety".into(),
@@ -423,10 +497,19 @@ struct Applier {
 }
 
 impl Applier {
-    fn resolve(&mut self, world: &World<Node>, config: &ClusterConfig, target: &Target, want: Want) -> Option<ProcessId> {
+    fn resolve(
+        &mut self,
+        world: &World<Node>,
+        config: &ClusterConfig,
+        target: &Target,
+        want: Want,
+    ) -> Option<ProcessId> {
         let pick = |kind: Kind, rng: &mut ChaCha8Rng| -> Option<ProcessId> {
-            let candidates: Vec<ProcessId> =
-                config.of_kind(kind).into_iter().filter(|p| want.accepts(world.status(*p))).collect();
+            let candidates: Vec<ProcessId> = config
+                .of_kind(kind)
+                .into_iter()
+                .filter(|p| want.accepts(world.status(*p)))
+                .collect();
             if candidates.is_empty() {
                 None
             } else {
@@ -440,7 +523,12 @@ impl Applier {
             Target::Leader => config
                 .of_kind(Kind::Manager)
                 .into_iter()
-                .filter_map(|p| world.process(p).and_then(|n| n.leader_term()).map(|t| (t, p)))
+                .filter_map(|p| {
+                    world
+                        .process(p)
+                        .and_then(|n| n.leader_term())
+                        .map(|t| (t, p))
+                })
                 .max()
                 .map(|(_, p)| p),
             Target::Primary(_) => None,
@@ -463,14 +551,20 @@ impl Applier {
 
     fn apply(&mut self, world: &mut World<Node>, config: &ClusterConfig, step: &Scheduled) {
         let action = step.step.action();
-        let phase = if step.step.is_begin() { Phase::Begin } else { Phase::End };
+        let phase = if step.step.is_begin() {
+            Phase::Begin
+        } else {
+            Phase::End
+        };
         let fault = step.fault;
         let kind = action.kind();
         // Resolve the target first, so the trace names the concrete process.
         let single = match action {
-            Action::Crash(t) | Action::Pause(t) | Action::Isolate(t) | Action::DiskLoss(t) | Action::Leave(t) => {
-                Some(t)
-            }
+            Action::Crash(t)
+            | Action::Pause(t)
+            | Action::Isolate(t)
+            | Action::DiskLoss(t)
+            | Action::Leave(t) => Some(t),
             Action::Restart(t) => Some(t),
             Action::Clock { target, .. } => Some(target),
             _ => None,
@@ -507,7 +601,13 @@ impl Applier {
             (_, Some(p)) => world.name(p).to_string(),
             (a, None) => a.to_string(),
         };
-        world.trace_fault(target.unwrap_or(ProcessId::SIM), fault, kind, phase, &detail);
+        world.trace_fault(
+            target.unwrap_or(ProcessId::SIM),
+            fault,
+            kind,
+            phase,
+            &detail,
+        );
         match (action, phase) {
             (Action::Crash(_), Phase::Begin) => {
                 if let Some(p) = target {
@@ -530,18 +630,36 @@ impl Applier {
                 }
             }
             (Action::Partition(groups), Phase::Begin) => {
-                let named: Vec<String> = groups.iter().flatten().filter(|n| *n != "*").cloned().collect();
-                let resolved: Vec<Vec<ProcessId>> = groups.iter().map(|g| self.expand(world, g, &named)).collect();
+                let named: Vec<String> = groups
+                    .iter()
+                    .flatten()
+                    .filter(|n| *n != "*")
+                    .cloned()
+                    .collect();
+                let resolved: Vec<Vec<ProcessId>> = groups
+                    .iter()
+                    .map(|g| self.expand(world, g, &named))
+                    .collect();
                 world.net_mut().partition(fault, &resolved);
             }
             (Action::OneWay { from, to }, Phase::Begin) => {
-                let side = |t: &Target, other: &Target, this: &mut Self, world: &World<Node>| -> Vec<ProcessId> {
+                let side = |t: &Target,
+                            other: &Target,
+                            this: &mut Self,
+                            world: &World<Node>|
+                 -> Vec<ProcessId> {
                     match t {
                         Target::Id(s) if s == "*" => {
-                            let other_names: Vec<String> = other.as_id().map(|s| vec![s.to_string()]).unwrap_or_default();
+                            let other_names: Vec<String> = other
+                                .as_id()
+                                .map(|s| vec![s.to_string()])
+                                .unwrap_or_default();
                             this.expand(world, &["*".to_string()], &other_names)
                         }
-                        t => this.resolve(world, config, t, Want::Any).into_iter().collect(),
+                        t => this
+                            .resolve(world, config, t, Want::Any)
+                            .into_iter()
+                            .collect(),
                     }
                 };
                 let f = side(from, to, self, world);
@@ -553,7 +671,16 @@ impl Applier {
                     world.net_mut().isolate(fault, p);
                 }
             }
-            (Action::Link { from, to, latency, drop, duplicate }, Phase::Begin) => {
+            (
+                Action::Link {
+                    from,
+                    to,
+                    latency,
+                    drop,
+                    duplicate,
+                },
+                Phase::Begin,
+            ) => {
                 if let (Some(f), Some(t)) = (world.id(from), world.id(to)) {
                     let rule = crate::sim::net::LinkRule {
                         latency_us: latency.map(|[a, b]| (a.as_micros(), b.as_micros())),
@@ -563,10 +690,21 @@ impl Applier {
                     world.net_mut().set_link(fault, f, t, rule);
                 }
             }
-            (Action::Partition(_) | Action::OneWay { .. } | Action::Isolate(_) | Action::Link { .. }, Phase::End) => {
+            (
+                Action::Partition(_)
+                | Action::OneWay { .. }
+                | Action::Isolate(_)
+                | Action::Link { .. },
+                Phase::End,
+            ) => {
                 world.net_mut().end_rule(fault);
             }
-            (Action::Clock { offset_us, drift, .. }, Phase::Begin) => {
+            (
+                Action::Clock {
+                    offset_us, drift, ..
+                },
+                Phase::Begin,
+            ) => {
                 if let Some(p) = target {
                     self.clocks.insert(fault, world.clock(p));
                     let drift_ppm = (drift * 1_000_000.0).round() as i64;
@@ -596,7 +734,10 @@ impl Applier {
                 }
             }
             (Action::Leave(_), _) => {
-                world.trace_note(ProcessId::SIM, "leave: the stack has no graceful decommission yet; nothing happens");
+                world.trace_note(
+                    ProcessId::SIM,
+                    "leave: the stack has no graceful decommission yet; nothing happens",
+                );
             }
         }
     }
@@ -682,11 +823,18 @@ pub struct DeterminismReport {
 /// The first line at which two traces (as per-line hashes) differ; a trace
 /// that is a prefix of the other differs where the shorter one ends.
 pub fn first_divergence(a: &[u64], b: &[u64]) -> Option<usize> {
-    a.iter().zip(b).position(|(x, y)| x != y).or_else(|| (a.len() != b.len()).then_some(a.len().min(b.len())))
+    a.iter()
+        .zip(b)
+        .position(|(x, y)| x != y)
+        .or_else(|| (a.len() != b.len()).then_some(a.len().min(b.len())))
 }
 
 /// Runs a scenario twice in-process and compares the traces line by line.
-pub fn check_determinism(s: &Scenario, seed: Option<u64>, planted: Planted) -> Result<DeterminismReport, RunError> {
+pub fn check_determinism(
+    s: &Scenario,
+    seed: Option<u64>,
+    planted: Planted,
+) -> Result<DeterminismReport, RunError> {
     let once = |keep: Option<usize>| -> Result<(RunReport, LineHashes), RunError> {
         let sink = SharedSink::default();
         sink.0.borrow_mut().keep = keep;
@@ -708,10 +856,19 @@ pub fn check_determinism(s: &Scenario, seed: Option<u64>, planted: Planted) -> R
         Some(i) => {
             let (_, ka) = once(Some(i))?;
             let (_, kb) = once(Some(i))?;
-            Some((i, ka.kept.unwrap_or_else(|| "(no line)".into()), kb.kept.unwrap_or_else(|| "(no line)".into())))
+            Some((
+                i,
+                ka.kept.unwrap_or_else(|| "(no line)".into()),
+                kb.kept.unwrap_or_else(|| "(no line)".into()),
+            ))
         }
     };
-    Ok(DeterminismReport { first: a.trace_digest, second: b.trace_digest, lines: ha.hashes.len(), divergence })
+    Ok(DeterminismReport {
+        first: a.trace_digest,
+        second: b.trace_digest,
+        lines: ha.hashes.len(),
+        divergence,
+    })
 }
 
 #[cfg(test)]
@@ -727,12 +884,21 @@ mod tests {
 
     #[test]
     fn line_hashes_keep_the_asked_line() {
-        let mut h = LineHashes { keep: Some(1), ..LineHashes::default() };
-        h.write_all(b"one
-tw").unwrap();
-        h.write_all(b"o
+        let mut h = LineHashes {
+            keep: Some(1),
+            ..LineHashes::default()
+        };
+        h.write_all(
+            b"one
+tw",
+        )
+        .unwrap();
+        h.write_all(
+            b"o
 three
-").unwrap();
+",
+        )
+        .unwrap();
         assert_eq!(h.hashes.len(), 3);
         assert_eq!(h.kept.as_deref(), Some("two"));
     }

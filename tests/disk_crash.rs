@@ -51,7 +51,7 @@ impl Process for Writer {
         let k = self.next;
         self.next += 1;
         cx.disk().append("log", format!("record {k}").into_bytes());
-        if k % 2 == 0 {
+        if k.is_multiple_of(2) {
             cx.disk().fsync();
         }
         cx.set_timer(SimDuration::from_millis(10), Write);

@@ -12,6 +12,7 @@ duration = "4s"
 [cluster]
 managers = 1
 nodes = 3
+stack = "demo"
 [network]
 latency = ["1ms", "2ms"]
 "#;

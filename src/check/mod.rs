@@ -50,5 +50,5 @@ pub use crate::scenario::KNOWN_CHECKERS as KNOWN;
 
 /// The checkers that run for a cluster of the stack.
 pub fn standard_checkers() -> Vec<Box<dyn Checker>> {
-    Vec::new()
+    raft::raft_checkers()
 }

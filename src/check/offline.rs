@@ -53,7 +53,9 @@ pub fn check_file(path: &Path) -> Result<OfflineReport, ReadError> {
     let mut last_t = SimTime::ZERO;
     let mut found: Vec<Violation> = Vec::new();
     for record in &trace.events {
-        let Some(ev) = record.as_event() else { continue };
+        let Some(ev) = record.as_event() else {
+            continue;
+        };
         last_t = ev.t;
         match ev.kind {
             EventKind::Violation { .. } => {
@@ -90,11 +92,20 @@ pub fn check_file(path: &Path) -> Result<OfflineReport, ReadError> {
             .and_then(|v| v.as_u64())
             .map_or(last_t, SimTime);
         let deadline = deadline_from_config(&trace.header.config);
-        let end = EndOfRun { now: end_t, healed_at, deadline };
+        let end = EndOfRun {
+            now: end_t,
+            healed_at,
+            deadline,
+        };
         for c in &mut checkers {
             c.finish(&end, &mut found);
             for v in found.drain(..) {
-                violations.push(OfflineViolation { check: v.check.to_string(), t: end_t, seq: None, detail: v.detail });
+                violations.push(OfflineViolation {
+                    check: v.check.to_string(),
+                    t: end_t,
+                    seq: None,
+                    detail: v.detail,
+                });
             }
         }
     }
@@ -111,6 +122,9 @@ pub fn check_file(path: &Path) -> Result<OfflineReport, ReadError> {
 
 fn deadline_from_config(config: &serde_json::Value) -> Option<SimTime> {
     let expect = config.get("expect")?;
-    let v = expect.get("converged_by").filter(|v| !v.is_null()).or_else(|| expect.get("leader_elected_by"))?;
+    let v = expect
+        .get("converged_by")
+        .filter(|v| !v.is_null())
+        .or_else(|| expect.get("leader_elected_by"))?;
     v.as_u64().map(SimTime)
 }

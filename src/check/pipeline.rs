@@ -37,8 +37,16 @@ pub struct Pipeline {
 
 impl Pipeline {
     /// A pipeline with these checkers, writing a trace if `writer` is set.
-    pub fn new(checkers: Vec<Box<dyn Checker>>, writer: Option<TraceWriter<Box<dyn Write>>>) -> Self {
-        Pipeline { checkers, writer, summary: Summary::default(), open_faults: BTreeMap::new() }
+    pub fn new(
+        checkers: Vec<Box<dyn Checker>>,
+        writer: Option<TraceWriter<Box<dyn Write>>>,
+    ) -> Self {
+        Pipeline {
+            checkers,
+            writer,
+            summary: Summary::default(),
+            open_faults: BTreeMap::new(),
+        }
     }
 
     /// Counters so far.
@@ -58,7 +66,11 @@ impl Pipeline {
 
     /// Runs the liveness checks at the end of a run.
     pub fn finish_checks(&mut self, now: SimTime, deadline: Option<SimTime>) -> Vec<Violation> {
-        let end = EndOfRun { now, healed_at: self.summary.healed_at, deadline };
+        let end = EndOfRun {
+            now,
+            healed_at: self.summary.healed_at,
+            deadline,
+        };
         let mut out = Vec::new();
         for c in &mut self.checkers {
             c.finish(&end, &mut out);
@@ -66,7 +78,7 @@ impl Pipeline {
         out
     }
 
-    /// Every checker's figures, keyed `checker.metric`.
+    /// Every checker's figures, by the names the checkers give them.
     pub fn metrics(&self) -> BTreeMap<String, serde_json::Value> {
         let mut m = BTreeMap::new();
         for c in &self.checkers {
@@ -83,7 +95,12 @@ impl Pipeline {
     }
 
     /// Sees one event: counts, checks, writes.
-    pub fn observe(&mut self, ev: &Event<'_, StackEvent>, names: &[String], out: &mut Vec<Violation>) {
+    pub fn observe(
+        &mut self,
+        ev: &Event<'_, StackEvent>,
+        names: &[String],
+        out: &mut Vec<Violation>,
+    ) {
         let kind = ev.kind.name();
         if let Some(n) = self.summary.events_by_kind.get_mut(kind) {
             *n += 1;
@@ -91,9 +108,15 @@ impl Pipeline {
             self.summary.events_by_kind.insert(kind.to_string(), 1);
         }
         match ev.kind {
-            EventKind::Fault { fault, kind, phase, .. } => match phase {
+            EventKind::Fault {
+                fault, kind, phase, ..
+            } => match phase {
                 Phase::Begin => {
-                    *self.summary.faults_by_kind.entry(kind.to_string()).or_default() += 1;
+                    *self
+                        .summary
+                        .faults_by_kind
+                        .entry(kind.to_string())
+                        .or_default() += 1;
                     self.open_faults.insert(fault, ());
                     self.summary.healed_at = ev.t;
                 }
@@ -109,10 +132,17 @@ impl Pipeline {
             | EventKind::DiskLoss
             | EventKind::Clock { .. } => self.summary.healed_at = ev.t,
             EventKind::Violation { check, detail } => {
-                *self.summary.violations_by_check.entry(check.to_string()).or_default() += 1;
+                *self
+                    .summary
+                    .violations_by_check
+                    .entry(check.to_string())
+                    .or_default() += 1;
                 if self.summary.first_violation.is_none() {
-                    self.summary.first_violation =
-                        Some(format!("{check} at {} ({}): {detail}", ev.t, name(names, ev.p)));
+                    self.summary.first_violation = Some(format!(
+                        "{check} at {} ({}): {detail}",
+                        ev.t,
+                        name(names, ev.p)
+                    ));
                 }
             }
             _ => {}

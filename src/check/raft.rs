@@ -1,1 +1,737 @@
-//! Raft checkers: election_safety, log_matching, leader_elected (being written).
+//! Raft checkers (DESIGN §4): `election_safety`, `log_matching` (safety) and
+//! `leader_elected` (liveness), fed by the managers' `role`, `commit` and
+//! `snapshot` events and the kernel's crash/restart/pause events.
+//!
+//! They judge what the trace shows, never the processes' memory, so the same
+//! code checks a live run and a trace read back from disk.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_json::json;
+
+use super::{Checker, EndOfRun};
+use crate::sim::{Event, EventKind, ProcessId, SimDuration, SimTime, Violation};
+use crate::stack::events::{Role, StackEvent};
+
+/// How long after the last fault healed a leader must be in place, when the
+/// scenario sets no `[expect] converged_by`: ten seconds is twenty maximum
+/// election timeouts at the defaults (300–600 ms), enough for even unlucky
+/// split votes, and short enough that a missing leader is not mistaken for
+/// a slow one.
+pub const LEADER_GRACE: SimDuration = SimDuration::from_secs(10);
+
+/// Terms remembered by `election_safety`, at most (the oldest are forgotten:
+/// a run elects far fewer leaders than this).
+const MAX_TERMS: usize = 100_000;
+/// Failover durations kept for the metrics, at most.
+const MAX_FAILOVERS: usize = 10_000;
+
+fn name(names: &[String], p: ProcessId) -> &str {
+    if p == ProcessId::SIM {
+        "sim"
+    } else {
+        names.get(p.index()).map_or("?", |s| s.as_str())
+    }
+}
+
+/// Every Raft checker.
+pub fn raft_checkers() -> Vec<Box<dyn Checker>> {
+    vec![
+        Box::new(ElectionSafety::default()),
+        Box::new(LogMatching::default()),
+        Box::new(LeaderElected::default()),
+    ]
+}
+
+// ---------------------------------------------------------------------------
+
+/// `election_safety`: at most one leader per term. Two `role` events of
+/// role leader for the same term at different processes are a violation.
+#[derive(Debug, Default)]
+pub struct ElectionSafety {
+    leaders: BTreeMap<u64, ProcessId>,
+}
+
+impl Checker for ElectionSafety {
+    fn name(&self) -> &'static str {
+        "election_safety"
+    }
+
+    fn on_event(&mut self, ev: &Event<'_, StackEvent>, names: &[String], out: &mut Vec<Violation>) {
+        let EventKind::App(StackEvent::Role {
+            role: Role::Leader,
+            term,
+            ..
+        }) = ev.kind
+        else {
+            return;
+        };
+        match self.leaders.get(term) {
+            Some(&first) if first != ev.p => out.push(Violation {
+                check: "election_safety",
+                detail: format!(
+                    "{} and {} both became leader of term {term}",
+                    name(names, first),
+                    name(names, ev.p)
+                ),
+            }),
+            Some(_) => {}
+            None => {
+                if self.leaders.len() >= MAX_TERMS {
+                    self.leaders.pop_first();
+                }
+                self.leaders.insert(*term, ev.p);
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+
+/// What the first commit of an index fixed.
+#[derive(Debug, Clone)]
+struct Fixed {
+    term: u64,
+    digest: String,
+    entry: String,
+    by: ProcessId,
+}
+
+/// One manager's commit stream.
+#[derive(Debug, Clone, Default)]
+struct Stream {
+    /// The index its next commit must have.
+    next: u64,
+    /// Its latest snapshot (what a restart replays from).
+    snapshot: u64,
+}
+
+/// `log_matching` (with state machine safety): the first `commit` of an
+/// index fixes its term and digest; a commit of that index with another
+/// term or digest, by any manager at any time (restarts included), is a
+/// violation. Each manager's commits must also go 1, 2, 3, … — restarting
+/// after its latest snapshot, jumping only over what an installed snapshot
+/// covers — so a skipped (lost) entry or an entry applied twice is one too.
+///
+/// Memory: indices at or below every manager's latest snapshot are
+/// forgotten, since no manager can commit them again.
+#[derive(Debug, Default)]
+pub struct LogMatching {
+    fixed: BTreeMap<u64, Fixed>,
+    streams: BTreeMap<ProcessId, Stream>,
+    /// Indices up to here were forgotten.
+    pruned: u64,
+}
+
+impl LogMatching {
+    fn stream(&mut self, p: ProcessId) -> &mut Stream {
+        self.streams.entry(p).or_insert(Stream {
+            next: 1,
+            snapshot: 0,
+        })
+    }
+
+    fn prune(&mut self) {
+        let floor = self.streams.values().map(|s| s.snapshot).min().unwrap_or(0);
+        if floor > self.pruned {
+            self.fixed = self.fixed.split_off(&(floor + 1));
+            self.pruned = floor;
+        }
+    }
+}
+
+fn excerpt(s: &str) -> String {
+    const MAX: usize = 80;
+    if s.len() <= MAX {
+        return s.to_string();
+    }
+    let mut end = MAX;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &s[..end])
+}
+
+impl Checker for LogMatching {
+    fn name(&self) -> &'static str {
+        "log_matching"
+    }
+
+    fn on_event(&mut self, ev: &Event<'_, StackEvent>, names: &[String], out: &mut Vec<Violation>) {
+        let p = ev.p;
+        match ev.kind {
+            EventKind::Restart => {
+                let s = self.stream(p);
+                s.next = s.snapshot + 1;
+            }
+            EventKind::DiskLoss => {
+                self.stream(p).snapshot = 0;
+            }
+            EventKind::App(StackEvent::Role { .. }) => {
+                // Registers the manager, so that nothing is forgotten before
+                // it too has a snapshot.
+                self.stream(p);
+            }
+            EventKind::App(StackEvent::Snapshot { index, .. }) => {
+                let s = self.stream(p);
+                s.snapshot = *index;
+                s.next = s.next.max(index + 1);
+                self.prune();
+            }
+            EventKind::App(StackEvent::Commit {
+                index,
+                term,
+                entry,
+                digest,
+            }) => {
+                let index = *index;
+                let s = self.stream(p);
+                let expected = s.next;
+                s.next = s.next.max(index + 1);
+                if index > expected {
+                    let missing = if index == expected + 1 {
+                        format!("{expected}")
+                    } else {
+                        format!("{expected}..{}", index - 1)
+                    };
+                    out.push(Violation {
+                        check: "log_matching",
+                        detail: format!(
+                            "{} committed index {index} without {missing}: no snapshot covers it, the entry is lost",
+                            name(names, p)
+                        ),
+                    });
+                } else if index < expected {
+                    out.push(Violation {
+                        check: "log_matching",
+                        detail: format!(
+                            "{} committed index {index} again (it had committed up to {} and did not restart)",
+                            name(names, p),
+                            expected - 1
+                        ),
+                    });
+                }
+                if index <= self.pruned {
+                    return;
+                }
+                match self.fixed.get(&index) {
+                    None => {
+                        let fixed = Fixed { term: *term, digest: digest.clone(), entry: excerpt(entry), by: p };
+                        self.fixed.insert(index, fixed);
+                    }
+                    Some(f) if f.term != *term || f.digest != *digest => out.push(Violation {
+                        check: "log_matching",
+                        detail: format!(
+                            "index {index}: {} committed term {term} {:?} (digest {digest}) but {} committed term {} {:?} (digest {}) first",
+                            name(names, p),
+                            excerpt(entry),
+                            name(names, f.by),
+                            f.term,
+                            f.entry,
+                            f.digest
+                        ),
+                    }),
+                    Some(_) => {}
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+
+/// `leader_elected` (liveness): the run ends with exactly one acting leader,
+/// elected no later than the deadline and unchanged since (no step-down, no
+/// crash, no pause of it).
+///
+/// The deadline is `[expect] converged_by` if set, else the last fault's
+/// healing plus [`LEADER_GRACE`] (10 s). A run that ends before that implicit
+/// deadline is not judged: it gave the cluster no fair chance. Crashed and
+/// paused managers do not count as leaders; a second live manager still
+/// acting as leader of an older term at the end is a violation (it would
+/// take proposals that cannot commit — CheckQuorum or a higher term must
+/// have deposed it by then).
+///
+/// Metrics: `leader_elections`, `leader_changes` (elections after the
+/// first), and for every crash of the current leader the time until the
+/// next leader was elected *and* committed its first entry (its no-op):
+/// `leader_failover_ms` (each), `leader_failover_ms_median`, `leader_failover_ms_max`.
+#[derive(Debug, Default)]
+pub struct LeaderElected {
+    /// The latest role and term of each manager that is up.
+    roles: BTreeMap<ProcessId, (Role, u64)>,
+    paused: BTreeSet<ProcessId>,
+    /// The latest elected leader still in office: (who, term, since).
+    current: Option<(ProcessId, u64, SimTime)>,
+    elections: u64,
+    /// A leader crashed at this time and no successor has committed yet.
+    failover_from: Option<SimTime>,
+    failovers_us: Vec<u64>,
+    /// Process names, kept for `finish` (which is not given them).
+    names: Vec<String>,
+}
+
+impl LeaderElected {
+    fn name(&self, p: ProcessId) -> &str {
+        name(&self.names, p)
+    }
+
+    fn judge(&self, end: &EndOfRun) -> Option<String> {
+        let deadline = match end.deadline {
+            Some(d) => d,
+            None => {
+                let d = end.healed_at + LEADER_GRACE;
+                if d > end.now {
+                    return None;
+                }
+                d
+            }
+        };
+        let acting: Vec<(ProcessId, u64)> = self
+            .roles
+            .iter()
+            .filter(|(p, (r, _))| *r == Role::Leader && !self.paused.contains(p))
+            .map(|(p, (_, t))| (*p, *t))
+            .collect();
+        let Some((leader, term, since)) = self.current.filter(|(p, ..)| !self.paused.contains(p))
+        else {
+            return Some(format!(
+                "no leader at the end of the run (deadline {})",
+                secs(deadline)
+            ));
+        };
+        if since > deadline {
+            return Some(format!(
+                "{} became leader of term {term} at {}, after the deadline {}",
+                self.name(leader),
+                secs(since),
+                secs(deadline)
+            ));
+        }
+        if let Some((other, t)) = acting.iter().find(|(p, _)| *p != leader) {
+            return Some(format!(
+                "{} (term {t}) still acts as leader beside {} (term {term}) at the end of the run",
+                self.name(*other),
+                self.name(leader)
+            ));
+        }
+        None
+    }
+}
+
+fn secs(t: SimTime) -> String {
+    format!("{:.3}s", t.0 as f64 / 1e6)
+}
+
+impl Checker for LeaderElected {
+    fn name(&self) -> &'static str {
+        "leader_elected"
+    }
+
+    fn is_liveness(&self) -> bool {
+        true
+    }
+
+    fn on_event(
+        &mut self,
+        ev: &Event<'_, StackEvent>,
+        names: &[String],
+        _out: &mut Vec<Violation>,
+    ) {
+        if self.names.len() != names.len() {
+            self.names = names.to_vec();
+        }
+        let p = ev.p;
+        match ev.kind {
+            EventKind::Crash { .. } => {
+                self.roles.remove(&p);
+                self.paused.remove(&p);
+                if self.current.is_some_and(|(q, ..)| q == p) {
+                    self.current = None;
+                    self.failover_from.get_or_insert(ev.t);
+                }
+            }
+            EventKind::Pause => {
+                self.paused.insert(p);
+            }
+            EventKind::Resume => {
+                self.paused.remove(&p);
+            }
+            EventKind::App(StackEvent::Role { role, term, .. }) => {
+                self.roles.insert(p, (*role, *term));
+                if *role == Role::Leader {
+                    self.elections += 1;
+                    if self.current.is_none_or(|(_, t, _)| *term >= t) {
+                        self.current = Some((p, *term, ev.t));
+                    }
+                } else if self.current.is_some_and(|(q, ..)| q == p) {
+                    self.current = None;
+                }
+            }
+            EventKind::App(StackEvent::Commit { term, .. }) => {
+                if let (Some(from), Some((q, t, _))) = (self.failover_from, self.current)
+                    && q == p
+                    && *term == t
+                {
+                    if self.failovers_us.len() < MAX_FAILOVERS {
+                        self.failovers_us.push(ev.t.0.saturating_sub(from.0));
+                    }
+                    self.failover_from = None;
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn finish(&mut self, end: &EndOfRun, out: &mut Vec<Violation>) {
+        if let Some(detail) = self.judge(end) {
+            out.push(Violation {
+                check: "leader_elected",
+                detail,
+            });
+        }
+    }
+
+    fn metrics(&self) -> Vec<(String, serde_json::Value)> {
+        let ms: Vec<f64> = self
+            .failovers_us
+            .iter()
+            .map(|&us| us as f64 / 1000.0)
+            .collect();
+        let mut sorted = ms.clone();
+        sorted.sort_by(f64::total_cmp);
+        let median = match sorted.len() {
+            0 => None,
+            n if n % 2 == 1 => Some(sorted[n / 2]),
+            n => Some((sorted[n / 2 - 1] + sorted[n / 2]) / 2.0),
+        };
+        vec![
+            ("leader_elections".into(), json!(self.elections)),
+            (
+                "leader_changes".into(),
+                json!(self.elections.saturating_sub(1)),
+            ),
+            ("leader_failover_ms".into(), json!(ms)),
+            ("leader_failover_ms_median".into(), json!(median)),
+            ("leader_failover_ms_max".into(), json!(sorted.last())),
+        ]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names() -> Vec<String> {
+        vec!["m1".into(), "m2".into(), "m3".into()]
+    }
+
+    /// Feeds `(time_ms, process, kind)` to a checker; returns the violations.
+    fn feed(c: &mut dyn Checker, evs: &[(u64, u32, EventKind<'_, StackEvent>)]) -> Vec<Violation> {
+        let names = names();
+        let mut out = Vec::new();
+        for (seq, (t, p, kind)) in evs.iter().enumerate() {
+            let ev = Event {
+                t: SimTime(t * 1000),
+                p: ProcessId(*p),
+                seq: seq as u64,
+                cause: None,
+                kind: kind.clone(),
+            };
+            c.on_event(&ev, &names, &mut out);
+        }
+        out
+    }
+
+    fn role(role: Role, term: u64) -> StackEvent {
+        StackEvent::Role {
+            role,
+            term,
+            leader: None,
+        }
+    }
+    fn commit(index: u64, term: u64, entry: &str) -> StackEvent {
+        let digest = format!(
+            "{:016x}",
+            xxhash_rust::xxh3::xxh3_64(format!("{term}/{entry}").as_bytes())
+        );
+        StackEvent::Commit {
+            index,
+            term,
+            entry: entry.into(),
+            digest,
+        }
+    }
+    fn snapshot(index: u64, installed: bool) -> StackEvent {
+        StackEvent::Snapshot {
+            index,
+            term: 1,
+            bytes: 10,
+            installed,
+        }
+    }
+
+    #[test]
+    fn election_safety_flags_two_leaders_of_one_term_only() {
+        let (l2, l3, f3) = (
+            role(Role::Leader, 2),
+            role(Role::Leader, 3),
+            role(Role::Follower, 3),
+        );
+        let ok = [
+            (1, 0, EventKind::App(&l2)),
+            (2, 0, EventKind::App(&f3)),
+            (3, 1, EventKind::App(&l3)),
+            (4, 1, EventKind::App(&l3)), // the same leader again: fine
+        ];
+        assert!(feed(&mut ElectionSafety::default(), &ok).is_empty());
+        let bad = [(1, 0, EventKind::App(&l2)), (2, 2, EventKind::App(&l2))];
+        let v = feed(&mut ElectionSafety::default(), &bad);
+        assert_eq!(v.len(), 1);
+        assert_eq!(v[0].check, "election_safety");
+        assert_eq!(v[0].detail, "m1 and m3 both became leader of term 2");
+    }
+
+    #[test]
+    fn log_matching_accepts_identical_commits_and_replays_after_restart() {
+        let (c1, c2, c3) = (commit(1, 1, "noop"), commit(2, 1, "a"), commit(3, 1, "b"));
+        let s2 = snapshot(2, false);
+        let evs = [
+            (1, 0, EventKind::App(&c1)),
+            (1, 1, EventKind::App(&c1)),
+            (2, 0, EventKind::App(&c2)),
+            (2, 0, EventKind::App(&s2)),
+            (3, 0, EventKind::Crash { lost_writes: 0 }),
+            (4, 0, EventKind::Restart),
+            (5, 0, EventKind::App(&c3)), // replay starts after its snapshot
+            (5, 1, EventKind::App(&c2)),
+            (6, 1, EventKind::Crash { lost_writes: 0 }),
+            (7, 1, EventKind::Restart),
+            (8, 1, EventKind::App(&c1)), // no snapshot: replays from 1, same entries
+            (8, 1, EventKind::App(&c2)),
+            (8, 1, EventKind::App(&c3)),
+        ];
+        assert!(feed(&mut LogMatching::default(), &evs).is_empty());
+    }
+
+    #[test]
+    fn log_matching_flags_a_different_entry_at_a_committed_index() {
+        let (a, b, c) = (commit(1, 1, "a"), commit(1, 2, "b"), commit(1, 1, "c"));
+        let v = feed(
+            &mut LogMatching::default(),
+            &[(1, 0, EventKind::App(&a)), (2, 1, EventKind::App(&b))],
+        );
+        assert_eq!(v.len(), 1, "{v:?}");
+        assert!(
+            v[0].detail
+                .starts_with("index 1: m2 committed term 2 \"b\""),
+            "{}",
+            v[0].detail
+        );
+        assert!(
+            v[0].detail.contains("but m1 committed term 1 \"a\""),
+            "{}",
+            v[0].detail
+        );
+        // Same term, different entry (digest): also a violation.
+        let v = feed(
+            &mut LogMatching::default(),
+            &[(1, 0, EventKind::App(&a)), (2, 1, EventKind::App(&c))],
+        );
+        assert_eq!(v.len(), 1);
+        // After a restart, on the same manager.
+        let evs = [
+            (1, 0, EventKind::App(&a)),
+            (2, 0, EventKind::Crash { lost_writes: 1 }),
+            (3, 0, EventKind::Restart),
+            (4, 0, EventKind::App(&b)),
+        ];
+        assert_eq!(feed(&mut LogMatching::default(), &evs).len(), 1);
+    }
+
+    #[test]
+    fn log_matching_flags_skipped_and_repeated_indices_but_not_snapshot_jumps() {
+        let (c1, c2, c3, c5) = (
+            commit(1, 1, "a"),
+            commit(2, 1, "b"),
+            commit(3, 1, "c"),
+            commit(5, 1, "e"),
+        );
+        let skip = [(1, 0, EventKind::App(&c1)), (2, 0, EventKind::App(&c3))];
+        let v = feed(&mut LogMatching::default(), &skip);
+        assert_eq!(v.len(), 1);
+        assert_eq!(
+            v[0].detail,
+            "m1 committed index 3 without 2: no snapshot covers it, the entry is lost"
+        );
+        let again = [
+            (1, 0, EventKind::App(&c1)),
+            (2, 0, EventKind::App(&c2)),
+            (3, 0, EventKind::App(&c2)),
+        ];
+        let v = feed(&mut LogMatching::default(), &again);
+        assert_eq!(v.len(), 1);
+        assert!(
+            v[0].detail.contains("committed index 2 again"),
+            "{}",
+            v[0].detail
+        );
+        let installed = snapshot(4, true);
+        let jump = [
+            (1, 0, EventKind::App(&c1)),
+            (2, 0, EventKind::App(&installed)),
+            (3, 0, EventKind::App(&c5)),
+        ];
+        assert!(feed(&mut LogMatching::default(), &jump).is_empty());
+        // A wiped disk replays from 1 after the restart.
+        let s2 = snapshot(2, false);
+        let wiped = [
+            (1, 0, EventKind::App(&c1)),
+            (1, 0, EventKind::App(&c2)),
+            (1, 0, EventKind::App(&s2)),
+            (2, 0, EventKind::Crash { lost_writes: 0 }),
+            (3, 0, EventKind::DiskLoss),
+            (4, 0, EventKind::Restart),
+            (5, 0, EventKind::App(&c1)),
+        ];
+        assert!(feed(&mut LogMatching::default(), &wiped).is_empty());
+    }
+
+    #[test]
+    fn log_matching_forgets_what_every_manager_snapshotted() {
+        let mut c = LogMatching::default();
+        let (r, c1, c2, s2) = (
+            role(Role::Follower, 0),
+            commit(1, 1, "a"),
+            commit(2, 1, "b"),
+            snapshot(2, false),
+        );
+        let evs = [
+            (0, 0, EventKind::App(&r)),
+            (0, 1, EventKind::App(&r)),
+            (1, 0, EventKind::App(&c1)),
+            (1, 0, EventKind::App(&c2)),
+            (1, 0, EventKind::App(&s2)),
+        ];
+        assert!(feed(&mut c, &evs).is_empty());
+        assert_eq!(
+            c.fixed.len(),
+            2,
+            "m2 has not snapshotted: nothing forgotten"
+        );
+        let evs = [
+            (2, 1, EventKind::App(&c1)),
+            (2, 1, EventKind::App(&c2)),
+            (2, 1, EventKind::App(&s2)),
+        ];
+        assert!(feed(&mut c, &evs).is_empty());
+        assert!(c.fixed.is_empty());
+        assert_eq!(c.pruned, 2);
+    }
+
+    fn end(now_ms: u64, healed_ms: u64, deadline_ms: Option<u64>) -> EndOfRun {
+        EndOfRun {
+            now: SimTime(now_ms * 1000),
+            healed_at: SimTime(healed_ms * 1000),
+            deadline: deadline_ms.map(|d| SimTime(d * 1000)),
+        }
+    }
+
+    fn judge(evs: &[(u64, u32, EventKind<'_, StackEvent>)], end: EndOfRun) -> Vec<Violation> {
+        let mut c = LeaderElected::default();
+        assert!(
+            feed(&mut c, evs).is_empty(),
+            "liveness is judged at the end only"
+        );
+        let mut out = Vec::new();
+        c.finish(&end, &mut out);
+        out
+    }
+
+    #[test]
+    fn leader_elected_wants_a_leader_in_office_by_the_deadline() {
+        let (l1, l2, f2) = (
+            role(Role::Leader, 1),
+            role(Role::Leader, 2),
+            role(Role::Follower, 2),
+        );
+        let steady = [(500, 0, EventKind::App(&l1))];
+        assert!(judge(&steady, end(20_000, 0, None)).is_empty());
+        assert!(judge(&steady, end(20_000, 0, Some(1_000))).is_empty());
+        // Elected too late.
+        let v = judge(
+            &[(15_000, 0, EventKind::App(&l1))],
+            end(20_000, 1_000, None),
+        );
+        assert_eq!(v.len(), 1);
+        assert!(
+            v[0].detail.contains("after the deadline 11.000s"),
+            "{}",
+            v[0].detail
+        );
+        // No leader at all.
+        let v = judge(&[], end(20_000, 0, None));
+        assert!(v[0].detail.starts_with("no leader"), "{}", v[0].detail);
+        // The leader crashed.
+        let crashed = [
+            (500, 0, EventKind::App(&l1)),
+            (900, 0, EventKind::Crash { lost_writes: 0 }),
+        ];
+        assert_eq!(judge(&crashed, end(20_000, 900, None)).len(), 1);
+        // The leader stepped down and nobody took over.
+        let stepped = [(500, 0, EventKind::App(&l1)), (900, 0, EventKind::App(&f2))];
+        assert_eq!(judge(&stepped, end(20_000, 0, None)).len(), 1);
+        // A paused leader does not lead.
+        let paused = [(500, 0, EventKind::App(&l1)), (900, 0, EventKind::Pause)];
+        assert_eq!(judge(&paused, end(20_000, 0, None)).len(), 1);
+        // A stale leader still acting beside the new one.
+        let two = [(500, 0, EventKind::App(&l1)), (900, 1, EventKind::App(&l2))];
+        let v = judge(&two, end(20_000, 0, None));
+        assert_eq!(v.len(), 1);
+        assert!(
+            v[0].detail
+                .starts_with("m1 (term 1) still acts as leader beside m2 (term 2)"),
+            "{}",
+            v[0].detail
+        );
+        // A run shorter than the implicit deadline is not judged.
+        assert!(judge(&[], end(5_000, 0, None)).is_empty());
+    }
+
+    #[test]
+    fn leader_elected_measures_failover_until_the_new_leader_commits() {
+        let (l1, l2, l3) = (
+            role(Role::Leader, 1),
+            role(Role::Leader, 2),
+            role(Role::Leader, 3),
+        );
+        let (n2, n3) = (commit(5, 2, "noop"), commit(9, 3, "noop"));
+        let old = commit(4, 1, "x");
+        let mut c = LeaderElected::default();
+        let evs = [
+            (100, 0, EventKind::App(&l1)),
+            (1_000, 0, EventKind::Crash { lost_writes: 0 }),
+            (1_400, 1, EventKind::App(&l2)),
+            (1_405, 1, EventKind::App(&old)), // an older term's entry: not yet
+            (1_410, 1, EventKind::App(&n2)),
+            (2_000, 1, EventKind::Crash { lost_writes: 0 }),
+            (2_300, 2, EventKind::App(&l3)),
+            (2_350, 2, EventKind::App(&n3)),
+        ];
+        assert!(feed(&mut c, &evs).is_empty());
+        let m: BTreeMap<String, serde_json::Value> = c.metrics().into_iter().collect();
+        assert_eq!(m["leader_elections"], json!(3));
+        assert_eq!(m["leader_changes"], json!(2));
+        assert_eq!(m["leader_failover_ms"], json!([410.0, 350.0]));
+        assert_eq!(m["leader_failover_ms_median"], json!(380.0));
+        assert_eq!(m["leader_failover_ms_max"], json!(410.0));
+    }
+
+    #[test]
+    fn raft_checkers_have_their_stable_names() {
+        let names: Vec<&str> = raft_checkers().iter().map(|c| c.name()).collect();
+        assert_eq!(names, ["election_safety", "log_matching", "leader_elected"]);
+        assert!(names.iter().all(|n| crate::check::KNOWN.contains(n)));
+    }
+}

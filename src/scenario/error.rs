@@ -47,7 +47,11 @@ impl<'a> SourceMap<'a> {
     pub(crate) fn new(file: &'a str, text: &'a str) -> Self {
         let mut line_starts = vec![0];
         line_starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
-        SourceMap { file, text, line_starts }
+        SourceMap {
+            file,
+            text,
+            line_starts,
+        }
     }
 
     /// The 1-based (line, column) of a byte offset; the column counts
@@ -79,7 +83,13 @@ impl<'a> SourceMap<'a> {
         message: impl Into<String>,
     ) -> ScenarioError {
         let (line, col) = self.position(span.start);
-        ScenarioError { file: self.file.to_string(), line, col, key: key.into(), message: message.into() }
+        ScenarioError {
+            file: self.file.to_string(),
+            line,
+            col,
+            key: key.into(),
+            message: message.into(),
+        }
     }
 
     /// A deserialization error (unknown key, wrong type, bad duration),
@@ -105,7 +115,10 @@ impl<'a> SourceMap<'a> {
         let mut message = polish(err.message());
         // `crash = n3` reads to the TOML parser as a malformed number.
         if message.starts_with("invalid")
-            && self.text.get(span.start..).is_some_and(|t| t.starts_with(|c: char| c.is_ascii_alphabetic()))
+            && self
+                .text
+                .get(span.start..)
+                .is_some_and(|t| t.starts_with(|c: char| c.is_ascii_alphabetic()))
         {
             message.push_str(" (strings must be quoted, e.g. \"n3\")");
         }
@@ -114,11 +127,20 @@ impl<'a> SourceMap<'a> {
 
     /// For "duplicate key": the path of the earlier definition of the key
     /// written at `span`.
-    fn redefined_key(&self, root: &DeTable<'_>, err: &toml::de::Error, span: Range<usize>) -> Option<String> {
+    fn redefined_key(
+        &self,
+        root: &DeTable<'_>,
+        err: &toml::de::Error,
+        span: Range<usize>,
+    ) -> Option<String> {
         if !err.message().contains("duplicate key") {
             return None;
         }
-        let name = self.text.get(span.clone())?.trim().trim_matches(|c| c == '"' || c == '\'');
+        let name = self
+            .text
+            .get(span.clone())?
+            .trim()
+            .trim_matches(|c| c == '"' || c == '\'');
         let mut best: Option<(usize, String)> = None;
         find_key_named(root, name, span.start, "", &mut best);
         best.map(|(_, path)| path)
@@ -129,7 +151,10 @@ impl<'a> SourceMap<'a> {
 /// writes, so "expected u32" reads "expected a non-negative integer".
 fn polish(message: &str) -> String {
     const WORDS: &[(&str, &str)] = &[
-        ("expected u32", "expected a non-negative integer (at most 4294967295)"),
+        (
+            "expected u32",
+            "expected a non-negative integer (at most 4294967295)",
+        ),
         ("expected u64", "expected a non-negative integer"),
         ("expected i64", "expected an integer"),
         ("expected f64", "expected a number"),
@@ -142,7 +167,9 @@ fn polish(message: &str) -> String {
         return "this key is already set above: each key appears once per table".to_string();
     }
     // TOML says "key", serde says "field".
-    out = out.replace("unknown field", "unknown key").replace("duplicate field", "duplicate key");
+    out = out
+        .replace("unknown field", "unknown key")
+        .replace("duplicate field", "duplicate key");
     for (from, to) in WORDS {
         out = out.replace(from, to);
     }
@@ -173,12 +200,22 @@ fn consider(best: &mut Option<(usize, String)>, depth: usize, path: &str) {
 }
 
 /// The latest key called `name` defined before `offset`, anywhere in the tree.
-fn find_key_named(table: &DeTable<'_>, name: &str, offset: usize, prefix: &str, best: &mut Option<(usize, String)>) {
+fn find_key_named(
+    table: &DeTable<'_>,
+    name: &str,
+    offset: usize,
+    prefix: &str,
+    best: &mut Option<(usize, String)>,
+) {
     for (key, value) in table.iter() {
-        let path =
-            if prefix.is_empty() { quote_key(key.get_ref()) } else { format!("{prefix}.{}", quote_key(key.get_ref())) };
+        let path = if prefix.is_empty() {
+            quote_key(key.get_ref())
+        } else {
+            format!("{prefix}.{}", quote_key(key.get_ref()))
+        };
         let start = key.span().start;
-        if key.get_ref() == name && start < offset && best.as_ref().is_none_or(|(s, _)| start > *s) {
+        if key.get_ref() == name && start < offset && best.as_ref().is_none_or(|(s, _)| start > *s)
+        {
             *best = Some((start, path.clone()));
         }
         match value.get_ref() {
@@ -207,14 +244,24 @@ impl Walk {
         (self.containers || !container) && holds(value.span(), self.offset)
     }
 
-    fn table(&self, table: &DeTable<'_>, prefix: &str, depth: usize, best: &mut Option<(usize, String)>) {
+    fn table(
+        &self,
+        table: &DeTable<'_>,
+        prefix: &str,
+        depth: usize,
+        best: &mut Option<(usize, String)>,
+    ) {
         for (key, value) in table.iter() {
             if key.get_ref().is_empty() {
                 // Only a syntax error leaves an empty key; it names nothing.
                 continue;
             }
             let name = quote_key(key.get_ref());
-            let path = if prefix.is_empty() { name } else { format!("{prefix}.{name}") };
+            let path = if prefix.is_empty() {
+                name
+            } else {
+                format!("{prefix}.{name}")
+            };
             if holds(key.span(), self.offset) || self.holds(value) {
                 consider(best, depth + 1, &path);
             }
@@ -224,7 +271,13 @@ impl Walk {
         }
     }
 
-    fn value(&self, value: &Spanned<DeValue<'_>>, path: &str, depth: usize, best: &mut Option<(usize, String)>) {
+    fn value(
+        &self,
+        value: &Spanned<DeValue<'_>>,
+        path: &str,
+        depth: usize,
+        best: &mut Option<(usize, String)>,
+    ) {
         match value.get_ref() {
             DeValue::Table(t) => self.table(t, path, depth, best),
             DeValue::Array(items) => {
@@ -243,7 +296,11 @@ impl Walk {
 
 /// A key as it would be written in a dotted path: bare if it can be.
 fn quote_key(key: &str) -> String {
-    if !key.is_empty() && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
+    if !key.is_empty()
+        && key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    {
         key.to_string()
     } else {
         format!("{key:?}")
@@ -277,10 +334,22 @@ mod tests {
         let text = "x = 1\n[grid]\ntile = [4, 5]\n[[events]]\nat = \"1s\"\n[[events]]\nat = \"2s\"\npartition = [[\"m1\"], [\"*\"]]\n";
         let root = DeTable::parse(text).unwrap();
         let at = |needle: &str, nth: usize| text.match_indices(needle).nth(nth).unwrap().0;
-        assert_eq!(key_path_at(root.get_ref(), at("5]", 0), true).as_deref(), Some("grid.tile[1]"));
-        assert_eq!(key_path_at(root.get_ref(), at("at", 1), true).as_deref(), Some("events[1].at"));
-        assert_eq!(key_path_at(root.get_ref(), at("\"*\"", 0), true).as_deref(), Some("events[1].partition[1][0]"));
-        assert_eq!(key_path_at(root.get_ref(), at("x", 0), true).as_deref(), Some("x"));
+        assert_eq!(
+            key_path_at(root.get_ref(), at("5]", 0), true).as_deref(),
+            Some("grid.tile[1]")
+        );
+        assert_eq!(
+            key_path_at(root.get_ref(), at("at", 1), true).as_deref(),
+            Some("events[1].at")
+        );
+        assert_eq!(
+            key_path_at(root.get_ref(), at("\"*\"", 0), true).as_deref(),
+            Some("events[1].partition[1][0]")
+        );
+        assert_eq!(
+            key_path_at(root.get_ref(), at("x", 0), true).as_deref(),
+            Some("x")
+        );
     }
 
     #[test]

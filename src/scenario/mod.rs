@@ -35,13 +35,14 @@ use toml::de::DeTable;
 
 pub use error::ScenarioError;
 pub use model::{
-    Action, Cluster, DiskConfig, EventSpec, Expect, Grid, KNOWN_CHECKERS, KeyDist, Network, PauseMode, Placement,
-    PlacementPolicyName, RandomClock, RandomFault, RandomSpec, Scenario, Target, Timing, Workload, format_offset,
+    Action, Cluster, DiskConfig, EventSpec, Expect, Grid, KNOWN_CHECKERS, KeyDist, Network,
+    PauseMode, Placement, PlacementPolicyName, RandomClock, RandomFault, RandomSpec, Scenario,
+    StackKind, Target, Timing, Workload, format_offset,
 };
 pub use schedule::{DrawnFault, Origin, RANDOM_WARMUP, Scheduled, Step, format_schedule};
 pub use validate::{
-    MAX_CLIENTS, MAX_DURATION, MAX_EVENTS, MAX_GRID_SIDE, MAX_ID_LEN, MAX_MANAGERS, MAX_NODES, MAX_PARTITIONS,
-    MAX_RANDOM_FAULTS, MAX_RATE,
+    MAX_CLIENTS, MAX_DURATION, MAX_EVENTS, MAX_GRID_SIDE, MAX_ID_LEN, MAX_MANAGERS, MAX_NODES,
+    MAX_PARTITIONS, MAX_RANDOM_FAULTS, MAX_RATE,
 };
 
 use error::SourceMap;
@@ -54,8 +55,13 @@ pub const MAX_FILE_BYTES: usize = 4 << 20;
 /// read is a [`ScenarioError`] too (key `file`, at 1:1).
 pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
     let file = path.display().to_string();
-    let unreadable =
-        |message: String| ScenarioError { file: file.clone(), line: 1, col: 1, key: "file".to_string(), message };
+    let unreadable = |message: String| ScenarioError {
+        file: file.clone(),
+        line: 1,
+        col: 1,
+        key: "file".to_string(),
+        message,
+    };
     // Read at most one byte past the limit, so that neither a huge file nor
     // an endless one (a FIFO, /dev/zero) is read whole.
     let mut bytes = Vec::new();
@@ -63,10 +69,15 @@ pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
         .and_then(|f| f.take(MAX_FILE_BYTES as u64 + 1).read_to_end(&mut bytes))
         .map_err(|e| unreadable(format!("cannot read the scenario: {e}")))?;
     if bytes.len() > MAX_FILE_BYTES {
-        return Err(unreadable(format!("the scenario is larger than the limit of {MAX_FILE_BYTES} bytes")));
+        return Err(unreadable(format!(
+            "the scenario is larger than the limit of {MAX_FILE_BYTES} bytes"
+        )));
     }
     let text = String::from_utf8(bytes).map_err(|e| {
-        unreadable(format!("the scenario is not UTF-8 text (invalid byte at offset {})", e.utf8_error().valid_up_to()))
+        unreadable(format!(
+            "the scenario is not UTF-8 text (invalid byte at offset {})",
+            e.utf8_error().valid_up_to()
+        ))
     })?;
     parse(&text, &file)
 }
@@ -82,7 +93,10 @@ pub fn parse(text: &str, file: &str) -> Result<Scenario, ScenarioError> {
         ));
     }
     let (root, errors) = DeTable::parse_recoverable(text);
-    if let Some(first) = errors.iter().min_by_key(|e| e.span().map_or(0, |s| s.start)) {
+    if let Some(first) = errors
+        .iter()
+        .min_by_key(|e| e.span().map_or(0, |s| s.start))
+    {
         return Err(src.syntax_error(first, root.get_ref()));
     }
     let raw = RawScenario::deserialize(toml::de::Deserializer::from(root.clone()))
@@ -201,32 +215,70 @@ lost_acked_writes = 0
         assert_eq!(sc.timing, Timing::default());
         assert_eq!(sc.network, Network::default());
         let w = sc.workload.as_ref().unwrap();
-        assert_eq!((w.rate, w.read_ratio, w.keys, w.start, w.stop), (200.0, 0.5, KeyDist::Uniform, s(1), s(50)));
+        assert_eq!(
+            (w.rate, w.read_ratio, w.keys, w.start, w.stop),
+            (200.0, 0.5, KeyDist::Uniform, s(1), s(50))
+        );
         assert_eq!(sc.events.len(), 3);
-        assert_eq!(sc.events[0], EventSpec { at: s(10), until: None, action: Action::Crash(id("n3")), line: 43 });
+        assert_eq!(
+            sc.events[0],
+            EventSpec {
+                at: s(10),
+                until: None,
+                action: Action::Crash(id("n3")),
+                line: 43
+            }
+        );
         assert_eq!(sc.events[1].action, Action::Restart(id("n3")));
         assert_eq!(sc.events[2].until, Some(s(25)));
         assert_eq!(sc.events[2].line, 51);
-        let Action::Partition(groups) = &sc.events[2].action else { panic!() };
+        let Action::Partition(groups) = &sc.events[2].action else {
+            panic!()
+        };
         assert_eq!(groups.len(), 2);
         assert_eq!(groups[1].len(), 6);
         let r = sc.random.as_ref().unwrap();
-        assert_eq!(r.crash, Some(RandomFault { every: d("8s"), lasts: [d("1s"), d("5s")] }));
-        assert_eq!(r.partition, Some(RandomFault { every: d("12s"), lasts: [d("1s"), d("4s")] }));
+        assert_eq!(
+            r.crash,
+            Some(RandomFault {
+                every: d("8s"),
+                lasts: [d("1s"), d("5s")]
+            })
+        );
+        assert_eq!(
+            r.partition,
+            Some(RandomFault {
+                every: d("12s"),
+                lasts: [d("1s"), d("4s")]
+            })
+        );
         assert_eq!((r.pause.is_none(), r.heal_at), (true, Some(s(45))));
         assert_eq!(sc.expect.converged_by, Some(s(55)));
         assert_eq!(sc.expect.lost_acked_writes, Some(0));
         assert!(sc.expect.safety && sc.expect.violations.is_empty());
-        assert_eq!(sc.initial_processes().join(" "), "m1 m2 m3 n1 n2 n3 n4 n5 n6 c1 c2");
+        assert_eq!(
+            sc.initial_processes().join(" "),
+            "m1 m2 m3 n1 n2 n3 n4 n5 n6 c1 c2"
+        );
         assert!(sc.later_processes().is_empty());
 
         // The timeline: the three events, then random faults ending by heal_at.
         let sched = sc.resolve_schedule(sc.seed);
-        let from_events: Vec<&Scheduled> = sched.iter().filter(|x| x.origin != Origin::Random).collect();
+        let from_events: Vec<&Scheduled> = sched
+            .iter()
+            .filter(|x| x.origin != Origin::Random)
+            .collect();
         assert_eq!(from_events.len(), 4);
         assert!(sched.iter().any(|x| x.origin == Origin::Random));
-        assert!(sched.iter().all(|x| x.at <= s(45) || x.origin != Origin::Random));
-        assert!(format_schedule(&sched).contains("      10.000s  begin #1 crash n3   (events[0], line 43)\n"));
+        assert!(
+            sched
+                .iter()
+                .all(|x| x.at <= s(45) || x.origin != Origin::Random)
+        );
+        assert!(
+            format_schedule(&sched)
+                .contains("      10.000s  begin #1 crash n3   (events[0], line 43)\n")
+        );
     }
 
     #[test]
@@ -237,7 +289,15 @@ lost_acked_writes = 0
         assert_eq!(sc, expected);
         assert_eq!(sc.cluster.zones, ["a"]);
         assert_eq!(sc.cluster.cluster_key, "partsim-default-key");
-        assert_eq!((sc.grid.width, sc.grid.height, sc.grid.tile, sc.grid.replication_factor), (16, 16, [4, 4], 3));
+        assert_eq!(
+            (
+                sc.grid.width,
+                sc.grid.height,
+                sc.grid.tile,
+                sc.grid.replication_factor
+            ),
+            (16, 16, [4, 4], 3)
+        );
         assert_eq!(sc.placement.max_imbalance, 0.25);
         assert_eq!(sc.timing.election_timeout, [d("300ms"), d("600ms")]);
         assert_eq!(sc.network.pause_messages, PauseMode::Delay);
@@ -251,8 +311,14 @@ lost_acked_writes = 0
             "{HEAD}[workload]\nrate = 50.5\nkeys = \"zipf:1.1\"\n[network]\nreorder = 0.1\npause_messages = \"drop\"\n[disk]\ntorn_writes = true\n[placement]\npolicy = \"least-loaded\"\n[expect]\nleader_elected_by = \"3s\"\nviolations = [\"linearizable\", \"durability\"]\nsafety = false\n"
         ));
         let w = sc.workload.unwrap();
-        assert_eq!((w.rate, w.read_ratio, w.keys, w.start, w.stop), (50.5, 0.5, KeyDist::Zipf(1.1), s(1), s(60)));
-        assert_eq!((sc.network.reorder, sc.network.pause_messages), (0.1, PauseMode::Drop));
+        assert_eq!(
+            (w.rate, w.read_ratio, w.keys, w.start, w.stop),
+            (50.5, 0.5, KeyDist::Zipf(1.1), s(1), s(60))
+        );
+        assert_eq!(
+            (sc.network.reorder, sc.network.pause_messages),
+            (0.1, PauseMode::Drop)
+        );
         assert!(sc.disk.torn_writes);
         assert_eq!(sc.placement.policy, PlacementPolicyName::LeastLoaded);
         assert_eq!(sc.expect.leader_elected_by, Some(s(3)));
@@ -333,7 +399,10 @@ join = "n8"
             Action::Restart(Target::Leader),
             Action::Pause(Target::Primary(15)),
             Action::Partition(vec![vec!["m1".into(), "n1".into()], vec!["*".into()]]),
-            Action::OneWay { from: Target::AnyManager, to: id("*") },
+            Action::OneWay {
+                from: Target::AnyManager,
+                to: id("*"),
+            },
             Action::Isolate(Target::AnyNode),
             Action::Link {
                 from: "n1".into(),
@@ -342,16 +411,35 @@ join = "n8"
                 drop: Some(0.3),
                 duplicate: None,
             },
-            Action::Clock { target: id("n1"), offset_us: -2_000_000, drift: 0.0 },
-            Action::Clock { target: id("m2"), offset_us: 150_000, drift: 0.1 },
+            Action::Clock {
+                target: id("n1"),
+                offset_us: -2_000_000,
+                drift: 0.0,
+            },
+            Action::Clock {
+                target: id("m2"),
+                offset_us: 150_000,
+                drift: 0.1,
+            },
             Action::DiskLoss(id("n2")),
             Action::Heal,
-            Action::Join { id: "n7".into(), zone: Some("b".into()), capacity: Some(2) },
+            Action::Join {
+                id: "n7".into(),
+                zone: Some("b".into()),
+                capacity: Some(2),
+            },
             Action::Leave(id("n7")),
             Action::Impostor("n9".into()),
-            Action::OneWay { from: id("*"), to: id("c1") },
+            Action::OneWay {
+                from: id("*"),
+                to: id("c1"),
+            },
             Action::Crash(id("n9")),
-            Action::Join { id: "n8".into(), zone: None, capacity: None },
+            Action::Join {
+                id: "n8".into(),
+                zone: None,
+                capacity: None,
+            },
         ];
         assert_eq!(actions, expected.iter().collect::<Vec<_>>());
         assert_eq!(sc.later_processes(), ["n7", "n9", "n8"]);
@@ -362,7 +450,10 @@ join = "n8"
         let ends = sc.events.iter().filter(|e| e.until.is_some()).count();
         assert_eq!(sched.len(), sc.events.len() + ends);
         let crash_end = sched.iter().find(|x| !x.step.is_begin()).unwrap();
-        assert_eq!((crash_end.at, crash_end.fault, crash_end.step.action()), (s(2), 1, &Action::Crash(id("n1"))));
+        assert_eq!(
+            (crash_end.at, crash_end.fault, crash_end.step.action()),
+            (s(2), 1, &Action::Crash(id("n1")))
+        );
     }
 
     #[test]
@@ -394,12 +485,21 @@ join = "n8"
             let sc = parse_ok(&text);
             let written = sc.to_toml();
             let again = parse_ok(&written);
-            assert_eq!(with_lines_cleared(again.clone()), with_lines_cleared(sc.clone()), "{written}");
+            assert_eq!(
+                with_lines_cleared(again.clone()),
+                with_lines_cleared(sc.clone()),
+                "{written}"
+            );
             assert_eq!(again.config_digest(), sc.config_digest());
         }
         // Microsecond-precise times survive (Display would round them).
         let mut sc = parse_ok(HEAD);
-        sc.events.push(EventSpec { at: SimTime(1_500_250), until: None, action: Action::Heal, line: 0 });
+        sc.events.push(EventSpec {
+            at: SimTime(1_500_250),
+            until: None,
+            action: Action::Heal,
+            line: 0,
+        });
         sc.random = Some(RandomSpec {
             clock: Some(RandomClock {
                 every: d("5s"),
@@ -417,7 +517,9 @@ join = "n8"
     #[test]
     fn config_digest_is_stable_and_sensitive() {
         let a = parse_ok(DESIGN_EXAMPLE);
-        let shifted = parse_ok(&format!("# a comment that moves every line\n\n{DESIGN_EXAMPLE}"));
+        let shifted = parse_ok(&format!(
+            "# a comment that moves every line\n\n{DESIGN_EXAMPLE}"
+        ));
         assert_eq!(a.config_digest(), shifted.config_digest());
         let mut b = a.clone();
         b.seed = 43;
@@ -431,37 +533,87 @@ join = "n8"
     #[test]
     fn errors_name_position_and_key() {
         let cases: &[(&str, &str, usize, usize)] = &[
-            ("name = \"x\"\nduration = \"1s\"\nbogus = 1\n", "bogus", 3, 1),
+            (
+                "name = \"x\"\nduration = \"1s\"\nbogus = 1\n",
+                "bogus",
+                3,
+                1,
+            ),
             ("duration = \"1s\"\n", "name", 1, 1),
             ("name = \"x\"\n", "duration", 1, 1),
-            ("name = \"x\"\nduration = \"1 fortnight\"\n", "duration", 2, 12),
+            (
+                "name = \"x\"\nduration = \"1 fortnight\"\n",
+                "duration",
+                2,
+                12,
+            ),
             ("name = \"x\"\nduration = 60\n", "duration", 2, 12),
-            ("name = \"x\"\nduration = \"1s\"\n[grid]\ntile = [4, 4, 4]\n", "grid.tile", 4, 8),
-            ("name = \"x\"\nduration = \"1s\"\n[cluster]\nmanagers = \"3\"\n", "cluster.managers", 4, 12),
-            ("name = \"x\"\nduration = \"1s\"\n[cluster]\nmanagers = 9\n", "cluster.managers", 4, 12),
+            (
+                "name = \"x\"\nduration = \"1s\"\n[grid]\ntile = [4, 4, 4]\n",
+                "grid.tile",
+                4,
+                8,
+            ),
+            (
+                "name = \"x\"\nduration = \"1s\"\n[cluster]\nmanagers = \"3\"\n",
+                "cluster.managers",
+                4,
+                12,
+            ),
+            (
+                "name = \"x\"\nduration = \"1s\"\n[cluster]\nmanagers = 9\n",
+                "cluster.managers",
+                4,
+                12,
+            ),
             (
                 "name = \"x\"\nduration = \"1s\"\n[[events]]\nat = \"1s\"\nheal = true\nnope = 1\n",
                 "events[0].nope",
                 6,
                 1,
             ),
-            ("name = \"x\"\nduration = \"1s\"\n[[events]]\nat = \"1s\"\n", "events[0]", 3, 1),
-            ("name = \"x\"\nduration = \"1s\"\n[[events]]\nheal = true\n", "events[0].at", 3, 1),
+            (
+                "name = \"x\"\nduration = \"1s\"\n[[events]]\nat = \"1s\"\n",
+                "events[0]",
+                3,
+                1,
+            ),
+            (
+                "name = \"x\"\nduration = \"1s\"\n[[events]]\nheal = true\n",
+                "events[0].at",
+                3,
+                1,
+            ),
             (
                 "name = \"x\"\nduration = \"9s\"\n[[events]]\nat = \"1s\"\ncrash = \"n1\"\nisolate = \"n2\"\n",
                 "events[0].isolate",
                 6,
                 11,
             ),
-            ("name = \"x\"\nduration = \"9s\"\n[[events]]\nat = \"1s\"\npause = \"n1\"\n", "events[0].until", 3, 1),
+            (
+                "name = \"x\"\nduration = \"9s\"\n[[events]]\nat = \"1s\"\npause = \"n1\"\n",
+                "events[0].until",
+                3,
+                1,
+            ),
             (
                 "name = \"x\"\nduration = \"9s\"\n[[events]]\nat = \"5s\"\nuntil = \"5s\"\ncrash = \"n1\"\n",
                 "events[0].until",
                 5,
                 9,
             ),
-            ("name = \"x\"\nduration = \"9s\"\n[[events]]\nat = \"10s\"\ncrash = \"n1\"\n", "events[0].at", 4, 6),
-            ("name = \"x\"\nduration = \"9s\"\n[[events]]\nat = \"1s\"\ncrash = \"n4\"\n", "events[0].crash", 5, 9),
+            (
+                "name = \"x\"\nduration = \"9s\"\n[[events]]\nat = \"10s\"\ncrash = \"n1\"\n",
+                "events[0].at",
+                4,
+                6,
+            ),
+            (
+                "name = \"x\"\nduration = \"9s\"\n[[events]]\nat = \"1s\"\ncrash = \"n4\"\n",
+                "events[0].crash",
+                5,
+                9,
+            ),
             (
                 "name = \"x\"\nduration = \"9s\"\n[[events]]\nat = \"1s\"\ncrash = \"primary:16\"\n",
                 "events[0].crash",
@@ -474,7 +626,12 @@ join = "n8"
                 5,
                 23,
             ),
-            ("name = \"x\"\nduration = \"9s\"\n[[events]]\nat = \"1s\"\njoin = \"n5\"\n", "events[0].join", 5, 8),
+            (
+                "name = \"x\"\nduration = \"9s\"\n[[events]]\nat = \"1s\"\njoin = \"n5\"\n",
+                "events[0].join",
+                5,
+                8,
+            ),
             ("name = \"x = 1\n", "name", 1, 14),
             ("name = \"x\"\n[grid\nwidth = 3\n", "toml", 2, 6),
             (
@@ -483,12 +640,25 @@ join = "n8"
                 4,
                 19,
             ),
-            ("name = \"x\"\nduration = \"9s\"\n[expect]\nviolations = [\"bogus\"]\n", "expect.violations[0]", 4, 15),
+            (
+                "name = \"x\"\nduration = \"9s\"\n[expect]\nviolations = [\"bogus\"]\n",
+                "expect.violations[0]",
+                4,
+                15,
+            ),
         ];
         for (text, key, line, col) in cases {
             let e = parse_err(text);
-            assert_eq!((e.key.as_str(), e.line, e.col), (*key, *line, *col), "{e}\n---\n{text}");
-            assert!(e.to_string().starts_with(&format!("t.toml:{line}:{col}: {key}: ")), "{e}");
+            assert_eq!(
+                (e.key.as_str(), e.line, e.col),
+                (*key, *line, *col),
+                "{e}\n---\n{text}"
+            );
+            assert!(
+                e.to_string()
+                    .starts_with(&format!("t.toml:{line}:{col}: {key}: ")),
+                "{e}"
+            );
         }
     }
 
@@ -496,7 +666,10 @@ join = "n8"
     fn load_reports_unreadable_files() {
         let e = load(Path::new("/nonexistent/partsim/scenario.toml")).unwrap_err();
         assert_eq!((e.line, e.col, e.key.as_str()), (1, 1, "file"));
-        assert!(e.to_string().starts_with("/nonexistent/partsim/scenario.toml:1:1: file: cannot read"));
+        assert!(
+            e.to_string()
+                .starts_with("/nonexistent/partsim/scenario.toml:1:1: file: cannot read")
+        );
     }
 
     #[test]
@@ -514,7 +687,10 @@ join = "n8"
                 mangled[i] = c;
                 let mangled: String = mangled.into_iter().collect();
                 if let Err(e) = parse(&mangled, "p.toml") {
-                    assert!(e.line >= 1 && e.col >= 1 && !e.key.is_empty() && !e.message.is_empty(), "{e:?}");
+                    assert!(
+                        e.line >= 1 && e.col >= 1 && !e.key.is_empty() && !e.message.is_empty(),
+                        "{e:?}"
+                    );
                 }
             }
         }

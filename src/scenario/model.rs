@@ -79,6 +79,20 @@ pub struct Cluster {
     pub zones: Vec<String>,
     /// The shared key for message authentication.
     pub cluster_key: String,
+    /// What the processes run: the partition manager (`"partsim"`, the
+    /// default) or the kernel's demo heartbeat mesh (`"demo"`, for testing
+    /// the kernel's faults on a simple, regular workload).
+    pub stack: StackKind,
+}
+
+/// What the processes of a scenario run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StackKind {
+    /// The partition manager: Raft managers, data nodes, clients.
+    Partsim,
+    /// Every process beats to every other each `heartbeat_interval`.
+    Demo,
 }
 
 impl Default for Cluster {
@@ -89,6 +103,7 @@ impl Default for Cluster {
             clients: 0,
             zones: vec!["a".to_string()],
             cluster_key: "partsim-default-key".to_string(),
+            stack: StackKind::Partsim,
         }
     }
 }
@@ -130,7 +145,12 @@ pub struct Grid {
 
 impl Default for Grid {
     fn default() -> Self {
-        Grid { width: 16, height: 16, tile: [4, 4], replication_factor: 3 }
+        Grid {
+            width: 16,
+            height: 16,
+            tile: [4, 4],
+            replication_factor: 3,
+        }
     }
 }
 
@@ -188,7 +208,11 @@ pub struct Placement {
 
 impl Default for Placement {
     fn default() -> Self {
-        Placement { policy: PlacementPolicyName::RendezvousBounded, max_imbalance: 0.25, max_concurrent_moves: 4 }
+        Placement {
+            policy: PlacementPolicyName::RendezvousBounded,
+            max_imbalance: 0.25,
+            max_concurrent_moves: 4,
+        }
     }
 }
 
@@ -466,7 +490,11 @@ impl Action {
 /// (`"-2s"`, `"150ms"`).
 pub fn format_offset(offset_us: i64) -> String {
     let magnitude = SimDuration(offset_us.unsigned_abs());
-    if offset_us < 0 { format!("-{magnitude}") } else { magnitude.to_string() }
+    if offset_us < 0 {
+        format!("-{magnitude}")
+    } else {
+        magnitude.to_string()
+    }
 }
 
 impl fmt::Display for Action {
@@ -487,7 +515,13 @@ impl fmt::Display for Action {
                 Ok(())
             }
             Action::OneWay { from, to } => write!(f, "one_way {from} -> {to}"),
-            Action::Link { from, to, latency, drop, duplicate } => {
+            Action::Link {
+                from,
+                to,
+                latency,
+                drop,
+                duplicate,
+            } => {
                 write!(f, "link {from} -> {to}")?;
                 if let Some([lo, hi]) = latency {
                     write!(f, " latency={lo}..{hi}")?;
@@ -500,8 +534,16 @@ impl fmt::Display for Action {
                 }
                 Ok(())
             }
-            Action::Clock { target, offset_us, drift } => {
-                write!(f, "clock {target} offset={} drift={drift}", format_offset(*offset_us))
+            Action::Clock {
+                target,
+                offset_us,
+                drift,
+            } => {
+                write!(
+                    f,
+                    "clock {target} offset={} drift={drift}",
+                    format_offset(*offset_us)
+                )
             }
             Action::Heal => f.write_str("heal"),
             Action::Join { id, zone, capacity } => {

@@ -50,6 +50,7 @@ pub(crate) struct RawCluster {
     pub clients: Option<Sp<u32>>,
     pub zones: Option<Sp<Vec<Sp<String>>>>,
     pub cluster_key: Option<Sp<String>>,
+    pub stack: Option<Sp<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -209,7 +210,11 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for Pair<T> {
             }
             fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Pair<T>, A::Error> {
                 let first: Option<T> = seq.next_element()?;
-                let second: Option<T> = if first.is_some() { seq.next_element()? } else { None };
+                let second: Option<T> = if first.is_some() {
+                    seq.next_element()?
+                } else {
+                    None
+                };
                 let mut extra = 0usize;
                 while seq.next_element::<IgnoredAny>()?.is_some() {
                     extra += 1;
@@ -217,7 +222,8 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for Pair<T> {
                 match (first, second) {
                     (Some(a), Some(b)) if extra == 0 => Ok(Pair([a, b])),
                     (first, second) => {
-                        let len = usize::from(first.is_some()) + usize::from(second.is_some()) + extra;
+                        let len =
+                            usize::from(first.is_some()) + usize::from(second.is_some()) + extra;
                         Err(de::Error::invalid_length(len, &self))
                     }
                 }
@@ -247,14 +253,17 @@ impl<'de> Deserialize<'de> for SignedDuration {
                     None => (false, t.strip_prefix('+').unwrap_or(t)),
                 };
                 let d = SimDuration::parse(magnitude).map_err(E::custom)?;
-                let us = i64::try_from(d.as_micros()).map_err(|_| E::custom(format!("{v:?} is too large")))?;
+                let us = i64::try_from(d.as_micros())
+                    .map_err(|_| E::custom(format!("{v:?} is too large")))?;
                 Ok(SignedDuration(if negative { -us } else { us }))
             }
             fn visit_i64<E: de::Error>(self, v: i64) -> Result<SignedDuration, E> {
                 if v == 0 {
                     Ok(SignedDuration(0))
                 } else {
-                    Err(E::custom(format!("{v} has no unit: write it as a string such as \"{v}ms\"")))
+                    Err(E::custom(format!(
+                        "{v} has no unit: write it as a string such as \"{v}ms\""
+                    )))
                 }
             }
             fn visit_u64<E: de::Error>(self, v: u64) -> Result<SignedDuration, E> {
@@ -283,13 +292,18 @@ impl<'de> Deserialize<'de> for Seed {
                 f.write_str("a non-negative integer (or a decimal string for seeds above 9223372036854775807)")
             }
             fn visit_i64<E: de::Error>(self, v: i64) -> Result<Seed, E> {
-                u64::try_from(v).map(Seed).map_err(|_| E::invalid_value(de::Unexpected::Signed(v), &self))
+                u64::try_from(v)
+                    .map(Seed)
+                    .map_err(|_| E::invalid_value(de::Unexpected::Signed(v), &self))
             }
             fn visit_u64<E: de::Error>(self, v: u64) -> Result<Seed, E> {
                 Ok(Seed(v))
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<Seed, E> {
-                v.trim().parse().map(Seed).map_err(|_| E::invalid_value(de::Unexpected::Str(v), &self))
+                v.trim()
+                    .parse()
+                    .map(Seed)
+                    .map_err(|_| E::invalid_value(de::Unexpected::Str(v), &self))
             }
         }
         d.deserialize_any(SeedVisitor)

@@ -115,14 +115,26 @@ impl Scenario {
                 0,
                 i,
                 0,
-                Scheduled { at: event.at, fault, step: Step::Begin(event.action.clone()), origin, line: event.line },
+                Scheduled {
+                    at: event.at,
+                    fault,
+                    step: Step::Begin(event.action.clone()),
+                    origin,
+                    line: event.line,
+                },
             ));
             if let Some(until) = event.until {
                 out.push((
                     0,
                     i,
                     1,
-                    Scheduled { at: until, fault, step: Step::End(event.action.clone()), origin, line: event.line },
+                    Scheduled {
+                        at: until,
+                        fault,
+                        step: Step::End(event.action.clone()),
+                        origin,
+                        line: event.line,
+                    },
                 ));
             }
         }
@@ -134,9 +146,26 @@ impl Scenario {
                 1,
                 k,
                 0,
-                Scheduled { at: drawn.begin, fault, step: Step::Begin(drawn.action.clone()), origin, line: 0 },
+                Scheduled {
+                    at: drawn.begin,
+                    fault,
+                    step: Step::Begin(drawn.action.clone()),
+                    origin,
+                    line: 0,
+                },
             ));
-            out.push((1, k, 1, Scheduled { at: drawn.end, fault, step: Step::End(drawn.action), origin, line: 0 }));
+            out.push((
+                1,
+                k,
+                1,
+                Scheduled {
+                    at: drawn.end,
+                    fault,
+                    step: Step::End(drawn.action),
+                    origin,
+                    line: 0,
+                },
+            ));
         }
         out.sort_by_key(|(class, index, phase, s)| (s.at, *class, *index, *phase));
         out.into_iter().map(|(_, _, _, s)| s).collect()
@@ -161,8 +190,15 @@ fn fault_id(index: usize) -> u32 {
 /// it cannot see `[[events]]`.
 fn expand_random(spec: &RandomSpec, cluster: &Cluster, end: SimTime, seed: u64) -> Vec<DrawnFault> {
     let horizon = spec.heal_at.unwrap_or(end).min(end);
-    let pool: Vec<String> = cluster.manager_ids().into_iter().chain(cluster.node_ids()).collect();
-    let window = Window { start: SimTime::ZERO + RANDOM_WARMUP, horizon };
+    let pool: Vec<String> = cluster
+        .manager_ids()
+        .into_iter()
+        .chain(cluster.node_ids())
+        .collect();
+    let window = Window {
+        start: SimTime::ZERO + RANDOM_WARMUP,
+        horizon,
+    };
     // (begin, kind order, index within kind) orders faults across kinds.
     let mut all: Vec<(SimTime, usize, usize, DrawnFault)> = Vec::new();
     let kinds: [(&str, Option<&RandomFault>); 4] = [
@@ -176,18 +212,35 @@ fn expand_random(spec: &RandomSpec, cluster: &Cluster, end: SimTime, seed: u64) 
         let mut rng = rng::stream(seed, &format!("faults/{kind}"));
         let drawn = match kind {
             "partition" => draw_partitions(&mut rng, fault, &pool, window),
-            _ => draw_exclusive(&mut rng, fault.every, fault.lasts, &pool, window, |target, _| match kind {
-                "crash" => Action::Crash(target),
-                "pause" => Action::Pause(target),
-                _ => Action::Isolate(target),
-            }),
+            _ => draw_exclusive(
+                &mut rng,
+                fault.every,
+                fault.lasts,
+                &pool,
+                window,
+                |target, _| match kind {
+                    "crash" => Action::Crash(target),
+                    "pause" => Action::Pause(target),
+                    _ => Action::Isolate(target),
+                },
+            ),
         };
-        all.extend(drawn.into_iter().enumerate().map(|(i, f)| (f.begin, order, i, f)));
+        all.extend(
+            drawn
+                .into_iter()
+                .enumerate()
+                .map(|(i, f)| (f.begin, order, i, f)),
+        );
     }
     if let Some(clock) = &spec.clock {
         let mut rng = rng::stream(seed, "faults/clock");
         let drawn = draw_clocks(&mut rng, clock, &pool, window);
-        all.extend(drawn.into_iter().enumerate().map(|(i, f)| (f.begin, 4, i, f)));
+        all.extend(
+            drawn
+                .into_iter()
+                .enumerate()
+                .map(|(i, f)| (f.begin, 4, i, f)),
+        );
     }
     all.sort_by_key(|(begin, order, i, _)| (*begin, *order, *i));
     all.into_iter().map(|(_, _, _, f)| f).collect()
@@ -202,7 +255,11 @@ struct Window {
 
 impl Window {
     /// Begin times: a Poisson process with mean gap `every`, before `horizon`.
-    fn arrivals(self, rng: &mut ChaCha8Rng, every: SimDuration) -> impl Iterator<Item = SimTime> + '_ {
+    fn arrivals(
+        self,
+        rng: &mut ChaCha8Rng,
+        every: SimDuration,
+    ) -> impl Iterator<Item = SimTime> + '_ {
         let mut t = self.start;
         std::iter::from_fn(move || {
             t += SimDuration::from_micros(rng::exponential_us(rng, every.as_micros()));
@@ -234,7 +291,9 @@ fn draw_exclusive(
     let mut out = Vec::new();
     for begin in begins {
         // An end at `begin` sorts before this begin (lower index), so `<=`.
-        let free: Vec<usize> = (0..pool.len()).filter(|&i| busy_until[i] <= begin).collect();
+        let free: Vec<usize> = (0..pool.len())
+            .filter(|&i| busy_until[i] <= begin)
+            .collect();
         if free.is_empty() {
             continue;
         }
@@ -250,7 +309,12 @@ fn draw_exclusive(
 /// Partitions: a random non-empty proper subset of managers and nodes
 /// against everyone else (`"*"`). Overlapping partitions are fine: each end
 /// removes its own rule.
-fn draw_partitions(rng: &mut ChaCha8Rng, fault: &RandomFault, pool: &[String], window: Window) -> Vec<DrawnFault> {
+fn draw_partitions(
+    rng: &mut ChaCha8Rng,
+    fault: &RandomFault,
+    pool: &[String],
+    window: Window,
+) -> Vec<DrawnFault> {
     if pool.len() < 2 {
         return Vec::new();
     }
@@ -269,40 +333,64 @@ fn draw_partitions(rng: &mut ChaCha8Rng, fault: &RandomFault, pool: &[String], w
         chosen.sort_unstable();
         let group: Vec<String> = chosen.into_iter().map(|i| pool[i].clone()).collect();
         let end = window.end(rng, begin, fault.lasts);
-        out.push(DrawnFault { begin, end, action: Action::Partition(vec![group, vec!["*".to_string()]]) });
+        out.push(DrawnFault {
+            begin,
+            end,
+            action: Action::Partition(vec![group, vec!["*".to_string()]]),
+        });
     }
     out
 }
 
 /// Clock faults: an offset uniform in ±`max_offset` and a drift uniform in
 /// ±`max_drift` (rounded to a millionth, for readable traces).
-fn draw_clocks(rng: &mut ChaCha8Rng, clock: &RandomClock, pool: &[String], window: Window) -> Vec<DrawnFault> {
+fn draw_clocks(
+    rng: &mut ChaCha8Rng,
+    clock: &RandomClock,
+    pool: &[String],
+    window: Window,
+) -> Vec<DrawnFault> {
     // Validation caps max_offset far below this; the clamp keeps `2 * max`
     // and the subtraction below free of overflow for scenarios built in code.
     let max_offset = clock.max_offset.as_micros().min(u64::MAX / 4);
     let max_drift = clock.max_drift;
-    draw_exclusive(rng, clock.every, clock.lasts, pool, window, |target, rng| {
-        let offset_us = if max_offset > 0 {
-            let draw = rng::uniform_u64(rng, 0, 2 * max_offset);
-            i64::try_from(i128::from(draw) - i128::from(max_offset)).unwrap_or(0)
-        } else {
-            0
-        };
-        let drift = if max_drift > 0.0 {
-            let unit: f64 = rng.random::<f64>() * 2.0 - 1.0;
-            (unit * max_drift * 1e6).round() / 1e6
-        } else {
-            0.0
-        };
-        Action::Clock { target, offset_us, drift }
-    })
+    draw_exclusive(
+        rng,
+        clock.every,
+        clock.lasts,
+        pool,
+        window,
+        |target, rng| {
+            let offset_us = if max_offset > 0 {
+                let draw = rng::uniform_u64(rng, 0, 2 * max_offset);
+                i64::try_from(i128::from(draw) - i128::from(max_offset)).unwrap_or(0)
+            } else {
+                0
+            };
+            let drift = if max_drift > 0.0 {
+                let unit: f64 = rng.random::<f64>() * 2.0 - 1.0;
+                (unit * max_drift * 1e6).round() / 1e6
+            } else {
+                0.0
+            };
+            Action::Clock {
+                target,
+                offset_us,
+                drift,
+            }
+        },
+    )
 }
 
 /// `12.500s`, or `12.500250s` when the time is not a whole millisecond.
 fn format_time(t: SimTime) -> String {
     let us = t.as_micros();
     let (secs, frac) = (us / 1_000_000, us % 1_000_000);
-    if frac.is_multiple_of(1_000) { format!("{secs}.{:03}s", frac / 1_000) } else { format!("{secs}.{frac:06}s") }
+    if frac.is_multiple_of(1_000) {
+        format!("{secs}.{:03}s", frac / 1_000)
+    } else {
+        format!("{secs}.{frac:06}s")
+    }
 }
 
 /// A human-readable timeline for `partsim run --print-schedule`, one line
@@ -322,7 +410,13 @@ pub fn format_schedule(schedule: &[Scheduled]) -> String {
             Origin::Random => "random".to_string(),
         };
         // Writing to a String cannot fail.
-        let _ = writeln!(out, "{:>13}  {phase} #{} {}   ({origin})", format_time(s.at), s.fault, s.step.action());
+        let _ = writeln!(
+            out,
+            "{:>13}  {phase} #{} {}   ({origin})",
+            format_time(s.at),
+            s.fault,
+            s.step.action()
+        );
     }
     out
 }
@@ -340,7 +434,12 @@ mod tests {
     }
 
     fn ev(at_s: u64, until_s: Option<u64>, action: Action) -> EventSpec {
-        EventSpec { at: SimTime(at_s * 1_000_000), until: until_s.map(|u| SimTime(u * 1_000_000)), action, line: 0 }
+        EventSpec {
+            at: SimTime(at_s * 1_000_000),
+            until: until_s.map(|u| SimTime(u * 1_000_000)),
+            action,
+            line: 0,
+        }
     }
 
     fn with_random() -> Scenario {
@@ -383,11 +482,20 @@ mod tests {
             ev(5, Some(15), Action::Pause(Target::Leader)),
         ];
         let sched = s.resolve_schedule(1);
-        let summary: Vec<(u64, u32, bool)> =
-            sched.iter().map(|x| (x.at.0 / 1_000_000, x.fault, x.step.is_begin())).collect();
+        let summary: Vec<(u64, u32, bool)> = sched
+            .iter()
+            .map(|x| (x.at.0 / 1_000_000, x.fault, x.step.is_begin()))
+            .collect();
         assert_eq!(
             summary,
-            vec![(5, 4, true), (10, 2, true), (10, 3, true), (15, 4, false), (20, 1, true), (20, 2, false)]
+            vec![
+                (5, 4, true),
+                (10, 2, true),
+                (10, 3, true),
+                (15, 4, false),
+                (20, 1, true),
+                (20, 2, false)
+            ]
         );
         // Begin and End of one fault carry the same action and origin.
         let pause: Vec<&Scheduled> = sched.iter().filter(|x| x.fault == 4).collect();
@@ -404,7 +512,11 @@ mod tests {
         s.events = vec![ev(0, None, Action::Heal)];
         s.events[0].at = first;
         let sched = s.resolve_schedule(3);
-        let at_first: Vec<&Origin> = sched.iter().filter(|x| x.at == first).map(|x| &x.origin).collect();
+        let at_first: Vec<&Origin> = sched
+            .iter()
+            .filter(|x| x.at == first)
+            .map(|x| &x.origin)
+            .collect();
         assert_eq!(at_first[0], &Origin::Event(0));
         assert!(at_first[1..].iter().all(|o| **o == Origin::Random));
     }
@@ -413,16 +525,29 @@ mod tests {
     fn random_faults_stay_in_the_window_and_pair_up() {
         let s = with_random();
         let drawn = s.random_faults(42);
-        assert!(drawn.len() > 10, "expected a fair number of faults, got {}", drawn.len());
+        assert!(
+            drawn.len() > 10,
+            "expected a fair number of faults, got {}",
+            drawn.len()
+        );
         let heal = SimTime(45_000_000);
         for f in &drawn {
-            assert!(f.begin > SimTime::ZERO + RANDOM_WARMUP && f.begin < heal, "{f:?}");
+            assert!(
+                f.begin > SimTime::ZERO + RANDOM_WARMUP && f.begin < heal,
+                "{f:?}"
+            );
             assert!(f.end >= f.begin && f.end <= heal, "{f:?}");
             match &f.action {
-                Action::Crash(Target::Id(id)) | Action::Pause(Target::Id(id)) | Action::Isolate(Target::Id(id)) => {
+                Action::Crash(Target::Id(id))
+                | Action::Pause(Target::Id(id))
+                | Action::Isolate(Target::Id(id)) => {
                     assert!(id.starts_with('m') || id.starts_with('n'), "{id}")
                 }
-                Action::Clock { target: Target::Id(id), offset_us, drift } => {
+                Action::Clock {
+                    target: Target::Id(id),
+                    offset_us,
+                    drift,
+                } => {
                     assert!(!id.starts_with('c'));
                     assert!(offset_us.abs() <= 2_000_000 && drift.abs() <= 0.05);
                 }
@@ -441,7 +566,11 @@ mod tests {
         }
         // Every fault id has exactly one Begin, then one End.
         for id in 1..=drawn.len() as u32 {
-            let steps: Vec<bool> = sched.iter().filter(|x| x.fault == id).map(|x| x.step.is_begin()).collect();
+            let steps: Vec<bool> = sched
+                .iter()
+                .filter(|x| x.fault == id)
+                .map(|x| x.step.is_begin())
+                .collect();
             assert_eq!(steps, vec![true, false], "fault {id}");
         }
     }
@@ -474,7 +603,11 @@ mod tests {
         let mut s = with_random();
         s.events = vec![
             ev(10, None, Action::Crash(Target::Id("n3".into()))),
-            ev(15, Some(25), Action::Partition(vec![vec!["m1".into()], vec!["*".into()]])),
+            ev(
+                15,
+                Some(25),
+                Action::Partition(vec![vec!["m1".into()], vec!["*".into()]]),
+            ),
             ev(20, None, Action::Restart(Target::Id("n3".into()))),
         ];
         let full = s.random_faults(9);
@@ -497,7 +630,11 @@ mod tests {
         if let Some(r) = no_pause.random.as_mut() {
             r.pause = None;
         }
-        let without: Vec<DrawnFault> = full.iter().filter(|f| !matches!(f.action, Action::Pause(_))).cloned().collect();
+        let without: Vec<DrawnFault> = full
+            .iter()
+            .filter(|f| !matches!(f.action, Action::Pause(_)))
+            .cloned()
+            .collect();
         assert_eq!(no_pause.random_faults(9), without);
 
         // Another seed gives another expansion; the same seed the same one.

@@ -52,25 +52,49 @@ pub(crate) fn build(raw: &RawScenario, src: &SourceMap<'_>) -> R<Scenario> {
     let v = Validator { src };
 
     let name = match &raw.name {
-        Some(n) if n.get_ref().trim().is_empty() => return Err(v.err(n.span(), "name", "must not be empty")),
+        Some(n) if n.get_ref().trim().is_empty() => {
+            return Err(v.err(n.span(), "name", "must not be empty"));
+        }
         Some(n) => n.get_ref().clone(),
-        None => return Err(v.err(0..0, "name", "missing required key `name` (e.g. name = \"node-crash\")")),
+        None => {
+            return Err(v.err(
+                0..0,
+                "name",
+                "missing required key `name` (e.g. name = \"node-crash\")",
+            ));
+        }
     };
-    let description = raw.description.as_ref().map(|d| d.get_ref().clone()).unwrap_or_default();
+    let description = raw
+        .description
+        .as_ref()
+        .map(|d| d.get_ref().clone())
+        .unwrap_or_default();
     let seed = raw.seed.as_ref().map_or(0, |s| s.get_ref().0);
     let duration = match &raw.duration {
         Some(d) => {
             let value = *d.get_ref();
             if value == SimDuration::ZERO {
-                return Err(v.err(d.span(), "duration", "must be above zero (e.g. duration = \"60s\")"));
+                return Err(v.err(
+                    d.span(),
+                    "duration",
+                    "must be above zero (e.g. duration = \"60s\")",
+                ));
             }
             if value > MAX_DURATION {
-                return Err(v.err(d.span(), "duration", format!("{value} is above the limit of {MAX_DURATION}")));
+                return Err(v.err(
+                    d.span(),
+                    "duration",
+                    format!("{value} is above the limit of {MAX_DURATION}"),
+                ));
             }
             value
         }
         None => {
-            return Err(v.err(0..0, "duration", "missing required key `duration` (e.g. duration = \"60s\")"));
+            return Err(v.err(
+                0..0,
+                "duration",
+                "missing required key `duration` (e.g. duration = \"60s\")",
+            ));
         }
     };
     let end = SimTime::ZERO + duration;
@@ -81,7 +105,11 @@ pub(crate) fn build(raw: &RawScenario, src: &SourceMap<'_>) -> R<Scenario> {
     let timing = v.timing(raw.timing.as_ref())?;
     let network = v.network(raw.network.as_ref())?;
     let disk = DiskConfig {
-        torn_writes: raw.disk.as_ref().and_then(|d| d.get_ref().torn_writes.as_ref()).is_some_and(|t| *t.get_ref()),
+        torn_writes: raw
+            .disk
+            .as_ref()
+            .and_then(|d| d.get_ref().torn_writes.as_ref())
+            .is_some_and(|t| *t.get_ref()),
     };
     let workload = match &raw.workload {
         Some(w) => Some(v.workload(w, &cluster, end)?),
@@ -125,7 +153,8 @@ fn header<T>(section: Option<&Sp<T>>) -> Range<usize> {
 fn is_plain_id(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= MAX_ID_LEN
-        && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
         && !matches!(s, "leader" | "any-node" | "any-manager")
 }
 
@@ -134,7 +163,12 @@ struct Validator<'s, 'a> {
 }
 
 impl Validator<'_, '_> {
-    fn err(&self, span: Range<usize>, key: impl Into<String>, message: impl Into<String>) -> ScenarioError {
+    fn err(
+        &self,
+        span: Range<usize>,
+        key: impl Into<String>,
+        message: impl Into<String>,
+    ) -> ScenarioError {
         self.src.error(span, key, message)
     }
 
@@ -144,7 +178,11 @@ impl Validator<'_, '_> {
         if p.is_finite() && (0.0..=1.0).contains(&p) {
             Ok(p)
         } else {
-            Err(self.err(value.span(), key, format!("expected a probability between 0 and 1, got {p}")))
+            Err(self.err(
+                value.span(),
+                key,
+                format!("expected a probability between 0 and 1, got {p}"),
+            ))
         }
     }
 
@@ -152,7 +190,11 @@ impl Validator<'_, '_> {
     fn range(&self, value: &Sp<Pair<SimDuration>>, key: &str) -> R<[SimDuration; 2]> {
         let [lo, hi] = value.get_ref().0;
         if lo > hi {
-            return Err(self.err(value.span(), key, format!("expected [min, max] with min <= max, got [{lo}, {hi}]")));
+            return Err(self.err(
+                value.span(),
+                key,
+                format!("expected [min, max] with min <= max, got [{lo}, {hi}]"),
+            ));
         }
         Ok([lo, hi])
     }
@@ -173,7 +215,10 @@ impl Validator<'_, '_> {
             return Err(self.err(
                 value.span(),
                 key,
-                format!("{t} is past the scenario's duration ({})", end.saturating_since(SimTime::ZERO)),
+                format!(
+                    "{t} is past the scenario's duration ({})",
+                    end.saturating_since(SimTime::ZERO)
+                ),
             ));
         }
         Ok(t)
@@ -245,21 +290,49 @@ impl Validator<'_, '_> {
             }
             cluster.cluster_key = k.get_ref().clone();
         }
+        if let Some(k) = &c.stack {
+            cluster.stack = match k.get_ref().as_str() {
+                "partsim" => StackKind::Partsim,
+                "demo" => StackKind::Demo,
+                other => {
+                    return Err(self.err(
+                        k.span(),
+                        "cluster.stack",
+                        format!("unknown stack {other:?}: expected \"partsim\" (the default) or \"demo\""),
+                    ));
+                }
+            };
+        }
         Ok(cluster)
     }
 
-    fn grid(&self, raw: Option<&Sp<RawGrid>>, raw_cluster: Option<&Sp<RawCluster>>, cluster: &Cluster) -> R<Grid> {
+    fn grid(
+        &self,
+        raw: Option<&Sp<RawGrid>>,
+        raw_cluster: Option<&Sp<RawCluster>>,
+        cluster: &Cluster,
+    ) -> R<Grid> {
         let mut grid = Grid::default();
         let section = header(raw);
-        let empty = RawGrid { width: None, height: None, tile: None, replication_factor: None };
+        let empty = RawGrid {
+            width: None,
+            height: None,
+            tile: None,
+            replication_factor: None,
+        };
         let g = raw.map_or(&empty, |r| r.get_ref());
-        for (value, key, slot) in
-            [(&g.width, "grid.width", &mut grid.width), (&g.height, "grid.height", &mut grid.height)]
-        {
+        for (value, key, slot) in [
+            (&g.width, "grid.width", &mut grid.width),
+            (&g.height, "grid.height", &mut grid.height),
+        ] {
             if let Some(v) = value {
                 let n = *v.get_ref();
                 if n == 0 || n > MAX_GRID_SIDE {
-                    return Err(self.err(v.span(), key, format!("expected 1 to {MAX_GRID_SIDE} cells, got {n}")));
+                    return Err(self.err(
+                        v.span(),
+                        key,
+                        format!("expected 1 to {MAX_GRID_SIDE} cells, got {n}"),
+                    ));
                 }
                 *slot = n;
             }
@@ -293,14 +366,20 @@ impl Validator<'_, '_> {
         if grid.partition_count() > MAX_PARTITIONS {
             return Err(self.err(
                 span_or(&g.tile, section.clone()),
-                if g.tile.is_some() { "grid.tile" } else { "grid" },
+                if g.tile.is_some() {
+                    "grid.tile"
+                } else {
+                    "grid"
+                },
                 format!(
                     "{} partitions is above the limit of {MAX_PARTITIONS}: use larger tiles",
                     grid.partition_count()
                 ),
             ));
         }
-        let nodes_span = raw_cluster.and_then(|c| c.get_ref().nodes.as_ref()).map(|n| n.span());
+        let nodes_span = raw_cluster
+            .and_then(|c| c.get_ref().nodes.as_ref())
+            .map(|n| n.span());
         if let Some(rf) = &g.replication_factor {
             grid.replication_factor = *rf.get_ref();
             if grid.replication_factor == 0 {
@@ -314,9 +393,11 @@ impl Validator<'_, '_> {
             );
             return Err(match (&g.replication_factor, nodes_span) {
                 (Some(rf), _) => self.err(rf.span(), "grid.replication_factor", message),
-                (None, Some(span)) => {
-                    self.err(span, "cluster.nodes", message + " (the default replication factor is 3)")
-                }
+                (None, Some(span)) => self.err(
+                    span,
+                    "cluster.nodes",
+                    message + " (the default replication factor is 3)",
+                ),
                 (None, None) => self.err(section, "grid.replication_factor", message),
             });
         }
@@ -372,10 +453,22 @@ impl Validator<'_, '_> {
         let Some(raw) = raw else { return Ok(timing) };
         let t = raw.get_ref();
         for (value, key, slot) in [
-            (&t.heartbeat_interval, "timing.heartbeat_interval", &mut timing.heartbeat_interval),
-            (&t.suspect_after, "timing.suspect_after", &mut timing.suspect_after),
+            (
+                &t.heartbeat_interval,
+                "timing.heartbeat_interval",
+                &mut timing.heartbeat_interval,
+            ),
+            (
+                &t.suspect_after,
+                "timing.suspect_after",
+                &mut timing.suspect_after,
+            ),
             (&t.dead_after, "timing.dead_after", &mut timing.dead_after),
-            (&t.raft_heartbeat, "timing.raft_heartbeat", &mut timing.raft_heartbeat),
+            (
+                &t.raft_heartbeat,
+                "timing.raft_heartbeat",
+                &mut timing.raft_heartbeat,
+            ),
         ] {
             if let Some(v) = value {
                 *slot = self.positive(v, key)?;
@@ -384,7 +477,11 @@ impl Validator<'_, '_> {
         if let Some(e) = &t.election_timeout {
             let [lo, hi] = self.range(e, "timing.election_timeout")?;
             if lo == SimDuration::ZERO {
-                return Err(self.err(e.span(), "timing.election_timeout", "the minimum must be above zero"));
+                return Err(self.err(
+                    e.span(),
+                    "timing.election_timeout",
+                    "the minimum must be above zero",
+                ));
             }
             timing.election_timeout = [lo, hi];
         }
@@ -454,7 +551,9 @@ impl Validator<'_, '_> {
                     return Err(self.err(
                         r.span(),
                         "workload.rate",
-                        format!("expected operations per second above 0 and at most {MAX_RATE}, got {x}"),
+                        format!(
+                            "expected operations per second above 0 and at most {MAX_RATE}, got {x}"
+                        ),
                     ));
                 }
                 x
@@ -511,12 +610,28 @@ impl Validator<'_, '_> {
         };
         if stop <= start {
             let span = span_or(&w.stop, raw.span());
-            return Err(self.err(span, "workload.stop", format!("stop ({stop}) must be after start ({start})")));
+            return Err(self.err(
+                span,
+                "workload.stop",
+                format!("stop ({stop}) must be after start ({start})"),
+            ));
         }
-        Ok(Workload { rate, read_ratio, keys, start, stop })
+        Ok(Workload {
+            rate,
+            read_ratio,
+            keys,
+            start,
+            stop,
+        })
     }
 
-    fn events(&self, raw: &[Sp<RawEvent>], cluster: &Cluster, grid: &Grid, end: SimTime) -> R<Vec<EventSpec>> {
+    fn events(
+        &self,
+        raw: &[Sp<RawEvent>],
+        cluster: &Cluster,
+        grid: &Grid,
+        end: SimTime,
+    ) -> R<Vec<EventSpec>> {
         if let Some(extra) = raw.get(MAX_EVENTS) {
             return Err(self.err(
                 extra.span(),
@@ -533,7 +648,10 @@ impl Validator<'_, '_> {
         let initial = known.clone();
         let mut later = Vec::new();
         for e in raw {
-            for id in [&e.get_ref().join, &e.get_ref().impostor].into_iter().flatten() {
+            for id in [&e.get_ref().join, &e.get_ref().impostor]
+                .into_iter()
+                .flatten()
+            {
                 if is_plain_id(id.get_ref()) && !initial.contains(id.get_ref()) {
                     later.push(id.get_ref().clone());
                 }
@@ -559,14 +677,26 @@ impl Validator<'_, '_> {
 
     /// Joins name the next data-node ids in time order; joins and impostors
     /// never reuse an id.
-    fn check_introductions(&self, raw: &[Sp<RawEvent>], events: &[EventSpec], cluster: &Cluster) -> R<()> {
-        let mut joins: Vec<usize> =
-            (0..events.len()).filter(|&i| matches!(events[i].action, Action::Join { .. })).collect();
+    fn check_introductions(
+        &self,
+        raw: &[Sp<RawEvent>],
+        events: &[EventSpec],
+        cluster: &Cluster,
+    ) -> R<()> {
+        let mut joins: Vec<usize> = (0..events.len())
+            .filter(|&i| matches!(events[i].action, Action::Join { .. }))
+            .collect();
         joins.sort_by_key(|&i| (events[i].at, i));
         let mut introduced: BTreeMap<String, usize> = BTreeMap::new();
         for (k, &i) in joins.iter().enumerate() {
-            let Action::Join { id, .. } = &events[i].action else { continue };
-            let span = raw[i].get_ref().join.as_ref().map_or(raw[i].span(), |j| j.span());
+            let Action::Join { id, .. } = &events[i].action else {
+                continue;
+            };
+            let span = raw[i]
+                .get_ref()
+                .join
+                .as_ref()
+                .map_or(raw[i].span(), |j| j.span());
             let key = format!("events[{i}].join");
             let expected = format!("n{}", u64::from(cluster.nodes) + k as u64 + 1);
             if let Some(j) = introduced.get(id) {
@@ -589,8 +719,14 @@ impl Validator<'_, '_> {
             introduced.insert(id.clone(), i);
         }
         for (i, event) in events.iter().enumerate() {
-            let Action::Impostor(id) = &event.action else { continue };
-            let span = raw[i].get_ref().impostor.as_ref().map_or(raw[i].span(), |j| j.span());
+            let Action::Impostor(id) = &event.action else {
+                continue;
+            };
+            let span = raw[i]
+                .get_ref()
+                .impostor
+                .as_ref()
+                .map_or(raw[i].span(), |j| j.span());
             if let Some(j) = introduced.get(id) {
                 return Err(self.err(
                     span,
@@ -687,7 +823,11 @@ impl Validator<'_, '_> {
                 }
                 let t = self.time(u, &key("until"), end)?;
                 if t <= at {
-                    return Err(self.err(u.span(), key("until"), format!("until ({t}) must be after at ({at})")));
+                    return Err(self.err(
+                        u.span(),
+                        key("until"),
+                        format!("until ({t}) must be after at ({at})"),
+                    ));
                 }
                 Some(t)
             }
@@ -700,19 +840,39 @@ impl Validator<'_, '_> {
             }
             None => None,
         };
-        Ok(EventSpec { at, until, action, line: self.src.line(raw.span().start) })
+        Ok(EventSpec {
+            at,
+            until,
+            action,
+            line: self.src.line(raw.span().start),
+        })
     }
 
     fn action(&self, i: usize, e: &RawEvent, entry: Range<usize>, names: &Names<'_>) -> R<Action> {
         let key = |k: &str| format!("events[{i}].{k}");
         if let Some(t) = &e.crash {
-            return Ok(Action::Crash(self.target(t, &key("crash"), names, false)?));
+            return Ok(Action::Crash(self.target(
+                t,
+                &key("crash"),
+                names,
+                false,
+            )?));
         }
         if let Some(t) = &e.restart {
-            return Ok(Action::Restart(self.target(t, &key("restart"), names, false)?));
+            return Ok(Action::Restart(self.target(
+                t,
+                &key("restart"),
+                names,
+                false,
+            )?));
         }
         if let Some(t) = &e.pause {
-            return Ok(Action::Pause(self.target(t, &key("pause"), names, false)?));
+            return Ok(Action::Pause(self.target(
+                t,
+                &key("pause"),
+                names,
+                false,
+            )?));
         }
         if let Some(groups) = &e.partition {
             return self.partition(groups, &key("partition"), names);
@@ -720,13 +880,20 @@ impl Validator<'_, '_> {
         if let Some(ow) = &e.one_way {
             let o = ow.get_ref();
             let k = key("one_way");
-            let from = o
-                .from
-                .as_ref()
-                .ok_or_else(|| self.err(ow.span(), format!("{k}.from"), "missing `from`: the sending side"))?;
-            let to =
-                o.to.as_ref()
-                    .ok_or_else(|| self.err(ow.span(), format!("{k}.to"), "missing `to`: the receiving side"))?;
+            let from = o.from.as_ref().ok_or_else(|| {
+                self.err(
+                    ow.span(),
+                    format!("{k}.from"),
+                    "missing `from`: the sending side",
+                )
+            })?;
+            let to = o.to.as_ref().ok_or_else(|| {
+                self.err(
+                    ow.span(),
+                    format!("{k}.to"),
+                    "missing `to`: the receiving side",
+                )
+            })?;
             let from_t = self.target(from, &format!("{k}.from"), names, true)?;
             let to_t = self.target(to, &format!("{k}.to"), names, true)?;
             if from_t == to_t {
@@ -736,10 +903,18 @@ impl Validator<'_, '_> {
                     format!("`from` and `to` are both {from_t}: expected two different sides"),
                 ));
             }
-            return Ok(Action::OneWay { from: from_t, to: to_t });
+            return Ok(Action::OneWay {
+                from: from_t,
+                to: to_t,
+            });
         }
         if let Some(t) = &e.isolate {
-            return Ok(Action::Isolate(self.target(t, &key("isolate"), names, false)?));
+            return Ok(Action::Isolate(self.target(
+                t,
+                &key("isolate"),
+                names,
+                false,
+            )?));
         }
         if let Some(link) = &e.link {
             return self.link(link, &key("link"), names);
@@ -768,14 +943,27 @@ impl Validator<'_, '_> {
                 }
                 None => 0.0,
             };
-            return Ok(Action::Clock { target, offset_us, drift });
+            return Ok(Action::Clock {
+                target,
+                offset_us,
+                drift,
+            });
         }
         if let Some(t) = &e.disk_loss {
-            return Ok(Action::DiskLoss(self.target(t, &key("disk_loss"), names, false)?));
+            return Ok(Action::DiskLoss(self.target(
+                t,
+                &key("disk_loss"),
+                names,
+                false,
+            )?));
         }
         if let Some(h) = &e.heal {
             if !*h.get_ref() {
-                return Err(self.err(h.span(), key("heal"), "expected `heal = true` (every network fault ends)"));
+                return Err(self.err(
+                    h.span(),
+                    key("heal"),
+                    "expected `heal = true` (every network fault ends)",
+                ));
             }
             return Ok(Action::Heal);
         }
@@ -801,7 +989,11 @@ impl Validator<'_, '_> {
                         return Err(self.err(
                             z.span(),
                             key("zone"),
-                            format!("unknown zone {:?}: cluster.zones is {:?}", z.get_ref(), names.cluster.zones),
+                            format!(
+                                "unknown zone {:?}: cluster.zones is {:?}",
+                                z.get_ref(),
+                                names.cluster.zones
+                            ),
                         ));
                     }
                     Some(z.get_ref().clone())
@@ -809,11 +1001,17 @@ impl Validator<'_, '_> {
                 None => None,
             };
             let capacity = match &e.capacity {
-                Some(c) if *c.get_ref() == 0 => return Err(self.err(c.span(), key("capacity"), "must be at least 1")),
+                Some(c) if *c.get_ref() == 0 => {
+                    return Err(self.err(c.span(), key("capacity"), "must be at least 1"));
+                }
                 Some(c) => Some(*c.get_ref()),
                 None => None,
             };
-            return Ok(Action::Join { id: id.clone(), zone, capacity });
+            return Ok(Action::Join {
+                id: id.clone(),
+                zone,
+                capacity,
+            });
         }
         if let Some(t) = &e.leave {
             let target = self.target(t, &key("leave"), names, false)?;
@@ -884,9 +1082,11 @@ impl Validator<'_, '_> {
                         count.saturating_sub(1)
                     ),
                 )),
-                Err(_) => {
-                    Err(self.err(value.span(), key, format!("expected primary:P with P a partition number, got {s:?}")))
-                }
+                Err(_) => Err(self.err(
+                    value.span(),
+                    key,
+                    format!("expected primary:P with P a partition number, got {s:?}"),
+                )),
             };
         }
         self.known_id(value, key, names)?;
@@ -894,7 +1094,14 @@ impl Validator<'_, '_> {
     }
 
     /// A concrete id the scenario has (or will have), or `"*"` where allowed.
-    fn plain_id(&self, value: &Sp<String>, key: &str, names: &Names<'_>, star: bool, what: &str) -> R<String> {
+    fn plain_id(
+        &self,
+        value: &Sp<String>,
+        key: &str,
+        names: &Names<'_>,
+        star: bool,
+        what: &str,
+    ) -> R<String> {
         let s = value.get_ref().as_str();
         if s == "*" && star {
             return Ok(s.to_string());
@@ -903,7 +1110,10 @@ impl Validator<'_, '_> {
             return Err(self.err(
                 value.span(),
                 key,
-                format!("{what} take{} plain process ids, not {s:?}", if star { " \"*\" and" } else { "" }),
+                format!(
+                    "{what} take{} plain process ids, not {s:?}",
+                    if star { " \"*\" and" } else { "" }
+                ),
             ));
         }
         self.known_id(value, key, names)?;
@@ -915,7 +1125,11 @@ impl Validator<'_, '_> {
         if names.initial.contains(s) || names.later.iter().any(|l| l == s) {
             return Ok(());
         }
-        Err(self.err(value.span(), key, format!("unknown process {s:?}: expected {}", names.describe())))
+        Err(self.err(
+            value.span(),
+            key,
+            format!("unknown process {s:?}: expected {}", names.describe()),
+        ))
     }
 
     fn partition(&self, groups: &Sp<RawGroups>, key: &str, names: &Names<'_>) -> R<Action> {
@@ -959,12 +1173,20 @@ impl Validator<'_, '_> {
 
     fn link(&self, link: &Sp<RawLink>, key: &str, names: &Names<'_>) -> R<Action> {
         let l = link.get_ref();
-        let from = l
-            .from
-            .as_ref()
-            .ok_or_else(|| self.err(link.span(), format!("{key}.from"), "missing `from`: the sender"))?;
-        let to =
-            l.to.as_ref().ok_or_else(|| self.err(link.span(), format!("{key}.to"), "missing `to`: the receiver"))?;
+        let from = l.from.as_ref().ok_or_else(|| {
+            self.err(
+                link.span(),
+                format!("{key}.from"),
+                "missing `from`: the sender",
+            )
+        })?;
+        let to = l.to.as_ref().ok_or_else(|| {
+            self.err(
+                link.span(),
+                format!("{key}.to"),
+                "missing `to`: the receiver",
+            )
+        })?;
         let from_id = self.plain_id(from, &format!("{key}.from"), names, false, "links")?;
         let to_id = self.plain_id(to, &format!("{key}.to"), names, false, "links")?;
         if from_id == to_id {
@@ -993,7 +1215,13 @@ impl Validator<'_, '_> {
                 "a link overrides something: expected `latency`, `drop` and/or `duplicate`",
             ));
         }
-        Ok(Action::Link { from: from_id, to: to_id, latency, drop, duplicate })
+        Ok(Action::Link {
+            from: from_id,
+            to: to_id,
+            latency,
+            drop,
+            duplicate,
+        })
     }
 
     fn random(&self, raw: &Sp<RawRandom>, end: SimTime) -> R<RandomSpec> {
@@ -1004,7 +1232,10 @@ impl Validator<'_, '_> {
         };
         let horizon = heal_at.unwrap_or(end);
         let window = horizon.saturating_since(SimTime::ZERO + RANDOM_WARMUP);
-        let mut spec = RandomSpec { heal_at, ..RandomSpec::default() };
+        let mut spec = RandomSpec {
+            heal_at,
+            ..RandomSpec::default()
+        };
         for (value, kind, slot) in [
             (&r.crash, "crash", &mut spec.crash),
             (&r.pause, "pause", &mut spec.pause),
@@ -1013,14 +1244,19 @@ impl Validator<'_, '_> {
         ] {
             if let Some(f) = value {
                 let g = f.get_ref();
-                let (every, lasts) = self.random_common(f.span(), kind, &g.every, &g.down, &g.lasts, window)?;
+                let (every, lasts) =
+                    self.random_common(f.span(), kind, &g.every, &g.down, &g.lasts, window)?;
                 *slot = Some(RandomFault { every, lasts });
             }
         }
         if let Some(c) = &r.clock {
             let g = c.get_ref();
-            let (every, lasts) = self.random_common(c.span(), "clock", &g.every, &g.down, &g.lasts, window)?;
-            let max_offset = g.max_offset.as_ref().map_or(SimDuration::ZERO, |o| *o.get_ref());
+            let (every, lasts) =
+                self.random_common(c.span(), "clock", &g.every, &g.down, &g.lasts, window)?;
+            let max_offset = g
+                .max_offset
+                .as_ref()
+                .map_or(SimDuration::ZERO, |o| *o.get_ref());
             if max_offset > MAX_DURATION {
                 return Err(self.err(
                     span_or(&g.max_offset, c.span()),
@@ -1049,7 +1285,12 @@ impl Validator<'_, '_> {
                     "a random clock fault needs `max_offset` (e.g. \"2s\") and/or `max_drift` (e.g. 0.05) above zero",
                 ));
             }
-            spec.clock = Some(RandomClock { every, lasts, max_offset, max_drift });
+            spec.clock = Some(RandomClock {
+                every,
+                lasts,
+                max_offset,
+                max_drift,
+            });
         }
         Ok(spec)
     }
@@ -1085,7 +1326,11 @@ impl Validator<'_, '_> {
                 ));
             }
         };
-        let preferred = if matches!(kind, "crash" | "pause") { "down" } else { "lasts" };
+        let preferred = if matches!(kind, "crash" | "pause") {
+            "down"
+        } else {
+            "lasts"
+        };
         let lasts = match (down, lasts) {
             (Some(_), Some(l)) => {
                 return Err(self.err(
@@ -1129,7 +1374,10 @@ impl Validator<'_, '_> {
                     return Err(self.err(
                         name.span(),
                         key,
-                        format!("unknown checker {n:?}: expected one of {}", KNOWN_CHECKERS.join(", ")),
+                        format!(
+                            "unknown checker {n:?}: expected one of {}",
+                            KNOWN_CHECKERS.join(", ")
+                        ),
                     ));
                 }
                 if expect.violations.contains(n) {
@@ -1159,11 +1407,14 @@ impl Names<'_> {
             1 => Some(format!("{prefix}1")),
             n => Some(format!("{prefix}1..{prefix}{n}")),
         };
-        let mut parts: Vec<String> =
-            [range("m", self.cluster.managers), range("n", self.cluster.nodes), range("c", self.cluster.clients)]
-                .into_iter()
-                .flatten()
-                .collect();
+        let mut parts: Vec<String> = [
+            range("m", self.cluster.managers),
+            range("n", self.cluster.nodes),
+            range("c", self.cluster.clients),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
         if !self.later.is_empty() {
             let shown: Vec<&str> = self.later.iter().take(5).map(String::as_str).collect();
             let more = if self.later.len() > 5 { ", …" } else { "" };
@@ -1190,7 +1441,9 @@ mod tests {
     fn keys_parse() {
         assert_eq!(parse_keys("uniform"), Some(KeyDist::Uniform));
         assert_eq!(parse_keys("zipf:1.1"), Some(KeyDist::Zipf(1.1)));
-        for bad in ["zipf", "zipf:", "zipf:0", "zipf:-1", "zipf:nan", "zipf:inf", "Uniform", "zipf:x"] {
+        for bad in [
+            "zipf", "zipf:", "zipf:0", "zipf:-1", "zipf:nan", "zipf:inf", "Uniform", "zipf:x",
+        ] {
             assert_eq!(parse_keys(bad), None, "{bad}");
         }
     }
@@ -1199,7 +1452,15 @@ mod tests {
     fn plain_ids() {
         assert!(is_plain_id("n9"));
         assert!(is_plain_id("evil-twin_2"));
-        for bad in ["", "leader", "any-node", "a b", "*", "primary:1", &"x".repeat(33)] {
+        for bad in [
+            "",
+            "leader",
+            "any-node",
+            "a b",
+            "*",
+            "primary:1",
+            &"x".repeat(33),
+        ] {
             assert!(!is_plain_id(bad), "{bad}");
         }
     }

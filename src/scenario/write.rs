@@ -43,14 +43,22 @@ fn t(x: SimTime) -> String {
 /// A signed offset such as `"-2s"`.
 fn signed(us: i64) -> String {
     let magnitude = exact(us.unsigned_abs());
-    q(&if us < 0 { format!("-{magnitude}") } else { magnitude })
+    q(&if us < 0 {
+        format!("-{magnitude}")
+    } else {
+        magnitude
+    })
 }
 
 /// A float that reads back as the same `f64` (Rust's shortest round-trip
 /// form, which TOML accepts once it has a decimal point or an exponent).
 fn f(x: f64) -> String {
     let s = format!("{x:?}");
-    if s.contains(['.', 'e', 'E']) || !x.is_finite() { s } else { format!("{s}.0") }
+    if s.contains(['.', 'e', 'E']) || !x.is_finite() {
+        s
+    } else {
+        format!("{s}.0")
+    }
 }
 
 fn pair(p: [SimDuration; 2]) -> String {
@@ -87,35 +95,83 @@ impl Scenario {
 
         let c = &self.cluster;
         writeln!(o, "\n[cluster]")?;
-        writeln!(o, "managers = {}\nnodes = {}\nclients = {}", c.managers, c.nodes, c.clients)?;
-        writeln!(o, "zones = {}\ncluster_key = {}", list(&c.zones), q(&c.cluster_key))?;
+        writeln!(
+            o,
+            "managers = {}\nnodes = {}\nclients = {}",
+            c.managers, c.nodes, c.clients
+        )?;
+        writeln!(
+            o,
+            "zones = {}\ncluster_key = {}",
+            list(&c.zones),
+            q(&c.cluster_key)
+        )?;
+        if c.stack == super::model::StackKind::Demo {
+            writeln!(o, "stack = \"demo\"")?;
+        }
 
         let g = &self.grid;
         writeln!(o, "\n[grid]")?;
-        writeln!(o, "width = {}\nheight = {}\ntile = [{}, {}]", g.width, g.height, g.tile[0], g.tile[1])?;
+        writeln!(
+            o,
+            "width = {}\nheight = {}\ntile = [{}, {}]",
+            g.width, g.height, g.tile[0], g.tile[1]
+        )?;
         writeln!(o, "replication_factor = {}", g.replication_factor)?;
 
         let p = &self.placement;
         writeln!(o, "\n[placement]")?;
-        writeln!(o, "policy = {}\nmax_imbalance = {}", q(p.policy.as_str()), f(p.max_imbalance))?;
+        writeln!(
+            o,
+            "policy = {}\nmax_imbalance = {}",
+            q(p.policy.as_str()),
+            f(p.max_imbalance)
+        )?;
         writeln!(o, "max_concurrent_moves = {}", p.max_concurrent_moves)?;
 
         let tm = &self.timing;
         writeln!(o, "\n[timing]")?;
         writeln!(o, "heartbeat_interval = {}", d(tm.heartbeat_interval))?;
-        writeln!(o, "suspect_after = {}\ndead_after = {}", d(tm.suspect_after), d(tm.dead_after))?;
-        writeln!(o, "election_timeout = {}\nraft_heartbeat = {}", pair(tm.election_timeout), d(tm.raft_heartbeat))?;
+        writeln!(
+            o,
+            "suspect_after = {}\ndead_after = {}",
+            d(tm.suspect_after),
+            d(tm.dead_after)
+        )?;
+        writeln!(
+            o,
+            "election_timeout = {}\nraft_heartbeat = {}",
+            pair(tm.election_timeout),
+            d(tm.raft_heartbeat)
+        )?;
 
         let n = &self.network;
         writeln!(o, "\n[network]")?;
-        writeln!(o, "latency = {}\ndrop = {}\nduplicate = {}", pair(n.latency), f(n.drop), f(n.duplicate))?;
-        writeln!(o, "reorder = {}\npause_messages = {}", f(n.reorder), q(n.pause_messages.as_str()))?;
+        writeln!(
+            o,
+            "latency = {}\ndrop = {}\nduplicate = {}",
+            pair(n.latency),
+            f(n.drop),
+            f(n.duplicate)
+        )?;
+        writeln!(
+            o,
+            "reorder = {}\npause_messages = {}",
+            f(n.reorder),
+            q(n.pause_messages.as_str())
+        )?;
 
         writeln!(o, "\n[disk]\ntorn_writes = {}", self.disk.torn_writes)?;
 
         if let Some(w) = &self.workload {
             writeln!(o, "\n[workload]")?;
-            writeln!(o, "rate = {}\nread_ratio = {}\nkeys = {}", f(w.rate), f(w.read_ratio), q(&w.keys.to_string()))?;
+            writeln!(
+                o,
+                "rate = {}\nread_ratio = {}\nkeys = {}",
+                f(w.rate),
+                f(w.read_ratio),
+                q(&w.keys.to_string())
+            )?;
             writeln!(o, "start = {}\nstop = {}", t(w.start), t(w.stop))?;
         }
 
@@ -129,14 +185,28 @@ impl Scenario {
 
         if let Some(r) = &self.random {
             writeln!(o, "\n[random]")?;
-            for (kind, fault) in
-                [("crash", &r.crash), ("pause", &r.pause), ("partition", &r.partition), ("isolate", &r.isolate)]
-            {
+            for (kind, fault) in [
+                ("crash", &r.crash),
+                ("pause", &r.pause),
+                ("partition", &r.partition),
+                ("isolate", &r.isolate),
+            ] {
                 if let Some(RandomFault { every, lasts }) = fault {
-                    writeln!(o, "{kind} = {{ every = {}, lasts = {} }}", d(*every), pair(*lasts))?;
+                    writeln!(
+                        o,
+                        "{kind} = {{ every = {}, lasts = {} }}",
+                        d(*every),
+                        pair(*lasts)
+                    )?;
                 }
             }
-            if let Some(RandomClock { every, lasts, max_offset, max_drift }) = &r.clock {
+            if let Some(RandomClock {
+                every,
+                lasts,
+                max_offset,
+                max_drift,
+            }) = &r.clock
+            {
                 writeln!(
                     o,
                     "clock = {{ every = {}, lasts = {}, max_offset = {}, max_drift = {} }}",
@@ -183,9 +253,20 @@ fn write_action(o: &mut String, action: &Action) -> std::fmt::Result {
             writeln!(o, "partition = [{}]", inner.join(", "))
         }
         Action::OneWay { from, to } => {
-            writeln!(o, "one_way = {{ from = {}, to = {} }}", q(&from.to_string()), q(&to.to_string()))
+            writeln!(
+                o,
+                "one_way = {{ from = {}, to = {} }}",
+                q(&from.to_string()),
+                q(&to.to_string())
+            )
         }
-        Action::Link { from, to, latency, drop, duplicate } => {
+        Action::Link {
+            from,
+            to,
+            latency,
+            drop,
+            duplicate,
+        } => {
             write!(o, "link = {{ from = {}, to = {}", q(from), q(to))?;
             if let Some(l) = latency {
                 write!(o, ", latency = {}", pair(*l))?;
@@ -198,7 +279,11 @@ fn write_action(o: &mut String, action: &Action) -> std::fmt::Result {
             }
             writeln!(o, " }}")
         }
-        Action::Clock { target, offset_us, drift } => {
+        Action::Clock {
+            target,
+            offset_us,
+            drift,
+        } => {
             writeln!(o, "clock = {}", q(&target.to_string()))?;
             writeln!(o, "offset = {}\ndrift = {}", signed(*offset_us), f(*drift))
         }

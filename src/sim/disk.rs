@@ -41,7 +41,10 @@ impl Record {
             // An empty record cannot be half-written; mark it damaged anyway.
             data.push(0xFF);
         }
-        Record { data, checksum: self.checksum }
+        Record {
+            data,
+            checksum: self.checksum,
+        }
     }
 }
 
@@ -152,7 +155,9 @@ impl Disk {
         match self.current.values.get(key) {
             None => Ok(None),
             Some(r) if r.verify() => Ok(Some(&r.data)),
-            Some(_) => Err(Corrupt { what: key.to_string() }),
+            Some(_) => Err(Corrupt {
+                what: key.to_string(),
+            }),
         }
     }
 
@@ -181,19 +186,26 @@ impl Disk {
 
     /// One past the index of the last record.
     pub fn log_end(&self, log: &str) -> u64 {
-        self.current.logs.get(log).map_or(0, |l| l.base + l.records.len() as u64)
+        self.current
+            .logs
+            .get(log)
+            .map_or(0, |l| l.base + l.records.len() as u64)
     }
 
     /// The record at `index`, `None` when outside the log.
     pub fn entry(&self, log: &str, index: u64) -> Result<Option<&[u8]>, Corrupt> {
-        let Some(l) = self.current.logs.get(log) else { return Ok(None) };
+        let Some(l) = self.current.logs.get(log) else {
+            return Ok(None);
+        };
         if index < l.base {
             return Ok(None);
         }
         match l.records.get((index - l.base) as usize) {
             None => Ok(None),
             Some(r) if r.verify() => Ok(Some(&r.data)),
-            Some(_) => Err(Corrupt { what: format!("{log}[{index}]") }),
+            Some(_) => Err(Corrupt {
+                what: format!("{log}[{index}]"),
+            }),
         }
     }
 
@@ -240,10 +252,24 @@ impl Disk {
 
     /// Counters: bytes stored, fsyncs, writes lost.
     pub fn stats(&self) -> DiskStats {
-        let values: usize = self.current.values.iter().map(|(k, r)| k.len() + r.data.len()).sum();
-        let logs: usize =
-            self.current.logs.values().flat_map(|l| l.records.iter()).map(|r| r.data.len()).sum();
-        DiskStats { bytes: (values + logs) as u64, fsyncs: self.fsyncs, lost_writes: self.lost_writes }
+        let values: usize = self
+            .current
+            .values
+            .iter()
+            .map(|(k, r)| k.len() + r.data.len())
+            .sum();
+        let logs: usize = self
+            .current
+            .logs
+            .values()
+            .flat_map(|l| l.records.iter())
+            .map(|r| r.data.len())
+            .sum();
+        DiskStats {
+            bytes: (values + logs) as u64,
+            fsyncs: self.fsyncs,
+            lost_writes: self.lost_writes,
+        }
     }
 }
 
@@ -259,7 +285,11 @@ mod tests {
         d.fsync();
         d.put("term", b"4".to_vec());
         d.append("log", b"b".to_vec());
-        assert_eq!(d.get("term").unwrap(), Some(&b"4"[..]), "reads see buffered writes");
+        assert_eq!(
+            d.get("term").unwrap(),
+            Some(&b"4"[..]),
+            "reads see buffered writes"
+        );
         assert_eq!(d.crash(false), 2);
         assert_eq!(d.get("term").unwrap(), Some(&b"3"[..]));
         assert_eq!(d.log_end("log"), 1);

@@ -12,6 +12,9 @@ pub mod world;
 
 pub use disk::Disk;
 pub use net::{DropReason, NetConfig};
-pub use process::{AppEvent, Event, EventKind, Message, NoEvent, Observer, Phase, Process, ProcessId, TimerKind, Violation};
+pub use process::{
+    AppEvent, Event, EventKind, Message, NoEvent, Observer, Phase, Process, ProcessId, TimerKind,
+    Violation,
+};
 pub use time::{SimDuration, SimTime};
 pub use world::{Clock, Cx, PauseMode, Status, TimerId, World};

@@ -166,8 +166,12 @@ impl Network {
             return Fate::Dropped(DropReason::Partition);
         }
         let c = &self.config;
-        let (mut lo, mut hi, mut drop_p, mut dup_p) =
-            (c.latency_us_min, c.latency_us_max, c.drop_probability, c.duplicate_probability);
+        let (mut lo, mut hi, mut drop_p, mut dup_p) = (
+            c.latency_us_min,
+            c.latency_us_max,
+            c.drop_probability,
+            c.duplicate_probability,
+        );
         if !self.links.is_empty()
             && let Some(rule) = self.links.get(&(from.0, to.0)).and_then(|v| v.last())
         {
@@ -233,22 +237,31 @@ impl Network {
 
     /// Cuts messages from any of `from` to any of `to`, not the way back.
     pub fn one_way(&mut self, rule: RuleId, from: &[ProcessId], to: &[ProcessId]) {
-        let pairs = from.iter().flat_map(|&a| to.iter().map(move |&b| (a, b))).collect();
+        let pairs = from
+            .iter()
+            .flat_map(|&a| to.iter().map(move |&b| (a, b)))
+            .collect();
         self.cut_pairs(rule, pairs);
     }
 
     /// Cuts `p` from every other process, both ways.
     pub fn isolate(&mut self, rule: RuleId, p: ProcessId) {
         let all: Vec<ProcessId> = (0..self.n as u32).map(ProcessId).collect();
-        let pairs =
-            all.iter().flat_map(|&q| [(p, q), (q, p)]).filter(|(a, b)| a != b).collect();
+        let pairs = all
+            .iter()
+            .flat_map(|&q| [(p, q), (q, p)])
+            .filter(|(a, b)| a != b)
+            .collect();
         self.cut_pairs(rule, pairs);
     }
 
     /// Overrides latency/loss/duplication on `from -> to`.
     pub fn set_link(&mut self, rule: RuleId, from: ProcessId, to: ProcessId, link: LinkRule) {
         self.end_rule(rule);
-        self.links.entry((from.0, to.0)).or_default().push((rule, link));
+        self.links
+            .entry((from.0, to.0))
+            .or_default()
+            .push((rule, link));
         self.link_index.insert(rule, (from.0, to.0));
     }
 
@@ -259,12 +272,12 @@ impl Network {
                 self.cut[a as usize * self.n + b as usize] -= 1;
             }
         }
-        if let Some(pair) = self.link_index.remove(&rule) {
-            if let Some(v) = self.links.get_mut(&pair) {
-                v.retain(|(id, _)| *id != rule);
-                if v.is_empty() {
-                    self.links.remove(&pair);
-                }
+        if let Some(pair) = self.link_index.remove(&rule)
+            && let Some(v) = self.links.get_mut(&pair)
+        {
+            v.retain(|(id, _)| *id != rule);
+            if v.is_empty() {
+                self.links.remove(&pair);
             }
         }
     }
@@ -279,7 +292,12 @@ impl Network {
 
     /// The ids of the active rules.
     pub fn active_rules(&self) -> Vec<RuleId> {
-        let mut v: Vec<RuleId> = self.cuts.keys().chain(self.link_index.keys()).copied().collect();
+        let mut v: Vec<RuleId> = self
+            .cuts
+            .keys()
+            .chain(self.link_index.keys())
+            .copied()
+            .collect();
         v.sort_unstable();
         v
     }

@@ -121,11 +121,28 @@ pub struct Event<'a, E> {
 #[derive(Debug, Clone, Copy)]
 pub enum EventKind<'a, E> {
     /// `p` sent message `id` to `to`.
-    Send { to: ProcessId, msg: &'a str, id: u64, data: bool },
+    Send {
+        to: ProcessId,
+        msg: &'a str,
+        id: u64,
+        data: bool,
+    },
     /// Message `id` from `from` arrived at `p`.
-    Deliver { from: ProcessId, msg: &'a str, id: u64, data: bool },
+    Deliver {
+        from: ProcessId,
+        msg: &'a str,
+        id: u64,
+        data: bool,
+    },
     /// Message `id` from `from` to `to` was lost.
-    Drop { from: ProcessId, to: ProcessId, msg: &'a str, id: u64, data: bool, reason: DropReason },
+    Drop {
+        from: ProcessId,
+        to: ProcessId,
+        msg: &'a str,
+        id: u64,
+        data: bool,
+        reason: DropReason,
+    },
     /// A timer of `p` fired.
     Timer { timer: &'a str },
     /// `p` started for the first time (at the start, or by a `join`).
@@ -143,7 +160,12 @@ pub enum EventKind<'a, E> {
     /// `p`'s clock now runs at `virtual * (1 + drift_ppm / 1e6) + offset_us`.
     Clock { offset_us: i64, drift_ppm: i64 },
     /// A scenario fault began or ended (`kind` names the action).
-    Fault { fault: u32, kind: &'a str, phase: Phase, detail: &'a str },
+    Fault {
+        fault: u32,
+        kind: &'a str,
+        phase: Phase,
+        detail: &'a str,
+    },
     /// Something worth reading in the trace (e.g. a selector that matched nobody).
     Note { text: &'a str },
     /// A checker found its invariant broken.

@@ -30,7 +30,11 @@ pub fn stream(root_seed: u64, label: &str) -> ChaCha8Rng {
 
 /// A uniform draw in `[lo, hi]` (inclusive); `lo` when the range is empty.
 pub fn uniform_u64(rng: &mut ChaCha8Rng, lo: u64, hi: u64) -> u64 {
-    if hi <= lo { lo } else { rng.random_range(lo..=hi) }
+    if hi <= lo {
+        lo
+    } else {
+        rng.random_range(lo..=hi)
+    }
 }
 
 /// True with probability `p` (0 never draws: a scenario without a fault does

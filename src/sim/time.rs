@@ -11,7 +11,9 @@ use std::ops::{Add, AddAssign, Sub};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// An instant of virtual time: microseconds since the simulation started.
-#[derive(Copy, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, Serialize, Deserialize)]
+#[derive(
+    Copy, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, Serialize, Deserialize,
+)]
 #[serde(transparent)]
 pub struct SimTime(pub u64);
 
@@ -71,9 +73,13 @@ impl SimDuration {
         if s == "0" {
             return Ok(SimDuration::ZERO);
         }
-        let split = s.find(|c: char| !(c.is_ascii_digit() || c == '.')).ok_or_else(|| {
-            DurationError(format!("{text:?} has no unit (use us, ms, s, m or h, e.g. \"150ms\")"))
-        })?;
+        let split = s
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .ok_or_else(|| {
+                DurationError(format!(
+                    "{text:?} has no unit (use us, ms, s, m or h, e.g. \"150ms\")"
+                ))
+            })?;
         let (number, unit) = s.split_at(split);
         let scale: u64 = match unit.trim() {
             "us" | "µs" => 1,
@@ -88,7 +94,9 @@ impl SimDuration {
             }
         };
         if number.is_empty() {
-            return Err(DurationError(format!("{text:?} has no number before the unit")));
+            return Err(DurationError(format!(
+                "{text:?} has no number before the unit"
+            )));
         }
         // Exact decimal arithmetic: "1.5s" must be 1_500_000 µs on every machine.
         let (int_part, frac_part) = match number.split_once('.') {
@@ -96,21 +104,31 @@ impl SimDuration {
             None => (number, ""),
         };
         if frac_part.contains('.') || (int_part.is_empty() && frac_part.is_empty()) {
-            return Err(DurationError(format!("{text:?} is not a number followed by a unit")));
+            return Err(DurationError(format!(
+                "{text:?} is not a number followed by a unit"
+            )));
         }
         let too_big = || DurationError(format!("{text:?} is too large"));
-        let int: u64 = if int_part.is_empty() { 0 } else { int_part.parse().map_err(|_| too_big())? };
+        let int: u64 = if int_part.is_empty() {
+            0
+        } else {
+            int_part.parse().map_err(|_| too_big())?
+        };
         let mut micros = int.checked_mul(scale).ok_or_else(too_big)?;
         let mut place = scale;
         for digit in frac_part.bytes() {
             place /= 10;
             if place == 0 {
                 if digit != b'0' {
-                    return Err(DurationError(format!("{text:?} is finer than a microsecond")));
+                    return Err(DurationError(format!(
+                        "{text:?} is finer than a microsecond"
+                    )));
                 }
                 continue;
             }
-            micros = micros.checked_add(u64::from(digit - b'0') * place).ok_or_else(too_big)?;
+            micros = micros
+                .checked_add(u64::from(digit - b'0') * place)
+                .ok_or_else(too_big)?;
         }
         Ok(SimDuration(micros))
     }
@@ -150,7 +168,13 @@ impl Add for SimDuration {
 
 /// Exact and short: `0s`, `2s`, `1.5s`, `1.50025s`, `150ms`, `1.5ms`, `250us`.
 fn fmt_micros(us: u64, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-    fn decimal(f: &mut fmt::Formatter<'_>, whole: u64, frac: u64, digits: usize, unit: &str) -> fmt::Result {
+    fn decimal(
+        f: &mut fmt::Formatter<'_>,
+        whole: u64,
+        frac: u64,
+        digits: usize,
+        unit: &str,
+    ) -> fmt::Result {
         if frac == 0 {
             return write!(f, "{whole}{unit}");
         }
@@ -201,14 +225,18 @@ impl<'de> Deserialize<'de> for SimDuration {
                 if v == 0 {
                     Ok(SimDuration::ZERO)
                 } else {
-                    Err(E::custom(format!("{v} has no unit: write it as a string such as \"{v}ms\"")))
+                    Err(E::custom(format!(
+                        "{v} has no unit: write it as a string such as \"{v}ms\""
+                    )))
                 }
             }
             fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<SimDuration, E> {
                 if v == 0 {
                     Ok(SimDuration::ZERO)
                 } else {
-                    Err(E::custom(format!("{v} has no unit: write it as a string such as \"{v}ms\"")))
+                    Err(E::custom(format!(
+                        "{v} has no unit: write it as a string such as \"{v}ms\""
+                    )))
                 }
             }
         }
@@ -233,7 +261,16 @@ mod tests {
 
     #[test]
     fn rejects_malformed_durations() {
-        for bad in ["", "ms", "10", "10 parsecs", "1.2.3s", "0.0001ms", "99999999999999999999s", "-1s"] {
+        for bad in [
+            "",
+            "ms",
+            "10",
+            "10 parsecs",
+            "1.2.3s",
+            "0.0001ms",
+            "99999999999999999999s",
+            "-1s",
+        ] {
             assert!(SimDuration::parse(bad).is_err(), "{bad:?} should not parse");
         }
     }

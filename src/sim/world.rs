@@ -16,7 +16,9 @@ use rand_chacha::ChaCha8Rng;
 
 use super::disk::Disk;
 use super::net::{DropReason, Fate, NetConfig, Network};
-use super::process::{Event, EventKind, Message, Observer, Phase, Process, ProcessId, TimerKind, Violation};
+use super::process::{
+    Event, EventKind, Message, Observer, Phase, Process, ProcessId, TimerKind, Violation,
+};
 use super::queue::EventQueue;
 use super::rng;
 use super::time::{SimDuration, SimTime};
@@ -81,7 +83,10 @@ impl Clock {
         let local_now = self.local(now).0 as i128 + offset_jump_us as i128;
         let v = now.0 as i128;
         let offset = local_now - (v + v * drift_ppm as i128 / 1_000_000);
-        Clock { offset_us: offset.clamp(i64::MIN as i128, i64::MAX as i128) as i64, drift_ppm }
+        Clock {
+            offset_us: offset.clamp(i64::MIN as i128, i64::MAX as i128) as i64,
+            drift_ppm,
+        }
     }
 
     /// The first virtual time at which local time reaches `local`.
@@ -107,8 +112,20 @@ struct TimerSlot<T> {
 }
 
 enum Item<M> {
-    Deliver { from: ProcessId, to: ProcessId, to_incarnation: u32, id: u64, send_seq: Option<u64>, msg: M },
-    Timer { proc: ProcessId, incarnation: u32, slot: u32, version: u32 },
+    Deliver {
+        from: ProcessId,
+        to: ProcessId,
+        to_incarnation: u32,
+        id: u64,
+        send_seq: Option<u64>,
+        msg: M,
+    },
+    Timer {
+        proc: ProcessId,
+        incarnation: u32,
+        slot: u32,
+        version: u32,
+    },
 }
 
 struct Meta<P: Process> {
@@ -170,12 +187,23 @@ const MAX_KEPT_VIOLATIONS: usize = 100;
 impl<P: Process> Kernel<P> {
     /// Reports one event to the observer; returns its `seq`.
     #[inline]
-    fn emit(&mut self, p: ProcessId, cause: Option<u64>, kind: EventKind<'_, P::Event>) -> Option<u64> {
+    fn emit(
+        &mut self,
+        p: ProcessId,
+        cause: Option<u64>,
+        kind: EventKind<'_, P::Event>,
+    ) -> Option<u64> {
         let obs = self.observer.as_mut()?;
         let seq = self.next_event_seq;
         self.next_event_seq += 1;
         self.stats.events += 1;
-        let ev = Event { t: self.now, p, seq, cause, kind };
+        let ev = Event {
+            t: self.now,
+            p,
+            seq,
+            cause,
+            kind,
+        };
         obs.on_event(&ev, &self.names, &mut self.scratch);
         if !self.scratch.is_empty() {
             self.raise(p, seq);
@@ -199,8 +227,17 @@ impl<P: Process> Kernel<P> {
             let seq = self.next_event_seq;
             self.next_event_seq += 1;
             self.stats.events += 1;
-            let kind = EventKind::Violation { check: v.check, detail: &v.detail };
-            let ev = Event { t: self.now, p, seq, cause, kind };
+            let kind = EventKind::Violation {
+                check: v.check,
+                detail: &v.detail,
+            };
+            let ev = Event {
+                t: self.now,
+                p,
+                seq,
+                cause,
+                kind,
+            };
             // A checker does not answer a violation with another one.
             let mut ignored = Vec::new();
             obs.on_event(&ev, &self.names, &mut ignored);
@@ -215,7 +252,16 @@ impl<P: Process> Kernel<P> {
         self.next_msg_id += 1;
         self.stats.sent += 1;
         let data = msg.is_data_plane();
-        let send_seq = self.emit(from, cause, EventKind::Send { to, msg: msg.name(), id, data });
+        let send_seq = self.emit(
+            from,
+            cause,
+            EventKind::Send {
+                to,
+                msg: msg.name(),
+                id,
+                data,
+            },
+        );
         let Some(target) = self.meta.get(to.index()) else {
             self.drop_msg(from, from, to, &msg, id, send_seq, DropReason::Unknown);
             return;
@@ -225,15 +271,45 @@ impl<P: Process> Kernel<P> {
             Fate::Dropped(reason) => self.drop_msg(from, from, to, &msg, id, send_seq, reason),
             Fate::Once(d) => {
                 let at = self.now + SimDuration(d);
-                self.queue.push(at, Item::Deliver { from, to, to_incarnation, id, send_seq, msg });
+                self.queue.push(
+                    at,
+                    Item::Deliver {
+                        from,
+                        to,
+                        to_incarnation,
+                        id,
+                        send_seq,
+                        msg,
+                    },
+                );
             }
             Fate::Twice(d1, d2) => {
                 self.stats.duplicated += 1;
                 let copy = msg.clone();
                 let at1 = self.now + SimDuration(d1);
                 let at2 = self.now + SimDuration(d2);
-                self.queue.push(at1, Item::Deliver { from, to, to_incarnation, id, send_seq, msg: copy });
-                self.queue.push(at2, Item::Deliver { from, to, to_incarnation, id, send_seq, msg });
+                self.queue.push(
+                    at1,
+                    Item::Deliver {
+                        from,
+                        to,
+                        to_incarnation,
+                        id,
+                        send_seq,
+                        msg: copy,
+                    },
+                );
+                self.queue.push(
+                    at2,
+                    Item::Deliver {
+                        from,
+                        to,
+                        to_incarnation,
+                        id,
+                        send_seq,
+                        msg,
+                    },
+                );
             }
         }
     }
@@ -251,17 +327,40 @@ impl<P: Process> Kernel<P> {
     ) {
         self.stats.dropped[reason as usize] += 1;
         let data = msg.is_data_plane();
-        self.emit(at, cause, EventKind::Drop { from, to, msg: msg.name(), id, data, reason });
+        self.emit(
+            at,
+            cause,
+            EventKind::Drop {
+                from,
+                to,
+                msg: msg.name(),
+                id,
+                data,
+                reason,
+            },
+        );
     }
 
-    fn set_timer(&mut self, p: ProcessId, after: SimDuration, timer: P::Timer, cause: Option<u64>) -> TimerId {
+    fn set_timer(
+        &mut self,
+        p: ProcessId,
+        after: SimDuration,
+        timer: P::Timer,
+        cause: Option<u64>,
+    ) -> TimerId {
         let now = self.now;
         let m = &mut self.meta[p.index()];
         let local_deadline = m.clock.local(now) + after;
         let slot = match m.free_slots.pop() {
             Some(s) => s,
             None => {
-                m.timers.push(TimerSlot { generation: 0, version: 0, local_deadline, timer: None, cause: None });
+                m.timers.push(TimerSlot {
+                    generation: 0,
+                    version: 0,
+                    local_deadline,
+                    timer: None,
+                    cause: None,
+                });
                 (m.timers.len() - 1) as u32
             }
         };
@@ -271,7 +370,15 @@ impl<P: Process> Kernel<P> {
         s.cause = cause;
         let (generation, version, incarnation) = (s.generation, s.version, m.incarnation);
         let at = m.clock.virtual_at(local_deadline).max(now);
-        self.queue.push(at, Item::Timer { proc: p, incarnation, slot, version });
+        self.queue.push(
+            at,
+            Item::Timer {
+                proc: p,
+                incarnation,
+                slot,
+                version,
+            },
+        );
         TimerId { slot, generation }
     }
 
@@ -362,14 +469,21 @@ impl<P: Process> Cx<'_, P> {
 }
 
 fn name_of(names: &[String], p: ProcessId) -> &str {
-    if p == ProcessId::SIM { "sim" } else { names.get(p.index()).map_or("?", |s| s.as_str()) }
+    if p == ProcessId::SIM {
+        "sim"
+    } else {
+        names.get(p.index()).map_or("?", |s| s.as_str())
+    }
 }
 
 fn lookup(names: &[String], name: &str) -> Option<ProcessId> {
     if name == "sim" {
         return Some(ProcessId::SIM);
     }
-    names.iter().position(|n| n == name).map(|i| ProcessId(i as u32))
+    names
+        .iter()
+        .position(|n| n == name)
+        .map(|i| ProcessId(i as u32))
 }
 
 /// Builds a process from its id and name: at start, join and restart (the
@@ -478,7 +592,10 @@ impl<P: Process> World<P> {
 
     /// Where `p` is in its life.
     pub fn status(&self, p: ProcessId) -> Status {
-        self.k.meta.get(p.index()).map_or(Status::NotStarted, |m| m.status)
+        self.k
+            .meta
+            .get(p.index())
+            .map_or(Status::NotStarted, |m| m.status)
     }
 
     /// The live process object of `p` (none while down).
@@ -493,7 +610,10 @@ impl<P: Process> World<P> {
 
     /// The clock of `p`.
     pub fn clock(&self, p: ProcessId) -> Clock {
-        self.k.meta.get(p.index()).map_or_else(Clock::default, |m| m.clock)
+        self.k
+            .meta
+            .get(p.index())
+            .map_or_else(Clock::default, |m| m.clock)
     }
 
     /// The network, to add or end faults.
@@ -527,8 +647,24 @@ impl<P: Process> World<P> {
     }
 
     /// Traces a scenario fault beginning or ending.
-    pub fn trace_fault(&mut self, p: ProcessId, fault: u32, kind: &str, phase: Phase, detail: &str) {
-        self.k.emit(p, None, EventKind::Fault { fault, kind, phase, detail });
+    pub fn trace_fault(
+        &mut self,
+        p: ProcessId,
+        fault: u32,
+        kind: &str,
+        phase: Phase,
+        detail: &str,
+    ) {
+        self.k.emit(
+            p,
+            None,
+            EventKind::Fault {
+                fault,
+                kind,
+                phase,
+                detail,
+            },
+        );
     }
 
     /// Traces a note from the runner (e.g. a selector that matched nobody).
@@ -545,7 +681,9 @@ impl<P: Process> World<P> {
     /// Starts a process that has not started yet (at time zero or by a join).
     /// Returns false if it was already started.
     pub fn start(&mut self, p: ProcessId) -> bool {
-        let Some(m) = self.k.meta.get_mut(p.index()) else { return false };
+        let Some(m) = self.k.meta.get_mut(p.index()) else {
+            return false;
+        };
         if m.status != Status::NotStarted {
             return false;
         }
@@ -558,7 +696,11 @@ impl<P: Process> World<P> {
     fn boot(&mut self, p: ProcessId, cause: Option<u64>) {
         let name = self.k.names[p.index()].clone();
         let mut proc = (self.factory)(p, &name);
-        let mut cx = Cx { k: &mut self.k, me: p, cause };
+        let mut cx = Cx {
+            k: &mut self.k,
+            me: p,
+            cause,
+        };
         proc.on_start(&mut cx);
         self.procs[p.index()] = Some(proc);
     }
@@ -567,7 +709,9 @@ impl<P: Process> World<P> {
     /// it are gone; its disk keeps what was fsynced. False if it was not up.
     pub fn crash(&mut self, p: ProcessId) -> bool {
         let torn = self.k.torn_writes;
-        let Some(m) = self.k.meta.get_mut(p.index()) else { return false };
+        let Some(m) = self.k.meta.get_mut(p.index()) else {
+            return false;
+        };
         if !matches!(m.status, Status::Up | Status::Paused) {
             return false;
         }
@@ -580,8 +724,12 @@ impl<P: Process> World<P> {
         self.procs[p.index()] = None;
         let seq = self.k.emit(p, None, EventKind::Crash { lost_writes });
         for item in deferred {
-            if let Item::Deliver { from, to, id, msg, .. } = item {
-                self.k.drop_msg(p, from, to, &msg, id, seq, DropReason::Crashed);
+            if let Item::Deliver {
+                from, to, id, msg, ..
+            } = item
+            {
+                self.k
+                    .drop_msg(p, from, to, &msg, id, seq, DropReason::Crashed);
             }
         }
         true
@@ -589,7 +737,9 @@ impl<P: Process> World<P> {
 
     /// Restarts a crashed process from its disk. False if it was not down.
     pub fn restart(&mut self, p: ProcessId) -> bool {
-        let Some(m) = self.k.meta.get_mut(p.index()) else { return false };
+        let Some(m) = self.k.meta.get_mut(p.index()) else {
+            return false;
+        };
         if m.status != Status::Down {
             return false;
         }
@@ -601,7 +751,9 @@ impl<P: Process> World<P> {
 
     /// Pauses `p`: it processes nothing until resumed. False if not up.
     pub fn pause(&mut self, p: ProcessId) -> bool {
-        let Some(m) = self.k.meta.get_mut(p.index()) else { return false };
+        let Some(m) = self.k.meta.get_mut(p.index()) else {
+            return false;
+        };
         if m.status != Status::Up {
             return false;
         }
@@ -614,7 +766,9 @@ impl<P: Process> World<P> {
     /// arrival order. False if it was not paused.
     pub fn resume(&mut self, p: ProcessId) -> bool {
         let now = self.k.now;
-        let Some(m) = self.k.meta.get_mut(p.index()) else { return false };
+        let Some(m) = self.k.meta.get_mut(p.index()) else {
+            return false;
+        };
         if m.status != Status::Paused {
             return false;
         }
@@ -629,7 +783,9 @@ impl<P: Process> World<P> {
 
     /// Wipes the disk of `p` (it is usually down at the time).
     pub fn disk_loss(&mut self, p: ProcessId) -> bool {
-        let Some(m) = self.k.meta.get_mut(p.index()) else { return false };
+        let Some(m) = self.k.meta.get_mut(p.index()) else {
+            return false;
+        };
         m.disk.wipe();
         self.k.emit(p, None, EventKind::DiskLoss);
         true
@@ -639,18 +795,32 @@ impl<P: Process> World<P> {
     /// at which the new local clock reaches their deadlines.
     pub fn set_clock(&mut self, p: ProcessId, clock: Clock) -> bool {
         let now = self.k.now;
-        let Some(m) = self.k.meta.get_mut(p.index()) else { return false };
+        let Some(m) = self.k.meta.get_mut(p.index()) else {
+            return false;
+        };
         m.clock = clock;
         let incarnation = m.incarnation;
         for (slot, s) in m.timers.iter_mut().enumerate() {
             if s.timer.is_some() {
                 s.version = s.version.wrapping_add(1);
                 let at = clock.virtual_at(s.local_deadline).max(now);
-                let item = Item::Timer { proc: p, incarnation, slot: slot as u32, version: s.version };
+                let item = Item::Timer {
+                    proc: p,
+                    incarnation,
+                    slot: slot as u32,
+                    version: s.version,
+                };
                 self.k.queue.push(at, item);
             }
         }
-        self.k.emit(p, None, EventKind::Clock { offset_us: clock.offset_us, drift_ppm: clock.drift_ppm });
+        self.k.emit(
+            p,
+            None,
+            EventKind::Clock {
+                offset_us: clock.offset_us,
+                drift_ppm: clock.drift_ppm,
+            },
+        );
         true
     }
 
@@ -661,7 +831,9 @@ impl<P: Process> World<P> {
             if t >= limit || self.k.halted {
                 break;
             }
-            let Some(entry) = self.k.queue.pop() else { break };
+            let Some(entry) = self.k.queue.pop() else {
+                break;
+            };
             self.k.now = entry.time;
             self.dispatch(entry.item);
         }
@@ -674,14 +846,28 @@ impl<P: Process> World<P> {
     #[inline]
     fn dispatch(&mut self, item: Item<P::Msg>) {
         match item {
-            Item::Deliver { from, to, to_incarnation, id, send_seq, msg } => {
+            Item::Deliver {
+                from,
+                to,
+                to_incarnation,
+                id,
+                send_seq,
+                msg,
+            } => {
                 let m = &mut self.k.meta[to.index()];
                 let reason = match m.status {
                     Status::Up if m.incarnation == to_incarnation => None,
                     Status::Up => Some(DropReason::Stale),
                     Status::Paused if m.incarnation != to_incarnation => Some(DropReason::Stale),
                     Status::Paused if self.k.pause_mode == PauseMode::Delay => {
-                        m.deferred.push(Item::Deliver { from, to, to_incarnation, id, send_seq, msg });
+                        m.deferred.push(Item::Deliver {
+                            from,
+                            to,
+                            to_incarnation,
+                            id,
+                            send_seq,
+                            msg,
+                        });
                         return;
                     }
                     Status::Paused => Some(DropReason::Paused),
@@ -695,22 +881,49 @@ impl<P: Process> World<P> {
                 }
                 self.k.stats.delivered += 1;
                 let data = msg.is_data_plane();
-                let seq = self.k.emit(to, send_seq, EventKind::Deliver { from, msg: msg.name(), id, data });
-                let Some(proc) = self.procs[to.index()].as_mut() else { return };
-                let mut cx = Cx { k: &mut self.k, me: to, cause: seq };
+                let seq = self.k.emit(
+                    to,
+                    send_seq,
+                    EventKind::Deliver {
+                        from,
+                        msg: msg.name(),
+                        id,
+                        data,
+                    },
+                );
+                let Some(proc) = self.procs[to.index()].as_mut() else {
+                    return;
+                };
+                let mut cx = Cx {
+                    k: &mut self.k,
+                    me: to,
+                    cause: seq,
+                };
                 proc.on_message(&mut cx, from, msg);
             }
-            Item::Timer { proc: p, incarnation, slot, version } => {
+            Item::Timer {
+                proc: p,
+                incarnation,
+                slot,
+                version,
+            } => {
                 let m = &mut self.k.meta[p.index()];
                 if m.incarnation != incarnation {
                     return;
                 }
-                let Some(s) = m.timers.get_mut(slot as usize) else { return };
+                let Some(s) = m.timers.get_mut(slot as usize) else {
+                    return;
+                };
                 if s.version != version || s.timer.is_none() {
                     return;
                 }
                 if m.status == Status::Paused {
-                    m.deferred.push(Item::Timer { proc: p, incarnation, slot, version });
+                    m.deferred.push(Item::Timer {
+                        proc: p,
+                        incarnation,
+                        slot,
+                        version,
+                    });
                     return;
                 }
                 let Some(timer) = s.timer.take() else { return };
@@ -719,9 +932,21 @@ impl<P: Process> World<P> {
                 s.version = s.version.wrapping_add(1);
                 m.free_slots.push(slot);
                 self.k.stats.timers_fired += 1;
-                let seq = self.k.emit(p, cause, EventKind::Timer { timer: timer.name() });
-                let Some(proc) = self.procs[p.index()].as_mut() else { return };
-                let mut cx = Cx { k: &mut self.k, me: p, cause: seq };
+                let seq = self.k.emit(
+                    p,
+                    cause,
+                    EventKind::Timer {
+                        timer: timer.name(),
+                    },
+                );
+                let Some(proc) = self.procs[p.index()].as_mut() else {
+                    return;
+                };
+                let mut cx = Cx {
+                    k: &mut self.k,
+                    me: p,
+                    cause: seq,
+                };
                 proc.on_timer(&mut cx, timer);
             }
         }
@@ -744,7 +969,10 @@ mod tests {
 
     #[test]
     fn clock_maps_both_ways() {
-        let c = Clock { offset_us: -2_000_000, drift_ppm: 100_000 };
+        let c = Clock {
+            offset_us: -2_000_000,
+            drift_ppm: 100_000,
+        };
         assert_eq!(c.local(SimTime(10_000_000)), SimTime(9_000_000));
         assert_eq!(c.virtual_at(SimTime(9_000_000)), SimTime(10_000_000));
         assert_eq!(c.local(SimTime(0)), SimTime(0), "clamped at zero");
@@ -824,15 +1052,29 @@ mod tests {
         assert!(w.stats().dropped[DropReason::Crashed as usize] >= 3);
         assert!(w.restart(ProcessId(1)));
         w.run_until(SimTime(75_000));
-        assert_eq!(w.process(ProcessId(1)).unwrap().ticks, 1, "fresh process, fresh timers");
+        assert_eq!(
+            w.process(ProcessId(1)).unwrap().ticks,
+            1,
+            "fresh process, fresh timers"
+        );
     }
 
     #[test]
     fn skewed_clock_moves_timers() {
         let mut w = world();
-        w.set_clock(ProcessId(0), Clock { offset_us: 0, drift_ppm: 1_000_000 }); // runs 2x fast
+        w.set_clock(
+            ProcessId(0),
+            Clock {
+                offset_us: 0,
+                drift_ppm: 1_000_000,
+            },
+        ); // runs 2x fast
         w.start(ProcessId(0));
         w.run_until(SimTime(50_001));
-        assert_eq!(w.process(ProcessId(0)).unwrap().ticks, 10, "10ms local timers every 5ms virtual");
+        assert_eq!(
+            w.process(ProcessId(0)).unwrap().ticks,
+            10,
+            "10ms local timers every 5ms virtual"
+        );
     }
 }

@@ -96,7 +96,14 @@ impl Plan {
             Keys::Uniform => None,
         };
         let first = spec.start + Self::gap(&mut rng, spec);
-        Plan { rng, spec: spec.clone(), client_index: u64::from(client_index), next_at: first, seq: 0, zipf_cdf }
+        Plan {
+            rng,
+            spec: spec.clone(),
+            client_index: u64::from(client_index),
+            next_at: first,
+            seq: 0,
+            zipf_cdf,
+        }
     }
 
     fn gap(rng: &mut ChaCha8Rng, spec: &WorkloadSpec) -> SimDuration {
@@ -130,7 +137,14 @@ impl Iterator for Plan {
         let read = rng::chance(&mut self.rng, self.spec.read_ratio);
         let cell = self.key();
         self.seq += 1;
-        let op = if read { Op::Read { cell } } else { Op::Write { cell, value: self.client_index << 40 | self.seq } };
+        let op = if read {
+            Op::Read { cell }
+        } else {
+            Op::Write {
+                cell,
+                value: self.client_index << 40 | self.seq,
+            }
+        };
         self.next_at = at + Self::gap(&mut self.rng, &self.spec);
         Some((at, op))
     }
@@ -157,10 +171,16 @@ mod tests {
         let ops: Vec<_> = Plan::new(1, 1, &spec(Keys::Uniform)).collect();
         // 100 ops/s per client for 10 s: about 1000.
         assert!((850..1150).contains(&ops.len()), "{}", ops.len());
-        let reads = ops.iter().filter(|(_, o)| matches!(o, Op::Read { .. })).count();
+        let reads = ops
+            .iter()
+            .filter(|(_, o)| matches!(o, Op::Read { .. }))
+            .count();
         assert!((400..600).contains(&(reads * 1000 / ops.len())));
         assert!(ops.windows(2).all(|w| w[0].0 <= w[1].0));
-        assert!(ops.iter().all(|(t, _)| *t >= SimTime(1_000_000) && *t < SimTime(11_000_000)));
+        assert!(
+            ops.iter()
+                .all(|(t, _)| *t >= SimTime(1_000_000) && *t < SimTime(11_000_000))
+        );
     }
 
     #[test]
@@ -170,7 +190,10 @@ mod tests {
             .iter()
             .filter(|(_, o)| matches!(o, Op::Read { cell } | Op::Write { cell, .. } if *cell < 10))
             .count();
-        assert!(hot * 4 > ops.len(), "the 10 hottest keys draw over a quarter of the ops");
+        assert!(
+            hot * 4 > ops.len(),
+            "the 10 hottest keys draw over a quarter of the ops"
+        );
     }
 
     #[test]
@@ -180,7 +203,13 @@ mod tests {
         let mut values: Vec<u64> = a
             .iter()
             .chain(&b)
-            .filter_map(|(_, o)| if let Op::Write { value, .. } = o { Some(*value) } else { None })
+            .filter_map(|(_, o)| {
+                if let Op::Write { value, .. } = o {
+                    Some(*value)
+                } else {
+                    None
+                }
+            })
             .collect();
         let n = values.len();
         values.sort_unstable();

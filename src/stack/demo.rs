@@ -46,7 +46,12 @@ impl Demo {
     /// A demo process beating to `peers` every `interval`.
     pub fn new(interval: SimDuration, peers: Vec<ProcessId>) -> Self {
         let n = peers.iter().map(|p| p.index() + 1).max().unwrap_or(0);
-        Demo { interval, peers, round: 0, received: vec![0; n] }
+        Demo {
+            interval,
+            peers,
+            round: 0,
+            received: vec![0; n],
+        }
     }
 }
 

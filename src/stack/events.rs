@@ -99,6 +99,13 @@ pub enum StackEvent {
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         installed: bool,
     },
+    /// The leader's health view of a data node changed.
+    Health {
+        /// The node.
+        node: String,
+        /// Its health in the leader's view.
+        state: crate::stack::health::Health,
+    },
 }
 
 impl AppEvent for StackEvent {
@@ -110,6 +117,7 @@ impl AppEvent for StackEvent {
             StackEvent::Append { .. } => "append",
             StackEvent::Commit { .. } => "commit",
             StackEvent::Snapshot { .. } => "snapshot",
+            StackEvent::Health { .. } => "health",
         }
     }
 }
@@ -120,9 +128,17 @@ mod tests {
 
     #[test]
     fn serializes_with_the_ev_tag() {
-        let e = StackEvent::Role { role: Role::Leader, term: 3, leader: None };
-        assert_eq!(serde_json::to_string(&e).unwrap(), r#"{"ev":"role","role":"leader","term":3}"#);
-        let back: StackEvent = serde_json::from_str(r#"{"t":5,"ev":"role","role":"leader","term":3}"#).unwrap();
+        let e = StackEvent::Role {
+            role: Role::Leader,
+            term: 3,
+            leader: None,
+        };
+        assert_eq!(
+            serde_json::to_string(&e).unwrap(),
+            r#"{"ev":"role","role":"leader","term":3}"#
+        );
+        let back: StackEvent =
+            serde_json::from_str(r#"{"t":5,"ev":"role","role":"leader","term":3}"#).unwrap();
         assert_eq!(back, e);
         assert_eq!(e.kind(), "role");
     }

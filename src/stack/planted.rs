@@ -25,8 +25,12 @@ pub enum Bug {
 
 impl Bug {
     /// Every planted bug.
-    pub const ALL: [Bug; 4] =
-        [Bug::VoteWithoutLogCheck, Bug::CommitOldTermByCounting, Bug::VoteBeforeFsync, Bug::IgnoreHigherTerm];
+    pub const ALL: [Bug; 4] = [
+        Bug::VoteWithoutLogCheck,
+        Bug::CommitOldTermByCounting,
+        Bug::VoteBeforeFsync,
+        Bug::IgnoreHigherTerm,
+    ];
 
     /// The name used on the command line.
     pub fn name(self) -> &'static str {
@@ -83,20 +87,29 @@ impl Planted {
         let mut set = Planted::NONE;
         for n in names {
             let n = n.as_ref();
-            let bug = Bug::ALL.into_iter().find(|b| b.name() == n).ok_or_else(|| {
-                let known: Vec<&str> = Bug::ALL.iter().map(|b| b.name()).collect();
-                format!("unknown planted bug {n:?} (known: {})", known.join(", "))
-            })?;
+            let bug = Bug::ALL
+                .into_iter()
+                .find(|b| b.name() == n)
+                .ok_or_else(|| {
+                    let known: Vec<&str> = Bug::ALL.iter().map(|b| b.name()).collect();
+                    format!("unknown planted bug {n:?} (known: {})", known.join(", "))
+                })?;
             set = set.with(bug);
         }
         if !set.is_empty() && !cfg!(feature = "planted-bugs") {
-            return Err("this build carries no planted bugs: rebuild with `--features planted-bugs`".into());
+            return Err(
+                "this build carries no planted bugs: rebuild with `--features planted-bugs`".into(),
+            );
         }
         Ok(set)
     }
 
     /// The planted bugs, by name.
     pub fn names(self) -> Vec<&'static str> {
-        Bug::ALL.into_iter().filter(|b| self.0 & (1 << *b as u64) != 0).map(Bug::name).collect()
+        Bug::ALL
+            .into_iter()
+            .filter(|b| self.0 & (1 << *b as u64) != 0)
+            .map(Bug::name)
+            .collect()
     }
 }

@@ -1,0 +1,527 @@
+//! GridPartitionManager: the grid's geometry and the cluster map.
+//!
+//! A `width × height` grid of cells is cut into `tile_w × tile_h` tiles; each
+//! tile is a partition `p0..pP-1`, numbered row by row. The **cluster map**
+//! is the state the managers agree on through Raft: its version, the members
+//! (id, zone, capacity, state) and, per partition, the replica list, the
+//! primary and the epoch.
+//!
+//! Pure data and pure functions: the map changes only by [`ClusterMap::apply`]
+//! of a committed [`MapCommand`], so every manager that applies the same log
+//! holds the same map. Commands that touch a partition name the epoch they
+//! were planned against and are ignored — deterministically, everywhere — if
+//! the partition moved on meanwhile; every change to a partition's replicas
+//! or primary raises its epoch.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use super::consensus::StateMachine;
+
+/// The grid and its tiles.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Geometry {
+    /// Cells across.
+    pub width: u32,
+    /// Cells down.
+    pub height: u32,
+    /// Tile width in cells.
+    pub tile_w: u32,
+    /// Tile height in cells.
+    pub tile_h: u32,
+}
+
+impl Geometry {
+    /// Tiles across.
+    pub fn tiles_x(&self) -> u32 {
+        self.width / self.tile_w.max(1)
+    }
+    /// Tiles down.
+    pub fn tiles_y(&self) -> u32 {
+        self.height / self.tile_h.max(1)
+    }
+    /// Number of partitions.
+    pub fn partitions(&self) -> u32 {
+        self.tiles_x() * self.tiles_y()
+    }
+    /// Number of cells.
+    pub fn cells(&self) -> u64 {
+        u64::from(self.width) * u64::from(self.height)
+    }
+    /// The partition holding cell `(x, y)`.
+    pub fn partition_of(&self, x: u32, y: u32) -> u32 {
+        (y / self.tile_h) * self.tiles_x() + x / self.tile_w
+    }
+    /// The partition holding cell index `cell` (`y * width + x`).
+    pub fn partition_of_cell(&self, cell: u64) -> u32 {
+        let w = u64::from(self.width.max(1));
+        self.partition_of((cell % w) as u32, (cell / w) as u32)
+    }
+    /// The cells of partition `p`: `(x0, y0, x1, y1)`, exclusive ends.
+    pub fn tile(&self, p: u32) -> (u32, u32, u32, u32) {
+        let (tx, ty) = (p % self.tiles_x(), p / self.tiles_x());
+        (
+            tx * self.tile_w,
+            ty * self.tile_h,
+            (tx + 1) * self.tile_w,
+            (ty + 1) * self.tile_h,
+        )
+    }
+}
+
+/// A member's state as committed in the map.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MemberState {
+    /// Serving.
+    Alive,
+    /// Declared dead by the health monitor.
+    Dead,
+    /// Being decommissioned: its replicas move away, then it is removed.
+    Draining,
+}
+
+/// A data node in the map.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Member {
+    /// Zone (failure domain).
+    pub zone: String,
+    /// Relative capacity (how many replicas it should carry, relative to others).
+    pub capacity: u32,
+    /// Committed state.
+    pub state: MemberState,
+}
+
+/// A replica of a partition.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Replica {
+    /// The node hosting it.
+    pub node: String,
+    /// True once it has caught up and counts for acknowledgements.
+    pub in_sync: bool,
+}
+
+/// One partition's configuration.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PartitionConfig {
+    /// Replicas, primary first when there is one.
+    pub replicas: Vec<Replica>,
+    /// The primary (one of the in-sync replicas).
+    pub primary: Option<String>,
+    /// Raised by every change of replicas or primary.
+    pub epoch: u64,
+}
+
+/// A change to the map: the entries of the managers' Raft log.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum MapCommand {
+    /// A node joins (or re-registers after a disk loss).
+    AddNode {
+        /// Node id.
+        node: String,
+        /// Zone.
+        zone: String,
+        /// Capacity.
+        capacity: u32,
+    },
+    /// A node leaves the map (after draining).
+    RemoveNode {
+        /// Node id.
+        node: String,
+    },
+    /// The health monitor declared a node dead.
+    MarkDead {
+        /// Node id.
+        node: String,
+    },
+    /// A dead node is back.
+    MarkAlive {
+        /// Node id.
+        node: String,
+    },
+    /// A node starts a graceful decommission.
+    Drain {
+        /// Node id.
+        node: String,
+    },
+    /// Replaces a partition's replicas and primary, if its epoch is still `epoch`.
+    SetReplicas {
+        /// Partition.
+        partition: u32,
+        /// The epoch the change was planned against.
+        epoch: u64,
+        /// New replica list.
+        replicas: Vec<Replica>,
+        /// New primary.
+        primary: Option<String>,
+    },
+    /// Makes `node` (an in-sync replica) the primary, if the epoch is still `epoch`.
+    PromotePrimary {
+        /// Partition.
+        partition: u32,
+        /// The epoch the change was planned against.
+        epoch: u64,
+        /// The new primary.
+        node: String,
+    },
+}
+
+impl fmt::Display for MapCommand {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            MapCommand::AddNode {
+                node,
+                zone,
+                capacity,
+            } => write!(f, "AddNode {node} zone={zone} cap={capacity}"),
+            MapCommand::RemoveNode { node } => write!(f, "RemoveNode {node}"),
+            MapCommand::MarkDead { node } => write!(f, "MarkDead {node}"),
+            MapCommand::MarkAlive { node } => write!(f, "MarkAlive {node}"),
+            MapCommand::Drain { node } => write!(f, "Drain {node}"),
+            MapCommand::SetReplicas {
+                partition,
+                epoch,
+                replicas,
+                primary,
+            } => {
+                let list: Vec<String> = replicas
+                    .iter()
+                    .map(|r| format!("{}{}", r.node, if r.in_sync { "" } else { "~" }))
+                    .collect();
+                write!(
+                    f,
+                    "SetReplicas p{partition}@{epoch} [{}] primary={}",
+                    list.join(","),
+                    primary.as_deref().unwrap_or("-")
+                )
+            }
+            MapCommand::PromotePrimary {
+                partition,
+                epoch,
+                node,
+            } => write!(f, "PromotePrimary p{partition}@{epoch} {node}"),
+        }
+    }
+}
+
+/// The cluster map: what the managers agree on.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClusterMap {
+    /// Index of the last applied command (0: nothing applied).
+    pub version: u64,
+    /// The grid.
+    pub geometry: Geometry,
+    /// Replicas each partition should have.
+    pub replication_factor: u32,
+    /// Data nodes by id.
+    pub members: BTreeMap<String, Member>,
+    /// Per partition, indexed by partition number.
+    pub partitions: Vec<PartitionConfig>,
+}
+
+impl ClusterMap {
+    /// An empty map for a grid.
+    pub fn new(geometry: Geometry, replication_factor: u32) -> ClusterMap {
+        ClusterMap {
+            version: 0,
+            geometry,
+            replication_factor,
+            members: BTreeMap::new(),
+            partitions: vec![PartitionConfig::default(); geometry.partitions() as usize],
+        }
+    }
+
+    /// True for a member that may host replicas.
+    pub fn is_alive(&self, node: &str) -> bool {
+        self.members
+            .get(node)
+            .is_some_and(|m| m.state == MemberState::Alive)
+    }
+
+    /// Replicas hosted per member (every member listed, even with none).
+    pub fn load(&self) -> BTreeMap<&str, u32> {
+        let mut load: BTreeMap<&str, u32> = self.members.keys().map(|k| (k.as_str(), 0)).collect();
+        for p in &self.partitions {
+            for r in &p.replicas {
+                if let Some(n) = load.get_mut(r.node.as_str()) {
+                    *n += 1;
+                }
+            }
+        }
+        load
+    }
+
+    /// The partitions a node hosts a replica of.
+    pub fn partitions_of(&self, node: &str) -> Vec<u32> {
+        (0..self.partitions.len() as u32)
+            .filter(|p| {
+                self.partitions[*p as usize]
+                    .replicas
+                    .iter()
+                    .any(|r| r.node == node)
+            })
+            .collect()
+    }
+
+    /// Broken invariants of the map itself (empty when sound): a replica on
+    /// a node twice, a primary that is not an in-sync replica, a replica on
+    /// a node that is not a member.
+    pub fn invariant_violations(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for (i, p) in self.partitions.iter().enumerate() {
+            let mut nodes: Vec<&str> = p.replicas.iter().map(|r| r.node.as_str()).collect();
+            nodes.sort_unstable();
+            if nodes.windows(2).any(|w| w[0] == w[1]) {
+                out.push(format!("p{i} has two replicas on one node: {nodes:?}"));
+            }
+            if let Some(primary) = &p.primary
+                && !p.replicas.iter().any(|r| &r.node == primary && r.in_sync)
+            {
+                out.push(format!("p{i}: primary {primary} is not an in-sync replica"));
+            }
+            for r in &p.replicas {
+                if !self.members.contains_key(&r.node) {
+                    out.push(format!("p{i}: replica on {} which is not a member", r.node));
+                }
+            }
+        }
+        out
+    }
+
+    fn partition_mut(&mut self, partition: u32, epoch: u64) -> Option<&mut PartitionConfig> {
+        self.partitions
+            .get_mut(partition as usize)
+            .filter(|p| p.epoch == epoch)
+    }
+}
+
+impl StateMachine for ClusterMap {
+    type Command = MapCommand;
+
+    fn apply(&mut self, index: u64, cmd: &MapCommand) {
+        self.version = index;
+        match cmd {
+            MapCommand::AddNode {
+                node,
+                zone,
+                capacity,
+            } => {
+                self.members.insert(
+                    node.clone(),
+                    Member {
+                        zone: zone.clone(),
+                        capacity: *capacity,
+                        state: MemberState::Alive,
+                    },
+                );
+            }
+            MapCommand::RemoveNode { node } => {
+                self.members.remove(node);
+                for p in &mut self.partitions {
+                    let before = p.replicas.len();
+                    p.replicas.retain(|r| &r.node != node);
+                    let lost_primary = p.primary.as_ref() == Some(node);
+                    if lost_primary {
+                        p.primary = None;
+                    }
+                    if before != p.replicas.len() || lost_primary {
+                        p.epoch += 1;
+                    }
+                }
+            }
+            MapCommand::MarkDead { node } => {
+                if let Some(m) = self.members.get_mut(node) {
+                    m.state = MemberState::Dead;
+                }
+            }
+            MapCommand::MarkAlive { node } => {
+                if let Some(m) = self.members.get_mut(node)
+                    && m.state == MemberState::Dead
+                {
+                    m.state = MemberState::Alive;
+                }
+            }
+            MapCommand::Drain { node } => {
+                if let Some(m) = self.members.get_mut(node) {
+                    m.state = MemberState::Draining;
+                }
+            }
+            MapCommand::SetReplicas {
+                partition,
+                epoch,
+                replicas,
+                primary,
+            } => {
+                if let Some(p) = self.partition_mut(*partition, *epoch) {
+                    p.replicas = replicas.clone();
+                    p.primary = primary.clone();
+                    p.epoch += 1;
+                }
+            }
+            MapCommand::PromotePrimary {
+                partition,
+                epoch,
+                node,
+            } => {
+                if let Some(p) = self.partition_mut(*partition, *epoch)
+                    && p.replicas.iter().any(|r| &r.node == node && r.in_sync)
+                {
+                    p.primary = Some(node.clone());
+                    p.epoch += 1;
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn geo() -> Geometry {
+        Geometry {
+            width: 64,
+            height: 32,
+            tile_w: 16,
+            tile_h: 16,
+        }
+    }
+
+    #[test]
+    fn cells_map_to_tiles_row_by_row() {
+        let g = geo();
+        assert_eq!(g.partitions(), 8);
+        assert_eq!(g.partition_of(0, 0), 0);
+        assert_eq!(g.partition_of(63, 0), 3);
+        assert_eq!(g.partition_of(0, 16), 4);
+        assert_eq!(g.partition_of(63, 31), 7);
+        assert_eq!(g.partition_of_cell(16 * 64 + 17), 5);
+        assert_eq!(g.tile(5), (16, 16, 32, 32));
+    }
+
+    fn replica(node: &str, in_sync: bool) -> Replica {
+        Replica {
+            node: node.into(),
+            in_sync,
+        }
+    }
+
+    #[test]
+    fn stale_epochs_are_ignored_everywhere() {
+        let mut m = ClusterMap::new(geo(), 2);
+        for n in ["n1", "n2", "n3"] {
+            m.apply(
+                1,
+                &MapCommand::AddNode {
+                    node: n.into(),
+                    zone: "a".into(),
+                    capacity: 1,
+                },
+            );
+        }
+        let set = MapCommand::SetReplicas {
+            partition: 0,
+            epoch: 0,
+            replicas: vec![replica("n1", true), replica("n2", true)],
+            primary: Some("n1".into()),
+        };
+        m.apply(4, &set);
+        assert_eq!(m.partitions[0].epoch, 1);
+        m.apply(5, &set); // planned against epoch 0: ignored
+        assert_eq!(m.partitions[0].epoch, 1);
+        m.apply(
+            6,
+            &MapCommand::PromotePrimary {
+                partition: 0,
+                epoch: 1,
+                node: "n2".into(),
+            },
+        );
+        assert_eq!(m.partitions[0].primary.as_deref(), Some("n2"));
+        assert_eq!(m.version, 6);
+        assert!(m.invariant_violations().is_empty());
+    }
+
+    #[test]
+    fn promoting_a_replica_that_is_not_in_sync_is_refused() {
+        let mut m = ClusterMap::new(geo(), 2);
+        m.apply(
+            1,
+            &MapCommand::AddNode {
+                node: "n1".into(),
+                zone: "a".into(),
+                capacity: 1,
+            },
+        );
+        m.apply(
+            2,
+            &MapCommand::AddNode {
+                node: "n2".into(),
+                zone: "a".into(),
+                capacity: 1,
+            },
+        );
+        m.apply(
+            3,
+            &MapCommand::SetReplicas {
+                partition: 1,
+                epoch: 0,
+                replicas: vec![replica("n1", true), replica("n2", false)],
+                primary: Some("n1".into()),
+            },
+        );
+        m.apply(
+            4,
+            &MapCommand::PromotePrimary {
+                partition: 1,
+                epoch: 1,
+                node: "n2".into(),
+            },
+        );
+        assert_eq!(m.partitions[1].primary.as_deref(), Some("n1"));
+    }
+
+    #[test]
+    fn removing_a_node_drops_its_replicas_and_raises_epochs() {
+        let mut m = ClusterMap::new(geo(), 2);
+        m.apply(
+            1,
+            &MapCommand::AddNode {
+                node: "n1".into(),
+                zone: "a".into(),
+                capacity: 1,
+            },
+        );
+        m.apply(
+            2,
+            &MapCommand::AddNode {
+                node: "n2".into(),
+                zone: "a".into(),
+                capacity: 1,
+            },
+        );
+        m.apply(
+            3,
+            &MapCommand::SetReplicas {
+                partition: 2,
+                epoch: 0,
+                replicas: vec![replica("n1", true), replica("n2", true)],
+                primary: Some("n1".into()),
+            },
+        );
+        m.apply(4, &MapCommand::RemoveNode { node: "n1".into() });
+        let p = &m.partitions[2];
+        assert_eq!((p.replicas.len(), p.primary.clone(), p.epoch), (1, None, 2));
+        assert_eq!(m.load().get("n2"), Some(&1));
+    }
+
+    #[test]
+    fn invariants_catch_a_bad_map() {
+        let mut m = ClusterMap::new(geo(), 2);
+        m.partitions[0].replicas = vec![replica("n1", true), replica("n1", true)];
+        m.partitions[0].primary = Some("n9".into());
+        assert_eq!(m.invariant_violations().len(), 4);
+    }
+}
