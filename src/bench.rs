@@ -14,8 +14,8 @@ use std::path::Path;
 use serde::Serialize;
 
 use crate::sim::{
-    Cx, Event, Message, NetConfig, NoEvent, Observer, Process, ProcessId, SimDuration, SimTime, TimerKind,
-    Violation, World,
+    Cx, Event, Message, NetConfig, NoEvent, Observer, Process, ProcessId, SimDuration, SimTime,
+    TimerKind, Violation, World,
 };
 use crate::trace::{TraceLevel, TraceWriter};
 
@@ -132,12 +132,22 @@ pub struct MeshReport {
 pub fn mesh(duration: SimDuration, trace: Option<&Path>) -> std::io::Result<MeshReport> {
     let rounds = duration.as_micros() / PERIOD.as_micros();
     let names: Vec<String> = (1..=HOSTS).map(|i| format!("h{i}")).collect();
-    let net = NetConfig { latency_us_min: 1_000, latency_us_max: 5_000, ..NetConfig::default() };
+    let net = NetConfig {
+        latency_us_min: 1_000,
+        latency_us_max: 5_000,
+        ..NetConfig::default()
+    };
     let mut world: World<MeshHost> = World::new(
         SEED,
         names.clone(),
         net,
-        Box::new(move |_, _| MeshHost { rounds, round: 0, delivered: 0, latency_sum_us: 0, hash: 0xcbf2_9ce4_8422_2325 }),
+        Box::new(move |_, _| MeshHost {
+            rounds,
+            round: 0,
+            delivered: 0,
+            latency_sum_us: 0,
+            hash: 0xcbf2_9ce4_8422_2325,
+        }),
     );
     if let Some(path) = trace {
         // A BTreeMap-backed object: keys sorted, so "config" precedes "format";
@@ -152,7 +162,11 @@ pub fn mesh(duration: SimDuration, trace: Option<&Path>) -> std::io::Result<Mesh
             "config": { "duration": duration.to_string() },
         });
         let file = BufWriter::with_capacity(1 << 20, File::create(path)?);
-        world.set_observer(Box::new(TraceOnly(TraceWriter::new(file, TraceLevel::All, &header)?)));
+        world.set_observer(Box::new(TraceOnly(TraceWriter::new(
+            file,
+            TraceLevel::All,
+            &header,
+        )?)));
     }
     let wall = std::time::Instant::now();
     for i in 0..HOSTS as u32 {
@@ -184,14 +198,20 @@ pub fn mesh(duration: SimDuration, trace: Option<&Path>) -> std::io::Result<Mesh
         peak_rss_bytes: peak_rss_bytes(),
         virtual_s: (end.0 as f64) / 1e6,
         trace_events,
-        mean_latency_ms: if delivered > 0 { lat as f64 / delivered as f64 / 1e3 } else { 0.0 },
+        mean_latency_ms: if delivered > 0 {
+            lat as f64 / delivered as f64 / 1e3
+        } else {
+            0.0
+        },
         fingerprint: format!("{fp:016x}"),
     })
 }
 
 /// Peak resident set size of this process (Linux `VmHWM`), 0 where unknown.
 pub fn peak_rss_bytes() -> u64 {
-    let Ok(status) = std::fs::read_to_string("/proc/self/status") else { return 0 };
+    let Ok(status) = std::fs::read_to_string("/proc/self/status") else {
+        return 0;
+    };
     status
         .lines()
         .find_map(|l| l.strip_prefix("VmHWM:"))

@@ -12,5 +12,6 @@ pub mod run;
 pub mod scenario;
 pub mod sim;
 pub mod stack;
+pub mod sweep;
 pub mod trace;
 pub mod tui;

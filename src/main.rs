@@ -55,6 +55,29 @@ enum Command {
         /// Plant a deliberate bug by name (builds with `--features planted-bugs` only; repeatable).
         #[arg(long, value_name = "BUG")]
         plant: Vec<String>,
+        /// Override the scenario's duration (e.g. "10m" for a long soak); events past it never fire.
+        #[arg(long, value_parser = parse_duration)]
+        duration: Option<SimDuration>,
+    },
+    /// Run a scenario over a range of seeds on worker threads (exit 0 all held, 1 some failed).
+    Sweep {
+        /// The scenario file.
+        scenario: PathBuf,
+        /// Seeds to run: A..B (B exclusive), e.g. 0..200.
+        #[arg(long, value_parser = partsim::sweep::parse_seeds)]
+        seeds: std::ops::Range<u64>,
+        /// Worker threads (default: the machine's cores).
+        #[arg(long)]
+        jobs: Option<usize>,
+        /// Run only shard I of N (1-based), e.g. 2/4, to split a sweep across machines.
+        #[arg(long, value_parser = partsim::sweep::parse_shard)]
+        shard: Option<(u64, u64)>,
+        /// Print one JSON document.
+        #[arg(long)]
+        json: bool,
+        /// Plant a deliberate bug by name (repeatable).
+        #[arg(long, value_name = "BUG")]
+        plant: Vec<String>,
     },
     /// Run a scenario twice in-process and compare the traces (exit 0 identical, 1 not).
     CheckDeterminism {
@@ -189,8 +212,12 @@ fn dispatch(cli: Cli) -> Result<u8, Failure> {
             keep_going,
             print_schedule,
             plant,
+            duration,
         } => {
-            let s = load(&scenario)?;
+            let mut s = load(&scenario)?;
+            if let Some(d) = duration {
+                s.duration = d;
+            }
             let planted = planted(&plant)?;
             let seed_used = seed.unwrap_or(s.seed);
             if print_schedule {
@@ -231,6 +258,78 @@ fn dispatch(cli: Cli) -> Result<u8, Failure> {
                 print_report(&report, trace.as_deref());
             }
             Ok(if report.passed { 0 } else { 1 })
+        }
+        Command::Sweep {
+            scenario,
+            seeds,
+            jobs,
+            shard,
+            json,
+            plant,
+        } => {
+            let s = load(&scenario)?;
+            let planted = planted(&plant)?;
+            let jobs =
+                jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
+            let show = std::io::stderr().is_terminal();
+            let opts = partsim::sweep::SweepOptions {
+                seeds,
+                jobs,
+                shard,
+                planted,
+                scenario_path: scenario.display().to_string(),
+                progress: if show {
+                    Some(Box::new(|done, total, failed| {
+                        eprint!("\r  {done}/{total} seeds, {failed} failed ");
+                        if done == total {
+                            eprintln!();
+                        }
+                    }))
+                } else {
+                    None
+                },
+            };
+            let r = partsim::sweep::sweep(&s, &opts);
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&r)
+                        .map_err(|e| Failure::internal(e.to_string()))?
+                );
+            } else {
+                let verdict = if r.failures.is_empty() {
+                    "PASS"
+                } else {
+                    "FAIL"
+                };
+                println!(
+                    "{verdict}  {}: {}/{} seeds held their expectations",
+                    r.scenario, r.passed, r.seeds
+                );
+                for (k, n) in &r.violations_by_check {
+                    println!("  violations {k}: {n}");
+                }
+                for (k, a) in &r.metrics {
+                    println!(
+                        "  metric     {k}: n={} min={:.1} median={:.1} mean={:.1} max={:.1}",
+                        a.count, a.min, a.median, a.mean, a.max
+                    );
+                }
+                for f in r.failures.iter().take(10) {
+                    println!(
+                        "  seed {:<6} {}",
+                        f.seed,
+                        f.failure.as_deref().unwrap_or("failed")
+                    );
+                }
+                if r.failures.len() > 10 {
+                    println!("  … and {} more failing seeds", r.failures.len() - 10);
+                }
+                if let Some(cmd) = &r.reproduce {
+                    println!("  reproduce  {cmd}");
+                }
+            }
+            Ok(if r.failures.is_empty() { 0 } else { 1 })
         }
         Command::CheckDeterminism {
             scenario,

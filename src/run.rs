@@ -305,12 +305,13 @@ pub fn run(s: &Scenario, opts: RunOptions) -> Result<RunReport, RunError> {
     let end = s.end();
     world.run_until(end);
 
-    let deadline = s.expect.converged_by.or(s.expect.leader_elected_by);
+    let deadline = s.expect.converged_by;
+    let leader_deadline = s.expect.leader_elected_by.or(s.expect.converged_by);
     let now = world.now();
     if !world.halted() {
         let found = world
             .observer_mut::<Pipeline>()
-            .map(|p| p.finish_checks(now, deadline))
+            .map(|p| p.finish_checks(now, deadline, leader_deadline))
             .unwrap_or_default();
         for v in found {
             world.report_violation(ProcessId::SIM, v);

@@ -24,6 +24,9 @@ pub struct EndOfRun {
     pub healed_at: SimTime,
     /// The liveness deadline: `[expect] converged_by`, if the scenario set one.
     pub deadline: Option<SimTime>,
+    /// The deadline for a stable leader: `[expect] leader_elected_by`, else
+    /// `converged_by`.
+    pub leader_deadline: Option<SimTime>,
 }
 
 /// One invariant, with a stable name (used in `[expect] violations` and in

@@ -91,11 +91,12 @@ pub fn check_file(path: &Path) -> Result<OfflineReport, ReadError> {
             .and_then(|f| f.summary.get("ended_at"))
             .and_then(|v| v.as_u64())
             .map_or(last_t, SimTime);
-        let deadline = deadline_from_config(&trace.header.config);
+        let (deadline, leader_deadline) = deadlines_from_config(&trace.header.config);
         let end = EndOfRun {
             now: end_t,
             healed_at,
             deadline,
+            leader_deadline,
         };
         for c in &mut checkers {
             c.finish(&end, &mut found);
@@ -120,11 +121,10 @@ pub fn check_file(path: &Path) -> Result<OfflineReport, ReadError> {
     })
 }
 
-fn deadline_from_config(config: &serde_json::Value) -> Option<SimTime> {
-    let expect = config.get("expect")?;
-    let v = expect
-        .get("converged_by")
-        .filter(|v| !v.is_null())
-        .or_else(|| expect.get("leader_elected_by"))?;
-    v.as_u64().map(SimTime)
+/// `[expect] converged_by` and the leader deadline (`leader_elected_by`,
+/// else `converged_by`) from the header's resolved configuration.
+fn deadlines_from_config(config: &serde_json::Value) -> (Option<SimTime>, Option<SimTime>) {
+    let at = |key: &str| config.get("expect")?.get(key)?.as_u64().map(SimTime);
+    let converged = at("converged_by");
+    (converged, at("leader_elected_by").or(converged))
 }

@@ -65,11 +65,17 @@ impl Pipeline {
     }
 
     /// Runs the liveness checks at the end of a run.
-    pub fn finish_checks(&mut self, now: SimTime, deadline: Option<SimTime>) -> Vec<Violation> {
+    pub fn finish_checks(
+        &mut self,
+        now: SimTime,
+        deadline: Option<SimTime>,
+        leader_deadline: Option<SimTime>,
+    ) -> Vec<Violation> {
         let end = EndOfRun {
             now,
             healed_at: self.summary.healed_at,
             deadline,
+            leader_deadline,
         };
         let mut out = Vec::new();
         for c in &mut self.checkers {

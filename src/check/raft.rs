@@ -245,7 +245,7 @@ impl Checker for LogMatching {
 /// elected no later than the deadline and unchanged since (no step-down, no
 /// crash, no pause of it).
 ///
-/// The deadline is `[expect] converged_by` if set, else the last fault's
+/// The deadline is `[expect] leader_elected_by` (else `converged_by`) if set, else the last fault's
 /// healing plus [`LEADER_GRACE`] (10 s). A run that ends before that implicit
 /// deadline is not judged: it gave the cluster no fair chance. Crashed and
 /// paused managers do not count as leaders; a second live manager still
@@ -278,7 +278,7 @@ impl LeaderElected {
     }
 
     fn judge(&self, end: &EndOfRun) -> Option<String> {
-        let deadline = match end.deadline {
+        let deadline = match end.leader_deadline {
             Some(d) => d,
             None => {
                 let d = end.healed_at + LEADER_GRACE;
@@ -635,6 +635,7 @@ mod tests {
             now: SimTime(now_ms * 1000),
             healed_at: SimTime(healed_ms * 1000),
             deadline: deadline_ms.map(|d| SimTime(d * 1000)),
+            leader_deadline: deadline_ms.map(|d| SimTime(d * 1000)),
         }
     }
 

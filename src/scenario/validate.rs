@@ -485,6 +485,21 @@ impl Validator<'_, '_> {
             }
             timing.election_timeout = [lo, hi];
         }
+        if timing.raft_heartbeat.as_micros() * 2 > timing.election_timeout[0].as_micros() {
+            let (span, key) = match (&t.raft_heartbeat, &t.election_timeout) {
+                (Some(h), _) => (h.span(), "timing.raft_heartbeat"),
+                (None, Some(e)) => (e.span(), "timing.election_timeout"),
+                (None, None) => (raw.span(), "timing"),
+            };
+            return Err(self.err(
+                span,
+                key,
+                format!(
+                    "raft_heartbeat ({}) must be at most half the minimum election timeout ({}): followers would call elections between heartbeats",
+                    timing.raft_heartbeat, timing.election_timeout[0]
+                ),
+            ));
+        }
         if timing.dead_after < timing.suspect_after {
             let (span, key) = match (&t.dead_after, &t.suspect_after) {
                 (Some(d), _) => (d.span(), "timing.dead_after"),

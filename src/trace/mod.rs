@@ -6,9 +6,9 @@
 //! file is written); [`reader`] reads one back, tolerating a missing footer
 //! and a truncated last line.
 
+pub mod chrome;
 pub mod reader;
 pub mod writer;
-pub mod chrome;
 
 pub use reader::{Body, Footer, Header, ReadError, Record, TraceFile, read_trace};
 pub use writer::{TraceLevel, TraceWriter};

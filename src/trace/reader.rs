@@ -69,53 +69,127 @@ pub struct Record<E> {
 #[derive(Clone, Debug, PartialEq)]
 #[allow(missing_docs)]
 pub enum Body<E> {
-    Send { to: ProcessId, msg: String, id: u64 },
-    Deliver { from: ProcessId, msg: String, id: u64 },
-    Drop { from: ProcessId, to: ProcessId, msg: String, id: u64, reason: DropReason },
-    Timer { timer: String },
+    Send {
+        to: ProcessId,
+        msg: String,
+        id: u64,
+    },
+    Deliver {
+        from: ProcessId,
+        msg: String,
+        id: u64,
+    },
+    Drop {
+        from: ProcessId,
+        to: ProcessId,
+        msg: String,
+        id: u64,
+        reason: DropReason,
+    },
+    Timer {
+        timer: String,
+    },
     Start,
-    Crash { lost_writes: u64 },
+    Crash {
+        lost_writes: u64,
+    },
     Restart,
     Pause,
     Resume,
     DiskLoss,
-    Clock { offset_us: i64, drift_ppm: i64 },
-    Fault { fault: u32, kind: String, phase: Phase, detail: String },
-    Note { text: String },
-    Violation { check: String, detail: String },
+    Clock {
+        offset_us: i64,
+        drift_ppm: i64,
+    },
+    Fault {
+        fault: u32,
+        kind: String,
+        phase: Phase,
+        detail: String,
+    },
+    Note {
+        text: String,
+    },
+    Violation {
+        check: String,
+        detail: String,
+    },
     App(E),
     /// An event kind this build does not know (a newer writer).
-    Unknown { ev: String },
+    Unknown {
+        ev: String,
+    },
 }
 
 impl<E: AppEvent> Record<E> {
     /// The event as checkers see it; `None` for unknown kinds.
     pub fn as_event(&self) -> Option<Event<'_, E>> {
         let kind = match &self.body {
-            Body::Send { to, msg, id } => EventKind::Send { to: *to, msg, id: *id, data: false },
-            Body::Deliver { from, msg, id } => EventKind::Deliver { from: *from, msg, id: *id, data: false },
-            Body::Drop { from, to, msg, id, reason } => {
-                EventKind::Drop { from: *from, to: *to, msg, id: *id, data: false, reason: *reason }
-            }
+            Body::Send { to, msg, id } => EventKind::Send {
+                to: *to,
+                msg,
+                id: *id,
+                data: false,
+            },
+            Body::Deliver { from, msg, id } => EventKind::Deliver {
+                from: *from,
+                msg,
+                id: *id,
+                data: false,
+            },
+            Body::Drop {
+                from,
+                to,
+                msg,
+                id,
+                reason,
+            } => EventKind::Drop {
+                from: *from,
+                to: *to,
+                msg,
+                id: *id,
+                data: false,
+                reason: *reason,
+            },
             Body::Timer { timer } => EventKind::Timer { timer },
             Body::Start => EventKind::Start,
-            Body::Crash { lost_writes } => EventKind::Crash { lost_writes: *lost_writes },
+            Body::Crash { lost_writes } => EventKind::Crash {
+                lost_writes: *lost_writes,
+            },
             Body::Restart => EventKind::Restart,
             Body::Pause => EventKind::Pause,
             Body::Resume => EventKind::Resume,
             Body::DiskLoss => EventKind::DiskLoss,
-            Body::Clock { offset_us, drift_ppm } => {
-                EventKind::Clock { offset_us: *offset_us, drift_ppm: *drift_ppm }
-            }
-            Body::Fault { fault, kind, phase, detail } => {
-                EventKind::Fault { fault: *fault, kind, phase: *phase, detail }
-            }
+            Body::Clock {
+                offset_us,
+                drift_ppm,
+            } => EventKind::Clock {
+                offset_us: *offset_us,
+                drift_ppm: *drift_ppm,
+            },
+            Body::Fault {
+                fault,
+                kind,
+                phase,
+                detail,
+            } => EventKind::Fault {
+                fault: *fault,
+                kind,
+                phase: *phase,
+                detail,
+            },
             Body::Note { text } => EventKind::Note { text },
             Body::Violation { check, detail } => EventKind::Violation { check, detail },
             Body::App(e) => EventKind::App(e),
             Body::Unknown { .. } => return None,
         };
-        Some(Event { t: self.t, p: self.p, seq: self.seq, cause: self.cause, kind })
+        Some(Event {
+            t: self.t,
+            p: self.p,
+            seq: self.seq,
+            cause: self.cause,
+            kind,
+        })
     }
 }
 
@@ -176,25 +250,53 @@ pub enum ReadError {
 /// replay UI indexes instead).
 pub fn read_trace<E: DeserializeOwned>(path: &Path) -> Result<TraceFile<E>, ReadError> {
     let shown = path.display().to_string();
-    let file = std::fs::File::open(path).map_err(|source| ReadError::Io { path: shown.clone(), source })?;
+    let file = std::fs::File::open(path).map_err(|source| ReadError::Io {
+        path: shown.clone(),
+        source,
+    })?;
     read_from(BufReader::new(file), &shown)
 }
 
 /// Reads a trace from any reader; `path` is used in messages.
-pub fn read_from<E: DeserializeOwned, R: Read>(reader: BufReader<R>, path: &str) -> Result<TraceFile<E>, ReadError> {
-    let format_err = |line: u64, message: String| ReadError::Format { path: path.to_string(), line, message };
+pub fn read_from<E: DeserializeOwned, R: Read>(
+    reader: BufReader<R>,
+    path: &str,
+) -> Result<TraceFile<E>, ReadError> {
+    let format_err = |line: u64, message: String| ReadError::Format {
+        path: path.to_string(),
+        line,
+        message,
+    };
     let mut lines = split_lines(reader);
     let header = match lines.next() {
-        None => return Err(format_err(1, "the file is empty: not a partsim trace".into())),
-        Some(Err(e)) => return Err(ReadError::Io { path: path.to_string(), source: e }),
+        None => {
+            return Err(format_err(
+                1,
+                "the file is empty: not a partsim trace".into(),
+            ));
+        }
+        Some(Err(e)) => {
+            return Err(ReadError::Io {
+                path: path.to_string(),
+                source: e,
+            });
+        }
         Some(Ok((text, _))) => parse_header(&text).map_err(|m| format_err(1, m))?,
     };
     let names = header.processes.clone();
-    let mut out = TraceFile { header, events: Vec::new(), footer: None, truncated_line: None };
+    let mut out = TraceFile {
+        header,
+        events: Vec::new(),
+        footer: None,
+        truncated_line: None,
+    };
     let mut line_no = 1u64;
     while let Some(next) = lines.next() {
         line_no += 1;
-        let (text, complete) = next.map_err(|e| ReadError::Io { path: path.to_string(), source: e })?;
+        let (text, complete) = next.map_err(|e| ReadError::Io {
+            path: path.to_string(),
+            source: e,
+        })?;
         if text.trim().is_empty() {
             continue;
         }
@@ -210,8 +312,8 @@ pub fn read_from<E: DeserializeOwned, R: Read>(reader: BufReader<R>, path: &str)
             }
         };
         if value.get("footer").and_then(|f| f.as_bool()) == Some(true) {
-            let footer: Footer =
-                serde_json::from_value(value).map_err(|e| format_err(line_no, format!("bad footer: {e}")))?;
+            let footer: Footer = serde_json::from_value(value)
+                .map_err(|e| format_err(line_no, format!("bad footer: {e}")))?;
             out.footer = Some(footer);
             break;
         }
@@ -223,10 +325,13 @@ pub fn read_from<E: DeserializeOwned, R: Read>(reader: BufReader<R>, path: &str)
 
 /// Parses and checks line 1.
 pub fn parse_header(text: &str) -> Result<Header, String> {
-    let value: serde_json::Value =
-        serde_json::from_str(text).map_err(|_| "line 1 is not JSON: not a partsim trace".to_string())?;
+    let value: serde_json::Value = serde_json::from_str(text)
+        .map_err(|_| "line 1 is not JSON: not a partsim trace".to_string())?;
     if value.get("format").and_then(|f| f.as_str()) != Some(super::FORMAT) {
-        return Err(format!("line 1 has no \"format\":\"{}\": not a partsim trace", super::FORMAT));
+        return Err(format!(
+            "line 1 has no \"format\":\"{}\": not a partsim trace",
+            super::FORMAT
+        ));
     }
     let header: Header = serde_json::from_value(value).map_err(|e| format!("bad header: {e}"))?;
     if header.version != super::VERSION {
@@ -250,20 +355,42 @@ fn resolve(names: &[String], name: &str) -> ProcessId {
 }
 
 /// Parses one event line's JSON into a record.
-pub fn parse_record<E: DeserializeOwned>(value: serde_json::Value, names: &[String]) -> Result<Record<E>, String> {
-    let obj = value.as_object().ok_or("an event line must be a JSON object")?;
+pub fn parse_record<E: DeserializeOwned>(
+    value: serde_json::Value,
+    names: &[String],
+) -> Result<Record<E>, String> {
+    let obj = value
+        .as_object()
+        .ok_or("an event line must be a JSON object")?;
     let num = |k: &str| obj.get(k).and_then(|v| v.as_u64());
     let int = |k: &str| obj.get(k).and_then(|v| v.as_i64()).unwrap_or(0);
-    let text = |k: &str| obj.get(k).and_then(|v| v.as_str()).unwrap_or("").to_string();
+    let text = |k: &str| {
+        obj.get(k)
+            .and_then(|v| v.as_str())
+            .unwrap_or("")
+            .to_string()
+    };
     let pid = |k: &str| resolve(names, obj.get(k).and_then(|v| v.as_str()).unwrap_or(""));
     let t = SimTime(num("t").ok_or("event without \"t\"")?);
     let seq = num("seq").ok_or("event without \"seq\"")?;
     let cause = num("cause");
     let p = pid("p");
-    let ev = obj.get("ev").and_then(|v| v.as_str()).ok_or("event without \"ev\"")?.to_string();
+    let ev = obj
+        .get("ev")
+        .and_then(|v| v.as_str())
+        .ok_or("event without \"ev\"")?
+        .to_string();
     let body = match ev.as_str() {
-        "send" => Body::Send { to: pid("to"), msg: text("msg"), id: num("id").unwrap_or(0) },
-        "deliver" => Body::Deliver { from: pid("from"), msg: text("msg"), id: num("id").unwrap_or(0) },
+        "send" => Body::Send {
+            to: pid("to"),
+            msg: text("msg"),
+            id: num("id").unwrap_or(0),
+        },
+        "deliver" => Body::Deliver {
+            from: pid("from"),
+            msg: text("msg"),
+            id: num("id").unwrap_or(0),
+        },
         "drop" => Body::Drop {
             from: pid("from"),
             to: pid("to"),
@@ -274,28 +401,48 @@ pub fn parse_record<E: DeserializeOwned>(value: serde_json::Value, names: &[Stri
                 .find(|r| r.as_str() == text("reason"))
                 .unwrap_or(DropReason::Unknown),
         },
-        "timer" => Body::Timer { timer: text("timer") },
+        "timer" => Body::Timer {
+            timer: text("timer"),
+        },
         "start" => Body::Start,
-        "crash" => Body::Crash { lost_writes: num("lost_writes").unwrap_or(0) },
+        "crash" => Body::Crash {
+            lost_writes: num("lost_writes").unwrap_or(0),
+        },
         "restart" => Body::Restart,
         "pause" => Body::Pause,
         "resume" => Body::Resume,
         "disk_loss" => Body::DiskLoss,
-        "clock" => Body::Clock { offset_us: int("offset_us"), drift_ppm: int("drift_ppm") },
+        "clock" => Body::Clock {
+            offset_us: int("offset_us"),
+            drift_ppm: int("drift_ppm"),
+        },
         "fault" => Body::Fault {
             fault: num("fault").unwrap_or(0) as u32,
             kind: text("kind"),
-            phase: if text("phase") == "end" { Phase::End } else { Phase::Begin },
+            phase: if text("phase") == "end" {
+                Phase::End
+            } else {
+                Phase::Begin
+            },
             detail: text("detail"),
         },
         "note" => Body::Note { text: text("text") },
-        "violation" => Body::Violation { check: text("check"), detail: text("detail") },
+        "violation" => Body::Violation {
+            check: text("check"),
+            detail: text("detail"),
+        },
         _ => match E::deserialize(&value) {
             Ok(e) => Body::App(e),
             Err(_) => Body::Unknown { ev },
         },
     };
-    Ok(Record { t, p, seq, cause, body })
+    Ok(Record {
+        t,
+        p,
+        seq,
+        cause,
+        body,
+    })
 }
 
 /// Lines with a flag telling whether each ended with a newline.
@@ -305,7 +452,10 @@ struct Lines<R: Read> {
 }
 
 fn split_lines<R: Read>(inner: BufReader<R>) -> Lines<R> {
-    Lines { inner, peeked: None }
+    Lines {
+        inner,
+        peeked: None,
+    }
 }
 
 impl<R: Read> Lines<R> {
@@ -360,7 +510,10 @@ mod tests {
         let t = read(TRACE).unwrap();
         assert_eq!(t.events.len(), 3);
         assert_eq!(t.events[1].cause, Some(0));
-        assert!(matches!(t.events[2].body, Body::App(StackEvent::Role { term: 2, .. })));
+        assert!(matches!(
+            t.events[2].body,
+            Body::App(StackEvent::Role { term: 2, .. })
+        ));
         assert!(t.notice().unwrap().contains("no footer"));
     }
 

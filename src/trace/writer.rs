@@ -104,8 +104,12 @@ impl<W: Write> TraceWriter<W> {
             digest: String,
             summary: &'a serde_json::Value,
         }
-        let footer =
-            Footer { footer: true, events: self.written, digest: super::digest_hex(self.hasher.digest()), summary };
+        let footer = Footer {
+            footer: true,
+            events: self.written,
+            digest: super::digest_hex(self.hasher.digest()),
+            summary,
+        };
         serde_json::to_writer(&mut self.out, &footer)?;
         self.out.write_all(b"\n")?;
         self.out.flush()?;
@@ -116,7 +120,11 @@ impl<W: Write> TraceWriter<W> {
 /// Appends one event line (with its newline) to `out`.
 pub fn format_event<E: AppEvent>(out: &mut Vec<u8>, ev: &Event<'_, E>, names: &[String]) {
     let name = |p: ProcessId| -> &str {
-        if p == ProcessId::SIM { "sim" } else { names.get(p.index()).map_or("?", |s| s.as_str()) }
+        if p == ProcessId::SIM {
+            "sim"
+        } else {
+            names.get(p.index()).map_or("?", |s| s.as_str())
+        }
     };
     out.extend_from_slice(b"{\"t\":");
     push_u64(out, ev.t.0);
@@ -161,7 +169,14 @@ pub fn format_event<E: AppEvent>(out: &mut Vec<u8>, ev: &Event<'_, E>, names: &[
             field_plain(out, "msg", msg);
             field_u64(out, "id", id);
         }
-        EventKind::Drop { from, to, msg, id, reason, .. } => {
+        EventKind::Drop {
+            from,
+            to,
+            msg,
+            id,
+            reason,
+            ..
+        } => {
             field_str(out, "from", name(from));
             field_str(out, "to", name(to));
             field_plain(out, "msg", msg);
@@ -170,10 +185,20 @@ pub fn format_event<E: AppEvent>(out: &mut Vec<u8>, ev: &Event<'_, E>, names: &[
         }
         EventKind::Timer { timer } => field_plain(out, "timer", timer),
         EventKind::Crash { lost_writes } => field_u64(out, "lost_writes", lost_writes),
-        EventKind::Clock { offset_us, drift_ppm } => {
-            out.extend_from_slice(format!(",\"offset_us\":{offset_us},\"drift_ppm\":{drift_ppm}").as_bytes());
+        EventKind::Clock {
+            offset_us,
+            drift_ppm,
+        } => {
+            out.extend_from_slice(
+                format!(",\"offset_us\":{offset_us},\"drift_ppm\":{drift_ppm}").as_bytes(),
+            );
         }
-        EventKind::Fault { fault, kind, phase, detail } => {
+        EventKind::Fault {
+            fault,
+            kind,
+            phase,
+            detail,
+        } => {
             field_u64(out, "fault", u64::from(fault));
             field_str(out, "kind", kind);
             field_plain(out, "phase", phase.as_str());
@@ -264,7 +289,12 @@ mod tests {
             p: ProcessId(1),
             seq: 4,
             cause: Some(2),
-            kind: EventKind::Send { to: ProcessId(0), msg: "Heartbeat", id: 17, data: false },
+            kind: EventKind::Send {
+                to: ProcessId(0),
+                msg: "Heartbeat",
+                id: 17,
+                data: false,
+            },
         };
         format_event(&mut out, &ev, &names());
         assert_eq!(
@@ -276,11 +306,24 @@ mod tests {
     #[test]
     fn app_events_are_spliced_after_common_fields() {
         let mut out = Vec::new();
-        let app = StackEvent::Role { role: Role::Leader, term: 3, leader: None };
-        let ev = Event { t: SimTime(9), p: ProcessId(0), seq: 0, cause: None, kind: EventKind::App(&app) };
+        let app = StackEvent::Role {
+            role: Role::Leader,
+            term: 3,
+            leader: None,
+        };
+        let ev = Event {
+            t: SimTime(9),
+            p: ProcessId(0),
+            seq: 0,
+            cause: None,
+            kind: EventKind::App(&app),
+        };
         format_event(&mut out, &ev, &names());
         let line = String::from_utf8(out).unwrap();
-        assert_eq!(line, "{\"t\":9,\"p\":\"m1\",\"seq\":0,\"ev\":\"role\",\"role\":\"leader\",\"term\":3}\n");
+        assert_eq!(
+            line,
+            "{\"t\":9,\"p\":\"m1\",\"seq\":0,\"ev\":\"role\",\"role\":\"leader\",\"term\":3}\n"
+        );
         let v: serde_json::Value = serde_json::from_str(&line).unwrap();
         assert_eq!(v["term"], 3);
     }
