@@ -145,6 +145,15 @@ enum BenchCommand {
         #[arg(long, default_value = "60s", value_parser = parse_duration)]
         duration: SimDuration,
     },
+    /// The replay UI's loader: generates a trace, then measures open time, seek time and memory.
+    Replay {
+        /// Events in the generated trace.
+        #[arg(long, default_value_t = 1_000_000)]
+        events: u64,
+        /// Print one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 fn parse_duration(s: &str) -> Result<SimDuration, String> {
@@ -387,6 +396,22 @@ fn dispatch(cli: Cli) -> Result<u8, Failure> {
             format: ExportFormat::Chrome,
             output,
         } => export(&trace, &output),
+        Command::Bench(BenchCommand::Replay { events, json }) => {
+            if std::io::stderr().is_terminal() {
+                eprintln!("generating a {events}-event trace and indexing it…");
+            }
+            let r = partsim::tui::bench_replay(events, &std::env::temp_dir())
+                .map_err(|e| Failure::usage(e.to_string()))?;
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string(&r).map_err(|e| Failure::internal(e.to_string()))?
+                );
+            } else {
+                println!("{r}");
+            }
+            Ok(0)
+        }
         Command::Bench(BenchCommand::Mesh {
             json,
             trace,
@@ -561,16 +586,22 @@ fn check_trace(path: &Path, json: bool) -> Result<u8, Failure> {
 }
 
 fn replay(path: &Path) -> Result<u8, Failure> {
-    Err(Failure::internal(format!(
-        "{}: the replay UI is not wired in yet",
-        path.display()
-    )))
+    match partsim::tui::run_replay(path) {
+        Ok(()) => Ok(0),
+        Err(e) if e.is_bad_input() => Err(Failure::usage(e.to_string())),
+        Err(e) => Err(Failure::internal(e.to_string())),
+    }
 }
 
 fn export(trace: &Path, output: &Path) -> Result<u8, Failure> {
-    Err(Failure::internal(format!(
-        "{} -> {}: export is not wired in yet",
-        trace.display(),
+    let stats = partsim::trace::chrome::export_chrome(trace, output)
+        .map_err(|e| Failure::usage(e.to_string()))?;
+    if let Some(n) = &stats.notice {
+        eprintln!("partsim: note: {n}");
+    }
+    println!(
+        "wrote {} (Chrome Trace Event format: open it in ui.perfetto.dev)",
         output.display()
-    )))
+    );
+    Ok(0)
 }

@@ -96,6 +96,9 @@ pub fn parse_shard(text: &str) -> Result<(u64, u64), String> {
     Ok((i, n))
 }
 
+/// Called after each finished seed with (seeds done, seeds in all, failed so far).
+pub type Progress = Box<dyn Fn(u64, u64, u64) + Sync>;
+
 /// Options of a sweep.
 pub struct SweepOptions {
     /// Seeds to run.
@@ -108,8 +111,8 @@ pub struct SweepOptions {
     pub planted: Planted,
     /// The scenario file, for reproduce lines.
     pub scenario_path: String,
-    /// Called after each finished seed with (done, total, failed so far).
-    pub progress: Option<Box<dyn Fn(u64, u64, u64) + Sync>>,
+    /// Reports progress (on a terminal).
+    pub progress: Option<Progress>,
 }
 
 /// Runs the sweep.

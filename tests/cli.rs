@@ -187,15 +187,36 @@ fn the_scenarios_folder_validates() {
 
 #[test]
 fn sweep_runs_a_seed_range_and_reports_in_json() {
-    let o = partsim(&["sweep", "scenarios/raft-elect.toml", "--seeds", "0..6", "--jobs", "2", "--json"]);
+    let o = partsim(&[
+        "sweep",
+        "scenarios/raft-elect.toml",
+        "--seeds",
+        "0..6",
+        "--jobs",
+        "2",
+        "--json",
+    ]);
     assert_eq!(code(&o), 0, "{}", text(&o.stderr));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
     assert_eq!(v["seeds"], 6);
     assert_eq!(v["passed"], 6);
-    assert!(v["metrics"]["leader_elections"]["count"].as_u64().is_some_and(|n| n == 6), "{v}");
+    assert!(
+        v["metrics"]["leader_elections"]["count"]
+            .as_u64()
+            .is_some_and(|n| n == 6),
+        "{v}"
+    );
     let o = partsim(&["sweep", "scenarios/raft-elect.toml", "--seeds", "5..2"]);
     assert_eq!(code(&o), 2);
-    let o = partsim(&["sweep", "scenarios/raft-elect.toml", "--seeds", "0..6", "--shard", "2/3", "--json"]);
+    let o = partsim(&[
+        "sweep",
+        "scenarios/raft-elect.toml",
+        "--seeds",
+        "0..6",
+        "--shard",
+        "2/3",
+        "--json",
+    ]);
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
     assert_eq!(v["seeds"], 2, "seeds 1 and 4");
 }

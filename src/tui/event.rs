@@ -32,15 +32,36 @@ impl FullEvent {
     pub fn parse(line: &[u8]) -> Result<FullEvent, String> {
         let mut obj: Map<String, Value> =
             serde_json::from_slice(line).map_err(|e| format!("not a JSON event: {e}"))?;
-        let t = obj.get("t").and_then(Value::as_u64).ok_or("event without \"t\"")?;
-        let seq = obj.get("seq").and_then(Value::as_u64).ok_or("event without \"seq\"")?;
-        let ev = obj.get("ev").and_then(Value::as_str).ok_or("event without \"ev\"")?.to_string();
-        let p = obj.get("p").and_then(Value::as_str).unwrap_or("?").to_string();
+        let t = obj
+            .get("t")
+            .and_then(Value::as_u64)
+            .ok_or("event without \"t\"")?;
+        let seq = obj
+            .get("seq")
+            .and_then(Value::as_u64)
+            .ok_or("event without \"seq\"")?;
+        let ev = obj
+            .get("ev")
+            .and_then(Value::as_str)
+            .ok_or("event without \"ev\"")?
+            .to_string();
+        let p = obj
+            .get("p")
+            .and_then(Value::as_str)
+            .unwrap_or("?")
+            .to_string();
         let cause = obj.get("cause").and_then(Value::as_u64);
         for k in COMMON {
             obj.remove(k);
         }
-        Ok(FullEvent { t, p, seq, cause, ev, fields: obj })
+        Ok(FullEvent {
+            t,
+            p,
+            seq,
+            cause,
+            ev,
+            fields: obj,
+        })
     }
 
     /// A string field ("" when absent or not a string).
@@ -60,7 +81,10 @@ impl FullEvent {
 
     /// A boolean field (false when absent).
     pub fn flag(&self, key: &str) -> bool {
-        self.fields.get(key).and_then(Value::as_bool).unwrap_or(false)
+        self.fields
+            .get(key)
+            .and_then(Value::as_bool)
+            .unwrap_or(false)
     }
 
     /// A partition number, written either as `7` or as `"p7"`.
@@ -75,11 +99,21 @@ impl FullEvent {
     /// One line for the event log: what happened, without time and process.
     pub fn summary(&self) -> String {
         let s = |k: &str| self.str(k);
-        let n = |k: &str| self.u64(k).map_or_else(|| "?".to_string(), |v| v.to_string());
+        let n = |k: &str| {
+            self.u64(k)
+                .map_or_else(|| "?".to_string(), |v| v.to_string())
+        };
         match self.ev.as_str() {
             "send" => format!("→{} {} #{}", s("to"), s("msg"), n("id")),
             "deliver" => format!("←{} {} #{}", s("from"), s("msg"), n("id")),
-            "drop" => format!("{}→{} {} #{} ({})", s("from"), s("to"), s("msg"), n("id"), s("reason")),
+            "drop" => format!(
+                "{}→{} {} #{} ({})",
+                s("from"),
+                s("to"),
+                s("msg"),
+                n("id"),
+                s("reason")
+            ),
             "timer" => s("timer").to_string(),
             "crash" => match self.u64("lost_writes") {
                 Some(0) | None => "crashed".to_string(),
@@ -90,8 +124,18 @@ impl FullEvent {
             "pause" => "paused".into(),
             "resume" => "resumed".into(),
             "disk_loss" => "disk wiped".into(),
-            "clock" => format!("offset {} drift {}ppm", fmt_offset(self.i64("offset_us")), self.i64("drift_ppm")),
-            "fault" => format!("{} #{} {}: {}", s("phase"), n("fault"), s("kind"), s("detail")),
+            "clock" => format!(
+                "offset {} drift {}ppm",
+                fmt_offset(self.i64("offset_us")),
+                self.i64("drift_ppm")
+            ),
+            "fault" => format!(
+                "{} #{} {}: {}",
+                s("phase"),
+                n("fault"),
+                s("kind"),
+                s("detail")
+            ),
             "note" => s("text").to_string(),
             "violation" => format!("{}: {}", s("check"), s("detail")),
             "beat" => format!("round {}", n("round")),
@@ -104,7 +148,11 @@ impl FullEvent {
             }
             "vote" => format!(
                 "{} {} term {}{}",
-                if self.flag("granted") { "grant" } else { "deny" },
+                if self.flag("granted") {
+                    "grant"
+                } else {
+                    "deny"
+                },
                 s("candidate"),
                 n("term"),
                 if self.flag("pre") { " (pre-vote)" } else { "" }
@@ -115,19 +163,25 @@ impl FullEvent {
                 n("index"),
                 n("term"),
                 n("bytes"),
-                if self.flag("installed") { " installed" } else { "" }
+                if self.flag("installed") {
+                    " installed"
+                } else {
+                    ""
+                }
             ),
             "map" => format!("applied map v{}", n("version")),
             "replica" => format!(
                 "p{} {} epoch {}",
-                self.partition().map_or_else(|| "?".into(), |p| p.to_string()),
+                self.partition()
+                    .map_or_else(|| "?".into(), |p| p.to_string()),
                 s("state"),
                 n("epoch")
             ),
             "health" => format!("{} is {}", s("node"), s("state")),
             "move" => format!(
                 "p{} {}→{} {}",
-                self.partition().map_or_else(|| "?".into(), |p| p.to_string()),
+                self.partition()
+                    .map_or_else(|| "?".into(), |p| p.to_string()),
                 self.generic_value("from"),
                 self.generic_value("to"),
                 s("phase")
@@ -135,14 +189,24 @@ impl FullEvent {
             "member" => format!("{} {}", s("node"), s("state")),
             "auth_reject" => format!("from {}: {}", s("from"), s("reason")),
             "invoke" => {
-                let mut out = format!("{} {} {} cell {}", self.generic_value("op"), s("kind"), self.generic_value("client_op"), self.generic_value("cell"));
+                let mut out = format!(
+                    "{} {} {} cell {}",
+                    self.generic_value("op"),
+                    s("kind"),
+                    self.generic_value("client_op"),
+                    self.generic_value("cell")
+                );
                 if let Some(v) = self.fields.get("value") {
                     out.push_str(&format!(" = {}", plain(v)));
                 }
                 out
             }
             "complete" => {
-                let mut out = format!("{} {}", self.generic_value("op"), if self.flag("ok") { "ok" } else { "failed" });
+                let mut out = format!(
+                    "{} {}",
+                    self.generic_value("op"),
+                    if self.flag("ok") { "ok" } else { "failed" }
+                );
                 if let Some(v) = self.fields.get("value") {
                     out.push_str(&format!(" = {}", plain(v)));
                 }
@@ -187,7 +251,9 @@ pub fn fmt_t(us: u64) -> String {
 
 /// A short duration: `250us`, `1.5ms`, `12s`, `2m30s`.
 pub fn fmt_span(us: u64) -> String {
-    if us < 1_000 {
+    if us == 0 {
+        "0s".into()
+    } else if us < 1_000 {
         format!("{us}us")
     } else if us < 1_000_000 {
         trim_decimal(us as f64 / 1_000.0, "ms")
@@ -221,10 +287,14 @@ mod tests {
 
     #[test]
     fn parses_and_summarises_known_and_unknown_kinds() {
-        let e = FullEvent::parse(br#"{"t":5,"p":"m1","seq":3,"cause":1,"ev":"role","role":"leader","term":4}"#).unwrap();
+        let e = FullEvent::parse(
+            br#"{"t":5,"p":"m1","seq":3,"cause":1,"ev":"role","role":"leader","term":4}"#,
+        )
+        .unwrap();
         assert_eq!((e.t, e.seq, e.cause, e.p.as_str()), (5, 3, Some(1), "m1"));
         assert_eq!(e.summary(), "leader term 4");
-        let u = FullEvent::parse(br#"{"t":5,"p":"m1","seq":3,"ev":"brand_new","x":1,"y":"z"}"#).unwrap();
+        let u = FullEvent::parse(br#"{"t":5,"p":"m1","seq":3,"ev":"brand_new","x":1,"y":"z"}"#)
+            .unwrap();
         assert_eq!(u.summary(), "x=1 y=z");
         let r = FullEvent::parse(br#"{"t":5,"p":"n1","seq":3,"ev":"replica","partition":"p7","state":"primary","epoch":2}"#).unwrap();
         assert_eq!(r.partition(), Some(7));

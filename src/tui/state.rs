@@ -164,7 +164,10 @@ pub struct PartState {
 impl PartState {
     /// Replicas that count towards the replication factor (primary and backups).
     pub fn in_sync(&self) -> usize {
-        self.replicas.iter().filter(|(_, s)| *s != ReplicaState::CatchingUp).count()
+        self.replicas
+            .iter()
+            .filter(|(_, s)| *s != ReplicaState::CatchingUp)
+            .count()
     }
     /// Replicas still catching up.
     pub fn catching_up(&self) -> usize {
@@ -308,7 +311,11 @@ impl ClusterState {
                 if let Some(ps) = self.procs.get_mut(pi) {
                     ps.role = RaftRole::parse(ev.str("role"));
                     ps.term = ev.u64("term").unwrap_or(ps.term);
-                    ps.leader = if ps.role == Some(RaftRole::Leader) { Some(p) } else { leader };
+                    ps.leader = if ps.role == Some(RaftRole::Leader) {
+                        Some(p)
+                    } else {
+                        leader
+                    };
                 }
             }
             "commit" => {
@@ -332,7 +339,8 @@ impl ClusterState {
             }
             "replica" => self.apply_replica(ev, p),
             "health" => {
-                if let (Some(node), Some(h)) = (id(ev.str("node")), Health::parse(ev.str("state"))) {
+                if let (Some(node), Some(h)) = (id(ev.str("node")), Health::parse(ev.str("state")))
+                {
                     self.ensure_proc(node);
                     self.procs[node as usize].health = Some(h);
                 }
@@ -347,7 +355,14 @@ impl ClusterState {
                 if let Some(part) = self.partition_mut(ev.partition()) {
                     part.moving = !matches!(
                         ev.str("phase"),
-                        "done" | "complete" | "completed" | "finished" | "end" | "aborted" | "cancelled" | "failed"
+                        "done"
+                            | "complete"
+                            | "completed"
+                            | "finished"
+                            | "end"
+                            | "aborted"
+                            | "cancelled"
+                            | "failed"
                     );
                 }
             }
@@ -385,7 +400,9 @@ impl ClusterState {
             _ => None,
         };
         let epoch = ev.u64("epoch");
-        let Some(part) = self.partition_mut(ev.partition()) else { return };
+        let Some(part) = self.partition_mut(ev.partition()) else {
+            return;
+        };
         let old = part.replicas.iter().position(|(n, _)| *n == node);
         let old_state = old.map(|i| part.replicas[i].1);
         match (old, new) {
@@ -401,14 +418,20 @@ impl ClusterState {
         } else if part.primary == Some(node) {
             // The node gave up the primary role; another replica may still
             // claim it (then it is the primary) or nobody does yet.
-            part.primary = part.replicas.iter().rev().find(|(_, s)| *s == ReplicaState::Primary).map(|(n, _)| *n);
+            part.primary = part
+                .replicas
+                .iter()
+                .rev()
+                .find(|(_, s)| *s == ReplicaState::Primary)
+                .map(|(n, _)| *n);
         }
         if let Some(e) = epoch {
             part.epoch = part.epoch.max(e);
         }
         let (added, primary_delta): (i64, i64) = (
             i64::from(new.is_some()) - i64::from(old_state.is_some()),
-            i64::from(new == Some(ReplicaState::Primary)) - i64::from(old_state == Some(ReplicaState::Primary)),
+            i64::from(new == Some(ReplicaState::Primary))
+                - i64::from(old_state == Some(ReplicaState::Primary)),
         );
         self.ensure_proc(node);
         let ps = &mut self.procs[node as usize];
@@ -449,11 +472,18 @@ pub fn fault_groups(kind: &str, detail: &str) -> Vec<Vec<String>> {
     if !groups.is_empty() {
         return groups;
     }
-    let words: Vec<&str> =
-        detail.split_whitespace().filter(|w| *w != kind && *w != "->" && !w.contains('=')).collect();
+    let words: Vec<&str> = detail
+        .split_whitespace()
+        .filter(|w| *w != kind && *w != "->" && !w.contains('='))
+        .collect();
     match kind {
-        "isolate" => words.first().map(|w| vec![vec![w.to_string()], vec!["*".to_string()]]).unwrap_or_default(),
-        "one_way" if words.len() >= 2 => vec![vec![words[0].to_string()], vec![words[1].to_string()]],
+        "isolate" => words
+            .first()
+            .map(|w| vec![vec![w.to_string()], vec!["*".to_string()]])
+            .unwrap_or_default(),
+        "one_way" if words.len() >= 2 => {
+            vec![vec![words[0].to_string()], vec![words[1].to_string()]]
+        }
         _ => Vec::new(),
     }
 }
@@ -467,7 +497,10 @@ mod tests {
     }
 
     fn names(s: &str) -> Option<u16> {
-        ["m1", "m2", "n1", "n2"].iter().position(|n| *n == s).map(|i| i as u16)
+        ["m1", "m2", "n1", "n2"]
+            .iter()
+            .position(|n| *n == s)
+            .map(|i| i as u16)
     }
 
     #[test]
@@ -475,7 +508,11 @@ mod tests {
         let mut st = ClusterState::initial(4, 2);
         let mut id = names;
         st.apply(&ev(r#"{"t":1,"p":"m1","seq":0,"ev":"start"}"#), 0, &mut id);
-        st.apply(&ev(r#"{"t":2,"p":"m1","seq":1,"ev":"role","role":"leader","term":2}"#), 0, &mut id);
+        st.apply(
+            &ev(r#"{"t":2,"p":"m1","seq":1,"ev":"role","role":"leader","term":2}"#),
+            0,
+            &mut id,
+        );
         assert_eq!(st.leader(), Some((0, 2)));
         st.apply(&ev(r#"{"t":3,"p":"n1","seq":2,"ev":"replica","partition":1,"state":"primary","epoch":1}"#), 2, &mut id);
         st.apply(&ev(r#"{"t":3,"p":"n2","seq":3,"ev":"replica","partition":1,"state":"backup","epoch":1}"#), 3, &mut id);
@@ -489,18 +526,38 @@ mod tests {
         assert_eq!((st.procs[2].replicas, st.procs[2].primaries), (0, 0));
         st.apply(&ev(r#"{"t":5,"p":"m1","seq":6,"ev":"crash"}"#), 0, &mut id);
         assert_eq!(st.leader(), None);
-        st.apply(&ev(r#"{"t":6,"p":"m2","seq":7,"ev":"health","node":"n1","state":"dead"}"#), 1, &mut id);
+        st.apply(
+            &ev(r#"{"t":6,"p":"m2","seq":7,"ev":"health","node":"n1","state":"dead"}"#),
+            1,
+            &mut id,
+        );
         assert_eq!(st.procs[2].health, Some(Health::Dead));
-        st.apply(&ev(r#"{"t":7,"p":"sim","seq":8,"ev":"violation","check":"x","detail":"y"}"#), 1, &mut id);
+        st.apply(
+            &ev(r#"{"t":7,"p":"sim","seq":8,"ev":"violation","check":"x","detail":"y"}"#),
+            1,
+            &mut id,
+        );
         assert_eq!((st.violations, st.applied, st.t), (1, 9, 7));
     }
 
     #[test]
     fn fault_groups_read_the_common_spellings() {
-        assert_eq!(fault_groups("partition", "partition [m1 n1] | [*]"), vec![vec!["m1", "n1"], vec!["*"]]);
-        assert_eq!(fault_groups("partition", r#"[["m1","n1"],["*"]]"#), vec![vec!["m1", "n1"], vec!["*"]]);
-        assert_eq!(fault_groups("isolate", "isolate n3"), vec![vec!["n3"], vec!["*"]]);
-        assert_eq!(fault_groups("one_way", "one_way m1 -> *"), vec![vec!["m1"], vec!["*"]]);
+        assert_eq!(
+            fault_groups("partition", "partition [m1 n1] | [*]"),
+            vec![vec!["m1", "n1"], vec!["*"]]
+        );
+        assert_eq!(
+            fault_groups("partition", r#"[["m1","n1"],["*"]]"#),
+            vec![vec!["m1", "n1"], vec!["*"]]
+        );
+        assert_eq!(
+            fault_groups("isolate", "isolate n3"),
+            vec![vec!["n3"], vec!["*"]]
+        );
+        assert_eq!(
+            fault_groups("one_way", "one_way m1 -> *"),
+            vec![vec!["m1"], vec!["*"]]
+        );
         assert!(fault_groups("crash", "crash n3").is_empty());
     }
 }
