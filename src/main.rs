@@ -190,6 +190,17 @@ fn main() -> ExitCode {
         }
     };
     std::panic::set_hook(Box::new(|info| {
+        let payload = info.payload();
+        let message = payload
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| payload.downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if message.contains("Broken pipe") {
+            // The reader of our output went away (`partsim … | head`): stop
+            // quietly, with the status a SIGPIPE death gives.
+            std::process::exit(141);
+        }
         eprintln!("partsim: internal error (a bug in partsim, please report it): {info}");
     }));
     match std::panic::catch_unwind(|| dispatch(cli)) {

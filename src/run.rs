@@ -17,10 +17,11 @@ use std::rc::Rc;
 use serde::Serialize;
 
 use crate::check::{self, Pipeline};
-use crate::scenario::{Action, Scenario, Scheduled, StackKind, Target};
+use crate::scenario::{Action, PlacementPolicyName, Scenario, Scheduled, StackKind, Target};
 use crate::sim::rng::{self, ChaCha8Rng, RngExt};
 use crate::sim::{Clock, DropReason, NetConfig, Phase, ProcessId, SimTime, Status, World};
-use crate::stack::cluster::{ClusterConfig, Kind, Node, Timing};
+use crate::stack::cluster::{Admin, ClusterConfig, Kind, Node, PlacementSettings, Timing};
+use crate::stack::coordinator::PolicyKind;
 use crate::stack::grid::Geometry;
 use crate::stack::planted::Planted;
 use crate::trace::{self, TraceLevel, TraceWriter};
@@ -212,7 +213,16 @@ pub fn cluster_config(s: &Scenario, planted: Planted) -> ClusterConfig {
             raft_heartbeat: s.timing.raft_heartbeat,
         },
         cluster_key: s.cluster.cluster_key.clone(),
+        placement: PlacementSettings {
+            policy: match s.placement.policy {
+                PlacementPolicyName::RendezvousBounded => PolicyKind::RendezvousBounded,
+                PlacementPolicyName::LeastLoaded => PolicyKind::LeastLoaded,
+            },
+            max_imbalance: s.placement.max_imbalance,
+            max_concurrent_moves: s.placement.max_concurrent_moves,
+        },
         planted,
+        admin: Admin::default(),
     }
 }
 
@@ -294,6 +304,7 @@ pub fn run(s: &Scenario, opts: RunOptions) -> Result<RunReport, RunError> {
         select_rng: rng::stream(seed, "faults/select"),
         targets: BTreeMap::new(),
         clocks: BTreeMap::new(),
+        one_way_details: BTreeMap::new(),
     };
     for step in &schedule {
         world.run_until(step.at);
@@ -495,6 +506,9 @@ struct Applier {
     targets: BTreeMap<u32, ProcessId>,
     /// Clocks as they were before each clock fault, to restore at its end.
     clocks: BTreeMap<u32, Clock>,
+    /// How each one-way cut was traced at its begin (its sides resolved),
+    /// to trace its end the same way.
+    one_way_details: BTreeMap<u32, String>,
 }
 
 impl Applier {
@@ -532,7 +546,13 @@ impl Applier {
                 })
                 .max()
                 .map(|(_, p)| p),
-            Target::Primary(_) => None,
+            Target::Primary(p) => {
+                // The primary in the current leader's committed map.
+                let leader = self.resolve(world, config, &Target::Leader, Want::Any)?;
+                let map = world.process(leader)?.as_manager()?.map();
+                let name = map.partitions.get(*p as usize)?.primary.clone()?;
+                world.id(&name).filter(|q| want.accepts(world.status(*q)))
+            }
         }
     }
 
@@ -598,10 +618,52 @@ impl Applier {
             }
             None => None,
         };
-        let detail = match (action, target) {
-            (_, Some(p)) => world.name(p).to_string(),
-            (a, None) => a.to_string(),
+        // A one-way cut's sides may be selectors or "*": resolve them now,
+        // so the trace names the concrete processes.
+        let one_way = match (action, phase) {
+            (Action::OneWay { from, to }, Phase::Begin) => {
+                let mut side = |t: &Target| -> Option<Vec<ProcessId>> {
+                    match t {
+                        Target::Id(s) if s == "*" => None,
+                        t => Some(
+                            self.resolve(world, config, t, Want::Any)
+                                .into_iter()
+                                .collect(),
+                        ),
+                    }
+                };
+                let (f, t) = (side(from), side(to));
+                let everyone_but = |named: &Option<Vec<ProcessId>>| -> Vec<ProcessId> {
+                    let named = named.clone().unwrap_or_default();
+                    (0..world.names().len() as u32)
+                        .map(ProcessId)
+                        .filter(|p| !named.contains(p))
+                        .collect()
+                };
+                let from_side = f.clone().unwrap_or_else(|| everyone_but(&t));
+                let to_side = t.unwrap_or_else(|| everyone_but(&f));
+                Some((from_side, to_side))
+            }
+            _ => None,
         };
+        let names_of = |ps: &[ProcessId]| -> String {
+            ps.iter()
+                .map(|p| world.name(*p))
+                .collect::<Vec<_>>()
+                .join(",")
+        };
+        let detail = match (action, target, &one_way) {
+            (_, Some(p), _) => world.name(p).to_string(),
+            (_, None, Some((f, t))) => format!("one_way {} -> {}", names_of(f), names_of(t)),
+            (Action::OneWay { .. }, None, None) => self
+                .one_way_details
+                .remove(&fault)
+                .unwrap_or_else(|| action.to_string()),
+            (a, None, None) => a.to_string(),
+        };
+        if one_way.is_some() {
+            self.one_way_details.insert(fault, detail.clone());
+        }
         world.trace_fault(
             target.unwrap_or(ProcessId::SIM),
             fault,
@@ -643,29 +705,10 @@ impl Applier {
                     .collect();
                 world.net_mut().partition(fault, &resolved);
             }
-            (Action::OneWay { from, to }, Phase::Begin) => {
-                let side = |t: &Target,
-                            other: &Target,
-                            this: &mut Self,
-                            world: &World<Node>|
-                 -> Vec<ProcessId> {
-                    match t {
-                        Target::Id(s) if s == "*" => {
-                            let other_names: Vec<String> = other
-                                .as_id()
-                                .map(|s| vec![s.to_string()])
-                                .unwrap_or_default();
-                            this.expand(world, &["*".to_string()], &other_names)
-                        }
-                        t => this
-                            .resolve(world, config, t, Want::Any)
-                            .into_iter()
-                            .collect(),
-                    }
-                };
-                let f = side(from, to, self, world);
-                let t = side(to, from, self, world);
-                world.net_mut().one_way(fault, &f, &t);
+            (Action::OneWay { .. }, Phase::Begin) => {
+                if let Some((f, t)) = &one_way {
+                    world.net_mut().one_way(fault, f, t);
+                }
             }
             (Action::Isolate(_), Phase::Begin) => {
                 if let Some(p) = target {
@@ -735,10 +778,15 @@ impl Applier {
                 }
             }
             (Action::Leave(_), _) => {
-                world.trace_note(
-                    ProcessId::SIM,
-                    "leave: the stack has no graceful decommission yet; nothing happens",
-                );
+                // The operator asks the managers to decommission the node;
+                // the leader drains it, then removes it.
+                if let Some(p) = target {
+                    config
+                        .admin
+                        .borrow_mut()
+                        .leaving
+                        .insert(world.name(p).to_string());
+                }
             }
         }
     }

@@ -6,6 +6,7 @@
 //! as it comes; liveness checkers judge at the end of the run, knowing when
 //! the last fault healed.
 
+pub mod control;
 pub mod offline;
 pub mod pipeline;
 pub mod raft;
@@ -53,5 +54,7 @@ pub use crate::scenario::KNOWN_CHECKERS as KNOWN;
 
 /// The checkers that run for a cluster of the stack.
 pub fn standard_checkers() -> Vec<Box<dyn Checker>> {
-    raft::raft_checkers()
+    let mut checkers = raft::raft_checkers();
+    checkers.extend(control::control_checkers());
+    checkers
 }

@@ -4,15 +4,21 @@
 //! `scenario/` turns a scenario file into a [`ClusterConfig`]; `stack/`
 //! never reads scenario files itself (the dependency points one way).
 
+use std::cell::RefCell;
+use std::collections::BTreeSet;
 use std::rc::Rc;
+
+use serde::Serialize;
 
 use crate::sim::{Cx, Message, Process, ProcessId, SimDuration, TimerKind};
 
 use super::consensus::{RaftMsg, RaftTimer};
+use super::coordinator::PolicyKind;
 use super::demo::{Beat, BeatTimer, Demo};
 use super::distribution::Manager;
 use super::events::{Role, StackEvent};
-use super::grid::{Geometry, MapCommand};
+use super::grid::{ClusterMap, Geometry, MapCommand};
+use super::network::{Envelope, Limit, NetTimer, Payload};
 use super::node::DataNode;
 use super::planted::Planted;
 
@@ -61,11 +67,50 @@ pub struct ClusterConfig {
     pub timing: Timing,
     /// The cluster key (authentication).
     pub cluster_key: String,
+    /// Placement settings (`[placement]`).
+    pub placement: PlacementSettings,
     /// Planted bugs active in this run.
     pub planted: Planted,
     /// Run the kernel's demo process everywhere instead of the stack.
     pub demo: bool,
+    /// The operator's requests (see [`AdminRequests`]).
+    pub admin: Admin,
 }
+
+/// Placement settings (DESIGN §5 `[placement]`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct PlacementSettings {
+    /// Which policy computes the target placement.
+    pub policy: PolicyKind,
+    /// The most loaded node may carry at most `(1 + max_imbalance) × mean`.
+    pub max_imbalance: f64,
+    /// Moves in flight at once, at most.
+    pub max_concurrent_moves: u32,
+}
+
+impl Default for PlacementSettings {
+    fn default() -> Self {
+        PlacementSettings {
+            policy: PolicyKind::RendezvousBounded,
+            max_imbalance: 0.25,
+            max_concurrent_moves: 4,
+        }
+    }
+}
+
+/// What the operator asked of the cluster: the stand-in for an admin call
+/// to the managers (the kernel has no way to inject a message from
+/// outside). The runner writes it when a `leave` event fires; every
+/// manager reads it, and the leader acts on it. It is a declaration, not a
+/// queue, so a failover loses nothing: the next leader reads it too.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AdminRequests {
+    /// Data nodes to decommission: drain, then remove.
+    pub leaving: BTreeSet<String>,
+}
+
+/// The operator's requests, shared by the runner and the managers.
+pub type Admin = Rc<RefCell<AdminRequests>>;
 
 impl ClusterConfig {
     /// The ids of processes of one kind.
@@ -84,22 +129,21 @@ impl ClusterConfig {
     }
 }
 
-/// Control-plane messages between data nodes and managers.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// Control-plane payloads between data nodes and managers, carried in an
+/// authenticated [`Envelope`] (see [`network`](super::network)).
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub enum Control {
     /// A node asks to be (or confirms it is) a member.
     Register {
-        /// Request id (answers to older requests are ignored).
-        req: u64,
         /// Its zone.
         zone: String,
         /// Its capacity.
         capacity: u32,
+        /// Its boot id (new at every start).
+        boot: u32,
     },
-    /// The node is in the committed map.
+    /// The node is in the committed map with this boot.
     Registered {
-        /// The request answered.
-        req: u64,
         /// The map version the leader had applied.
         version: u64,
     },
@@ -112,8 +156,12 @@ pub enum Control {
     Heartbeat {
         /// Sequence number.
         seq: u64,
-        /// The newest map version the node knows.
+        /// The sender's boot id.
+        boot: u32,
+        /// The newest map version the node applied.
         version: u64,
+        /// The replicas it hosts and their state.
+        replicas: Vec<ReplicaReport>,
     },
     /// The leader heard the heartbeat.
     HeartbeatAck {
@@ -121,7 +169,36 @@ pub enum Control {
         seq: u64,
         /// The leader's applied map version.
         version: u64,
+        /// False when the node (this boot) is not a member.
+        member: bool,
     },
+    /// Map dissemination from the leader (one-way).
+    MapUpdate(MapUpdate),
+}
+
+/// One replica as a data node reports it in its heartbeats.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ReplicaReport {
+    /// Partition.
+    pub partition: u32,
+    /// The partition's epoch in the node's map.
+    pub epoch: u64,
+    /// True when the node holds the partition's data in full.
+    pub in_sync: bool,
+}
+
+/// A map update pushed by the leader.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub enum MapUpdate {
+    /// The commands that lead from map version `base` on, with their indices.
+    Delta {
+        /// The version the first command applies to.
+        base: u64,
+        /// `(index, command)`, in log order.
+        commands: Vec<(u64, MapCommand)>,
+    },
+    /// The whole map (for a node too far behind for a delta).
+    Full(Box<ClusterMap>),
 }
 
 impl Control {
@@ -132,6 +209,66 @@ impl Control {
             Control::Redirect { .. } => "Redirect",
             Control::Heartbeat { .. } => "Heartbeat",
             Control::HeartbeatAck { .. } => "HeartbeatAck",
+            Control::MapUpdate(MapUpdate::Delta { .. }) => "MapDelta",
+            Control::MapUpdate(MapUpdate::Full(_)) => "MapFull",
+        }
+    }
+}
+
+impl Payload for Control {
+    fn name(&self) -> &'static str {
+        Control::name(self)
+    }
+    fn redirect(&self) -> Option<Option<ProcessId>> {
+        match self {
+            Control::Redirect { leader } => Some(*leader),
+            _ => None,
+        }
+    }
+    fn limit(&self) -> Option<Limit> {
+        match self {
+            Control::Register { .. } => Some(Limit::Register),
+            Control::Heartbeat { .. } => Some(Limit::Heartbeat),
+            _ => None,
+        }
+    }
+}
+
+/// State transfer between data nodes: a replica catching up pulls the
+/// partition's data from an in-sync replica, chunk by chunk.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Transfer {
+    /// Send me chunk `chunk` of `partition`.
+    Fetch {
+        /// Partition.
+        partition: u32,
+        /// Chunk number, from 0.
+        chunk: u32,
+    },
+    /// A chunk of a partition's data.
+    Chunk {
+        /// Partition.
+        partition: u32,
+        /// Chunk number.
+        chunk: u32,
+        /// Chunks in all.
+        chunks: u32,
+        /// Bytes in this chunk.
+        bytes: u32,
+    },
+    /// The asked node holds no in-sync copy of the partition.
+    NotHeld {
+        /// Partition.
+        partition: u32,
+    },
+}
+
+impl Transfer {
+    fn name(&self) -> &'static str {
+        match self {
+            Transfer::Fetch { .. } => "Fetch",
+            Transfer::Chunk { .. } => "Chunk",
+            Transfer::NotHeld { .. } => "NotHeld",
         }
     }
 }
@@ -143,8 +280,10 @@ pub enum Msg {
     Beat(Beat),
     /// Between managers.
     Raft(RaftMsg<MapCommand>),
-    /// Between nodes and managers.
-    Control(Control),
+    /// Between nodes and managers, authenticated.
+    Control(Envelope<Control>),
+    /// Between data nodes: state transfer (bulk data, so data plane).
+    Transfer(Transfer),
 }
 
 impl Message for Msg {
@@ -152,8 +291,18 @@ impl Message for Msg {
         match self {
             Msg::Beat(b) => b.name(),
             Msg::Raft(m) => m.name(),
-            Msg::Control(c) => c.name(),
+            Msg::Control(c) => c.body.name(),
+            Msg::Transfer(t) => t.name(),
         }
+    }
+    fn is_data_plane(&self) -> bool {
+        matches!(self, Msg::Transfer(_))
+    }
+}
+
+impl From<Envelope<Control>> for Msg {
+    fn from(e: Envelope<Control>) -> Msg {
+        Msg::Control(e)
     }
 }
 
@@ -164,12 +313,14 @@ pub enum Timer {
     Beat,
     /// Raft's timers.
     Raft(RaftTimer),
-    /// A node retries its registration.
-    Register,
+    /// A request's retry timer (network manager).
+    Net(NetTimer),
     /// A node's heartbeat.
     Heartbeat,
-    /// The leader's health check.
+    /// The leader's health check and placement round.
     Health,
+    /// A state transfer of this partition: a chunk applied, or a fetch timed out.
+    CatchUp(u32),
 }
 
 impl TimerKind for Timer {
@@ -177,10 +328,17 @@ impl TimerKind for Timer {
         match self {
             Timer::Beat => BeatTimer.name(),
             Timer::Raft(t) => t.name(),
-            Timer::Register => "Register",
+            Timer::Net(_) => "Retry",
             Timer::Heartbeat => "Heartbeat",
             Timer::Health => "Health",
+            Timer::CatchUp(_) => "CatchUp",
         }
+    }
+}
+
+impl From<NetTimer> for Timer {
+    fn from(t: NetTimer) -> Timer {
+        Timer::Net(t)
     }
 }
 
@@ -202,8 +360,8 @@ pub enum Node {
     Demo(Demo),
     /// A manager.
     Manager(Box<Manager>),
-    /// A data node.
-    Data(DataNode),
+    /// A data node (or an impostor: a data node with the wrong key).
+    Data(Box<DataNode>),
     /// A process with nothing to do yet (clients and impostors until their
     /// components exist): it starts, crashes and restarts, and sends nothing.
     Idle,
@@ -226,6 +384,14 @@ impl Node {
         }
     }
 
+    /// The data node, if this is one.
+    pub fn as_data(&self) -> Option<&DataNode> {
+        match self {
+            Node::Data(n) => Some(n),
+            _ => None,
+        }
+    }
+
     /// Builds process `p` of the cluster (at start, join or restart).
     pub fn build(config: &Rc<ClusterConfig>, p: ProcessId) -> Node {
         if config.demo {
@@ -237,7 +403,8 @@ impl Node {
         }
         match config.kind(p) {
             Some(Kind::Manager) => Node::Manager(Box::new(Manager::new(config, p))),
-            Some(Kind::Node) => Node::Data(DataNode::new(config, p)),
+            Some(Kind::Node) => Node::Data(Box::new(DataNode::new(config, p))),
+            Some(Kind::Impostor) => Node::Data(Box::new(DataNode::impostor(config, p))),
             _ => Node::Idle,
         }
     }
@@ -261,7 +428,7 @@ impl Process for Node {
         match (self, msg) {
             (Node::Demo(d), Msg::Beat(b)) => d.on_message(from, b),
             (Node::Manager(m), msg) => m.on_message(cx, from, msg),
-            (Node::Data(n), Msg::Control(c)) => n.on_control(cx, from, c),
+            (Node::Data(n), msg) => n.on_message(cx, from, msg),
             _ => {}
         }
     }

@@ -29,6 +29,18 @@
 //! Raft's model: the manager forgets its vote and log and may vote twice in a
 //! term; the checkers will say so if that breaks an invariant.
 //!
+//! **Retries.** Lost messages are sent again (Raft §5.1, §5.3): a candidate
+//! re-sends `RequestVote` every `heartbeat` to the peers that have not
+//! answered, until its election ends (so a voter that was down, or whose
+//! answer was lost, is asked again within the term); a leader's heartbeats
+//! carry whatever a follower still lacks. While a follower's match point is
+//! unknown (after an election, or after it rejected an append) the leader
+//! *probes*: each `AppendEntries` carries one entry (Figure 2 leaves the
+//! batch size open: "may send more than one for efficiency"), so a rejected
+//! probe wastes one entry, not a batch; fast backtracking still skips a whole
+//! term per round trip. Once a probe succeeds the follower gets up to
+//! `max_entries_per_msg` per message.
+//!
 //! ```text
 //!             election timeout                 pre-vote majority
 //!  Follower ─────────────────────► PreCandidate ─────────────────► Candidate (term+1, vote self, fsync)
@@ -37,6 +49,9 @@
 //!     │  └──────────── AppendEntries / higher term ◄──┴────────────── Leader ── appends a no-op,
 //!     │                                                                 │       replicates, commits
 //!     └──────── higher term, or CheckQuorum: no majority heard ◄────────┘       entries of its term
+//!
+//!  A candidate re-asks its silent voters every heartbeat; a leader probes a
+//!  follower of unknown match point one entry at a time.
 //! ```
 
 use std::collections::VecDeque;
@@ -267,6 +282,9 @@ pub enum RaftTimer {
     Heartbeat,
     /// A leader checks that it heard from a majority during the last election timeout.
     CheckQuorum,
+    /// A candidate sends `RequestVote` again to the peers that have not
+    /// answered (Raft §5.1: RPCs are retried when no answer comes in time).
+    VoteRetry,
 }
 
 impl TimerKind for RaftTimer {
@@ -275,6 +293,7 @@ impl TimerKind for RaftTimer {
             RaftTimer::Election => "Election",
             RaftTimer::Heartbeat => "Heartbeat",
             RaftTimer::CheckQuorum => "CheckQuorum",
+            RaftTimer::VoteRetry => "VoteRetry",
         }
     }
 }
@@ -413,6 +432,9 @@ struct Progress {
     snapshot_sent_at: Option<SimTime>,
     /// Heard from it since the last CheckQuorum.
     recent_active: bool,
+    /// Its match point is unknown (new leader, or its last answer was a
+    /// conflict): `AppendEntries` carry at most one entry until one succeeds.
+    probing: bool,
 }
 
 #[derive(Serialize)]
@@ -470,6 +492,8 @@ pub struct ConsensusManager<S: StateMachine> {
     election_timer: Option<(TimerId, SimTime)>,
     heartbeat_timer: Option<TimerId>,
     quorum_timer: Option<TimerId>,
+    /// A candidate's `RequestVote` retry.
+    vote_retry_timer: Option<TimerId>,
     /// Votes (or pre-votes) of the current campaign, by peer position.
     votes: Vec<Option<bool>>,
     progress: Vec<Progress>,
@@ -518,6 +542,7 @@ impl<S: StateMachine> ConsensusManager<S> {
             election_timer: None,
             heartbeat_timer: None,
             quorum_timer: None,
+            vote_retry_timer: None,
             votes: vec![None; n],
             progress: vec![Progress::default(); n],
             applied: VecDeque::new(),
@@ -731,6 +756,18 @@ impl<S: StateMachine> ConsensusManager<S> {
                         RaftTimer::CheckQuorum.into(),
                     ));
                 }
+            }
+            RaftTimer::VoteRetry => {
+                self.vote_retry_timer = None;
+                if self.role != Role::Candidate {
+                    return;
+                }
+                // A request or its answer may have been lost (dropped, or
+                // addressed to a voter that crashed meanwhile): ask again,
+                // in this term only — the election timeout bounds the retries.
+                self.request_votes(cx);
+                self.vote_retry_timer =
+                    Some(cx.set_timer(self.config.heartbeat, RaftTimer::VoteRetry.into()));
             }
         }
     }
@@ -982,11 +1019,17 @@ impl<S: StateMachine> ConsensusManager<S> {
         self.election_timer = Some((id, at));
     }
 
-    fn stop_leader_timers<P: RaftHost<S::Command>>(&mut self, cx: &mut Cx<'_, P>) {
-        if let Some(id) = self.heartbeat_timer.take() {
-            cx.cancel_timer(id);
-        }
-        if let Some(id) = self.quorum_timer.take() {
+    /// Cancels the timers of a leader (heartbeat, CheckQuorum) and of a
+    /// candidate (vote retry): called whenever the role changes.
+    fn stop_role_timers<P: RaftHost<S::Command>>(&mut self, cx: &mut Cx<'_, P>) {
+        for id in [
+            self.heartbeat_timer.take(),
+            self.quorum_timer.take(),
+            self.vote_retry_timer.take(),
+        ]
+        .into_iter()
+        .flatten()
+        {
             cx.cancel_timer(id);
         }
     }
@@ -1003,7 +1046,7 @@ impl<S: StateMachine> ConsensusManager<S> {
             self.voted_for = None;
             self.persist_hard_state(cx);
         }
-        self.stop_leader_timers(cx);
+        self.stop_role_timers(cx);
         self.role = Role::Follower;
         self.leader = leader;
         if leader.is_some() {
@@ -1015,6 +1058,7 @@ impl<S: StateMachine> ConsensusManager<S> {
 
     /// Election timeout: ask for pre-votes for `term + 1` without raising the term.
     fn campaign_pre<P: RaftHost<S::Command>>(&mut self, cx: &mut Cx<'_, P>) {
+        self.stop_role_timers(cx);
         self.role = Role::PreCandidate;
         self.leader = None;
         self.votes.iter_mut().for_each(|v| *v = None);
@@ -1036,6 +1080,7 @@ impl<S: StateMachine> ConsensusManager<S> {
 
     /// A pre-vote majority: raise the term, vote for itself (fsynced), ask for votes.
     fn become_candidate<P: RaftHost<S::Command>>(&mut self, cx: &mut Cx<'_, P>) {
+        self.stop_role_timers(cx);
         self.term += 1;
         self.voted_for = Some(self.me);
         self.persist_hard_state(cx);
@@ -1045,17 +1090,25 @@ impl<S: StateMachine> ConsensusManager<S> {
         self.votes[self.me_pos] = Some(true);
         self.reset_election_deadline(cx);
         self.trace_role(cx);
+        self.request_votes(cx);
+        self.vote_retry_timer =
+            Some(cx.set_timer(self.config.heartbeat, RaftTimer::VoteRetry.into()));
+        self.tally(cx);
+    }
+
+    /// Sends `RequestVote` for the current term to every peer that has not
+    /// answered it yet (all of them, at the start of a campaign).
+    fn request_votes<P: RaftHost<S::Command>>(&mut self, cx: &mut Cx<'_, P>) {
         let msg = RaftMsg::RequestVote {
             term: self.term,
             last_log_index: self.last_index(),
             last_log_term: self.last_term(),
         };
         for pos in 0..self.peers.len() {
-            if pos != self.me_pos {
+            if pos != self.me_pos && self.votes[pos].is_none() {
                 self.send(cx, self.peers[pos], msg.clone());
             }
         }
-        self.tally(cx);
     }
 
     /// Counts the current campaign's answers.
@@ -1081,6 +1134,7 @@ impl<S: StateMachine> ConsensusManager<S> {
         for p in &mut self.progress {
             *p = Progress {
                 next_index: next,
+                probing: true,
                 ..Progress::default()
             };
         }
@@ -1088,7 +1142,7 @@ impl<S: StateMachine> ConsensusManager<S> {
         // The no-op: entries of earlier terms commit only when an entry of
         // this term does (Raft §5.4.2), so a leader commits one at once.
         self.append_as_leader(cx, Entry::Noop);
-        self.stop_leader_timers(cx);
+        self.stop_role_timers(cx);
         self.heartbeat_timer =
             Some(cx.set_timer(self.config.heartbeat, RaftTimer::Heartbeat.into()));
         self.quorum_timer = Some(cx.set_timer(
@@ -1516,9 +1570,15 @@ impl<S: StateMachine> ConsensusManager<S> {
                 self.last_index()
             )
         };
-        let end = self
-            .last_index()
-            .min(prev_log_index + self.config.max_entries_per_msg as u64);
+        // A probe carries one entry: if it is rejected, little was sent in
+        // vain; once the follower's log is known to match, entries go in
+        // full batches. (Batching is an optimisation the paper leaves open.)
+        let batch = if self.progress[pos].probing {
+            1
+        } else {
+            self.config.max_entries_per_msg as u64
+        };
+        let end = self.last_index().min(prev_log_index + batch);
         let entries: Vec<_> = (next..=end)
             .filter_map(|i| self.entry_at(i).cloned())
             .collect();
@@ -1555,6 +1615,7 @@ impl<S: StateMachine> ConsensusManager<S> {
             AppendOutcome::Success { match_index } => {
                 let pr = &mut self.progress[from_pos];
                 pr.inflight = false;
+                pr.probing = false;
                 pr.match_index = pr.match_index.max(match_index);
                 pr.next_index = pr.next_index.max(pr.match_index + 1);
                 self.maybe_commit(cx);
@@ -1586,6 +1647,7 @@ impl<S: StateMachine> ConsensusManager<S> {
                 // (its disk was wiped). Start over from what it has now.
                 pr.match_index = pr.match_index.min(pr.next_index - 1);
                 pr.inflight = false;
+                pr.probing = true;
                 self.send_append(cx, from_pos);
             }
         }
@@ -1628,6 +1690,7 @@ impl<S: StateMachine> ConsensusManager<S> {
         pr.recent_active = true;
         pr.snapshot_sent_at = None;
         pr.inflight = false;
+        pr.probing = false;
         pr.match_index = pr.match_index.max(match_index);
         pr.next_index = pr.match_index + 1;
         self.maybe_commit(cx);
@@ -2028,7 +2091,7 @@ mod tests {
                     .observer_mut::<Pipeline>()
                     .expect("a pipeline observes");
                 v.extend(
-                    pipe.finish_checks(now, Some(d))
+                    pipe.finish_checks(now, Some(d), Some(d))
                         .into_iter()
                         .map(|v| format!("{}: {}", v.check, v.detail)),
                 );
@@ -2377,6 +2440,37 @@ mod tests {
         h.world.set_torn_writes(true);
         h.world.crash(ProcessId(0));
         h.world.restart(ProcessId(0));
+    }
+
+    #[test]
+    fn a_candidate_asks_voters_again_when_its_requests_are_lost() {
+        for seed in 0..4 {
+            let mut h = Harness::simple(3, 20 + seed, idle());
+            let candidate = |h: &Harness| {
+                h.ids
+                    .iter()
+                    .copied()
+                    .find(|&p| h.try_raft(p).is_some_and(|r| r.role() == Role::Candidate))
+            };
+            assert!(h.step_until(2_000, |h| candidate(h).is_some()));
+            let c = candidate(&h).expect("a candidate");
+            let term = h.raft(c).term();
+            // Its RequestVotes are in flight (1–5 ms): restarting the voters
+            // loses them, and the voters' fresh election timers (≥ 150 ms)
+            // leave the candidate alone in its term.
+            for p in h.others(&[c]) {
+                h.world.crash(p);
+                h.world.restart(p);
+            }
+            h.run_ms(100);
+            assert_eq!(h.leader(), Some(c), "seed {seed}");
+            assert_eq!(
+                h.raft(c).term(),
+                term,
+                "seed {seed}: elected in the term it asked in, by the retried requests"
+            );
+            no_violations(&mut h);
+        }
     }
 
     #[test]

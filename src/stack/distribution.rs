@@ -1,49 +1,120 @@
 //! DistributedPartitionManager: the manager process. It owns a
-//! [`ConsensusManager`] over the [`ClusterMap`] and a [`HealthMonitor`], and
-//! wires them to the data nodes' messages.
+//! [`ConsensusManager`] over the [`ClusterMap`], a [`NetworkManager`] for
+//! the data nodes' envelopes, and — used while it leads — a
+//! [`HealthMonitor`], a [`PartitionCoordinator`] and a [`RecoveryManager`],
+//! and wires them: [`register_node`](Manager::register_node),
+//! [`deregister_node`](Manager::deregister_node) (drain, then removal),
+//! [`distribute_partitions`](Manager::distribute_partitions).
 //!
-//! **Inputs.** Raft messages from the other managers; `Register` and
-//! `Heartbeat` from data nodes; its timers. **Outputs.** Raft traffic;
-//! replies to nodes (`Registered`, `HeartbeatAck`, or `Redirect` to the
-//! leader it knows); proposals (`AddNode` for a node that registers,
-//! `MarkDead`/`MarkAlive` from the health monitor); `health` trace events.
+//! **Inputs.** Raft messages from the other managers; authenticated
+//! `Register` and `Heartbeat` requests from data nodes; the operator's
+//! requests ([`AdminRequests`](super::cluster::AdminRequests)); its timers.
+//! **Outputs.** Raft traffic; replies to nodes (`Registered`,
+//! `HeartbeatAck`, or `Redirect` to the leader it knows); map updates pushed
+//! to the members (a delta per batch of applied commands, or the whole map
+//! for a node far behind); proposals; and the trace events `map` (every
+//! manager), `health`, `member`, `partition` and `move` (the leader),
+//! `credentials` and `placement_config` (at start).
 //!
 //! Only the leader acts on nodes' messages; a follower redirects. Nothing
 //! changes the map but a committed entry, so a deposed leader's decisions
-//! that never committed are simply lost.
+//! that never committed are simply lost, and a new leader rebuilds
+//! everything it needs from the map and fresh heartbeats.
 //!
 //! ```text
-//!   node ──Register──► leader: member? ── yes ──► Registered
+//!   node ──Register──► leader: member with this boot? ── yes ──► Registered
 //!                                │ no
 //!                                ▼
 //!                      propose AddNode ── committed ──► Registered
-//!   node ──Heartbeat─► leader: health.heard ──► HeartbeatAck
-//!   tick ──► health.tick ──► propose MarkDead / MarkAlive
+//!   node ──Heartbeat─► leader: health.heard, report kept ──► HeartbeatAck (+ map catch-up)
+//!   tick ──► health ──► MarkDead / MarkAlive
+//!        ──► operator: Drain, then RemoveNode once empty
+//!        ──► coordinator (+ recovery) ──► SetReplicas / PromotePrimary
+//!   applied batch ──► push delta to members; trace member / partition changes
 //! ```
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
-use crate::sim::{Cx, Process, ProcessId, SimDuration};
+use crate::sim::{Cx, Process, ProcessId, SimDuration, SimTime};
 
-use super::cluster::{ClusterConfig, Control, Kind, Msg, Timer};
-use super::consensus::{ConsensusManager, RaftConfig, RaftMsg, RaftTimer};
-use super::events::{Role, StackEvent};
-use super::grid::{ClusterMap, MapCommand};
+use super::cluster::{Admin, ClusterConfig, Control, Kind, MapUpdate, Msg, Timer};
+use super::consensus::{
+    ConsensusManager, ProposeError, RaftConfig, RaftMsg, RaftTimer, StateMachine,
+};
+use super::coordinator::{CoordinatorConfig, PartitionCoordinator};
+use super::events::{MemberChange, Role, StackEvent};
+use super::grid::{ClusterMap, MapCommand, MemberState, Replica};
 use super::health::HealthMonitor;
+use super::network::{Incoming, Limits, NetworkManager, key_id};
+use super::planted::{Bug, Planted};
+use super::recovery::{NodeReport, RecoveryManager, Reports};
 
 /// Registrations waiting for their `AddNode` to commit, at most (a bound on
 /// what a flood of registrations can make the leader hold).
 const MAX_PENDING_REGISTRATIONS: usize = 1024;
+/// Applied commands kept for deltas to nodes that lag, at most.
+const MAX_RECENT: usize = 1024;
+/// A node further behind than this gets the whole map instead of a delta.
+const MAX_DELTA_COMMANDS: usize = 256;
+/// A proposal not seen committed within this long is presumed lost.
+const PROPOSAL_TIMEOUT: SimDuration = SimDuration::from_secs(2);
+
+/// A registration waiting for its `AddNode` to commit.
+#[derive(Clone, Debug)]
+struct PendingRegistration {
+    from: ProcessId,
+    req: u64,
+    boot: u32,
+    proposed_at: SimTime,
+}
 
 /// A manager: Raft over the cluster map, plus the leader's duties.
 pub struct Manager {
     raft: ConsensusManager<ClusterMap>,
+    net: NetworkManager<Control>,
     health: HealthMonitor,
-    health_interval: SimDuration,
-    /// Nodes whose `AddNode` is proposed, with the request to answer.
-    pending: BTreeMap<String, (ProcessId, u64)>,
+    coordinator: PartitionCoordinator,
+    recovery: RecoveryManager,
+    reports: Reports,
+    tick_interval: SimDuration,
+    key_id: String,
+    settings: super::cluster::PlacementSettings,
+    planted: Planted,
+    admin: Admin,
+    pending: BTreeMap<String, PendingRegistration>,
+    /// Partitions with a proposal in flight: the epoch it was planned at.
+    outstanding: BTreeMap<u32, (u64, SimTime)>,
+    /// Node-level proposals of the leader (drain, removal) in flight.
+    node_proposals: BTreeMap<(String, &'static str), SimTime>,
     was_leader: bool,
+    /// The last log index when this manager became leader (its no-op): the
+    /// coordinator waits until everything up to it is applied, so it never
+    /// plans against a map that earlier terms' entries are about to change.
+    term_start_index: u64,
+    /// Applied commands for deltas: `recent` follows map version `recent_base`.
+    recent: VecDeque<(u64, MapCommand)>,
+    recent_base: u64,
+    /// The map version after the last batch handed to the host.
+    applied_version: u64,
+    /// The newest version traced in a `map` event (this incarnation).
+    traced_version: u64,
+    /// The leader's copy of the map, stepped command by command to trace
+    /// every member and partition change at its exact version.
+    mirror: Option<ClusterMap>,
+    emitted_members: BTreeMap<String, (MemberState, u32)>,
+    emitted_epochs: Vec<u64>,
+    /// Process ids of members, by name (looked up once).
+    ids: BTreeMap<String, ProcessId>,
+    /// Something the coordinator plans from changed since its last round.
+    dirty: bool,
+    /// Ticks since the last coordinator round (one runs at least every
+    /// `PLAN_EVERY_TICKS`, for what time alone changes: settling, expired
+    /// proposals).
+    idle_ticks: u32,
 }
+
+/// The coordinator runs at least every this many health ticks.
+const PLAN_EVERY_TICKS: u32 = 5;
 
 impl Manager {
     /// Manager `p` of the cluster.
@@ -55,12 +126,56 @@ impl Manager {
             ..RaftConfig::default()
         };
         let map = ClusterMap::new(config.geometry, config.replication_factor);
+        let name = config
+            .processes
+            .get(p.index())
+            .map_or("?", |(n, _)| n.as_str());
+        let interval = config.timing.heartbeat_interval;
+        let coordinator = PartitionCoordinator::new(CoordinatorConfig {
+            policy: config.placement.policy,
+            max_imbalance: config.placement.max_imbalance,
+            max_concurrent_moves: config.placement.max_concurrent_moves,
+            settle: SimDuration((interval.as_micros() * 10).max(1_000_000)),
+            place_anyway_after: SimDuration::from_secs(5),
+            max_proposals_per_round: 128,
+            remove_before_in_sync: config.planted.has(Bug::RemoveBeforeInSync),
+        });
         Manager {
             raft: ConsensusManager::new(p, config.of_kind(Kind::Manager), raft_config, map),
-            health: HealthMonitor::new(config.timing.suspect_after, config.timing.dead_after),
-            health_interval: config.timing.heartbeat_interval,
+            net: NetworkManager::new(
+                name,
+                config.cluster_key.as_bytes(),
+                Limits::for_heartbeat(interval),
+            )
+            .trusting_everyone(config.planted.has(Bug::AcceptBadMac)),
+            health: HealthMonitor::new(
+                config.timing.suspect_after,
+                config.timing.dead_after,
+                interval,
+            ),
+            coordinator,
+            recovery: RecoveryManager,
+            reports: Reports::new(),
+            tick_interval: SimDuration((interval.as_micros() / 2).max(1)),
+            key_id: key_id(&config.cluster_key),
+            settings: config.placement.clone(),
+            planted: config.planted,
+            admin: config.admin.clone(),
             pending: BTreeMap::new(),
+            outstanding: BTreeMap::new(),
+            node_proposals: BTreeMap::new(),
             was_leader: false,
+            term_start_index: 0,
+            recent: VecDeque::new(),
+            recent_base: 0,
+            applied_version: 0,
+            traced_version: 0,
+            mirror: None,
+            emitted_members: BTreeMap::new(),
+            emitted_epochs: Vec::new(),
+            ids: BTreeMap::new(),
+            dirty: true,
+            idle_ticks: 0,
         }
     }
 
@@ -74,13 +189,31 @@ impl Manager {
         self.raft.state()
     }
 
+    fn is_leader(&self) -> bool {
+        self.raft.role() == Role::Leader
+    }
+
     /// Starts or restarts: Raft reloads its disk; the health tick is armed.
     pub fn on_start<P: Process<Msg = Msg, Timer = Timer, Event = StackEvent>>(
         &mut self,
         cx: &mut Cx<'_, P>,
     ) {
         self.raft.on_start(cx);
-        cx.set_timer(self.health_interval, Timer::Health);
+        cx.trace(StackEvent::Credentials {
+            key_id: self.key_id.clone(),
+        });
+        let map = self.raft.state();
+        cx.trace(StackEvent::PlacementConfig {
+            policy: self.settings.policy.as_str().to_string(),
+            replication_factor: map.replication_factor,
+            max_imbalance: self.settings.max_imbalance,
+            max_concurrent_moves: self.settings.max_concurrent_moves,
+            partitions: map.partitions.len() as u32,
+        });
+        self.recent.clear();
+        self.recent_base = map.version;
+        self.applied_version = map.version;
+        cx.set_timer(self.tick_interval, Timer::Health);
         self.after_input(cx);
     }
 
@@ -93,8 +226,12 @@ impl Manager {
     ) {
         match msg {
             Msg::Raft(m) => self.raft.on_message(cx, from, m),
-            Msg::Control(c) => self.on_control(cx, from, c),
-            Msg::Beat(_) => {}
+            Msg::Control(env) => {
+                if let Some(Incoming::Request { from, req, body }) = self.net.open(cx, from, env) {
+                    self.on_request(cx, from, req, body);
+                }
+            }
+            Msg::Beat(_) | Msg::Transfer(_) => {}
         }
         self.after_input(cx);
     }
@@ -107,83 +244,354 @@ impl Manager {
     ) {
         match timer {
             Timer::Raft(t) => self.raft.on_timer(cx, t),
+            Timer::Net(t) => {
+                let _ = self.net.on_timer(cx, t);
+            }
             Timer::Health => {
-                if self.raft.role() == Role::Leader {
-                    let now = cx.now();
-                    let (transitions, proposals) = self.health.tick(now, self.raft.state());
-                    for t in transitions {
-                        cx.trace(StackEvent::Health {
-                            node: t.node,
-                            state: t.health,
-                        });
-                    }
-                    for cmd in proposals {
-                        // A refused proposal (lost leadership, too many in
-                        // flight) is proposed again at a later tick.
-                        let _ = self.raft.propose(cx, cmd);
-                    }
+                if self.is_leader() {
+                    self.lead(cx);
                 }
-                cx.set_timer(self.health_interval, Timer::Health);
+                cx.set_timer(self.tick_interval, Timer::Health);
             }
             _ => {}
         }
         self.after_input(cx);
     }
 
-    fn on_control<P: Process<Msg = Msg, Timer = Timer, Event = StackEvent>>(
+    fn on_request<P: Process<Msg = Msg, Timer = Timer, Event = StackEvent>>(
         &mut self,
         cx: &mut Cx<'_, P>,
         from: ProcessId,
-        msg: Control,
+        req: u64,
+        body: Control,
     ) {
-        if self.raft.role() != Role::Leader {
-            if matches!(msg, Control::Register { .. } | Control::Heartbeat { .. }) {
-                cx.send(
-                    from,
-                    Msg::Control(Control::Redirect {
-                        leader: self.raft.leader(),
-                    }),
-                );
+        if !self.is_leader() {
+            if matches!(body, Control::Register { .. } | Control::Heartbeat { .. }) {
+                let leader = self.raft.leader();
+                self.net.reply(cx, from, req, Control::Redirect { leader });
             }
             return;
         }
         let node = cx.name(from).to_string();
-        match msg {
+        match body {
             Control::Register {
-                req,
                 zone,
                 capacity,
+                boot,
             } => {
-                let version = self.raft.state().version;
-                if self.raft.state().members.contains_key(&node) {
-                    cx.send(from, Msg::Control(Control::Registered { req, version }));
-                    return;
-                }
-                if self.pending.len() >= MAX_PENDING_REGISTRATIONS
-                    && !self.pending.contains_key(&node)
-                {
-                    return;
-                }
-                let already = self.pending.insert(node.clone(), (from, req)).is_some();
-                if !already {
-                    let cmd = MapCommand::AddNode {
-                        node: node.clone(),
-                        zone,
-                        capacity,
-                    };
-                    if self.raft.propose(cx, cmd).is_err() {
-                        self.pending.remove(&node);
-                    }
-                }
+                self.register_node(cx, from, req, node, zone, capacity, boot);
             }
-            Control::Heartbeat { seq, .. } => {
-                let now = cx.now();
-                self.health.heard(&node, now);
-                let version = self.raft.state().version;
-                cx.send(from, Msg::Control(Control::HeartbeatAck { seq, version }));
+            Control::Heartbeat {
+                seq,
+                boot,
+                version,
+                replicas,
+            } => {
+                let map = self.raft.state();
+                let member = map.members.get(&node).is_some_and(|m| m.boot == boot);
+                let leader_version = map.version;
+                if member {
+                    let now = cx.now();
+                    self.health.heard(&node, now);
+                    // A replica that finished catching up is news for recovery.
+                    let listed_catching = |p: u32| {
+                        map.partitions.get(p as usize).is_some_and(|c| {
+                            c.replicas.iter().any(|r| !r.in_sync)
+                                && c.replicas.iter().any(|r| !r.in_sync && r.node == node)
+                        })
+                    };
+                    if replicas
+                        .iter()
+                        .any(|r| r.in_sync && listed_catching(r.partition))
+                    {
+                        self.dirty = true;
+                    }
+                    let mut list: Vec<(u32, u64, bool)> = replicas
+                        .iter()
+                        .map(|r| (r.partition, r.epoch, r.in_sync))
+                        .collect();
+                    list.sort_unstable();
+                    let report = NodeReport {
+                        boot,
+                        version,
+                        replicas: list,
+                    };
+                    self.reports.insert(node, report);
+                }
+                self.net.reply(
+                    cx,
+                    from,
+                    req,
+                    Control::HeartbeatAck {
+                        seq,
+                        version: leader_version,
+                        member,
+                    },
+                );
+                if member && version < leader_version {
+                    self.send_catch_up(cx, from, version);
+                }
             }
             _ => {}
         }
+    }
+
+    /// `register_node`: a node asks to join (or to rejoin with a new boot).
+    /// A member with this boot is answered at once; otherwise `AddNode` is
+    /// proposed and the node answered when it commits.
+    #[allow(clippy::too_many_arguments)]
+    pub fn register_node<P: Process<Msg = Msg, Timer = Timer, Event = StackEvent>>(
+        &mut self,
+        cx: &mut Cx<'_, P>,
+        from: ProcessId,
+        req: u64,
+        node: String,
+        zone: String,
+        capacity: u32,
+        boot: u32,
+    ) {
+        let map = self.raft.state();
+        let version = map.version;
+        if map.members.get(&node).is_some_and(|m| m.boot == boot) {
+            self.net
+                .reply(cx, from, req, Control::Registered { version });
+            return;
+        }
+        if !map.members.contains_key(&node) && self.admin.borrow().leaving.contains(&node) {
+            // Decommissioned: it does not come back.
+            return;
+        }
+        let now = cx.now();
+        let fresh = match self.pending.get(&node) {
+            Some(p) => p.boot != boot || now.saturating_since(p.proposed_at) >= PROPOSAL_TIMEOUT,
+            None => true,
+        };
+        if self.pending.len() >= MAX_PENDING_REGISTRATIONS && !self.pending.contains_key(&node) {
+            return;
+        }
+        let proposed_at = if fresh {
+            let cmd = MapCommand::AddNode {
+                node: node.clone(),
+                zone,
+                capacity,
+                boot,
+            };
+            if self.raft.propose(cx, cmd).is_err() {
+                return;
+            }
+            now
+        } else {
+            self.pending.get(&node).map_or(now, |p| p.proposed_at)
+        };
+        self.pending.insert(
+            node,
+            PendingRegistration {
+                from,
+                req,
+                boot,
+                proposed_at,
+            },
+        );
+    }
+
+    /// `deregister_node`: the leader's step towards decommissioning `node`
+    /// (the operator asked for it): drain it, and remove it once it hosts
+    /// nothing. Returns the command proposed, if any.
+    pub fn deregister_node<P: Process<Msg = Msg, Timer = Timer, Event = StackEvent>>(
+        &mut self,
+        cx: &mut Cx<'_, P>,
+        node: &str,
+    ) -> Option<MapCommand> {
+        let map = self.raft.state();
+        let cmd = match map.state_of(node)? {
+            MemberState::Alive => MapCommand::Drain {
+                node: node.to_string(),
+            },
+            MemberState::Draining | MemberState::Dead if map.partitions_of(node).is_empty() => {
+                MapCommand::RemoveNode {
+                    node: node.to_string(),
+                }
+            }
+            _ => return None,
+        };
+        let kind = match cmd {
+            MapCommand::Drain { .. } => "drain",
+            _ => "remove",
+        };
+        let now = cx.now();
+        let key = (node.to_string(), kind);
+        if self
+            .node_proposals
+            .get(&key)
+            .is_some_and(|t| now.saturating_since(*t) < PROPOSAL_TIMEOUT)
+        {
+            return None;
+        }
+        self.raft.propose(cx, cmd.clone()).ok()?;
+        self.node_proposals.insert(key, now);
+        Some(cmd)
+    }
+
+    /// `distribute_partitions`: one round of the coordinator (initial
+    /// placement, recovery, rebalancing); proposes what it plans.
+    pub fn distribute_partitions<P: Process<Msg = Msg, Timer = Timer, Event = StackEvent>>(
+        &mut self,
+        cx: &mut Cx<'_, P>,
+    ) {
+        let now = cx.now();
+        let map = self.raft.state();
+        // Forget proposals that will not commit (or did, as no-ops).
+        let mut lost = Vec::new();
+        self.outstanding.retain(|p, (epoch, at)| {
+            let keep = map
+                .partitions
+                .get(*p as usize)
+                .is_some_and(|c| c.epoch == *epoch)
+                && now.saturating_since(*at) < PROPOSAL_TIMEOUT;
+            if !keep {
+                lost.push(*p);
+            }
+            keep
+        });
+        let mut events = Vec::new();
+        for p in lost {
+            self.coordinator.forget_planned(p, &mut events);
+        }
+        let busy: BTreeSet<u32> = self.outstanding.keys().copied().collect();
+        // Replicas on members the monitor doubts, or whose rejoin (which
+        // demotes their replicas) is in flight, cannot be counted on.
+        let mut unhealthy = self.health.unhealthy();
+        unhealthy.extend(self.pending.keys().cloned());
+        self.coordinator.set_unhealthy(unhealthy);
+        let proposals =
+            self.coordinator
+                .plan(now, map, &self.reports, &self.recovery, &busy, &mut events);
+        for prop in proposals {
+            match self.raft.propose(cx, prop.cmd) {
+                Ok(_) => {
+                    self.outstanding.insert(prop.partition, (prop.epoch, now));
+                }
+                Err(ProposeError::Busy { .. }) | Err(ProposeError::NotLeader { .. }) => {
+                    self.coordinator.forget_planned(prop.partition, &mut events);
+                }
+            }
+        }
+        for e in events {
+            cx.trace(e);
+        }
+    }
+
+    /// The leader's periodic duties.
+    fn lead<P: Process<Msg = Msg, Timer = Timer, Event = StackEvent>>(
+        &mut self,
+        cx: &mut Cx<'_, P>,
+    ) {
+        let now = cx.now();
+        let (transitions, proposals) = self.health.tick(now, self.raft.state());
+        for t in transitions {
+            cx.trace(StackEvent::Health {
+                node: t.node,
+                state: t.health,
+            });
+        }
+        for cmd in proposals {
+            if let MapCommand::MarkDead { node } = &cmd
+                && self.planted.has(Bug::HealthSkipsConsensus)
+            {
+                self.strip_replicas(cx, node);
+                continue;
+            }
+            // A refused proposal (lost leadership, too many in flight) is
+            // proposed again at a later tick.
+            let _ = self.raft.propose(cx, cmd);
+        }
+        let leaving: Vec<String> = self.admin.borrow().leaving.iter().cloned().collect();
+        for node in leaving {
+            let _ = self.deregister_node(cx, &node);
+        }
+        self.idle_ticks += 1;
+        let caught_up = self.raft.last_applied() >= self.term_start_index;
+        if caught_up && (self.dirty || self.idle_ticks >= PLAN_EVERY_TICKS) {
+            self.dirty = false;
+            self.idle_ticks = 0;
+            self.distribute_partitions(cx);
+        }
+    }
+
+    /// The `health-skips-consensus` planted bug: the leader acts on its own
+    /// view of a dead node, taking its replicas away at once instead of
+    /// committing `MarkDead` and letting recovery replace them first.
+    fn strip_replicas<P: Process<Msg = Msg, Timer = Timer, Event = StackEvent>>(
+        &mut self,
+        cx: &mut Cx<'_, P>,
+        node: &str,
+    ) {
+        let now = cx.now();
+        let map = self.raft.state();
+        let mut cmds = Vec::new();
+        for p in map.partitions_of(node) {
+            if self.outstanding.contains_key(&p) {
+                continue;
+            }
+            let c = &map.partitions[p as usize];
+            let replicas: Vec<Replica> = c
+                .replicas
+                .iter()
+                .filter(|r| r.node != node)
+                .cloned()
+                .collect();
+            let primary = match &c.primary {
+                Some(x) if x == node => replicas.iter().find(|r| r.in_sync).map(|r| r.node.clone()),
+                other => other.clone(),
+            };
+            cmds.push((
+                p,
+                c.epoch,
+                MapCommand::SetReplicas {
+                    partition: p,
+                    epoch: c.epoch,
+                    replicas,
+                    primary,
+                },
+            ));
+        }
+        for (p, epoch, cmd) in cmds {
+            if self.raft.propose(cx, cmd).is_ok() {
+                self.outstanding.insert(p, (epoch, now));
+            }
+        }
+    }
+
+    /// Sends `to` (at map version `have`) what it misses: a delta if the
+    /// recent commands reach back that far, else the whole map.
+    fn send_catch_up<P: Process<Msg = Msg, Timer = Timer, Event = StackEvent>>(
+        &mut self,
+        cx: &mut Cx<'_, P>,
+        to: ProcessId,
+        have: u64,
+    ) {
+        let map = self.raft.state();
+        let update = if have >= self.recent_base
+            && self.applied_version == map.version
+            && self.recent.iter().filter(|(i, _)| *i > have).count() <= MAX_DELTA_COMMANDS
+        {
+            let commands: Vec<(u64, MapCommand)> = self
+                .recent
+                .iter()
+                .filter(|(i, _)| *i > have)
+                .cloned()
+                .collect();
+            if commands.is_empty() {
+                return;
+            }
+            MapUpdate::Delta {
+                base: have,
+                commands,
+            }
+        } else {
+            MapUpdate::Full(Box::new(map.clone()))
+        };
+        self.net.push(cx, &[to], Control::MapUpdate(update));
     }
 
     /// After every input: react to leadership changes and to applied entries.
@@ -191,24 +599,255 @@ impl Manager {
         &mut self,
         cx: &mut Cx<'_, P>,
     ) {
-        let leader = self.raft.role() == Role::Leader;
+        let leader = self.is_leader();
+        let now = cx.now();
         if leader && !self.was_leader {
-            let now = cx.now();
+            self.term_start_index = self.raft.last_index();
+            self.dirty = true;
             self.health.on_leadership(now, self.raft.state());
+            self.coordinator.on_leadership(now);
+            self.reports.clear();
+            self.outstanding.clear();
+            self.node_proposals.clear();
+            self.mirror = None;
         }
         if !leader {
             self.pending.clear();
+            self.outstanding.clear();
+            self.mirror = None;
         }
         self.was_leader = leader;
-        for (_, cmd) in self.raft.take_applied() {
-            if let MapCommand::AddNode { node, .. } = &cmd
-                && let Some((to, req)) = self.pending.remove(node)
-            {
-                let version = self.raft.state().version;
-                cx.send(to, Msg::Control(Control::Registered { req, version }));
+
+        let applied = self.raft.take_applied();
+        let installed = self.raft.take_snapshot_installed().is_some();
+        if !applied.is_empty() || installed {
+            self.dirty = true;
+        }
+        let base = self.applied_version;
+        if installed {
+            // The state jumped: the recent history no longer leads to it.
+            self.recent.clear();
+            self.recent_base = self.raft.state().version;
+            self.mirror = None;
+        } else {
+            for (i, cmd) in &applied {
+                self.recent.push_back((*i, cmd.clone()));
+            }
+            while self.recent.len() > MAX_RECENT {
+                if let Some((i, _)) = self.recent.pop_front() {
+                    self.recent_base = i;
+                }
             }
         }
-        let _ = self.raft.take_snapshot_installed();
+        let version = self.raft.state().version;
+        self.applied_version = version;
+        if version > self.traced_version {
+            self.traced_version = version;
+            cx.trace(StackEvent::Map { version });
+        }
+        if !leader {
+            return;
+        }
+
+        // Answer registrations that committed; clear partitions' proposals.
+        for (_, cmd) in &applied {
+            match cmd {
+                MapCommand::AddNode { node, boot, .. } => {
+                    if let Some(p) = self.pending.get(node)
+                        && p.boot == *boot
+                        && let Some(p) = self.pending.remove(node)
+                    {
+                        self.net
+                            .reply(cx, p.from, p.req, Control::Registered { version });
+                    }
+                }
+                MapCommand::SetReplicas { partition, .. }
+                | MapCommand::PromotePrimary { partition, .. } => {
+                    self.outstanding.remove(partition);
+                }
+                MapCommand::RemoveNode { node } | MapCommand::Drain { node } => {
+                    self.node_proposals.retain(|(n, _), _| n != node);
+                }
+                _ => {}
+            }
+        }
+
+        // Trace what changed, command by command.
+        match self.mirror.take() {
+            Some(mut mirror) if !installed => {
+                for (i, cmd) in &applied {
+                    mirror.apply(*i, cmd);
+                    let partition = match cmd {
+                        MapCommand::SetReplicas { partition, .. }
+                        | MapCommand::PromotePrimary { partition, .. } => Some(*partition),
+                        _ => None,
+                    };
+                    self.emit_changes(cx, &mirror, partition, false);
+                }
+                self.mirror = Some(mirror);
+            }
+            _ => {
+                self.emitted_members.clear();
+                self.emitted_epochs = vec![0; self.raft.state().partitions.len()];
+                let state = self.raft.state().clone();
+                self.emit_changes(cx, &state, None, true);
+                self.mirror = Some(state);
+            }
+        }
+
+        // Push the batch to the members; a node that (re)joined in it has
+        // no map to apply a delta to, so it gets the whole map.
+        if !applied.is_empty() && !installed {
+            let joined: BTreeSet<&str> = applied
+                .iter()
+                .filter_map(|(_, c)| match c {
+                    MapCommand::AddNode { node, .. } => Some(node.as_str()),
+                    _ => None,
+                })
+                .collect();
+            let map = self.raft.state();
+            let mut to = Vec::with_capacity(map.members.len());
+            let mut fresh = Vec::new();
+            for n in map.members.keys() {
+                let id = match self.ids.get(n) {
+                    Some(id) => Some(*id),
+                    None => cx.lookup(n),
+                };
+                let Some(id) = id else { continue };
+                self.ids.insert(n.clone(), id);
+                if joined.contains(n.as_str()) {
+                    fresh.push(id);
+                } else {
+                    to.push(id);
+                }
+            }
+            if !fresh.is_empty() {
+                let full = MapUpdate::Full(Box::new(map.clone()));
+                self.net.push(cx, &fresh, Control::MapUpdate(full));
+            }
+            let update = MapUpdate::Delta {
+                base,
+                commands: applied,
+            };
+            self.net.push(cx, &to, Control::MapUpdate(update));
+        }
+    }
+
+    /// Traces member and partition changes of `map` since the last traced
+    /// (only partition `only`, when a command touched just that one).
+    /// For one command, partitions go first: a removal's replica changes
+    /// are judged while the member is still listed. A whole-map catch-up
+    /// (a new leader) states members first, so that replicas are judged
+    /// against the members of the same map.
+    fn emit_changes<P: Process<Msg = Msg, Timer = Timer, Event = StackEvent>>(
+        &mut self,
+        cx: &mut Cx<'_, P>,
+        map: &ClusterMap,
+        only: Option<u32>,
+        members_first: bool,
+    ) {
+        if members_first {
+            self.emit_members(cx, map, true);
+        }
+        self.emit_partitions(cx, map, only);
+        if !members_first && only.is_none() {
+            self.emit_members(cx, map, false);
+        }
+    }
+
+    fn emit_partitions<P: Process<Msg = Msg, Timer = Timer, Event = StackEvent>>(
+        &mut self,
+        cx: &mut Cx<'_, P>,
+        map: &ClusterMap,
+        only: Option<u32>,
+    ) {
+        if self.emitted_epochs.len() != map.partitions.len() {
+            self.emitted_epochs = vec![0; map.partitions.len()];
+        }
+        let range: Vec<usize> = match only {
+            Some(p) => vec![p as usize],
+            None => (0..map.partitions.len()).collect(),
+        };
+        for i in range {
+            let Some(c) = map.partitions.get(i) else {
+                continue;
+            };
+            if self.emitted_epochs[i] == c.epoch {
+                continue;
+            }
+            self.emitted_epochs[i] = c.epoch;
+            cx.trace(StackEvent::Partition {
+                partition: i as u32,
+                epoch: c.epoch,
+                version: map.version,
+                in_sync: c
+                    .replicas
+                    .iter()
+                    .filter(|r| r.in_sync)
+                    .map(|r| r.node.clone())
+                    .collect(),
+                catching_up: c
+                    .replicas
+                    .iter()
+                    .filter(|r| !r.in_sync)
+                    .map(|r| r.node.clone())
+                    .collect(),
+                primary: c.primary.clone(),
+            });
+        }
+    }
+
+    /// Member changes; `restating` (a new leader's catch-up) names every
+    /// member it has not traced by its state rather than as joined.
+    fn emit_members<P: Process<Msg = Msg, Timer = Timer, Event = StackEvent>>(
+        &mut self,
+        cx: &mut Cx<'_, P>,
+        map: &ClusterMap,
+        restating: bool,
+    ) {
+        for (node, m) in &map.members {
+            let before = self.emitted_members.insert(node.clone(), (m.state, m.boot));
+            let change = match before {
+                Some((s, b)) if s == m.state && b == m.boot => None,
+                Some((_, b)) if b != m.boot => Some(MemberChange::Joined),
+                Some(_) => Some(match m.state {
+                    MemberState::Alive => MemberChange::Alive,
+                    MemberState::Dead => MemberChange::Dead,
+                    MemberState::Draining => MemberChange::Draining,
+                }),
+                None => Some(match m.state {
+                    MemberState::Alive if restating => MemberChange::Alive,
+                    MemberState::Alive => MemberChange::Joined,
+                    MemberState::Dead => MemberChange::Dead,
+                    MemberState::Draining => MemberChange::Draining,
+                }),
+            };
+            if let Some(state) = change {
+                cx.trace(StackEvent::Member {
+                    node: node.clone(),
+                    state,
+                    zone: m.zone.clone(),
+                    capacity: m.capacity,
+                    version: map.version,
+                });
+            }
+        }
+        let gone: Vec<String> = self
+            .emitted_members
+            .keys()
+            .filter(|n| !map.members.contains_key(*n))
+            .cloned()
+            .collect();
+        for node in gone {
+            self.emitted_members.remove(&node);
+            cx.trace(StackEvent::Member {
+                node,
+                state: MemberChange::Removed,
+                zone: String::new(),
+                capacity: 0,
+                version: map.version,
+            });
+        }
     }
 }
 

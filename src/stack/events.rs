@@ -106,6 +106,146 @@ pub enum StackEvent {
         /// Its health in the leader's view.
         state: crate::stack::health::Health,
     },
+    /// A process applied a newer cluster map (data nodes and managers).
+    Map {
+        /// The map version now applied (the index of its last command).
+        version: u64,
+    },
+    /// A data node's replica of a partition changed state (`p` is the node).
+    Replica {
+        /// Partition number.
+        partition: u32,
+        /// Its state on this node.
+        state: ReplicaState,
+        /// The partition's epoch in the map the node applied.
+        epoch: u64,
+    },
+    /// The leader saw the committed map change a member.
+    Member {
+        /// The data node.
+        node: String,
+        /// What happened to it.
+        state: MemberChange,
+        /// Its zone.
+        zone: String,
+        /// Its capacity.
+        capacity: u32,
+        /// The committed map version that holds the change.
+        version: u64,
+    },
+    /// The leader saw a partition's committed configuration change: what
+    /// the placement checkers judge (a data node's `replica` events lag).
+    Partition {
+        /// Partition number.
+        partition: u32,
+        /// Its epoch (raised by every change of replicas or primary).
+        epoch: u64,
+        /// The committed map version that holds it.
+        version: u64,
+        /// In-sync replicas, in map order.
+        in_sync: Vec<String>,
+        /// Replicas still catching up.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        catching_up: Vec<String>,
+        /// The primary, if any.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        primary: Option<String>,
+    },
+    /// The leader's coordinator moved a replica one step (make-before-break).
+    Move {
+        /// Partition number.
+        partition: u32,
+        /// The replica being replaced (`-` when only a replica is added).
+        from: String,
+        /// The node receiving the new replica (`-` when only one is removed).
+        to: String,
+        /// How far the move got.
+        phase: MovePhase,
+    },
+    /// A node-manager message failed authentication and was dropped.
+    AuthReject {
+        /// The network-level sender.
+        from: String,
+        /// Why (`bad_mac`, `sender_mismatch`, `not_a_manager`).
+        reason: String,
+    },
+    /// A message was dropped by a per-sender rate limit.
+    RateLimited {
+        /// The sender.
+        from: String,
+        /// Which limit (`register`, `heartbeat`).
+        what: String,
+    },
+    /// The cluster key a process holds, as a fingerprint (at every start):
+    /// what the `auth` checker tells members from impostors by.
+    Credentials {
+        /// First 16 hex digits of SHA-256 over a label and the key.
+        key_id: String,
+    },
+    /// A manager's placement settings (at every start), for the placement
+    /// checkers, which see nothing but events.
+    PlacementConfig {
+        /// Policy name (`rendezvous-bounded`, `least-loaded`).
+        policy: String,
+        /// Replicas per partition.
+        replication_factor: u32,
+        /// Allowed load above the mean, as a fraction.
+        max_imbalance: f64,
+        /// Moves in flight at once, at most.
+        max_concurrent_moves: u32,
+        /// Number of partitions.
+        partitions: u32,
+    },
+}
+
+/// The state of a replica on its data node, as traced.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReplicaState {
+    /// In sync, and the partition's primary.
+    Primary,
+    /// In sync, not the primary.
+    Backup,
+    /// Receiving a state transfer (or waiting for the map to count it in sync).
+    CatchingUp,
+    /// Dropped by this node.
+    Removed,
+}
+
+/// A change of a member in the committed map.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MemberChange {
+    /// Added (or re-added after a restart: a new boot).
+    Joined,
+    /// Declared alive again.
+    Alive,
+    /// Declared dead.
+    Dead,
+    /// Being decommissioned.
+    Draining,
+    /// Removed from the map.
+    Removed,
+}
+
+/// A step of a replica move.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MovePhase {
+    /// The coordinator proposed adding the new replica.
+    Planned,
+    /// The new replica is in the committed map, catching up.
+    Added,
+    /// The map counts the new replica in sync.
+    InSync,
+    /// The primary moved off the replica being replaced.
+    Promoted,
+    /// The old replica left the committed map.
+    Removed,
+    /// The partition matches its target again.
+    Done,
+    /// The move was given up (its target changed, or its proposal was lost).
+    Aborted,
 }
 
 impl AppEvent for StackEvent {
@@ -118,6 +258,15 @@ impl AppEvent for StackEvent {
             StackEvent::Commit { .. } => "commit",
             StackEvent::Snapshot { .. } => "snapshot",
             StackEvent::Health { .. } => "health",
+            StackEvent::Map { .. } => "map",
+            StackEvent::Replica { .. } => "replica",
+            StackEvent::Member { .. } => "member",
+            StackEvent::Partition { .. } => "partition",
+            StackEvent::Move { .. } => "move",
+            StackEvent::AuthReject { .. } => "auth_reject",
+            StackEvent::RateLimited { .. } => "rate_limited",
+            StackEvent::Credentials { .. } => "credentials",
+            StackEvent::PlacementConfig { .. } => "placement_config",
         }
     }
 }

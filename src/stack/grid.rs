@@ -92,6 +92,11 @@ pub struct Member {
     pub capacity: u32,
     /// Committed state.
     pub state: MemberState,
+    /// The boot id of the incarnation that registered last: a node that
+    /// restarts registers with a new one, and its replicas stop counting
+    /// as in sync until they caught up again.
+    #[serde(default)]
+    pub boot: u32,
 }
 
 /// A replica of a partition.
@@ -117,7 +122,9 @@ pub struct PartitionConfig {
 /// A change to the map: the entries of the managers' Raft log.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum MapCommand {
-    /// A node joins (or re-registers after a disk loss).
+    /// A node joins, or a member registers again after a restart (a new
+    /// `boot`): then its replicas no longer count as in sync, and the
+    /// primary moves off it where another in-sync replica can take over.
     AddNode {
         /// Node id.
         node: String,
@@ -125,6 +132,9 @@ pub enum MapCommand {
         zone: String,
         /// Capacity.
         capacity: u32,
+        /// The registering incarnation's boot id.
+        #[serde(default)]
+        boot: u32,
     },
     /// A node leaves the map (after draining).
     RemoveNode {
@@ -175,7 +185,11 @@ impl fmt::Display for MapCommand {
                 node,
                 zone,
                 capacity,
-            } => write!(f, "AddNode {node} zone={zone} cap={capacity}"),
+                boot,
+            } => write!(
+                f,
+                "AddNode {node} zone={zone} cap={capacity} boot={boot:08x}"
+            ),
             MapCommand::RemoveNode { node } => write!(f, "RemoveNode {node}"),
             MapCommand::MarkDead { node } => write!(f, "MarkDead {node}"),
             MapCommand::MarkAlive { node } => write!(f, "MarkAlive {node}"),
@@ -290,6 +304,91 @@ impl ClusterMap {
         out
     }
 
+    /// The committed state of a member.
+    pub fn state_of(&self, node: &str) -> Option<MemberState> {
+        self.members.get(node).map(|m| m.state)
+    }
+
+    /// True for a member whose replicas count: alive, or draining (it still
+    /// serves until its replicas have moved away).
+    pub fn is_usable(&self, node: &str) -> bool {
+        self.members
+            .get(node)
+            .is_some_and(|m| m.state != MemberState::Dead)
+    }
+
+    /// In-sync replicas of partition `p` on usable members.
+    pub fn in_sync_usable(&self, p: u32) -> usize {
+        self.partitions.get(p as usize).map_or(0, |c| {
+            c.replicas
+                .iter()
+                .filter(|r| r.in_sync && self.is_usable(&r.node))
+                .count()
+        })
+    }
+
+    /// Distinct zones of the members that are alive (where replicas may go).
+    pub fn alive_zones(&self) -> usize {
+        let mut zones: Vec<&str> = self
+            .members
+            .values()
+            .filter(|m| m.state == MemberState::Alive)
+            .map(|m| m.zone.as_str())
+            .collect();
+        zones.sort_unstable();
+        zones.dedup();
+        zones.len()
+    }
+
+    /// The zone of a member (empty for a non-member).
+    pub fn zone_of(&self, node: &str) -> &str {
+        self.members.get(node).map_or("", |m| m.zone.as_str())
+    }
+
+    /// The primary a partition falls back on when its primary cannot serve:
+    /// the first in-sync replica on an alive member, else on a draining one.
+    pub fn fallback_primary(&self, p: u32, except: &str) -> Option<String> {
+        let c = self.partitions.get(p as usize)?;
+        let pick = |want: MemberState| {
+            c.replicas
+                .iter()
+                .find(|r| r.in_sync && r.node != except && self.state_of(&r.node) == Some(want))
+                .map(|r| r.node.clone())
+        };
+        pick(MemberState::Alive).or_else(|| pick(MemberState::Draining))
+    }
+
+    /// A new incarnation of `node` registered: none of its replicas counts
+    /// as in sync any more; where it was primary, another in-sync replica
+    /// takes over (or none, until one catches up).
+    fn demote(&mut self, node: &str) {
+        for i in 0..self.partitions.len() {
+            let holds = self.partitions[i]
+                .replicas
+                .iter()
+                .any(|r| r.node == node && r.in_sync);
+            if !holds {
+                continue;
+            }
+            let was_primary = self.partitions[i].primary.as_deref() == Some(node);
+            let fallback = if was_primary {
+                self.fallback_primary(i as u32, node)
+            } else {
+                None
+            };
+            let p = &mut self.partitions[i];
+            for r in &mut p.replicas {
+                if r.node == node {
+                    r.in_sync = false;
+                }
+            }
+            if was_primary {
+                p.primary = fallback;
+            }
+            p.epoch += 1;
+        }
+    }
+
     fn partition_mut(&mut self, partition: u32, epoch: u64) -> Option<&mut PartitionConfig> {
         self.partitions
             .get_mut(partition as usize)
@@ -307,16 +406,30 @@ impl StateMachine for ClusterMap {
                 node,
                 zone,
                 capacity,
-            } => {
-                self.members.insert(
-                    node.clone(),
-                    Member {
-                        zone: zone.clone(),
-                        capacity: *capacity,
-                        state: MemberState::Alive,
-                    },
-                );
-            }
+                boot,
+            } => match self.members.get_mut(node) {
+                None => {
+                    self.members.insert(
+                        node.clone(),
+                        Member {
+                            zone: zone.clone(),
+                            capacity: *capacity,
+                            state: MemberState::Alive,
+                            boot: *boot,
+                        },
+                    );
+                }
+                Some(m) if m.boot == *boot => {}
+                Some(m) => {
+                    // A new incarnation: whatever it held may be stale. Its
+                    // state stays (a dead member is re-admitted by
+                    // `MarkAlive`, which the health monitor damps).
+                    m.boot = *boot;
+                    m.zone = zone.clone();
+                    m.capacity = *capacity;
+                    self.demote(node);
+                }
+            },
             MapCommand::RemoveNode { node } => {
                 self.members.remove(node);
                 for p in &mut self.partitions {
@@ -344,7 +457,11 @@ impl StateMachine for ClusterMap {
                 }
             }
             MapCommand::Drain { node } => {
-                if let Some(m) = self.members.get_mut(node) {
+                // Only a live member drains: a dead one is not made usable
+                // by it (the leader drains it once it is alive again).
+                if let Some(m) = self.members.get_mut(node)
+                    && m.state == MemberState::Alive
+                {
                     m.state = MemberState::Draining;
                 }
             }
@@ -418,6 +535,7 @@ mod tests {
                     node: n.into(),
                     zone: "a".into(),
                     capacity: 1,
+                    boot: 0,
                 },
             );
         }
@@ -453,6 +571,7 @@ mod tests {
                 node: "n1".into(),
                 zone: "a".into(),
                 capacity: 1,
+                boot: 0,
             },
         );
         m.apply(
@@ -461,6 +580,7 @@ mod tests {
                 node: "n2".into(),
                 zone: "a".into(),
                 capacity: 1,
+                boot: 0,
             },
         );
         m.apply(
@@ -492,6 +612,7 @@ mod tests {
                 node: "n1".into(),
                 zone: "a".into(),
                 capacity: 1,
+                boot: 0,
             },
         );
         m.apply(
@@ -500,6 +621,7 @@ mod tests {
                 node: "n2".into(),
                 zone: "a".into(),
                 capacity: 1,
+                boot: 0,
             },
         );
         m.apply(

@@ -1,21 +1,27 @@
-//! HealthMonitor: failure detection on the leader.
+//! HealthMonitor: failure detection on the leader. It tracks when each
+//! member last sent an (authenticated) heartbeat and proposes — never
+//! applies — `MarkDead` for a member silent for `dead_after`, `MarkAlive`
+//! for a dead member heard again. The transitions of its own view (alive →
+//! suspect → dead, and back) are traced by the manager. Its decisions only
+//! take effect once committed: the map, not this view, is the truth.
 //!
-//! **Inputs.** Heartbeats from data nodes ([`HealthMonitor::heard`]), the
-//! committed map, and periodic [`HealthMonitor::tick`]s with the leader's
-//! local time. **Outputs.** Proposals — `MarkDead` for a member silent for
-//! `dead_after`, `MarkAlive` for a dead member heard again — and the
-//! transitions of its own view (alive → suspect → dead, and back), which the
-//! manager traces. Its decisions only take effect once committed: the map,
-//! not this view, is the truth.
-//!
-//! A new leader knows nothing of when nodes last spoke; it starts every
-//! member's clock at its own election (a grace period), so a failover never
+//! **Grace.** A new leader knows nothing of when nodes last spoke; it
+//! starts every member's clock at its own election, so a failover never
 //! declares everyone dead at once.
+//!
+//! **Flap damping.** Every committed death of a member raises its flap
+//! count (halved for every `FLAP_DECAY` without one). A dead member is
+//! re-admitted only after it has been heard without a gap for its hold time:
+//! `max(heartbeat_interval, suspect_after) × 2^(flaps − 1)`, capped at
+//! `MAX_HOLD` (one heartbeat interval if it never died under this leader).
+//! A node that keeps coming and going stays out instead of dragging its
+//! replicas back and forth.
 //!
 //! ```text
 //!   alive ──(silent > suspect_after)──► suspect ──(silent > dead_after)──► dead  (propose MarkDead)
 //!     ▲                                    │                                 │
-//!     └──────────── heartbeat ─────────────┴────── heartbeat (propose MarkAlive)┘
+//!     └──────────── heartbeat ─────────────┘        heard steadily for the hold time
+//!     └──────────────────────────────────────────── (propose MarkAlive) ─────┘
 //! ```
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -24,6 +30,11 @@ use serde::{Deserialize, Serialize};
 
 use super::grid::{ClusterMap, MapCommand, MemberState};
 use crate::sim::{SimDuration, SimTime};
+
+/// A flap count halves after this long without a new death.
+pub const FLAP_DECAY: SimDuration = SimDuration::from_secs(30);
+/// The longest a dead member that keeps flapping is held out.
+pub const MAX_HOLD: SimDuration = SimDuration::from_secs(10);
 
 /// The leader's view of one node.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -46,25 +57,46 @@ pub struct Transition {
     pub health: Health,
 }
 
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+struct Flaps {
+    count: u32,
+    last: SimTime,
+}
+
 /// Failure detection for the members of the map.
 #[derive(Clone, Debug)]
 pub struct HealthMonitor {
     suspect_after: SimDuration,
     dead_after: SimDuration,
+    heartbeat_interval: SimDuration,
     last_heard: BTreeMap<String, SimTime>,
+    /// Start of the current run of heartbeats without a gap longer than
+    /// `suspect_after`.
+    heard_since: BTreeMap<String, SimTime>,
     view: BTreeMap<String, Health>,
+    /// Committed states as last seen (to count deaths).
+    committed: BTreeMap<String, MemberState>,
+    flaps: BTreeMap<String, Flaps>,
     /// Proposed and not yet seen committed: not proposed again meanwhile.
     proposed: BTreeSet<(String, bool)>,
 }
 
 impl HealthMonitor {
     /// A monitor with the scenario's timeouts.
-    pub fn new(suspect_after: SimDuration, dead_after: SimDuration) -> Self {
+    pub fn new(
+        suspect_after: SimDuration,
+        dead_after: SimDuration,
+        heartbeat_interval: SimDuration,
+    ) -> Self {
         HealthMonitor {
             suspect_after,
             dead_after,
+            heartbeat_interval,
             last_heard: BTreeMap::new(),
+            heard_since: BTreeMap::new(),
             view: BTreeMap::new(),
+            committed: BTreeMap::new(),
+            flaps: BTreeMap::new(),
             proposed: BTreeSet::new(),
         }
     }
@@ -73,10 +105,15 @@ impl HealthMonitor {
     /// grace period.
     pub fn on_leadership(&mut self, now: SimTime, map: &ClusterMap) {
         self.last_heard.clear();
+        self.heard_since.clear();
         self.proposed.clear();
         self.view.clear();
+        self.committed.clear();
         for (node, m) in &map.members {
+            // The grace period counts as silence broken, not as a heartbeat:
+            // a dead member is re-admitted only once really heard.
             self.last_heard.insert(node.clone(), now);
+            self.committed.insert(node.clone(), m.state);
             let h = if m.state == MemberState::Dead {
                 Health::Dead
             } else {
@@ -88,17 +125,48 @@ impl HealthMonitor {
 
     /// A heartbeat from `node` arrived at `now`.
     pub fn heard(&mut self, node: &str, now: SimTime) {
-        match self.last_heard.get_mut(node) {
-            Some(t) => *t = (*t).max(now),
-            None => {
-                self.last_heard.insert(node.to_string(), now);
-            }
+        let last = self.last_heard.get(node).copied();
+        let gap = !self.heard_since.contains_key(node)
+            || last.is_none_or(|t| now.saturating_since(t) > self.suspect_after);
+        if gap {
+            self.heard_since.insert(node.to_string(), now);
         }
+        self.last_heard
+            .insert(node.to_string(), last.map_or(now, |t| t.max(now)));
     }
 
     /// The view of `node`, if it is tracked.
     pub fn health(&self, node: &str) -> Option<Health> {
         self.view.get(node).copied()
+    }
+
+    /// Members this view suspects or holds dead.
+    pub fn unhealthy(&self) -> BTreeSet<String> {
+        self.view
+            .iter()
+            .filter(|(_, h)| **h != Health::Alive)
+            .map(|(n, _)| n.clone())
+            .collect()
+    }
+
+    /// Members this view holds dead.
+    pub fn dead_in_view(&self) -> Vec<String> {
+        self.view
+            .iter()
+            .filter(|(_, h)| **h == Health::Dead)
+            .map(|(n, _)| n.clone())
+            .collect()
+    }
+
+    /// How long a dead `node` must be heard steadily before it is re-admitted.
+    pub fn hold(&self, node: &str, now: SimTime) -> SimDuration {
+        let count = self.flaps.get(node).map_or(0, |f| decayed(*f, now));
+        if count == 0 {
+            return self.heartbeat_interval;
+        }
+        let base = self.heartbeat_interval.max(self.suspect_after).as_micros();
+        let factor = 1u64 << (count - 1).min(16);
+        SimDuration(base.saturating_mul(factor).min(MAX_HOLD.as_micros()))
     }
 
     /// Re-evaluates every member; returns the view's transitions and the
@@ -111,9 +179,19 @@ impl HealthMonitor {
             committed != Some(*dead) && committed.is_some()
         });
         for (node, member) in &map.members {
+            // Count committed deaths (damping).
+            let before = self.committed.insert(node.clone(), member.state);
+            if member.state == MemberState::Dead && before.is_some_and(|s| s != MemberState::Dead) {
+                let f = self.flaps.entry(node.clone()).or_default();
+                f.count = decayed(*f, now) + 1;
+                f.last = now;
+            }
             let last = *self.last_heard.entry(node.clone()).or_insert(now);
+            let since = self.heard_since.get(node).copied();
             let silent = now.saturating_since(last);
-            let health = if silent > self.dead_after {
+            // A dead member stays dead in the view until really heard.
+            let unheard_dead = member.state == MemberState::Dead && since.is_none();
+            let health = if unheard_dead || silent > self.dead_after {
                 Health::Dead
             } else if silent > self.suspect_after {
                 Health::Suspect
@@ -129,22 +207,32 @@ impl HealthMonitor {
             }
             let committed_dead = member.state == MemberState::Dead;
             if health == Health::Dead
-                && member.state == MemberState::Alive
+                && member.state != MemberState::Dead
                 && self.proposed.insert((node.clone(), true))
             {
                 proposals.push(MapCommand::MarkDead { node: node.clone() });
             }
             if health == Health::Alive
                 && committed_dead
+                && since.is_some_and(|t| now.saturating_since(t) >= self.hold(node, now))
                 && self.proposed.insert((node.clone(), false))
             {
                 proposals.push(MapCommand::MarkAlive { node: node.clone() });
             }
         }
         self.last_heard.retain(|n, _| map.members.contains_key(n));
+        self.heard_since.retain(|n, _| map.members.contains_key(n));
         self.view.retain(|n, _| map.members.contains_key(n));
+        self.committed.retain(|n, _| map.members.contains_key(n));
+        self.flaps.retain(|n, _| map.members.contains_key(n));
         (transitions, proposals)
     }
+}
+
+/// A flap count after halving once per `FLAP_DECAY` since its last flap.
+fn decayed(f: Flaps, now: SimTime) -> u32 {
+    let periods = now.saturating_since(f.last).as_micros() / FLAP_DECAY.as_micros().max(1);
+    f.count.checked_shr(periods.min(31) as u32).unwrap_or(0)
 }
 
 #[cfg(test)]
@@ -169,6 +257,7 @@ mod tests {
                 node: "n1".into(),
                 zone: "a".into(),
                 capacity: 1,
+                boot: 0,
             },
         );
         m
@@ -176,7 +265,11 @@ mod tests {
 
     #[test]
     fn silence_leads_to_suspect_then_dead_then_one_proposal() {
-        let mut h = HealthMonitor::new(SimDuration::from_millis(500), SimDuration::from_secs(1));
+        let mut h = HealthMonitor::new(
+            SimDuration::from_millis(500),
+            SimDuration::from_secs(1),
+            SimDuration::from_millis(100),
+        );
         let m = map();
         h.on_leadership(SimTime(0), &m);
         assert_eq!(h.tick(SimTime(400_000), &m), (vec![], vec![]));
@@ -197,12 +290,49 @@ mod tests {
 
     #[test]
     fn a_dead_node_heard_again_is_proposed_alive() {
-        let mut h = HealthMonitor::new(SimDuration::from_millis(500), SimDuration::from_secs(1));
+        let mut h = HealthMonitor::new(
+            SimDuration::from_millis(500),
+            SimDuration::from_secs(1),
+            SimDuration::from_millis(100),
+        );
         let mut m = map();
         m.apply(2, &MapCommand::MarkDead { node: "n1".into() });
         h.on_leadership(SimTime(0), &m);
-        h.heard("n1", SimTime(100_000));
         let (_, p) = h.tick(SimTime(150_000), &m);
+        assert!(p.is_empty(), "the grace period is not a heartbeat");
+        h.heard("n1", SimTime(160_000));
+        let (_, p) = h.tick(SimTime(200_000), &m);
+        assert!(p.is_empty(), "held for one heartbeat interval first");
+        h.heard("n1", SimTime(260_000));
+        let (_, p) = h.tick(SimTime(270_000), &m);
         assert_eq!(p, vec![MapCommand::MarkAlive { node: "n1".into() }]);
+    }
+
+    #[test]
+    fn a_flapping_node_is_held_out_longer_each_time() {
+        let mut h = HealthMonitor::new(
+            SimDuration::from_millis(500),
+            SimDuration::from_secs(1),
+            SimDuration::from_millis(100),
+        );
+        let mut m = map();
+        h.on_leadership(SimTime(0), &m);
+        assert_eq!(h.hold("n1", SimTime(0)), SimDuration::from_millis(100));
+        let mut idx = 2;
+        for round in 1..=3u32 {
+            idx += 1;
+            m.apply(idx, &MapCommand::MarkDead { node: "n1".into() });
+            h.tick(SimTime(u64::from(round) * 1_000_000), &m);
+            idx += 1;
+            m.apply(idx, &MapCommand::MarkAlive { node: "n1".into() });
+            h.tick(SimTime(u64::from(round) * 1_000_000 + 1), &m);
+        }
+        let now = SimTime(3_000_002);
+        assert_eq!(h.hold("n1", now), SimDuration::from_secs(2));
+        // Thirty quiet seconds halve the count.
+        assert_eq!(
+            h.hold("n1", SimTime(33_000_002)),
+            SimDuration::from_millis(500)
+        );
     }
 }

@@ -4,10 +4,13 @@
 pub mod client;
 pub mod cluster;
 pub mod consensus;
+pub mod coordinator;
 pub mod demo;
 pub mod distribution;
 pub mod events;
 pub mod grid;
 pub mod health;
+pub mod network;
 pub mod node;
 pub mod planted;
+pub mod recovery;

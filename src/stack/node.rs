@@ -1,66 +1,164 @@
-//! PartitionNode, control side: a data node registers with the managers and
-//! heartbeats the leader.
+//! PartitionNode, control side: a data node registers with the managers,
+//! heartbeats the leader with its replica states, applies the cluster maps
+//! the leader pushes — in version order only — and hosts the replicas the
+//! map gives it, catching each one up by state transfer before it counts.
 //!
-//! **Inputs.** Its start (or restart), replies from managers (`Registered`,
-//! `Redirect`, `HeartbeatAck`), and its timers. **Outputs.** `Register`
-//! until a manager confirms the node is in the committed map, then a
-//! `Heartbeat` every `heartbeat_interval` to the leader it knows. Redirects
-//! are followed; a manager that stops answering is replaced by the next one.
-//! Retries back off exponentially with jitter from the node's own stream,
-//! capped, so a cluster without a leader is not flooded.
+//! **Inputs.** Its start (or restart, with what its disk kept), envelopes
+//! from managers (`Registered`, `Redirect`, `HeartbeatAck`, `MapUpdate`),
+//! state-transfer messages from other nodes, and its timers.
+//! **Outputs.** `Register` (retried until committed), a `Heartbeat` every
+//! `heartbeat_interval` (and one at once when a catch-up completes);
+//! `Fetch` / `Chunk` state transfer; `map`, `replica` and `credentials`
+//! trace events; the set of partitions it holds, fsynced to its disk.
+//!
+//! **Invariants.** The applied map version only grows within an
+//! incarnation: a delta applies only on top of the version it was cut from
+//! (early ones wait in a small buffer), a full map only if newer. The node
+//! acts on its assignments only in a map that names its current boot, so
+//! a restarted node never trusts what the map said of its previous life. A
+//! replica the map lists as catching up becomes complete only after every
+//! chunk of the partition arrived from an in-sync replica; one the map lists
+//! in sync and the node does not hold is a fresh partition (initial
+//! placement) or a re-seed, and is created complete.
 //!
 //! ```text
-//!   start ──► Register ──(Redirect: try the leader named, or the next manager)──► Register …
-//!                 │ Registered (AddNode committed)
-//!                 ▼
-//!            Heartbeat every interval ──(no ack for 3 intervals: next manager)──► …
+//!   start ──► Register (retried, backoff) ──Registered──► Heartbeat every interval
+//!   MapUpdate ──in order──► apply ──► for each partition: listed? ──no──► drop (removed)
+//!                                           │ yes, catching up
+//!                                           ▼
+//!                       Fetch chunk k ──► Chunk k ──(apply time)──► … ──► complete ──► Heartbeat (report)
 //! ```
 
-use crate::sim::rng::uniform_u64;
-use crate::sim::{Cx, Process, ProcessId, SimDuration, SimTime};
+use std::collections::{BTreeMap, BTreeSet};
 
-use super::cluster::{ClusterConfig, Control, Kind, Msg, Timer};
-use super::events::StackEvent;
+use crate::sim::{Cx, Process, ProcessId, SimDuration, SimTime, TimerId};
 
+use super::cluster::{
+    ClusterConfig, Control, Kind, MapUpdate, Msg, ReplicaReport, Timer, Transfer,
+};
+use super::consensus::StateMachine;
+use super::events::{ReplicaState, StackEvent};
+use super::grid::{ClusterMap, MapCommand};
+use super::network::{Incoming, Limits, NetworkManager, RetryPolicy, key_id};
+use super::planted::{Bug, Planted};
+
+/// Disk key of the partitions this node holds in full (JSON list).
+pub const REPLICAS_KEY: &str = "node/replicas";
+/// Bytes of data per grid cell (the size a partition's state transfer moves).
+pub const BYTES_PER_CELL: u64 = 4096;
+/// Bytes per state-transfer chunk.
+pub const CHUNK_BYTES: u64 = 64 * 1024;
+/// How fast a node writes received chunks, bytes per second: the transfer
+/// takes simulated time proportional to the partition's size.
+pub const APPLY_BYTES_PER_SEC: u64 = 64 * 1024 * 1024;
+/// Wait for a chunk before asking again (perhaps another replica).
+pub const FETCH_TIMEOUT: SimDuration = SimDuration::from_millis(100);
+/// Deltas held while an earlier one is missing, at most.
+const MAX_EARLY_DELTAS: usize = 32;
 /// The longest wait between two registration attempts.
-const MAX_BACKOFF: SimDuration = SimDuration::from_secs(2);
-/// Heartbeats without an answer after which the node tries another manager.
-const UNANSWERED_LIMIT: u32 = 3;
+const REGISTER_BACKOFF_CAP: SimDuration = SimDuration::from_secs(1);
 
-/// A data node.
+/// Where a hosted replica's data stands.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Data {
+    /// Held in full.
+    Complete,
+    /// Pulling chunk `next` of `chunks` from `source`.
+    Fetching {
+        next: u32,
+        chunks: u32,
+        source: Option<ProcessId>,
+        /// The chunk arrived and is being written.
+        applying: bool,
+        /// Fetch attempts without progress (picks another source).
+        tries: u32,
+        timer: Option<TimerId>,
+    },
+}
+
+#[derive(Clone, Debug)]
+struct Hosted {
+    data: Data,
+    /// The state and epoch last traced.
+    traced: Option<(ReplicaState, u64)>,
+}
+
+/// A data node (or an impostor: the same node holding the wrong key).
 pub struct DataNode {
+    me: String,
     zone: String,
     capacity: u32,
-    managers: Vec<ProcessId>,
     interval: SimDuration,
-    /// Where to send next.
-    target: usize,
+    key_id: String,
+    net: NetworkManager<Control>,
+    planted: Planted,
+    partition_bytes: u64,
+    boot: u32,
     registered: bool,
-    req: u64,
-    backoff: SimDuration,
+    register_req: Option<u64>,
     heartbeat_seq: u64,
-    unanswered: u32,
-    /// The newest map version a manager reported.
-    pub map_version: u64,
-    last_ack: SimTime,
+    last_heartbeat: Option<SimTime>,
+    map: ClusterMap,
+    early: BTreeMap<u64, Vec<(u64, MapCommand)>>,
+    replicas: BTreeMap<u32, Hosted>,
+    /// Partitions whose data survived on disk from a previous incarnation:
+    /// a catch-up only needs the tail.
+    on_disk: BTreeSet<u32>,
+    /// Seen itself in a map with its boot (so a later map without it means
+    /// it was removed).
+    was_member: bool,
+    /// Removed from the map (decommissioned): it stops.
+    left: bool,
 }
 
 impl DataNode {
-    /// Node `p` of the cluster.
+    /// Data node `p` of the cluster.
     pub fn new(config: &ClusterConfig, p: ProcessId) -> Self {
+        Self::with_key(config, p, &config.cluster_key)
+    }
+
+    /// An impostor: a node that does not hold the cluster key.
+    pub fn impostor(config: &ClusterConfig, p: ProcessId) -> Self {
+        let name = config
+            .processes
+            .get(p.index())
+            .map_or("?", |(n, _)| n.as_str());
+        Self::with_key(config, p, &format!("not-the-key-of-{name}"))
+    }
+
+    fn with_key(config: &ClusterConfig, p: ProcessId, key: &str) -> Self {
+        let name = config
+            .processes
+            .get(p.index())
+            .map_or("?", |(n, _)| n.as_str());
+        let managers = config.of_kind(Kind::Manager);
+        let g = config.geometry;
         DataNode {
+            me: name.to_string(),
             zone: config.zones.get(p.index()).cloned().unwrap_or_default(),
             capacity: config.capacities.get(p.index()).copied().unwrap_or(1),
-            managers: config.of_kind(Kind::Manager),
             interval: config.timing.heartbeat_interval,
-            target: 0,
+            key_id: key_id(key),
+            net: NetworkManager::new(
+                name,
+                key.as_bytes(),
+                Limits::for_heartbeat(config.timing.heartbeat_interval),
+            )
+            .with_managers(managers.clone())
+            .accepting_only(managers),
+            planted: config.planted,
+            partition_bytes: u64::from(g.tile_w) * u64::from(g.tile_h) * BYTES_PER_CELL,
+            boot: 0,
             registered: false,
-            req: 0,
-            backoff: config.timing.heartbeat_interval,
+            register_req: None,
             heartbeat_seq: 0,
-            unanswered: 0,
-            map_version: 0,
-            last_ack: SimTime::ZERO,
+            last_heartbeat: None,
+            map: ClusterMap::new(g, config.replication_factor),
+            early: BTreeMap::new(),
+            replicas: BTreeMap::new(),
+            on_disk: BTreeSet::new(),
+            was_member: false,
+            left: false,
         }
     }
 
@@ -69,88 +167,161 @@ impl DataNode {
         self.registered
     }
 
-    fn manager(&self) -> Option<ProcessId> {
-        self.managers
-            .get(self.target % self.managers.len().max(1))
-            .copied()
+    /// The map version applied.
+    pub fn map_version(&self) -> u64 {
+        self.map.version
     }
 
-    fn aim_at(&mut self, leader: Option<ProcessId>) {
-        match leader.and_then(|l| self.managers.iter().position(|m| *m == l)) {
-            Some(i) => self.target = i,
-            None => self.target = (self.target + 1) % self.managers.len().max(1),
+    /// This incarnation's boot id.
+    pub fn boot(&self) -> u32 {
+        self.boot
+    }
+
+    /// Partitions hosted, and whether each is complete.
+    pub fn hosted(&self) -> Vec<(u32, bool)> {
+        self.replicas
+            .iter()
+            .map(|(p, h)| (*p, h.data == Data::Complete))
+            .collect()
+    }
+
+    fn chunks(&self) -> u32 {
+        self.partition_bytes.div_ceil(CHUNK_BYTES).max(1) as u32
+    }
+
+    fn register_policy(&self) -> RetryPolicy {
+        RetryPolicy {
+            timeout: self.interval.max(SimDuration::from_millis(50)),
+            attempts: 0,
+            backoff_cap: REGISTER_BACKOFF_CAP,
         }
     }
 
-    fn send_register<P: Process<Msg = Msg, Timer = Timer, Event = StackEvent>>(
+    fn register<P: Process<Msg = Msg, Timer = Timer, Event = StackEvent>>(
         &mut self,
         cx: &mut Cx<'_, P>,
     ) {
-        self.req += 1;
-        if let Some(m) = self.manager() {
-            let msg = Control::Register {
-                req: self.req,
-                zone: self.zone.clone(),
-                capacity: self.capacity,
-            };
-            cx.send(m, Msg::Control(msg));
+        if let Some(req) = self.register_req.take() {
+            self.net.cancel(cx, req);
         }
-        let jitter = uniform_u64(cx.rng(), 0, self.backoff.as_micros() / 2);
-        cx.set_timer(self.backoff + SimDuration(jitter), Timer::Register);
-        self.backoff = SimDuration((self.backoff.as_micros() * 2).min(MAX_BACKOFF.as_micros()));
+        let body = Control::Register {
+            zone: self.zone.clone(),
+            capacity: self.capacity,
+            boot: self.boot,
+        };
+        let policy = self.register_policy();
+        self.register_req = self.net.request_leader(cx, body, policy);
     }
 
-    /// Starts (or restarts): register from scratch.
+    /// Starts (or restarts): a new boot id, what the disk kept, register.
     pub fn on_start<P: Process<Msg = Msg, Timer = Timer, Event = StackEvent>>(
         &mut self,
         cx: &mut Cx<'_, P>,
     ) {
-        self.send_register(cx);
+        use crate::sim::rng::RngExt;
+        self.boot = cx.rng().random::<u32>() | 1;
+        self.net.set_incarnation(self.boot);
+        cx.trace(StackEvent::Credentials {
+            key_id: self.key_id.clone(),
+        });
+        if let Ok(Some(bytes)) = cx.disk().get(REPLICAS_KEY) {
+            // A record that does not decode is a lost record: the replicas
+            // are then fetched in full.
+            if let Ok(list) = serde_json::from_slice::<Vec<u32>>(bytes) {
+                self.on_disk = list.into_iter().collect();
+            }
+        }
+        self.register(cx);
     }
 
-    /// A reply from a manager.
-    pub fn on_control<P: Process<Msg = Msg, Timer = Timer, Event = StackEvent>>(
+    /// A message arrived.
+    pub fn on_message<P: Process<Msg = Msg, Timer = Timer, Event = StackEvent>>(
         &mut self,
         cx: &mut Cx<'_, P>,
         from: ProcessId,
-        msg: Control,
+        msg: Msg,
     ) {
         match msg {
-            Control::Registered { req, version } if req == self.req && !self.registered => {
-                self.registered = true;
-                self.map_version = self.map_version.max(version);
-                self.aim_at(Some(from));
-                self.last_ack = cx.now();
-                cx.set_timer(self.interval, Timer::Heartbeat);
-            }
-            Control::Redirect { leader } => {
-                self.aim_at(leader);
-                if !self.registered {
-                    // Retry at once towards the leader named; the backoff
-                    // timer still bounds a storm of redirects.
-                    self.req += 1;
-                    if let Some(m) = self.manager() {
-                        let msg = Control::Register {
-                            req: self.req,
-                            zone: self.zone.clone(),
-                            capacity: self.capacity,
-                        };
-                        cx.send(m, Msg::Control(msg));
-                    }
-                } else {
-                    self.unanswered = 0;
+            Msg::Control(env) => {
+                let Some(incoming) = self.net.open(cx, from, env) else {
+                    return;
+                };
+                match incoming {
+                    Incoming::Reply { req, body, .. } => self.on_reply(cx, req, body),
+                    Incoming::Push {
+                        body: Control::MapUpdate(u),
+                        ..
+                    } => self.on_map_update(cx, u),
+                    _ => {}
                 }
             }
-            Control::HeartbeatAck { version, .. } => {
-                self.unanswered = 0;
-                self.map_version = self.map_version.max(version);
-                self.last_ack = cx.now();
-                if let Some(i) = self.managers.iter().position(|m| *m == from) {
-                    self.target = i;
-                }
+            Msg::Transfer(t) => self.on_transfer(cx, from, t),
+            _ => {}
+        }
+    }
+
+    fn on_reply<P: Process<Msg = Msg, Timer = Timer, Event = StackEvent>>(
+        &mut self,
+        cx: &mut Cx<'_, P>,
+        req: u64,
+        body: Control,
+    ) {
+        match body {
+            Control::Registered { .. } if Some(req) == self.register_req => {
+                self.register_req = None;
+                self.now_registered(cx);
+            }
+            Control::HeartbeatAck { member: false, .. }
+                if self.registered && !self.left && self.register_req.is_none() =>
+            {
+                // The leader does not know this incarnation (a map that
+                // lost it, or a registration it never committed): again.
+                self.register(cx);
             }
             _ => {}
         }
+    }
+
+    /// The node is a member: heartbeats start.
+    fn now_registered<P: Process<Msg = Msg, Timer = Timer, Event = StackEvent>>(
+        &mut self,
+        cx: &mut Cx<'_, P>,
+    ) {
+        if !self.registered {
+            self.registered = true;
+            self.send_heartbeat(cx);
+            cx.set_timer(self.interval, Timer::Heartbeat);
+        }
+    }
+
+    fn send_heartbeat<P: Process<Msg = Msg, Timer = Timer, Event = StackEvent>>(
+        &mut self,
+        cx: &mut Cx<'_, P>,
+    ) {
+        self.heartbeat_seq += 1;
+        self.last_heartbeat = Some(cx.now());
+        let replicas = self
+            .replicas
+            .iter()
+            .map(|(p, h)| ReplicaReport {
+                partition: *p,
+                epoch: self.map.partitions.get(*p as usize).map_or(0, |c| c.epoch),
+                in_sync: h.data == Data::Complete,
+            })
+            .collect();
+        let body = Control::Heartbeat {
+            seq: self.heartbeat_seq,
+            boot: self.boot,
+            version: self.map.version,
+            replicas,
+        };
+        // Not retried: the next heartbeat says the same, newer.
+        let policy = RetryPolicy {
+            timeout: self.interval,
+            attempts: 1,
+            backoff_cap: self.interval,
+        };
+        let _ = self.net.request_leader(cx, body, policy);
     }
 
     /// One of its timers fired.
@@ -160,27 +331,508 @@ impl DataNode {
         timer: Timer,
     ) {
         match timer {
-            Timer::Register if !self.registered => {
-                self.aim_at(None);
-                self.send_register(cx);
+            Timer::Net(t) => {
+                let _ = self.net.on_timer(cx, t);
             }
-            Timer::Heartbeat => {
-                if self.unanswered >= UNANSWERED_LIMIT {
-                    self.aim_at(None);
-                    self.unanswered = 0;
-                }
-                self.heartbeat_seq += 1;
-                self.unanswered += 1;
-                if let Some(m) = self.manager() {
-                    let hb = Control::Heartbeat {
-                        seq: self.heartbeat_seq,
-                        version: self.map_version,
-                    };
-                    cx.send(m, Msg::Control(hb));
-                }
+            Timer::Heartbeat if self.registered && !self.left => {
+                self.send_heartbeat(cx);
                 cx.set_timer(self.interval, Timer::Heartbeat);
             }
+            Timer::CatchUp(p) => self.on_catch_up_timer(cx, p),
             _ => {}
         }
+    }
+
+    // ----- maps -----
+
+    fn on_map_update<P: Process<Msg = Msg, Timer = Timer, Event = StackEvent>>(
+        &mut self,
+        cx: &mut Cx<'_, P>,
+        u: MapUpdate,
+    ) {
+        let before = self.map.version;
+        let mut touched: BTreeSet<u32> = BTreeSet::new();
+        let mut everything = false;
+        let careless = self.planted.has(Bug::ApplyOlderMap);
+        match u {
+            MapUpdate::Full(m) => {
+                if m.version > self.map.version || (careless && m.version != self.map.version) {
+                    self.map = *m;
+                    everything = true;
+                }
+            }
+            MapUpdate::Delta { base, commands } => {
+                if careless {
+                    // The planted bug: every update applies as it arrives.
+                    for (i, c) in &commands {
+                        self.apply(*i, c, &mut touched, &mut everything);
+                    }
+                } else if base > self.map.version {
+                    if self.early.len() < MAX_EARLY_DELTAS {
+                        self.early.insert(base, commands);
+                    }
+                } else {
+                    self.apply_delta(&commands, &mut touched, &mut everything);
+                }
+            }
+        }
+        // Deltas that waited for this one.
+        while let Some((&base, _)) = self.early.first_key_value() {
+            if base > self.map.version {
+                break;
+            }
+            let Some((_, commands)) = self.early.pop_first() else {
+                break;
+            };
+            self.apply_delta(&commands, &mut touched, &mut everything);
+        }
+        if self.map.version != before {
+            cx.trace(StackEvent::Map {
+                version: self.map.version,
+            });
+            self.reconcile(cx, if everything { None } else { Some(&touched) });
+        }
+    }
+
+    fn apply_delta(
+        &mut self,
+        commands: &[(u64, MapCommand)],
+        touched: &mut BTreeSet<u32>,
+        everything: &mut bool,
+    ) {
+        for (i, c) in commands {
+            if *i > self.map.version {
+                self.apply(*i, c, touched, everything);
+            }
+        }
+    }
+
+    /// Applies one command, noting which partitions it may have changed
+    /// for this node (a command about this node may change all of them).
+    fn apply(
+        &mut self,
+        index: u64,
+        cmd: &MapCommand,
+        touched: &mut BTreeSet<u32>,
+        everything: &mut bool,
+    ) {
+        match cmd {
+            MapCommand::SetReplicas { partition, .. }
+            | MapCommand::PromotePrimary { partition, .. } => {
+                touched.insert(*partition);
+            }
+            MapCommand::AddNode { node, .. }
+            | MapCommand::RemoveNode { node }
+            | MapCommand::MarkDead { node }
+            | MapCommand::MarkAlive { node }
+            | MapCommand::Drain { node } => {
+                if *node == self.me {
+                    *everything = true;
+                } else if matches!(
+                    cmd,
+                    MapCommand::AddNode { .. } | MapCommand::RemoveNode { .. }
+                ) {
+                    // A rejoin demotes, a removal drops, that node's replicas.
+                    touched.extend(self.map.partitions_of(node));
+                }
+            }
+        }
+        self.map.apply(index, cmd);
+    }
+
+    /// Brings the hosted replicas in line with the map (all partitions, or
+    /// the ones `only` names).
+    fn reconcile<P: Process<Msg = Msg, Timer = Timer, Event = StackEvent>>(
+        &mut self,
+        cx: &mut Cx<'_, P>,
+        only: Option<&BTreeSet<u32>>,
+    ) {
+        let me = cx.name(cx.me()).to_string();
+        let mine = self.map.members.get(&me).map(|m| m.boot);
+        match mine {
+            Some(b) if b == self.boot => {
+                // The map names this incarnation: registered, whether or
+                // not the answer to the request got through.
+                self.was_member = true;
+                if let Some(req) = self.register_req.take() {
+                    self.net.cancel(cx, req);
+                }
+                self.now_registered(cx);
+            }
+            Some(_) => return, // the map still describes an earlier incarnation
+            None => {
+                if self.was_member && !self.left {
+                    // Removed (decommissioned): let go of everything and stop.
+                    self.left = true;
+                    let all: Vec<u32> = self.replicas.keys().copied().collect();
+                    for p in all {
+                        self.drop_replica(cx, p);
+                    }
+                    self.persist(cx);
+                }
+                return;
+            }
+        }
+        let partitions: Vec<u32> = match only {
+            Some(set) => set
+                .iter()
+                .copied()
+                .chain(self.replicas.keys().copied())
+                .collect::<BTreeSet<u32>>()
+                .into_iter()
+                .collect(),
+            None => (0..self.map.partitions.len() as u32).collect(),
+        };
+        let mut changed = false;
+        for p in partitions {
+            changed |= self.reconcile_one(cx, &me, p);
+        }
+        // Data left on disk by an earlier incarnation that the map no
+        // longer gives this node is stale: forget it.
+        let stale: Vec<u32> = self
+            .on_disk
+            .iter()
+            .copied()
+            .filter(|p| !self.replicas.contains_key(p))
+            .filter(|p| {
+                !self
+                    .map
+                    .partitions
+                    .get(*p as usize)
+                    .is_some_and(|c| c.replicas.iter().any(|r| r.node == me))
+            })
+            .collect();
+        for p in stale {
+            self.on_disk.remove(&p);
+            changed = true;
+        }
+        if changed {
+            self.persist(cx);
+        }
+    }
+
+    /// Returns true if what is held in full changed (to persist).
+    fn reconcile_one<P: Process<Msg = Msg, Timer = Timer, Event = StackEvent>>(
+        &mut self,
+        cx: &mut Cx<'_, P>,
+        me: &str,
+        p: u32,
+    ) -> bool {
+        let Some(c) = self.map.partitions.get(p as usize) else {
+            return false;
+        };
+        let listed = c.replicas.iter().find(|r| r.node == me).map(|r| r.in_sync);
+        let epoch = c.epoch;
+        let primary = c.primary.as_deref() == Some(me);
+        let mut changed = false;
+        match (listed, self.replicas.contains_key(&p)) {
+            (None, false) => return false,
+            (None, true) => {
+                self.drop_replica(cx, p);
+                return true;
+            }
+            (Some(in_sync), false) => {
+                let data = if in_sync {
+                    changed = true;
+                    Data::Complete
+                } else {
+                    Data::Fetching {
+                        next: 0,
+                        chunks: self.chunks(),
+                        source: None,
+                        applying: false,
+                        tries: 0,
+                        timer: None,
+                    }
+                };
+                self.replicas.insert(p, Hosted { data, traced: None });
+                if !in_sync {
+                    self.fetch(cx, p);
+                }
+            }
+            (Some(in_sync), true) => {
+                if in_sync
+                    && let Some(h) = self.replicas.get_mut(&p)
+                    && h.data != Data::Complete
+                {
+                    // The map counts it in sync (a re-seed): trust the map.
+                    if let Data::Fetching { timer: Some(t), .. } = h.data {
+                        cx.cancel_timer(t);
+                    }
+                    h.data = Data::Complete;
+                    changed = true;
+                }
+            }
+        }
+        let in_sync = listed == Some(true);
+        let state = if !in_sync {
+            ReplicaState::CatchingUp
+        } else if primary {
+            ReplicaState::Primary
+        } else {
+            ReplicaState::Backup
+        };
+        if let Some(h) = self.replicas.get_mut(&p)
+            && h.traced != Some((state, epoch))
+        {
+            h.traced = Some((state, epoch));
+            cx.trace(StackEvent::Replica {
+                partition: p,
+                state,
+                epoch,
+            });
+        }
+        changed
+    }
+
+    fn drop_replica<P: Process<Msg = Msg, Timer = Timer, Event = StackEvent>>(
+        &mut self,
+        cx: &mut Cx<'_, P>,
+        p: u32,
+    ) {
+        if let Some(h) = self.replicas.remove(&p) {
+            if let Data::Fetching { timer: Some(t), .. } = h.data {
+                cx.cancel_timer(t);
+            }
+            let epoch = self.map.partitions.get(p as usize).map_or(0, |c| c.epoch);
+            cx.trace(StackEvent::Replica {
+                partition: p,
+                state: ReplicaState::Removed,
+                epoch,
+            });
+        }
+        self.on_disk.remove(&p);
+    }
+
+    fn persist<P: Process<Msg = Msg, Timer = Timer, Event = StackEvent>>(
+        &mut self,
+        cx: &mut Cx<'_, P>,
+    ) {
+        let held: Vec<u32> = self
+            .replicas
+            .iter()
+            .filter(|(_, h)| h.data == Data::Complete)
+            .map(|(p, _)| *p)
+            .chain(self.on_disk.iter().copied())
+            .collect::<BTreeSet<u32>>()
+            .into_iter()
+            .collect();
+        let bytes = serde_json::to_vec(&held).expect("a list of numbers serializes");
+        let disk = cx.disk();
+        disk.put(REPLICAS_KEY, bytes);
+        disk.fsync();
+    }
+
+    // ----- state transfer -----
+
+    /// Where to fetch partition `p` from: its primary, else another
+    /// in-sync replica on an alive member (rotating with the attempts).
+    fn source<P: Process<Msg = Msg, Timer = Timer, Event = StackEvent>>(
+        &self,
+        cx: &Cx<'_, P>,
+        p: u32,
+        tries: u32,
+    ) -> Option<ProcessId> {
+        let me = cx.name(cx.me());
+        let c = self.map.partitions.get(p as usize)?;
+        let mut candidates: Vec<&str> = Vec::new();
+        if let Some(pr) = c.primary.as_deref()
+            && pr != me
+            && self.map.is_usable(pr)
+        {
+            candidates.push(pr);
+        }
+        for r in &c.replicas {
+            if r.in_sync
+                && r.node != me
+                && self.map.is_usable(&r.node)
+                && !candidates.contains(&r.node.as_str())
+            {
+                candidates.push(&r.node);
+            }
+        }
+        if candidates.is_empty() {
+            return None;
+        }
+        let pick = candidates[tries as usize % candidates.len()];
+        cx.lookup(pick)
+    }
+
+    fn fetch<P: Process<Msg = Msg, Timer = Timer, Event = StackEvent>>(
+        &mut self,
+        cx: &mut Cx<'_, P>,
+        p: u32,
+    ) {
+        let tail = self.on_disk.contains(&p);
+        let Some(h) = self.replicas.get(&p) else {
+            return;
+        };
+        let Data::Fetching {
+            next,
+            chunks,
+            tries,
+            ..
+        } = h.data
+        else {
+            return;
+        };
+        // A copy left on disk by an earlier incarnation needs the tail only.
+        let next = if tail && next == 0 {
+            chunks.saturating_sub(1)
+        } else {
+            next
+        };
+        let source = self.source(cx, p, tries);
+        if let Some(s) = source {
+            cx.send(
+                s,
+                Msg::Transfer(Transfer::Fetch {
+                    partition: p,
+                    chunk: next,
+                }),
+            );
+        }
+        let timer = cx.set_timer(FETCH_TIMEOUT, Timer::CatchUp(p));
+        if let Some(Hosted {
+            data:
+                Data::Fetching {
+                    next: n,
+                    source: src,
+                    applying,
+                    timer: t,
+                    ..
+                },
+            ..
+        }) = self.replicas.get_mut(&p)
+        {
+            *n = next;
+            *src = source;
+            *applying = false;
+            *t = Some(timer);
+        }
+    }
+
+    fn on_transfer<P: Process<Msg = Msg, Timer = Timer, Event = StackEvent>>(
+        &mut self,
+        cx: &mut Cx<'_, P>,
+        from: ProcessId,
+        t: Transfer,
+    ) {
+        match t {
+            Transfer::Fetch { partition, chunk } => {
+                let held = self
+                    .replicas
+                    .get(&partition)
+                    .is_some_and(|h| h.data == Data::Complete);
+                let reply = if held && !self.left {
+                    let chunks = self.chunks();
+                    let start = u64::from(chunk) * CHUNK_BYTES;
+                    let bytes = self.partition_bytes.saturating_sub(start).min(CHUNK_BYTES) as u32;
+                    Transfer::Chunk {
+                        partition,
+                        chunk,
+                        chunks,
+                        bytes,
+                    }
+                } else {
+                    Transfer::NotHeld { partition }
+                };
+                cx.send(from, Msg::Transfer(reply));
+            }
+            Transfer::Chunk {
+                partition,
+                chunk,
+                bytes,
+                ..
+            } => {
+                let Some(Hosted {
+                    data:
+                        Data::Fetching {
+                            next,
+                            applying,
+                            source,
+                            timer,
+                            ..
+                        },
+                    ..
+                }) = self.replicas.get_mut(&partition)
+                else {
+                    return;
+                };
+                if *next != chunk || *applying || *source != Some(from) {
+                    return; // a duplicate, or an answer to an earlier ask
+                }
+                if let Some(t) = timer.take() {
+                    cx.cancel_timer(t);
+                }
+                *applying = true;
+                let us = (u64::from(bytes) * 1_000_000)
+                    .div_ceil(APPLY_BYTES_PER_SEC)
+                    .max(1);
+                *timer = Some(cx.set_timer(SimDuration(us), Timer::CatchUp(partition)));
+            }
+            Transfer::NotHeld { partition } => {
+                if let Some(Hosted {
+                    data:
+                        Data::Fetching {
+                            source,
+                            tries,
+                            applying,
+                            ..
+                        },
+                    ..
+                }) = self.replicas.get_mut(&partition)
+                    && *source == Some(from)
+                    && !*applying
+                {
+                    // Try another replica when the timer fires.
+                    *tries += 1;
+                    *source = None;
+                }
+            }
+        }
+    }
+
+    fn on_catch_up_timer<P: Process<Msg = Msg, Timer = Timer, Event = StackEvent>>(
+        &mut self,
+        cx: &mut Cx<'_, P>,
+        p: u32,
+    ) {
+        let Some(h) = self.replicas.get_mut(&p) else {
+            return;
+        };
+        let Data::Fetching {
+            next,
+            chunks,
+            applying,
+            tries,
+            timer,
+            ..
+        } = &mut h.data
+        else {
+            return;
+        };
+        *timer = None;
+        if *applying {
+            *next += 1;
+            *tries = 0;
+            if *next >= *chunks {
+                h.data = Data::Complete;
+                self.on_disk.remove(&p);
+                self.persist(cx);
+                // Tell the leader now rather than at the next heartbeat
+                // (unless one just went: the rate limit has a small burst).
+                let recent = self.last_heartbeat.is_some_and(|t| {
+                    cx.now().saturating_since(t).as_micros() < self.interval.as_micros() / 4
+                });
+                if self.registered && !recent {
+                    self.send_heartbeat(cx);
+                }
+                return;
+            }
+        } else {
+            *tries += 1;
+        }
+        self.fetch(cx, p);
     }
 }

@@ -21,15 +21,29 @@ pub enum Bug {
     VoteBeforeFsync,
     /// Raft: a leader that hears of a higher term keeps leading.
     IgnoreHigherTerm,
+    /// Coordinator: the old replica is removed as soon as the new one is
+    /// added, before it caught up (breaks make-before-break).
+    RemoveBeforeInSync,
+    /// Data node: map updates are applied as they arrive, older or not.
+    ApplyOlderMap,
+    /// Health monitor: the leader acts on its own view of a dead node —
+    /// takes its replicas away at once — instead of committing `MarkDead`.
+    HealthSkipsConsensus,
+    /// Manager: envelopes are accepted without checking their tag.
+    AcceptBadMac,
 }
 
 impl Bug {
     /// Every planted bug.
-    pub const ALL: [Bug; 4] = [
+    pub const ALL: [Bug; 8] = [
         Bug::VoteWithoutLogCheck,
         Bug::CommitOldTermByCounting,
         Bug::VoteBeforeFsync,
         Bug::IgnoreHigherTerm,
+        Bug::RemoveBeforeInSync,
+        Bug::ApplyOlderMap,
+        Bug::HealthSkipsConsensus,
+        Bug::AcceptBadMac,
     ];
 
     /// The name used on the command line.
@@ -39,6 +53,10 @@ impl Bug {
             Bug::CommitOldTermByCounting => "commit-old-term-by-counting",
             Bug::VoteBeforeFsync => "vote-before-fsync",
             Bug::IgnoreHigherTerm => "ignore-higher-term",
+            Bug::RemoveBeforeInSync => "remove-before-in-sync",
+            Bug::ApplyOlderMap => "apply-older-map",
+            Bug::HealthSkipsConsensus => "health-skips-consensus",
+            Bug::AcceptBadMac => "accept-bad-mac",
         }
     }
 }

@@ -1,0 +1,1129 @@
+//! Control-plane checkers (DESIGN §4): `map_monotonic`, `placement` and
+//! `auth` (safety), `converged` and `balanced` (liveness), and the control
+//! plane's figures: failure-detection time, false suspicions and deaths,
+//! replica moves per membership change against the ideal, load spread.
+//!
+//! They read only events: `map` (every process), `member`, `partition`,
+//! `health` (the leader), `credentials` and `placement_config` (at every
+//! start), and the kernel's crash / restart / pause events. The leader
+//! traces every committed member and partition change; a new leader
+//! restates the whole map, so the checkers keep, per member, the newest
+//! map version seen and, per partition, the highest epoch — older news is
+//! ignored.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_json::json;
+
+use super::{Checker, EndOfRun};
+use crate::sim::{Event, EventKind, ProcessId, SimDuration, SimTime, Violation};
+use crate::stack::coordinator::{PolicyKind, input_for_map, target_for_map};
+use crate::stack::events::{MemberChange, StackEvent};
+use crate::stack::grid::{ClusterMap, Geometry, Member, MemberState, PartitionConfig, Replica};
+use crate::stack::health::Health;
+
+/// How long after the last fault the map must have converged when the
+/// scenario sets no `[expect] converged_by`.
+pub const CONVERGE_GRACE: SimDuration = SimDuration::from_secs(30);
+/// Per-change move records kept for the metrics, at most.
+const MAX_CHANGES: usize = 1000;
+/// Failure-detection samples kept, at most.
+const MAX_SAMPLES: usize = 10_000;
+
+/// Every control-plane checker.
+pub fn control_checkers() -> Vec<Box<dyn Checker>> {
+    vec![
+        Box::new(MapMonotonic::default()),
+        Box::new(Placement::default()),
+        Box::new(Auth::default()),
+        Box::new(Converged::default()),
+        Box::new(Balanced::default()),
+    ]
+}
+
+fn name(names: &[String], p: ProcessId) -> &str {
+    if p == ProcessId::SIM {
+        "sim"
+    } else {
+        names.get(p.index()).map_or("?", |s| s.as_str())
+    }
+}
+
+// ---------------------------------------------------------------------------
+
+/// The placement settings, from `placement_config`.
+#[derive(Clone, Debug, PartialEq)]
+struct Settings {
+    policy: PolicyKind,
+    rf: usize,
+    max_imbalance: f64,
+    partitions: u32,
+}
+
+/// A partition as the leader traced it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+struct Part {
+    epoch: u64,
+    in_sync: Vec<String>,
+    catching_up: Vec<String>,
+    primary: Option<String>,
+}
+
+impl Part {
+    fn nodes(&self) -> impl Iterator<Item = &String> {
+        self.in_sync.iter().chain(&self.catching_up)
+    }
+}
+
+/// A member as the leader traced it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Mem {
+    state: MemberState,
+    zone: String,
+    capacity: u32,
+    version: u64,
+}
+
+/// What changed in the view.
+enum Change {
+    /// A member changed (`before` is its previous state, if it had one).
+    Member {
+        node: String,
+        before: Option<MemberState>,
+        now: Option<MemberState>,
+    },
+    /// A partition changed from `old`.
+    Partition { p: u32, old: Part },
+}
+
+/// The committed map, rebuilt from the leader's events.
+#[derive(Clone, Debug, Default)]
+struct MapView {
+    settings: Option<Settings>,
+    members: BTreeMap<String, Mem>,
+    parts: BTreeMap<u32, Part>,
+}
+
+impl MapView {
+    fn on_event(&mut self, ev: &StackEvent) -> Option<Change> {
+        match ev {
+            StackEvent::PlacementConfig {
+                policy,
+                replication_factor,
+                max_imbalance,
+                partitions,
+                ..
+            } => {
+                self.settings = Some(Settings {
+                    policy: PolicyKind::parse(policy).unwrap_or(PolicyKind::RendezvousBounded),
+                    rf: *replication_factor as usize,
+                    max_imbalance: *max_imbalance,
+                    partitions: *partitions,
+                });
+                None
+            }
+            StackEvent::Member {
+                node,
+                state,
+                zone,
+                capacity,
+                version,
+            } => {
+                let before = self.members.get(node).cloned();
+                if before.as_ref().is_some_and(|m| m.version >= *version) {
+                    return None;
+                }
+                let now = match state {
+                    MemberChange::Joined | MemberChange::Alive => Some(MemberState::Alive),
+                    MemberChange::Dead => Some(MemberState::Dead),
+                    MemberChange::Draining => Some(MemberState::Draining),
+                    MemberChange::Removed => None,
+                };
+                // A rejoin keeps the committed state (a dead member stays dead
+                // until `MarkAlive`).
+                let now = match (state, &before) {
+                    (MemberChange::Joined, Some(b)) => Some(b.state),
+                    _ => now,
+                };
+                match now {
+                    Some(s) => {
+                        self.members.insert(
+                            node.clone(),
+                            Mem {
+                                state: s,
+                                zone: zone.clone(),
+                                capacity: *capacity,
+                                version: *version,
+                            },
+                        );
+                    }
+                    None => {
+                        self.members.remove(node);
+                    }
+                }
+                Some(Change::Member {
+                    node: node.clone(),
+                    before: before.map(|m| m.state),
+                    now,
+                })
+            }
+            StackEvent::Partition {
+                partition,
+                epoch,
+                in_sync,
+                catching_up,
+                primary,
+                ..
+            } => {
+                let old = self.parts.get(partition).cloned().unwrap_or_default();
+                if self.parts.contains_key(partition) && old.epoch >= *epoch {
+                    return None;
+                }
+                self.parts.insert(
+                    *partition,
+                    Part {
+                        epoch: *epoch,
+                        in_sync: in_sync.clone(),
+                        catching_up: catching_up.clone(),
+                        primary: primary.clone(),
+                    },
+                );
+                Some(Change::Partition { p: *partition, old })
+            }
+            _ => None,
+        }
+    }
+
+    fn state(&self, node: &str) -> Option<MemberState> {
+        self.members.get(node).map(|m| m.state)
+    }
+
+    fn usable(&self, node: &str) -> bool {
+        matches!(
+            self.state(node),
+            Some(MemberState::Alive | MemberState::Draining)
+        )
+    }
+
+    fn alive(&self, node: &str) -> bool {
+        self.state(node) == Some(MemberState::Alive)
+    }
+
+    fn zone(&self, node: &str) -> &str {
+        self.members.get(node).map_or("", |m| m.zone.as_str())
+    }
+
+    fn in_sync_usable(&self, part: &Part) -> usize {
+        part.in_sync.iter().filter(|n| self.usable(n)).count()
+    }
+
+    fn zones_in_sync_usable(&self, part: &Part) -> usize {
+        part.in_sync
+            .iter()
+            .filter(|n| self.usable(n))
+            .map(|n| self.zone(n))
+            .collect::<BTreeSet<_>>()
+            .len()
+    }
+
+    fn alive_count(&self) -> usize {
+        self.members
+            .values()
+            .filter(|m| m.state == MemberState::Alive)
+            .count()
+    }
+
+    fn alive_zones(&self) -> usize {
+        self.members
+            .values()
+            .filter(|m| m.state == MemberState::Alive)
+            .map(|m| m.zone.as_str())
+            .collect::<BTreeSet<_>>()
+            .len()
+    }
+
+    /// Replicas per alive member.
+    fn loads(&self) -> BTreeMap<&str, u64> {
+        let mut load: BTreeMap<&str, u64> = self
+            .members
+            .iter()
+            .filter(|(_, m)| m.state == MemberState::Alive)
+            .map(|(n, _)| (n.as_str(), 0))
+            .collect();
+        for part in self.parts.values() {
+            for n in part.nodes() {
+                if let Some(l) = load.get_mut(n.as_str()) {
+                    *l += 1;
+                }
+            }
+        }
+        load
+    }
+
+    /// Why partition `p` is not converged, if it is not.
+    fn unconverged(&self, p: u32, rf: usize) -> Option<String> {
+        let Some(part) = self.parts.get(&p) else {
+            return Some(format!("p{p} was never placed"));
+        };
+        let want = rf.min(self.alive_count());
+        if !part.catching_up.is_empty() {
+            return Some(format!(
+                "p{p}: {} still catching up",
+                part.catching_up.join(",")
+            ));
+        }
+        let on_alive = part.in_sync.iter().filter(|n| self.alive(n)).count();
+        if on_alive != want {
+            return Some(format!(
+                "p{p} has {on_alive} in-sync replicas on alive nodes, wants {want}"
+            ));
+        }
+        if let Some(n) = part
+            .in_sync
+            .iter()
+            .find(|n| self.state(n) == Some(MemberState::Draining))
+        {
+            return Some(format!("p{p} still has a replica on draining {n}"));
+        }
+        if want >= rf
+            && let Some(n) = part.in_sync.iter().find(|n| !self.alive(n))
+        {
+            return Some(format!("p{p} still lists {n}, which is not alive"));
+        }
+        if !part.primary.as_deref().is_some_and(|n| self.alive(n)) {
+            return Some(format!("p{p} has no alive primary"));
+        }
+        let zones: BTreeSet<&str> = part
+            .in_sync
+            .iter()
+            .filter(|n| self.alive(n))
+            .map(|n| self.zone(n))
+            .collect();
+        let need = want.min(self.alive_zones());
+        if zones.len() < need {
+            return Some(format!("p{p} spans {} zones, {need} possible", zones.len()));
+        }
+        None
+    }
+
+    /// The view as a [`ClusterMap`] (for the placement policy).
+    fn to_map(&self, s: &Settings) -> ClusterMap {
+        let mut map = ClusterMap::new(
+            Geometry {
+                width: s.partitions.max(1),
+                height: 1,
+                tile_w: 1,
+                tile_h: 1,
+            },
+            s.rf as u32,
+        );
+        for (n, m) in &self.members {
+            map.members.insert(
+                n.clone(),
+                Member {
+                    zone: m.zone.clone(),
+                    capacity: m.capacity,
+                    state: m.state,
+                    boot: 0,
+                },
+            );
+        }
+        for (p, part) in &self.parts {
+            if let Some(c) = map.partitions.get_mut(*p as usize) {
+                *c = PartitionConfig {
+                    replicas: part
+                        .in_sync
+                        .iter()
+                        .map(|n| Replica {
+                            node: n.clone(),
+                            in_sync: true,
+                        })
+                        .chain(part.catching_up.iter().map(|n| Replica {
+                            node: n.clone(),
+                            in_sync: false,
+                        }))
+                        .collect(),
+                    primary: part.primary.clone(),
+                    epoch: part.epoch,
+                };
+            }
+        }
+        map
+    }
+}
+
+// ---------------------------------------------------------------------------
+
+/// `map_monotonic`: no process ever applies an older map version than it
+/// had. Judged per incarnation: a restarted process rebuilds its map (a
+/// manager from its snapshot, a data node from the leader).
+#[derive(Debug, Default)]
+pub struct MapMonotonic {
+    last: BTreeMap<ProcessId, u64>,
+}
+
+impl Checker for MapMonotonic {
+    fn name(&self) -> &'static str {
+        "map_monotonic"
+    }
+
+    fn on_event(&mut self, ev: &Event<'_, StackEvent>, names: &[String], out: &mut Vec<Violation>) {
+        match ev.kind {
+            EventKind::Start | EventKind::Restart | EventKind::Crash { .. } => {
+                self.last.remove(&ev.p);
+            }
+            EventKind::App(StackEvent::Map { version }) => {
+                let last = self.last.entry(ev.p).or_insert(0);
+                if *version < *last {
+                    out.push(Violation {
+                        check: "map_monotonic",
+                        detail: format!(
+                            "{} applied map version {version} after version {last}",
+                            name(names, ev.p)
+                        ),
+                    });
+                }
+                *last = (*last).max(*version);
+            }
+            _ => {}
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+
+/// `placement`: in every committed configuration, no two replicas of a
+/// partition on one node; and a change that takes an in-sync replica off a
+/// live member (alive or draining) must leave `replication_factor` in-sync
+/// replicas on live members (make-before-break) and must not narrow the
+/// partition's zone spread below what the alive members allow.
+#[derive(Debug, Default)]
+pub struct Placement {
+    view: MapView,
+}
+
+impl Checker for Placement {
+    fn name(&self) -> &'static str {
+        "placement"
+    }
+
+    fn on_event(
+        &mut self,
+        ev: &Event<'_, StackEvent>,
+        _names: &[String],
+        out: &mut Vec<Violation>,
+    ) {
+        let EventKind::App(app) = ev.kind else { return };
+        let Some(Change::Partition { p, old }) = self.view.on_event(app) else {
+            return;
+        };
+        let v = &self.view;
+        let new = &v.parts[&p];
+        let mut seen = BTreeSet::new();
+        if let Some(dup) = new.nodes().find(|n| !seen.insert(n.as_str())) {
+            out.push(Violation {
+                check: "placement",
+                detail: format!("p{p} (epoch {}) has two replicas on {dup}", new.epoch),
+            });
+            return;
+        }
+        let Some(s) = &v.settings else { return };
+        let removed_live: Vec<&String> = old
+            .in_sync
+            .iter()
+            .filter(|n| !new.nodes().any(|m| m == *n) && v.usable(n))
+            .collect();
+        if removed_live.is_empty() {
+            return;
+        }
+        let left = v.in_sync_usable(new);
+        if left < s.rf {
+            out.push(Violation {
+                check: "placement",
+                detail: format!(
+                    "p{p} (epoch {}): in-sync replica on live {} removed, leaving {left} in-sync replicas (replication factor {}); catching up: [{}]",
+                    new.epoch,
+                    removed_live.iter().map(|n| n.as_str()).collect::<Vec<_>>().join(","),
+                    s.rf,
+                    new.catching_up.join(",")
+                ),
+            });
+            return;
+        }
+        let need = s.rf.min(v.alive_zones());
+        let (before, after) = (v.zones_in_sync_usable(&old), v.zones_in_sync_usable(new));
+        if after < before.min(need) {
+            out.push(Violation {
+                check: "placement",
+                detail: format!(
+                    "p{p} (epoch {}): removing {} narrowed its zones from {before} to {after} ({need} possible)",
+                    new.epoch,
+                    removed_live.iter().map(|n| n.as_str()).collect::<Vec<_>>().join(",")
+                ),
+            });
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+
+/// `auth`: no process without the cluster key ever becomes a member. The
+/// cluster key is the one the managers hold (they trace `placement_config`);
+/// every process traces the fingerprint of its key at start.
+#[derive(Debug, Default)]
+pub struct Auth {
+    keys: BTreeMap<String, String>,
+    cluster_key: Option<String>,
+}
+
+impl Checker for Auth {
+    fn name(&self) -> &'static str {
+        "auth"
+    }
+
+    fn on_event(&mut self, ev: &Event<'_, StackEvent>, names: &[String], out: &mut Vec<Violation>) {
+        let EventKind::App(app) = ev.kind else { return };
+        match app {
+            StackEvent::Credentials { key_id } => {
+                self.keys
+                    .insert(name(names, ev.p).to_string(), key_id.clone());
+            }
+            StackEvent::PlacementConfig { .. } if self.cluster_key.is_none() => {
+                self.cluster_key = self.keys.get(name(names, ev.p)).cloned();
+            }
+            StackEvent::Member {
+                node,
+                state: MemberChange::Joined | MemberChange::Alive,
+                ..
+            } => {
+                if let (Some(k), Some(cluster)) = (self.keys.get(node), &self.cluster_key)
+                    && k != cluster
+                {
+                    out.push(Violation {
+                        check: "auth",
+                        detail: format!(
+                            "{node} became a member holding key {k}, not the cluster key {cluster}"
+                        ),
+                    });
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+
+/// `converged`: every partition has `min(RF, alive)` in-sync replicas on
+/// alive members spanning the zones they can, an alive primary, nothing
+/// catching up or left on draining members — continuously from the
+/// deadline (`[expect] converged_by`, else the last fault plus
+/// [`CONVERGE_GRACE`]) to the end — and at the end the placement is the
+/// policy's target for the final membership.
+///
+/// Metrics: `failure_detection_ms` (per crash of an alive member, until it
+/// is committed dead) and its max, `false_suspicions` and `false_deaths`
+/// (the leader suspected, or committed dead, a node whose process was up
+/// and not paused).
+#[derive(Debug, Default)]
+pub struct Converged {
+    view: MapView,
+    /// Partitions not converged, with why.
+    bad: BTreeMap<u32, String>,
+    since: Option<SimTime>,
+    /// Process state by name: up (not crashed) and not paused.
+    down: BTreeSet<String>,
+    paused: BTreeSet<String>,
+    crashed_at: BTreeMap<String, SimTime>,
+    detection_us: Vec<u64>,
+    false_suspicions: u64,
+    false_deaths: u64,
+}
+
+impl Converged {
+    fn recheck(&mut self, t: SimTime, only: Option<u32>) {
+        let Some(s) = &self.view.settings else { return };
+        let rf = s.rf;
+        let all: Vec<u32> = match only {
+            Some(p) => vec![p],
+            None => (0..s.partitions).collect(),
+        };
+        for p in all {
+            match self.view.unconverged(p, rf) {
+                Some(why) => {
+                    self.bad.insert(p, why);
+                }
+                None => {
+                    self.bad.remove(&p);
+                }
+            }
+        }
+        if self.bad.is_empty() {
+            self.since.get_or_insert(t);
+        } else {
+            self.since = None;
+        }
+    }
+
+    fn target_mismatch(&self) -> Option<String> {
+        let s = self.view.settings.as_ref()?;
+        let map = self.view.to_map(s);
+        let target = target_for_map(&map, s.policy, s.max_imbalance);
+        for (p, t) in target.iter().enumerate() {
+            let part = self.view.parts.get(&(p as u32))?;
+            let have: BTreeSet<&str> = part
+                .in_sync
+                .iter()
+                .filter(|n| self.view.alive(n))
+                .map(String::as_str)
+                .collect();
+            let want: BTreeSet<&str> = t.iter().map(String::as_str).collect();
+            if have != want {
+                return Some(format!(
+                    "p{p} is on [{}] but the {} target is [{}]",
+                    have.into_iter().collect::<Vec<_>>().join(","),
+                    s.policy.as_str(),
+                    want.into_iter().collect::<Vec<_>>().join(",")
+                ));
+            }
+        }
+        None
+    }
+}
+
+impl Checker for Converged {
+    fn name(&self) -> &'static str {
+        "converged"
+    }
+
+    fn is_liveness(&self) -> bool {
+        true
+    }
+
+    fn on_event(
+        &mut self,
+        ev: &Event<'_, StackEvent>,
+        names: &[String],
+        _out: &mut Vec<Violation>,
+    ) {
+        let who = name(names, ev.p).to_string();
+        match ev.kind {
+            EventKind::Crash { .. } => {
+                self.down.insert(who.clone());
+                self.paused.remove(&who);
+                if self.view.alive(&who) || self.view.state(&who) == Some(MemberState::Draining) {
+                    self.crashed_at.entry(who).or_insert(ev.t);
+                }
+            }
+            EventKind::Start | EventKind::Restart => {
+                self.down.remove(&who);
+                self.crashed_at.remove(&who);
+            }
+            EventKind::Pause => {
+                self.paused.insert(who);
+            }
+            EventKind::Resume => {
+                self.paused.remove(&who);
+            }
+            EventKind::App(app) => {
+                if let StackEvent::Health {
+                    node,
+                    state: Health::Suspect | Health::Dead,
+                } = app
+                    && !self.down.contains(node)
+                    && !self.paused.contains(node)
+                {
+                    self.false_suspicions += 1;
+                }
+                match self.view.on_event(app) {
+                    Some(Change::Partition { p, .. }) => self.recheck(ev.t, Some(p)),
+                    Some(Change::Member { node, before, now }) => {
+                        if now == Some(MemberState::Dead) && before != Some(MemberState::Dead) {
+                            if let Some(t0) = self.crashed_at.remove(&node) {
+                                if self.detection_us.len() < MAX_SAMPLES {
+                                    self.detection_us.push(ev.t.0.saturating_sub(t0.0));
+                                }
+                            } else if !self.down.contains(&node) && !self.paused.contains(&node) {
+                                self.false_deaths += 1;
+                            }
+                        }
+                        self.recheck(ev.t, None);
+                    }
+                    None => {
+                        if matches!(app, StackEvent::PlacementConfig { .. })
+                            && self.bad.is_empty()
+                            && self.since.is_none()
+                        {
+                            self.recheck(ev.t, None);
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn finish(&mut self, end: &EndOfRun, out: &mut Vec<Violation>) {
+        if self.view.settings.is_none() {
+            return; // not a partition-manager run
+        }
+        let deadline = match end.deadline {
+            Some(d) => d,
+            None => {
+                let d = end.healed_at + CONVERGE_GRACE;
+                if d > end.now {
+                    return;
+                }
+                d
+            }
+        };
+        let detail = match (self.since, self.bad.first_key_value()) {
+            (_, Some((_, why))) => Some(format!(
+                "not converged at the end ({} partitions off; first: {why})",
+                self.bad.len()
+            )),
+            (Some(t), None) if t > deadline => Some(format!(
+                "converged only at {:.3}s, after the deadline {:.3}s",
+                t.0 as f64 / 1e6,
+                deadline.0 as f64 / 1e6
+            )),
+            (None, None) => Some("never converged".to_string()),
+            _ => self.target_mismatch(),
+        };
+        if let Some(detail) = detail {
+            out.push(Violation {
+                check: "converged",
+                detail,
+            });
+        }
+    }
+
+    fn metrics(&self) -> Vec<(String, serde_json::Value)> {
+        let ms: Vec<f64> = self
+            .detection_us
+            .iter()
+            .map(|&us| us as f64 / 1000.0)
+            .collect();
+        let max = ms
+            .iter()
+            .copied()
+            .fold(None, |m: Option<f64>, x| Some(m.map_or(x, |m| m.max(x))));
+        vec![
+            ("failure_detection_ms".into(), json!(ms)),
+            ("failure_detection_ms_max".into(), json!(max)),
+            ("false_suspicions".into(), json!(self.false_suspicions)),
+            ("false_deaths".into(), json!(self.false_deaths)),
+        ]
+    }
+}
+
+// ---------------------------------------------------------------------------
+
+/// One membership change and the replica moves that followed it.
+#[derive(Clone, Debug, PartialEq)]
+struct ChangeWindow {
+    what: String,
+    ideal: f64,
+    moves: u64,
+    join: bool,
+}
+
+/// `balanced`: at the end of a converged run, no alive member carries more
+/// than the policy's cap ⌈(1+ε)·mean⌉ (weighted by capacity).
+///
+/// Metrics: `load_max`, `load_mean`, `load_max_over_mean` at the end;
+/// `replica_moves` (replicas added to partitions already placed);
+/// `moves_per_change` — per membership change (a join, a death, a drain),
+/// the moves until the next change against the ideal (RF·P/N for a join
+/// to N nodes, or a dead node's return; the node's replicas for a death or
+/// a drain) — and `join_moves_over_ideal_max`.
+#[derive(Debug, Default)]
+pub struct Balanced {
+    view: MapView,
+    moves: u64,
+    windows: Vec<ChangeWindow>,
+}
+
+impl Checker for Balanced {
+    fn name(&self) -> &'static str {
+        "balanced"
+    }
+
+    fn is_liveness(&self) -> bool {
+        true
+    }
+
+    fn on_event(
+        &mut self,
+        ev: &Event<'_, StackEvent>,
+        _names: &[String],
+        _out: &mut Vec<Violation>,
+    ) {
+        let EventKind::App(app) = ev.kind else { return };
+        // The node's load before the change (for the ideal of a death or drain).
+        let load_before = match app {
+            StackEvent::Member { node, .. } => self
+                .view
+                .parts
+                .values()
+                .filter(|p| p.nodes().any(|n| n == node))
+                .count() as f64,
+            _ => 0.0,
+        };
+        match self.view.on_event(app) {
+            Some(Change::Partition { old, p }) => {
+                if old.in_sync.is_empty() && old.catching_up.is_empty() {
+                    return; // initial placement moves no data
+                }
+                let new = &self.view.parts[&p];
+                let added = new
+                    .nodes()
+                    .filter(|n| !old.nodes().any(|m| m == *n))
+                    .count() as u64;
+                self.moves += added;
+                if let Some(w) = self.windows.last_mut() {
+                    w.moves += added;
+                }
+            }
+            Some(Change::Member { node, before, now }) => {
+                let placed = !self.view.parts.is_empty();
+                let window = match (before, now) {
+                    (None, Some(MemberState::Alive)) if placed => {
+                        let (Some(s), n) = (&self.view.settings, self.view.alive_count()) else {
+                            return;
+                        };
+                        let ideal =
+                            (s.rf.min(n) as f64) * f64::from(s.partitions) / n.max(1) as f64;
+                        Some(ChangeWindow {
+                            what: format!("join {node}"),
+                            ideal,
+                            moves: 0,
+                            join: true,
+                        })
+                    }
+                    (Some(b), Some(MemberState::Dead)) if b != MemberState::Dead => {
+                        Some(ChangeWindow {
+                            what: format!("dead {node}"),
+                            ideal: load_before,
+                            moves: 0,
+                            join: false,
+                        })
+                    }
+                    (Some(MemberState::Dead), Some(MemberState::Alive)) => {
+                        let (Some(s), n) = (&self.view.settings, self.view.alive_count()) else {
+                            return;
+                        };
+                        let ideal =
+                            (s.rf.min(n) as f64) * f64::from(s.partitions) / n.max(1) as f64;
+                        Some(ChangeWindow {
+                            what: format!("return {node}"),
+                            ideal,
+                            moves: 0,
+                            join: false,
+                        })
+                    }
+                    (Some(MemberState::Alive), Some(MemberState::Draining)) => Some(ChangeWindow {
+                        what: format!("drain {node}"),
+                        ideal: load_before,
+                        moves: 0,
+                        join: false,
+                    }),
+                    _ => None,
+                };
+                if let Some(w) = window
+                    && self.windows.len() < MAX_CHANGES
+                {
+                    self.windows.push(w);
+                }
+            }
+            None => {}
+        }
+    }
+
+    fn finish(&mut self, _end: &EndOfRun, out: &mut Vec<Violation>) {
+        let Some(s) = &self.view.settings else { return };
+        let converged = (0..s.partitions).all(|p| self.view.unconverged(p, s.rf).is_none());
+        if !converged {
+            return; // `converged` says why
+        }
+        let loads = self.view.loads();
+        let total: u64 = loads.values().sum();
+        let map = self.view.to_map(s);
+        let input = input_for_map(&map, s.max_imbalance);
+        let caps = input.load_caps();
+        for (c, limit) in input.nodes.iter().zip(caps) {
+            let l = loads.get(c.node.as_str()).copied().unwrap_or(0);
+            if l > u64::from(limit) {
+                out.push(Violation {
+                    check: "balanced",
+                    detail: format!(
+                        "{} carries {l} replicas, above its cap {limit} (mean {:.1}, max_imbalance {})",
+                        c.node,
+                        total as f64 / loads.len().max(1) as f64,
+                        s.max_imbalance
+                    ),
+                });
+                return;
+            }
+        }
+    }
+
+    fn metrics(&self) -> Vec<(String, serde_json::Value)> {
+        let loads = self.view.loads();
+        let total: u64 = loads.values().sum();
+        let mean = if loads.is_empty() {
+            0.0
+        } else {
+            total as f64 / loads.len() as f64
+        };
+        let max = loads.values().copied().max().unwrap_or(0);
+        let ratio = if mean > 0.0 {
+            Some(round3(max as f64 / mean))
+        } else {
+            None
+        };
+        let changes: Vec<serde_json::Value> = self
+            .windows
+            .iter()
+            .map(|w| {
+                json!({
+                    "change": w.what,
+                    "moves": w.moves,
+                    "ideal": round3(w.ideal),
+                    "ratio": if w.ideal > 0.0 { Some(round3(w.moves as f64 / w.ideal)) } else { None },
+                })
+            })
+            .collect();
+        let join_max = self
+            .windows
+            .iter()
+            .filter(|w| w.join && w.ideal > 0.0)
+            .map(|w| round3(w.moves as f64 / w.ideal))
+            .fold(None, |m: Option<f64>, x| Some(m.map_or(x, |m| m.max(x))));
+        vec![
+            ("load_max".into(), json!(max)),
+            ("load_mean".into(), json!(round3(mean))),
+            ("load_max_over_mean".into(), json!(ratio)),
+            ("replica_moves".into(), json!(self.moves)),
+            ("moves_per_change".into(), json!(changes)),
+            ("join_moves_over_ideal_max".into(), json!(join_max)),
+        ]
+    }
+}
+
+fn round3(x: f64) -> f64 {
+    (x * 1000.0).round() / 1000.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names() -> Vec<String> {
+        ["m1", "n1", "n2", "n3", "n4", "n9"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect()
+    }
+
+    fn feed(c: &mut dyn Checker, evs: &[(u32, EventKind<'_, StackEvent>)]) -> Vec<Violation> {
+        let names = names();
+        let mut out = Vec::new();
+        for (seq, (p, kind)) in evs.iter().enumerate() {
+            let ev = Event {
+                t: SimTime(seq as u64 * 1000),
+                p: ProcessId(*p),
+                seq: seq as u64,
+                cause: None,
+                kind: kind.clone(),
+            };
+            c.on_event(&ev, &names, &mut out);
+        }
+        out
+    }
+
+    fn config() -> StackEvent {
+        StackEvent::PlacementConfig {
+            policy: "rendezvous-bounded".into(),
+            replication_factor: 2,
+            max_imbalance: 0.25,
+            max_concurrent_moves: 4,
+            partitions: 1,
+        }
+    }
+
+    fn member(node: &str, state: MemberChange, zone: &str, version: u64) -> StackEvent {
+        StackEvent::Member {
+            node: node.into(),
+            state,
+            zone: zone.into(),
+            capacity: 1,
+            version,
+        }
+    }
+
+    fn part(epoch: u64, in_sync: &[&str], catching_up: &[&str]) -> StackEvent {
+        StackEvent::Partition {
+            partition: 0,
+            epoch,
+            version: epoch + 10,
+            in_sync: in_sync.iter().map(|s| s.to_string()).collect(),
+            catching_up: catching_up.iter().map(|s| s.to_string()).collect(),
+            primary: in_sync.first().map(|s| s.to_string()),
+        }
+    }
+
+    #[test]
+    fn map_monotonic_flags_an_older_version_within_an_incarnation() {
+        let (v5, v3) = (
+            StackEvent::Map { version: 5 },
+            StackEvent::Map { version: 3 },
+        );
+        let ok = [
+            (1, EventKind::App(&v5)),
+            (1, EventKind::Restart),
+            (1, EventKind::App(&v3)),
+        ];
+        assert!(feed(&mut MapMonotonic::default(), &ok).is_empty());
+        let bad = [(1, EventKind::App(&v5)), (1, EventKind::App(&v3))];
+        let v = feed(&mut MapMonotonic::default(), &bad);
+        assert_eq!(v.len(), 1);
+        assert_eq!(v[0].detail, "n1 applied map version 3 after version 5");
+    }
+
+    #[test]
+    fn placement_wants_make_before_break() {
+        let c = config();
+        let (a, b, cc) = (
+            member("n1", MemberChange::Joined, "a", 1),
+            member("n2", MemberChange::Joined, "b", 2),
+            member("n3", MemberChange::Joined, "a", 3),
+        );
+        let (p1, p2, p3_good, p3_bad) = (
+            part(1, &["n1", "n2"], &[]),
+            part(2, &["n1", "n2"], &["n3"]),
+            part(3, &["n1", "n2", "n3"], &[]),
+            part(3, &["n1"], &["n3"]),
+        );
+        let base = [
+            (0, EventKind::App(&c)),
+            (0, EventKind::App(&a)),
+            (0, EventKind::App(&b)),
+            (0, EventKind::App(&cc)),
+            (0, EventKind::App(&p1)),
+            (0, EventKind::App(&p2)),
+        ];
+        let mut good = base.to_vec();
+        good.push((0, EventKind::App(&p3_good)));
+        assert!(feed(&mut Placement::default(), &good).is_empty());
+        let mut bad = base.to_vec();
+        bad.push((0, EventKind::App(&p3_bad)));
+        let v = feed(&mut Placement::default(), &bad);
+        assert_eq!(v.len(), 1, "{v:?}");
+        assert!(
+            v[0].detail.contains("in-sync replica on live n2 removed"),
+            "{}",
+            v[0].detail
+        );
+        // Removing a dead node's replica is fine.
+        let dead = member("n2", MemberChange::Dead, "b", 5);
+        let mut ok = base.to_vec();
+        ok.push((0, EventKind::App(&dead)));
+        ok.push((0, EventKind::App(&p3_bad)));
+        assert!(feed(&mut Placement::default(), &ok).is_empty());
+        // Two replicas on one node.
+        let dup = part(4, &["n1", "n1"], &[]);
+        let v = feed(
+            &mut Placement::default(),
+            &[(0, EventKind::App(&c)), (0, EventKind::App(&dup))],
+        );
+        assert_eq!(v.len(), 1);
+    }
+
+    #[test]
+    fn placement_keeps_the_zone_spread() {
+        let c = config();
+        let ms = [
+            member("n1", MemberChange::Joined, "a", 1),
+            member("n2", MemberChange::Joined, "b", 2),
+            member("n3", MemberChange::Joined, "a", 3),
+        ];
+        let (p1, p2) = (
+            part(1, &["n1", "n2", "n3"], &[]),
+            part(2, &["n1", "n3"], &[]),
+        );
+        let mut evs = vec![(0, EventKind::App(&c))];
+        evs.extend(ms.iter().map(|m| (0, EventKind::App(m))));
+        evs.push((0, EventKind::App(&p1)));
+        evs.push((0, EventKind::App(&p2)));
+        let v = feed(&mut Placement::default(), &evs);
+        assert_eq!(v.len(), 1, "{v:?}");
+        assert!(
+            v[0].detail.contains("narrowed its zones from 2 to 1"),
+            "{}",
+            v[0].detail
+        );
+    }
+
+    #[test]
+    fn auth_flags_a_member_without_the_cluster_key() {
+        let good = StackEvent::Credentials {
+            key_id: "aaaa".into(),
+        };
+        let bad = StackEvent::Credentials {
+            key_id: "bbbb".into(),
+        };
+        let c = config();
+        let j1 = member("n1", MemberChange::Joined, "a", 1);
+        let j9 = member("n9", MemberChange::Joined, "a", 2);
+        let evs = [
+            (0, EventKind::App(&good)),
+            (0, EventKind::App(&c)),
+            (1, EventKind::App(&good)),
+            (5, EventKind::App(&bad)),
+            (0, EventKind::App(&j1)),
+        ];
+        assert!(feed(&mut Auth::default(), &evs).is_empty());
+        let mut evs = evs.to_vec();
+        evs.push((0, EventKind::App(&j9)));
+        let v = feed(&mut Auth::default(), &evs);
+        assert_eq!(v.len(), 1);
+        assert!(v[0].detail.starts_with("n9 became a member"));
+    }
+
+    #[test]
+    fn converged_wants_the_target_by_the_deadline() {
+        let c = config();
+        let ms = [
+            member("n1", MemberChange::Joined, "a", 1),
+            member("n2", MemberChange::Joined, "b", 2),
+        ];
+        let placed = part(1, &["n1", "n2"], &[]);
+        let mut evs = vec![(0, EventKind::App(&c))];
+        evs.extend(ms.iter().map(|m| (0, EventKind::App(m))));
+        evs.push((0, EventKind::App(&placed)));
+        let mut conv = Converged::default();
+        assert!(feed(&mut conv, &evs).is_empty());
+        let end = |d: u64| EndOfRun {
+            now: SimTime(10_000_000),
+            healed_at: SimTime::ZERO,
+            deadline: Some(SimTime(d)),
+            leader_deadline: None,
+        };
+        let mut out = Vec::new();
+        conv.finish(&end(5_000_000), &mut out);
+        assert!(out.is_empty(), "{out:?}");
+        conv.finish(&end(1_000), &mut out);
+        assert_eq!(out.len(), 1, "converged at 3 ms, after a 1 ms deadline");
+        // A partition still catching up at the end is not converged.
+        let moving = part(2, &["n1"], &["n2"]);
+        let mut conv = Converged::default();
+        let mut evs2 = evs.clone();
+        evs2.push((0, EventKind::App(&moving)));
+        feed(&mut conv, &evs2);
+        let mut out = Vec::new();
+        conv.finish(&end(5_000_000), &mut out);
+        assert_eq!(out.len(), 1);
+        assert!(out[0].detail.contains("catching up"), "{}", out[0].detail);
+    }
+}

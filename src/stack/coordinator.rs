@@ -1,0 +1,1221 @@
+//! PartitionCoordinator: on the leader, computes where every partition's
+//! replicas should be and turns the difference from the committed map into
+//! make-before-break moves.
+//!
+//! **Responsibility.** A [`PlacementPolicy`] maps the alive members (zone,
+//! capacity) — and, for sticky policies, the current placement — to a target
+//! replica set per partition. Two ship: [`RendezvousBounded`] (the default:
+//! rendezvous hashing with a load cap of ⌈(1+ε)·mean⌉ per node, weighted by
+//! capacity) and [`LeastLoaded`] (keeps what is placed, fills and evens out
+//! loads greedily). Both are zone-aware: never two replicas of a partition on
+//! one node, and replicas spread over `min(RF, zones)` zones whenever the
+//! alive members span that many. The coordinator then plans, per partition,
+//! one step at a time, every step a committed entry conditional on the
+//! partition's epoch:
+//!
+//! ```text
+//!   planned ─► SetReplicas [+new~] ─► (new replica catches up, reports in sync)
+//!          ─► SetReplicas [new in sync]  (RecoveryManager)
+//!          ─► PromotePrimary (if the old replica was primary)
+//!          ─► SetReplicas [−old]  only once RF in-sync replicas remain without it
+//!          ─► done
+//! ```
+//!
+//! **Inputs.** The committed [`ClusterMap`], the data nodes' latest reports
+//! (through the [`RecoveryManager`]), the current time, and which partitions
+//! already have a proposal in flight. **Outputs.** Commands to propose and
+//! `move` trace events.
+//!
+//! **Invariants.** A replica on a live member is removed only when the
+//! partition keeps `replication_factor` in-sync replicas on usable members
+//! without it, and never so that its replicas span fewer zones than they
+//! can; at most `max_concurrent_moves` partitions have a replica catching
+//! up at once (initial placement moves no data and is not counted); a
+//! partition has at most one proposal in flight, so steps never race.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::Serialize;
+
+use super::events::{MovePhase, StackEvent};
+use super::grid::{ClusterMap, MapCommand, MemberState, PartitionConfig, Replica};
+use super::recovery::{RecoveryManager, Reports};
+use crate::sim::{SimDuration, SimTime};
+
+/// The placement policies that ship.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Serialize)]
+pub enum PolicyKind {
+    /// Rendezvous hashing with bounded loads (the default).
+    RendezvousBounded,
+    /// Keep what is placed; fill and even out with the least-loaded nodes.
+    LeastLoaded,
+}
+
+impl PolicyKind {
+    /// The name used in scenario files and traces.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PolicyKind::RendezvousBounded => "rendezvous-bounded",
+            PolicyKind::LeastLoaded => "least-loaded",
+        }
+    }
+
+    /// The policy by name.
+    pub fn parse(s: &str) -> Option<PolicyKind> {
+        match s {
+            "rendezvous-bounded" => Some(PolicyKind::RendezvousBounded),
+            "least-loaded" => Some(PolicyKind::LeastLoaded),
+            _ => None,
+        }
+    }
+
+    /// An instance of the policy.
+    pub fn build(self) -> Box<dyn PlacementPolicy> {
+        match self {
+            PolicyKind::RendezvousBounded => Box::new(RendezvousBounded),
+            PolicyKind::LeastLoaded => Box::new(LeastLoaded),
+        }
+    }
+}
+
+/// A member that may receive replicas.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Candidate {
+    /// Node id.
+    pub node: String,
+    /// Zone.
+    pub zone: String,
+    /// Relative capacity (at least 1).
+    pub capacity: u32,
+}
+
+/// What a policy decides from.
+#[derive(Clone, Debug)]
+pub struct PlacementInput<'a> {
+    /// Alive members (not dead, not draining), sorted by id.
+    pub nodes: Vec<Candidate>,
+    /// The current placement (sticky policies keep what they can).
+    pub current: &'a [PartitionConfig],
+    /// Replicas per partition.
+    pub replication_factor: u32,
+    /// ε: a node may carry up to ⌈(1+ε)·mean⌉ replicas (weighted by capacity).
+    pub max_imbalance: f64,
+}
+
+impl PlacementInput<'_> {
+    /// Replicas per partition that can be placed: `min(RF, nodes)`.
+    pub fn rf_effective(&self) -> usize {
+        (self.replication_factor as usize).min(self.nodes.len())
+    }
+
+    /// Zones a partition should span: `min(RF, distinct zones)`.
+    pub fn zones_needed(&self) -> usize {
+        let zones: BTreeSet<&str> = self.nodes.iter().map(|n| n.zone.as_str()).collect();
+        self.rf_effective().min(zones.len())
+    }
+
+    /// Per node, the most replicas it may carry: ⌈(1+ε)·share⌉, where the
+    /// share is the node's part of all replicas by capacity, `total·cᵢ/Σc` —
+    /// or, when zone spread puts a replica of every partition in every zone,
+    /// at least its part of its zone's `P` replicas, `P·cᵢ/Σc(zone)` (a
+    /// zone with fewer nodes must carry as much as the others).
+    pub fn load_caps(&self) -> Vec<u32> {
+        let partitions = self.current.len() as f64;
+        let total = partitions * self.rf_effective() as f64;
+        let sum_cap: u64 = self
+            .nodes
+            .iter()
+            .map(|n| u64::from(n.capacity.max(1)))
+            .sum();
+        let mut zone_cap: BTreeMap<&str, u64> = BTreeMap::new();
+        for n in &self.nodes {
+            *zone_cap.entry(n.zone.as_str()).or_default() += u64::from(n.capacity.max(1));
+        }
+        let every_zone = self.zones_needed() == zone_cap.len();
+        self.nodes
+            .iter()
+            .map(|n| {
+                let c = f64::from(n.capacity.max(1));
+                let mut share = total * c / sum_cap.max(1) as f64;
+                if every_zone {
+                    let zc = zone_cap.get(n.zone.as_str()).copied().unwrap_or(1).max(1);
+                    share = share.max(partitions * c / zc as f64);
+                }
+                ((1.0 + self.max_imbalance) * share).ceil().max(1.0) as u32
+            })
+            .collect()
+    }
+}
+
+/// A placement policy: the target replica set of every partition, most
+/// preferred replica (the primary-to-be) first.
+pub trait PlacementPolicy {
+    /// The policy's name.
+    fn name(&self) -> &'static str;
+    /// One list of node ids per partition, each of `min(RF, nodes)` distinct nodes.
+    fn target(&self, input: &PlacementInput<'_>) -> Vec<Vec<String>>;
+}
+
+/// The rendezvous score of `node` for partition `p` (higher wins).
+fn hrw(p: u32, node: &str) -> u64 {
+    xxhash_rust::xxh3::xxh3_64_with_seed(node.as_bytes(), 0x9e37_79b9_7f4a_7c15 ^ u64::from(p))
+}
+
+/// Node indices ranked for partition `p`: by rendezvous score, weighted by
+/// capacity when capacities differ (`-c / ln u`, the standard weighting).
+fn rank(p: u32, nodes: &[Candidate], weighted: bool) -> Vec<usize> {
+    let mut idx: Vec<usize> = (0..nodes.len()).collect();
+    if weighted {
+        let score = |i: usize| {
+            let u = ((hrw(p, &nodes[i].node) >> 11) as f64 + 0.5) / (1u64 << 53) as f64;
+            -f64::from(nodes[i].capacity.max(1)) / u.ln()
+        };
+        let scores: Vec<f64> = (0..nodes.len()).map(score).collect();
+        idx.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]).then(a.cmp(&b)));
+    } else {
+        let scores: Vec<u64> = nodes.iter().map(|n| hrw(p, &n.node)).collect();
+        idx.sort_by(|&a, &b| scores[b].cmp(&scores[a]).then(a.cmp(&b)));
+    }
+    idx
+}
+
+/// Picks `want` distinct nodes from `ranked`, zone-aware: first one node in
+/// each of `zones_needed` zones (with room if possible, without if not —
+/// spread beats balance), then the best-ranked nodes with room, then any.
+fn choose(
+    ranked: &[usize],
+    nodes: &[Candidate],
+    want: usize,
+    zones_needed: usize,
+    has_room: &dyn Fn(usize) -> bool,
+) -> Vec<usize> {
+    let mut chosen: Vec<usize> = Vec::with_capacity(want);
+    let mut zones: BTreeSet<&str> = BTreeSet::new();
+    for strict in [true, false] {
+        for &i in ranked {
+            if chosen.len() >= want || zones.len() >= zones_needed {
+                break;
+            }
+            if !chosen.contains(&i)
+                && !zones.contains(nodes[i].zone.as_str())
+                && (!strict || has_room(i))
+            {
+                chosen.push(i);
+                zones.insert(nodes[i].zone.as_str());
+            }
+        }
+    }
+    for strict in [true, false] {
+        for &i in ranked {
+            if chosen.len() >= want {
+                break;
+            }
+            if !chosen.contains(&i) && (!strict || has_room(i)) {
+                chosen.push(i);
+            }
+        }
+    }
+    let pos = |i: usize| ranked.iter().position(|&r| r == i).unwrap_or(usize::MAX);
+    chosen.sort_by_key(|&i| pos(i));
+    chosen
+}
+
+/// Rendezvous hashing with bounded loads (Mirrokni et al.), zone-aware.
+/// A pure function of the alive members: the same membership always gives
+/// the same target, whatever the path that led there.
+#[derive(Copy, Clone, Debug, Default)]
+pub struct RendezvousBounded;
+
+impl PlacementPolicy for RendezvousBounded {
+    fn name(&self) -> &'static str {
+        PolicyKind::RendezvousBounded.as_str()
+    }
+
+    fn target(&self, input: &PlacementInput<'_>) -> Vec<Vec<String>> {
+        let nodes = &input.nodes;
+        let want = input.rf_effective();
+        let zones_needed = input.zones_needed();
+        let caps = input.load_caps();
+        let weighted = nodes.windows(2).any(|w| w[0].capacity != w[1].capacity);
+        let mut load = vec![0u32; nodes.len()];
+        let mut out = Vec::with_capacity(input.current.len());
+        for p in 0..input.current.len() as u32 {
+            let ranked = rank(p, nodes, weighted);
+            let chosen = {
+                let has_room = |i: usize| load[i] < caps[i];
+                choose(&ranked, nodes, want, zones_needed, &has_room)
+            };
+            for &i in &chosen {
+                load[i] += 1;
+            }
+            out.push(chosen.into_iter().map(|i| nodes[i].node.clone()).collect());
+        }
+        out
+    }
+}
+
+/// Keeps every replica it can where it is, fills missing ones on the least
+/// loaded nodes, then moves single replicas from the most to the least
+/// loaded node until loads differ by at most one (relative to capacity).
+/// Sticky: the target depends on the current placement.
+#[derive(Copy, Clone, Debug, Default)]
+pub struct LeastLoaded;
+
+/// Upper bound on rebalancing steps of [`LeastLoaded`] per computation.
+const MAX_REBALANCE_STEPS: usize = 1 << 16;
+
+impl PlacementPolicy for LeastLoaded {
+    fn name(&self) -> &'static str {
+        PolicyKind::LeastLoaded.as_str()
+    }
+
+    fn target(&self, input: &PlacementInput<'_>) -> Vec<Vec<String>> {
+        let nodes = &input.nodes;
+        let n = nodes.len();
+        let want = input.rf_effective();
+        let zones_needed = input.zones_needed();
+        let index: BTreeMap<&str, usize> = nodes
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (c.node.as_str(), i))
+            .collect();
+        let cap = |i: usize| u64::from(nodes[i].capacity.max(1));
+        let zones_of = |set: &[usize]| {
+            set.iter()
+                .map(|&i| nodes[i].zone.as_str())
+                .collect::<BTreeSet<_>>()
+                .len()
+        };
+        let mut load = vec![0u64; n];
+        let mut sets: Vec<Vec<usize>> = Vec::with_capacity(input.current.len());
+        for c in input.current {
+            // In-sync replicas first, so that a move in flight does not push
+            // out the copy it is building from.
+            let mut set: Vec<usize> = Vec::new();
+            for r in c
+                .replicas
+                .iter()
+                .filter(|r| r.in_sync)
+                .chain(c.replicas.iter().filter(|r| !r.in_sync))
+            {
+                if let Some(&i) = index.get(r.node.as_str())
+                    && !set.contains(&i)
+                    && set.len() < want
+                {
+                    // A replica that adds no zone while zones are missing
+                    // gives way (the spread rule outranks stickiness).
+                    let zone_new = !set.iter().any(|&j| nodes[j].zone == nodes[i].zone);
+                    let slots_left = want - set.len();
+                    let zones_missing = zones_needed.saturating_sub(zones_of(&set));
+                    if zone_new || slots_left > zones_missing {
+                        set.push(i);
+                    }
+                }
+            }
+            for &i in &set {
+                load[i] += 1;
+            }
+            sets.push(set);
+        }
+        // Fill: least loaded (relative to capacity) first, rendezvous rank breaks ties.
+        for (p, set) in sets.iter_mut().enumerate() {
+            if set.len() >= want {
+                continue;
+            }
+            let mut ranked = rank(p as u32, nodes, false);
+            ranked.sort_by(|&a, &b| (load[a] * cap(b)).cmp(&(load[b] * cap(a))));
+            let missing = want - set.len();
+            let zones_left = zones_needed.saturating_sub(zones_of(set));
+            let existing: BTreeSet<&str> = set.iter().map(|&i| nodes[i].zone.as_str()).collect();
+            let pool: Vec<usize> = ranked.into_iter().filter(|i| !set.contains(i)).collect();
+            // Zones already covered count as covered.
+            let pool_new_zone: Vec<usize> = pool
+                .iter()
+                .copied()
+                .filter(|&i| !existing.contains(nodes[i].zone.as_str()))
+                .collect();
+            let mut picks = choose(
+                &pool_new_zone,
+                nodes,
+                missing.min(zones_left),
+                zones_left,
+                &|_| true,
+            );
+            let rest: Vec<usize> = pool
+                .iter()
+                .copied()
+                .filter(|i| !picks.contains(i))
+                .collect();
+            let more = choose(&rest, nodes, missing - picks.len(), 0, &|_| true);
+            picks.extend(more);
+            for i in picks {
+                load[i] += 1;
+                set.push(i);
+            }
+        }
+        // Even out: move one replica from a more to a less loaded node
+        // (relative to capacity) where that narrows the gap and keeps the
+        // partition's zone spread — the most loaded first, towards the
+        // least loaded that can take one (within its zone, if spread
+        // requires) — until no such move is left.
+        let by_load = |a: &usize, b: &usize, load: &[u64]| {
+            (load[*a] * cap(*b))
+                .cmp(&(load[*b] * cap(*a)))
+                .then(a.cmp(b))
+        };
+        for _ in 0..MAX_REBALANCE_STEPS {
+            let mut order: Vec<usize> = (0..n).collect();
+            order.sort_by(|a, b| by_load(a, b, &load));
+            let mut moved = None;
+            'search: for &hi in order.iter().rev() {
+                for &lo in &order {
+                    if lo == hi || load[hi] == 0 {
+                        continue;
+                    }
+                    // Only if it narrows the gap.
+                    if (load[hi] - 1) * cap(lo) < (load[lo] + 1) * cap(hi) {
+                        break;
+                    }
+                    let found = sets.iter().position(|set| {
+                        set.contains(&hi) && !set.contains(&lo) && {
+                            let after: Vec<usize> =
+                                set.iter().map(|&i| if i == hi { lo } else { i }).collect();
+                            zones_of(&after) >= zones_of(set).min(zones_needed)
+                        }
+                    });
+                    if let Some(p) = found {
+                        moved = Some((p, hi, lo));
+                        break 'search;
+                    }
+                }
+            }
+            let Some((p, hi, lo)) = moved else { break };
+            for i in sets[p].iter_mut() {
+                if *i == hi {
+                    *i = lo;
+                }
+            }
+            load[hi] -= 1;
+            load[lo] += 1;
+        }
+        sets.into_iter()
+            .map(|set| set.into_iter().map(|i| nodes[i].node.clone()).collect())
+            .collect()
+    }
+}
+
+/// The policy's input for a map: its alive members and its partitions.
+pub fn input_for_map(map: &ClusterMap, max_imbalance: f64) -> PlacementInput<'_> {
+    let nodes = map
+        .members
+        .iter()
+        .filter(|(_, m)| m.state == MemberState::Alive)
+        .map(|(id, m)| Candidate {
+            node: id.clone(),
+            zone: m.zone.clone(),
+            capacity: m.capacity.max(1),
+        })
+        .collect();
+    PlacementInput {
+        nodes,
+        current: &map.partitions,
+        replication_factor: map.replication_factor,
+        max_imbalance,
+    }
+}
+
+/// The target placement of a map under a policy (what the `converged`
+/// checker compares the final map with).
+pub fn target_for_map(
+    map: &ClusterMap,
+    policy: PolicyKind,
+    max_imbalance: f64,
+) -> Vec<Vec<String>> {
+    policy.build().target(&input_for_map(map, max_imbalance))
+}
+
+/// Zones spanned by the in-sync replicas of `c` on usable members.
+pub fn in_sync_zones(map: &ClusterMap, c: &PartitionConfig) -> usize {
+    c.replicas
+        .iter()
+        .filter(|r| r.in_sync && map.is_usable(&r.node))
+        .map(|r| map.zone_of(&r.node))
+        .collect::<BTreeSet<_>>()
+        .len()
+}
+
+/// What a proposal of the coordinator is for.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Step {
+    /// First placement of a partition never placed.
+    Initial,
+    /// A new replica added (catching up).
+    Add,
+    /// A replica removed (an extra, a dead one, or an abandoned move).
+    Remove,
+    /// The primary moved (off a replica about to go, or a dead one).
+    Promote,
+    /// Replicas the map now counts in sync (recovery).
+    InSync,
+    /// Replicas on a restarted or lost node demoted, or a lost partition re-seeded.
+    Repair,
+}
+
+/// A command the coordinator wants proposed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Proposal {
+    /// Partition concerned.
+    pub partition: u32,
+    /// The epoch it was planned against.
+    pub epoch: u64,
+    /// What for.
+    pub step: Step,
+    /// The command.
+    pub cmd: MapCommand,
+}
+
+/// A move the coordinator follows, for its trace events.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Tracked {
+    from: String,
+    to: String,
+    phase: MovePhase,
+    /// `from` was the primary when the new replica came in sync.
+    from_was_primary: bool,
+}
+
+/// Tunables of the coordinator.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CoordinatorConfig {
+    /// Which policy.
+    pub policy: PolicyKind,
+    /// ε.
+    pub max_imbalance: f64,
+    /// Partitions with a replica catching up, at most.
+    pub max_concurrent_moves: u32,
+    /// Membership must be still this long before the first placement.
+    pub settle: SimDuration,
+    /// A leader places anyway this long after taking over, even with fewer
+    /// nodes than the replication factor.
+    pub place_anyway_after: SimDuration,
+    /// Proposals per round, at most (stays well under Raft's in-flight cap).
+    pub max_proposals_per_round: usize,
+    /// Remove the old replica as soon as the new one is added (planted bug).
+    pub remove_before_in_sync: bool,
+}
+
+/// The leader's coordinator (see the module docs).
+pub struct PartitionCoordinator {
+    config: CoordinatorConfig,
+    policy: Box<dyn PlacementPolicy>,
+    /// The membership the cached target was computed for.
+    target_key: Vec<Candidate>,
+    target: Vec<Vec<String>>,
+    /// When the alive membership last changed, as this leader saw it.
+    membership_changed_at: SimTime,
+    leader_since: SimTime,
+    moves: BTreeMap<u32, Tracked>,
+    /// Members the health monitor suspects or holds dead (not yet committed).
+    unhealthy: BTreeSet<String>,
+}
+
+impl PartitionCoordinator {
+    /// A coordinator with these settings.
+    pub fn new(config: CoordinatorConfig) -> Self {
+        PartitionCoordinator {
+            policy: config.policy.build(),
+            config,
+            target_key: Vec::new(),
+            target: Vec::new(),
+            membership_changed_at: SimTime::ZERO,
+            leader_since: SimTime::ZERO,
+            moves: BTreeMap::new(),
+            unhealthy: BTreeSet::new(),
+        }
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &CoordinatorConfig {
+        &self.config
+    }
+
+    /// This manager became leader at `now`: moves are rediscovered from the map.
+    pub fn on_leadership(&mut self, now: SimTime) {
+        self.leader_since = now;
+        self.membership_changed_at = now;
+        self.moves.clear();
+        self.target_key.clear();
+        self.target.clear();
+    }
+
+    /// The members the leader's health view suspects or holds dead: their
+    /// replicas do not count when deciding whether one can be spared.
+    pub fn set_unhealthy(&mut self, nodes: BTreeSet<String>) {
+        self.unhealthy = nodes;
+    }
+
+    /// The current target (recomputed when the alive membership changed).
+    pub fn target(&mut self, now: SimTime, map: &ClusterMap) -> &[Vec<String>] {
+        let input = input_for_map(map, self.config.max_imbalance);
+        if input.nodes != self.target_key || self.target.len() != map.partitions.len() {
+            if input.nodes != self.target_key && !self.target_key.is_empty() {
+                self.membership_changed_at = now;
+            }
+            self.target = self.policy.target(&input);
+            self.target_key = input.nodes;
+        }
+        &self.target
+    }
+
+    /// Partitions with a replica catching up in the map.
+    fn moves_in_flight(map: &ClusterMap) -> usize {
+        map.partitions
+            .iter()
+            .filter(|c| c.replicas.iter().any(|r| !r.in_sync))
+            .count()
+    }
+
+    /// Plans one round: what to propose now. `busy` holds the partitions
+    /// that already have a proposal in flight; `events` receives the `move`
+    /// events of steps seen committed.
+    pub fn plan(
+        &mut self,
+        now: SimTime,
+        map: &ClusterMap,
+        reports: &Reports,
+        recovery: &RecoveryManager,
+        busy: &BTreeSet<u32>,
+        events: &mut Vec<StackEvent>,
+    ) -> Vec<Proposal> {
+        self.target(now, map);
+        let target = std::mem::take(&mut self.target);
+        let out = self.plan_against(now, map, &target, reports, recovery, busy, events);
+        self.target = target;
+        out
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn plan_against(
+        &mut self,
+        now: SimTime,
+        map: &ClusterMap,
+        target: &[Vec<String>],
+        reports: &Reports,
+        recovery: &RecoveryManager,
+        busy: &BTreeSet<u32>,
+        events: &mut Vec<StackEvent>,
+    ) -> Vec<Proposal> {
+        let mut out = Vec::new();
+        let rf = map.replication_factor as usize;
+        if target.is_empty() || target.iter().all(|t| t.is_empty()) {
+            return out;
+        }
+        self.observe(map, target, events);
+        let eligible = target.first().map_or(0, |t| t.len());
+        let settled = now.saturating_since(self.membership_changed_at) >= self.config.settle
+            && (eligible >= rf
+                || now.saturating_since(self.leader_since) >= self.config.place_anyway_after);
+        let max_moves = self.config.max_concurrent_moves.max(1) as usize;
+        let mut in_flight = Self::moves_in_flight(map);
+        // A partition exactly on target, all in sync, needs nothing (its
+        // nodes are in the target, hence alive, and so is its primary).
+        let on_target = |p: usize| {
+            let (c, t) = (&map.partitions[p], &target[p]);
+            c.replicas.len() == t.len()
+                && c.replicas.iter().all(|r| r.in_sync && t.contains(&r.node))
+        };
+        // Partitions short of in-sync replicas first (recovery before rebalancing).
+        let mut order: Vec<u32> = (0..map.partitions.len())
+            .filter(|&p| !on_target(p))
+            .map(|p| p as u32)
+            .collect();
+        order.sort_by_key(|&p| (map.in_sync_usable(p).min(rf), p));
+        let zones_needed = rf.min(map.alive_zones());
+        for p in order {
+            if out.len() >= self.config.max_proposals_per_round {
+                break;
+            }
+            if busy.contains(&p) {
+                continue;
+            }
+            let c = &map.partitions[p as usize];
+            let t = &target[p as usize];
+            let propose = |step: Step, cmd: MapCommand| Proposal {
+                partition: p,
+                epoch: c.epoch,
+                step,
+                cmd,
+            };
+            if c.replicas.is_empty() {
+                if c.epoch == 0 && settled && !t.is_empty() {
+                    let replicas = t
+                        .iter()
+                        .map(|n| Replica {
+                            node: n.clone(),
+                            in_sync: true,
+                        })
+                        .collect();
+                    out.push(propose(
+                        Step::Initial,
+                        MapCommand::SetReplicas {
+                            partition: p,
+                            epoch: c.epoch,
+                            replicas,
+                            primary: t.first().cloned(),
+                        },
+                    ));
+                }
+                continue;
+            }
+            if let Some((step, cmd)) = recovery.repair(p, map, reports, t) {
+                out.push(propose(step, cmd));
+                continue;
+            }
+            // An abandoned move: a replica catching up that the target no longer wants.
+            if let Some(r) = c
+                .replicas
+                .iter()
+                .find(|r| !r.in_sync && !t.contains(&r.node))
+            {
+                let node = r.node.clone();
+                if let Some(m) = self.moves.get(&p)
+                    && m.to == node
+                {
+                    events.push(move_event(p, &m.from, &m.to, MovePhase::Aborted));
+                    self.moves.remove(&p);
+                }
+                out.push(propose(Step::Remove, without(p, c, &node, map)));
+                continue;
+            }
+            // Remove an extra, if the partition can spare it: counting only
+            // replicas on members the health monitor does not suspect, so
+            // that a death about to be committed cannot leave it short.
+            let healthy = |n: &str| map.is_usable(n) && !self.unhealthy.contains(n);
+            let healthy_in_sync = c
+                .replicas
+                .iter()
+                .filter(|r| r.in_sync && healthy(&r.node))
+                .count();
+            let zones_now = in_sync_zones(map, c);
+            let extras: Vec<&Replica> = {
+                let mut e: Vec<&Replica> = c
+                    .replicas
+                    .iter()
+                    .filter(|r| r.in_sync && !t.contains(&r.node))
+                    .collect();
+                // Dead first, then draining, then the rest: the cheapest to lose.
+                e.sort_by_key(|r| match map.state_of(&r.node) {
+                    Some(MemberState::Dead) | None => 0,
+                    Some(MemberState::Draining) => 1,
+                    Some(MemberState::Alive) => 2,
+                });
+                e
+            };
+            let mut acted = false;
+            for r in extras {
+                let usable = map.is_usable(&r.node);
+                let can_spare = if usable {
+                    let after = c
+                        .replicas
+                        .iter()
+                        .filter(|x| x.node != r.node)
+                        .cloned()
+                        .collect::<Vec<_>>();
+                    let after_cfg = PartitionConfig {
+                        replicas: after,
+                        primary: None,
+                        epoch: c.epoch,
+                    };
+                    let left = healthy_in_sync - usize::from(healthy(&r.node));
+                    left >= rf && in_sync_zones(map, &after_cfg) >= zones_now.min(zones_needed)
+                } else {
+                    healthy_in_sync >= rf
+                };
+                let catching_target = c.replicas.iter().any(|x| !x.in_sync && t.contains(&x.node));
+                let bug = self.config.remove_before_in_sync && catching_target && usable;
+                if !(can_spare || bug) {
+                    continue;
+                }
+                if c.primary.as_deref() == Some(r.node.as_str()) {
+                    let next = t
+                        .iter()
+                        .find(|n| {
+                            c.replicas.iter().any(|x| &x.node == *n && x.in_sync) && map.is_alive(n)
+                        })
+                        .cloned();
+                    if let Some(node) = next {
+                        out.push(propose(
+                            Step::Promote,
+                            MapCommand::PromotePrimary {
+                                partition: p,
+                                epoch: c.epoch,
+                                node,
+                            },
+                        ));
+                        acted = true;
+                        break;
+                    }
+                    continue;
+                }
+                out.push(propose(Step::Remove, without(p, c, &r.node, map)));
+                acted = true;
+                break;
+            }
+            if acted {
+                continue;
+            }
+            // Add a missing target replica, one at a time per partition.
+            let catching = c.replicas.iter().any(|r| !r.in_sync);
+            let missing = t.iter().find(|n| !c.replicas.iter().any(|r| &&r.node == n));
+            if let Some(to) = missing
+                && !catching
+                && in_flight < max_moves
+            {
+                let from = c
+                    .replicas
+                    .iter()
+                    .filter(|r| !t.contains(&r.node))
+                    .min_by_key(|r| map.is_usable(&r.node))
+                    .map_or_else(|| "-".to_string(), |r| r.node.clone());
+                let mut replicas = c.replicas.clone();
+                replicas.push(Replica {
+                    node: to.clone(),
+                    in_sync: false,
+                });
+                events.push(move_event(p, &from, to, MovePhase::Planned));
+                self.moves.insert(
+                    p,
+                    Tracked {
+                        from,
+                        to: to.clone(),
+                        phase: MovePhase::Planned,
+                        from_was_primary: false,
+                    },
+                );
+                out.push(propose(
+                    Step::Add,
+                    MapCommand::SetReplicas {
+                        partition: p,
+                        epoch: c.epoch,
+                        replicas,
+                        primary: c.primary.clone(),
+                    },
+                ));
+                in_flight += 1;
+            }
+        }
+        out
+    }
+
+    /// Follows the tracked moves through the committed map and emits their
+    /// phases; discovers moves a previous leader started.
+    fn observe(&mut self, map: &ClusterMap, target: &[Vec<String>], events: &mut Vec<StackEvent>) {
+        for (p, c) in map.partitions.iter().enumerate() {
+            let p = p as u32;
+            if !self.moves.contains_key(&p)
+                && let Some(r) = c.replicas.iter().find(|r| !r.in_sync)
+            {
+                let from = c
+                    .replicas
+                    .iter()
+                    .find(|x| !target[p as usize].contains(&x.node))
+                    .map_or_else(|| "-".to_string(), |x| x.node.clone());
+                self.moves.insert(
+                    p,
+                    Tracked {
+                        from,
+                        to: r.node.clone(),
+                        phase: MovePhase::Planned,
+                        from_was_primary: false,
+                    },
+                );
+            }
+        }
+        let mut finished = Vec::new();
+        for (&p, m) in self.moves.iter_mut() {
+            let c = &map.partitions[p as usize];
+            let to = c.replicas.iter().find(|r| r.node == m.to);
+            let step = |m: &mut Tracked, phase: MovePhase, events: &mut Vec<StackEvent>| {
+                if m.phase < phase {
+                    m.phase = phase;
+                    events.push(move_event(p, &m.from, &m.to, phase));
+                }
+            };
+            match to {
+                None if m.phase == MovePhase::Planned => {} // not committed yet (or lost: see `forget_planned`)
+                None => {
+                    events.push(move_event(p, &m.from, &m.to, MovePhase::Aborted));
+                    finished.push(p);
+                    continue;
+                }
+                Some(r) => {
+                    step(m, MovePhase::Added, events);
+                    if r.in_sync {
+                        if m.phase < MovePhase::InSync {
+                            m.from_was_primary = c.primary.as_deref() == Some(m.from.as_str());
+                        }
+                        step(m, MovePhase::InSync, events);
+                    }
+                }
+            }
+            if m.phase >= MovePhase::InSync {
+                if m.from_was_primary && c.primary.as_deref() != Some(m.from.as_str()) {
+                    step(m, MovePhase::Promoted, events);
+                }
+                let from_gone = m.from == "-" || !c.replicas.iter().any(|r| r.node == m.from);
+                if from_gone && m.from != "-" {
+                    step(m, MovePhase::Removed, events);
+                }
+                let t = &target[p as usize];
+                let settled = c.replicas.iter().all(|r| r.in_sync)
+                    && t.iter().all(|n| c.replicas.iter().any(|r| &r.node == n));
+                if from_gone && settled {
+                    step(m, MovePhase::Done, events);
+                    finished.push(p);
+                }
+            }
+        }
+        for p in finished {
+            self.moves.remove(&p);
+        }
+    }
+
+    /// A proposal for `partition` was lost (leadership changed, or it was
+    /// overtaken): a move still only planned is abandoned.
+    pub fn forget_planned(&mut self, partition: u32, events: &mut Vec<StackEvent>) {
+        if let Some(m) = self.moves.get(&partition)
+            && m.phase == MovePhase::Planned
+        {
+            events.push(move_event(partition, &m.from, &m.to, MovePhase::Aborted));
+            self.moves.remove(&partition);
+        }
+    }
+
+    /// Moves being followed.
+    pub fn tracked_moves(&self) -> usize {
+        self.moves.len()
+    }
+}
+
+fn move_event(partition: u32, from: &str, to: &str, phase: MovePhase) -> StackEvent {
+    StackEvent::Move {
+        partition,
+        from: from.to_string(),
+        to: to.to_string(),
+        phase,
+    }
+}
+
+/// Partition `p` (configured as `c`) without the replica on `node`; the
+/// primary moves off it if needed.
+fn without(p: u32, c: &PartitionConfig, node: &str, map: &ClusterMap) -> MapCommand {
+    let replicas: Vec<Replica> = c
+        .replicas
+        .iter()
+        .filter(|r| r.node != node)
+        .cloned()
+        .collect();
+    let primary = match &c.primary {
+        Some(x) if x == node => replicas
+            .iter()
+            .find(|r| r.in_sync && map.is_usable(&r.node))
+            .map(|r| r.node.clone()),
+        other => other.clone(),
+    };
+    MapCommand::SetReplicas {
+        partition: p,
+        epoch: c.epoch,
+        replicas,
+        primary,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stack::consensus::StateMachine;
+    use crate::stack::grid::Geometry;
+
+    fn cands(n: usize, zones: &[&str]) -> Vec<Candidate> {
+        (1..=n)
+            .map(|i| Candidate {
+                node: format!("n{i}"),
+                zone: zones[(i - 1) % zones.len()].to_string(),
+                capacity: 1,
+            })
+            .collect()
+    }
+
+    fn empty(p: usize) -> Vec<PartitionConfig> {
+        vec![PartitionConfig::default(); p]
+    }
+
+    fn loads(t: &[Vec<String>]) -> BTreeMap<String, u32> {
+        let mut l = BTreeMap::new();
+        for set in t {
+            for n in set {
+                *l.entry(n.clone()).or_insert(0) += 1;
+            }
+        }
+        l
+    }
+
+    fn check_target(t: &[Vec<String>], nodes: &[Candidate], rf: usize, eps: f64) {
+        let zones_total: BTreeSet<&str> = nodes.iter().map(|n| n.zone.as_str()).collect();
+        for set in t {
+            assert_eq!(set.len(), rf.min(nodes.len()));
+            let uniq: BTreeSet<&String> = set.iter().collect();
+            assert_eq!(uniq.len(), set.len(), "two replicas on one node: {set:?}");
+            let zones: BTreeSet<&str> = set
+                .iter()
+                .map(|n| nodes.iter().find(|c| &c.node == n).unwrap().zone.as_str())
+                .collect();
+            assert_eq!(
+                zones.len(),
+                rf.min(zones_total.len()),
+                "zone spread: {set:?}"
+            );
+        }
+        let l = loads(t);
+        let mean = (t.len() * rf) as f64 / nodes.len() as f64;
+        let max = *l.values().max().unwrap();
+        assert!(
+            f64::from(max) <= ((1.0 + eps) * mean).ceil(),
+            "max {max} mean {mean}"
+        );
+    }
+
+    #[test]
+    fn rendezvous_bounded_is_zone_aware_and_within_the_cap() {
+        for (n, zones) in [
+            (4, vec!["a", "b"]),
+            (6, vec!["a", "b", "c"]),
+            (8, vec!["a", "b"]),
+            (50, vec!["a", "b", "c", "d", "e"]),
+        ] {
+            let nodes = cands(n, &zones);
+            let cur = empty(256);
+            let input = PlacementInput {
+                nodes: nodes.clone(),
+                current: &cur,
+                replication_factor: 3,
+                max_imbalance: 0.25,
+            };
+            let t = RendezvousBounded.target(&input);
+            check_target(&t, &nodes, 3, 0.25);
+            assert_eq!(t, RendezvousBounded.target(&input), "deterministic");
+        }
+    }
+
+    #[test]
+    fn rendezvous_moves_few_replicas_on_a_join() {
+        let cur = empty(64);
+        for n in 4..8 {
+            let before = RendezvousBounded.target(&PlacementInput {
+                nodes: cands(n, &["a", "b"]),
+                current: &cur,
+                replication_factor: 3,
+                max_imbalance: 0.25,
+            });
+            let after = RendezvousBounded.target(&PlacementInput {
+                nodes: cands(n + 1, &["a", "b"]),
+                current: &cur,
+                replication_factor: 3,
+                max_imbalance: 0.25,
+            });
+            let moved: usize = before
+                .iter()
+                .zip(&after)
+                .map(|(b, a)| a.iter().filter(|x| !b.contains(x)).count())
+                .sum();
+            let ideal = 3.0 * 64.0 / (n + 1) as f64;
+            assert!(
+                moved as f64 <= 1.3 * ideal,
+                "{n}->{}: moved {moved}, ideal {ideal:.1}",
+                n + 1
+            );
+        }
+    }
+
+    #[test]
+    fn least_loaded_fills_then_evens_out_with_few_moves() {
+        let nodes4 = cands(4, &["a", "b"]);
+        let cur = empty(64);
+        let t4 = LeastLoaded.target(&PlacementInput {
+            nodes: nodes4.clone(),
+            current: &cur,
+            replication_factor: 3,
+            max_imbalance: 0.25,
+        });
+        check_target(&t4, &nodes4, 3, 0.25);
+        let placed: Vec<PartitionConfig> = t4
+            .iter()
+            .map(|set| PartitionConfig {
+                replicas: set
+                    .iter()
+                    .map(|n| Replica {
+                        node: n.clone(),
+                        in_sync: true,
+                    })
+                    .collect(),
+                primary: set.first().cloned(),
+                epoch: 1,
+            })
+            .collect();
+        let nodes5 = cands(5, &["a", "b"]);
+        let input5 = PlacementInput {
+            nodes: nodes5.clone(),
+            current: &placed,
+            replication_factor: 3,
+            max_imbalance: 0.25,
+        };
+        let t5 = LeastLoaded.target(&input5);
+        check_target(&t5, &nodes5, 3, 0.25);
+        let moved: usize = t4
+            .iter()
+            .zip(&t5)
+            .map(|(b, a)| a.iter().filter(|x| !b.contains(x)).count())
+            .sum();
+        assert!(moved <= 39, "moved {moved}, ideal 38.4");
+    }
+
+    fn map_with(n: usize, p: u32) -> ClusterMap {
+        let mut m = ClusterMap::new(
+            Geometry {
+                width: p * 2,
+                height: 2,
+                tile_w: 2,
+                tile_h: 2,
+            },
+            3,
+        );
+        for i in 1..=n {
+            m.apply(
+                i as u64,
+                &MapCommand::AddNode {
+                    node: format!("n{i}"),
+                    zone: ["a", "b", "c"][(i - 1) % 3].into(),
+                    capacity: 1,
+                    boot: 1,
+                },
+            );
+        }
+        m
+    }
+
+    fn config() -> CoordinatorConfig {
+        CoordinatorConfig {
+            policy: PolicyKind::RendezvousBounded,
+            max_imbalance: 0.25,
+            max_concurrent_moves: 2,
+            settle: SimDuration::from_millis(500),
+            place_anyway_after: SimDuration::from_secs(5),
+            max_proposals_per_round: 64,
+            remove_before_in_sync: false,
+        }
+    }
+
+    #[test]
+    fn plans_initial_placement_after_settling_then_nothing() {
+        let mut m = map_with(4, 8);
+        let mut c = PartitionCoordinator::new(config());
+        c.on_leadership(SimTime(0));
+        let rec = RecoveryManager;
+        let mut ev = Vec::new();
+        let none = c.plan(
+            SimTime(100_000),
+            &m,
+            &Reports::new(),
+            &rec,
+            &BTreeSet::new(),
+            &mut ev,
+        );
+        assert!(none.is_empty(), "not settled yet");
+        let props = c.plan(
+            SimTime(600_000),
+            &m,
+            &Reports::new(),
+            &rec,
+            &BTreeSet::new(),
+            &mut ev,
+        );
+        assert_eq!(props.len(), 8);
+        assert!(props.iter().all(|p| p.step == Step::Initial));
+        for (i, p) in props.iter().enumerate() {
+            m.apply(10 + i as u64, &p.cmd);
+        }
+        assert!(m.invariant_violations().is_empty());
+        let again = c.plan(
+            SimTime(700_000),
+            &m,
+            &Reports::new(),
+            &rec,
+            &BTreeSet::new(),
+            &mut ev,
+        );
+        assert!(again.is_empty(), "{again:?}");
+    }
+
+    #[test]
+    fn a_join_is_make_before_break_and_bounded() {
+        let mut m = map_with(3, 8);
+        let mut c = PartitionCoordinator::new(config());
+        c.on_leadership(SimTime(0));
+        let rec = RecoveryManager;
+        let mut ev = Vec::new();
+        let mut idx = 100;
+        for p in c.plan(
+            SimTime(600_000),
+            &m,
+            &Reports::new(),
+            &rec,
+            &BTreeSet::new(),
+            &mut ev,
+        ) {
+            idx += 1;
+            m.apply(idx, &p.cmd);
+        }
+        idx += 1;
+        m.apply(
+            idx,
+            &MapCommand::AddNode {
+                node: "n4".into(),
+                zone: "a".into(),
+                capacity: 1,
+                boot: 1,
+            },
+        );
+        let props = c.plan(
+            SimTime(700_000),
+            &m,
+            &Reports::new(),
+            &rec,
+            &BTreeSet::new(),
+            &mut ev,
+        );
+        assert!(!props.is_empty());
+        assert!(props.iter().all(|p| p.step == Step::Add), "{props:?}");
+        assert!(props.len() <= 2, "max_concurrent_moves");
+        for p in &props {
+            idx += 1;
+            m.apply(idx, &p.cmd);
+        }
+        // Nothing is removed while the new replicas catch up.
+        let props = c.plan(
+            SimTime(800_000),
+            &m,
+            &Reports::new(),
+            &rec,
+            &BTreeSet::new(),
+            &mut ev,
+        );
+        assert!(props.iter().all(|p| p.step != Step::Remove), "{props:?}");
+        assert!(ev.iter().any(|e| matches!(
+            e,
+            StackEvent::Move {
+                phase: MovePhase::Added,
+                ..
+            }
+        )));
+    }
+}

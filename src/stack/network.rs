@@ -1,0 +1,864 @@
+//! NetworkManager: how data nodes and managers talk to each other — message
+//! envelopes with request ids, timeouts and retries, duplicate suppression,
+//! redirects to the leader, authentication and per-sender rate limits.
+//!
+//! **Responsibility.** Every node↔manager message travels in an
+//! [`Envelope`]: the sender's id, a request id and attempt number (or the
+//! request answered), the payload, and an HMAC-SHA256 tag keyed by the
+//! cluster key over (sender id, envelope header, SHA-256 of the encoded
+//! payload). The receiver recomputes the tag and checks that the sender id
+//! is the network-level sender; anything else is dropped and traced as
+//! `auth_reject` — a process without the key can neither join nor speak for
+//! another node.
+//!
+//! **Inputs.** [`request`](NetworkManager::request) /
+//! [`request_leader`](NetworkManager::request_leader) (a request that
+//! wants a reply, retried on timeout), [`reply`](NetworkManager::reply),
+//! [`push`](NetworkManager::push) (one-way), [`open`](NetworkManager::open)
+//! for every envelope received, [`on_timer`](NetworkManager::on_timer) for
+//! its retry timers. **Outputs.** Sends and timers through `Cx`,
+//! `auth_reject` / `rate_limited` trace events, and [`Incoming`] messages
+//! that passed every check (at most once per request attempt).
+//!
+//! **Invariants.** Nothing unauthenticated reaches the host. A request is
+//! retried with capped exponential backoff jittered from the host's own
+//! random stream, until answered or out of attempts; a reply is handed over
+//! once (duplicates and late answers are dropped). A network duplicate of a
+//! request is suppressed (the window of remembered ids per sender is
+//! bounded); a retry — same id, next attempt — is handed over again, since
+//! its answer may have been lost. Registration and heartbeats are admitted
+//! through per-sender token buckets on the receiver's local clock.
+//!
+//! ```text
+//!   request ──seal──► send ──(timeout: next manager after 3 misses; backoff ×2, jitter, cap)──► send …
+//!                       │
+//!   reply ◄──open─ verify tag + sender ─► Redirect? ──► re-aim at the leader named, send again
+//!                       └──► Reply (pending request cleared) ──► host
+//!   open(request) ─► verify ─► duplicate? drop ─► over the rate limit? drop ─► host
+//! ```
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use hmac::{Hmac, KeyInit, Mac};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use super::events::StackEvent;
+use crate::sim::rng::uniform_u64;
+use crate::sim::{Cx, Process, ProcessId, SimDuration, SimTime, TimerId};
+
+type HmacSha256 = Hmac<Sha256>;
+
+/// An HMAC-SHA256 tag.
+pub type Tag = [u8; 32];
+
+/// Remembered request ids per sender, for duplicate suppression.
+const SEEN_WINDOW: usize = 128;
+/// Requests outstanding at once, at most (further ones are refused).
+pub const MAX_PENDING: usize = 256;
+/// Redirects followed at once for one request; past this, the retry timer
+/// paces it (two managers naming each other cannot make a storm).
+const MAX_REDIRECT_HOPS: u32 = 3;
+/// Timeouts in a row after which a node tries another manager.
+const MISSES_BEFORE_ROTATING: u32 = 3;
+
+/// What an envelope carries.
+pub trait Payload: Clone + Serialize {
+    /// The message name, as traced.
+    fn name(&self) -> &'static str;
+    /// `Some(leader)` if this reply says "not the leader; ask that one".
+    fn redirect(&self) -> Option<Option<ProcessId>> {
+        None
+    }
+    /// The rate limit a request of this kind counts against.
+    fn limit(&self) -> Option<Limit> {
+        None
+    }
+}
+
+/// The per-sender rate limits.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Limit {
+    /// `Register` requests.
+    Register,
+    /// Heartbeats.
+    Heartbeat,
+}
+
+impl Limit {
+    /// The name used in `rate_limited` events.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Limit::Register => "register",
+            Limit::Heartbeat => "heartbeat",
+        }
+    }
+}
+
+/// An authenticated message between a data node and a manager.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Envelope<B> {
+    /// Who claims to send it (checked against the network-level sender).
+    pub sender: String,
+    /// Request id (0 for a one-way push or a reply).
+    pub req: u64,
+    /// Attempt number of the request (1 for the first send).
+    pub attempt: u32,
+    /// The request this answers.
+    pub reply_to: Option<u64>,
+    /// The payload.
+    pub body: B,
+    /// HMAC-SHA256 over sender, header and payload digest.
+    pub tag: Tag,
+}
+
+/// SHA-256 of a payload's canonical encoding (JSON of the value).
+pub fn payload_digest<B: Serialize>(body: &B) -> [u8; 32] {
+    let bytes = serde_json::to_vec(body).expect("a payload must serialize to JSON");
+    Sha256::digest(&bytes).into()
+}
+
+/// The fingerprint of a key traced in `credentials` events: the first 16
+/// hex digits of SHA-256 over a fixed label and the key. It names the key
+/// without revealing it.
+pub fn key_id(key: &str) -> String {
+    let mut h = Sha256::new();
+    h.update(b"partsim key id\0");
+    h.update(key.as_bytes());
+    let d: [u8; 32] = h.finalize().into();
+    d[..8].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Computes and checks tags with one key.
+#[derive(Clone)]
+pub struct Sealer {
+    keyed: HmacSha256,
+}
+
+impl std::fmt::Debug for Sealer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Sealer(..)")
+    }
+}
+
+impl Sealer {
+    /// A sealer for `key`.
+    pub fn new(key: &[u8]) -> Sealer {
+        Sealer {
+            keyed: HmacSha256::new_from_slice(key).expect("HMAC takes keys of any length"),
+        }
+    }
+
+    fn mac(
+        &self,
+        sender: &str,
+        req: u64,
+        attempt: u32,
+        reply_to: Option<u64>,
+        digest: &[u8; 32],
+    ) -> HmacSha256 {
+        let mut m = self.keyed.clone();
+        m.update(&(sender.len() as u32).to_le_bytes());
+        m.update(sender.as_bytes());
+        m.update(&req.to_le_bytes());
+        m.update(&attempt.to_le_bytes());
+        match reply_to {
+            Some(r) => {
+                m.update(&[1]);
+                m.update(&r.to_le_bytes());
+            }
+            None => m.update(&[0]),
+        }
+        m.update(digest);
+        m
+    }
+
+    /// The tag of an envelope with this header and payload digest.
+    pub fn tag(
+        &self,
+        sender: &str,
+        req: u64,
+        attempt: u32,
+        reply_to: Option<u64>,
+        digest: &[u8; 32],
+    ) -> Tag {
+        self.mac(sender, req, attempt, reply_to, digest)
+            .finalize()
+            .into_bytes()
+            .into()
+    }
+
+    /// Seals a payload into an envelope.
+    pub fn seal<B: Serialize>(
+        &self,
+        sender: &str,
+        req: u64,
+        attempt: u32,
+        reply_to: Option<u64>,
+        body: B,
+    ) -> Envelope<B> {
+        let tag = self.tag(sender, req, attempt, reply_to, &payload_digest(&body));
+        Envelope {
+            sender: sender.to_string(),
+            req,
+            attempt,
+            reply_to,
+            body,
+            tag,
+        }
+    }
+
+    /// True when the envelope's tag is right for its contents (compared in
+    /// constant time).
+    pub fn verify<B: Serialize>(&self, env: &Envelope<B>) -> bool {
+        self.mac(
+            &env.sender,
+            env.req,
+            env.attempt,
+            env.reply_to,
+            &payload_digest(&env.body),
+        )
+        .verify_slice(&env.tag)
+        .is_ok()
+    }
+}
+
+/// A token bucket on virtual time: `burst` tokens, one more every `every`.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct TokenBucket {
+    every: SimDuration,
+    burst: u64,
+    /// Accumulated credit, µs (a token costs `every`).
+    credit_us: u64,
+    last: SimTime,
+}
+
+impl TokenBucket {
+    /// A full bucket at `now`.
+    pub fn new(every: SimDuration, burst: u64, now: SimTime) -> TokenBucket {
+        let every = SimDuration(every.as_micros().max(1));
+        TokenBucket {
+            every,
+            burst,
+            credit_us: every.as_micros().saturating_mul(burst),
+            last: now,
+        }
+    }
+
+    /// Takes a token if there is one at `now`.
+    pub fn admit(&mut self, now: SimTime) -> bool {
+        let cap = self.every.as_micros().saturating_mul(self.burst);
+        let elapsed = now.saturating_since(self.last).as_micros();
+        self.last = self.last.max(now);
+        self.credit_us = self.credit_us.saturating_add(elapsed).min(cap);
+        if self.credit_us >= self.every.as_micros() {
+            self.credit_us -= self.every.as_micros();
+            true
+        } else {
+            false
+        }
+    }
+}
+
+/// Request ids seen from one sender (bounded: the oldest ids are forgotten).
+/// The high 32 bits of a request id name the sender's incarnation: ids of a
+/// new incarnation start a new window.
+#[derive(Clone, Debug, Default)]
+struct SeenWindow {
+    incarnation: u32,
+    ids: BTreeSet<(u64, u32)>,
+}
+
+impl SeenWindow {
+    /// True the first time `(req, attempt)` is seen.
+    fn first_time(&mut self, req: u64, attempt: u32) -> bool {
+        let incarnation = (req >> 32) as u32;
+        if incarnation != self.incarnation {
+            self.incarnation = incarnation;
+            self.ids.clear();
+        }
+        if let Some(&(oldest, _)) = self.ids.first()
+            && self.ids.len() >= SEEN_WINDOW
+            && req < oldest
+        {
+            // Older than anything remembered: a very late duplicate.
+            return false;
+        }
+        if !self.ids.insert((req, attempt)) {
+            return false;
+        }
+        while self.ids.len() > SEEN_WINDOW {
+            self.ids.pop_first();
+        }
+        true
+    }
+}
+
+/// How a request is retried.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Wait for an answer to the first attempt.
+    pub timeout: SimDuration,
+    /// Attempts in all (0: until answered).
+    pub attempts: u32,
+    /// The longest wait between attempts.
+    pub backoff_cap: SimDuration,
+}
+
+impl RetryPolicy {
+    /// Wait before giving up on attempt `attempt` (1-based): the timeout
+    /// doubled per attempt, capped, plus up to 50 % jitter.
+    fn wait(&self, attempt: u32, rng: &mut crate::sim::rng::ChaCha8Rng) -> SimDuration {
+        let base = self.timeout.as_micros().max(1);
+        let doubled = base.saturating_mul(1u64 << attempt.saturating_sub(1).min(20));
+        let capped = doubled.min(self.backoff_cap.as_micros().max(base));
+        SimDuration(capped + uniform_u64(rng, 0, capped / 2))
+    }
+}
+
+/// A retry timer of the network manager.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct NetTimer(pub u64);
+
+struct Pending<B> {
+    to: ProcessId,
+    /// Sent to whatever manager is the current target (not a fixed process).
+    to_leader: bool,
+    body: B,
+    attempt: u32,
+    /// Attempts that timed out (what the backoff grows with; redirects do
+    /// not count).
+    timeouts: u32,
+    redirects: u32,
+    policy: RetryPolicy,
+    timer: TimerId,
+}
+
+/// A message that passed every check.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Incoming<B> {
+    /// A request to answer with [`NetworkManager::reply`].
+    Request {
+        /// Network-level sender (authenticated).
+        from: ProcessId,
+        /// Its request id.
+        req: u64,
+        /// The payload.
+        body: B,
+    },
+    /// The answer to one of our requests.
+    Reply {
+        /// Who answered.
+        from: ProcessId,
+        /// The request answered.
+        req: u64,
+        /// The payload.
+        body: B,
+    },
+    /// A one-way message.
+    Push {
+        /// Who sent it.
+        from: ProcessId,
+        /// The payload.
+        body: B,
+    },
+}
+
+/// A request that ran out of attempts.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GaveUp<B> {
+    /// Its id.
+    pub req: u64,
+    /// What it asked.
+    pub body: B,
+}
+
+/// The limits a receiver applies per sender.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// One `Register` per this, with a burst of `register_burst`.
+    pub register_every: SimDuration,
+    /// Burst of registrations.
+    pub register_burst: u64,
+    /// One heartbeat per this, with a burst of `heartbeat_burst`.
+    pub heartbeat_every: SimDuration,
+    /// Burst of heartbeats.
+    pub heartbeat_burst: u64,
+}
+
+impl Limits {
+    /// Limits for a cluster whose nodes heartbeat every `interval`: twice
+    /// the nominal heartbeat rate with a burst of five (a node that sends an
+    /// extra heartbeat on finishing a catch-up is never limited), and four
+    /// registrations a second with a burst of four.
+    pub fn for_heartbeat(interval: SimDuration) -> Limits {
+        Limits {
+            register_every: SimDuration::from_millis(250),
+            register_burst: 4,
+            heartbeat_every: SimDuration((interval.as_micros() / 2).max(1)),
+            heartbeat_burst: 5,
+        }
+    }
+}
+
+/// Envelopes, retries, deduplication, authentication and rate limits for
+/// one process (see the module docs).
+pub struct NetworkManager<B> {
+    me: String,
+    sealer: Sealer,
+    /// Managers a node sends to (empty on a manager).
+    managers: Vec<ProcessId>,
+    /// Index into `managers` of the one believed to lead.
+    target: usize,
+    misses: u32,
+    /// Only these may send to us (None: anyone with the key).
+    accept_from: Option<Vec<ProcessId>>,
+    next_req: u64,
+    pending: BTreeMap<u64, Pending<B>>,
+    seen: BTreeMap<ProcessId, SeenWindow>,
+    limits: Limits,
+    buckets: BTreeMap<(ProcessId, Limit), TokenBucket>,
+    /// Skip verification (the `accept-bad-mac` planted bug).
+    trust_all: bool,
+}
+
+/// The bounds a host of the network manager satisfies.
+pub trait NetHost<B: Payload>:
+    Process<Event = StackEvent, Msg: From<Envelope<B>>, Timer: From<NetTimer>>
+{
+}
+
+impl<B: Payload, P> NetHost<B> for P where
+    P: Process<Event = StackEvent, Msg: From<Envelope<B>>, Timer: From<NetTimer>>
+{
+}
+
+impl<B: Payload> NetworkManager<B> {
+    /// A network manager for process `me` holding `key`.
+    pub fn new(me: &str, key: &[u8], limits: Limits) -> Self {
+        NetworkManager {
+            me: me.to_string(),
+            sealer: Sealer::new(key),
+            managers: Vec::new(),
+            target: 0,
+            misses: 0,
+            accept_from: None,
+            next_req: 1,
+            pending: BTreeMap::new(),
+            seen: BTreeMap::new(),
+            limits,
+            buckets: BTreeMap::new(),
+            trust_all: false,
+        }
+    }
+
+    /// Requests to the leader go to these managers (a data node's view).
+    pub fn with_managers(mut self, managers: Vec<ProcessId>) -> Self {
+        self.managers = managers;
+        self
+    }
+
+    /// Only envelopes from these processes are accepted.
+    pub fn accepting_only(mut self, from: Vec<ProcessId>) -> Self {
+        self.accept_from = Some(from);
+        self
+    }
+
+    /// Request ids of this incarnation start at `incarnation << 32`, so a
+    /// receiver tells a restarted sender's requests from duplicates of the
+    /// old one's.
+    pub fn set_incarnation(&mut self, incarnation: u32) {
+        self.next_req = (u64::from(incarnation) << 32) | 1;
+    }
+
+    /// Accepts envelopes whatever their tag (a planted bug).
+    pub fn trusting_everyone(mut self, trust: bool) -> Self {
+        self.trust_all = trust;
+        self
+    }
+
+    /// The manager a data node believes leads.
+    pub fn leader_guess(&self) -> Option<ProcessId> {
+        self.managers
+            .get(self.target % self.managers.len().max(1))
+            .copied()
+    }
+
+    /// Requests awaiting an answer.
+    pub fn pending(&self) -> usize {
+        self.pending.len()
+    }
+
+    /// True while a request with this payload name is outstanding.
+    pub fn has_pending(&self, name: &str) -> bool {
+        self.pending.values().any(|p| p.body.name() == name)
+    }
+
+    fn rotate(&mut self) {
+        self.target = (self.target + 1) % self.managers.len().max(1);
+        self.misses = 0;
+    }
+
+    fn aim_at(&mut self, leader: Option<ProcessId>) {
+        match leader.and_then(|l| self.managers.iter().position(|m| *m == l)) {
+            Some(i) => {
+                self.target = i;
+                self.misses = 0;
+            }
+            None => self.rotate(),
+        }
+    }
+
+    fn send_sealed<P: NetHost<B>>(
+        &self,
+        cx: &mut Cx<'_, P>,
+        to: ProcessId,
+        req: u64,
+        attempt: u32,
+        reply_to: Option<u64>,
+        body: B,
+    ) {
+        let env = self.sealer.seal(&self.me, req, attempt, reply_to, body);
+        cx.send(to, env.into());
+    }
+
+    /// Sends a request to `to`, retried per `policy`; returns its id, or
+    /// `None` if too many requests are outstanding.
+    pub fn request<P: NetHost<B>>(
+        &mut self,
+        cx: &mut Cx<'_, P>,
+        to: ProcessId,
+        body: B,
+        policy: RetryPolicy,
+    ) -> Option<u64> {
+        self.start_request(cx, to, false, body, policy)
+    }
+
+    /// Sends a request to the manager believed to lead (a data node).
+    pub fn request_leader<P: NetHost<B>>(
+        &mut self,
+        cx: &mut Cx<'_, P>,
+        body: B,
+        policy: RetryPolicy,
+    ) -> Option<u64> {
+        let to = self.leader_guess()?;
+        self.start_request(cx, to, true, body, policy)
+    }
+
+    fn start_request<P: NetHost<B>>(
+        &mut self,
+        cx: &mut Cx<'_, P>,
+        to: ProcessId,
+        to_leader: bool,
+        body: B,
+        policy: RetryPolicy,
+    ) -> Option<u64> {
+        if self.pending.len() >= MAX_PENDING {
+            return None;
+        }
+        let req = self.next_req;
+        self.next_req += 1;
+        self.send_sealed(cx, to, req, 1, None, body.clone());
+        let wait = policy.wait(1, cx.rng());
+        let timer = cx.set_timer(wait, NetTimer(req).into());
+        self.pending.insert(
+            req,
+            Pending {
+                to,
+                to_leader,
+                body,
+                attempt: 1,
+                timeouts: 0,
+                redirects: 0,
+                policy,
+                timer,
+            },
+        );
+        Some(req)
+    }
+
+    /// Forgets a request (its answer, if any, will be dropped).
+    pub fn cancel<P: NetHost<B>>(&mut self, cx: &mut Cx<'_, P>, req: u64) {
+        if let Some(p) = self.pending.remove(&req) {
+            cx.cancel_timer(p.timer);
+        }
+    }
+
+    /// Forgets every request (the host starts over).
+    pub fn cancel_all<P: NetHost<B>>(&mut self, cx: &mut Cx<'_, P>) {
+        for (_, p) in std::mem::take(&mut self.pending) {
+            cx.cancel_timer(p.timer);
+        }
+    }
+
+    /// Answers request `req` of `to`.
+    pub fn reply<P: NetHost<B>>(&self, cx: &mut Cx<'_, P>, to: ProcessId, req: u64, body: B) {
+        self.send_sealed(cx, to, 0, 0, Some(req), body);
+    }
+
+    /// Sends a one-way message to each of `to` (the tag is computed once).
+    pub fn push<P: NetHost<B>>(&self, cx: &mut Cx<'_, P>, to: &[ProcessId], body: B) {
+        if to.is_empty() {
+            return;
+        }
+        let tag = self
+            .sealer
+            .tag(&self.me, 0, 0, None, &payload_digest(&body));
+        for &p in to {
+            let env = Envelope {
+                sender: self.me.clone(),
+                req: 0,
+                attempt: 0,
+                reply_to: None,
+                body: body.clone(),
+                tag,
+            };
+            cx.send(p, env.into());
+        }
+    }
+
+    /// The retry timer of request `t.0` fired: sends the next attempt, or
+    /// gives up and returns the request.
+    pub fn on_timer<P: NetHost<B>>(
+        &mut self,
+        cx: &mut Cx<'_, P>,
+        t: NetTimer,
+    ) -> Option<GaveUp<B>> {
+        let req = t.0;
+        let p = self.pending.get(&req)?;
+        if p.to_leader {
+            self.misses += 1;
+            if self.misses >= MISSES_BEFORE_ROTATING {
+                self.rotate();
+            }
+        }
+        let p = self.pending.get(&req)?;
+        if p.policy.attempts != 0 && p.attempt >= p.policy.attempts {
+            let p = self.pending.remove(&req)?;
+            return Some(GaveUp { req, body: p.body });
+        }
+        let to = if p.to_leader {
+            self.leader_guess().unwrap_or(p.to)
+        } else {
+            p.to
+        };
+        let attempt = p.attempt + 1;
+        let timeouts = p.timeouts + 1;
+        let body = p.body.clone();
+        let policy = p.policy;
+        self.send_sealed(cx, to, req, attempt, None, body);
+        let wait = policy.wait(timeouts + 1, cx.rng());
+        let timer = cx.set_timer(wait, NetTimer(req).into());
+        if let Some(p) = self.pending.get_mut(&req) {
+            p.to = to;
+            p.attempt = attempt;
+            p.timeouts = timeouts;
+            p.redirects = 0;
+            p.timer = timer;
+        }
+        None
+    }
+
+    /// Checks an envelope that arrived from `from`. Returns what the host
+    /// should handle, or `None` if it was dropped (traced when it failed
+    /// authentication or a rate limit; silently when a duplicate, a late
+    /// answer, or a redirect this manager follows itself).
+    pub fn open<P: NetHost<B>>(
+        &mut self,
+        cx: &mut Cx<'_, P>,
+        from: ProcessId,
+        env: Envelope<B>,
+    ) -> Option<Incoming<B>> {
+        let reject = |cx: &mut Cx<'_, P>, reason: &str| {
+            let from = cx.name(from).to_string();
+            cx.trace(StackEvent::AuthReject {
+                from,
+                reason: reason.to_string(),
+            });
+        };
+        if !self.trust_all {
+            if !self.sealer.verify(&env) {
+                reject(cx, "bad_mac");
+                return None;
+            }
+            if env.sender != cx.name(from) {
+                reject(cx, "sender_mismatch");
+                return None;
+            }
+            if let Some(ok) = &self.accept_from
+                && !ok.contains(&from)
+            {
+                reject(cx, "not_a_manager");
+                return None;
+            }
+        }
+        if let Some(req) = env.reply_to {
+            let p = self.pending.remove(&req)?;
+            cx.cancel_timer(p.timer);
+            if p.to_leader {
+                if let Some(leader) = env.body.redirect() {
+                    self.aim_at(leader);
+                    self.follow_redirect(cx, req, p);
+                    return None;
+                }
+                // Whoever answers for real is the leader.
+                if let Some(i) = self.managers.iter().position(|m| *m == from) {
+                    self.target = i;
+                }
+                self.misses = 0;
+            }
+            return Some(Incoming::Reply {
+                from,
+                req,
+                body: env.body,
+            });
+        }
+        if env.req == 0 {
+            return Some(Incoming::Push {
+                from,
+                body: env.body,
+            });
+        }
+        if !self
+            .seen
+            .entry(from)
+            .or_default()
+            .first_time(env.req, env.attempt)
+        {
+            return None;
+        }
+        if let Some(limit) = env.body.limit() {
+            let now = cx.now();
+            let l = self.limits;
+            let bucket = self
+                .buckets
+                .entry((from, limit))
+                .or_insert_with(|| match limit {
+                    Limit::Register => TokenBucket::new(l.register_every, l.register_burst, now),
+                    Limit::Heartbeat => TokenBucket::new(l.heartbeat_every, l.heartbeat_burst, now),
+                });
+            if !bucket.admit(now) {
+                let from = cx.name(from).to_string();
+                cx.trace(StackEvent::RateLimited {
+                    from,
+                    what: limit.as_str().to_string(),
+                });
+                return None;
+            }
+        }
+        Some(Incoming::Request {
+            from,
+            req: env.req,
+            body: env.body,
+        })
+    }
+
+    /// Sends a redirected request again at once to the new target (a few
+    /// hops at most; then the retry timer paces it).
+    fn follow_redirect<P: NetHost<B>>(&mut self, cx: &mut Cx<'_, P>, req: u64, mut p: Pending<B>) {
+        let exhausted = p.policy.attempts != 0 && p.attempt >= p.policy.attempts;
+        if p.redirects >= MAX_REDIRECT_HOPS || exhausted {
+            // Wait for the timer as if unanswered (it was cancelled above).
+            let wait = p.policy.wait(p.timeouts + 1, cx.rng());
+            p.timer = cx.set_timer(wait, NetTimer(req).into());
+            self.pending.insert(req, p);
+            return;
+        }
+        let to = self.leader_guess().unwrap_or(p.to);
+        p.attempt += 1;
+        p.redirects += 1;
+        p.to = to;
+        self.send_sealed(cx, to, req, p.attempt, None, p.body.clone());
+        let wait = p.policy.wait(p.timeouts + 1, cx.rng());
+        p.timer = cx.set_timer(wait, NetTimer(req).into());
+        self.pending.insert(req, p);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Clone, Debug, Serialize, PartialEq)]
+    struct Hello {
+        n: u32,
+    }
+
+    #[test]
+    fn a_sealed_envelope_verifies_and_any_change_breaks_it() {
+        let s = Sealer::new(b"secret");
+        let env = s.seal("n1", 7, 1, None, Hello { n: 3 });
+        assert!(s.verify(&env));
+        let mut forged = env.clone();
+        forged.sender = "n2".into();
+        assert!(!s.verify(&forged), "the sender id is covered");
+        let mut forged = env.clone();
+        forged.body.n = 4;
+        assert!(!s.verify(&forged), "the payload is covered");
+        let mut forged = env.clone();
+        forged.attempt = 2;
+        assert!(!s.verify(&forged), "the header is covered");
+        let other = Sealer::new(b"wrong");
+        assert!(!other.verify(&env), "another key does not verify");
+        let resealed = other.seal("n1", 7, 1, None, Hello { n: 3 });
+        assert!(!s.verify(&resealed), "an impostor's tag does not verify");
+    }
+
+    #[test]
+    fn key_ids_differ_per_key_and_hide_it() {
+        assert_eq!(key_id("a"), key_id("a"));
+        assert_ne!(key_id("a"), key_id("b"));
+        assert_eq!(key_id("a").len(), 16);
+        assert!(!key_id("secret").contains("secret"));
+    }
+
+    #[test]
+    fn a_token_bucket_admits_its_burst_then_its_rate() {
+        let mut b = TokenBucket::new(SimDuration::from_millis(100), 3, SimTime(0));
+        assert!(b.admit(SimTime(0)));
+        assert!(b.admit(SimTime(0)));
+        assert!(b.admit(SimTime(0)));
+        assert!(!b.admit(SimTime(0)), "burst spent");
+        assert!(!b.admit(SimTime(50_000)));
+        assert!(b.admit(SimTime(100_000)), "one token per 100 ms");
+        assert!(!b.admit(SimTime(100_000)));
+        // A long silence refills to the burst, no more.
+        for _ in 0..3 {
+            assert!(b.admit(SimTime(10_000_000)));
+        }
+        assert!(!b.admit(SimTime(10_000_000)));
+    }
+
+    #[test]
+    fn the_seen_window_suppresses_duplicates_not_retries() {
+        let mut w = SeenWindow::default();
+        assert!(w.first_time(5, 1));
+        assert!(!w.first_time(5, 1), "a network duplicate");
+        assert!(w.first_time(5, 2), "a retry of the same request");
+        for r in 10..(10 + SEEN_WINDOW as u64) {
+            assert!(w.first_time(r, 1));
+        }
+        assert!(w.ids.len() <= SEEN_WINDOW);
+        assert!(!w.first_time(1, 1), "older than the window: dropped");
+        assert!(
+            w.first_time((7 << 32) | 1, 1),
+            "a new incarnation starts over"
+        );
+    }
+
+    #[test]
+    fn backoff_doubles_is_capped_and_jittered() {
+        let mut rng = crate::sim::rng::stream(1, "t");
+        let p = RetryPolicy {
+            timeout: SimDuration::from_millis(100),
+            attempts: 0,
+            backoff_cap: SimDuration::from_secs(1),
+        };
+        let w1 = p.wait(1, &mut rng).as_micros();
+        let w3 = p.wait(3, &mut rng).as_micros();
+        let w9 = p.wait(9, &mut rng).as_micros();
+        assert!((100_000..=150_000).contains(&w1), "{w1}");
+        assert!((400_000..=600_000).contains(&w3), "{w3}");
+        assert!((1_000_000..=1_500_000).contains(&w9), "{w9}");
+    }
+}
