@@ -220,3 +220,49 @@ fn sweep_runs_a_seed_range_and_reports_in_json() {
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
     assert_eq!(v["seeds"], 2, "seeds 1 and 4");
 }
+
+#[test]
+fn replay_and_export_reject_what_is_not_a_trace() {
+    let not = tmp("not-a-trace.jsonl");
+    std::fs::write(&not, "hello\n").expect("write");
+    let path = not.to_str().expect("utf-8");
+    let o = partsim(&["replay", path]);
+    assert_eq!(code(&o), 2);
+    assert!(
+        text(&o.stderr).contains("not a partsim trace"),
+        "{}",
+        text(&o.stderr)
+    );
+    let out = tmp("out.json");
+    let o = partsim(&["export", path, "-o", out.to_str().expect("utf-8")]);
+    assert_eq!(code(&o), 2);
+}
+
+#[test]
+fn export_writes_a_chrome_trace() {
+    let trace = tmp("for-export.jsonl");
+    let o = partsim(&[
+        "run",
+        "scenarios/raft-elect.toml",
+        "--trace",
+        trace.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(code(&o), 0);
+    let out = tmp("chrome.json");
+    let o = partsim(&[
+        "export",
+        trace.to_str().expect("utf-8"),
+        "--format",
+        "chrome",
+        "-o",
+        out.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(code(&o), 0, "{}", text(&o.stderr));
+    let v: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&out).expect("written")).expect("json");
+    let events = v["traceEvents"].as_array().expect("traceEvents");
+    assert!(
+        events.iter().any(|e| e["ph"] == "s") && events.iter().any(|e| e["ph"] == "f"),
+        "flow arrows"
+    );
+}
