@@ -6,32 +6,13 @@
 
 #![cfg(feature = "planted-bugs")]
 
-use std::path::Path;
+mod common;
 
 use partsim::run::{self, RunOptions};
-use partsim::stack::planted::{Bug, Planted};
+use partsim::stack::planted::Bug;
 
 fn caught(bug: Bug, scenario: &str, check: &str) -> u64 {
-    let rel = format!("scenarios/{scenario}.toml");
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(&rel);
-    let s = partsim::scenario::load(&path).unwrap_or_else(|e| panic!("{e}"));
-    for seed in 0..200 {
-        let opts = RunOptions {
-            seed: Some(seed),
-            planted: Planted::NONE.with(bug),
-            scenario_path: Some(rel.clone()),
-            ..RunOptions::default()
-        };
-        let report = run::run(&s, opts).expect("the run completes");
-        if let Some(v) = report.violations.iter().find(|v| v.check == check) {
-            eprintln!(
-                "{bug}: caught by {scenario} at seed {seed}: {check} at {}: {}\n  reproduce: {}",
-                v.t, v.detail, report.reproduce
-            );
-            return seed;
-        }
-    }
-    panic!("{bug}: {check} never fired on {scenario} over seeds 0..200");
+    common::first_catching_seed(bug, scenario, check, 0..200)
 }
 
 #[test]
@@ -57,8 +38,7 @@ fn accepting_a_bad_mac_lets_the_impostor_in_and_auth_says_so() {
 #[test]
 fn without_a_planted_bug_the_catching_scenarios_are_clean() {
     for scenario in ["join-scale-out", "node-crash-recover", "impostor-join"] {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("scenarios/{scenario}.toml"));
-        let s = partsim::scenario::load(&path).unwrap_or_else(|e| panic!("{e}"));
+        let (_, s) = common::load_named(scenario);
         let report = run::run(&s, RunOptions::default()).expect("the run completes");
         assert!(report.passed, "{scenario}: {:?}", report.violations);
     }

@@ -7,12 +7,9 @@
 //! `partsim sweep scenarios/large-grid.toml --seeds 0..200` (about three
 //! minutes on two cores). A debug build runs a tenth of the seeds.
 
-use std::ops::Range;
-use std::path::Path;
-use std::time::Instant;
+mod common;
 
-use partsim::stack::planted::Planted;
-use partsim::sweep::{SweepOptions, sweep};
+use std::ops::Range;
 
 /// Seeds for a scenario: all of them in release, a tenth in a debug build.
 fn seeds(release: u64) -> Range<u64> {
@@ -23,42 +20,11 @@ fn seeds(release: u64) -> Range<u64> {
     }
 }
 
-#[allow(clippy::disallowed_methods)] // Wall time of the sweep, for the log only.
 fn holds(name: &str, seeds: Range<u64>) {
-    let rel = format!("scenarios/{name}.toml");
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(&rel);
-    let s = partsim::scenario::load(&path).unwrap_or_else(|e| panic!("{e}"));
-    let opts = SweepOptions {
-        seeds,
-        jobs: 1,
-        shard: None,
-        planted: Planted::NONE,
-        scenario_path: rel.clone(),
-        progress: None,
-    };
-    let started = Instant::now();
-    let report = sweep(&s, &opts);
-    eprintln!(
-        "{rel}: {}/{} seeds held, violations {:?} ({:.2?})",
-        report.passed,
-        report.seeds,
-        report.violations_by_check,
-        started.elapsed()
-    );
-    assert!(
-        report.passed == report.seeds && report.violations_by_check.is_empty(),
-        "{rel}: {}/{} seeds held, violations {:?}; first failures: {:?}; reproduce: {}",
-        report.passed,
-        report.seeds,
-        report.violations_by_check,
-        report
-            .failures
-            .iter()
-            .take(3)
-            .map(|f| (f.seed, f.failure.clone()))
-            .collect::<Vec<_>>(),
-        report.reproduce.unwrap_or_default()
-    );
+    let (rel, s) = common::load_named(name);
+    if let Err(e) = common::sweep_clean(&rel, &s, seeds, 1) {
+        panic!("{e}");
+    }
 }
 
 #[test]

@@ -8,42 +8,17 @@
 
 #![cfg(feature = "planted-bugs")]
 
-use std::ops::Range;
-use std::path::Path;
+mod common;
 
-use partsim::run::{self, RunOptions};
-use partsim::stack::planted::{Bug, Planted};
+use std::ops::Range;
+
+use partsim::stack::planted::Bug;
 
 /// The bound: each bug is caught within these seeds.
 const SEEDS: Range<u64> = 0..200;
 
-/// Runs `scenario` (a file under `scenarios/`) with `bug` planted, seed after
-/// seed, until `check` reports a violation; panics if no seed of [`SEEDS`]
-/// catches it. Returns the catching seed.
 fn caught(bug: Bug, scenario: &str, check: &str) -> u64 {
-    let rel = format!("scenarios/{scenario}");
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(&rel);
-    let s = partsim::scenario::load(&path).unwrap_or_else(|e| panic!("{e}"));
-    for seed in SEEDS {
-        let opts = RunOptions {
-            seed: Some(seed),
-            planted: Planted::NONE.with(bug),
-            scenario_path: Some(rel.clone()),
-            ..RunOptions::default()
-        };
-        let report = run::run(&s, opts).expect("the run completes");
-        if let Some(v) = report.violations.iter().find(|v| v.check == check) {
-            eprintln!(
-                "{bug}: caught by {scenario} at seed {seed}: {check} at {}: {}\n  reproduce: {}",
-                v.t, v.detail, report.reproduce
-            );
-            return seed;
-        }
-    }
-    panic!(
-        "{bug}: {check} never fired on {scenario} over seeds {}..{}",
-        SEEDS.start, SEEDS.end
-    );
+    common::first_catching_seed(bug, scenario.trim_end_matches(".toml"), check, SEEDS)
 }
 
 #[test]

@@ -7,27 +7,18 @@
 //! 0..200 at a one-minute duration and seeds 0..20 at its full length; the
 //! README records the full 0..200 sweep at ten minutes.
 
-use std::path::Path;
-use std::time::Instant;
-
-use partsim::stack::planted::Planted;
-use partsim::sweep::{SweepOptions, sweep};
+mod common;
 
 #[test]
-#[allow(clippy::disallowed_methods)] // Wall time of the sweeps, for the log only.
 fn every_raft_scenario_holds_on_seeds_0_to_200() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
-    let mut files: Vec<_> = std::fs::read_dir(&dir)
-        .expect("scenarios/ exists")
-        .map(|e| e.expect("readable dir entry").path())
+    let files: Vec<_> = common::scenario_files()
+        .into_iter()
         .filter(|p| {
-            p.extension().is_some_and(|e| e == "toml")
-                && p.file_name()
-                    .and_then(|n| n.to_str())
-                    .is_some_and(|n| n.starts_with("raft-"))
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("raft-"))
         })
         .collect();
-    files.sort();
     assert!(
         files.len() >= 8,
         "the eight Raft scenarios of issue 3 at least"
@@ -56,38 +47,8 @@ fn every_raft_scenario_holds_on_seeds_0_to_200() {
                 .and_then(|n| n.to_str())
                 .expect("utf-8 file name")
         );
-        let opts = SweepOptions {
-            seeds,
-            jobs: 2,
-            shard: None,
-            planted: Planted::NONE,
-            scenario_path: rel.clone(),
-            progress: None,
-        };
-        let started = Instant::now();
-        let report = sweep(&s, &opts);
-        eprintln!(
-            "{rel} ({}): {}/{} seeds held, violations {:?} ({:.2?})",
-            s.duration,
-            report.passed,
-            report.seeds,
-            report.violations_by_check,
-            started.elapsed()
-        );
-        if report.passed != report.seeds || !report.violations_by_check.is_empty() {
-            failed.push(format!(
-                "{rel}: {}/{} seeds held, violations {:?}; first failures: {:?}; reproduce: {}",
-                report.passed,
-                report.seeds,
-                report.violations_by_check,
-                report
-                    .failures
-                    .iter()
-                    .take(3)
-                    .map(|f| (f.seed, f.failure.clone()))
-                    .collect::<Vec<_>>(),
-                report.reproduce.unwrap_or_default()
-            ));
+        if let Err(e) = common::sweep_clean(&rel, &s, seeds, 2) {
+            failed.push(e);
         }
     }
     assert!(failed.is_empty(), "{}", failed.join("\n"));

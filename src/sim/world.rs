@@ -681,16 +681,24 @@ impl<P: Process> World<P> {
     /// Starts a process that has not started yet (at time zero or by a join).
     /// Returns false if it was already started.
     pub fn start(&mut self, p: ProcessId) -> bool {
-        let Some(m) = self.k.meta.get_mut(p.index()) else {
-            return false;
-        };
-        if m.status != Status::NotStarted {
+        if !self.transition(p, Status::NotStarted, Status::Up) {
             return false;
         }
-        m.status = Status::Up;
         let seq = self.k.emit(p, None, EventKind::Start);
         self.boot(p, seq);
         true
+    }
+
+    /// Moves `p` from status `from` to `to`; false (and no change) if `p`
+    /// does not exist or is not in `from`.
+    fn transition(&mut self, p: ProcessId, from: Status, to: Status) -> bool {
+        match self.k.meta.get_mut(p.index()) {
+            Some(m) if m.status == from => {
+                m.status = to;
+                true
+            }
+            _ => false,
+        }
     }
 
     fn boot(&mut self, p: ProcessId, cause: Option<u64>) {
@@ -737,13 +745,9 @@ impl<P: Process> World<P> {
 
     /// Restarts a crashed process from its disk. False if it was not down.
     pub fn restart(&mut self, p: ProcessId) -> bool {
-        let Some(m) = self.k.meta.get_mut(p.index()) else {
-            return false;
-        };
-        if m.status != Status::Down {
+        if !self.transition(p, Status::Down, Status::Up) {
             return false;
         }
-        m.status = Status::Up;
         let seq = self.k.emit(p, None, EventKind::Restart);
         self.boot(p, seq);
         true
@@ -751,13 +755,9 @@ impl<P: Process> World<P> {
 
     /// Pauses `p`: it processes nothing until resumed. False if not up.
     pub fn pause(&mut self, p: ProcessId) -> bool {
-        let Some(m) = self.k.meta.get_mut(p.index()) else {
-            return false;
-        };
-        if m.status != Status::Up {
+        if !self.transition(p, Status::Up, Status::Paused) {
             return false;
         }
-        m.status = Status::Paused;
         self.k.emit(p, None, EventKind::Pause);
         true
     }
@@ -766,14 +766,10 @@ impl<P: Process> World<P> {
     /// arrival order. False if it was not paused.
     pub fn resume(&mut self, p: ProcessId) -> bool {
         let now = self.k.now;
-        let Some(m) = self.k.meta.get_mut(p.index()) else {
-            return false;
-        };
-        if m.status != Status::Paused {
+        if !self.transition(p, Status::Paused, Status::Up) {
             return false;
         }
-        m.status = Status::Up;
-        let deferred = std::mem::take(&mut m.deferred);
+        let deferred = std::mem::take(&mut self.k.meta[p.index()].deferred);
         for item in deferred {
             self.k.queue.push(now, item);
         }

@@ -93,3 +93,89 @@ pub fn is_message(b: &Body<StackEvent>) -> bool {
         Body::Send { .. } | Body::Deliver { .. } | Body::Drop { .. }
     )
 }
+
+/// Loads `scenarios/NAME.toml`; returns its path as printed in reproduce
+/// lines and the scenario.
+pub fn load_named(name: &str) -> (String, Scenario) {
+    let rel = format!("scenarios/{name}.toml");
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(&rel);
+    let s = scenario::load(&path).unwrap_or_else(|e| panic!("{e}"));
+    (rel, s)
+}
+
+/// Sweeps `s` over `seeds` (as `partsim sweep` does) and logs the outcome;
+/// `Err` describes the failing seeds when any seed failed or any checker fired.
+#[allow(clippy::disallowed_methods)] // Wall time of the sweep, for the log only.
+pub fn sweep_clean(
+    rel: &str,
+    s: &Scenario,
+    seeds: std::ops::Range<u64>,
+    jobs: usize,
+) -> Result<(), String> {
+    let opts = partsim::sweep::SweepOptions {
+        seeds,
+        jobs,
+        shard: None,
+        planted: Planted::NONE,
+        scenario_path: rel.to_string(),
+        progress: None,
+    };
+    let started = std::time::Instant::now();
+    let report = partsim::sweep::sweep(s, &opts);
+    eprintln!(
+        "{rel} ({}): {}/{} seeds held, violations {:?} ({:.2?})",
+        s.duration,
+        report.passed,
+        report.seeds,
+        report.violations_by_check,
+        started.elapsed()
+    );
+    if report.passed == report.seeds && report.violations_by_check.is_empty() {
+        return Ok(());
+    }
+    let first: Vec<_> = report
+        .failures
+        .iter()
+        .take(3)
+        .map(|f| (f.seed, f.failure.clone()))
+        .collect();
+    Err(format!(
+        "{rel}: {}/{} seeds held, violations {:?}; first failures: {first:?}; reproduce: {}",
+        report.passed,
+        report.seeds,
+        report.violations_by_check,
+        report.reproduce.unwrap_or_default()
+    ))
+}
+
+/// Runs `scenarios/NAME.toml` with `bug` planted, seed after seed over
+/// `seeds`, until `check` reports a violation; prints where and returns the
+/// catching seed, or panics if no seed catches it.
+pub fn first_catching_seed(
+    bug: partsim::stack::planted::Bug,
+    name: &str,
+    check: &str,
+    seeds: std::ops::Range<u64>,
+) -> u64 {
+    let (rel, s) = load_named(name);
+    for seed in seeds.clone() {
+        let opts = RunOptions {
+            seed: Some(seed),
+            planted: Planted::NONE.with(bug),
+            scenario_path: Some(rel.clone()),
+            ..RunOptions::default()
+        };
+        let report = run::run(&s, opts).expect("the run completes");
+        if let Some(v) = report.violations.iter().find(|v| v.check == check) {
+            eprintln!(
+                "{bug}: caught by {name} at seed {seed}: {check} at {}: {}\n  reproduce: {}",
+                v.t, v.detail, report.reproduce
+            );
+            return seed;
+        }
+    }
+    panic!(
+        "{bug}: {check} never fired on {name} over seeds {}..{}",
+        seeds.start, seeds.end
+    );
+}
