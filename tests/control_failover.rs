@@ -8,7 +8,8 @@ mod common;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-use partsim::stack::events::{MovePhase, Role, StackEvent};
+use partsim::stack::consensus::{RaftEvent, Role};
+use partsim::stack::events::{MovePhase, StackEvent};
 use partsim::trace::Body;
 
 #[test]
@@ -24,9 +25,9 @@ fn the_next_leader_finishes_the_moves_the_last_one_started() {
     let mut first_crash = None;
     for r in &trace.events {
         match &r.body {
-            Body::App(StackEvent::Role {
+            Body::App(StackEvent::Raft(RaftEvent::Role {
                 role: Role::Leader, ..
-            }) => {
+            })) => {
                 leaders.insert(r.p);
             }
             Body::Crash { .. } if first_crash.is_none() => first_crash = Some(r.t),

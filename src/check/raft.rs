@@ -11,7 +11,8 @@ use serde_json::json;
 
 use super::{Checker, EndOfRun};
 use crate::sim::{Event, EventKind, ProcessId, SimDuration, SimTime, Violation};
-use crate::stack::events::{Role, StackEvent};
+use crate::stack::consensus::{RaftEvent, Role};
+use crate::stack::events::StackEvent;
 
 /// How long after the last fault healed a leader must be in place, when the
 /// scenario sets no `[expect] converged_by`: ten seconds is twenty maximum
@@ -58,11 +59,11 @@ impl Checker for ElectionSafety {
     }
 
     fn on_event(&mut self, ev: &Event<'_, StackEvent>, names: &[String], out: &mut Vec<Violation>) {
-        let EventKind::App(StackEvent::Role {
+        let EventKind::App(StackEvent::Raft(RaftEvent::Role {
             role: Role::Leader,
             term,
             ..
-        }) = ev.kind
+        })) = ev.kind
         else {
             return;
         };
@@ -167,23 +168,23 @@ impl Checker for LogMatching {
             EventKind::DiskLoss => {
                 self.stream(p).snapshot = 0;
             }
-            EventKind::App(StackEvent::Role { .. }) => {
+            EventKind::App(StackEvent::Raft(RaftEvent::Role { .. })) => {
                 // Registers the manager, so that nothing is forgotten before
                 // it too has a snapshot.
                 self.stream(p);
             }
-            EventKind::App(StackEvent::Snapshot { index, .. }) => {
+            EventKind::App(StackEvent::Raft(RaftEvent::Snapshot { index, .. })) => {
                 let s = self.stream(p);
                 s.snapshot = *index;
                 s.next = s.next.max(index + 1);
                 self.prune();
             }
-            EventKind::App(StackEvent::Commit {
+            EventKind::App(StackEvent::Raft(RaftEvent::Commit {
                 index,
                 term,
                 entry,
                 digest,
-            }) => {
+            })) => {
                 let index = *index;
                 let s = self.stream(p);
                 let expected = s.next;
@@ -358,7 +359,7 @@ impl Checker for LeaderElected {
             EventKind::Resume => {
                 self.paused.remove(&p);
             }
-            EventKind::App(StackEvent::Role { role, term, .. }) => {
+            EventKind::App(StackEvent::Raft(RaftEvent::Role { role, term, .. })) => {
                 self.roles.insert(p, (*role, *term));
                 if *role == Role::Leader {
                     self.elections += 1;
@@ -369,7 +370,7 @@ impl Checker for LeaderElected {
                     self.current = None;
                 }
             }
-            EventKind::App(StackEvent::Commit { term, .. }) => {
+            EventKind::App(StackEvent::Raft(RaftEvent::Commit { term, .. })) => {
                 if let (Some(from), Some((q, t, _))) = (self.failover_from, self.current)
                     && q == p
                     && *term == t
@@ -445,31 +446,31 @@ mod tests {
     }
 
     fn role(role: Role, term: u64) -> StackEvent {
-        StackEvent::Role {
+        StackEvent::Raft(RaftEvent::Role {
             role,
             term,
             leader: None,
-        }
+        })
     }
     fn commit(index: u64, term: u64, entry: &str) -> StackEvent {
         let digest = format!(
             "{:016x}",
             xxhash_rust::xxh3::xxh3_64(format!("{term}/{entry}").as_bytes())
         );
-        StackEvent::Commit {
+        StackEvent::Raft(RaftEvent::Commit {
             index,
             term,
             entry: entry.into(),
             digest,
-        }
+        })
     }
     fn snapshot(index: u64, installed: bool) -> StackEvent {
-        StackEvent::Snapshot {
+        StackEvent::Raft(RaftEvent::Snapshot {
             index,
             term: 1,
             bytes: 10,
             installed,
-        }
+        })
     }
 
     #[test]

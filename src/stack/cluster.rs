@@ -12,11 +12,12 @@ use serde::Serialize;
 
 use crate::sim::{Cx, Message, Process, ProcessId, SimDuration, TimerKind};
 
+use super::consensus::Role;
 use super::consensus::{RaftMsg, RaftTimer};
 use super::coordinator::PolicyKind;
 use super::demo::{Beat, BeatTimer, Demo};
 use super::distribution::Manager;
-use super::events::{Role, StackEvent};
+use super::events::StackEvent;
 use super::grid::{ClusterMap, Geometry, MapCommand};
 use super::network::{Envelope, Limit, NetTimer, Payload};
 use super::node::DataNode;

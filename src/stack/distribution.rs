@@ -39,10 +39,10 @@ use crate::sim::{Cx, Process, ProcessId, SimDuration, SimTime};
 
 use super::cluster::{Admin, ClusterConfig, Control, Kind, MapUpdate, Msg, Timer};
 use super::consensus::{
-    ConsensusManager, ProposeError, RaftConfig, RaftMsg, RaftTimer, StateMachine,
+    ConsensusManager, ProposeError, RaftConfig, RaftMsg, RaftTimer, Role, StateMachine,
 };
 use super::coordinator::{CoordinatorConfig, PartitionCoordinator};
-use super::events::{MemberChange, Role, StackEvent};
+use super::events::{MemberChange, StackEvent};
 use super::grid::{ClusterMap, MapCommand, MemberState, Replica};
 use super::health::HealthMonitor;
 use super::network::{Incoming, Limits, NetworkManager, key_id};
@@ -122,7 +122,7 @@ impl Manager {
         let raft_config = RaftConfig {
             election_timeout: config.timing.election_timeout,
             heartbeat: config.timing.raft_heartbeat,
-            planted: config.planted,
+            planted: config.planted.raft(),
             ..RaftConfig::default()
         };
         let map = ClusterMap::new(config.geometry, config.replication_factor);

@@ -7,33 +7,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::consensus::RaftEvent;
 use crate::sim::AppEvent;
-
-/// A Raft role.
-#[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Role {
-    /// Follows a leader (or waits for one).
-    Follower,
-    /// Asking for pre-votes (PreVote phase), term not yet raised.
-    PreCandidate,
-    /// Asking for votes in a new term.
-    Candidate,
-    /// Leads its term.
-    Leader,
-}
-
-impl Role {
-    /// The name used in traces.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Follower => "follower",
-            Role::PreCandidate => "pre_candidate",
-            Role::Candidate => "candidate",
-            Role::Leader => "leader",
-        }
-    }
-}
 
 /// An event of a stack process.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -44,60 +19,6 @@ pub enum StackEvent {
     Beat {
         /// Round number.
         round: u64,
-    },
-    /// A manager's Raft role changed.
-    Role {
-        /// The new role.
-        role: Role,
-        /// Its term.
-        term: u64,
-        /// The leader it knows of, if any.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        leader: Option<String>,
-    },
-    /// A manager answered a vote request (after persisting its vote).
-    Vote {
-        /// The term voted in.
-        term: u64,
-        /// Who asked.
-        candidate: String,
-        /// Whether the vote was given.
-        granted: bool,
-        /// A pre-vote (no term change, nothing persisted).
-        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-        pre: bool,
-    },
-    /// A leader appended a new entry to its log.
-    Append {
-        /// Log index.
-        index: u64,
-        /// Term of the entry.
-        term: u64,
-        /// The entry, readable.
-        entry: String,
-    },
-    /// A manager learned that an entry is committed and applied it.
-    Commit {
-        /// Log index.
-        index: u64,
-        /// Term of the entry.
-        term: u64,
-        /// The entry, readable.
-        entry: String,
-        /// Hex digest of the encoded entry (what `log_matching` compares).
-        digest: String,
-    },
-    /// A manager snapshotted its state machine and compacted its log.
-    Snapshot {
-        /// Last index covered.
-        index: u64,
-        /// Term at that index.
-        term: u64,
-        /// Encoded size.
-        bytes: u64,
-        /// True when installed from a leader's snapshot rather than taken locally.
-        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-        installed: bool,
     },
     /// The leader's health view of a data node changed.
     Health {
@@ -196,6 +117,11 @@ pub enum StackEvent {
         /// Number of partitions.
         partitions: u32,
     },
+    /// A manager's Raft member traced something (role, vote, append,
+    /// commit, snapshot). Untagged: the trace line is the Raft event's own,
+    /// `"ev"` included.
+    #[serde(untagged)]
+    Raft(RaftEvent),
 }
 
 /// The state of a replica on its data node, as traced.
@@ -248,15 +174,16 @@ pub enum MovePhase {
     Aborted,
 }
 
+impl From<RaftEvent> for StackEvent {
+    fn from(e: RaftEvent) -> Self {
+        StackEvent::Raft(e)
+    }
+}
+
 impl AppEvent for StackEvent {
     fn kind(&self) -> &'static str {
         match self {
             StackEvent::Beat { .. } => "beat",
-            StackEvent::Role { .. } => "role",
-            StackEvent::Vote { .. } => "vote",
-            StackEvent::Append { .. } => "append",
-            StackEvent::Commit { .. } => "commit",
-            StackEvent::Snapshot { .. } => "snapshot",
             StackEvent::Health { .. } => "health",
             StackEvent::Map { .. } => "map",
             StackEvent::Replica { .. } => "replica",
@@ -267,6 +194,7 @@ impl AppEvent for StackEvent {
             StackEvent::RateLimited { .. } => "rate_limited",
             StackEvent::Credentials { .. } => "credentials",
             StackEvent::PlacementConfig { .. } => "placement_config",
+            StackEvent::Raft(e) => e.kind(),
         }
     }
 }
@@ -274,14 +202,15 @@ impl AppEvent for StackEvent {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::stack::consensus::Role;
 
     #[test]
     fn serializes_with_the_ev_tag() {
-        let e = StackEvent::Role {
+        let e = StackEvent::Raft(RaftEvent::Role {
             role: Role::Leader,
             term: 3,
             leader: None,
-        };
+        });
         assert_eq!(
             serde_json::to_string(&e).unwrap(),
             r#"{"ev":"role","role":"leader","term":3}"#

@@ -7,6 +7,8 @@
 
 use std::fmt;
 
+use super::consensus::{RaftBug, RaftBugs};
+
 /// A deliberate bug.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Bug {
@@ -120,6 +122,22 @@ impl Planted {
             );
         }
         Ok(set)
+    }
+
+    /// The Raft bugs among them, for a manager's consensus member.
+    pub fn raft(self) -> RaftBugs {
+        [
+            (Bug::VoteWithoutLogCheck, RaftBug::VoteWithoutLogCheck),
+            (
+                Bug::CommitOldTermByCounting,
+                RaftBug::CommitOldTermByCounting,
+            ),
+            (Bug::VoteBeforeFsync, RaftBug::VoteBeforeFsync),
+            (Bug::IgnoreHigherTerm, RaftBug::IgnoreHigherTerm),
+        ]
+        .into_iter()
+        .filter(|(bug, _)| self.has(*bug))
+        .fold(RaftBugs::NONE, |set, (_, raft)| set.with(raft))
     }
 
     /// The planted bugs, by name.

@@ -492,6 +492,7 @@ impl<R: Read> Iterator for Lines<R> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::stack::consensus::RaftEvent;
     use crate::stack::events::StackEvent;
 
     const TRACE: &str = concat!(
@@ -512,7 +513,7 @@ mod tests {
         assert_eq!(t.events[1].cause, Some(0));
         assert!(matches!(
             t.events[2].body,
-            Body::App(StackEvent::Role { term: 2, .. })
+            Body::App(StackEvent::Raft(RaftEvent::Role { term: 2, .. }))
         ));
         assert!(t.notice().unwrap().contains("no footer"));
     }

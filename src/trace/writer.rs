@@ -275,7 +275,8 @@ fn field_u64(out: &mut Vec<u8>, key: &str, v: u64) {
 mod tests {
     use super::*;
     use crate::sim::{NoEvent, SimTime};
-    use crate::stack::events::{Role, StackEvent};
+    use crate::stack::consensus::{RaftEvent, Role};
+    use crate::stack::events::StackEvent;
 
     fn names() -> Vec<String> {
         vec!["m1".into(), "n3".into()]
@@ -306,11 +307,11 @@ mod tests {
     #[test]
     fn app_events_are_spliced_after_common_fields() {
         let mut out = Vec::new();
-        let app = StackEvent::Role {
+        let app = StackEvent::Raft(RaftEvent::Role {
             role: Role::Leader,
             term: 3,
             leader: None,
-        };
+        });
         let ev = Event {
             t: SimTime(9),
             p: ProcessId(0),

@@ -1,0 +1,158 @@
+//! Raft's messages and timers: what a host wraps in its own enums.
+
+use std::sync::Arc;
+
+use super::LogEntry;
+use crate::sim::{Message, TimerKind};
+
+/// The outcome of an `AppendEntries`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AppendOutcome {
+    /// The follower's log matches the leader's up to `match_index`.
+    Success {
+        /// Highest index known to match the leader's log.
+        match_index: u64,
+    },
+    /// The entry at `prev_log_index` did not match (or was missing). The hint
+    /// lets the leader skip a whole term per round trip (fast backtracking).
+    Conflict {
+        /// The `prev_log_index` of the rejected request (stale answers are ignored).
+        rejected_prev: u64,
+        /// Term of the follower's entry at `prev_log_index`; `None` if its log is shorter.
+        conflict_term: Option<u64>,
+        /// First index of `conflict_term` in the follower's log, or its last index + 1.
+        conflict_index: u64,
+    },
+}
+
+/// Raft's messages. Every message carries the sender's term.
+#[derive(Clone, Debug, PartialEq)]
+pub enum RaftMsg<C> {
+    /// "Would you vote for me in `term`?" — sent without raising the
+    /// sender's term, so a node that cannot win disturbs nobody.
+    PreVote {
+        /// The term the pre-candidate would campaign in (its term + 1).
+        term: u64,
+        /// Index of its last log entry.
+        last_log_index: u64,
+        /// Term of its last log entry.
+        last_log_term: u64,
+    },
+    /// Answer to [`RaftMsg::PreVote`].
+    PreVoteResponse {
+        /// The requested term if granted; the voter's term otherwise.
+        term: u64,
+        /// Whether the voter would vote.
+        granted: bool,
+    },
+    /// A candidate asks for a vote in `term`.
+    RequestVote {
+        /// The candidate's term.
+        term: u64,
+        /// Index of its last log entry.
+        last_log_index: u64,
+        /// Term of its last log entry.
+        last_log_term: u64,
+    },
+    /// Answer to [`RaftMsg::RequestVote`], sent after the vote is fsynced.
+    RequestVoteResponse {
+        /// The voter's term.
+        term: u64,
+        /// Whether the vote was given.
+        granted: bool,
+    },
+    /// Replicates entries (none: a heartbeat) and carries the commit index.
+    AppendEntries {
+        /// The leader's term.
+        term: u64,
+        /// Index of the entry before `entries`.
+        prev_log_index: u64,
+        /// Its term.
+        prev_log_term: u64,
+        /// At most `max_entries_per_msg` entries.
+        entries: Vec<LogEntry<C>>,
+        /// The leader's commit index.
+        leader_commit: u64,
+    },
+    /// Answer to [`RaftMsg::AppendEntries`], sent after the entries are fsynced.
+    AppendEntriesResponse {
+        /// The follower's term.
+        term: u64,
+        /// Success or conflict hint.
+        outcome: AppendOutcome,
+    },
+    /// The leader's snapshot, for a follower that needs compacted entries.
+    InstallSnapshot {
+        /// The leader's term.
+        term: u64,
+        /// Last index the snapshot covers.
+        last_index: u64,
+        /// Term of that entry.
+        last_term: u64,
+        /// The encoded snapshot (shared: the network may duplicate the message).
+        data: Arc<[u8]>,
+    },
+    /// Answer to [`RaftMsg::InstallSnapshot`].
+    InstallSnapshotResponse {
+        /// The follower's term.
+        term: u64,
+        /// Highest index known to match the leader's log.
+        match_index: u64,
+    },
+}
+
+impl<C> RaftMsg<C> {
+    /// The sender's term (for a granted pre-vote: the term asked about).
+    pub fn term(&self) -> u64 {
+        match self {
+            RaftMsg::PreVote { term, .. }
+            | RaftMsg::PreVoteResponse { term, .. }
+            | RaftMsg::RequestVote { term, .. }
+            | RaftMsg::RequestVoteResponse { term, .. }
+            | RaftMsg::AppendEntries { term, .. }
+            | RaftMsg::AppendEntriesResponse { term, .. }
+            | RaftMsg::InstallSnapshot { term, .. }
+            | RaftMsg::InstallSnapshotResponse { term, .. } => *term,
+        }
+    }
+}
+
+impl<C: Clone> Message for RaftMsg<C> {
+    fn name(&self) -> &'static str {
+        match self {
+            RaftMsg::PreVote { .. } => "PreVote",
+            RaftMsg::PreVoteResponse { .. } => "PreVoteResponse",
+            RaftMsg::RequestVote { .. } => "RequestVote",
+            RaftMsg::RequestVoteResponse { .. } => "RequestVoteResponse",
+            RaftMsg::AppendEntries { .. } => "AppendEntries",
+            RaftMsg::AppendEntriesResponse { .. } => "AppendEntriesResponse",
+            RaftMsg::InstallSnapshot { .. } => "InstallSnapshot",
+            RaftMsg::InstallSnapshotResponse { .. } => "InstallSnapshotResponse",
+        }
+    }
+}
+
+/// Raft's timers.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum RaftTimer {
+    /// A follower or (pre-)candidate heard no leader for a randomized timeout.
+    Election,
+    /// A leader's periodic `AppendEntries`.
+    Heartbeat,
+    /// A leader checks that it heard from a majority during the last election timeout.
+    CheckQuorum,
+    /// A candidate sends `RequestVote` again to the peers that have not
+    /// answered (Raft §5.1: RPCs are retried when no answer comes in time).
+    VoteRetry,
+}
+
+impl TimerKind for RaftTimer {
+    fn name(&self) -> &'static str {
+        match self {
+            RaftTimer::Election => "Election",
+            RaftTimer::Heartbeat => "Heartbeat",
+            RaftTimer::CheckQuorum => "CheckQuorum",
+            RaftTimer::VoteRetry => "VoteRetry",
+        }
+    }
+}

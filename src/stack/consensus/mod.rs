@@ -1,0 +1,626 @@
+//! ConsensusManager: Raft over the cluster-map log (DESIGN §3), as a sans-IO
+//! component hosted by a manager process.
+//!
+//! **Responsibility.** Agree, among the managers `m1..mK`, on one sequence of
+//! commands and apply it to a [`StateMachine`] (the cluster map) in the same
+//! order everywhere: leader election with PreVote and CheckQuorum (Ongaro's
+//! thesis §9.6), log replication with fast conflict backtracking, the commit
+//! rule, persistence with fsync before answering, restart from disk, and log
+//! compaction with snapshots (`InstallSnapshot` for followers left behind).
+//!
+//! **Inputs.** [`ConsensusManager::on_start`], [`on_message`](ConsensusManager::on_message),
+//! [`on_timer`](ConsensusManager::on_timer) and [`propose`](ConsensusManager::propose),
+//! each given the host process's [`Cx`] (local time, its random stream, its disk).
+//! The host wraps [`RaftMsg`] and [`RaftTimer`] in its own enums (see [`RaftHost`]).
+//!
+//! **Outputs.** Messages and timers through `Cx`; writes and fsyncs to
+//! `cx.disk()` under `raft/term`, `raft/vote`, `raft/log`, `raft/snapshot`;
+//! trace events ([`RaftEvent::Role`], `Vote`, `Append`, `Commit`,
+//! `Snapshot`), which the host turns into its own through `From`; and, for
+//! the host, the commands applied since it last asked
+//! ([`take_applied`](ConsensusManager::take_applied)).
+//!
+//! **Invariants.** At most one leader per term; a committed entry is in the log
+//! of every later leader; every manager applies the same command at the same
+//! index. Anything a message claims (a vote, an append ack) is on disk and
+//! fsynced before the message is sent. Memory is bounded: the in-memory log
+//! holds at most `snapshot_every` applied entries plus `max_in_flight`
+//! uncommitted ones (on a leader; a follower holds what leaders sent it).
+//! Membership is fixed at construction. A wiped disk (`disk_loss`) is outside
+//! Raft's model: the manager forgets its vote and log and may vote twice in a
+//! term; the checkers will say so if that breaks an invariant.
+//!
+//! **Retries.** Lost messages are sent again (Raft §5.1, §5.3): a candidate
+//! re-sends `RequestVote` every `heartbeat` to the peers that have not
+//! answered, until its election ends (so a voter that was down, or whose
+//! answer was lost, is asked again within the term); a leader's heartbeats
+//! carry whatever a follower still lacks. While a follower's match point is
+//! unknown (after an election, or after it rejected an append) the leader
+//! *probes*: each `AppendEntries` carries one entry (Figure 2 leaves the
+//! batch size open: "may send more than one for efficiency"), so a rejected
+//! probe wastes one entry, not a batch; fast backtracking still skips a whole
+//! term per round trip. Once a probe succeeds the follower gets up to
+//! `max_entries_per_msg` per message.
+//!
+//! ```text
+//!             election timeout                 pre-vote majority
+//!  Follower ─────────────────────► PreCandidate ─────────────────► Candidate (term+1, vote self, fsync)
+//!     ▲  ▲  (no term change, other voters             │                 │ vote majority
+//!     │  │   refuse while they hear a leader)         │ timeout: retry  ▼
+//!     │  └──────────── AppendEntries / higher term ◄──┴────────────── Leader ── appends a no-op,
+//!     │                                                                 │       replicates, commits
+//!     └──────── higher term, or CheckQuorum: no majority heard ◄────────┘       entries of its term
+//!
+//!  A candidate re-asks its silent voters every heartbeat; a leader probes a
+//!  follower of unknown match point one entry at a time.
+//! ```
+//!
+//! **Layout.** This file holds the API (types, getters, inputs, the one
+//! term check every message passes); `election.rs` the roles and votes;
+//! `replication.rs` both sides of `AppendEntries`/`InstallSnapshot`, the
+//! commit rule and applying; `storage.rs` the disk and snapshots;
+//! `messages.rs`, `events.rs` and `config.rs` the types a host sees. The
+//! folder depends on [`crate::sim`] alone.
+
+mod config;
+mod election;
+mod events;
+mod messages;
+mod replication;
+mod storage;
+#[cfg(test)]
+mod tests;
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::sync::Arc;
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+pub use config::{RaftBug, RaftBugs, RaftConfig, RaftConfigError};
+pub use events::{RaftEvent, Role};
+pub use messages::{AppendOutcome, RaftMsg, RaftTimer};
+
+use crate::sim::{Cx, Process, ProcessId, SimTime, TimerId};
+
+/// Disk key of the current term (JSON `u64`).
+pub const TERM_KEY: &str = "raft/term";
+/// Disk key of the vote in the current term (JSON `Option<u32>`, a process index).
+pub const VOTE_KEY: &str = "raft/vote";
+/// Disk log of entries: Raft index `i` is record `i - 1` (JSON [`LogEntry`]).
+pub const LOG_KEY: &str = "raft/log";
+/// Disk key of the latest snapshot (JSON `{index, term, state}`).
+pub const SNAPSHOT_KEY: &str = "raft/snapshot";
+
+/// Commands applied but not yet taken by the host, at most. The host takes
+/// them after every input, so this bound is only reached by a host that
+/// never looks; the oldest are then dropped (and counted).
+pub const MAX_APPLIED_QUEUE: usize = 4096;
+
+/// The replicated state machine (the cluster map implements it; tests use a tiny one).
+pub trait StateMachine: Clone + Serialize + DeserializeOwned + 'static {
+    /// A command of the log.
+    type Command: Clone
+        + fmt::Debug
+        + PartialEq
+        + fmt::Display
+        + Serialize
+        + DeserializeOwned
+        + 'static;
+    /// Applies a committed command. `index` is its log index.
+    fn apply(&mut self, index: u64, cmd: &Self::Command);
+}
+
+/// A process that can host a [`ConsensusManager`] whose commands are `C`:
+/// its event, message and timer types wrap Raft's.
+pub trait RaftHost<C>:
+    Process<Event: From<RaftEvent>, Msg: From<RaftMsg<C>>, Timer: From<RaftTimer>>
+{
+}
+
+impl<C, P> RaftHost<C> for P where
+    P: Process<Event: From<RaftEvent>, Msg: From<RaftMsg<C>>, Timer: From<RaftTimer>>
+{
+}
+
+/// What a log slot holds: a command, or the no-op a new leader appends so
+/// that it can commit (entries of earlier terms commit only indirectly).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Entry<C> {
+    /// Appended by a new leader; applies nothing.
+    Noop,
+    /// A command for the state machine.
+    Command(C),
+}
+
+/// One log entry: the term it was created in and what it holds.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogEntry<C> {
+    /// The leader's term when it appended the entry.
+    pub term: u64,
+    /// The payload.
+    pub entry: Entry<C>,
+}
+
+impl<C: Serialize + fmt::Display> LogEntry<C> {
+    /// The encoding stored on disk and hashed for the `Commit` digest.
+    pub fn encode(&self) -> Vec<u8> {
+        serde_json::to_vec(self)
+            .expect("a Raft log entry must serialize to JSON (map keys must be strings)")
+    }
+
+    /// 16 hex digits of xxh3 over [`encode`](Self::encode): what `log_matching` compares.
+    pub fn digest(&self) -> String {
+        format!("{:016x}", xxhash_rust::xxh3::xxh3_64(&self.encode()))
+    }
+
+    /// The entry as traced: the command's `Display`, or `"noop"`.
+    pub fn describe(&self) -> String {
+        match &self.entry {
+            Entry::Noop => "noop".to_string(),
+            Entry::Command(c) => c.to_string(),
+        }
+    }
+}
+
+/// Why a proposal was refused. Not a failure of the manager: the host
+/// redirects or retries.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ProposeError {
+    /// Only the leader accepts proposals; `leader` is the one this manager knows of.
+    #[error("not the leader (leader: {leader:?})")]
+    NotLeader {
+        /// Where to redirect, if known.
+        leader: Option<ProcessId>,
+    },
+    /// Too many entries are uncommitted (`max_in_flight`): try again later.
+    #[error("{in_flight} entries are uncommitted, the limit is {limit}")]
+    Busy {
+        /// Uncommitted entries now.
+        in_flight: u64,
+        /// The configured bound.
+        limit: u64,
+    },
+}
+
+/// The leader's view of one peer.
+#[derive(Clone, Debug, Default)]
+struct Progress {
+    /// Next index to send.
+    next_index: u64,
+    /// Highest index known replicated there.
+    match_index: u64,
+    /// An `AppendEntries` with entries is outstanding: wait for its answer
+    /// (or the next heartbeat) before sending more. One batch in flight per
+    /// peer bounds the traffic to a peer that is down.
+    inflight: bool,
+    /// When the last `InstallSnapshot` went out (they are resent at most once
+    /// per minimum election timeout: they are big).
+    snapshot_sent_at: Option<SimTime>,
+    /// Heard from it since the last CheckQuorum.
+    recent_active: bool,
+    /// Its match point is unknown (new leader, or its last answer was a
+    /// conflict): `AppendEntries` carry at most one entry until one succeeds.
+    probing: bool,
+}
+
+/// One manager's Raft: persistent state (term, vote, log, snapshot), the
+/// state machine, and the volatile leader/follower state.
+///
+/// Methods: getters ([`role`](Self::role), [`term`](Self::term), …); inputs
+/// ([`on_start`](Self::on_start), [`on_message`](Self::on_message),
+/// [`on_timer`](Self::on_timer)); the command [`propose`](Self::propose); and
+/// the outputs the host polls ([`take_applied`](Self::take_applied),
+/// [`take_snapshot_installed`](Self::take_snapshot_installed)).
+pub struct ConsensusManager<S: StateMachine> {
+    me: ProcessId,
+    /// Every manager, including `me`, in a fixed order (vote and progress
+    /// tables are indexed by position here).
+    peers: Vec<ProcessId>,
+    me_pos: usize,
+    config: RaftConfig,
+
+    // Persistent (mirrored on disk).
+    term: u64,
+    voted_for: Option<ProcessId>,
+    /// Entries `snapshot_index + 1 ..= last_index()`.
+    log: VecDeque<LogEntry<S::Command>>,
+    snapshot_index: u64,
+    snapshot_term: u64,
+    snapshot_data: Option<Arc<[u8]>>,
+    /// Planted `VoteBeforeFsync`: the vote is not on disk yet.
+    vote_unsynced: bool,
+
+    // Volatile.
+    state: S,
+    role: Role,
+    leader: Option<ProcessId>,
+    commit_index: u64,
+    last_applied: u64,
+    /// Local time of the last message from the current leader (the lease).
+    last_leader_contact: Option<SimTime>,
+    election_deadline: SimTime,
+    /// The armed election timer and the local time it fires at.
+    election_timer: Option<(TimerId, SimTime)>,
+    heartbeat_timer: Option<TimerId>,
+    quorum_timer: Option<TimerId>,
+    /// A candidate's `RequestVote` retry.
+    vote_retry_timer: Option<TimerId>,
+    /// Votes (or pre-votes) of the current campaign, by peer position.
+    votes: Vec<Option<bool>>,
+    progress: Vec<Progress>,
+    applied: VecDeque<(u64, S::Command)>,
+    applied_dropped: u64,
+    snapshot_installed: Option<u64>,
+    /// The (role, term, leader) last traced, so `Role` events mark changes only.
+    traced_role: Option<(Role, u64, Option<ProcessId>)>,
+}
+
+impl<S: StateMachine> ConsensusManager<S> {
+    /// A manager `me` of the group `peers` (all managers, including `me`),
+    /// starting from `initial` unless its disk holds a snapshot. Nothing
+    /// happens until [`on_start`](Self::on_start).
+    pub fn new(me: ProcessId, peers: Vec<ProcessId>, config: RaftConfig, initial: S) -> Self {
+        let mut peers = peers;
+        if !peers.contains(&me) {
+            peers.push(me);
+        }
+        peers.sort();
+        peers.dedup();
+        let me_pos = peers
+            .iter()
+            .position(|&p| p == me)
+            .expect("me was just added to peers");
+        let n = peers.len();
+        ConsensusManager {
+            me,
+            peers,
+            me_pos,
+            config,
+            term: 0,
+            voted_for: None,
+            log: VecDeque::new(),
+            snapshot_index: 0,
+            snapshot_term: 0,
+            snapshot_data: None,
+            vote_unsynced: false,
+            state: initial,
+            role: Role::Follower,
+            leader: None,
+            commit_index: 0,
+            last_applied: 0,
+            last_leader_contact: None,
+            election_deadline: SimTime::ZERO,
+            election_timer: None,
+            heartbeat_timer: None,
+            quorum_timer: None,
+            vote_retry_timer: None,
+            votes: vec![None; n],
+            progress: vec![Progress::default(); n],
+            applied: VecDeque::new(),
+            applied_dropped: 0,
+            snapshot_installed: None,
+            traced_role: None,
+        }
+    }
+
+    // ----- getters -----
+
+    /// The current role.
+    pub fn role(&self) -> Role {
+        self.role
+    }
+    /// The current term.
+    pub fn term(&self) -> u64 {
+        self.term
+    }
+    /// The leader this manager knows of (itself when leading).
+    pub fn leader(&self) -> Option<ProcessId> {
+        self.leader
+    }
+    /// Whom it voted for in the current term.
+    pub fn voted_for(&self) -> Option<ProcessId> {
+        self.voted_for
+    }
+    /// The state machine, with every committed entry applied.
+    pub fn state(&self) -> &S {
+        &self.state
+    }
+    /// Highest index known committed.
+    pub fn commit_index(&self) -> u64 {
+        self.commit_index
+    }
+    /// Highest index applied to the state machine.
+    pub fn last_applied(&self) -> u64 {
+        self.last_applied
+    }
+    /// Index of the last log entry.
+    pub fn last_index(&self) -> u64 {
+        self.snapshot_index + self.log.len() as u64
+    }
+    /// Last index covered by the latest snapshot (entries up to it are compacted).
+    pub fn snapshot_index(&self) -> u64 {
+        self.snapshot_index
+    }
+    /// Entries held in memory (bounded by compaction).
+    pub fn log_len_in_memory(&self) -> usize {
+        self.log.len()
+    }
+    /// Applied commands dropped because the host did not take them in time.
+    pub fn applied_dropped(&self) -> u64 {
+        self.applied_dropped
+    }
+    /// The group.
+    pub fn peers(&self) -> &[ProcessId] {
+        &self.peers
+    }
+    /// The configuration.
+    pub fn config(&self) -> &RaftConfig {
+        &self.config
+    }
+
+    // ----- outputs the host polls -----
+
+    /// Commands applied since the last call, oldest first (at most
+    /// [`MAX_APPLIED_QUEUE`]; see [`applied_dropped`](Self::applied_dropped)).
+    /// After a restart the log is applied again from the snapshot on: the
+    /// host sees those commands again (its own state starts from
+    /// [`state`](Self::state) as loaded).
+    pub fn take_applied(&mut self) -> Vec<(u64, S::Command)> {
+        self.applied.drain(..).collect()
+    }
+
+    /// If a leader's snapshot replaced the state machine wholesale since the
+    /// last call, the index it covers (the host re-reads [`state`](Self::state)).
+    pub fn take_snapshot_installed(&mut self) -> Option<u64> {
+        self.snapshot_installed.take()
+    }
+
+    // ----- inputs -----
+
+    /// (Re)starts: loads term, vote, snapshot and log from `cx.disk()`, then
+    /// waits as a follower with an election timer armed.
+    ///
+    /// A torn or corrupt record at the log's tail was never fsynced (every
+    /// append is fsynced before it is acknowledged): the log is truncated
+    /// there. A corrupt term, vote or snapshot is a panic, since those are
+    /// fsynced whenever written and cannot be torn.
+    pub fn on_start<P: RaftHost<S::Command>>(&mut self, cx: &mut Cx<'_, P>) {
+        self.load(cx);
+        self.role = Role::Follower;
+        self.leader = None;
+        self.trace_role(cx);
+        self.reset_election_deadline(cx);
+    }
+
+    /// A Raft message from `from`.
+    pub fn on_message<P: RaftHost<S::Command>>(
+        &mut self,
+        cx: &mut Cx<'_, P>,
+        from: ProcessId,
+        msg: RaftMsg<S::Command>,
+    ) {
+        let Some(from_pos) = self.pos(from) else {
+            return;
+        };
+        if from_pos == self.me_pos || !self.step_term(cx, from, from_pos, &msg) {
+            return;
+        }
+        match msg {
+            RaftMsg::PreVote {
+                term,
+                last_log_index,
+                last_log_term,
+            } => self.handle_pre_vote(cx, from, term, last_log_index, last_log_term),
+            RaftMsg::PreVoteResponse { term, granted } => {
+                self.handle_pre_vote_response(cx, from_pos, term, granted)
+            }
+            RaftMsg::RequestVote {
+                term,
+                last_log_index,
+                last_log_term,
+            } => self.handle_request_vote(cx, from, term, last_log_index, last_log_term),
+            RaftMsg::RequestVoteResponse { term, granted } => {
+                self.handle_vote_response(cx, from_pos, term, granted)
+            }
+            RaftMsg::AppendEntries {
+                term,
+                prev_log_index,
+                prev_log_term,
+                entries,
+                leader_commit,
+            } => self.handle_append(
+                cx,
+                from,
+                term,
+                prev_log_index,
+                prev_log_term,
+                entries,
+                leader_commit,
+            ),
+            RaftMsg::AppendEntriesResponse { term, outcome } => {
+                self.handle_append_response(cx, from_pos, term, outcome)
+            }
+            RaftMsg::InstallSnapshot {
+                term,
+                last_index,
+                last_term,
+                data,
+            } => self.handle_install_snapshot(cx, from, term, last_index, last_term, data),
+            RaftMsg::InstallSnapshotResponse { term, match_index } => {
+                self.handle_snapshot_response(cx, from_pos, term, match_index)
+            }
+        }
+    }
+
+    /// The one place a message's term is compared with ours, before any
+    /// handler runs (as raft-rs does in `step`): a message of a higher term
+    /// makes this manager a follower of that term — under the sender when it
+    /// is a leader's `AppendEntries` or `InstallSnapshot`. Returns false when
+    /// the message is consumed here.
+    ///
+    /// Two kinds carry a higher term without claiming it: a `PreVote` asks
+    /// about a term nobody holds yet, and a granted `PreVoteResponse` echoes
+    /// that term. A `RequestVote` of a higher term that reaches a manager
+    /// still in a live leader's lease is refused without adopting the term,
+    /// so a candidate that the leader's followers do not know of cannot
+    /// depose it. Handlers then see only messages of our term or older.
+    fn step_term<P: RaftHost<S::Command>>(
+        &mut self,
+        cx: &mut Cx<'_, P>,
+        from: ProcessId,
+        from_pos: usize,
+        msg: &RaftMsg<S::Command>,
+    ) -> bool {
+        let term = msg.term();
+        if term <= self.term {
+            return true;
+        }
+        match msg {
+            RaftMsg::PreVote { .. } | RaftMsg::PreVoteResponse { granted: true, .. } => {
+                return true;
+            }
+            RaftMsg::RequestVote { .. } if self.in_lease(cx.now()) => {
+                self.answer_vote(cx, from, false);
+                return false;
+            }
+            _ => {}
+        }
+        if self.role == Role::Leader && self.config.planted.has(RaftBug::IgnoreHigherTerm) {
+            // The planted bug: the leader keeps leading, counts the sender
+            // as alive and drops the message.
+            self.progress[from_pos].recent_active = true;
+            return false;
+        }
+        let leader = matches!(
+            msg,
+            RaftMsg::AppendEntries { .. } | RaftMsg::InstallSnapshot { .. }
+        )
+        .then_some(from);
+        self.become_follower(cx, term, leader);
+        true
+    }
+
+    /// A Raft timer fired.
+    pub fn on_timer<P: RaftHost<S::Command>>(&mut self, cx: &mut Cx<'_, P>, timer: RaftTimer) {
+        match timer {
+            RaftTimer::Election => {
+                self.election_timer = None;
+                if self.role == Role::Leader {
+                    return;
+                }
+                let now = cx.now();
+                if now < self.election_deadline {
+                    // The deadline moved on since the timer was armed (a
+                    // heartbeat arrived): wait for the rest.
+                    self.arm_election(cx, self.election_deadline);
+                } else {
+                    self.campaign_pre(cx);
+                }
+            }
+            RaftTimer::Heartbeat => {
+                self.heartbeat_timer = None;
+                if self.role != Role::Leader {
+                    return;
+                }
+                for pos in 0..self.peers.len() {
+                    if pos != self.me_pos {
+                        self.send_append(cx, pos);
+                    }
+                }
+                self.heartbeat_timer =
+                    Some(cx.set_timer(self.config.heartbeat, RaftTimer::Heartbeat.into()));
+            }
+            RaftTimer::CheckQuorum => {
+                self.quorum_timer = None;
+                if self.role != Role::Leader {
+                    return;
+                }
+                let me = self.me_pos;
+                let active = self
+                    .progress
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, p)| *i == me || p.recent_active)
+                    .count();
+                for p in &mut self.progress {
+                    p.recent_active = false;
+                }
+                if active < self.quorum() {
+                    // Cut off from a majority: a new leader may be elected on
+                    // the other side. Stop taking proposals that cannot commit.
+                    self.become_follower(cx, self.term, None);
+                } else {
+                    self.quorum_timer = Some(cx.set_timer(
+                        self.config.election_timeout.0,
+                        RaftTimer::CheckQuorum.into(),
+                    ));
+                }
+            }
+            RaftTimer::VoteRetry => {
+                self.vote_retry_timer = None;
+                if self.role != Role::Candidate {
+                    return;
+                }
+                // A request or its answer may have been lost (dropped, or
+                // addressed to a voter that crashed meanwhile): ask again,
+                // in this term only — the election timeout bounds the retries.
+                self.request_votes(cx);
+                self.vote_retry_timer =
+                    Some(cx.set_timer(self.config.heartbeat, RaftTimer::VoteRetry.into()));
+            }
+        }
+    }
+
+    /// Appends `cmd` to the log, if this manager leads; returns its index.
+    /// The command is applied (and `take_applied` returns it) once committed —
+    /// or never, if leadership is lost first.
+    pub fn propose<P: RaftHost<S::Command>>(
+        &mut self,
+        cx: &mut Cx<'_, P>,
+        cmd: S::Command,
+    ) -> Result<u64, ProposeError> {
+        if self.role != Role::Leader {
+            return Err(ProposeError::NotLeader {
+                leader: self.leader,
+            });
+        }
+        let in_flight = self.last_index() - self.commit_index;
+        if in_flight >= self.config.max_in_flight {
+            return Err(ProposeError::Busy {
+                in_flight,
+                limit: self.config.max_in_flight,
+            });
+        }
+        let index = self.append_as_leader(cx, Entry::Command(cmd));
+        for pos in 0..self.peers.len() {
+            if pos != self.me_pos && !self.progress[pos].inflight {
+                self.send_append(cx, pos);
+            }
+        }
+        self.maybe_commit(cx);
+        Ok(index)
+    }
+}
+
+/// Traces a Raft event as the host's own.
+fn trace<P: Process<Event: From<RaftEvent>>>(cx: &mut Cx<'_, P>, ev: RaftEvent) {
+    cx.trace(ev.into());
+}
+
+impl<S: StateMachine + fmt::Debug> fmt::Debug for ConsensusManager<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ConsensusManager")
+            .field("me", &self.me)
+            .field("role", &self.role)
+            .field("term", &self.term)
+            .field("leader", &self.leader)
+            .field("voted_for", &self.voted_for)
+            .field("snapshot_index", &self.snapshot_index)
+            .field("last_index", &self.last_index())
+            .field("commit_index", &self.commit_index)
+            .field("last_applied", &self.last_applied)
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,441 @@
+//! Log replication, both sides: a follower's `AppendEntries` and
+//! `InstallSnapshot`, a leader's probes, batches and backtracking, the
+//! commit rule, and applying committed entries.
+
+use std::sync::Arc;
+
+use super::storage::SnapshotOwned;
+use super::{
+    AppendOutcome, ConsensusManager, Entry, LOG_KEY, LogEntry, MAX_APPLIED_QUEUE, RaftBug,
+    RaftEvent, RaftHost, RaftMsg, Role, SNAPSHOT_KEY, StateMachine, trace,
+};
+use crate::sim::{Cx, ProcessId};
+
+impl<S: StateMachine> ConsensusManager<S> {
+    // ----- replication: follower side -----
+
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn handle_append<P: RaftHost<S::Command>>(
+        &mut self,
+        cx: &mut Cx<'_, P>,
+        from: ProcessId,
+        term: u64,
+        prev_index: u64,
+        prev_term: u64,
+        mut entries: Vec<LogEntry<S::Command>>,
+        leader_commit: u64,
+    ) {
+        if term < self.term {
+            // A deposed leader: our term tells it to step down.
+            let outcome = AppendOutcome::Conflict {
+                rejected_prev: prev_index,
+                conflict_term: None,
+                conflict_index: 0,
+            };
+            self.send(
+                cx,
+                from,
+                RaftMsg::AppendEntriesResponse {
+                    term: self.term,
+                    outcome,
+                },
+            );
+            return;
+        }
+        if self.role == Role::Leader {
+            // Two leaders in one term: only a planted bug gets here; the
+            // checkers report it. Keep going as if nothing was heard.
+            return;
+        }
+        if self.role != Role::Follower || self.leader != Some(from) {
+            self.become_follower(cx, term, Some(from));
+        }
+        self.last_leader_contact = Some(cx.now());
+        self.reset_election_deadline(cx);
+
+        let rejected_prev = prev_index;
+        let (mut prev_index, mut prev_term) = (prev_index, prev_term);
+        if prev_index < self.snapshot_index {
+            // Entries up to our snapshot are committed, hence match: skip them.
+            let skip = (self.snapshot_index - prev_index) as usize;
+            if skip >= entries.len() {
+                let match_index = self.snapshot_index;
+                let outcome = AppendOutcome::Success { match_index };
+                self.send(
+                    cx,
+                    from,
+                    RaftMsg::AppendEntriesResponse {
+                        term: self.term,
+                        outcome,
+                    },
+                );
+                return;
+            }
+            entries.drain(..skip);
+            prev_index = self.snapshot_index;
+            prev_term = self.snapshot_term;
+        }
+        match self.term_at(prev_index) {
+            None => {
+                let outcome = AppendOutcome::Conflict {
+                    rejected_prev,
+                    conflict_term: None,
+                    conflict_index: self.last_index() + 1,
+                };
+                self.send(
+                    cx,
+                    from,
+                    RaftMsg::AppendEntriesResponse {
+                        term: self.term,
+                        outcome,
+                    },
+                );
+            }
+            Some(t) if t != prev_term => {
+                let mut first = prev_index;
+                while first > self.snapshot_index + 1 && self.term_at(first - 1) == Some(t) {
+                    first -= 1;
+                }
+                let outcome = AppendOutcome::Conflict {
+                    rejected_prev,
+                    conflict_term: Some(t),
+                    conflict_index: first,
+                };
+                self.send(
+                    cx,
+                    from,
+                    RaftMsg::AppendEntriesResponse {
+                        term: self.term,
+                        outcome,
+                    },
+                );
+            }
+            Some(_) => {
+                let count = entries.len() as u64;
+                let mut written = false;
+                for (k, e) in entries.into_iter().enumerate() {
+                    let index = prev_index + 1 + k as u64;
+                    if index <= self.last_index() {
+                        if self.term_at(index) == Some(e.term) {
+                            continue;
+                        }
+                        // Log Matching: everything from the first conflict on
+                        // is replaced by the leader's entries.
+                        self.truncate_from(cx, index);
+                    }
+                    self.push_entry(cx, e);
+                    written = true;
+                }
+                if written {
+                    self.sync(cx);
+                }
+                let match_index = prev_index + count;
+                let commit = leader_commit.min(match_index);
+                if commit > self.commit_index {
+                    self.commit_index = commit;
+                    self.apply(cx);
+                }
+                let outcome = AppendOutcome::Success { match_index };
+                self.send(
+                    cx,
+                    from,
+                    RaftMsg::AppendEntriesResponse {
+                        term: self.term,
+                        outcome,
+                    },
+                );
+            }
+        }
+    }
+
+    pub(super) fn handle_install_snapshot<P: RaftHost<S::Command>>(
+        &mut self,
+        cx: &mut Cx<'_, P>,
+        from: ProcessId,
+        term: u64,
+        last_index: u64,
+        last_term: u64,
+        data: Arc<[u8]>,
+    ) {
+        if term < self.term {
+            self.send(
+                cx,
+                from,
+                RaftMsg::InstallSnapshotResponse {
+                    term: self.term,
+                    match_index: 0,
+                },
+            );
+            return;
+        }
+        if self.role == Role::Leader {
+            // Two leaders in one term: only a planted bug gets here.
+            return;
+        }
+        if self.role != Role::Follower || self.leader != Some(from) {
+            self.become_follower(cx, term, Some(from));
+        }
+        self.last_leader_contact = Some(cx.now());
+        self.reset_election_deadline(cx);
+        if last_index <= self.commit_index {
+            // Nothing new: our committed prefix already matches the leader's.
+            let match_index = self.commit_index;
+            self.send(
+                cx,
+                from,
+                RaftMsg::InstallSnapshotResponse {
+                    term: self.term,
+                    match_index,
+                },
+            );
+            return;
+        }
+        let who = cx.name(self.me).to_string();
+        let snap: SnapshotOwned<S> = serde_json::from_slice(&data)
+            .unwrap_or_else(|e| panic!("{who}: a leader's snapshot does not decode: {e}"));
+        if self.term_at(last_index) == Some(last_term) {
+            // Our log goes on past the snapshot and agrees with it: keep the rest.
+            let drop = (last_index - self.snapshot_index) as usize;
+            self.log.drain(..drop);
+        } else {
+            self.log.clear();
+        }
+        self.state = snap.state;
+        self.snapshot_index = last_index;
+        self.snapshot_term = last_term;
+        self.commit_index = last_index;
+        self.last_applied = last_index;
+        let disk = cx.disk();
+        disk.put(SNAPSHOT_KEY, data.to_vec());
+        disk.compact(LOG_KEY, last_index);
+        if self.log.is_empty() {
+            disk.truncate(LOG_KEY, last_index);
+        }
+        self.sync(cx);
+        self.snapshot_data = Some(data.clone());
+        self.snapshot_installed = Some(last_index);
+        trace(
+            cx,
+            RaftEvent::Snapshot {
+                index: last_index,
+                term: last_term,
+                bytes: data.len() as u64,
+                installed: true,
+            },
+        );
+        self.send(
+            cx,
+            from,
+            RaftMsg::InstallSnapshotResponse {
+                term: self.term,
+                match_index: last_index,
+            },
+        );
+    }
+
+    // ----- replication: leader side -----
+
+    /// Sends the peer at `pos` what it lacks from its `next_index` on (none: a
+    /// heartbeat), or the snapshot if those entries are compacted away.
+    pub(super) fn send_append<P: RaftHost<S::Command>>(&mut self, cx: &mut Cx<'_, P>, pos: usize) {
+        let to = self.peers[pos];
+        let next = self.progress[pos]
+            .next_index
+            .clamp(1, self.last_index() + 1);
+        if next <= self.snapshot_index {
+            let now = cx.now();
+            let resend_after = self.config.election_timeout.0;
+            let due = self.progress[pos]
+                .snapshot_sent_at
+                .is_none_or(|t| now >= t + resend_after);
+            if let (true, Some(data)) = (due, self.snapshot_data.clone()) {
+                self.progress[pos].snapshot_sent_at = Some(now);
+                let msg = RaftMsg::InstallSnapshot {
+                    term: self.term,
+                    last_index: self.snapshot_index,
+                    last_term: self.snapshot_term,
+                    data,
+                };
+                self.send(cx, to, msg);
+            }
+            return;
+        }
+        let prev_log_index = next - 1;
+        let Some(prev_log_term) = self.term_at(prev_log_index) else {
+            unreachable!(
+                "prev {prev_log_index} is clamped to [snapshot, last] = [{}, {}]",
+                self.snapshot_index,
+                self.last_index()
+            )
+        };
+        // A probe carries one entry: if it is rejected, little was sent in
+        // vain; once the follower's log is known to match, entries go in
+        // full batches. (Batching is an optimisation the paper leaves open.)
+        let batch = if self.progress[pos].probing {
+            1
+        } else {
+            self.config.max_entries_per_msg as u64
+        };
+        let end = self.last_index().min(prev_log_index + batch);
+        let entries: Vec<_> = (next..=end)
+            .filter_map(|i| self.entry_at(i).cloned())
+            .collect();
+        self.progress[pos].inflight = !entries.is_empty();
+        let msg = RaftMsg::AppendEntries {
+            term: self.term,
+            prev_log_index,
+            prev_log_term,
+            entries,
+            leader_commit: self.commit_index,
+        };
+        self.send(cx, to, msg);
+    }
+
+    pub(super) fn handle_append_response<P: RaftHost<S::Command>>(
+        &mut self,
+        cx: &mut Cx<'_, P>,
+        from_pos: usize,
+        term: u64,
+        outcome: AppendOutcome,
+    ) {
+        if self.role != Role::Leader || term != self.term {
+            return;
+        }
+        self.progress[from_pos].recent_active = true;
+        match outcome {
+            AppendOutcome::Success { match_index } => {
+                let pr = &mut self.progress[from_pos];
+                pr.inflight = false;
+                pr.probing = false;
+                pr.match_index = pr.match_index.max(match_index);
+                pr.next_index = pr.next_index.max(pr.match_index + 1);
+                self.maybe_commit(cx);
+                if self.role == Role::Leader
+                    && self.progress[from_pos].next_index <= self.last_index()
+                {
+                    self.send_append(cx, from_pos);
+                }
+            }
+            AppendOutcome::Conflict {
+                rejected_prev,
+                conflict_term,
+                conflict_index,
+            } => {
+                if rejected_prev + 1 != self.progress[from_pos].next_index {
+                    return; // stale: answers a request sent before we moved on
+                }
+                let mut next = conflict_index;
+                if let Some(ct) = conflict_term {
+                    // Skip the follower's whole conflicting term at once, or
+                    // jump just past our own last entry of that term.
+                    if let Some(i) = self.last_index_of_term(ct) {
+                        next = i + 1;
+                    }
+                }
+                let pr = &mut self.progress[from_pos];
+                pr.next_index = next.min(pr.next_index - 1).max(1);
+                // Below what it acknowledged: it lost acknowledged entries
+                // (its disk was wiped). Start over from what it has now.
+                pr.match_index = pr.match_index.min(pr.next_index - 1);
+                pr.inflight = false;
+                pr.probing = true;
+                self.send_append(cx, from_pos);
+            }
+        }
+    }
+
+    /// Index of our last entry of `term`, if we hold one.
+    pub(super) fn last_index_of_term(&self, term: u64) -> Option<u64> {
+        let mut i = self.last_index();
+        while i > self.snapshot_index {
+            let t = self.term_at(i)?;
+            if t == term {
+                return Some(i);
+            }
+            if t < term {
+                return None; // terms only grow along the log
+            }
+            i -= 1;
+        }
+        None
+    }
+
+    pub(super) fn handle_snapshot_response<P: RaftHost<S::Command>>(
+        &mut self,
+        cx: &mut Cx<'_, P>,
+        from_pos: usize,
+        term: u64,
+        match_index: u64,
+    ) {
+        if self.role != Role::Leader || term != self.term {
+            return;
+        }
+        let pr = &mut self.progress[from_pos];
+        pr.recent_active = true;
+        pr.snapshot_sent_at = None;
+        pr.inflight = false;
+        pr.probing = false;
+        pr.match_index = pr.match_index.max(match_index);
+        pr.next_index = pr.match_index + 1;
+        self.maybe_commit(cx);
+        if self.role == Role::Leader && self.progress[from_pos].next_index <= self.last_index() {
+            self.send_append(cx, from_pos);
+        }
+    }
+
+    /// The commit rule: the highest index held by a majority, if its entry is
+    /// of the current term (earlier terms' entries commit with it).
+    pub(super) fn maybe_commit<P: RaftHost<S::Command>>(&mut self, cx: &mut Cx<'_, P>) {
+        if self.role != Role::Leader {
+            return;
+        }
+        let mut matches: Vec<u64> = self.progress.iter().map(|p| p.match_index).collect();
+        matches.sort_unstable_by(|a, b| b.cmp(a));
+        let n = matches[self.quorum() - 1];
+        if n <= self.commit_index {
+            return;
+        }
+        // The planted Figure 8 bug: commit by counting whatever the term.
+        if self.term_at(n) == Some(self.term)
+            || self.config.planted.has(RaftBug::CommitOldTermByCounting)
+        {
+            self.commit_index = n;
+            self.apply(cx);
+        }
+    }
+
+    // ----- applying and compaction -----
+
+    pub(super) fn apply<P: RaftHost<S::Command>>(&mut self, cx: &mut Cx<'_, P>) {
+        let upto = self.commit_index.min(self.last_index());
+        while self.last_applied < upto {
+            let index = self.last_applied + 1;
+            let e = self
+                .entry_at(index)
+                .expect("entries past the snapshot are in memory")
+                .clone();
+            if let Entry::Command(c) = &e.entry {
+                self.state.apply(index, c);
+                if self.applied.len() >= MAX_APPLIED_QUEUE {
+                    self.applied.pop_front();
+                    self.applied_dropped += 1;
+                }
+                self.applied.push_back((index, c.clone()));
+            }
+            self.last_applied = index;
+            if cx.tracing() {
+                let (entry, digest) = (e.describe(), e.digest());
+                trace(
+                    cx,
+                    RaftEvent::Commit {
+                        index,
+                        term: e.term,
+                        entry,
+                        digest,
+                    },
+                );
+            }
+        }
+        self.maybe_snapshot(cx);
+    }
+}

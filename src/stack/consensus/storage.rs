@@ -1,0 +1,240 @@
+//! Persistence: term, vote, log and snapshot on the host's disk, loading
+//! them at start, and compacting the log into snapshots.
+
+use std::sync::Arc;
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use super::{
+    ConsensusManager, Entry, LOG_KEY, LogEntry, RaftBug, RaftEvent, RaftHost, SNAPSHOT_KEY,
+    StateMachine, TERM_KEY, VOTE_KEY, trace,
+};
+use crate::sim::{Cx, ProcessId};
+
+#[derive(Serialize)]
+pub(super) struct SnapshotRef<'a, S> {
+    pub(super) index: u64,
+    pub(super) term: u64,
+    pub(super) state: &'a S,
+}
+
+#[derive(Deserialize)]
+#[serde(bound = "S: DeserializeOwned")]
+pub(super) struct SnapshotOwned<S> {
+    pub(super) index: u64,
+    pub(super) term: u64,
+    pub(super) state: S,
+}
+
+impl<S: StateMachine> ConsensusManager<S> {
+    // ----- persistence -----
+
+    pub(super) fn load<P: RaftHost<S::Command>>(&mut self, cx: &mut Cx<'_, P>) {
+        let who = cx.name(self.me).to_string();
+        let disk = cx.disk();
+        self.term = match disk.get(TERM_KEY) {
+            Ok(None) => 0,
+            Ok(Some(b)) => serde_json::from_slice(b).unwrap_or_else(|e| {
+                panic!("{who}: {TERM_KEY} holds no term ({e}); it is fsynced whenever written")
+            }),
+            Err(e) => {
+                panic!("{who}: {e}: {TERM_KEY} is fsynced whenever written and cannot be torn")
+            }
+        };
+        let vote: Option<u32> = match disk.get(VOTE_KEY) {
+            Ok(None) => None,
+            Ok(Some(b)) => serde_json::from_slice(b).unwrap_or_else(|e| {
+                panic!("{who}: {VOTE_KEY} holds no vote ({e}); it is fsynced whenever written")
+            }),
+            Err(e) => {
+                panic!("{who}: {e}: {VOTE_KEY} is fsynced whenever written and cannot be torn")
+            }
+        };
+        self.voted_for = vote.map(ProcessId);
+        match disk.get(SNAPSHOT_KEY) {
+            Ok(None) => {}
+            Ok(Some(b)) => {
+                let snap: SnapshotOwned<S> = serde_json::from_slice(b).unwrap_or_else(|e| {
+                    panic!("{who}: {SNAPSHOT_KEY} does not decode ({e}); it is fsynced whenever written")
+                });
+                self.snapshot_data = Some(Arc::from(b));
+                self.snapshot_index = snap.index;
+                self.snapshot_term = snap.term;
+                self.state = snap.state;
+            }
+            Err(e) => {
+                panic!("{who}: {e}: {SNAPSHOT_KEY} is fsynced whenever written and cannot be torn")
+            }
+        }
+        let (start, end) = (disk.log_start(LOG_KEY), disk.log_end(LOG_KEY));
+        // Disk record `i` is Raft index `i + 1`; compaction up to the
+        // snapshot and the snapshot itself are fsynced together.
+        assert!(
+            start <= self.snapshot_index,
+            "{who}: the log starts after index {start} but the snapshot covers only up to {}",
+            self.snapshot_index
+        );
+        self.log.clear();
+        for i in self.snapshot_index..end {
+            match disk.entry(LOG_KEY, i) {
+                Ok(Some(b)) => {
+                    let e: LogEntry<S::Command> = serde_json::from_slice(b).unwrap_or_else(|e| {
+                        panic!("{who}: {LOG_KEY}[{i}] passed its checksum but does not decode: {e}")
+                    });
+                    self.log.push_back(e);
+                }
+                Ok(None) => break,
+                Err(_) => {
+                    // A torn tail: never fsynced, so never acknowledged.
+                    disk.truncate(LOG_KEY, i);
+                    disk.fsync();
+                    break;
+                }
+            }
+        }
+        self.commit_index = self.snapshot_index;
+        self.last_applied = self.snapshot_index;
+    }
+
+    /// Makes every buffered write durable (and, under the planted
+    /// `VoteBeforeFsync`, writes the vote that was held back).
+    pub(super) fn sync<P: RaftHost<S::Command>>(&mut self, cx: &mut Cx<'_, P>) {
+        if self.vote_unsynced {
+            self.vote_unsynced = false;
+            let vote = serde_json::to_vec(&self.voted_for.map(|p| p.0)).expect("a vote serializes");
+            cx.disk().put(VOTE_KEY, vote);
+        }
+        cx.disk().fsync();
+    }
+
+    /// Writes term and vote and fsyncs them.
+    pub(super) fn persist_hard_state<P: RaftHost<S::Command>>(&mut self, cx: &mut Cx<'_, P>) {
+        let term = serde_json::to_vec(&self.term).expect("a term serializes");
+        let vote = serde_json::to_vec(&self.voted_for.map(|p| p.0)).expect("a vote serializes");
+        self.vote_unsynced = false;
+        let disk = cx.disk();
+        disk.put(TERM_KEY, term);
+        disk.put(VOTE_KEY, vote);
+        self.sync(cx);
+    }
+
+    // ----- log helpers -----
+
+    pub(super) fn last_term(&self) -> u64 {
+        self.log.back().map_or(self.snapshot_term, |e| e.term)
+    }
+
+    /// Term of the entry at `index`: `None` if compacted away (below the
+    /// snapshot) or past the end.
+    pub(super) fn term_at(&self, index: u64) -> Option<u64> {
+        if index == self.snapshot_index {
+            Some(self.snapshot_term)
+        } else {
+            self.entry_at(index).map(|e| e.term)
+        }
+    }
+
+    pub(super) fn entry_at(&self, index: u64) -> Option<&LogEntry<S::Command>> {
+        if index <= self.snapshot_index {
+            return None;
+        }
+        self.log.get((index - self.snapshot_index - 1) as usize)
+    }
+
+    /// Is a candidate's log (`last_index`, `last_term`) at least as up to date as ours?
+    pub(super) fn log_ok(&self, last_index: u64, last_term: u64) -> bool {
+        if self.config.planted.has(RaftBug::VoteWithoutLogCheck) {
+            return true;
+        }
+        (last_term, last_index) >= (self.last_term(), self.last_index())
+    }
+
+    /// Drops entries at `index` and after, in memory and on disk (unsynced).
+    pub(super) fn truncate_from<P: RaftHost<S::Command>>(
+        &mut self,
+        cx: &mut Cx<'_, P>,
+        index: u64,
+    ) {
+        let keep = index.saturating_sub(self.snapshot_index + 1) as usize;
+        self.log.truncate(keep);
+        cx.disk().truncate(LOG_KEY, index - 1);
+    }
+
+    /// Appends one entry in memory and on disk (unsynced).
+    pub(super) fn push_entry<P: RaftHost<S::Command>>(
+        &mut self,
+        cx: &mut Cx<'_, P>,
+        e: LogEntry<S::Command>,
+    ) {
+        cx.disk().append(LOG_KEY, e.encode());
+        self.log.push_back(e);
+    }
+
+    /// A leader appends a new entry, fsyncs it and traces `Append`.
+    pub(super) fn append_as_leader<P: RaftHost<S::Command>>(
+        &mut self,
+        cx: &mut Cx<'_, P>,
+        entry: Entry<S::Command>,
+    ) -> u64 {
+        let e = LogEntry {
+            term: self.term,
+            entry,
+        };
+        let traced = cx.tracing().then(|| e.describe());
+        self.push_entry(cx, e);
+        self.sync(cx);
+        let index = self.last_index();
+        self.progress[self.me_pos].match_index = index;
+        self.progress[self.me_pos].next_index = index + 1;
+        if let Some(entry) = traced {
+            trace(
+                cx,
+                RaftEvent::Append {
+                    index,
+                    term: self.term,
+                    entry,
+                },
+            );
+        }
+        index
+    }
+
+    /// Snapshots the state machine after `snapshot_every` applied entries and
+    /// compacts the log up to it, in memory and on disk.
+    pub(super) fn maybe_snapshot<P: RaftHost<S::Command>>(&mut self, cx: &mut Cx<'_, P>) {
+        if self.last_applied - self.snapshot_index < self.config.snapshot_every {
+            return;
+        }
+        let index = self.last_applied;
+        // Only a planted bug (a committed entry truncated away) leaves the
+        // applied index past the log; the checkers report that, not a panic.
+        let Some(term) = self.term_at(index) else {
+            return;
+        };
+        let bytes = serde_json::to_vec(&SnapshotRef {
+            index,
+            term,
+            state: &self.state,
+        })
+        .expect("the state machine must serialize to JSON (map keys must be strings)");
+        let len = bytes.len() as u64;
+        let disk = cx.disk();
+        disk.put(SNAPSHOT_KEY, bytes.clone());
+        disk.compact(LOG_KEY, index);
+        self.sync(cx);
+        self.log.drain(..(index - self.snapshot_index) as usize);
+        self.snapshot_index = index;
+        self.snapshot_term = term;
+        self.snapshot_data = Some(Arc::from(bytes));
+        trace(
+            cx,
+            RaftEvent::Snapshot {
+                index,
+                term,
+                bytes: len,
+                installed: false,
+            },
+        );
+    }
+}
