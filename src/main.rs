@@ -147,8 +147,9 @@ enum BenchCommand {
     },
     /// The replay UI's loader: generates a trace, then measures open time, seek time and memory.
     Replay {
-        /// Events in the generated trace.
-        #[arg(long, default_value_t = 1_000_000)]
+        /// Events in the generated trace (at most 20,000,000, about 2 GB).
+        #[arg(long, default_value_t = 1_000_000,
+              value_parser = clap::value_parser!(u64).range(1..=partsim::tui::bench::MAX_BENCH_EVENTS))]
         events: u64,
         /// Print one JSON object.
         #[arg(long)]

@@ -1,7 +1,7 @@
 //! `partsim check TRACE`: the checkers run over a trace file — the same
 //! checkers, fed the same events, as during the run.
 
-use std::io::BufReader;
+use std::io::{BufReader, Read};
 use std::path::Path;
 
 use serde::Serialize;
@@ -59,7 +59,13 @@ pub fn check_file(path: &Path) -> Result<OfflineReport, ReadError> {
         path: shown.clone(),
         source,
     })?;
-    let mut trace = TraceStream::new(BufReader::new(file), &shown)?;
+    check_reader(BufReader::new(file), &shown)
+}
+
+/// Runs every checker over a trace read from `input` (`name` is used in
+/// messages).
+pub fn check_reader<R: Read>(input: BufReader<R>, name: &str) -> Result<OfflineReport, ReadError> {
+    let mut trace = TraceStream::new(input, name)?;
     let names = trace.header.processes.clone();
     let mut checkers = standard_checkers();
     let mut violations = Vec::new();
@@ -162,7 +168,7 @@ fn is_zero(n: &usize) -> bool {
 }
 
 /// What was missing from the trace, as [`crate::trace::TraceFile::notice`] says it.
-fn notice<R: std::io::Read>(trace: &TraceStream<R>, events: usize) -> Option<String> {
+fn notice<R: Read>(trace: &TraceStream<R>, events: usize) -> Option<String> {
     match (trace.truncated_line, &trace.footer) {
         (Some(line), _) => Some(format!(
             "the trace ends mid-line at line {line}: read {events} whole events before it (the run was cut off)"

@@ -287,6 +287,21 @@ pub fn open(path: &Path) -> Result<Replay, TuiError> {
     index(reader, len, shown, Source::File(file), progress)
 }
 
+/// Indexes a trace from a file already open for reading, positioned
+/// anywhere (the benchmark's unnamed temporary file). `name` is used in
+/// messages.
+pub fn open_file(mut file: File, name: String) -> Result<Replay, TuiError> {
+    use std::io::Seek;
+    let open_err = |source| TuiError::Open {
+        path: name.clone(),
+        source,
+    };
+    file.rewind().map_err(open_err)?;
+    let len = file.metadata().map(|m| m.len()).ok();
+    let reader = file.try_clone().map_err(open_err)?;
+    index(reader, len, name, Source::File(file), false)
+}
+
 /// Indexes a trace held in memory (tests, fixtures). `name` is used in messages.
 pub fn open_bytes(name: &str, bytes: Vec<u8>) -> Result<Replay, TuiError> {
     let copy = bytes.clone();
