@@ -5,10 +5,10 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use super::{EndOfRun, standard_checkers};
+use super::{EndOfRun, standard_checkers, verdict};
 use crate::sim::{EventKind, SimTime, Violation};
 use crate::stack::events::StackEvent;
-use crate::trace::{ReadError, read_trace};
+use crate::trace::{ReadError, TraceFile, read_trace};
 
 /// A violation found offline.
 #[derive(Clone, Debug, Serialize, PartialEq)]
@@ -44,7 +44,11 @@ pub struct OfflineReport {
 
 /// Runs every checker over the trace at `path`.
 pub fn check_file(path: &Path) -> Result<OfflineReport, ReadError> {
-    let trace = read_trace::<StackEvent>(path)?;
+    Ok(check_trace(&read_trace::<StackEvent>(path)?))
+}
+
+/// Runs every checker over a trace already read.
+pub fn check_trace(trace: &TraceFile<StackEvent>) -> OfflineReport {
     let names = trace.header.processes.clone();
     let mut checkers = standard_checkers();
     let mut violations = Vec::new();
@@ -83,12 +87,17 @@ pub fn check_file(path: &Path) -> Result<OfflineReport, ReadError> {
             }
         }
     }
-    // Liveness is judged only on a complete trace: a cut-off run proves nothing.
-    if trace.footer.is_some() {
-        let end_t = trace
-            .footer
-            .as_ref()
-            .and_then(|f| f.summary.get("ended_at"))
+    // Liveness is judged only on a complete trace (a cut-off run proves
+    // nothing), and, as in the run, only at deadlines within it and not
+    // after a violation stopped it (the footer says so).
+    let footer = trace.footer.as_ref().map(|f| &f.summary);
+    let stopped = footer
+        .and_then(|f| f.get("halted"))
+        .and_then(|v| v.as_bool())
+        .unwrap_or(false);
+    if let (Some(summary), false) = (footer, stopped) {
+        let end_t = summary
+            .get("ended_at")
             .and_then(|v| v.as_u64())
             .map_or(last_t, SimTime);
         let (deadline, leader_deadline) = deadlines_from_config(&trace.header.config);
@@ -98,19 +107,17 @@ pub fn check_file(path: &Path) -> Result<OfflineReport, ReadError> {
             deadline,
             leader_deadline,
         };
-        for c in &mut checkers {
-            c.finish(&end, &mut found);
-            for v in found.drain(..) {
-                violations.push(OfflineViolation {
-                    check: v.check.to_string(),
-                    t: end_t,
-                    seq: None,
-                    detail: v.detail,
-                });
-            }
+        let (found, _) = verdict::finish(&mut checkers, &end);
+        for v in found {
+            violations.push(OfflineViolation {
+                check: v.check.to_string(),
+                t: end_t,
+                seq: None,
+                detail: v.detail,
+            });
         }
     }
-    Ok(OfflineReport {
+    OfflineReport {
         scenario: trace.header.scenario.clone(),
         seed: trace.header.seed,
         events: trace.events.len(),
@@ -118,7 +125,7 @@ pub fn check_file(path: &Path) -> Result<OfflineReport, ReadError> {
         violations,
         recorded_violations: recorded,
         notice: trace.notice(),
-    })
+    }
 }
 
 /// `[expect] converged_by` and the leader deadline (`leader_elected_by`,
