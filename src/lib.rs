@@ -8,6 +8,7 @@
 
 pub mod bench;
 pub mod check;
+pub mod output;
 pub mod run;
 pub mod scenario;
 pub mod sim;

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use super::{EndOfRun, standard_checkers};
+use super::{EndOfRun, standard_checkers, verdict};
 use crate::scenario::{MAX_NODES, MAX_PARTITIONS};
 use crate::sim::{EventKind, SimTime, Violation};
 use crate::stack::events::StackEvent;
@@ -112,12 +112,17 @@ pub fn check_reader<R: Read>(input: BufReader<R>, name: &str) -> Result<OfflineR
             }
         }
     }
-    // Liveness is judged only on a complete trace: a cut-off run proves nothing.
-    if trace.footer.is_some() {
-        let end_t = trace
-            .footer
-            .as_ref()
-            .and_then(|f| f.summary.get("ended_at"))
+    // Liveness is judged only on a complete trace (a cut-off run proves
+    // nothing), and, as in the run, only at deadlines within it and not
+    // after a violation stopped it (the footer says so).
+    let footer = trace.footer.as_ref().map(|f| &f.summary);
+    let stopped = footer
+        .and_then(|f| f.get("halted"))
+        .and_then(|v| v.as_bool())
+        .unwrap_or(false);
+    if let (Some(summary), false) = (footer, stopped) {
+        let end_t = summary
+            .get("ended_at")
             .and_then(|v| v.as_u64())
             .map_or(last_t, SimTime);
         let (deadline, leader_deadline) = deadlines_from_config(&trace.header.config);
@@ -127,20 +132,18 @@ pub fn check_reader<R: Read>(input: BufReader<R>, name: &str) -> Result<OfflineR
             deadline,
             leader_deadline,
         };
-        for c in &mut checkers {
-            c.finish(&end, &mut found);
-            for v in found.drain(..) {
-                if violations.len() == MAX_LISTED_VIOLATIONS {
-                    unlisted += 1;
-                    continue;
-                }
-                violations.push(OfflineViolation {
-                    check: v.check.to_string(),
-                    t: end_t,
-                    seq: None,
-                    detail: v.detail,
-                });
+        let (found, _) = verdict::finish(&mut checkers, &end);
+        for v in found {
+            if violations.len() == MAX_LISTED_VIOLATIONS {
+                unlisted += 1;
+                continue;
             }
+            violations.push(OfflineViolation {
+                check: v.check.to_string(),
+                t: end_t,
+                seq: None,
+                detail: v.detail,
+            });
         }
     }
     Ok(OfflineReport {

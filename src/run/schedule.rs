@@ -22,7 +22,13 @@ pub(super) struct Applier {
     /// How each one-way cut was traced at its begin (its sides resolved),
     /// to trace its end the same way.
     one_way_details: BTreeMap<u32, String>,
+    /// What each selector resolved to, for the summary (at most
+    /// [`MAX_RESOLUTIONS`]).
+    resolutions: Vec<String>,
 }
+
+/// Selector resolutions kept for the summary, at most.
+const MAX_RESOLUTIONS: usize = 1000;
 
 impl Applier {
     /// An applier for a run with root seed `seed`.
@@ -32,7 +38,13 @@ impl Applier {
             targets: BTreeMap::new(),
             clocks: BTreeMap::new(),
             one_way_details: BTreeMap::new(),
+            resolutions: Vec::new(),
         }
+    }
+
+    /// What each selector resolved to, as `crash any-node → n5 at 8s`.
+    pub(super) fn into_resolutions(self) -> Vec<String> {
+        self.resolutions
     }
 
     fn resolve(
@@ -132,6 +144,14 @@ impl Applier {
                 };
                 if let (Phase::Begin, Some(p)) = (phase, resolved) {
                     self.targets.insert(fault, p);
+                }
+                if phase == Phase::Begin
+                    && t.is_selector()
+                    && self.resolutions.len() < MAX_RESOLUTIONS
+                {
+                    let to = resolved.map_or("nothing (no process matched)", |p| world.name(p));
+                    self.resolutions
+                        .push(format!("{kind} {t} → {to} at {}", step.at));
                 }
                 match resolved {
                     Some(p) => Some(p),

@@ -23,6 +23,18 @@ use crate::sim::time::{SimDuration, SimTime};
 
 /// Longest run a scenario may ask for: one week of virtual time.
 pub const MAX_DURATION: SimDuration = SimDuration::from_secs(7 * 24 * 3600);
+
+/// Why `d` cannot be how long a run lasts, if it cannot: one rule for a
+/// scenario's `duration` and for `partsim run --duration`.
+pub fn duration_refusal(d: SimDuration) -> Option<String> {
+    if d == SimDuration::ZERO {
+        Some("must be above zero (e.g. duration = \"60s\")".into())
+    } else if d > MAX_DURATION {
+        Some(format!("{d} is above the limit of {MAX_DURATION}"))
+    } else {
+        None
+    }
+}
 /// Largest consensus group.
 pub const MAX_MANAGERS: u32 = 7;
 /// Most data nodes at start.
@@ -76,19 +88,8 @@ pub(crate) fn build(raw: &RawScenario, src: &SourceMap<'_>) -> R<Scenario> {
     let duration = match &raw.duration {
         Some(d) => {
             let value = *d.get_ref();
-            if value == SimDuration::ZERO {
-                return Err(v.err(
-                    d.span(),
-                    "duration",
-                    "must be above zero (e.g. duration = \"60s\")",
-                ));
-            }
-            if value > MAX_DURATION {
-                return Err(v.err(
-                    d.span(),
-                    "duration",
-                    format!("{value} is above the limit of {MAX_DURATION}"),
-                ));
+            if let Some(why) = duration_refusal(value) {
+                return Err(v.err(d.span(), "duration", why));
             }
             value
         }
@@ -1396,13 +1397,13 @@ impl Validator<'_, '_> {
             for (i, name) in list.get_ref().iter().enumerate() {
                 let key = format!("expect.violations[{i}]");
                 let n = name.get_ref();
-                if !KNOWN_CHECKERS.contains(&n.as_str()) {
+                if !crate::check::KNOWN.contains(&n.as_str()) {
                     return Err(self.err(
                         name.span(),
                         key,
                         format!(
-                            "unknown checker {n:?}: expected one of {}",
-                            KNOWN_CHECKERS.join(", ")
+                            "no checker is named {n:?}: a name here must be one of partsim's checkers ({})",
+                            crate::check::KNOWN.join(", ")
                         ),
                     ));
                 }
