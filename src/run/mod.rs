@@ -1,0 +1,297 @@
+//! One run of a scenario: build the world from the scenario, apply the
+//! resolved fault timeline at its times, check as it goes, judge the
+//! expectations at the end, and report.
+//!
+//! ```text
+//!   Scenario ──► ClusterConfig ──► World<stack::Node> + Pipeline(checkers, trace writer)   build.rs
+//!      │                                   ▲
+//!      └──► resolve_schedule(seed) ──► run_until(step.at); apply(step) … run_until(end)   schedule.rs
+//!                                          │
+//!                                 finish_checks ──► expectations ──► RunReport          judge.rs
+//! ```
+//!
+//! `check-determinism`'s line-by-line comparison lives in determinism.rs.
+
+mod build;
+mod determinism;
+mod judge;
+mod schedule;
+
+use std::collections::BTreeMap;
+use std::io::Write;
+
+use serde::Serialize;
+
+use crate::check::Pipeline;
+use crate::scenario::Scenario;
+use crate::sim::{DropReason, ProcessId, SimTime};
+use crate::stack::planted::Planted;
+use crate::trace::{self, TraceLevel};
+
+pub use build::{TraceHeader, cluster_config, trace_header};
+pub use determinism::{
+    DeterminismReport, LineHashes, SharedSink, check_determinism, first_divergence,
+};
+
+/// How to run.
+pub struct RunOptions {
+    /// Overrides the scenario's seed.
+    pub seed: Option<u64>,
+    /// Where the trace goes (`None`: nowhere, but the digest is still computed).
+    pub trace_out: Option<Box<dyn Write>>,
+    /// Which events are written.
+    pub trace_level: TraceLevel,
+    /// Keep running after a violation.
+    pub keep_going: bool,
+    /// Planted bugs (builds with the `planted-bugs` feature only).
+    pub planted: Planted,
+    /// The scenario file, for the reproduce line.
+    pub scenario_path: Option<String>,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions {
+            seed: None,
+            trace_out: None,
+            trace_level: TraceLevel::All,
+            keep_going: false,
+            planted: Planted::NONE,
+            scenario_path: None,
+        }
+    }
+}
+
+/// An expectation of `[expect]` and whether it held.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct ExpectResult {
+    /// What was expected.
+    pub what: String,
+    /// Whether it held.
+    pub held: bool,
+    /// Why not, or what was seen.
+    pub detail: String,
+}
+
+/// A checker and how it fared.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct CheckResult {
+    /// Its stable name.
+    pub name: String,
+    /// `safety` or `liveness`.
+    pub kind: &'static str,
+    /// Violations it reported.
+    pub violations: u64,
+}
+
+/// A violation, for reports.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct ViolationReport {
+    /// Virtual time, µs.
+    pub t: SimTime,
+    /// Checker.
+    pub check: String,
+    /// What was seen.
+    pub detail: String,
+}
+
+/// Message counters.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct MessageCounts {
+    /// Sent.
+    pub sent: u64,
+    /// Delivered (duplicates count twice).
+    pub delivered: u64,
+    /// Extra copies made by the network.
+    pub duplicated: u64,
+    /// Lost, by reason.
+    pub dropped: BTreeMap<String, u64>,
+    /// Timers fired.
+    pub timers_fired: u64,
+}
+
+/// Everything a run found out.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct RunReport {
+    /// Scenario name.
+    pub scenario: String,
+    /// Root seed used.
+    pub seed: u64,
+    /// Scenario duration.
+    pub duration: String,
+    /// Virtual time at which the run ended (earlier than `duration` if a violation halted it).
+    pub ended_at: SimTime,
+    /// True when every expectation held (exit code 0).
+    pub passed: bool,
+    /// True when a violation stopped the run early.
+    pub halted: bool,
+    /// Digest of the resolved configuration.
+    pub config_digest: String,
+    /// Digest of the trace's event lines.
+    pub trace_digest: String,
+    /// Event lines written to the trace.
+    pub trace_events: u64,
+    /// Message and timer counters.
+    pub messages: MessageCounts,
+    /// Events by kind (every event, whatever the trace level).
+    pub events_by_kind: BTreeMap<String, u64>,
+    /// Faults begun, by kind.
+    pub faults_by_kind: BTreeMap<String, u64>,
+    /// Every checker and its count.
+    pub checks: Vec<CheckResult>,
+    /// The violations found (at most 100).
+    pub violations: Vec<ViolationReport>,
+    /// Each expectation and whether it held.
+    pub expectations: Vec<ExpectResult>,
+    /// Figures from the checkers (failover times, …).
+    pub metrics: BTreeMap<String, serde_json::Value>,
+    /// Planted bugs active in the run.
+    pub planted: Vec<&'static str>,
+    /// The command that reproduces this run.
+    pub reproduce: String,
+}
+
+/// Why a run could not happen (bad input the validator could not see, or
+/// an I/O failure writing the trace).
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// Writing the trace failed.
+    #[error("writing the trace: {0}")]
+    Trace(#[from] std::io::Error),
+}
+
+/// Runs a scenario.
+pub fn run(s: &Scenario, opts: RunOptions) -> Result<RunReport, RunError> {
+    let seed = opts.seed.unwrap_or(s.seed);
+    let (mut world, config) = build::build_world(
+        s,
+        seed,
+        &opts.planted,
+        opts.keep_going,
+        opts.trace_level,
+        opts.trace_out,
+    )?;
+
+    let schedule = s.resolve_schedule(seed);
+    let mut applier = schedule::Applier::new(seed);
+    for step in &schedule {
+        world.run_until(step.at);
+        if world.halted() {
+            break;
+        }
+        applier.apply(&mut world, &config, step);
+    }
+    let end = s.end();
+    world.run_until(end);
+
+    let deadline = s.expect.converged_by;
+    let leader_deadline = s.expect.leader_elected_by.or(s.expect.converged_by);
+    let now = world.now();
+    if !world.halted() {
+        let found = world
+            .observer_mut::<Pipeline>()
+            .map(|p| p.finish_checks(now, deadline, leader_deadline))
+            .unwrap_or_default();
+        for v in found {
+            world.report_violation(ProcessId::SIM, v);
+        }
+    }
+
+    let halted = world.halted();
+    let stats = world.stats().clone();
+    let violations: Vec<ViolationReport> = world
+        .violations()
+        .iter()
+        .map(|(t, v)| ViolationReport {
+            t: *t,
+            check: v.check.to_string(),
+            detail: v.detail.clone(),
+        })
+        .collect();
+    let Some(mut observer) = world.take_observer() else {
+        unreachable!("the pipeline was installed above")
+    };
+    let any: &mut dyn std::any::Any = &mut *observer;
+    let Some(pipeline) = any.downcast_mut::<Pipeline>() else {
+        unreachable!("the observer is a Pipeline")
+    };
+    let summary = pipeline.summary().clone();
+    let metrics = pipeline.metrics();
+    let checks: Vec<CheckResult> = pipeline
+        .checkers()
+        .iter()
+        .map(|c| CheckResult {
+            name: c.name().to_string(),
+            kind: if c.is_liveness() {
+                "liveness"
+            } else {
+                "safety"
+            },
+            violations: summary
+                .violations_by_check
+                .get(c.name())
+                .copied()
+                .unwrap_or(0),
+        })
+        .collect();
+    let writer = pipeline.take_writer();
+    let (trace_digest, trace_events) = writer
+        .as_ref()
+        .map(|w| (trace::digest_hex(w.digest()), w.written()))
+        .unwrap_or_default();
+
+    let expectations = judge::judge(s, &checks, &violations);
+    let passed = expectations.iter().all(|e| e.held);
+    let mut dropped = BTreeMap::new();
+    for r in DropReason::ALL {
+        let n = stats.dropped[r as usize];
+        if n > 0 {
+            dropped.insert(r.as_str().to_string(), n);
+        }
+    }
+    let path = opts
+        .scenario_path
+        .clone()
+        .unwrap_or_else(|| format!("scenarios/{}.toml", s.name));
+    let mut reproduce = format!("partsim run {path} --seed {seed}");
+    for bug in opts.planted.names() {
+        reproduce.push_str(&format!(" --plant {bug}"));
+    }
+    let report = RunReport {
+        scenario: s.name.clone(),
+        seed,
+        duration: s.duration.to_string(),
+        ended_at: now,
+        passed,
+        halted,
+        config_digest: format!("{:016x}", s.config_digest()),
+        trace_digest,
+        trace_events,
+        messages: MessageCounts {
+            sent: stats.sent,
+            delivered: stats.delivered,
+            duplicated: stats.duplicated,
+            dropped,
+            timers_fired: stats.timers_fired,
+        },
+        events_by_kind: summary.events_by_kind.clone(),
+        faults_by_kind: summary.faults_by_kind.clone(),
+        checks,
+        violations,
+        expectations,
+        metrics,
+        planted: opts.planted.names(),
+        reproduce,
+    };
+    if let Some(w) = writer {
+        let footer_summary = serde_json::json!({
+            "passed": report.passed,
+            "ended_at": report.ended_at,
+            "violations": report.violations.len(),
+            "messages": report.messages,
+            "metrics": report.metrics,
+        });
+        w.finish(&footer_summary)?;
+    }
+    Ok(report)
+}

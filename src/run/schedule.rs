@@ -1,0 +1,339 @@
+//! Applying the resolved fault timeline to the world: each scheduled step's
+//! target is resolved when it fires (selectors included), traced under its
+//! concrete name, then acted on; a fault's end acts on what its begin resolved.
+
+use std::collections::BTreeMap;
+
+use crate::scenario::{Action, Scheduled, Target};
+use crate::sim::rng::{self, ChaCha8Rng, RngExt};
+use crate::sim::{Clock, Phase, ProcessId, Status, World};
+use crate::stack::cluster::{ClusterConfig, Kind, Node};
+
+/// Applies scheduled steps to the world.
+pub(super) struct Applier {
+    /// Draws for `any-node` / `any-manager`: a sub-stream of `faults`, so
+    /// the random schedule itself is never shifted by them.
+    select_rng: ChaCha8Rng,
+    /// The process each begun fault resolved to, so that its end acts on
+    /// the same one (a `leader` crash restarts that manager, not the new leader).
+    targets: BTreeMap<u32, ProcessId>,
+    /// Clocks as they were before each clock fault, to restore at its end.
+    clocks: BTreeMap<u32, Clock>,
+    /// How each one-way cut was traced at its begin (its sides resolved),
+    /// to trace its end the same way.
+    one_way_details: BTreeMap<u32, String>,
+}
+
+impl Applier {
+    /// An applier for a run with root seed `seed`.
+    pub(super) fn new(seed: u64) -> Self {
+        Applier {
+            select_rng: rng::stream(seed, "faults/select"),
+            targets: BTreeMap::new(),
+            clocks: BTreeMap::new(),
+            one_way_details: BTreeMap::new(),
+        }
+    }
+
+    fn resolve(
+        &mut self,
+        world: &World<Node>,
+        config: &ClusterConfig,
+        target: &Target,
+        want: Want,
+    ) -> Option<ProcessId> {
+        let pick = |kind: Kind, rng: &mut ChaCha8Rng| -> Option<ProcessId> {
+            let candidates: Vec<ProcessId> = config
+                .of_kind(kind)
+                .into_iter()
+                .filter(|p| want.accepts(world.status(*p)))
+                .collect();
+            if candidates.is_empty() {
+                None
+            } else {
+                Some(candidates[rng.random_range(0..candidates.len())])
+            }
+        };
+        match target {
+            Target::Id(id) => world.id(id),
+            Target::AnyNode => pick(Kind::Node, &mut self.select_rng),
+            Target::AnyManager => pick(Kind::Manager, &mut self.select_rng),
+            Target::Leader => config
+                .of_kind(Kind::Manager)
+                .into_iter()
+                .filter_map(|p| {
+                    world
+                        .process(p)
+                        .and_then(|n| n.leader_term())
+                        .map(|t| (t, p))
+                })
+                .max()
+                .map(|(_, p)| p),
+            Target::Primary(p) => {
+                // The primary in the current leader's committed map.
+                let leader = self.resolve(world, config, &Target::Leader, Want::Any)?;
+                let map = world.process(leader)?.as_manager()?.map();
+                let name = map.partitions.get(*p as usize)?.primary.clone()?;
+                world.id(&name).filter(|q| want.accepts(world.status(*q)))
+            }
+        }
+    }
+
+    fn expand(&self, world: &World<Node>, names: &[String], named: &[String]) -> Vec<ProcessId> {
+        if names.iter().any(|n| n == "*") {
+            world
+                .names()
+                .iter()
+                .enumerate()
+                .filter(|(_, n)| !named.contains(n))
+                .map(|(i, _)| ProcessId(i as u32))
+                .collect()
+        } else {
+            names.iter().filter_map(|n| world.id(n)).collect()
+        }
+    }
+
+    pub(super) fn apply(
+        &mut self,
+        world: &mut World<Node>,
+        config: &ClusterConfig,
+        step: &Scheduled,
+    ) {
+        let action = step.step.action();
+        let phase = if step.step.is_begin() {
+            Phase::Begin
+        } else {
+            Phase::End
+        };
+        let fault = step.fault;
+        let kind = action.kind();
+        // Resolve the target first, so the trace names the concrete process.
+        let single = match action {
+            Action::Crash(t)
+            | Action::Pause(t)
+            | Action::Isolate(t)
+            | Action::DiskLoss(t)
+            | Action::Leave(t) => Some(t),
+            Action::Restart(t) => Some(t),
+            Action::Clock { target, .. } => Some(target),
+            _ => None,
+        };
+        let target = match single {
+            Some(t) => {
+                let want = match (action, phase) {
+                    (Action::Restart(_), _) => Want::Down,
+                    (Action::Crash(_), Phase::Begin) | (Action::Pause(_), Phase::Begin) => Want::Up,
+                    _ => Want::Any,
+                };
+                // The end of a fault acts on what its begin resolved.
+                let resolved = match phase {
+                    Phase::End => self.targets.remove(&fault),
+                    Phase::Begin => self.resolve(world, config, t, want),
+                };
+                if let (Phase::Begin, Some(p)) = (phase, resolved) {
+                    self.targets.insert(fault, p);
+                }
+                match resolved {
+                    Some(p) => Some(p),
+                    None => {
+                        world.trace_note(
+                            ProcessId::SIM,
+                            &format!("{} {kind} {t}: no process matches the selector now; nothing happens", phase.as_str()),
+                        );
+                        return;
+                    }
+                }
+            }
+            None => None,
+        };
+        // A one-way cut's sides may be selectors or "*": resolve them now,
+        // so the trace names the concrete processes.
+        let one_way = match (action, phase) {
+            (Action::OneWay { from, to }, Phase::Begin) => {
+                let mut side = |t: &Target| -> Option<Vec<ProcessId>> {
+                    match t {
+                        Target::Id(s) if s == "*" => None,
+                        t => Some(
+                            self.resolve(world, config, t, Want::Any)
+                                .into_iter()
+                                .collect(),
+                        ),
+                    }
+                };
+                let (f, t) = (side(from), side(to));
+                let everyone_but = |named: &Option<Vec<ProcessId>>| -> Vec<ProcessId> {
+                    let named = named.clone().unwrap_or_default();
+                    (0..world.names().len() as u32)
+                        .map(ProcessId)
+                        .filter(|p| !named.contains(p))
+                        .collect()
+                };
+                let from_side = f.clone().unwrap_or_else(|| everyone_but(&t));
+                let to_side = t.unwrap_or_else(|| everyone_but(&f));
+                Some((from_side, to_side))
+            }
+            _ => None,
+        };
+        let names_of = |ps: &[ProcessId]| -> String {
+            ps.iter()
+                .map(|p| world.name(*p))
+                .collect::<Vec<_>>()
+                .join(",")
+        };
+        let detail = match (action, target, &one_way) {
+            (_, Some(p), _) => world.name(p).to_string(),
+            (_, None, Some((f, t))) => format!("one_way {} -> {}", names_of(f), names_of(t)),
+            (Action::OneWay { .. }, None, None) => self
+                .one_way_details
+                .remove(&fault)
+                .unwrap_or_else(|| action.to_string()),
+            (a, None, None) => a.to_string(),
+        };
+        if one_way.is_some() {
+            self.one_way_details.insert(fault, detail.clone());
+        }
+        world.trace_fault(
+            target.unwrap_or(ProcessId::SIM),
+            fault,
+            kind,
+            phase,
+            &detail,
+        );
+        match (action, phase) {
+            (Action::Crash(_), Phase::Begin) => {
+                if let Some(p) = target {
+                    world.crash(p);
+                }
+            }
+            (Action::Crash(_), Phase::End) | (Action::Restart(_), _) => {
+                if let Some(p) = target {
+                    world.restart(p);
+                }
+            }
+            (Action::Pause(_), Phase::Begin) => {
+                if let Some(p) = target {
+                    world.pause(p);
+                }
+            }
+            (Action::Pause(_), Phase::End) => {
+                if let Some(p) = target {
+                    world.resume(p);
+                }
+            }
+            (Action::Partition(groups), Phase::Begin) => {
+                let named: Vec<String> = groups
+                    .iter()
+                    .flatten()
+                    .filter(|n| *n != "*")
+                    .cloned()
+                    .collect();
+                let resolved: Vec<Vec<ProcessId>> = groups
+                    .iter()
+                    .map(|g| self.expand(world, g, &named))
+                    .collect();
+                world.net_mut().partition(fault, &resolved);
+            }
+            (Action::OneWay { .. }, Phase::Begin) => {
+                if let Some((f, t)) = &one_way {
+                    world.net_mut().one_way(fault, f, t);
+                }
+            }
+            (Action::Isolate(_), Phase::Begin) => {
+                if let Some(p) = target {
+                    world.net_mut().isolate(fault, p);
+                }
+            }
+            (
+                Action::Link {
+                    from,
+                    to,
+                    latency,
+                    drop,
+                    duplicate,
+                },
+                Phase::Begin,
+            ) => {
+                if let (Some(f), Some(t)) = (world.id(from), world.id(to)) {
+                    let rule = crate::sim::net::LinkRule {
+                        latency_us: latency.map(|[a, b]| (a.as_micros(), b.as_micros())),
+                        drop_probability: *drop,
+                        duplicate_probability: *duplicate,
+                    };
+                    world.net_mut().set_link(fault, f, t, rule);
+                }
+            }
+            (
+                Action::Partition(_)
+                | Action::OneWay { .. }
+                | Action::Isolate(_)
+                | Action::Link { .. },
+                Phase::End,
+            ) => {
+                world.net_mut().end_rule(fault);
+            }
+            (
+                Action::Clock {
+                    offset_us, drift, ..
+                },
+                Phase::Begin,
+            ) => {
+                if let Some(p) = target {
+                    self.clocks.insert(fault, world.clock(p));
+                    let drift_ppm = (drift * 1_000_000.0).round() as i64;
+                    let now = world.now();
+                    world.set_clock(p, world.clock(p).adjusted(now, *offset_us, drift_ppm));
+                }
+            }
+            (Action::Clock { .. }, Phase::End) => {
+                if let (Some(p), Some(old)) = (target, self.clocks.remove(&fault)) {
+                    world.set_clock(p, old);
+                }
+            }
+            (Action::DiskLoss(_), _) => {
+                if let Some(p) = target {
+                    world.disk_loss(p);
+                }
+            }
+            (Action::Heal, _) => world.net_mut().heal(),
+            (Action::Join { id, .. }, _) => {
+                if let Some(p) = world.id(id) {
+                    world.start(p);
+                }
+            }
+            (Action::Impostor(id), _) => {
+                if let Some(p) = world.id(id) {
+                    world.start(p);
+                }
+            }
+            (Action::Leave(_), _) => {
+                // The operator asks the managers to decommission the node;
+                // the leader drains it, then removes it.
+                if let Some(p) = target {
+                    config
+                        .admin
+                        .borrow_mut()
+                        .leaving
+                        .insert(world.name(p).to_string());
+                }
+            }
+        }
+    }
+}
+
+/// Which processes a selector may pick for an action.
+#[derive(Copy, Clone, PartialEq, Eq)]
+enum Want {
+    Any,
+    Up,
+    Down,
+}
+
+impl Want {
+    fn accepts(self, s: Status) -> bool {
+        match self {
+            Want::Any => s != Status::NotStarted,
+            Want::Up => s == Status::Up,
+            Want::Down => s == Status::Down,
+        }
+    }
+}
