@@ -3,7 +3,7 @@
 //! expectations at the end, and report.
 //!
 //! ```text
-//!   Scenario ──► ClusterConfig ──► World<stack::Node> + Pipeline(checkers, trace writer)   build.rs
+//!   Scenario ──► ClusterConfig ──► World<stack::host::Host> + Pipeline(checkers, trace writer)   build.rs
 //!      │                                   ▲
 //!      └──► resolve_schedule(seed) ──► run_until(step.at); apply(step) … run_until(end)   schedule.rs
 //!                                          │

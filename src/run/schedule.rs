@@ -7,7 +7,8 @@ use std::collections::BTreeMap;
 use crate::scenario::{Action, Scheduled, Target};
 use crate::sim::rng::{self, ChaCha8Rng, RngExt};
 use crate::sim::{Clock, Phase, ProcessId, Status, World};
-use crate::stack::cluster::{ClusterConfig, Kind, Node};
+use crate::stack::cluster::{ClusterConfig, Kind, Msg, Operator};
+use crate::stack::host::Host;
 
 /// Applies scheduled steps to the world.
 pub(super) struct Applier {
@@ -37,7 +38,7 @@ impl Applier {
 
     fn resolve(
         &mut self,
-        world: &World<Node>,
+        world: &World<Host>,
         config: &ClusterConfig,
         target: &Target,
         want: Want,
@@ -79,7 +80,7 @@ impl Applier {
         }
     }
 
-    fn expand(&self, world: &World<Node>, names: &[String], named: &[String]) -> Vec<ProcessId> {
+    fn expand(&self, world: &World<Host>, names: &[String], named: &[String]) -> Vec<ProcessId> {
         if names.iter().any(|n| n == "*") {
             world
                 .names()
@@ -95,7 +96,7 @@ impl Applier {
 
     pub(super) fn apply(
         &mut self,
-        world: &mut World<Node>,
+        world: &mut World<Host>,
         config: &ClusterConfig,
         step: &Scheduled,
     ) {
@@ -192,7 +193,7 @@ impl Applier {
         if one_way.is_some() {
             self.one_way_details.insert(fault, detail.clone());
         }
-        world.trace_fault(
+        let cause = world.trace_fault(
             target.unwrap_or(ProcessId::SIM),
             fault,
             kind,
@@ -295,25 +296,23 @@ impl Applier {
                 }
             }
             (Action::Heal, _) => world.net_mut().heal(),
-            (Action::Join { id, .. }, _) => {
+            (Action::Join { id, .. } | Action::Impostor(id), _) => {
+                // The operator boots the process; its start is caused by the step.
                 if let Some(p) = world.id(id) {
-                    world.start(p);
-                }
-            }
-            (Action::Impostor(id), _) => {
-                if let Some(p) = world.id(id) {
-                    world.start(p);
+                    world.start_by(p, cause);
                 }
             }
             (Action::Leave(_), _) => {
-                // The operator asks the managers to decommission the node;
-                // the leader drains it, then removes it.
+                // The operator asks every manager to decommission the node
+                // (a message from outside, delivered now); the leader drains
+                // it, then removes it.
                 if let Some(p) = target {
-                    config
-                        .admin
-                        .borrow_mut()
-                        .leaving
-                        .insert(world.name(p).to_string());
+                    let node = world.name(p).to_string();
+                    let now = world.now();
+                    for m in config.of_kind(Kind::Manager) {
+                        let msg = Msg::Operator(Operator::Leave { node: node.clone() });
+                        world.inject(now, m, msg, cause);
+                    }
                 }
             }
         }
