@@ -179,7 +179,7 @@ pub fn run(s: &Scenario, opts: RunOptions) -> Result<RunReport, RunError> {
         if world.halted() {
             break;
         }
-        applier.apply(&mut world, &config, step);
+        applier.apply(&mut world, &*config, step);
     }
     let end = s.end();
     world.run_until(end);

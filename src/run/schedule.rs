@@ -6,9 +6,8 @@ use std::collections::BTreeMap;
 
 use crate::scenario::{Action, Scheduled, Target};
 use crate::sim::rng::{self, ChaCha8Rng, RngExt};
-use crate::sim::{Clock, Phase, ProcessId, Status, World};
-use crate::stack::cluster::{ClusterConfig, Kind, Msg, Operator};
-use crate::stack::host::Host;
+use crate::sim::{Clock, Phase, Process, ProcessId, Status, World};
+use crate::stack::host::Selectors;
 
 /// Applies scheduled steps to the world.
 pub(super) struct Applier {
@@ -36,51 +35,37 @@ impl Applier {
         }
     }
 
-    fn resolve(
+    fn resolve<P: Process, S: Selectors<P>>(
         &mut self,
-        world: &World<Host>,
-        config: &ClusterConfig,
+        world: &World<P>,
+        sut: &S,
         target: &Target,
         want: Want,
     ) -> Option<ProcessId> {
-        let pick = |kind: Kind, rng: &mut ChaCha8Rng| -> Option<ProcessId> {
-            let candidates: Vec<ProcessId> = config
-                .of_kind(kind)
-                .into_iter()
-                .filter(|p| want.accepts(world.status(*p)))
-                .collect();
+        let accepts = |p: &ProcessId| want.accepts(world.status(*p));
+        let mut pick = |candidates: Vec<ProcessId>| -> Option<ProcessId> {
+            let candidates: Vec<ProcessId> = candidates.into_iter().filter(accepts).collect();
             if candidates.is_empty() {
                 None
             } else {
-                Some(candidates[rng.random_range(0..candidates.len())])
+                Some(candidates[self.select_rng.random_range(0..candidates.len())])
             }
         };
         match target {
             Target::Id(id) => world.id(id),
-            Target::AnyNode => pick(Kind::Node, &mut self.select_rng),
-            Target::AnyManager => pick(Kind::Manager, &mut self.select_rng),
-            Target::Leader => config
-                .of_kind(Kind::Manager)
-                .into_iter()
-                .filter_map(|p| {
-                    world
-                        .process(p)
-                        .and_then(|n| n.leader_term())
-                        .map(|t| (t, p))
-                })
-                .max()
-                .map(|(_, p)| p),
-            Target::Primary(p) => {
-                // The primary in the current leader's committed map.
-                let leader = self.resolve(world, config, &Target::Leader, Want::Any)?;
-                let map = world.process(leader)?.as_manager()?.map();
-                let name = map.partitions.get(*p as usize)?.primary.clone()?;
-                world.id(&name).filter(|q| want.accepts(world.status(*q)))
-            }
+            Target::AnyNode => pick(sut.nodes()),
+            Target::AnyManager => pick(sut.managers()),
+            Target::Leader => sut.leader(world),
+            Target::Primary(p) => sut.primary(world, *p).filter(accepts),
         }
     }
 
-    fn expand(&self, world: &World<Host>, names: &[String], named: &[String]) -> Vec<ProcessId> {
+    fn expand<P: Process>(
+        &self,
+        world: &World<P>,
+        names: &[String],
+        named: &[String],
+    ) -> Vec<ProcessId> {
         if names.iter().any(|n| n == "*") {
             world
                 .names()
@@ -94,10 +79,10 @@ impl Applier {
         }
     }
 
-    pub(super) fn apply(
+    pub(super) fn apply<P: Process, S: Selectors<P>>(
         &mut self,
-        world: &mut World<Host>,
-        config: &ClusterConfig,
+        world: &mut World<P>,
+        sut: &S,
         step: &Scheduled,
     ) {
         let action = step.step.action();
@@ -129,7 +114,7 @@ impl Applier {
                 // The end of a fault acts on what its begin resolved.
                 let resolved = match phase {
                     Phase::End => self.targets.remove(&fault),
-                    Phase::Begin => self.resolve(world, config, t, want),
+                    Phase::Begin => self.resolve(world, sut, t, want),
                 };
                 if let (Phase::Begin, Some(p)) = (phase, resolved) {
                     self.targets.insert(fault, p);
@@ -154,11 +139,7 @@ impl Applier {
                 let mut side = |t: &Target| -> Option<Vec<ProcessId>> {
                     match t {
                         Target::Id(s) if s == "*" => None,
-                        t => Some(
-                            self.resolve(world, config, t, Want::Any)
-                                .into_iter()
-                                .collect(),
-                        ),
+                        t => Some(self.resolve(world, sut, t, Want::Any).into_iter().collect()),
                     }
                 };
                 let (f, t) = (side(from), side(to));
@@ -309,8 +290,7 @@ impl Applier {
                 if let Some(p) = target {
                     let node = world.name(p).to_string();
                     let now = world.now();
-                    for m in config.of_kind(Kind::Manager) {
-                        let msg = Msg::Operator(Operator::Leave { node: node.clone() });
+                    for (m, msg) in sut.leave(&node) {
                         world.inject(now, m, msg, cause);
                     }
                 }

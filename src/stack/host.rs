@@ -10,9 +10,9 @@
 
 use std::rc::Rc;
 
-use crate::sim::{Cx, Process, ProcessId};
+use crate::sim::{Cx, Process, ProcessId, World};
 
-use super::cluster::{ClusterConfig, Kind, Msg, Timer};
+use super::cluster::{ClusterConfig, Kind, Msg, Operator, Timer};
 use super::consensus::Role;
 use super::demo::Demo;
 use super::distribution::Manager;
@@ -32,9 +32,66 @@ pub enum Host {
     Idle,
 }
 
+/// What a scenario's selectors and operator steps ask of the system under
+/// test, answered by the system itself: the runner picks among the
+/// candidates and checks their status, but never reads a process's
+/// internals.
+pub trait Selectors<P: Process> {
+    /// The data nodes (`any-node` draws among them), in id order.
+    fn nodes(&self) -> Vec<ProcessId>;
+    /// The managers (`any-manager` draws among them), in id order.
+    fn managers(&self) -> Vec<ProcessId>;
+    /// `leader`: the process that leads now, if any.
+    fn leader(&self, world: &World<P>) -> Option<ProcessId>;
+    /// `primary:P`: the primary of `partition` as the leader knows it.
+    fn primary(&self, world: &World<P>, partition: u32) -> Option<ProcessId>;
+    /// The messages that ask the system to decommission `node` (a `leave`
+    /// step), each with its receiver.
+    fn leave(&self, node: &str) -> Vec<(ProcessId, P::Msg)>;
+}
+
+impl Selectors<Host> for ClusterConfig {
+    fn nodes(&self) -> Vec<ProcessId> {
+        self.of_kind(Kind::Node)
+    }
+
+    fn managers(&self) -> Vec<ProcessId> {
+        self.of_kind(Kind::Manager)
+    }
+
+    /// The manager that believes it leads the highest term (two may
+    /// believe it for a while, in different terms).
+    fn leader(&self, world: &World<Host>) -> Option<ProcessId> {
+        self.managers()
+            .into_iter()
+            .filter_map(|p| world.process(p)?.leader_term().map(|t| (t, p)))
+            .max()
+            .map(|(_, p)| p)
+    }
+
+    /// The primary in the current leader's committed map.
+    fn primary(&self, world: &World<Host>, partition: u32) -> Option<ProcessId> {
+        let leader = self.leader(world)?;
+        let map = world.process(leader)?.as_manager()?.map();
+        let name = map.partitions.get(partition as usize)?.primary.as_deref()?;
+        world.id(name)
+    }
+
+    /// Every manager is told, so that whichever leads, now or later, acts.
+    fn leave(&self, node: &str) -> Vec<(ProcessId, Msg)> {
+        self.managers()
+            .into_iter()
+            .map(|m| {
+                let node = node.to_string();
+                (m, Msg::Operator(Operator::Leave { node }))
+            })
+            .collect()
+    }
+}
+
 impl Host {
     /// The term, if this process is a manager that believes it leads.
-    pub fn leader_term(&self) -> Option<u64> {
+    fn leader_term(&self) -> Option<u64> {
         match self {
             Host::Manager(m) if m.raft().role() == Role::Leader => Some(m.raft().term()),
             _ => None,
@@ -42,7 +99,7 @@ impl Host {
     }
 
     /// The manager, if this is one.
-    pub fn as_manager(&self) -> Option<&Manager> {
+    fn as_manager(&self) -> Option<&Manager> {
         match self {
             Host::Manager(m) => Some(m),
             _ => None,
