@@ -3,7 +3,7 @@
 //! expectations at the end, and report.
 //!
 //! ```text
-//!   Scenario ──► ClusterConfig ──► World<stack::Node> + Pipeline(checkers, trace writer)   build.rs
+//!   Scenario ──► ClusterConfig ──► World<stack::host::Host> + Pipeline(checkers, trace writer)   build.rs
 //!      │                                   ▲
 //!      └──► resolve_schedule(seed) ──► run_until(step.at); apply(step) … run_until(end)   schedule.rs
 //!                                          │
@@ -217,7 +217,7 @@ pub fn run(s: &Scenario, opts: RunOptions) -> Result<RunReport, RunError> {
         if world.halted() {
             break;
         }
-        applier.apply(&mut world, &config, step);
+        applier.apply(&mut world, &*config, step);
     }
     world.run_until(end);
 
