@@ -185,6 +185,12 @@ impl History {
         self.ops.get(id)
     }
 
+    /// A history of operations already checked against the rules (used to
+    /// derive a variant of a built history, e.g. with one read corrupted).
+    pub(super) fn from_operations(ops: Vec<Operation>) -> History {
+        History { ops }
+    }
+
     /// Number of operations.
     pub fn len(&self) -> usize {
         self.ops.len()

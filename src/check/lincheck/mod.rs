@@ -26,9 +26,13 @@
 //! `NotLinearizable` only when the search space was exhausted, `Unknown` when
 //! the budget ([`Options`]) ran out first — never reported as linearizable.
 
+pub mod bench;
+pub mod generate;
 mod history;
 mod parse;
 mod search;
+#[cfg(test)]
+mod tests;
 
 use std::fmt::Write as _;
 use std::time::Duration;
@@ -112,9 +116,10 @@ pub struct Counterexample {
     pub prefix: Vec<OpRef>,
     /// The register after it.
     pub state: Value,
-    /// The operations that could come next: every one is refused by the
-    /// register from `state` (a read of another value, a cas expecting
-    /// another value).
+    /// The operations that could come next, none of which can: the register
+    /// holds another value than it needs (a read of another value, a cas
+    /// expecting another value), or placing it would overwrite a value that
+    /// a pending read or cas still needs and nothing left can write again.
     pub cannot_follow: Vec<OpRef>,
 }
 
@@ -283,4 +288,48 @@ pub fn check_history(history: &History, options: &Options) -> Report {
     }
     report.steps = budget.steps;
     report
+}
+
+/// What `partsim lincheck` prints, and its exit code.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FileVerdict {
+    /// 0 linearizable; 1 not linearizable, or undecided within the timeout.
+    pub exit_code: u8,
+    /// The report: human text, or one JSON document.
+    pub output: String,
+}
+
+/// `partsim lincheck HISTORY [--json] [--timeout D]`: load, check, render.
+/// A malformed file is an `Err` naming `file:line:col` and what was expected.
+pub fn check_file(
+    path: &std::path::Path,
+    json: bool,
+    timeout: Option<Duration>,
+) -> Result<FileVerdict, LoadError> {
+    let history = load_history(path)?;
+    let report = check_history(
+        &history,
+        &Options {
+            timeout,
+            max_steps: None,
+        },
+    );
+    let exit_code = u8::from(report.verdict != Verdict::Linearizable);
+    let output = if json {
+        #[derive(Serialize)]
+        struct Doc<'a> {
+            history: String,
+            #[serde(flatten)]
+            report: &'a Report,
+        }
+        let doc = Doc {
+            history: path.display().to_string(),
+            report: &report,
+        };
+        // A report holds strings, integers and values only: it always serializes.
+        serde_json::to_string_pretty(&doc).unwrap_or_default()
+    } else {
+        format!("{}: {}", path.display(), report.render())
+    };
+    Ok(FileVerdict { exit_code, output })
 }

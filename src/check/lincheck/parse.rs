@@ -462,28 +462,14 @@ impl Edn<'_> {
             b'[' | b'(' => {
                 let close = if c == b'[' { b']' } else { b')' };
                 self.pos += 1;
-                let mut items = Vec::new();
-                loop {
-                    match self.peek() {
-                        Some(x) if x == close => {
-                            self.pos += 1;
-                            return Ok(Datum::List(items));
-                        }
-                        None => {
-                            return self.fail(format!(
-                                "expected `{}`, found the end of the line",
-                                close as char
-                            ));
-                        }
-                        _ => items.push(self.datum(depth + 1)?),
-                    }
-                }
+                self.items(close, depth).map(Datum::List)
             }
             b'#' => {
                 // A set `#{…}` or a tagged literal `#tag value`: read and keep the value.
                 self.pos += 1;
                 if self.s.get(self.pos) == Some(&b'{') {
-                    self.datum(depth + 1)?;
+                    self.pos += 1;
+                    self.items(b'}', depth)?;
                     return Ok(Datum::Map);
                 }
                 let tag = self.token().to_string();
@@ -515,12 +501,7 @@ impl Edn<'_> {
                             Ok(Datum::Int(i))
                         } else if t.parse::<f64>().is_ok() {
                             Ok(Datum::Float)
-                        } else if t
-                            .starts_with(|c: char| c.is_ascii_digit() || c == '-' || c == '+')
-                            && t.len() > 1
-                            && t[1..].starts_with(|c: char| c.is_ascii_digit())
-                            || t.starts_with(|c: char| c.is_ascii_digit())
-                        {
+                        } else if looks_numeric(t) {
                             Err((
                                 col,
                                 format!("expected a number that fits 64 bits, found {t}"),
@@ -530,6 +511,26 @@ impl Edn<'_> {
                         }
                     }
                 }
+            }
+        }
+    }
+
+    /// The items of a collection up to `close` (the opening is consumed).
+    fn items(&mut self, close: u8, depth: usize) -> EdnResult<Vec<Datum>> {
+        let mut items = Vec::new();
+        loop {
+            match self.peek() {
+                Some(x) if x == close => {
+                    self.pos += 1;
+                    return Ok(items);
+                }
+                None => {
+                    return self.fail(format!(
+                        "expected `{}`, found the end of the line",
+                        close as char
+                    ));
+                }
+                _ => items.push(self.datum(depth + 1)?),
             }
         }
     }
@@ -562,6 +563,12 @@ impl Edn<'_> {
         }
         String::from_utf8(out).map_err(|_| (start, "string is not valid UTF-8".into()))
     }
+}
+
+/// A token that starts like a number (`7…`, `-7…`, `+7…`) but did not parse as one.
+fn looks_numeric(t: &str) -> bool {
+    let digits = t.strip_prefix(['-', '+']).unwrap_or(t);
+    digits.starts_with(|c: char| c.is_ascii_digit())
 }
 
 fn edn_fields(line: &str) -> Result<Fields, (usize, String)> {

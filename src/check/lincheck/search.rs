@@ -9,7 +9,9 @@
 //!     pushed) unless (set, state) is in the memo; the walk restarts at the head
 //!   reach a return: its operation was never linearized in time — backtrack
 //!     (pop, unlift, try the next call after the popped one)
-//!   the list empties: linearizable; the stack empties at a return: not
+//!   every operation with a known outcome is linearized: linearizable (the
+//!     rest had unknown outcomes: they are left out); the stack empties at a
+//!     return: not
 //! ```
 //!
 //! What keeps it fast:
@@ -19,21 +21,32 @@
 //!   words from `L` to the highest linearized operation — since every
 //!   operation below `L` is linearized, so an entry is a few words however long
 //!   the history;
+//! - an operation that would move the register away from a value some
+//!   unlinearized `ok` read or cas still needs, when nothing left can write
+//!   that value back, is refused at once (with unique values, a wrong order
+//!   of writes is found when it is made, not when the read that contradicts
+//!   it finally returns);
+//! - an operation with an unknown outcome that writes is placed only just
+//!   before an operation that needs the value it writes (anywhere else,
+//!   leaving it out is the same);
+//! - an operation waits while an earlier-invoked one with the same effect and
+//!   no later return is unplaced (swapping the two changes nothing);
 //! - a read the register accepts is linearized at once with no alternative
 //!   tried: a read does not change the state and every operation that must
 //!   precede it already has, so if some linearization exists from here one
 //!   exists that places the read first (partial-order reduction);
 //! - an operation whose outcome is unknown (`info`, or never completed) gets
 //!   its return at the end of time, so it may be linearized anywhere after its
-//!   invocation, or last — which is the same as never, since nothing after it
-//!   reads; an unknown write or cas whose value no read and no cas ever
+//!   invocation, or never; an unknown cas is placed only where it matches;
+//!   an unknown write or cas whose value no read and no cas ever
 //!   expects cannot help any linearization and is dropped up front; reads
 //!   that failed or whose result is unknown constrain nothing and are dropped.
 //!
 //! When the search fails it reports the deepest point it reached: the longest
 //! partial linearization, the state after it, and the operations that could
-//! have come next — by construction each of them is refused by the register
-//! from that state.
+//! have come next — by construction none of them can: the register holds
+//! another value than it needs, or placing it would strand an operation
+//! that needs the current value.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -47,17 +60,53 @@ enum Step {
     Write(u32),
     /// An `ok` cas: it must have matched.
     Cas(u32, u32),
-    /// A cas with an unknown outcome: it applied if it matched.
+    /// A cas with an unknown outcome. Placed only where it matches: placing
+    /// it as a no-op would be the same as leaving it out, which is always
+    /// allowed for an operation with an unknown outcome, and leaving it
+    /// pending keeps strictly more options.
     MaybeCas(u32, u32),
 }
 
 impl Step {
+    /// Operations with equal classes have the same effect on every state.
+    fn class(self) -> (u8, u32, u32) {
+        match self {
+            Step::Read(v) => (0, v, 0),
+            Step::Write(v) => (1, v, 0),
+            Step::Cas(e, n) => (2, e, n),
+            Step::MaybeCas(e, n) => (3, e, n),
+        }
+    }
+
+    /// The value this operation needs the register to hold to be placed.
+    fn needs(self) -> Option<u32> {
+        match self {
+            Step::Read(v) | Step::Cas(v, _) | Step::MaybeCas(v, _) => Some(v),
+            Step::Write(_) => None,
+        }
+    }
+
+    /// The value this operation needs the register to hold, if it must be placed.
+    fn observes(self) -> Option<u32> {
+        match self {
+            Step::Read(v) | Step::Cas(v, _) => Some(v),
+            Step::Write(_) | Step::MaybeCas(..) => None,
+        }
+    }
+
+    /// The value this operation may write.
+    fn writes(self) -> Option<u32> {
+        match self {
+            Step::Write(v) | Step::Cas(_, v) | Step::MaybeCas(_, v) => Some(v),
+            Step::Read(_) => None,
+        }
+    }
+
     fn apply(self, state: u32) -> Option<u32> {
         match self {
             Step::Read(v) => (state == v).then_some(state),
             Step::Write(v) => Some(v),
-            Step::Cas(e, n) => (state == e).then_some(n),
-            Step::MaybeCas(e, n) => Some(if state == e { n } else { state }),
+            Step::Cas(e, n) | Step::MaybeCas(e, n) => (state == e).then_some(n),
         }
     }
 }
@@ -199,7 +248,61 @@ pub(super) fn check_key(history: &History, ids: &[usize], budget: &mut Budget) -
         .zip(keep)
         .filter_map(|(c, k)| k.then_some(c))
         .collect();
-    let mut search = Search::new(history, &kept);
+    let value_count = values.values.len();
+    let ops = history.operations();
+    // An `ok` read or cas needing a value that no operation of the key ever
+    // writes (nor is the initial nil) can never be placed: the key is not
+    // linearizable. Searching would only prove it by exhausting every order
+    // of what precedes it; instead, show that what precedes it linearizes
+    // and that it cannot follow.
+    let mut writable = vec![false; value_count];
+    writable[0] = true;
+    for &(_, step, _) in &kept {
+        if let Some(v) = step.writes() {
+            writable[v as usize] = true;
+        }
+    }
+    let orphans: Vec<usize> = (0..kept.len())
+        .filter(|&i| kept[i].1.observes().is_some_and(|v| !writable[v as usize]))
+        .collect();
+    if let Some(&first) = orphans
+        .iter()
+        .min_by_key(|&&i| (ops[kept[i].0].complete_pos.unwrap_or(u64::MAX), i))
+    {
+        let until = ops[kept[first].0].complete_pos.unwrap_or(u64::MAX);
+        let before: Vec<(usize, Step, bool)> = kept
+            .iter()
+            .enumerate()
+            .filter(|&(i, &(id, _, _))| ops[id].invoke_pos < until && !orphans.contains(&i))
+            .map(|(_, &k)| k)
+            .collect();
+        let mut search = Search::new(history, &before, value_count);
+        let run = search.run(budget);
+        let deepest = |search: &Search, stuck: Vec<usize>| Deepest {
+            prefix: search.best.iter().map(|&i| before[i].0).collect(),
+            state: values.values[search.best_state as usize].clone(),
+            stuck,
+        };
+        let verdict = match run {
+            Run::Linearizable => KeyVerdict::NotLinearizable(deepest(&search, vec![kept[first].0])),
+            Run::Not => {
+                let stuck = search.best_stuck.iter().map(|&i| before[i].0).collect();
+                KeyVerdict::NotLinearizable(deepest(&search, stuck))
+            }
+            Run::Unknown => KeyVerdict::NotLinearizable(Deepest {
+                prefix: Vec::new(),
+                state: Value::Nil,
+                stuck: vec![kept[first].0],
+            }),
+        };
+        return KeyResult {
+            verdict,
+            searched: kept.len(),
+            steps: search.steps,
+            memo_entries: search.memo.len(),
+        };
+    }
+    let mut search = Search::new(history, &kept, value_count);
     let verdict = search.run(budget);
     let verdict = match verdict {
         Run::Linearizable => KeyVerdict::Linearizable,
@@ -259,6 +362,8 @@ struct Frame {
     max_op: usize,
     /// A read placed without alternatives: backtracking passes through it.
     forced: bool,
+    /// The constraint before this placement (see `must_observe` in `run`).
+    must_observe: bool,
 }
 
 struct Search {
@@ -269,9 +374,22 @@ struct Search {
     is_call: Vec<bool>,
     /// Per operation: its return entry.
     ret_entry: Vec<usize>,
+    /// Per operation: its outcome is known, so it must be linearized.
+    required: Vec<bool>,
+    /// Operations with a known outcome not yet linearized.
+    open_required: usize,
+    /// Per value: unlinearized operations that need the register to hold it
+    /// (`ok` reads of it, `ok` cas expecting it).
+    observers: Vec<u32>,
+    /// Per value: unlinearized operations that may write it.
+    writers: Vec<u32>,
     next: Vec<usize>,
     prev: Vec<usize>,
     zobrist: Vec<u64>,
+    /// Per operation: an earlier-invoked operation with the same step whose
+    /// return is no later. While it is unlinearized this one waits: placing
+    /// it instead is never worse (swap the two in any linearization).
+    dominated_by: Vec<Option<usize>>,
     bits: Vec<u64>,
     memo: Memo,
     best: Vec<usize>,
@@ -281,7 +399,7 @@ struct Search {
 }
 
 impl Search {
-    fn new(history: &History, kept: &[(usize, Step, bool)]) -> Search {
+    fn new(history: &History, kept: &[(usize, Step, bool)], value_count: usize) -> Search {
         let ops = history.operations();
         let n = kept.len();
         // (position, operation, is_call); unknown returns go after every event.
@@ -311,6 +429,31 @@ impl Search {
                 ret_entry[i] = e;
             }
         }
+        let ret_pos: Vec<u64> = kept
+            .iter()
+            .map(|&(id, _, known)| {
+                if known {
+                    ops[id].complete_pos.unwrap_or(u64::MAX)
+                } else {
+                    u64::MAX
+                }
+            })
+            .collect();
+        // The latest few earlier operations per step; a missed dominator only
+        // costs time, never soundness.
+        let mut recent: BTreeMap<(u8, u32, u32), Vec<usize>> = BTreeMap::new();
+        let mut dominated_by = vec![None; n];
+        for (i, &(_, step, _)) in kept.iter().enumerate() {
+            let class = step.class();
+            let earlier = recent.entry(class).or_default();
+            dominated_by[i] = earlier
+                .iter()
+                .rev()
+                .take(8)
+                .copied()
+                .find(|&j| ret_pos[j] <= ret_pos[i]);
+            earlier.push(i);
+        }
         let next: Vec<usize> = (0..=tail).map(|e| (e + 1).min(tail)).collect();
         let prev: Vec<usize> = (0..=tail).map(|e| e.saturating_sub(1)).collect();
         let zobrist = (0..n as u64)
@@ -322,9 +465,30 @@ impl Search {
             op_of,
             is_call,
             ret_entry,
+            required: kept.iter().map(|&(_, _, known)| known).collect(),
+            observers: {
+                let mut o = vec![0u32; value_count];
+                for &(_, step, _) in kept {
+                    if let Some(v) = step.observes() {
+                        o[v as usize] += 1;
+                    }
+                }
+                o
+            },
+            writers: {
+                let mut w = vec![0u32; value_count];
+                for &(_, step, _) in kept {
+                    if let Some(v) = step.writes() {
+                        w[v as usize] += 1;
+                    }
+                }
+                w
+            },
+            open_required: kept.iter().filter(|&&(_, _, known)| known).count(),
             next,
             prev,
             zobrist,
+            dominated_by,
             bits: vec![0; n.div_ceil(64) + 1],
             memo: Memo::new(),
             best: Vec::new(),
@@ -358,6 +522,29 @@ impl Search {
         self.prev[nx] = call;
     }
 
+    /// Would placing `step` (moving the register from `state` to `new_state`)
+    /// strand operations that need `state` — with nothing left that could
+    /// write it back? Then no linearization continues this way.
+    #[inline]
+    fn strands(&self, step: Step, state: u32, new_state: u32) -> bool {
+        if new_state == state {
+            return false;
+        }
+        let own = u32::from(step.observes() == Some(state));
+        self.observers[state as usize] > own && self.writers[state as usize] == 0
+    }
+
+    /// Add `delta` (1 or -1 as wrapping) to the counters of `step`.
+    #[inline]
+    fn account(&mut self, step: Step, delta: u32) {
+        if let Some(v) = step.observes() {
+            self.observers[v as usize] = self.observers[v as usize].wrapping_add(delta);
+        }
+        if let Some(v) = step.writes() {
+            self.writers[v as usize] = self.writers[v as usize].wrapping_add(delta);
+        }
+    }
+
     /// The first unlinearized operation (in invocation order), or `n`.
     fn first_open(&self) -> usize {
         let e = self.next[HEAD];
@@ -385,11 +572,19 @@ impl Search {
         let mut state = 0u32;
         let mut hash = 0u64;
         let mut max_op = 0usize;
+        // Set right after an operation with an unknown outcome wrote: the next
+        // operation must need the value it wrote. Otherwise leaving it out is
+        // the same (the next operation writes without looking), so only
+        // linearizations that place such operations just before a reader of
+        // their value are searched. Part of the memo key.
+        let mut must_observe = false;
         let mut entry = self.next[HEAD];
         self.record_best(&stack, state);
         let start = budget.steps;
         let result = loop {
-            if self.next[HEAD] == self.tail() {
+            if self.open_required == 0 {
+                // Keep the linearization found (a caller may show it).
+                self.record_best(&stack, state);
                 break Run::Linearizable;
             }
             if budget.spend() {
@@ -399,7 +594,13 @@ impl Search {
             if !backtrack {
                 let op = self.op_of[entry];
                 let step = self.steps_of[op];
-                if let Some(new_state) = step.apply(state) {
+                let waits =
+                    self.dominated_by[op].is_some_and(|d| self.bits[d / 64] & (1 << (d % 64)) == 0);
+                if !waits
+                    && (!must_observe || step.needs() == Some(state))
+                    && let Some(new_state) = step.apply(state)
+                    && !self.strands(step, state, new_state)
+                {
                     let forced = matches!(step, Step::Read(_));
                     self.bits[op / 64] |= 1 << (op % 64);
                     self.lift(entry);
@@ -407,9 +608,11 @@ impl Search {
                     let new_hash = hash ^ self.zobrist[op];
                     let lo = self.first_open() / 64;
                     let hi = (new_max / 64).max(lo);
+                    let new_must = !self.required[op] && step.writes().is_some();
+                    let key_state = new_state << 1 | u32::from(new_must);
                     let fresh = self.memo.insert(
-                        new_hash ^ splitmix(u64::from(new_state)),
-                        new_state,
+                        new_hash ^ splitmix(u64::from(key_state)),
+                        key_state,
                         lo,
                         &self.bits[lo..=hi],
                     );
@@ -419,9 +622,13 @@ impl Search {
                             state,
                             max_op,
                             forced,
+                            must_observe,
                         });
+                        must_observe = new_must;
                         state = new_state;
                         hash = new_hash;
+                        self.open_required -= usize::from(self.required[op]);
+                        self.account(step, 0u32.wrapping_sub(1));
                         max_op = new_max;
                         if stack.len() > self.best.len() {
                             self.record_best(&stack, state);
@@ -446,8 +653,11 @@ impl Search {
                 let op = self.op_of[f.entry];
                 self.bits[op / 64] &= !(1 << (op % 64));
                 hash ^= self.zobrist[op];
+                self.open_required += usize::from(self.required[op]);
+                self.account(self.steps_of[op], 1);
                 state = f.state;
                 max_op = f.max_op;
+                must_observe = f.must_observe;
                 self.unlift(f.entry);
                 if !f.forced {
                     resumed = Some(self.next[f.entry]);
