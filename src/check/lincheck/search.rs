@@ -140,11 +140,11 @@ impl Budget {
     #[inline]
     fn spend(&mut self) -> bool {
         self.steps += 1;
+        self.expired |= self.max_steps.is_some_and(|m| self.steps > m);
         if self.steps & 0xfff == 0 {
             #[allow(clippy::disallowed_methods)]
             let late = self.deadline.is_some_and(|d| Instant::now() >= d);
-            let over = self.max_steps.is_some_and(|m| self.steps >= m);
-            self.expired |= late || over;
+            self.expired |= late;
         }
         self.expired
     }
@@ -270,11 +270,21 @@ pub(super) fn check_key(history: &History, ids: &[usize], budget: &mut Budget) -
         .min_by_key(|&&i| (ops[kept[i].0].complete_pos.unwrap_or(u64::MAX), i))
     {
         let until = ops[kept[first].0].complete_pos.unwrap_or(u64::MAX);
+        // What precedes it: operations that completed before it must be
+        // placed; those still running when it completed may be (or not).
         let before: Vec<(usize, Step, bool)> = kept
             .iter()
             .enumerate()
             .filter(|&(i, &(id, _, _))| ops[id].invoke_pos < until && !orphans.contains(&i))
-            .map(|(_, &k)| k)
+            .filter_map(|(_, &(id, step, known))| {
+                let known = known && ops[id].complete_pos.is_some_and(|c| c < until);
+                match (step, known) {
+                    (_, true) => Some((id, step, true)),
+                    (Step::Read(_), false) => None,
+                    (Step::Cas(e, n), false) => Some((id, Step::MaybeCas(e, n), false)),
+                    (_, false) => Some((id, step, false)),
+                }
+            })
             .collect();
         let mut search = Search::new(history, &before, value_count);
         let run = search.run(budget);
@@ -307,11 +317,24 @@ pub(super) fn check_key(history: &History, ids: &[usize], budget: &mut Budget) -
     let verdict = match verdict {
         Run::Linearizable => KeyVerdict::Linearizable,
         Run::Unknown => KeyVerdict::Unknown,
-        Run::Not => KeyVerdict::NotLinearizable(Deepest {
-            prefix: search.best.iter().map(|&i| kept[i].0).collect(),
-            state: values.values[search.best_state as usize].clone(),
-            stuck: search.best_stuck.iter().map(|&i| kept[i].0).collect(),
-        }),
+        Run::Not => {
+            // The reductions cut dead ends early, which leaves the deepest
+            // point short of where a person sees the contradiction. Explain
+            // with the plain search (Porcupine's), within a step budget;
+            // keep the reduced search's point if that runs out.
+            let mut plain = Search::new(history, &kept, value_count);
+            plain.plain = true;
+            let mut explain = Budget::new(None, Some(4 * search.steps + 200_000));
+            let shown = match plain.run(&mut explain) {
+                Run::Not => &plain,
+                _ => &search,
+            };
+            KeyVerdict::NotLinearizable(Deepest {
+                prefix: shown.best.iter().map(|&i| kept[i].0).collect(),
+                state: values.values[shown.best_state as usize].clone(),
+                stuck: shown.best_stuck.iter().map(|&i| kept[i].0).collect(),
+            })
+        }
     };
     KeyResult {
         verdict,
@@ -386,6 +409,9 @@ struct Search {
     next: Vec<usize>,
     prev: Vec<usize>,
     zobrist: Vec<u64>,
+    /// Without the reductions that refuse a placement for what comes later
+    /// (stranding, waiting, placing unknown writes just in time).
+    plain: bool,
     /// Per operation: an earlier-invoked operation with the same step whose
     /// return is no later. While it is unlinearized this one waits: placing
     /// it instead is never worse (swap the two in any linearization).
@@ -488,6 +514,7 @@ impl Search {
             next,
             prev,
             zobrist,
+            plain: false,
             dominated_by,
             bits: vec![0; n.div_ceil(64) + 1],
             memo: Memo::new(),
@@ -594,12 +621,13 @@ impl Search {
             if !backtrack {
                 let op = self.op_of[entry];
                 let step = self.steps_of[op];
-                let waits =
-                    self.dominated_by[op].is_some_and(|d| self.bits[d / 64] & (1 << (d % 64)) == 0);
+                let waits = !self.plain
+                    && self.dominated_by[op]
+                        .is_some_and(|d| self.bits[d / 64] & (1 << (d % 64)) == 0);
                 if !waits
                     && (!must_observe || step.needs() == Some(state))
                     && let Some(new_state) = step.apply(state)
-                    && !self.strands(step, state, new_state)
+                    && (self.plain || !self.strands(step, state, new_state))
                 {
                     let forced = matches!(step, Step::Read(_));
                     self.bits[op / 64] |= 1 << (op % 64);
@@ -608,7 +636,7 @@ impl Search {
                     let new_hash = hash ^ self.zobrist[op];
                     let lo = self.first_open() / 64;
                     let hi = (new_max / 64).max(lo);
-                    let new_must = !self.required[op] && step.writes().is_some();
+                    let new_must = !self.plain && !self.required[op] && step.writes().is_some();
                     let key_state = new_state << 1 | u32::from(new_must);
                     let fresh = self.memo.insert(
                         new_hash ^ splitmix(u64::from(key_state)),
