@@ -7,6 +7,7 @@
 //! the last fault healed.
 
 pub mod control;
+pub mod lincheck;
 pub mod offline;
 pub mod pipeline;
 pub mod raft;
