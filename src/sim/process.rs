@@ -26,6 +26,16 @@ impl ProcessId {
     pub fn index(self) -> usize {
         self.0 as usize
     }
+
+    /// Its name in a world whose processes are `names` (indexed by id):
+    /// `"sim"` for [`ProcessId::SIM`], `"?"` for an id out of range.
+    pub fn name_in(self, names: &[String]) -> &str {
+        if self == ProcessId::SIM {
+            "sim"
+        } else {
+            names.get(self.index()).map_or("?", |s| s.as_str())
+        }
+    }
 }
 
 /// A message type: cloneable (the network may duplicate it) and named for

@@ -454,7 +454,7 @@ impl<P: Process> Cx<'_, P> {
 
     /// The name of a process (`"m1"`).
     pub fn name(&self, p: ProcessId) -> &str {
-        name_of(&self.k.names, p)
+        p.name_in(&self.k.names)
     }
 
     /// The id of a named process.
@@ -465,14 +465,6 @@ impl<P: Process> Cx<'_, P> {
     /// All process ids, including ones not started yet.
     pub fn processes(&self) -> impl Iterator<Item = ProcessId> + '_ {
         (0..self.k.names.len() as u32).map(ProcessId)
-    }
-}
-
-fn name_of(names: &[String], p: ProcessId) -> &str {
-    if p == ProcessId::SIM {
-        "sim"
-    } else {
-        names.get(p.index()).map_or("?", |s| s.as_str())
     }
 }
 
@@ -582,7 +574,7 @@ impl<P: Process> World<P> {
 
     /// The name of `p`.
     pub fn name(&self, p: ProcessId) -> &str {
-        name_of(&self.k.names, p)
+        p.name_in(&self.k.names)
     }
 
     /// The id of a named process.

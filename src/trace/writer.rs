@@ -119,13 +119,7 @@ impl<W: Write> TraceWriter<W> {
 
 /// Appends one event line (with its newline) to `out`.
 pub fn format_event<E: AppEvent>(out: &mut Vec<u8>, ev: &Event<'_, E>, names: &[String]) {
-    let name = |p: ProcessId| -> &str {
-        if p == ProcessId::SIM {
-            "sim"
-        } else {
-            names.get(p.index()).map_or("?", |s| s.as_str())
-        }
-    };
+    let name = |p: ProcessId| p.name_in(names);
     out.extend_from_slice(b"{\"t\":");
     push_u64(out, ev.t.0);
     out.extend_from_slice(b",\"p\":");
