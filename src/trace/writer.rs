@@ -19,7 +19,8 @@ const BLOCK_BYTES: usize = 64 * 1024;
 
 /// Which events are written (`--trace-level`). Checkers see every event
 /// whatever the level.
-#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, clap::ValueEnum, Serialize)]
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 #[serde(rename_all = "snake_case")]
 pub enum TraceLevel {
     /// Everything but data-plane messages (client and replication traffic).
