@@ -12,5 +12,6 @@ pub mod grid;
 pub mod health;
 pub mod network;
 pub mod node;
+pub mod plan;
 pub mod planted;
 pub mod recovery;
