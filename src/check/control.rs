@@ -398,12 +398,16 @@ impl Copies {
             })
     }
 
-    /// True when `node` says it holds `p` in full.
+    /// True when `node` says it holds `p` in full — or it is one of the
+    /// partition's first replicas and has not said anything of it yet: a
+    /// fresh partition is empty, so it holds all there is even before its
+    /// node instantiates it (say, when the node crashed as it was placed).
     fn complete(&self, p: u32, node: &str) -> bool {
         self.held
             .get(&p)
             .and_then(|m| m.get(node))
             .is_some_and(|c| c.complete)
+            || self.genesis.get(&p).is_some_and(|g| g.contains(node))
     }
 
     /// Partitions `node` hosts (any state but removed), by its own word.
@@ -420,6 +424,20 @@ impl Copies {
     fn on_event(&mut self, ev: &Event<'_, StackEvent>, names: &[String]) -> Option<(u32, String)> {
         let who = name(names, ev.p).to_string();
         match ev.kind {
+            EventKind::Start | EventKind::Restart => {
+                // What was only in memory is gone; what the disk kept is
+                // stated again by the node (`stored`).
+                for m in self.held.values_mut() {
+                    match m.get_mut(&who) {
+                        Some(c) if c.complete => c.state = ReplicaState::Stored,
+                        Some(_) => {
+                            m.remove(&who);
+                        }
+                        None => {}
+                    }
+                }
+                None
+            }
             EventKind::DiskLoss => {
                 // A fault, not the protocol's doing: the copies are gone.
                 for m in self.held.values_mut() {
@@ -472,7 +490,11 @@ impl Copies {
         complete: bool,
         source: Option<&str>,
     ) -> Option<(u32, String)> {
-        let before = self.complete(p, node);
+        let before = self
+            .held
+            .get(&p)
+            .and_then(|m| m.get(node))
+            .is_some_and(|c| c.complete);
         let mut violation = None;
         if complete && !before {
             let holders: Vec<String> = self.holders(p).into_iter().map(String::from).collect();
@@ -494,6 +516,9 @@ impl Copies {
                     ),
                 ));
             }
+        }
+        if let Some(g) = self.genesis.get_mut(&p) {
+            g.remove(node);
         }
         let copies = self.held.entry(p).or_default();
         if state == ReplicaState::Removed {
