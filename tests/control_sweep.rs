@@ -2,6 +2,11 @@
 //! on seeds 0..200 (issue 4, "done when") — the same as
 //! `partsim sweep scenarios/NAME.toml --seeds 0..200` for each file.
 //!
+//! The schedules of issue 11 (`data-node-pauses`, `leader-pauses`,
+//! `multi-node-outage`, `churn`) run their first 25 seeds here; their full
+//! sweeps are `partsim sweep scenarios/NAME.toml --seeds 0..500 --jobs 2`
+//! (README, "Control plane").
+//!
 //! `large-grid` (50 nodes, 1024 partitions, about a second per seed in
 //! release) runs its first 12 seeds here; its full sweep is
 //! `partsim sweep scenarios/large-grid.toml --seeds 0..200` (about three
@@ -65,4 +70,24 @@ fn manager_failover_during_moves_holds_on_200_seeds() {
 #[test]
 fn large_grid_holds_on_its_first_seeds() {
     holds("large-grid", seeds(12));
+}
+
+#[test]
+fn data_node_pauses_hold_on_their_first_seeds() {
+    holds("data-node-pauses", seeds(25));
+}
+
+#[test]
+fn leader_pauses_hold_on_their_first_seeds() {
+    holds("leader-pauses", seeds(25));
+}
+
+#[test]
+fn multi_node_outage_holds_on_its_first_seeds() {
+    holds("multi-node-outage", seeds(25));
+}
+
+#[test]
+fn churn_holds_on_its_first_seeds() {
+    holds("churn", seeds(25));
 }

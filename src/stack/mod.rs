@@ -13,5 +13,6 @@ pub mod health;
 pub mod host;
 pub mod network;
 pub mod node;
+pub mod plan;
 pub mod planted;
 pub mod recovery;

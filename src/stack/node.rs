@@ -19,7 +19,12 @@
 //! replica the map lists as catching up becomes complete only after every
 //! chunk of the partition arrived from an in-sync replica; one the map lists
 //! in sync and the node does not hold is a fresh partition (initial
-//! placement) or a re-seed, and is created complete.
+//! placement, or a re-seed of a partition whose every copy was lost), and
+//! is created complete. A copy being fetched becomes complete only by the
+//! transfer, or — where the map re-seeds from it — from what the node's own
+//! disk kept: never because the map says so. Every change of what the node
+//! holds is traced (`replica`, with `complete` and, after a transfer, its
+//! `source`), and so is what it finds on its disk at start (`stored`).
 //!
 //! ```text
 //!   start ──► Register (retried, backoff) ──Registered──► Heartbeat every interval
@@ -79,8 +84,8 @@ enum Data {
 #[derive(Clone, Debug)]
 struct Hosted {
     data: Data,
-    /// The state and epoch last traced.
-    traced: Option<(ReplicaState, u64)>,
+    /// The state, epoch and completeness last traced.
+    traced: Option<(ReplicaState, u64, bool)>,
 }
 
 /// A data node (or an impostor: the same node holding the wrong key).
@@ -231,6 +236,15 @@ impl DataNode {
                 self.on_disk = list.into_iter().collect();
             }
         }
+        for &p in &self.on_disk {
+            cx.trace(StackEvent::Replica {
+                partition: p,
+                state: ReplicaState::Stored,
+                epoch: 0,
+                complete: true,
+                source: None,
+            });
+        }
         self.register(cx);
     }
 
@@ -307,6 +321,7 @@ impl DataNode {
                 partition: *p,
                 epoch: self.map.partitions.get(*p as usize).map_or(0, |c| c.epoch),
                 in_sync: h.data == Data::Complete,
+                stored: self.on_disk.contains(p),
             })
             .collect();
         let body = Control::Heartbeat {
@@ -457,7 +472,6 @@ impl DataNode {
                 if let Some(req) = self.register_req.take() {
                     self.net.cancel(cx, req);
                 }
-                self.now_registered(cx);
             }
             Some(_) => return, // the map still describes an earlier incarnation
             None => {
@@ -504,11 +518,21 @@ impl DataNode {
             .collect();
         for p in stale {
             self.on_disk.remove(&p);
+            cx.trace(StackEvent::Replica {
+                partition: p,
+                state: ReplicaState::Removed,
+                epoch: self.map.partitions.get(p as usize).map_or(0, |c| c.epoch),
+                complete: false,
+                source: None,
+            });
             changed = true;
         }
         if changed {
             self.persist(cx);
         }
+        // Only now: the first heartbeat reports the replicas the map gives
+        // this incarnation, with what its disk kept of them.
+        self.now_registered(cx);
     }
 
     /// Returns true if what is held in full changed (to persist).
@@ -551,11 +575,17 @@ impl DataNode {
                 }
             }
             (Some(in_sync), true) => {
+                // The map counts it in sync: a re-seed from the copy this
+                // node's disk kept. Without such a copy the map is wrong
+                // about this node, and it goes on fetching (unless the
+                // `seed-from-empty-source` bug is planted: it trusts the map).
+                let own_copy =
+                    self.on_disk.contains(&p) || self.planted.has(Bug::SeedFromEmptySource);
                 if in_sync
+                    && own_copy
                     && let Some(h) = self.replicas.get_mut(&p)
                     && h.data != Data::Complete
                 {
-                    // The map counts it in sync (a re-seed): trust the map.
                     if let Data::Fetching { timer: Some(t), .. } = h.data {
                         cx.cancel_timer(t);
                     }
@@ -572,15 +602,19 @@ impl DataNode {
         } else {
             ReplicaState::Backup
         };
-        if let Some(h) = self.replicas.get_mut(&p)
-            && h.traced != Some((state, epoch))
-        {
-            h.traced = Some((state, epoch));
-            cx.trace(StackEvent::Replica {
-                partition: p,
-                state,
-                epoch,
-            });
+        let stored = self.on_disk.contains(&p);
+        if let Some(h) = self.replicas.get_mut(&p) {
+            let complete = h.data == Data::Complete || stored;
+            if h.traced != Some((state, epoch, complete)) {
+                h.traced = Some((state, epoch, complete));
+                cx.trace(StackEvent::Replica {
+                    partition: p,
+                    state,
+                    epoch,
+                    complete,
+                    source: None,
+                });
+            }
         }
         changed
     }
@@ -599,6 +633,8 @@ impl DataNode {
                 partition: p,
                 state: ReplicaState::Removed,
                 epoch,
+                complete: false,
+                source: None,
             });
         }
         self.on_disk.remove(&p);
@@ -807,7 +843,7 @@ impl DataNode {
             applying,
             tries,
             timer,
-            ..
+            source,
         } = &mut h.data
         else {
             return;
@@ -817,7 +853,18 @@ impl DataNode {
             *next += 1;
             *tries = 0;
             if *next >= *chunks {
+                let from = source.map(|s| cx.name(s).to_string());
                 h.data = Data::Complete;
+                let epoch = self.map.partitions.get(p as usize).map_or(0, |c| c.epoch);
+                let state = h.traced.map_or(ReplicaState::CatchingUp, |t| t.0);
+                h.traced = Some((state, epoch, true));
+                cx.trace(StackEvent::Replica {
+                    partition: p,
+                    state,
+                    epoch,
+                    complete: true,
+                    source: from,
+                });
                 self.on_disk.remove(&p);
                 self.persist(cx);
                 // Tell the leader now rather than at the next heartbeat

@@ -33,11 +33,23 @@ pub enum Bug {
     HealthSkipsConsensus,
     /// Manager: envelopes are accepted without checking their tag.
     AcceptBadMac,
+    /// Coordinator: plans carry no member-generation condition, so a plan
+    /// computed before a `MarkDead` / `MarkAlive` commits after it.
+    PlanAgainstStaleLiveness,
+    /// Health monitor: a leader back from a pause (or a clock jump) judges
+    /// every node by the silence it did not hear, with no fresh grace.
+    PausedLeaderJudges,
+    /// Recovery: a partition with nothing in sync is re-seeded by counting
+    /// every live replica in sync, whether it holds data or not; replicas
+    /// are added with no source to copy from, a returning node's intact
+    /// replicas are removed as abandoned moves, and a node counted in sync
+    /// calls its incomplete copy complete.
+    SeedFromEmptySource,
 }
 
 impl Bug {
     /// Every planted bug.
-    pub const ALL: [Bug; 8] = [
+    pub const ALL: [Bug; 11] = [
         Bug::VoteWithoutLogCheck,
         Bug::CommitOldTermByCounting,
         Bug::VoteBeforeFsync,
@@ -46,6 +58,9 @@ impl Bug {
         Bug::ApplyOlderMap,
         Bug::HealthSkipsConsensus,
         Bug::AcceptBadMac,
+        Bug::PlanAgainstStaleLiveness,
+        Bug::PausedLeaderJudges,
+        Bug::SeedFromEmptySource,
     ];
 
     /// The name used on the command line.
@@ -59,6 +74,9 @@ impl Bug {
             Bug::ApplyOlderMap => "apply-older-map",
             Bug::HealthSkipsConsensus => "health-skips-consensus",
             Bug::AcceptBadMac => "accept-bad-mac",
+            Bug::PlanAgainstStaleLiveness => "plan-against-stale-liveness",
+            Bug::PausedLeaderJudges => "paused-leader-judges",
+            Bug::SeedFromEmptySource => "seed-from-empty-source",
         }
     }
 }
