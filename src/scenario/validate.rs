@@ -24,8 +24,10 @@ use crate::sim::time::{SimDuration, SimTime};
 pub const MAX_DURATION: SimDuration = SimDuration::from_secs(7 * 24 * 3600);
 /// Largest consensus group.
 pub const MAX_MANAGERS: u32 = 7;
-/// Most data nodes at start.
-pub const MAX_NODES: u32 = 1000;
+/// Most data nodes at start: room for the 5,000-node cluster of
+/// `bench stack` (a user sizing a real cluster asks about thousands of
+/// nodes), with a margin; memory per node is bounded by its own replicas.
+pub const MAX_NODES: u32 = 10_000;
 /// Most clients.
 pub const MAX_CLIENTS: u32 = 1000;
 /// Longest grid side, in cells.
