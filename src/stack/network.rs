@@ -5,8 +5,8 @@
 //! **Responsibility.** Every node↔manager message travels in an
 //! [`Envelope`]: the sender's id, a request id and attempt number (or the
 //! request answered), the payload, and an HMAC-SHA256 tag keyed by the
-//! cluster key over (sender id, envelope header, SHA-256 of the encoded
-//! payload). The receiver recomputes the tag and checks that the sender id
+//! cluster key over (sender id, envelope header, SHA-256 of the payload's
+//! canonical binary encoding). The receiver recomputes the tag and checks that the sender id
 //! is the network-level sender; anything else is dropped and traced as
 //! `auth_reject` — a process without the key can neither join nor speak for
 //! another node.
@@ -112,10 +112,13 @@ pub struct Envelope<B> {
     pub tag: Tag,
 }
 
-/// SHA-256 of a payload's canonical encoding (JSON of the value).
+/// SHA-256 of a payload's canonical binary encoding (see
+/// [`encoding`](super::encoding)), streamed into the hash without a buffer.
 pub fn payload_digest<B: Serialize>(body: &B) -> [u8; 32] {
-    let bytes = serde_json::to_vec(body).expect("a payload must serialize to JSON");
-    Sha256::digest(&bytes).into()
+    let mut h = Sha256::new();
+    super::encoding::encode_into(&mut h, body)
+        .expect("every payload of the stack has a canonical encoding");
+    h.finalize().into()
 }
 
 /// The fingerprint of a key traced in `credentials` events: the first 16
