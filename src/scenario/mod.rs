@@ -20,6 +20,7 @@
 //!   expansion of `[random]` into one sorted timeline of begin/end steps.
 //! - [`Scenario::to_toml`] writes a scenario back as a file.
 
+mod cost;
 mod error;
 mod model;
 mod raw;
@@ -33,6 +34,7 @@ use std::path::Path;
 use serde::Deserialize;
 use toml::de::DeTable;
 
+pub use cost::{MAX_IMPOSTORS, MAX_MAP_ENTRIES, MAX_PERIODIC_RATE, MIN_PERIOD};
 pub use error::ScenarioError;
 pub use model::{
     Action, Cluster, DiskConfig, EventSpec, Expect, Grid, KNOWN_CHECKERS, KeyDist, Network,

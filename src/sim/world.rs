@@ -118,6 +118,8 @@ enum Item<M> {
         to_incarnation: u32,
         id: u64,
         send_seq: Option<u64>,
+        /// Descends from a duplicate: never duplicated again (see `Network::fate`).
+        echo: bool,
         msg: M,
     },
     Timer {
@@ -247,7 +249,14 @@ impl<P: Process> Kernel<P> {
         }
     }
 
-    fn send(&mut self, from: ProcessId, to: ProcessId, msg: P::Msg, cause: Option<u64>) {
+    fn send(
+        &mut self,
+        from: ProcessId,
+        to: ProcessId,
+        msg: P::Msg,
+        cause: Option<u64>,
+        echo: bool,
+    ) {
         let id = self.next_msg_id;
         self.next_msg_id += 1;
         self.stats.sent += 1;
@@ -267,7 +276,7 @@ impl<P: Process> Kernel<P> {
             return;
         };
         let to_incarnation = target.incarnation;
-        match self.net.fate(&mut self.net_rng, from, to) {
+        match self.net.fate(&mut self.net_rng, from, to, echo) {
             Fate::Dropped(reason) => self.drop_msg(from, from, to, &msg, id, send_seq, reason),
             Fate::Once(d) => {
                 let at = self.now + SimDuration(d);
@@ -279,6 +288,7 @@ impl<P: Process> Kernel<P> {
                         to_incarnation,
                         id,
                         send_seq,
+                        echo,
                         msg,
                     },
                 );
@@ -296,6 +306,7 @@ impl<P: Process> Kernel<P> {
                         to_incarnation,
                         id,
                         send_seq,
+                        echo: false,
                         msg: copy,
                     },
                 );
@@ -307,6 +318,7 @@ impl<P: Process> Kernel<P> {
                         to_incarnation,
                         id,
                         send_seq,
+                        echo: true,
                         msg,
                     },
                 );
@@ -401,6 +413,8 @@ pub struct Cx<'a, P: Process> {
     k: &'a mut Kernel<P>,
     me: ProcessId,
     cause: Option<u64>,
+    /// Handling a message that descends from a duplicate.
+    echo: bool,
 }
 
 impl<P: Process> Cx<'_, P> {
@@ -423,7 +437,7 @@ impl<P: Process> Cx<'_, P> {
     /// Sends `msg` to `to` through the simulated network.
     #[inline]
     pub fn send(&mut self, to: ProcessId, msg: P::Msg) {
-        self.k.send(self.me, to, msg, self.cause);
+        self.k.send(self.me, to, msg, self.cause, self.echo);
     }
 
     /// Sets a timer to fire after `after` of local time.
@@ -708,6 +722,7 @@ impl<P: Process> World<P> {
             k: &mut self.k,
             me: p,
             cause,
+            echo: false,
         };
         proc.on_start(&mut cx);
         self.procs[p.index()] = Some(proc);
@@ -848,6 +863,7 @@ impl<P: Process> World<P> {
                 to_incarnation,
                 id,
                 send_seq,
+                echo,
                 msg,
             } => {
                 let m = &mut self.k.meta[to.index()];
@@ -862,6 +878,7 @@ impl<P: Process> World<P> {
                             to_incarnation,
                             id,
                             send_seq,
+                            echo,
                             msg,
                         });
                         return;
@@ -894,6 +911,7 @@ impl<P: Process> World<P> {
                     k: &mut self.k,
                     me: to,
                     cause: seq,
+                    echo,
                 };
                 proc.on_message(&mut cx, from, msg);
             }
@@ -942,6 +960,7 @@ impl<P: Process> World<P> {
                     k: &mut self.k,
                     me: p,
                     cause: seq,
+                    echo: false,
                 };
                 proc.on_timer(&mut cx, timer);
             }

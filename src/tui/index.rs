@@ -38,7 +38,7 @@ pub const CHECKPOINT_EVERY: usize = 1024;
 /// At most this many checkpoints are kept (the interval doubles instead).
 pub const MAX_CHECKPOINTS: usize = 4096;
 /// Lines longer than this are refused (a bound on the read buffer).
-pub const MAX_LINE_BYTES: usize = 64 << 20;
+pub const MAX_LINE_BYTES: usize = crate::trace::reader::MAX_LINE_BYTES;
 /// Distinct process names beyond this are refused (indices are u16).
 pub const MAX_PROCESSES: usize = u16::MAX as usize - 1;
 /// Distinct event kinds beyond this are refused.
