@@ -115,10 +115,43 @@ pub struct Envelope<B> {
 /// SHA-256 of a payload's canonical binary encoding (see
 /// [`encoding`](super::encoding)), streamed into the hash without a buffer.
 pub fn payload_digest<B: Serialize>(body: &B) -> [u8; 32] {
-    let mut h = Sha256::new();
-    super::encoding::encode_into(&mut h, body)
+    let mut sink = BlockSink {
+        hash: Sha256::new(),
+        buf: [0; SINK_BYTES],
+        len: 0,
+    };
+    super::encoding::encode_into(&mut sink, body)
         .expect("every payload of the stack has a canonical encoding");
-    h.finalize().into()
+    sink.hash.update(&sink.buf[..sink.len]);
+    sink.hash.finalize().into()
+}
+
+/// Bytes gathered before they are hashed: whole SHA-256 blocks.
+const SINK_BYTES: usize = 512;
+
+/// Gathers the encoding's many small pieces (a field is a few bytes) on the
+/// stack and hashes them a buffer at a time: the hasher's cost per call,
+/// not per byte, is what small pieces pay.
+struct BlockSink {
+    hash: Sha256,
+    buf: [u8; SINK_BYTES],
+    len: usize,
+}
+
+impl super::encoding::Sink for BlockSink {
+    #[inline]
+    fn put(&mut self, bytes: &[u8]) {
+        if self.len + bytes.len() > SINK_BYTES {
+            self.hash.update(&self.buf[..self.len]);
+            self.len = 0;
+            if bytes.len() > SINK_BYTES {
+                self.hash.update(bytes);
+                return;
+            }
+        }
+        self.buf[self.len..self.len + bytes.len()].copy_from_slice(bytes);
+        self.len += bytes.len();
+    }
 }
 
 /// The fingerprint of a key traced in `credentials` events: the first 16
