@@ -330,7 +330,7 @@ mod tests {
         out
     }
 
-    #[derive(Serialize)]
+    #[derive(serde::Serialize)]
     enum E {
         A,
         B(u32),
