@@ -76,7 +76,7 @@ impl<S: Sink> Encoder<'_, S> {
 
 type R = Result<(), EncodeError>;
 
-impl<'a, S: Sink> ser::Serializer for &'a mut Encoder<'_, S> {
+impl<S: Sink> ser::Serializer for &mut Encoder<'_, S> {
     type Ok = ();
     type Error = EncodeError;
     type SerializeSeq = Self;
