@@ -218,3 +218,218 @@ pub fn peak_rss_bytes() -> u64 {
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
         .map_or(0, |kb| kb * 1024)
 }
+
+// ----- bench stack -----
+
+/// The workloads of `bench stack` run by default, in order.
+pub const STACK_WORKLOADS: &[&str] = &["large-grid", "grid-500"];
+
+/// Every workload `bench stack --workload` accepts: the defaults, and the
+/// 5,000-node cluster (minutes, not seconds, so asked for by name).
+pub const STACK_WORKLOADS_ALL: &[&str] = &["large-grid", "grid-500", "grid-5000"];
+
+const LARGE_GRID: &str = include_str!("../scenarios/large-grid.toml");
+
+/// `large-grid` resized: `nodes` data nodes on a `width` × 256 grid of 8 × 8
+/// tiles (`width / 8 * 32` partitions), the same faults and timeline.
+fn resized_grid(nodes: u32, width: u32) -> Result<String, String> {
+    let mut text = LARGE_GRID.to_string();
+    for (from, to) in [
+        ("name = \"large-grid\"", format!("name = \"grid-{nodes}\"")),
+        ("\nnodes = 50\n", format!("\nnodes = {nodes}\n")),
+        ("\nwidth = 256\n", format!("\nwidth = {width}\n")),
+        ("join = \"n51\"", format!("join = \"n{}\"", nodes + 1)),
+    ] {
+        if !text.contains(from) {
+            return Err(format!(
+                "scenarios/large-grid.toml no longer has `{}`: update the bench workloads",
+                from.trim()
+            ));
+        }
+        text = text.replace(from, &to);
+    }
+    Ok(text)
+}
+
+/// The scenario of a `bench stack` workload, parsed and validated like a
+/// scenario file.
+pub fn stack_scenario(workload: &str) -> Result<crate::scenario::Scenario, String> {
+    let text = match workload {
+        "large-grid" => LARGE_GRID.to_string(),
+        // 500 nodes, 2,048 partitions.
+        "grid-500" => resized_grid(500, 512)?,
+        // 5,000 nodes, 20,000 partitions.
+        "grid-5000" => resized_grid(5_000, 5_000)?,
+        other => {
+            return Err(format!(
+                "unknown workload `{other}` (expected one of {})",
+                STACK_WORKLOADS_ALL.join(", ")
+            ));
+        }
+    };
+    crate::scenario::parse(&text, &format!("{workload}.toml")).map_err(|e| e.to_string())
+}
+
+/// What one `bench stack` workload measured.
+#[derive(Clone, Debug, Serialize, serde::Deserialize)]
+pub struct StackReport {
+    /// Workload name.
+    pub workload: String,
+    /// Data nodes at start.
+    pub nodes: u32,
+    /// Partitions.
+    pub partitions: u64,
+    /// Events (the trace's event lines; the same count `partsim run` prints).
+    pub events: u64,
+    /// Virtual seconds simulated.
+    pub virtual_s: f64,
+    /// Wall-clock seconds of the run (building the world included).
+    pub wall_s: f64,
+    /// Events per wall-clock second.
+    pub events_per_s: f64,
+    /// Virtual seconds per wall-clock second.
+    pub speedup: f64,
+    /// Peak resident memory of the process that ran only this workload, bytes.
+    pub peak_rss_bytes: u64,
+    /// The run's trace digest: equal digests, equal runs.
+    pub trace_digest: String,
+    /// True when the scenario's expectations held.
+    pub passed: bool,
+}
+
+/// Runs one workload in this process through [`crate::run::run`], the
+/// runner of `partsim run`, without a trace file. Peak RSS is this
+/// process's: run one workload per process to measure it alone.
+#[allow(clippy::disallowed_methods)] // Measuring wall time is the point of a benchmark.
+pub fn stack_one(workload: &str) -> Result<StackReport, String> {
+    let s = stack_scenario(workload)?;
+    let wall = std::time::Instant::now();
+    let report =
+        crate::run::run(&s, crate::run::RunOptions::default()).map_err(|e| e.to_string())?;
+    let wall_s = wall.elapsed().as_secs_f64().max(1e-9);
+    let virtual_s = report.ended_at.0 as f64 / 1e6;
+    Ok(StackReport {
+        workload: workload.to_string(),
+        nodes: s.cluster.nodes,
+        partitions: s.grid.partition_count(),
+        events: report.trace_events,
+        virtual_s,
+        wall_s,
+        events_per_s: report.trace_events as f64 / wall_s,
+        speedup: virtual_s / wall_s,
+        peak_rss_bytes: peak_rss_bytes(),
+        trace_digest: report.trace_digest,
+        passed: report.passed,
+    })
+}
+
+/// What `bench stack` measured: each workload in a child process of its
+/// own, then `bench mesh` in this one.
+#[derive(Clone, Debug, Serialize)]
+pub struct StackSuite {
+    /// One per workload, in order.
+    pub workloads: Vec<StackReport>,
+    /// `bench mesh`, measured in the same sitting.
+    pub mesh: MeshReport,
+    /// Per workload, its events per second ÷ the mesh's messages per second.
+    pub stack_over_kernel: Vec<(String, f64)>,
+}
+
+/// Runs each workload as `exe bench stack --child NAME --json` (so each
+/// peak RSS is that workload's alone), then the mesh here.
+pub fn stack_suite(exe: &Path, workloads: &[String]) -> Result<StackSuite, String> {
+    let mut reports = Vec::new();
+    for w in workloads {
+        stack_scenario(w)?;
+        let out = std::process::Command::new(exe)
+            .args(["bench", "stack", "--json", "--child", w])
+            .stderr(std::process::Stdio::inherit())
+            .output()
+            .map_err(|e| format!("{}: cannot start: {e}", exe.display()))?;
+        if !out.status.success() {
+            return Err(format!(
+                "workload {w}: the child run failed ({})",
+                out.status
+            ));
+        }
+        let r: StackReport = serde_json::from_slice(&out.stdout)
+            .map_err(|e| format!("workload {w}: unreadable child report: {e}"))?;
+        reports.push(r);
+    }
+    let mesh = mesh(SimDuration::from_secs(60), None).map_err(|e| e.to_string())?;
+    let stack_over_kernel = reports
+        .iter()
+        .map(|r| {
+            (
+                r.workload.clone(),
+                r.events_per_s / mesh.messages_per_s.max(1e-9),
+            )
+        })
+        .collect();
+    Ok(StackSuite {
+        workloads: reports,
+        mesh,
+        stack_over_kernel,
+    })
+}
+
+impl std::fmt::Display for StackSuite {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(
+            f,
+            "{:<11} {:>6} {:>6} {:>10} {:>8} {:>12} {:>9} {:>9} {:>8}",
+            "workload",
+            "nodes",
+            "parts",
+            "events",
+            "wall s",
+            "events/s",
+            "× real",
+            "peak MiB",
+            "÷ mesh"
+        )?;
+        for (r, (_, ratio)) in self.workloads.iter().zip(&self.stack_over_kernel) {
+            writeln!(
+                f,
+                "{:<11} {:>6} {:>6} {:>10} {:>8.3} {:>12.0} {:>9.1} {:>9.1} {:>8.3}{}",
+                r.workload,
+                r.nodes,
+                r.partitions,
+                r.events,
+                r.wall_s,
+                r.events_per_s,
+                r.speedup,
+                r.peak_rss_bytes as f64 / (1024.0 * 1024.0),
+                ratio,
+                if r.passed {
+                    ""
+                } else {
+                    "  (expectations FAILED)"
+                }
+            )?;
+        }
+        write!(
+            f,
+            "bench mesh: {} messages in {:.3} s = {:.0} messages/s",
+            self.mesh.messages, self.mesh.wall_s, self.mesh.messages_per_s
+        )
+    }
+}
+
+#[cfg(test)]
+mod stack_tests {
+    use super::*;
+
+    #[test]
+    fn every_workload_is_a_valid_scenario_of_the_announced_size() {
+        let sizes: Vec<(u32, u64)> = STACK_WORKLOADS_ALL
+            .iter()
+            .map(|w| {
+                let s = stack_scenario(w).unwrap_or_else(|e| panic!("{w}: {e}"));
+                (s.cluster.nodes, s.grid.partition_count())
+            })
+            .collect();
+        assert_eq!(sizes, [(50, 1024), (500, 2048), (5_000, 20_000)]);
+        assert!(stack_scenario("nope").is_err());
+    }
+}

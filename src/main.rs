@@ -187,6 +187,21 @@ enum BenchCommand {
         #[arg(long)]
         json: bool,
     },
+    /// The stack: fixed seeded workloads through the runner of `partsim run`, each in a
+    /// child process (for its own peak RSS), then `bench mesh` for the stack ÷ kernel ratio.
+    Stack {
+        /// Print one JSON document.
+        #[arg(long)]
+        json: bool,
+        /// Run only these workloads (large-grid, grid-500, grid-5000; default: large-grid
+        /// and grid-500).
+        #[arg(long, value_name = "NAME")]
+        workload: Vec<String>,
+        /// Run this one workload in this process and print its report (what the
+        /// parent starts per workload).
+        #[arg(long, value_name = "NAME", hide = true)]
+        child: Option<String>,
+    },
     /// The replay UI's loader: generates a trace, then measures open time, seek time and memory.
     Replay {
         /// Events in the generated trace (at most 20,000,000, about 2 GB).
@@ -595,6 +610,41 @@ fn dispatch(cli: Cli) -> Result<u8, Failure> {
                 println!(
                     "{}",
                     serde_json::to_string(&r).map_err(|e| Failure::internal(e.to_string()))?
+                );
+            } else {
+                println!("{r}");
+            }
+            Ok(0)
+        }
+        Command::Bench(BenchCommand::Stack {
+            json,
+            workload,
+            child,
+        }) => {
+            if let Some(w) = child {
+                let r = partsim::bench::stack_one(&w).map_err(Failure::usage)?;
+                println!(
+                    "{}",
+                    serde_json::to_string(&r).map_err(|e| Failure::internal(e.to_string()))?
+                );
+                return Ok(0);
+            }
+            let workloads: Vec<String> = if workload.is_empty() {
+                partsim::bench::STACK_WORKLOADS
+                    .iter()
+                    .map(|w| w.to_string())
+                    .collect()
+            } else {
+                workload
+            };
+            let exe = std::env::current_exe()
+                .map_err(|e| Failure::internal(format!("cannot find this executable: {e}")))?;
+            let r = partsim::bench::stack_suite(&exe, &workloads).map_err(Failure::usage)?;
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&r)
+                        .map_err(|e| Failure::internal(e.to_string()))?
                 );
             } else {
                 println!("{r}");

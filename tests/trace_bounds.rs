@@ -111,7 +111,7 @@ fn a_partition_count_from_the_trace_is_bounded_before_it_sizes_anything() {
     let out = partsim(&["check", path.to_str().unwrap()]);
     assert_refused(
         &[out],
-        "placement_config: 4294967295 partitions is above the limit of 4096 (MAX_PARTITIONS)",
+        "placement_config: 4294967295 partitions is above the limit of 32768 (MAX_PARTITIONS)",
     );
 }
 

@@ -5,6 +5,8 @@
 //! `scenario/` turns a scenario file into a [`ClusterConfig`]; `stack/`
 //! never reads scenario files itself (the dependency points one way).
 
+use std::rc::Rc;
+
 use serde::Serialize;
 
 use crate::sim::{Message, ProcessId, SimDuration, TimerKind};
@@ -171,8 +173,18 @@ pub enum Control {
         /// False when the node (this boot) is not a member.
         member: bool,
     },
-    /// Map dissemination from the leader (one-way).
-    MapUpdate(MapUpdate),
+    /// Map dissemination from the leader (one-way). One push to many
+    /// members shares one immutable update: no recipient can change what
+    /// another holds, and each still authenticates the same bytes.
+    MapUpdate(#[serde(serialize_with = "serialize_shared")] Rc<MapUpdate>),
+}
+
+/// Serializes a shared value as the value itself (what the wire carries).
+fn serialize_shared<T: Serialize, S: serde::Serializer>(
+    v: &Rc<T>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    T::serialize(v, s)
 }
 
 /// One replica as a data node reports it in its heartbeats.
@@ -199,9 +211,18 @@ pub enum MapUpdate {
         base: u64,
         /// `(index, command)`, in log order.
         commands: Vec<(u64, MapCommand)>,
+        /// The map these commands lead to, shared by every recipient: a
+        /// node whose map is at `base` or later and older than `result`
+        /// would compute exactly this by applying the rest of `commands`
+        /// (the map is a deterministic state machine), so it adopts this
+        /// immutable value instead of keeping a private copy of every
+        /// partition's replicas. Not on the wire: the commands are.
+        #[serde(skip)]
+        result: Rc<ClusterMap>,
     },
-    /// The whole map (for a node too far behind for a delta).
-    Full(Box<ClusterMap>),
+    /// The whole map (for a node too far behind for a delta), shared by
+    /// its recipients.
+    Full(#[serde(serialize_with = "serialize_shared")] Rc<ClusterMap>),
 }
 
 impl Control {
@@ -212,8 +233,10 @@ impl Control {
             Control::Redirect { .. } => "Redirect",
             Control::Heartbeat { .. } => "Heartbeat",
             Control::HeartbeatAck { .. } => "HeartbeatAck",
-            Control::MapUpdate(MapUpdate::Delta { .. }) => "MapDelta",
-            Control::MapUpdate(MapUpdate::Full(_)) => "MapFull",
+            Control::MapUpdate(u) => match **u {
+                MapUpdate::Delta { .. } => "MapDelta",
+                MapUpdate::Full(_) => "MapFull",
+            },
         }
     }
 }

@@ -35,6 +35,7 @@
 //! ```
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::rc::Rc;
 
 use crate::sim::{Cx, Process, ProcessId, SimDuration, SimTime};
 
@@ -102,6 +103,8 @@ pub struct Manager {
     /// Applied commands for deltas: `recent` follows map version `recent_base`.
     recent: VecDeque<(u64, MapCommand)>,
     recent_base: u64,
+    /// The applied map last shared with the members (see `shared_map`).
+    published: Option<Rc<ClusterMap>>,
     /// The map version after the last batch handed to the host.
     applied_version: u64,
     /// The newest version traced in a `map` event (this incarnation).
@@ -187,6 +190,7 @@ impl Manager {
             term_start_index: 0,
             recent: VecDeque::new(),
             recent_base: 0,
+            published: None,
             applied_version: 0,
             traced_version: 0,
             mirror: None,
@@ -604,6 +608,20 @@ impl Manager {
         }
     }
 
+    /// The applied map as one immutable value that every update of this
+    /// version shares (copied once per version, not per recipient).
+    fn shared_map(&mut self) -> Rc<ClusterMap> {
+        let map = self.raft.state();
+        match &self.published {
+            Some(m) if m.version == map.version => Rc::clone(m),
+            _ => {
+                let m = Rc::new(map.clone());
+                self.published = Some(Rc::clone(&m));
+                m
+            }
+        }
+    }
+
     /// Sends `to` (at map version `have`) what it misses: a delta if the
     /// recent commands reach back that far, else the whole map.
     fn send_catch_up<P: Process<Msg = Msg, Timer = Timer, Event = StackEvent>>(
@@ -629,11 +647,13 @@ impl Manager {
             MapUpdate::Delta {
                 base: have,
                 commands,
+                result: self.shared_map(),
             }
         } else {
-            MapUpdate::Full(Box::new(map.clone()))
+            MapUpdate::Full(self.shared_map())
         };
-        self.net.push(cx, &[to], Control::MapUpdate(update));
+        self.net
+            .push(cx, &[to], Control::MapUpdate(Rc::new(update)));
     }
 
     /// After every input: react to leadership changes and to applied entries.
@@ -748,6 +768,7 @@ impl Manager {
                     _ => None,
                 })
                 .collect();
+            let shared = self.shared_map();
             let map = self.raft.state();
             let mut to = Vec::with_capacity(map.members.len());
             let mut fresh = Vec::new();
@@ -765,14 +786,15 @@ impl Manager {
                 }
             }
             if !fresh.is_empty() {
-                let full = MapUpdate::Full(Box::new(map.clone()));
-                self.net.push(cx, &fresh, Control::MapUpdate(full));
+                let full = MapUpdate::Full(Rc::clone(&shared));
+                self.net.push(cx, &fresh, Control::MapUpdate(Rc::new(full)));
             }
             let update = MapUpdate::Delta {
                 base,
                 commands: applied,
+                result: shared,
             };
-            self.net.push(cx, &to, Control::MapUpdate(update));
+            self.net.push(cx, &to, Control::MapUpdate(Rc::new(update)));
         }
     }
 

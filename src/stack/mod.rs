@@ -7,6 +7,7 @@ pub mod consensus;
 pub mod coordinator;
 pub mod demo;
 pub mod distribution;
+pub mod encoding;
 pub mod events;
 pub mod grid;
 pub mod health;

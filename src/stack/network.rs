@@ -5,8 +5,8 @@
 //! **Responsibility.** Every node↔manager message travels in an
 //! [`Envelope`]: the sender's id, a request id and attempt number (or the
 //! request answered), the payload, and an HMAC-SHA256 tag keyed by the
-//! cluster key over (sender id, envelope header, SHA-256 of the encoded
-//! payload). The receiver recomputes the tag and checks that the sender id
+//! cluster key over (sender id, envelope header, SHA-256 of the payload's
+//! canonical binary encoding). The receiver recomputes the tag and checks that the sender id
 //! is the network-level sender; anything else is dropped and traced as
 //! `auth_reject` — a process without the key can neither join nor speak for
 //! another node.
@@ -112,10 +112,46 @@ pub struct Envelope<B> {
     pub tag: Tag,
 }
 
-/// SHA-256 of a payload's canonical encoding (JSON of the value).
+/// SHA-256 of a payload's canonical binary encoding (see
+/// [`encoding`](super::encoding)), streamed into the hash without a buffer.
 pub fn payload_digest<B: Serialize>(body: &B) -> [u8; 32] {
-    let bytes = serde_json::to_vec(body).expect("a payload must serialize to JSON");
-    Sha256::digest(&bytes).into()
+    let mut sink = BlockSink {
+        hash: Sha256::new(),
+        buf: [0; SINK_BYTES],
+        len: 0,
+    };
+    super::encoding::encode_into(&mut sink, body)
+        .expect("every payload of the stack has a canonical encoding");
+    sink.hash.update(&sink.buf[..sink.len]);
+    sink.hash.finalize().into()
+}
+
+/// Bytes gathered before they are hashed: whole SHA-256 blocks.
+const SINK_BYTES: usize = 512;
+
+/// Gathers the encoding's many small pieces (a field is a few bytes) on the
+/// stack and hashes them a buffer at a time: the hasher's cost per call,
+/// not per byte, is what small pieces pay.
+struct BlockSink {
+    hash: Sha256,
+    buf: [u8; SINK_BYTES],
+    len: usize,
+}
+
+impl super::encoding::Sink for BlockSink {
+    #[inline]
+    fn put(&mut self, bytes: &[u8]) {
+        if self.len + bytes.len() > SINK_BYTES {
+            self.hash.update(&self.buf[..self.len]);
+            self.len = 0;
+            if bytes.len() > SINK_BYTES {
+                self.hash.update(bytes);
+                return;
+            }
+        }
+        self.buf[self.len..self.len + bytes.len()].copy_from_slice(bytes);
+        self.len += bytes.len();
+    }
 }
 
 /// The fingerprint of a key traced in `credentials` events: the first 16

@@ -35,6 +35,7 @@
 //! ```
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::rc::Rc;
 
 use crate::sim::{Cx, Process, ProcessId, SimDuration, SimTime, TimerId};
 
@@ -103,8 +104,11 @@ pub struct DataNode {
     register_req: Option<u64>,
     heartbeat_seq: u64,
     last_heartbeat: Option<SimTime>,
-    map: ClusterMap,
-    early: BTreeMap<u64, Vec<(u64, MapCommand)>>,
+    /// The applied map, shared with every process at this version (see
+    /// [`MapUpdate::Delta`]); a node copies it only to go astray (a planted
+    /// bug), never to follow the leader.
+    map: Rc<ClusterMap>,
+    early: BTreeMap<u64, Rc<MapUpdate>>,
     replicas: BTreeMap<u32, Hosted>,
     /// Partitions whose data survived on disk from a previous incarnation:
     /// a catch-up only needs the tail.
@@ -158,7 +162,7 @@ impl DataNode {
             register_req: None,
             heartbeat_seq: 0,
             last_heartbeat: None,
-            map: ClusterMap::new(g, config.replication_factor),
+            map: Rc::new(ClusterMap::new(g, config.replication_factor)),
             early: BTreeMap::new(),
             replicas: BTreeMap::new(),
             on_disk: BTreeSet::new(),
@@ -363,31 +367,33 @@ impl DataNode {
     fn on_map_update<P: Process<Msg = Msg, Timer = Timer, Event = StackEvent>>(
         &mut self,
         cx: &mut Cx<'_, P>,
-        u: MapUpdate,
+        u: Rc<MapUpdate>,
     ) {
         let before = self.map.version;
         let mut touched: BTreeSet<u32> = BTreeSet::new();
         let mut everything = false;
         let careless = self.planted.has(Bug::ApplyOlderMap);
-        match u {
+        match &*u {
             MapUpdate::Full(m) => {
                 if m.version > self.map.version || (careless && m.version != self.map.version) {
-                    self.map = *m;
+                    self.map = Rc::clone(m);
                     everything = true;
                 }
             }
-            MapUpdate::Delta { base, commands } => {
+            MapUpdate::Delta { base, commands, .. } => {
                 if careless {
-                    // The planted bug: every update applies as it arrives.
-                    for (i, c) in &commands {
-                        self.apply(*i, c, &mut touched, &mut everything);
+                    // The planted bug: every update applies as it arrives
+                    // (to a copy of its own: others keep the shared map).
+                    for (i, c) in commands {
+                        self.note_touched(c, &mut touched, &mut everything);
+                        Rc::make_mut(&mut self.map).apply(*i, c);
                     }
-                } else if base > self.map.version {
+                } else if *base > self.map.version {
                     if self.early.len() < MAX_EARLY_DELTAS {
-                        self.early.insert(base, commands);
+                        self.early.insert(*base, Rc::clone(&u));
                     }
                 } else {
-                    self.apply_delta(&commands, &mut touched, &mut everything);
+                    self.apply_delta(&u, &mut touched, &mut everything);
                 }
             }
         }
@@ -396,10 +402,10 @@ impl DataNode {
             if base > self.map.version {
                 break;
             }
-            let Some((_, commands)) = self.early.pop_first() else {
+            let Some((_, update)) = self.early.pop_first() else {
                 break;
             };
-            self.apply_delta(&commands, &mut touched, &mut everything);
+            self.apply_delta(&update, &mut touched, &mut everything);
         }
         if self.map.version != before {
             cx.trace(StackEvent::Map {
@@ -409,28 +415,43 @@ impl DataNode {
         }
     }
 
+    /// Applies the commands of `update` newer than the map: the map they
+    /// lead to is the update's shared `result` (see [`MapUpdate::Delta`]).
     fn apply_delta(
         &mut self,
-        commands: &[(u64, MapCommand)],
+        update: &MapUpdate,
         touched: &mut BTreeSet<u32>,
         everything: &mut bool,
     ) {
+        let MapUpdate::Delta {
+            commands, result, ..
+        } = update
+        else {
+            return;
+        };
+        let mut newer = false;
         for (i, c) in commands {
             if *i > self.map.version {
-                self.apply(*i, c, touched, everything);
+                // Judged on the map before the delta: a partition that
+                // gained the node within the delta is touched by that very
+                // command, so nothing is missed.
+                self.note_touched(c, touched, everything);
+                newer = true;
             }
+        }
+        if newer {
+            assert_eq!(
+                commands.last().map(|(i, _)| *i),
+                Some(result.version),
+                "a map delta's result is the map after its last command"
+            );
+            self.map = Rc::clone(result);
         }
     }
 
-    /// Applies one command, noting which partitions it may have changed
-    /// for this node (a command about this node may change all of them).
-    fn apply(
-        &mut self,
-        index: u64,
-        cmd: &MapCommand,
-        touched: &mut BTreeSet<u32>,
-        everything: &mut bool,
-    ) {
+    /// Notes which partitions a command may change for this node (a
+    /// command about this node may change all of them).
+    fn note_touched(&self, cmd: &MapCommand, touched: &mut BTreeSet<u32>, everything: &mut bool) {
         match cmd {
             MapCommand::SetReplicas { partition, .. }
             | MapCommand::PromotePrimary { partition, .. } => {
@@ -452,7 +473,6 @@ impl DataNode {
                 }
             }
         }
-        self.map.apply(index, cmd);
     }
 
     /// Brings the hosted replicas in line with the map (all partitions, or
