@@ -149,8 +149,12 @@ impl Budget {
         self.expired
     }
 
-    /// True once the budget is spent (every later key is undecided).
-    pub(super) fn expired(&self) -> bool {
+    /// True once the budget is spent (every later key is undecided);
+    /// reads the clock, so a key never starts after the deadline.
+    pub(super) fn expired(&mut self) -> bool {
+        #[allow(clippy::disallowed_methods)]
+        let late = self.deadline.is_some_and(|d| Instant::now() >= d);
+        self.expired |= late;
         self.expired
     }
 }
