@@ -39,6 +39,22 @@ pub struct SuiteResult {
     pub steps: u64,
     /// The slowest history: its seed, whether corrupted, ops, wall ms.
     pub slowest: Slowest,
+    /// The same histories with the plain search (Porcupine's algorithm):
+    /// steps, wall time, and how many it gave up on (step limit: 20 × the
+    /// reduced search's steps + 1,000,000; a history given up on counts the
+    /// steps spent).
+    pub plain: PlainFigures,
+}
+
+/// The plain search's figures on a suite.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct PlainFigures {
+    /// Search steps.
+    pub steps: u64,
+    /// Wall time.
+    pub wall_s: f64,
+    /// Histories not decided within the step limit.
+    pub gave_up: usize,
 }
 
 /// The slowest history of a suite.
@@ -91,6 +107,15 @@ impl fmt::Display for BenchReport {
                 s.slowest.operations,
                 s.slowest.wall_ms
             )?;
+            writeln!(
+                f,
+                "  {:<12} plain search (Porcupine's): {} steps ({:.1}x), {:.3} s, gave up on {}",
+                "",
+                s.plain.steps,
+                s.plain.steps as f64 / s.steps.max(1) as f64,
+                s.plain.wall_s,
+                s.plain.gave_up
+            )?;
         }
         Ok(())
     }
@@ -103,7 +128,7 @@ fn timed(history: &History, expect: Verdict, what: &str) -> Result<(Duration, u6
     // A bound, so that a pathological history shows as a failure rather than a hang.
     let options = Options {
         timeout: Some(Duration::from_secs(60)),
-        max_steps: None,
+        ..Options::default()
     };
     let report = check_history(history, &options);
     let wall = start.elapsed();
@@ -134,6 +159,7 @@ fn suite(
         ops_per_s: 0.0,
         steps: 0,
         slowest: Slowest::default(),
+        plain: PlainFigures::default(),
     };
     for seed in seeds {
         let good = make(seed);
@@ -156,6 +182,21 @@ fn suite(
             r.operations += history.len();
             r.wall_s += wall.as_secs_f64();
             r.steps += steps;
+            let plain = Options {
+                max_steps: Some(20 * steps + 1_000_000),
+                plain_search: true,
+                ..Options::default()
+            };
+            #[allow(clippy::disallowed_methods)] // the benchmark measures wall time
+            let start = Instant::now();
+            let report = check_history(&history, &plain);
+            r.plain.wall_s += start.elapsed().as_secs_f64();
+            r.plain.steps += report.steps;
+            if report.verdict == Verdict::Unknown {
+                r.plain.gave_up += 1;
+            } else if report.verdict != expect {
+                return Err(format!("{name} seed {seed}: the plain search disagrees"));
+            }
             let ms = wall.as_secs_f64() * 1e3;
             if ms >= r.slowest.wall_ms {
                 r.slowest = Slowest {

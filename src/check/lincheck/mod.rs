@@ -53,6 +53,10 @@ pub struct Options {
     /// Limit on search steps over all keys (deterministic); keys not decided
     /// within it are `Unknown`.
     pub max_steps: Option<u64>,
+    /// Search without partsim's reductions: the plain WGL search with a memo
+    /// of (linearized set, state) that Porcupine runs, in the same order.
+    /// For measuring what the reductions save; slower, same verdicts.
+    pub plain_search: bool,
 }
 
 /// The verdict on a history or on one key.
@@ -255,7 +259,7 @@ pub fn check_history(history: &History, options: &Options) -> Report {
             counterexample: None,
         };
         if !budget.expired() {
-            let r = check_key(history, &ids, &mut budget);
+            let r = check_key(history, &ids, &mut budget, options.plain_search);
             key_report.searched = r.searched;
             key_report.steps = r.steps;
             key_report.memo_entries = r.memo_entries;
@@ -311,7 +315,7 @@ pub fn check_file(
         &history,
         &Options {
             timeout,
-            max_steps: None,
+            ..Options::default()
         },
     );
     let exit_code = u8::from(report.verdict != Verdict::Linearizable);

@@ -149,8 +149,12 @@ impl Budget {
         self.expired
     }
 
-    /// True once the budget is spent (every later key is undecided).
-    pub(super) fn expired(&self) -> bool {
+    /// True once the budget is spent (every later key is undecided);
+    /// reads the clock, so a key never starts after the deadline.
+    pub(super) fn expired(&mut self) -> bool {
+        #[allow(clippy::disallowed_methods)]
+        let late = self.deadline.is_some_and(|d| Instant::now() >= d);
+        self.expired |= late;
         self.expired
     }
 }
@@ -189,7 +193,12 @@ pub(super) struct KeyResult {
 const HEAD: usize = 0;
 
 /// Check one key: `ids` are the history ids of its operations, in invocation order.
-pub(super) fn check_key(history: &History, ids: &[usize], budget: &mut Budget) -> KeyResult {
+pub(super) fn check_key(
+    history: &History,
+    ids: &[usize],
+    budget: &mut Budget,
+    plain: bool,
+) -> KeyResult {
     let ops = history.operations();
     // Intern values: 0 is nil.
     let mut values = Interner::default();
@@ -265,6 +274,25 @@ pub(super) fn check_key(history: &History, ids: &[usize], budget: &mut Budget) -
     let orphans: Vec<usize> = (0..kept.len())
         .filter(|&i| kept[i].1.observes().is_some_and(|v| !writable[v as usize]))
         .collect();
+    if plain {
+        let mut search = Search::new(history, &kept, value_count);
+        search.plain = true;
+        let verdict = match search.run(budget) {
+            Run::Linearizable => KeyVerdict::Linearizable,
+            Run::Unknown => KeyVerdict::Unknown,
+            Run::Not => KeyVerdict::NotLinearizable(Deepest {
+                prefix: search.best.iter().map(|&i| kept[i].0).collect(),
+                state: values.values[search.best_state as usize].clone(),
+                stuck: search.best_stuck.iter().map(|&i| kept[i].0).collect(),
+            }),
+        };
+        return KeyResult {
+            verdict,
+            searched: kept.len(),
+            steps: search.steps,
+            memo_entries: search.memo.len(),
+        };
+    }
     if let Some(&first) = orphans
         .iter()
         .min_by_key(|&&i| (ops[kept[i].0].complete_pos.unwrap_or(u64::MAX), i))
@@ -324,7 +352,7 @@ pub(super) fn check_key(history: &History, ids: &[usize], budget: &mut Budget) -
             // keep the reduced search's point if that runs out.
             let mut plain = Search::new(history, &kept, value_count);
             plain.plain = true;
-            let mut explain = Budget::new(None, Some(4 * search.steps + 200_000));
+            let mut explain = Budget::new(None, Some(search.steps + 100_000));
             let shown = match plain.run(&mut explain) {
                 Run::Not => &plain,
                 _ => &search,

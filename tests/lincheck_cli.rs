@@ -1,0 +1,73 @@
+//! `partsim lincheck` as a user meets it: exit 0 linearizable, 1 not (with
+//! the counterexample) or undecided, 2 malformed with file:line.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+fn lincheck(file: &PathBuf, extra: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_partsim"))
+        .arg("lincheck")
+        .arg(file)
+        .args(extra)
+        .output()
+        .expect("the binary runs")
+}
+
+fn write(name: &str, text: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("partsim-lincheck-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let path = dir.join(name);
+    std::fs::write(&path, text).expect("write history");
+    path
+}
+
+const OK: &str = "{:process 0, :type :invoke, :f :write, :value 1, :time 10}\n\
+                  {:process 0, :type :ok, :f :write, :value 1, :time 20}\n\
+                  {\"process\": 1, \"type\": \"invoke\", \"f\": \"read\", \"time\": 30}\n\
+                  {\"process\": 1, \"type\": \"ok\", \"f\": \"read\", \"value\": 1, \"time\": 40}\n";
+
+#[test]
+fn a_linearizable_history_exits_0() {
+    let o = lincheck(&write("ok.edn", OK), &[]);
+    assert_eq!(o.status.code(), Some(0), "{o:?}");
+    assert!(String::from_utf8_lossy(&o.stdout).contains("linearizable: 2 operations"));
+}
+
+#[test]
+fn a_stale_read_exits_1_with_the_prefix_and_the_read_and_their_times() {
+    let bad = OK.replace(
+        "\"value\": 1, \"time\": 40",
+        "\"value\": null, \"time\": 40",
+    );
+    let o = lincheck(&write("bad.edn", &bad), &[]);
+    assert_eq!(o.status.code(), Some(1), "{o:?}");
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("p0 write 1 ok, t 10..20 (line 1)"), "{out}");
+    assert!(out.contains("p1 read → nil ok, t 30..40 (line 3)"), "{out}");
+    let o = lincheck(&write("bad.edn", &bad), &["--json"]);
+    let doc: serde_json::Value = serde_json::from_slice(&o.stdout).expect("one JSON document");
+    assert_eq!(doc["verdict"], "not_linearizable");
+    assert_eq!(
+        doc["failures"][0]["counterexample"]["cannot_follow"][0]["invoke_time"],
+        30
+    );
+}
+
+#[test]
+fn a_malformed_history_exits_2_naming_file_line_and_what_was_expected() {
+    let text = format!("{OK}{{:process 0, :type :invoke, :f :cas, :value 3, :time 50}}\n");
+    let path = write("malformed.edn", &text);
+    let o = lincheck(&path, &[]);
+    assert_eq!(o.status.code(), Some(2), "{o:?}");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains(&format!("{}:5:", path.display())), "{err}");
+    assert!(err.contains("expected [expected new]"), "{err}");
+}
+
+#[test]
+fn an_undecided_key_is_unknown_and_exits_1() {
+    // A zero timeout leaves every key undecided: unknown, never linearizable.
+    let o = lincheck(&write("t.edn", OK), &["--timeout", "0s"]);
+    assert_eq!(o.status.code(), Some(1), "{o:?}");
+    assert!(String::from_utf8_lossy(&o.stdout).contains("unknown"));
+}
