@@ -7,9 +7,12 @@
 //! ties them together for one run of a scenario.
 
 pub mod bench;
+pub mod catalog;
 pub mod check;
+pub mod hunt;
 pub mod run;
 pub mod scenario;
+pub mod shrink;
 pub mod sim;
 pub mod stack;
 pub mod sweep;

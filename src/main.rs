@@ -120,6 +120,48 @@ enum Command {
         #[arg(short, long, value_name = "FILE")]
         output: PathBuf,
     },
+    /// Shrink a failing run to a minimal scenario that fails with the same checker.
+    Shrink {
+        /// The scenario file.
+        scenario: PathBuf,
+        /// The failing seed (default: the scenario's).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Plant a deliberate bug by name (repeatable).
+        #[arg(long, value_name = "BUG")]
+        plant: Vec<String>,
+        /// Write the minimal scenario here (default: print it).
+        #[arg(short, long, value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
+    /// Swarm search: random configurations until a violation or the budget; then shrink it.
+    Hunt {
+        /// Base scenarios to vary (none: the whole configuration space).
+        scenarios: Vec<PathBuf>,
+        /// Wall-clock budget, e.g. 90s, 10m.
+        #[arg(long, default_value = "10m", value_parser = partsim::hunt::parse_budget)]
+        budget: std::time::Duration,
+        /// The hunt seed: the whole hunt is reproducible from it.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// At most this many runs.
+        #[arg(long, default_value_t = u64::MAX)]
+        max_runs: u64,
+        /// Worker threads (default: the machine's cores).
+        #[arg(long)]
+        jobs: Option<usize>,
+        /// Plant a deliberate bug by name (repeatable).
+        #[arg(long, value_name = "BUG")]
+        plant: Vec<String>,
+        /// Write the minimal scenario here (default: print it).
+        #[arg(short, long, value_name = "FILE")]
+        output: Option<PathBuf>,
+        /// Report the failing run without shrinking it.
+        #[arg(long)]
+        no_shrink: bool,
+    },
+    /// The planted-bug catalog: every planted bug, its component and the checker that catches it.
+    Bugs,
     /// Measure partsim on this machine.
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -401,6 +443,53 @@ fn dispatch(cli: Cli) -> Result<u8, Failure> {
             Ok(if bad == 0 { 0 } else { 2 })
         }
         Command::Check { trace, json } => check_trace(&trace, json),
+        Command::Shrink {
+            scenario,
+            seed,
+            plant,
+            output,
+        } => {
+            let s = load(&scenario)?;
+            let planted = planted(&plant)?;
+            let seed = seed.unwrap_or(s.seed);
+            shrink_and_write(
+                &s,
+                &scenario.display().to_string(),
+                seed,
+                planted,
+                output.as_deref(),
+            )
+        }
+        Command::Hunt {
+            scenarios,
+            budget,
+            seed,
+            max_runs,
+            jobs,
+            plant,
+            output,
+            no_shrink,
+        } => {
+            let bases = scenarios
+                .iter()
+                .map(|p| load(p))
+                .collect::<Result<Vec<_>, _>>()?;
+            let planted = planted(&plant)?;
+            hunt(
+                bases,
+                budget,
+                seed,
+                max_runs,
+                jobs,
+                planted,
+                output.as_deref(),
+                no_shrink,
+            )
+        }
+        Command::Bugs => {
+            print!("{}", partsim::catalog::render());
+            Ok(0)
+        }
         Command::Replay { trace } => replay(&trace),
         Command::Export {
             trace,
@@ -615,4 +704,116 @@ fn export(trace: &Path, output: &Path) -> Result<u8, Failure> {
         output.display()
     );
     Ok(0)
+}
+
+/// Shrinks a failing run and writes (or prints) the minimal scenario.
+fn shrink_and_write(
+    s: &Scenario,
+    source: &str,
+    seed: u64,
+    planted: Planted,
+    output: Option<&Path>,
+) -> Result<u8, Failure> {
+    let show = std::io::stderr().is_terminal();
+    let mut line = |text: &str| eprint!("\r\x1b[2K  {text}");
+    let progress: Option<&mut dyn FnMut(&str)> = if show { Some(&mut line) } else { None };
+    let r = partsim::shrink::shrink(s, seed, planted, progress)
+        .map_err(|e| Failure::usage(e.to_string()))?;
+    if show {
+        eprintln!();
+    }
+    println!(
+        "shrunk {source} (seed {seed}): fails with {} — {} events -> {}, duration {} -> {}, {} runs",
+        r.check, r.events_before, r.events_after, r.duration_before, r.duration_after, r.runs
+    );
+    for step in r.steps.iter().filter(|s| s.kept) {
+        println!("  step     {}", step.what);
+    }
+    for c in &r.changed_failures {
+        println!("  changed  {c} (rejected)");
+    }
+    let file = partsim::shrink::minimal_file(&r, source, seed, planted);
+    match output {
+        Some(path) => {
+            std::fs::write(path, &file)
+                .map_err(|e| Failure::usage(format!("{}: cannot write: {e}", path.display())))?;
+            let mut cmd = format!("partsim run {}", path.display());
+            for b in planted.names() {
+                cmd.push_str(&format!(" --plant {b}"));
+            }
+            println!("  wrote    {}\n  reproduce  {cmd}", path.display());
+        }
+        None => print!("\n{file}"),
+    }
+    Ok(1)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn hunt(
+    bases: Vec<Scenario>,
+    budget: std::time::Duration,
+    seed: u64,
+    max_runs: u64,
+    jobs: Option<usize>,
+    planted: Planted,
+    output: Option<&Path>,
+    no_shrink: bool,
+) -> Result<u8, Failure> {
+    let jobs = jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
+    let show = std::io::stderr().is_terminal();
+    let opts = partsim::hunt::HuntOptions {
+        seed,
+        budget,
+        max_runs,
+        jobs,
+        planted,
+        bases,
+        progress: if show {
+            Some(Box::new(|done, failed| {
+                eprint!("\r  hunting: {done} runs, {failed} failing ");
+            }))
+        } else {
+            None
+        },
+    };
+    let r = partsim::hunt::hunt(&opts);
+    if show {
+        eprintln!();
+    }
+    let Some(f) = r.found else {
+        println!(
+            "hunt seed {seed}: {} runs in {:.1}s, no violation{}",
+            r.runs,
+            r.wall.as_secs_f64(),
+            if r.out_of_budget {
+                " (budget spent)"
+            } else {
+                ""
+            }
+        );
+        return Ok(0);
+    };
+    println!(
+        "hunt seed {seed}: run {} (seed {}) failed with {} after {} runs in {:.1}s",
+        f.index,
+        f.seed,
+        f.check,
+        r.runs,
+        r.wall.as_secs_f64()
+    );
+    println!("  config   {}", partsim::hunt::describe(&f.scenario));
+    if let Some(v) = f.report.violations.first() {
+        println!("  violation  {} at {}: {}", v.check, v.t, v.detail);
+    }
+    if no_shrink {
+        print!("\n{}", f.scenario.to_toml());
+        return Ok(1);
+    }
+    shrink_and_write(
+        &f.scenario,
+        &format!("hunt seed {seed} run {}", f.index),
+        f.seed,
+        planted,
+        output,
+    )
 }
