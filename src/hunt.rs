@@ -65,7 +65,7 @@ fn maybe_fault(
 fn draw_random(rng: &mut ChaCha8Rng) -> RandomSpec {
     loop {
         let spec = RandomSpec {
-            crash: maybe_fault(rng, (2, 12), (300, 3000)),
+            crash: maybe_fault(rng, (1, 12), (100, 3000)),
             pause: maybe_fault(rng, (2, 12), (100, 2000)),
             partition: maybe_fault(rng, (2, 15), (300, 4000)),
             isolate: maybe_fault(rng, (3, 15), (300, 3000)),
@@ -164,6 +164,27 @@ fn draw_admin(rng: &mut ChaCha8Rng, s: &mut Scenario) {
             line: 0,
         });
     }
+    if rng::chance(rng, 0.3) {
+        // A leader storm: the leader crashes again and again while entries
+        // are in flight (the shape of Raft's Figure 8), with short downs.
+        let mut at_ms = rng::uniform_u64(rng, 1500, 4000);
+        let every_ms = rng::uniform_u64(rng, 600, 2500);
+        let down_ms = rng::uniform_u64(rng, 100, every_ms.min(1500));
+        while at_ms + down_ms < end * 1000 * 6 / 10 && s.events.len() < 40 {
+            let target = if rng::chance(rng, 0.7) {
+                Target::Leader
+            } else {
+                Target::AnyManager
+            };
+            s.events.push(EventSpec {
+                at: SimTime(at_ms * 1000),
+                until: Some(SimTime((at_ms + down_ms) * 1000)),
+                action: Action::Crash(target),
+                line: 0,
+            });
+            at_ms += every_ms;
+        }
+    }
     if rng::chance(rng, 0.2) {
         let id = fresh("n", 90);
         let at = SimTime(rng::uniform_u64(rng, 2, end / 2) * 1_000_000);
@@ -203,7 +224,7 @@ fn draw(rng: &mut ChaCha8Rng, base: Option<&Scenario>) -> Scenario {
         None => {
             let duration = SimDuration::from_secs(rng::uniform_u64(rng, 20, 40));
             let mut s = Scenario::new("hunt", duration);
-            s.cluster.managers = [1, 3, 3, 5][rng::uniform_u64(rng, 0, 3) as usize];
+            s.cluster.managers = [1, 3, 3, 5, 5][rng::uniform_u64(rng, 0, 4) as usize];
             s.cluster.nodes = rng::uniform_u64(rng, 3, 7) as u32;
             s.cluster.clients = rng::uniform_u64(rng, 1, 3) as u32;
             let zones = rng::uniform_u64(rng, 1, 3) as usize;
@@ -235,6 +256,11 @@ fn draw(rng: &mut ChaCha8Rng, base: Option<&Scenario>) -> Scenario {
             s
         }
     };
+    if liveness && base.is_none() && s.cluster.nodes >= 2 {
+        // With one replica, a crash while the node is declared dead loses the
+        // partition for good: a liveness failure by construction, not a bug.
+        s.grid.replication_factor = s.grid.replication_factor.max(2);
+    }
     draw_timing(rng, &mut s);
     draw_network(rng, &mut s);
     let mut random = draw_random(rng);
@@ -307,6 +333,8 @@ pub struct HuntOptions {
     pub planted: Planted,
     /// Base scenarios to vary (empty: the whole space).
     pub bases: Vec<Scenario>,
+    /// Only a failure of this checker stops the hunt (others are counted).
+    pub checker: Option<String>,
     /// Progress: (runs done, failures found).
     pub progress: Option<Box<dyn Fn(u64, u64) + Sync>>,
 }
@@ -337,6 +365,8 @@ pub struct HuntReport {
     pub out_of_budget: bool,
     /// The lowest-numbered failing run, if any.
     pub found: Option<Found>,
+    /// Failures of other checkers than the one hunted for, by checker.
+    pub other_failures: std::collections::BTreeMap<String, u64>,
 }
 
 /// The configuration of run `index`.
@@ -359,6 +389,7 @@ pub fn hunt(opts: &HuntOptions) -> HuntReport {
     let lowest_failure = AtomicU64::new(u64::MAX);
     let found: Mutex<Option<Found>> = Mutex::new(None);
     let out_of_budget = std::sync::atomic::AtomicBool::new(false);
+    let others: Mutex<std::collections::BTreeMap<String, u64>> = Mutex::default();
     let jobs = opts.jobs.clamp(1, 64);
     std::thread::scope(|scope| {
         for _ in 0..jobs {
@@ -375,7 +406,17 @@ pub fn hunt(opts: &HuntOptions) -> HuntReport {
                     let (seed, s) = configuration_of(opts, i);
                     let report = run_quiet(&s, seed, opts.planted);
                     let d = done.fetch_add(1, Ordering::Relaxed) + 1;
-                    let sig = report.as_ref().and_then(failure_signature);
+                    let mut sig = report.as_ref().and_then(failure_signature);
+                    if let (Some(want), Some(got)) = (&opts.checker, &sig)
+                        && want != got
+                    {
+                        *others
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .entry(got.clone())
+                            .or_default() += 1;
+                        sig = None;
+                    }
                     if let (Some(report), Some(check)) = (report, sig) {
                         lowest_failure.fetch_min(i, Ordering::Relaxed);
                         let mut f = found.lock().unwrap_or_else(|e| e.into_inner());
@@ -403,6 +444,7 @@ pub fn hunt(opts: &HuntOptions) -> HuntReport {
         wall: started.elapsed(),
         out_of_budget: out_of_budget.load(Ordering::Relaxed),
         found: found.into_inner().unwrap_or_else(|e| e.into_inner()),
+        other_failures: others.into_inner().unwrap_or_else(|e| e.into_inner()),
     }
 }
 

@@ -159,6 +159,9 @@ enum Command {
         /// Report the failing run without shrinking it.
         #[arg(long)]
         no_shrink: bool,
+        /// Stop only at a violation of this checker (others are counted and listed).
+        #[arg(long, value_name = "NAME")]
+        checker: Option<String>,
     },
     /// The planted-bug catalog: every planted bug, its component and the checker that catches it.
     Bugs,
@@ -469,22 +472,33 @@ fn dispatch(cli: Cli) -> Result<u8, Failure> {
             plant,
             output,
             no_shrink,
+            checker,
         } => {
             let bases = scenarios
                 .iter()
                 .map(|p| load(p))
                 .collect::<Result<Vec<_>, _>>()?;
             let planted = planted(&plant)?;
-            hunt(
-                bases,
-                budget,
+            if let Some(c) = &checker
+                && !partsim::check::KNOWN.contains(&c.as_str())
+            {
+                return Err(Failure::usage(format!(
+                    "--checker: unknown checker {c:?} (known: {})",
+                    partsim::check::KNOWN.join(", ")
+                )));
+            }
+            let opts = partsim::hunt::HuntOptions {
                 seed,
+                budget,
                 max_runs,
-                jobs,
+                jobs: jobs
+                    .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get())),
                 planted,
-                output.as_deref(),
-                no_shrink,
-            )
+                bases,
+                checker,
+                progress: None,
+            };
+            hunt(opts, output.as_deref(), no_shrink)
         }
         Command::Bugs => {
             print!("{}", partsim::catalog::render());
@@ -748,37 +762,24 @@ fn shrink_and_write(
     Ok(1)
 }
 
-#[allow(clippy::too_many_arguments)]
 fn hunt(
-    bases: Vec<Scenario>,
-    budget: std::time::Duration,
-    seed: u64,
-    max_runs: u64,
-    jobs: Option<usize>,
-    planted: Planted,
+    mut opts: partsim::hunt::HuntOptions,
     output: Option<&Path>,
     no_shrink: bool,
 ) -> Result<u8, Failure> {
-    let jobs = jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
     let show = std::io::stderr().is_terminal();
-    let opts = partsim::hunt::HuntOptions {
-        seed,
-        budget,
-        max_runs,
-        jobs,
-        planted,
-        bases,
-        progress: if show {
-            Some(Box::new(|done, failed| {
-                eprint!("\r  hunting: {done} runs, {failed} failing ");
-            }))
-        } else {
-            None
-        },
-    };
+    if show {
+        opts.progress = Some(Box::new(|done, failed| {
+            eprint!("\r  hunting: {done} runs, {failed} failing ");
+        }));
+    }
+    let (seed, planted) = (opts.seed, opts.planted);
     let r = partsim::hunt::hunt(&opts);
     if show {
         eprintln!();
+    }
+    for (check, n) in &r.other_failures {
+        println!("  other    {n} runs failed with {check} (not the checker hunted for)");
     }
     let Some(f) = r.found else {
         println!(
