@@ -10,6 +10,7 @@ pub mod bench;
 pub mod catalog;
 pub mod check;
 pub mod hunt;
+pub mod output;
 pub mod run;
 pub mod scenario;
 pub mod shrink;

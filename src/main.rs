@@ -55,17 +55,21 @@ enum Command {
         /// Plant a deliberate bug by name (builds with `--features planted-bugs` only; repeatable).
         #[arg(long, value_name = "BUG")]
         plant: Vec<String>,
-        /// Override the scenario's duration (e.g. "10m" for a long soak); events past it never fire.
-        #[arg(long, value_parser = parse_duration)]
+        /// Override the scenario's duration: shorter stops the run there (steps past it never
+        /// fire, deadlines past it are not judged); longer is a soak ("10m"). Same limits as `duration`.
+        #[arg(long, value_parser = parse_run_duration)]
         duration: Option<SimDuration>,
+        /// Overwrite an existing --trace file even if partsim did not write it.
+        #[arg(long)]
+        force: bool,
     },
     /// Run a scenario over a range of seeds on worker threads (exit 0 all held, 1 some failed).
     Sweep {
         /// The scenario file.
         scenario: PathBuf,
-        /// Seeds to run: A..B (B exclusive), e.g. 0..200.
+        /// Seeds to run: A..B (B exclusive), A..=B, or one seed; e.g. 0..200. Never empty.
         #[arg(long, value_parser = partsim::sweep::parse_seeds)]
-        seeds: std::ops::Range<u64>,
+        seeds: partsim::sweep::SeedRange,
         /// Worker threads (default: the machine's cores).
         #[arg(long)]
         jobs: Option<usize>,
@@ -78,8 +82,18 @@ enum Command {
         /// Plant a deliberate bug by name (repeatable).
         #[arg(long, value_name = "BUG")]
         plant: Vec<String>,
+        /// Stop at the first failing seed (seeds already running finish).
+        #[arg(long)]
+        fail_fast: bool,
+        /// Write the trace of every failing seed to DIR/NAME-seed-N.jsonl.
+        #[arg(long, value_name = "DIR")]
+        trace_dir: Option<PathBuf>,
+        /// Override the scenario's duration for every seed (as `run --duration`).
+        #[arg(long, value_parser = parse_run_duration)]
+        duration: Option<SimDuration>,
     },
-    /// Run a scenario twice in-process and compare the traces (exit 0 identical, 1 not).
+    /// Run a scenario twice in-process, then once more in a second process, and compare the
+    /// traces (exit 0 identical, 1 not).
     CheckDeterminism {
         /// The scenario file.
         scenario: PathBuf,
@@ -89,6 +103,13 @@ enum Command {
         /// Plant a deliberate bug by name (repeatable).
         #[arg(long, value_name = "BUG")]
         plant: Vec<String>,
+    },
+    /// Show where two traces first differ, with the lines around it (exit 0 identical, 1 not).
+    Diff {
+        /// The first trace.
+        a: PathBuf,
+        /// The second trace.
+        b: PathBuf,
     },
     /// Check scenario files without running them (exit 0 all valid, 2 otherwise).
     Validate {
@@ -116,9 +137,12 @@ enum Command {
         /// Output format.
         #[arg(long, value_enum, default_value = "chrome")]
         format: ExportFormat,
-        /// Output file.
+        /// Output file (never the trace itself).
         #[arg(short, long, value_name = "FILE")]
         output: PathBuf,
+        /// Overwrite an existing output file even if partsim did not write it.
+        #[arg(long)]
+        force: bool,
     },
     /// Shrink a failing run to a minimal scenario that fails with the same checker.
     Shrink {
@@ -192,8 +216,9 @@ enum BenchCommand {
     },
     /// The replay UI's loader: generates a trace, then measures open time, seek time and memory.
     Replay {
-        /// Events in the generated trace.
-        #[arg(long, default_value_t = 1_000_000)]
+        /// Events in the generated trace (at most 20,000,000, about 2 GB).
+        #[arg(long, default_value_t = 1_000_000,
+              value_parser = clap::value_parser!(u64).range(1..=partsim::tui::bench::MAX_BENCH_EVENTS))]
         events: u64,
         /// Print one JSON object.
         #[arg(long)]
@@ -201,8 +226,38 @@ enum BenchCommand {
     },
 }
 
+/// "ETA 1m 20s" from the time spent on `done` of `total` seeds.
+fn eta(spent: std::time::Duration, done: u64, total: u128) -> String {
+    if done == 0 {
+        return "ETA …".into();
+    }
+    let left = total.saturating_sub(u128::from(done));
+    let secs = spent.as_secs_f64() / done as f64 * left as f64;
+    if !secs.is_finite() || secs > 1e9 {
+        return "ETA: longer than a lifetime".into();
+    }
+    let secs = secs.round() as u64;
+    match secs {
+        0..60 => format!("ETA {secs}s"),
+        60..3600 => format!("ETA {}m {:02}s", secs / 60, secs % 60),
+        _ => format!("ETA {}h {:02}m", secs / 3600, secs / 60 % 60),
+    }
+}
+
 fn parse_duration(s: &str) -> Result<SimDuration, String> {
+    if s.trim_start().starts_with('-') {
+        return Err(format!("{s:?}: a duration cannot be negative"));
+    }
     SimDuration::parse(s).map_err(|e| e.to_string())
+}
+
+/// `run --duration`: a duration within the limits a scenario's `duration` has.
+fn parse_run_duration(s: &str) -> Result<SimDuration, String> {
+    let d = parse_duration(s)?;
+    match scenario::duration_refusal(d) {
+        Some(why) => Err(format!("{s:?} {why}")),
+        None => Ok(d),
+    }
 }
 
 /// A failure, with the exit code it maps to.
@@ -278,11 +333,9 @@ fn dispatch(cli: Cli) -> Result<u8, Failure> {
             print_schedule,
             plant,
             duration,
+            force,
         } => {
-            let mut s = load(&scenario)?;
-            if let Some(d) = duration {
-                s.duration = d;
-            }
+            let s = load(&scenario)?;
             let planted = planted(&plant)?;
             let seed_used = seed.unwrap_or(s.seed);
             if print_schedule {
@@ -297,6 +350,8 @@ fn dispatch(cli: Cli) -> Result<u8, Failure> {
             }
             let trace_out: Option<Box<dyn Write>> = match &trace {
                 Some(path) => {
+                    partsim::output::check_output(path, &[&scenario], force)
+                        .map_err(|e| Failure::usage(e.to_string()))?;
                     let f = File::create(path).map_err(|e| {
                         Failure::usage(format!("{}: cannot create the trace: {e}", path.display()))
                     })?;
@@ -311,6 +366,7 @@ fn dispatch(cli: Cli) -> Result<u8, Failure> {
                 keep_going,
                 planted,
                 scenario_path: Some(scenario.display().to_string()),
+                duration,
             };
             let report = run::run(&s, opts).map_err(|e| Failure::internal(e.to_string()))?;
             if json {
@@ -331,12 +387,25 @@ fn dispatch(cli: Cli) -> Result<u8, Failure> {
             shard,
             json,
             plant,
+            fail_fast,
+            trace_dir,
+            duration,
         } => {
             let s = load(&scenario)?;
             let planted = planted(&plant)?;
+            if let Some(dir) = &trace_dir {
+                std::fs::create_dir_all(dir).map_err(|e| {
+                    Failure::usage(format!(
+                        "{}: cannot create the directory: {e}",
+                        dir.display()
+                    ))
+                })?;
+            }
             let jobs =
                 jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
             let show = std::io::stderr().is_terminal();
+            #[allow(clippy::disallowed_methods)] // wall time for the ETA, shown on a terminal only
+            let started = std::time::Instant::now();
             let opts = partsim::sweep::SweepOptions {
                 seeds,
                 jobs,
@@ -344,17 +413,23 @@ fn dispatch(cli: Cli) -> Result<u8, Failure> {
                 planted,
                 scenario_path: scenario.display().to_string(),
                 progress: if show {
-                    Some(Box::new(|done, total, failed| {
-                        eprint!("\r  {done}/{total} seeds, {failed} failed ");
-                        if done == total {
+                    Some(Box::new(move |done, total, failed| {
+                        eprint!(
+                            "\r  {done}/{total} seeds, {failed} failed, {}  ",
+                            eta(started.elapsed(), done, total)
+                        );
+                        if u128::from(done) == total {
                             eprintln!();
                         }
                     }))
                 } else {
                     None
                 },
+                fail_fast,
+                trace_dir,
+                duration,
             };
-            let r = partsim::sweep::sweep(&s, &opts);
+            let r = partsim::sweep::sweep(&s, &opts).map_err(|e| Failure::usage(e.to_string()))?;
             if json {
                 println!(
                     "{}",
@@ -368,8 +443,18 @@ fn dispatch(cli: Cli) -> Result<u8, Failure> {
                     "FAIL"
                 };
                 println!(
-                    "{verdict}  {}: {}/{} seeds held their expectations",
-                    r.scenario, r.passed, r.seeds
+                    "{verdict}  {}: {}/{} seeds held their expectations{}",
+                    r.scenario,
+                    r.passed,
+                    r.seeds,
+                    if r.stopped_early {
+                        format!(
+                            " (--fail-fast: stopped, {} seeds not run)",
+                            r.seeds_planned - r.seeds
+                        )
+                    } else {
+                        String::new()
+                    }
                 );
                 for (k, n) in &r.violations_by_check {
                     println!("  violations {k}: {n}");
@@ -386,6 +471,9 @@ fn dispatch(cli: Cli) -> Result<u8, Failure> {
                         f.seed,
                         f.failure.as_deref().unwrap_or("failed")
                     );
+                    if let Some(t) = &f.trace {
+                        println!("  trace       {t}");
+                    }
                 }
                 if r.failures.len() > 10 {
                     println!("  … and {} more failing seeds", r.failures.len() - 10);
@@ -406,23 +494,67 @@ fn dispatch(cli: Cli) -> Result<u8, Failure> {
             let r = run::check_determinism(&s, seed, planted)
                 .map_err(|e| Failure::internal(e.to_string()))?;
             let seed_used = seed.unwrap_or(s.seed);
+            if let Some((line, a, b)) = r.divergence {
+                println!(
+                    "NOT deterministic: {} (seed {seed_used}) diverged at trace line {}",
+                    s.name,
+                    line + 1
+                );
+                println!("  first run:  {a}");
+                println!("  second run: {b}");
+                println!("  digests {} vs {}", r.first, r.second);
+                return Ok(1);
+            }
+            // In-process runs share the process: statics, the allocator's
+            // state, anything hashed by address. A second process shares none.
+            let other = second_process_digest(&scenario, seed_used, &plant)?;
+            if other != r.first {
+                println!(
+                    "NOT deterministic: {} (seed {seed_used}) gave {} in this process and {other} in a second one",
+                    s.name, r.first
+                );
+                println!(
+                    "  write both traces (`partsim run {} --seed {seed_used} --keep-going --trace A.jsonl`, twice) and `partsim diff A.jsonl B.jsonl` shows where",
+                    scenario.display()
+                );
+                return Ok(1);
+            }
+            println!(
+                "deterministic: {} (seed {seed_used}) gave identical traces twice in this process and once in a second process ({} lines, digest {})",
+                s.name, r.lines, r.first
+            );
+            Ok(0)
+        }
+        Command::Diff { a, b } => {
+            let r = partsim::trace::diff::diff_files(&a, &b)
+                .map_err(|e| Failure::usage(e.to_string()))?;
             match r.divergence {
                 None => {
                     println!(
-                        "deterministic: {} (seed {seed_used}) gave identical traces twice ({} lines, digest {})",
-                        s.name, r.lines, r.first
+                        "identical: {} and {} ({} lines)",
+                        a.display(),
+                        b.display(),
+                        r.lines_compared
                     );
                     Ok(0)
                 }
-                Some((line, a, b)) => {
+                Some(d) => {
                     println!(
-                        "NOT deterministic: {} (seed {seed_used}) diverged at trace line {}",
-                        s.name,
-                        line + 1
+                        "traces differ from line {} ({} identical lines before it)",
+                        d.line, r.lines_compared
                     );
-                    println!("  first run:  {a}");
-                    println!("  second run: {b}");
-                    println!("  digests {} vs {}", r.first, r.second);
+                    for (n, l) in &d.before {
+                        println!("  {n:>8}   {l}");
+                    }
+                    for (label, path, lines) in [("A", &a, &d.a), ("B", &b, &d.b)] {
+                        println!("{label} {}:", path.display());
+                        if lines.is_empty() {
+                            println!("  {:>8} {label} (end of trace)", d.line);
+                        }
+                        for (i, l) in lines.iter().enumerate() {
+                            println!("  {:>8} {label} {l}", d.line + i as u64);
+                        }
+                    }
                     Ok(1)
                 }
             }
@@ -509,7 +641,12 @@ fn dispatch(cli: Cli) -> Result<u8, Failure> {
             trace,
             format: ExportFormat::Chrome,
             output,
-        } => export(&trace, &output),
+            force,
+        } => {
+            partsim::output::check_output(&output, &[&trace], force)
+                .map_err(|e| Failure::usage(e.to_string()))?;
+            export(&trace, &output)
+        }
         Command::Bench(BenchCommand::Replay { events, json }) => {
             if std::io::stderr().is_terminal() {
                 eprintln!("generating a {events}-event trace and indexing it…");
@@ -573,19 +710,65 @@ fn dispatch(cli: Cli) -> Result<u8, Failure> {
     }
 }
 
+/// The trace digest of `partsim run SCENARIO --seed N --keep-going --json`
+/// run by this same binary in a new process.
+fn second_process_digest(scenario: &Path, seed: u64, plant: &[String]) -> Result<String, Failure> {
+    let exe = std::env::current_exe()
+        .map_err(|e| Failure::internal(format!("cannot find this executable: {e}")))?;
+    let mut cmd = std::process::Command::new(exe);
+    cmd.arg("run")
+        .arg(scenario)
+        .args(["--seed", &seed.to_string(), "--keep-going", "--json"]);
+    for p in plant {
+        cmd.args(["--plant", p]);
+    }
+    let out = cmd
+        .output()
+        .map_err(|e| Failure::internal(format!("cannot start a second process: {e}")))?;
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).map_err(|e| {
+        Failure::internal(format!(
+            "the second process gave no report ({e}): {}",
+            String::from_utf8_lossy(&out.stderr)
+        ))
+    })?;
+    report["trace_digest"]
+        .as_str()
+        .map(str::to_string)
+        .ok_or_else(|| Failure::internal("the second process's report has no trace_digest"))
+}
+
 fn print_report(r: &RunReport, trace: Option<&Path>) {
     let verdict = if r.passed { "PASS" } else { "FAIL" };
+    let mut ran = format!("{} virtual", r.duration);
+    if let Some(full) = &r.scenario_duration {
+        ran = format!(
+            "{} virtual of the scenario's {full} (--duration)",
+            r.duration
+        );
+    }
+    if r.halted {
+        ran.push_str(&format!(", stopped at {} by a violation", r.ended_at));
+    }
+    let unjudged = match r.unjudged {
+        0 => String::new(),
+        1 => "; 1 expectation not judged (not judged never counts as held, nor fails the run)"
+            .to_string(),
+        n => format!(
+            "; {n} expectations not judged (not judged never counts as held, nor fails the run)"
+        ),
+    };
     println!(
-        "{verdict}  {} (seed {}, {} virtual{})",
+        "{verdict}  {} (seed {}, {ran}){unjudged}; exit {}",
         r.scenario,
         r.seed,
-        r.duration,
-        if r.halted {
-            format!(", stopped at {} by a violation", r.ended_at)
-        } else {
-            String::new()
-        }
+        if r.passed { 0 } else { 1 }
     );
+    if r.steps_cut > 0 {
+        println!(
+            "  cut        {} step(s) of the fault timeline past {} never fired",
+            r.steps_cut, r.duration
+        );
+    }
     let kinds: Vec<String> = r
         .events_by_kind
         .iter()
@@ -639,10 +822,20 @@ fn print_report(r: &RunReport, trace: Option<&Path>) {
     for e in &r.expectations {
         println!(
             "  expect     {} {}: {}",
-            if e.held { "✓" } else { "✗" },
+            match (e.judged, e.held) {
+                (false, _) => "–",
+                (true, true) => "✓",
+                (true, false) => "✗",
+            },
             e.what,
             e.detail
         );
+    }
+    for sel in r.selectors.iter().take(20) {
+        println!("  selector   {sel}");
+    }
+    if r.selectors.len() > 20 {
+        println!("  selector   … and {} more", r.selectors.len() - 20);
     }
     for v in r.violations.iter().take(5) {
         println!("  violation  {} at {}: {}", v.check, v.t, v.detail);

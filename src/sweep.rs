@@ -10,12 +10,13 @@
 use std::collections::BTreeMap;
 use std::ops::Range;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use serde::Serialize;
 
 use crate::run::{self, RunOptions};
 use crate::scenario::Scenario;
+use crate::sim::{SimDuration, SimTime};
 use crate::stack::planted::Planted;
 
 /// One seed's outcome.
@@ -23,12 +24,26 @@ use crate::stack::planted::Planted;
 pub struct SeedResult {
     /// The seed.
     pub seed: u64,
-    /// Every expectation held.
+    /// Every judged expectation held.
     pub passed: bool,
+    /// `"pass"` or `"fail"`, as `partsim run` prints it.
+    pub verdict: &'static str,
+    /// Digest of the run's trace (what `partsim run --seed N` reports).
+    pub digest: String,
+    /// Virtual time at which the run ended, µs.
+    pub ended_at: SimTime,
+    /// Expectations the run could not judge.
+    pub unjudged: usize,
+    /// The checker whose violation failed the seed, if one did.
+    pub failing_check: Option<String>,
+    /// Virtual time of that violation, µs.
+    pub failing_at: Option<SimTime>,
     /// The first failed expectation or violation, for a person.
     pub failure: Option<String>,
     /// Violations by checker.
     pub violations: BTreeMap<String, u64>,
+    /// Where its trace was written (`--trace-dir`, failing seeds only).
+    pub trace: Option<String>,
 }
 
 /// A metric across seeds.
@@ -53,10 +68,17 @@ pub struct SweepReport {
     pub scenario: String,
     /// Seeds run.
     pub seeds: u64,
+    /// Seeds the range (and shard) held; more than `seeds` when
+    /// `--fail-fast` stopped the sweep.
+    pub seeds_planned: u64,
+    /// True when `--fail-fast` stopped the sweep at a failure.
+    pub stopped_early: bool,
     /// Seeds whose expectations held.
     pub passed: u64,
     /// The seeds that failed, in order.
     pub failures: Vec<SeedResult>,
+    /// Every seed run, in order (digest, verdict, failing checker).
+    pub per_seed: Vec<SeedResult>,
     /// Violations by checker, over all seeds.
     pub violations_by_check: BTreeMap<String, u64>,
     /// Numeric metrics over all seeds.
@@ -65,21 +87,108 @@ pub struct SweepReport {
     pub reproduce: Option<String>,
 }
 
-/// A seed range `A..B` (B exclusive) or a single seed `A`.
-pub fn parse_seeds(text: &str) -> Result<Range<u64>, String> {
-    let bad = || format!("{text:?} is not a seed range: write A..B (B exclusive), e.g. 0..200");
+/// Seeds to sweep: `first..=last`, never empty, iterated lazily (a range
+/// of a hundred billion seeds costs nothing until its seeds run).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SeedRange {
+    /// The first seed.
+    pub first: u64,
+    /// The last seed (inclusive, so that `u64::MAX` is a seed like any other).
+    pub last: u64,
+}
+
+impl SeedRange {
+    /// How many seeds (up to 2^64, hence `u128`).
+    pub fn len(&self) -> u128 {
+        u128::from(self.last - self.first) + 1
+    }
+
+    /// Never true: an empty range is refused when parsed.
+    pub fn is_empty(&self) -> bool {
+        false
+    }
+
+    /// Seeds of shard `(i, n)` (1-based): positions `i-1, i-1+n, …`.
+    pub fn shard_len(&self, shard: Option<(u64, u64)>) -> u128 {
+        match shard {
+            None => self.len(),
+            Some((i, n)) => {
+                let offset = u128::from(i - 1);
+                let len = self.len();
+                if offset >= len {
+                    0
+                } else {
+                    (len - offset).div_ceil(u128::from(n))
+                }
+            }
+        }
+    }
+
+    /// The `j`-th seed of shard `shard` (no bounds check beyond `shard_len`).
+    pub fn shard_seed(&self, shard: Option<(u64, u64)>, j: u128) -> u64 {
+        let position = match shard {
+            None => j,
+            Some((i, n)) => u128::from(i - 1) + j * u128::from(n),
+        };
+        // position < len <= 2^64 and first + position <= last: it fits.
+        (u128::from(self.first) + position) as u64
+    }
+}
+
+impl From<Range<u64>> for SeedRange {
+    /// `a..b` with `b > a` (an empty range panics: it is the caller's bug).
+    fn from(r: Range<u64>) -> Self {
+        assert!(r.end > r.start, "an empty seed range");
+        SeedRange {
+            first: r.start,
+            last: r.end - 1,
+        }
+    }
+}
+
+/// A seed range `A..B` (B exclusive), `A..=B` (B inclusive) or a single seed
+/// `A`. An empty range is refused: a sweep of zero seeds would pass having
+/// run nothing.
+pub fn parse_seeds(text: &str) -> Result<SeedRange, String> {
+    let bad = || {
+        format!(
+            "{text:?} is not a seed range: write A..B (B exclusive), A..=B or one seed, e.g. 0..200"
+        )
+    };
+    let num = |t: &str| -> Result<u64, String> {
+        t.trim().parse::<u64>().map_err(|_| {
+            if t.trim().parse::<u128>().is_ok() {
+                format!("{text:?}: seeds are at most {}", u64::MAX)
+            } else {
+                bad()
+            }
+        })
+    };
+    if let Some((a, b)) = text.split_once("..=") {
+        let (a, b) = (num(a)?, num(b)?);
+        if b < a {
+            return Err(format!(
+                "{text:?}: the range is empty (B is below A): no seed to run"
+            ));
+        }
+        return Ok(SeedRange { first: a, last: b });
+    }
     match text.split_once("..") {
         Some((a, b)) => {
-            let a: u64 = a.trim().parse().map_err(|_| bad())?;
-            let b: u64 = b.trim().parse().map_err(|_| bad())?;
+            let (a, b) = (num(a)?, num(b)?);
             if b <= a {
-                return Err(format!("{text:?}: the range is empty (B must be above A)"));
+                return Err(format!(
+                    "{text:?}: the range is empty (B must be above A): no seed to run"
+                ));
             }
-            Ok(a..b)
+            Ok(SeedRange {
+                first: a,
+                last: b - 1,
+            })
         }
         None => {
-            let a: u64 = text.trim().parse().map_err(|_| bad())?;
-            Ok(a..a.saturating_add(1))
+            let a = num(text)?;
+            Ok(SeedRange { first: a, last: a })
         }
     }
 }
@@ -97,12 +206,12 @@ pub fn parse_shard(text: &str) -> Result<(u64, u64), String> {
 }
 
 /// Called after each finished seed with (seeds done, seeds in all, failed so far).
-pub type Progress = Box<dyn Fn(u64, u64, u64) + Sync>;
+pub type Progress = Box<dyn Fn(u64, u128, u64) + Sync>;
 
 /// Options of a sweep.
 pub struct SweepOptions {
     /// Seeds to run.
-    pub seeds: Range<u64>,
+    pub seeds: SeedRange,
     /// Worker threads.
     pub jobs: usize,
     /// `(I, N)`: run only seeds whose position in the range is `I-1 mod N`.
@@ -113,34 +222,63 @@ pub struct SweepOptions {
     pub scenario_path: String,
     /// Reports progress (on a terminal).
     pub progress: Option<Progress>,
+    /// Stop handing out seeds after the first failure.
+    pub fail_fast: bool,
+    /// Write the trace of every failing seed into this directory.
+    pub trace_dir: Option<std::path::PathBuf>,
+    /// `--duration`, passed to every run.
+    pub duration: Option<SimDuration>,
+}
+
+/// Why a sweep could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum SweepError {
+    /// The seed range (after sharding) holds no seed.
+    #[error(
+        "the sweep has no seed to run (shard {0} of the range is empty): a sweep of zero seeds would pass having checked nothing"
+    )]
+    NoSeeds(String),
 }
 
 /// Runs the sweep.
 #[allow(clippy::disallowed_methods)] // The sweep runner is where worker threads are allowed (DESIGN §2).
-pub fn sweep(s: &Scenario, opts: &SweepOptions) -> SweepReport {
-    let seeds: Vec<u64> = opts
-        .seeds
-        .clone()
-        .enumerate()
-        .filter(|(i, _)| opts.shard.is_none_or(|(k, n)| (*i as u64) % n == k - 1))
-        .map(|(_, s)| s)
-        .collect();
-    let total = seeds.len() as u64;
-    let next = AtomicUsize::new(0);
+pub fn sweep(s: &Scenario, opts: &SweepOptions) -> Result<SweepReport, SweepError> {
+    let total = opts.seeds.shard_len(opts.shard);
+    if total == 0 {
+        let (i, n) = opts.shard.unwrap_or((1, 1));
+        return Err(SweepError::NoSeeds(format!("{i}/{n}")));
+    }
+    // Seeds are handed out one at a time from a counter: nothing is
+    // allocated per seed before it runs.
+    let next = Mutex::new(0u128);
+    let stop = AtomicBool::new(false);
     let done = AtomicU64::new(0);
     let failed = AtomicU64::new(0);
     let results: Mutex<Vec<(SeedResult, BTreeMap<String, serde_json::Value>)>> =
         Mutex::new(Vec::new());
-    let jobs = opts.jobs.clamp(1, 64).min(seeds.len().max(1));
+    let jobs = (opts.jobs.clamp(1, 64) as u128).min(total) as usize;
     std::thread::scope(|scope| {
         for _ in 0..jobs {
             scope.spawn(|| {
                 loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(&seed) = seeds.get(i) else { break };
+                    if stop.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    let j = {
+                        let mut n = next.lock().unwrap_or_else(|e| e.into_inner());
+                        if *n >= total {
+                            break;
+                        }
+                        *n += 1;
+                        *n - 1
+                    };
+                    let seed = opts.seeds.shard_seed(opts.shard, j);
                     let outcome = run_one(s, seed, opts);
                     if !outcome.0.passed {
                         failed.fetch_add(1, Ordering::Relaxed);
+                        if opts.fail_fast {
+                            stop.store(true, Ordering::Relaxed);
+                        }
                     }
                     let d = done.fetch_add(1, Ordering::Relaxed) + 1;
                     if let Some(p) = &opts.progress {
@@ -184,22 +322,32 @@ pub fn sweep(s: &Scenario, opts: &SweepOptions) -> SweepReport {
         .filter(|(r, _)| !r.passed)
         .map(|(r, _)| r.clone())
         .collect();
-    let reproduce = failures.first().map(|f| {
-        let mut cmd = format!("partsim run {} --seed {}", opts.scenario_path, f.seed);
-        for bug in opts.planted.names() {
-            cmd.push_str(&format!(" --plant {bug}"));
-        }
-        cmd
-    });
-    SweepReport {
+    let reproduce = failures.first().map(|f| reproduce_line(opts, f.seed));
+    let seeds = results.len() as u64;
+    Ok(SweepReport {
         scenario: s.name.clone(),
-        seeds: results.len() as u64,
+        seeds,
+        seeds_planned: u64::try_from(total).unwrap_or(u64::MAX),
+        stopped_early: u128::from(seeds) < total,
         passed: results.iter().filter(|(r, _)| r.passed).count() as u64,
         failures,
+        per_seed: results.into_iter().map(|(r, _)| r).collect(),
         violations_by_check,
         metrics,
         reproduce,
+    })
+}
+
+/// The command that reproduces one seed of this sweep.
+fn reproduce_line(opts: &SweepOptions, seed: u64) -> String {
+    let mut cmd = format!("partsim run {} --seed {seed}", opts.scenario_path);
+    if let Some(d) = opts.duration {
+        cmd.push_str(&format!(" --duration {d}"));
     }
+    for bug in opts.planted.names() {
+        cmd.push_str(&format!(" --plant {bug}"));
+    }
+    cmd
 }
 
 fn run_one(
@@ -211,6 +359,7 @@ fn run_one(
         seed: Some(seed),
         planted: opts.planted,
         scenario_path: Some(opts.scenario_path.clone()),
+        duration: opts.duration,
         ..RunOptions::default()
     };
     match run::run(s, run_opts) {
@@ -218,18 +367,41 @@ fn run_one(
             let failure = r
                 .expectations
                 .iter()
-                .find(|e| !e.held)
+                .find(|e| e.judged && !e.held)
                 .map(|e| format!("{}: {}", e.what, e.detail));
             let mut violations = BTreeMap::new();
             for v in &r.violations {
                 *violations.entry(v.check.clone()).or_insert(0) += 1;
             }
+            // The violation that failed the seed: the first one no
+            // expectation asked for.
+            let failing = (!r.passed)
+                .then(|| {
+                    r.violations
+                        .iter()
+                        .find(|v| !s.expect.violations.contains(&v.check))
+                })
+                .flatten();
+            let trace = if r.passed {
+                None
+            } else {
+                opts.trace_dir
+                    .as_ref()
+                    .map(|dir| write_trace(s, seed, opts, dir))
+            };
             (
                 SeedResult {
                     seed,
                     passed: r.passed,
+                    verdict: if r.passed { "pass" } else { "fail" },
+                    digest: r.trace_digest.clone(),
+                    ended_at: r.ended_at,
+                    unjudged: r.unjudged,
+                    failing_check: failing.map(|v| v.check.clone()),
+                    failing_at: failing.map(|v| v.t),
                     failure,
                     violations,
+                    trace,
                 },
                 r.metrics,
             )
@@ -238,11 +410,45 @@ fn run_one(
             SeedResult {
                 seed,
                 passed: false,
+                verdict: "fail",
+                digest: String::new(),
+                ended_at: SimTime::ZERO,
+                unjudged: 0,
+                failing_check: None,
+                failing_at: None,
                 failure: Some(format!("the run failed: {e}")),
                 violations: BTreeMap::new(),
+                trace: None,
             },
             BTreeMap::new(),
         ),
+    }
+}
+
+/// Runs a failing seed again (it is deterministic) with its trace written
+/// to `DIR/NAME-seed-N.jsonl`; returns the path, or why it could not.
+fn write_trace(s: &Scenario, seed: u64, opts: &SweepOptions, dir: &std::path::Path) -> String {
+    let path = dir.join(format!("{}-seed-{seed}.jsonl", s.name));
+    let shown = path.display().to_string();
+    let scenario_file = std::path::Path::new(&opts.scenario_path);
+    if let Err(e) = crate::output::check_output(&path, &[scenario_file], false) {
+        return format!("not written: {e}");
+    }
+    let file = match std::fs::File::create(&path) {
+        Ok(f) => f,
+        Err(e) => return format!("not written: {shown}: {e}"),
+    };
+    let run_opts = RunOptions {
+        seed: Some(seed),
+        planted: opts.planted,
+        scenario_path: Some(opts.scenario_path.clone()),
+        duration: opts.duration,
+        trace_out: Some(Box::new(std::io::BufWriter::new(file))),
+        ..RunOptions::default()
+    };
+    match run::run(s, run_opts) {
+        Ok(_) => shown,
+        Err(e) => format!("not written: {shown}: {e}"),
     }
 }
 
@@ -272,14 +478,37 @@ mod tests {
 
     #[test]
     fn seed_ranges_and_shards_parse() {
-        assert_eq!(parse_seeds("0..200"), Ok(0..200));
-        assert_eq!(parse_seeds("7"), Ok(7..8));
+        assert_eq!(parse_seeds("0..200"), Ok(SeedRange::from(0..200)));
+        assert_eq!(parse_seeds("7"), Ok(SeedRange { first: 7, last: 7 }));
+        let max = parse_seeds("18446744073709551615").unwrap();
+        assert_eq!((max.first, max.len()), (u64::MAX, 1));
+        assert_eq!(
+            parse_seeds("0..=18446744073709551615").unwrap().len(),
+            1 << 64
+        );
+        assert!(
+            parse_seeds("18446744073709551616")
+                .unwrap_err()
+                .contains("at most")
+        );
         assert!(parse_seeds("5..5").is_err());
         assert!(parse_seeds("a..b").is_err());
         assert_eq!(parse_shard("2/4"), Ok((2, 4)));
         assert!(
             parse_shard("0/4").is_err() && parse_shard("5/4").is_err() && parse_shard("x").is_err()
         );
+    }
+
+    #[test]
+    fn shards_split_a_range_lazily() {
+        let r = parse_seeds("0..99999999999").unwrap();
+        assert_eq!(r.len(), 99_999_999_999);
+        assert_eq!(r.shard_len(Some((2, 4))), 25_000_000_000);
+        assert_eq!(r.shard_seed(Some((2, 4)), 3), 13);
+        let small = parse_seeds("0..2").unwrap();
+        assert_eq!(small.shard_len(Some((3, 4))), 0);
+        let top = parse_seeds("18446744073709551614..=18446744073709551615").unwrap();
+        assert_eq!(top.shard_seed(None, 1), u64::MAX);
     }
 
     #[test]

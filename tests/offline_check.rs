@@ -2,7 +2,7 @@
 //! did online: a clean trace stays clean, and a trace doctored to break an
 //! invariant is caught at the doctored event.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 fn partsim(args: &[&str]) -> (i32, String, String) {
@@ -19,7 +19,8 @@ fn partsim(args: &[&str]) -> (i32, String, String) {
 }
 
 fn tmp(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("partsim-offline-{}", std::process::id()));
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("partsim-offline-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
     dir.join(name)
 }

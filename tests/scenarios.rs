@@ -75,12 +75,19 @@ fn render(r: &RunReport) -> String {
     for v in &r.violations {
         let _ = writeln!(s, "  violation {} at {}: {}", v.check, v.t, v.detail);
     }
+    for sel in &r.selectors {
+        let _ = writeln!(s, "selector       {sel}");
+    }
     let _ = writeln!(s, "expectations");
     for e in &r.expectations {
         let _ = writeln!(
             s,
             "  {} {}: {}",
-            if e.held { "held  " } else { "FAILED" },
+            match (e.judged, e.held) {
+                (false, _) => "–     ",
+                (true, true) => "held  ",
+                (true, false) => "FAILED",
+            },
             e.what,
             e.detail
         );

@@ -544,9 +544,11 @@ impl Converged {
     fn recheck(&mut self, t: SimTime, only: Option<u32>) {
         let Some(s) = &self.view.settings else { return };
         let rf = s.rf;
-        let all: Vec<u32> = match only {
-            Some(p) => vec![p],
-            None => (0..s.partitions).collect(),
+        // A range, not a collected list: the count comes from the trace.
+        let all = match only {
+            Some(p) => p..=p,
+            None if s.partitions == 0 => return,
+            None => 0..=s.partitions - 1,
         };
         for p in all {
             match self.view.unconverged(p, rf) {

@@ -10,6 +10,7 @@ pub mod control;
 pub mod offline;
 pub mod pipeline;
 pub mod raft;
+pub mod verdict;
 
 pub use pipeline::{Pipeline, Summary};
 
@@ -49,12 +50,39 @@ pub trait Checker {
     }
 }
 
-/// The names of every checker partsim knows (for validating `[expect]`).
-pub use crate::scenario::KNOWN_CHECKERS as KNOWN;
+/// The name of every checker partsim has, safety then liveness: what a
+/// scenario's `[expect] violations` may list. A name is added here with its
+/// checker, never before (a name without a checker would check nothing).
+/// A test keeps this list equal to [`standard_checkers`]' names.
+pub const KNOWN: &[&str] = &[
+    "election_safety",
+    "log_matching",
+    "map_monotonic",
+    "placement",
+    "auth",
+    "leader_elected",
+    "converged",
+    "balanced",
+];
 
 /// The checkers that run for a cluster of the stack.
 pub fn standard_checkers() -> Vec<Box<dyn Checker>> {
     let mut checkers = raft::raft_checkers();
     checkers.extend(control::control_checkers());
     checkers
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_known_name_has_a_checker_and_every_checker_is_known() {
+        let mut have: Vec<&str> = super::standard_checkers()
+            .iter()
+            .map(|c| c.name())
+            .collect();
+        let mut known = super::KNOWN.to_vec();
+        have.sort_unstable();
+        known.sort_unstable();
+        assert_eq!(have, known);
+    }
 }

@@ -1,14 +1,21 @@
 //! `partsim check TRACE`: the checkers run over a trace file — the same
 //! checkers, fed the same events, as during the run.
 
+use std::io::{BufReader, Read};
 use std::path::Path;
 
 use serde::Serialize;
 
-use super::{EndOfRun, standard_checkers};
+use super::{EndOfRun, standard_checkers, verdict};
+use crate::scenario::{MAX_NODES, MAX_PARTITIONS};
 use crate::sim::{EventKind, SimTime, Violation};
 use crate::stack::events::StackEvent;
-use crate::trace::{ReadError, read_trace};
+use crate::trace::ReadError;
+use crate::trace::reader::{Record, TraceStream};
+
+/// Most violations a report lists; more are counted, not kept (a damaged
+/// trace can break an invariant at every event).
+pub const MAX_LISTED_VIOLATIONS: usize = 10_000;
 
 /// A violation found offline.
 #[derive(Clone, Debug, Serialize, PartialEq)]
@@ -34,8 +41,11 @@ pub struct OfflineReport {
     pub events: usize,
     /// The checkers that ran.
     pub checkers: Vec<String>,
-    /// What they found.
+    /// What they found (the first [`MAX_LISTED_VIOLATIONS`]).
     pub violations: Vec<OfflineViolation>,
+    /// Violations found beyond those listed.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub unlisted_violations: usize,
     /// Violations the run itself recorded in the trace.
     pub recorded_violations: usize,
     /// A missing footer or a truncated last line.
@@ -44,15 +54,30 @@ pub struct OfflineReport {
 
 /// Runs every checker over the trace at `path`.
 pub fn check_file(path: &Path) -> Result<OfflineReport, ReadError> {
-    let trace = read_trace::<StackEvent>(path)?;
+    let shown = path.display().to_string();
+    let file = std::fs::File::open(path).map_err(|source| ReadError::Io {
+        path: shown.clone(),
+        source,
+    })?;
+    check_reader(BufReader::new(file), &shown)
+}
+
+/// Runs every checker over a trace read from `input` (`name` is used in
+/// messages).
+pub fn check_reader<R: Read>(input: BufReader<R>, name: &str) -> Result<OfflineReport, ReadError> {
+    let mut trace = TraceStream::new(input, name)?;
     let names = trace.header.processes.clone();
     let mut checkers = standard_checkers();
     let mut violations = Vec::new();
+    let mut unlisted = 0;
     let mut recorded = 0;
+    let mut events = 0;
     let mut healed_at = SimTime::ZERO;
     let mut last_t = SimTime::ZERO;
     let mut found: Vec<Violation> = Vec::new();
-    for record in &trace.events {
+    while let Some((line, record)) = trace.next_record::<StackEvent>()? {
+        events += 1;
+        within_bounds(&record).map_err(|m| trace.format_err(line, m))?;
         let Some(ev) = record.as_event() else {
             continue;
         };
@@ -74,6 +99,10 @@ pub fn check_file(path: &Path) -> Result<OfflineReport, ReadError> {
         for c in &mut checkers {
             c.on_event(&ev, &names, &mut found);
             for v in found.drain(..) {
+                if violations.len() == MAX_LISTED_VIOLATIONS {
+                    unlisted += 1;
+                    continue;
+                }
                 violations.push(OfflineViolation {
                     check: v.check.to_string(),
                     t: ev.t,
@@ -83,12 +112,17 @@ pub fn check_file(path: &Path) -> Result<OfflineReport, ReadError> {
             }
         }
     }
-    // Liveness is judged only on a complete trace: a cut-off run proves nothing.
-    if trace.footer.is_some() {
-        let end_t = trace
-            .footer
-            .as_ref()
-            .and_then(|f| f.summary.get("ended_at"))
+    // Liveness is judged only on a complete trace (a cut-off run proves
+    // nothing), and, as in the run, only at deadlines within it and not
+    // after a violation stopped it (the footer says so).
+    let footer = trace.footer.as_ref().map(|f| &f.summary);
+    let stopped = footer
+        .and_then(|f| f.get("halted"))
+        .and_then(|v| v.as_bool())
+        .unwrap_or(false);
+    if let (Some(summary), false) = (footer, stopped) {
+        let end_t = summary
+            .get("ended_at")
             .and_then(|v| v.as_u64())
             .map_or(last_t, SimTime);
         let (deadline, leader_deadline) = deadlines_from_config(&trace.header.config);
@@ -98,26 +132,29 @@ pub fn check_file(path: &Path) -> Result<OfflineReport, ReadError> {
             deadline,
             leader_deadline,
         };
-        for c in &mut checkers {
-            c.finish(&end, &mut found);
-            for v in found.drain(..) {
-                violations.push(OfflineViolation {
-                    check: v.check.to_string(),
-                    t: end_t,
-                    seq: None,
-                    detail: v.detail,
-                });
+        let (found, _) = verdict::finish(&mut checkers, &end);
+        for v in found {
+            if violations.len() == MAX_LISTED_VIOLATIONS {
+                unlisted += 1;
+                continue;
             }
+            violations.push(OfflineViolation {
+                check: v.check.to_string(),
+                t: end_t,
+                seq: None,
+                detail: v.detail,
+            });
         }
     }
     Ok(OfflineReport {
         scenario: trace.header.scenario.clone(),
         seed: trace.header.seed,
-        events: trace.events.len(),
+        events,
         checkers: checkers.iter().map(|c| c.name().to_string()).collect(),
         violations,
+        unlisted_violations: unlisted,
         recorded_violations: recorded,
-        notice: trace.notice(),
+        notice: notice(&trace, events),
     })
 }
 
@@ -127,4 +164,46 @@ fn deadlines_from_config(config: &serde_json::Value) -> (Option<SimTime>, Option
     let at = |key: &str| config.get("expect")?.get(key)?.as_u64().map(SimTime);
     let converged = at("converged_by");
     (converged, at("leader_elected_by").or(converged))
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
+}
+
+/// What was missing from the trace, as [`crate::trace::TraceFile::notice`] says it.
+fn notice<R: Read>(trace: &TraceStream<R>, events: usize) -> Option<String> {
+    match (trace.truncated_line, &trace.footer) {
+        (Some(line), _) => Some(format!(
+            "the trace ends mid-line at line {line}: read {events} whole events before it (the run was cut off)"
+        )),
+        (None, None) => Some(format!(
+            "the trace has no footer: read {events} events (the run did not finish writing)"
+        )),
+        _ => None,
+    }
+}
+
+/// Every number read from a trace that sizes something in a checker is
+/// bounded first, by the limits a scenario has: a `placement_config` with
+/// 4,294,967,295 partitions must be refused, not allocated.
+fn within_bounds(record: &Record<StackEvent>) -> Result<(), String> {
+    use crate::trace::Body;
+    if let Body::App(StackEvent::PlacementConfig {
+        partitions,
+        replication_factor,
+        ..
+    }) = &record.body
+    {
+        if u64::from(*partitions) > MAX_PARTITIONS {
+            return Err(format!(
+                "placement_config: {partitions} partitions is above the limit of {MAX_PARTITIONS} (MAX_PARTITIONS)"
+            ));
+        }
+        if *replication_factor > MAX_NODES {
+            return Err(format!(
+                "placement_config: replication factor {replication_factor} is above the limit of {MAX_NODES} (MAX_NODES)"
+            ));
+        }
+    }
+    Ok(())
 }

@@ -6,6 +6,7 @@ use std::io::Write;
 
 use serde::Serialize;
 
+use super::verdict::{self, LivenessJudgement};
 use super::{Checker, EndOfRun};
 use crate::sim::{Event, EventKind, Observer, Phase, SimTime, Violation};
 use crate::stack::events::StackEvent;
@@ -64,7 +65,8 @@ impl Pipeline {
         self.writer.as_ref().map(|w| w.digest())
     }
 
-    /// Runs the liveness checks at the end of a run.
+    /// Runs every checker's end-of-run judgement, whatever its deadline
+    /// (kernel tests; a run uses [`Pipeline::end_run`]).
     pub fn finish_checks(
         &mut self,
         now: SimTime,
@@ -82,6 +84,29 @@ impl Pipeline {
             c.finish(&end, &mut out);
         }
         out
+    }
+
+    /// Ends the run: safety checkers finish, and each liveness checker
+    /// judges if its deadline lies within the run (see [`super::verdict`]).
+    /// With `stopped` (a violation halted the run) no liveness checker
+    /// judges: the run gave the cluster no fair chance.
+    pub fn end_run(
+        &mut self,
+        now: SimTime,
+        deadline: Option<SimTime>,
+        leader_deadline: Option<SimTime>,
+        stopped: bool,
+    ) -> (Vec<Violation>, Vec<LivenessJudgement>) {
+        let end = EndOfRun {
+            now,
+            healed_at: self.summary.healed_at,
+            deadline,
+            leader_deadline,
+        };
+        if stopped {
+            return (Vec::new(), verdict::not_judged(&self.checkers, &end));
+        }
+        verdict::finish(&mut self.checkers, &end)
     }
 
     /// Every checker's figures, by the names the checkers give them.

@@ -11,9 +11,10 @@ use super::RunError;
 use crate::check::{self, Pipeline};
 use crate::scenario::{Action, PlacementPolicyName, Scenario, StackKind};
 use crate::sim::{NetConfig, ProcessId, World};
-use crate::stack::cluster::{Admin, ClusterConfig, Kind, Node, PlacementSettings, Timing};
+use crate::stack::cluster::{ClusterConfig, Kind, PlacementSettings, Timing};
 use crate::stack::coordinator::PolicyKind;
 use crate::stack::grid::Geometry;
+use crate::stack::host::Host;
 use crate::stack::planted::Planted;
 use crate::trace::{self, TraceLevel, TraceWriter};
 
@@ -86,7 +87,6 @@ pub fn cluster_config(s: &Scenario, planted: Planted) -> ClusterConfig {
             max_concurrent_moves: s.placement.max_concurrent_moves,
         },
         planted,
-        admin: Admin::default(),
     }
 }
 
@@ -132,7 +132,7 @@ pub(super) fn build_world(
     keep_going: bool,
     trace_level: TraceLevel,
     trace_out: Option<Box<dyn Write>>,
-) -> Result<(World<Node>, Rc<ClusterConfig>), RunError> {
+) -> Result<(World<Host>, Rc<ClusterConfig>), RunError> {
     let config = Rc::new(cluster_config(s, *planted));
     let names: Vec<String> = config.processes.iter().map(|(n, _)| n.clone()).collect();
     let net = NetConfig {
@@ -143,11 +143,11 @@ pub(super) fn build_world(
         reorder_probability: s.network.reorder,
     };
     let factory_config = Rc::clone(&config);
-    let mut world: World<Node> = World::new(
+    let mut world: World<Host> = World::new(
         seed,
         names.clone(),
         net,
-        Box::new(move |p, _| Node::build(&factory_config, p)),
+        Box::new(move |p, _| Host::build(&factory_config, p)),
     );
     world.set_pause_mode(match s.network.pause_messages {
         crate::scenario::PauseMode::Delay => crate::sim::PauseMode::Delay,

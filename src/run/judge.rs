@@ -1,72 +1,167 @@
 //! Judging a scenario's `[expect]` against what the checkers found.
+//!
+//! Every expectation line names its own checker and its own deadline. An
+//! expectation the run could not test — its deadline lies past the end of
+//! the run (cut short by `--duration`), a violation stopped the run first,
+//! or the checker had nothing to judge — is reported as *not judged*, and
+//! is never counted as held.
+//!
+//! Exit status: a run passes (exit 0) when every *judged* expectation held;
+//! expectations not judged do not fail it, but the verdict line says how
+//! many there were, and `--json` marks each with `"judged": false`. A run
+//! stopped by a violation fails through that violation, not through the
+//! expectations it left unjudged.
+
+use std::collections::BTreeMap;
 
 use super::{CheckResult, ExpectResult, ViolationReport};
+use crate::check::verdict::LivenessJudgement;
 use crate::scenario::Scenario;
+use crate::sim::SimTime;
+
+/// What the judge needs to know about how the run ended.
+pub(super) struct Ending<'a> {
+    /// Virtual time at the end.
+    pub now: SimTime,
+    /// A violation stopped the run at `now`.
+    pub stopped: bool,
+    /// Liveness checkers: deadline, and whether it lay within the run.
+    pub liveness: &'a [LivenessJudgement],
+    /// Events by kind (to tell a checker that had nothing to judge).
+    pub events_by_kind: &'a BTreeMap<String, u64>,
+}
+
+fn held(what: String, detail: String) -> ExpectResult {
+    ExpectResult {
+        what,
+        held: true,
+        judged: true,
+        detail,
+    }
+}
+
+fn failed(what: String, detail: String) -> ExpectResult {
+    ExpectResult {
+        what,
+        held: false,
+        judged: true,
+        detail,
+    }
+}
+
+fn unjudged(what: String, detail: String) -> ExpectResult {
+    ExpectResult {
+        what,
+        held: false,
+        judged: false,
+        detail,
+    }
+}
 
 /// Judges `[expect]` against what the checkers found.
 pub(super) fn judge(
     s: &Scenario,
     checks: &[CheckResult],
     violations: &[ViolationReport],
+    ending: &Ending<'_>,
 ) -> Vec<ExpectResult> {
     let mut out = Vec::new();
-    let fired = |name: &str| violations.iter().any(|v| v.check == name);
+    let first = |name: &str| violations.iter().find(|v| v.check == name);
     let expected_to_fire = &s.expect.violations;
     for name in expected_to_fire {
-        out.push(ExpectResult {
-            what: format!("violation {name}"),
-            held: fired(name),
-            detail: if fired(name) {
-                "fired as expected".into()
-            } else {
-                "did not fire".into()
-            },
+        out.push(match first(name) {
+            Some(v) => held(
+                format!("violation {name}"),
+                format!("fired as expected at {}", v.t),
+            ),
+            None => failed(format!("violation {name}"), "did not fire".into()),
         });
     }
-    let unexpected: Vec<&ViolationReport> = violations
-        .iter()
-        .filter(|v| !expected_to_fire.contains(&v.check))
-        .collect();
     let is_liveness = |name: &str| {
         checks
             .iter()
             .any(|c| c.name == name && c.kind == "liveness")
     };
-    let safety: Vec<&&ViolationReport> = unexpected
+    let safety_names: Vec<&str> = checks
         .iter()
-        .filter(|v| !is_liveness(&v.check))
+        .filter(|c| c.kind == "safety")
+        .map(|c| c.name.as_str())
         .collect();
-    let liveness: Vec<&&ViolationReport> = unexpected
+    let safety: Vec<&ViolationReport> = violations
         .iter()
-        .filter(|v| is_liveness(&v.check))
+        .filter(|v| !expected_to_fire.contains(&v.check) && !is_liveness(&v.check))
         .collect();
     if s.expect.safety {
-        out.push(ExpectResult {
-            what: "safety".into(),
-            held: safety.is_empty(),
-            detail: safety.first().map_or_else(
-                || "every safety checker held".into(),
-                |v| format!("{} at {}: {}", v.check, v.t, v.detail),
+        let what = format!("safety ({})", safety_names.join(", "));
+        out.push(match safety.first() {
+            None => held(
+                what,
+                format!(
+                    "{} safety checkers held over the whole run (to {})",
+                    safety_names.len(),
+                    ending.now
+                ),
             ),
+            Some(v) => failed(what, format!("{} at {}: {}", v.check, v.t, v.detail)),
         });
     } else if !safety.is_empty() {
-        out.push(ExpectResult {
-            what: "safety (not required)".into(),
-            held: true,
-            detail: format!("{} safety violations tolerated", safety.len()),
-        });
+        out.push(held(
+            "safety (not required)".into(),
+            format!("{} safety violations tolerated", safety.len()),
+        ));
     }
-    let deadline = s.expect.converged_by.or(s.expect.leader_elected_by);
-    out.push(ExpectResult {
-        what: match deadline {
-            Some(d) => format!("liveness by {d}"),
-            None => "liveness".into(),
-        },
-        held: liveness.is_empty(),
-        detail: liveness.first().map_or_else(
-            || "every liveness checker held".into(),
-            |v| format!("{}: {}", v.check, v.detail),
-        ),
-    });
+    for j in ending.liveness {
+        if expected_to_fire.contains(&j.check) {
+            continue; // judged above, as a violation that must fire
+        }
+        let what = if j.explicit {
+            format!("{} by {}", j.check, j.deadline)
+        } else {
+            format!("{} by {} (last fault + grace)", j.check, j.deadline)
+        };
+        if let Some(v) = first(&j.check) {
+            out.push(failed(what, format!("at {}: {}", v.t, v.detail)));
+            continue;
+        }
+        if ending.stopped {
+            out.push(unjudged(
+                what,
+                format!("not judged, a violation stopped the run at {}", ending.now),
+            ));
+            continue;
+        }
+        if !j.judged {
+            out.push(unjudged(
+                what,
+                format!("not judged, the run ended at {}", ending.now),
+            ));
+            continue;
+        }
+        // `converged` and `balanced` judge the partition map: a run that
+        // never placed partitions gave them nothing to judge.
+        let placed = ending.events_by_kind.contains_key("placement_config");
+        if matches!(j.check.as_str(), "converged" | "balanced") && !placed {
+            out.push(unjudged(
+                what,
+                "not judged, no partitions were placed in this run".into(),
+            ));
+            continue;
+        }
+        // `balanced` judges a converged map only.
+        if j.check == "balanced" && first("converged").is_some() {
+            out.push(unjudged(
+                what,
+                "not judged, the cluster did not converge".into(),
+            ));
+            continue;
+        }
+        out.push(held(what, "held".into()));
+    }
+    if let Some(n) = s.expect.lost_acked_writes {
+        out.push(unjudged(
+            format!("lost_acked_writes = {n}"),
+            "not judged, partsim has no durability checker yet".into(),
+        ));
+    }
     out
 }

@@ -3,7 +3,7 @@
 //! expectations at the end, and report.
 //!
 //! ```text
-//!   Scenario ──► ClusterConfig ──► World<stack::Node> + Pipeline(checkers, trace writer)   build.rs
+//!   Scenario ──► ClusterConfig ──► World<stack::host::Host> + Pipeline(checkers, trace writer)   build.rs
 //!      │                                   ▲
 //!      └──► resolve_schedule(seed) ──► run_until(step.at); apply(step) … run_until(end)   schedule.rs
 //!                                          │
@@ -24,7 +24,7 @@ use serde::Serialize;
 
 use crate::check::Pipeline;
 use crate::scenario::Scenario;
-use crate::sim::{DropReason, ProcessId, SimTime};
+use crate::sim::{DropReason, ProcessId, SimDuration, SimTime};
 use crate::stack::planted::Planted;
 use crate::trace::{self, TraceLevel};
 
@@ -47,6 +47,11 @@ pub struct RunOptions {
     pub planted: Planted,
     /// The scenario file, for the reproduce line.
     pub scenario_path: Option<String>,
+    /// Overrides the scenario's duration (`--duration`). Shorter: the run
+    /// stops there, steps of the timeline past it never fire, and the run is
+    /// a prefix of the full one. Longer: the scenario runs as if its
+    /// `duration` said so (a soak; `[random]` keeps drawing faults).
+    pub duration: Option<SimDuration>,
 }
 
 impl Default for RunOptions {
@@ -58,6 +63,7 @@ impl Default for RunOptions {
             keep_going: false,
             planted: Planted::NONE,
             scenario_path: None,
+            duration: None,
         }
     }
 }
@@ -67,8 +73,12 @@ impl Default for RunOptions {
 pub struct ExpectResult {
     /// What was expected.
     pub what: String,
-    /// Whether it held.
+    /// Whether it held (false when not judged).
     pub held: bool,
+    /// False when the run could not test it (its deadline lay past the end
+    /// of the run, or a violation stopped the run first): not held, and not
+    /// failed either.
+    pub judged: bool,
     /// Why not, or what was seen.
     pub detail: String,
 }
@@ -117,12 +127,19 @@ pub struct RunReport {
     pub scenario: String,
     /// Root seed used.
     pub seed: u64,
-    /// Scenario duration.
+    /// Duration of the run (the scenario's, or `--duration`'s).
     pub duration: String,
+    /// The scenario's own duration, when `--duration` changed it.
+    pub scenario_duration: Option<String>,
+    /// Steps of the fault timeline that never fired because the run ended
+    /// before them (`--duration` shorter than the scenario).
+    pub steps_cut: usize,
     /// Virtual time at which the run ended (earlier than `duration` if a violation halted it).
     pub ended_at: SimTime,
-    /// True when every expectation held (exit code 0).
+    /// True when every judged expectation held (exit code 0).
     pub passed: bool,
+    /// Expectations not judged (never counted as held; see `judge.rs`).
+    pub unjudged: usize,
     /// True when a violation stopped the run early.
     pub halted: bool,
     /// Digest of the resolved configuration.
@@ -145,6 +162,8 @@ pub struct RunReport {
     pub expectations: Vec<ExpectResult>,
     /// Figures from the checkers (failover times, …).
     pub metrics: BTreeMap<String, serde_json::Value>,
+    /// What each selector (`leader`, `any-node`, …) resolved to, in order.
+    pub selectors: Vec<String>,
     /// Planted bugs active in the run.
     pub planted: Vec<&'static str>,
     /// The command that reproduces this run.
@@ -163,6 +182,20 @@ pub enum RunError {
 /// Runs a scenario.
 pub fn run(s: &Scenario, opts: RunOptions) -> Result<RunReport, RunError> {
     let seed = opts.seed.unwrap_or(s.seed);
+    // A longer `--duration` is a longer scenario; a shorter one cuts the
+    // same run short (same schedule, same dice), so it is a prefix of it.
+    let scenario_duration = s.duration;
+    let longer;
+    let s = match opts.duration {
+        Some(d) if d > s.duration => {
+            let mut l = s.clone();
+            l.duration = d;
+            longer = l;
+            &longer
+        }
+        _ => s,
+    };
+    let end = opts.duration.map_or_else(|| s.end(), |d| SimTime::ZERO + d);
     let (mut world, config) = build::build_world(
         s,
         seed,
@@ -174,30 +207,34 @@ pub fn run(s: &Scenario, opts: RunOptions) -> Result<RunReport, RunError> {
 
     let schedule = s.resolve_schedule(seed);
     let mut applier = schedule::Applier::new(seed);
-    for step in &schedule {
+    let mut steps_cut = 0;
+    for (i, step) in schedule.iter().enumerate() {
+        if step.at > end {
+            steps_cut = schedule.len() - i;
+            break;
+        }
         world.run_until(step.at);
         if world.halted() {
             break;
         }
-        applier.apply(&mut world, &config, step);
+        applier.apply(&mut world, &*config, step);
     }
-    let end = s.end();
     world.run_until(end);
 
     let deadline = s.expect.converged_by;
     let leader_deadline = s.expect.leader_elected_by.or(s.expect.converged_by);
     let now = world.now();
-    if !world.halted() {
-        let found = world
-            .observer_mut::<Pipeline>()
-            .map(|p| p.finish_checks(now, deadline, leader_deadline))
-            .unwrap_or_default();
-        for v in found {
-            world.report_violation(ProcessId::SIM, v);
-        }
+    // Whether a violation stopped the run, before the end-of-run judgement
+    // adds its own (which stop nothing: the run is over).
+    let halted = world.halted();
+    let (found, liveness) = world
+        .observer_mut::<Pipeline>()
+        .map(|p| p.end_run(now, deadline, leader_deadline, halted))
+        .unwrap_or_default();
+    for v in found {
+        world.report_violation(ProcessId::SIM, v);
     }
 
-    let halted = world.halted();
     let stats = world.stats().clone();
     let violations: Vec<ViolationReport> = world
         .violations()
@@ -240,8 +277,15 @@ pub fn run(s: &Scenario, opts: RunOptions) -> Result<RunReport, RunError> {
         .map(|w| (trace::digest_hex(w.digest()), w.written()))
         .unwrap_or_default();
 
-    let expectations = judge::judge(s, &checks, &violations);
-    let passed = expectations.iter().all(|e| e.held);
+    let ending = judge::Ending {
+        now,
+        stopped: halted,
+        liveness: &liveness,
+        events_by_kind: &summary.events_by_kind,
+    };
+    let expectations = judge::judge(s, &checks, &violations, &ending);
+    let passed = expectations.iter().all(|e| e.held || !e.judged);
+    let unjudged = expectations.iter().filter(|e| !e.judged).count();
     let mut dropped = BTreeMap::new();
     for r in DropReason::ALL {
         let n = stats.dropped[r as usize];
@@ -254,15 +298,24 @@ pub fn run(s: &Scenario, opts: RunOptions) -> Result<RunReport, RunError> {
         .clone()
         .unwrap_or_else(|| format!("scenarios/{}.toml", s.name));
     let mut reproduce = format!("partsim run {path} --seed {seed}");
+    if let Some(d) = opts.duration {
+        reproduce.push_str(&format!(" --duration {d}"));
+    }
     for bug in opts.planted.names() {
         reproduce.push_str(&format!(" --plant {bug}"));
     }
     let report = RunReport {
         scenario: s.name.clone(),
         seed,
-        duration: s.duration.to_string(),
+        duration: (end - SimTime::ZERO).to_string(),
+        scenario_duration: opts
+            .duration
+            .filter(|d| *d != scenario_duration)
+            .map(|_| scenario_duration.to_string()),
+        steps_cut,
         ended_at: now,
         passed,
+        unjudged,
         halted,
         config_digest: format!("{:016x}", s.config_digest()),
         trace_digest,
@@ -280,6 +333,7 @@ pub fn run(s: &Scenario, opts: RunOptions) -> Result<RunReport, RunError> {
         violations,
         expectations,
         metrics,
+        selectors: applier.into_resolutions(),
         planted: opts.planted.names(),
         reproduce,
     };
@@ -287,6 +341,7 @@ pub fn run(s: &Scenario, opts: RunOptions) -> Result<RunReport, RunError> {
         let footer_summary = serde_json::json!({
             "passed": report.passed,
             "ended_at": report.ended_at,
+            "halted": report.halted,
             "violations": report.violations.len(),
             "messages": report.messages,
             "metrics": report.metrics,

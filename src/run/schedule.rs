@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 
 use crate::scenario::{Action, Scheduled, Target};
 use crate::sim::rng::{self, ChaCha8Rng, RngExt};
-use crate::sim::{Clock, Phase, ProcessId, Status, World};
-use crate::stack::cluster::{ClusterConfig, Kind, Node};
+use crate::sim::{Clock, Phase, Process, ProcessId, Status, World};
+use crate::stack::host::Selectors;
 
 /// Applies scheduled steps to the world.
 pub(super) struct Applier {
@@ -22,7 +22,13 @@ pub(super) struct Applier {
     /// How each one-way cut was traced at its begin (its sides resolved),
     /// to trace its end the same way.
     one_way_details: BTreeMap<u32, String>,
+    /// What each selector resolved to, for the summary (at most
+    /// [`MAX_RESOLUTIONS`]).
+    resolutions: Vec<String>,
 }
+
+/// Selector resolutions kept for the summary, at most.
+const MAX_RESOLUTIONS: usize = 1000;
 
 impl Applier {
     /// An applier for a run with root seed `seed`.
@@ -32,54 +38,46 @@ impl Applier {
             targets: BTreeMap::new(),
             clocks: BTreeMap::new(),
             one_way_details: BTreeMap::new(),
+            resolutions: Vec::new(),
         }
     }
 
-    fn resolve(
+    /// What each selector resolved to, as `crash any-node → n5 at 8s`.
+    pub(super) fn into_resolutions(self) -> Vec<String> {
+        self.resolutions
+    }
+
+    fn resolve<P: Process, S: Selectors<P>>(
         &mut self,
-        world: &World<Node>,
-        config: &ClusterConfig,
+        world: &World<P>,
+        sut: &S,
         target: &Target,
         want: Want,
     ) -> Option<ProcessId> {
-        let pick = |kind: Kind, rng: &mut ChaCha8Rng| -> Option<ProcessId> {
-            let candidates: Vec<ProcessId> = config
-                .of_kind(kind)
-                .into_iter()
-                .filter(|p| want.accepts(world.status(*p)))
-                .collect();
+        let accepts = |p: &ProcessId| want.accepts(world.status(*p));
+        let mut pick = |candidates: Vec<ProcessId>| -> Option<ProcessId> {
+            let candidates: Vec<ProcessId> = candidates.into_iter().filter(accepts).collect();
             if candidates.is_empty() {
                 None
             } else {
-                Some(candidates[rng.random_range(0..candidates.len())])
+                Some(candidates[self.select_rng.random_range(0..candidates.len())])
             }
         };
         match target {
             Target::Id(id) => world.id(id),
-            Target::AnyNode => pick(Kind::Node, &mut self.select_rng),
-            Target::AnyManager => pick(Kind::Manager, &mut self.select_rng),
-            Target::Leader => config
-                .of_kind(Kind::Manager)
-                .into_iter()
-                .filter_map(|p| {
-                    world
-                        .process(p)
-                        .and_then(|n| n.leader_term())
-                        .map(|t| (t, p))
-                })
-                .max()
-                .map(|(_, p)| p),
-            Target::Primary(p) => {
-                // The primary in the current leader's committed map.
-                let leader = self.resolve(world, config, &Target::Leader, Want::Any)?;
-                let map = world.process(leader)?.as_manager()?.map();
-                let name = map.partitions.get(*p as usize)?.primary.clone()?;
-                world.id(&name).filter(|q| want.accepts(world.status(*q)))
-            }
+            Target::AnyNode => pick(sut.nodes()),
+            Target::AnyManager => pick(sut.managers()),
+            Target::Leader => sut.leader(world),
+            Target::Primary(p) => sut.primary(world, *p).filter(accepts),
         }
     }
 
-    fn expand(&self, world: &World<Node>, names: &[String], named: &[String]) -> Vec<ProcessId> {
+    fn expand<P: Process>(
+        &self,
+        world: &World<P>,
+        names: &[String],
+        named: &[String],
+    ) -> Vec<ProcessId> {
         if names.iter().any(|n| n == "*") {
             world
                 .names()
@@ -93,10 +91,10 @@ impl Applier {
         }
     }
 
-    pub(super) fn apply(
+    pub(super) fn apply<P: Process, S: Selectors<P>>(
         &mut self,
-        world: &mut World<Node>,
-        config: &ClusterConfig,
+        world: &mut World<P>,
+        sut: &S,
         step: &Scheduled,
     ) {
         let action = step.step.action();
@@ -128,10 +126,18 @@ impl Applier {
                 // The end of a fault acts on what its begin resolved.
                 let resolved = match phase {
                     Phase::End => self.targets.remove(&fault),
-                    Phase::Begin => self.resolve(world, config, t, want),
+                    Phase::Begin => self.resolve(world, sut, t, want),
                 };
                 if let (Phase::Begin, Some(p)) = (phase, resolved) {
                     self.targets.insert(fault, p);
+                }
+                if phase == Phase::Begin
+                    && t.is_selector()
+                    && self.resolutions.len() < MAX_RESOLUTIONS
+                {
+                    let to = resolved.map_or("nothing (no process matched)", |p| world.name(p));
+                    self.resolutions
+                        .push(format!("{kind} {t} → {to} at {}", step.at));
                 }
                 match resolved {
                     Some(p) => Some(p),
@@ -153,11 +159,7 @@ impl Applier {
                 let mut side = |t: &Target| -> Option<Vec<ProcessId>> {
                     match t {
                         Target::Id(s) if s == "*" => None,
-                        t => Some(
-                            self.resolve(world, config, t, Want::Any)
-                                .into_iter()
-                                .collect(),
-                        ),
+                        t => Some(self.resolve(world, sut, t, Want::Any).into_iter().collect()),
                     }
                 };
                 let (f, t) = (side(from), side(to));
@@ -192,7 +194,7 @@ impl Applier {
         if one_way.is_some() {
             self.one_way_details.insert(fault, detail.clone());
         }
-        world.trace_fault(
+        let cause = world.trace_fault(
             target.unwrap_or(ProcessId::SIM),
             fault,
             kind,
@@ -295,25 +297,22 @@ impl Applier {
                 }
             }
             (Action::Heal, _) => world.net_mut().heal(),
-            (Action::Join { id, .. }, _) => {
+            (Action::Join { id, .. } | Action::Impostor(id), _) => {
+                // The operator boots the process; its start is caused by the step.
                 if let Some(p) = world.id(id) {
-                    world.start(p);
-                }
-            }
-            (Action::Impostor(id), _) => {
-                if let Some(p) = world.id(id) {
-                    world.start(p);
+                    world.start_by(p, cause);
                 }
             }
             (Action::Leave(_), _) => {
-                // The operator asks the managers to decommission the node;
-                // the leader drains it, then removes it.
+                // The operator asks every manager to decommission the node
+                // (a message from outside, delivered now); the leader drains
+                // it, then removes it.
                 if let Some(p) = target {
-                    config
-                        .admin
-                        .borrow_mut()
-                        .leaving
-                        .insert(world.name(p).to_string());
+                    let node = world.name(p).to_string();
+                    let now = world.now();
+                    for (m, msg) in sut.leave(&node) {
+                        world.inject(now, m, msg, cause);
+                    }
                 }
             }
         }

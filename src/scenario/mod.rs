@@ -20,6 +20,7 @@
 //!   expansion of `[random]` into one sorted timeline of begin/end steps.
 //! - [`Scenario::to_toml`] writes a scenario back as a file.
 
+mod cost;
 mod error;
 mod model;
 mod raw;
@@ -33,16 +34,17 @@ use std::path::Path;
 use serde::Deserialize;
 use toml::de::DeTable;
 
+pub use cost::{MAX_IMPOSTORS, MAX_MAP_ENTRIES, MAX_PERIODIC_RATE, MIN_PERIOD};
 pub use error::ScenarioError;
 pub use model::{
-    Action, Cluster, DiskConfig, EventSpec, Expect, Grid, KNOWN_CHECKERS, KeyDist, Network,
-    PauseMode, Placement, PlacementPolicyName, RandomClock, RandomFault, RandomSpec, Scenario,
-    StackKind, Target, Timing, Workload, format_offset,
+    Action, Cluster, DiskConfig, EventSpec, Expect, Grid, KeyDist, Network, PauseMode, Placement,
+    PlacementPolicyName, RandomClock, RandomFault, RandomSpec, Scenario, StackKind, Target, Timing,
+    Workload, format_offset,
 };
 pub use schedule::{DrawnFault, Origin, RANDOM_WARMUP, Scheduled, Step, format_schedule};
 pub use validate::{
     MAX_CLIENTS, MAX_DURATION, MAX_EVENTS, MAX_GRID_SIDE, MAX_ID_LEN, MAX_MANAGERS, MAX_NODES,
-    MAX_PARTITIONS, MAX_RANDOM_FAULTS, MAX_RATE,
+    MAX_PARTITIONS, MAX_RANDOM_FAULTS, MAX_RATE, duration_refusal,
 };
 
 use error::SourceMap;
@@ -308,7 +310,7 @@ lost_acked_writes = 0
     #[test]
     fn workload_defaults_and_extensions() {
         let sc = parse_ok(&format!(
-            "{HEAD}[workload]\nrate = 50.5\nkeys = \"zipf:1.1\"\n[network]\nreorder = 0.1\npause_messages = \"drop\"\n[disk]\ntorn_writes = true\n[placement]\npolicy = \"least-loaded\"\n[expect]\nleader_elected_by = \"3s\"\nviolations = [\"linearizable\", \"durability\"]\nsafety = false\n"
+            "{HEAD}[workload]\nrate = 50.5\nkeys = \"zipf:1.1\"\n[network]\nreorder = 0.1\npause_messages = \"drop\"\n[disk]\ntorn_writes = true\n[placement]\npolicy = \"least-loaded\"\n[expect]\nleader_elected_by = \"3s\"\nviolations = [\"placement\", \"auth\"]\nsafety = false\n"
         ));
         let w = sc.workload.unwrap();
         assert_eq!(
@@ -322,7 +324,7 @@ lost_acked_writes = 0
         assert!(sc.disk.torn_writes);
         assert_eq!(sc.placement.policy, PlacementPolicyName::LeastLoaded);
         assert_eq!(sc.expect.leader_elected_by, Some(s(3)));
-        assert_eq!(sc.expect.violations, ["linearizable", "durability"]);
+        assert_eq!(sc.expect.violations, ["placement", "auth"]);
         assert!(!sc.expect.safety);
     }
 

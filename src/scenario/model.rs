@@ -16,22 +16,6 @@ use serde::{Serialize, Serializer};
 
 use crate::sim::time::{SimDuration, SimTime};
 
-/// Names of every checker a scenario's `[expect] violations` may list.
-pub const KNOWN_CHECKERS: &[&str] = &[
-    "election_safety",
-    "log_matching",
-    "map_monotonic",
-    "single_primary",
-    "placement",
-    "durability",
-    "linearizable",
-    "auth",
-    "leader_elected",
-    "converged",
-    "balanced",
-    "available",
-];
-
 /// A whole scenario: cluster shape, protocol knobs, workload, faults and
 /// expectations.
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -160,8 +160,16 @@ impl Network {
     }
 
     /// Draws the fate of a message `from -> to`.
+    ///
+    /// `echo` marks a message that descends from a duplicate: the duplicate
+    /// copy itself, or anything sent while handling an echo. An echo is never
+    /// duplicated again. Without that rule duplication compounds along every
+    /// request/response chain (each hop doubles the copies in flight at
+    /// `duplicate = 1.0`, so a ping-pong grows as 2^hops and a run exhausts
+    /// memory in seconds); with it, one duplicate adds at most one extra
+    /// chain, the way a stray retransmission does on a real network.
     #[inline]
-    pub fn fate(&self, rng: &mut ChaCha8Rng, from: ProcessId, to: ProcessId) -> Fate {
+    pub fn fate(&self, rng: &mut ChaCha8Rng, from: ProcessId, to: ProcessId, echo: bool) -> Fate {
         if self.is_cut(from, to) {
             return Fate::Dropped(DropReason::Partition);
         }
@@ -186,7 +194,7 @@ impl Network {
             return Fate::Dropped(DropReason::Loss);
         }
         let first = self.delay(rng, lo, hi);
-        if chance(rng, dup_p) {
+        if !echo && chance(rng, dup_p) {
             Fate::Twice(first, self.delay(rng, lo, hi))
         } else {
             Fate::Once(first)
@@ -343,9 +351,29 @@ mod tests {
         };
         net.set_link(7, p(0), p(1), link);
         let mut rng = stream(1, "net");
-        assert_eq!(net.fate(&mut rng, p(0), p(1)), Fate::Once(50_000));
-        assert!(matches!(net.fate(&mut rng, p(1), p(0)), Fate::Once(d) if d <= 5_000));
+        assert_eq!(net.fate(&mut rng, p(0), p(1), false), Fate::Once(50_000));
+        assert!(matches!(net.fate(&mut rng, p(1), p(0), false), Fate::Once(d) if d <= 5_000));
         net.end_rule(7);
-        assert!(matches!(net.fate(&mut rng, p(0), p(1)), Fate::Once(d) if d <= 5_000));
+        assert!(matches!(net.fate(&mut rng, p(0), p(1), false), Fate::Once(d) if d <= 5_000));
+    }
+
+    #[test]
+    fn an_echo_is_never_duplicated_again() {
+        let config = NetConfig {
+            duplicate_probability: 1.0,
+            ..NetConfig::default()
+        };
+        let net = Network::new(2, config);
+        let mut rng = stream(1, "net");
+        for _ in 0..100 {
+            assert!(matches!(
+                net.fate(&mut rng, p(0), p(1), false),
+                Fate::Twice(..)
+            ));
+            assert!(matches!(
+                net.fate(&mut rng, p(0), p(1), true),
+                Fate::Once(..)
+            ));
+        }
     }
 }

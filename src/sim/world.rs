@@ -118,6 +118,8 @@ enum Item<M> {
         to_incarnation: u32,
         id: u64,
         send_seq: Option<u64>,
+        /// Descends from a duplicate: never duplicated again (see `Network::fate`).
+        echo: bool,
         msg: M,
     },
     Timer {
@@ -247,7 +249,14 @@ impl<P: Process> Kernel<P> {
         }
     }
 
-    fn send(&mut self, from: ProcessId, to: ProcessId, msg: P::Msg, cause: Option<u64>) {
+    fn send(
+        &mut self,
+        from: ProcessId,
+        to: ProcessId,
+        msg: P::Msg,
+        cause: Option<u64>,
+        echo: bool,
+    ) {
         let id = self.next_msg_id;
         self.next_msg_id += 1;
         self.stats.sent += 1;
@@ -267,7 +276,7 @@ impl<P: Process> Kernel<P> {
             return;
         };
         let to_incarnation = target.incarnation;
-        match self.net.fate(&mut self.net_rng, from, to) {
+        match self.net.fate(&mut self.net_rng, from, to, echo) {
             Fate::Dropped(reason) => self.drop_msg(from, from, to, &msg, id, send_seq, reason),
             Fate::Once(d) => {
                 let at = self.now + SimDuration(d);
@@ -279,6 +288,7 @@ impl<P: Process> Kernel<P> {
                         to_incarnation,
                         id,
                         send_seq,
+                        echo,
                         msg,
                     },
                 );
@@ -296,6 +306,7 @@ impl<P: Process> Kernel<P> {
                         to_incarnation,
                         id,
                         send_seq,
+                        echo: false,
                         msg: copy,
                     },
                 );
@@ -307,6 +318,7 @@ impl<P: Process> Kernel<P> {
                         to_incarnation,
                         id,
                         send_seq,
+                        echo: true,
                         msg,
                     },
                 );
@@ -401,6 +413,8 @@ pub struct Cx<'a, P: Process> {
     k: &'a mut Kernel<P>,
     me: ProcessId,
     cause: Option<u64>,
+    /// Handling a message that descends from a duplicate.
+    echo: bool,
 }
 
 impl<P: Process> Cx<'_, P> {
@@ -423,7 +437,7 @@ impl<P: Process> Cx<'_, P> {
     /// Sends `msg` to `to` through the simulated network.
     #[inline]
     pub fn send(&mut self, to: ProcessId, msg: P::Msg) {
-        self.k.send(self.me, to, msg, self.cause);
+        self.k.send(self.me, to, msg, self.cause, self.echo);
     }
 
     /// Sets a timer to fire after `after` of local time.
@@ -646,7 +660,8 @@ impl<P: Process> World<P> {
         self.k.queue.len()
     }
 
-    /// Traces a scenario fault beginning or ending.
+    /// Traces a scenario fault beginning or ending; returns the event's
+    /// `seq` (when observed), the cause of what the fault then does.
     pub fn trace_fault(
         &mut self,
         p: ProcessId,
@@ -654,7 +669,7 @@ impl<P: Process> World<P> {
         kind: &str,
         phase: Phase,
         detail: &str,
-    ) {
+    ) -> Option<u64> {
         self.k.emit(
             p,
             None,
@@ -664,7 +679,59 @@ impl<P: Process> World<P> {
                 phase,
                 detail,
             },
+        )
+    }
+
+    /// Delivers `msg` to `to` at `at` (or now, if `at` is past) from outside
+    /// the world — an operator, a scenario step — and returns its message id.
+    ///
+    /// It is traced like any message: a `send` by `sim` now, caused by
+    /// `cause` (say, the fault event that asked for it), then a `deliver` at
+    /// `to` at `at` — or a `drop` if `to` is not up then (a paused process
+    /// gets it on resume, as the pause mode says). It does not cross the
+    /// simulated network: no network fault applies and no network dice are
+    /// drawn, so injecting a message shifts no other draw of the run. The
+    /// receiver sees it from [`ProcessId::SIM`].
+    pub fn inject(&mut self, at: SimTime, to: ProcessId, msg: P::Msg, cause: Option<u64>) -> u64 {
+        let k = &mut self.k;
+        let id = k.next_msg_id;
+        k.next_msg_id += 1;
+        k.stats.sent += 1;
+        let data = msg.is_data_plane();
+        let send_seq = k.emit(
+            ProcessId::SIM,
+            cause,
+            EventKind::Send {
+                to,
+                msg: msg.name(),
+                id,
+                data,
+            },
         );
+        let Some(target) = k.meta.get(to.index()) else {
+            k.drop_msg(
+                ProcessId::SIM,
+                ProcessId::SIM,
+                to,
+                &msg,
+                id,
+                send_seq,
+                DropReason::Unknown,
+            );
+            return id;
+        };
+        let item = Item::Deliver {
+            from: ProcessId::SIM,
+            to,
+            to_incarnation: target.incarnation,
+            id,
+            send_seq,
+            msg,
+            // An operator's message is never a duplicate's descendant.
+            echo: false,
+        };
+        k.queue.push(at.max(k.now), item);
+        id
     }
 
     /// Traces a note from the runner (e.g. a selector that matched nobody).
@@ -681,10 +748,16 @@ impl<P: Process> World<P> {
     /// Starts a process that has not started yet (at time zero or by a join).
     /// Returns false if it was already started.
     pub fn start(&mut self, p: ProcessId) -> bool {
+        self.start_by(p, None)
+    }
+
+    /// [`start`](Self::start), traced as caused by event `cause` (the
+    /// scenario step that booted it: a join).
+    pub fn start_by(&mut self, p: ProcessId, cause: Option<u64>) -> bool {
         if !self.transition(p, Status::NotStarted, Status::Up) {
             return false;
         }
-        let seq = self.k.emit(p, None, EventKind::Start);
+        let seq = self.k.emit(p, cause, EventKind::Start);
         self.boot(p, seq);
         true
     }
@@ -708,6 +781,7 @@ impl<P: Process> World<P> {
             k: &mut self.k,
             me: p,
             cause,
+            echo: false,
         };
         proc.on_start(&mut cx);
         self.procs[p.index()] = Some(proc);
@@ -848,6 +922,7 @@ impl<P: Process> World<P> {
                 to_incarnation,
                 id,
                 send_seq,
+                echo,
                 msg,
             } => {
                 let m = &mut self.k.meta[to.index()];
@@ -862,6 +937,7 @@ impl<P: Process> World<P> {
                             to_incarnation,
                             id,
                             send_seq,
+                            echo,
                             msg,
                         });
                         return;
@@ -894,6 +970,7 @@ impl<P: Process> World<P> {
                     k: &mut self.k,
                     me: to,
                     cause: seq,
+                    echo,
                 };
                 proc.on_message(&mut cx, from, msg);
             }
@@ -942,6 +1019,7 @@ impl<P: Process> World<P> {
                     k: &mut self.k,
                     me: p,
                     cause: seq,
+                    echo: false,
                 };
                 proc.on_timer(&mut cx, timer);
             }
@@ -1034,6 +1112,38 @@ mod tests {
         assert_eq!(a.ticks, 10);
         assert!(a.got >= 9);
         assert_eq!(w.stats().sent, 20);
+    }
+
+    /// Records `(p, kind, cause)` of every event.
+    struct Recorder(Vec<(ProcessId, &'static str, Option<u64>)>);
+    impl Observer<NoEvent> for Recorder {
+        fn on_event(&mut self, ev: &Event<'_, NoEvent>, _: &[String], _: &mut Vec<Violation>) {
+            self.0.push((ev.p, ev.kind.name(), ev.cause));
+        }
+    }
+
+    #[test]
+    fn injected_messages_are_traced_from_outside_and_follow_the_receiver_s_life() {
+        let mut w = world();
+        w.set_observer(Box::new(Recorder(Vec::new())));
+        w.start(ProcessId(0));
+        // Caused by the start event (seq 0), at 5ms: before any tick.
+        let id = w.inject(SimTime(5_000), ProcessId(0), Ping, Some(0));
+        w.run_until(SimTime(6_000));
+        assert_eq!(w.process(ProcessId(0)).unwrap().got, 1);
+        // To a process that is not up when it arrives: dropped, traced.
+        w.inject(SimTime(7_000), ProcessId(1), Ping, None);
+        w.run_until(SimTime(8_000));
+        let rec = w.observer_mut::<Recorder>().unwrap();
+        let send = rec.0.iter().position(|e| e.1 == "send").unwrap();
+        assert_eq!(rec.0[send], (ProcessId::SIM, "send", Some(0)));
+        assert_eq!(
+            rec.0[send + 1],
+            (ProcessId(0), "deliver", Some(send as u64))
+        );
+        assert_eq!(rec.0.last().unwrap().1, "drop");
+        assert_eq!(w.stats().dropped[DropReason::Unknown as usize], 1);
+        assert_eq!(id, 0, "message ids are shared with the processes' own");
     }
 
     #[test]

@@ -1,26 +1,19 @@
 //! The cluster as the stack sees it: the resolved configuration every
-//! process is built from, and the process type that hosts the components.
+//! process is built from, and the wire types its processes exchange (the
+//! process type that hosts the components is in [`host`](super::host)).
 //!
 //! `scenario/` turns a scenario file into a [`ClusterConfig`]; `stack/`
 //! never reads scenario files itself (the dependency points one way).
 
-use std::cell::RefCell;
-use std::collections::BTreeSet;
-use std::rc::Rc;
-
 use serde::Serialize;
 
-use crate::sim::{Cx, Message, Process, ProcessId, SimDuration, TimerKind};
+use crate::sim::{Message, ProcessId, SimDuration, TimerKind};
 
-use super::consensus::Role;
 use super::consensus::{RaftMsg, RaftTimer};
 use super::coordinator::PolicyKind;
-use super::demo::{Beat, BeatTimer, Demo};
-use super::distribution::Manager;
-use super::events::StackEvent;
+use super::demo::{Beat, BeatTimer};
 use super::grid::{ClusterMap, Geometry, MapCommand};
 use super::network::{Envelope, Limit, NetTimer, Payload};
-use super::node::DataNode;
 use super::planted::Planted;
 
 /// What a process of the cluster is.
@@ -74,8 +67,6 @@ pub struct ClusterConfig {
     pub planted: Planted,
     /// Run the kernel's demo process everywhere instead of the stack.
     pub demo: bool,
-    /// The operator's requests (see [`AdminRequests`]).
-    pub admin: Admin,
 }
 
 /// Placement settings (DESIGN §5 `[placement]`).
@@ -99,19 +90,26 @@ impl Default for PlacementSettings {
     }
 }
 
-/// What the operator asked of the cluster: the stand-in for an admin call
-/// to the managers (the kernel has no way to inject a message from
-/// outside). The runner writes it when a `leave` event fires; every
-/// manager reads it, and the leader acts on it. It is a declaration, not a
-/// queue, so a failover loses nothing: the next leader reads it too.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct AdminRequests {
-    /// Data nodes to decommission: drain, then remove.
-    pub leaving: BTreeSet<String>,
+/// A request of the operator (the scenario), delivered by the kernel as a
+/// message from outside the cluster ([`World::inject`](crate::sim::World::inject)).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Operator {
+    /// Decommission a data node: drain, then remove. Sent to every
+    /// manager; each keeps it on its disk, so that whichever leads — now
+    /// or after a failover or restart — drains the node and keeps it out.
+    Leave {
+        /// The data node.
+        node: String,
+    },
 }
 
-/// The operator's requests, shared by the runner and the managers.
-pub type Admin = Rc<RefCell<AdminRequests>>;
+impl Operator {
+    fn name(&self) -> &'static str {
+        match self {
+            Operator::Leave { .. } => "Leave",
+        }
+    }
+}
 
 impl ClusterConfig {
     /// The ids of processes of one kind.
@@ -285,6 +283,8 @@ pub enum Msg {
     Control(Envelope<Control>),
     /// Between data nodes: state transfer (bulk data, so data plane).
     Transfer(Transfer),
+    /// From the operator, outside the cluster.
+    Operator(Operator),
 }
 
 impl Message for Msg {
@@ -294,6 +294,7 @@ impl Message for Msg {
             Msg::Raft(m) => m.name(),
             Msg::Control(c) => c.body.name(),
             Msg::Transfer(t) => t.name(),
+            Msg::Operator(o) => o.name(),
         }
     }
     fn is_data_plane(&self) -> bool {
@@ -352,94 +353,5 @@ impl From<Beat> for Msg {
 impl From<BeatTimer> for Timer {
     fn from(_: BeatTimer) -> Timer {
         Timer::Beat
-    }
-}
-
-/// A process of the cluster.
-pub enum Node {
-    /// The kernel's demo process (`stack = "demo"` scenarios).
-    Demo(Demo),
-    /// A manager.
-    Manager(Box<Manager>),
-    /// A data node (or an impostor: a data node with the wrong key).
-    Data(Box<DataNode>),
-    /// A process with nothing to do yet (clients and impostors until their
-    /// components exist): it starts, crashes and restarts, and sends nothing.
-    Idle,
-}
-
-impl Node {
-    /// The term, if this process is a manager that believes it leads.
-    pub fn leader_term(&self) -> Option<u64> {
-        match self {
-            Node::Manager(m) if m.raft().role() == Role::Leader => Some(m.raft().term()),
-            _ => None,
-        }
-    }
-
-    /// The manager, if this is one.
-    pub fn as_manager(&self) -> Option<&Manager> {
-        match self {
-            Node::Manager(m) => Some(m),
-            _ => None,
-        }
-    }
-
-    /// The data node, if this is one.
-    pub fn as_data(&self) -> Option<&DataNode> {
-        match self {
-            Node::Data(n) => Some(n),
-            _ => None,
-        }
-    }
-
-    /// Builds process `p` of the cluster (at start, join or restart).
-    pub fn build(config: &Rc<ClusterConfig>, p: ProcessId) -> Node {
-        if config.demo {
-            let peers: Vec<ProcessId> = (0..config.processes.len() as u32)
-                .map(ProcessId)
-                .filter(|q| *q != p)
-                .collect();
-            return Node::Demo(Demo::new(config.timing.heartbeat_interval, peers));
-        }
-        match config.kind(p) {
-            Some(Kind::Manager) => Node::Manager(Box::new(Manager::new(config, p))),
-            Some(Kind::Node) => Node::Data(Box::new(DataNode::new(config, p))),
-            Some(Kind::Impostor) => Node::Data(Box::new(DataNode::impostor(config, p))),
-            _ => Node::Idle,
-        }
-    }
-}
-
-impl Process for Node {
-    type Msg = Msg;
-    type Timer = Timer;
-    type Event = StackEvent;
-
-    fn on_start(&mut self, cx: &mut Cx<'_, Self>) {
-        match self {
-            Node::Demo(d) => d.on_start(cx),
-            Node::Manager(m) => m.on_start(cx),
-            Node::Data(n) => n.on_start(cx),
-            Node::Idle => {}
-        }
-    }
-
-    fn on_message(&mut self, cx: &mut Cx<'_, Self>, from: ProcessId, msg: Msg) {
-        match (self, msg) {
-            (Node::Demo(d), Msg::Beat(b)) => d.on_message(from, b),
-            (Node::Manager(m), msg) => m.on_message(cx, from, msg),
-            (Node::Data(n), msg) => n.on_message(cx, from, msg),
-            _ => {}
-        }
-    }
-
-    fn on_timer(&mut self, cx: &mut Cx<'_, Self>, timer: Timer) {
-        match (self, timer) {
-            (Node::Demo(d), Timer::Beat) => d.on_timer(cx),
-            (Node::Manager(m), t) => m.on_timer(cx, t),
-            (Node::Data(n), t) => n.on_timer(cx, t),
-            _ => {}
-        }
     }
 }

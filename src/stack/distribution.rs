@@ -8,7 +8,7 @@
 //!
 //! **Inputs.** Raft messages from the other managers; authenticated
 //! `Register` and `Heartbeat` requests from data nodes; the operator's
-//! requests ([`AdminRequests`](super::cluster::AdminRequests)); its timers.
+//! requests ([`Operator`](super::cluster::Operator) messages); its timers.
 //! **Outputs.** Raft traffic; replies to nodes (`Registered`,
 //! `HeartbeatAck`, or `Redirect` to the leader it knows); map updates pushed
 //! to the members (a delta per batch of applied commands, or the whole map
@@ -37,7 +37,7 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use crate::sim::{Cx, Process, ProcessId, SimDuration, SimTime};
 
-use super::cluster::{Admin, ClusterConfig, Control, Kind, MapUpdate, Msg, Timer};
+use super::cluster::{ClusterConfig, Control, Kind, MapUpdate, Msg, Operator, Timer};
 use super::consensus::{
     ConsensusManager, ProposeError, RaftConfig, RaftMsg, RaftTimer, Role, StateMachine,
 };
@@ -80,7 +80,9 @@ pub struct Manager {
     key_id: String,
     settings: super::cluster::PlacementSettings,
     planted: Planted,
-    admin: Admin,
+    /// Data nodes the operator asked to decommission (on disk under
+    /// [`LEAVING_KEY`]: every manager keeps the request across restarts).
+    leaving: BTreeSet<String>,
     pending: BTreeMap<String, PendingRegistration>,
     /// Partitions with a proposal in flight: the epoch it was planned at.
     outstanding: BTreeMap<u32, (u64, SimTime)>,
@@ -112,6 +114,9 @@ pub struct Manager {
     /// proposals).
     idle_ticks: u32,
 }
+
+/// Disk key of the data nodes the operator asked to decommission (JSON list).
+pub const LEAVING_KEY: &str = "operator/leaving";
 
 /// The coordinator runs at least every this many health ticks.
 const PLAN_EVERY_TICKS: u32 = 5;
@@ -160,7 +165,7 @@ impl Manager {
             key_id: key_id(&config.cluster_key),
             settings: config.placement.clone(),
             planted: config.planted,
-            admin: config.admin.clone(),
+            leaving: BTreeSet::new(),
             pending: BTreeMap::new(),
             outstanding: BTreeMap::new(),
             node_proposals: BTreeMap::new(),
@@ -199,6 +204,13 @@ impl Manager {
         cx: &mut Cx<'_, P>,
     ) {
         self.raft.on_start(cx);
+        self.leaving = match cx.disk().get(LEAVING_KEY) {
+            Ok(Some(b)) => serde_json::from_slice(b).unwrap_or_else(|e| {
+                panic!("{LEAVING_KEY} holds no node list ({e}); it is fsynced whenever written")
+            }),
+            Ok(None) => BTreeSet::new(),
+            Err(e) => panic!("{e}: {LEAVING_KEY} is fsynced whenever written and cannot be torn"),
+        };
         cx.trace(StackEvent::Credentials {
             key_id: self.key_id.clone(),
         });
@@ -229,6 +241,13 @@ impl Manager {
             Msg::Control(env) => {
                 if let Some(Incoming::Request { from, req, body }) = self.net.open(cx, from, env) {
                     self.on_request(cx, from, req, body);
+                }
+            }
+            Msg::Operator(Operator::Leave { node }) => {
+                if self.leaving.insert(node) {
+                    let list = serde_json::to_vec(&self.leaving).expect("node names serialize");
+                    cx.disk().put(LEAVING_KEY, list);
+                    cx.disk().fsync();
                 }
             }
             Msg::Beat(_) | Msg::Transfer(_) => {}
@@ -357,7 +376,7 @@ impl Manager {
                 .reply(cx, from, req, Control::Registered { version });
             return;
         }
-        if !map.members.contains_key(&node) && self.admin.borrow().leaving.contains(&node) {
+        if !map.members.contains_key(&node) && self.leaving.contains(&node) {
             // Decommissioned: it does not come back.
             return;
         }
@@ -505,7 +524,7 @@ impl Manager {
             // proposed again at a later tick.
             let _ = self.raft.propose(cx, cmd);
         }
-        let leaving: Vec<String> = self.admin.borrow().leaving.iter().cloned().collect();
+        let leaving: Vec<String> = self.leaving.iter().cloned().collect();
         for node in leaving {
             let _ = self.deregister_node(cx, &node);
         }

@@ -10,6 +10,7 @@ pub mod distribution;
 pub mod events;
 pub mod grid;
 pub mod health;
+pub mod host;
 pub mod network;
 pub mod node;
 pub mod planted;

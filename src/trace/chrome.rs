@@ -25,7 +25,7 @@ use std::path::Path;
 
 use serde_json::{Map, Value, json};
 
-use super::reader::{ReadError, parse_header};
+use super::reader::{LineTooLong, MAX_LINE_BYTES, ReadError, parse_header, read_line_capped};
 
 /// What an export wrote.
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
@@ -158,8 +158,19 @@ pub fn write_chrome<R: BufRead, W: Write>(
         path: name.to_string(),
         source,
     };
+    // Lines are capped before they are held: /dev/zero or one 300 MB line
+    // is a clear error, not an abort.
+    let read_line = |input: &mut R, buf: &mut Vec<u8>, line: u64| {
+        read_line_capped(input, buf, MAX_LINE_BYTES).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::InvalidData {
+                ExportError::from(format_err(line, LineTooLong.to_string()))
+            } else {
+                ExportError::from(io_err(e))
+            }
+        })
+    };
     let mut buf = Vec::with_capacity(512);
-    if input.read_until(b'\n', &mut buf).map_err(io_err)? == 0 {
+    if read_line(&mut input, &mut buf, 1)? == 0 {
         return Err(format_err(1, "the file is empty: not a partsim trace".into()).into());
     }
     let header =
@@ -196,7 +207,7 @@ pub fn write_chrome<R: BufRead, W: Write>(
     let mut truncated = None;
     loop {
         buf.clear();
-        if input.read_until(b'\n', &mut buf).map_err(io_err)? == 0 {
+        if read_line(&mut input, &mut buf, line_no + 1)? == 0 {
             break;
         }
         line_no += 1;

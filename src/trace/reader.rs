@@ -5,6 +5,7 @@
 //! says what was missing. Anything else that is not a partsim trace is an
 //! error that names the line.
 
+use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 
@@ -13,6 +14,13 @@ use serde::de::DeserializeOwned;
 
 use crate::sim::net::DropReason;
 use crate::sim::{AppEvent, Event, EventKind, Phase, ProcessId, SimTime};
+
+/// Longest line any trace reader accepts (header, event or footer): longer
+/// lines are refused before they are held in memory.
+pub const MAX_LINE_BYTES: usize = 64 << 20;
+/// Most process names a trace header may list. A run has at most a few
+/// thousand processes (the scenario limits); this leaves ample room.
+pub const MAX_PROCESSES: usize = 1 << 20;
 
 /// Line 1 of a trace.
 #[derive(Clone, Debug, Deserialize)]
@@ -262,65 +270,176 @@ pub fn read_from<E: DeserializeOwned, R: Read>(
     reader: BufReader<R>,
     path: &str,
 ) -> Result<TraceFile<E>, ReadError> {
-    let format_err = |line: u64, message: String| ReadError::Format {
+    let mut stream = TraceStream::new(reader, path)?;
+    let mut events = Vec::new();
+    while let Some((_, record)) = stream.next_record()? {
+        events.push(record);
+    }
+    Ok(TraceFile {
+        header: stream.header,
+        events,
+        footer: stream.footer,
+        truncated_line: stream.truncated_line,
+    })
+}
+
+/// A trace read one event at a time, in constant memory (for `partsim
+/// check` on traces of any size).
+pub struct TraceStream<R: Read> {
+    /// Line 1.
+    pub header: Header,
+    /// The footer, once reached.
+    pub footer: Option<Footer>,
+    /// Set when the last line was cut short (line number, 1-based).
+    pub truncated_line: Option<u64>,
+    names: NameIndex,
+    lines: Lines<R>,
+    line_no: u64,
+    path: String,
+    done: bool,
+}
+
+impl<R: Read> TraceStream<R> {
+    /// Reads and checks the header.
+    pub fn new(reader: BufReader<R>, path: &str) -> Result<Self, ReadError> {
+        let format_err = |line: u64, message: String| ReadError::Format {
+            path: path.to_string(),
+            line,
+            message,
+        };
+        let mut lines = split_lines(reader);
+        let header = match lines.next() {
+            None => {
+                return Err(format_err(
+                    1,
+                    "the file is empty: not a partsim trace".into(),
+                ));
+            }
+            Some(Err(e)) => return Err(line_error(path, 1, e)),
+            Some(Ok((text, _))) => parse_header(&text).map_err(|m| format_err(1, m))?,
+        };
+        let names = NameIndex::new(&header.processes);
+        Ok(TraceStream {
+            header,
+            footer: None,
+            truncated_line: None,
+            names,
+            lines,
+            line_no: 1,
+            path: path.to_string(),
+            done: false,
+        })
+    }
+
+    /// The next whole event and its 1-based line, or `None` at the footer,
+    /// at a truncated last line, or at the end of the file.
+    pub fn next_record<E: DeserializeOwned>(
+        &mut self,
+    ) -> Result<Option<(u64, Record<E>)>, ReadError> {
+        while !self.done {
+            let Some(next) = self.lines.next() else {
+                self.done = true;
+                break;
+            };
+            self.line_no += 1;
+            let line_no = self.line_no;
+            let (text, complete) = next.map_err(|e| line_error(&self.path, line_no, e))?;
+            if text.trim().is_empty() {
+                continue;
+            }
+            let value: serde_json::Value = match serde_json::from_str(&text) {
+                Ok(v) => v,
+                Err(e) => {
+                    // A damaged last line is a cut-off run; damage in the middle is not.
+                    if !complete || self.lines.peek_is_end() {
+                        self.truncated_line = Some(line_no);
+                        self.done = true;
+                        break;
+                    }
+                    return Err(self.format_err(line_no, format!("not a JSON event: {e}")));
+                }
+            };
+            if value.get("footer").and_then(|f| f.as_bool()) == Some(true) {
+                let footer: Footer = serde_json::from_value(value)
+                    .map_err(|e| self.format_err(line_no, format!("bad footer: {e}")))?;
+                self.footer = Some(footer);
+                self.done = true;
+                break;
+            }
+            let record = parse_record_indexed(value, &self.names)
+                .map_err(|m| self.format_err(line_no, m))?;
+            return Ok(Some((line_no, record)));
+        }
+        Ok(None)
+    }
+
+    /// A format error at `line` of this trace.
+    pub fn format_err(&self, line: u64, message: String) -> ReadError {
+        ReadError::Format {
+            path: self.path.clone(),
+            line,
+            message,
+        }
+    }
+}
+
+/// An I/O error while reading `line`; a line over [`MAX_LINE_BYTES`] is a
+/// format error naming the line.
+fn line_error(path: &str, line: u64, e: std::io::Error) -> ReadError {
+    if e.kind() == std::io::ErrorKind::InvalidData
+        && e.get_ref().is_some_and(|x| x.is::<LineTooLong>())
+    {
+        return ReadError::Format {
+            path: path.to_string(),
+            line,
+            message: LineTooLong.to_string(),
+        };
+    }
+    ReadError::Io {
         path: path.to_string(),
-        line,
-        message,
-    };
-    let mut lines = split_lines(reader);
-    let header = match lines.next() {
-        None => {
-            return Err(format_err(
-                1,
-                "the file is empty: not a partsim trace".into(),
+        source: e,
+    }
+}
+
+/// A line longer than [`MAX_LINE_BYTES`].
+#[derive(Debug, thiserror::Error)]
+#[error("a line longer than the limit of {} MiB (MAX_LINE_BYTES): not a partsim trace", MAX_LINE_BYTES >> 20)]
+pub struct LineTooLong;
+
+/// Reads one line into `buf` (newline included, if there was one), refusing
+/// lines over `max` bytes with an `InvalidData` error holding [`LineTooLong`]
+/// before they are held in memory. Returns the bytes read (0 at the end).
+pub fn read_line_capped<R: BufRead>(
+    input: &mut R,
+    buf: &mut Vec<u8>,
+    max: usize,
+) -> std::io::Result<usize> {
+    let start = buf.len();
+    loop {
+        let available = match input.fill_buf() {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if available.is_empty() {
+            return Ok(buf.len() - start);
+        }
+        let (take, found) = match available.iter().position(|&b| b == b'\n') {
+            Some(i) => (i + 1, true),
+            None => (available.len(), false),
+        };
+        if buf.len() - start + take > max + usize::from(found) {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                LineTooLong,
             ));
         }
-        Some(Err(e)) => {
-            return Err(ReadError::Io {
-                path: path.to_string(),
-                source: e,
-            });
+        buf.extend_from_slice(&available[..take]);
+        input.consume(take);
+        if found {
+            return Ok(buf.len() - start);
         }
-        Some(Ok((text, _))) => parse_header(&text).map_err(|m| format_err(1, m))?,
-    };
-    let names = header.processes.clone();
-    let mut out = TraceFile {
-        header,
-        events: Vec::new(),
-        footer: None,
-        truncated_line: None,
-    };
-    let mut line_no = 1u64;
-    while let Some(next) = lines.next() {
-        line_no += 1;
-        let (text, complete) = next.map_err(|e| ReadError::Io {
-            path: path.to_string(),
-            source: e,
-        })?;
-        if text.trim().is_empty() {
-            continue;
-        }
-        let value: serde_json::Value = match serde_json::from_str(&text) {
-            Ok(v) => v,
-            Err(e) => {
-                // A damaged last line is a cut-off run; damage in the middle is not.
-                if !complete || lines.peek_is_end() {
-                    out.truncated_line = Some(line_no);
-                    break;
-                }
-                return Err(format_err(line_no, format!("not a JSON event: {e}")));
-            }
-        };
-        if value.get("footer").and_then(|f| f.as_bool()) == Some(true) {
-            let footer: Footer = serde_json::from_value(value)
-                .map_err(|e| format_err(line_no, format!("bad footer: {e}")))?;
-            out.footer = Some(footer);
-            break;
-        }
-        let record = parse_record(value, &names).map_err(|m| format_err(line_no, m))?;
-        out.events.push(record);
     }
-    Ok(out)
 }
 
 /// Parses and checks line 1.
@@ -331,6 +450,14 @@ pub fn parse_header(text: &str) -> Result<Header, String> {
         return Err(format!(
             "line 1 has no \"format\":\"{}\": not a partsim trace",
             super::FORMAT
+        ));
+    }
+    if let Some(names) = value.get("processes").and_then(|p| p.as_array())
+        && names.len() > MAX_PROCESSES
+    {
+        return Err(format!(
+            "the header lists {} processes, above the limit of {MAX_PROCESSES} (MAX_PROCESSES)",
+            names.len()
         ));
     }
     let header: Header = serde_json::from_value(value).map_err(|e| format!("bad header: {e}"))?;
@@ -344,13 +471,33 @@ pub fn parse_header(text: &str) -> Result<Header, String> {
     Ok(header)
 }
 
-fn resolve(names: &[String], name: &str) -> ProcessId {
-    if name == "sim" {
-        return ProcessId::SIM;
+/// Process names to ids, hashed: a lookup per event must not scan the
+/// header's list (300,000 names made `check` take 38 s). Lookup only; the
+/// map is never iterated, so its order reaches nothing.
+pub struct NameIndex {
+    ids: HashMap<String, u32>,
+}
+
+impl NameIndex {
+    /// Indexes `names` (the first of equal names wins, as a scan would find).
+    pub fn new(names: &[String]) -> Self {
+        let mut ids = HashMap::with_capacity(names.len());
+        for (i, n) in names.iter().enumerate() {
+            ids.entry(n.clone()).or_insert(i as u32);
+        }
+        NameIndex { ids }
     }
-    match names.iter().position(|n| n == name) {
-        Some(i) => ProcessId(i as u32),
-        None => ProcessId(u32::MAX - 1),
+
+    /// The id of `name`; `sim` for the kernel; an id past every process for
+    /// a name the header does not list.
+    pub fn resolve(&self, name: &str) -> ProcessId {
+        if name == "sim" {
+            return ProcessId::SIM;
+        }
+        match self.ids.get(name) {
+            Some(&i) => ProcessId(i),
+            None => ProcessId(u32::MAX - 1),
+        }
     }
 }
 
@@ -358,6 +505,14 @@ fn resolve(names: &[String], name: &str) -> ProcessId {
 pub fn parse_record<E: DeserializeOwned>(
     value: serde_json::Value,
     names: &[String],
+) -> Result<Record<E>, String> {
+    parse_record_indexed(value, &NameIndex::new(names))
+}
+
+/// [`parse_record`] with the names already indexed.
+pub fn parse_record_indexed<E: DeserializeOwned>(
+    value: serde_json::Value,
+    names: &NameIndex,
 ) -> Result<Record<E>, String> {
     let obj = value
         .as_object()
@@ -370,7 +525,7 @@ pub fn parse_record<E: DeserializeOwned>(
             .unwrap_or("")
             .to_string()
     };
-    let pid = |k: &str| resolve(names, obj.get(k).and_then(|v| v.as_str()).unwrap_or(""));
+    let pid = |k: &str| names.resolve(obj.get(k).and_then(|v| v.as_str()).unwrap_or(""));
     let t = SimTime(num("t").ok_or("event without \"t\"")?);
     let seq = num("seq").ok_or("event without \"seq\"")?;
     let cause = num("cause");
@@ -461,7 +616,7 @@ fn split_lines<R: Read>(inner: BufReader<R>) -> Lines<R> {
 impl<R: Read> Lines<R> {
     fn read_one(&mut self) -> Option<std::io::Result<(String, bool)>> {
         let mut buf = Vec::new();
-        match self.inner.read_until(b'\n', &mut buf) {
+        match read_line_capped(&mut self.inner, &mut buf, MAX_LINE_BYTES) {
             Ok(0) => None,
             Ok(_) => {
                 let complete = buf.last() == Some(&b'\n');

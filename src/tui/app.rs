@@ -370,6 +370,11 @@ impl App {
     }
 
     fn toggle_bookmark(&mut self) {
+        // On a trace of zero events the cursor names no event to mark.
+        if self.replay.is_empty() {
+            self.say("no event to bookmark: the trace holds none");
+            return;
+        }
         match self.bookmarks.binary_search(&self.cursor) {
             Ok(k) => {
                 self.bookmarks.remove(k);

@@ -12,7 +12,6 @@
 //! deterministic: the same `events` gives byte-identical files.
 
 use std::fmt::Write as _;
-use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::Path;
 use std::time::Instant;
@@ -87,32 +86,65 @@ impl std::fmt::Display for BenchReport {
     }
 }
 
-/// Generates a synthetic trace of about `events` events in `dir`, then
-/// measures opening it, 50 random seeks, 50 seek-and-draw frames, and the
-/// process's peak RSS. The trace file is removed afterwards.
+/// Most events `bench replay` generates: about 2 GB of trace (a million
+/// events make 98.6 MiB).
+pub const MAX_BENCH_EVENTS: u64 = 20_000_000;
+
+/// Removes the benchmark's trace file when dropped: on success, on error,
+/// and on a panic that unwinds.
+struct RemoveOnDrop(std::path::PathBuf);
+
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// Generates a synthetic trace of about `events` events (at most
+/// [`MAX_BENCH_EVENTS`]) in `dir`, then measures opening it, 50 random
+/// seeks, 50 seek-and-draw frames, and the process's peak RSS.
+///
+/// The trace never outlives the process: its name is removed as soon as
+/// the file is created (on Unix an open file lives on without a name, so
+/// even Ctrl-C or a kill leaves nothing behind), and a guard removes it on
+/// every return where that early removal is not possible.
 #[allow(
     clippy::disallowed_methods,
     reason = "a benchmark measures wall-clock time; nothing it measures depends on the clock"
 )]
 pub fn bench_replay(events: u64, dir: &Path) -> Result<BenchReport, TuiError> {
-    let path = dir.join("partsim-replay-bench.jsonl");
+    let path = dir.join(format!("partsim-replay-bench-{}.jsonl", std::process::id()));
     let shown = path.display().to_string();
     let werr = |source: io::Error| TuiError::Write {
         path: shown.clone(),
         source,
     };
+    if events > MAX_BENCH_EVENTS {
+        return Err(werr(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("{events} events is above the limit of {MAX_BENCH_EVENTS} (MAX_BENCH_EVENTS)"),
+        )));
+    }
     std::fs::create_dir_all(dir).map_err(werr)?;
     let t0 = Instant::now();
-    let file = File::create(&path).map_err(werr)?;
-    let mut out = BufWriter::with_capacity(1 << 20, file);
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(&path)
+        .map_err(werr)?;
+    let _guard = RemoveOnDrop(path.clone());
+    let _ = std::fs::remove_file(&path);
+    let mut out = BufWriter::with_capacity(1 << 20, file.try_clone().map_err(werr)?);
     let written = write_synthetic_trace(&mut out, events).map_err(werr)?;
     out.flush().map_err(werr)?;
     drop(out);
     let generate_ms = t0.elapsed().as_secs_f64() * 1e3;
-    let file_bytes = std::fs::metadata(&path).map_err(werr)?.len();
+    let file_bytes = file.metadata().map_err(werr)?.len();
 
     let t1 = Instant::now();
-    let replay = super::open(&path);
+    let replay = super::index::open_file(file, shown.clone());
     let open_ms = t1.elapsed().as_secs_f64() * 1e3;
     let replay = replay?;
     let index_bytes = replay.index_bytes() as u64;
@@ -140,7 +172,6 @@ pub fn bench_replay(events: u64, dir: &Path) -> Result<BenchReport, TuiError> {
         frames.push(t.elapsed().as_secs_f64() * 1e6);
     }
     drop(app);
-    let _ = std::fs::remove_file(&path);
     let (seek_median_us, seek_max_us) = median_max(&mut seeks);
     let (frame_median_us, frame_max_us) = median_max(&mut frames);
     Ok(BenchReport {

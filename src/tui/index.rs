@@ -38,7 +38,7 @@ pub const CHECKPOINT_EVERY: usize = 1024;
 /// At most this many checkpoints are kept (the interval doubles instead).
 pub const MAX_CHECKPOINTS: usize = 4096;
 /// Lines longer than this are refused (a bound on the read buffer).
-pub const MAX_LINE_BYTES: usize = 64 << 20;
+pub const MAX_LINE_BYTES: usize = crate::trace::reader::MAX_LINE_BYTES;
 /// Distinct process names beyond this are refused (indices are u16).
 pub const MAX_PROCESSES: usize = u16::MAX as usize - 1;
 /// Distinct event kinds beyond this are refused.
@@ -285,6 +285,21 @@ pub fn open(path: &Path) -> Result<Replay, TuiError> {
     })?;
     let progress = io::stderr().is_terminal();
     index(reader, len, shown, Source::File(file), progress)
+}
+
+/// Indexes a trace from a file already open for reading, positioned
+/// anywhere (the benchmark's unnamed temporary file). `name` is used in
+/// messages.
+pub fn open_file(mut file: File, name: String) -> Result<Replay, TuiError> {
+    use std::io::Seek;
+    let open_err = |source| TuiError::Open {
+        path: name.clone(),
+        source,
+    };
+    file.rewind().map_err(open_err)?;
+    let len = file.metadata().map(|m| m.len()).ok();
+    let reader = file.try_clone().map_err(open_err)?;
+    index(reader, len, name, Source::File(file), false)
 }
 
 /// Indexes a trace held in memory (tests, fixtures). `name` is used in messages.

@@ -113,15 +113,18 @@ pub fn sweep_clean(
     jobs: usize,
 ) -> Result<(), String> {
     let opts = partsim::sweep::SweepOptions {
-        seeds,
+        seeds: seeds.into(),
         jobs,
         shard: None,
         planted: Planted::NONE,
         scenario_path: rel.to_string(),
         progress: None,
+        fail_fast: false,
+        trace_dir: None,
+        duration: None,
     };
     let started = std::time::Instant::now();
-    let report = partsim::sweep::sweep(s, &opts);
+    let report = partsim::sweep::sweep(s, &opts).map_err(|e| e.to_string())?;
     eprintln!(
         "{rel} ({}): {}/{} seeds held, violations {:?} ({:.2?})",
         s.duration,
@@ -178,4 +181,80 @@ pub fn first_catching_seed(
         "{bug}: {check} never fired on {name} over seeds {}..{}",
         seeds.start, seeds.end
     );
+}
+
+/// Runs `s` (seed, planted bugs) and checks its trace offline; `Err` says
+/// where the offline verdicts differ from the run's, checker by checker
+/// (each violation as checker and virtual time).
+pub fn offline_agrees_with_online(
+    label: &str,
+    s: &Scenario,
+    seed: Option<u64>,
+    planted: Planted,
+) -> Result<(), String> {
+    let (report, bytes) = run_bytes(s, seed, planted);
+    let offline = partsim::check::offline::check_reader(BufReader::new(&bytes[..]), "memory")
+        .expect("the trace reads back");
+    let mut online: Vec<(String, u64)> = report
+        .violations
+        .iter()
+        .map(|v| (v.check.clone(), v.t.0))
+        .collect();
+    let mut found: Vec<(String, u64)> = offline
+        .violations
+        .iter()
+        .map(|v| (v.check.clone(), v.t.0))
+        .collect();
+    online.sort();
+    found.sort();
+    if online == found {
+        Ok(())
+    } else {
+        Err(format!(
+            "{label}: online {online:?} but offline {found:?} (reproduce: {})",
+            report.reproduce
+        ))
+    }
+}
+
+/// A fresh scratch directory for one test, under Cargo's per-target temp
+/// directory (never the system's): `target/tmp/partsim-TAG-PID`.
+pub fn scratch(tag: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("partsim-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("a scratch directory");
+    dir
+}
+
+/// Runs the `partsim` binary in the crate's directory.
+pub fn partsim(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_partsim"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("the binary runs")
+}
+
+/// Exit code of a finished command.
+pub fn code(o: &std::process::Output) -> i32 {
+    o.status.code().expect("exited with a code")
+}
+
+/// Standard output and error, as text.
+pub fn out_err(o: &std::process::Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+/// Runs `s` with `opts` (its trace kept in memory) and returns the report
+/// and the trace bytes.
+pub fn run_with(s: &Scenario, mut opts: RunOptions) -> (RunReport, Vec<u8>) {
+    let buf = Buffer::default();
+    opts.trace_out = Some(Box::new(buf.clone()));
+    let report = run::run(s, opts).expect("the run completes");
+    let bytes = buf.0.borrow().clone();
+    (report, bytes)
 }

@@ -1,0 +1,166 @@
+//! The process type of a partsim world: one enum that hosts whichever
+//! component a process id runs — a manager, a data node (or an impostor),
+//! the kernel's demo process, or nothing yet — and routes the kernel's
+//! inputs to it.
+//!
+//! **Inputs.** The kernel's `on_start`, `on_message`, `on_timer`.
+//! **Outputs.** Whatever the hosted component sends, sets and traces.
+//! Everything below it (components, configuration, wire types) knows
+//! nothing of this file: every import here points down.
+
+use std::rc::Rc;
+
+use crate::sim::{Cx, Process, ProcessId, World};
+
+use super::cluster::{ClusterConfig, Kind, Msg, Operator, Timer};
+use super::consensus::Role;
+use super::demo::Demo;
+use super::distribution::Manager;
+use super::events::StackEvent;
+use super::node::DataNode;
+
+/// A process of the cluster.
+pub enum Host {
+    /// The kernel's demo process (`stack = "demo"` scenarios).
+    Demo(Demo),
+    /// A manager.
+    Manager(Box<Manager>),
+    /// A data node (or an impostor: a data node with the wrong key).
+    Data(Box<DataNode>),
+    /// A process with nothing to do yet (clients and impostors until their
+    /// components exist): it starts, crashes and restarts, and sends nothing.
+    Idle,
+}
+
+/// What a scenario's selectors and operator steps ask of the system under
+/// test, answered by the system itself: the runner picks among the
+/// candidates and checks their status, but never reads a process's
+/// internals.
+pub trait Selectors<P: Process> {
+    /// The data nodes (`any-node` draws among them), in id order.
+    fn nodes(&self) -> Vec<ProcessId>;
+    /// The managers (`any-manager` draws among them), in id order.
+    fn managers(&self) -> Vec<ProcessId>;
+    /// `leader`: the process that leads now, if any.
+    fn leader(&self, world: &World<P>) -> Option<ProcessId>;
+    /// `primary:P`: the primary of `partition` as the leader knows it.
+    fn primary(&self, world: &World<P>, partition: u32) -> Option<ProcessId>;
+    /// The messages that ask the system to decommission `node` (a `leave`
+    /// step), each with its receiver.
+    fn leave(&self, node: &str) -> Vec<(ProcessId, P::Msg)>;
+}
+
+impl Selectors<Host> for ClusterConfig {
+    fn nodes(&self) -> Vec<ProcessId> {
+        self.of_kind(Kind::Node)
+    }
+
+    fn managers(&self) -> Vec<ProcessId> {
+        self.of_kind(Kind::Manager)
+    }
+
+    /// The manager that believes it leads the highest term (two may
+    /// believe it for a while, in different terms).
+    fn leader(&self, world: &World<Host>) -> Option<ProcessId> {
+        self.managers()
+            .into_iter()
+            .filter_map(|p| world.process(p)?.leader_term().map(|t| (t, p)))
+            .max()
+            .map(|(_, p)| p)
+    }
+
+    /// The primary in the current leader's committed map.
+    fn primary(&self, world: &World<Host>, partition: u32) -> Option<ProcessId> {
+        let leader = self.leader(world)?;
+        let map = world.process(leader)?.as_manager()?.map();
+        let name = map.partitions.get(partition as usize)?.primary.as_deref()?;
+        world.id(name)
+    }
+
+    /// Every manager is told, so that whichever leads, now or later, acts.
+    fn leave(&self, node: &str) -> Vec<(ProcessId, Msg)> {
+        self.managers()
+            .into_iter()
+            .map(|m| {
+                let node = node.to_string();
+                (m, Msg::Operator(Operator::Leave { node }))
+            })
+            .collect()
+    }
+}
+
+impl Host {
+    /// The term, if this process is a manager that believes it leads.
+    fn leader_term(&self) -> Option<u64> {
+        match self {
+            Host::Manager(m) if m.raft().role() == Role::Leader => Some(m.raft().term()),
+            _ => None,
+        }
+    }
+
+    /// The manager, if this is one.
+    fn as_manager(&self) -> Option<&Manager> {
+        match self {
+            Host::Manager(m) => Some(m),
+            _ => None,
+        }
+    }
+
+    /// The data node, if this is one.
+    pub fn as_data(&self) -> Option<&DataNode> {
+        match self {
+            Host::Data(n) => Some(n),
+            _ => None,
+        }
+    }
+
+    /// Builds process `p` of the cluster (at start, join or restart).
+    pub fn build(config: &Rc<ClusterConfig>, p: ProcessId) -> Host {
+        if config.demo {
+            let peers: Vec<ProcessId> = (0..config.processes.len() as u32)
+                .map(ProcessId)
+                .filter(|q| *q != p)
+                .collect();
+            return Host::Demo(Demo::new(config.timing.heartbeat_interval, peers));
+        }
+        match config.kind(p) {
+            Some(Kind::Manager) => Host::Manager(Box::new(Manager::new(config, p))),
+            Some(Kind::Node) => Host::Data(Box::new(DataNode::new(config, p))),
+            Some(Kind::Impostor) => Host::Data(Box::new(DataNode::impostor(config, p))),
+            _ => Host::Idle,
+        }
+    }
+}
+
+impl Process for Host {
+    type Msg = Msg;
+    type Timer = Timer;
+    type Event = StackEvent;
+
+    fn on_start(&mut self, cx: &mut Cx<'_, Self>) {
+        match self {
+            Host::Demo(d) => d.on_start(cx),
+            Host::Manager(m) => m.on_start(cx),
+            Host::Data(n) => n.on_start(cx),
+            Host::Idle => {}
+        }
+    }
+
+    fn on_message(&mut self, cx: &mut Cx<'_, Self>, from: ProcessId, msg: Msg) {
+        match (self, msg) {
+            (Host::Demo(d), Msg::Beat(b)) => d.on_message(from, b),
+            (Host::Manager(m), msg) => m.on_message(cx, from, msg),
+            (Host::Data(n), msg) => n.on_message(cx, from, msg),
+            _ => {}
+        }
+    }
+
+    fn on_timer(&mut self, cx: &mut Cx<'_, Self>, timer: Timer) {
+        match (self, timer) {
+            (Host::Demo(d), Timer::Beat) => d.on_timer(cx),
+            (Host::Manager(m), t) => m.on_timer(cx, t),
+            (Host::Data(n), t) => n.on_timer(cx, t),
+            _ => {}
+        }
+    }
+}
