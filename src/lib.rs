@@ -17,5 +17,6 @@ pub mod shrink;
 pub mod sim;
 pub mod stack;
 pub mod sweep;
+pub mod sweep_merge;
 pub mod trace;
 pub mod tui;

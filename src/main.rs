@@ -187,6 +187,15 @@ enum Command {
         #[arg(long, value_name = "NAME")]
         checker: Option<String>,
     },
+    /// Merge the `sweep --shard I/N --json` outputs of one sweep into one report (exit 0 all held, 1 some failed).
+    SweepMerge {
+        /// Shard reports (JSON files).
+        #[arg(required = true)]
+        shards: Vec<PathBuf>,
+        /// Print one JSON document.
+        #[arg(long)]
+        json: bool,
+    },
     /// The planted-bug catalog: every planted bug, its component and the checker that catches it.
     Bugs,
     /// Measure partsim on this machine.
@@ -632,6 +641,7 @@ fn dispatch(cli: Cli) -> Result<u8, Failure> {
             };
             hunt(opts, output.as_deref(), no_shrink)
         }
+        Command::SweepMerge { shards, json } => sweep_merge(&shards, json),
         Command::Bugs => {
             print!("{}", partsim::catalog::render());
             Ok(0)
@@ -1010,4 +1020,63 @@ fn hunt(
         planted,
         output,
     )
+}
+
+fn sweep_merge(paths: &[PathBuf], json: bool) -> Result<u8, Failure> {
+    let mut shards = Vec::new();
+    for p in paths {
+        let name = p.display().to_string();
+        let text = std::fs::read_to_string(p)
+            .map_err(|e| Failure::usage(format!("{name}: cannot read: {e}")))?;
+        let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
+            Failure::usage(format!("{name}:{}:{}: not JSON: {e}", e.line(), e.column()))
+        })?;
+        shards.push((name, v));
+    }
+    let m = partsim::sweep_merge::merge(&shards).map_err(|e| Failure::usage(e.to_string()))?;
+    let failures = m["failures"].as_array().map_or(0, Vec::len);
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&m).map_err(|e| Failure::internal(e.to_string()))?
+        );
+    } else {
+        println!(
+            "{}  {}: {}/{} seeds held their expectations ({} shards)",
+            if failures == 0 { "PASS" } else { "FAIL" },
+            m["scenario"].as_str().unwrap_or(""),
+            m["passed"],
+            m["seeds"],
+            paths.len()
+        );
+        if let Some(v) = m["violations_by_check"].as_object() {
+            for (k, n) in v {
+                println!("  violations {k}: {n}");
+            }
+        }
+        if let Some(v) = m["metrics"].as_object() {
+            for (k, a) in v {
+                println!(
+                    "  metric     {k}: n={} min={:.1} mean={:.1} max={:.1} (median: not mergeable from shard aggregates)",
+                    a["count"],
+                    a["min"].as_f64().unwrap_or(0.0),
+                    a["mean"].as_f64().unwrap_or(0.0),
+                    a["max"].as_f64().unwrap_or(0.0)
+                );
+            }
+        }
+        if let Some(f) = m["failures"].as_array() {
+            for f in f.iter().take(10) {
+                println!(
+                    "  seed {:<6} {}",
+                    f["seed"],
+                    f["failure"].as_str().unwrap_or("failed")
+                );
+            }
+        }
+        if let Some(cmd) = m["reproduce"].as_str() {
+            println!("  reproduce  {cmd}");
+        }
+    }
+    Ok(if failures == 0 { 0 } else { 1 })
 }

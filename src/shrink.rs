@@ -55,6 +55,7 @@ pub fn run_quiet(s: &Scenario, seed: u64, planted: Planted) -> Option<RunReport>
         keep_going: false,
         planted,
         scenario_path: None,
+        duration: None,
     };
     run::run(s, opts).ok()
 }
