@@ -281,8 +281,7 @@ impl Shrinker<'_> {
 
     /// Lowers workload and cluster sizes where the scenario allows.
     fn lower_sizes(&mut self) {
-        loop {
-            let Some(w) = &self.best.workload else { break };
+        while let Some(w) = &self.best.workload {
             if w.rate < 2.0 {
                 break;
             }
