@@ -198,6 +198,18 @@ enum Command {
     },
     /// The planted-bug catalog: every planted bug, its component and the checker that catches it.
     Bugs,
+    /// Check a client history for linearizability: Jepsen's history.edn shape or the same keys
+    /// as JSON lines (exit 0 linearizable, 1 not or undecided, 2 malformed).
+    Lincheck {
+        /// The history file: one EDN map or JSON object per line.
+        history: PathBuf,
+        /// Print one JSON document.
+        #[arg(long)]
+        json: bool,
+        /// Give up after this much wall time (e.g. "10s"); undecided keys are reported unknown.
+        #[arg(long, value_parser = parse_duration)]
+        timeout: Option<SimDuration>,
+    },
     /// Measure partsim on this machine.
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -222,6 +234,12 @@ enum BenchCommand {
         /// Virtual duration (e.g. "600s" to check that memory does not grow with it).
         #[arg(long, default_value = "60s", value_parser = parse_duration)]
         duration: SimDuration,
+    },
+    /// The linearizability checker: seeded hard single-register histories and a 30,000-operation run.
+    Lincheck {
+        /// Print one JSON object.
+        #[arg(long)]
+        json: bool,
     },
     /// The replay UI's loader: generates a trace, then measures open time, seek time and memory.
     Replay {
@@ -656,6 +674,29 @@ fn dispatch(cli: Cli) -> Result<u8, Failure> {
             partsim::output::check_output(&output, &[&trace], force)
                 .map_err(|e| Failure::usage(e.to_string()))?;
             export(&trace, &output)
+        }
+        Command::Lincheck {
+            history,
+            json,
+            timeout,
+        } => {
+            let timeout = timeout.map(|d| std::time::Duration::from_micros(d.as_micros()));
+            let verdict = partsim::check::lincheck::check_file(&history, json, timeout)
+                .map_err(|e| Failure::usage(e.to_string()))?;
+            println!("{}", verdict.output.trim_end());
+            Ok(verdict.exit_code)
+        }
+        Command::Bench(BenchCommand::Lincheck { json }) => {
+            let r = partsim::check::lincheck::bench::run().map_err(Failure::internal)?;
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string(&r).map_err(|e| Failure::internal(e.to_string()))?
+                );
+            } else {
+                print!("{r}");
+            }
+            Ok(0)
         }
         Command::Bench(BenchCommand::Replay { events, json }) => {
             if std::io::stderr().is_terminal() {

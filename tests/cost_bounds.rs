@@ -22,7 +22,7 @@ fn write(name: &str, text: &str) -> PathBuf {
     path
 }
 
-fn refused(path: &PathBuf, needles: &[&str]) {
+fn refused(path: &std::path::Path, needles: &[&str]) {
     let p = path.to_str().expect("utf-8 path");
     for args in [vec!["validate", p], vec!["run", p]] {
         let out = partsim(&args);

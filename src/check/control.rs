@@ -41,14 +41,6 @@ pub fn control_checkers() -> Vec<Box<dyn Checker>> {
     ]
 }
 
-fn name(names: &[String], p: ProcessId) -> &str {
-    if p == ProcessId::SIM {
-        "sim"
-    } else {
-        names.get(p.index()).map_or("?", |s| s.as_str())
-    }
-}
-
 // ---------------------------------------------------------------------------
 
 /// The placement settings, from `placement_config`.
@@ -379,7 +371,7 @@ impl Checker for MapMonotonic {
                         check: "map_monotonic",
                         detail: format!(
                             "{} applied map version {version} after version {last}",
-                            name(names, ev.p)
+                            ev.p.name_in(names)
                         ),
                     });
                 }
@@ -486,10 +478,10 @@ impl Checker for Auth {
         match app {
             StackEvent::Credentials { key_id } => {
                 self.keys
-                    .insert(name(names, ev.p).to_string(), key_id.clone());
+                    .insert(ev.p.name_in(names).to_string(), key_id.clone());
             }
             StackEvent::PlacementConfig { .. } if self.cluster_key.is_none() => {
-                self.cluster_key = self.keys.get(name(names, ev.p)).cloned();
+                self.cluster_key = self.keys.get(ev.p.name_in(names)).cloned();
             }
             StackEvent::Member {
                 node,
@@ -608,7 +600,7 @@ impl Checker for Converged {
         names: &[String],
         _out: &mut Vec<Violation>,
     ) {
-        let who = name(names, ev.p).to_string();
+        let who = ev.p.name_in(names).to_string();
         match ev.kind {
             EventKind::Crash { .. } => {
                 self.down.insert(who.clone());

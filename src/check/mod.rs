@@ -7,6 +7,7 @@
 //! the last fault healed.
 
 pub mod control;
+pub mod lincheck;
 pub mod offline;
 pub mod pipeline;
 pub mod raft;
@@ -32,8 +33,9 @@ pub struct EndOfRun {
 }
 
 /// One invariant, with a stable name (used in `[expect] violations` and in
-/// the trace's `violation` events).
-pub trait Checker {
+/// the trace's `violation` events), over the events `E` of some protocol's
+/// processes: the stack's [`StackEvent`] by default, or a user's own.
+pub trait Checker<E = StackEvent> {
     /// The stable name, e.g. `"election_safety"`.
     fn name(&self) -> &'static str;
     /// True for liveness checkers (judged at the end of the run).
@@ -41,7 +43,7 @@ pub trait Checker {
         false
     }
     /// One event; push a violation if the invariant broke here.
-    fn on_event(&mut self, ev: &Event<'_, StackEvent>, names: &[String], out: &mut Vec<Violation>);
+    fn on_event(&mut self, ev: &Event<'_, E>, names: &[String], out: &mut Vec<Violation>);
     /// The run ended; liveness checkers judge here.
     fn finish(&mut self, _end: &EndOfRun, _out: &mut Vec<Violation>) {}
     /// Figures for the run's summary, e.g. `("leader_changes", 3)`.

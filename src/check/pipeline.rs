@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use super::verdict::{self, LivenessJudgement};
 use super::{Checker, EndOfRun};
-use crate::sim::{Event, EventKind, Observer, Phase, SimTime, Violation};
+use crate::sim::{AppEvent, Event, EventKind, Observer, Phase, SimTime, Violation};
 use crate::stack::events::StackEvent;
 use crate::trace::TraceWriter;
 
@@ -27,19 +27,20 @@ pub struct Summary {
     pub first_violation: Option<String>,
 }
 
-/// Checkers + trace writer + counters, as one observer.
-pub struct Pipeline {
-    checkers: Vec<Box<dyn Checker>>,
+/// Checkers + trace writer + counters, as one observer of a world whose
+/// processes trace events `E`.
+pub struct Pipeline<E = StackEvent> {
+    checkers: Vec<Box<dyn Checker<E>>>,
     writer: Option<TraceWriter<Box<dyn Write>>>,
     summary: Summary,
     /// Faults begun and not yet ended, by fault id (for `healed_at`).
     open_faults: BTreeMap<u32, ()>,
 }
 
-impl Pipeline {
+impl<E: AppEvent> Pipeline<E> {
     /// A pipeline with these checkers, writing a trace if `writer` is set.
     pub fn new(
-        checkers: Vec<Box<dyn Checker>>,
+        checkers: Vec<Box<dyn Checker<E>>>,
         writer: Option<TraceWriter<Box<dyn Write>>>,
     ) -> Self {
         Pipeline {
@@ -56,7 +57,7 @@ impl Pipeline {
     }
 
     /// The checkers.
-    pub fn checkers(&self) -> &[Box<dyn Checker>] {
+    pub fn checkers(&self) -> &[Box<dyn Checker<E>>] {
         &self.checkers
     }
 
@@ -126,12 +127,7 @@ impl Pipeline {
     }
 
     /// Sees one event: counts, checks, writes.
-    pub fn observe(
-        &mut self,
-        ev: &Event<'_, StackEvent>,
-        names: &[String],
-        out: &mut Vec<Violation>,
-    ) {
+    pub fn observe(&mut self, ev: &Event<'_, E>, names: &[String], out: &mut Vec<Violation>) {
         let kind = ev.kind.name();
         if let Some(n) = self.summary.events_by_kind.get_mut(kind) {
             *n += 1;
@@ -172,7 +168,7 @@ impl Pipeline {
                     self.summary.first_violation = Some(format!(
                         "{check} at {} ({}): {detail}",
                         ev.t,
-                        name(names, ev.p)
+                        ev.p.name_in(names)
                     ));
                 }
             }
@@ -189,12 +185,8 @@ impl Pipeline {
     }
 }
 
-fn name(names: &[String], p: crate::sim::ProcessId) -> &str {
-    names.get(p.index()).map_or("sim", |s| s.as_str())
-}
-
-impl Observer<StackEvent> for Pipeline {
-    fn on_event(&mut self, ev: &Event<'_, StackEvent>, names: &[String], out: &mut Vec<Violation>) {
+impl<E: AppEvent + 'static> Observer<E> for Pipeline<E> {
+    fn on_event(&mut self, ev: &Event<'_, E>, names: &[String], out: &mut Vec<Violation>) {
         self.observe(ev, names, out);
     }
 }

@@ -27,14 +27,6 @@ const MAX_TERMS: usize = 100_000;
 /// Failover durations kept for the metrics, at most.
 const MAX_FAILOVERS: usize = 10_000;
 
-fn name(names: &[String], p: ProcessId) -> &str {
-    if p == ProcessId::SIM {
-        "sim"
-    } else {
-        names.get(p.index()).map_or("?", |s| s.as_str())
-    }
-}
-
 /// Every Raft checker.
 pub fn raft_checkers() -> Vec<Box<dyn Checker>> {
     vec![
@@ -72,8 +64,8 @@ impl Checker for ElectionSafety {
                 check: "election_safety",
                 detail: format!(
                     "{} and {} both became leader of term {term}",
-                    name(names, first),
-                    name(names, ev.p)
+                    first.name_in(names),
+                    ev.p.name_in(names)
                 ),
             }),
             Some(_) => {}
@@ -199,7 +191,7 @@ impl Checker for LogMatching {
                         check: "log_matching",
                         detail: format!(
                             "{} committed index {index} without {missing}: no snapshot covers it, the entry is lost",
-                            name(names, p)
+                            p.name_in(names)
                         ),
                     });
                 } else if index < expected {
@@ -207,7 +199,7 @@ impl Checker for LogMatching {
                         check: "log_matching",
                         detail: format!(
                             "{} committed index {index} again (it had committed up to {} and did not restart)",
-                            name(names, p),
+                            p.name_in(names),
                             expected - 1
                         ),
                     });
@@ -224,9 +216,9 @@ impl Checker for LogMatching {
                         check: "log_matching",
                         detail: format!(
                             "index {index}: {} committed term {term} {:?} (digest {digest}) but {} committed term {} {:?} (digest {}) first",
-                            name(names, p),
+                            p.name_in(names),
                             excerpt(entry),
-                            name(names, f.by),
+                            f.by.name_in(names),
                             f.term,
                             f.entry,
                             f.digest
@@ -275,7 +267,7 @@ pub struct LeaderElected {
 
 impl LeaderElected {
     fn name(&self, p: ProcessId) -> &str {
-        name(&self.names, p)
+        p.name_in(&self.names)
     }
 
     fn judge(&self, end: &EndOfRun) -> Option<String> {

@@ -19,12 +19,14 @@ use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
 /// A scenario that cannot be used, and where and why.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{file}:{line}:{col}: {key}: {message}")]
+///
+/// Shown as `FILE:LINE:COL: KEY: MESSAGE`, or `FILE: MESSAGE` when there is
+/// no position (`line` 0: the file itself could not be read).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ScenarioError {
     /// The file name as given to [`super::load`] or [`super::parse`].
     pub file: String,
-    /// 1-based line.
+    /// 1-based line (0: no position, the file itself is the problem).
     pub line: usize,
     /// 1-based column, in characters.
     pub col: usize,
@@ -34,6 +36,22 @@ pub struct ScenarioError {
     /// What is wrong and what was expected.
     pub message: String,
 }
+
+impl std::fmt::Display for ScenarioError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.line == 0 {
+            write!(f, "{}: {}", self.file, self.message)
+        } else {
+            write!(
+                f,
+                "{}:{}:{}: {}: {}",
+                self.file, self.line, self.col, self.key, self.message
+            )
+        }
+    }
+}
+
+impl std::error::Error for ScenarioError {}
 
 /// A byte-offset → line/column converter for one source text.
 pub(crate) struct SourceMap<'a> {

@@ -54,13 +54,13 @@ use raw::RawScenario;
 pub const MAX_FILE_BYTES: usize = 4 << 20;
 
 /// Reads and validates the scenario file at `path`. A file that cannot be
-/// read is a [`ScenarioError`] too (key `file`, at 1:1).
+/// read is a [`ScenarioError`] too (key `file`, no position: line 0).
 pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
     let file = path.display().to_string();
     let unreadable = |message: String| ScenarioError {
         file: file.clone(),
-        line: 1,
-        col: 1,
+        line: 0,
+        col: 0,
         key: "file".to_string(),
         message,
     };
@@ -69,7 +69,13 @@ pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
     let mut bytes = Vec::new();
     std::fs::File::open(path)
         .and_then(|f| f.take(MAX_FILE_BYTES as u64 + 1).read_to_end(&mut bytes))
-        .map_err(|e| unreadable(format!("cannot read the scenario: {e}")))?;
+        .map_err(|e| {
+            unreadable(match e.kind() {
+                std::io::ErrorKind::NotFound => "no such file".to_string(),
+                std::io::ErrorKind::IsADirectory => "is a directory, not a scenario file".into(),
+                _ => format!("cannot read the scenario: {e}"),
+            })
+        })?;
     if bytes.len() > MAX_FILE_BYTES {
         return Err(unreadable(format!(
             "the scenario is larger than the limit of {MAX_FILE_BYTES} bytes"
@@ -667,10 +673,10 @@ join = "n8"
     #[test]
     fn load_reports_unreadable_files() {
         let e = load(Path::new("/nonexistent/partsim/scenario.toml")).unwrap_err();
-        assert_eq!((e.line, e.col, e.key.as_str()), (1, 1, "file"));
-        assert!(
-            e.to_string()
-                .starts_with("/nonexistent/partsim/scenario.toml:1:1: file: cannot read")
+        assert_eq!((e.line, e.col, e.key.as_str()), (0, 0, "file"));
+        assert_eq!(
+            e.to_string(),
+            "/nonexistent/partsim/scenario.toml: no such file"
         );
     }
 

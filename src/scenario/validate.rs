@@ -699,7 +699,59 @@ impl Validator<'_, '_> {
             events.push(self.event(i, e, &names, end)?);
         }
         self.check_introductions(raw, &events, cluster)?;
+        self.check_overlaps(raw, &events)?;
         Ok(events)
+    }
+
+    /// Two windows of one fault on one process must not overlap: the first
+    /// one's end would end the second early (n1 crashed 2–3 s and 2.5–3.5 s
+    /// would restart at 3 s). Selectors resolve at run time and are not
+    /// compared here.
+    fn check_overlaps(&self, raw: &[Sp<RawEvent>], events: &[EventSpec]) -> R<()> {
+        let window = |e: &EventSpec| -> Option<(&'static str, String, SimTime, SimTime)> {
+            let until = e.until?;
+            let (kind, target) = match &e.action {
+                Action::Crash(t) => ("crash", t),
+                Action::Pause(t) => ("pause", t),
+                Action::Isolate(t) => ("isolate", t),
+                Action::DiskLoss(t) => ("disk_loss", t),
+                Action::Clock { target, .. } => ("clock", target),
+                _ => return None,
+            };
+            Some((kind, target.as_id()?.to_string(), e.at, until))
+        };
+        // Sorted by (kind, process, start): overlaps are neighbours.
+        let mut windows: Vec<(&'static str, String, SimTime, SimTime, usize)> = events
+            .iter()
+            .enumerate()
+            .filter_map(|(i, e)| window(e).map(|(k, p, a, u)| (k, p, a, u, i)))
+            .collect();
+        windows.sort();
+        for pair in windows.windows(2) {
+            let ((k1, p1, a1, u1, i1), (k2, p2, a2, _, i2)) = (&pair[0], &pair[1]);
+            if k1 == k2 && p1 == p2 && a2 < u1 {
+                let j = (*i1).max(*i2);
+                let first = (*i1).min(*i2);
+                let e = raw[j].get_ref();
+                let span = match *k1 {
+                    "crash" => e.crash.as_ref().map(Sp::span),
+                    "pause" => e.pause.as_ref().map(Sp::span),
+                    "isolate" => e.isolate.as_ref().map(Sp::span),
+                    "disk_loss" => e.disk_loss.as_ref().map(Sp::span),
+                    _ => e.clock.as_ref().map(Sp::span),
+                };
+                return Err(self.err(
+                    span.unwrap_or_else(|| raw[j].span()),
+                    format!("events[{j}].{k1}"),
+                    format!(
+                        "{k1} of {p1} overlaps events[{first}] ({k1} of {p1} from {} until {}): windows of one fault on one process may not overlap, since the first to end would end both; merge them or make them disjoint",
+                        a1,
+                        u1
+                    ),
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// Joins name the next data-node ids in time order; joins and impostors
@@ -1116,7 +1168,7 @@ impl Validator<'_, '_> {
                 )),
             };
         }
-        self.known_id(value, key, names)?;
+        self.known_id(value, key, names, true)?;
         Ok(Target::Id(s.to_string()))
     }
 
@@ -1143,11 +1195,12 @@ impl Validator<'_, '_> {
                 ),
             ));
         }
-        self.known_id(value, key, names)?;
+        // Where selectors are refused, the message must not offer them.
+        self.known_id(value, key, names, false)?;
         Ok(s.to_string())
     }
 
-    fn known_id(&self, value: &Sp<String>, key: &str, names: &Names<'_>) -> R<()> {
+    fn known_id(&self, value: &Sp<String>, key: &str, names: &Names<'_>, selectors: bool) -> R<()> {
         let s = value.get_ref().as_str();
         if names.initial.contains(s) || names.later.iter().any(|l| l == s) {
             return Ok(());
@@ -1155,7 +1208,10 @@ impl Validator<'_, '_> {
         Err(self.err(
             value.span(),
             key,
-            format!("unknown process {s:?}: expected {}", names.describe()),
+            format!(
+                "unknown process {s:?}: expected {}",
+                names.describe(selectors)
+            ),
         ))
     }
 
@@ -1427,8 +1483,9 @@ struct Names<'n> {
 }
 
 impl Names<'_> {
-    /// "m1..m3, n1..n6, c1..c2, n7 (introduced by an event) or a selector (...)".
-    fn describe(&self) -> String {
+    /// "m1..m3, n1..n6, c1..c2, n7 (introduced by an event) or a selector
+    /// (...)" — without the selectors where they are not accepted.
+    fn describe(&self, selectors: bool) -> String {
         let range = |prefix: &str, n: u32| match n {
             0 => None,
             1 => Some(format!("{prefix}1")),
@@ -1447,7 +1504,11 @@ impl Names<'_> {
             let more = if self.later.len() > 5 { ", …" } else { "" };
             parts.push(format!("{}{more} (introduced by events)", shown.join(", ")));
         }
-        format!("{} or a selector ({SELECTORS})", parts.join(", "))
+        if selectors {
+            format!("{} or a selector ({SELECTORS})", parts.join(", "))
+        } else {
+            format!("one of {} (plain ids here)", parts.join(", "))
+        }
     }
 }
 

@@ -2,6 +2,8 @@
 //! processes (sans-IO state machines) on virtual time, delivers their messages
 //! through a faulty simulated network, and gives each a simulated disk.
 
+#![warn(missing_docs)]
+
 pub mod disk;
 pub mod net;
 pub mod process;

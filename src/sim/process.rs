@@ -26,6 +26,16 @@ impl ProcessId {
     pub fn index(self) -> usize {
         self.0 as usize
     }
+
+    /// Its name in a world whose processes are `names` (indexed by id):
+    /// `"sim"` for [`ProcessId::SIM`], `"?"` for an id out of range.
+    pub fn name_in(self, names: &[String]) -> &str {
+        if self == ProcessId::SIM {
+            "sim"
+        } else {
+            names.get(self.index()).map_or("?", |s| s.as_str())
+        }
+    }
 }
 
 /// A message type: cloneable (the network may duplicate it) and named for
@@ -122,33 +132,53 @@ pub struct Event<'a, E> {
 pub enum EventKind<'a, E> {
     /// `p` sent message `id` to `to`.
     Send {
+        /// The receiver.
         to: ProcessId,
+        /// The message kind ([`Message::name`]).
         msg: &'a str,
+        /// The message id, unique in the run (a duplicate keeps it).
         id: u64,
+        /// Data-plane traffic ([`Message::is_data_plane`]).
         data: bool,
     },
     /// Message `id` from `from` arrived at `p`.
     Deliver {
+        /// The sender.
         from: ProcessId,
+        /// The message kind.
         msg: &'a str,
+        /// The message id.
         id: u64,
+        /// Data-plane traffic.
         data: bool,
     },
     /// Message `id` from `from` to `to` was lost.
     Drop {
+        /// The sender.
         from: ProcessId,
+        /// The intended receiver.
         to: ProcessId,
+        /// The message kind.
         msg: &'a str,
+        /// The message id.
         id: u64,
+        /// Data-plane traffic.
         data: bool,
+        /// Why it was lost.
         reason: DropReason,
     },
     /// A timer of `p` fired.
-    Timer { timer: &'a str },
+    Timer {
+        /// The timer kind ([`TimerKind::name`]).
+        timer: &'a str,
+    },
     /// `p` started for the first time (at the start, or by a `join`).
     Start,
     /// `p` crashed, losing `lost_writes` unsynced disk writes.
-    Crash { lost_writes: u64 },
+    Crash {
+        /// Unsynced writes lost.
+        lost_writes: u64,
+    },
     /// `p` restarted from its disk.
     Restart,
     /// `p` stopped processing (a GC pause).
@@ -158,18 +188,36 @@ pub enum EventKind<'a, E> {
     /// `p`'s disk was wiped.
     DiskLoss,
     /// `p`'s clock now runs at `virtual * (1 + drift_ppm / 1e6) + offset_us`.
-    Clock { offset_us: i64, drift_ppm: i64 },
-    /// A scenario fault began or ended (`kind` names the action).
+    Clock {
+        /// Offset, µs.
+        offset_us: i64,
+        /// Drift, parts per million.
+        drift_ppm: i64,
+    },
+    /// A step of whoever drives the world (a scenario's fault) began or
+    /// ended (`kind` names the action).
     Fault {
+        /// The step's number, shared by its begin and end.
         fault: u32,
+        /// The action, e.g. `"crash"`.
         kind: &'a str,
+        /// Begin or end.
         phase: Phase,
+        /// What it acted on, readable.
         detail: &'a str,
     },
     /// Something worth reading in the trace (e.g. a selector that matched nobody).
-    Note { text: &'a str },
+    Note {
+        /// The text.
+        text: &'a str,
+    },
     /// A checker found its invariant broken.
-    Violation { check: &'a str, detail: &'a str },
+    Violation {
+        /// The checker's name.
+        check: &'a str,
+        /// What was seen.
+        detail: &'a str,
+    },
     /// An event of the process itself.
     App(&'a E),
 }

@@ -73,6 +73,11 @@ impl SimDuration {
         if s == "0" {
             return Ok(SimDuration::ZERO);
         }
+        if s.starts_with('-') {
+            return Err(DurationError(format!(
+                "{text:?}: durations cannot be negative (virtual time only moves forward)"
+            )));
+        }
         let split = s
             .find(|c: char| !(c.is_ascii_digit() || c == '.'))
             .ok_or_else(|| {

@@ -468,7 +468,7 @@ impl<P: Process> Cx<'_, P> {
 
     /// The name of a process (`"m1"`).
     pub fn name(&self, p: ProcessId) -> &str {
-        name_of(&self.k.names, p)
+        p.name_in(&self.k.names)
     }
 
     /// The id of a named process.
@@ -479,14 +479,6 @@ impl<P: Process> Cx<'_, P> {
     /// All process ids, including ones not started yet.
     pub fn processes(&self) -> impl Iterator<Item = ProcessId> + '_ {
         (0..self.k.names.len() as u32).map(ProcessId)
-    }
-}
-
-fn name_of(names: &[String], p: ProcessId) -> &str {
-    if p == ProcessId::SIM {
-        "sim"
-    } else {
-        names.get(p.index()).map_or("?", |s| s.as_str())
     }
 }
 
@@ -505,6 +497,31 @@ fn lookup(names: &[String], name: &str) -> Option<ProcessId> {
 pub type Factory<P> = Box<dyn FnMut(ProcessId, &str) -> P>;
 
 /// The simulation: processes plus the kernel.
+///
+/// Its methods, by what they are for:
+///
+/// - **Setup:** [`new`](Self::new), [`set_observer`](Self::set_observer),
+///   [`set_pause_mode`](Self::set_pause_mode),
+///   [`set_torn_writes`](Self::set_torn_writes),
+///   [`set_halt_on_violation`](Self::set_halt_on_violation).
+/// - **Getters:** [`now`](Self::now), [`names`](Self::names),
+///   [`name`](Self::name), [`id`](Self::id), [`status`](Self::status),
+///   [`process`](Self::process), [`disk`](Self::disk), [`clock`](Self::clock),
+///   [`net`](Self::net), [`stats`](Self::stats),
+///   [`violations`](Self::violations), [`halted`](Self::halted),
+///   [`queue_len`](Self::queue_len).
+/// - **Lifecycle commands:** [`start`](Self::start), [`start_by`](Self::start_by),
+///   [`crash`](Self::crash), [`restart`](Self::restart), [`pause`](Self::pause),
+///   [`resume`](Self::resume), [`disk_loss`](Self::disk_loss),
+///   [`set_clock`](Self::set_clock).
+/// - **Network faults:** [`net_mut`](Self::net_mut) (partitions, one-way
+///   cuts, isolation, link rules, heal).
+/// - **Input from outside:** [`inject`](Self::inject) (an operator's message).
+/// - **Running:** [`run_until`](Self::run_until).
+/// - **Observation outputs:** [`trace_fault`](Self::trace_fault),
+///   [`trace_note`](Self::trace_note),
+///   [`report_violation`](Self::report_violation),
+///   [`observer_mut`](Self::observer_mut), [`take_observer`](Self::take_observer).
 pub struct World<P: Process> {
     k: Kernel<P>,
     procs: Vec<Option<P>>,
@@ -596,7 +613,7 @@ impl<P: Process> World<P> {
 
     /// The name of `p`.
     pub fn name(&self, p: ProcessId) -> &str {
-        name_of(&self.k.names, p)
+        p.name_in(&self.k.names)
     }
 
     /// The id of a named process.

@@ -19,7 +19,8 @@ const BLOCK_BYTES: usize = 64 * 1024;
 
 /// Which events are written (`--trace-level`). Checkers see every event
 /// whatever the level.
-#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, clap::ValueEnum, Serialize)]
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 #[serde(rename_all = "snake_case")]
 pub enum TraceLevel {
     /// Everything but data-plane messages (client and replication traffic).
@@ -119,13 +120,7 @@ impl<W: Write> TraceWriter<W> {
 
 /// Appends one event line (with its newline) to `out`.
 pub fn format_event<E: AppEvent>(out: &mut Vec<u8>, ev: &Event<'_, E>, names: &[String]) {
-    let name = |p: ProcessId| -> &str {
-        if p == ProcessId::SIM {
-            "sim"
-        } else {
-            names.get(p.index()).map_or("?", |s| s.as_str())
-        }
-    };
+    let name = |p: ProcessId| p.name_in(names);
     out.extend_from_slice(b"{\"t\":");
     push_u64(out, ev.t.0);
     out.extend_from_slice(b",\"p\":");
