@@ -47,8 +47,8 @@ pub fn deadline_of(check: &str, end: &EndOfRun) -> Option<(SimTime, bool)> {
 
 /// Ends the run for `checkers`: each liveness checker whose deadline is
 /// within the run judges; the others are reported as not judged.
-pub fn finish(
-    checkers: &mut [Box<dyn Checker>],
+pub fn finish<E>(
+    checkers: &mut [Box<dyn Checker<E>>],
     end: &EndOfRun,
 ) -> (Vec<Violation>, Vec<LivenessJudgement>) {
     let mut out = Vec::new();
@@ -73,7 +73,7 @@ pub fn finish(
 
 /// Every liveness checker as not judged: the run was stopped early (by a
 /// violation) and no deadline was reached fairly.
-pub fn not_judged(checkers: &[Box<dyn Checker>], end: &EndOfRun) -> Vec<LivenessJudgement> {
+pub fn not_judged<E>(checkers: &[Box<dyn Checker<E>>], end: &EndOfRun) -> Vec<LivenessJudgement> {
     checkers
         .iter()
         .filter(|c| c.is_liveness())
