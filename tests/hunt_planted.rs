@@ -79,10 +79,6 @@ fn the_catalog_lists_every_bug_once() {
     let all = partsim::catalog::all();
     assert_eq!(all.len(), Bug::ALL.len());
     for e in &all {
-        assert!(
-            partsim::scenario::KNOWN_CHECKERS.contains(&e.checker),
-            "{}",
-            e.name
-        );
+        assert!(partsim::check::KNOWN.contains(&e.checker), "{}", e.name);
     }
 }
