@@ -101,13 +101,17 @@
 //! through [`World`](sim::World)'s fault methods.
 
 pub mod bench;
+pub mod catalog;
 pub mod check;
+pub mod hunt;
 pub mod output;
 pub mod run;
 pub mod scenario;
+pub mod shrink;
 pub mod sim;
 pub mod stack;
 pub mod sweep;
+pub mod sweep_merge;
 pub mod trace;
 #[cfg(feature = "tui")]
 pub mod tui;

@@ -144,6 +144,60 @@ enum Command {
         #[arg(long)]
         force: bool,
     },
+    /// Shrink a failing run to a minimal scenario that fails with the same checker.
+    Shrink {
+        /// The scenario file.
+        scenario: PathBuf,
+        /// The failing seed (default: the scenario's).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Plant a deliberate bug by name (repeatable).
+        #[arg(long, value_name = "BUG")]
+        plant: Vec<String>,
+        /// Write the minimal scenario here (default: print it).
+        #[arg(short, long, value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
+    /// Swarm search: random configurations until a violation or the budget; then shrink it.
+    Hunt {
+        /// Base scenarios to vary (none: the whole configuration space).
+        scenarios: Vec<PathBuf>,
+        /// Wall-clock budget, e.g. 90s, 10m.
+        #[arg(long, default_value = "10m", value_parser = partsim::hunt::parse_budget)]
+        budget: std::time::Duration,
+        /// The hunt seed: the whole hunt is reproducible from it.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// At most this many runs.
+        #[arg(long, default_value_t = u64::MAX)]
+        max_runs: u64,
+        /// Worker threads (default: the machine's cores).
+        #[arg(long)]
+        jobs: Option<usize>,
+        /// Plant a deliberate bug by name (repeatable).
+        #[arg(long, value_name = "BUG")]
+        plant: Vec<String>,
+        /// Write the minimal scenario here (default: print it).
+        #[arg(short, long, value_name = "FILE")]
+        output: Option<PathBuf>,
+        /// Report the failing run without shrinking it.
+        #[arg(long)]
+        no_shrink: bool,
+        /// Stop only at a violation of this checker (others are counted and listed).
+        #[arg(long, value_name = "NAME")]
+        checker: Option<String>,
+    },
+    /// Merge the `sweep --shard I/N --json` outputs of one sweep into one report (exit 0 all held, 1 some failed).
+    SweepMerge {
+        /// Shard reports (JSON files).
+        #[arg(required = true)]
+        shards: Vec<PathBuf>,
+        /// Print one JSON document.
+        #[arg(long)]
+        json: bool,
+    },
+    /// The planted-bug catalog: every planted bug, its component and the checker that catches it.
+    Bugs,
     /// Check a client history for linearizability: Jepsen's history.edn shape or the same keys
     /// as JSON lines (exit 0 linearizable, 1 not or undecided, 2 malformed).
     Lincheck {
@@ -566,6 +620,65 @@ fn dispatch(cli: Cli) -> Result<u8, Failure> {
             Ok(if bad == 0 { 0 } else { 2 })
         }
         Command::Check { trace, json } => check_trace(&trace, json),
+        Command::Shrink {
+            scenario,
+            seed,
+            plant,
+            output,
+        } => {
+            let s = load(&scenario)?;
+            let planted = planted(&plant)?;
+            let seed = seed.unwrap_or(s.seed);
+            shrink_and_write(
+                &s,
+                &scenario.display().to_string(),
+                seed,
+                planted,
+                output.as_deref(),
+            )
+        }
+        Command::Hunt {
+            scenarios,
+            budget,
+            seed,
+            max_runs,
+            jobs,
+            plant,
+            output,
+            no_shrink,
+            checker,
+        } => {
+            let bases = scenarios
+                .iter()
+                .map(|p| load(p))
+                .collect::<Result<Vec<_>, _>>()?;
+            let planted = planted(&plant)?;
+            if let Some(c) = &checker
+                && !partsim::check::KNOWN.contains(&c.as_str())
+            {
+                return Err(Failure::usage(format!(
+                    "--checker: unknown checker {c:?} (known: {})",
+                    partsim::check::KNOWN.join(", ")
+                )));
+            }
+            let opts = partsim::hunt::HuntOptions {
+                seed,
+                budget,
+                max_runs,
+                jobs: jobs
+                    .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get())),
+                planted,
+                bases,
+                checker,
+                progress: None,
+            };
+            hunt(opts, output.as_deref(), no_shrink)
+        }
+        Command::SweepMerge { shards, json } => sweep_merge(&shards, json),
+        Command::Bugs => {
+            print!("{}", partsim::catalog::render());
+            Ok(0)
+        }
         Command::Replay { trace } => replay(&trace),
         Command::Export {
             trace,
@@ -899,4 +1012,162 @@ fn export(trace: &Path, output: &Path) -> Result<u8, Failure> {
         output.display()
     );
     Ok(0)
+}
+
+/// Shrinks a failing run and writes (or prints) the minimal scenario.
+fn shrink_and_write(
+    s: &Scenario,
+    source: &str,
+    seed: u64,
+    planted: Planted,
+    output: Option<&Path>,
+) -> Result<u8, Failure> {
+    let show = std::io::stderr().is_terminal();
+    let mut line = |text: &str| eprint!("\r\x1b[2K  {text}");
+    let progress: Option<&mut dyn FnMut(&str)> = if show { Some(&mut line) } else { None };
+    let r = partsim::shrink::shrink(s, seed, planted, progress)
+        .map_err(|e| Failure::usage(e.to_string()))?;
+    if show {
+        eprintln!();
+    }
+    println!(
+        "shrunk {source} (seed {seed}): fails with {} — {} events -> {}, duration {} -> {}, {} runs",
+        r.check, r.events_before, r.events_after, r.duration_before, r.duration_after, r.runs
+    );
+    for step in r.steps.iter().filter(|s| s.kept) {
+        println!("  step     {}", step.what);
+    }
+    for c in &r.changed_failures {
+        println!("  changed  {c} (rejected)");
+    }
+    let file = partsim::shrink::minimal_file(&r, source, seed, planted);
+    match output {
+        Some(path) => {
+            std::fs::write(path, &file)
+                .map_err(|e| Failure::usage(format!("{}: cannot write: {e}", path.display())))?;
+            let mut cmd = format!("partsim run {}", path.display());
+            for b in planted.names() {
+                cmd.push_str(&format!(" --plant {b}"));
+            }
+            println!("  wrote    {}\n  reproduce  {cmd}", path.display());
+        }
+        None => print!("\n{file}"),
+    }
+    Ok(1)
+}
+
+fn hunt(
+    mut opts: partsim::hunt::HuntOptions,
+    output: Option<&Path>,
+    no_shrink: bool,
+) -> Result<u8, Failure> {
+    let show = std::io::stderr().is_terminal();
+    if show {
+        opts.progress = Some(Box::new(|done, failed| {
+            eprint!("\r  hunting: {done} runs, {failed} failing ");
+        }));
+    }
+    let (seed, planted) = (opts.seed, opts.planted);
+    let r = partsim::hunt::hunt(&opts);
+    if show {
+        eprintln!();
+    }
+    for (check, n) in &r.other_failures {
+        println!("  other    {n} runs failed with {check} (not the checker hunted for)");
+    }
+    let Some(f) = r.found else {
+        println!(
+            "hunt seed {seed}: {} runs in {:.1}s, no violation{}",
+            r.runs,
+            r.wall.as_secs_f64(),
+            if r.out_of_budget {
+                " (budget spent)"
+            } else {
+                ""
+            }
+        );
+        return Ok(0);
+    };
+    println!(
+        "hunt seed {seed}: run {} (seed {}) failed with {} after {} runs in {:.1}s",
+        f.index,
+        f.seed,
+        f.check,
+        r.runs,
+        r.wall.as_secs_f64()
+    );
+    println!("  config   {}", partsim::hunt::describe(&f.scenario));
+    if let Some(v) = f.report.violations.first() {
+        println!("  violation  {} at {}: {}", v.check, v.t, v.detail);
+    }
+    if no_shrink {
+        print!("\n{}", f.scenario.to_toml());
+        return Ok(1);
+    }
+    shrink_and_write(
+        &f.scenario,
+        &format!("hunt seed {seed} run {}", f.index),
+        f.seed,
+        planted,
+        output,
+    )
+}
+
+fn sweep_merge(paths: &[PathBuf], json: bool) -> Result<u8, Failure> {
+    let mut shards = Vec::new();
+    for p in paths {
+        let name = p.display().to_string();
+        let text = std::fs::read_to_string(p)
+            .map_err(|e| Failure::usage(format!("{name}: cannot read: {e}")))?;
+        let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
+            Failure::usage(format!("{name}:{}:{}: not JSON: {e}", e.line(), e.column()))
+        })?;
+        shards.push((name, v));
+    }
+    let m = partsim::sweep_merge::merge(&shards).map_err(|e| Failure::usage(e.to_string()))?;
+    let failures = m["failures"].as_array().map_or(0, Vec::len);
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&m).map_err(|e| Failure::internal(e.to_string()))?
+        );
+    } else {
+        println!(
+            "{}  {}: {}/{} seeds held their expectations ({} shards)",
+            if failures == 0 { "PASS" } else { "FAIL" },
+            m["scenario"].as_str().unwrap_or(""),
+            m["passed"],
+            m["seeds"],
+            paths.len()
+        );
+        if let Some(v) = m["violations_by_check"].as_object() {
+            for (k, n) in v {
+                println!("  violations {k}: {n}");
+            }
+        }
+        if let Some(v) = m["metrics"].as_object() {
+            for (k, a) in v {
+                println!(
+                    "  metric     {k}: n={} min={:.1} mean={:.1} max={:.1} (median: not mergeable from shard aggregates)",
+                    a["count"],
+                    a["min"].as_f64().unwrap_or(0.0),
+                    a["mean"].as_f64().unwrap_or(0.0),
+                    a["max"].as_f64().unwrap_or(0.0)
+                );
+            }
+        }
+        if let Some(f) = m["failures"].as_array() {
+            for f in f.iter().take(10) {
+                println!(
+                    "  seed {:<6} {}",
+                    f["seed"],
+                    f["failure"].as_str().unwrap_or("failed")
+                );
+            }
+        }
+        if let Some(cmd) = m["reproduce"].as_str() {
+            println!("  reproduce  {cmd}");
+        }
+    }
+    Ok(if failures == 0 { 0 } else { 1 })
 }

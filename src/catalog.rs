@@ -1,0 +1,96 @@
+//! The planted-bug catalog (`partsim bugs`): every deliberate bug with the
+//! component it lives in, the checker that must catch it, and the real
+//! failure it models.
+
+use crate::stack::planted::Bug;
+
+/// One catalog line.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Entry {
+    /// The `--plant` name.
+    pub name: &'static str,
+    /// Where the bug lives.
+    pub component: &'static str,
+    /// The checker that catches it.
+    pub checker: &'static str,
+    /// What goes wrong, in one line.
+    pub summary: &'static str,
+}
+
+/// The catalog entry of `bug`.
+pub fn entry(bug: Bug) -> Entry {
+    let (component, checker, summary) = match bug {
+        Bug::VoteWithoutLogCheck => (
+            "raft",
+            "log_matching",
+            "grants a vote without the up-to-date-log check (leader completeness lost)",
+        ),
+        Bug::CommitOldTermByCounting => (
+            "raft",
+            "log_matching",
+            "commits an earlier term's entry by counting replicas (Raft paper, Figure 8)",
+        ),
+        Bug::VoteBeforeFsync => (
+            "raft",
+            "election_safety",
+            "answers RequestVote before the vote is durable; a crash forgets it, two leaders",
+        ),
+        Bug::IgnoreHigherTerm => (
+            "raft",
+            "leader_elected",
+            "a leader that hears of a higher term keeps leading",
+        ),
+        Bug::RemoveBeforeInSync => (
+            "coordinator",
+            "placement",
+            "removes the old replica before the new one caught up (break-before-make)",
+        ),
+        Bug::ApplyOlderMap => (
+            "node",
+            "map_monotonic",
+            "a data node applies partition-map updates out of order, older over newer",
+        ),
+        Bug::HealthSkipsConsensus => (
+            "health",
+            "placement",
+            "the leader acts on its own view of a dead node instead of committing MarkDead",
+        ),
+        Bug::AcceptBadMac => (
+            "network",
+            "auth",
+            "a manager accepts envelopes without checking their authentication tag",
+        ),
+    };
+    Entry {
+        name: bug.name(),
+        component,
+        checker,
+        summary,
+    }
+}
+
+/// Every entry, in catalog order.
+pub fn all() -> Vec<Entry> {
+    Bug::ALL.into_iter().map(entry).collect()
+}
+
+/// The catalog as a text table.
+pub fn render() -> String {
+    let entries = all();
+    let w = entries.iter().map(|e| e.name.len()).max().unwrap_or(0);
+    let mut out = format!(
+        "{:<w$}  {:<12} {:<16} {}\n",
+        "bug", "component", "caught by", "what goes wrong"
+    );
+    for e in &entries {
+        out.push_str(&format!(
+            "{:<w$}  {:<12} {:<16} {}\n",
+            e.name, e.component, e.checker, e.summary
+        ));
+    }
+    out.push_str(&format!(
+        "{} planted bugs; plant one with `--plant NAME` in a build with `--features planted-bugs`\n",
+        entries.len()
+    ));
+    out
+}
