@@ -60,6 +60,21 @@ pub fn entry(bug: Bug) -> Entry {
             "auth",
             "a manager accepts envelopes without checking their authentication tag",
         ),
+        Bug::PlanAgainstStaleLiveness => (
+            "coordinator",
+            "placement",
+            "a plan computed before a MarkDead/MarkAlive commits after it (no map precondition)",
+        ),
+        Bug::PausedLeaderJudges => (
+            "health",
+            "converged",
+            "a leader back from a pause marks nodes dead for the silence it was not there to hear",
+        ),
+        Bug::SeedFromEmptySource => (
+            "recovery",
+            "placement",
+            "an empty newcomer is marked in sync and the copy that held the data is dropped",
+        ),
     };
     Entry {
         name: bug.name(),
