@@ -293,6 +293,10 @@ impl Applier {
             }
             (Action::DiskLoss(_), _) => {
                 if let Some(p) = target {
+                    // DESIGN §5: the process crashes, then its disk is wiped
+                    // (a disk pulled from under a running process is outside
+                    // every protocol's model).
+                    world.crash(p);
                     world.disk_loss(p);
                 }
             }
