@@ -12,7 +12,6 @@
 //!
 //! `cargo test --release --locked --features planted-bugs --test control_bugs`.
 
-
 mod common;
 
 use partsim::stack::planted::Bug;

@@ -8,7 +8,6 @@
 //!
 //! CI runs it in release: `cargo test --release --locked --features planted-bugs --test hunt_planted`.
 
-
 mod common;
 
 use std::time::Duration;
