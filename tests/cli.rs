@@ -138,8 +138,15 @@ fn check_reads_a_truncated_trace_up_to_its_last_whole_event() {
     ]);
     assert_eq!(code(&o), 0);
     let body = std::fs::read(&trace).expect("trace");
-    // Cut in the middle of an event line, well before the footer.
-    let cut = body.len() / 2;
+    // Cut in the middle of an event line (20 bytes into the line after the
+    // halfway point, every event line being longer), well before the footer.
+    let half = body.len() / 2;
+    let cut = half
+        + body[half..]
+            .iter()
+            .position(|b| *b == b'\n')
+            .expect("a line ends after the halfway point")
+        + 20;
     let whole = body[..cut].iter().filter(|b| **b == b'\n').count() - 1;
     let truncated = tmp("t-cut.jsonl");
     std::fs::write(&truncated, &body[..cut]).expect("write");
