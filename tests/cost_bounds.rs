@@ -38,17 +38,17 @@ fn refused(path: &std::path::Path, needles: &[&str]) {
 }
 
 #[test]
-fn five_thousand_joins_are_refused_at_the_join_past_the_node_limit() {
+fn ten_thousand_joins_are_refused_at_the_join_past_the_node_limit() {
     let mut text = String::from("name = \"joins\"\nduration = \"60s\"\n");
-    for i in 0..5000 {
+    for i in 0..10_000 {
         text.push_str(&format!(
             "\n[[events]]\nat = \"1s\"\njoin = \"n{}\"\n",
             i + 4
         ));
     }
     let path = write("joins.toml", &text);
-    // Three data nodes at start: the 998th join (events[997]) is node 1001.
-    refused(&path, &[":3994:8: events[997].join:", "MAX_NODES"]);
+    // Three data nodes at start: the 9,998th join (events[9997]) is node 10,001.
+    refused(&path, &[":39994:8: events[9997].join:", "MAX_NODES"]);
 }
 
 #[test]
