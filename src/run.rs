@@ -20,6 +20,7 @@ use crate::check::{self, Pipeline};
 use crate::scenario::{Action, PlacementPolicyName, Scenario, Scheduled, StackKind, Target};
 use crate::sim::rng::{self, ChaCha8Rng, RngExt};
 use crate::sim::{Clock, DropReason, NetConfig, Phase, ProcessId, SimTime, Status, World};
+use crate::stack::client::{Keys, WorkloadSpec};
 use crate::stack::cluster::{Admin, ClusterConfig, Kind, Node, PlacementSettings, Timing};
 use crate::stack::coordinator::PolicyKind;
 use crate::stack::grid::Geometry;
@@ -223,6 +224,21 @@ pub fn cluster_config(s: &Scenario, planted: Planted) -> ClusterConfig {
         },
         planted,
         admin: Admin::default(),
+        workload: s.workload.as_ref().map(|w| WorkloadSpec {
+            rate: w.rate,
+            read_ratio: w.read_ratio,
+            cas_ratio: w.cas_ratio,
+            timeout: w.timeout,
+            keys: match w.keys {
+                crate::scenario::KeyDist::Uniform => Keys::Uniform,
+                crate::scenario::KeyDist::Zipf(e) => Keys::Zipf(e),
+            },
+            start: w.start,
+            stop: w.stop,
+            clients: s.cluster.clients,
+            cells: u64::from(s.grid.width) * u64::from(s.grid.height),
+        }),
+        seed: s.seed,
     }
 }
 
@@ -262,7 +278,9 @@ pub fn trace_header<'a>(
 /// Runs a scenario.
 pub fn run(s: &Scenario, opts: RunOptions) -> Result<RunReport, RunError> {
     let seed = opts.seed.unwrap_or(s.seed);
-    let config = Rc::new(cluster_config(s, opts.planted));
+    let mut config = cluster_config(s, opts.planted);
+    config.seed = seed;
+    let config = Rc::new(config);
     let names: Vec<String> = config.processes.iter().map(|(n, _)| n.clone()).collect();
     let net = NetConfig {
         latency_us_min: s.network.latency[0].as_micros(),
@@ -315,6 +333,17 @@ pub fn run(s: &Scenario, opts: RunOptions) -> Result<RunReport, RunError> {
     }
     let end = s.end();
     world.run_until(end);
+    // What every data node holds at the end, in its own words (the
+    // durability checker's facts).
+    if !world.halted() && config.workload.is_some() {
+        for p in config.of_kind(Kind::Node) {
+            world.probe(p, |n, cx| {
+                if let Node::Data(d) = n {
+                    d.audit(cx);
+                }
+            });
+        }
+    }
 
     let deadline = s.expect.converged_by;
     let leader_deadline = s.expect.leader_elected_by.or(s.expect.converged_by);

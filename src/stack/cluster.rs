@@ -12,6 +12,7 @@ use serde::Serialize;
 
 use crate::sim::{Cx, Message, Process, ProcessId, SimDuration, TimerKind};
 
+use super::client::{Client, WorkloadSpec};
 use super::consensus::{RaftMsg, RaftTimer};
 use super::coordinator::PolicyKind;
 use super::demo::{Beat, BeatTimer, Demo};
@@ -21,6 +22,7 @@ use super::grid::{ClusterMap, Geometry, MapCommand};
 use super::network::{Envelope, Limit, NetTimer, Payload};
 use super::node::DataNode;
 use super::planted::Planted;
+use super::replication::{DataMsg, DataTimer};
 
 /// What a process of the cluster is.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -75,6 +77,11 @@ pub struct ClusterConfig {
     pub demo: bool,
     /// The operator's requests (see [`AdminRequests`]).
     pub admin: Admin,
+    /// The client workload (`[workload]`), if any: with one, data nodes
+    /// replicate cells and clients drive operations.
+    pub workload: Option<WorkloadSpec>,
+    /// The run's root seed (clients draw their plans from it).
+    pub seed: u64,
 }
 
 /// Placement settings (DESIGN §5 `[placement]`).
@@ -284,6 +291,8 @@ pub enum Msg {
     Control(Envelope<Control>),
     /// Between data nodes: state transfer (bulk data, so data plane).
     Transfer(Transfer),
+    /// Client operations and replication (data plane).
+    Data(Box<DataMsg>),
 }
 
 impl Message for Msg {
@@ -293,10 +302,11 @@ impl Message for Msg {
             Msg::Raft(m) => m.name(),
             Msg::Control(c) => c.body.name(),
             Msg::Transfer(t) => t.name(),
+            Msg::Data(d) => d.name(),
         }
     }
     fn is_data_plane(&self) -> bool {
-        matches!(self, Msg::Transfer(_))
+        matches!(self, Msg::Transfer(_) | Msg::Data(_))
     }
 }
 
@@ -321,6 +331,8 @@ pub enum Timer {
     Health,
     /// A state transfer of this partition: a chunk applied, or a fetch timed out.
     CatchUp(u32),
+    /// The data plane's timers.
+    Data(DataTimer),
 }
 
 impl TimerKind for Timer {
@@ -332,6 +344,7 @@ impl TimerKind for Timer {
             Timer::Heartbeat => "Heartbeat",
             Timer::Health => "Health",
             Timer::CatchUp(_) => "CatchUp",
+            Timer::Data(t) => t.name(),
         }
     }
 }
@@ -362,6 +375,8 @@ pub enum Node {
     Manager(Box<Manager>),
     /// A data node (or an impostor: a data node with the wrong key).
     Data(Box<DataNode>),
+    /// A workload client.
+    Client(Box<Client>),
     /// A process with nothing to do yet (clients and impostors until their
     /// components exist): it starts, crashes and restarts, and sends nothing.
     Idle,
@@ -405,6 +420,9 @@ impl Node {
             Some(Kind::Manager) => Node::Manager(Box::new(Manager::new(config, p))),
             Some(Kind::Node) => Node::Data(Box::new(DataNode::new(config, p))),
             Some(Kind::Impostor) => Node::Data(Box::new(DataNode::impostor(config, p))),
+            Some(Kind::Client) if config.workload.is_some() => {
+                Node::Client(Box::new(Client::new(config, p)))
+            }
             _ => Node::Idle,
         }
     }
@@ -420,6 +438,7 @@ impl Process for Node {
             Node::Demo(d) => d.on_start(cx),
             Node::Manager(m) => m.on_start(cx),
             Node::Data(n) => n.on_start(cx),
+            Node::Client(c) => c.on_start(cx),
             Node::Idle => {}
         }
     }
@@ -429,6 +448,7 @@ impl Process for Node {
             (Node::Demo(d), Msg::Beat(b)) => d.on_message(from, b),
             (Node::Manager(m), msg) => m.on_message(cx, from, msg),
             (Node::Data(n), msg) => n.on_message(cx, from, msg),
+            (Node::Client(c), Msg::Data(d)) => c.on_message(cx, from, *d),
             _ => {}
         }
     }
@@ -438,6 +458,7 @@ impl Process for Node {
             (Node::Demo(d), Timer::Beat) => d.on_timer(cx),
             (Node::Manager(m), t) => m.on_timer(cx, t),
             (Node::Data(n), t) => n.on_timer(cx, t),
+            (Node::Client(c), Timer::Data(t)) => c.on_timer(cx, t),
             _ => {}
         }
     }

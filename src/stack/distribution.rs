@@ -231,7 +231,7 @@ impl Manager {
                     self.on_request(cx, from, req, body);
                 }
             }
-            Msg::Beat(_) | Msg::Transfer(_) => {}
+            Msg::Beat(_) | Msg::Transfer(_) | Msg::Data(_) => {}
         }
         self.after_input(cx);
     }

@@ -14,3 +14,5 @@ pub mod network;
 pub mod node;
 pub mod planted;
 pub mod recovery;
+pub mod replication;
+pub mod storage;

@@ -41,6 +41,7 @@ use super::events::{ReplicaState, StackEvent};
 use super::grid::{ClusterMap, MapCommand};
 use super::network::{Incoming, Limits, NetworkManager, RetryPolicy, key_id};
 use super::planted::{Bug, Planted};
+use super::replication::{DataTimer, ReplicationManager};
 
 /// Disk key of the partitions this node holds in full (JSON list).
 pub const REPLICAS_KEY: &str = "node/replicas";
@@ -109,6 +110,8 @@ pub struct DataNode {
     was_member: bool,
     /// Removed from the map (decommissioned): it stops.
     left: bool,
+    /// The data plane (replicated cells), when the run has a workload.
+    repl: Option<ReplicationManager>,
 }
 
 impl DataNode {
@@ -159,6 +162,20 @@ impl DataNode {
             on_disk: BTreeSet::new(),
             was_member: false,
             left: false,
+            repl: (config.workload.is_some() && key == config.cluster_key)
+                .then(|| ReplicationManager::new(name, config.planted)),
+        }
+    }
+
+    /// At the end of a run: traces what this node holds (`holding` events).
+    pub fn audit<P: Process<Msg = Msg, Timer = Timer, Event = StackEvent>>(
+        &self,
+        cx: &mut Cx<'_, P>,
+    ) {
+        if let Some(r) = &self.repl
+            && self.map.members.get(&self.me).map(|m| m.boot) == Some(self.boot)
+        {
+            r.audit(cx, &self.map);
         }
     }
 
@@ -231,6 +248,9 @@ impl DataNode {
                 self.on_disk = list.into_iter().collect();
             }
         }
+        if let Some(r) = self.repl.as_mut() {
+            r.on_start(cx);
+        }
         self.register(cx);
     }
 
@@ -256,6 +276,11 @@ impl DataNode {
                 }
             }
             Msg::Transfer(t) => self.on_transfer(cx, from, t),
+            Msg::Data(d) => {
+                if let Some(r) = self.repl.as_mut() {
+                    r.on_message(cx, from, *d, &self.map);
+                }
+            }
             _ => {}
         }
     }
@@ -303,10 +328,21 @@ impl DataNode {
         let replicas = self
             .replicas
             .iter()
-            .map(|(p, h)| ReplicaReport {
-                partition: *p,
-                epoch: self.map.partitions.get(*p as usize).map_or(0, |c| c.epoch),
-                in_sync: h.data == Data::Complete,
+            .map(|(p, h)| {
+                let c = self.map.partitions.get(*p as usize);
+                let epoch = c.map_or(0, |c| c.epoch);
+                // With a data plane, a replica holds the data in full only
+                // once its primary declared it caught up in this epoch.
+                let listed =
+                    c.is_some_and(|c| c.replicas.iter().any(|r| r.node == self.me && r.in_sync));
+                let data = self.repl.as_ref().is_none_or(|r| {
+                    listed || r.caught_up(*p, epoch) || self.planted.has(Bug::InSyncWithoutTransfer)
+                });
+                ReplicaReport {
+                    partition: *p,
+                    epoch,
+                    in_sync: h.data == Data::Complete && data,
+                }
             })
             .collect();
         let body = Control::Heartbeat {
@@ -339,6 +375,11 @@ impl DataNode {
                 cx.set_timer(self.interval, Timer::Heartbeat);
             }
             Timer::CatchUp(p) => self.on_catch_up_timer(cx, p),
+            Timer::Data(DataTimer::Tick) => {
+                if let Some(r) = self.repl.as_mut() {
+                    r.on_tick(cx);
+                }
+            }
             _ => {}
         }
     }
@@ -391,6 +432,10 @@ impl DataNode {
                 version: self.map.version,
             });
             self.reconcile(cx, if everything { None } else { Some(&touched) });
+            let named = self.map.members.get(&self.me).map(|m| m.boot) == Some(self.boot);
+            if named && let Some(r) = self.repl.as_mut() {
+                r.on_map(cx, &self.map);
+            }
         }
     }
 

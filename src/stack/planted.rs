@@ -31,11 +31,24 @@ pub enum Bug {
     HealthSkipsConsensus,
     /// Manager: envelopes are accepted without checking their tag.
     AcceptBadMac,
+    /// Primary: acknowledge a write once it is on its own disk, before the
+    /// in-sync backups persisted it.
+    AckBeforeBackups,
+    /// Backup: accept a replicate carrying a lower epoch than it knows.
+    AcceptLowerEpoch,
+    /// Primary: serve a read from local state without confirming its epoch.
+    ReadWithoutConfirm,
+    /// Primary: append writes without fsync before acknowledging.
+    SkipPrimaryFsync,
+    /// Data node: report a catching-up replica in sync before its transfer completed.
+    InSyncWithoutTransfer,
+    /// Data node: serve a record whose checksum failed instead of rebuilding.
+    ServeCorrupt,
 }
 
 impl Bug {
     /// Every planted bug.
-    pub const ALL: [Bug; 8] = [
+    pub const ALL: [Bug; 14] = [
         Bug::VoteWithoutLogCheck,
         Bug::CommitOldTermByCounting,
         Bug::VoteBeforeFsync,
@@ -44,6 +57,12 @@ impl Bug {
         Bug::ApplyOlderMap,
         Bug::HealthSkipsConsensus,
         Bug::AcceptBadMac,
+        Bug::AckBeforeBackups,
+        Bug::AcceptLowerEpoch,
+        Bug::ReadWithoutConfirm,
+        Bug::SkipPrimaryFsync,
+        Bug::InSyncWithoutTransfer,
+        Bug::ServeCorrupt,
     ];
 
     /// The name used on the command line.
@@ -57,6 +76,12 @@ impl Bug {
             Bug::ApplyOlderMap => "apply-older-map",
             Bug::HealthSkipsConsensus => "health-skips-consensus",
             Bug::AcceptBadMac => "accept-bad-mac",
+            Bug::AckBeforeBackups => "ack-before-backups",
+            Bug::AcceptLowerEpoch => "accept-lower-epoch",
+            Bug::ReadWithoutConfirm => "read-without-confirm",
+            Bug::SkipPrimaryFsync => "skip-primary-fsync",
+            Bug::InSyncWithoutTransfer => "in-sync-without-transfer",
+            Bug::ServeCorrupt => "serve-corrupt",
         }
     }
 }
