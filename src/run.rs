@@ -401,7 +401,7 @@ pub fn run(s: &Scenario, opts: RunOptions) -> Result<RunReport, RunError> {
         .map(|w| (trace::digest_hex(w.digest()), w.written()))
         .unwrap_or_default();
 
-    let expectations = judge(s, &checks, &violations);
+    let expectations = judge(s, &checks, &violations, &metrics);
     let passed = expectations.iter().all(|e| e.held);
     let mut dropped = BTreeMap::new();
     for r in DropReason::ALL {
@@ -462,8 +462,22 @@ fn judge(
     s: &Scenario,
     checks: &[CheckResult],
     violations: &[ViolationReport],
+    metrics: &BTreeMap<String, serde_json::Value>,
 ) -> Vec<ExpectResult> {
     let mut out = Vec::new();
+    if let Some(want) = s.expect.lost_acked_writes {
+        // Judged from the durability checker's count (acknowledged writes
+        // whose every copy lost its disk).
+        let got = metrics
+            .get("lost_acked_writes")
+            .and_then(|v| v.as_u64())
+            .unwrap_or(0);
+        out.push(ExpectResult {
+            what: format!("lost_acked_writes = {want}"),
+            held: got == want,
+            detail: format!("{got} acknowledged writes lost with every copy's disk"),
+        });
+    }
     let fired = |name: &str| violations.iter().any(|v| v.check == name);
     let expected_to_fire = &s.expect.violations;
     for name in expected_to_fire {

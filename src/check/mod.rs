@@ -7,6 +7,7 @@
 //! the last fault healed.
 
 pub mod control;
+pub mod data;
 pub mod offline;
 pub mod pipeline;
 pub mod raft;
@@ -56,5 +57,6 @@ pub use crate::scenario::KNOWN_CHECKERS as KNOWN;
 pub fn standard_checkers() -> Vec<Box<dyn Checker>> {
     let mut checkers = raft::raft_checkers();
     checkers.extend(control::control_checkers());
+    checkers.extend(data::data_checkers());
     checkers
 }
