@@ -27,6 +27,7 @@ pub fn data_checkers() -> Vec<Box<dyn Checker>> {
         Box::new(SinglePrimary::default()),
         Box::new(Durability::default()),
         Box::new(Available::default()),
+        Box::new(super::linearizable::Linearizable::default()),
     ]
 }
 

@@ -8,6 +8,8 @@
 
 pub mod control;
 pub mod data;
+pub mod lincheck;
+pub mod linearizable;
 pub mod offline;
 pub mod pipeline;
 pub mod raft;

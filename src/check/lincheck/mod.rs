@@ -1,0 +1,286 @@
+//! Linearizability of register histories (Jepsen's shape), per key.
+//!
+//! A [`History`] is built from events in real-time order — by
+//! [`HistoryBuilder`] from memory (the online `linearizable` checker) or by
+//! [`parse_history`] / [`load_history`] from a file (`partsim lincheck`) —
+//! and [`check_history`] judges it: each key is a register (`read`, `write`,
+//! `cas [expected new]`, starting `nil`) checked on its own
+//! (P-compositionality: a history is linearizable iff every key's is), by the
+//! WGL/Lowe search in [`search`](self) with a memo of (linearized set, state).
+//!
+//! ```
+//! use partsim::check::lincheck::{check_history, parse_history, Options, Verdict};
+//! let history = parse_history(
+//!     "{:process 0, :type :invoke, :f :write, :value 1, :time 10}\n\
+//!      {:process 0, :type :ok, :f :write, :value 1, :time 20}\n\
+//!      {:process 1, :type :invoke, :f :read, :time 30}\n\
+//!      {:process 1, :type :ok, :f :read, :value 2, :time 40}\n",
+//! )
+//! .unwrap();
+//! let report = check_history(&history, &Options::default());
+//! assert_eq!(report.verdict, Verdict::NotLinearizable);
+//! println!("{}", report.render());
+//! ```
+//!
+//! Verdicts are exact: `Linearizable` only when a linearization was found,
+//! `NotLinearizable` only when the search space was exhausted, `Unknown` when
+//! the budget ([`Options`]) ran out first — never reported as linearizable.
+
+mod history;
+mod parse;
+mod search;
+
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use serde::Serialize;
+
+pub use history::{Call, History, HistoryBuilder, HistoryError, Operation, Outcome, Value};
+pub use parse::{LoadError, MAX_LINE_BYTES, ParseError, load_history, parse_history};
+
+use search::{Budget, KeyVerdict, check_key};
+
+/// Limits on a check. The default has none.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Options {
+    /// Wall-clock limit for the whole check; keys not decided by then are
+    /// `Unknown`. Leave `None` where the result must be deterministic.
+    pub timeout: Option<Duration>,
+    /// Limit on search steps over all keys (deterministic); keys not decided
+    /// within it are `Unknown`.
+    pub max_steps: Option<u64>,
+}
+
+/// The verdict on a history or on one key.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    /// A linearization exists (for a history: for every key).
+    Linearizable,
+    /// No linearization exists (for a history: for some key).
+    NotLinearizable,
+    /// Not decided within the budget (and no key was found not linearizable).
+    Unknown,
+}
+
+impl Verdict {
+    /// `linearizable`, `not linearizable`, `unknown`.
+    pub fn label(self) -> &'static str {
+        match self {
+            Verdict::Linearizable => "linearizable",
+            Verdict::NotLinearizable => "not linearizable",
+            Verdict::Unknown => "unknown",
+        }
+    }
+}
+
+/// An operation as a report shows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct OpRef {
+    /// Its id in the history (invocation order, from 0).
+    pub id: usize,
+    /// The client process.
+    pub process: u64,
+    /// What it did and how it ended, e.g. `p3 cas [1 2] ok, t 1200..1450 (line 7)`.
+    pub text: String,
+    /// Invocation time.
+    pub invoke_time: u64,
+    /// Completion time (`None`: never completed).
+    pub complete_time: Option<u64>,
+    /// Source line of the invocation, for histories read from a file.
+    pub line: Option<usize>,
+}
+
+impl OpRef {
+    fn new(history: &History, id: usize) -> OpRef {
+        let op = &history.operations()[id];
+        OpRef {
+            id,
+            process: op.process,
+            text: op.describe(),
+            invoke_time: op.invoke_time,
+            complete_time: op.complete_time,
+            line: op.invoke_line,
+        }
+    }
+}
+
+/// Why a key is not linearizable: the deepest point the search reached.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Counterexample {
+    /// The longest partial linearization found, in linearization order.
+    pub prefix: Vec<OpRef>,
+    /// The register after it.
+    pub state: Value,
+    /// The operations that could come next: every one is refused by the
+    /// register from `state` (a read of another value, a cas expecting
+    /// another value).
+    pub cannot_follow: Vec<OpRef>,
+}
+
+/// The verdict on one key, with what the search cost.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct KeyReport {
+    /// The key (`None`: the history's single register).
+    pub key: Option<Value>,
+    /// The verdict.
+    pub verdict: Verdict,
+    /// Operations on the key.
+    pub operations: usize,
+    /// Operations the search had to place (failed operations and unknown
+    /// reads constrain nothing; unknown writes nobody observes neither).
+    pub searched: usize,
+    /// Search steps.
+    pub steps: u64,
+    /// Memo entries.
+    pub memo_entries: usize,
+    /// For a key that is not linearizable.
+    pub counterexample: Option<Counterexample>,
+}
+
+/// The verdict on a history.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Report {
+    /// `NotLinearizable` if some key is; else `Unknown` if some key is
+    /// undecided; else `Linearizable`.
+    pub verdict: Verdict,
+    /// Operations in the history.
+    pub operations: usize,
+    /// Keys in the history.
+    pub keys: usize,
+    /// Keys found linearizable.
+    pub keys_linearizable: usize,
+    /// Search steps over all keys.
+    pub steps: u64,
+    /// The keys that are not linearizable or undecided, in key order.
+    pub failures: Vec<KeyReport>,
+}
+
+impl Report {
+    /// Human-readable text: the verdict, then per failing key the longest
+    /// linearizable prefix (its last operations) and the operations that
+    /// cannot follow it, with their times.
+    pub fn render(&self) -> String {
+        const PREFIX_SHOWN: usize = 8;
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "{}: {} operations on {} key{}, {} linearizable, {} search steps",
+            self.verdict.label(),
+            self.operations,
+            self.keys,
+            if self.keys == 1 { "" } else { "s" },
+            self.keys_linearizable,
+            self.steps
+        );
+        for k in &self.failures {
+            let key = k
+                .key
+                .as_ref()
+                .map_or("(single register)".into(), |k| format!("key {k}"));
+            let _ = writeln!(
+                out,
+                "{key}: {} ({} operations, {} searched, {} steps)",
+                k.verdict.label(),
+                k.operations,
+                k.searched,
+                k.steps
+            );
+            let Some(c) = &k.counterexample else {
+                if k.verdict == Verdict::Unknown {
+                    let _ = writeln!(out, "  not decided within the time or step limit");
+                }
+                continue;
+            };
+            let _ = writeln!(
+                out,
+                "  longest linearizable prefix: {} operation{}{}",
+                c.prefix.len(),
+                if c.prefix.len() == 1 { "" } else { "s" },
+                if c.prefix.len() > PREFIX_SHOWN {
+                    format!(", the last {PREFIX_SHOWN}:")
+                } else if c.prefix.is_empty() {
+                    String::new()
+                } else {
+                    ":".into()
+                }
+            );
+            for op in c
+                .prefix
+                .iter()
+                .skip(c.prefix.len().saturating_sub(PREFIX_SHOWN))
+            {
+                let _ = writeln!(out, "    {}", op.text);
+            }
+            let _ = writeln!(
+                out,
+                "  after which the register holds {}, and none of these can come next:",
+                c.state
+            );
+            for op in &c.cannot_follow {
+                let _ = writeln!(out, "    {}", op.text);
+            }
+        }
+        out
+    }
+}
+
+/// Check a history: every key on its own, in key order.
+///
+/// Once the budget in `options` is spent, the remaining keys are `Unknown`.
+pub fn check_history(history: &History, options: &Options) -> Report {
+    let mut budget = Budget::new(options.timeout, options.max_steps);
+    let by_key = history.by_key();
+    let mut report = Report {
+        verdict: Verdict::Linearizable,
+        operations: history.len(),
+        keys: by_key.len(),
+        keys_linearizable: 0,
+        steps: 0,
+        failures: Vec::new(),
+    };
+    for (key, ids) in by_key {
+        let mut key_report = KeyReport {
+            key: key.cloned(),
+            verdict: Verdict::Unknown,
+            operations: ids.len(),
+            searched: 0,
+            steps: 0,
+            memo_entries: 0,
+            counterexample: None,
+        };
+        if !budget.expired() {
+            let r = check_key(history, &ids, &mut budget);
+            key_report.searched = r.searched;
+            key_report.steps = r.steps;
+            key_report.memo_entries = r.memo_entries;
+            match r.verdict {
+                KeyVerdict::Linearizable => key_report.verdict = Verdict::Linearizable,
+                KeyVerdict::Unknown => {}
+                KeyVerdict::NotLinearizable(d) => {
+                    key_report.verdict = Verdict::NotLinearizable;
+                    key_report.counterexample = Some(Counterexample {
+                        prefix: d.prefix.iter().map(|&id| OpRef::new(history, id)).collect(),
+                        state: d.state,
+                        cannot_follow: d.stuck.iter().map(|&id| OpRef::new(history, id)).collect(),
+                    });
+                }
+            }
+        }
+        match key_report.verdict {
+            Verdict::Linearizable => report.keys_linearizable += 1,
+            Verdict::NotLinearizable => {
+                report.verdict = Verdict::NotLinearizable;
+                report.failures.push(key_report);
+            }
+            Verdict::Unknown => {
+                if report.verdict == Verdict::Linearizable {
+                    report.verdict = Verdict::Unknown;
+                }
+                report.failures.push(key_report);
+            }
+        }
+    }
+    report.steps = budget.steps;
+    report
+}
