@@ -3,13 +3,26 @@
 //! plane's figures: failure-detection time, false suspicions and deaths,
 //! replica moves per membership change against the ideal, load spread.
 //!
-//! They read only events: `map` (every process), `member`, `partition`,
-//! `health` (the leader), `credentials` and `placement_config` (at every
-//! start), and the kernel's crash / restart / pause events. The leader
-//! traces every committed member and partition change; a new leader
-//! restates the whole map, so the checkers keep, per member, the newest
-//! map version seen and, per partition, the highest epoch — older news is
-//! ignored.
+//! They read only events: `map` (every process), `replica` (each data node,
+//! about itself: what it holds, whether in full, at which epoch, and after
+//! a transfer where from), `member`, `partition` (what the leader
+//! committed), `health`, `credentials` and `placement_config` (at every
+//! start), and the kernel's crash / restart / pause / disk-loss events.
+//!
+//! What a manager committed is a fact (the configuration); whether a
+//! replica holds the data is not the leader's to say: `placement` and
+//! `converged` count a replica only where its node itself reported a
+//! complete copy ([`Copies`]), and follow every copy's lineage — a node
+//! calls a copy complete after a transfer from a node that held one, or
+//! from nothing only where no copy exists anywhere (or at the partition's
+//! first placement). The expectations of `balanced` and `converged` are
+//! the design's (replication factor, zone spread, the load cap), written
+//! here and not borrowed from the planner.
+//!
+//! The leader traces every committed member and partition change; a new
+//! leader restates the whole map, so the checkers keep, per member, the
+//! newest map version seen and, per partition, the highest epoch — older
+//! news is ignored.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -17,9 +30,8 @@ use serde_json::json;
 
 use super::{Checker, EndOfRun};
 use crate::sim::{Event, EventKind, ProcessId, SimDuration, SimTime, Violation};
-use crate::stack::coordinator::{PolicyKind, input_for_map, target_for_map};
-use crate::stack::events::{MemberChange, StackEvent};
-use crate::stack::grid::{ClusterMap, Geometry, Member, MemberState, PartitionConfig, Replica};
+use crate::stack::events::{MemberChange, ReplicaState, StackEvent};
+use crate::stack::grid::MemberState;
 use crate::stack::health::Health;
 
 /// How long after the last fault the map must have converged when the
@@ -54,7 +66,6 @@ fn name(names: &[String], p: ProcessId) -> &str {
 /// The placement settings, from `placement_config`.
 #[derive(Clone, Debug, PartialEq)]
 struct Settings {
-    policy: PolicyKind,
     rf: usize,
     max_imbalance: f64,
     partitions: u32,
@@ -108,14 +119,12 @@ impl MapView {
     fn on_event(&mut self, ev: &StackEvent) -> Option<Change> {
         match ev {
             StackEvent::PlacementConfig {
-                policy,
                 replication_factor,
                 max_imbalance,
                 partitions,
                 ..
             } => {
                 self.settings = Some(Settings {
-                    policy: PolicyKind::parse(policy).unwrap_or(PolicyKind::RendezvousBounded),
                     rf: *replication_factor as usize,
                     max_imbalance: *max_imbalance,
                     partitions: *partitions,
@@ -213,14 +222,20 @@ impl MapView {
         self.members.get(node).map_or("", |m| m.zone.as_str())
     }
 
-    fn in_sync_usable(&self, part: &Part) -> usize {
-        part.in_sync.iter().filter(|n| self.usable(n)).count()
-    }
-
-    fn zones_in_sync_usable(&self, part: &Part) -> usize {
+    /// In-sync replicas of `part` (partition `p`) on usable members whose
+    /// node reports a complete copy.
+    fn in_sync_usable(&self, p: u32, part: &Part, copies: &Copies) -> usize {
         part.in_sync
             .iter()
-            .filter(|n| self.usable(n))
+            .filter(|n| self.usable(n) && copies.complete(p, n))
+            .count()
+    }
+
+    /// Zones of those replicas.
+    fn zones_in_sync_usable(&self, p: u32, part: &Part, copies: &Copies) -> usize {
+        part.in_sync
+            .iter()
+            .filter(|n| self.usable(n) && copies.complete(p, n))
             .map(|n| self.zone(n))
             .collect::<BTreeSet<_>>()
             .len()
@@ -260,8 +275,9 @@ impl MapView {
         load
     }
 
-    /// Why partition `p` is not converged, if it is not.
-    fn unconverged(&self, p: u32, rf: usize) -> Option<String> {
+    /// Why partition `p` is not converged, if it is not. A replica counts
+    /// only where its node says it serves the data at the committed epoch.
+    fn unconverged(&self, p: u32, rf: usize, copies: &Copies) -> Option<String> {
         let Some(part) = self.parts.get(&p) else {
             return Some(format!("p{p} was never placed"));
         };
@@ -272,10 +288,26 @@ impl MapView {
                 part.catching_up.join(",")
             ));
         }
-        let on_alive = part.in_sync.iter().filter(|n| self.alive(n)).count();
+        let serving = |n: &String| self.alive(n) && copies.serves(p, n, part.epoch);
+        let on_alive = part.in_sync.iter().filter(|n| serving(n)).count();
         if on_alive != want {
+            let unconfirmed: Vec<&str> = part
+                .in_sync
+                .iter()
+                .filter(|n| self.alive(n) && !serving(n))
+                .map(String::as_str)
+                .collect();
             return Some(format!(
-                "p{p} has {on_alive} in-sync replicas on alive nodes, wants {want}"
+                "p{p} has {on_alive} in-sync replicas on alive nodes serving the data at epoch {}, wants {want}{}",
+                part.epoch,
+                if unconfirmed.is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        " (listed in sync, not confirmed by the node: {})",
+                        unconfirmed.join(",")
+                    )
+                }
             ));
         }
         if let Some(n) = part
@@ -290,13 +322,21 @@ impl MapView {
         {
             return Some(format!("p{p} still lists {n}, which is not alive"));
         }
-        if !part.primary.as_deref().is_some_and(|n| self.alive(n)) {
-            return Some(format!("p{p} has no alive primary"));
+        let primary_serves = part.primary.as_ref().is_some_and(|n| {
+            serving(n)
+                && copies
+                    .held
+                    .get(&p)
+                    .and_then(|m| m.get(n))
+                    .is_some_and(|c| c.state == ReplicaState::Primary)
+        });
+        if !primary_serves {
+            return Some(format!("p{p} has no alive primary that says it is one"));
         }
         let zones: BTreeSet<&str> = part
             .in_sync
             .iter()
-            .filter(|n| self.alive(n))
+            .filter(|n| serving(n))
             .map(|n| self.zone(n))
             .collect();
         let need = want.min(self.alive_zones());
@@ -305,54 +345,186 @@ impl MapView {
         }
         None
     }
-
-    /// The view as a [`ClusterMap`] (for the placement policy).
-    fn to_map(&self, s: &Settings) -> ClusterMap {
-        let mut map = ClusterMap::new(
-            Geometry {
-                width: s.partitions.max(1),
-                height: 1,
-                tile_w: 1,
-                tile_h: 1,
-            },
-            s.rf as u32,
-        );
-        for (n, m) in &self.members {
-            map.members.insert(
-                n.clone(),
-                Member {
-                    zone: m.zone.clone(),
-                    capacity: m.capacity,
-                    state: m.state,
-                    boot: 0,
-                },
-            );
-        }
-        for (p, part) in &self.parts {
-            if let Some(c) = map.partitions.get_mut(*p as usize) {
-                *c = PartitionConfig {
-                    replicas: part
-                        .in_sync
-                        .iter()
-                        .map(|n| Replica {
-                            node: n.clone(),
-                            in_sync: true,
-                        })
-                        .chain(part.catching_up.iter().map(|n| Replica {
-                            node: n.clone(),
-                            in_sync: false,
-                        }))
-                        .collect(),
-                    primary: part.primary.clone(),
-                    epoch: part.epoch,
-                };
-            }
-        }
-        map
-    }
 }
 
 // ---------------------------------------------------------------------------
+
+/// One node's copy of a partition, as the node itself last traced it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct NodeCopy {
+    state: ReplicaState,
+    epoch: u64,
+    complete: bool,
+}
+
+/// What the data nodes say they hold, and where each complete copy came
+/// from. A crashed node's copies stay (its disk keeps them) until a disk
+/// loss takes them.
+#[derive(Clone, Debug, Default)]
+struct Copies {
+    /// Per partition, per node: its copy.
+    held: BTreeMap<u32, BTreeMap<String, NodeCopy>>,
+    /// Per partition: nodes that held a complete copy since the partition
+    /// last had none (acceptable sources of a transfer).
+    lineage: BTreeMap<u32, BTreeSet<String>>,
+    /// Per partition: the in-sync replicas of its first committed
+    /// configuration that have not yet created their copy (they start from
+    /// nothing: a fresh partition holds no data).
+    genesis: BTreeMap<u32, BTreeSet<String>>,
+    /// Partitions ever placed (so a later configuration is not a genesis).
+    placed: BTreeSet<u32>,
+}
+
+impl Copies {
+    /// Nodes holding a complete copy of `p` (crashed ones included).
+    fn holders(&self, p: u32) -> Vec<&str> {
+        self.held.get(&p).map_or_else(Vec::new, |m| {
+            m.iter()
+                .filter(|(_, c)| c.complete)
+                .map(|(n, _)| n.as_str())
+                .collect()
+        })
+    }
+
+    /// True when `node` says it holds `p` in full, in sync, at `epoch`.
+    fn serves(&self, p: u32, node: &str, epoch: u64) -> bool {
+        self.held
+            .get(&p)
+            .and_then(|m| m.get(node))
+            .is_some_and(|c| {
+                c.complete
+                    && c.epoch == epoch
+                    && matches!(c.state, ReplicaState::Primary | ReplicaState::Backup)
+            })
+    }
+
+    /// True when `node` says it holds `p` in full.
+    fn complete(&self, p: u32, node: &str) -> bool {
+        self.held
+            .get(&p)
+            .and_then(|m| m.get(node))
+            .is_some_and(|c| c.complete)
+    }
+
+    /// Partitions `node` hosts (any state but removed), by its own word.
+    fn load(&self, node: &str) -> u64 {
+        self.held
+            .values()
+            .filter(|m| m.get(node).is_some_and(|c| c.state != ReplicaState::Stored))
+            .count() as u64
+    }
+
+    /// One event; returns a violation of copy safety (a copy made complete
+    /// from nothing while the data exists elsewhere, or the last complete
+    /// copy dropped), with the partition it concerns.
+    fn on_event(&mut self, ev: &Event<'_, StackEvent>, names: &[String]) -> Option<(u32, String)> {
+        let who = name(names, ev.p).to_string();
+        match ev.kind {
+            EventKind::DiskLoss => {
+                // A fault, not the protocol's doing: the copies are gone.
+                for m in self.held.values_mut() {
+                    m.remove(&who);
+                }
+                let emptied: Vec<u32> = self
+                    .lineage
+                    .keys()
+                    .copied()
+                    .filter(|p| self.holders(*p).is_empty())
+                    .collect();
+                for p in emptied {
+                    self.lineage.remove(&p);
+                }
+                None
+            }
+            EventKind::App(StackEvent::Partition {
+                partition, in_sync, ..
+            }) => {
+                if self.placed.insert(*partition) && !in_sync.is_empty() {
+                    self.genesis
+                        .insert(*partition, in_sync.iter().cloned().collect());
+                }
+                None
+            }
+            EventKind::App(StackEvent::Replica {
+                partition,
+                state,
+                epoch,
+                complete,
+                source,
+            }) => self.on_replica(
+                &who,
+                *partition,
+                *state,
+                *epoch,
+                *complete,
+                source.as_deref(),
+            ),
+            _ => None,
+        }
+    }
+
+    fn on_replica(
+        &mut self,
+        node: &str,
+        p: u32,
+        state: ReplicaState,
+        epoch: u64,
+        complete: bool,
+        source: Option<&str>,
+    ) -> Option<(u32, String)> {
+        let before = self.complete(p, node);
+        let mut violation = None;
+        if complete && !before {
+            let holders: Vec<String> = self.holders(p).into_iter().map(String::from).collect();
+            let lineage = self.lineage.get(&p);
+            let sourced = source.is_some_and(|s| {
+                holders.iter().any(|h| h == s) || lineage.is_some_and(|l| l.contains(s))
+            });
+            let genesis = self.genesis.get_mut(&p).is_some_and(|g| g.remove(node));
+            if !sourced && !genesis && !holders.is_empty() {
+                violation = Some((
+                    p,
+                    format!(
+                        "{node} reports a complete copy of p{p} (epoch {epoch}) {}, while {} hold the data",
+                        match source {
+                            Some(s) => format!("copied from {s}, which held none"),
+                            None => "without any transfer".to_string(),
+                        },
+                        holders.join(",")
+                    ),
+                ));
+            }
+        }
+        let copies = self.held.entry(p).or_default();
+        if state == ReplicaState::Removed {
+            copies.remove(node);
+        } else {
+            copies.insert(
+                node.to_string(),
+                NodeCopy {
+                    state,
+                    epoch,
+                    complete,
+                },
+            );
+        }
+        if complete {
+            self.lineage.entry(p).or_default().insert(node.to_string());
+        }
+        if before && !complete && violation.is_none() && self.holders(p).is_empty() {
+            violation = Some((
+                p,
+                format!(
+                    "p{p} lost its last complete copy: {node} dropped it (epoch {epoch}) and no other node holds one"
+                ),
+            ));
+        }
+        if self.holders(p).is_empty() {
+            self.lineage.remove(&p);
+        }
+        violation
+    }
+}
 
 /// `map_monotonic`: no process ever applies an older map version than it
 /// had. Judged per incarnation: a restarted process rebuilds its map (a
@@ -393,13 +565,18 @@ impl Checker for MapMonotonic {
 // ---------------------------------------------------------------------------
 
 /// `placement`: in every committed configuration, no two replicas of a
-/// partition on one node; and a change that takes an in-sync replica off a
+/// partition on one node; a change that takes an in-sync replica off a
 /// live member (alive or draining) must leave `replication_factor` in-sync
-/// replicas on live members (make-before-break) and must not narrow the
-/// partition's zone spread below what the alive members allow.
+/// replicas on live members whose nodes report a complete copy
+/// (make-before-break) and must not narrow the partition's zone spread
+/// below what the alive members allow. And from the nodes' own events:
+/// no node calls a copy complete without a transfer from a node holding
+/// one while the data exists elsewhere, and no partition loses its last
+/// complete copy but by a disk loss.
 #[derive(Debug, Default)]
 pub struct Placement {
     view: MapView,
+    copies: Copies,
 }
 
 impl Checker for Placement {
@@ -407,17 +584,20 @@ impl Checker for Placement {
         "placement"
     }
 
-    fn on_event(
-        &mut self,
-        ev: &Event<'_, StackEvent>,
-        _names: &[String],
-        out: &mut Vec<Violation>,
-    ) {
+    fn on_event(&mut self, ev: &Event<'_, StackEvent>, names: &[String], out: &mut Vec<Violation>) {
+        if let Some((_, detail)) = self.copies.on_event(ev, names) {
+            out.push(Violation {
+                check: "placement",
+                detail,
+            });
+            return;
+        }
         let EventKind::App(app) = ev.kind else { return };
         let Some(Change::Partition { p, old }) = self.view.on_event(app) else {
             return;
         };
         let v = &self.view;
+        let copies = &self.copies;
         let new = &v.parts[&p];
         let mut seen = BTreeSet::new();
         if let Some(dup) = new.nodes().find(|n| !seen.insert(n.as_str())) {
@@ -436,12 +616,12 @@ impl Checker for Placement {
         if removed_live.is_empty() {
             return;
         }
-        let left = v.in_sync_usable(new);
+        let left = v.in_sync_usable(p, new, copies);
         if left < s.rf {
             out.push(Violation {
                 check: "placement",
                 detail: format!(
-                    "p{p} (epoch {}): in-sync replica on live {} removed, leaving {left} in-sync replicas (replication factor {}); catching up: [{}]",
+                    "p{p} (epoch {}): in-sync replica on live {} removed, leaving {left} in-sync replicas whose nodes report the data (replication factor {}); catching up: [{}]",
                     new.epoch,
                     removed_live.iter().map(|n| n.as_str()).collect::<Vec<_>>().join(","),
                     s.rf,
@@ -451,7 +631,10 @@ impl Checker for Placement {
             return;
         }
         let need = s.rf.min(v.alive_zones());
-        let (before, after) = (v.zones_in_sync_usable(&old), v.zones_in_sync_usable(new));
+        let (before, after) = (
+            v.zones_in_sync_usable(p, &old, copies),
+            v.zones_in_sync_usable(p, new, copies),
+        );
         if after < before.min(need) {
             out.push(Violation {
                 check: "placement",
@@ -515,11 +698,17 @@ impl Checker for Auth {
 // ---------------------------------------------------------------------------
 
 /// `converged`: every partition has `min(RF, alive)` in-sync replicas on
-/// alive members spanning the zones they can, an alive primary, nothing
-/// catching up or left on draining members — continuously from the
-/// deadline (`[expect] converged_by`, else the last fault plus
-/// [`CONVERGE_GRACE`]) to the end — and at the end the placement is the
-/// policy's target for the final membership.
+/// alive members — each confirmed by its node: a complete copy, in sync,
+/// at the committed epoch — spanning the zones they can, an alive primary
+/// that says it is one, nothing catching up or left on draining members,
+/// continuously from the deadline (`[expect] converged_by`, else the last
+/// fault plus [`CONVERGE_GRACE`]) to the end.
+///
+/// And the failure detector judges only silence it was there to hear: a
+/// manager that was away — paused, or its clock jumped forward — for more
+/// than half of `dead_after` must not propose `MarkDead` for a node whose
+/// process is up and running within `dead_after` of its return (local
+/// health awareness). Such a declaration fails the run.
 ///
 /// Metrics: `failure_detection_ms` (per crash of an alive member, until it
 /// is committed dead) and its max, `false_suspicions` and `false_deaths`
@@ -528,6 +717,7 @@ impl Checker for Auth {
 #[derive(Debug, Default)]
 pub struct Converged {
     view: MapView,
+    copies: Copies,
     /// Partitions not converged, with why.
     bad: BTreeMap<u32, String>,
     since: Option<SimTime>,
@@ -538,6 +728,16 @@ pub struct Converged {
     detection_us: Vec<u64>,
     false_suspicions: u64,
     false_deaths: u64,
+    /// The health monitor's `dead_after`.
+    dead_after: SimDuration,
+    /// Managers paused, since when.
+    paused_at: BTreeMap<String, SimTime>,
+    /// Per manager: when it last came back from being away, and for how long.
+    back: BTreeMap<String, (SimTime, SimDuration)>,
+    /// Clock offsets per process (to tell a forward jump).
+    offsets: BTreeMap<String, i64>,
+    /// The first death declared by a monitor just back from being away.
+    hasty: Option<String>,
 }
 
 impl Converged {
@@ -549,7 +749,7 @@ impl Converged {
             None => (0..s.partitions).collect(),
         };
         for p in all {
-            match self.view.unconverged(p, rf) {
+            match self.view.unconverged(p, rf, &self.copies) {
                 Some(why) => {
                     self.bad.insert(p, why);
                 }
@@ -563,31 +763,6 @@ impl Converged {
         } else {
             self.since = None;
         }
-    }
-
-    fn target_mismatch(&self) -> Option<String> {
-        let s = self.view.settings.as_ref()?;
-        let map = self.view.to_map(s);
-        let target = target_for_map(&map, s.policy, s.max_imbalance);
-        for (p, t) in target.iter().enumerate() {
-            let part = self.view.parts.get(&(p as u32))?;
-            let have: BTreeSet<&str> = part
-                .in_sync
-                .iter()
-                .filter(|n| self.view.alive(n))
-                .map(String::as_str)
-                .collect();
-            let want: BTreeSet<&str> = t.iter().map(String::as_str).collect();
-            if have != want {
-                return Some(format!(
-                    "p{p} is on [{}] but the {} target is [{}]",
-                    have.into_iter().collect::<Vec<_>>().join(","),
-                    s.policy.as_str(),
-                    want.into_iter().collect::<Vec<_>>().join(",")
-                ));
-            }
-        }
-        None
     }
 }
 
@@ -607,6 +782,11 @@ impl Checker for Converged {
         _out: &mut Vec<Violation>,
     ) {
         let who = name(names, ev.p).to_string();
+        let _ = self.copies.on_event(ev, names);
+        if let EventKind::App(StackEvent::Replica { partition, .. }) = ev.kind {
+            self.recheck(ev.t, Some(*partition));
+            return;
+        }
         match ev.kind {
             EventKind::Crash { .. } => {
                 self.down.insert(who.clone());
@@ -620,10 +800,22 @@ impl Checker for Converged {
                 self.crashed_at.remove(&who);
             }
             EventKind::Pause => {
+                self.paused_at.insert(who.clone(), ev.t);
                 self.paused.insert(who);
             }
             EventKind::Resume => {
+                if let Some(t0) = self.paused_at.remove(&who) {
+                    self.back
+                        .insert(who.clone(), (ev.t, ev.t.saturating_since(t0)));
+                }
                 self.paused.remove(&who);
+            }
+            EventKind::Clock { offset_us, .. } => {
+                let before = self.offsets.insert(who.clone(), offset_us).unwrap_or(0);
+                if offset_us > before {
+                    let jump = SimDuration((offset_us - before).unsigned_abs());
+                    self.back.insert(who, (ev.t, jump));
+                }
             }
             EventKind::App(app) => {
                 if let StackEvent::Health {
@@ -634,6 +826,27 @@ impl Checker for Converged {
                     && !self.paused.contains(node)
                 {
                     self.false_suspicions += 1;
+                }
+                // A monitor's decision is its proposal (its view of a member
+                // its stale map still holds dead is no decision).
+                if let StackEvent::Append { entry, .. } = app
+                    && let Some(node) = entry.strip_prefix("MarkDead ")
+                    && !self.down.contains(node)
+                    && !self.paused.contains(node)
+                    && self.hasty.is_none()
+                    && let Some((at, away)) = self.back.get(&who)
+                    && away.as_micros() * 2 > self.dead_after.as_micros()
+                    && ev.t.saturating_since(*at) < self.dead_after
+                {
+                    self.hasty = Some(format!(
+                        "{who} proposed {node} dead at {:.3}s, {} ms after coming back from {} ms away, though {node} was up and running: it judged silence it was not there to hear",
+                        ev.t.0 as f64 / 1e6,
+                        ev.t.saturating_since(*at).as_micros() / 1000,
+                        away.as_micros() / 1000
+                    ));
+                }
+                if let StackEvent::PlacementConfig { dead_after_us, .. } = app {
+                    self.dead_after = SimDuration(*dead_after_us);
                 }
                 match self.view.on_event(app) {
                     Some(Change::Partition { p, .. }) => self.recheck(ev.t, Some(p)),
@@ -667,6 +880,13 @@ impl Checker for Converged {
         if self.view.settings.is_none() {
             return; // not a partition-manager run
         }
+        if let Some(detail) = self.hasty.take() {
+            out.push(Violation {
+                check: "converged",
+                detail,
+            });
+            return;
+        }
         let deadline = match end.deadline {
             Some(d) => d,
             None => {
@@ -688,7 +908,7 @@ impl Checker for Converged {
                 deadline.0 as f64 / 1e6
             )),
             (None, None) => Some("never converged".to_string()),
-            _ => self.target_mismatch(),
+            _ => None,
         };
         if let Some(detail) = detail {
             out.push(Violation {
@@ -728,8 +948,12 @@ struct ChangeWindow {
     join: bool,
 }
 
-/// `balanced`: at the end of a converged run, no alive member carries more
-/// than the policy's cap ⌈(1+ε)·mean⌉ (weighted by capacity).
+/// `balanced`: at the end of a converged run, no alive member hosts (by
+/// its own events) more than ⌈(1+ε)·share⌉ replicas, its share being its
+/// part by capacity of all `P·min(RF, alive)` replicas — or, where zone
+/// spread puts a replica of every partition in every zone, at least its
+/// part by capacity of its zone's `P` (a zone with fewer nodes must carry
+/// as much as the others). Written from the design, not from the planner.
 ///
 /// Metrics: `load_max`, `load_mean`, `load_max_over_mean` at the end;
 /// `replica_moves` (replicas added to partitions already placed);
@@ -740,6 +964,7 @@ struct ChangeWindow {
 #[derive(Debug, Default)]
 pub struct Balanced {
     view: MapView,
+    copies: Copies,
     moves: u64,
     windows: Vec<ChangeWindow>,
 }
@@ -756,9 +981,10 @@ impl Checker for Balanced {
     fn on_event(
         &mut self,
         ev: &Event<'_, StackEvent>,
-        _names: &[String],
+        names: &[String],
         _out: &mut Vec<Violation>,
     ) {
+        let _ = self.copies.on_event(ev, names);
         let EventKind::App(app) = ev.kind else { return };
         // The node's load before the change (for the ideal of a death or drain).
         let load_before = match app {
@@ -842,24 +1068,28 @@ impl Checker for Balanced {
 
     fn finish(&mut self, _end: &EndOfRun, out: &mut Vec<Violation>) {
         let Some(s) = &self.view.settings else { return };
-        let converged = (0..s.partitions).all(|p| self.view.unconverged(p, s.rf).is_none());
+        let converged =
+            (0..s.partitions).all(|p| self.view.unconverged(p, s.rf, &self.copies).is_none());
         if !converged {
             return; // `converged` says why
         }
-        let loads = self.view.loads();
-        let total: u64 = loads.values().sum();
-        let map = self.view.to_map(s);
-        let input = input_for_map(&map, s.max_imbalance);
-        let caps = input.load_caps();
-        for (c, limit) in input.nodes.iter().zip(caps) {
-            let l = loads.get(c.node.as_str()).copied().unwrap_or(0);
-            if l > u64::from(limit) {
+        let alive: Vec<(&str, &Mem)> = self
+            .view
+            .members
+            .iter()
+            .filter(|(_, m)| m.state == MemberState::Alive)
+            .map(|(n, m)| (n.as_str(), m))
+            .collect();
+        let caps = load_caps(&alive, s);
+        let loads: Vec<u64> = alive.iter().map(|(n, _)| self.copies.load(n)).collect();
+        let total: u64 = loads.iter().sum();
+        for (((node, _), cap), load) in alive.iter().zip(caps).zip(loads) {
+            if load > cap {
                 out.push(Violation {
                     check: "balanced",
                     detail: format!(
-                        "{} carries {l} replicas, above its cap {limit} (mean {:.1}, max_imbalance {})",
-                        c.node,
-                        total as f64 / loads.len().max(1) as f64,
+                        "{node} hosts {load} replicas, above its cap {cap} (mean {:.1}, max_imbalance {})",
+                        total as f64 / alive.len().max(1) as f64,
                         s.max_imbalance
                     ),
                 });
@@ -911,6 +1141,32 @@ impl Checker for Balanced {
     }
 }
 
+/// The most replicas each of `alive` may host (see [`Balanced`]).
+fn load_caps(alive: &[(&str, &Mem)], s: &Settings) -> Vec<u64> {
+    let partitions = f64::from(s.partitions);
+    let rf = s.rf.min(alive.len());
+    let capacity = |m: &Mem| f64::from(m.capacity.max(1));
+    let all: f64 = alive.iter().map(|(_, m)| capacity(m)).sum();
+    let mut by_zone: BTreeMap<&str, f64> = BTreeMap::new();
+    for (_, m) in alive {
+        *by_zone.entry(m.zone.as_str()).or_default() += capacity(m);
+    }
+    // Zone spread wants min(RF, zones) zones per partition; when that is
+    // every zone, each zone holds a replica of every partition.
+    let every_zone = rf >= by_zone.len();
+    alive
+        .iter()
+        .map(|(_, m)| {
+            let mut share = partitions * rf as f64 * capacity(m) / all.max(1.0);
+            if every_zone {
+                let zone = by_zone.get(m.zone.as_str()).copied().unwrap_or(1.0);
+                share = share.max(partitions * capacity(m) / zone.max(1.0));
+            }
+            ((1.0 + s.max_imbalance) * share).ceil().max(1.0) as u64
+        })
+        .collect()
+}
+
 fn round3(x: f64) -> f64 {
     (x * 1000.0).round() / 1000.0
 }
@@ -949,6 +1205,7 @@ mod tests {
             max_imbalance: 0.25,
             max_concurrent_moves: 4,
             partitions: 1,
+            dead_after_us: 1_000_000,
         }
     }
 
@@ -959,6 +1216,21 @@ mod tests {
             zone: zone.into(),
             capacity: 1,
             version,
+        }
+    }
+
+    fn replica(
+        state: ReplicaState,
+        epoch: u64,
+        complete: bool,
+        source: Option<&str>,
+    ) -> StackEvent {
+        StackEvent::Replica {
+            partition: 0,
+            state,
+            epoch,
+            complete,
+            source: source.map(String::from),
         }
     }
 
@@ -1052,14 +1324,81 @@ mod tests {
             part(1, &["n1", "n2", "n3"], &[]),
             part(2, &["n1", "n3"], &[]),
         );
+        let held = replica(ReplicaState::Backup, 1, true, None);
         let mut evs = vec![(0, EventKind::App(&c))];
         evs.extend(ms.iter().map(|m| (0, EventKind::App(m))));
         evs.push((0, EventKind::App(&p1)));
+        evs.extend((1..=3).map(|n| (n, EventKind::App(&held))));
         evs.push((0, EventKind::App(&p2)));
         let v = feed(&mut Placement::default(), &evs);
         assert_eq!(v.len(), 1, "{v:?}");
         assert!(
             v[0].detail.contains("narrowed its zones from 2 to 1"),
+            "{}",
+            v[0].detail
+        );
+    }
+
+    #[test]
+    fn placement_follows_every_copy_back_to_a_transfer() {
+        let c = config();
+        let placed = part(1, &["n1", "n2"], &[]);
+        let genesis = replica(ReplicaState::Backup, 1, true, None);
+        let fetching = replica(ReplicaState::CatchingUp, 2, false, None);
+        let copied = replica(ReplicaState::CatchingUp, 2, true, Some("n1"));
+        let conjured = replica(ReplicaState::Backup, 3, true, None);
+        let from_nobody = replica(ReplicaState::CatchingUp, 2, true, Some("n4"));
+        let base = vec![
+            (0, EventKind::App(&c)),
+            (0, EventKind::App(&placed)),
+            (1, EventKind::App(&genesis)),
+            (2, EventKind::App(&genesis)),
+            (3, EventKind::App(&fetching)),
+        ];
+        let mut ok = base.clone();
+        ok.push((3, EventKind::App(&copied)));
+        assert!(feed(&mut Placement::default(), &ok).is_empty());
+        for bad in [&conjured, &from_nobody] {
+            let mut evs = base.clone();
+            evs.push((3, EventKind::App(bad)));
+            let v = feed(&mut Placement::default(), &evs);
+            assert_eq!(v.len(), 1, "{v:?}");
+            assert!(
+                v[0].detail.starts_with("n3 reports a complete copy of p0"),
+                "{}",
+                v[0].detail
+            );
+        }
+        // Every copy lost to disks: a new start from nothing is fine.
+        let mut lost = base.clone();
+        lost.push((1, EventKind::DiskLoss));
+        lost.push((2, EventKind::DiskLoss));
+        lost.push((3, EventKind::App(&conjured)));
+        assert!(feed(&mut Placement::default(), &lost).is_empty());
+    }
+
+    #[test]
+    fn placement_flags_the_last_copy_dropped() {
+        let c = config();
+        let placed = part(1, &["n1", "n2"], &[]);
+        let held = replica(ReplicaState::Backup, 1, true, None);
+        let removed = replica(ReplicaState::Removed, 2, false, None);
+        let mut evs = vec![
+            (0, EventKind::App(&c)),
+            (0, EventKind::App(&placed)),
+            (1, EventKind::App(&held)),
+            (2, EventKind::App(&held)),
+            (1, EventKind::App(&removed)),
+        ];
+        assert!(feed(&mut Placement::default(), &evs).is_empty());
+        // n2 crashed: its disk still holds the copy.
+        evs.push((2, EventKind::Crash { lost_writes: 0 }));
+        assert!(feed(&mut Placement::default(), &evs).is_empty());
+        evs.push((2, EventKind::App(&removed)));
+        let v = feed(&mut Placement::default(), &evs);
+        assert_eq!(v.len(), 1, "{v:?}");
+        assert!(
+            v[0].detail.contains("lost its last complete copy"),
             "{}",
             v[0].detail
         );
@@ -1099,9 +1438,15 @@ mod tests {
             member("n2", MemberChange::Joined, "b", 2),
         ];
         let placed = part(1, &["n1", "n2"], &[]);
+        let (r1, r2) = (
+            replica(ReplicaState::Primary, 1, true, None),
+            replica(ReplicaState::Backup, 1, true, None),
+        );
         let mut evs = vec![(0, EventKind::App(&c))];
         evs.extend(ms.iter().map(|m| (0, EventKind::App(m))));
         evs.push((0, EventKind::App(&placed)));
+        evs.push((1, EventKind::App(&r1)));
+        evs.push((2, EventKind::App(&r2)));
         let mut conv = Converged::default();
         assert!(feed(&mut conv, &evs).is_empty());
         let end = |d: u64| EndOfRun {
@@ -1114,7 +1459,7 @@ mod tests {
         conv.finish(&end(5_000_000), &mut out);
         assert!(out.is_empty(), "{out:?}");
         conv.finish(&end(1_000), &mut out);
-        assert_eq!(out.len(), 1, "converged at 3 ms, after a 1 ms deadline");
+        assert_eq!(out.len(), 1, "converged at 5 ms, after a 1 ms deadline");
         // A partition still catching up at the end is not converged.
         let moving = part(2, &["n1"], &["n2"]);
         let mut conv = Converged::default();

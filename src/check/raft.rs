@@ -113,6 +113,11 @@ struct Stream {
 /// after its latest snapshot, jumping only over what an installed snapshot
 /// covers — so a skipped (lost) entry or an entry applied twice is one too.
 ///
+/// And as entries are appended: a leader of a newer term that appends an
+/// entry at an index already committed in an older term is overwriting a
+/// committed entry (leader completeness broken) — caught at the append, when it happens,
+/// not later when some manager applies the replacement.
+///
 /// Memory: indices at or below every manager's latest snapshot are
 /// forgotten, since no manager can commit them again.
 #[derive(Debug, Default)]
@@ -171,6 +176,28 @@ impl Checker for LogMatching {
                 // Registers the manager, so that nothing is forgotten before
                 // it too has a snapshot.
                 self.stream(p);
+            }
+            EventKind::App(StackEvent::Append {
+                index, term, entry, ..
+            }) => {
+                // A deposed leader of an older term may still append at an
+                // index a newer term committed (it never commits it); a
+                // leader of a newer term must already hold the entry.
+                if let Some(f) = self.fixed.get(index)
+                    && *term > f.term
+                {
+                    out.push(Violation {
+                        check: "log_matching",
+                        detail: format!(
+                            "index {index}: {} appended term {term} {:?} over the entry {} committed in term {} {:?}",
+                            name(names, p),
+                            excerpt(entry),
+                            name(names, f.by),
+                            f.term,
+                            f.entry
+                        ),
+                    });
+                }
             }
             EventKind::App(StackEvent::Snapshot { index, .. }) => {
                 let s = self.stream(p);
@@ -596,6 +623,38 @@ mod tests {
             (5, 0, EventKind::App(&c1)),
         ];
         assert!(feed(&mut LogMatching::default(), &wiped).is_empty());
+    }
+
+    #[test]
+    fn log_matching_flags_an_append_over_a_committed_entry_when_it_happens() {
+        let commit = StackEvent::Commit {
+            index: 1,
+            term: 1,
+            entry: "AddNode n1".into(),
+            digest: "aa".into(),
+        };
+        let same = StackEvent::Append {
+            index: 2,
+            term: 2,
+            entry: "MarkDead n1".into(),
+        };
+        let over = StackEvent::Append {
+            index: 1,
+            term: 3,
+            entry: "MarkDead n2".into(),
+        };
+        let ok = [
+            (1, 0, EventKind::App(&commit)),
+            (2, 1, EventKind::App(&same)),
+        ];
+        assert!(feed(&mut LogMatching::default(), &ok).is_empty());
+        let bad = [
+            (1, 0, EventKind::App(&commit)),
+            (2, 1, EventKind::App(&over)),
+        ];
+        let v = feed(&mut LogMatching::default(), &bad);
+        assert_eq!(v.len(), 1, "{v:?}");
+        assert!(v[0].detail.contains("appended term 3"), "{}", v[0].detail);
     }
 
     #[test]

@@ -11,7 +11,9 @@
 //! one node, and replicas spread over `min(RF, zones)` zones whenever the
 //! alive members span that many. The coordinator then plans, per partition,
 //! one step at a time, every step a committed entry conditional on the
-//! partition's epoch:
+//! partition's epoch and on the map's member generation (a plan computed
+//! before a member's liveness changed does not apply after it; the
+//! partition is planned again against the new map):
 //!
 //! ```text
 //!   planned ─► SetReplicas [+new~] ─► (new replica catches up, reports in sync)
@@ -31,7 +33,10 @@
 //! without it, and never so that its replicas span fewer zones than they
 //! can; at most `max_concurrent_moves` partitions have a replica catching
 //! up at once (initial placement moves no data and is not counted); a
-//! partition has at most one proposal in flight, so steps never race.
+//! partition has at most one proposal in flight, so steps never race; a
+//! replica is added only where an in-sync replica on a usable member can
+//! serve it the data; and a partition with no in-sync replica loses none of
+//! the replicas whose nodes may hold its last copy.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -39,7 +44,9 @@ use serde::Serialize;
 
 use super::events::{MovePhase, StackEvent};
 use super::grid::{ClusterMap, MapCommand, MemberState, PartitionConfig, Replica};
-use super::recovery::{RecoveryManager, Reports};
+pub use super::plan::{Proposal, Step};
+use super::plan::{precondition, promote, set_replicas, without};
+use super::recovery::{Copy, RecoveryManager, Reports};
 use crate::sim::{SimDuration, SimTime};
 
 /// The placement policies that ship.
@@ -444,36 +451,6 @@ pub fn in_sync_zones(map: &ClusterMap, c: &PartitionConfig) -> usize {
         .len()
 }
 
-/// What a proposal of the coordinator is for.
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
-pub enum Step {
-    /// First placement of a partition never placed.
-    Initial,
-    /// A new replica added (catching up).
-    Add,
-    /// A replica removed (an extra, a dead one, or an abandoned move).
-    Remove,
-    /// The primary moved (off a replica about to go, or a dead one).
-    Promote,
-    /// Replicas the map now counts in sync (recovery).
-    InSync,
-    /// Replicas on a restarted or lost node demoted, or a lost partition re-seeded.
-    Repair,
-}
-
-/// A command the coordinator wants proposed.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Proposal {
-    /// Partition concerned.
-    pub partition: u32,
-    /// The epoch it was planned against.
-    pub epoch: u64,
-    /// What for.
-    pub step: Step,
-    /// The command.
-    pub cmd: MapCommand,
-}
-
 /// A move the coordinator follows, for its trace events.
 #[derive(Clone, Debug, PartialEq, Eq)]
 struct Tracked {
@@ -502,6 +479,11 @@ pub struct CoordinatorConfig {
     pub max_proposals_per_round: usize,
     /// Remove the old replica as soon as the new one is added (planted bug).
     pub remove_before_in_sync: bool,
+    /// Plans carry no member-generation condition (planted bug).
+    pub stale_liveness: bool,
+    /// Replicas are added with no source to copy from, and catching-up
+    /// replicas removed whether or not they hold the last copy (planted bug).
+    pub seed_from_empty: bool,
 }
 
 /// The leader's coordinator (see the module docs).
@@ -631,6 +613,8 @@ impl PartitionCoordinator {
             .collect();
         order.sort_by_key(|&p| (map.in_sync_usable(p).min(rf), p));
         let zones_needed = rf.min(map.alive_zones());
+        let generation = precondition(map, self.config.stale_liveness);
+        let careless = self.config.seed_from_empty;
         for p in order {
             if out.len() >= self.config.max_proposals_per_round {
                 break;
@@ -643,6 +627,7 @@ impl PartitionCoordinator {
             let propose = |step: Step, cmd: MapCommand| Proposal {
                 partition: p,
                 epoch: c.epoch,
+                generation: map.generation,
                 step,
                 cmd,
             };
@@ -657,12 +642,7 @@ impl PartitionCoordinator {
                         .collect();
                     out.push(propose(
                         Step::Initial,
-                        MapCommand::SetReplicas {
-                            partition: p,
-                            epoch: c.epoch,
-                            replicas,
-                            primary: t.first().cloned(),
-                        },
+                        set_replicas(p, c, generation, replicas, t.first().cloned()),
                     ));
                 }
                 continue;
@@ -671,11 +651,21 @@ impl PartitionCoordinator {
                 out.push(propose(step, cmd));
                 continue;
             }
-            // An abandoned move: a replica catching up that the target no longer wants.
+            // An abandoned move: a replica catching up that the target no
+            // longer wants. Where nothing is in sync, a catching-up replica
+            // may be a returning node's intact copy — perhaps the last one:
+            // it goes only on its node's word that it holds nothing.
+            let has_source = map.in_sync_usable(p) > 0;
+            let may_hold = |node: &str| {
+                !careless
+                    && !has_source
+                    && RecoveryManager::copy_of(map, reports, node, p) != Copy::Nothing
+            };
             if let Some(r) = c
                 .replicas
                 .iter()
-                .find(|r| !r.in_sync && !t.contains(&r.node))
+                .find(|r| !r.in_sync && !t.contains(&r.node) && !may_hold(&r.node))
+                .filter(|_| c.replicas.len() > 1 || careless)
             {
                 let node = r.node.clone();
                 if let Some(m) = self.moves.get(&p)
@@ -684,7 +674,7 @@ impl PartitionCoordinator {
                     events.push(move_event(p, &m.from, &m.to, MovePhase::Aborted));
                     self.moves.remove(&p);
                 }
-                out.push(propose(Step::Remove, without(p, c, &node, map)));
+                out.push(propose(Step::Remove, without(p, c, &node, map, generation)));
                 continue;
             }
             // Remove an extra, if the partition can spare it: counting only
@@ -744,31 +734,29 @@ impl PartitionCoordinator {
                         })
                         .cloned();
                     if let Some(node) = next {
-                        out.push(propose(
-                            Step::Promote,
-                            MapCommand::PromotePrimary {
-                                partition: p,
-                                epoch: c.epoch,
-                                node,
-                            },
-                        ));
+                        out.push(propose(Step::Promote, promote(p, c, generation, &node)));
                         acted = true;
                         break;
                     }
                     continue;
                 }
-                out.push(propose(Step::Remove, without(p, c, &r.node, map)));
+                out.push(propose(
+                    Step::Remove,
+                    without(p, c, &r.node, map, generation),
+                ));
                 acted = true;
                 break;
             }
             if acted {
                 continue;
             }
-            // Add a missing target replica, one at a time per partition.
+            // Add a missing target replica, one at a time per partition,
+            // and only where a replica in sync can serve it the data.
             let catching = c.replicas.iter().any(|r| !r.in_sync);
             let missing = t.iter().find(|n| !c.replicas.iter().any(|r| &&r.node == n));
             if let Some(to) = missing
                 && !catching
+                && (has_source || careless)
                 && in_flight < max_moves
             {
                 let from = c
@@ -794,12 +782,7 @@ impl PartitionCoordinator {
                 );
                 out.push(propose(
                     Step::Add,
-                    MapCommand::SetReplicas {
-                        partition: p,
-                        epoch: c.epoch,
-                        replicas,
-                        primary: c.primary.clone(),
-                    },
+                    set_replicas(p, c, generation, replicas, c.primary.clone()),
                 ));
                 in_flight += 1;
             }
@@ -903,30 +886,6 @@ fn move_event(partition: u32, from: &str, to: &str, phase: MovePhase) -> StackEv
         from: from.to_string(),
         to: to.to_string(),
         phase,
-    }
-}
-
-/// Partition `p` (configured as `c`) without the replica on `node`; the
-/// primary moves off it if needed.
-fn without(p: u32, c: &PartitionConfig, node: &str, map: &ClusterMap) -> MapCommand {
-    let replicas: Vec<Replica> = c
-        .replicas
-        .iter()
-        .filter(|r| r.node != node)
-        .cloned()
-        .collect();
-    let primary = match &c.primary {
-        Some(x) if x == node => replicas
-            .iter()
-            .find(|r| r.in_sync && map.is_usable(&r.node))
-            .map(|r| r.node.clone()),
-        other => other.clone(),
-    };
-    MapCommand::SetReplicas {
-        partition: p,
-        epoch: c.epoch,
-        replicas,
-        primary,
     }
 }
 
@@ -1112,6 +1071,8 @@ mod tests {
             place_anyway_after: SimDuration::from_secs(5),
             max_proposals_per_round: 64,
             remove_before_in_sync: false,
+            stale_liveness: false,
+            seed_from_empty: false,
         }
     }
 
@@ -1120,7 +1081,7 @@ mod tests {
         let mut m = map_with(4, 8);
         let mut c = PartitionCoordinator::new(config());
         c.on_leadership(SimTime(0));
-        let rec = RecoveryManager;
+        let rec = RecoveryManager::default();
         let mut ev = Vec::new();
         let none = c.plan(
             SimTime(100_000),
@@ -1161,7 +1122,7 @@ mod tests {
         let mut m = map_with(3, 8);
         let mut c = PartitionCoordinator::new(config());
         c.on_leadership(SimTime(0));
-        let rec = RecoveryManager;
+        let rec = RecoveryManager::default();
         let mut ev = Vec::new();
         let mut idx = 100;
         for p in c.plan(

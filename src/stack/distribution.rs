@@ -13,7 +13,8 @@
 //! `HeartbeatAck`, or `Redirect` to the leader it knows); map updates pushed
 //! to the members (a delta per batch of applied commands, or the whole map
 //! for a node far behind); proposals; and the trace events `map` (every
-//! manager), `health`, `member`, `partition` and `move` (the leader),
+//! manager), `health`, `member`, `partition`, `availability` and `move`
+//! (the leader),
 //! `credentials` and `placement_config` (at start).
 //!
 //! Only the leader acts on nodes' messages; a follower redirects. Nothing
@@ -43,11 +44,12 @@ use super::consensus::{
 };
 use super::coordinator::{CoordinatorConfig, PartitionCoordinator};
 use super::events::{MemberChange, Role, StackEvent};
-use super::grid::{ClusterMap, MapCommand, MemberState, Replica};
+use super::grid::{ClusterMap, MapCommand, MemberState};
 use super::health::HealthMonitor;
 use super::network::{Incoming, Limits, NetworkManager, key_id};
+use super::plan::without;
 use super::planted::{Bug, Planted};
-use super::recovery::{NodeReport, RecoveryManager, Reports};
+use super::recovery::{Held, NodeReport, RecoveryManager, Reports};
 
 /// Registrations waiting for their `AddNode` to commit, at most (a bound on
 /// what a flood of registrations can make the leader hold).
@@ -79,11 +81,15 @@ pub struct Manager {
     tick_interval: SimDuration,
     key_id: String,
     settings: super::cluster::PlacementSettings,
+    dead_after: SimDuration,
     planted: Planted,
     admin: Admin,
     pending: BTreeMap<String, PendingRegistration>,
-    /// Partitions with a proposal in flight: the epoch it was planned at.
-    outstanding: BTreeMap<u32, (u64, SimTime)>,
+    /// Partitions with a proposal in flight: the epoch and member
+    /// generation it was planned at, and when.
+    outstanding: BTreeMap<u32, (u64, u64, SimTime)>,
+    /// Partitions last traced `unavailable` (no in-sync replica on a live member).
+    unavailable: BTreeSet<u32>,
     /// Node-level proposals of the leader (drain, removal) in flight.
     node_proposals: BTreeMap<(String, &'static str), SimTime>,
     was_leader: bool,
@@ -139,6 +145,8 @@ impl Manager {
             place_anyway_after: SimDuration::from_secs(5),
             max_proposals_per_round: 128,
             remove_before_in_sync: config.planted.has(Bug::RemoveBeforeInSync),
+            stale_liveness: config.planted.has(Bug::PlanAgainstStaleLiveness),
+            seed_from_empty: config.planted.has(Bug::SeedFromEmptySource),
         });
         Manager {
             raft: ConsensusManager::new(p, config.of_kind(Kind::Manager), raft_config, map),
@@ -152,17 +160,23 @@ impl Manager {
                 config.timing.suspect_after,
                 config.timing.dead_after,
                 interval,
-            ),
+            )
+            .judging_after_pauses(config.planted.has(Bug::PausedLeaderJudges)),
             coordinator,
-            recovery: RecoveryManager,
+            recovery: RecoveryManager {
+                seed_from_empty: config.planted.has(Bug::SeedFromEmptySource),
+                stale_liveness: config.planted.has(Bug::PlanAgainstStaleLiveness),
+            },
             reports: Reports::new(),
             tick_interval: SimDuration((interval.as_micros() / 2).max(1)),
             key_id: key_id(&config.cluster_key),
             settings: config.placement.clone(),
+            dead_after: config.timing.dead_after,
             planted: config.planted,
             admin: config.admin.clone(),
             pending: BTreeMap::new(),
             outstanding: BTreeMap::new(),
+            unavailable: BTreeSet::new(),
             node_proposals: BTreeMap::new(),
             was_leader: false,
             term_start_index: 0,
@@ -209,6 +223,7 @@ impl Manager {
             max_imbalance: self.settings.max_imbalance,
             max_concurrent_moves: self.settings.max_concurrent_moves,
             partitions: map.partitions.len() as u32,
+            dead_after_us: self.dead_after.as_micros(),
         });
         self.recent.clear();
         self.recent_base = map.version;
@@ -306,9 +321,14 @@ impl Manager {
                     {
                         self.dirty = true;
                     }
-                    let mut list: Vec<(u32, u64, bool)> = replicas
+                    let mut list: Vec<Held> = replicas
                         .iter()
-                        .map(|r| (r.partition, r.epoch, r.in_sync))
+                        .map(|r| Held {
+                            partition: r.partition,
+                            epoch: r.epoch,
+                            complete: r.in_sync,
+                            stored: r.stored,
+                        })
                         .collect();
                     list.sort_unstable();
                     let report = NodeReport {
@@ -440,13 +460,16 @@ impl Manager {
     ) {
         let now = cx.now();
         let map = self.raft.state();
-        // Forget proposals that will not commit (or did, as no-ops).
+        // Forget proposals that will not commit (or did, as no-ops): the
+        // partition moved on, a member changed since they were planned (they
+        // are ignored when applied), or they timed out. Each is planned anew.
         let mut lost = Vec::new();
-        self.outstanding.retain(|p, (epoch, at)| {
+        self.outstanding.retain(|p, (epoch, generation, at)| {
             let keep = map
                 .partitions
                 .get(*p as usize)
                 .is_some_and(|c| c.epoch == *epoch)
+                && map.generation == *generation
                 && now.saturating_since(*at) < PROPOSAL_TIMEOUT;
             if !keep {
                 lost.push(*p);
@@ -466,10 +489,28 @@ impl Manager {
         let proposals =
             self.coordinator
                 .plan(now, map, &self.reports, &self.recovery, &busy, &mut events);
+        let unavailable: BTreeSet<u32> = (0..map.partitions.len() as u32)
+            .filter(|&p| {
+                let c = &map.partitions[p as usize];
+                (c.epoch > 0 || !c.replicas.is_empty())
+                    && !c
+                        .replicas
+                        .iter()
+                        .any(|r| r.in_sync && map.is_usable(&r.node))
+            })
+            .collect();
+        for &p in unavailable.symmetric_difference(&self.unavailable) {
+            events.push(StackEvent::Availability {
+                partition: p,
+                available: !unavailable.contains(&p),
+            });
+        }
+        self.unavailable = unavailable;
         for prop in proposals {
             match self.raft.propose(cx, prop.cmd) {
                 Ok(_) => {
-                    self.outstanding.insert(prop.partition, (prop.epoch, now));
+                    self.outstanding
+                        .insert(prop.partition, (prop.epoch, prop.generation, now));
                 }
                 Err(ProposeError::Busy { .. }) | Err(ProposeError::NotLeader { .. }) => {
                     self.coordinator.forget_planned(prop.partition, &mut events);
@@ -534,30 +575,12 @@ impl Manager {
                 continue;
             }
             let c = &map.partitions[p as usize];
-            let replicas: Vec<Replica> = c
-                .replicas
-                .iter()
-                .filter(|r| r.node != node)
-                .cloned()
-                .collect();
-            let primary = match &c.primary {
-                Some(x) if x == node => replicas.iter().find(|r| r.in_sync).map(|r| r.node.clone()),
-                other => other.clone(),
-            };
-            cmds.push((
-                p,
-                c.epoch,
-                MapCommand::SetReplicas {
-                    partition: p,
-                    epoch: c.epoch,
-                    replicas,
-                    primary,
-                },
-            ));
+            cmds.push((p, c.epoch, without(p, c, node, map, None)));
         }
+        let generation = map.generation;
         for (p, epoch, cmd) in cmds {
             if self.raft.propose(cx, cmd).is_ok() {
-                self.outstanding.insert(p, (epoch, now));
+                self.outstanding.insert(p, (epoch, generation, now));
             }
         }
     }
@@ -608,6 +631,7 @@ impl Manager {
             self.coordinator.on_leadership(now);
             self.reports.clear();
             self.outstanding.clear();
+            self.unavailable.clear();
             self.node_proposals.clear();
             self.mirror = None;
         }

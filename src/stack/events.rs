@@ -119,6 +119,14 @@ pub enum StackEvent {
         state: ReplicaState,
         /// The partition's epoch in the map the node applied.
         epoch: u64,
+        /// The node holds a full copy of the partition's data (received in
+        /// full, created empty at first placement, or kept on its disk from
+        /// an earlier incarnation): what the placement checkers count.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        complete: bool,
+        /// On the event where a transfer completed: the node it copied from.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        source: Option<String>,
     },
     /// The leader saw the committed map change a member.
     Member {
@@ -150,6 +158,14 @@ pub enum StackEvent {
         /// The primary, if any.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         primary: Option<String>,
+    },
+    /// The leader found a partition with no in-sync replica on a live
+    /// member (every copy is on dead members, or lost), or one again.
+    Availability {
+        /// Partition number.
+        partition: u32,
+        /// False: `unavailable` (no live copy); true: served again.
+        available: bool,
     },
     /// The leader's coordinator moved a replica one step (make-before-break).
     Move {
@@ -195,6 +211,10 @@ pub enum StackEvent {
         max_concurrent_moves: u32,
         /// Number of partitions.
         partitions: u32,
+        /// The health monitor's `dead_after`, in microseconds (what the
+        /// failure-detection judgement of `converged` measures against).
+        #[serde(default)]
+        dead_after_us: u64,
     },
     /// A client invoked or completed an operation (the client history).
     Op {
@@ -316,6 +336,9 @@ pub enum ReplicaState {
     CatchingUp,
     /// Dropped by this node.
     Removed,
+    /// Found on its disk at start, from an earlier incarnation: held, not
+    /// yet serving (the node registers first).
+    Stored,
 }
 
 /// A change of a member in the committed map.
@@ -368,6 +391,7 @@ impl AppEvent for StackEvent {
             StackEvent::Replica { .. } => "replica",
             StackEvent::Member { .. } => "member",
             StackEvent::Partition { .. } => "partition",
+            StackEvent::Availability { .. } => "availability",
             StackEvent::Move { .. } => "move",
             StackEvent::AuthReject { .. } => "auth_reject",
             StackEvent::RateLimited { .. } => "rate_limited",

@@ -162,6 +162,10 @@ pub enum MapCommand {
         partition: u32,
         /// The epoch the change was planned against.
         epoch: u64,
+        /// The member generation the change was planned against: ignored
+        /// if a member changed since (none: no such condition).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        generation: Option<u64>,
         /// New replica list.
         replicas: Vec<Replica>,
         /// New primary.
@@ -173,6 +177,9 @@ pub enum MapCommand {
         partition: u32,
         /// The epoch the change was planned against.
         epoch: u64,
+        /// The member generation the change was planned against.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        generation: Option<u64>,
         /// The new primary.
         node: String,
     },
@@ -197,6 +204,7 @@ impl fmt::Display for MapCommand {
             MapCommand::SetReplicas {
                 partition,
                 epoch,
+                generation,
                 replicas,
                 primary,
             } => {
@@ -206,7 +214,8 @@ impl fmt::Display for MapCommand {
                     .collect();
                 write!(
                     f,
-                    "SetReplicas p{partition}@{epoch} [{}] primary={}",
+                    "SetReplicas p{partition}@{epoch}{} [{}] primary={}",
+                    gen_suffix(*generation),
                     list.join(","),
                     primary.as_deref().unwrap_or("-")
                 )
@@ -214,10 +223,20 @@ impl fmt::Display for MapCommand {
             MapCommand::PromotePrimary {
                 partition,
                 epoch,
+                generation,
                 node,
-            } => write!(f, "PromotePrimary p{partition}@{epoch} {node}"),
+            } => write!(
+                f,
+                "PromotePrimary p{partition}@{epoch}{} {node}",
+                gen_suffix(*generation)
+            ),
         }
     }
+}
+
+/// ` g7` for a command conditional on member generation 7.
+fn gen_suffix(generation: Option<u64>) -> String {
+    generation.map_or_else(String::new, |g| format!(" g{g}"))
 }
 
 /// The cluster map: what the managers agree on.
@@ -229,6 +248,11 @@ pub struct ClusterMap {
     pub geometry: Geometry,
     /// Replicas each partition should have.
     pub replication_factor: u32,
+    /// Raised by every change of a member (join, rejoin, removal, death,
+    /// return, drain): placement commands computed against an older
+    /// generation are ignored.
+    #[serde(default)]
+    pub generation: u64,
     /// Data nodes by id.
     pub members: BTreeMap<String, Member>,
     /// Per partition, indexed by partition number.
@@ -242,6 +266,7 @@ impl ClusterMap {
             version: 0,
             geometry,
             replication_factor,
+            generation: 0,
             members: BTreeMap::new(),
             partitions: vec![PartitionConfig::default(); geometry.partitions() as usize],
         }
@@ -389,7 +414,17 @@ impl ClusterMap {
         }
     }
 
-    fn partition_mut(&mut self, partition: u32, epoch: u64) -> Option<&mut PartitionConfig> {
+    /// Partition `partition`, if its epoch is still `epoch` and the member
+    /// generation still `generation` (when the command names one).
+    fn partition_mut(
+        &mut self,
+        partition: u32,
+        epoch: u64,
+        generation: Option<u64>,
+    ) -> Option<&mut PartitionConfig> {
+        if generation.is_some_and(|g| g != self.generation) {
+            return None;
+        }
         self.partitions
             .get_mut(partition as usize)
             .filter(|p| p.epoch == epoch)
@@ -401,6 +436,16 @@ impl StateMachine for ClusterMap {
 
     fn apply(&mut self, index: u64, cmd: &MapCommand) {
         self.version = index;
+        if matches!(
+            cmd,
+            MapCommand::AddNode { .. }
+                | MapCommand::RemoveNode { .. }
+                | MapCommand::MarkDead { .. }
+                | MapCommand::MarkAlive { .. }
+                | MapCommand::Drain { .. }
+        ) {
+            self.generation += 1;
+        }
         match cmd {
             MapCommand::AddNode {
                 node,
@@ -468,10 +513,11 @@ impl StateMachine for ClusterMap {
             MapCommand::SetReplicas {
                 partition,
                 epoch,
+                generation,
                 replicas,
                 primary,
             } => {
-                if let Some(p) = self.partition_mut(*partition, *epoch) {
+                if let Some(p) = self.partition_mut(*partition, *epoch, *generation) {
                     p.replicas = replicas.clone();
                     p.primary = primary.clone();
                     p.epoch += 1;
@@ -480,9 +526,10 @@ impl StateMachine for ClusterMap {
             MapCommand::PromotePrimary {
                 partition,
                 epoch,
+                generation,
                 node,
             } => {
-                if let Some(p) = self.partition_mut(*partition, *epoch)
+                if let Some(p) = self.partition_mut(*partition, *epoch, *generation)
                     && p.replicas.iter().any(|r| &r.node == node && r.in_sync)
                 {
                     p.primary = Some(node.clone());
@@ -542,6 +589,7 @@ mod tests {
         let set = MapCommand::SetReplicas {
             partition: 0,
             epoch: 0,
+            generation: None,
             replicas: vec![replica("n1", true), replica("n2", true)],
             primary: Some("n1".into()),
         };
@@ -554,12 +602,55 @@ mod tests {
             &MapCommand::PromotePrimary {
                 partition: 0,
                 epoch: 1,
+                generation: None,
                 node: "n2".into(),
             },
         );
         assert_eq!(m.partitions[0].primary.as_deref(), Some("n2"));
         assert_eq!(m.version, 6);
         assert!(m.invariant_violations().is_empty());
+    }
+
+    #[test]
+    fn a_command_planned_before_a_member_changed_is_ignored() {
+        let mut m = ClusterMap::new(geo(), 2);
+        for (i, n) in ["n1", "n2", "n3"].iter().enumerate() {
+            m.apply(
+                i as u64 + 1,
+                &MapCommand::AddNode {
+                    node: (*n).into(),
+                    zone: "a".into(),
+                    capacity: 1,
+                    boot: 0,
+                },
+            );
+        }
+        assert_eq!(m.generation, 3);
+        let planned = MapCommand::SetReplicas {
+            partition: 0,
+            epoch: 0,
+            generation: Some(m.generation),
+            replicas: vec![replica("n1", true), replica("n2", true)],
+            primary: Some("n1".into()),
+        };
+        // The liveness change commits first: the plan no longer applies.
+        m.apply(4, &MapCommand::MarkDead { node: "n2".into() });
+        m.apply(5, &planned);
+        assert_eq!(m.partitions[0].epoch, 0, "ignored");
+        assert_eq!(
+            planned.to_string(),
+            "SetReplicas p0@0 g3 [n1,n2] primary=n1"
+        );
+        // Planned again against the new generation, it applies.
+        let again = MapCommand::SetReplicas {
+            partition: 0,
+            epoch: 0,
+            generation: Some(m.generation),
+            replicas: vec![replica("n1", true), replica("n3", true)],
+            primary: Some("n1".into()),
+        };
+        m.apply(6, &again);
+        assert_eq!(m.partitions[0].epoch, 1);
     }
 
     #[test]
@@ -588,6 +679,7 @@ mod tests {
             &MapCommand::SetReplicas {
                 partition: 1,
                 epoch: 0,
+                generation: None,
                 replicas: vec![replica("n1", true), replica("n2", false)],
                 primary: Some("n1".into()),
             },
@@ -597,6 +689,7 @@ mod tests {
             &MapCommand::PromotePrimary {
                 partition: 1,
                 epoch: 1,
+                generation: None,
                 node: "n2".into(),
             },
         );
@@ -629,6 +722,7 @@ mod tests {
             &MapCommand::SetReplicas {
                 partition: 2,
                 epoch: 0,
+                generation: None,
                 replicas: vec![replica("n1", true), replica("n2", true)],
                 primary: Some("n1".into()),
             },

@@ -9,6 +9,15 @@
 //! starts every member's clock at its own election, so a failover never
 //! declares everyone dead at once.
 //!
+//! **Local health** (after Lifeguard, Dadgar et al. 2018). Silence is only
+//! evidence if the monitor was there to hear it. A monitor that has itself
+//! been away — a gap in its own ticks longer than `AWAY_TICKS` heartbeat
+//! intervals (its process was paused, or its clock jumped), or no heartbeat
+//! from anyone for longer than `suspect_after` — gives every member that is
+//! not already committed dead a fresh grace period before judging it again.
+//! A paused leader thus never declares the nodes it could not hear dead the
+//! instant it resumes.
+//!
 //! **Flap damping.** Every committed death of a member raises its flap
 //! count (halved for every `FLAP_DECAY` without one). A dead member is
 //! re-admitted only after it has been heard without a gap for its hold time:
@@ -35,6 +44,9 @@ use crate::sim::{SimDuration, SimTime};
 pub const FLAP_DECAY: SimDuration = SimDuration::from_secs(30);
 /// The longest a dead member that keeps flapping is held out.
 pub const MAX_HOLD: SimDuration = SimDuration::from_secs(10);
+/// A gap between two of its own ticks longer than this many heartbeat
+/// intervals means the monitor itself was away.
+pub const AWAY_TICKS: u64 = 2;
 
 /// The leader's view of one node.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -79,6 +91,14 @@ pub struct HealthMonitor {
     flaps: BTreeMap<String, Flaps>,
     /// Proposed and not yet seen committed: not proposed again meanwhile.
     proposed: BTreeSet<(String, bool)>,
+    /// The monitor's own last tick.
+    last_tick: Option<SimTime>,
+    /// The last heartbeat from anyone.
+    last_heard_any: Option<SimTime>,
+    /// Heartbeats resumed after a silence of everyone: grace at the next tick.
+    regrace: bool,
+    /// The `paused-leader-judges` planted bug: no grace after being away.
+    judge_after_pauses: bool,
 }
 
 impl HealthMonitor {
@@ -98,7 +118,18 @@ impl HealthMonitor {
             committed: BTreeMap::new(),
             flaps: BTreeMap::new(),
             proposed: BTreeSet::new(),
+            last_tick: None,
+            last_heard_any: None,
+            regrace: false,
+            judge_after_pauses: false,
         }
+    }
+
+    /// With `bug`, the monitor judges by silence it was not there to hear
+    /// (the `paused-leader-judges` planted bug).
+    pub fn judging_after_pauses(mut self, bug: bool) -> Self {
+        self.judge_after_pauses = bug;
+        self
     }
 
     /// This manager became leader at `now`: every member starts with a full
@@ -109,6 +140,9 @@ impl HealthMonitor {
         self.proposed.clear();
         self.view.clear();
         self.committed.clear();
+        self.last_tick = Some(now);
+        self.last_heard_any = None;
+        self.regrace = false;
         for (node, m) in &map.members {
             // The grace period counts as silence broken, not as a heartbeat:
             // a dead member is re-admitted only once really heard.
@@ -125,6 +159,13 @@ impl HealthMonitor {
 
     /// A heartbeat from `node` arrived at `now`.
     pub fn heard(&mut self, node: &str, now: SimTime) {
+        if self
+            .last_heard_any
+            .is_some_and(|t| now.saturating_since(t) > self.suspect_after)
+        {
+            self.regrace = true;
+        }
+        self.last_heard_any = Some(self.last_heard_any.map_or(now, |t| t.max(now)));
         let last = self.last_heard.get(node).copied();
         let gap = !self.heard_since.contains_key(node)
             || last.is_none_or(|t| now.saturating_since(t) > self.suspect_after);
@@ -174,6 +215,26 @@ impl HealthMonitor {
     pub fn tick(&mut self, now: SimTime, map: &ClusterMap) -> (Vec<Transition>, Vec<MapCommand>) {
         let mut transitions = Vec::new();
         let mut proposals = Vec::new();
+        let away_after = SimDuration(
+            self.heartbeat_interval
+                .as_micros()
+                .saturating_mul(AWAY_TICKS),
+        );
+        let away = self
+            .last_tick
+            .is_some_and(|t| now.saturating_since(t) > away_after);
+        if (away || self.regrace) && !self.judge_after_pauses {
+            // The monitor was not there to hear: fresh grace for everyone
+            // not committed dead (a dead member still has to be heard).
+            for (node, member) in &map.members {
+                if member.state != MemberState::Dead {
+                    let last = self.last_heard.entry(node.clone()).or_insert(now);
+                    *last = (*last).max(now);
+                }
+            }
+        }
+        self.regrace = false;
+        self.last_tick = Some(now);
         self.proposed.retain(|(node, dead)| {
             let committed = map.members.get(node).map(|m| m.state == MemberState::Dead);
             committed != Some(*dead) && committed.is_some()
@@ -272,8 +333,20 @@ mod tests {
         );
         let m = map();
         h.on_leadership(SimTime(0), &m);
-        assert_eq!(h.tick(SimTime(400_000), &m), (vec![], vec![]));
-        let (t, p) = h.tick(SimTime(600_000), &m);
+        // Ticks every 50 ms, as the manager's timer runs them, up to `to`.
+        let mut now = 0;
+        let mut run = |h: &mut HealthMonitor, to: u64| {
+            let (mut ts, mut ps) = (Vec::new(), Vec::new());
+            while now < to {
+                now += 50_000;
+                let (t, p) = h.tick(SimTime(now), &m);
+                ts.extend(t);
+                ps.extend(p);
+            }
+            (ts, ps)
+        };
+        assert_eq!(run(&mut h, 400_000), (vec![], vec![]));
+        let (t, p) = run(&mut h, 600_000);
         assert_eq!(
             t,
             vec![Transition {
@@ -282,10 +355,45 @@ mod tests {
             }]
         );
         assert!(p.is_empty());
-        let (_, p) = h.tick(SimTime(1_100_000), &m);
+        let (_, p) = run(&mut h, 1_100_000);
         assert_eq!(p, vec![MapCommand::MarkDead { node: "n1".into() }]);
-        let (_, p) = h.tick(SimTime(1_200_000), &m);
+        let (_, p) = run(&mut h, 1_200_000);
         assert!(p.is_empty(), "not proposed twice while in flight");
+    }
+
+    #[test]
+    fn a_monitor_back_from_a_pause_gives_everyone_a_fresh_grace_period() {
+        let monitor = |bug| {
+            HealthMonitor::new(
+                SimDuration::from_millis(500),
+                SimDuration::from_secs(1),
+                SimDuration::from_millis(100),
+            )
+            .judging_after_pauses(bug)
+        };
+        let m = map();
+        for bug in [false, true] {
+            let mut h = monitor(bug);
+            h.on_leadership(SimTime(0), &m);
+            h.heard("n1", SimTime(40_000));
+            assert_eq!(h.tick(SimTime(50_000), &m).1, vec![]);
+            // The leader's process pauses for 1.7 s: no tick, nothing heard.
+            let (_, p) = h.tick(SimTime(1_750_000), &m);
+            if bug {
+                assert_eq!(p, vec![MapCommand::MarkDead { node: "n1".into() }]);
+            } else {
+                assert!(p.is_empty(), "judged by silence it did not hear");
+                assert_eq!(h.health("n1"), Some(Health::Alive));
+                // Still silent a full dead_after later: dead.
+                let mut t = 1_750_000;
+                let mut dead = false;
+                while t < 2_800_000 {
+                    t += 50_000;
+                    dead |= !h.tick(SimTime(t), &m).1.is_empty();
+                }
+                assert!(dead, "a node really silent is still found dead");
+            }
+        }
     }
 
     #[test]

@@ -12,6 +12,7 @@ pub mod grid;
 pub mod health;
 pub mod network;
 pub mod node;
+pub mod plan;
 pub mod planted;
 pub mod recovery;
 pub mod replication;

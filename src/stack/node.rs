@@ -19,7 +19,12 @@
 //! replica the map lists as catching up becomes complete only after every
 //! chunk of the partition arrived from an in-sync replica; one the map lists
 //! in sync and the node does not hold is a fresh partition (initial
-//! placement) or a re-seed, and is created complete.
+//! placement, or a re-seed of a partition whose every copy was lost), and
+//! is created complete. A copy being fetched becomes complete only by the
+//! transfer, or — where the map re-seeds from it — from what the node's own
+//! disk kept: never because the map says so. Every change of what the node
+//! holds is traced (`replica`, with `complete` and, after a transfer, its
+//! `source`), and so is what it finds on its disk at start (`stored`).
 //!
 //! ```text
 //!   start ──► Register (retried, backoff) ──Registered──► Heartbeat every interval
@@ -80,8 +85,8 @@ enum Data {
 #[derive(Clone, Debug)]
 struct Hosted {
     data: Data,
-    /// The state and epoch last traced.
-    traced: Option<(ReplicaState, u64)>,
+    /// The state, epoch and completeness last traced.
+    traced: Option<(ReplicaState, u64, bool)>,
 }
 
 /// A data node (or an impostor: the same node holding the wrong key).
@@ -251,6 +256,15 @@ impl DataNode {
         if let Some(r) = self.repl.as_mut() {
             r.on_start(cx);
         }
+        for &p in &self.on_disk {
+            cx.trace(StackEvent::Replica {
+                partition: p,
+                state: ReplicaState::Stored,
+                epoch: 0,
+                complete: true,
+                source: None,
+            });
+        }
         self.register(cx);
     }
 
@@ -342,6 +356,7 @@ impl DataNode {
                     partition: *p,
                     epoch,
                     in_sync: h.data == Data::Complete && data,
+                    stored: self.on_disk.contains(p),
                 }
             })
             .collect();
@@ -502,7 +517,6 @@ impl DataNode {
                 if let Some(req) = self.register_req.take() {
                     self.net.cancel(cx, req);
                 }
-                self.now_registered(cx);
             }
             Some(_) => return, // the map still describes an earlier incarnation
             None => {
@@ -549,11 +563,21 @@ impl DataNode {
             .collect();
         for p in stale {
             self.on_disk.remove(&p);
+            cx.trace(StackEvent::Replica {
+                partition: p,
+                state: ReplicaState::Removed,
+                epoch: self.map.partitions.get(p as usize).map_or(0, |c| c.epoch),
+                complete: false,
+                source: None,
+            });
             changed = true;
         }
         if changed {
             self.persist(cx);
         }
+        // Only now: the first heartbeat reports the replicas the map gives
+        // this incarnation, with what its disk kept of them.
+        self.now_registered(cx);
     }
 
     /// Returns true if what is held in full changed (to persist).
@@ -596,11 +620,22 @@ impl DataNode {
                 }
             }
             (Some(in_sync), true) => {
+                // The map counts it in sync: a re-seed from the copy this
+                // node's disk kept. Without such a copy the map is wrong
+                // about this node, and it goes on fetching (unless the
+                // `seed-from-empty-source` bug is planted: it trusts the map).
+                // A partition started again empty (every copy's disk lost)
+                // is counted in sync on exactly one replica: that one is
+                // complete by definition, and the others copy from it.
+                let fresh_start = c.replicas.iter().filter(|r| r.in_sync).count() == 1;
+                let own_copy = self.on_disk.contains(&p)
+                    || fresh_start
+                    || self.planted.has(Bug::SeedFromEmptySource);
                 if in_sync
+                    && own_copy
                     && let Some(h) = self.replicas.get_mut(&p)
                     && h.data != Data::Complete
                 {
-                    // The map counts it in sync (a re-seed): trust the map.
                     if let Data::Fetching { timer: Some(t), .. } = h.data {
                         cx.cancel_timer(t);
                     }
@@ -617,15 +652,19 @@ impl DataNode {
         } else {
             ReplicaState::Backup
         };
-        if let Some(h) = self.replicas.get_mut(&p)
-            && h.traced != Some((state, epoch))
-        {
-            h.traced = Some((state, epoch));
-            cx.trace(StackEvent::Replica {
-                partition: p,
-                state,
-                epoch,
-            });
+        let stored = self.on_disk.contains(&p);
+        if let Some(h) = self.replicas.get_mut(&p) {
+            let complete = h.data == Data::Complete || stored;
+            if h.traced != Some((state, epoch, complete)) {
+                h.traced = Some((state, epoch, complete));
+                cx.trace(StackEvent::Replica {
+                    partition: p,
+                    state,
+                    epoch,
+                    complete,
+                    source: None,
+                });
+            }
         }
         changed
     }
@@ -644,6 +683,8 @@ impl DataNode {
                 partition: p,
                 state: ReplicaState::Removed,
                 epoch,
+                complete: false,
+                source: None,
             });
         }
         self.on_disk.remove(&p);
@@ -852,7 +893,7 @@ impl DataNode {
             applying,
             tries,
             timer,
-            ..
+            source,
         } = &mut h.data
         else {
             return;
@@ -862,7 +903,18 @@ impl DataNode {
             *next += 1;
             *tries = 0;
             if *next >= *chunks {
+                let from = source.map(|s| cx.name(s).to_string());
                 h.data = Data::Complete;
+                let epoch = self.map.partitions.get(p as usize).map_or(0, |c| c.epoch);
+                let state = h.traced.map_or(ReplicaState::CatchingUp, |t| t.0);
+                h.traced = Some((state, epoch, true));
+                cx.trace(StackEvent::Replica {
+                    partition: p,
+                    state,
+                    epoch,
+                    complete: true,
+                    source: from,
+                });
                 self.on_disk.remove(&p);
                 self.persist(cx);
                 // Tell the leader now rather than at the next heartbeat

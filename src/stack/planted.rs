@@ -44,11 +44,23 @@ pub enum Bug {
     InSyncWithoutTransfer,
     /// Data node: serve a record whose checksum failed instead of rebuilding.
     ServeCorrupt,
+    /// Coordinator: plans carry no member-generation condition, so a plan
+    /// computed before a `MarkDead` / `MarkAlive` commits after it.
+    PlanAgainstStaleLiveness,
+    /// Health monitor: a leader back from a pause (or a clock jump) judges
+    /// every node by the silence it did not hear, with no fresh grace.
+    PausedLeaderJudges,
+    /// Recovery: a partition with nothing in sync is re-seeded by counting
+    /// every live replica in sync, whether it holds data or not; replicas
+    /// are added with no source to copy from, a returning node's intact
+    /// replicas are removed as abandoned moves, and a node counted in sync
+    /// calls its incomplete copy complete.
+    SeedFromEmptySource,
 }
 
 impl Bug {
     /// Every planted bug.
-    pub const ALL: [Bug; 14] = [
+    pub const ALL: [Bug; 17] = [
         Bug::VoteWithoutLogCheck,
         Bug::CommitOldTermByCounting,
         Bug::VoteBeforeFsync,
@@ -63,6 +75,9 @@ impl Bug {
         Bug::SkipPrimaryFsync,
         Bug::InSyncWithoutTransfer,
         Bug::ServeCorrupt,
+        Bug::PlanAgainstStaleLiveness,
+        Bug::PausedLeaderJudges,
+        Bug::SeedFromEmptySource,
     ];
 
     /// The name used on the command line.
@@ -82,6 +97,9 @@ impl Bug {
             Bug::SkipPrimaryFsync => "skip-primary-fsync",
             Bug::InSyncWithoutTransfer => "in-sync-without-transfer",
             Bug::ServeCorrupt => "serve-corrupt",
+            Bug::PlanAgainstStaleLiveness => "plan-against-stale-liveness",
+            Bug::PausedLeaderJudges => "paused-leader-judges",
+            Bug::SeedFromEmptySource => "seed-from-empty-source",
         }
     }
 }

@@ -1,7 +1,7 @@
 //! RecoveryManager, assignment side: on the leader, keeps every partition
 //! served after failures — a primary where the primary died, replicas
 //! counted in sync once they caught up, and partitions whose every in-sync
-//! copy is gone re-seeded rather than left stuck.
+//! copy is gone re-seeded from a copy that still exists, never from none.
 //!
 //! **Responsibility.** For one partition at a time, the most urgent repair:
 //!
@@ -10,10 +10,15 @@
 //! 2. replicas catching up whose node reports them complete (same boot as
 //!    the map's member, at the partition's current epoch) → `SetReplicas`
 //!    counting them in sync;
-//! 3. no replica is in sync at all (every holder restarted or was lost)
-//!    and some live replica exists → `SetReplicas` counting the live ones in
-//!    sync (an unclean re-seed: writes only the lost copies had are gone;
-//!    the data plane counts them).
+//! 3. no replica is in sync at all (every holder restarted) → `SetReplicas`
+//!    counting in sync the replicas on alive members whose node reports the
+//!    data kept on its disk (an unclean re-seed: the freshest copies that
+//!    exist; the data plane counts what only lost copies had). Where no
+//!    listed node reports a copy but some is dead (it may come back with its
+//!    disk), nothing is re-seeded: the partition is `unavailable`. Only when
+//!    every listed node is alive and reports holding nothing at all (their
+//!    disks were lost) is the partition started again, on one replica, empty;
+//!    the others copy from it.
 //!
 //! Restoring the replication factor after a `MarkDead` is the coordinator's
 //! add step, which plans partitions short of in-sync replicas first; the
@@ -25,13 +30,28 @@
 //!
 //! **Inputs.** The committed map, the data nodes' latest [`Reports`], the
 //! partition's target. **Outputs.** At most one command per partition and
-//! round. **Invariant.** Nothing is removed here: recovery only promotes
-//! and counts replicas in, so it can never lower redundancy.
+//! round, conditional on the partition's epoch and the member generation.
+//! **Invariant.** Nothing is removed here, and a replica is counted in sync
+//! only on its node's own word that it holds the data: recovery can never
+//! lower redundancy, nor make an empty copy the only one.
 
 use std::collections::BTreeMap;
 
-use super::coordinator::Step;
 use super::grid::{ClusterMap, MapCommand, MemberState, Replica};
+use super::plan::{Step, promote, set_replicas};
+
+/// One replica as a data node last reported it.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Held {
+    /// Partition.
+    pub partition: u32,
+    /// The partition's epoch in the node's map.
+    pub epoch: u64,
+    /// Holds the data in full.
+    pub complete: bool,
+    /// Kept the data on its disk from an earlier incarnation.
+    pub stored: bool,
+}
 
 /// What a data node last said about itself, on the leader.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -40,29 +60,49 @@ pub struct NodeReport {
     pub boot: u32,
     /// The map version it had applied.
     pub version: u64,
-    /// Per partition it hosts, sorted by partition: (partition, epoch in
-    /// its map, holds the data in full).
-    pub replicas: Vec<(u32, u64, bool)>,
+    /// Per partition it hosts, sorted by partition.
+    pub replicas: Vec<Held>,
 }
 
 impl NodeReport {
-    /// What the node said of partition `p`: (epoch, complete).
-    pub fn replica(&self, p: u32) -> Option<(u64, bool)> {
+    /// What the node said of partition `p`.
+    pub fn replica(&self, p: u32) -> Option<Held> {
         self.replicas
-            .binary_search_by_key(&p, |r| r.0)
+            .binary_search_by_key(&p, |r| r.partition)
             .ok()
-            .map(|i| (self.replicas[i].1, self.replicas[i].2))
+            .map(|i| self.replicas[i])
     }
 }
 
 /// Latest report per node.
 pub type Reports = BTreeMap<String, NodeReport>;
 
-/// The leader's recovery logic (stateless between rounds: everything it
-/// needs is in the committed map and the reports, so a new leader picks up
-/// where the old one stopped).
+/// What a member's latest report (from the boot the map knows) says of its
+/// copy of a partition.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Copy {
+    /// No report from this incarnation yet.
+    Unknown,
+    /// It hosts the partition and holds nothing of it (fetching from scratch).
+    Nothing,
+    /// It kept a whole copy on its disk (perhaps behind).
+    Stored,
+    /// It holds the partition in full.
+    Complete,
+}
+
+/// The leader's recovery logic (everything it needs is in the committed
+/// map and the reports, so a new leader picks up where the old one
+/// stopped).
 #[derive(Clone, Debug, Default)]
-pub struct RecoveryManager;
+pub struct RecoveryManager {
+    /// The `seed-from-empty-source` planted bug: re-seed by counting every
+    /// live replica in sync, data or not.
+    pub seed_from_empty: bool,
+    /// The `plan-against-stale-liveness` planted bug: no member-generation
+    /// condition on the commands.
+    pub stale_liveness: bool,
+}
 
 impl RecoveryManager {
     /// True when `node`'s latest report, from the boot the map knows, says
@@ -78,10 +118,25 @@ impl RecoveryManager {
             return false;
         };
         reports.get(node).is_some_and(|r| {
-            r.boot == m.boot
-                && r.replica(p)
-                    .is_some_and(|(e, in_sync)| in_sync && e == epoch)
+            r.boot == m.boot && r.replica(p).is_some_and(|h| h.complete && h.epoch == epoch)
         })
+    }
+
+    /// What `node` (a member) reports of its copy of `p`.
+    pub fn copy_of(map: &ClusterMap, reports: &Reports, node: &str, p: u32) -> Copy {
+        let Some(m) = map.members.get(node) else {
+            return Copy::Nothing;
+        };
+        match reports.get(node) {
+            Some(r) if r.boot == m.boot => match r.replica(p) {
+                Some(h) if h.complete => Copy::Complete,
+                Some(h) if h.stored => Copy::Stored,
+                Some(_) => Copy::Nothing,
+                // Not hosted yet: its map may not list the replica yet.
+                None => Copy::Unknown,
+            },
+            _ => Copy::Unknown,
+        }
     }
 
     /// The most urgent repair of partition `p`, if it needs one.
@@ -96,6 +151,7 @@ impl RecoveryManager {
         if c.replicas.is_empty() {
             return None;
         }
+        let generation = super::plan::precondition(map, self.stale_liveness);
         let alive_in_sync =
             |n: &str| c.replicas.iter().any(|r| r.node == n && r.in_sync) && map.is_alive(n);
         // 1. A primary that cannot serve is replaced by an alive in-sync replica,
@@ -113,14 +169,7 @@ impl RecoveryManager {
                         .find(|n| alive_in_sync(n))
                 });
             if let Some(node) = next {
-                return Some((
-                    Step::Promote,
-                    MapCommand::PromotePrimary {
-                        partition: p,
-                        epoch: c.epoch,
-                        node: node.to_string(),
-                    },
-                ));
+                return Some((Step::Promote, promote(p, c, generation, node)));
             }
         }
         // 2. Replicas that finished catching up count in sync.
@@ -148,42 +197,57 @@ impl RecoveryManager {
             });
             return Some((
                 Step::InSync,
-                MapCommand::SetReplicas {
-                    partition: p,
-                    epoch: c.epoch,
-                    replicas,
-                    primary,
-                },
+                set_replicas(p, c, generation, replicas, primary),
             ));
         }
         // 3. Nothing in sync anywhere, not even on a dead member that may
-        //    come back: re-seed from the live replicas.
-        let any_in_sync = c.replicas.iter().any(|r| r.in_sync);
-        let live: Vec<&Replica> = c
-            .replicas
-            .iter()
-            .filter(|r| map.state_of(&r.node) == Some(MemberState::Alive))
-            .collect();
-        if !any_in_sync && !live.is_empty() {
-            let replicas: Vec<Replica> = c
+        //    come back: re-seed from the copies that still exist.
+        if c.replicas.iter().any(|r| r.in_sync) {
+            return None;
+        }
+        let alive = |n: &str| map.state_of(n) == Some(MemberState::Alive);
+        let seeds: Vec<&str> = if self.seed_from_empty {
+            c.replicas
+                .iter()
+                .map(|r| r.node.as_str())
+                .filter(|n| alive(n))
+                .collect()
+        } else {
+            let copies: Vec<(&str, Copy)> = c
                 .replicas
                 .iter()
-                .map(|r| Replica {
-                    node: r.node.clone(),
-                    in_sync: map.state_of(&r.node) == Some(MemberState::Alive),
-                })
+                .map(|r| (r.node.as_str(), Self::copy_of(map, reports, &r.node, p)))
                 .collect();
-            return Some((
-                Step::Repair,
-                MapCommand::SetReplicas {
-                    partition: p,
-                    epoch: c.epoch,
-                    replicas,
-                    primary: Some(live[0].node.clone()),
-                },
-            ));
-        }
-        None
+            let with_data: Vec<&str> = copies
+                .iter()
+                .filter(|(n, k)| alive(n) && matches!(k, Copy::Stored | Copy::Complete))
+                .map(|(n, _)| *n)
+                .collect();
+            let all_empty = copies.iter().all(|(n, k)| alive(n) && *k == Copy::Nothing);
+            if !with_data.is_empty() {
+                with_data
+            } else if all_empty {
+                // Every copy is gone (the disks were lost): start again
+                // empty, on one replica; the others copy from it.
+                copies.first().map(|(n, _)| *n).into_iter().collect()
+            } else {
+                // A copy may come back with its node: unavailable until then.
+                Vec::new()
+            }
+        };
+        let first = *seeds.first()?;
+        let replicas: Vec<Replica> = c
+            .replicas
+            .iter()
+            .map(|r| Replica {
+                node: r.node.clone(),
+                in_sync: seeds.contains(&r.node.as_str()),
+            })
+            .collect();
+        Some((
+            Step::Repair,
+            set_replicas(p, c, generation, replicas, Some(first.to_string())),
+        ))
     }
 }
 
@@ -219,6 +283,7 @@ mod tests {
             &MapCommand::SetReplicas {
                 partition: 0,
                 epoch: 0,
+                generation: None,
                 replicas: vec![
                     Replica {
                         node: "n1".into(),
@@ -238,7 +303,7 @@ mod tests {
     #[test]
     fn a_dead_primary_is_replaced_by_an_alive_in_sync_replica() {
         let mut m = map();
-        let r = RecoveryManager;
+        let r = RecoveryManager::default();
         assert_eq!(r.repair(0, &m, &Reports::new(), &[]), None, "healthy");
         m.apply(5, &MapCommand::MarkDead { node: "n1".into() });
         let (step, cmd) = r.repair(0, &m, &Reports::new(), &[]).unwrap();
@@ -248,6 +313,7 @@ mod tests {
             MapCommand::PromotePrimary {
                 partition: 0,
                 epoch: 1,
+                generation: Some(4),
                 node: "n2".into()
             }
         );
@@ -261,6 +327,7 @@ mod tests {
             &MapCommand::SetReplicas {
                 partition: 0,
                 epoch: 1,
+                generation: None,
                 replicas: vec![
                     Replica {
                         node: "n1".into(),
@@ -278,12 +345,17 @@ mod tests {
                 primary: Some("n1".into()),
             },
         );
-        let r = RecoveryManager;
+        let r = RecoveryManager::default();
         let mut reports = Reports::new();
         let report = |boot, epoch| NodeReport {
             boot,
             version: 5,
-            replicas: vec![(0, epoch, true)],
+            replicas: vec![Held {
+                partition: 0,
+                epoch,
+                complete: true,
+                stored: false,
+            }],
         };
         reports.insert("n3".into(), report(6, 2));
         assert_eq!(r.repair(0, &m, &reports, &[]), None, "another boot");
@@ -320,9 +392,50 @@ mod tests {
             },
         );
         assert_eq!(m.partitions[0].primary, None);
-        let (step, cmd) = RecoveryManager.repair(0, &m, &Reports::new(), &[]).unwrap();
+        let r = RecoveryManager::default();
+        assert_eq!(
+            r.repair(0, &m, &Reports::new(), &[]),
+            None,
+            "no word yet from the nodes: nothing is re-seeded"
+        );
+        let report = |stored| NodeReport {
+            boot: 8,
+            version: 6,
+            replicas: vec![Held {
+                partition: 0,
+                epoch: 2,
+                complete: false,
+                stored,
+            }],
+        };
+        let mut reports = Reports::new();
+        reports.insert("n1".into(), report(true));
+        reports.insert("n2".into(), report(false));
+        let (step, cmd) = r.repair(0, &m, &reports, &[]).unwrap();
         assert_eq!(step, Step::Repair);
+        let mut seeded = m.clone();
+        seeded.apply(7, &cmd);
+        assert_eq!(seeded.in_sync_usable(0), 1, "only n1 kept the data");
+        assert_eq!(seeded.partitions[0].primary.as_deref(), Some("n1"));
+        // Both disks lost: the partition starts again on one replica.
+        reports.insert("n1".into(), report(false));
+        let (_, cmd) = r.repair(0, &m, &reports, &[]).unwrap();
         m.apply(7, &cmd);
-        assert_eq!(m.in_sync_usable(0), 2);
+        assert_eq!(m.in_sync_usable(0), 1);
+        // A dead holder may come back: nothing is re-seeded meanwhile.
+        let mut m2 = map();
+        for (i, n) in ["n1", "n2"].iter().enumerate() {
+            m2.apply(
+                5 + i as u64,
+                &MapCommand::AddNode {
+                    node: (*n).into(),
+                    zone: "a".into(),
+                    capacity: 1,
+                    boot: 8,
+                },
+            );
+        }
+        m2.apply(7, &MapCommand::MarkDead { node: "n1".into() });
+        assert_eq!(r.repair(0, &m2, &reports, &[]), None);
     }
 }
