@@ -118,7 +118,12 @@ impl Checker for Durability {
         "durability"
     }
 
-    fn on_event(&mut self, ev: &Event<'_, StackEvent>, names: &[String], _out: &mut Vec<Violation>) {
+    fn on_event(
+        &mut self,
+        ev: &Event<'_, StackEvent>,
+        names: &[String],
+        _out: &mut Vec<Violation>,
+    ) {
         match ev.kind {
             EventKind::DiskLoss => self
                 .disk_losses
@@ -230,7 +235,11 @@ impl Checker for Durability {
             ("lost_acked_writes".into(), self.lost.into()),
             (
                 "unavailable_partitions".into(),
-                self.unavailable.iter().copied().collect::<Vec<u32>>().into(),
+                self.unavailable
+                    .iter()
+                    .copied()
+                    .collect::<Vec<u32>>()
+                    .into(),
             ),
         ]
     }
@@ -264,7 +273,12 @@ impl Checker for Available {
         true
     }
 
-    fn on_event(&mut self, ev: &Event<'_, StackEvent>, _names: &[String], _out: &mut Vec<Violation>) {
+    fn on_event(
+        &mut self,
+        ev: &Event<'_, StackEvent>,
+        _names: &[String],
+        _out: &mut Vec<Violation>,
+    ) {
         let EventKind::App(StackEvent::Op { process, kind, .. }) = ev.kind else {
             return;
         };

@@ -43,7 +43,12 @@ impl Checker for Linearizable {
         "linearizable"
     }
 
-    fn on_event(&mut self, ev: &Event<'_, StackEvent>, _names: &[String], _out: &mut Vec<Violation>) {
+    fn on_event(
+        &mut self,
+        ev: &Event<'_, StackEvent>,
+        _names: &[String],
+        _out: &mut Vec<Violation>,
+    ) {
         let EventKind::App(StackEvent::Op {
             process,
             kind,
@@ -79,12 +84,10 @@ impl Checker for Linearizable {
                     OpType::Fail => Outcome::Fail,
                     _ => Outcome::Info,
                 };
-                let read = if *f == OpF::Read {
-                    v.map(value)
-                } else {
-                    None
-                };
-                self.history.complete(*process, outcome, read, t).map(|_| ())
+                let read = if *f == OpF::Read { v.map(value) } else { None };
+                self.history
+                    .complete(*process, outcome, read, t)
+                    .map(|_| ())
             }
         };
         if let Err(e) = r

@@ -42,8 +42,6 @@ pub enum Bug {
     SkipPrimaryFsync,
     /// Data node: report a catching-up replica in sync before its transfer completed.
     InSyncWithoutTransfer,
-    /// Data node: serve a record whose checksum failed instead of rebuilding.
-    ServeCorrupt,
     /// Coordinator: plans carry no member-generation condition, so a plan
     /// computed before a `MarkDead` / `MarkAlive` commits after it.
     PlanAgainstStaleLiveness,
@@ -60,7 +58,7 @@ pub enum Bug {
 
 impl Bug {
     /// Every planted bug.
-    pub const ALL: [Bug; 17] = [
+    pub const ALL: [Bug; 16] = [
         Bug::VoteWithoutLogCheck,
         Bug::CommitOldTermByCounting,
         Bug::VoteBeforeFsync,
@@ -74,7 +72,6 @@ impl Bug {
         Bug::ReadWithoutConfirm,
         Bug::SkipPrimaryFsync,
         Bug::InSyncWithoutTransfer,
-        Bug::ServeCorrupt,
         Bug::PlanAgainstStaleLiveness,
         Bug::PausedLeaderJudges,
         Bug::SeedFromEmptySource,
@@ -96,7 +93,6 @@ impl Bug {
             Bug::ReadWithoutConfirm => "read-without-confirm",
             Bug::SkipPrimaryFsync => "skip-primary-fsync",
             Bug::InSyncWithoutTransfer => "in-sync-without-transfer",
-            Bug::ServeCorrupt => "serve-corrupt",
             Bug::PlanAgainstStaleLiveness => "plan-against-stale-liveness",
             Bug::PausedLeaderJudges => "paused-leader-judges",
             Bug::SeedFromEmptySource => "seed-from-empty-source",

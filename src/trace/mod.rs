@@ -7,6 +7,7 @@
 //! and a truncated last line.
 
 pub mod chrome;
+pub mod history;
 pub mod reader;
 pub mod writer;
 
