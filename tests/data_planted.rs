@@ -24,7 +24,11 @@ fn caught(bug: Bug, scenario: &str, check: &str) -> u64 {
 fn ack_before_backups_is_caught_by_durability() {
     // The primary acknowledges writes its backups never got; it crashes,
     // a backup takes over without them.
-    caught(Bug::AckBeforeBackups, "primary-crash-under-load", "durability");
+    caught(
+        Bug::AckBeforeBackups,
+        "primary-crash-under-load",
+        "durability",
+    );
 }
 
 #[test]

@@ -407,17 +407,14 @@ impl ReplicationManager {
             changed = true;
         }
         for p in listed_parts {
-            if !self.parts.contains_key(&p) {
-                self.parts.insert(
-                    p,
-                    Replica {
-                        store: PartitionStore::empty(p),
-                        damaged: false,
-                        synced: None,
-                        caught_up: None,
-                        primary: None,
-                    },
-                );
+            if let std::collections::btree_map::Entry::Vacant(e) = self.parts.entry(p) {
+                e.insert(Replica {
+                    store: PartitionStore::empty(p),
+                    damaged: false,
+                    synced: None,
+                    caught_up: None,
+                    primary: None,
+                });
                 changed = true;
             }
             self.reconcile(cx, map, p);
