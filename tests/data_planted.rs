@@ -48,3 +48,11 @@ fn skip_primary_fsync_is_caught_by_durability() {
         "durability",
     );
 }
+
+#[test]
+fn in_sync_without_transfer_is_caught_by_durability() {
+    // A catching-up replica reports itself complete before its primary
+    // installed the data; counted in sync, it later serves without the
+    // writes it never received.
+    caught(Bug::InSyncWithoutTransfer, "chaos", "durability");
+}
