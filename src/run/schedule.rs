@@ -293,6 +293,8 @@ impl Applier {
             }
             (Action::DiskLoss(_), _) => {
                 if let Some(p) = target {
+                    // DESIGN §5: the process crashes, then its disk is wiped.
+                    world.crash(p);
                     world.disk_loss(p);
                 }
             }
