@@ -60,6 +60,31 @@ pub fn entry(bug: Bug) -> Entry {
             "auth",
             "a manager accepts envelopes without checking their authentication tag",
         ),
+        Bug::AckBeforeBackups => (
+            "replication",
+            "durability",
+            "a primary acknowledges a write before its in-sync backups persisted it",
+        ),
+        Bug::AcceptLowerEpoch => (
+            "replication",
+            "(none shown)",
+            "a backup accepts a replicate carrying a lower epoch than it knows",
+        ),
+        Bug::ReadWithoutConfirm => (
+            "replication",
+            "linearizable",
+            "a primary serves a read from local state without confirming its epoch",
+        ),
+        Bug::SkipPrimaryFsync => (
+            "replication",
+            "durability",
+            "a primary acknowledges writes it appended without fsync",
+        ),
+        Bug::InSyncWithoutTransfer => (
+            "node",
+            "durability",
+            "a catching-up replica is reported in sync before its transfer completed",
+        ),
         Bug::PlanAgainstStaleLiveness => (
             "coordinator",
             "placement",

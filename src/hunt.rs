@@ -257,6 +257,8 @@ fn draw(rng: &mut ChaCha8Rng, base: Option<&Scenario>) -> Scenario {
                 },
                 start: SimTime(1_000_000),
                 stop: SimTime(duration.as_micros() - 1_000_000),
+                cas_ratio: 0.0,
+                timeout: SimDuration::from_secs(1),
             });
             draw_admin(rng, &mut s);
             s

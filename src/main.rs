@@ -210,9 +210,25 @@ enum Command {
         #[arg(long, value_parser = parse_duration)]
         timeout: Option<SimDuration>,
     },
+    /// Write the client history of a trace in Jepsen's shape (EDN or JSON lines).
+    History {
+        /// A trace written by `partsim run --trace`.
+        trace: PathBuf,
+        /// Output format.
+        #[arg(long, value_enum, default_value = "edn")]
+        format: HistoryFormatArg,
+    },
     /// Measure partsim on this machine.
     #[command(subcommand)]
     Bench(BenchCommand),
+}
+
+#[derive(Copy, Clone, Debug, clap::ValueEnum)]
+enum HistoryFormatArg {
+    /// EDN maps, as Jepsen's history.edn.
+    Edn,
+    /// JSON objects with the same keys.
+    Json,
 }
 
 #[derive(Copy, Clone, clap::ValueEnum)]
@@ -713,6 +729,7 @@ fn dispatch(cli: Cli) -> Result<u8, Failure> {
             }
             Ok(0)
         }
+        Command::History { trace, format } => history(&trace, format),
         Command::Bench(BenchCommand::Replay { events, json }) => {
             if std::io::stderr().is_terminal() {
                 eprintln!("generating a {events}-event trace and indexing it…");
@@ -998,6 +1015,26 @@ fn replay(path: &Path) -> Result<u8, Failure> {
         Ok(()) => Ok(0),
         Err(e) if e.is_bad_input() => Err(Failure::usage(e.to_string())),
         Err(e) => Err(Failure::internal(e.to_string())),
+    }
+}
+
+fn history(trace: &Path, format: HistoryFormatArg) -> Result<u8, Failure> {
+    use partsim::trace::history::{HistoryFormat, read_history, write_history};
+    let (lines, notice) = read_history(trace).map_err(|e| Failure::usage(e.to_string()))?;
+    if let Some(n) = notice {
+        eprintln!("partsim: note: {n}");
+    }
+    let format = match format {
+        HistoryFormatArg::Edn => HistoryFormat::Edn,
+        HistoryFormatArg::Json => HistoryFormat::Json,
+    };
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    match write_history(&mut out, &lines, format).and_then(|()| std::io::Write::flush(&mut out)) {
+        // A reader that stopped early (`| head`) is not an error.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(0),
+        Err(e) => Err(Failure::internal(format!("writing the history: {e}"))),
+        Ok(()) => Ok(0),
     }
 }
 

@@ -50,6 +50,8 @@ fn plans(s: &Scenario, seed: u64) -> Vec<Vec<String>> {
     let spec = WorkloadSpec {
         rate: w.rate,
         read_ratio: w.read_ratio,
+        cas_ratio: w.cas_ratio,
+        timeout: w.timeout,
         keys: match w.keys {
             partsim::scenario::KeyDist::Uniform => Keys::Uniform,
             partsim::scenario::KeyDist::Zipf(x) => Keys::Zipf(x),

@@ -7,7 +7,9 @@
 //! the last fault healed.
 
 pub mod control;
+pub mod data;
 pub mod lincheck;
+pub mod linearizable;
 pub mod offline;
 pub mod pipeline;
 pub mod raft;
@@ -60,17 +62,22 @@ pub const KNOWN: &[&str] = &[
     "election_safety",
     "log_matching",
     "map_monotonic",
+    "single_primary",
     "placement",
+    "durability",
+    "linearizable",
     "auth",
     "leader_elected",
     "converged",
     "balanced",
+    "available",
 ];
 
 /// The checkers that run for a cluster of the stack.
 pub fn standard_checkers() -> Vec<Box<dyn Checker>> {
     let mut checkers = raft::raft_checkers();
     checkers.extend(control::control_checkers());
+    checkers.extend(data::data_checkers());
     checkers
 }
 

@@ -11,6 +11,7 @@ use super::RunError;
 use crate::check::{self, Pipeline};
 use crate::scenario::{Action, PlacementPolicyName, Scenario, StackKind};
 use crate::sim::{NetConfig, ProcessId, World};
+use crate::stack::client::{Keys, WorkloadSpec};
 use crate::stack::cluster::{ClusterConfig, Kind, PlacementSettings, Timing};
 use crate::stack::coordinator::PolicyKind;
 use crate::stack::grid::Geometry;
@@ -87,6 +88,21 @@ pub fn cluster_config(s: &Scenario, planted: Planted) -> ClusterConfig {
             max_concurrent_moves: s.placement.max_concurrent_moves,
         },
         planted,
+        workload: s.workload.as_ref().map(|w| WorkloadSpec {
+            rate: w.rate,
+            read_ratio: w.read_ratio,
+            cas_ratio: w.cas_ratio,
+            timeout: w.timeout,
+            keys: match w.keys {
+                crate::scenario::KeyDist::Uniform => Keys::Uniform,
+                crate::scenario::KeyDist::Zipf(e) => Keys::Zipf(e),
+            },
+            start: w.start,
+            stop: w.stop,
+            clients: s.cluster.clients,
+            cells: u64::from(s.grid.width) * u64::from(s.grid.height),
+        }),
+        seed: s.seed,
     }
 }
 
@@ -133,7 +149,9 @@ pub(super) fn build_world(
     trace_level: TraceLevel,
     trace_out: Option<Box<dyn Write>>,
 ) -> Result<(World<Host>, Rc<ClusterConfig>), RunError> {
-    let config = Rc::new(cluster_config(s, *planted));
+    let mut config = cluster_config(s, *planted);
+    config.seed = seed;
+    let config = Rc::new(config);
     let names: Vec<String> = config.processes.iter().map(|(n, _)| n.clone()).collect();
     let net = NetConfig {
         latency_us_min: s.network.latency[0].as_micros(),

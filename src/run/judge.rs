@@ -64,8 +64,24 @@ pub(super) fn judge(
     checks: &[CheckResult],
     violations: &[ViolationReport],
     ending: &Ending<'_>,
+    metrics: &BTreeMap<String, serde_json::Value>,
 ) -> Vec<ExpectResult> {
     let mut out = Vec::new();
+    if let Some(want) = s.expect.lost_acked_writes {
+        // Judged from the durability checker's count (acknowledged writes
+        // whose every copy lost its disk).
+        let got = metrics
+            .get("lost_acked_writes")
+            .and_then(|v| v.as_u64())
+            .unwrap_or(0);
+        let what = format!("lost_acked_writes = {want}");
+        let detail = format!("{got} acknowledged writes lost with every copy's disk");
+        out.push(if got == want {
+            held(what, detail)
+        } else {
+            failed(what, detail)
+        });
+    }
     let first = |name: &str| violations.iter().find(|v| v.check == name);
     let expected_to_fire = &s.expect.violations;
     for name in expected_to_fire {
@@ -156,12 +172,6 @@ pub(super) fn judge(
             continue;
         }
         out.push(held(what, "held".into()));
-    }
-    if let Some(n) = s.expect.lost_acked_writes {
-        out.push(unjudged(
-            format!("lost_acked_writes = {n}"),
-            "not judged, partsim has no durability checker yet".into(),
-        ));
     }
     out
 }

@@ -25,6 +25,8 @@ use serde::Serialize;
 use crate::check::Pipeline;
 use crate::scenario::Scenario;
 use crate::sim::{DropReason, ProcessId, SimDuration, SimTime};
+use crate::stack::cluster::Kind;
+use crate::stack::host::Host;
 use crate::stack::planted::Planted;
 use crate::trace::{self, TraceLevel};
 
@@ -220,6 +222,17 @@ pub fn run(s: &Scenario, opts: RunOptions) -> Result<RunReport, RunError> {
         applier.apply(&mut world, &*config, step);
     }
     world.run_until(end);
+    // What every data node holds at the end, in its own words (the
+    // durability checker's facts).
+    if !world.halted() && config.workload.is_some() {
+        for p in config.of_kind(Kind::Node) {
+            world.probe(p, |n, cx| {
+                if let Host::Data(d) = n {
+                    d.audit(cx);
+                }
+            });
+        }
+    }
 
     let deadline = s.expect.converged_by;
     let leader_deadline = s.expect.leader_elected_by.or(s.expect.converged_by);
@@ -283,7 +296,7 @@ pub fn run(s: &Scenario, opts: RunOptions) -> Result<RunReport, RunError> {
         liveness: &liveness,
         events_by_kind: &summary.events_by_kind,
     };
-    let expectations = judge::judge(s, &checks, &violations, &ending);
+    let expectations = judge::judge(s, &checks, &violations, &ending, &metrics);
     let passed = expectations.iter().all(|e| e.held || !e.judged);
     let unjudged = expectations.iter().filter(|e| !e.judged).count();
     let mut dropped = BTreeMap::new();

@@ -320,6 +320,11 @@ pub struct Workload {
     pub start: SimTime,
     /// When clients stop issuing operations.
     pub stop: SimTime,
+    /// Fraction of operations that are compare-and-sets (the rest of the
+    /// non-reads are writes).
+    pub cas_ratio: f64,
+    /// An operation unanswered this long completes as `info` (outcome unknown).
+    pub timeout: SimDuration,
 }
 
 /// A process named by an event: a concrete id or a selector resolved when

@@ -104,6 +104,8 @@ pub(crate) struct RawWorkload {
     pub keys: Option<Sp<String>>,
     pub start: Option<Sp<SimDuration>>,
     pub stop: Option<Sp<SimDuration>>,
+    pub cas_ratio: Option<Sp<f64>>,
+    pub timeout: Option<Sp<SimDuration>>,
 }
 
 /// One `[[events]]` entry: `at`, optional `until`, one action, and the

@@ -648,12 +648,44 @@ impl Validator<'_, '_> {
                 format!("stop ({stop}) must be after start ({start})"),
             ));
         }
+        let cas_ratio = match &w.cas_ratio {
+            Some(r) => {
+                let x = *r.get_ref();
+                if !(x.is_finite() && (0.0..=1.0).contains(&x) && x + read_ratio <= 1.0 + 1e-9) {
+                    return Err(self.err(
+                        r.span(),
+                        "workload.cas_ratio",
+                        format!(
+                            "expected a fraction between 0 and 1 that leaves read_ratio + cas_ratio at most 1, got {x} (read_ratio = {read_ratio})"
+                        ),
+                    ));
+                }
+                x
+            }
+            None => 0.0,
+        };
+        let timeout = match &w.timeout {
+            Some(d) => {
+                let x = *d.get_ref();
+                if x.as_micros() == 0 || x > SimDuration::from_secs(3600) {
+                    return Err(self.err(
+                        d.span(),
+                        "workload.timeout",
+                        format!("expected a duration above 0 and at most 1h, got {x}"),
+                    ));
+                }
+                x
+            }
+            None => SimDuration::from_secs(1),
+        };
         Ok(Workload {
             rate,
             read_ratio,
             keys,
             start,
             stop,
+            cas_ratio,
+            timeout,
         })
     }
 

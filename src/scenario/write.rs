@@ -173,6 +173,12 @@ impl Scenario {
                 q(&w.keys.to_string())
             )?;
             writeln!(o, "start = {}\nstop = {}", t(w.start), t(w.stop))?;
+            writeln!(
+                o,
+                "cas_ratio = {}\ntimeout = {}",
+                f(w.cas_ratio),
+                q(&w.timeout.to_string())
+            )?;
         }
 
         for e in &self.events {

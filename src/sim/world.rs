@@ -751,6 +751,26 @@ impl<P: Process> World<P> {
         id
     }
 
+    /// Lets the runner ask an up process to act now, with its context (an
+    /// operator's probe, e.g. "report what you hold" at the end of a run).
+    /// False, and nothing done, if `p` is not up.
+    pub fn probe(&mut self, p: ProcessId, f: impl FnOnce(&mut P, &mut Cx<'_, P>)) -> bool {
+        if self.k.meta.get(p.index()).map(|m| m.status) != Some(Status::Up) {
+            return false;
+        }
+        let Some(proc) = self.procs[p.index()].as_mut() else {
+            return false;
+        };
+        let mut cx = Cx {
+            k: &mut self.k,
+            me: p,
+            cause: None,
+            echo: false,
+        };
+        f(proc, &mut cx);
+        true
+    }
+
     /// Traces a note from the runner (e.g. a selector that matched nobody).
     pub fn trace_note(&mut self, p: ProcessId, text: &str) {
         self.k.emit(p, None, EventKind::Note { text });

@@ -1,4 +1,5 @@
-//! Workload clients: what each client intends to do, and when.
+//! Workload clients: what each client intends to do, and when ([`Plan`]),
+//! and the client process that does it ([`Client`]).
 //!
 //! A client's intended operations are a pure function of (root seed, client
 //! id, workload settings): they are drawn from the client's own
@@ -10,11 +11,18 @@
 //! Written values are unique per (client, sequence number), which is what
 //! the linearizability checker needs to tell writes apart.
 
+use std::collections::BTreeMap;
+
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
 use crate::sim::rng::{self, RngExt};
-use crate::sim::{SimDuration, SimTime};
+use crate::sim::{Cx, Process, ProcessId, SimDuration, SimTime, TimerId};
+
+use super::cluster::{ClusterConfig, Kind, Msg, Timer};
+use super::events::{OpType, StackEvent};
+use super::grid::Geometry;
+use super::replication::{ClientOp, DataMsg, DataTimer, Outcome, Request};
 
 /// How keys are chosen.
 #[derive(Clone, Debug, PartialEq)]
@@ -32,6 +40,10 @@ pub struct WorkloadSpec {
     pub rate: f64,
     /// Fraction of reads.
     pub read_ratio: f64,
+    /// Fraction of compare-and-sets (the other non-reads are writes).
+    pub cas_ratio: f64,
+    /// An operation unanswered this long completes as `info`.
+    pub timeout: SimDuration,
     /// Key distribution.
     pub keys: Keys,
     /// First operation no earlier than this.
@@ -59,6 +71,23 @@ pub enum Op {
         /// `client_index << 40 | sequence`: unique in the run.
         value: u64,
     },
+    /// Compare-and-set a cell to a unique value (the expected value is the
+    /// last one the client saw there, known only when it is issued).
+    Cas {
+        /// Cell index.
+        cell: u64,
+        /// `client_index << 40 | sequence`: unique in the run.
+        new: u64,
+    },
+}
+
+impl Op {
+    /// The cell.
+    pub fn cell(&self) -> u64 {
+        match self {
+            Op::Read { cell } | Op::Write { cell, .. } | Op::Cas { cell, .. } => *cell,
+        }
+    }
 }
 
 /// The stream of a client's intended operations, in time order.
@@ -106,6 +135,11 @@ impl Plan {
         }
     }
 
+    /// The sequence number of the operation last returned (the request id).
+    pub fn seq(&self) -> u64 {
+        self.seq
+    }
+
     fn gap(rng: &mut ChaCha8Rng, spec: &WorkloadSpec) -> SimDuration {
         if spec.rate <= 0.0 {
             return SimDuration(u64::MAX / 4);
@@ -134,19 +168,344 @@ impl Iterator for Plan {
             return None;
         }
         let at = self.next_at;
-        let read = rng::chance(&mut self.rng, self.spec.read_ratio);
+        let u: f64 = self.rng.random();
         let cell = self.key();
         self.seq += 1;
-        let op = if read {
+        let value = self.client_index << 40 | self.seq;
+        let op = if u < self.spec.read_ratio {
             Op::Read { cell }
+        } else if u < self.spec.read_ratio + self.spec.cas_ratio {
+            Op::Cas { cell, new: value }
         } else {
-            Op::Write {
-                cell,
-                value: self.client_index << 40 | self.seq,
-            }
+            Op::Write { cell, value }
         };
         self.next_at = at + Self::gap(&mut self.rng, &self.spec);
         Some((at, op))
+    }
+}
+
+/// How long a client waits for an answer before resending.
+const RETRY_AFTER_MAX: SimDuration = SimDuration::from_millis(200);
+
+#[derive(Clone, Debug)]
+struct InFlight {
+    seq: u64,
+    op: ClientOp,
+    partition: u32,
+    target: Option<ProcessId>,
+    attempts: u32,
+    retry: Option<TimerId>,
+    deadline: Option<TimerId>,
+}
+
+/// A workload client: issues its plan's operations one at a time, routes
+/// each to the partition's primary (from a cache refreshed by `NotPrimary`
+/// answers), resends with the same request id until an answer or the
+/// timeout, and traces every invoke and completion.
+///
+/// **Invariant.** One operation in flight at a time, as a Jepsen process:
+/// after an `info` (outcome unknown) the client continues as a new history
+/// process (`process` = client index − 1 + clients × infos so far), so that
+/// an operation that may still take effect never overlaps its successor in
+/// the same process.
+pub struct Client {
+    index: u32,
+    clients: u32,
+    plan: Option<Plan>,
+    spec: Option<WorkloadSpec>,
+    seed: u64,
+    geometry: Geometry,
+    nodes: Vec<ProcessId>,
+    primaries: BTreeMap<u32, ProcessId>,
+    seen: BTreeMap<u64, u64>,
+    next: Option<(SimTime, u64, Op)>,
+    current: Option<InFlight>,
+    infos: u64,
+    issue_timer: Option<TimerId>,
+}
+
+impl Client {
+    /// Client `p` of the cluster.
+    pub fn new(config: &ClusterConfig, p: ProcessId) -> Self {
+        let name = config
+            .processes
+            .get(p.index())
+            .map_or("c0", |(n, _)| n.as_str());
+        let index = name.trim_start_matches('c').parse().unwrap_or(0);
+        Client {
+            index,
+            clients: config.of_kind(Kind::Client).len() as u32,
+            plan: None,
+            spec: config.workload.clone(),
+            seed: config.seed,
+            geometry: config.geometry,
+            nodes: config.of_kind(Kind::Node),
+            primaries: BTreeMap::new(),
+            seen: BTreeMap::new(),
+            next: None,
+            current: None,
+            infos: 0,
+            issue_timer: None,
+        }
+    }
+
+    fn process(&self) -> u64 {
+        u64::from(self.index.saturating_sub(1)) + u64::from(self.clients.max(1)) * self.infos
+    }
+
+    fn timeout(&self) -> SimDuration {
+        self.spec
+            .as_ref()
+            .map_or(SimDuration::from_secs(1), |s| s.timeout)
+    }
+
+    /// Starts (or restarts): operations whose time has passed are skipped.
+    pub fn on_start<P: Process<Msg = Msg, Timer = Timer, Event = StackEvent>>(
+        &mut self,
+        cx: &mut Cx<'_, P>,
+    ) {
+        let Some(spec) = self.spec.as_ref() else {
+            return;
+        };
+        self.plan = Some(Plan::new(self.seed, self.index, spec));
+        self.pull(cx);
+    }
+
+    /// Takes the next operation from the plan and sets the issue timer.
+    fn pull<P: Process<Msg = Msg, Timer = Timer, Event = StackEvent>>(
+        &mut self,
+        cx: &mut Cx<'_, P>,
+    ) {
+        let now = cx.now();
+        let late = self.timeout();
+        let Some(plan) = self.plan.as_mut() else {
+            return;
+        };
+        self.next = None;
+        for (at, op) in plan.by_ref() {
+            // An operation due longer ago than the timeout is skipped: a
+            // client stuck behind a slow one does not burst afterwards.
+            if at + late < now {
+                continue;
+            }
+            self.next = Some((at, plan.seq(), op));
+            break;
+        }
+        if let Some((at, _, _)) = self.next {
+            let after = SimDuration(at.as_micros().saturating_sub(now.as_micros()));
+            self.issue_timer = Some(cx.set_timer(after, Timer::Data(DataTimer::Issue)));
+        }
+    }
+
+    /// A timer fired.
+    pub fn on_timer<P: Process<Msg = Msg, Timer = Timer, Event = StackEvent>>(
+        &mut self,
+        cx: &mut Cx<'_, P>,
+        t: DataTimer,
+    ) {
+        match t {
+            DataTimer::Issue => {
+                self.issue_timer = None;
+                if self.current.is_none() {
+                    self.issue(cx);
+                }
+            }
+            DataTimer::Retry(seq) if self.current.as_ref().is_some_and(|c| c.seq == seq) => {
+                if let Some(c) = self.current.as_mut() {
+                    c.retry = None;
+                    c.attempts += 1;
+                    // Ask the cached primary, else rotate through the nodes.
+                    c.target = None;
+                }
+                self.send(cx);
+            }
+            DataTimer::Deadline(seq) if self.current.as_ref().is_some_and(|c| c.seq == seq) => {
+                if let Some(c) = self.current.as_mut() {
+                    c.deadline = None;
+                }
+                self.complete(cx, OpType::Info, None);
+            }
+            _ => {}
+        }
+    }
+
+    fn issue<P: Process<Msg = Msg, Timer = Timer, Event = StackEvent>>(
+        &mut self,
+        cx: &mut Cx<'_, P>,
+    ) {
+        let Some((_, seq, op)) = self.next.take() else {
+            return;
+        };
+        let cell = op.cell();
+        let op = match op {
+            Op::Read { cell } => ClientOp::Read { cell },
+            Op::Write { cell, value } => ClientOp::Write { cell, value },
+            Op::Cas { cell, new } => ClientOp::Cas {
+                cell,
+                expected: self.seen.get(&cell).copied().unwrap_or(0),
+                new,
+            },
+        };
+        let (value, expected) = match op {
+            ClientOp::Read { .. } => (None, None),
+            ClientOp::Write { value, .. } => (Some(value), None),
+            ClientOp::Cas { expected, new, .. } => (Some(new), Some(expected)),
+        };
+        cx.trace(StackEvent::Op {
+            process: self.process(),
+            kind: OpType::Invoke,
+            f: op.f(),
+            key: cell,
+            value,
+            expected,
+            req: seq,
+        });
+        let deadline = cx.set_timer(self.timeout(), Timer::Data(DataTimer::Deadline(seq)));
+        self.current = Some(InFlight {
+            seq,
+            partition: self.geometry.partition_of_cell(cell),
+            op,
+            target: None,
+            attempts: 0,
+            retry: None,
+            deadline: Some(deadline),
+        });
+        self.send(cx);
+        self.pull(cx);
+    }
+
+    fn send<P: Process<Msg = Msg, Timer = Timer, Event = StackEvent>>(
+        &mut self,
+        cx: &mut Cx<'_, P>,
+    ) {
+        let retry_after = SimDuration(self.timeout().as_micros() / 4).min(RETRY_AFTER_MAX);
+        let Some(c) = self.current.as_mut() else {
+            return;
+        };
+        let target = c
+            .target
+            .or_else(|| self.primaries.get(&c.partition).copied())
+            .or_else(|| {
+                if self.nodes.is_empty() {
+                    None
+                } else {
+                    let i = (c.partition as usize + c.attempts as usize) % self.nodes.len();
+                    Some(self.nodes[i])
+                }
+            });
+        let Some(to) = target else {
+            return;
+        };
+        c.target = Some(to);
+        cx.send(
+            to,
+            Msg::Data(Box::new(DataMsg::Request(Request {
+                client: self.index,
+                seq: c.seq,
+                partition: c.partition,
+                op: c.op.clone(),
+            }))),
+        );
+        if let Some(t) = c.retry.take() {
+            cx.cancel_timer(t);
+        }
+        c.retry = Some(cx.set_timer(retry_after, Timer::Data(DataTimer::Retry(c.seq))));
+    }
+
+    /// A message arrived (answers from data nodes).
+    pub fn on_message<P: Process<Msg = Msg, Timer = Timer, Event = StackEvent>>(
+        &mut self,
+        cx: &mut Cx<'_, P>,
+        from: ProcessId,
+        msg: DataMsg,
+    ) {
+        let DataMsg::Response(r) = msg else {
+            return;
+        };
+        let Some(c) = self.current.as_ref() else {
+            return;
+        };
+        if c.seq != r.seq {
+            return; // an answer to an earlier attempt of a finished operation
+        }
+        match r.outcome {
+            Outcome::Read(v) => {
+                if let Some(v) = v {
+                    self.seen.insert(c.op.cell(), v);
+                }
+                self.primaries.insert(r.partition, from);
+                self.complete(cx, OpType::Ok, v);
+            }
+            Outcome::Done => {
+                let (cell, v) = match c.op {
+                    ClientOp::Write { cell, value } => (cell, value),
+                    ClientOp::Cas { cell, new, .. } => (cell, new),
+                    ClientOp::Read { cell } => (cell, 0),
+                };
+                self.seen.insert(cell, v);
+                self.primaries.insert(r.partition, from);
+                self.complete(cx, OpType::Ok, None);
+            }
+            Outcome::CasFailed => {
+                self.primaries.insert(r.partition, from);
+                self.complete(cx, OpType::Fail, None);
+            }
+            Outcome::NotPrimary { primary } => {
+                let hint = primary.as_deref().and_then(|n| cx.lookup(n));
+                match hint {
+                    Some(h) => {
+                        self.primaries.insert(r.partition, h);
+                    }
+                    None => {
+                        self.primaries.remove(&r.partition);
+                    }
+                }
+                // Follow a redirect at once; otherwise wait for the retry.
+                if hint.is_some() && hint != Some(from) {
+                    if let Some(c) = self.current.as_mut() {
+                        c.target = hint;
+                    }
+                    self.send(cx);
+                }
+            }
+            Outcome::Busy => {}
+        }
+    }
+
+    fn complete<P: Process<Msg = Msg, Timer = Timer, Event = StackEvent>>(
+        &mut self,
+        cx: &mut Cx<'_, P>,
+        kind: OpType,
+        read: Option<u64>,
+    ) {
+        let Some(c) = self.current.take() else {
+            return;
+        };
+        for t in [c.retry, c.deadline].into_iter().flatten() {
+            cx.cancel_timer(t);
+        }
+        let (value, expected) = match c.op {
+            ClientOp::Read { .. } => (read, None),
+            ClientOp::Write { value, .. } => (Some(value), None),
+            ClientOp::Cas { expected, new, .. } => (Some(new), Some(expected)),
+        };
+        cx.trace(StackEvent::Op {
+            process: self.process(),
+            kind,
+            f: c.op.f(),
+            key: c.op.cell(),
+            value,
+            expected,
+            req: c.seq,
+        });
+        if kind == OpType::Info {
+            self.infos += 1;
+        }
+        // The next operation, if it is already due.
+        // (a pending issue timer means it is not due yet).
+        if self.issue_timer.is_none() && self.next.is_some() {
+            self.issue(cx);
+        }
     }
 }
 
@@ -158,6 +517,8 @@ mod tests {
         WorkloadSpec {
             rate: 200.0,
             read_ratio: 0.5,
+            cas_ratio: 0.1,
+            timeout: SimDuration::from_secs(1),
             keys,
             start: SimTime(1_000_000),
             stop: SimTime(11_000_000),

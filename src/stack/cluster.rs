@@ -11,12 +11,14 @@ use serde::Serialize;
 
 use crate::sim::{Message, ProcessId, SimDuration, TimerKind};
 
+use super::client::WorkloadSpec;
 use super::consensus::{RaftMsg, RaftTimer};
 use super::coordinator::PolicyKind;
 use super::demo::{Beat, BeatTimer};
 use super::grid::{ClusterMap, Geometry, MapCommand};
 use super::network::{Envelope, Limit, NetTimer, Payload};
 use super::planted::Planted;
+use super::replication::{DataMsg, DataTimer};
 
 /// What a process of the cluster is.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -69,6 +71,11 @@ pub struct ClusterConfig {
     pub planted: Planted,
     /// Run the kernel's demo process everywhere instead of the stack.
     pub demo: bool,
+    /// The client workload (`[workload]`), if any: with one, data nodes
+    /// replicate cells and clients drive operations.
+    pub workload: Option<WorkloadSpec>,
+    /// The run's root seed (clients draw their plans from it).
+    pub seed: u64,
 }
 
 /// Placement settings (DESIGN §5 `[placement]`).
@@ -312,6 +319,8 @@ pub enum Msg {
     Transfer(Transfer),
     /// From the operator, outside the cluster.
     Operator(Operator),
+    /// Client operations and replication (data plane).
+    Data(Box<DataMsg>),
 }
 
 impl Message for Msg {
@@ -322,10 +331,11 @@ impl Message for Msg {
             Msg::Control(c) => c.body.name(),
             Msg::Transfer(t) => t.name(),
             Msg::Operator(o) => o.name(),
+            Msg::Data(d) => d.name(),
         }
     }
     fn is_data_plane(&self) -> bool {
-        matches!(self, Msg::Transfer(_))
+        matches!(self, Msg::Transfer(_) | Msg::Data(_))
     }
 }
 
@@ -350,6 +360,8 @@ pub enum Timer {
     Health,
     /// A state transfer of this partition: a chunk applied, or a fetch timed out.
     CatchUp(u32),
+    /// The data plane's timers.
+    Data(DataTimer),
 }
 
 impl TimerKind for Timer {
@@ -361,6 +373,7 @@ impl TimerKind for Timer {
             Timer::Heartbeat => "Heartbeat",
             Timer::Health => "Health",
             Timer::CatchUp(_) => "CatchUp",
+            Timer::Data(t) => t.name(),
         }
     }
 }

@@ -269,7 +269,7 @@ impl Manager {
                     cx.disk().fsync();
                 }
             }
-            Msg::Beat(_) | Msg::Transfer(_) => {}
+            Msg::Beat(_) | Msg::Transfer(_) | Msg::Data(_) => {}
         }
         self.after_input(cx);
     }

@@ -137,11 +137,117 @@ pub enum StackEvent {
         #[serde(default)]
         dead_after_us: u64,
     },
+    /// A client invoked or completed an operation (the client history).
+    Op {
+        /// The history process: client index − 1, plus the number of
+        /// clients for each earlier `info` of this client.
+        process: u64,
+        /// `invoke`, `ok`, `fail` or `info`.
+        #[serde(rename = "type")]
+        kind: OpType,
+        /// `read`, `write` or `cas`.
+        f: OpF,
+        /// The cell.
+        key: u64,
+        /// Written value, the compare-and-set's new value, or the value read.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        value: Option<u64>,
+        /// A compare-and-set's expected value.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        expected: Option<u64>,
+        /// The client's request id (sequence number).
+        req: u64,
+    },
+    /// A primary answered a client: a write or compare-and-set took effect
+    /// (`copies`: the replicas that persisted it), or a read was served.
+    Served {
+        /// Partition.
+        partition: u32,
+        /// The primary's epoch.
+        epoch: u64,
+        /// What was served.
+        f: OpF,
+        /// The cell.
+        key: u64,
+        /// Value written or read.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        value: Option<u64>,
+        /// Log index of the write (for a read: the index it waited for).
+        index: u64,
+        /// Replicas that held the write durably when it was acknowledged.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        copies: Vec<String>,
+    },
+    /// At the end of a run, what a data node holds of a partition.
+    Holding {
+        /// Partition.
+        partition: u32,
+        /// The node counts its copy complete (listed in sync, not damaged).
+        in_sync: bool,
+        /// Last log index held.
+        index: u64,
+        /// `[cell, value, index of the write]` for every written cell.
+        cells: Vec<[u64; 3]>,
+    },
+    /// A data node found a stored record damaged (checksum mismatch).
+    Damaged {
+        /// Partition.
+        partition: u32,
+    },
     /// A manager's Raft member traced something (role, vote, append,
     /// commit, snapshot). Untagged: the trace line is the Raft event's own,
     /// `"ev"` included.
     #[serde(untagged)]
     Raft(RaftEvent),
+}
+
+/// A client operation's event type, as in Jepsen histories.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OpType {
+    /// Issued.
+    Invoke,
+    /// Took effect; this is its result.
+    Ok,
+    /// Certainly did not take effect.
+    Fail,
+    /// Unknown: may take effect at any time after the invocation, or never.
+    Info,
+}
+
+impl OpType {
+    /// The name in histories.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OpType::Invoke => "invoke",
+            OpType::Ok => "ok",
+            OpType::Fail => "fail",
+            OpType::Info => "info",
+        }
+    }
+}
+
+/// A client operation's function.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OpF {
+    /// Read a cell.
+    Read,
+    /// Write a cell.
+    Write,
+    /// Compare-and-set a cell.
+    Cas,
+}
+
+impl OpF {
+    /// The name in histories.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OpF::Read => "read",
+            OpF::Write => "write",
+            OpF::Cas => "cas",
+        }
+    }
 }
 
 /// The state of a replica on its data node, as traced.
@@ -218,6 +324,10 @@ impl AppEvent for StackEvent {
             StackEvent::RateLimited { .. } => "rate_limited",
             StackEvent::Credentials { .. } => "credentials",
             StackEvent::PlacementConfig { .. } => "placement_config",
+            StackEvent::Op { .. } => "op",
+            StackEvent::Served { .. } => "served",
+            StackEvent::Holding { .. } => "holding",
+            StackEvent::Damaged { .. } => "damaged",
             StackEvent::Raft(e) => e.kind(),
         }
     }

@@ -12,6 +12,7 @@ use std::rc::Rc;
 
 use crate::sim::{Cx, Process, ProcessId, World};
 
+use super::client::Client;
 use super::cluster::{ClusterConfig, Kind, Msg, Operator, Timer};
 use super::consensus::Role;
 use super::demo::Demo;
@@ -27,6 +28,8 @@ pub enum Host {
     Manager(Box<Manager>),
     /// A data node (or an impostor: a data node with the wrong key).
     Data(Box<DataNode>),
+    /// A workload client.
+    Client(Box<Client>),
     /// A process with nothing to do yet (clients and impostors until their
     /// components exist): it starts, crashes and restarts, and sends nothing.
     Idle,
@@ -127,6 +130,9 @@ impl Host {
             Some(Kind::Manager) => Host::Manager(Box::new(Manager::new(config, p))),
             Some(Kind::Node) => Host::Data(Box::new(DataNode::new(config, p))),
             Some(Kind::Impostor) => Host::Data(Box::new(DataNode::impostor(config, p))),
+            Some(Kind::Client) if config.workload.is_some() => {
+                Host::Client(Box::new(Client::new(config, p)))
+            }
             _ => Host::Idle,
         }
     }
@@ -142,6 +148,7 @@ impl Process for Host {
             Host::Demo(d) => d.on_start(cx),
             Host::Manager(m) => m.on_start(cx),
             Host::Data(n) => n.on_start(cx),
+            Host::Client(c) => c.on_start(cx),
             Host::Idle => {}
         }
     }
@@ -151,6 +158,7 @@ impl Process for Host {
             (Host::Demo(d), Msg::Beat(b)) => d.on_message(from, b),
             (Host::Manager(m), msg) => m.on_message(cx, from, msg),
             (Host::Data(n), msg) => n.on_message(cx, from, msg),
+            (Host::Client(c), Msg::Data(d)) => c.on_message(cx, from, *d),
             _ => {}
         }
     }
@@ -160,6 +168,7 @@ impl Process for Host {
             (Host::Demo(d), Timer::Beat) => d.on_timer(cx),
             (Host::Manager(m), t) => m.on_timer(cx, t),
             (Host::Data(n), t) => n.on_timer(cx, t),
+            (Host::Client(c), Timer::Data(t)) => c.on_timer(cx, t),
             _ => {}
         }
     }

@@ -17,3 +17,5 @@ pub mod node;
 pub mod plan;
 pub mod planted;
 pub mod recovery;
+pub mod replication;
+pub mod storage;

@@ -47,6 +47,7 @@ use super::events::{ReplicaState, StackEvent};
 use super::grid::{ClusterMap, MapCommand};
 use super::network::{Incoming, Limits, NetworkManager, RetryPolicy, key_id};
 use super::planted::{Bug, Planted};
+use super::replication::{DataTimer, ReplicationManager};
 
 /// Disk key of the partitions this node holds in full (JSON list).
 pub const REPLICAS_KEY: &str = "node/replicas";
@@ -118,6 +119,8 @@ pub struct DataNode {
     was_member: bool,
     /// Removed from the map (decommissioned): it stops.
     left: bool,
+    /// The data plane (replicated cells), when the run has a workload.
+    repl: Option<ReplicationManager>,
 }
 
 impl DataNode {
@@ -168,6 +171,20 @@ impl DataNode {
             on_disk: BTreeSet::new(),
             was_member: false,
             left: false,
+            repl: (config.workload.is_some() && key == config.cluster_key)
+                .then(|| ReplicationManager::new(name, config.planted)),
+        }
+    }
+
+    /// At the end of a run: traces what this node holds (`holding` events).
+    pub fn audit<P: Process<Msg = Msg, Timer = Timer, Event = StackEvent>>(
+        &self,
+        cx: &mut Cx<'_, P>,
+    ) {
+        if let Some(r) = &self.repl
+            && self.map.members.get(&self.me).map(|m| m.boot) == Some(self.boot)
+        {
+            r.audit(cx, &self.map);
         }
     }
 
@@ -240,6 +257,9 @@ impl DataNode {
                 self.on_disk = list.into_iter().collect();
             }
         }
+        if let Some(r) = self.repl.as_mut() {
+            r.on_start(cx);
+        }
         for &p in &self.on_disk {
             cx.trace(StackEvent::Replica {
                 partition: p,
@@ -274,6 +294,11 @@ impl DataNode {
                 }
             }
             Msg::Transfer(t) => self.on_transfer(cx, from, t),
+            Msg::Data(d) => {
+                if let Some(r) = self.repl.as_mut() {
+                    r.on_message(cx, from, *d, &self.map);
+                }
+            }
             _ => {}
         }
     }
@@ -321,11 +346,22 @@ impl DataNode {
         let replicas = self
             .replicas
             .iter()
-            .map(|(p, h)| ReplicaReport {
-                partition: *p,
-                epoch: self.map.partitions.get(*p as usize).map_or(0, |c| c.epoch),
-                in_sync: h.data == Data::Complete,
-                stored: self.on_disk.contains(p),
+            .map(|(p, h)| {
+                let c = self.map.partitions.get(*p as usize);
+                let epoch = c.map_or(0, |c| c.epoch);
+                // With a data plane, a replica holds the data in full only
+                // once its primary declared it caught up in this epoch.
+                let listed =
+                    c.is_some_and(|c| c.replicas.iter().any(|r| r.node == self.me && r.in_sync));
+                let data = self.repl.as_ref().is_none_or(|r| {
+                    listed || r.caught_up(*p, epoch) || self.planted.has(Bug::InSyncWithoutTransfer)
+                });
+                ReplicaReport {
+                    partition: *p,
+                    epoch,
+                    in_sync: h.data == Data::Complete && data,
+                    stored: self.on_disk.contains(p),
+                }
             })
             .collect();
         let body = Control::Heartbeat {
@@ -358,6 +394,11 @@ impl DataNode {
                 cx.set_timer(self.interval, Timer::Heartbeat);
             }
             Timer::CatchUp(p) => self.on_catch_up_timer(cx, p),
+            Timer::Data(DataTimer::Tick) => {
+                if let Some(r) = self.repl.as_mut() {
+                    r.on_tick(cx);
+                }
+            }
             _ => {}
         }
     }
@@ -412,6 +453,10 @@ impl DataNode {
                 version: self.map.version,
             });
             self.reconcile(cx, if everything { None } else { Some(&touched) });
+            let named = self.map.members.get(&self.me).map(|m| m.boot) == Some(self.boot);
+            if named && let Some(r) = self.repl.as_mut() {
+                r.on_map(cx, &self.map);
+            }
         }
     }
 
@@ -599,8 +644,13 @@ impl DataNode {
                 // node's disk kept. Without such a copy the map is wrong
                 // about this node, and it goes on fetching (unless the
                 // `seed-from-empty-source` bug is planted: it trusts the map).
-                let own_copy =
-                    self.on_disk.contains(&p) || self.planted.has(Bug::SeedFromEmptySource);
+                // A partition started again empty (every copy's disk lost)
+                // is counted in sync on exactly one replica: that one is
+                // complete by definition, and the others copy from it.
+                let fresh_start = c.replicas.iter().filter(|r| r.in_sync).count() == 1;
+                let own_copy = self.on_disk.contains(&p)
+                    || fresh_start
+                    || self.planted.has(Bug::SeedFromEmptySource);
                 if in_sync
                     && own_copy
                     && let Some(h) = self.replicas.get_mut(&p)

@@ -33,6 +33,17 @@ pub enum Bug {
     HealthSkipsConsensus,
     /// Manager: envelopes are accepted without checking their tag.
     AcceptBadMac,
+    /// Primary: acknowledge a write once it is on its own disk, before the
+    /// in-sync backups persisted it.
+    AckBeforeBackups,
+    /// Backup: accept a replicate carrying a lower epoch than it knows.
+    AcceptLowerEpoch,
+    /// Primary: serve a read from local state without confirming its epoch.
+    ReadWithoutConfirm,
+    /// Primary: append writes without fsync before acknowledging.
+    SkipPrimaryFsync,
+    /// Data node: report a catching-up replica in sync before its transfer completed.
+    InSyncWithoutTransfer,
     /// Coordinator: plans carry no member-generation condition, so a plan
     /// computed before a `MarkDead` / `MarkAlive` commits after it.
     PlanAgainstStaleLiveness,
@@ -49,7 +60,7 @@ pub enum Bug {
 
 impl Bug {
     /// Every planted bug.
-    pub const ALL: [Bug; 11] = [
+    pub const ALL: [Bug; 16] = [
         Bug::VoteWithoutLogCheck,
         Bug::CommitOldTermByCounting,
         Bug::VoteBeforeFsync,
@@ -58,6 +69,11 @@ impl Bug {
         Bug::ApplyOlderMap,
         Bug::HealthSkipsConsensus,
         Bug::AcceptBadMac,
+        Bug::AckBeforeBackups,
+        Bug::AcceptLowerEpoch,
+        Bug::ReadWithoutConfirm,
+        Bug::SkipPrimaryFsync,
+        Bug::InSyncWithoutTransfer,
         Bug::PlanAgainstStaleLiveness,
         Bug::PausedLeaderJudges,
         Bug::SeedFromEmptySource,
@@ -74,6 +90,11 @@ impl Bug {
             Bug::ApplyOlderMap => "apply-older-map",
             Bug::HealthSkipsConsensus => "health-skips-consensus",
             Bug::AcceptBadMac => "accept-bad-mac",
+            Bug::AckBeforeBackups => "ack-before-backups",
+            Bug::AcceptLowerEpoch => "accept-lower-epoch",
+            Bug::ReadWithoutConfirm => "read-without-confirm",
+            Bug::SkipPrimaryFsync => "skip-primary-fsync",
+            Bug::InSyncWithoutTransfer => "in-sync-without-transfer",
             Bug::PlanAgainstStaleLiveness => "plan-against-stale-liveness",
             Bug::PausedLeaderJudges => "paused-leader-judges",
             Bug::SeedFromEmptySource => "seed-from-empty-source",

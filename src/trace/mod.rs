@@ -8,6 +8,7 @@
 
 pub mod chrome;
 pub mod diff;
+pub mod history;
 pub mod reader;
 pub mod writer;
 

@@ -1,0 +1,335 @@
+//! Data-plane checkers (DESIGN §4): `single_primary`, `durability` and the
+//! liveness checker `available`.
+//!
+//! They judge from facts observed where they happen: a primary's own
+//! `served` events (what it acknowledged, at which epoch, with which
+//! replicas holding it), the clients' `op` events (what they saw), the
+//! kernel's `disk_loss` events, and each data node's own `holding` report
+//! at the end of the run. None of them reads the map or calls the
+//! replication code.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::{Checker, EndOfRun};
+use crate::sim::{Event, EventKind, ProcessId, SimDuration, SimTime, Violation};
+use crate::stack::events::{OpF, OpType, StackEvent};
+
+/// The data checkers.
+pub fn data_checkers() -> Vec<Box<dyn Checker>> {
+    vec![
+        Box::new(SinglePrimary::default()),
+        Box::new(Durability::default()),
+        Box::new(Available::default()),
+        Box::new(super::linearizable::Linearizable::default()),
+    ]
+}
+
+// ---------------------------------------------------------------------------
+
+/// `single_primary`: per partition and epoch, at most one replica answers
+/// clients (acknowledges writes, serves reads).
+#[derive(Default)]
+pub struct SinglePrimary {
+    serving: BTreeMap<(u32, u64), ProcessId>,
+    reported: BTreeSet<(u32, u64)>,
+}
+
+impl Checker for SinglePrimary {
+    fn name(&self) -> &'static str {
+        "single_primary"
+    }
+
+    fn on_event(&mut self, ev: &Event<'_, StackEvent>, names: &[String], out: &mut Vec<Violation>) {
+        let EventKind::App(StackEvent::Served {
+            partition, epoch, ..
+        }) = ev.kind
+        else {
+            return;
+        };
+        let first = *self.serving.entry((*partition, *epoch)).or_insert(ev.p);
+        if first != ev.p && self.reported.insert((*partition, *epoch)) {
+            out.push(Violation {
+                check: "single_primary",
+                detail: format!(
+                    "p{partition} epoch {epoch}: both {} and {} answered clients as primary",
+                    first.name_in(names),
+                    ev.p.name_in(names)
+                ),
+            });
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+
+#[derive(Clone, Debug)]
+struct Acked {
+    partition: u32,
+    cell: u64,
+    value: u64,
+    index: u64,
+    epoch: u64,
+    t: SimTime,
+    copies: Vec<String>,
+}
+
+#[derive(Clone, Debug, Default)]
+struct Held {
+    in_sync: bool,
+    cells: BTreeMap<u64, (u64, u64)>,
+}
+
+/// `durability`: every acknowledged write is present at the end on every
+/// replica that its node reports holding in full — unless every copy that
+/// held it when it was acknowledged later lost its disk, in which case it
+/// is counted in `lost_acked_writes` (and its partition, if nobody holds
+/// it, in `unavailable_partitions`).
+#[derive(Default)]
+pub struct Durability {
+    acked: Vec<Acked>,
+    disk_losses: BTreeMap<String, Vec<SimTime>>,
+    holding: BTreeMap<u32, BTreeMap<String, Held>>,
+    audited: bool,
+    lost: u64,
+    unavailable: BTreeSet<u32>,
+    checked: u64,
+}
+
+impl Durability {
+    fn lost_everywhere(&self, w: &Acked) -> bool {
+        !w.copies.is_empty()
+            && w.copies.iter().all(|c| {
+                self.disk_losses
+                    .get(c)
+                    .is_some_and(|ts| ts.iter().any(|t| *t >= w.t))
+            })
+    }
+}
+
+impl Checker for Durability {
+    fn name(&self) -> &'static str {
+        "durability"
+    }
+
+    fn on_event(
+        &mut self,
+        ev: &Event<'_, StackEvent>,
+        names: &[String],
+        _out: &mut Vec<Violation>,
+    ) {
+        match ev.kind {
+            EventKind::DiskLoss => self
+                .disk_losses
+                .entry(ev.p.name_in(names).to_string())
+                .or_default()
+                .push(ev.t),
+            EventKind::App(StackEvent::Served {
+                partition,
+                epoch,
+                f: OpF::Write | OpF::Cas,
+                key,
+                value: Some(value),
+                index,
+                copies,
+            }) => self.acked.push(Acked {
+                partition: *partition,
+                cell: *key,
+                value: *value,
+                index: *index,
+                epoch: *epoch,
+                t: ev.t,
+                copies: copies.clone(),
+            }),
+            EventKind::App(StackEvent::Holding {
+                partition,
+                in_sync,
+                cells,
+                ..
+            }) => {
+                self.audited = true;
+                self.holding.entry(*partition).or_default().insert(
+                    ev.p.name_in(names).to_string(),
+                    Held {
+                        in_sync: *in_sync,
+                        cells: cells.iter().map(|[c, v, i]| (*c, (*v, *i))).collect(),
+                    },
+                );
+            }
+            _ => {}
+        }
+    }
+
+    fn finish(&mut self, _end: &EndOfRun, out: &mut Vec<Violation>) {
+        if !self.audited {
+            // No node reported (a run without a data plane, or a trace
+            // without the end-of-run audit): nothing to judge.
+            return;
+        }
+        let mut reported = 0;
+        let empty = BTreeMap::new();
+        for w in &self.acked {
+            self.checked += 1;
+            let holders: Vec<(&String, &Held)> = self
+                .holding
+                .get(&w.partition)
+                .unwrap_or(&empty)
+                .iter()
+                .filter(|(_, h)| h.in_sync)
+                .collect();
+            let missing: Vec<&String> = holders
+                .iter()
+                .filter(|(_, h)| {
+                    !h.cells
+                        .get(&w.cell)
+                        .is_some_and(|(v, i)| *v == w.value || *i > w.index)
+                })
+                .map(|(n, _)| *n)
+                .collect();
+            if holders.is_empty() || !missing.is_empty() {
+                if self.lost_everywhere(w) {
+                    self.lost += 1;
+                    if holders.is_empty() {
+                        self.unavailable.insert(w.partition);
+                    }
+                    continue;
+                }
+                if reported < 3 {
+                    reported += 1;
+                    let where_ = if holders.is_empty() {
+                        format!(
+                            "no up node holds p{} in sync at the end (copies {})",
+                            w.partition,
+                            w.copies.join(",")
+                        )
+                    } else {
+                        let ns: Vec<&str> = missing.iter().map(|s| s.as_str()).collect();
+                        format!("missing on {}", ns.join(","))
+                    };
+                    out.push(Violation {
+                        check: "durability",
+                        detail: format!(
+                            "acknowledged write c{}={} (p{} epoch {} index {}, copies {}) {where_}",
+                            w.cell,
+                            w.value,
+                            w.partition,
+                            w.epoch,
+                            w.index,
+                            w.copies.join(",")
+                        ),
+                    });
+                }
+            }
+        }
+    }
+
+    fn metrics(&self) -> Vec<(String, serde_json::Value)> {
+        vec![
+            ("acked_writes".into(), self.acked.len().into()),
+            ("lost_acked_writes".into(), self.lost.into()),
+            (
+                "unavailable_partitions".into(),
+                self.unavailable
+                    .iter()
+                    .copied()
+                    .collect::<Vec<u32>>()
+                    .into(),
+            ),
+        ]
+    }
+}
+
+// ---------------------------------------------------------------------------
+
+/// How long after the last fault healed operations may still time out.
+pub const AVAILABLE_GRACE: SimDuration = SimDuration::from_secs(5);
+/// The share of operations after the grace that may time out.
+const MAX_INFO_SHARE: f64 = 0.1;
+
+/// `available` (liveness): operations invoked once the faults healed (and
+/// `[expect] converged_by`, or a grace of 5 s, passed) complete — at most
+/// a tenth of them may end `info`.
+#[derive(Default)]
+pub struct Available {
+    open: BTreeMap<u64, SimTime>,
+    done: Vec<(SimTime, OpType)>,
+    ok: u64,
+    info: u64,
+    fail: u64,
+}
+
+impl Checker for Available {
+    fn name(&self) -> &'static str {
+        "available"
+    }
+
+    fn is_liveness(&self) -> bool {
+        true
+    }
+
+    fn on_event(
+        &mut self,
+        ev: &Event<'_, StackEvent>,
+        _names: &[String],
+        _out: &mut Vec<Violation>,
+    ) {
+        let EventKind::App(StackEvent::Op { process, kind, .. }) = ev.kind else {
+            return;
+        };
+        match kind {
+            OpType::Invoke => {
+                self.open.insert(*process, ev.t);
+            }
+            done => {
+                match done {
+                    OpType::Ok => self.ok += 1,
+                    OpType::Fail => self.fail += 1,
+                    _ => self.info += 1,
+                }
+                if let Some(t) = self.open.remove(process) {
+                    self.done.push((t, *done));
+                }
+            }
+        }
+    }
+
+    fn finish(&mut self, end: &EndOfRun, out: &mut Vec<Violation>) {
+        let settle = end
+            .deadline
+            .unwrap_or(end.healed_at + AVAILABLE_GRACE)
+            .max(end.healed_at);
+        let after: Vec<OpType> = self
+            .done
+            .iter()
+            .filter(|(t, _)| *t >= settle)
+            .map(|(_, k)| *k)
+            .collect();
+        // Operations still open at the end count as timed out if they are
+        // older than a few seconds (a hung cluster answers nothing).
+        let hung = self
+            .open
+            .values()
+            .filter(|t| **t >= settle && end.now.saturating_since(**t) > AVAILABLE_GRACE)
+            .count();
+        let total = after.len() + hung;
+        if total == 0 {
+            return;
+        }
+        let unknown = after.iter().filter(|k| **k == OpType::Info).count() + hung;
+        if unknown as f64 > MAX_INFO_SHARE * total as f64 {
+            out.push(Violation {
+                check: "available",
+                detail: format!(
+                    "after {settle}, {unknown} of {total} client operations got no answer"
+                ),
+            });
+        }
+    }
+
+    fn metrics(&self) -> Vec<(String, serde_json::Value)> {
+        vec![
+            ("ops_ok".into(), self.ok.into()),
+            ("ops_fail".into(), self.fail.into()),
+            ("ops_info".into(), self.info.into()),
+        ]
+    }
+}
