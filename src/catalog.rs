@@ -67,7 +67,7 @@ pub fn entry(bug: Bug) -> Entry {
         ),
         Bug::AcceptLowerEpoch => (
             "replication",
-            "(none shown)",
+            "single_primary",
             "a backup accepts a replicate carrying a lower epoch than it knows",
         ),
         Bug::ReadWithoutConfirm => (
