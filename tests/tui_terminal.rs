@@ -150,24 +150,25 @@ fn drive(name: &str, command: impl Fn(&str) -> String) {
     );
     let t = Tmux::start(name, &format!("sh -c {}", sh_quote(&cmd)));
     let first = t.wait_for("the UI", |s| {
-        s.contains("partsim replay") && s.contains("#1/")
+        s.contains("partsim replay") && s.contains("(1/")
     });
     assert!(first.contains("timeline"), "{first}");
     assert!(first.contains("nodes"), "{first}");
     t.keys(&["Right"]);
-    t.wait_for("a step", |s| s.contains("#2/"));
+    t.wait_for("a step", |s| s.contains("(2/"));
     t.keys(&["G"]);
     let end = t.wait_for("the end", |s| {
         s.lines()
             .next()
-            .is_some_and(|l| l.contains("#3") && l.contains("/3"))
+            .is_some_and(|l| l.contains("(3") && l.contains("/3"))
     });
     let title = end.lines().next().unwrap();
+    // The title reads `#SEQ (POSITION/COUNT)`.
     let (at, of) = title
-        .split_once('#')
+        .split_once('(')
         .unwrap()
         .1
-        .split_once(' ')
+        .split_once(')')
         .unwrap()
         .0
         .split_once('/')

@@ -415,7 +415,11 @@ fn draw_title(app: &App, buf: &mut Buffer, area: Rect) {
     } else {
         let e = r.event(app.cursor());
         parts.push((format!("│ t={}s ", fmt_t(e.t)), hi));
-        parts.push((format!("│ #{}/{} ", app.cursor() + 1, r.len()), base));
+        // `#N` is the event's `seq`, as in the trace and the event log.
+        parts.push((
+            format!("│ #{} ({}/{}) ", e.seq, app.cursor() + 1, r.len()),
+            base,
+        ));
     }
     let play = if app.playing() { "▶" } else { "■" };
     parts.push((format!("│ {play} {} ", fmt_speed(app.speed())), base));
