@@ -8,7 +8,8 @@
 //!   leader terms     ──> B/E spans on the raft thread ("leader term 3")
 //!   crash → restart  ──> B/E "down" spans on the lifecycle thread (pause → resume: "paused")
 //!   fault windows    ──> async spans (ph b / e, id = fault id) on the sim process
-//!   client ops       ──> async spans from invoke to complete
+//!   client ops       ──> `op` invoke → ok/fail/info: an async slice on the client's
+//!                        thread, named with the outcome ("write c3 ok"), coloured by it
 //!   violations       ──> global instants (a line across every track)
 //!   anything else    ──> instants with the event's fields as args
 //! ```
@@ -139,7 +140,17 @@ struct Exporter<'w, W: Write> {
     down: BTreeMap<u32, &'static str>,
     faults: BTreeMap<u64, OpenFault>,
     ops: BTreeMap<String, (u32, String)>,
+    /// Open `op` invocations by (client, history process): pid, time, name, args.
+    invokes: BTreeMap<(String, u64), OpenOp>,
     last_t: u64,
+}
+
+struct OpenOp {
+    pid: u32,
+    process: u64,
+    t: u64,
+    name: String,
+    args: Map<String, Value>,
 }
 
 /// Streams a trace from `input` to `out` (`name` and `out_path` are used in messages).
@@ -186,6 +197,7 @@ pub fn write_chrome<R: BufRead, W: Write>(
         down: BTreeMap::new(),
         faults: BTreeMap::new(),
         ops: BTreeMap::new(),
+        invokes: BTreeMap::new(),
         last_t: 0,
     };
     let other = json!({
@@ -507,6 +519,34 @@ impl<W: Write> Exporter<'_, W> {
                 };
                 self.instant(&p, TID_PLACE, t, name, "placement", obj)?;
             }
+            "op" => {
+                let pid = self.track(&p, TID_CLIENT)?;
+                let process = n("process").unwrap_or(0);
+                let kind = s("type");
+                let name = format!("{} c{}", s("f"), n("key").unwrap_or(0));
+                if kind == "invoke" {
+                    // Emitted when it completes, named with its outcome; a
+                    // process has one operation in flight, so a second
+                    // invocation closes the first as pending.
+                    if let Some(open) = self.invokes.remove(&(p.clone(), process)) {
+                        self.op_slice(open, t, "pending", obj.clone())?;
+                    }
+                    self.invokes.insert(
+                        (p.clone(), process),
+                        OpenOp {
+                            pid,
+                            process,
+                            t,
+                            name,
+                            args: obj,
+                        },
+                    );
+                } else if let Some(open) = self.invokes.remove(&(p.clone(), process)) {
+                    self.op_slice(open, t, &kind, obj)?;
+                } else {
+                    self.instant(&p, TID_CLIENT, t, format!("{name} {kind}"), "op", obj)?;
+                }
+            }
             "invoke" | "complete" => {
                 let pid = self.track(&p, TID_CLIENT)?;
                 let op = obj.get("op").map(plain).unwrap_or_default();
@@ -529,6 +569,32 @@ impl<W: Write> Exporter<'_, W> {
             _ => self.instant(&p, TID_OTHER, t, ev.clone(), "other", obj)?,
         }
         Ok(())
+    }
+
+    /// One client operation as an async slice from its invocation to `t`,
+    /// named and coloured by its outcome (`ok`, `fail`, `info`, `pending`).
+    fn op_slice(
+        &mut self,
+        open: OpenOp,
+        t: u64,
+        outcome: &str,
+        completion: Map<String, Value>,
+    ) -> Result<(), ExportError> {
+        let name = format!("{} {outcome}", open.name);
+        let cname = match outcome {
+            "ok" => "good",
+            "fail" => "bad",
+            "info" => "yellow",
+            _ => "grey",
+        };
+        let id = format!("op/{}/{}/{}", open.pid, open.process, open.t);
+        let mut args = open.args;
+        args.insert("outcome".into(), Value::from(outcome));
+        if let Some(v) = completion.get("value") {
+            args.insert("result".into(), v.clone());
+        }
+        self.put(json!({"ph": "b", "name": name, "cat": "op", "id2": {"local": id}, "ts": open.t, "pid": open.pid, "tid": TID_CLIENT, "cname": cname, "args": args}))?;
+        self.put(json!({"ph": "e", "name": name, "cat": "op", "id2": {"local": id}, "ts": t.max(open.t), "pid": open.pid, "tid": TID_CLIENT}))
     }
 
     fn end_leader(&mut self, pid: u32, t: u64) -> Result<(), ExportError> {
@@ -572,6 +638,9 @@ impl<W: Write> Exporter<'_, W> {
         }
         for id in self.faults.keys().copied().collect::<Vec<_>>() {
             self.end_fault(id, t)?;
+        }
+        for (_, open) in std::mem::take(&mut self.invokes) {
+            self.op_slice(open, t, "pending", Map::new())?;
         }
         for (key, (pid, name)) in std::mem::take(&mut self.ops) {
             self.put(json!({"ph": "e", "name": name, "cat": "op", "id2": {"local": key}, "ts": t, "pid": pid, "tid": TID_CLIENT}))?;
