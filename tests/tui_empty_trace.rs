@@ -136,3 +136,50 @@ fn every_key_in_sequence_works_on_a_header_only_trace() {
         assert!(outcome.is_ok(), "{key:?} panicked");
     }
 }
+
+/// The keys with prompts and modes — `:` jumps (good and bad input), `/`
+/// then `n`/`N` (search both ways), `o` (a linearizable violation's
+/// operations), `m` through every lanes mode, the scrolling help — on both
+/// empty traces: nothing panics, the jump says why it cannot move.
+#[test]
+fn prompts_and_modes_work_on_empty_traces() {
+    let (header, footer) = header_and_footer();
+    for bytes in [format!("{header}\n"), format!("{header}\n{footer}\n")] {
+        let mut app = App::new(open_bytes("empty.jsonl", bytes.into_bytes()).unwrap());
+        let press = |app: &mut App, code: KeyCode| {
+            update(app, Msg::Key(KeyEvent::new(code, KeyModifiers::NONE)));
+            draw(app, 100, 30);
+            draw(app, 40, 12);
+        };
+        let typed = |app: &mut App, text: &str| {
+            for c in text.chars() {
+                press(app, KeyCode::Char(c));
+            }
+        };
+        for jump in ["#5", "1s", "12.5", "x", "", "-1s", "#"] {
+            typed(&mut app, ":");
+            typed(&mut app, jump);
+            press(&mut app, KeyCode::Enter);
+            let (msg, warn) = app.status().expect("the jump explains itself");
+            assert!(warn, "{jump}: {msg}");
+            assert_eq!(app.cursor(), 0);
+        }
+        typed(&mut app, "/start");
+        press(&mut app, KeyCode::Enter);
+        typed(&mut app, "nNnN");
+        press(&mut app, KeyCode::Esc);
+        typed(&mut app, "oomomom");
+        typed(&mut app, "?");
+        for code in [
+            KeyCode::PageDown,
+            KeyCode::Down,
+            KeyCode::Up,
+            KeyCode::PageUp,
+        ] {
+            press(&mut app, code);
+        }
+        typed(&mut app, "x");
+        assert_eq!(app.matching(), 0);
+        assert!(!app.should_quit());
+    }
+}

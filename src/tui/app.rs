@@ -59,12 +59,49 @@ impl Msg {
 pub enum Overlay {
     /// None: keys drive the cursor.
     None,
-    /// The key table (`?`).
-    Help,
+    /// The key and glyph table (`?`), scrolled by this many lines.
+    Help(u16),
     /// The process/kind filter (`f`).
     Filter(FilterMenu),
     /// The search prompt (`/`), with what was typed.
     Search(String),
+    /// The jump prompt (`:`): a virtual time (`12.5s`) or an event (`#2548`).
+    Jump(String),
+}
+
+/// Where `:` goes.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum JumpTarget {
+    /// The first event at or after this virtual time, µs.
+    Time(u64),
+    /// The event with this `seq`.
+    Seq(u64),
+}
+
+/// Reads what was typed after `:` — `#2548` (an event's seq), `12.5s`,
+/// `250ms`, `2m` (a virtual time), or a bare number of seconds (`12.5`).
+/// The error says what was wrong and what is accepted.
+pub fn parse_jump(text: &str) -> Result<JumpTarget, String> {
+    let s = text.trim();
+    let accepted = "try 12.5s, 250ms, 12.5 (seconds) or #2548 (an event's seq)";
+    if s.is_empty() {
+        return Err(format!("nothing to jump to: {accepted}"));
+    }
+    if let Some(n) = s.strip_prefix('#') {
+        return n
+            .trim()
+            .parse::<u64>()
+            .map(JumpTarget::Seq)
+            .map_err(|_| format!("{s:?} is not an event number: {accepted}"));
+    }
+    let with_unit = if s.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
+        format!("{s}s")
+    } else {
+        s.to_string()
+    };
+    SimDuration::parse(&with_unit)
+        .map(|d| JumpTarget::Time(d.as_micros()))
+        .map_err(|e| format!("{e}: {accepted}"))
 }
 
 /// Where the filter window's selection is.
@@ -83,6 +120,9 @@ pub enum LanesMode {
     Arrows,
     /// One glyph column per process (role/status), TigerBeetle style.
     Glyphs,
+    /// One lane per client: each operation from invocation to completion,
+    /// coloured by its outcome.
+    Ops,
 }
 
 /// What the main pane shows in layouts too small for both.
@@ -107,6 +147,15 @@ pub struct App {
     hidden_kinds: Vec<bool>,
     overlay: Overlay,
     last_search: String,
+    /// `n`/`N` repeat the last search (after `/`) instead of finding kinds.
+    searching: bool,
+    /// Events passing the filter.
+    matching: usize,
+    /// The operations a `linearizable` violation names (invocation
+    /// indices), their keys, and which one `o` showed last.
+    culprits: Vec<usize>,
+    culprit_keys: Vec<String>,
+    culprit_at: Option<usize>,
     bookmarks: Vec<usize>,
     walk: Vec<usize>,
     lanes: LanesMode,
@@ -123,6 +172,7 @@ impl App {
         let state = replay.state_at(0);
         let status = replay.notice.clone().map(|n| (n, true));
         App {
+            matching: replay.len(),
             hidden_procs: vec![false; replay.procs().len()],
             hidden_kinds: vec![false; replay.kinds().len()],
             replay,
@@ -133,6 +183,10 @@ impl App {
             speed: DEFAULT_SPEED,
             overlay: Overlay::None,
             last_search: String::new(),
+            searching: false,
+            culprits: Vec::new(),
+            culprit_keys: Vec::new(),
+            culprit_at: None,
             bookmarks: Vec::new(),
             walk: Vec::new(),
             lanes: LanesMode::Arrows,
@@ -210,6 +264,20 @@ impl App {
                 .get(e.kind as usize)
                 .copied()
                 .unwrap_or(false)
+    }
+    /// How many events pass the filter (all of them when nothing is hidden).
+    pub fn matching(&self) -> usize {
+        self.matching
+    }
+    /// The search `n`/`N` repeat, when they repeat one (after `/`; Esc
+    /// returns them to finding events of the selected kind).
+    pub fn active_search(&self) -> Option<&str> {
+        self.searching.then_some(self.last_search.as_str())
+    }
+    /// The operations the `linearizable` violation that `o` last read names
+    /// as unable to come next (their invocation event indices).
+    pub fn culprits(&self) -> &[usize] {
+        &self.culprits
     }
     /// True when a filter hides something.
     pub fn filtering(&self) -> bool {
@@ -359,7 +427,19 @@ impl App {
             Some(i) => {
                 let k = v.iter().position(|&x| x == i).unwrap_or(0) + 1;
                 self.goto(i);
-                self.warn(format!("violation {k} of {}", v.len()));
+                let lin = self
+                    .replay
+                    .full(i)
+                    .is_ok_and(|e| e.str("check") == "linearizable");
+                self.warn(format!(
+                    "violation {k} of {}{}",
+                    v.len(),
+                    if lin {
+                        " · o: the operations that cannot be ordered"
+                    } else {
+                        ""
+                    }
+                ));
             }
             None if v.is_empty() => self.say("no violation in this trace"),
             None => self.say(format!(
@@ -410,10 +490,16 @@ impl App {
         }
         match self.replay.cause_of(self.cursor) {
             Some(c) => {
+                let derived = self.replay.cause_derived(self.cursor);
                 self.walk.push(self.cursor);
                 self.goto(c);
                 self.say(format!(
-                    "cause, {} step(s) back (C returns)",
+                    "{}, {} step(s) back (C returns)",
+                    if derived {
+                        "what it follows (derived: no cause is written)"
+                    } else {
+                        "cause"
+                    },
                     self.walk.len()
                 ));
             }
@@ -485,22 +571,138 @@ impl App {
         if query.is_empty() {
             return;
         }
-        self.last_search = query.clone();
-        match self.replay.search(self.cursor + 1, &query) {
+        self.last_search = query;
+        self.searching = true;
+        self.repeat_search(true);
+    }
+
+    /// The next (or previous) match of the last search, wrapping around.
+    fn repeat_search(&mut self, forward: bool) {
+        let query = self.last_search.clone();
+        let found = if forward {
+            self.replay.search(self.cursor + 1, &query)
+        } else {
+            self.replay.search_back(self.cursor, &query)
+        };
+        match found {
             Some(i) => {
-                let wrapped = i <= self.cursor;
+                let wrapped = if forward {
+                    i <= self.cursor
+                } else {
+                    i >= self.cursor
+                };
                 self.goto(i);
                 self.say(format!(
-                    "found \"{query}\"{}",
-                    if wrapped {
-                        " (wrapped to the start)"
-                    } else {
-                        ""
+                    "found \"{query}\"{} · n next, N previous, esc: n/N find kinds again",
+                    match (wrapped, forward) {
+                        (true, true) => " (wrapped to the start)",
+                        (true, false) => " (wrapped to the end)",
+                        _ => "",
                     }
                 ));
             }
-            None => self.warn(format!("\"{query}\" is not in the trace")),
+            None => {
+                self.searching = false;
+                self.warn(format!("\"{query}\" is not in the trace"));
+            }
         }
+    }
+
+    /// `:` — to a virtual time or an event's seq; bad input is a warning.
+    fn jump(&mut self, text: &str) {
+        let target = match parse_jump(text) {
+            Ok(t) => t,
+            Err(e) => return self.warn(e),
+        };
+        if self.replay.is_empty() {
+            return self.warn("the trace holds no event to jump to");
+        }
+        match target {
+            JumpTarget::Seq(seq) => match self.replay.find_seq(seq) {
+                Some(i) => {
+                    self.goto(i);
+                    self.say(format!("#{seq}"));
+                }
+                None => {
+                    let (a, b) = (
+                        self.replay.event(0).seq,
+                        self.replay.event(self.replay.len() - 1).seq,
+                    );
+                    self.warn(format!("#{seq} is not in this trace (#{a} … #{b})"));
+                }
+            },
+            JumpTarget::Time(t) => {
+                let i = self.replay.index_at_or_after(t);
+                if i >= self.replay.len() {
+                    let last = self.replay.event(self.replay.len() - 1).t;
+                    return self.warn(format!(
+                        "{}s is past the last event (at {}s)",
+                        super::event::fmt_t(t),
+                        super::event::fmt_t(last)
+                    ));
+                }
+                self.goto(i);
+                self.say(format!(
+                    "{}s: first event at or after it",
+                    super::event::fmt_t(t)
+                ));
+            }
+        }
+    }
+
+    /// `o` — the operations a `linearizable` violation cannot order: the
+    /// violation under the cursor, else the ones already read, else the
+    /// trace's first such violation; each press shows the next one.
+    fn next_culprit(&mut self) {
+        let at_cursor = (!self.replay.is_empty()
+            && self.replay.event(self.cursor).kind == super::index::K_VIOLATION)
+            .then(|| self.replay.full(self.cursor).ok())
+            .flatten()
+            .filter(|v| v.str("check") == "linearizable");
+        let source = match at_cursor {
+            Some(v) => Some(v),
+            None if !self.culprits.is_empty() => None,
+            None => self
+                .replay
+                .violations()
+                .iter()
+                .filter_map(|&i| self.replay.full(i).ok())
+                .find(|v| v.str("check") == "linearizable"),
+        };
+        if let Some(v) = source {
+            let ops = self.replay.ops().culprits(v.str("detail"));
+            if ops.is_empty() {
+                return self.say(
+                    "this linearizable violation names no operation of the trace (see its detail)",
+                );
+            }
+            (self.culprits, self.culprit_keys) = ops.into_iter().unzip();
+            self.culprit_at = None;
+        }
+        if self.culprits.is_empty() {
+            return self.say("no linearizable violation in this trace");
+        }
+        let k = self.culprit_at.map_or(0, |k| (k + 1) % self.culprits.len());
+        self.culprit_at = Some(k);
+        self.lanes = LanesMode::Ops;
+        self.goto(self.culprits[k]);
+        self.warn(format!(
+            "operation {} of {} that cannot follow the linearizable prefix of {} (o: next)",
+            k + 1,
+            self.culprits.len(),
+            match self.culprit_keys[k].as_str() {
+                "" => "the register",
+                key => key,
+            }
+        ));
+    }
+
+    fn count_matching(&mut self) {
+        self.matching = if self.filtering() {
+            (0..self.replay.len()).filter(|&i| self.passes(i)).count()
+        } else {
+            self.replay.len()
+        };
     }
 
     fn filter_key(&mut self, key: KeyEvent, mut menu: FilterMenu) {
@@ -515,8 +717,8 @@ impl App {
         match key.code {
             KeyCode::Esc | KeyCode::Enter | KeyCode::Char('f' | 'q') => {
                 self.overlay = Overlay::None;
-                let shown = (0..self.replay.len()).any(|i| self.passes(i));
-                if self.filtering() && !shown {
+                self.count_matching();
+                if self.filtering() && self.matching == 0 {
                     self.warn("the filter hides every event");
                 }
                 return;
@@ -572,8 +774,16 @@ impl App {
             KeyCode::PageUp => self.step(false, PAGE_STEP),
             KeyCode::Char('[') => self.set_speed(false),
             KeyCode::Char(']') => self.set_speed(true),
+            KeyCode::Char('n') if self.searching => self.repeat_search(true),
+            KeyCode::Char('N') if self.searching => self.repeat_search(false),
             KeyCode::Char('n') => self.next_of_kind(true),
             KeyCode::Char('N') => self.next_of_kind(false),
+            KeyCode::Esc if self.searching => {
+                self.searching = false;
+                self.say("n/N find the selected kind again");
+            }
+            KeyCode::Char(':') => self.overlay = Overlay::Jump(String::new()),
+            KeyCode::Char('o') => self.next_culprit(),
             KeyCode::Char('v') => self.next_violation(true),
             KeyCode::Char('V') => self.next_violation(false),
             KeyCode::Char('f') => self.overlay = Overlay::Filter(FilterMenu::default()),
@@ -584,15 +794,17 @@ impl App {
             KeyCode::Char('\'') => self.next_bookmark(),
             KeyCode::Char('c') => self.walk_cause(),
             KeyCode::Char('C') | KeyCode::Backspace => self.walk_back(),
-            KeyCode::Char('?') => self.overlay = Overlay::Help,
+            KeyCode::Char('?') => self.overlay = Overlay::Help(0),
             KeyCode::Char('m') => {
                 self.lanes = match self.lanes {
                     LanesMode::Arrows => LanesMode::Glyphs,
-                    LanesMode::Glyphs => LanesMode::Arrows,
+                    LanesMode::Glyphs => LanesMode::Ops,
+                    LanesMode::Ops => LanesMode::Arrows,
                 };
                 self.say(match self.lanes {
                     LanesMode::Arrows => "lanes: message arrows",
                     LanesMode::Glyphs => "lanes: per-process glyph columns",
+                    LanesMode::Ops => "lanes: client operations, invocation to completion",
                 });
             }
             KeyCode::Tab => {
@@ -641,12 +853,25 @@ pub fn update(app: &mut App, msg: Msg) {
             let overlay = std::mem::replace(&mut app.overlay, Overlay::None);
             match overlay {
                 Overlay::None => app.normal_key(key),
-                Overlay::Help => {
-                    // Any key closes the help; q and ctrl-c still quit.
-                    if key.code == KeyCode::Char('c')
-                        && key.modifiers.contains(KeyModifiers::CONTROL)
-                    {
-                        app.quit = true;
+                Overlay::Help(scroll) => {
+                    // Arrows and pages scroll; any other key closes the
+                    // help (ctrl-c still quits).
+                    let last = super::legend::help_lines().len() as u16;
+                    match key.code {
+                        KeyCode::Down | KeyCode::Char('j') => {
+                            app.overlay = Overlay::Help((scroll + 1).min(last))
+                        }
+                        KeyCode::Up | KeyCode::Char('k') => {
+                            app.overlay = Overlay::Help(scroll.saturating_sub(1))
+                        }
+                        KeyCode::PageDown | KeyCode::Char(' ') => {
+                            app.overlay = Overlay::Help((scroll + 10).min(last))
+                        }
+                        KeyCode::PageUp => app.overlay = Overlay::Help(scroll.saturating_sub(10)),
+                        KeyCode::Char('c') if key.modifiers.contains(KeyModifiers::CONTROL) => {
+                            app.quit = true
+                        }
+                        _ => {}
                     }
                 }
                 Overlay::Filter(menu) => app.filter_key(key, menu),
@@ -664,6 +889,21 @@ pub fn update(app: &mut App, msg: Msg) {
                         app.overlay = Overlay::Search(text);
                     }
                     _ => app.overlay = Overlay::Search(text),
+                },
+                Overlay::Jump(mut text) => match key.code {
+                    KeyCode::Esc => {}
+                    KeyCode::Enter => app.jump(&text),
+                    KeyCode::Backspace => {
+                        text.pop();
+                        app.overlay = Overlay::Jump(text);
+                    }
+                    KeyCode::Char(c) if !key.modifiers.contains(KeyModifiers::CONTROL) => {
+                        if text.len() < 40 {
+                            text.push(c);
+                        }
+                        app.overlay = Overlay::Jump(text);
+                    }
+                    _ => app.overlay = Overlay::Jump(text),
                 },
             }
         }
@@ -963,12 +1203,14 @@ mod tests {
     fn help_and_view_toggles() {
         let mut a = app();
         press(&mut a, '?');
-        assert_eq!(a.overlay(), &Overlay::Help);
+        assert_eq!(a.overlay(), &Overlay::Help(0));
         press(&mut a, 'q');
         assert_eq!(a.overlay(), &Overlay::None);
         assert!(!a.should_quit(), "q closes the help first");
         press(&mut a, 'm');
         assert_eq!(a.lanes_mode(), LanesMode::Glyphs);
+        press(&mut a, 'm');
+        assert_eq!(a.lanes_mode(), LanesMode::Ops);
         press(&mut a, 'm');
         assert_eq!(a.lanes_mode(), LanesMode::Arrows);
         key(&mut a, KeyCode::Tab);

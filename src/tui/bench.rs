@@ -810,7 +810,7 @@ mod tests {
 mod bench_tests {
     #[test]
     fn the_benchmark_runs_on_a_small_trace_and_cleans_up() {
-        let dir = std::env::temp_dir().join(format!("partsim-bench-test-{}", std::process::id()));
+        let dir = super::super::scratch_dir("bench-test");
         let report = super::bench_replay(20_000, &dir).unwrap();
         assert!(report.events >= 20_000);
         assert_eq!(report.seeks, 50);
@@ -829,7 +829,7 @@ mod bench_million {
     #[test]
     #[ignore = "a benchmark: run it in a release build"]
     fn bench_one_million() {
-        let dir = std::env::temp_dir().join(format!("partsim-bench-1m-{}", std::process::id()));
+        let dir = super::super::scratch_dir("bench-1m");
         let report = super::bench_replay(1_000_000, &dir).unwrap();
         println!("{report}");
         println!("{}", serde_json::to_string(&report).unwrap());

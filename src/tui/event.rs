@@ -201,6 +201,47 @@ impl FullEvent {
                 }
                 out
             }
+            "op" => {
+                let mut out = format!("{} {} c{}", s("type"), s("f"), n("key"));
+                if let Some(e) = self.u64("expected") {
+                    out.push_str(&format!(" {e}→"));
+                } else if self.fields.contains_key("value") {
+                    out.push_str(" = ");
+                }
+                if let Some(v) = self.fields.get("value") {
+                    out.push_str(&plain(v));
+                }
+                out.push_str(&format!(" (p{} req {})", n("process"), n("req")));
+                out
+            }
+            "served" => {
+                let mut out = format!(
+                    "p{} e{} {} c{}",
+                    self.partition()
+                        .map_or_else(|| "?".into(), |p| p.to_string()),
+                    n("epoch"),
+                    s("f"),
+                    n("key")
+                );
+                if let Some(v) = self.fields.get("value") {
+                    out.push_str(&format!(" = {}", plain(v)));
+                }
+                out.push_str(&format!(" @{}", n("index")));
+                if let Some(c) = self.fields.get("copies").and_then(Value::as_array) {
+                    out.push_str(&format!(" ({} copies)", c.len()));
+                }
+                out
+            }
+            "availability" => format!(
+                "p{} {}",
+                self.partition()
+                    .map_or_else(|| "?".into(), |p| p.to_string()),
+                if self.flag("available") {
+                    "available again"
+                } else {
+                    "unavailable: no live in-sync copy"
+                }
+            ),
             "complete" => {
                 let mut out = format!(
                     "{} {}",

@@ -28,6 +28,8 @@ use std::path::Path;
 
 use super::TuiError;
 use super::event::FullEvent;
+use super::ops::OpTable;
+use super::scan::{Fast, find_newline, scan_fast};
 use super::state::{ActiveFault, ClusterState, affects_state, fault_groups};
 use crate::sim::SimDuration;
 use crate::trace::reader::parse_header;
@@ -48,7 +50,7 @@ const CHUNK_BYTES: usize = 8 << 20;
 const PROGRESS_EVERY_BYTES: u64 = 32 << 20;
 
 /// The kinds every trace may hold, at fixed indices (others are appended).
-pub const KNOWN_KINDS: [&str; 28] = [
+pub const KNOWN_KINDS: [&str; 31] = [
     "send",
     "deliver",
     "drop",
@@ -77,6 +79,9 @@ pub const KNOWN_KINDS: [&str; 28] = [
     "auth_reject",
     "invoke",
     "complete",
+    "op",
+    "served",
+    "availability",
 ];
 /// Kind index of `send`.
 pub const K_SEND: u16 = 0;
@@ -90,6 +95,12 @@ pub const K_FAULT: u16 = 11;
 pub const K_VIOLATION: u16 = 13;
 /// Kind index of `role`.
 pub const K_ROLE: u16 = 15;
+/// Kind index of `op` (a client operation's invocation or completion).
+pub const K_OP: u16 = 28;
+
+/// The top bit of `cause_back`: the link is derived by the index (a
+/// restart follows its crash), not written in the trace.
+const DERIVED: u32 = 1 << 31;
 
 /// What the index holds per event: 32 bytes.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -100,7 +111,8 @@ pub struct EventInfo {
     pub t: u64,
     /// Event number as written.
     pub seq: u64,
-    /// Distance back to the cause's index (0: none, or not in this trace).
+    /// Distance back to the cause's index (0: none, or not in this trace);
+    /// the top bit marks a link the index derived (see [`Replay::cause_derived`]).
     cause_back: u32,
     /// Process index (see [`Replay::procs`]).
     pub p: u16,
@@ -251,6 +263,7 @@ pub struct Replay {
     violations: Vec<usize>,
     faults: Vec<FaultSpan>,
     leaders: Vec<LeaderSpan>,
+    ops: OpTable,
     grid: Option<GridGeom>,
     t_end: u64,
     file_bytes: u64,
@@ -321,6 +334,11 @@ struct Indexer {
     state: ClusterState,
     open_faults: BTreeMap<u32, usize>,
     open_leaders: Vec<Option<usize>>,
+    /// Per process: its last crash or disk loss, pause, and fault event
+    /// (what a restart, a resume and a crash without a written cause follow).
+    last_down: Vec<Option<usize>>,
+    last_pause: Vec<Option<usize>>,
+    last_fault: Vec<Option<usize>>,
     line_no: u64,
     /// A line that failed to parse: an error unless it turns out to be the last one.
     pending_error: Option<(u64, String)>,
@@ -478,6 +496,7 @@ impl Indexer {
             violations: Vec::new(),
             faults: Vec::new(),
             leaders: Vec::new(),
+            ops: OpTable::default(),
             grid,
             t_end: 0,
             file_bytes: 0,
@@ -494,6 +513,9 @@ impl Indexer {
             state,
             open_faults: BTreeMap::new(),
             open_leaders: Vec::new(),
+            last_down: Vec::new(),
+            last_pause: Vec::new(),
+            last_fault: Vec::new(),
             line_no: 1,
             pending_error: None,
             truncated_line: None,
@@ -554,9 +576,15 @@ impl Indexer {
             .intern_kind(ev)
             .ok_or((self.line_no, format!("more than {MAX_KINDS} event kinds")))?;
         let i = self.r.events.len();
-        let cause_back = cause
-            .and_then(|c| self.r.index_of_seq(c, i))
-            .map_or(0, |ci| u32::try_from(i - ci).unwrap_or(0));
+        let written = cause.and_then(|c| self.r.index_of_seq(c, i));
+        let derived = self.lifecycle_cause(p, kind, i, t);
+        let back = |ci: usize| u32::try_from(i - ci).ok().filter(|&b| b < DERIVED);
+        let cause_back = match (written, derived) {
+            (Some(ci), _) => back(ci),
+            (None, Some(ci)) => back(ci).map(|b| b | DERIVED),
+            (None, None) => None,
+        }
+        .unwrap_or(0);
         if i.is_multiple_of(self.r.every) {
             self.checkpoint();
         }
@@ -573,7 +601,7 @@ impl Indexer {
         self.r.kind_counts[kind as usize] += 1;
         self.r.t_end = self.r.t_end.max(t);
         let folds = self.r.kind_folds[kind as usize];
-        if folds || kind == K_FAULT {
+        if folds || kind == K_FAULT || kind == K_OP {
             let full = match FullEvent::parse(line) {
                 Ok(full) => full,
                 Err(m) => return Err((self.line_no, m)),
@@ -581,11 +609,18 @@ impl Indexer {
             if kind == K_FAULT {
                 self.fault(&full, i);
             }
+            if kind == K_OP {
+                self.r.ops.on_event(i, p, &full);
+            }
             if folds {
                 self.track_leaders(&full, p);
                 let r = &mut self.r;
                 self.state
                     .apply(&full, p, &mut |name| r.intern_proc(name.as_bytes()));
+            } else {
+                // Parsed for the fault or op tables, not for the state: it
+                // still counts as applied, as in `Replay::fold`.
+                self.state.skip(t);
             }
         } else {
             self.state.skip(t);
@@ -594,6 +629,48 @@ impl Indexer {
             self.r.violations.push(i);
         }
         Ok(())
+    }
+
+    /// A link the trace does not write but a reader needs: a process that
+    /// restarts (or starts again) after a crash or a disk loss follows it —
+    /// the crash is why it forgot its state; a resume follows its pause; a
+    /// crash follows the fault event that caused it. Also records `kind` at
+    /// `p` for the events after it.
+    fn lifecycle_cause(&mut self, p: u16, kind: u16, i: usize, t: u64) -> Option<usize> {
+        let pi = p as usize;
+        for v in [
+            &mut self.last_down,
+            &mut self.last_pause,
+            &mut self.last_fault,
+        ] {
+            if v.len() <= pi {
+                v.resize(pi + 1, None);
+            }
+        }
+        match self.r.kinds[kind as usize].as_str() {
+            "restart" | "start" => self.last_down[pi].take(),
+            "resume" => self.last_pause[pi].take(),
+            "crash" | "disk_loss" => {
+                // The fault that fired at this very moment; a disk loss
+                // without one follows the crash it comes with.
+                let at_t = |f: &usize| self.r.events[*f].t == t;
+                let fault = self.last_fault[pi].take().filter(at_t);
+                let crash = self.last_down[pi].filter(at_t);
+                self.last_down[pi] = Some(i);
+                fault.or(crash)
+            }
+            "pause" => {
+                self.last_pause[pi] = Some(i);
+                self.last_fault[pi]
+                    .take()
+                    .filter(|&f| self.r.events[f].t == t)
+            }
+            "fault" => {
+                self.last_fault[pi] = Some(i);
+                None
+            }
+            _ => None,
+        }
     }
 
     fn checkpoint(&mut self) {
@@ -756,118 +833,6 @@ enum Parsed<'a> {
     Slow(SlowFields),
 }
 
-/// The common fields of a writer-formatted line, borrowed from it.
-#[derive(Debug, PartialEq, Eq)]
-struct Fast<'a> {
-    t: u64,
-    p: &'a [u8],
-    seq: u64,
-    cause: Option<u64>,
-    ev: &'a [u8],
-}
-
-/// Reads `{"t":N,"p":"..","seq":N[,"cause":N],"ev":".."` — the prefix the
-/// trace writer always produces. `None` sends the line to `serde_json`.
-fn scan_fast(line: &[u8]) -> Option<Fast<'_>> {
-    let mut s = Scan { b: line, i: 0 };
-    if !s.eat(b"{\"t\":") {
-        return None;
-    }
-    let t = s.num()?;
-    if !s.eat(b",\"p\":\"") {
-        return None;
-    }
-    let p = s.plain_str()?;
-    if !s.eat(b",\"seq\":") {
-        return None;
-    }
-    let seq = s.num()?;
-    let cause = if s.eat(b",\"cause\":") {
-        Some(s.num()?)
-    } else {
-        None
-    };
-    if !s.eat(b",\"ev\":\"") {
-        return None;
-    }
-    let ev = s.plain_str()?;
-    match line.get(s.i) {
-        Some(b',' | b'}') if line.last() == Some(&b'}') => Some(Fast {
-            t,
-            p,
-            seq,
-            cause,
-            ev,
-        }),
-        _ => None,
-    }
-}
-
-struct Scan<'a> {
-    b: &'a [u8],
-    i: usize,
-}
-
-impl<'a> Scan<'a> {
-    fn eat(&mut self, lit: &[u8]) -> bool {
-        if self.b[self.i..].starts_with(lit) {
-            self.i += lit.len();
-            true
-        } else {
-            false
-        }
-    }
-
-    fn num(&mut self) -> Option<u64> {
-        let start = self.i;
-        let mut v: u64 = 0;
-        while let Some(&c) = self.b.get(self.i) {
-            if !c.is_ascii_digit() {
-                break;
-            }
-            v = v.checked_mul(10)?.checked_add(u64::from(c - b'0'))?;
-            self.i += 1;
-        }
-        (self.i > start).then_some(v)
-    }
-
-    /// A string without escapes, up to its closing quote (consumed).
-    fn plain_str(&mut self) -> Option<&'a [u8]> {
-        let start = self.i;
-        while let Some(&c) = self.b.get(self.i) {
-            match c {
-                b'"' => {
-                    self.i += 1;
-                    return Some(&self.b[start..self.i - 1]);
-                }
-                b'\\' => return None,
-                _ => self.i += 1,
-            }
-        }
-        None
-    }
-}
-
-/// The position of the first `\n`, eight bytes at a time.
-fn find_newline(s: &[u8]) -> Option<usize> {
-    const LO: u64 = 0x0101_0101_0101_0101;
-    const HI: u64 = 0x8080_8080_8080_8080;
-    const NL: u64 = LO * b'\n' as u64;
-    let mut i = 0;
-    while i + 8 <= s.len() {
-        let mut word = [0u8; 8];
-        word.copy_from_slice(&s[i..i + 8]);
-        let w = u64::from_le_bytes(word) ^ NL;
-        // The lowest flagged byte is exactly the first zero byte.
-        let z = w.wrapping_sub(LO) & !w & HI;
-        if z != 0 {
-            return Some(i + (z.trailing_zeros() / 8) as usize);
-        }
-        i += 8;
-    }
-    s[i..].iter().position(|&b| b == b'\n').map(|p| i + p)
-}
-
 fn proc_kind(name: &str) -> ProcKind {
     let numbered = |prefix: char| {
         name.strip_prefix(prefix)
@@ -1010,8 +975,28 @@ impl Replay {
 
     /// Index of the event that caused event `i`, when it is in the trace.
     pub fn cause_of(&self, i: usize) -> Option<usize> {
-        let back = self.events.get(i)?.cause_back;
+        let back = self.events.get(i)?.cause_back & !DERIVED;
         (back > 0).then(|| i - back as usize)
+    }
+
+    /// True when event `i`'s cause link is not written in the trace but
+    /// derived by the index: a restart (or a second start) follows the
+    /// process's crash or disk loss, a resume its pause, a crash or pause
+    /// the fault event that fired it at that moment.
+    pub fn cause_derived(&self, i: usize) -> bool {
+        self.events
+            .get(i)
+            .is_some_and(|e| e.cause_back & DERIVED != 0)
+    }
+
+    /// The client operations: invocation to completion, per client.
+    pub fn ops(&self) -> &OpTable {
+        &self.ops
+    }
+
+    /// Index of the event numbered `seq`, if the trace holds it.
+    pub fn find_seq(&self, seq: u64) -> Option<usize> {
+        self.index_of_seq(seq, self.events.len())
     }
 
     /// The processes: the header's list first, then names met in events.
@@ -1165,36 +1150,68 @@ impl Replay {
         }
         let needle: Vec<u8> = needle.bytes().map(|b| b.to_ascii_lowercase()).collect();
         let from = if from >= n { 0 } else { from };
-        self.search_range(from, n, &needle)
-            .or_else(|| self.search_range(0, from, &needle))
+        self.search_range(from, n, &needle, true)
+            .or_else(|| self.search_range(0, from, &needle, true))
     }
 
-    fn search_range(&self, a: usize, b: usize, needle: &[u8]) -> Option<usize> {
+    /// The last event before `before` (wrapping to the end) whose line
+    /// contains `needle`, ignoring ASCII case: a search backwards.
+    pub fn search_back(&self, before: usize, needle: &str) -> Option<usize> {
+        let n = self.events.len();
+        if n == 0 || needle.is_empty() {
+            return None;
+        }
+        let needle: Vec<u8> = needle.bytes().map(|b| b.to_ascii_lowercase()).collect();
+        let before = before.min(n);
+        self.search_range(0, before, &needle, false)
+            .or_else(|| self.search_range(before, n, &needle, false))
+    }
+
+    /// The first (`forward`) or last match in events `a..b`, reading the
+    /// file a block of lines at a time.
+    fn search_range(&self, a: usize, b: usize, needle: &[u8], forward: bool) -> Option<usize> {
         const BLOCK: usize = 4096;
-        let end_of = |k: usize| self.events.get(k).map_or(self.end_offset, |e| e.offset);
         let mut i = a;
-        while i < b {
-            let j = (i + BLOCK).min(b);
-            let start = self.events[i].offset;
-            let len = usize::try_from(end_of(j).saturating_sub(start)).ok()?;
-            let bytes = self.source.read_at(start, len).ok()?;
-            for k in i..j {
-                let s = (self.events[k].offset - start) as usize;
-                let e = ((end_of(k + 1) - start) as usize).min(bytes.len());
-                let line = &bytes[s.min(e)..e];
-                if line.len() >= needle.len()
-                    && line.windows(needle.len()).any(|w| {
-                        w.iter()
-                            .zip(needle)
-                            .all(|(x, y)| x.to_ascii_lowercase() == *y)
-                    })
-                {
-                    return Some(k);
-                }
+        let mut j = b;
+        while i < j {
+            let (lo, hi) = if forward {
+                (i, (i + BLOCK).min(j))
+            } else {
+                (j.saturating_sub(BLOCK).max(i), j)
+            };
+            if let Some(k) = self.search_block(lo, hi, needle, forward) {
+                return Some(k);
             }
-            i = j;
+            if forward {
+                i = hi;
+            } else {
+                j = lo;
+            }
         }
         None
+    }
+
+    fn search_block(&self, i: usize, j: usize, needle: &[u8], first: bool) -> Option<usize> {
+        let end_of = |k: usize| self.events.get(k).map_or(self.end_offset, |e| e.offset);
+        let start = self.events[i].offset;
+        let len = usize::try_from(end_of(j).saturating_sub(start)).ok()?;
+        let bytes = self.source.read_at(start, len).ok()?;
+        let hit = |k: usize| {
+            let s = (self.events[k].offset - start) as usize;
+            let e = ((end_of(k + 1) - start) as usize).min(bytes.len());
+            let line = &bytes[s.min(e)..e];
+            line.len() >= needle.len()
+                && line.windows(needle.len()).any(|w| {
+                    w.iter()
+                        .zip(needle)
+                        .all(|(x, y)| x.to_ascii_lowercase() == *y)
+                })
+        };
+        if first {
+            (i..j).find(|&k| hit(k))
+        } else {
+            (i..j).rev().find(|&k| hit(k))
+        }
     }
 
     /// The fault windows open after event `i`.
@@ -1330,8 +1347,7 @@ mod tests {
 
     #[test]
     fn a_cut_trace_on_disk_reads_back_by_offset() {
-        let dir = std::env::temp_dir().join(format!("partsim-index-test-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = super::super::scratch_dir("index-test");
         let path = dir.join("cut.jsonl");
         let full = body();
         std::fs::write(&path, &full[..full.len() - 10]).unwrap();

@@ -16,6 +16,11 @@ pub mod app;
 pub mod bench;
 pub mod event;
 pub mod index;
+mod lanes;
+pub mod legend;
+pub mod ops;
+mod overlay;
+mod scan;
 pub mod state;
 mod terminal;
 pub mod view;
@@ -80,4 +85,23 @@ impl TuiError {
             TuiError::Open { .. } | TuiError::NotATrace { .. } | TuiError::NotATerminal(_)
         )
     }
+}
+
+/// A fresh scratch directory for a unit test, under the build's target
+/// directory (`target/tmp/partsim-TAG-PID`), never the system's temp
+/// directory: unit tests get no `CARGO_TARGET_TMPDIR`, so it is found from
+/// the test binary's own path (`target/PROFILE/deps/NAME`).
+#[cfg(test)]
+pub(crate) fn scratch_dir(tag: &str) -> std::path::PathBuf {
+    let exe = std::env::current_exe().expect("the test binary's path");
+    let target = exe
+        .ancestors()
+        .nth(3)
+        .expect("the test binary lives in target/PROFILE/deps");
+    let dir = target
+        .join("tmp")
+        .join(format!("partsim-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("a scratch directory");
+    dir
 }

@@ -159,6 +159,11 @@ pub struct PartState {
     pub replicas: Vec<(u16, ReplicaState)>,
     /// A move is in flight (between its first and last phase).
     pub moving: bool,
+    /// Writes and compare-and-sets its primaries acknowledged (`served`).
+    pub writes: u64,
+    /// The leader reported it `unavailable` (no live in-sync copy) and has
+    /// not reported it available again.
+    pub unavailable: bool,
 }
 
 impl PartState {
@@ -235,6 +240,8 @@ pub fn affects_state(kind: &str) -> bool {
             | "health"
             | "member"
             | "move"
+            | "served"
+            | "availability"
             | "violation"
     )
 }
@@ -364,6 +371,18 @@ impl ClusterState {
                             | "cancelled"
                             | "failed"
                     );
+                }
+            }
+            "served" => {
+                if ev.str("f") != "read"
+                    && let Some(part) = self.partition_mut(ev.partition())
+                {
+                    part.writes += 1;
+                }
+            }
+            "availability" => {
+                if let Some(part) = self.partition_mut(ev.partition()) {
+                    part.unavailable = !ev.flag("available");
                 }
             }
             "violation" => self.violations += 1,

@@ -20,12 +20,16 @@ use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Clear, Paragraph, Widget, Wrap};
+use ratatui::widgets::{Block, Borders, Paragraph, Widget, Wrap};
 
-use super::app::{App, LanesMode, MainView, Overlay};
-use super::event::{FullEvent, fmt_offset, fmt_span, fmt_t};
-use super::index::{K_DELIVER, K_DROP, K_SEND, ProcInfo, ProcKind, Replay};
+use super::app::{App, MainView, Overlay};
+use super::event::{fmt_offset, fmt_span, fmt_t};
+use super::index::{ProcInfo, ProcKind, Replay};
+use super::lanes::draw_lanes;
+use super::overlay::{draw_filter, draw_help, draw_hints};
 use super::state::{ClusterState, Health, RaftRole, ReplicaState, Status};
+
+pub use super::legend::KEYS;
 
 /// Smallest terminal the UI draws in.
 pub const MIN_WIDTH: u16 = 40;
@@ -34,10 +38,10 @@ pub const MIN_HEIGHT: u16 = 12;
 
 /// The violation colour; used for nothing else.
 pub const VIOLATION: Color = Color::Red;
-const DOWN: Color = Color::LightRed;
-const DIM: Color = Color::Indexed(244);
-const FAINT: Color = Color::Indexed(239);
-const CURSOR_BG: Color = Color::Indexed(237);
+pub(super) const DOWN: Color = Color::LightRed;
+pub(super) const DIM: Color = Color::Indexed(244);
+pub(super) const FAINT: Color = Color::Indexed(239);
+pub(super) const CURSOR_BG: Color = Color::Indexed(237);
 const UNASSIGNED_BG: Color = Color::Indexed(236);
 const TITLE_BG: Color = Color::Indexed(24);
 
@@ -59,32 +63,6 @@ pub const PALETTE: [Color; 16] = [
     Color::Indexed(172),
     Color::Indexed(99),
     Color::Indexed(150),
-];
-
-/// The keys, as the help overlay and the README show them.
-pub const KEYS: [(&str, &str); 22] = [
-    ("space", "play / pause"),
-    ("← → (↑ ↓)", "previous / next event (of the filter)"),
-    ("shift+← →", "jump back / forward by 1% of the run"),
-    ("PgUp PgDn", "20 events back / forward"),
-    ("[ ]", "slower / faster playback"),
-    ("n N", "next / previous event of the selected kind"),
-    ("v V", "next / previous violation"),
-    ("f", "filter by process and kind"),
-    ("/", "search the event text (enter repeats)"),
-    ("g G", "start / end"),
-    ("b", "bookmark the event (toggle)"),
-    ("'", "jump to the next bookmark"),
-    ("c", "walk back to the event's cause"),
-    ("C  backspace", "return along the causal walk"),
-    ("m", "lanes: message arrows / glyph columns"),
-    ("tab", "small screens: event log / lanes"),
-    ("mouse", "wheel steps, click log or timeline"),
-    ("?", "this help"),
-    ("q  ctrl+c", "quit"),
-    ("", ""),
-    ("timeline", "━ fault windows, leader by colour,"),
-    ("", "▲ violation (red), ◆ bookmark, ┃ cursor"),
 ];
 
 /// The colour of a process.
@@ -306,28 +284,28 @@ pub fn render(app: &App, frame: &mut Frame) {
     draw_detail(app, buf, areas.detail);
     draw_hints(app, buf, areas.hints);
     match app.overlay() {
-        Overlay::Help => draw_help(buf, area),
+        Overlay::Help(scroll) => draw_help(buf, area, *scroll),
         Overlay::Filter(menu) => draw_filter(app, buf, area, menu.column, menu.row),
-        Overlay::None | Overlay::Search(_) => {}
+        Overlay::None | Overlay::Search(_) | Overlay::Jump(_) => {}
     }
 }
 
 // ---- small drawing helpers ----
 
-fn text(buf: &mut Buffer, x: u16, y: u16, max: u16, s: &str, style: Style) -> u16 {
+pub(super) fn text(buf: &mut Buffer, x: u16, y: u16, max: u16, s: &str, style: Style) -> u16 {
     if max == 0 {
         return x;
     }
     buf.set_stringn(x, y, s, usize::from(max), style).0
 }
 
-fn glyph(buf: &mut Buffer, x: u16, y: u16, ch: char, style: Style) {
+pub(super) fn glyph(buf: &mut Buffer, x: u16, y: u16, ch: char, style: Style) {
     if let Some(cell) = buf.cell_mut((x, y)) {
         cell.set_char(ch).set_style(style);
     }
 }
 
-fn spans(buf: &mut Buffer, x: u16, y: u16, max: u16, parts: &[(String, Style)]) -> u16 {
+pub(super) fn spans(buf: &mut Buffer, x: u16, y: u16, max: u16, parts: &[(String, Style)]) -> u16 {
     let mut cx = x;
     for (s, st) in parts {
         let left = (x + max).saturating_sub(cx);
@@ -355,7 +333,12 @@ fn pane_inner(area: Rect, left_sep: bool) -> Rect {
 }
 
 /// Draws a pane's frame with its title; returns the inner area.
-fn pane(buf: &mut Buffer, area: Rect, title: Vec<Span<'static>>, left_sep: bool) -> Rect {
+pub(super) fn pane(
+    buf: &mut Buffer,
+    area: Rect,
+    title: Vec<Span<'static>>,
+    left_sep: bool,
+) -> Rect {
     let mut parts = vec![Span::raw(" ")];
     parts.extend(title);
     parts.push(Span::raw(" "));
@@ -365,15 +348,15 @@ fn pane(buf: &mut Buffer, area: Rect, title: Vec<Span<'static>>, left_sep: bool)
     inner
 }
 
-fn bold(s: impl Into<String>) -> Span<'static> {
+pub(super) fn bold(s: impl Into<String>) -> Span<'static> {
     Span::styled(s.into(), Style::new().add_modifier(Modifier::BOLD))
 }
 
-fn dim(s: impl Into<String>) -> Span<'static> {
+pub(super) fn dim(s: impl Into<String>) -> Span<'static> {
     Span::styled(s.into(), Style::new().fg(DIM))
 }
 
-fn kind_style(kind: &str) -> Style {
+pub(super) fn kind_style(kind: &str) -> Style {
     match kind {
         "violation" => Style::new().fg(VIOLATION).add_modifier(Modifier::BOLD),
         "fault" => Style::new().fg(Color::Yellow),
@@ -388,14 +371,14 @@ fn kind_style(kind: &str) -> Style {
     }
 }
 
-fn proc_name(replay: &Replay, p: u16) -> &str {
+pub(super) fn proc_name(replay: &Replay, p: u16) -> &str {
     replay
         .procs()
         .get(p as usize)
         .map_or("?", |i| i.name.as_str())
 }
 
-fn proc_style(replay: &Replay, p: u16) -> Style {
+pub(super) fn proc_style(replay: &Replay, p: u16) -> Style {
     replay
         .procs()
         .get(p as usize)
@@ -425,6 +408,10 @@ fn draw_title(app: &App, buf: &mut Buffer, area: Rect) {
     parts.push((format!("│ {play} {} ", fmt_speed(app.speed())), base));
     if app.filtering() {
         parts.push(("│ filtered ".into(), base.fg(Color::LightYellow)));
+    }
+    if let Some(q) = app.active_search() {
+        let q: String = q.chars().take(24).collect();
+        parts.push((format!("│ /{q} "), base.fg(Color::LightYellow)));
     }
     if r.notice.is_some() {
         parts.push(("│ incomplete trace ".into(), base.fg(Color::LightYellow)));
@@ -924,7 +911,8 @@ fn draw_grid(app: &App, buf: &mut Buffer, area: Rect) {
                         .count();
                     let mut s = live.to_string();
                     if p.catching_up() > 0 {
-                        s.push_str(&format!("+{}", p.catching_up()));
+                        s.push('+');
+                        s.push_str(&p.catching_up().to_string());
                     }
                     if rf > 0 && live < rf {
                         s.push('!');
@@ -932,39 +920,63 @@ fn draw_grid(app: &App, buf: &mut Buffer, area: Rect) {
                     if p.moving {
                         s.push('*');
                     }
+                    if p.unavailable {
+                        s.push('⊘');
+                    }
                     s
                 }
-                _ => "·".to_string(),
+                Some(p) if p.unavailable => '⊘'.to_string(),
+                _ => '·'.to_string(),
             };
+            // The epoch (row 3) and the writes acknowledged so far: after
+            // the label (row 2) or the epoch, wherever they fit.
+            let epoch = part.filter(|p| p.epoch > 0).map_or(String::new(), |p| {
+                let mut s = String::from('e');
+                s.push_str(&p.epoch.to_string());
+                s
+            });
+            let writes = part.filter(|p| p.writes > 0).map_or(String::new(), |p| {
+                let mut s = String::from('w');
+                s.push_str(&compact(p.writes));
+                s
+            });
+            let fits = |a: &str| a.chars().count() + 1 + writes.chars().count() <= usize::from(cw);
+            let (label_row, epoch_row) = if writes.is_empty() {
+                (label.clone(), epoch)
+            } else if fits(&label) {
+                (format!("{label} {writes}"), epoch)
+            } else if th >= 3 && fits(&epoch) {
+                (
+                    label.clone(),
+                    format!("{epoch} {writes}").trim_start().to_string(),
+                )
+            } else {
+                (label.clone(), epoch)
+            };
+            let mut name = String::from('p');
+            name.push_str(&k.to_string());
             if th >= 2 {
-                text(
-                    buf,
-                    x,
-                    y,
-                    cw,
-                    &format!("p{k}"),
-                    style.add_modifier(Modifier::DIM),
-                );
+                text(buf, x, y, cw, &name, style.add_modifier(Modifier::DIM));
                 text(
                     buf,
                     x,
                     y + 1,
                     cw,
-                    &label,
+                    &label_row,
                     style.add_modifier(Modifier::BOLD),
                 );
-                if let Some(p) = part.filter(|p| th >= 3 && p.epoch > 0) {
+                if th >= 3 {
                     text(
                         buf,
                         x,
                         y + 2,
                         cw,
-                        &format!("e{}", p.epoch),
+                        &epoch_row,
                         style.add_modifier(Modifier::DIM),
                     );
                 }
             } else if cw as usize >= label.len() + 3 && !label.starts_with('·') {
-                text(buf, x, y, cw, &format!("p{k}:{label}"), style);
+                text(buf, x, y, cw, &format!("{name}:{label}"), style);
             } else {
                 text(buf, x, y, cw, &label, style.add_modifier(Modifier::BOLD));
             }
@@ -992,6 +1004,15 @@ fn draw_grid(app: &App, buf: &mut Buffer, area: Rect) {
     }
 }
 
+/// `950`, `12k`, `3.4M`: a count in at most four characters.
+fn compact(n: u64) -> String {
+    match n {
+        0..=9_999 => n.to_string(),
+        10_000..=999_999 => format!("{}k", n / 1_000),
+        _ => format!("{:.1}M", n as f64 / 1e6),
+    }
+}
+
 fn draw_log(app: &App, buf: &mut Buffer, area: Rect) {
     let r = app.replay();
     let mut title = vec![bold("events")];
@@ -1001,7 +1022,11 @@ fn draw_log(app: &App, buf: &mut Buffer, area: Rect) {
             Style::new().fg(Color::LightYellow),
         ));
     }
-    title.push(dim(format!(" · {} in all", r.len())));
+    if app.filtering() {
+        title.push(dim(format!(" · {} of {} match", app.matching(), r.len())));
+    } else {
+        title.push(dim(format!(" · {} in all", r.len())));
+    }
     let inner = pane(buf, area, title, true);
     if inner.height == 0 {
         return;
@@ -1058,303 +1083,6 @@ fn draw_log(app: &App, buf: &mut Buffer, area: Rect) {
     }
 }
 
-fn lane_line(status: Status) -> (char, Style) {
-    match status {
-        Status::Up => ('│', Style::new().fg(FAINT)),
-        Status::Paused => ('┆', Style::new().fg(Color::Yellow)),
-        Status::Down => ('╳', Style::new().fg(Color::Indexed(52))),
-        Status::NotStarted => (' ', Style::new()),
-    }
-}
-
-fn status_glyph(replay: &Replay, st: &ClusterState, p: usize) -> (char, Style) {
-    let ps = st.procs.get(p).cloned().unwrap_or_default();
-    let colour = replay.procs().get(p).map_or(Color::White, proc_colour);
-    match ps.status {
-        Status::NotStarted => (' ', Style::new()),
-        Status::Down => ('X', Style::new().fg(DOWN)),
-        Status::Paused => ('z', Style::new().fg(Color::Yellow)),
-        Status::Up => match ps.role {
-            Some(RaftRole::Leader) => ('L', Style::new().fg(colour).add_modifier(Modifier::BOLD)),
-            Some(role) => (role.glyph(), Style::new().fg(colour)),
-            None => match ps.health {
-                Some(Health::Suspect) => ('?', Style::new().fg(Color::Yellow)),
-                Some(Health::Dead) => ('d', Style::new().fg(DOWN)),
-                _ => ('.', Style::new().fg(colour)),
-            },
-        },
-    }
-}
-
-fn event_glyph(kind: &str, full: Option<&FullEvent>) -> char {
-    match kind {
-        "send" => '>',
-        "deliver" => '<',
-        "drop" => 'x',
-        "timer" => 't',
-        "start" | "restart" => '^',
-        "crash" => 'X',
-        "pause" => 'z',
-        "resume" => 'r',
-        "violation" => '!',
-        "fault" => '~',
-        "role" => full
-            .and_then(|f| f.fields.get("role"))
-            .and_then(|v| v.as_str())
-            .map_or('R', |r| match r {
-                "leader" => 'L',
-                "candidate" => 'C',
-                "pre_candidate" => 'p',
-                _ => 'F',
-            }),
-        "commit" => '+',
-        "replica" => '#',
-        "map" => 'm',
-        "health" => 'h',
-        _ => '*',
-    }
-}
-
-fn draw_lanes(app: &App, buf: &mut Buffer, area: Rect) {
-    let r = app.replay();
-    let left_sep = true;
-    let mode = app.lanes_mode();
-    let title = vec![
-        bold("lanes"),
-        dim(match mode {
-            LanesMode::Arrows => " messages in space-time (m: glyphs)",
-            LanesMode::Glyphs => " per-process glyph columns (m: arrows)",
-        }),
-    ];
-    let inner = pane(buf, area, title, left_sep);
-    if inner.height < 2 || inner.width < 16 {
-        return;
-    }
-    let label_w: u16 = 11;
-    let lanes: Vec<usize> = (0..r.procs().len())
-        .filter(|&p| r.procs()[p].kind != ProcKind::Sim && !app.proc_hidden(p))
-        .collect();
-    let avail = inner.width - label_w;
-    let lane_w: u16 = match mode {
-        LanesMode::Glyphs => 2,
-        LanesMode::Arrows => (avail / (lanes.len().max(1) as u16)).clamp(2, 6),
-    };
-    let fit = usize::from(avail / lane_w).min(lanes.len());
-    let lanes = &lanes[..fit];
-    let lane_of = |p: u16| lanes.iter().position(|&l| l == p as usize);
-    let lx = |k: usize| inner.x + label_w + k as u16 * lane_w + lane_w / 2;
-    // Header: lane names.
-    for (k, &p) in lanes.iter().enumerate() {
-        let name = &r.procs()[p].name;
-        let x = (lx(k) + 1)
-            .saturating_sub((name.len() as u16).div_ceil(2).max(1))
-            .max(inner.x + label_w + k as u16 * lane_w);
-        text(
-            buf,
-            x,
-            inner.y,
-            lane_w.max(2),
-            name,
-            Style::new()
-                .fg(proc_colour(&r.procs()[p]))
-                .add_modifier(Modifier::BOLD),
-        );
-    }
-    let rows = window(app, inner.height as usize - 1);
-    if rows.is_empty() {
-        return;
-    }
-    // The state after each row's event: from the state before the first
-    // row, folded forward (or re-seeked across long filtered gaps).
-    let mut st = r.state_at(rows[0]);
-    let mut prev = rows[0];
-    let text_x = inner.x + label_w + fit as u16 * lane_w + 1;
-    for (k, &i) in rows.iter().enumerate() {
-        if k > 0 {
-            if i - prev > r.checkpoint_every() {
-                st = r.state_at(i);
-            } else {
-                r.fold(&mut st, prev + 1, i + 1);
-            }
-            prev = i;
-        }
-        let y = inner.y + 1 + k as u16;
-        let e = r.event(i);
-        let kind = r.kinds()[e.kind as usize].as_str();
-        let full = r.full(i).ok();
-        text(
-            buf,
-            inner.x,
-            y,
-            label_w - 1,
-            &fmt_t(e.t),
-            Style::new().fg(DIM),
-        );
-        match mode {
-            LanesMode::Glyphs => {
-                for (lk, &p) in lanes.iter().enumerate() {
-                    let (ch, style) = status_glyph(r, &st, p);
-                    glyph(buf, lx(lk), y, ch, style);
-                }
-                if let Some(lk) = lane_of(e.p) {
-                    let ch = event_glyph(kind, full.as_ref());
-                    let style = if kind == "violation" {
-                        Style::new().fg(Color::White).bg(VIOLATION)
-                    } else {
-                        proc_style(r, e.p).add_modifier(Modifier::REVERSED)
-                    };
-                    glyph(buf, lx(lk), y, ch, style);
-                }
-            }
-            LanesMode::Arrows => {
-                for (lk, &p) in lanes.iter().enumerate() {
-                    let (ch, style) =
-                        lane_line(st.procs.get(p).map_or(Status::NotStarted, |s| s.status));
-                    glyph(buf, lx(lk), y, ch, style);
-                }
-                draw_arrow(buf, r, e.p, e.kind, kind, full.as_ref(), y, &lane_of, &lx);
-            }
-        }
-        if text_x < inner.x + inner.width {
-            let summary = full.as_ref().map_or_else(String::new, |f| {
-                format!("{} {} {}", proc_name(r, e.p), kind, f.summary())
-            });
-            let style = if kind == "violation" {
-                kind_style(kind)
-            } else {
-                Style::new().fg(DIM)
-            };
-            text(
-                buf,
-                text_x,
-                y,
-                inner.x + inner.width - text_x,
-                &summary,
-                style,
-            );
-        }
-        if i == app.cursor() {
-            buf.set_style(
-                Rect::new(inner.x, y, inner.width, 1),
-                Style::new().bg(CURSOR_BG),
-            );
-        }
-    }
-}
-
-#[allow(clippy::too_many_arguments)]
-fn draw_arrow(
-    buf: &mut Buffer,
-    r: &Replay,
-    p: u16,
-    kind_id: u16,
-    kind: &str,
-    full: Option<&FullEvent>,
-    y: u16,
-    lane_of: &dyn Fn(u16) -> Option<usize>,
-    lx: &dyn Fn(usize) -> u16,
-) {
-    let other = |key: &str| full.and_then(|f| r.proc_id(f.str(key)));
-    let line = |buf: &mut Buffer, a: u16, b: u16, ch: char, style: Style| {
-        let (lo, hi) = (a.min(b), a.max(b));
-        for x in lo + 1..hi {
-            glyph(buf, x, y, ch, style);
-        }
-    };
-    match kind_id {
-        K_SEND | K_DELIVER | K_DROP => {
-            let (from, to) = match kind_id {
-                K_SEND => (Some(p), other("to")),
-                K_DELIVER => (other("from"), Some(p)),
-                _ => (other("from"), other("to")),
-            };
-            let (fa, ta) = (from.and_then(lane_of), to.and_then(lane_of));
-            let colour = from.map_or(Style::new(), |f| proc_style(r, f));
-            match (fa, ta) {
-                (Some(a), Some(b)) => {
-                    let (xa, xb) = (lx(a), lx(b));
-                    let right = xb >= xa;
-                    match kind_id {
-                        K_SEND => {
-                            line(buf, xa, xb, '╌', colour.add_modifier(Modifier::DIM));
-                            glyph(buf, xa, y, '●', colour);
-                            glyph(
-                                buf,
-                                xb,
-                                y,
-                                if right { '›' } else { '‹' },
-                                colour.add_modifier(Modifier::DIM),
-                            );
-                        }
-                        K_DELIVER => {
-                            line(buf, xa, xb, '─', colour);
-                            glyph(buf, xa, y, '○', colour);
-                            glyph(
-                                buf,
-                                xb,
-                                y,
-                                if right { '▶' } else { '◀' },
-                                colour.add_modifier(Modifier::BOLD),
-                            );
-                        }
-                        _ => {
-                            line(buf, xa, xb, '╌', Style::new().fg(Color::Indexed(174)));
-                            glyph(buf, xa, y, '○', colour);
-                            glyph(
-                                buf,
-                                xb,
-                                y,
-                                '✕',
-                                Style::new().fg(DOWN).add_modifier(Modifier::BOLD),
-                            );
-                        }
-                    }
-                }
-                (Some(a), None) => glyph(buf, lx(a), y, '●', colour),
-                (None, Some(b)) => glyph(buf, lx(b), y, '▶', colour),
-                (None, None) => {}
-            }
-        }
-        _ => {
-            let ch = event_glyph(kind, full);
-            let style = match kind {
-                "violation" => Style::new()
-                    .fg(Color::White)
-                    .bg(VIOLATION)
-                    .add_modifier(Modifier::BOLD),
-                "crash" => Style::new().fg(DOWN).add_modifier(Modifier::BOLD),
-                "fault" => Style::new().fg(Color::Yellow),
-                _ => proc_style(r, p).add_modifier(Modifier::BOLD),
-            };
-            match lane_of(p) {
-                Some(a) => glyph(buf, lx(a), y, ch, style),
-                None => {
-                    // World-level events (faults, end-of-run violations): across every lane.
-                    if let (Some(first), Some(last)) =
-                        (lane_of_first(lane_of, r), lane_of_last(lane_of, r))
-                    {
-                        line(
-                            buf,
-                            lx(first).saturating_sub(1),
-                            lx(last) + 1,
-                            if kind == "violation" { '!' } else { '~' },
-                            style,
-                        );
-                    }
-                }
-            }
-        }
-    }
-}
-
-fn lane_of_first(lane_of: &dyn Fn(u16) -> Option<usize>, r: &Replay) -> Option<usize> {
-    (0..r.procs().len() as u16).filter_map(lane_of).min()
-}
-
-fn lane_of_last(lane_of: &dyn Fn(u16) -> Option<usize>, r: &Replay) -> Option<usize> {
-    (0..r.procs().len() as u16).filter_map(lane_of).max()
-}
-
 fn draw_detail(app: &App, buf: &mut Buffer, area: Rect) {
     let r = app.replay();
     let inner = pane(
@@ -1401,7 +1129,10 @@ fn draw_detail(app: &App, buf: &mut Buffer, area: Rect) {
                 (Some(seq), None) => lines.push(Line::from(dim(format!(
                     "cause #{seq} is not in this trace"
                 )))),
-                (None, _) => lines.push(Line::from(dim("no recorded cause"))),
+                (None, None) => lines.push(Line::from(dim("no recorded cause"))),
+                (None, Some(_)) => lines.push(Line::from(dim(
+                    "no cause written; ⇠ the process's crash, pause or fault it follows",
+                ))),
                 _ => {}
             }
         }
@@ -1410,6 +1141,7 @@ fn draw_detail(app: &App, buf: &mut Buffer, area: Rect) {
     // The causal chain, walking back through `cause`.
     let mut c = r.cause_of(i);
     let mut depth = 0;
+    let mut chain_prev = i;
     if c.is_some() {
         lines.push(Line::from(dim("caused by:")));
     }
@@ -1421,8 +1153,15 @@ fn draw_detail(app: &App, buf: &mut Buffer, area: Rect) {
         let ce = r.event(ci);
         let ck = r.kinds()[ce.kind as usize].clone();
         let summary = r.full(ci).map(|f| f.summary()).unwrap_or_default();
+        // A link the index derived (a restart follows its crash) reads `⇠`.
+        let arrow = if r.cause_derived(chain_prev) {
+            '⇠'
+        } else {
+            '←'
+        };
+        chain_prev = ci;
         lines.push(Line::from(vec![
-            dim(format!("{}← #{} ", " ".repeat(depth.min(6)), ce.seq)),
+            dim(format!("{}{arrow} #{} ", " ".repeat(depth.min(6)), ce.seq)),
             Span::styled(proc_name(r, ce.p).to_string(), proc_style(r, ce.p)),
             Span::raw(" "),
             Span::styled(ck.clone(), kind_style(&ck)),
@@ -1434,180 +1173,4 @@ fn draw_detail(app: &App, buf: &mut Buffer, area: Rect) {
     Paragraph::new(lines)
         .wrap(Wrap { trim: false })
         .render(inner, buf);
-}
-
-fn draw_hints(app: &App, buf: &mut Buffer, area: Rect) {
-    buf.set_style(area, Style::new().bg(Color::Indexed(235)));
-    if let Overlay::Search(q) = app.overlay() {
-        let parts = vec![
-            (
-                "/".to_string(),
-                Style::new()
-                    .fg(Color::LightYellow)
-                    .add_modifier(Modifier::BOLD),
-            ),
-            (format!("{q}█"), Style::new().fg(Color::White)),
-            (
-                "  enter: search forward (empty repeats) · esc: cancel".to_string(),
-                Style::new().fg(DIM),
-            ),
-        ];
-        spans(buf, area.x, area.y, area.width, &parts);
-        return;
-    }
-    if let Some((msg, warn)) = app.status() {
-        let style = if warn {
-            Style::new().fg(Color::Black).bg(Color::LightYellow)
-        } else {
-            Style::new().fg(Color::White)
-        };
-        text(buf, area.x, area.y, area.width, &format!(" {msg} "), style);
-        return;
-    }
-    let hints: [(&str, &str); 12] = [
-        ("space", "play"),
-        ("←→", "step"),
-        ("⇧←→", "jump"),
-        ("v", "violation"),
-        ("f", "filter"),
-        ("/", "search"),
-        ("c", "cause"),
-        ("n/N", "kind"),
-        ("[]", "speed"),
-        ("g/G", "ends"),
-        ("b '", "marks"),
-        ("m", "lanes"),
-    ];
-    // `?` and `q` always show; the others while they fit, in this order.
-    let essential = [("?", "help"), ("q", "quit")];
-    let width = |k: &str, d: &str| (k.chars().count() + d.chars().count() + 2) as u16;
-    let mut room = area
-        .width
-        .saturating_sub(essential.iter().map(|(k, d)| width(k, d)).sum());
-    let mut chosen: Vec<(&str, &str)> = Vec::new();
-    for (k, d) in hints {
-        if width(k, d) > room {
-            break;
-        }
-        room -= width(k, d);
-        chosen.push((k, d));
-    }
-    chosen.extend(essential);
-    let mut parts = Vec::new();
-    for (k, d) in chosen {
-        parts.push((
-            format!(" {k}"),
-            Style::new()
-                .fg(Color::LightCyan)
-                .add_modifier(Modifier::BOLD),
-        ));
-        parts.push((format!(" {d}"), Style::new().fg(Color::Gray)));
-    }
-    spans(buf, area.x, area.y, area.width, &parts);
-}
-
-fn centered(area: Rect, w: u16, h: u16) -> Rect {
-    let w = w.min(area.width);
-    let h = h.min(area.height);
-    Rect::new(
-        area.x + (area.width - w) / 2,
-        area.y + (area.height - h) / 2,
-        w,
-        h,
-    )
-}
-
-fn draw_help(buf: &mut Buffer, area: Rect) {
-    let rect = centered(area, 64, KEYS.len() as u16 + 3);
-    Clear.render(rect, buf);
-    let block = Block::bordered()
-        .title(Line::from(vec![bold(" keys "), dim("(any key closes) ")]))
-        .border_style(Style::new().fg(Color::LightCyan));
-    let inner = block.inner(rect);
-    block.render(rect, buf);
-    for (k, (key, what)) in KEYS.iter().enumerate() {
-        let y = inner.y + k as u16;
-        if y >= inner.y + inner.height {
-            break;
-        }
-        text(
-            buf,
-            inner.x + 1,
-            y,
-            14,
-            key,
-            Style::new()
-                .fg(Color::LightCyan)
-                .add_modifier(Modifier::BOLD),
-        );
-        text(
-            buf,
-            inner.x + 16,
-            y,
-            inner.width.saturating_sub(16),
-            what,
-            Style::new(),
-        );
-    }
-}
-
-fn draw_filter(app: &App, buf: &mut Buffer, area: Rect, column: usize, row: [usize; 2]) {
-    let r = app.replay();
-    let items = [app.filter_items(0), app.filter_items(1)];
-    let h = (items[0].len().max(items[1].len()) as u16 + 4).min(area.height);
-    let rect = centered(area, 58, h);
-    Clear.render(rect, buf);
-    let block = Block::bordered()
-        .title(Line::from(vec![
-            bold(" filter "),
-            dim("space toggle · o only · a all · r reset · esc "),
-        ]))
-        .border_style(Style::new().fg(Color::LightYellow));
-    let inner = block.inner(rect);
-    block.render(rect, buf);
-    if inner.height < 2 {
-        return;
-    }
-    let col_w = inner.width / 2;
-    let heads = ["processes", "kinds"];
-    for c in 0..2 {
-        let x = inner.x + c as u16 * col_w;
-        let head_style = if c == column {
-            Style::new()
-                .fg(Color::LightYellow)
-                .add_modifier(Modifier::BOLD)
-        } else {
-            Style::new().fg(DIM)
-        };
-        text(buf, x + 1, inner.y, col_w - 1, heads[c], head_style);
-        let visible = usize::from(inner.height - 1);
-        let sel = row[c].min(items[c].len().saturating_sub(1));
-        let first = sel.saturating_sub(visible.saturating_sub(1));
-        for (k, &it) in items[c].iter().enumerate().skip(first).take(visible) {
-            let y = inner.y + 1 + (k - first) as u16;
-            let (name, count, hidden, style) = if c == 0 {
-                (
-                    r.procs()[it].name.as_str(),
-                    r.proc_counts()[it],
-                    app.proc_hidden(it),
-                    Style::new().fg(proc_colour(&r.procs()[it])),
-                )
-            } else {
-                let name = r.kinds()[it].as_str();
-                (
-                    name,
-                    r.kind_counts()[it],
-                    app.kind_hidden(it),
-                    kind_style(name),
-                )
-            };
-            let mark = if hidden { "[ ]" } else { "[x]" };
-            let line = format!("{mark} {name:<12} {count:>8}");
-            let mut st = if hidden { Style::new().fg(DIM) } else { style };
-            if c == column && k == sel {
-                st = st.add_modifier(Modifier::REVERSED);
-            }
-            text(buf, x + 1, y, col_w - 1, &line, st);
-        }
-    }
 }
