@@ -175,11 +175,14 @@ fn drive(name: &str, command: impl Fn(&str) -> String) {
         .unwrap();
     assert_eq!(at, of, "G goes to the last event: {title}");
     t.keys(&["?"]);
-    t.wait_for("the help", |s| s.contains("keys (any key closes)"));
+    t.wait_for("the help", |s| s.contains("any other key closes"));
     t.keys(&["Escape"]);
-    t.wait_for("the help to close", |s| {
-        !s.contains("keys (any key closes)")
-    });
+    t.wait_for("the help to close", |s| !s.contains("any other key closes"));
+    // `:` jumps: to a time (0s: the first event), and bad input only warns.
+    t.keys(&[":", "0", "s", "Enter"]);
+    t.wait_for("the jump to 0s", |s| s.contains(" (1/"));
+    t.keys(&[":", "x", "Enter"]);
+    t.wait_for("the jump's warning", |s| s.contains("try 12.5s"));
     t.keys(&["q"]);
     let start = Instant::now();
     let code = loop {

@@ -29,7 +29,7 @@ use std::path::Path;
 use super::TuiError;
 use super::event::FullEvent;
 use super::ops::OpTable;
-use super::scan::{Fast, find_newline, scan_fast};
+use super::scan::{Parsed, find_newline, scan_fast, slow_fields};
 use super::state::{ActiveFault, ClusterState, affects_state, fault_groups};
 use crate::sim::SimDuration;
 use crate::trace::reader::parse_header;
@@ -794,45 +794,6 @@ fn grid_geom(config: &serde_json::Value) -> Option<GridGeom> {
     })
 }
 
-/// The common fields of a line read by `serde_json`.
-struct SlowFields {
-    t: u64,
-    p: String,
-    seq: u64,
-    cause: Option<u64>,
-    ev: String,
-}
-
-fn slow_fields(v: &serde_json::Value) -> Result<SlowFields, String> {
-    let obj = v.as_object().ok_or("an event line must be a JSON object")?;
-    Ok(SlowFields {
-        t: obj
-            .get("t")
-            .and_then(|v| v.as_u64())
-            .ok_or("event without \"t\"")?,
-        p: obj
-            .get("p")
-            .and_then(|v| v.as_str())
-            .unwrap_or("?")
-            .to_string(),
-        seq: obj
-            .get("seq")
-            .and_then(|v| v.as_u64())
-            .ok_or("event without \"seq\"")?,
-        cause: obj.get("cause").and_then(|v| v.as_u64()),
-        ev: obj
-            .get("ev")
-            .and_then(|v| v.as_str())
-            .ok_or("event without \"ev\"")?
-            .to_string(),
-    })
-}
-
-enum Parsed<'a> {
-    Fast(Fast<'a>),
-    Slow(SlowFields),
-}
-
 fn proc_kind(name: &str) -> ProcKind {
     let numbered = |prefix: char| {
         name.strip_prefix(prefix)
@@ -1232,6 +1193,7 @@ impl Replay {
 
 #[cfg(test)]
 mod tests {
+    use super::super::scan::Fast;
     use super::*;
 
     const HEAD: &str = "{\"format\":\"partsim-trace\",\"version\":1,\"scenario\":\"x\",\"seed\":1,\"processes\":[\"m1\",\"n1\"],\"config\":{\"duration\":\"1s\",\"grid\":{\"width\":4,\"height\":4,\"tile\":[2,2],\"replication_factor\":1}}}\n";

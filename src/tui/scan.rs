@@ -1,6 +1,7 @@
 //! The fast path of indexing: the common fields of a line the trace writer
 //! produced, read by hand, and a newline search eight bytes at a time.
-//! Any line this does not recognise goes to `serde_json` instead.
+//! Any line this does not recognise goes to `serde_json` instead
+//! ([`slow_fields`]).
 
 /// The common fields of a writer-formatted line, borrowed from it.
 #[derive(Debug, PartialEq, Eq)]
@@ -112,4 +113,43 @@ pub(super) fn find_newline(s: &[u8]) -> Option<usize> {
         i += 8;
     }
     s[i..].iter().position(|&b| b == b'\n').map(|p| i + p)
+}
+
+/// The common fields of a line read by `serde_json`.
+pub(super) struct SlowFields {
+    pub(super) t: u64,
+    pub(super) p: String,
+    pub(super) seq: u64,
+    pub(super) cause: Option<u64>,
+    pub(super) ev: String,
+}
+
+pub(super) fn slow_fields(v: &serde_json::Value) -> Result<SlowFields, String> {
+    let obj = v.as_object().ok_or("an event line must be a JSON object")?;
+    Ok(SlowFields {
+        t: obj
+            .get("t")
+            .and_then(|v| v.as_u64())
+            .ok_or("event without \"t\"")?,
+        p: obj
+            .get("p")
+            .and_then(|v| v.as_str())
+            .unwrap_or("?")
+            .to_string(),
+        seq: obj
+            .get("seq")
+            .and_then(|v| v.as_u64())
+            .ok_or("event without \"seq\"")?,
+        cause: obj.get("cause").and_then(|v| v.as_u64()),
+        ev: obj
+            .get("ev")
+            .and_then(|v| v.as_str())
+            .ok_or("event without \"ev\"")?
+            .to_string(),
+    })
+}
+
+pub(super) enum Parsed<'a> {
+    Fast(Fast<'a>),
+    Slow(SlowFields),
 }
