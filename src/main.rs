@@ -965,8 +965,14 @@ fn print_report(r: &RunReport, trace: Option<&Path>) {
     if r.selectors.len() > 20 {
         println!("  selector   … and {} more", r.selectors.len() - 20);
     }
-    for v in r.violations.iter().take(5) {
+    const VIOLATIONS_SHOWN: usize = 5;
+    for v in r.violations.iter().take(VIOLATIONS_SHOWN) {
         println!("  violation  {} at {}: {}", v.check, v.t, v.detail);
+    }
+    let not_shown =
+        r.unlisted_violations + r.violations.len().saturating_sub(VIOLATIONS_SHOWN) as u64;
+    if not_shown > 0 {
+        println!("  violation  … and {not_shown} more violations not listed");
     }
     if !r.planted.is_empty() {
         println!("  planted    {}", r.planted.join(", "));
@@ -1011,6 +1017,12 @@ fn check_trace(path: &Path, json: bool) -> Result<u8, Failure> {
                 v.t,
                 v.seq.map_or("-".into(), |s| s.to_string()),
                 v.detail
+            );
+        }
+        if report.unlisted_violations > 0 {
+            println!(
+                "  violation  … and {} more violations not listed",
+                report.unlisted_violations
             );
         }
         if report.violations.is_empty() {
