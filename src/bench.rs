@@ -27,6 +27,22 @@ const PERIOD: SimDuration = SimDuration::from_millis(10);
 const START: SimDuration = SimDuration::from_millis(10);
 const DRAIN: SimDuration = SimDuration::from_millis(10);
 const SEED: u64 = 42;
+/// Shortest mesh: one round.
+pub const MIN_MESH_DURATION: SimDuration = PERIOD;
+/// Longest mesh: 30 minutes of virtual time, about 10 million messages and a
+/// trace of about 2 GB with `--trace` (the size `bench replay` stops at);
+/// enough to see whether memory grows with the duration.
+pub const MAX_MESH_DURATION: SimDuration = SimDuration::from_secs(1_800);
+
+/// Why `duration` is not a mesh duration, or `None` if it is one.
+pub fn mesh_duration_refusal(duration: SimDuration) -> Option<String> {
+    (!(MIN_MESH_DURATION..=MAX_MESH_DURATION).contains(&duration)).then(|| {
+        format!(
+            "{duration} is not in {MIN_MESH_DURATION}..={MAX_MESH_DURATION} \
+             (MIN_MESH_DURATION..=MAX_MESH_DURATION)"
+        )
+    })
+}
 
 /// One heartbeat: round, virtual send time, sender, padding.
 #[derive(Clone)]
@@ -128,8 +144,13 @@ pub struct MeshReport {
 }
 
 /// Runs the mesh for `duration` of virtual time, writing a trace to `trace` if given.
+/// A duration outside [`MIN_MESH_DURATION`]`..=`[`MAX_MESH_DURATION`] is an
+/// `InvalidInput` error, before anything runs or is written.
 #[allow(clippy::disallowed_methods)] // Measuring wall time is the point of a benchmark.
 pub fn mesh(duration: SimDuration, trace: Option<&Path>) -> std::io::Result<MeshReport> {
+    if let Some(why) = mesh_duration_refusal(duration) {
+        return Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, why));
+    }
     let rounds = duration.as_micros() / PERIOD.as_micros();
     let names: Vec<String> = (1..=HOSTS).map(|i| format!("h{i}")).collect();
     let net = NetConfig {

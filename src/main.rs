@@ -247,8 +247,9 @@ enum BenchCommand {
         /// Measure with the full JSONL trace written to this file.
         #[arg(long, value_name = "FILE")]
         trace: Option<PathBuf>,
-        /// Virtual duration (e.g. "600s" to check that memory does not grow with it).
-        #[arg(long, default_value = "60s", value_parser = parse_duration)]
+        /// Virtual duration (e.g. "600s" to check that memory does not grow with it), at most
+        /// "30m".
+        #[arg(long, default_value = "60s", value_parser = parse_mesh_duration)]
         duration: SimDuration,
     },
     /// The linearizability checker: seeded hard single-register histories and a 30,000-operation run.
@@ -307,6 +308,15 @@ fn parse_duration(s: &str) -> Result<SimDuration, String> {
         return Err(format!("{s:?}: a duration cannot be negative"));
     }
     SimDuration::parse(s).map_err(|e| e.to_string())
+}
+
+/// `bench mesh --duration`: within the mesh's own limits.
+fn parse_mesh_duration(s: &str) -> Result<SimDuration, String> {
+    let d = parse_duration(s)?;
+    match partsim::bench::mesh_duration_refusal(d) {
+        Some(why) => Err(why),
+        None => Ok(d),
+    }
 }
 
 /// `run --duration`: a duration within the limits a scenario's `duration` has.
@@ -955,8 +965,14 @@ fn print_report(r: &RunReport, trace: Option<&Path>) {
     if r.selectors.len() > 20 {
         println!("  selector   … and {} more", r.selectors.len() - 20);
     }
-    for v in r.violations.iter().take(5) {
+    const VIOLATIONS_SHOWN: usize = 5;
+    for v in r.violations.iter().take(VIOLATIONS_SHOWN) {
         println!("  violation  {} at {}: {}", v.check, v.t, v.detail);
+    }
+    let not_shown =
+        r.unlisted_violations + r.violations.len().saturating_sub(VIOLATIONS_SHOWN) as u64;
+    if not_shown > 0 {
+        println!("  violation  … and {not_shown} more violations not listed");
     }
     if !r.planted.is_empty() {
         println!("  planted    {}", r.planted.join(", "));
@@ -1001,6 +1017,12 @@ fn check_trace(path: &Path, json: bool) -> Result<u8, Failure> {
                 v.t,
                 v.seq.map_or("-".into(), |s| s.to_string()),
                 v.detail
+            );
+        }
+        if report.unlisted_violations > 0 {
+            println!(
+                "  violation  … and {} more violations not listed",
+                report.unlisted_violations
             );
         }
         if report.violations.is_empty() {

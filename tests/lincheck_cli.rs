@@ -71,3 +71,24 @@ fn an_undecided_key_is_unknown_and_exits_1() {
     assert_eq!(o.status.code(), Some(1), "{o:?}");
     assert!(String::from_utf8_lossy(&o.stdout).contains("unknown"));
 }
+
+#[test]
+fn a_file_without_newlines_or_with_bad_bytes_is_refused_without_reading_it_whole() {
+    // /dev/zero has no newline and no end: the line cap stops the read.
+    let o = lincheck(&PathBuf::from("/dev/zero"), &[]);
+    assert_eq!(o.status.code(), Some(2), "{o:?}");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("/dev/zero:1:1: line longer than"), "{err}");
+
+    let mut bytes = OK.as_bytes().to_vec();
+    bytes.extend_from_slice(b"{:process 2, :type :invoke, :f :read, :time \xff}\n");
+    let path = write("latin1.edn", "");
+    std::fs::write(&path, bytes).expect("write");
+    let o = lincheck(&path, &[]);
+    assert_eq!(o.status.code(), Some(2), "{o:?}");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains(&format!("{}:5:45: not UTF-8", path.display())),
+        "{err}"
+    );
+}

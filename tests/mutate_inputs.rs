@@ -1,7 +1,9 @@
 //! A seeded mutator over the repository's own inputs: structural mutations
-//! of every scenario (scenarios/, tests/malformed/) and of traces that
-//! partsim writes, fed to validation and a short run, and to the trace
-//! reader, the offline checkers, the Chrome export and the replay index.
+//! of every scenario (scenarios/, tests/malformed/), of traces that partsim
+//! writes and of the client histories `partsim history` makes of them, fed
+//! to validation and a short run; to the trace reader, the offline
+//! checkers, the Chrome export and the replay index; and to the lincheck
+//! parser and checker.
 //! Every input must give a result (0 / 1 / 2 at the command line), never a
 //! panic; a sample also goes through the binary to check the exit codes.
 //!
@@ -32,6 +34,11 @@ const DEFAULT_SEED: u64 = 0x5eed_0010;
 const SCENARIO_CASES: u64 = 1_500;
 /// Mutated traces per run of the test.
 const TRACE_CASES: u64 = 600;
+/// Mutated histories per run of the test.
+const HISTORY_CASES: u64 = 600;
+/// Search steps a mutated history's check may take (each key beyond it is
+/// `Unknown`): bounds the time per history deterministically.
+const HISTORY_STEPS: u64 = 20_000;
 /// Every Nth case also goes through the binary (exit code 0, 1 or 2).
 const CLI_EVERY: u64 = 40;
 /// Virtual time a mutated scenario runs for.
@@ -478,4 +485,191 @@ fn mutated_traces_are_read_or_refused_cleanly() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+const HISTORY_LINES: &[&str] = &[
+    "é",
+    "{é",
+    "{",
+    "}",
+    "{:process 0, :type :invoke, :f :read, :time 1",
+    "{:process -1, :type :invoke, :f :read, :time 1}",
+    "{:process 18446744073709551615, :type :invoke, :f :write, :value 1, :time 0}",
+    "{:process 0, :type :ok, :f :cas, :value [1 [2 [3 [4]]]], :time 9223372036854775807}",
+    "{\"process\": 0, \"type\": \"invoke\", \"f\": \"write\", \"value\": 1e999, \"time\": 1}",
+    "{:process :nemesis, :type :info, :f :start, :value nil, :time 1}",
+    "{:process 7, :type :invoke, :f :write, :key nil, :value \"\", :time 0}",
+    "{:process 7, :type :info, :f :write, :key nil, :value \"\", :time 0}",
+    "{:a {:b {:c {:d {:e {:f {:g {:h {:i {:j {:k {:l {:m {:n {:o {:p {:q {:r}}}}}}}}}}}}}}}}}}",
+    "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[",
+    "; a comment",
+    "",
+];
+const HISTORY_TOKENS: &[&str] = &[
+    "0",
+    "-1",
+    "nil",
+    "true",
+    "1.5",
+    ":ok",
+    ":fail",
+    ":info",
+    ":invoke",
+    ":read",
+    ":write",
+    ":cas",
+    "[1 2]",
+    "[nil nil]",
+    "[]",
+    "\"c1\"",
+    "\"\"",
+    "18446744073709551615",
+    "9223372036854775808",
+    "{}",
+    "#{1}",
+];
+
+fn mutate_history(rng: &mut Rng, text: &str) -> String {
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    for _ in 0..1 + rng.below(6) {
+        let i = rng.below(lines.len().max(1));
+        match rng.below(8) {
+            0 if !lines.is_empty() => {
+                lines.remove(i);
+            }
+            1 if !lines.is_empty() => {
+                let l = lines[i].clone();
+                lines.insert(i, l);
+            }
+            2 if lines.len() > 1 => {
+                let j = rng.below(lines.len());
+                lines.swap(i, j);
+            }
+            3 | 4 if !lines.is_empty() => {
+                // Replace one token (split at spaces and commas) by another.
+                let mut tokens: Vec<String> = lines[i].split(' ').map(str::to_string).collect();
+                let t = rng.below(tokens.len());
+                let end = if tokens[t].ends_with(',') { "," } else { "" };
+                tokens[t] = format!("{}{end}", rng.pick(HISTORY_TOKENS));
+                lines[i] = tokens.join(" ");
+            }
+            5 if !lines.is_empty() => {
+                let l = &lines[i];
+                let cut = rng.below(l.chars().count() + 1);
+                lines[i] = l.chars().take(cut).collect();
+            }
+            6 => {
+                let l = rng.pick(HISTORY_LINES).to_string();
+                lines.insert(i.min(lines.len()), l);
+            }
+            _ => {
+                // Many processes at once: the same invocation for new ones.
+                if let Some(l) = lines.iter().find(|l| l.contains("invoke")).cloned() {
+                    for p in 0..1 + rng.below(40) {
+                        let fresh = 100_000 + p;
+                        lines.push(l.replacen(":process ", &format!(":process {fresh}"), 1));
+                    }
+                }
+            }
+        }
+    }
+    lines.join("\n") + "\n"
+}
+
+/// The parser, and the checker under a step limit, with and without its
+/// reductions: they must agree on every key both decide.
+fn history_case(text: &str) -> i32 {
+    use partsim::check::lincheck::{Options, Verdict, check_history, parse_history};
+    let Ok(history) = parse_history(text) else {
+        return 2;
+    };
+    let mut verdicts = Vec::new();
+    for plain_search in [false, true] {
+        let report = check_history(
+            &history,
+            &Options {
+                max_steps: Some(HISTORY_STEPS),
+                plain_search,
+                ..Options::default()
+            },
+        );
+        let _ = report.render();
+        let mut per_key: std::collections::BTreeMap<_, _> = history
+            .by_key()
+            .into_keys()
+            .map(|k| (k.cloned(), Verdict::Linearizable))
+            .collect();
+        for f in &report.failures {
+            per_key.insert(f.key.clone(), f.verdict);
+        }
+        verdicts.push((report.verdict, per_key));
+    }
+    for (key, fast) in &verdicts[0].1 {
+        let plain = verdicts[1].1[key];
+        if *fast != Verdict::Unknown && plain != Verdict::Unknown {
+            assert_eq!(*fast, plain, "the searches disagree on key {key:?}");
+        }
+    }
+    i32::from(verdicts[0].0 != Verdict::Linearizable)
+}
+
+#[test]
+fn mutated_histories_are_checked_or_refused_cleanly() {
+    use partsim::trace::history::{HistoryFormat, read_history, write_history};
+    let mut bases = Vec::new();
+    for name in ["move-under-load", "primary-crash-under-load"] {
+        let text = std::fs::read_to_string(root().join(format!("scenarios/{name}.toml"))).unwrap();
+        let mut s = partsim::scenario::parse(&text, "s.toml").unwrap();
+        s.duration = s.duration.min(SimDuration::from_secs(3));
+        let buf = Buffer::default();
+        let opts = RunOptions {
+            trace_out: Some(Box::new(buf.clone())),
+            ..RunOptions::default()
+        };
+        run(&s, opts).unwrap();
+        let trace = save(&format!("history-base-{name}.jsonl"), &buf.0.borrow());
+        let (lines, _) = read_history(&trace).unwrap();
+        assert!(lines.len() > 20, "{name}: a workload in its first 3 s");
+        // A few hundred operations: enough shape, fast to check.
+        let lines = &lines[..lines.len().min(300)];
+        for format in [HistoryFormat::Edn, HistoryFormat::Json] {
+            let mut out = Vec::new();
+            write_history(&mut out, lines, format).unwrap();
+            bases.push(String::from_utf8(out).unwrap());
+        }
+    }
+    let mut failures = Vec::new();
+    let mut exits = [0u32; 3];
+    for case in 0..HISTORY_CASES {
+        if only().is_some_and(|o| o != case) {
+            continue;
+        }
+        let mut rng = Rng::new(seed(), case);
+        let base = rng.pick(&bases).clone();
+        let text = mutate_history(&mut rng, &base);
+        if only().is_some() {
+            save(&format!("history-{case}.edn"), text.as_bytes());
+        }
+        match catch_unwind(AssertUnwindSafe(|| history_case(&text))) {
+            Ok(code) => exits[code as usize] += 1,
+            Err(_) => failures.push(failure("history", case, text.as_bytes(), "panicked")),
+        }
+        if case % CLI_EVERY == 0 {
+            let path = save(&format!("history-{case}.edn"), text.as_bytes());
+            let args = ["lincheck", path.to_str().unwrap(), "--timeout", "5s"];
+            let code = cli(&args);
+            if !matches!(code, Some(0..=2)) {
+                failures.push(failure(
+                    "history",
+                    case,
+                    text.as_bytes(),
+                    &format!("{args:?} exited {code:?}"),
+                ));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    if only().is_none() {
+        assert!(exits[0] + exits[1] > 0 && exits[2] > 0, "{exits:?}");
+    }
 }

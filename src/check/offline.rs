@@ -43,8 +43,7 @@ pub struct OfflineReport {
     pub checkers: Vec<String>,
     /// What they found (the first [`MAX_LISTED_VIOLATIONS`]).
     pub violations: Vec<OfflineViolation>,
-    /// Violations found beyond those listed.
-    #[serde(skip_serializing_if = "is_zero")]
+    /// Violations found beyond those listed (counted, not kept).
     pub unlisted_violations: usize,
     /// Violations the run itself recorded in the trace.
     pub recorded_violations: usize,
@@ -164,10 +163,6 @@ fn deadlines_from_config(config: &serde_json::Value) -> (Option<SimTime>, Option
     let at = |key: &str| config.get("expect")?.get(key)?.as_u64().map(SimTime);
     let converged = at("converged_by");
     (converged, at("leader_elected_by").or(converged))
-}
-
-fn is_zero(n: &usize) -> bool {
-    *n == 0
 }
 
 /// What was missing from the trace, as [`crate::trace::TraceFile::notice`] says it.

@@ -160,6 +160,8 @@ pub struct RunReport {
     pub checks: Vec<CheckResult>,
     /// The violations found (at most 100).
     pub violations: Vec<ViolationReport>,
+    /// Violations found beyond those listed in `violations` (counted, not kept).
+    pub unlisted_violations: u64,
     /// Each expectation and whether it held.
     pub expectations: Vec<ExpectResult>,
     /// Figures from the checkers (failover times, …).
@@ -343,6 +345,7 @@ pub fn run(s: &Scenario, opts: RunOptions) -> Result<RunReport, RunError> {
         events_by_kind: summary.events_by_kind.clone(),
         faults_by_kind: summary.faults_by_kind.clone(),
         checks,
+        unlisted_violations: stats.violations.saturating_sub(violations.len() as u64),
         violations,
         expectations,
         metrics,

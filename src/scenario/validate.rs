@@ -35,6 +35,13 @@ pub fn duration_refusal(d: SimDuration) -> Option<String> {
         None
     }
 }
+
+/// A clock rate error in parts per million, as the run applies it: clocks
+/// have a resolution of 1 ppm.
+fn in_ppm(drift: f64) -> f64 {
+    (drift * 1e6).round()
+}
+
 /// Largest consensus group.
 pub const MAX_MANAGERS: u32 = 7;
 /// Most data nodes at start: room for the 5,000-node cluster of
@@ -1048,11 +1055,13 @@ impl Validator<'_, '_> {
             let drift = match &e.drift {
                 Some(d) => {
                     let x = *d.get_ref();
-                    if !(x.is_finite() && x > -1.0 && x <= 10.0) {
+                    // At the clock's resolution of 1 ppm: a drift that rounds
+                    // to -1 would stop the clock (local time never advances).
+                    if !(x.is_finite() && in_ppm(x) > -1e6 && x <= 10.0) {
                         return Err(self.err(
                             d.span(),
                             key("drift"),
-                            format!("expected a rate error above -1 and at most 10 (0.1 = 10% fast), got {x}"),
+                            format!("expected a rate error above -1 (at 1 ppm resolution: at least -0.999999) and at most 10 (0.1 = 10% fast), got {x}"),
                         ));
                     }
                     x
@@ -1387,11 +1396,12 @@ impl Validator<'_, '_> {
             let max_drift = match &g.max_drift {
                 Some(d) => {
                     let x = *d.get_ref();
-                    if !(x.is_finite() && (0.0..1.0).contains(&x)) {
+                    // A draw of -max_drift must not round to a stopped clock.
+                    if !(x.is_finite() && x >= 0.0 && in_ppm(x) < 1e6) {
                         return Err(self.err(
                             d.span(),
                             "random.clock.max_drift",
-                            format!("expected a rate error from 0 to below 1, got {x}"),
+                            format!("expected a rate error from 0 to below 1 (at 1 ppm resolution: at most 0.999999), got {x}"),
                         ));
                     }
                     x

@@ -17,6 +17,8 @@
 //! Every error names the line and column, the key and what was expected.
 
 use std::fmt;
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 
 use super::history::{Call, History, HistoryBuilder, Outcome, Value};
@@ -59,50 +61,85 @@ pub enum LoadError {
     },
 }
 
-/// Read and parse a history file.
+/// Read and parse a history file, a line at a time: a line longer than
+/// [`MAX_LINE_BYTES`] (or a file without newlines, such as `/dev/zero`) is
+/// an error once that many bytes are read, not an allocation without end.
 pub fn load_history(path: &Path) -> Result<History, LoadError> {
-    let text = std::fs::read_to_string(path).map_err(|source| LoadError::Io {
+    let io = |source| LoadError::Io {
         path: path.display().to_string(),
         source,
-    })?;
-    parse_history(&text).map_err(|error| LoadError::Parse {
+    };
+    let parse = |error| LoadError::Parse {
         path: path.display().to_string(),
         error,
-    })
+    };
+    let mut reader = BufReader::new(File::open(path).map_err(io)?);
+    let mut builder = HistoryBuilder::new();
+    let mut buf = Vec::new();
+    for n in 1.. {
+        buf.clear();
+        let read = (&mut reader)
+            .take(MAX_LINE_BYTES as u64 + 1)
+            .read_until(b'\n', &mut buf)
+            .map_err(io)?;
+        if read == 0 {
+            break;
+        }
+        if buf.last() == Some(&b'\n') {
+            buf.pop();
+            if buf.last() == Some(&b'\r') {
+                buf.pop();
+            }
+        }
+        let line = std::str::from_utf8(&buf).map_err(|e| {
+            parse(ParseError {
+                line: n,
+                col: e.valid_up_to() + 1,
+                message: "not UTF-8 text".into(),
+            })
+        })?;
+        parse_line(&mut builder, n, line).map_err(parse)?;
+    }
+    Ok(builder.finish())
 }
 
 /// Parse a history from text (EDN and JSON lines may be mixed).
 pub fn parse_history(text: &str) -> Result<History, ParseError> {
     let mut builder = HistoryBuilder::new();
     for (i, line) in text.lines().enumerate() {
-        let n = i + 1;
-        let trimmed = line.trim_start();
-        if trimmed.is_empty() || trimmed.starts_with(';') {
-            continue;
-        }
-        if line.len() > MAX_LINE_BYTES {
-            return Err(ParseError {
-                line: n,
-                col: 1,
-                message: format!("line longer than {MAX_LINE_BYTES} bytes"),
-            });
-        }
-        let fields = if trimmed[1..].trim_start().starts_with('"') {
-            json_fields(line).map_err(|(col, message)| ParseError {
-                line: n,
-                col,
-                message,
-            })?
-        } else {
-            edn_fields(line).map_err(|(col, message)| ParseError {
-                line: n,
-                col,
-                message,
-            })?
-        };
-        apply(&mut builder, n, &fields)?;
+        parse_line(&mut builder, i + 1, line)?;
     }
     Ok(builder.finish())
+}
+
+/// One line `n` (without its newline) into `builder`.
+fn parse_line(builder: &mut HistoryBuilder, n: usize, line: &str) -> Result<(), ParseError> {
+    let trimmed = line.trim_start();
+    if trimmed.is_empty() || trimmed.starts_with(';') {
+        return Ok(());
+    }
+    if line.len() > MAX_LINE_BYTES {
+        return Err(ParseError {
+            line: n,
+            col: 1,
+            message: format!("line longer than {MAX_LINE_BYTES} bytes"),
+        });
+    }
+    // JSON if the first key is a string (`{"process"`); a line may start
+    // with any character, so skip it by `char`, not by byte.
+    let mut after_brace = trimmed.chars();
+    after_brace.next();
+    let fields = if after_brace.as_str().trim_start().starts_with('"') {
+        json_fields(line)
+    } else {
+        edn_fields(line)
+    }
+    .map_err(|(col, message)| ParseError {
+        line: n,
+        col,
+        message,
+    })?;
+    apply(builder, n, &fields)
 }
 
 /// A parsed datum, EDN or JSON.
@@ -686,6 +723,14 @@ mod tests {
             "{:process 0, :type :invoke, :f :read, :time 1}\n{:process 0, :type :ok, :f :write, :time 2}",
         );
         assert!(e.message.contains("expected :read"), "{e}");
+    }
+
+    #[test]
+    fn a_line_starting_with_a_multibyte_character_is_an_error_not_a_panic() {
+        for text in ["é", "€{:process 0}", "  ☃", "{é", "\u{10FFFF}\"process\""] {
+            let e = err(text);
+            assert_eq!(e.line, 1, "{text:?}: {e}");
+        }
     }
 
     #[test]

@@ -1,0 +1,117 @@
+//! Violations beyond the listed cap are counted, and the count is shown:
+//! `partsim check` lists the first `MAX_LISTED_VIOLATIONS`, then prints
+//! "… and N more violations not listed", and `--json` carries
+//! `unlisted_violations` (0 when everything was listed).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use partsim::check::offline::MAX_LISTED_VIOLATIONS;
+
+/// Leader claims past the cap: each is one `election_safety` violation.
+const EXTRA: usize = 7;
+
+fn partsim(args: &[&str]) -> (i32, String, String) {
+    let o = Command::new(env!("CARGO_BIN_EXE_partsim"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("the binary runs");
+    (
+        o.status.code().expect("exited"),
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+fn tmp(name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("partsim-unlisted-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir.join(name)
+}
+
+/// A clean raft-elect trace, then `n` events in which m1 and m3 in turn
+/// claim the term m2 leads (the footer dropped: the trace ends there).
+fn trace_with_rival_leaders(n: usize) -> PathBuf {
+    let clean = tmp("clean.jsonl");
+    let (code, out, err) = partsim(&[
+        "run",
+        "scenarios/raft-elect.toml",
+        "--duration",
+        "2s",
+        "--trace",
+        clean.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(code, 0, "{out}{err}");
+    let text = std::fs::read_to_string(&clean).expect("trace");
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    assert!(lines.pop().is_some_and(|f| f.contains("\"footer\"")));
+    let leader: serde_json::Value = lines
+        .iter()
+        .find(|l| l.contains("\"role\":\"leader\""))
+        .map(|l| serde_json::from_str(l).expect("json"))
+        .expect("raft-elect elects a leader");
+    let last: serde_json::Value = serde_json::from_str(lines.last().expect("events")).unwrap();
+    let (t, seq) = (last["t"].as_u64().unwrap(), last["seq"].as_u64().unwrap());
+    let winner = leader["p"].as_str().unwrap();
+    let rivals: Vec<&str> = ["m1", "m2", "m3"]
+        .into_iter()
+        .filter(|m| *m != winner)
+        .collect();
+    for i in 0..n {
+        let p = rivals[i % rivals.len()];
+        lines.push(
+            serde_json::json!({
+                "t": t, "p": p, "seq": seq + 1 + i as u64, "cause": null, "ev": "role",
+                "role": "leader", "term": leader["term"], "leader": p,
+            })
+            .to_string(),
+        );
+    }
+    let path = tmp(&format!("rivals-{n}.jsonl"));
+    std::fs::write(&path, lines.join("\n") + "\n").expect("write");
+    path
+}
+
+#[test]
+fn violations_beyond_the_cap_are_counted_and_shown() {
+    let path = trace_with_rival_leaders(MAX_LISTED_VIOLATIONS + EXTRA);
+    let p = path.to_str().expect("utf-8");
+
+    let (code, out, err) = partsim(&["check", p, "--json"]);
+    assert_eq!(code, 1, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).expect("one JSON document");
+    assert_eq!(
+        v["violations"].as_array().map(Vec::len),
+        Some(MAX_LISTED_VIOLATIONS)
+    );
+    assert_eq!(v["unlisted_violations"], EXTRA);
+
+    let (code, out, _) = partsim(&["check", p]);
+    assert_eq!(code, 1);
+    let listed = out
+        .lines()
+        .filter(|l| l.contains("election_safety"))
+        .count();
+    assert_eq!(listed, MAX_LISTED_VIOLATIONS);
+    assert_eq!(
+        out.lines().last(),
+        Some(format!("  violation  … and {EXTRA} more violations not listed").as_str()),
+        "{}",
+        &out[out.len().saturating_sub(300)..]
+    );
+}
+
+#[test]
+fn below_the_cap_nothing_is_unlisted_and_json_says_zero() {
+    let path = trace_with_rival_leaders(3);
+    let p = path.to_str().expect("utf-8");
+    let (code, out, err) = partsim(&["check", p, "--json"]);
+    assert_eq!(code, 1, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).expect("one JSON document");
+    assert_eq!(v["violations"].as_array().map(Vec::len), Some(3));
+    assert_eq!(v["unlisted_violations"], 0);
+    let (_, out, _) = partsim(&["check", p]);
+    assert!(!out.contains("not listed"), "{out}");
+}
