@@ -249,14 +249,16 @@ impl<P: Process> Kernel<P> {
         }
     }
 
-    fn send(
+    /// Numbers a message and traces its send. Returns its id, the send
+    /// event's `seq`, and the receiver's incarnation — `None` (the message
+    /// traced as dropped) when `to` is no process of this world.
+    fn open_send(
         &mut self,
         from: ProcessId,
         to: ProcessId,
-        msg: P::Msg,
+        msg: &P::Msg,
         cause: Option<u64>,
-        echo: bool,
-    ) {
+    ) -> (u64, Option<u64>, Option<u32>) {
         let id = self.next_msg_id;
         self.next_msg_id += 1;
         self.stats.sent += 1;
@@ -271,11 +273,27 @@ impl<P: Process> Kernel<P> {
                 data,
             },
         );
-        let Some(target) = self.meta.get(to.index()) else {
-            self.drop_msg(from, from, to, &msg, id, send_seq, DropReason::Unknown);
+        let incarnation = self.meta.get(to.index()).map(|m| m.incarnation);
+        if incarnation.is_none() {
+            self.drop_msg(from, from, to, msg, id, send_seq, DropReason::Unknown);
+        }
+        (id, send_seq, incarnation)
+    }
+
+    /// A process's send: numbered and traced, then through the network.
+    /// `echo` marks a message sent while handling a duplicate's descendant
+    /// (see `Network::fate`).
+    fn send(
+        &mut self,
+        from: ProcessId,
+        to: ProcessId,
+        msg: P::Msg,
+        cause: Option<u64>,
+        echo: bool,
+    ) {
+        let (id, send_seq, Some(to_incarnation)) = self.open_send(from, to, &msg, cause) else {
             return;
         };
-        let to_incarnation = target.incarnation;
         match self.net.fate(&mut self.net_rng, from, to, echo) {
             Fate::Dropped(reason) => self.drop_msg(from, from, to, &msg, id, send_seq, reason),
             Fate::Once(d) => {
@@ -711,36 +729,14 @@ impl<P: Process> World<P> {
     /// receiver sees it from [`ProcessId::SIM`].
     pub fn inject(&mut self, at: SimTime, to: ProcessId, msg: P::Msg, cause: Option<u64>) -> u64 {
         let k = &mut self.k;
-        let id = k.next_msg_id;
-        k.next_msg_id += 1;
-        k.stats.sent += 1;
-        let data = msg.is_data_plane();
-        let send_seq = k.emit(
-            ProcessId::SIM,
-            cause,
-            EventKind::Send {
-                to,
-                msg: msg.name(),
-                id,
-                data,
-            },
-        );
-        let Some(target) = k.meta.get(to.index()) else {
-            k.drop_msg(
-                ProcessId::SIM,
-                ProcessId::SIM,
-                to,
-                &msg,
-                id,
-                send_seq,
-                DropReason::Unknown,
-            );
+        let (id, send_seq, incarnation) = k.open_send(ProcessId::SIM, to, &msg, cause);
+        let Some(to_incarnation) = incarnation else {
             return id;
         };
         let item = Item::Deliver {
             from: ProcessId::SIM,
             to,
-            to_incarnation: target.incarnation,
+            to_incarnation,
             id,
             send_seq,
             msg,
