@@ -10,7 +10,7 @@ use serde::Serialize;
 use super::RunError;
 use crate::check::{self, Pipeline};
 use crate::scenario::{Action, PlacementPolicyName, Scenario, StackKind};
-use crate::sim::{NetConfig, ProcessId, World};
+use crate::sim::{NetConfig, ObserverId, ProcessId, World};
 use crate::stack::client::{Keys, WorkloadSpec};
 use crate::stack::cluster::{ClusterConfig, Kind, PlacementSettings, Timing};
 use crate::stack::coordinator::PolicyKind;
@@ -140,7 +140,8 @@ pub fn trace_header<'a>(
 }
 
 /// The world of a run of `s` with `seed`: processes built, the initial ones
-/// started, the checker pipeline and trace writer installed.
+/// started, the checker pipeline and trace writer installed (its handle
+/// returned beside the world).
 pub(super) fn build_world(
     s: &Scenario,
     seed: u64,
@@ -148,7 +149,7 @@ pub(super) fn build_world(
     keep_going: bool,
     trace_level: TraceLevel,
     trace_out: Option<Box<dyn Write>>,
-) -> Result<(World<Host>, Rc<ClusterConfig>), RunError> {
+) -> Result<(World<Host>, Rc<ClusterConfig>, ObserverId<Pipeline>), RunError> {
     let mut config = cluster_config(s, *planted);
     config.seed = seed;
     let config = Rc::new(config);
@@ -177,10 +178,7 @@ pub(super) fn build_world(
     let header = trace_header(s, seed, &names, trace_level);
     let out: Box<dyn Write> = trace_out.unwrap_or_else(|| Box::new(std::io::sink()));
     let writer = TraceWriter::new(out, trace_level, &header)?;
-    world.set_observer(Box::new(Pipeline::new(
-        check::standard_checkers(),
-        Some(writer),
-    )));
+    let pipeline = world.add_observer(Pipeline::new(check::standard_checkers(), Some(writer)));
 
     // Initial processes start at time zero, in id order; joiners wait for their event.
     let initial = s.initial_processes().len();
@@ -188,5 +186,5 @@ pub(super) fn build_world(
         world.start(ProcessId(i as u32));
     }
 
-    Ok((world, config))
+    Ok((world, config, pipeline))
 }

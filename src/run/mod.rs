@@ -22,7 +22,6 @@ use std::io::Write;
 
 use serde::Serialize;
 
-use crate::check::Pipeline;
 use crate::scenario::Scenario;
 use crate::sim::{DropReason, ProcessId, SimDuration, SimTime};
 use crate::stack::cluster::Kind;
@@ -198,7 +197,7 @@ pub fn run(s: &Scenario, opts: RunOptions) -> Result<RunReport, RunError> {
         _ => s,
     };
     let end = opts.duration.map_or_else(|| s.end(), |d| SimTime::ZERO + d);
-    let (mut world, config) = build::build_world(
+    let (mut world, config, pipeline) = build::build_world(
         s,
         seed,
         &opts.planted,
@@ -208,7 +207,7 @@ pub fn run(s: &Scenario, opts: RunOptions) -> Result<RunReport, RunError> {
     )?;
 
     let schedule = s.resolve_schedule(seed);
-    let mut applier = schedule::Applier::new(seed);
+    let mut applier = schedule::Applier::new(seed, pipeline);
     let mut steps_cut = 0;
     for (i, step) in schedule.iter().enumerate() {
         if step.at > end {
@@ -241,7 +240,7 @@ pub fn run(s: &Scenario, opts: RunOptions) -> Result<RunReport, RunError> {
     // adds its own (which stop nothing: the run is over).
     let halted = world.halted();
     let (found, liveness) = world
-        .observer_mut::<Pipeline>()
+        .observer_mut(pipeline)
         .map(|p| p.end_run(now, deadline, leader_deadline, halted))
         .unwrap_or_default();
     for v in found {
@@ -258,12 +257,8 @@ pub fn run(s: &Scenario, opts: RunOptions) -> Result<RunReport, RunError> {
             detail: v.detail.clone(),
         })
         .collect();
-    let Some(mut observer) = world.take_observer() else {
-        unreachable!("the pipeline was installed above")
-    };
-    let any: &mut dyn std::any::Any = &mut *observer;
-    let Some(pipeline) = any.downcast_mut::<Pipeline>() else {
-        unreachable!("the observer is a Pipeline")
+    let Some(mut pipeline) = world.take_observer(pipeline) else {
+        unreachable!("the pipeline was installed above and is taken once")
     };
     let summary = pipeline.summary().clone();
     let metrics = pipeline.metrics();

@@ -4,13 +4,18 @@
 
 use std::collections::BTreeMap;
 
+use crate::check::Pipeline;
 use crate::scenario::{Action, Scheduled, Target};
 use crate::sim::rng::{self, ChaCha8Rng, RngExt};
-use crate::sim::{Clock, Phase, Process, ProcessId, Status, World};
+use crate::sim::{AppEvent, Clock, ObserverId, Process, ProcessId, Status, World};
 use crate::stack::host::Selectors;
+use crate::trace::{Phase, StepEvent};
 
-/// Applies scheduled steps to the world.
-pub(super) struct Applier {
+/// Applies scheduled steps to the world, tracing each through the run's
+/// pipeline (of a world whose processes trace events `E`).
+pub(super) struct Applier<E> {
+    /// Where the steps are traced.
+    pipeline: ObserverId<Pipeline<E>>,
     /// Draws for `any-node` / `any-manager`: a sub-stream of `faults`, so
     /// the random schedule itself is never shifted by them.
     select_rng: ChaCha8Rng,
@@ -30,10 +35,11 @@ pub(super) struct Applier {
 /// Selector resolutions kept for the summary, at most.
 const MAX_RESOLUTIONS: usize = 1000;
 
-impl Applier {
-    /// An applier for a run with root seed `seed`.
-    pub(super) fn new(seed: u64) -> Self {
+impl<E: AppEvent + 'static> Applier<E> {
+    /// An applier for a run with root seed `seed`, tracing into `pipeline`.
+    pub(super) fn new(seed: u64, pipeline: ObserverId<Pipeline<E>>) -> Self {
         Applier {
+            pipeline,
             select_rng: rng::stream(seed, "faults/select"),
             targets: BTreeMap::new(),
             clocks: BTreeMap::new(),
@@ -45,6 +51,18 @@ impl Applier {
     /// What each selector resolved to, as `crash any-node → n5 at 8s`.
     pub(super) fn into_resolutions(self) -> Vec<String> {
         self.resolutions
+    }
+
+    /// Traces one event of the schedule; returns its `seq`.
+    fn trace<P: Process<Event = E>>(
+        &self,
+        world: &mut World<P>,
+        p: ProcessId,
+        ev: StepEvent<'_>,
+    ) -> Option<u64> {
+        world.emit_outside(self.pipeline, p, None, |pipeline, stamp, names, _| {
+            pipeline.observe_step(stamp, &ev, names)
+        })
     }
 
     fn resolve<P: Process, S: Selectors<P>>(
@@ -91,7 +109,7 @@ impl Applier {
         }
     }
 
-    pub(super) fn apply<P: Process, S: Selectors<P>>(
+    pub(super) fn apply<P: Process<Event = E>, S: Selectors<P>>(
         &mut self,
         world: &mut World<P>,
         sut: &S,
@@ -142,10 +160,11 @@ impl Applier {
                 match resolved {
                     Some(p) => Some(p),
                     None => {
-                        world.trace_note(
-                            ProcessId::SIM,
-                            &format!("{} {kind} {t}: no process matches the selector now; nothing happens", phase.as_str()),
+                        let text = format!(
+                            "{} {kind} {t}: no process matches the selector now; nothing happens",
+                            phase.as_str()
                         );
+                        self.trace(world, ProcessId::SIM, StepEvent::Note { text: &text });
                         return;
                     }
                 }
@@ -194,12 +213,15 @@ impl Applier {
         if one_way.is_some() {
             self.one_way_details.insert(fault, detail.clone());
         }
-        let cause = world.trace_fault(
+        let cause = self.trace(
+            world,
             target.unwrap_or(ProcessId::SIM),
-            fault,
-            kind,
-            phase,
-            &detail,
+            StepEvent::Fault {
+                fault,
+                kind,
+                phase,
+                detail: &detail,
+            },
         );
         match (action, phase) {
             (Action::Crash(_), Phase::Begin) => {
