@@ -106,6 +106,17 @@ pub fn cluster_config(s: &Scenario, planted: Planted) -> ClusterConfig {
     }
 }
 
+/// The kernel's network as `[network]` describes it.
+pub fn net_config(s: &Scenario) -> NetConfig {
+    NetConfig {
+        latency_us_min: s.network.latency[0].as_micros(),
+        latency_us_max: s.network.latency[1].as_micros(),
+        drop_probability: s.network.drop,
+        duplicate_probability: s.network.duplicate,
+        reorder_probability: s.network.reorder,
+    }
+}
+
 /// The trace header of a run: line 1, `format` first (field order is
 /// kept), so a reader can tell a partsim trace from its first bytes.
 #[derive(Serialize)]
@@ -154,13 +165,7 @@ pub(super) fn build_world(
     config.seed = seed;
     let config = Rc::new(config);
     let names: Vec<String> = config.processes.iter().map(|(n, _)| n.clone()).collect();
-    let net = NetConfig {
-        latency_us_min: s.network.latency[0].as_micros(),
-        latency_us_max: s.network.latency[1].as_micros(),
-        drop_probability: s.network.drop,
-        duplicate_probability: s.network.duplicate,
-        reorder_probability: s.network.reorder,
-    };
+    let net = net_config(s);
     let factory_config = Rc::clone(&config);
     let mut world: World<Host> = World::new(
         seed,

@@ -29,10 +29,14 @@ use crate::stack::host::Host;
 use crate::stack::planted::Planted;
 use crate::trace::{self, TraceLevel};
 
-pub use build::{TraceHeader, cluster_config, trace_header};
+/// How a protocol answers the timeline's selectors (`leader`, `any-node`,
+/// …); defined beside the stack's process type, which implements it.
+pub use crate::stack::host::Selectors;
+pub use build::{TraceHeader, cluster_config, net_config, trace_header};
 pub use determinism::{
     DeterminismReport, LineHashes, SharedSink, check_determinism, first_divergence,
 };
+pub use schedule::Timeline;
 
 /// How to run.
 pub struct RunOptions {
@@ -206,21 +210,9 @@ pub fn run(s: &Scenario, opts: RunOptions) -> Result<RunReport, RunError> {
         opts.trace_out,
     )?;
 
-    let schedule = s.resolve_schedule(seed);
-    let mut applier = schedule::Applier::new(seed, pipeline);
-    let mut steps_cut = 0;
-    for (i, step) in schedule.iter().enumerate() {
-        if step.at > end {
-            steps_cut = schedule.len() - i;
-            break;
-        }
-        world.run_until(step.at);
-        if world.halted() {
-            break;
-        }
-        applier.apply(&mut world, &*config, step);
-    }
-    world.run_until(end);
+    let mut timeline = schedule::Timeline::new(s, seed, pipeline);
+    timeline.run_until(&mut world, &*config, end);
+    let steps_cut = timeline.steps_cut();
     // What every data node holds at the end, in its own words (the
     // durability checker's facts).
     if !world.halted() && config.workload.is_some() {
@@ -341,7 +333,7 @@ pub fn run(s: &Scenario, opts: RunOptions) -> Result<RunReport, RunError> {
         violations,
         expectations,
         metrics,
-        selectors: applier.into_resolutions(),
+        selectors: timeline.into_resolutions(),
         planted: opts.planted.names(),
         reproduce,
     };

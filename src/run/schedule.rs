@@ -1,15 +1,78 @@
 //! Applying the resolved fault timeline to the world: each scheduled step's
 //! target is resolved when it fires (selectors included), traced under its
 //! concrete name, then acted on; a fault's end acts on what its begin resolved.
+//!
+//! [`Timeline`] is the public face: it drives a world of any protocol
+//! through a scenario's timeline, as `partsim run` drives the stack's.
 
 use std::collections::BTreeMap;
 
 use crate::check::Pipeline;
-use crate::scenario::{Action, Scheduled, Target};
+use crate::scenario::{Action, Scenario, Scheduled, Target};
 use crate::sim::rng::{self, ChaCha8Rng, RngExt};
-use crate::sim::{AppEvent, Clock, ObserverId, Process, ProcessId, Status, World};
+use crate::sim::{AppEvent, Clock, ObserverId, Process, ProcessId, SimTime, Status, World};
 use crate::stack::host::Selectors;
 use crate::trace::{Phase, StepEvent};
+
+/// A scenario's fault timeline (`[[events]]` and `[random]`, resolved for
+/// one seed), applied to a world as its virtual time reaches each step.
+///
+/// Any protocol can be driven by it: the world's processes are the
+/// scenario's (`m1..`, `n1..`, `c1..`, in [`Scenario::initial_processes`]
+/// order), `sut` answers the selectors (`leader`, `any-node`, …) in the
+/// protocol's terms, and every step is traced through `pipeline` as a
+/// `fault` event (DESIGN §6) caused-linked to what it does.
+pub struct Timeline<E> {
+    applier: Applier<E>,
+    schedule: Vec<Scheduled>,
+    next: usize,
+    cut: usize,
+}
+
+impl<E: AppEvent + 'static> Timeline<E> {
+    /// The timeline of `s` for root seed `seed`, traced into `pipeline`.
+    pub fn new(s: &Scenario, seed: u64, pipeline: ObserverId<Pipeline<E>>) -> Self {
+        Timeline {
+            applier: Applier::new(seed, pipeline),
+            schedule: s.resolve_schedule(seed),
+            next: 0,
+            cut: 0,
+        }
+    }
+
+    /// Runs `world` up to `end`, applying every step due before it; stops
+    /// early if a violation halts the world.
+    pub fn run_until<P: Process<Event = E>, S: Selectors<P>>(
+        &mut self,
+        world: &mut World<P>,
+        sut: &S,
+        end: SimTime,
+    ) {
+        while let Some(step) = self.schedule.get(self.next) {
+            if step.at > end {
+                self.cut = self.schedule.len() - self.next;
+                break;
+            }
+            world.run_until(step.at);
+            if world.halted() {
+                return;
+            }
+            self.applier.apply(world, sut, step);
+            self.next += 1;
+        }
+        world.run_until(end);
+    }
+
+    /// Steps that lay past the `end` of the last [`run_until`](Self::run_until).
+    pub fn steps_cut(&self) -> usize {
+        self.cut
+    }
+
+    /// What each selector resolved to, as `crash any-node → n5 at 8s`.
+    pub fn into_resolutions(self) -> Vec<String> {
+        self.applier.into_resolutions()
+    }
+}
 
 /// Applies scheduled steps to the world, tracing each through the run's
 /// pipeline (of a world whose processes trace events `E`).
