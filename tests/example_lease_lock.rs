@@ -3,13 +3,11 @@
 //! `mutual_exclusion` checker holds on clean runs and catches the planted
 //! `ignore-lease` bug; its trace opens in the replay UI.
 
+mod common;
+
 #[path = "../examples/lease_lock/lock.rs"]
 #[allow(dead_code)]
 mod lock;
-
-use std::cell::RefCell;
-use std::io::Write;
-use std::rc::Rc;
 
 use lock::Bug;
 use partsim::scenario::Scenario;
@@ -22,19 +20,6 @@ fn scenario() -> Scenario {
         "/examples/lease_lock/scenario.toml"
     );
     partsim::scenario::load(std::path::Path::new(path)).expect("the example's scenario is valid")
-}
-
-/// A trace sink the test reads back.
-#[derive(Clone, Default)]
-struct Shared(Rc<RefCell<Vec<u8>>>);
-impl Write for Shared {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.borrow_mut().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
 }
 
 #[test]
@@ -74,7 +59,7 @@ fn a_holder_that_ignores_its_lease_is_caught() {
 #[test]
 fn same_seed_same_trace_and_the_replay_ui_opens_it() {
     let s = scenario();
-    let sink = Shared::default();
+    let sink = common::Buffer::default();
     let out = lock::run(&s, 1, Bug::IgnoreLease, Some(Box::new(sink.clone()))).unwrap();
     let again = lock::run(&s, 1, Bug::IgnoreLease, None).unwrap();
     assert_eq!(out.trace_digest, again.trace_digest);

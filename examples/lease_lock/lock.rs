@@ -277,6 +277,10 @@ impl Client {
         self.want_later(cx);
     }
 
+    fn asking(&self, req: u64) -> bool {
+        matches!(self.state, State::Asking { req: r, .. } if r == req)
+    }
+
     fn holding(&self, req: u64) -> Option<SimTime> {
         match self.state {
             State::Holding {
@@ -307,11 +311,7 @@ impl Client {
                 cx.set_timer(RENEW_EVERY, LockTimer::Renew(req));
                 cx.set_timer(HOLD, LockTimer::Done(req));
             }
-            LockMsg::Busy { req } => {
-                if matches!(self.state, State::Asking { req: r, .. } if r == req) {
-                    self.want_later(cx);
-                }
-            }
+            LockMsg::Busy { req } if self.asking(req) => self.want_later(cx),
             LockMsg::Renewed { req, sent } => {
                 if let Some(valid_until) = self.holding(req) {
                     let longer = sent + LEASE;
@@ -324,11 +324,7 @@ impl Client {
                     }
                 }
             }
-            LockMsg::Lost { req } => {
-                if self.holding(req).is_some() {
-                    self.exit(cx, req, "lost");
-                }
-            }
+            LockMsg::Lost { req } if self.holding(req).is_some() => self.exit(cx, req, "lost"),
             _ => {}
         }
     }
@@ -336,37 +332,25 @@ impl Client {
     fn on_timer(&mut self, cx: &mut Cx<'_, Lock>, timer: LockTimer) {
         let now = cx.now();
         match timer {
-            LockTimer::Want => {
-                if matches!(self.state, State::Idle) {
-                    self.ask(cx);
-                }
+            LockTimer::Want if matches!(self.state, State::Idle) => self.ask(cx),
+            LockTimer::Retry(req) if self.asking(req) => self.ask(cx),
+            LockTimer::Renew(req) if self.holding(req).is_some() => {
+                cx.send(ProcessId(0), LockMsg::Renew { req, sent: now });
+                cx.set_timer(RENEW_EVERY, LockTimer::Renew(req));
             }
-            LockTimer::Retry(req) => {
-                if matches!(self.state, State::Asking { req: r, .. } if r == req) {
-                    self.ask(cx);
-                }
+            // Earlier Expire timers of a renewed lease find it still running.
+            LockTimer::Expire(req)
+                if self.holding(req).is_some_and(|until| now >= until)
+                    && self.bug != Bug::IgnoreLease =>
+            {
+                self.exit(cx, req, "lease over");
             }
-            LockTimer::Renew(req) => {
-                if self.holding(req).is_some() {
-                    cx.send(ProcessId(0), LockMsg::Renew { req, sent: now });
-                    cx.set_timer(RENEW_EVERY, LockTimer::Renew(req));
-                }
+            LockTimer::Done(req) if self.holding(req).is_some() => {
+                cx.send(ProcessId(0), LockMsg::Release { req });
+                self.exit(cx, req, "done");
             }
-            LockTimer::Expire(req) => {
-                // Earlier Expire timers of a renewed lease find it still running.
-                if let Some(valid_until) = self.holding(req)
-                    && now >= valid_until
-                    && self.bug != Bug::IgnoreLease
-                {
-                    self.exit(cx, req, "lease over");
-                }
-            }
-            LockTimer::Done(req) => {
-                if self.holding(req).is_some() {
-                    cx.send(ProcessId(0), LockMsg::Release { req });
-                    self.exit(cx, req, "done");
-                }
-            }
+            // Stale: the state it was set for has passed.
+            _ => {}
         }
     }
 }

@@ -150,6 +150,14 @@ pub fn trace_header<'a>(
     }
 }
 
+/// What [`build_world`] builds.
+pub(super) struct Built {
+    pub(super) world: World<Host>,
+    pub(super) config: Rc<ClusterConfig>,
+    /// The checker pipeline and trace writer, installed in `world`.
+    pub(super) pipeline: ObserverId<Pipeline>,
+}
+
 /// The world of a run of `s` with `seed`: processes built, the initial ones
 /// started, the checker pipeline and trace writer installed (its handle
 /// returned beside the world).
@@ -160,7 +168,7 @@ pub(super) fn build_world(
     keep_going: bool,
     trace_level: TraceLevel,
     trace_out: Option<Box<dyn Write>>,
-) -> Result<(World<Host>, Rc<ClusterConfig>, ObserverId<Pipeline>), RunError> {
+) -> Result<Built, RunError> {
     let mut config = cluster_config(s, *planted);
     config.seed = seed;
     let config = Rc::new(config);
@@ -191,5 +199,9 @@ pub(super) fn build_world(
         world.start(ProcessId(i as u32));
     }
 
-    Ok((world, config, pipeline))
+    Ok(Built {
+        world,
+        config,
+        pipeline,
+    })
 }

@@ -201,7 +201,11 @@ pub fn run(s: &Scenario, opts: RunOptions) -> Result<RunReport, RunError> {
         _ => s,
     };
     let end = opts.duration.map_or_else(|| s.end(), |d| SimTime::ZERO + d);
-    let (mut world, config, pipeline) = build::build_world(
+    let build::Built {
+        mut world,
+        config,
+        pipeline,
+    } = build::build_world(
         s,
         seed,
         &opts.planted,

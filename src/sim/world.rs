@@ -205,11 +205,9 @@ impl<P: Process> Kernel<P> {
         if self.observing == 0 {
             return None;
         }
-        let seq = self.next_event_seq;
-        self.next_event_seq += 1;
-        self.stats.events += 1;
+        let Stamp { t, seq, .. } = self.stamp(p, cause);
         let ev = Event {
-            t: self.now,
+            t,
             p,
             seq,
             cause,
@@ -222,6 +220,20 @@ impl<P: Process> Kernel<P> {
             self.raise(p, seq);
         }
         Some(seq)
+    }
+
+    /// Numbers the next event (observed: the caller reports it).
+    #[inline]
+    fn stamp(&mut self, p: ProcessId, cause: Option<u64>) -> Stamp {
+        let seq = self.next_event_seq;
+        self.next_event_seq += 1;
+        self.stats.events += 1;
+        Stamp {
+            t: self.now,
+            p,
+            seq,
+            cause,
+        }
     }
 
     fn raise(&mut self, p: ProcessId, cause: u64) {
@@ -237,15 +249,13 @@ impl<P: Process> Kernel<P> {
             self.halted = true;
         }
         if self.observing > 0 {
-            let seq = self.next_event_seq;
-            self.next_event_seq += 1;
-            self.stats.events += 1;
+            let Stamp { t, seq, .. } = self.stamp(p, cause);
             let kind = EventKind::Violation {
                 check: v.check,
                 detail: &v.detail,
             };
             let ev = Event {
-                t: self.now,
+                t,
                 p,
                 seq,
                 cause,
@@ -787,26 +797,19 @@ impl<P: Process> World<P> {
         report: impl FnOnce(&mut O, &Stamp, &[String], &mut Vec<Violation>),
     ) -> Option<u64> {
         let k = &mut self.k;
-        let obs = k
-            .observers
-            .get_mut(id.index)?
-            .as_deref_mut()?
-            .as_any_mut()
-            .downcast_mut::<O>()?;
-        let seq = k.next_event_seq;
-        k.next_event_seq += 1;
-        k.stats.events += 1;
-        let stamp = Stamp {
-            t: k.now,
-            p,
-            seq,
-            cause,
-        };
+        let installed = k.observers.get(id.index)?.as_deref()?;
+        if !installed.as_any().is::<O>() {
+            return None;
+        }
+        let stamp = k.stamp(p, cause);
+        let obs = k.observers[id.index]
+            .as_deref_mut()
+            .and_then(|o| o.as_any_mut().downcast_mut::<O>())?;
         report(obs, &stamp, &k.names, &mut k.scratch);
         if !k.scratch.is_empty() {
-            k.raise(p, seq);
+            k.raise(p, stamp.seq);
         }
-        Some(seq)
+        Some(stamp.seq)
     }
 
     /// Delivers `msg` to `to` at `at` (or now, if `at` is past) from outside
