@@ -1,16 +1,17 @@
 //! The sans-IO process model: what a simulated process is, and the events the
 //! kernel reports to its observers (the trace writer and the checkers).
 //!
-//! A process is a state machine. Inputs are method calls — `on_start`,
-//! `on_message`, `on_timer` — and every effect (send, timers, disk, trace)
-//! goes out through [`Cx`](super::world::Cx). A process never touches the
-//! queue or another process, so the same code could run on a real network.
+//! A process ([`Process`](crate::sim::Process), defined beside the context
+//! it acts through) is a state machine. Inputs are method calls —
+//! `on_start`, `on_message`, `on_timer` — and every effect (send, timers,
+//! disk, trace) goes out through [`Cx`](crate::sim::Cx). A process never
+//! touches the queue or another process, so the same code could run on a
+//! real network.
 
 use serde::Serialize;
 
 use super::net::DropReason;
 use super::time::SimTime;
-use super::world::Cx;
 
 /// Identifies a process of a world: an index into its process table.
 #[derive(Copy, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, Serialize)]
@@ -83,24 +84,6 @@ impl AppEvent for NoEvent {
     fn kind(&self) -> &'static str {
         match *self {}
     }
-}
-
-/// A simulated process: a sans-IO state machine driven by the kernel.
-pub trait Process: Sized + 'static {
-    /// The messages processes of this type exchange.
-    type Msg: Message;
-    /// Its timers.
-    type Timer: TimerKind;
-    /// The events it traces about itself.
-    type Event: AppEvent + 'static;
-
-    /// Called when the process starts or restarts (after a crash it reads
-    /// what survived from `cx.disk()`).
-    fn on_start(&mut self, cx: &mut Cx<'_, Self>);
-    /// A message arrived.
-    fn on_message(&mut self, cx: &mut Cx<'_, Self>, from: ProcessId, msg: Self::Msg);
-    /// A timer set with `cx.set_timer` fired.
-    fn on_timer(&mut self, cx: &mut Cx<'_, Self>, timer: Self::Timer);
 }
 
 /// One event as observers see it, online (from the world) or offline (read

@@ -20,7 +20,7 @@ use rand_chacha::ChaCha8Rng;
 use super::disk::Disk;
 use super::net::{DropReason, Fate, NetConfig, Network};
 use super::process::{
-    Event, EventKind, Message, Observer, Process, ProcessId, Stamp, TimerKind, Violation,
+    AppEvent, Event, EventKind, Message, Observer, ProcessId, Stamp, TimerKind, Violation,
 };
 use super::queue::EventQueue;
 use super::rng;
@@ -447,6 +447,24 @@ impl<P: Process> Kernel<P> {
             m.free_slots.push(id.slot);
         }
     }
+}
+
+/// A simulated process: a sans-IO state machine driven by the kernel.
+pub trait Process: Sized + 'static {
+    /// The messages processes of this type exchange.
+    type Msg: Message;
+    /// Its timers.
+    type Timer: TimerKind;
+    /// The events it traces about itself.
+    type Event: AppEvent + 'static;
+
+    /// Called when the process starts or restarts (after a crash it reads
+    /// what survived from `cx.disk()`).
+    fn on_start(&mut self, cx: &mut Cx<'_, Self>);
+    /// A message arrived.
+    fn on_message(&mut self, cx: &mut Cx<'_, Self>, from: ProcessId, msg: Self::Msg);
+    /// A timer set with `cx.set_timer` fired.
+    fn on_timer(&mut self, cx: &mut Cx<'_, Self>, timer: Self::Timer);
 }
 
 /// What a process sees of the world while it handles one input.
