@@ -170,6 +170,7 @@ pub fn mesh(duration: SimDuration, trace: Option<&Path>) -> std::io::Result<Mesh
             hash: 0xcbf2_9ce4_8422_2325,
         }),
     );
+    let mut observer = None;
     if let Some(path) = trace {
         // A BTreeMap-backed object: keys sorted, so "config" precedes "format";
         // readers look the format up by key, not by position.
@@ -183,11 +184,8 @@ pub fn mesh(duration: SimDuration, trace: Option<&Path>) -> std::io::Result<Mesh
             "config": { "duration": duration.to_string() },
         });
         let file = BufWriter::with_capacity(1 << 20, File::create(path)?);
-        world.set_observer(Box::new(TraceOnly(TraceWriter::new(
-            file,
-            TraceLevel::All,
-            &header,
-        )?)));
+        observer =
+            Some(world.add_observer(TraceOnly(TraceWriter::new(file, TraceLevel::All, &header)?)));
     }
     let wall = std::time::Instant::now();
     for i in 0..HOSTS as u32 {
@@ -196,12 +194,9 @@ pub fn mesh(duration: SimDuration, trace: Option<&Path>) -> std::io::Result<Mesh
     let end = SimTime::ZERO + START + SimDuration(PERIOD.as_micros() * rounds) + DRAIN;
     world.run_until(end);
     let mut trace_events = 0;
-    if let Some(obs) = world.take_observer() {
-        let any: Box<dyn std::any::Any> = obs;
-        if let Ok(t) = any.downcast::<TraceOnly>() {
-            trace_events = t.0.written();
-            t.0.finish(&serde_json::json!({ "bench": "mesh" }))?;
-        }
+    if let Some(t) = observer.and_then(|id| world.take_observer(id)) {
+        trace_events = t.0.written();
+        t.0.finish(&serde_json::json!({ "bench": "mesh" }))?;
     }
     let wall_s = wall.elapsed().as_secs_f64();
     let (mut delivered, mut lat, mut fp) = (0u64, 0u64, 0u64);

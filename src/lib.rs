@@ -97,8 +97,11 @@
 //! From here: give the process events of its own (an [`AppEvent`](sim::AppEvent)
 //! type) and a [`Checker`](check::Checker) over them, install a
 //! [`Pipeline`](check::Pipeline) with a [`TraceWriter`](trace::TraceWriter)
-//! as the world's observer, and crash, pause, partition or skew processes
-//! through [`World`](sim::World)'s fault methods.
+//! with [`World::add_observer`](sim::World::add_observer) (its handle gives
+//! it back, typed), and crash, pause, partition or skew processes through
+//! [`World`](sim::World)'s fault methods — or let a
+//! [`Timeline`](run::Timeline) apply a scenario file's faults.
+//! `examples/lease_lock` does all of it for a lease-based lock service.
 
 pub mod bench;
 pub mod catalog;

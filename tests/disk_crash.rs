@@ -80,7 +80,7 @@ fn run(torn: bool, crash_at_ms: u64) -> (Vec<String>, World<Writer>) {
         NetConfig::default(),
         Box::new(|_, _| Writer { next: 0 }),
     );
-    w.set_observer(Box::new(Lines::default()));
+    let lines = w.add_observer(Lines::default());
     w.set_torn_writes(torn);
     w.start(ProcessId(0));
     w.run_until(SimTime(crash_at_ms * 1000));
@@ -88,7 +88,7 @@ fn run(torn: bool, crash_at_ms: u64) -> (Vec<String>, World<Writer>) {
     w.run_until(SimTime(crash_at_ms * 1000 + 50_000));
     w.restart(ProcessId(0));
     w.run_until(SimTime(crash_at_ms * 1000 + 50_001));
-    let lines = std::mem::take(&mut w.observer_mut::<Lines>().expect("observer").0);
+    let lines = std::mem::take(&mut w.observer_mut(lines).expect("observer").0);
     (lines, w)
 }
 

@@ -11,7 +11,7 @@ use crate::scenario::{MAX_NODES, MAX_PARTITIONS};
 use crate::sim::{EventKind, SimTime, Violation};
 use crate::stack::events::StackEvent;
 use crate::trace::ReadError;
-use crate::trace::reader::{Record, TraceStream};
+use crate::trace::reader::{Body, Record, TraceStream};
 
 /// Most violations a report lists; more are counted, not kept (a damaged
 /// trace can break an invariant at every event).
@@ -77,17 +77,20 @@ pub fn check_reader<R: Read>(input: BufReader<R>, name: &str) -> Result<OfflineR
     while let Some((line, record)) = trace.next_record::<StackEvent>()? {
         events += 1;
         within_bounds(&record).map_err(|m| trace.format_err(line, m))?;
+        match record.body {
+            Body::Fault { .. } => (last_t, healed_at) = (record.t, record.t),
+            Body::Unknown { .. } => {}
+            _ => last_t = record.t,
+        }
         let Some(ev) = record.as_event() else {
             continue;
         };
-        last_t = ev.t;
         match ev.kind {
             EventKind::Violation { .. } => {
                 recorded += 1;
                 continue;
             }
-            EventKind::Fault { .. }
-            | EventKind::Crash { .. }
+            EventKind::Crash { .. }
             | EventKind::Restart
             | EventKind::Pause
             | EventKind::Resume

@@ -8,9 +8,9 @@ use serde::Serialize;
 
 use super::verdict::{self, LivenessJudgement};
 use super::{Checker, EndOfRun};
-use crate::sim::{AppEvent, Event, EventKind, Observer, Phase, SimTime, Violation};
+use crate::sim::{AppEvent, Event, EventKind, Observer, SimTime, Stamp, Violation};
 use crate::stack::events::StackEvent;
-use crate::trace::TraceWriter;
+use crate::trace::{Phase, StepEvent, TraceWriter};
 
 /// Counters gathered from the event stream.
 #[derive(Clone, Debug, Default, Serialize, PartialEq)]
@@ -126,18 +126,26 @@ impl<E: AppEvent> Pipeline<E> {
         self.writer.take()
     }
 
-    /// Sees one event: counts, checks, writes.
-    pub fn observe(&mut self, ev: &Event<'_, E>, names: &[String], out: &mut Vec<Violation>) {
-        let kind = ev.kind.name();
+    /// Counts one event of kind `kind`.
+    fn count(&mut self, kind: &'static str) {
         if let Some(n) = self.summary.events_by_kind.get_mut(kind) {
             *n += 1;
         } else {
             self.summary.events_by_kind.insert(kind.to_string(), 1);
         }
-        match ev.kind {
-            EventKind::Fault {
-                fault, kind, phase, ..
-            } => match phase {
+    }
+
+    /// Sees one event of the run's driver (a fault step, a note): counts
+    /// and writes it. Checkers judge the system's events, not the driver's;
+    /// what they need of faults (when the last one healed) reaches them at
+    /// the end of the run.
+    pub fn observe_step(&mut self, stamp: &Stamp, ev: &StepEvent<'_>, names: &[String]) {
+        self.count(ev.kind());
+        if let StepEvent::Fault {
+            fault, kind, phase, ..
+        } = *ev
+        {
+            match phase {
                 Phase::Begin => {
                     *self
                         .summary
@@ -145,13 +153,22 @@ impl<E: AppEvent> Pipeline<E> {
                         .entry(kind.to_string())
                         .or_default() += 1;
                     self.open_faults.insert(fault, ());
-                    self.summary.healed_at = ev.t;
                 }
                 Phase::End => {
                     self.open_faults.remove(&fault);
-                    self.summary.healed_at = ev.t;
                 }
-            },
+            }
+            self.summary.healed_at = stamp.t;
+        }
+        if let Some(w) = self.writer.as_mut() {
+            w.write_step(stamp, ev, names);
+        }
+    }
+
+    /// Sees one event: counts, checks, writes.
+    pub fn observe(&mut self, ev: &Event<'_, E>, names: &[String], out: &mut Vec<Violation>) {
+        self.count(ev.kind.name());
+        match ev.kind {
             EventKind::Crash { .. }
             | EventKind::Restart
             | EventKind::Pause

@@ -10,7 +10,7 @@ use serde::Serialize;
 use super::RunError;
 use crate::check::{self, Pipeline};
 use crate::scenario::{Action, PlacementPolicyName, Scenario, StackKind};
-use crate::sim::{NetConfig, ProcessId, World};
+use crate::sim::{NetConfig, ObserverId, ProcessId, World};
 use crate::stack::client::{Keys, WorkloadSpec};
 use crate::stack::cluster::{ClusterConfig, Kind, PlacementSettings, Timing};
 use crate::stack::coordinator::PolicyKind;
@@ -106,6 +106,17 @@ pub fn cluster_config(s: &Scenario, planted: Planted) -> ClusterConfig {
     }
 }
 
+/// The kernel's network as `[network]` describes it.
+pub fn net_config(s: &Scenario) -> NetConfig {
+    NetConfig {
+        latency_us_min: s.network.latency[0].as_micros(),
+        latency_us_max: s.network.latency[1].as_micros(),
+        drop_probability: s.network.drop,
+        duplicate_probability: s.network.duplicate,
+        reorder_probability: s.network.reorder,
+    }
+}
+
 /// The trace header of a run: line 1, `format` first (field order is
 /// kept), so a reader can tell a partsim trace from its first bytes.
 #[derive(Serialize)]
@@ -139,8 +150,17 @@ pub fn trace_header<'a>(
     }
 }
 
+/// What [`build_world`] builds.
+pub(super) struct Built {
+    pub(super) world: World<Host>,
+    pub(super) config: Rc<ClusterConfig>,
+    /// The checker pipeline and trace writer, installed in `world`.
+    pub(super) pipeline: ObserverId<Pipeline>,
+}
+
 /// The world of a run of `s` with `seed`: processes built, the initial ones
-/// started, the checker pipeline and trace writer installed.
+/// started, the checker pipeline and trace writer installed (its handle
+/// returned beside the world).
 pub(super) fn build_world(
     s: &Scenario,
     seed: u64,
@@ -148,18 +168,12 @@ pub(super) fn build_world(
     keep_going: bool,
     trace_level: TraceLevel,
     trace_out: Option<Box<dyn Write>>,
-) -> Result<(World<Host>, Rc<ClusterConfig>), RunError> {
+) -> Result<Built, RunError> {
     let mut config = cluster_config(s, *planted);
     config.seed = seed;
     let config = Rc::new(config);
     let names: Vec<String> = config.processes.iter().map(|(n, _)| n.clone()).collect();
-    let net = NetConfig {
-        latency_us_min: s.network.latency[0].as_micros(),
-        latency_us_max: s.network.latency[1].as_micros(),
-        drop_probability: s.network.drop,
-        duplicate_probability: s.network.duplicate,
-        reorder_probability: s.network.reorder,
-    };
+    let net = net_config(s);
     let factory_config = Rc::clone(&config);
     let mut world: World<Host> = World::new(
         seed,
@@ -177,10 +191,7 @@ pub(super) fn build_world(
     let header = trace_header(s, seed, &names, trace_level);
     let out: Box<dyn Write> = trace_out.unwrap_or_else(|| Box::new(std::io::sink()));
     let writer = TraceWriter::new(out, trace_level, &header)?;
-    world.set_observer(Box::new(Pipeline::new(
-        check::standard_checkers(),
-        Some(writer),
-    )));
+    let pipeline = world.add_observer(Pipeline::new(check::standard_checkers(), Some(writer)));
 
     // Initial processes start at time zero, in id order; joiners wait for their event.
     let initial = s.initial_processes().len();
@@ -188,5 +199,9 @@ pub(super) fn build_world(
         world.start(ProcessId(i as u32));
     }
 
-    Ok((world, config))
+    Ok(Built {
+        world,
+        config,
+        pipeline,
+    })
 }

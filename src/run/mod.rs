@@ -22,7 +22,6 @@ use std::io::Write;
 
 use serde::Serialize;
 
-use crate::check::Pipeline;
 use crate::scenario::Scenario;
 use crate::sim::{DropReason, ProcessId, SimDuration, SimTime};
 use crate::stack::cluster::Kind;
@@ -30,10 +29,14 @@ use crate::stack::host::Host;
 use crate::stack::planted::Planted;
 use crate::trace::{self, TraceLevel};
 
-pub use build::{TraceHeader, cluster_config, trace_header};
+/// How a protocol answers the timeline's selectors (`leader`, `any-node`,
+/// …); defined beside the stack's process type, which implements it.
+pub use crate::stack::host::Selectors;
+pub use build::{TraceHeader, cluster_config, net_config, trace_header};
 pub use determinism::{
     DeterminismReport, LineHashes, SharedSink, check_determinism, first_divergence,
 };
+pub use schedule::Timeline;
 
 /// How to run.
 pub struct RunOptions {
@@ -200,7 +203,11 @@ pub fn run(s: &Scenario, opts: RunOptions) -> Result<RunReport, RunError> {
         _ => s,
     };
     let end = opts.duration.map_or_else(|| s.end(), |d| SimTime::ZERO + d);
-    let (mut world, config) = build::build_world(
+    let build::Built {
+        mut world,
+        config,
+        pipeline,
+    } = build::build_world(
         s,
         seed,
         &opts.planted,
@@ -209,21 +216,9 @@ pub fn run(s: &Scenario, opts: RunOptions) -> Result<RunReport, RunError> {
         opts.trace_out,
     )?;
 
-    let schedule = s.resolve_schedule(seed);
-    let mut applier = schedule::Applier::new(seed);
-    let mut steps_cut = 0;
-    for (i, step) in schedule.iter().enumerate() {
-        if step.at > end {
-            steps_cut = schedule.len() - i;
-            break;
-        }
-        world.run_until(step.at);
-        if world.halted() {
-            break;
-        }
-        applier.apply(&mut world, &*config, step);
-    }
-    world.run_until(end);
+    let mut timeline = schedule::Timeline::new(s, seed, pipeline);
+    timeline.run_until(&mut world, &*config, end);
+    let steps_cut = timeline.steps_cut();
     // What every data node holds at the end, in its own words (the
     // durability checker's facts).
     if !world.halted() && config.workload.is_some() {
@@ -243,7 +238,7 @@ pub fn run(s: &Scenario, opts: RunOptions) -> Result<RunReport, RunError> {
     // adds its own (which stop nothing: the run is over).
     let halted = world.halted();
     let (found, liveness) = world
-        .observer_mut::<Pipeline>()
+        .observer_mut(pipeline)
         .map(|p| p.end_run(now, deadline, leader_deadline, halted))
         .unwrap_or_default();
     for v in found {
@@ -260,12 +255,8 @@ pub fn run(s: &Scenario, opts: RunOptions) -> Result<RunReport, RunError> {
             detail: v.detail.clone(),
         })
         .collect();
-    let Some(mut observer) = world.take_observer() else {
-        unreachable!("the pipeline was installed above")
-    };
-    let any: &mut dyn std::any::Any = &mut *observer;
-    let Some(pipeline) = any.downcast_mut::<Pipeline>() else {
-        unreachable!("the observer is a Pipeline")
+    let Some(mut pipeline) = world.take_observer(pipeline) else {
+        unreachable!("the pipeline was installed above and is taken once")
     };
     let summary = pipeline.summary().clone();
     let metrics = pipeline.metrics();
@@ -349,7 +340,7 @@ pub fn run(s: &Scenario, opts: RunOptions) -> Result<RunReport, RunError> {
         violations,
         expectations,
         metrics,
-        selectors: applier.into_resolutions(),
+        selectors: timeline.into_resolutions(),
         planted: opts.planted.names(),
         reproduce,
     };

@@ -1,16 +1,84 @@
 //! Applying the resolved fault timeline to the world: each scheduled step's
 //! target is resolved when it fires (selectors included), traced under its
 //! concrete name, then acted on; a fault's end acts on what its begin resolved.
+//!
+//! [`Timeline`] is the public face: it drives a world of any protocol
+//! through a scenario's timeline, as `partsim run` drives the stack's.
 
 use std::collections::BTreeMap;
 
-use crate::scenario::{Action, Scheduled, Target};
+use crate::check::Pipeline;
+use crate::scenario::{Action, Scenario, Scheduled, Target};
 use crate::sim::rng::{self, ChaCha8Rng, RngExt};
-use crate::sim::{Clock, Phase, Process, ProcessId, Status, World};
+use crate::sim::{AppEvent, Clock, ObserverId, Process, ProcessId, SimTime, Status, World};
 use crate::stack::host::Selectors;
+use crate::trace::{Phase, StepEvent};
 
-/// Applies scheduled steps to the world.
-pub(super) struct Applier {
+/// A scenario's fault timeline (`[[events]]` and `[random]`, resolved for
+/// one seed), applied to a world as its virtual time reaches each step.
+///
+/// Any protocol can be driven by it: the world's processes are the
+/// scenario's (`m1..`, `n1..`, `c1..`, in [`Scenario::initial_processes`]
+/// order), `sut` answers the selectors (`leader`, `any-node`, …) in the
+/// protocol's terms, and every step is traced through `pipeline` as a
+/// `fault` event (DESIGN §6) caused-linked to what it does.
+pub struct Timeline<E> {
+    applier: Applier<E>,
+    schedule: Vec<Scheduled>,
+    next: usize,
+    cut: usize,
+}
+
+impl<E: AppEvent + 'static> Timeline<E> {
+    /// The timeline of `s` for root seed `seed`, traced into `pipeline`.
+    pub fn new(s: &Scenario, seed: u64, pipeline: ObserverId<Pipeline<E>>) -> Self {
+        Timeline {
+            applier: Applier::new(seed, pipeline),
+            schedule: s.resolve_schedule(seed),
+            next: 0,
+            cut: 0,
+        }
+    }
+
+    /// Runs `world` up to `end`, applying every step due before it; stops
+    /// early if a violation halts the world.
+    pub fn run_until<P: Process<Event = E>, S: Selectors<P>>(
+        &mut self,
+        world: &mut World<P>,
+        sut: &S,
+        end: SimTime,
+    ) {
+        while let Some(step) = self.schedule.get(self.next) {
+            if step.at > end {
+                self.cut = self.schedule.len() - self.next;
+                break;
+            }
+            world.run_until(step.at);
+            if world.halted() {
+                return;
+            }
+            self.applier.apply(world, sut, step);
+            self.next += 1;
+        }
+        world.run_until(end);
+    }
+
+    /// Steps that lay past the `end` of the last [`run_until`](Self::run_until).
+    pub fn steps_cut(&self) -> usize {
+        self.cut
+    }
+
+    /// What each selector resolved to, as `crash any-node → n5 at 8s`.
+    pub fn into_resolutions(self) -> Vec<String> {
+        self.applier.into_resolutions()
+    }
+}
+
+/// Applies scheduled steps to the world, tracing each through the run's
+/// pipeline (of a world whose processes trace events `E`).
+pub(super) struct Applier<E> {
+    /// Where the steps are traced.
+    pipeline: ObserverId<Pipeline<E>>,
     /// Draws for `any-node` / `any-manager`: a sub-stream of `faults`, so
     /// the random schedule itself is never shifted by them.
     select_rng: ChaCha8Rng,
@@ -30,10 +98,11 @@ pub(super) struct Applier {
 /// Selector resolutions kept for the summary, at most.
 const MAX_RESOLUTIONS: usize = 1000;
 
-impl Applier {
-    /// An applier for a run with root seed `seed`.
-    pub(super) fn new(seed: u64) -> Self {
+impl<E: AppEvent + 'static> Applier<E> {
+    /// An applier for a run with root seed `seed`, tracing into `pipeline`.
+    pub(super) fn new(seed: u64, pipeline: ObserverId<Pipeline<E>>) -> Self {
         Applier {
+            pipeline,
             select_rng: rng::stream(seed, "faults/select"),
             targets: BTreeMap::new(),
             clocks: BTreeMap::new(),
@@ -45,6 +114,18 @@ impl Applier {
     /// What each selector resolved to, as `crash any-node → n5 at 8s`.
     pub(super) fn into_resolutions(self) -> Vec<String> {
         self.resolutions
+    }
+
+    /// Traces one event of the schedule; returns its `seq`.
+    fn trace<P: Process<Event = E>>(
+        &self,
+        world: &mut World<P>,
+        p: ProcessId,
+        ev: StepEvent<'_>,
+    ) -> Option<u64> {
+        world.emit_outside(self.pipeline, p, None, |pipeline, stamp, names, _| {
+            pipeline.observe_step(stamp, &ev, names)
+        })
     }
 
     fn resolve<P: Process, S: Selectors<P>>(
@@ -91,7 +172,7 @@ impl Applier {
         }
     }
 
-    pub(super) fn apply<P: Process, S: Selectors<P>>(
+    pub(super) fn apply<P: Process<Event = E>, S: Selectors<P>>(
         &mut self,
         world: &mut World<P>,
         sut: &S,
@@ -142,10 +223,11 @@ impl Applier {
                 match resolved {
                     Some(p) => Some(p),
                     None => {
-                        world.trace_note(
-                            ProcessId::SIM,
-                            &format!("{} {kind} {t}: no process matches the selector now; nothing happens", phase.as_str()),
+                        let text = format!(
+                            "{} {kind} {t}: no process matches the selector now; nothing happens",
+                            phase.as_str()
                         );
+                        self.trace(world, ProcessId::SIM, StepEvent::Note { text: &text });
                         return;
                     }
                 }
@@ -194,12 +276,15 @@ impl Applier {
         if one_way.is_some() {
             self.one_way_details.insert(fault, detail.clone());
         }
-        let cause = world.trace_fault(
+        let cause = self.trace(
+            world,
             target.unwrap_or(ProcessId::SIM),
-            fault,
-            kind,
-            phase,
-            &detail,
+            StepEvent::Fault {
+                fault,
+                kind,
+                phase,
+                detail: &detail,
+            },
         );
         match (action, phase) {
             (Action::Crash(_), Phase::Begin) => {

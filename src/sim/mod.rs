@@ -15,8 +15,8 @@ pub mod world;
 pub use disk::Disk;
 pub use net::{DropReason, NetConfig};
 pub use process::{
-    AppEvent, Event, EventKind, Message, NoEvent, Observer, Phase, Process, ProcessId, TimerKind,
+    AppEvent, Event, EventKind, Message, MsgClass, NoEvent, Observer, ProcessId, Stamp, TimerKind,
     Violation,
 };
 pub use time::{SimDuration, SimTime};
-pub use world::{Clock, Cx, PauseMode, Status, TimerId, World};
+pub use world::{Clock, Cx, ObserverId, PauseMode, Process, Status, TimerId, World};

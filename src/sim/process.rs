@@ -1,16 +1,17 @@
 //! The sans-IO process model: what a simulated process is, and the events the
 //! kernel reports to its observers (the trace writer and the checkers).
 //!
-//! A process is a state machine. Inputs are method calls — `on_start`,
-//! `on_message`, `on_timer` — and every effect (send, timers, disk, trace)
-//! goes out through [`Cx`](super::world::Cx). A process never touches the
-//! queue or another process, so the same code could run on a real network.
+//! A process ([`Process`](crate::sim::Process), defined beside the context
+//! it acts through) is a state machine. Inputs are method calls —
+//! `on_start`, `on_message`, `on_timer` — and every effect (send, timers,
+//! disk, trace) goes out through [`Cx`](crate::sim::Cx). A process never
+//! touches the queue or another process, so the same code could run on a
+//! real network.
 
 use serde::Serialize;
 
 use super::net::DropReason;
 use super::time::SimTime;
-use super::world::Cx;
 
 /// Identifies a process of a world: an index into its process table.
 #[derive(Copy, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, Serialize)]
@@ -43,11 +44,23 @@ impl ProcessId {
 pub trait Message: Clone {
     /// The message kind as traced, e.g. `"AppendEntries"`.
     fn name(&self) -> &'static str;
-    /// Data-plane traffic (client and replication messages) is left out of
-    /// traces written at `--trace-level control`.
-    fn is_data_plane(&self) -> bool {
-        false
+    /// Its traffic class, which observers may treat differently (a trace
+    /// writer may leave [`MsgClass::Bulk`] traffic out). The kernel itself
+    /// treats every class alike.
+    fn class(&self) -> MsgClass {
+        MsgClass::Normal
     }
+}
+
+/// A message's traffic class, as its protocol declares it ([`Message::class`]).
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+pub enum MsgClass {
+    /// Traffic a reader of the trace follows message by message.
+    #[default]
+    Normal,
+    /// High-volume traffic (payloads, bulk transfer) that a reduced trace
+    /// may omit.
+    Bulk,
 }
 
 /// A timer kind: small, copyable, named for the trace.
@@ -70,44 +83,6 @@ pub enum NoEvent {}
 impl AppEvent for NoEvent {
     fn kind(&self) -> &'static str {
         match *self {}
-    }
-}
-
-/// A simulated process: a sans-IO state machine driven by the kernel.
-pub trait Process: Sized + 'static {
-    /// The messages processes of this type exchange.
-    type Msg: Message;
-    /// Its timers.
-    type Timer: TimerKind;
-    /// The events it traces about itself.
-    type Event: AppEvent + 'static;
-
-    /// Called when the process starts or restarts (after a crash it reads
-    /// what survived from `cx.disk()`).
-    fn on_start(&mut self, cx: &mut Cx<'_, Self>);
-    /// A message arrived.
-    fn on_message(&mut self, cx: &mut Cx<'_, Self>, from: ProcessId, msg: Self::Msg);
-    /// A timer set with `cx.set_timer` fired.
-    fn on_timer(&mut self, cx: &mut Cx<'_, Self>, timer: Self::Timer);
-}
-
-/// Whether a fault begins or ends.
-#[derive(Copy, Clone, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Phase {
-    /// The fault starts.
-    Begin,
-    /// The fault ends.
-    End,
-}
-
-impl Phase {
-    /// The name used in traces.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Phase::Begin => "begin",
-            Phase::End => "end",
-        }
     }
 }
 
@@ -138,8 +113,8 @@ pub enum EventKind<'a, E> {
         msg: &'a str,
         /// The message id, unique in the run (a duplicate keeps it).
         id: u64,
-        /// Data-plane traffic ([`Message::is_data_plane`]).
-        data: bool,
+        /// Its traffic class ([`Message::class`]).
+        class: MsgClass,
     },
     /// Message `id` from `from` arrived at `p`.
     Deliver {
@@ -149,8 +124,8 @@ pub enum EventKind<'a, E> {
         msg: &'a str,
         /// The message id.
         id: u64,
-        /// Data-plane traffic.
-        data: bool,
+        /// Its traffic class.
+        class: MsgClass,
     },
     /// Message `id` from `from` to `to` was lost.
     Drop {
@@ -162,8 +137,8 @@ pub enum EventKind<'a, E> {
         msg: &'a str,
         /// The message id.
         id: u64,
-        /// Data-plane traffic.
-        data: bool,
+        /// Its traffic class.
+        class: MsgClass,
         /// Why it was lost.
         reason: DropReason,
     },
@@ -194,23 +169,6 @@ pub enum EventKind<'a, E> {
         /// Drift, parts per million.
         drift_ppm: i64,
     },
-    /// A step of whoever drives the world (a scenario's fault) began or
-    /// ended (`kind` names the action).
-    Fault {
-        /// The step's number, shared by its begin and end.
-        fault: u32,
-        /// The action, e.g. `"crash"`.
-        kind: &'a str,
-        /// Begin or end.
-        phase: Phase,
-        /// What it acted on, readable.
-        detail: &'a str,
-    },
-    /// Something worth reading in the trace (e.g. a selector that matched nobody).
-    Note {
-        /// The text.
-        text: &'a str,
-    },
     /// A checker found its invariant broken.
     Violation {
         /// The checker's name.
@@ -237,20 +195,25 @@ impl<E: AppEvent> EventKind<'_, E> {
             EventKind::Resume => "resume",
             EventKind::DiskLoss => "disk_loss",
             EventKind::Clock { .. } => "clock",
-            EventKind::Fault { .. } => "fault",
-            EventKind::Note { .. } => "note",
             EventKind::Violation { .. } => "violation",
             EventKind::App(e) => e.kind(),
         }
     }
 
-    /// True for data-plane message events.
-    pub fn is_data_plane(&self) -> bool {
+    /// True for message events of [`MsgClass::Bulk`] traffic.
+    pub fn is_bulk(&self) -> bool {
         matches!(
             self,
-            EventKind::Send { data: true, .. }
-                | EventKind::Deliver { data: true, .. }
-                | EventKind::Drop { data: true, .. }
+            EventKind::Send {
+                class: MsgClass::Bulk,
+                ..
+            } | EventKind::Deliver {
+                class: MsgClass::Bulk,
+                ..
+            } | EventKind::Drop {
+                class: MsgClass::Bulk,
+                ..
+            }
         )
     }
 }
@@ -264,10 +227,27 @@ pub struct Violation {
     pub detail: String,
 }
 
-/// Receives every event of a run, in order: the trace writer and the
-/// checkers. A world without an observer builds no events at all — the
-/// benchmark's path without a trace.
-pub trait Observer<E>: std::any::Any {
+/// Where and when an event happened, and its place in the run: the fields
+/// every event has. The kernel hands one to whoever drives the world for
+/// the events it reports itself (see [`World::emit_outside`](super::World::emit_outside)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stamp {
+    /// Virtual time.
+    pub t: SimTime,
+    /// The process it happened at ([`ProcessId::SIM`] for world-level events).
+    pub p: ProcessId,
+    /// Position in the run's event sequence, from 0.
+    pub seq: u64,
+    /// The `seq` of the event that led to this one.
+    pub cause: Option<u64>,
+}
+
+/// Receives every event of a run, in order: a trace writer, checkers. A
+/// world without an observer builds no events at all — the benchmark's
+/// path without a trace. Installed with
+/// [`World::add_observer`](super::World::add_observer), which returns a
+/// typed handle to read it back.
+pub trait Observer<E> {
     /// One event. `names` maps process ids to names. A checker that finds a
     /// violation pushes it to `violations`; the kernel traces it (caused by
     /// this event) and halts the run unless told to keep going.

@@ -12,12 +12,15 @@
 //!                  └──► Timer   ──► process.on_timer(cx, timer)
 //! ```
 
+use std::any::Any;
+use std::marker::PhantomData;
+
 use rand_chacha::ChaCha8Rng;
 
 use super::disk::Disk;
 use super::net::{DropReason, Fate, NetConfig, Network};
 use super::process::{
-    Event, EventKind, Message, Observer, Phase, Process, ProcessId, TimerKind, Violation,
+    AppEvent, Event, EventKind, Message, Observer, ProcessId, Stamp, TimerKind, Violation,
 };
 use super::queue::EventQueue;
 use super::rng;
@@ -171,7 +174,11 @@ pub struct Kernel<P: Process> {
     net_rng: ChaCha8Rng,
     meta: Vec<Meta<P>>,
     names: Vec<String>,
-    observer: Option<Box<dyn Observer<P::Event>>>,
+    /// Installed observers; a taken one leaves its place empty, so the
+    /// other handles stay valid.
+    observers: Vec<Option<Box<dyn Slot<P::Event>>>>,
+    /// Observers installed and not taken: zero means no event is built.
+    observing: usize,
     next_event_seq: u64,
     next_msg_id: u64,
     scratch: Vec<Violation>,
@@ -187,7 +194,7 @@ pub struct Kernel<P: Process> {
 const MAX_KEPT_VIOLATIONS: usize = 100;
 
 impl<P: Process> Kernel<P> {
-    /// Reports one event to the observer; returns its `seq`.
+    /// Reports one event to the observers; returns its `seq`.
     #[inline]
     fn emit(
         &mut self,
@@ -195,22 +202,38 @@ impl<P: Process> Kernel<P> {
         cause: Option<u64>,
         kind: EventKind<'_, P::Event>,
     ) -> Option<u64> {
-        let obs = self.observer.as_mut()?;
-        let seq = self.next_event_seq;
-        self.next_event_seq += 1;
-        self.stats.events += 1;
+        if self.observing == 0 {
+            return None;
+        }
+        let Stamp { t, seq, .. } = self.stamp(p, cause);
         let ev = Event {
-            t: self.now,
+            t,
             p,
             seq,
             cause,
             kind,
         };
-        obs.on_event(&ev, &self.names, &mut self.scratch);
+        for obs in self.observers.iter_mut().flatten() {
+            obs.on_event(&ev, &self.names, &mut self.scratch);
+        }
         if !self.scratch.is_empty() {
             self.raise(p, seq);
         }
         Some(seq)
+    }
+
+    /// Numbers the next event (observed: the caller reports it).
+    #[inline]
+    fn stamp(&mut self, p: ProcessId, cause: Option<u64>) -> Stamp {
+        let seq = self.next_event_seq;
+        self.next_event_seq += 1;
+        self.stats.events += 1;
+        Stamp {
+            t: self.now,
+            p,
+            seq,
+            cause,
+        }
     }
 
     fn raise(&mut self, p: ProcessId, cause: u64) {
@@ -225,16 +248,14 @@ impl<P: Process> Kernel<P> {
         if self.halt_on_violation {
             self.halted = true;
         }
-        if let Some(obs) = self.observer.as_mut() {
-            let seq = self.next_event_seq;
-            self.next_event_seq += 1;
-            self.stats.events += 1;
+        if self.observing > 0 {
+            let Stamp { t, seq, .. } = self.stamp(p, cause);
             let kind = EventKind::Violation {
                 check: v.check,
                 detail: &v.detail,
             };
             let ev = Event {
-                t: self.now,
+                t,
                 p,
                 seq,
                 cause,
@@ -242,13 +263,49 @@ impl<P: Process> Kernel<P> {
             };
             // A checker does not answer a violation with another one.
             let mut ignored = Vec::new();
-            obs.on_event(&ev, &self.names, &mut ignored);
+            for obs in self.observers.iter_mut().flatten() {
+                obs.on_event(&ev, &self.names, &mut ignored);
+            }
         }
         if self.violations.len() < MAX_KEPT_VIOLATIONS {
             self.violations.push((self.now, v));
         }
     }
 
+    /// Numbers a message and traces its send. Returns its id, the send
+    /// event's `seq`, and the receiver's incarnation — `None` (the message
+    /// traced as dropped) when `to` is no process of this world.
+    fn open_send(
+        &mut self,
+        from: ProcessId,
+        to: ProcessId,
+        msg: &P::Msg,
+        cause: Option<u64>,
+    ) -> (u64, Option<u64>, Option<u32>) {
+        let id = self.next_msg_id;
+        self.next_msg_id += 1;
+        self.stats.sent += 1;
+        let class = msg.class();
+        let send_seq = self.emit(
+            from,
+            cause,
+            EventKind::Send {
+                to,
+                msg: msg.name(),
+                id,
+                class,
+            },
+        );
+        let incarnation = self.meta.get(to.index()).map(|m| m.incarnation);
+        if incarnation.is_none() {
+            self.drop_msg(from, from, to, msg, id, send_seq, DropReason::Unknown);
+        }
+        (id, send_seq, incarnation)
+    }
+
+    /// A process's send: numbered and traced, then through the network.
+    /// `echo` marks a message sent while handling a duplicate's descendant
+    /// (see `Network::fate`).
     fn send(
         &mut self,
         from: ProcessId,
@@ -257,25 +314,9 @@ impl<P: Process> Kernel<P> {
         cause: Option<u64>,
         echo: bool,
     ) {
-        let id = self.next_msg_id;
-        self.next_msg_id += 1;
-        self.stats.sent += 1;
-        let data = msg.is_data_plane();
-        let send_seq = self.emit(
-            from,
-            cause,
-            EventKind::Send {
-                to,
-                msg: msg.name(),
-                id,
-                data,
-            },
-        );
-        let Some(target) = self.meta.get(to.index()) else {
-            self.drop_msg(from, from, to, &msg, id, send_seq, DropReason::Unknown);
+        let (id, send_seq, Some(to_incarnation)) = self.open_send(from, to, &msg, cause) else {
             return;
         };
-        let to_incarnation = target.incarnation;
         match self.net.fate(&mut self.net_rng, from, to, echo) {
             Fate::Dropped(reason) => self.drop_msg(from, from, to, &msg, id, send_seq, reason),
             Fate::Once(d) => {
@@ -338,7 +379,7 @@ impl<P: Process> Kernel<P> {
         reason: DropReason,
     ) {
         self.stats.dropped[reason as usize] += 1;
-        let data = msg.is_data_plane();
+        let class = msg.class();
         self.emit(
             at,
             cause,
@@ -347,7 +388,7 @@ impl<P: Process> Kernel<P> {
                 to,
                 msg: msg.name(),
                 id,
-                data,
+                class,
                 reason,
             },
         );
@@ -408,6 +449,24 @@ impl<P: Process> Kernel<P> {
     }
 }
 
+/// A simulated process: a sans-IO state machine driven by the kernel.
+pub trait Process: Sized + 'static {
+    /// The messages processes of this type exchange.
+    type Msg: Message;
+    /// Its timers.
+    type Timer: TimerKind;
+    /// The events it traces about itself.
+    type Event: AppEvent + 'static;
+
+    /// Called when the process starts or restarts (after a crash it reads
+    /// what survived from `cx.disk()`).
+    fn on_start(&mut self, cx: &mut Cx<'_, Self>);
+    /// A message arrived.
+    fn on_message(&mut self, cx: &mut Cx<'_, Self>, from: ProcessId, msg: Self::Msg);
+    /// A timer set with `cx.set_timer` fired.
+    fn on_timer(&mut self, cx: &mut Cx<'_, Self>, timer: Self::Timer);
+}
+
 /// What a process sees of the world while it handles one input.
 pub struct Cx<'a, P: Process> {
     k: &'a mut Kernel<P>,
@@ -463,7 +522,7 @@ impl<P: Process> Cx<'_, P> {
     /// True when something observes the run (building costly trace
     /// details can be skipped otherwise).
     pub fn tracing(&self) -> bool {
-        self.k.observer.is_some()
+        self.k.observing > 0
     }
 
     /// The name of a process (`"m1"`).
@@ -492,6 +551,49 @@ fn lookup(names: &[String], name: &str) -> Option<ProcessId> {
         .map(|i| ProcessId(i as u32))
 }
 
+/// An observer as the kernel keeps it: any [`Observer`], stored so that
+/// whoever installed it can have it back as its own type through its
+/// [`ObserverId`] (the handle carries the type; no caller downcasts).
+trait Slot<E>: Observer<E> {
+    fn as_any(&self) -> &dyn Any;
+    fn as_any_mut(&mut self) -> &mut dyn Any;
+    fn into_any(self: Box<Self>) -> Box<dyn Any>;
+}
+
+impl<E, O: Observer<E> + 'static> Slot<E> for O {
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+    fn as_any_mut(&mut self) -> &mut dyn Any {
+        self
+    }
+    fn into_any(self: Box<Self>) -> Box<dyn Any> {
+        self
+    }
+}
+
+/// A typed handle to an observer installed in a [`World`] with
+/// [`add_observer`](World::add_observer): it gives the observer back as
+/// an `O`.
+pub struct ObserverId<O> {
+    index: usize,
+    _observer: PhantomData<fn() -> O>,
+}
+
+impl<O> Clone for ObserverId<O> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<O> Copy for ObserverId<O> {}
+
+impl<O> std::fmt::Debug for ObserverId<O> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "ObserverId({})", self.index)
+    }
+}
+
 /// Builds a process from its id and name: at start, join and restart (the
 /// process reads its disk in `on_start`).
 pub type Factory<P> = Box<dyn FnMut(ProcessId, &str) -> P>;
@@ -500,7 +602,7 @@ pub type Factory<P> = Box<dyn FnMut(ProcessId, &str) -> P>;
 ///
 /// Its methods, by what they are for:
 ///
-/// - **Setup:** [`new`](Self::new), [`set_observer`](Self::set_observer),
+/// - **Setup:** [`new`](Self::new), [`add_observer`](Self::add_observer),
 ///   [`set_pause_mode`](Self::set_pause_mode),
 ///   [`set_torn_writes`](Self::set_torn_writes),
 ///   [`set_halt_on_violation`](Self::set_halt_on_violation).
@@ -518,10 +620,10 @@ pub type Factory<P> = Box<dyn FnMut(ProcessId, &str) -> P>;
 ///   cuts, isolation, link rules, heal).
 /// - **Input from outside:** [`inject`](Self::inject) (an operator's message).
 /// - **Running:** [`run_until`](Self::run_until).
-/// - **Observation outputs:** [`trace_fault`](Self::trace_fault),
-///   [`trace_note`](Self::trace_note),
-///   [`report_violation`](Self::report_violation),
-///   [`observer_mut`](Self::observer_mut), [`take_observer`](Self::take_observer).
+/// - **Observation:** [`emit_outside`](Self::emit_outside) (the driver's
+///   own events), [`report_violation`](Self::report_violation),
+///   [`observer`](Self::observer), [`observer_mut`](Self::observer_mut),
+///   [`take_observer`](Self::take_observer).
 pub struct World<P: Process> {
     k: Kernel<P>,
     procs: Vec<Option<P>>,
@@ -554,7 +656,8 @@ impl<P: Process> World<P> {
                 net_rng: rng::stream(seed, "net"),
                 meta,
                 names,
-                observer: None,
+                observers: Vec::new(),
+                observing: 0,
                 next_event_seq: 0,
                 next_msg_id: 0,
                 scratch: Vec::new(),
@@ -570,20 +673,40 @@ impl<P: Process> World<P> {
         }
     }
 
-    /// Sets the observer that sees every event (trace writer, checkers).
-    pub fn set_observer(&mut self, observer: Box<dyn Observer<P::Event>>) {
-        self.k.observer = Some(observer);
+    /// Installs an observer that sees every event from now on (a trace
+    /// writer, checkers); several see each event in the order installed.
+    /// The handle gives it back, typed.
+    pub fn add_observer<O: Observer<P::Event> + 'static>(&mut self, observer: O) -> ObserverId<O> {
+        self.k.observers.push(Some(Box::new(observer)));
+        self.k.observing += 1;
+        ObserverId {
+            index: self.k.observers.len() - 1,
+            _observer: PhantomData,
+        }
     }
 
-    /// The observer, if it is a `T`.
-    pub fn observer_mut<T: 'static>(&mut self) -> Option<&mut T> {
-        let obs: &mut dyn std::any::Any = self.k.observer.as_deref_mut()?;
-        obs.downcast_mut::<T>()
+    /// The observer `id` names (`None` once taken).
+    pub fn observer<O: 'static>(&self, id: ObserverId<O>) -> Option<&O> {
+        let slot = self.k.observers.get(id.index)?.as_deref()?;
+        slot.as_any().downcast_ref()
     }
 
-    /// Removes and returns the observer.
-    pub fn take_observer(&mut self) -> Option<Box<dyn Observer<P::Event>>> {
-        self.k.observer.take()
+    /// The observer `id` names, to change (`None` once taken).
+    pub fn observer_mut<O: 'static>(&mut self, id: ObserverId<O>) -> Option<&mut O> {
+        let slot = self.k.observers.get_mut(id.index)?.as_deref_mut()?;
+        slot.as_any_mut().downcast_mut()
+    }
+
+    /// Removes the observer `id` names and gives it back: it sees no more
+    /// events (`None` if already taken).
+    pub fn take_observer<O: 'static>(&mut self, id: ObserverId<O>) -> Option<O> {
+        let place = self.k.observers.get_mut(id.index)?;
+        if !place.as_deref()?.as_any().is::<O>() {
+            return None;
+        }
+        let slot = place.take()?;
+        self.k.observing -= 1;
+        slot.into_any().downcast().ok().map(|b| *b)
     }
 
     /// What messages to a paused process do.
@@ -677,26 +800,34 @@ impl<P: Process> World<P> {
         self.k.queue.len()
     }
 
-    /// Traces a scenario fault beginning or ending; returns the event's
-    /// `seq` (when observed), the cause of what the fault then does.
-    pub fn trace_fault(
+    /// Reports an event that is neither the kernel's nor a process's but
+    /// one of whoever drives the world (a scenario runner's step, a note),
+    /// in the driver's own terms: the kernel numbers it like any event and
+    /// hands its [`Stamp`] to the observer `id` through `report` — that
+    /// observer alone sees it. Violations `report` finds are raised as any,
+    /// caused by this event. Returns its `seq` (the cause of what the driver
+    /// then does), or `None` if that observer is not installed.
+    pub fn emit_outside<O: 'static>(
         &mut self,
+        id: ObserverId<O>,
         p: ProcessId,
-        fault: u32,
-        kind: &str,
-        phase: Phase,
-        detail: &str,
+        cause: Option<u64>,
+        report: impl FnOnce(&mut O, &Stamp, &[String], &mut Vec<Violation>),
     ) -> Option<u64> {
-        self.k.emit(
-            p,
-            None,
-            EventKind::Fault {
-                fault,
-                kind,
-                phase,
-                detail,
-            },
-        )
+        let k = &mut self.k;
+        let installed = k.observers.get(id.index)?.as_deref()?;
+        if !installed.as_any().is::<O>() {
+            return None;
+        }
+        let stamp = k.stamp(p, cause);
+        let obs = k.observers[id.index]
+            .as_deref_mut()
+            .and_then(|o| o.as_any_mut().downcast_mut::<O>())?;
+        report(obs, &stamp, &k.names, &mut k.scratch);
+        if !k.scratch.is_empty() {
+            k.raise(p, stamp.seq);
+        }
+        Some(stamp.seq)
     }
 
     /// Delivers `msg` to `to` at `at` (or now, if `at` is past) from outside
@@ -711,36 +842,14 @@ impl<P: Process> World<P> {
     /// receiver sees it from [`ProcessId::SIM`].
     pub fn inject(&mut self, at: SimTime, to: ProcessId, msg: P::Msg, cause: Option<u64>) -> u64 {
         let k = &mut self.k;
-        let id = k.next_msg_id;
-        k.next_msg_id += 1;
-        k.stats.sent += 1;
-        let data = msg.is_data_plane();
-        let send_seq = k.emit(
-            ProcessId::SIM,
-            cause,
-            EventKind::Send {
-                to,
-                msg: msg.name(),
-                id,
-                data,
-            },
-        );
-        let Some(target) = k.meta.get(to.index()) else {
-            k.drop_msg(
-                ProcessId::SIM,
-                ProcessId::SIM,
-                to,
-                &msg,
-                id,
-                send_seq,
-                DropReason::Unknown,
-            );
+        let (id, send_seq, incarnation) = k.open_send(ProcessId::SIM, to, &msg, cause);
+        let Some(to_incarnation) = incarnation else {
             return id;
         };
         let item = Item::Deliver {
             from: ProcessId::SIM,
             to,
-            to_incarnation: target.incarnation,
+            to_incarnation,
             id,
             send_seq,
             msg,
@@ -769,11 +878,6 @@ impl<P: Process> World<P> {
         };
         f(proc, &mut cx);
         true
-    }
-
-    /// Traces a note from the runner (e.g. a selector that matched nobody).
-    pub fn trace_note(&mut self, p: ProcessId, text: &str) {
-        self.k.emit(p, None, EventKind::Note { text });
     }
 
     /// Reports a violation found outside the event stream (a liveness check
@@ -989,7 +1093,7 @@ impl<P: Process> World<P> {
                     return;
                 }
                 self.k.stats.delivered += 1;
-                let data = msg.is_data_plane();
+                let class = msg.class();
                 let seq = self.k.emit(
                     to,
                     send_seq,
@@ -997,7 +1101,7 @@ impl<P: Process> World<P> {
                         from,
                         msg: msg.name(),
                         id,
-                        data,
+                        class,
                     },
                 );
                 let Some(proc) = self.procs[to.index()].as_mut() else {
@@ -1162,7 +1266,7 @@ mod tests {
     #[test]
     fn injected_messages_are_traced_from_outside_and_follow_the_receiver_s_life() {
         let mut w = world();
-        w.set_observer(Box::new(Recorder(Vec::new())));
+        let rec = w.add_observer(Recorder(Vec::new()));
         w.start(ProcessId(0));
         // Caused by the start event (seq 0), at 5ms: before any tick.
         let id = w.inject(SimTime(5_000), ProcessId(0), Ping, Some(0));
@@ -1171,7 +1275,7 @@ mod tests {
         // To a process that is not up when it arrives: dropped, traced.
         w.inject(SimTime(7_000), ProcessId(1), Ping, None);
         w.run_until(SimTime(8_000));
-        let rec = w.observer_mut::<Recorder>().unwrap();
+        let rec = w.observer(rec).unwrap();
         let send = rec.0.iter().position(|e| e.1 == "send").unwrap();
         assert_eq!(rec.0[send], (ProcessId::SIM, "send", Some(0)));
         assert_eq!(
@@ -1181,6 +1285,36 @@ mod tests {
         assert_eq!(rec.0.last().unwrap().1, "drop");
         assert_eq!(w.stats().dropped[DropReason::Unknown as usize], 1);
         assert_eq!(id, 0, "message ids are shared with the processes' own");
+    }
+
+    /// Counts events of the kernel and of the driver.
+    #[derive(Default)]
+    struct Count(u32, Vec<u64>);
+    impl Observer<NoEvent> for Count {
+        fn on_event(&mut self, _: &Event<'_, NoEvent>, _: &[String], _: &mut Vec<Violation>) {
+            self.0 += 1;
+        }
+    }
+
+    #[test]
+    fn observers_come_back_typed_and_the_driver_s_events_are_numbered_with_the_rest() {
+        let mut w = world();
+        let rec = w.add_observer(Recorder(Vec::new()));
+        let count = w.add_observer(Count::default());
+        w.start(ProcessId(0));
+        let seq = w.emit_outside(count, ProcessId::SIM, Some(0), |c, stamp, _, _| {
+            c.1.push(stamp.seq);
+            assert_eq!(stamp.cause, Some(0));
+        });
+        assert_eq!(seq, Some(1), "after the start event");
+        assert_eq!(w.observer(rec).unwrap().0.len(), 1, "only `count` saw it");
+        let taken = w.take_observer(count).unwrap();
+        assert_eq!((taken.0, taken.1), (1, vec![1]));
+        w.run_until(SimTime(10_500));
+        let kinds: Vec<&str> = w.observer(rec).unwrap().0.iter().map(|e| e.1).collect();
+        assert_eq!(kinds, ["start", "timer", "send"]);
+        assert_eq!(w.observer(rec).unwrap().0[1].0, ProcessId(0));
+        assert!(w.take_observer(count).is_none(), "taken once");
     }
 
     #[test]

@@ -9,7 +9,7 @@ use std::rc::Rc;
 
 use serde::Serialize;
 
-use crate::sim::{Message, ProcessId, SimDuration, TimerKind};
+use crate::sim::{Message, MsgClass, ProcessId, SimDuration, TimerKind};
 
 use super::client::WorkloadSpec;
 use super::consensus::{RaftMsg, RaftTimer};
@@ -334,8 +334,13 @@ impl Message for Msg {
             Msg::Data(d) => d.name(),
         }
     }
-    fn is_data_plane(&self) -> bool {
-        matches!(self, Msg::Transfer(_) | Msg::Data(_))
+    /// The data plane (client and replication traffic, state transfer) is
+    /// bulk: `--trace-level control` leaves it out.
+    fn class(&self) -> MsgClass {
+        match self {
+            Msg::Transfer(_) | Msg::Data(_) => MsgClass::Bulk,
+            _ => MsgClass::Normal,
+        }
     }
 }
 

@@ -180,7 +180,7 @@ pub struct Ack {
     pub status: AckStatus,
 }
 
-/// The data plane's messages (bulk, so `is_data_plane`).
+/// The data plane's messages (bulk: `MsgClass::Bulk`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum DataMsg {
     /// Client → node.

@@ -10,9 +10,11 @@ pub mod chrome;
 pub mod diff;
 pub mod history;
 pub mod reader;
+pub mod step;
 pub mod writer;
 
 pub use reader::{Body, Footer, Header, ReadError, Record, TraceFile, read_trace};
+pub use step::{Phase, StepEvent};
 pub use writer::{TraceLevel, TraceWriter};
 
 /// The `format` value of every trace header.

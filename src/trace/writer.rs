@@ -12,7 +12,8 @@ use std::io::{self, Write};
 use serde::Serialize;
 use xxhash_rust::xxh3::Xxh3;
 
-use crate::sim::{AppEvent, Event, EventKind, ProcessId};
+use super::step::StepEvent;
+use crate::sim::{AppEvent, Event, EventKind, ProcessId, SimTime, Stamp};
 
 /// Event lines are hashed and written in blocks of about this size.
 const BLOCK_BYTES: usize = 64 * 1024;
@@ -81,10 +82,21 @@ impl<W: Write> TraceWriter<W> {
     /// Formats and writes one event (unless the level filters it out).
     #[inline]
     pub fn write_event<E: AppEvent>(&mut self, ev: &Event<'_, E>, names: &[String]) {
-        if self.level == TraceLevel::Control && ev.kind.is_data_plane() {
+        if self.level == TraceLevel::Control && ev.kind.is_bulk() {
             return;
         }
         format_event(&mut self.block, ev, names);
+        self.wrote_line();
+    }
+
+    /// Formats and writes one event of the run's driver (every level keeps it).
+    pub fn write_step(&mut self, stamp: &Stamp, ev: &StepEvent<'_>, names: &[String]) {
+        format_step(&mut self.block, stamp, ev, names);
+        self.wrote_line();
+    }
+
+    #[inline]
+    fn wrote_line(&mut self) {
         self.written += 1;
         if self.block.len() >= BLOCK_BYTES {
             self.flush_block();
@@ -118,33 +130,57 @@ impl<W: Write> TraceWriter<W> {
     }
 }
 
-/// Appends one event line (with its newline) to `out`.
-pub fn format_event<E: AppEvent>(out: &mut Vec<u8>, ev: &Event<'_, E>, names: &[String]) {
-    let name = |p: ProcessId| p.name_in(names);
+/// Appends the fields every event line starts with: `{"t":…,"p":…,"seq":…[,"cause":…]`.
+#[inline]
+fn push_common(
+    out: &mut Vec<u8>,
+    t: SimTime,
+    p: ProcessId,
+    seq: u64,
+    cause: Option<u64>,
+    names: &[String],
+) {
     out.extend_from_slice(b"{\"t\":");
-    push_u64(out, ev.t.0);
+    push_u64(out, t.0);
     out.extend_from_slice(b",\"p\":");
-    push_str(out, name(ev.p));
+    push_str(out, p.name_in(names));
     out.extend_from_slice(b",\"seq\":");
-    push_u64(out, ev.seq);
-    if let Some(c) = ev.cause {
+    push_u64(out, seq);
+    if let Some(c) = cause {
         out.extend_from_slice(b",\"cause\":");
         push_u64(out, c);
     }
+}
+
+/// Appends `value`, serialized as a JSON object, after the common fields:
+/// `{"ev":"role",...}` becomes `,"ev":"role",...}`; then the newline.
+fn splice_object<S: Serialize + ?Sized>(out: &mut Vec<u8>, value: &S) {
+    let start = out.len();
+    if serde_json::to_writer(&mut *out, value).is_err() || out.get(start) != Some(&b'{') {
+        out.truncate(start);
+        out.extend_from_slice(b",\"ev\":\"unserializable\"}");
+    } else if out.len() - start == 2 {
+        out.truncate(start);
+        out.push(b'}');
+    } else {
+        out[start] = b',';
+    }
+    out.push(b'\n');
+}
+
+/// Appends the line of one event of the run's driver (with its newline).
+pub fn format_step(out: &mut Vec<u8>, stamp: &Stamp, ev: &StepEvent<'_>, names: &[String]) {
+    push_common(out, stamp.t, stamp.p, stamp.seq, stamp.cause, names);
+    splice_object(out, ev);
+}
+
+/// Appends one event line (with its newline) to `out`.
+pub fn format_event<E: AppEvent>(out: &mut Vec<u8>, ev: &Event<'_, E>, names: &[String]) {
+    let name = |p: ProcessId| p.name_in(names);
+    push_common(out, ev.t, ev.p, ev.seq, ev.cause, names);
     match &ev.kind {
         EventKind::App(app) => {
-            // `{"ev":"role",...}` becomes `,"ev":"role",...}` after the common fields.
-            let start = out.len();
-            if serde_json::to_writer(&mut *out, app).is_err() || out.get(start) != Some(&b'{') {
-                out.truncate(start);
-                out.extend_from_slice(b",\"ev\":\"unserializable\"}");
-            } else if out.len() - start == 2 {
-                out.truncate(start);
-                out.push(b'}');
-            } else {
-                out[start] = b',';
-            }
-            out.push(b'\n');
+            splice_object(out, *app);
             return;
         }
         kind => {
@@ -188,18 +224,6 @@ pub fn format_event<E: AppEvent>(out: &mut Vec<u8>, ev: &Event<'_, E>, names: &[
                 format!(",\"offset_us\":{offset_us},\"drift_ppm\":{drift_ppm}").as_bytes(),
             );
         }
-        EventKind::Fault {
-            fault,
-            kind,
-            phase,
-            detail,
-        } => {
-            field_u64(out, "fault", u64::from(fault));
-            field_str(out, "kind", kind);
-            field_plain(out, "phase", phase.as_str());
-            field_str(out, "detail", detail);
-        }
-        EventKind::Note { text } => field_str(out, "text", text),
         EventKind::Violation { check, detail } => {
             field_str(out, "check", check);
             field_str(out, "detail", detail);
@@ -289,7 +313,7 @@ mod tests {
                 to: ProcessId(0),
                 msg: "Heartbeat",
                 id: 17,
-                data: false,
+                class: crate::sim::MsgClass::Normal,
             },
         };
         format_event(&mut out, &ev, &names());

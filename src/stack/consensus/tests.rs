@@ -8,7 +8,7 @@ use super::*;
 use crate::check::Pipeline;
 use crate::check::raft::raft_checkers;
 use crate::sim::rng::{self, ChaCha8Rng, RngExt};
-use crate::sim::{Clock, NetConfig, SimDuration, Status, TimerKind, World};
+use crate::sim::{Clock, NetConfig, ObserverId, SimDuration, Status, TimerKind, World};
 use crate::stack::events::StackEvent;
 
 /// A tiny state machine: how many commands, a hash chain over them, the last one.
@@ -170,6 +170,7 @@ pub(super) fn proposing(every_ms: u64, until_ms: u64) -> Workload {
 pub(super) struct Harness {
     pub(super) world: World<Node>,
     pub(super) ids: Vec<ProcessId>,
+    pipeline: ObserverId<Pipeline>,
 }
 
 impl Harness {
@@ -190,11 +191,15 @@ impl Harness {
             refused: None,
         });
         let mut world = World::new(seed, names, net, factory);
-        world.set_observer(Box::new(Pipeline::new(raft_checkers(), None)));
+        let pipeline = world.add_observer(Pipeline::new(raft_checkers(), None));
         for &p in &ids {
             world.start(p);
         }
-        Harness { world, ids }
+        Harness {
+            world,
+            ids,
+            pipeline,
+        }
     }
 
     pub(super) fn simple(n: usize, seed: u64, work: Workload) -> Self {
@@ -285,7 +290,7 @@ impl Harness {
         if let Some(d) = deadline {
             let pipe = self
                 .world
-                .observer_mut::<Pipeline>()
+                .observer_mut(self.pipeline)
                 .expect("a pipeline observes");
             v.extend(
                 pipe.finish_checks(now, Some(d), Some(d))
@@ -298,7 +303,7 @@ impl Harness {
 
     pub(super) fn metrics(&mut self) -> std::collections::BTreeMap<String, serde_json::Value> {
         self.world
-            .observer_mut::<Pipeline>()
+            .observer_mut(self.pipeline)
             .expect("a pipeline observes")
             .metrics()
     }
@@ -306,7 +311,7 @@ impl Harness {
     pub(super) fn events(&mut self, kind: &str) -> u64 {
         let pipe = self
             .world
-            .observer_mut::<Pipeline>()
+            .observer_mut(self.pipeline)
             .expect("a pipeline observes");
         pipe.summary()
             .events_by_kind
