@@ -11,7 +11,7 @@ use super::RunError;
 use crate::check::{self, Pipeline};
 use crate::scenario::{Action, PlacementPolicyName, Scenario, StackKind};
 use crate::sim::{NetConfig, ProcessId, World};
-use crate::stack::client::{Keys, WorkloadSpec};
+use crate::stack::workload::{Keys, WorkloadSpec};
 use crate::stack::cluster::{ClusterConfig, Kind, PlacementSettings, Timing};
 use crate::stack::coordinator::PolicyKind;
 use crate::stack::grid::Geometry;
