@@ -503,14 +503,7 @@ impl ReplicationManager {
                 pr.reads.push(rd);
             }
         }
-        let names: Vec<String> = r
-            .primary
-            .as_ref()
-            .map(|pr| pr.followers.keys().cloned().collect())
-            .unwrap_or_default();
-        for f in names {
-            Self::push(cx, r, p, &f, true);
-        }
+        Self::push_all(cx, r, p, true);
         Self::advance(cx, planted, &me, r, p);
     }
 
@@ -605,6 +598,32 @@ impl ReplicationManager {
                 outcome,
             }),
         );
+    }
+
+    /// Sends every follower what it lacks (see [`push`](Self::push)).
+    fn push_all<P: DataHost>(cx: &mut Cx<'_, P>, r: &mut Replica, p: u32, resend: bool) {
+        let names: Vec<String> = r
+            .primary
+            .as_ref()
+            .map(|pr| pr.followers.keys().cloned().collect())
+            .unwrap_or_default();
+        for f in names {
+            Self::push(cx, r, p, &f, resend);
+        }
+    }
+
+    /// A replica knows a newer configuration (`epoch`): this primary is
+    /// deposed, remembers the epoch durably, and answers what it held.
+    fn deposed<P: DataHost>(
+        cx: &mut Cx<'_, P>,
+        r: &mut Replica,
+        map: &ClusterMap,
+        p: u32,
+        epoch: u64,
+    ) {
+        r.store.raise_epoch(cx.disk(), epoch);
+        cx.disk().fsync();
+        Self::step_down(cx, r, map, p);
     }
 
     /// Sends follower `f` what it lacks: the install if it has none in this
@@ -892,14 +911,7 @@ impl ReplicationManager {
                 ok,
             });
         }
-        let names: Vec<String> = r
-            .primary
-            .as_ref()
-            .map(|pr| pr.followers.keys().cloned().collect())
-            .unwrap_or_default();
-        for f in names {
-            Self::push(cx, r, p, &f, false);
-        }
+        Self::push_all(cx, r, p, false);
         Self::advance(cx, planted, &me, r, p);
     }
 
@@ -1060,10 +1072,7 @@ impl ReplicationManager {
         };
         match a.status {
             AckStatus::StaleEpoch if a.epoch > pr.epoch => {
-                // Deposed: a replica knows a newer configuration.
-                r.store.raise_epoch(cx.disk(), a.epoch);
-                cx.disk().fsync();
-                Self::step_down(cx, r, map, p);
+                Self::deposed(cx, r, map, p, a.epoch);
                 return;
             }
             AckStatus::StaleEpoch => return,
@@ -1120,9 +1129,7 @@ impl ReplicationManager {
         };
         if !ok {
             if epoch > pr.epoch {
-                r.store.raise_epoch(cx.disk(), epoch);
-                cx.disk().fsync();
-                Self::step_down(cx, r, map, p);
+                Self::deposed(cx, r, map, p, epoch);
             }
             return;
         }
