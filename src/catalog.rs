@@ -65,6 +65,11 @@ pub fn entry(bug: Bug) -> Entry {
             "durability",
             "a primary acknowledges a write before its in-sync backups persisted it",
         ),
+        Bug::ServeCorrupt => (
+            "storage",
+            "durability",
+            "a record that fails its checksum is read anyway; the damaged copy re-seeds the partition",
+        ),
         Bug::AcceptLowerEpoch => (
             "replication",
             "single_primary",

@@ -56,3 +56,12 @@ fn in_sync_without_transfer_is_caught_by_durability() {
     // writes it never received.
     caught(Bug::InSyncWithoutTransfer, "chaos", "durability");
 }
+
+#[test]
+fn serve_corrupt_is_caught_by_durability() {
+    // n1's stored records are damaged; every data node crashes and n1
+    // returns first. Trusting its damaged copy, it re-seeds its partitions
+    // from what happened to decode, and its peers are later installed from
+    // it: writes acknowledged before the crash are gone.
+    caught(Bug::ServeCorrupt, "corrupt-disk", "durability");
+}

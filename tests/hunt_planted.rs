@@ -3,7 +3,7 @@
 //! names for it, and the shrunk scenario still fails with that checker.
 //!
 //! Most bugs are found over the whole configuration space (no scenario);
-//! two need a base scenario to vary, named below with the reason. Budgets
+//! three need a base scenario to vary, named below with the reason. Budgets
 //! are counted in runs, not time (no timing assertions).
 //!
 //! CI runs it in release: `cargo test --release --locked --features planted-bugs --test hunt_planted`.
@@ -25,6 +25,8 @@ fn base_for(bug: Bug) -> Option<&'static str> {
         Bug::VoteBeforeFsync => Some("raft-voter-crash"),
         // Figure 8 needs a precise leader-change sequence.
         Bug::CommitOldTermByCounting => Some("raft-figure8-scripted"),
+        // Only damaged records show it; the swarm draws no storage faults.
+        Bug::ServeCorrupt => Some("corrupt-disk"),
         _ => None,
     }
 }

@@ -5,7 +5,7 @@
 mod common;
 
 use partsim::scenario::{Origin, Scenario};
-use partsim::stack::client::{Keys, Plan, WorkloadSpec};
+use partsim::stack::workload::{Keys, Plan, WorkloadSpec};
 
 const TEXT: &str = r#"
 name = "independence"

@@ -83,7 +83,11 @@ struct Held {
 /// replica that its node reports holding in full — unless every copy that
 /// held it when it was acknowledged later lost its disk, in which case it
 /// is counted in `lost_acked_writes` (and its partition, if nobody holds
-/// it, in `unavailable_partitions`).
+/// it, in `unavailable_partitions`). Where no node holds the partition in
+/// sync at the end, the write must be on some node's reported copy; if a
+/// copy that held it did not report (its node was down at the end), the
+/// write is counted as not judged (`durability_unjudged_writes`), never
+/// called lost or kept.
 #[derive(Default)]
 pub struct Durability {
     acked: Vec<Acked>,
@@ -93,6 +97,9 @@ pub struct Durability {
     lost: u64,
     unavailable: BTreeSet<u32>,
     checked: u64,
+    /// Writes whose every holder at the end was out of reach (down, its
+    /// disk unread): neither kept nor lost is claimed.
+    unjudged: u64,
 }
 
 impl Durability {
@@ -169,61 +176,71 @@ impl Checker for Durability {
         let empty = BTreeMap::new();
         for w in &self.acked {
             self.checked += 1;
-            let holders: Vec<(&String, &Held)> = self
-                .holding
-                .get(&w.partition)
-                .unwrap_or(&empty)
-                .iter()
-                .filter(|(_, h)| h.in_sync)
-                .collect();
+            let reports = self.holding.get(&w.partition).unwrap_or(&empty);
+            let has = |h: &Held| {
+                h.cells
+                    .get(&w.cell)
+                    .is_some_and(|(v, i)| *v == w.value || *i > w.index)
+            };
+            let holders: Vec<(&String, &Held)> =
+                reports.iter().filter(|(_, h)| h.in_sync).collect();
             let missing: Vec<&String> = holders
                 .iter()
-                .filter(|(_, h)| {
-                    !h.cells
-                        .get(&w.cell)
-                        .is_some_and(|(v, i)| *v == w.value || *i > w.index)
-                })
+                .filter(|(_, h)| !has(h))
                 .map(|(n, _)| *n)
                 .collect();
-            if holders.is_empty() || !missing.is_empty() {
-                if self.lost_everywhere(w) {
-                    self.lost += 1;
-                    if holders.is_empty() {
-                        self.unavailable.insert(w.partition);
-                    }
+            if !holders.is_empty() && missing.is_empty() {
+                continue;
+            }
+            if holders.is_empty() {
+                // Nothing in sync at the end (its replicas restarted late,
+                // or are down): the write is kept if a node still holds it
+                // on its disk, and not judged if a copy that held it did not
+                // report (a node down at the end: its disk was not read).
+                if reports.values().any(has) {
                     continue;
                 }
-                if reported < 3 {
-                    reported += 1;
-                    let where_ = if holders.is_empty() {
-                        format!(
-                            "no up node holds p{} in sync at the end (copies {})",
-                            w.partition,
-                            w.copies.join(",")
-                        )
-                    } else {
-                        let ns: Vec<&str> = missing.iter().map(|s| s.as_str()).collect();
-                        format!("missing on {}", ns.join(","))
-                    };
-                    out.push(Violation {
-                        check: "durability",
-                        detail: format!(
-                            "acknowledged write c{}={} (p{} epoch {} index {}, copies {}) {where_}",
-                            w.cell,
-                            w.value,
-                            w.partition,
-                            w.epoch,
-                            w.index,
-                            w.copies.join(",")
-                        ),
-                    });
+                if !self.lost_everywhere(w) && w.copies.iter().any(|c| !reports.contains_key(c)) {
+                    self.unjudged += 1;
+                    continue;
                 }
+            }
+            if self.lost_everywhere(w) {
+                self.lost += 1;
+                if holders.is_empty() {
+                    self.unavailable.insert(w.partition);
+                }
+                continue;
+            }
+            if reported < 3 {
+                reported += 1;
+                let where_ = if holders.is_empty() {
+                    format!(
+                        "no node holds it at the end, and every copy reported (copies {})",
+                        w.copies.join(",")
+                    )
+                } else {
+                    let ns: Vec<&str> = missing.iter().map(|s| s.as_str()).collect();
+                    format!("missing on {}", ns.join(","))
+                };
+                out.push(Violation {
+                    check: "durability",
+                    detail: format!(
+                        "acknowledged write c{}={} (p{} epoch {} index {}, copies {}) {where_}",
+                        w.cell,
+                        w.value,
+                        w.partition,
+                        w.epoch,
+                        w.index,
+                        w.copies.join(",")
+                    ),
+                });
             }
         }
     }
 
     fn metrics(&self) -> Vec<(String, serde_json::Value)> {
-        vec![
+        let mut m = vec![
             ("acked_writes".into(), self.acked.len().into()),
             ("lost_acked_writes".into(), self.lost.into()),
             (
@@ -234,7 +251,11 @@ impl Checker for Durability {
                     .collect::<Vec<u32>>()
                     .into(),
             ),
-        ]
+        ];
+        if self.unjudged > 0 {
+            m.push(("durability_unjudged_writes".into(), self.unjudged.into()));
+        }
+        m
     }
 }
 

@@ -11,12 +11,12 @@ use super::RunError;
 use crate::check::{self, Pipeline};
 use crate::scenario::{Action, PlacementPolicyName, Scenario, StackKind};
 use crate::sim::{NetConfig, ObserverId, ProcessId, World};
-use crate::stack::client::{Keys, WorkloadSpec};
 use crate::stack::cluster::{ClusterConfig, Kind, PlacementSettings, Timing};
 use crate::stack::coordinator::PolicyKind;
 use crate::stack::grid::Geometry;
 use crate::stack::host::Host;
 use crate::stack::planted::Planted;
+use crate::stack::workload::{Keys, WorkloadSpec};
 use crate::trace::{self, TraceLevel, TraceWriter};
 
 /// The cluster configuration a scenario describes.
@@ -186,6 +186,21 @@ pub(super) fn build_world(
         crate::scenario::PauseMode::Drop => crate::sim::PauseMode::Drop,
     });
     world.set_torn_writes(s.disk.torn_writes);
+    // Storage faults hit the data nodes' disks (the managers' Raft storage
+    // is outside `[disk]`); each disk draws from a stream of its own.
+    let faults = crate::sim::DiskFaults {
+        corruption: s.disk.corruption,
+        misdirected: s.disk.misdirected,
+        latency_us: (s.disk.latency[0].as_micros(), s.disk.latency[1].as_micros()),
+    };
+    if !faults.is_none() {
+        for p in config.of_kind(Kind::Node) {
+            let stream = crate::sim::rng::stream(seed, &format!("disk/{}", names[p.index()]));
+            if let Some(d) = world.disk_mut(p) {
+                d.set_faults(faults, stream);
+            }
+        }
+    }
     world.set_halt_on_violation(!keep_going);
 
     let header = trace_header(s, seed, &names, trace_level);

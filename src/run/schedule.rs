@@ -82,6 +82,8 @@ pub(super) struct Applier<E> {
     /// Draws for `any-node` / `any-manager`: a sub-stream of `faults`, so
     /// the random schedule itself is never shifted by them.
     select_rng: ChaCha8Rng,
+    /// Which records a `corrupt` event damages: a stream of its own.
+    corrupt_rng: ChaCha8Rng,
     /// The process each begun fault resolved to, so that its end acts on
     /// the same one (a `leader` crash restarts that manager, not the new leader).
     targets: BTreeMap<u32, ProcessId>,
@@ -95,6 +97,9 @@ pub(super) struct Applier<E> {
     resolutions: Vec<String>,
 }
 
+/// The share of a disk's records a `corrupt` event damages (at least one).
+const CORRUPT_SHARE: f64 = 0.25;
+
 /// Selector resolutions kept for the summary, at most.
 const MAX_RESOLUTIONS: usize = 1000;
 
@@ -104,6 +109,7 @@ impl<E: AppEvent + 'static> Applier<E> {
         Applier {
             pipeline,
             select_rng: rng::stream(seed, "faults/select"),
+            corrupt_rng: rng::stream(seed, "faults/corrupt"),
             targets: BTreeMap::new(),
             clocks: BTreeMap::new(),
             one_way_details: BTreeMap::new(),
@@ -192,6 +198,7 @@ impl<E: AppEvent + 'static> Applier<E> {
             | Action::Pause(t)
             | Action::Isolate(t)
             | Action::DiskLoss(t)
+            | Action::Corrupt(t)
             | Action::Leave(t) => Some(t),
             Action::Restart(t) => Some(t),
             Action::Clock { target, .. } => Some(target),
@@ -383,6 +390,15 @@ impl<E: AppEvent + 'static> Applier<E> {
                     // every protocol's model).
                     world.crash(p);
                     world.disk_loss(p);
+                }
+            }
+            (Action::Corrupt(_), _) => {
+                if let Some(p) = target
+                    && let Some(disk) = world.disk_mut(p)
+                {
+                    let n = disk.corrupt(&mut self.corrupt_rng, CORRUPT_SHARE);
+                    let text = format!("corrupt: {n} stored records damaged");
+                    self.trace(world, p, StepEvent::Note { text: &text });
                 }
             }
             (Action::Heal, _) => world.net_mut().heal(),

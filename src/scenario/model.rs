@@ -281,6 +281,23 @@ pub struct DiskConfig {
     /// A crash tears the last unsynced write (a partial record, which the
     /// checksum must catch) instead of dropping it cleanly.
     pub torn_writes: bool,
+    /// Chance that a write on a data node stores its record with flipped bits.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub corruption: f64,
+    /// Chance that a write on a data node lands on another record.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub misdirected: f64,
+    /// How long each write and fsync on a data node takes (uniform range).
+    #[serde(skip_serializing_if = "is_instant")]
+    pub latency: [SimDuration; 2],
+}
+
+fn is_zero(x: &f64) -> bool {
+    *x == 0.0
+}
+
+fn is_instant(r: &[SimDuration; 2]) -> bool {
+    r[1] == SimDuration::ZERO
 }
 
 /// How clients choose the cells they read and write.
@@ -422,6 +439,8 @@ pub enum Action {
     },
     /// The disk is wiped.
     DiskLoss(Target),
+    /// Bits flip in some of the data node's stored records.
+    Corrupt(Target),
     /// Every network fault ends.
     Heal,
     /// A new data node starts and registers.
@@ -452,6 +471,7 @@ impl Action {
             Action::Link { .. } => "link",
             Action::Clock { .. } => "clock",
             Action::DiskLoss(_) => "disk_loss",
+            Action::Corrupt(_) => "corrupt",
             Action::Heal => "heal",
             Action::Join { .. } => "join",
             Action::Leave(_) => "leave",
@@ -492,7 +512,9 @@ impl fmt::Display for Action {
             Action::Crash(t) | Action::Restart(t) | Action::Pause(t) | Action::Isolate(t) => {
                 write!(f, "{} {t}", self.kind())
             }
-            Action::DiskLoss(t) | Action::Leave(t) => write!(f, "{} {t}", self.kind()),
+            Action::DiskLoss(t) | Action::Corrupt(t) | Action::Leave(t) => {
+                write!(f, "{} {t}", self.kind())
+            }
             Action::Partition(groups) => {
                 f.write_str("partition ")?;
                 for (i, group) in groups.iter().enumerate() {

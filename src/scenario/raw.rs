@@ -94,6 +94,9 @@ pub(crate) struct RawNetwork {
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawDisk {
     pub torn_writes: Option<Sp<bool>>,
+    pub corruption: Option<Sp<f64>>,
+    pub misdirected: Option<Sp<f64>>,
+    pub latency: Option<Sp<Pair<SimDuration>>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -127,6 +130,7 @@ pub(crate) struct RawEvent {
     pub offset: Option<Sp<SignedDuration>>,
     pub drift: Option<Sp<f64>>,
     pub disk_loss: Option<Sp<String>>,
+    pub corrupt: Option<Sp<String>>,
     pub heal: Option<Sp<bool>>,
     pub join: Option<Sp<String>>,
     pub zone: Option<Sp<String>>,

@@ -72,6 +72,8 @@ pub const MAX_ID_LEN: usize = 32;
 type R<T> = Result<T, ScenarioError>;
 
 /// The selectors an event may use instead of a process id.
+/// The longest a single disk write or fsync may take.
+const MAX_DISK_LATENCY: SimDuration = SimDuration::from_secs(1);
 const SELECTORS: &str = "leader, primary:P, any-node, any-manager";
 
 /// Builds a scenario from the raw document, applying defaults and every check.
@@ -120,13 +122,7 @@ pub(crate) fn build(raw: &RawScenario, src: &SourceMap<'_>) -> R<Scenario> {
     let placement = v.placement(raw.placement.as_ref())?;
     let timing = v.timing(raw.timing.as_ref())?;
     let network = v.network(raw.network.as_ref())?;
-    let disk = DiskConfig {
-        torn_writes: raw
-            .disk
-            .as_ref()
-            .and_then(|d| d.get_ref().torn_writes.as_ref())
-            .is_some_and(|t| *t.get_ref()),
-    };
+    let disk = v.disk(raw.disk.as_ref())?;
     let workload = match &raw.workload {
         Some(w) => Some(v.workload(w, &cluster, end)?),
         None => None,
@@ -542,6 +538,35 @@ impl Validator<'_, '_> {
         Ok(timing)
     }
 
+    fn disk(&self, raw: Option<&Sp<RawDisk>>) -> R<DiskConfig> {
+        let mut disk = DiskConfig::default();
+        let Some(raw) = raw else { return Ok(disk) };
+        let d = raw.get_ref();
+        disk.torn_writes = d.torn_writes.as_ref().is_some_and(|t| *t.get_ref());
+        for (value, key, slot) in [
+            (&d.corruption, "disk.corruption", &mut disk.corruption),
+            (&d.misdirected, "disk.misdirected", &mut disk.misdirected),
+        ] {
+            if let Some(v) = value {
+                *slot = self.probability(v, key)?;
+            }
+        }
+        if let Some(l) = &d.latency {
+            disk.latency = self.range(l, "disk.latency")?;
+            if disk.latency[1] > MAX_DISK_LATENCY {
+                return Err(self.err(
+                    l.span(),
+                    "disk.latency",
+                    format!(
+                        "expected a latency of at most {MAX_DISK_LATENCY} per write or fsync, got {}",
+                        disk.latency[1]
+                    ),
+                ));
+            }
+        }
+        Ok(disk)
+    }
+
     fn network(&self, raw: Option<&Sp<RawNetwork>>) -> R<Network> {
         let mut network = Network::default();
         let Some(raw) = raw else { return Ok(network) };
@@ -891,6 +916,7 @@ impl Validator<'_, '_> {
         note("link", e.link.as_ref().map(Sp::span));
         note("clock", e.clock.as_ref().map(Sp::span));
         note("disk_loss", e.disk_loss.as_ref().map(Sp::span));
+        note("corrupt", e.corrupt.as_ref().map(Sp::span));
         note("heal", e.heal.as_ref().map(Sp::span));
         note("join", e.join.as_ref().map(Sp::span));
         note("leave", e.leave.as_ref().map(Sp::span));
@@ -901,7 +927,7 @@ impl Validator<'_, '_> {
                 return Err(self.err(
                     raw.span(),
                     format!("events[{i}]"),
-                    "expected exactly one action: crash, restart, pause, partition, one_way, isolate, link, clock, disk_loss, heal, join, leave or impostor",
+                    "expected exactly one action: crash, restart, pause, partition, one_way, isolate, link, clock, disk_loss, corrupt, heal, join, leave or impostor",
                 ));
             }
             [_] => {}
@@ -1081,6 +1107,25 @@ impl Validator<'_, '_> {
                 names,
                 false,
             )?));
+        }
+        if let Some(t) = &e.corrupt {
+            let target = self.target(t, &key("corrupt"), names, false)?;
+            let node = match &target {
+                Target::Id(s) => s.starts_with('n'),
+                Target::AnyNode | Target::Primary(_) => true,
+                _ => false,
+            };
+            if !node {
+                return Err(self.err(
+                    t.span(),
+                    key("corrupt"),
+                    format!(
+                        "corrupt damages a data node's disk: expected a data node (n1, …), \"any-node\" or \"primary:P\", got {:?}",
+                        t.get_ref()
+                    ),
+                ));
+            }
+            return Ok(Action::Corrupt(target));
         }
         if let Some(h) = &e.heal {
             if !*h.get_ref() {

@@ -162,6 +162,21 @@ impl Scenario {
         )?;
 
         writeln!(o, "\n[disk]\ntorn_writes = {}", self.disk.torn_writes)?;
+        if self.disk.corruption > 0.0 {
+            writeln!(o, "corruption = {}", f(self.disk.corruption))?;
+        }
+        if self.disk.misdirected > 0.0 {
+            writeln!(o, "misdirected = {}", f(self.disk.misdirected))?;
+        }
+        if self.disk.latency[1] > SimDuration::ZERO {
+            let [lo, hi] = self.disk.latency;
+            writeln!(
+                o,
+                "latency = [{}, {}]",
+                q(&lo.to_string()),
+                q(&hi.to_string())
+            )?;
+        }
 
         if let Some(w) = &self.workload {
             writeln!(o, "\n[workload]")?;
@@ -253,6 +268,7 @@ fn write_action(o: &mut String, action: &Action) -> std::fmt::Result {
         | Action::Pause(target)
         | Action::Isolate(target)
         | Action::DiskLoss(target)
+        | Action::Corrupt(target)
         | Action::Leave(target) => writeln!(o, "{kind} = {}", q(&target.to_string())),
         Action::Partition(groups) => {
             let inner: Vec<String> = groups.iter().map(|g| list(g)).collect();

@@ -6,7 +6,16 @@
 //! crash the unsynced writes are lost; with torn writes enabled, the last
 //! unsynced write is instead left half-written. Every record carries a
 //! checksum, so a torn or corrupted record is detected on read — never
-//! silently returned.
+//! silently returned. The checksum also covers the record's address (its
+//! key, or its log and index), as a checksum kept apart from the record
+//! would: a record found at the wrong place fails it too.
+//!
+//! **Faults** ([`DiskFaults`], drawn from the disk's own stream): a write
+//! may store its record with flipped bits (`corruption`) or land on
+//! another record (`misdirected`: that record is overwritten, and the
+//! intended one is left unwritten); each write and fsync may take time
+//! (`latency`: the process's messages wait behind its disk); and
+//! [`Disk::corrupt`] flips bits in some stored records (a failing medium).
 //!
 //! ```text
 //!   put/append ──► current (what reads see) ──fsync──► durable
@@ -16,8 +25,41 @@
 
 use std::collections::{BTreeMap, VecDeque};
 
+use rand_chacha::ChaCha8Rng;
+
+use super::rng::{chance, uniform_u64};
+use super::time::SimTime;
+
+/// Storage faults of one disk (a scenario's `[disk]` section).
+#[derive(Copy, Clone, Debug, Default, PartialEq)]
+pub struct DiskFaults {
+    /// Chance that a write stores its record with flipped bits.
+    pub corruption: f64,
+    /// Chance that a write lands on another record.
+    pub misdirected: f64,
+    /// How long each write and each fsync takes, microseconds, drawn
+    /// uniformly from this range.
+    pub latency_us: (u64, u64),
+}
+
+impl DiskFaults {
+    /// True when no fault is configured (nothing is drawn).
+    pub fn is_none(&self) -> bool {
+        self.corruption <= 0.0 && self.misdirected <= 0.0 && self.latency_us.1 == 0
+    }
+}
+
+/// The address of a record: a key, or a log and an index.
+fn address(name: &str, index: Option<u64>) -> u64 {
+    let h = xxhash_rust::xxh3::xxh3_64(name.as_bytes());
+    match index {
+        Some(i) => h ^ (i.wrapping_add(1)).wrapping_mul(0x9E37_79B9_7F4A_7C15),
+        None => h,
+    }
+}
+
 /// A stored record: the bytes and the checksum of the bytes that were meant
-/// to be written.
+/// to be written, at the address they were meant for.
 #[derive(Clone, Debug, PartialEq, Eq)]
 struct Record {
     data: Vec<u8>,
@@ -25,12 +67,34 @@ struct Record {
 }
 
 impl Record {
-    fn new(data: Vec<u8>) -> Record {
-        let checksum = xxhash_rust::xxh3::xxh3_64(&data);
+    fn new(data: Vec<u8>, addr: u64) -> Record {
+        let checksum = xxhash_rust::xxh3::xxh3_64(&data) ^ addr;
         Record { data, checksum }
     }
-    fn verify(&self) -> bool {
-        xxhash_rust::xxh3::xxh3_64(&self.data) == self.checksum
+    fn verify(&self, addr: u64) -> bool {
+        xxhash_rust::xxh3::xxh3_64(&self.data) ^ addr == self.checksum
+    }
+    /// The record with one bit flipped (its checksum unchanged).
+    fn flipped(&self, rng: &mut ChaCha8Rng) -> Record {
+        let mut data = self.data.clone();
+        if data.is_empty() {
+            data.push(0xFF);
+        } else {
+            let bit = uniform_u64(rng, 0, data.len() as u64 * 8 - 1);
+            data[(bit / 8) as usize] ^= 1 << (bit % 8);
+        }
+        Record {
+            data,
+            checksum: self.checksum,
+        }
+    }
+    /// What the intended place holds after a misdirected write: not the
+    /// record (its checksum, kept apart, says what should be there).
+    fn unwritten(&self) -> Record {
+        Record {
+            data: Vec::new(),
+            checksum: self.checksum ^ 1,
+        }
     }
     /// The record as a crash mid-write leaves it: half the bytes, the full
     /// record's checksum.
@@ -68,6 +132,8 @@ enum Op {
     Append(String, Record),
     Truncate(String, u64),
     Compact(String, u64),
+    /// A misdirected write landing on log record `index`.
+    Overwrite(String, u64, Record),
 }
 
 impl Store {
@@ -86,6 +152,14 @@ impl Store {
                     log.records.truncate(keep);
                 }
             }
+            Op::Overwrite(l, index, r) => {
+                if let Some(log) = self.logs.get_mut(&l)
+                    && index >= log.base
+                    && let Some(slot) = log.records.get_mut((index - log.base) as usize)
+                {
+                    *slot = r;
+                }
+            }
             Op::Compact(l, upto) => {
                 let log = self.logs.entry(l).or_default();
                 while log.base < upto {
@@ -95,6 +169,33 @@ impl Store {
                     }
                     log.base += 1;
                 }
+            }
+        }
+    }
+}
+
+/// A record another write may land on.
+#[derive(Clone, Debug)]
+enum Victim {
+    Value(String),
+    Entry(String, u64),
+}
+
+impl Victim {
+    /// The write of `r` (meant elsewhere) landing here.
+    fn landed(self, r: Record) -> Op {
+        match self {
+            Victim::Value(k) => Op::Put(k, r),
+            Victim::Entry(l, i) => Op::Overwrite(l, i, r),
+        }
+    }
+    fn get_mut(self, store: &mut Store) -> Option<&mut Record> {
+        match self {
+            Victim::Value(k) => store.values.get_mut(&k),
+            Victim::Entry(l, i) => {
+                let log = store.logs.get_mut(&l)?;
+                let at = i.checked_sub(log.base)?;
+                log.records.get_mut(at as usize)
             }
         }
     }
@@ -117,6 +218,8 @@ pub struct DiskStats {
     pub fsyncs: u64,
     /// Writes lost to crashes so far.
     pub lost_writes: u64,
+    /// Records damaged by faults so far (corrupted, misdirected, flipped).
+    pub damaged_records: u64,
 }
 
 /// One process's disk.
@@ -127,6 +230,14 @@ pub struct Disk {
     pending: Vec<Op>,
     fsyncs: u64,
     lost_writes: u64,
+    damaged_records: u64,
+    faults: DiskFaults,
+    /// The faults' stream (set with the faults).
+    rng: Option<ChaCha8Rng>,
+    /// The time of the process's current step (for latency).
+    now: SimTime,
+    /// The disk is busy with earlier writes and fsyncs until then.
+    busy_until: SimTime,
 }
 
 impl Disk {
@@ -135,14 +246,159 @@ impl Disk {
         Disk::default()
     }
 
+    /// Gives the disk storage faults, drawn from `rng` (its own stream).
+    pub fn set_faults(&mut self, faults: DiskFaults, rng: ChaCha8Rng) {
+        self.faults = faults;
+        self.rng = (!faults.is_none()).then_some(rng);
+    }
+
+    /// The time of the step now running (the kernel sets it before a
+    /// process uses its disk).
+    pub fn set_now(&mut self, now: SimTime) {
+        self.now = now;
+    }
+
+    /// How long after `now` the disk is still busy: what a message sent
+    /// now waits before it leaves.
+    pub fn lag_us(&self, now: SimTime) -> u64 {
+        self.busy_until.as_micros().saturating_sub(now.as_micros())
+    }
+
+    /// One write or fsync takes its time.
+    fn busy(&mut self) {
+        let (lo, hi) = self.faults.latency_us;
+        if hi == 0 {
+            return;
+        }
+        if let Some(rng) = self.rng.as_mut() {
+            let d = uniform_u64(rng, lo, hi);
+            let start = self.busy_until.max(self.now);
+            self.busy_until = SimTime(start.as_micros() + d);
+        }
+    }
+
     fn write(&mut self, op: Op) {
+        let op = match self.rng.is_some() {
+            true => match self.faulty(op) {
+                Some(op) => op,
+                None => return,
+            },
+            false => op,
+        };
         self.current.apply(op.clone());
         self.pending.push(op);
     }
 
+    /// A write under the configured faults: corrupted (the record stored
+    /// with flipped bits), misdirected (`None`: done here), or as asked.
+    fn faulty(&mut self, op: Op) -> Option<Op> {
+        self.busy();
+        let faults = self.faults;
+        let rng = self.rng.as_mut()?;
+        let record = match &op {
+            Op::Put(_, r) | Op::Append(_, r) => r.clone(),
+            _ => return Some(op),
+        };
+        if chance(rng, faults.misdirected) {
+            self.damaged_records += 1;
+            let victim = self.pick_record(&op);
+            let intended = match op {
+                Op::Put(k, r) => Op::Put(k, r.unwritten()),
+                Op::Append(l, r) => Op::Append(l, r.unwritten()),
+                other => other,
+            };
+            for o in [Some(intended), victim.map(|v| v.landed(record))]
+                .into_iter()
+                .flatten()
+            {
+                self.current.apply(o.clone());
+                self.pending.push(o);
+            }
+            return None;
+        }
+        let rng = self.rng.as_mut()?;
+        if chance(rng, faults.corruption) {
+            let bad = record.flipped(rng);
+            self.damaged_records += 1;
+            return Some(match op {
+                Op::Put(k, _) => Op::Put(k, bad),
+                Op::Append(l, _) => Op::Append(l, bad),
+                other => other,
+            });
+        }
+        Some(op)
+    }
+
+    /// Another stored record than the one `op` writes, drawn at random.
+    fn pick_record(&mut self, op: &Op) -> Option<Victim> {
+        let mut all: Vec<Victim> = Vec::new();
+        for k in self.current.values.keys() {
+            if !matches!(op, Op::Put(t, _) if t == k) {
+                all.push(Victim::Value(k.clone()));
+            }
+        }
+        for (l, log) in &self.current.logs {
+            for i in 0..log.records.len() as u64 {
+                all.push(Victim::Entry(l.clone(), log.base + i));
+            }
+        }
+        let rng = self.rng.as_mut()?;
+        if all.is_empty() {
+            return None;
+        }
+        let i = uniform_u64(rng, 0, all.len() as u64 - 1) as usize;
+        Some(all.swap_remove(i))
+    }
+
+    /// Flips bits in some of the stored records (each with chance `share`,
+    /// at least one if any exists), durable or not: a failing medium.
+    /// Returns how many records were damaged.
+    pub fn corrupt(&mut self, rng: &mut ChaCha8Rng, share: f64) -> u64 {
+        let mut damaged = 0;
+        let mut first: Option<Victim> = None;
+        let mut chosen: Vec<Victim> = Vec::new();
+        for k in self.durable.values.keys() {
+            let v = Victim::Value(k.clone());
+            first.get_or_insert_with(|| v.clone());
+            if chance(rng, share) {
+                chosen.push(v);
+            }
+        }
+        for (l, log) in &self.durable.logs {
+            for i in 0..log.records.len() as u64 {
+                let v = Victim::Entry(l.clone(), log.base + i);
+                first.get_or_insert_with(|| v.clone());
+                if chance(rng, share) {
+                    chosen.push(v);
+                }
+            }
+        }
+        if chosen.is_empty() {
+            chosen.extend(first);
+        }
+        for v in chosen {
+            let Some(r) = v.clone().get_mut(&mut self.durable) else {
+                continue;
+            };
+            let before = r.clone();
+            let bad = r.flipped(rng);
+            *r = bad.clone();
+            // What reads see is the same record unless a newer write is buffered.
+            if let Some(c) = v.get_mut(&mut self.current)
+                && *c == before
+            {
+                *c = bad;
+            }
+            damaged += 1;
+        }
+        self.damaged_records += damaged;
+        damaged
+    }
+
     /// Buffers `key = value`.
     pub fn put(&mut self, key: &str, value: Vec<u8>) {
-        self.write(Op::Put(key.to_string(), Record::new(value)));
+        let r = Record::new(value, address(key, None));
+        self.write(Op::Put(key.to_string(), r));
     }
 
     /// Buffers the removal of `key`.
@@ -154,7 +410,7 @@ impl Disk {
     pub fn get(&self, key: &str) -> Result<Option<&[u8]>, Corrupt> {
         match self.current.values.get(key) {
             None => Ok(None),
-            Some(r) if r.verify() => Ok(Some(&r.data)),
+            Some(r) if r.verify(address(key, None)) => Ok(Some(&r.data)),
             Some(_) => Err(Corrupt {
                 what: key.to_string(),
             }),
@@ -164,7 +420,8 @@ impl Disk {
     /// Buffers a record at the end of `log`; returns its index.
     pub fn append(&mut self, log: &str, record: Vec<u8>) -> u64 {
         let index = self.log_end(log);
-        self.write(Op::Append(log.to_string(), Record::new(record)));
+        let r = Record::new(record, address(log, Some(index)));
+        self.write(Op::Append(log.to_string(), r));
         index
     }
 
@@ -202,16 +459,33 @@ impl Disk {
         }
         match l.records.get((index - l.base) as usize) {
             None => Ok(None),
-            Some(r) if r.verify() => Ok(Some(&r.data)),
+            Some(r) if r.verify(address(log, Some(index))) => Ok(Some(&r.data)),
             Some(_) => Err(Corrupt {
                 what: format!("{log}[{index}]"),
             }),
         }
     }
 
+    /// The bytes at log record `index` whether or not they pass their
+    /// checksum: only for a planted bug (storage that trusts what it reads).
+    pub fn entry_unchecked(&self, log: &str, index: u64) -> Option<&[u8]> {
+        let l = self.current.logs.get(log)?;
+        let i = index.checked_sub(l.base)?;
+        l.records.get(i as usize).map(|r| &r.data[..])
+    }
+
+    /// The bytes of `key` whether or not they pass their checksum: only
+    /// for a planted bug.
+    pub fn get_unchecked(&self, key: &str) -> Option<&[u8]> {
+        self.current.values.get(key).map(|r| &r.data[..])
+    }
+
     /// Makes every buffered write durable.
     pub fn fsync(&mut self) {
         self.fsyncs += 1;
+        if self.rng.is_some() {
+            self.busy();
+        }
         for op in self.pending.drain(..) {
             self.durable.apply(op);
         }
@@ -239,6 +513,7 @@ impl Disk {
         self.pending.clear();
         self.current = self.durable.clone();
         self.lost_writes += lost;
+        self.busy_until = SimTime::ZERO;
         lost
     }
 
@@ -269,6 +544,7 @@ impl Disk {
             bytes: (values + logs) as u64,
             fsyncs: self.fsyncs,
             lost_writes: self.lost_writes,
+            damaged_records: self.damaged_records,
         }
     }
 }
@@ -330,5 +606,77 @@ mod tests {
         d.fsync();
         d.wipe();
         assert_eq!(d.get("k").unwrap(), None);
+    }
+
+    fn faulty(faults: DiskFaults) -> Disk {
+        let mut d = Disk::new();
+        d.set_faults(faults, crate::sim::rng::stream(7, "disk/test"));
+        d
+    }
+
+    #[test]
+    fn a_corrupted_write_fails_its_checksum() {
+        let mut d = faulty(DiskFaults {
+            corruption: 1.0,
+            ..DiskFaults::default()
+        });
+        d.append("log", b"record".to_vec());
+        d.put("k", b"value".to_vec());
+        assert!(d.entry("log", 0).is_err());
+        assert!(d.get("k").is_err());
+        assert_eq!(d.stats().damaged_records, 2);
+    }
+
+    #[test]
+    fn a_misdirected_write_damages_two_records_and_is_never_read_as_good() {
+        let mut d = Disk::new();
+        d.put("a", b"first".to_vec());
+        d.append("log", b"zero".to_vec());
+        d.set_faults(
+            DiskFaults {
+                misdirected: 1.0,
+                ..DiskFaults::default()
+            },
+            crate::sim::rng::stream(7, "disk/test"),
+        );
+        d.put("b", b"second".to_vec());
+        assert!(d.get("b").is_err(), "the intended record was not written");
+        let others = [d.get("a").is_err(), d.entry("log", 0).is_err()];
+        assert_eq!(
+            others.iter().filter(|x| **x).count(),
+            1,
+            "it landed on one other record"
+        );
+    }
+
+    #[test]
+    fn corrupt_flips_durable_records_and_reads_detect_them() {
+        let mut d = Disk::new();
+        for i in 0..20u8 {
+            d.append("log", vec![i; 8]);
+        }
+        d.fsync();
+        let mut rng = crate::sim::rng::stream(1, "faults/corrupt");
+        let n = d.corrupt(&mut rng, 0.25);
+        assert!(n >= 1);
+        let bad = (0..20).filter(|i| d.entry("log", *i).is_err()).count() as u64;
+        assert_eq!(bad, n);
+        d.crash(false);
+        let still = (0..20).filter(|i| d.entry("log", *i).is_err()).count() as u64;
+        assert_eq!(still, n, "the damage is on the medium: a restart keeps it");
+    }
+
+    #[test]
+    fn writes_and_fsyncs_keep_the_disk_busy() {
+        let mut d = faulty(DiskFaults {
+            latency_us: (100, 100),
+            ..DiskFaults::default()
+        });
+        d.set_now(SimTime(1_000));
+        d.append("log", vec![1]);
+        d.fsync();
+        assert_eq!(d.lag_us(SimTime(1_000)), 200);
+        assert_eq!(d.lag_us(SimTime(1_150)), 50);
+        assert_eq!(Disk::new().lag_us(SimTime(5)), 0, "no faults: no lag");
     }
 }

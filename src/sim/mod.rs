@@ -12,7 +12,7 @@ pub mod rng;
 pub mod time;
 pub mod world;
 
-pub use disk::Disk;
+pub use disk::{Disk, DiskFaults};
 pub use net::{DropReason, NetConfig};
 pub use process::{
     AppEvent, Event, EventKind, Message, MsgClass, NoEvent, Observer, ProcessId, Stamp, TimerKind,

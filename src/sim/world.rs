@@ -317,9 +317,15 @@ impl<P: Process> Kernel<P> {
         let (id, send_seq, Some(to_incarnation)) = self.open_send(from, to, &msg, cause) else {
             return;
         };
+        // A message waits for what its sender's disk is still writing.
+        let lag = self
+            .meta
+            .get(from.index())
+            .map_or(0, |m| m.disk.lag_us(self.now));
         match self.net.fate(&mut self.net_rng, from, to, echo) {
             Fate::Dropped(reason) => self.drop_msg(from, from, to, &msg, id, send_seq, reason),
             Fate::Once(d) => {
+                let d = d + lag;
                 let at = self.now + SimDuration(d);
                 self.queue.push(
                     at,
@@ -337,8 +343,8 @@ impl<P: Process> Kernel<P> {
             Fate::Twice(d1, d2) => {
                 self.stats.duplicated += 1;
                 let copy = msg.clone();
-                let at1 = self.now + SimDuration(d1);
-                let at2 = self.now + SimDuration(d2);
+                let at1 = self.now + SimDuration(d1 + lag);
+                let at2 = self.now + SimDuration(d2 + lag);
                 self.queue.push(
                     at1,
                     Item::Deliver {
@@ -511,7 +517,10 @@ impl<P: Process> Cx<'_, P> {
 
     /// This process's disk.
     pub fn disk(&mut self) -> &mut Disk {
-        &mut self.k.meta[self.me.index()].disk
+        let now = self.k.now;
+        let disk = &mut self.k.meta[self.me.index()].disk;
+        disk.set_now(now);
+        disk
     }
 
     /// Records an event of this process in the trace (and shows it to the checkers).
@@ -760,6 +769,11 @@ impl<P: Process> World<P> {
     /// The disk of `p`.
     pub fn disk(&self, p: ProcessId) -> Option<&Disk> {
         self.k.meta.get(p.index()).map(|m| &m.disk)
+    }
+
+    /// The disk of `p`, to give it faults or damage it.
+    pub fn disk_mut(&mut self, p: ProcessId) -> Option<&mut Disk> {
+        self.k.meta.get_mut(p.index()).map(|m| &mut m.disk)
     }
 
     /// The clock of `p`.

@@ -1,188 +1,19 @@
-//! Workload clients: what each client intends to do, and when ([`Plan`]),
-//! and the client process that does it ([`Client`]).
+//! Workload clients: the client process that carries out its [`Plan`]
+//! (see [`workload`](super::workload) for what each client intends, and when).
 //!
-//! A client's intended operations are a pure function of (root seed, client
-//! id, workload settings): they are drawn from the client's own
-//! `workload/cN` stream, never from the network's or the faults' dice. So
-//! removing a fault from a scenario leaves every client's plan unchanged —
-//! a failure stays reproducible while a shrinker removes faults. (When an
-//! operation is actually issued, and what it returns, depends on the run.)
-//!
-//! Written values are unique per (client, sequence number), which is what
-//! the linearizability checker needs to tell writes apart.
+//! A client issues one operation at a time, routes it to the partition's
+//! primary, resends it with the same request id, and traces every invoke
+//! and completion. It is generic over the process type that hosts it
+//! ([`DataHost`]): it names only the data plane's messages and timers.
 
 use std::collections::BTreeMap;
 
-use rand_chacha::ChaCha8Rng;
-use serde::Serialize;
+use crate::sim::{Cx, ProcessId, SimDuration, SimTime, TimerId};
 
-use crate::sim::rng::{self, RngExt};
-use crate::sim::{Cx, Process, ProcessId, SimDuration, SimTime, TimerId};
-
-use super::cluster::{ClusterConfig, Kind, Msg, Timer};
 use super::events::{OpType, StackEvent};
 use super::grid::Geometry;
-use super::replication::{ClientOp, DataMsg, DataTimer, Outcome, Request};
-
-/// How keys are chosen.
-#[derive(Clone, Debug, PartialEq)]
-pub enum Keys {
-    /// Every cell equally likely.
-    Uniform,
-    /// Zipf with this exponent: a few hot cells.
-    Zipf(f64),
-}
-
-/// The workload settings a plan is drawn from.
-#[derive(Clone, Debug, PartialEq)]
-pub struct WorkloadSpec {
-    /// Operations per second over all clients.
-    pub rate: f64,
-    /// Fraction of reads.
-    pub read_ratio: f64,
-    /// Fraction of compare-and-sets (the other non-reads are writes).
-    pub cas_ratio: f64,
-    /// An operation unanswered this long completes as `info`.
-    pub timeout: SimDuration,
-    /// Key distribution.
-    pub keys: Keys,
-    /// First operation no earlier than this.
-    pub start: SimTime,
-    /// No operation at or after this.
-    pub stop: SimTime,
-    /// Number of clients sharing the rate.
-    pub clients: u32,
-    /// Grid cells (`width × height`); a key is a cell index.
-    pub cells: u64,
-}
-
-/// One intended operation.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub enum Op {
-    /// Read a cell.
-    Read {
-        /// Cell index (`y * width + x`).
-        cell: u64,
-    },
-    /// Write a unique value to a cell.
-    Write {
-        /// Cell index.
-        cell: u64,
-        /// `client_index << 40 | sequence`: unique in the run.
-        value: u64,
-    },
-    /// Compare-and-set a cell to a unique value (the expected value is the
-    /// last one the client saw there, known only when it is issued).
-    Cas {
-        /// Cell index.
-        cell: u64,
-        /// `client_index << 40 | sequence`: unique in the run.
-        new: u64,
-    },
-}
-
-impl Op {
-    /// The cell.
-    pub fn cell(&self) -> u64 {
-        match self {
-            Op::Read { cell } | Op::Write { cell, .. } | Op::Cas { cell, .. } => *cell,
-        }
-    }
-}
-
-/// The stream of a client's intended operations, in time order.
-pub struct Plan {
-    rng: ChaCha8Rng,
-    spec: WorkloadSpec,
-    client_index: u64,
-    next_at: SimTime,
-    seq: u64,
-    zipf_cdf: Option<Vec<f64>>,
-}
-
-/// A bound on the Zipf table: key spaces larger than this draw from their
-/// first `MAX_ZIPF_KEYS` cells (the hot set is what matters for Zipf).
-const MAX_ZIPF_KEYS: u64 = 1 << 20;
-
-impl Plan {
-    /// The plan of client `client_index` (1-based, as in `c1`).
-    pub fn new(root_seed: u64, client_index: u32, spec: &WorkloadSpec) -> Plan {
-        let mut rng = rng::stream(root_seed, &format!("workload/c{client_index}"));
-        let zipf_cdf = match spec.keys {
-            Keys::Zipf(s) => {
-                let n = spec.cells.clamp(1, MAX_ZIPF_KEYS);
-                let mut acc = 0.0;
-                let mut cdf: Vec<f64> = (1..=n)
-                    .map(|k| {
-                        acc += 1.0 / (k as f64).powf(s);
-                        acc
-                    })
-                    .collect();
-                let total = acc;
-                cdf.iter_mut().for_each(|c| *c /= total);
-                Some(cdf)
-            }
-            Keys::Uniform => None,
-        };
-        let first = spec.start + Self::gap(&mut rng, spec);
-        Plan {
-            rng,
-            spec: spec.clone(),
-            client_index: u64::from(client_index),
-            next_at: first,
-            seq: 0,
-            zipf_cdf,
-        }
-    }
-
-    /// The sequence number of the operation last returned (the request id).
-    pub fn seq(&self) -> u64 {
-        self.seq
-    }
-
-    fn gap(rng: &mut ChaCha8Rng, spec: &WorkloadSpec) -> SimDuration {
-        if spec.rate <= 0.0 {
-            return SimDuration(u64::MAX / 4);
-        }
-        let per_client = spec.rate / f64::from(spec.clients.max(1));
-        let mean_us = (1e6 / per_client).max(1.0) as u64;
-        SimDuration(rng::exponential_us(rng, mean_us))
-    }
-
-    fn key(&mut self) -> u64 {
-        match &self.zipf_cdf {
-            None => self.rng.random_range(0..self.spec.cells.max(1)),
-            Some(cdf) => {
-                let u: f64 = self.rng.random();
-                cdf.partition_point(|c| *c < u).min(cdf.len() - 1) as u64
-            }
-        }
-    }
-}
-
-impl Iterator for Plan {
-    type Item = (SimTime, Op);
-
-    fn next(&mut self) -> Option<(SimTime, Op)> {
-        if self.next_at >= self.spec.stop {
-            return None;
-        }
-        let at = self.next_at;
-        let u: f64 = self.rng.random();
-        let cell = self.key();
-        self.seq += 1;
-        let value = self.client_index << 40 | self.seq;
-        let op = if u < self.spec.read_ratio {
-            Op::Read { cell }
-        } else if u < self.spec.read_ratio + self.spec.cas_ratio {
-            Op::Cas { cell, new: value }
-        } else {
-            Op::Write { cell, value }
-        };
-        self.next_at = at + Self::gap(&mut self.rng, &self.spec);
-        Some((at, op))
-    }
-}
+use super::replication::{ClientOp, DataHost, DataMsg, DataTimer, Outcome, Request};
+use super::workload::{Op, Plan, WorkloadSpec};
 
 /// How long a client waits for an answer before resending.
 const RETRY_AFTER_MAX: SimDuration = SimDuration::from_millis(200);
@@ -225,21 +56,25 @@ pub struct Client {
 }
 
 impl Client {
-    /// Client `p` of the cluster.
-    pub fn new(config: &ClusterConfig, p: ProcessId) -> Self {
-        let name = config
-            .processes
-            .get(p.index())
-            .map_or("c0", |(n, _)| n.as_str());
-        let index = name.trim_start_matches('c').parse().unwrap_or(0);
+    /// Client number `index` (`c3` → 3) of `clients`, carrying out its plan
+    /// of `spec` drawn from the run's root `seed`; it finds primaries among
+    /// the data nodes `nodes` of a grid of `geometry`.
+    pub fn new(
+        index: u32,
+        clients: u32,
+        spec: WorkloadSpec,
+        seed: u64,
+        geometry: Geometry,
+        nodes: Vec<ProcessId>,
+    ) -> Self {
         Client {
             index,
-            clients: config.of_kind(Kind::Client).len() as u32,
+            clients,
             plan: None,
-            spec: config.workload.clone(),
-            seed: config.seed,
-            geometry: config.geometry,
-            nodes: config.of_kind(Kind::Node),
+            spec: Some(spec),
+            seed,
+            geometry,
+            nodes,
             primaries: BTreeMap::new(),
             seen: BTreeMap::new(),
             next: None,
@@ -260,10 +95,7 @@ impl Client {
     }
 
     /// Starts (or restarts): operations whose time has passed are skipped.
-    pub fn on_start<P: Process<Msg = Msg, Timer = Timer, Event = StackEvent>>(
-        &mut self,
-        cx: &mut Cx<'_, P>,
-    ) {
+    pub fn on_start<P: DataHost>(&mut self, cx: &mut Cx<'_, P>) {
         let Some(spec) = self.spec.as_ref() else {
             return;
         };
@@ -272,10 +104,7 @@ impl Client {
     }
 
     /// Takes the next operation from the plan and sets the issue timer.
-    fn pull<P: Process<Msg = Msg, Timer = Timer, Event = StackEvent>>(
-        &mut self,
-        cx: &mut Cx<'_, P>,
-    ) {
+    fn pull<P: DataHost>(&mut self, cx: &mut Cx<'_, P>) {
         let now = cx.now();
         let late = self.timeout();
         let Some(plan) = self.plan.as_mut() else {
@@ -293,16 +122,12 @@ impl Client {
         }
         if let Some((at, _, _)) = self.next {
             let after = SimDuration(at.as_micros().saturating_sub(now.as_micros()));
-            self.issue_timer = Some(cx.set_timer(after, Timer::Data(DataTimer::Issue)));
+            self.issue_timer = Some(cx.set_timer(after, P::Timer::from(DataTimer::Issue)));
         }
     }
 
     /// A timer fired.
-    pub fn on_timer<P: Process<Msg = Msg, Timer = Timer, Event = StackEvent>>(
-        &mut self,
-        cx: &mut Cx<'_, P>,
-        t: DataTimer,
-    ) {
+    pub fn on_timer<P: DataHost>(&mut self, cx: &mut Cx<'_, P>, t: DataTimer) {
         match t {
             DataTimer::Issue => {
                 self.issue_timer = None;
@@ -329,10 +154,7 @@ impl Client {
         }
     }
 
-    fn issue<P: Process<Msg = Msg, Timer = Timer, Event = StackEvent>>(
-        &mut self,
-        cx: &mut Cx<'_, P>,
-    ) {
+    fn issue<P: DataHost>(&mut self, cx: &mut Cx<'_, P>) {
         let Some((_, seq, op)) = self.next.take() else {
             return;
         };
@@ -360,7 +182,7 @@ impl Client {
             expected,
             req: seq,
         });
-        let deadline = cx.set_timer(self.timeout(), Timer::Data(DataTimer::Deadline(seq)));
+        let deadline = cx.set_timer(self.timeout(), P::Timer::from(DataTimer::Deadline(seq)));
         self.current = Some(InFlight {
             seq,
             partition: self.geometry.partition_of_cell(cell),
@@ -374,10 +196,7 @@ impl Client {
         self.pull(cx);
     }
 
-    fn send<P: Process<Msg = Msg, Timer = Timer, Event = StackEvent>>(
-        &mut self,
-        cx: &mut Cx<'_, P>,
-    ) {
+    fn send<P: DataHost>(&mut self, cx: &mut Cx<'_, P>) {
         let retry_after = SimDuration(self.timeout().as_micros() / 4).min(RETRY_AFTER_MAX);
         let Some(c) = self.current.as_mut() else {
             return;
@@ -399,26 +218,21 @@ impl Client {
         c.target = Some(to);
         cx.send(
             to,
-            Msg::Data(Box::new(DataMsg::Request(Request {
+            P::Msg::from(DataMsg::Request(Request {
                 client: self.index,
                 seq: c.seq,
                 partition: c.partition,
                 op: c.op.clone(),
-            }))),
+            })),
         );
         if let Some(t) = c.retry.take() {
             cx.cancel_timer(t);
         }
-        c.retry = Some(cx.set_timer(retry_after, Timer::Data(DataTimer::Retry(c.seq))));
+        c.retry = Some(cx.set_timer(retry_after, P::Timer::from(DataTimer::Retry(c.seq))));
     }
 
     /// A message arrived (answers from data nodes).
-    pub fn on_message<P: Process<Msg = Msg, Timer = Timer, Event = StackEvent>>(
-        &mut self,
-        cx: &mut Cx<'_, P>,
-        from: ProcessId,
-        msg: DataMsg,
-    ) {
+    pub fn on_message<P: DataHost>(&mut self, cx: &mut Cx<'_, P>, from: ProcessId, msg: DataMsg) {
         let DataMsg::Response(r) = msg else {
             return;
         };
@@ -472,12 +286,7 @@ impl Client {
         }
     }
 
-    fn complete<P: Process<Msg = Msg, Timer = Timer, Event = StackEvent>>(
-        &mut self,
-        cx: &mut Cx<'_, P>,
-        kind: OpType,
-        read: Option<u64>,
-    ) {
+    fn complete<P: DataHost>(&mut self, cx: &mut Cx<'_, P>, kind: OpType, read: Option<u64>) {
         let Some(c) = self.current.take() else {
             return;
         };
@@ -506,75 +315,5 @@ impl Client {
         if self.issue_timer.is_none() && self.next.is_some() {
             self.issue(cx);
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn spec(keys: Keys) -> WorkloadSpec {
-        WorkloadSpec {
-            rate: 200.0,
-            read_ratio: 0.5,
-            cas_ratio: 0.1,
-            timeout: SimDuration::from_secs(1),
-            keys,
-            start: SimTime(1_000_000),
-            stop: SimTime(11_000_000),
-            clients: 2,
-            cells: 64 * 64,
-        }
-    }
-
-    #[test]
-    fn plan_has_the_configured_rate_and_mix() {
-        let ops: Vec<_> = Plan::new(1, 1, &spec(Keys::Uniform)).collect();
-        // 100 ops/s per client for 10 s: about 1000.
-        assert!((850..1150).contains(&ops.len()), "{}", ops.len());
-        let reads = ops
-            .iter()
-            .filter(|(_, o)| matches!(o, Op::Read { .. }))
-            .count();
-        assert!((400..600).contains(&(reads * 1000 / ops.len())));
-        assert!(ops.windows(2).all(|w| w[0].0 <= w[1].0));
-        assert!(
-            ops.iter()
-                .all(|(t, _)| *t >= SimTime(1_000_000) && *t < SimTime(11_000_000))
-        );
-    }
-
-    #[test]
-    fn zipf_concentrates_on_few_keys() {
-        let ops: Vec<_> = Plan::new(1, 1, &spec(Keys::Zipf(1.1))).collect();
-        let hot = ops
-            .iter()
-            .filter(|(_, o)| matches!(o, Op::Read { cell } | Op::Write { cell, .. } if *cell < 10))
-            .count();
-        assert!(
-            hot * 4 > ops.len(),
-            "the 10 hottest keys draw over a quarter of the ops"
-        );
-    }
-
-    #[test]
-    fn values_are_unique_per_client_and_sequence() {
-        let a: Vec<_> = Plan::new(1, 1, &spec(Keys::Uniform)).collect();
-        let b: Vec<_> = Plan::new(1, 2, &spec(Keys::Uniform)).collect();
-        let mut values: Vec<u64> = a
-            .iter()
-            .chain(&b)
-            .filter_map(|(_, o)| {
-                if let Op::Write { value, .. } = o {
-                    Some(*value)
-                } else {
-                    None
-                }
-            })
-            .collect();
-        let n = values.len();
-        values.sort_unstable();
-        values.dedup();
-        assert_eq!(values.len(), n);
     }
 }

@@ -11,7 +11,6 @@ use serde::Serialize;
 
 use crate::sim::{Message, MsgClass, ProcessId, SimDuration, TimerKind};
 
-use super::client::WorkloadSpec;
 use super::consensus::{RaftMsg, RaftTimer};
 use super::coordinator::PolicyKind;
 use super::demo::{Beat, BeatTimer};
@@ -19,6 +18,7 @@ use super::grid::{ClusterMap, Geometry, MapCommand};
 use super::network::{Envelope, Limit, NetTimer, Payload};
 use super::planted::Planted;
 use super::replication::{DataMsg, DataTimer};
+use super::workload::WorkloadSpec;
 
 /// What a process of the cluster is.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -398,5 +398,17 @@ impl From<Beat> for Msg {
 impl From<BeatTimer> for Timer {
     fn from(_: BeatTimer) -> Timer {
         Timer::Beat
+    }
+}
+
+impl From<DataMsg> for Msg {
+    fn from(m: DataMsg) -> Msg {
+        Msg::Data(Box::new(m))
+    }
+}
+
+impl From<DataTimer> for Timer {
+    fn from(t: DataTimer) -> Timer {
+        Timer::Data(t)
     }
 }

@@ -130,9 +130,20 @@ impl Host {
             Some(Kind::Manager) => Host::Manager(Box::new(Manager::new(config, p))),
             Some(Kind::Node) => Host::Data(Box::new(DataNode::new(config, p))),
             Some(Kind::Impostor) => Host::Data(Box::new(DataNode::impostor(config, p))),
-            Some(Kind::Client) if config.workload.is_some() => {
-                Host::Client(Box::new(Client::new(config, p)))
-            }
+            Some(Kind::Client) => match &config.workload {
+                Some(spec) => {
+                    let name = config.processes.get(p.index()).map_or("c0", |(n, _)| n);
+                    Host::Client(Box::new(Client::new(
+                        name.trim_start_matches('c').parse().unwrap_or(0),
+                        config.of_kind(Kind::Client).len() as u32,
+                        spec.clone(),
+                        config.seed,
+                        config.geometry,
+                        config.of_kind(Kind::Node),
+                    )))
+                }
+                None => Host::Idle,
+            },
             _ => Host::Idle,
         }
     }

@@ -19,3 +19,4 @@ pub mod planted;
 pub mod recovery;
 pub mod replication;
 pub mod storage;
+pub mod workload;

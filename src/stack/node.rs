@@ -259,6 +259,9 @@ impl DataNode {
         }
         if let Some(r) = self.repl.as_mut() {
             r.on_start(cx);
+            // A copy with a record that fails its checksum is no source (it
+            // is rebuilt from a peer that holds the data, like a blank one).
+            self.on_disk.retain(|p| r.intact(*p));
         }
         for &p in &self.on_disk {
             cx.trace(StackEvent::Replica {

@@ -58,11 +58,15 @@ pub enum Bug {
     /// replicas are removed as abandoned moves, and a node counted in sync
     /// calls its incomplete copy complete.
     SeedFromEmptySource,
+    /// Storage: a record that fails its checksum is read anyway (what
+    /// decodes is taken, the rest silently ends the log), so a damaged copy
+    /// counts as whole and may serve.
+    ServeCorrupt,
 }
 
 impl Bug {
     /// Every planted bug.
-    pub const ALL: [Bug; 15] = [
+    pub const ALL: [Bug; 16] = [
         Bug::VoteWithoutLogCheck,
         Bug::CommitOldTermByCounting,
         Bug::VoteBeforeFsync,
@@ -78,6 +82,7 @@ impl Bug {
         Bug::PlanAgainstStaleLiveness,
         Bug::PausedLeaderJudges,
         Bug::SeedFromEmptySource,
+        Bug::ServeCorrupt,
     ];
 
     /// The name used on the command line.
@@ -99,6 +104,7 @@ impl Bug {
             Bug::PlanAgainstStaleLiveness => "plan-against-stale-liveness",
             Bug::PausedLeaderJudges => "paused-leader-judges",
             Bug::SeedFromEmptySource => "seed-from-empty-source",
+            Bug::ServeCorrupt => "serve-corrupt",
         }
     }
 }

@@ -39,11 +39,23 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::sim::{Cx, Process, ProcessId, SimDuration, SimTime};
 
-use super::cluster::{Msg, Timer};
 use super::events::{OpF, StackEvent};
 use super::grid::ClusterMap;
 use super::planted::{Bug, Planted};
 use super::storage::{Command, Entry, PartitionState, PartitionStore};
+
+/// A process that can host the data plane (a data node's replicas, or a
+/// workload client): its messages and timers wrap the data plane's, so this
+/// file needs nothing of the process type that hosts it.
+pub trait DataHost:
+    Process<Event = StackEvent, Msg: From<DataMsg>, Timer: From<DataTimer>>
+{
+}
+
+impl<P> DataHost for P where
+    P: Process<Event = StackEvent, Msg: From<DataMsg>, Timer: From<DataTimer>>
+{
+}
 
 /// How often a primary resends what a follower has not acknowledged.
 pub const RESEND_AFTER: SimDuration = SimDuration::from_millis(30);
@@ -310,12 +322,8 @@ struct Replica {
 }
 
 /// Sends a data message (a helper: every send here is one).
-fn send<P: Process<Msg = Msg, Timer = Timer, Event = StackEvent>>(
-    cx: &mut Cx<'_, P>,
-    to: ProcessId,
-    m: DataMsg,
-) {
-    cx.send(to, Msg::Data(Box::new(m)));
+fn send<P: DataHost>(cx: &mut Cx<'_, P>, to: ProcessId, m: DataMsg) {
+    cx.send(to, P::Msg::from(m));
 }
 
 /// The replicas of one data node.
@@ -338,13 +346,11 @@ impl ReplicationManager {
     }
 
     /// At start: reload every partition the disk holds.
-    pub fn on_start<P: Process<Msg = Msg, Timer = Timer, Event = StackEvent>>(
-        &mut self,
-        cx: &mut Cx<'_, P>,
-    ) {
+    pub fn on_start<P: DataHost>(&mut self, cx: &mut Cx<'_, P>) {
+        let trusting = self.planted.has(Bug::ServeCorrupt);
         let disk = cx.disk();
         for p in PartitionStore::on_disk(disk) {
-            let r = PartitionStore::reload(disk, p);
+            let r = PartitionStore::reload_with(disk, p, trusting);
             self.parts.insert(
                 p,
                 Replica {
@@ -371,20 +377,13 @@ impl ReplicationManager {
         self.parts.get(&p).is_some_and(|r| !r.damaged)
     }
 
-    fn persist_parts<P: Process<Msg = Msg, Timer = Timer, Event = StackEvent>>(
-        &self,
-        cx: &mut Cx<'_, P>,
-    ) {
+    fn persist_parts<P: DataHost>(&self, cx: &mut Cx<'_, P>) {
         let list: Vec<u32> = self.parts.keys().copied().collect();
         PartitionStore::write_parts(cx.disk(), &list);
     }
 
     /// The node applied a newer map: take up or drop replicas and roles.
-    pub fn on_map<P: Process<Msg = Msg, Timer = Timer, Event = StackEvent>>(
-        &mut self,
-        cx: &mut Cx<'_, P>,
-        map: &ClusterMap,
-    ) {
+    pub fn on_map<P: DataHost>(&mut self, cx: &mut Cx<'_, P>, map: &ClusterMap) {
         let me = self.me.clone();
         let mut listed_parts = BTreeSet::new();
         for (i, c) in map.partitions.iter().enumerate() {
@@ -426,22 +425,14 @@ impl ReplicationManager {
         self.arm(cx);
     }
 
-    fn arm<P: Process<Msg = Msg, Timer = Timer, Event = StackEvent>>(
-        &mut self,
-        cx: &mut Cx<'_, P>,
-    ) {
+    fn arm<P: DataHost>(&mut self, cx: &mut Cx<'_, P>) {
         if !self.ticking && self.parts.values().any(|r| r.primary.is_some()) {
             self.ticking = true;
-            cx.set_timer(TICK, Timer::Data(DataTimer::Tick));
+            cx.set_timer(TICK, P::Timer::from(DataTimer::Tick));
         }
     }
 
-    fn reconcile<P: Process<Msg = Msg, Timer = Timer, Event = StackEvent>>(
-        &mut self,
-        cx: &mut Cx<'_, P>,
-        map: &ClusterMap,
-        p: u32,
-    ) {
+    fn reconcile<P: DataHost>(&mut self, cx: &mut Cx<'_, P>, map: &ClusterMap, p: u32) {
         let planted = self.planted;
         let me = self.me.clone();
         let Some(c) = map.partitions.get(p as usize) else {
@@ -512,14 +503,7 @@ impl ReplicationManager {
                 pr.reads.push(rd);
             }
         }
-        let names: Vec<String> = r
-            .primary
-            .as_ref()
-            .map(|pr| pr.followers.keys().cloned().collect())
-            .unwrap_or_default();
-        for f in names {
-            Self::push(cx, r, p, &f, true);
-        }
+        Self::push_all(cx, r, p, true);
         Self::advance(cx, planted, &me, r, p);
     }
 
@@ -537,11 +521,7 @@ impl ReplicationManager {
     }
 
     /// Sends a confirmation round to the in-sync followers; returns its id.
-    fn confirm_round<P: Process<Msg = Msg, Timer = Timer, Event = StackEvent>>(
-        cx: &mut Cx<'_, P>,
-        r: &mut Replica,
-        p: u32,
-    ) -> u64 {
+    fn confirm_round<P: DataHost>(cx: &mut Cx<'_, P>, r: &mut Replica, p: u32) -> u64 {
         let Some(pr) = r.primary.as_mut() else {
             return 0;
         };
@@ -568,12 +548,7 @@ impl ReplicationManager {
         id
     }
 
-    fn step_down<P: Process<Msg = Msg, Timer = Timer, Event = StackEvent>>(
-        cx: &mut Cx<'_, P>,
-        r: &mut Replica,
-        map: &ClusterMap,
-        p: u32,
-    ) {
+    fn step_down<P: DataHost>(cx: &mut Cx<'_, P>, r: &mut Replica, map: &ClusterMap, p: u32) {
         let Some(pr) = r.primary.take() else {
             return;
         };
@@ -607,7 +582,7 @@ impl ReplicationManager {
         }
     }
 
-    fn respond<P: Process<Msg = Msg, Timer = Timer, Event = StackEvent>>(
+    fn respond<P: DataHost>(
         cx: &mut Cx<'_, P>,
         to: ProcessId,
         seq: u64,
@@ -625,16 +600,36 @@ impl ReplicationManager {
         );
     }
 
+    /// Sends every follower what it lacks (see [`push`](Self::push)).
+    fn push_all<P: DataHost>(cx: &mut Cx<'_, P>, r: &mut Replica, p: u32, resend: bool) {
+        let names: Vec<String> = r
+            .primary
+            .as_ref()
+            .map(|pr| pr.followers.keys().cloned().collect())
+            .unwrap_or_default();
+        for f in names {
+            Self::push(cx, r, p, &f, resend);
+        }
+    }
+
+    /// A replica knows a newer configuration (`epoch`): this primary is
+    /// deposed, remembers the epoch durably, and answers what it held.
+    fn deposed<P: DataHost>(
+        cx: &mut Cx<'_, P>,
+        r: &mut Replica,
+        map: &ClusterMap,
+        p: u32,
+        epoch: u64,
+    ) {
+        r.store.raise_epoch(cx.disk(), epoch);
+        cx.disk().fsync();
+        Self::step_down(cx, r, map, p);
+    }
+
     /// Sends follower `f` what it lacks: the install if it has none in this
     /// epoch (or is too far behind), else the entries after what it was
     /// sent (`resend`: after what it acknowledged).
-    fn push<P: Process<Msg = Msg, Timer = Timer, Event = StackEvent>>(
-        cx: &mut Cx<'_, P>,
-        r: &mut Replica,
-        p: u32,
-        f: &str,
-        resend: bool,
-    ) {
+    fn push<P: DataHost>(cx: &mut Cx<'_, P>, r: &mut Replica, p: u32, f: &str, resend: bool) {
         let now = cx.now();
         let index = r.store.index();
         let Some(pr) = r.primary.as_mut() else {
@@ -680,10 +675,7 @@ impl ReplicationManager {
     }
 
     /// The replication tick: resend what followers have not acknowledged.
-    pub fn on_tick<P: Process<Msg = Msg, Timer = Timer, Event = StackEvent>>(
-        &mut self,
-        cx: &mut Cx<'_, P>,
-    ) {
+    pub fn on_tick<P: DataHost>(&mut self, cx: &mut Cx<'_, P>) {
         self.ticking = false;
         let now = cx.now();
         let parts: Vec<u32> = self.parts.keys().copied().collect();
@@ -738,7 +730,7 @@ impl ReplicationManager {
     }
 
     /// A data message arrived.
-    pub fn on_message<P: Process<Msg = Msg, Timer = Timer, Event = StackEvent>>(
+    pub fn on_message<P: DataHost>(
         &mut self,
         cx: &mut Cx<'_, P>,
         from: ProcessId,
@@ -784,7 +776,7 @@ impl ReplicationManager {
         }
     }
 
-    fn on_request<P: Process<Msg = Msg, Timer = Timer, Event = StackEvent>>(
+    fn on_request<P: DataHost>(
         &mut self,
         cx: &mut Cx<'_, P>,
         from: ProcessId,
@@ -919,14 +911,7 @@ impl ReplicationManager {
                 ok,
             });
         }
-        let names: Vec<String> = r
-            .primary
-            .as_ref()
-            .map(|pr| pr.followers.keys().cloned().collect())
-            .unwrap_or_default();
-        for f in names {
-            Self::push(cx, r, p, &f, false);
-        }
+        Self::push_all(cx, r, p, false);
         Self::advance(cx, planted, &me, r, p);
     }
 
@@ -939,7 +924,7 @@ impl ReplicationManager {
     }
 
     /// Moves the commit index and answers what it covers.
-    fn advance<P: Process<Msg = Msg, Timer = Timer, Event = StackEvent>>(
+    fn advance<P: DataHost>(
         cx: &mut Cx<'_, P>,
         planted: Planted,
         me: &str,
@@ -1010,7 +995,7 @@ impl ReplicationManager {
         }
     }
 
-    fn on_replicate<P: Process<Msg = Msg, Timer = Timer, Event = StackEvent>>(
+    fn on_replicate<P: DataHost>(
         &mut self,
         cx: &mut Cx<'_, P>,
         from: ProcessId,
@@ -1067,7 +1052,7 @@ impl ReplicationManager {
         send(cx, from, DataMsg::Ack(a));
     }
 
-    fn on_ack<P: Process<Msg = Msg, Timer = Timer, Event = StackEvent>>(
+    fn on_ack<P: DataHost>(
         &mut self,
         cx: &mut Cx<'_, P>,
         from: ProcessId,
@@ -1087,10 +1072,7 @@ impl ReplicationManager {
         };
         match a.status {
             AckStatus::StaleEpoch if a.epoch > pr.epoch => {
-                // Deposed: a replica knows a newer configuration.
-                r.store.raise_epoch(cx.disk(), a.epoch);
-                cx.disk().fsync();
-                Self::step_down(cx, r, map, p);
+                Self::deposed(cx, r, map, p, a.epoch);
                 return;
             }
             AckStatus::StaleEpoch => return,
@@ -1126,7 +1108,7 @@ impl ReplicationManager {
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn on_confirmed<P: Process<Msg = Msg, Timer = Timer, Event = StackEvent>>(
+    fn on_confirmed<P: DataHost>(
         &mut self,
         cx: &mut Cx<'_, P>,
         from: ProcessId,
@@ -1147,9 +1129,7 @@ impl ReplicationManager {
         };
         if !ok {
             if epoch > pr.epoch {
-                r.store.raise_epoch(cx.disk(), epoch);
-                cx.disk().fsync();
-                Self::step_down(cx, r, map, p);
+                Self::deposed(cx, r, map, p, epoch);
             }
             return;
         }
@@ -1164,11 +1144,7 @@ impl ReplicationManager {
 
     /// At the end of a run: what this node holds, as a `holding` event per
     /// partition (what the durability checker judges).
-    pub fn audit<P: Process<Msg = Msg, Timer = Timer, Event = StackEvent>>(
-        &self,
-        cx: &mut Cx<'_, P>,
-        map: &ClusterMap,
-    ) {
+    pub fn audit<P: DataHost>(&self, cx: &mut Cx<'_, P>, map: &ClusterMap) {
         for (p, r) in &self.parts {
             let in_sync = !r.damaged
                 && map
