@@ -178,6 +178,9 @@ pub struct Ack {
     pub index: u64,
     /// Outcome.
     pub status: AckStatus,
+    /// The follower holds the primary's declaration that it is caught up
+    /// in this epoch (the primary resends it until this says so).
+    pub caught_up: bool,
 }
 
 /// The data plane's messages (bulk, so `is_data_plane`).
@@ -263,6 +266,9 @@ struct Follower {
     acked: Option<u64>,
     sent: Option<u64>,
     last_send: Option<SimTime>,
+    /// It acknowledged holding its caught-up declaration (or needs none:
+    /// it is in sync in the map).
+    told: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -485,6 +491,7 @@ impl ReplicationManager {
                     acked: None,
                     sent: None,
                     last_send: None,
+                    told: x.in_sync,
                 },
             );
         }
@@ -696,7 +703,9 @@ impl ReplicationManager {
                 Some(pr) => pr
                     .followers
                     .iter()
-                    .filter(|(_, f)| f.acked != Some(index))
+                    // A declaration of caught up that may have been lost
+                    // is sent again: it arrives with no entry to carry it.
+                    .filter(|(_, f)| f.acked != Some(index) || (f.required && !f.told))
                     .filter(|(_, f)| {
                         f.last_send
                             .is_none_or(|t| now.saturating_since(t) >= RESEND_AFTER)
@@ -1033,6 +1042,7 @@ impl ReplicationManager {
             },
             index: r.store.index(),
             status,
+            caught_up: status == AckStatus::Ok && r.caught_up == Some(rep.epoch),
         };
         if rep.epoch < mine && !careless {
             let a = ack(r, AckStatus::StaleEpoch);
@@ -1113,6 +1123,7 @@ impl ReplicationManager {
             return;
         };
         f.acked = Some(f.acked.map_or(a.index, |x| x.max(a.index)));
+        f.told |= a.caught_up;
         let newly = !f.required && a.index >= index;
         if newly {
             // Caught up: from now on every ack needs it, and it may report
