@@ -7,6 +7,8 @@
 //!
 //! 1. the primary is missing, dead, draining or not a member, and an
 //!    in-sync replica on an alive member exists → `PromotePrimary` (epoch+1);
+//!    where only a draining member holds one and the primary is missing or
+//!    dead, that draining member (it serves until its replicas moved);
 //! 2. replicas catching up whose node reports them complete (same boot as
 //!    the map's member, at the partition's current epoch) → `SetReplicas`
 //!    counting them in sync;
@@ -167,6 +169,16 @@ impl RecoveryManager {
                         .iter()
                         .map(|r| r.node.as_str())
                         .find(|n| alive_in_sync(n))
+                })
+                .or_else(|| {
+                    // Only a draining member holds it in sync: it serves
+                    // until its replicas have moved (without a primary, no
+                    // replica could ever be declared caught up from it).
+                    let usable = c.primary.as_deref().is_some_and(|n| map.is_usable(n));
+                    c.replicas
+                        .iter()
+                        .find(|r| r.in_sync && map.is_usable(&r.node) && !usable)
+                        .map(|r| r.node.as_str())
                 });
             if let Some(node) = next {
                 return Some((Step::Promote, promote(p, c, generation, node)));
@@ -315,6 +327,48 @@ mod tests {
                 epoch: 1,
                 generation: Some(4),
                 node: "n2".into()
+            }
+        );
+    }
+
+    #[test]
+    fn a_partition_held_in_sync_only_on_a_draining_member_gets_it_as_primary() {
+        let mut m = map();
+        let r = RecoveryManager::default();
+        // n2 dies; n1 (primary) drains: it stays primary while it serves.
+        m.apply(5, &MapCommand::MarkDead { node: "n2".into() });
+        m.apply(6, &MapCommand::Drain { node: "n1".into() });
+        assert_eq!(r.repair(0, &m, &Reports::new(), &[]), None);
+        // Without a primary, the draining member is the one that can serve
+        // (and declare a new replica caught up).
+        m.apply(
+            7,
+            &MapCommand::SetReplicas {
+                partition: 0,
+                epoch: 1,
+                generation: None,
+                replicas: vec![
+                    Replica {
+                        node: "n1".into(),
+                        in_sync: true,
+                    },
+                    Replica {
+                        node: "n3".into(),
+                        in_sync: false,
+                    },
+                ],
+                primary: None,
+            },
+        );
+        let (step, cmd) = r.repair(0, &m, &Reports::new(), &[]).unwrap();
+        assert_eq!(step, Step::Promote);
+        assert_eq!(
+            cmd,
+            MapCommand::PromotePrimary {
+                partition: 0,
+                epoch: 2,
+                generation: Some(5),
+                node: "n1".into()
             }
         );
     }
