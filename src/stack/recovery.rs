@@ -13,12 +13,14 @@
 //!    the map's member, at the partition's current epoch) → `SetReplicas`
 //!    counting them in sync;
 //! 3. no replica is in sync at all (every holder restarted) → `SetReplicas`
-//!    counting in sync the replicas on alive members whose node reports the
-//!    data kept on its disk (an unclean re-seed: the freshest copies that
+//!    counting in sync the replicas on live members (alive, or draining:
+//!    they serve until their replicas moved) whose node reports a
+//!    whole copy — kept on its disk, or transferred and not yet declared
+//!    caught up (an unclean re-seed: the freshest copies that
 //!    exist; the data plane counts what only lost copies had). Where no
 //!    listed node reports a copy but some is dead (it may come back with its
 //!    disk), nothing is re-seeded: the partition is `unavailable`. Only when
-//!    every listed node is alive and reports holding nothing at all (their
+//!    every listed node is live and reports holding nothing at all (their
 //!    disks were lost) is the partition started again, on one replica, empty;
 //!    the others copy from it.
 //!
@@ -51,7 +53,8 @@ pub struct Held {
     pub epoch: u64,
     /// Holds the data in full.
     pub complete: bool,
-    /// Kept the data on its disk from an earlier incarnation.
+    /// Holds the data whole, perhaps behind (kept on its disk from an
+    /// earlier incarnation, or transferred and not yet declared caught up).
     pub stored: bool,
 }
 
@@ -87,7 +90,8 @@ pub enum Copy {
     Unknown,
     /// It hosts the partition and holds nothing of it (fetching from scratch).
     Nothing,
-    /// It kept a whole copy on its disk (perhaps behind).
+    /// It holds a whole copy, perhaps behind (kept on its disk, or
+    /// transferred and not yet declared caught up).
     Stored,
     /// It holds the partition in full.
     Complete,
@@ -230,12 +234,17 @@ impl RecoveryManager {
                 .iter()
                 .map(|r| (r.node.as_str(), Self::copy_of(map, reports, &r.node, p)))
                 .collect();
-            let with_data: Vec<&str> = copies
+            // A draining member serves until its replicas have moved: its
+            // copy counts too, after those of alive members (the first
+            // seed becomes primary).
+            let live = |n: &str| map.is_usable(n);
+            let mut with_data: Vec<&str> = copies
                 .iter()
-                .filter(|(n, k)| alive(n) && matches!(k, Copy::Stored | Copy::Complete))
+                .filter(|(n, k)| live(n) && matches!(k, Copy::Stored | Copy::Complete))
                 .map(|(n, _)| *n)
                 .collect();
-            let all_empty = copies.iter().all(|(n, k)| alive(n) && *k == Copy::Nothing);
+            with_data.sort_by_key(|n| !alive(n));
+            let all_empty = copies.iter().all(|(n, k)| live(n) && *k == Copy::Nothing);
             if !with_data.is_empty() {
                 with_data
             } else if all_empty {
