@@ -269,6 +269,16 @@ struct Follower {
     /// It acknowledged holding its caught-up declaration (or needs none:
     /// it is in sync in the map).
     told: bool,
+    /// The primary's last index when it became required: once it holds
+    /// that, it holds every acknowledged write (later ones needed its ack).
+    from: u64,
+}
+
+impl Follower {
+    /// Declared caught up: required, and holding every acknowledged write.
+    fn declared(&self) -> bool {
+        self.required && self.acked.unwrap_or(0) >= self.from
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -492,6 +502,7 @@ impl ReplicationManager {
                     sent: None,
                     last_send: None,
                     told: x.in_sync,
+                    from: 0,
                 },
             );
         }
@@ -662,7 +673,7 @@ impl ReplicationManager {
                 epoch,
                 install: None,
                 entries: e.to_vec(),
-                caught_up: fo.required,
+                caught_up: fo.declared(),
             },
             Some(_) => return,
             None => Replicate {
@@ -670,7 +681,7 @@ impl ReplicationManager {
                 epoch,
                 install: Some(Box::new(r.store.state.clone())),
                 entries: Vec::new(),
-                caught_up: fo.required,
+                caught_up: fo.declared(),
             },
         };
         let last = msg.entries.last().map_or(
@@ -705,7 +716,7 @@ impl ReplicationManager {
                     .iter()
                     // A declaration of caught up that may have been lost
                     // is sent again: it arrives with no entry to carry it.
-                    .filter(|(_, f)| f.acked != Some(index) || (f.required && !f.told))
+                    .filter(|(_, f)| f.acked != Some(index) || (f.declared() && !f.told))
                     .filter(|(_, f)| {
                         f.last_send
                             .is_none_or(|t| now.saturating_since(t) >= RESEND_AFTER)
@@ -1122,13 +1133,19 @@ impl ReplicationManager {
         let Some(f) = pr.followers.get_mut(&name) else {
             return;
         };
+        let was_declared = f.declared();
         f.acked = Some(f.acked.map_or(a.index, |x| x.max(a.index)));
         f.told |= a.caught_up;
-        let newly = !f.required && a.index >= index;
-        if newly {
-            // Caught up: from now on every ack needs it, and it may report
-            // itself in sync.
+        if !f.required && a.index + MAX_BATCH as u64 >= index {
+            // Within a batch of the end: from now on every write needs its
+            // ack. Waiting for it to reach the very end instead never ends
+            // under steady writes.
             f.required = true;
+            f.from = index;
+        }
+        if f.declared() && !was_declared {
+            // It holds every acknowledged write: caught up, it may report
+            // itself in sync.
             Self::push(cx, r, p, &name, true);
         } else if f.acked < Some(index) && f.sent <= f.acked {
             Self::push(cx, r, p, &name, false);
