@@ -278,6 +278,15 @@ mod tests {
     use crate::stack::consensus::StateMachine;
     use crate::stack::grid::Geometry;
 
+    fn replicas(list: &[(&str, bool)]) -> Vec<Replica> {
+        list.iter()
+            .map(|(node, in_sync)| Replica {
+                node: (*node).into(),
+                in_sync: *in_sync,
+            })
+            .collect()
+    }
+
     fn map() -> ClusterMap {
         let mut m = ClusterMap::new(
             Geometry {
@@ -305,16 +314,7 @@ mod tests {
                 partition: 0,
                 epoch: 0,
                 generation: None,
-                replicas: vec![
-                    Replica {
-                        node: "n1".into(),
-                        in_sync: true,
-                    },
-                    Replica {
-                        node: "n2".into(),
-                        in_sync: true,
-                    },
-                ],
+                replicas: replicas(&[("n1", true), ("n2", true)]),
                 primary: Some("n1".into()),
             },
         );
@@ -356,16 +356,7 @@ mod tests {
                 partition: 0,
                 epoch: 1,
                 generation: None,
-                replicas: vec![
-                    Replica {
-                        node: "n1".into(),
-                        in_sync: true,
-                    },
-                    Replica {
-                        node: "n3".into(),
-                        in_sync: false,
-                    },
-                ],
+                replicas: replicas(&[("n1", true), ("n3", false)]),
                 primary: None,
             },
         );
@@ -391,20 +382,7 @@ mod tests {
                 partition: 0,
                 epoch: 1,
                 generation: None,
-                replicas: vec![
-                    Replica {
-                        node: "n1".into(),
-                        in_sync: true,
-                    },
-                    Replica {
-                        node: "n2".into(),
-                        in_sync: true,
-                    },
-                    Replica {
-                        node: "n3".into(),
-                        in_sync: false,
-                    },
-                ],
+                replicas: replicas(&[("n1", true), ("n2", true), ("n3", false)]),
                 primary: Some("n1".into()),
             },
         );
