@@ -203,9 +203,10 @@ pub struct ReplicaReport {
     pub epoch: u64,
     /// True when the node holds the partition's data in full.
     pub in_sync: bool,
-    /// True when the node kept the partition's data on its disk from an
-    /// earlier incarnation (whole, perhaps behind): a candidate to re-seed
-    /// a partition that has no in-sync copy left.
+    /// True when the node holds the partition's data whole, perhaps behind
+    /// (kept on its disk from an earlier incarnation, or transferred and not
+    /// yet declared caught up): a candidate to re-seed a partition that has
+    /// no in-sync copy left.
     pub stored: bool,
 }
 

@@ -255,9 +255,68 @@ impl PlacementPolicy for RendezvousBounded {
             for &i in &chosen {
                 load[i] += 1;
             }
-            out.push(chosen.into_iter().map(|i| nodes[i].node.clone()).collect());
+            out.push(chosen);
         }
-        out
+        relieve_overloads(&mut out, &mut load, &caps, nodes, zones_needed, weighted);
+        out.into_iter()
+            .map(|set| set.into_iter().map(|i| nodes[i].node.clone()).collect())
+            .collect()
+    }
+}
+
+/// Upper bound on the replicas [`relieve_overloads`] moves per computation.
+const MAX_RELIEF_STEPS: usize = 1 << 12;
+
+/// The greedy pass places partitions one by one; where zone spread forced
+/// an early partition onto the only node of a small zone, a later one can
+/// find every node of the zones it still needs at its cap and go over it
+/// (spread beats balance), although a placement within every cap exists.
+/// This moves single replicas off nodes above their cap onto nodes below
+/// theirs, in partitions where the swap keeps the zone spread, in a fixed
+/// order (a pure function of the sets), until none is above or no swap is
+/// left. A placement already within its caps is left exactly as it is.
+fn relieve_overloads(
+    sets: &mut [Vec<usize>],
+    load: &mut [u32],
+    caps: &[u32],
+    nodes: &[Candidate],
+    zones_needed: usize,
+    weighted: bool,
+) {
+    let zones_of = |set: &[usize]| {
+        set.iter()
+            .map(|&i| nodes[i].zone.as_str())
+            .collect::<BTreeSet<_>>()
+            .len()
+    };
+    for _ in 0..MAX_RELIEF_STEPS {
+        let Some(hi) = (0..nodes.len()).find(|&i| load[i] > caps[i]) else {
+            return;
+        };
+        let mut swap = None;
+        'search: for (p, set) in sets.iter().enumerate() {
+            let Some(pos) = set.iter().position(|&i| i == hi) else {
+                continue;
+            };
+            for lo in rank(p as u32, nodes, weighted) {
+                if load[lo] >= caps[lo] || set.contains(&lo) {
+                    continue;
+                }
+                let mut after = set.clone();
+                after[pos] = lo;
+                if zones_of(&after) >= zones_of(set).min(zones_needed) {
+                    swap = Some((p, pos, lo));
+                    break 'search;
+                }
+            }
+        }
+        let Some((p, pos, lo)) = swap else { return };
+        sets[p][pos] = lo;
+        // Most preferred first, as `choose` orders them.
+        let ranked = rank(p as u32, nodes, weighted);
+        sets[p].sort_by_key(|&i| ranked.iter().position(|&r| r == i));
+        load[hi] -= 1;
+        load[lo] += 1;
     }
 }
 
@@ -963,6 +1022,24 @@ mod tests {
             let t = RendezvousBounded.target(&input);
             check_target(&t, &nodes, 3, 0.25);
             assert_eq!(t, RendezvousBounded.target(&input), "deterministic");
+        }
+    }
+
+    #[test]
+    fn rendezvous_bounded_stays_within_the_cap_when_zones_are_uneven() {
+        // Four nodes over three zones (a: n1, n4; b: n2; c: n3), RF 2: the
+        // greedy pass alone put 11 replicas on n3, whose cap is 10.
+        for (n, partitions) in [(4, 16), (4, 64), (5, 16), (7, 16), (7, 64)] {
+            let nodes = cands(n, &["a", "b", "c"]);
+            let cur = empty(partitions);
+            let input = PlacementInput {
+                nodes: nodes.clone(),
+                current: &cur,
+                replication_factor: 2,
+                max_imbalance: 0.25,
+            };
+            let t = RendezvousBounded.target(&input);
+            check_target(&t, &nodes, 2, 0.25);
         }
     }
 

@@ -363,7 +363,10 @@ impl DataNode {
                     partition: *p,
                     epoch,
                     in_sync: h.data == Data::Complete && data,
-                    stored: self.on_disk.contains(p),
+                    // A whole copy, perhaps behind: kept from an earlier
+                    // incarnation, or transferred and not yet declared
+                    // caught up (a re-seed must not pass it over).
+                    stored: self.on_disk.contains(p) || h.data == Data::Complete,
                 }
             })
             .collect();

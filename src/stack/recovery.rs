@@ -7,16 +7,20 @@
 //!
 //! 1. the primary is missing, dead, draining or not a member, and an
 //!    in-sync replica on an alive member exists → `PromotePrimary` (epoch+1);
+//!    where only a draining member holds one and the primary is missing or
+//!    dead, that draining member (it serves until its replicas moved);
 //! 2. replicas catching up whose node reports them complete (same boot as
 //!    the map's member, at the partition's current epoch) → `SetReplicas`
 //!    counting them in sync;
 //! 3. no replica is in sync at all (every holder restarted) → `SetReplicas`
-//!    counting in sync the replicas on alive members whose node reports the
-//!    data kept on its disk (an unclean re-seed: the freshest copies that
+//!    counting in sync the replicas on live members (alive, or draining:
+//!    they serve until their replicas moved) whose node reports a
+//!    whole copy — kept on its disk, or transferred and not yet declared
+//!    caught up (an unclean re-seed: the freshest copies that
 //!    exist; the data plane counts what only lost copies had). Where no
 //!    listed node reports a copy but some is dead (it may come back with its
 //!    disk), nothing is re-seeded: the partition is `unavailable`. Only when
-//!    every listed node is alive and reports holding nothing at all (their
+//!    every listed node is live and reports holding nothing at all (their
 //!    disks were lost) is the partition started again, on one replica, empty;
 //!    the others copy from it.
 //!
@@ -49,7 +53,8 @@ pub struct Held {
     pub epoch: u64,
     /// Holds the data in full.
     pub complete: bool,
-    /// Kept the data on its disk from an earlier incarnation.
+    /// Holds the data whole, perhaps behind (kept on its disk from an
+    /// earlier incarnation, or transferred and not yet declared caught up).
     pub stored: bool,
 }
 
@@ -85,7 +90,8 @@ pub enum Copy {
     Unknown,
     /// It hosts the partition and holds nothing of it (fetching from scratch).
     Nothing,
-    /// It kept a whole copy on its disk (perhaps behind).
+    /// It holds a whole copy, perhaps behind (kept on its disk, or
+    /// transferred and not yet declared caught up).
     Stored,
     /// It holds the partition in full.
     Complete,
@@ -167,6 +173,16 @@ impl RecoveryManager {
                         .iter()
                         .map(|r| r.node.as_str())
                         .find(|n| alive_in_sync(n))
+                })
+                .or_else(|| {
+                    // Only a draining member holds it in sync: it serves
+                    // until its replicas have moved (without a primary, no
+                    // replica could ever be declared caught up from it).
+                    let usable = c.primary.as_deref().is_some_and(|n| map.is_usable(n));
+                    c.replicas
+                        .iter()
+                        .find(|r| r.in_sync && map.is_usable(&r.node) && !usable)
+                        .map(|r| r.node.as_str())
                 });
             if let Some(node) = next {
                 return Some((Step::Promote, promote(p, c, generation, node)));
@@ -218,12 +234,17 @@ impl RecoveryManager {
                 .iter()
                 .map(|r| (r.node.as_str(), Self::copy_of(map, reports, &r.node, p)))
                 .collect();
-            let with_data: Vec<&str> = copies
+            // A draining member serves until its replicas have moved: its
+            // copy counts too, after those of alive members (the first
+            // seed becomes primary).
+            let live = |n: &str| map.is_usable(n);
+            let mut with_data: Vec<&str> = copies
                 .iter()
-                .filter(|(n, k)| alive(n) && matches!(k, Copy::Stored | Copy::Complete))
+                .filter(|(n, k)| live(n) && matches!(k, Copy::Stored | Copy::Complete))
                 .map(|(n, _)| *n)
                 .collect();
-            let all_empty = copies.iter().all(|(n, k)| alive(n) && *k == Copy::Nothing);
+            with_data.sort_by_key(|n| !alive(n));
+            let all_empty = copies.iter().all(|(n, k)| live(n) && *k == Copy::Nothing);
             if !with_data.is_empty() {
                 with_data
             } else if all_empty {
@@ -257,6 +278,15 @@ mod tests {
     use crate::stack::consensus::StateMachine;
     use crate::stack::grid::Geometry;
 
+    fn replicas(list: &[(&str, bool)]) -> Vec<Replica> {
+        list.iter()
+            .map(|(node, in_sync)| Replica {
+                node: (*node).into(),
+                in_sync: *in_sync,
+            })
+            .collect()
+    }
+
     fn map() -> ClusterMap {
         let mut m = ClusterMap::new(
             Geometry {
@@ -284,16 +314,7 @@ mod tests {
                 partition: 0,
                 epoch: 0,
                 generation: None,
-                replicas: vec![
-                    Replica {
-                        node: "n1".into(),
-                        in_sync: true,
-                    },
-                    Replica {
-                        node: "n2".into(),
-                        in_sync: true,
-                    },
-                ],
+                replicas: replicas(&[("n1", true), ("n2", true)]),
                 primary: Some("n1".into()),
             },
         );
@@ -320,6 +341,39 @@ mod tests {
     }
 
     #[test]
+    fn a_partition_held_in_sync_only_on_a_draining_member_gets_it_as_primary() {
+        let mut m = map();
+        let r = RecoveryManager::default();
+        // n2 dies; n1 (primary) drains: it stays primary while it serves.
+        m.apply(5, &MapCommand::MarkDead { node: "n2".into() });
+        m.apply(6, &MapCommand::Drain { node: "n1".into() });
+        assert_eq!(r.repair(0, &m, &Reports::new(), &[]), None);
+        // Without a primary, the draining member is the one that can serve
+        // (and declare a new replica caught up).
+        m.apply(
+            7,
+            &MapCommand::SetReplicas {
+                partition: 0,
+                epoch: 1,
+                generation: None,
+                replicas: replicas(&[("n1", true), ("n3", false)]),
+                primary: None,
+            },
+        );
+        let (step, cmd) = r.repair(0, &m, &Reports::new(), &[]).unwrap();
+        assert_eq!(step, Step::Promote);
+        assert_eq!(
+            cmd,
+            MapCommand::PromotePrimary {
+                partition: 0,
+                epoch: 2,
+                generation: Some(5),
+                node: "n1".into()
+            }
+        );
+    }
+
+    #[test]
     fn a_replica_counts_in_sync_only_on_a_report_of_its_boot_and_epoch() {
         let mut m = map();
         m.apply(
@@ -328,20 +382,7 @@ mod tests {
                 partition: 0,
                 epoch: 1,
                 generation: None,
-                replicas: vec![
-                    Replica {
-                        node: "n1".into(),
-                        in_sync: true,
-                    },
-                    Replica {
-                        node: "n2".into(),
-                        in_sync: true,
-                    },
-                    Replica {
-                        node: "n3".into(),
-                        in_sync: false,
-                    },
-                ],
+                replicas: replicas(&[("n1", true), ("n2", true), ("n3", false)]),
                 primary: Some("n1".into()),
             },
         );

@@ -190,6 +190,9 @@ pub struct Ack {
     pub index: u64,
     /// Outcome.
     pub status: AckStatus,
+    /// The follower holds the primary's declaration that it is caught up
+    /// in this epoch (the primary resends it until this says so).
+    pub caught_up: bool,
 }
 
 /// The data plane's messages (bulk: `MsgClass::Bulk`).
@@ -275,6 +278,19 @@ struct Follower {
     acked: Option<u64>,
     sent: Option<u64>,
     last_send: Option<SimTime>,
+    /// It acknowledged holding its caught-up declaration (or needs none:
+    /// it is in sync in the map).
+    told: bool,
+    /// The primary's last index when it became required: once it holds
+    /// that, it holds every acknowledged write (later ones needed its ack).
+    from: u64,
+}
+
+impl Follower {
+    /// Declared caught up: required, and holding every acknowledged write.
+    fn declared(&self) -> bool {
+        self.required && self.acked.unwrap_or(0) >= self.from
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -476,6 +492,8 @@ impl ReplicationManager {
                     acked: None,
                     sent: None,
                     last_send: None,
+                    told: x.in_sync,
+                    from: 0,
                 },
             );
         }
@@ -650,7 +668,7 @@ impl ReplicationManager {
                 epoch,
                 install: None,
                 entries: e.to_vec(),
-                caught_up: fo.required,
+                caught_up: fo.declared(),
             },
             Some(_) => return,
             None => Replicate {
@@ -658,7 +676,7 @@ impl ReplicationManager {
                 epoch,
                 install: Some(Box::new(r.store.state.clone())),
                 entries: Vec::new(),
-                caught_up: fo.required,
+                caught_up: fo.declared(),
             },
         };
         let last = msg.entries.last().map_or(
@@ -688,7 +706,9 @@ impl ReplicationManager {
                 Some(pr) => pr
                     .followers
                     .iter()
-                    .filter(|(_, f)| f.acked != Some(index))
+                    // A declaration of caught up that may have been lost
+                    // is sent again: it arrives with no entry to carry it.
+                    .filter(|(_, f)| f.acked != Some(index) || (f.declared() && !f.told))
                     .filter(|(_, f)| {
                         f.last_send
                             .is_none_or(|t| now.saturating_since(t) >= RESEND_AFTER)
@@ -1018,6 +1038,7 @@ impl ReplicationManager {
             },
             index: r.store.index(),
             status,
+            caught_up: status == AckStatus::Ok && r.caught_up == Some(rep.epoch),
         };
         if rep.epoch < mine && !careless {
             let a = ack(r, AckStatus::StaleEpoch);
@@ -1094,12 +1115,19 @@ impl ReplicationManager {
         let Some(f) = pr.followers.get_mut(&name) else {
             return;
         };
+        let was_declared = f.declared();
         f.acked = Some(f.acked.map_or(a.index, |x| x.max(a.index)));
-        let newly = !f.required && a.index >= index;
-        if newly {
-            // Caught up: from now on every ack needs it, and it may report
-            // itself in sync.
+        f.told |= a.caught_up;
+        if !f.required && a.index + MAX_BATCH as u64 >= index {
+            // Within a batch of the end: from now on every write needs its
+            // ack. Waiting for it to reach the very end instead never ends
+            // under steady writes.
             f.required = true;
+            f.from = index;
+        }
+        if f.declared() && !was_declared {
+            // It holds every acknowledged write: caught up, it may report
+            // itself in sync.
             Self::push(cx, r, p, &name, true);
         } else if f.acked < Some(index) && f.sent <= f.acked {
             Self::push(cx, r, p, &name, false);
