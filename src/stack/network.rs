@@ -37,7 +37,9 @@
 //!   open(request) ─► verify ─► duplicate? drop ─► over the rate limit? drop ─► host
 //! ```
 
+use std::cell::OnceCell;
 use std::collections::{BTreeMap, BTreeSet};
+use std::rc::Rc;
 
 use hmac::{Hmac, KeyInit, Mac};
 use serde::Serialize;
@@ -112,9 +114,81 @@ pub struct Envelope<B> {
     pub tag: Tag,
 }
 
+/// An immutable value that every process holding it shares, with the
+/// SHA-256 of its canonical encoding computed at most once.
+///
+/// Why: a map update pushed to every member, or a node's replica report
+/// that stays the same from one heartbeat to the next, is one value; each
+/// receiver used to encode and hash all of it again to check a tag. In the
+/// canonical encoding a shared value stands for its digest (a Merkle-style
+/// encoding: the tag still covers every byte of it, through a
+/// collision-resistant hash), and the digest of an immutable value is
+/// computed once. No process can change what another holds: there is no
+/// mutable access, and a different value is a new `Shared` with its own
+/// digest. Human-readable serializations (JSON) show the value itself.
+pub struct Shared<T>(Rc<SharedInner<T>>);
+
+struct SharedInner<T> {
+    value: T,
+    digest: OnceCell<[u8; 32]>,
+}
+
+impl<T: Serialize> Shared<T> {
+    /// Shares `value`.
+    pub fn new(value: T) -> Shared<T> {
+        Shared(Rc::new(SharedInner {
+            value,
+            digest: OnceCell::new(),
+        }))
+    }
+
+    /// SHA-256 of the value's canonical encoding (computed on first use).
+    pub fn digest(&self) -> [u8; 32] {
+        *self.0.digest.get_or_init(|| payload_digest(&self.0.value))
+    }
+}
+
+impl<T> Clone for Shared<T> {
+    fn clone(&self) -> Self {
+        Shared(Rc::clone(&self.0))
+    }
+}
+
+impl<T> std::ops::Deref for Shared<T> {
+    type Target = T;
+    #[inline]
+    fn deref(&self) -> &T {
+        &self.0.value
+    }
+}
+
+impl<T: PartialEq> PartialEq for Shared<T> {
+    fn eq(&self, other: &Self) -> bool {
+        Rc::ptr_eq(&self.0, &other.0) || self.0.value == other.0.value
+    }
+}
+
+impl<T: Eq> Eq for Shared<T> {}
+
+impl<T: std::fmt::Debug> std::fmt::Debug for Shared<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.value.fmt(f)
+    }
+}
+
+impl<T: Serialize> Serialize for Shared<T> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        if s.is_human_readable() {
+            self.0.value.serialize(s)
+        } else {
+            s.serialize_bytes(&self.digest())
+        }
+    }
+}
+
 /// SHA-256 of a payload's canonical binary encoding (see
 /// [`encoding`](super::encoding)), streamed into the hash without a buffer.
-pub fn payload_digest<B: Serialize>(body: &B) -> [u8; 32] {
+pub fn payload_digest<B: Serialize + ?Sized>(body: &B) -> [u8; 32] {
     let mut sink = BlockSink {
         hash: Sha256::new(),
         buf: [0; SINK_BYTES],
@@ -139,18 +213,31 @@ struct BlockSink {
 }
 
 impl super::encoding::Sink for BlockSink {
-    #[inline]
+    #[inline(always)]
     fn put(&mut self, bytes: &[u8]) {
-        if self.len + bytes.len() > SINK_BYTES {
-            self.hash.update(&self.buf[..self.len]);
-            self.len = 0;
-            if bytes.len() > SINK_BYTES {
-                self.hash.update(bytes);
-                return;
-            }
+        // The common case, a few bytes that fit: a fixed-size copy once
+        // inlined into the encoder's integer writes.
+        let n = bytes.len();
+        if n <= SINK_BYTES - self.len {
+            self.buf[self.len..self.len + n].copy_from_slice(bytes);
+            self.len += n;
+        } else {
+            self.spill(bytes);
         }
-        self.buf[self.len..self.len + bytes.len()].copy_from_slice(bytes);
-        self.len += bytes.len();
+    }
+}
+
+impl BlockSink {
+    #[inline(never)]
+    fn spill(&mut self, bytes: &[u8]) {
+        self.hash.update(&self.buf[..self.len]);
+        self.len = 0;
+        if bytes.len() > SINK_BYTES {
+            self.hash.update(bytes);
+        } else {
+            self.buf[..bytes.len()].copy_from_slice(bytes);
+            self.len = bytes.len();
+        }
     }
 }
 
