@@ -532,13 +532,11 @@ impl ClusterMap {
 
     /// The partitions a node hosts a replica of.
     pub fn partitions_of(&self, node: &str) -> Vec<u32> {
-        (0..self.partitions.len() as u32)
-            .filter(|p| {
-                self.partitions[*p as usize]
-                    .replicas
-                    .iter()
-                    .any(|r| r.node == node)
-            })
+        self.partitions
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| c.replicas.iter().any(|r| r.node == node))
+            .map(|(p, _)| p as u32)
             .collect()
     }
 

@@ -38,7 +38,7 @@
 //! ```
 
 use std::cell::OnceCell;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, VecDeque};
 use std::rc::Rc;
 
 use hmac::{Hmac, KeyInit, Mac};
@@ -389,7 +389,8 @@ impl TokenBucket {
 #[derive(Clone, Debug, Default)]
 struct SeenWindow {
     incarnation: u32,
-    ids: BTreeSet<(u64, u32)>,
+    /// Sorted, oldest first (ids mostly arrive in order: appended).
+    ids: VecDeque<(u64, u32)>,
 }
 
 impl SeenWindow {
@@ -400,18 +401,23 @@ impl SeenWindow {
             self.incarnation = incarnation;
             self.ids.clear();
         }
-        if let Some(&(oldest, _)) = self.ids.first()
+        if let Some(&(oldest, _)) = self.ids.front()
             && self.ids.len() >= SEEN_WINDOW
             && req < oldest
         {
             // Older than anything remembered: a very late duplicate.
             return false;
         }
-        if !self.ids.insert((req, attempt)) {
-            return false;
+        let id = (req, attempt);
+        match self.ids.back() {
+            Some(&last) if last >= id => match self.ids.binary_search(&id) {
+                Ok(_) => return false,
+                Err(at) => self.ids.insert(at, id),
+            },
+            _ => self.ids.push_back(id),
         }
         while self.ids.len() > SEEN_WINDOW {
-            self.ids.pop_first();
+            self.ids.pop_front();
         }
         true
     }
@@ -538,9 +544,11 @@ pub struct NetworkManager<B> {
     accept_from: Option<Vec<ProcessId>>,
     next_req: u64,
     pending: BTreeMap<u64, Pending<B>>,
-    seen: BTreeMap<ProcessId, SeenWindow>,
+    /// Per sender (indexed by process id).
+    seen: Vec<SeenWindow>,
     limits: Limits,
-    buckets: BTreeMap<(ProcessId, Limit), TokenBucket>,
+    /// Per sender (indexed by process id), per [`Limit`].
+    buckets: Vec<[Option<TokenBucket>; 2]>,
     /// Skip verification (the `accept-bad-mac` planted bug).
     trust_all: bool,
 }
@@ -568,9 +576,9 @@ impl<B: Payload> NetworkManager<B> {
             accept_from: None,
             next_req: 1,
             pending: BTreeMap::new(),
-            seen: BTreeMap::new(),
+            seen: Vec::new(),
             limits,
-            buckets: BTreeMap::new(),
+            buckets: Vec::new(),
             trust_all: false,
         }
     }
@@ -842,24 +850,23 @@ impl<B: Payload> NetworkManager<B> {
                 body: env.body,
             });
         }
-        if !self
-            .seen
-            .entry(from)
-            .or_default()
-            .first_time(env.req, env.attempt)
-        {
+        let sender = from.index();
+        if self.seen.len() <= sender {
+            self.seen.resize_with(sender + 1, SeenWindow::default);
+        }
+        if !self.seen[sender].first_time(env.req, env.attempt) {
             return None;
         }
         if let Some(limit) = env.body.limit() {
             let now = cx.now();
             let l = self.limits;
-            let bucket = self
-                .buckets
-                .entry((from, limit))
-                .or_insert_with(|| match limit {
-                    Limit::Register => TokenBucket::new(l.register_every, l.register_burst, now),
-                    Limit::Heartbeat => TokenBucket::new(l.heartbeat_every, l.heartbeat_burst, now),
-                });
+            if self.buckets.len() <= sender {
+                self.buckets.resize(sender + 1, [None, None]);
+            }
+            let bucket = self.buckets[sender][limit as usize].get_or_insert_with(|| match limit {
+                Limit::Register => TokenBucket::new(l.register_every, l.register_burst, now),
+                Limit::Heartbeat => TokenBucket::new(l.heartbeat_every, l.heartbeat_burst, now),
+            });
             if !bucket.admit(now) {
                 let from = cx.name(from).to_string();
                 cx.trace(StackEvent::RateLimited {
