@@ -15,7 +15,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::ops::{Deref, Index};
+use std::ops::{Deref, Index, IndexMut};
 use std::rc::Rc;
 
 use serde::{Deserialize, Serialize};
@@ -249,6 +249,17 @@ impl Index<usize> for Partitions {
         match self.get(i) {
             Some(p) => p,
             None => panic!("partition {i} out of range (there are {})", self.len),
+        }
+    }
+}
+
+impl IndexMut<usize> for Partitions {
+    /// Copies the partition's chunk if another version shares it.
+    fn index_mut(&mut self, i: usize) -> &mut PartitionConfig {
+        let len = self.len;
+        match self.get_mut(i) {
+            Some(p) => p,
+            None => panic!("partition {i} out of range (there are {len})"),
         }
     }
 }
