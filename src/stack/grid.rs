@@ -147,7 +147,7 @@ impl Partitions {
     pub fn new(n: usize) -> Partitions {
         let full = Rc::new(vec![PartitionConfig::default(); CHUNK]);
         let mut chunks = vec![full; n / CHUNK];
-        if n % CHUNK != 0 {
+        if !n.is_multiple_of(CHUNK) {
             chunks.push(Rc::new(vec![PartitionConfig::default(); n % CHUNK]));
         }
         Partitions { chunks, len: n }
