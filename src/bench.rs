@@ -238,13 +238,16 @@ pub fn peak_rss_bytes() -> u64 {
 // ----- bench stack -----
 
 /// The workloads of `bench stack` run by default, in order.
-pub const STACK_WORKLOADS: &[&str] = &["large-grid", "grid-500"];
+pub const STACK_WORKLOADS: &[&str] = &["large-grid", "grid-500", "chaos"];
 
 /// Every workload `bench stack --workload` accepts: the defaults, and the
 /// 5,000-node cluster (minutes, not seconds, so asked for by name).
-pub const STACK_WORKLOADS_ALL: &[&str] = &["large-grid", "grid-500", "grid-5000"];
+pub const STACK_WORKLOADS_ALL: &[&str] = &["large-grid", "grid-500", "chaos", "grid-5000"];
 
 const LARGE_GRID: &str = include_str!("../scenarios/large-grid.toml");
+/// The data plane under faults: clients, replication, random crashes,
+/// pauses and partitions (the scenario file as it is, workload included).
+const CHAOS: &str = include_str!("../scenarios/chaos.toml");
 
 /// `large-grid` resized: `nodes` data nodes on a `width` × 256 grid of 8 × 8
 /// tiles (`width / 8 * 32` partitions), the same faults and timeline.
@@ -274,6 +277,7 @@ pub fn stack_scenario(workload: &str) -> Result<crate::scenario::Scenario, Strin
         "large-grid" => LARGE_GRID.to_string(),
         // 500 nodes, 2,048 partitions.
         "grid-500" => resized_grid(500, 512)?,
+        "chaos" => CHAOS.to_string(),
         // 5,000 nodes, 20,000 partitions.
         "grid-5000" => resized_grid(5_000, 5_000)?,
         other => {
@@ -445,7 +449,8 @@ mod stack_tests {
                 (s.cluster.nodes, s.grid.partition_count())
             })
             .collect();
-        assert_eq!(sizes, [(50, 1024), (500, 2048), (5_000, 20_000)]);
+        assert_eq!(sizes, [(50, 1024), (500, 2048), (8, 16), (5_000, 20_000)]);
+        assert!(stack_scenario("chaos").is_ok_and(|s| s.workload.is_some()));
         assert!(stack_scenario("nope").is_err());
     }
 }

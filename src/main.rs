@@ -264,8 +264,8 @@ enum BenchCommand {
         /// Print one JSON document.
         #[arg(long)]
         json: bool,
-        /// Run only these workloads (large-grid, grid-500, grid-5000; default: large-grid
-        /// and grid-500).
+        /// Run only these workloads (large-grid, grid-500, chaos, grid-5000; default:
+        /// large-grid, grid-500 and chaos).
         #[arg(long, value_name = "NAME")]
         workload: Vec<String>,
         /// Run this one workload in this process and print its report (what the
@@ -729,15 +729,7 @@ fn dispatch(cli: Cli) -> Result<u8, Failure> {
         }
         Command::Bench(BenchCommand::Lincheck { json }) => {
             let r = partsim::check::lincheck::bench::run().map_err(Failure::internal)?;
-            if json {
-                println!(
-                    "{}",
-                    serde_json::to_string(&r).map_err(|e| Failure::internal(e.to_string()))?
-                );
-            } else {
-                print!("{r}");
-            }
-            Ok(0)
+            print_bench(&r, json, |r| print!("{r}"))
         }
         Command::History { trace, format } => history(&trace, format),
         Command::Bench(BenchCommand::Replay { events, json }) => {
@@ -746,15 +738,7 @@ fn dispatch(cli: Cli) -> Result<u8, Failure> {
             }
             let r = partsim::tui::bench_replay(events, &std::env::temp_dir())
                 .map_err(|e| Failure::usage(e.to_string()))?;
-            if json {
-                println!(
-                    "{}",
-                    serde_json::to_string(&r).map_err(|e| Failure::internal(e.to_string()))?
-                );
-            } else {
-                println!("{r}");
-            }
-            Ok(0)
+            print_bench(&r, json, |r| println!("{r}"))
         }
         Command::Bench(BenchCommand::Stack {
             json,
@@ -762,12 +746,9 @@ fn dispatch(cli: Cli) -> Result<u8, Failure> {
             child,
         }) => {
             if let Some(w) = child {
+                // The parent reads this one JSON line.
                 let r = partsim::bench::stack_one(&w).map_err(Failure::usage)?;
-                println!(
-                    "{}",
-                    serde_json::to_string(&r).map_err(|e| Failure::internal(e.to_string()))?
-                );
-                return Ok(0);
+                return print_bench(&r, true, |_| {});
             }
             let workloads: Vec<String> = if workload.is_empty() {
                 partsim::bench::STACK_WORKLOADS
@@ -780,16 +761,7 @@ fn dispatch(cli: Cli) -> Result<u8, Failure> {
             let exe = std::env::current_exe()
                 .map_err(|e| Failure::internal(format!("cannot find this executable: {e}")))?;
             let r = partsim::bench::stack_suite(&exe, &workloads).map_err(Failure::usage)?;
-            if json {
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(&r)
-                        .map_err(|e| Failure::internal(e.to_string()))?
-                );
-            } else {
-                println!("{r}");
-            }
-            Ok(0)
+            print_bench(&r, json, |r| println!("{r}"))
         }
         Command::Bench(BenchCommand::Mesh {
             json,
@@ -801,12 +773,7 @@ fn dispatch(cli: Cli) -> Result<u8, Failure> {
             }
             let r = partsim::bench::mesh(duration, trace.as_deref())
                 .map_err(|e| Failure::usage(format!("writing the trace: {e}")))?;
-            if json {
-                println!(
-                    "{}",
-                    serde_json::to_string(&r).map_err(|e| Failure::internal(e.to_string()))?
-                );
-            } else {
+            print_bench(&r, json, |r| {
                 println!(
                     "heartbeat mesh: 8 processes, {:.0} s virtual, latency 1–5 ms",
                     r.virtual_s
@@ -832,10 +799,24 @@ fn dispatch(cli: Cli) -> Result<u8, Failure> {
                     );
                 }
                 println!("  fingerprint {}", r.fingerprint);
-            }
-            Ok(0)
+            })
         }
     }
+}
+
+/// Prints a benchmark's report: one JSON line with `--json`, else `text`.
+fn print_bench<T: serde::Serialize>(
+    r: &T,
+    json: bool,
+    text: impl FnOnce(&T),
+) -> Result<u8, Failure> {
+    if json {
+        let line = serde_json::to_string(r).map_err(|e| Failure::internal(e.to_string()))?;
+        println!("{line}");
+    } else {
+        text(r);
+    }
+    Ok(0)
 }
 
 /// The trace digest of `partsim run SCENARIO --seed N --keep-going --json`

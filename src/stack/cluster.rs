@@ -15,7 +15,7 @@ use super::consensus::{RaftMsg, RaftTimer};
 use super::coordinator::PolicyKind;
 use super::demo::{Beat, BeatTimer};
 use super::grid::{ClusterMap, Geometry, MapCommand};
-use super::network::{Envelope, Limit, NetTimer, Payload};
+use super::network::{Envelope, Limit, NetTimer, Payload, Shared};
 use super::planted::Planted;
 use super::replication::{DataMsg, DataTimer};
 use super::workload::WorkloadSpec;
@@ -168,8 +168,9 @@ pub enum Control {
         boot: u32,
         /// The newest map version the node applied.
         version: u64,
-        /// The replicas it hosts and their state.
-        replicas: Vec<ReplicaReport>,
+        /// The replicas it hosts and their state (shared from one
+        /// heartbeat to the next while it does not change).
+        replicas: Shared<Vec<ReplicaReport>>,
     },
     /// The leader heard the heartbeat.
     HeartbeatAck {
@@ -183,7 +184,7 @@ pub enum Control {
     /// Map dissemination from the leader (one-way). One push to many
     /// members shares one immutable update: no recipient can change what
     /// another holds, and each still authenticates the same bytes.
-    MapUpdate(#[serde(serialize_with = "serialize_shared")] Rc<MapUpdate>),
+    MapUpdate(Shared<MapUpdate>),
 }
 
 /// Serializes a shared value as the value itself (what the wire carries).

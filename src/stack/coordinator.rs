@@ -43,7 +43,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::Serialize;
 
 use super::events::{MovePhase, StackEvent};
-use super::grid::{ClusterMap, MapCommand, MemberState, PartitionConfig, Replica};
+use super::grid::{ClusterMap, MapCommand, MemberState, PartitionConfig, Partitions, Replica};
 pub use super::plan::{Proposal, Step};
 use super::plan::{precondition, promote, set_replicas, without};
 use super::recovery::{Copy, RecoveryManager, Reports};
@@ -102,7 +102,7 @@ pub struct PlacementInput<'a> {
     /// Alive members (not dead, not draining), sorted by id.
     pub nodes: Vec<Candidate>,
     /// The current placement (sticky policies keep what they can).
-    pub current: &'a [PartitionConfig],
+    pub current: &'a Partitions,
     /// Replicas per partition.
     pub replication_factor: u32,
     /// ε: a node may carry up to ⌈(1+ε)·mean⌉ replicas (weighted by capacity).
@@ -964,8 +964,8 @@ mod tests {
             .collect()
     }
 
-    fn empty(p: usize) -> Vec<PartitionConfig> {
-        vec![PartitionConfig::default(); p]
+    fn empty(p: usize) -> Partitions {
+        Partitions::new(p)
     }
 
     fn loads(t: &[Vec<String>]) -> BTreeMap<String, u32> {
@@ -1084,7 +1084,7 @@ mod tests {
             max_imbalance: 0.25,
         });
         check_target(&t4, &nodes4, 3, 0.25);
-        let placed: Vec<PartitionConfig> = t4
+        let placed: Partitions = t4
             .iter()
             .map(|set| PartitionConfig {
                 replicas: set

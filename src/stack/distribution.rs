@@ -47,7 +47,7 @@ use super::coordinator::{CoordinatorConfig, PartitionCoordinator};
 use super::events::{MemberChange, StackEvent};
 use super::grid::{ClusterMap, MapCommand, MemberState};
 use super::health::HealthMonitor;
-use super::network::{Incoming, Limits, NetworkManager, key_id};
+use super::network::{Incoming, Limits, NetworkManager, Shared, key_id};
 use super::plan::without;
 use super::planted::{Bug, Planted};
 use super::recovery::{Held, NodeReport, RecoveryManager, Reports};
@@ -653,7 +653,7 @@ impl Manager {
             MapUpdate::Full(self.shared_map())
         };
         self.net
-            .push(cx, &[to], Control::MapUpdate(Rc::new(update)));
+            .push(cx, &[to], Control::MapUpdate(Shared::new(update)));
     }
 
     /// After every input: react to leadership changes and to applied entries.
@@ -787,14 +787,16 @@ impl Manager {
             }
             if !fresh.is_empty() {
                 let full = MapUpdate::Full(Rc::clone(&shared));
-                self.net.push(cx, &fresh, Control::MapUpdate(Rc::new(full)));
+                self.net
+                    .push(cx, &fresh, Control::MapUpdate(Shared::new(full)));
             }
             let update = MapUpdate::Delta {
                 base,
                 commands: applied,
                 result: shared,
             };
-            self.net.push(cx, &to, Control::MapUpdate(Rc::new(update)));
+            self.net
+                .push(cx, &to, Control::MapUpdate(Shared::new(update)));
         }
     }
 

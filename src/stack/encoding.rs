@@ -14,7 +14,9 @@
 //! maps a `u64` length then their items (in the value's own order:
 //! `BTreeMap`s are sorted, so the encoding is canonical); structs and tuples
 //! their fields in declaration order, without names (the type is known to
-//! both ends).
+//! both ends). A [`Shared`](super::network::Shared) value, held by many
+//! processes at once, is encoded as its own SHA-256 (as bytes): a
+//! Merkle-style encoding whose digest is computed once per value.
 //!
 //! **Invariant.** Equal values give equal bytes; a sequence or map must know
 //! its length up front (every derived `Serialize` of the stack does), so
@@ -76,6 +78,16 @@ impl<S: Sink> Encoder<'_, S> {
 
 type R = Result<(), EncodeError>;
 
+/// Integers: their fixed width, little-endian.
+macro_rules! fixed_width {
+    ($($method:ident: $ty:ty),* $(,)?) => {$(
+        fn $method(self, v: $ty) -> R {
+            self.sink.put(&v.to_le_bytes());
+            Ok(())
+        }
+    )*};
+}
+
 impl<S: Sink> ser::Serializer for &mut Encoder<'_, S> {
     type Ok = ();
     type Error = EncodeError;
@@ -91,57 +103,26 @@ impl<S: Sink> ser::Serializer for &mut Encoder<'_, S> {
         self.sink.put(&[u8::from(v)]);
         Ok(())
     }
-    fn serialize_i8(self, v: i8) -> R {
-        self.sink.put(&v.to_le_bytes());
-        Ok(())
-    }
-    fn serialize_i16(self, v: i16) -> R {
-        self.sink.put(&v.to_le_bytes());
-        Ok(())
-    }
-    fn serialize_i32(self, v: i32) -> R {
-        self.sink.put(&v.to_le_bytes());
-        Ok(())
-    }
-    fn serialize_i64(self, v: i64) -> R {
-        self.sink.put(&v.to_le_bytes());
-        Ok(())
-    }
-    fn serialize_i128(self, v: i128) -> R {
-        self.sink.put(&v.to_le_bytes());
-        Ok(())
-    }
-    fn serialize_u8(self, v: u8) -> R {
-        self.sink.put(&[v]);
-        Ok(())
-    }
-    fn serialize_u16(self, v: u16) -> R {
-        self.sink.put(&v.to_le_bytes());
-        Ok(())
-    }
-    fn serialize_u32(self, v: u32) -> R {
-        self.sink.put(&v.to_le_bytes());
-        Ok(())
-    }
-    fn serialize_u64(self, v: u64) -> R {
-        self.sink.put(&v.to_le_bytes());
-        Ok(())
-    }
-    fn serialize_u128(self, v: u128) -> R {
-        self.sink.put(&v.to_le_bytes());
-        Ok(())
-    }
+    fixed_width!(
+        serialize_i8: i8,
+        serialize_i16: i16,
+        serialize_i32: i32,
+        serialize_i64: i64,
+        serialize_i128: i128,
+        serialize_u8: u8,
+        serialize_u16: u16,
+        serialize_u32: u32,
+        serialize_u64: u64,
+        serialize_u128: u128,
+    );
     fn serialize_f32(self, v: f32) -> R {
-        self.sink.put(&v.to_bits().to_le_bytes());
-        Ok(())
+        self.serialize_u32(v.to_bits())
     }
     fn serialize_f64(self, v: f64) -> R {
-        self.sink.put(&v.to_bits().to_le_bytes());
-        Ok(())
+        self.serialize_u64(v.to_bits())
     }
     fn serialize_char(self, v: char) -> R {
-        self.sink.put(&u32::from(v).to_le_bytes());
-        Ok(())
+        self.serialize_u32(u32::from(v))
     }
     fn serialize_str(self, v: &str) -> R {
         self.serialize_bytes(v.as_bytes())
@@ -210,108 +191,70 @@ impl<S: Sink> ser::Serializer for &mut Encoder<'_, S> {
     }
     fn serialize_struct_variant(
         self,
-        _: &'static str,
+        name: &'static str,
         index: u32,
-        _: &'static str,
-        _: usize,
+        variant: &'static str,
+        len: usize,
     ) -> Result<Self, EncodeError> {
-        self.sink.put(&index.to_le_bytes());
-        Ok(self)
+        // Like a tuple variant: the fields' names are not encoded.
+        self.serialize_tuple_variant(name, index, variant, len)
     }
     fn is_human_readable(&self) -> bool {
         false
     }
 }
 
-impl<S: Sink> ser::SerializeSeq for &mut Encoder<'_, S> {
-    type Ok = ();
-    type Error = EncodeError;
-    fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> R {
-        value.serialize(&mut **self)
-    }
-    fn end(self) -> R {
-        Ok(())
-    }
+/// Compound forms sharing their item methods, each with an `end` that has
+/// nothing to add (lengths were written up front).
+macro_rules! compound {
+    ($($form:ident),+ => $items:tt) => {
+        $(compound!(@one $form $items);)+
+    };
+    (@one $form:ident { $($item:tt)* }) => {
+        impl<S: Sink> ser::$form for &mut Encoder<'_, S> {
+            type Ok = ();
+            type Error = EncodeError;
+            $($item)*
+            fn end(self) -> R {
+                Ok(())
+            }
+        }
+    };
 }
 
-impl<S: Sink> ser::SerializeTuple for &mut Encoder<'_, S> {
-    type Ok = ();
-    type Error = EncodeError;
-    fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> R {
-        value.serialize(&mut **self)
+compound!(SerializeSeq, SerializeTuple => {
+    fn serialize_element<T: Serialize + ?Sized>(&mut self, v: &T) -> R {
+        v.serialize(&mut **self)
     }
-    fn end(self) -> R {
-        Ok(())
-    }
-}
+});
 
-impl<S: Sink> ser::SerializeTupleStruct for &mut Encoder<'_, S> {
-    type Ok = ();
-    type Error = EncodeError;
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, value: &T) -> R {
-        value.serialize(&mut **self)
+compound!(SerializeTupleStruct, SerializeTupleVariant => {
+    fn serialize_field<T: Serialize + ?Sized>(&mut self, v: &T) -> R {
+        v.serialize(&mut **self)
     }
-    fn end(self) -> R {
-        Ok(())
-    }
-}
+});
 
-impl<S: Sink> ser::SerializeTupleVariant for &mut Encoder<'_, S> {
-    type Ok = ();
-    type Error = EncodeError;
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, value: &T) -> R {
-        value.serialize(&mut **self)
+compound!(SerializeMap => {
+    fn serialize_key<T: Serialize + ?Sized>(&mut self, k: &T) -> R {
+        k.serialize(&mut **self)
     }
-    fn end(self) -> R {
-        Ok(())
+    fn serialize_value<T: Serialize + ?Sized>(&mut self, v: &T) -> R {
+        v.serialize(&mut **self)
     }
-}
+});
 
-impl<S: Sink> ser::SerializeMap for &mut Encoder<'_, S> {
-    type Ok = ();
-    type Error = EncodeError;
-    fn serialize_key<T: Serialize + ?Sized>(&mut self, key: &T) -> R {
-        key.serialize(&mut **self)
-    }
-    fn serialize_value<T: Serialize + ?Sized>(&mut self, value: &T) -> R {
-        value.serialize(&mut **self)
-    }
-    fn end(self) -> R {
-        Ok(())
-    }
-}
-
-impl<S: Sink> ser::SerializeStruct for &mut Encoder<'_, S> {
-    type Ok = ();
-    type Error = EncodeError;
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, _: &'static str, value: &T) -> R {
-        value.serialize(&mut **self)
-    }
-    fn skip_field(&mut self, _: &'static str) -> R {
-        // A skipped field still takes a place, so that a struct with a
-        // skipped field never encodes like one with that field set.
-        self.sink.put(&[0xff]);
-        Ok(())
-    }
-    fn end(self) -> R {
-        Ok(())
-    }
-}
-
-impl<S: Sink> ser::SerializeStructVariant for &mut Encoder<'_, S> {
-    type Ok = ();
-    type Error = EncodeError;
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, _: &'static str, value: &T) -> R {
-        value.serialize(&mut **self)
+// Field names are left out (the type is known to both ends); a skipped
+// field still takes a place, so that a struct with a skipped field never
+// encodes like one with that field set.
+compound!(SerializeStruct, SerializeStructVariant => {
+    fn serialize_field<T: Serialize + ?Sized>(&mut self, _: &'static str, v: &T) -> R {
+        v.serialize(&mut **self)
     }
     fn skip_field(&mut self, _: &'static str) -> R {
         self.sink.put(&[0xff]);
         Ok(())
     }
-    fn end(self) -> R {
-        Ok(())
-    }
-}
+});
 
 #[cfg(test)]
 mod tests {

@@ -15,6 +15,8 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::ops::{Deref, Index, IndexMut};
+use std::rc::Rc;
 
 use serde::{Deserialize, Serialize};
 
@@ -117,6 +119,253 @@ pub struct PartitionConfig {
     pub primary: Option<String>,
     /// Raised by every change of replicas or primary.
     pub epoch: u64,
+}
+
+/// Partitions per copy-on-write chunk of [`Partitions`].
+const CHUNK: usize = 64;
+
+/// Every partition's configuration, indexed by partition number, held in
+/// shared copy-on-write chunks of [`CHUNK`] partitions.
+///
+/// Why: every map version is a value of its own (the leader shares one per
+/// version with the nodes it pushes to; a node holds the version it
+/// applied). With a plain vector each version copied every partition's
+/// replica list, so memory grew with versions in flight × partitions and
+/// the copies were a large share of the run time. Here a copy shares every
+/// chunk, and a command that changes a partition copies only that
+/// partition's chunk: a version costs what it changed. Reads are a vector
+/// index and a chunk index; serialization is the plain sequence, as before.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Partitions {
+    chunks: Vec<Rc<Vec<PartitionConfig>>>,
+    len: usize,
+}
+
+impl Partitions {
+    /// `n` partitions with the default (empty) configuration; the full
+    /// chunks share one value.
+    pub fn new(n: usize) -> Partitions {
+        let full = Rc::new(vec![PartitionConfig::default(); CHUNK]);
+        let mut chunks = vec![full; n / CHUNK];
+        if !n.is_multiple_of(CHUNK) {
+            chunks.push(Rc::new(vec![PartitionConfig::default(); n % CHUNK]));
+        }
+        Partitions { chunks, len: n }
+    }
+
+    /// Number of partitions.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// True when there are none.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Partition `i`.
+    #[inline]
+    pub fn get(&self, i: usize) -> Option<&PartitionConfig> {
+        self.chunks.get(i / CHUNK)?.get(i % CHUNK)
+    }
+
+    /// Partition `i`, to change (copies its chunk if another version
+    /// shares it).
+    pub fn get_mut(&mut self, i: usize) -> Option<&mut PartitionConfig> {
+        let chunk = self.chunks.get_mut(i / CHUNK)?;
+        if i % CHUNK >= chunk.len() {
+            return None;
+        }
+        Rc::make_mut(chunk).get_mut(i % CHUNK)
+    }
+
+    /// Applies `f` to every partition for which `touches` holds, copying
+    /// only the chunks that hold one.
+    pub fn update_where(
+        &mut self,
+        touches: impl Fn(&PartitionConfig) -> bool,
+        mut f: impl FnMut(&mut PartitionConfig),
+    ) {
+        for chunk in &mut self.chunks {
+            if chunk.iter().any(&touches) {
+                for p in Rc::make_mut(chunk).iter_mut().filter(|p| touches(p)) {
+                    f(p);
+                }
+            }
+        }
+    }
+
+    /// The partitions in order.
+    pub fn iter(&self) -> PartitionsIter<'_> {
+        PartitionsIter {
+            chunks: self.chunks.iter(),
+            cur: [].iter(),
+            left: self.len,
+        }
+    }
+}
+
+/// Iterator over [`Partitions`], in partition order.
+#[derive(Clone)]
+pub struct PartitionsIter<'a> {
+    chunks: std::slice::Iter<'a, Rc<Vec<PartitionConfig>>>,
+    cur: std::slice::Iter<'a, PartitionConfig>,
+    left: usize,
+}
+
+impl<'a> Iterator for PartitionsIter<'a> {
+    type Item = &'a PartitionConfig;
+
+    #[inline]
+    fn next(&mut self) -> Option<&'a PartitionConfig> {
+        loop {
+            if let Some(p) = self.cur.next() {
+                self.left -= 1;
+                return Some(p);
+            }
+            self.cur = self.chunks.next()?.iter();
+        }
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (self.left, Some(self.left))
+    }
+}
+
+impl ExactSizeIterator for PartitionsIter<'_> {}
+
+impl<'a> IntoIterator for &'a Partitions {
+    type Item = &'a PartitionConfig;
+    type IntoIter = PartitionsIter<'a>;
+    fn into_iter(self) -> PartitionsIter<'a> {
+        self.iter()
+    }
+}
+
+impl Index<usize> for Partitions {
+    type Output = PartitionConfig;
+    #[inline]
+    fn index(&self, i: usize) -> &PartitionConfig {
+        match self.get(i) {
+            Some(p) => p,
+            None => panic!("partition {i} out of range (there are {})", self.len),
+        }
+    }
+}
+
+impl IndexMut<usize> for Partitions {
+    /// Copies the partition's chunk if another version shares it.
+    fn index_mut(&mut self, i: usize) -> &mut PartitionConfig {
+        let len = self.len;
+        match self.get_mut(i) {
+            Some(p) => p,
+            None => panic!("partition {i} out of range (there are {len})"),
+        }
+    }
+}
+
+impl FromIterator<PartitionConfig> for Partitions {
+    fn from_iter<I: IntoIterator<Item = PartitionConfig>>(iter: I) -> Partitions {
+        let mut chunks = Vec::new();
+        let mut len = 0;
+        let mut chunk = Vec::with_capacity(CHUNK);
+        for p in iter {
+            chunk.push(p);
+            len += 1;
+            if chunk.len() == CHUNK {
+                chunks.push(Rc::new(std::mem::replace(
+                    &mut chunk,
+                    Vec::with_capacity(CHUNK),
+                )));
+            }
+        }
+        if !chunk.is_empty() {
+            chunks.push(Rc::new(chunk));
+        }
+        Partitions { chunks, len }
+    }
+}
+
+impl From<Vec<PartitionConfig>> for Partitions {
+    fn from(v: Vec<PartitionConfig>) -> Partitions {
+        v.into_iter().collect()
+    }
+}
+
+impl fmt::Debug for Partitions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
+
+impl Serialize for Partitions {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        // Exactly a vector's encoding: a sequence of known length.
+        use serde::ser::SerializeSeq;
+        let mut seq = s.serialize_seq(Some(self.len))?;
+        for p in self.iter() {
+            seq.serialize_element(p)?;
+        }
+        seq.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for Partitions {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Partitions, D::Error> {
+        Vec::<PartitionConfig>::deserialize(d).map(Partitions::from)
+    }
+}
+
+/// The members of a map, shared between map versions until one changes
+/// them (joins, deaths and drains are rare; partition changes are not).
+/// Reads go through `Deref` to the `BTreeMap`.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Members(Rc<BTreeMap<String, Member>>);
+
+impl Members {
+    fn make_mut(&mut self) -> &mut BTreeMap<String, Member> {
+        Rc::make_mut(&mut self.0)
+    }
+}
+
+impl Deref for Members {
+    type Target = BTreeMap<String, Member>;
+    #[inline]
+    fn deref(&self) -> &BTreeMap<String, Member> {
+        &self.0
+    }
+}
+
+impl<'a> IntoIterator for &'a Members {
+    type Item = (&'a String, &'a Member);
+    type IntoIter = std::collections::btree_map::Iter<'a, String, Member>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.iter()
+    }
+}
+
+impl fmt::Debug for Members {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl Serialize for Members {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for Members {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Members, D::Error> {
+        BTreeMap::deserialize(d).map(|m| Members(Rc::new(m)))
+    }
+}
+
+impl FromIterator<(String, Member)> for Members {
+    fn from_iter<I: IntoIterator<Item = (String, Member)>>(iter: I) -> Members {
+        Members(Rc::new(iter.into_iter().collect()))
+    }
 }
 
 /// A change to the map: the entries of the managers' Raft log.
@@ -254,9 +503,9 @@ pub struct ClusterMap {
     #[serde(default)]
     pub generation: u64,
     /// Data nodes by id.
-    pub members: BTreeMap<String, Member>,
+    pub members: Members,
     /// Per partition, indexed by partition number.
-    pub partitions: Vec<PartitionConfig>,
+    pub partitions: Partitions,
 }
 
 impl ClusterMap {
@@ -267,8 +516,8 @@ impl ClusterMap {
             geometry,
             replication_factor,
             generation: 0,
-            members: BTreeMap::new(),
-            partitions: vec![PartitionConfig::default(); geometry.partitions() as usize],
+            members: Members::default(),
+            partitions: Partitions::new(geometry.partitions() as usize),
         }
     }
 
@@ -294,13 +543,11 @@ impl ClusterMap {
 
     /// The partitions a node hosts a replica of.
     pub fn partitions_of(&self, node: &str) -> Vec<u32> {
-        (0..self.partitions.len() as u32)
-            .filter(|p| {
-                self.partitions[*p as usize]
-                    .replicas
-                    .iter()
-                    .any(|r| r.node == node)
-            })
+        self.partitions
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| c.replicas.iter().any(|r| r.node == node))
+            .map(|(p, _)| p as u32)
             .collect()
     }
 
@@ -401,7 +648,9 @@ impl ClusterMap {
             } else {
                 None
             };
-            let p = &mut self.partitions[i];
+            let Some(p) = self.partitions.get_mut(i) else {
+                continue;
+            };
             for r in &mut p.replicas {
                 if r.node == node {
                     r.in_sync = false;
@@ -425,9 +674,11 @@ impl ClusterMap {
         if generation.is_some_and(|g| g != self.generation) {
             return None;
         }
-        self.partitions
-            .get_mut(partition as usize)
-            .filter(|p| p.epoch == epoch)
+        // Checked before `get_mut`, which copies a shared chunk.
+        if self.partitions.get(partition as usize)?.epoch != epoch {
+            return None;
+        }
+        self.partitions.get_mut(partition as usize)
     }
 }
 
@@ -452,9 +703,9 @@ impl StateMachine for ClusterMap {
                 zone,
                 capacity,
                 boot,
-            } => match self.members.get_mut(node) {
+            } => match self.members.make_mut().get_mut(node) {
                 None => {
-                    self.members.insert(
+                    self.members.make_mut().insert(
                         node.clone(),
                         Member {
                             zone: zone.clone(),
@@ -476,26 +727,29 @@ impl StateMachine for ClusterMap {
                 }
             },
             MapCommand::RemoveNode { node } => {
-                self.members.remove(node);
-                for p in &mut self.partitions {
-                    let before = p.replicas.len();
-                    p.replicas.retain(|r| &r.node != node);
-                    let lost_primary = p.primary.as_ref() == Some(node);
-                    if lost_primary {
-                        p.primary = None;
-                    }
-                    if before != p.replicas.len() || lost_primary {
+                self.members.make_mut().remove(node);
+                // Only partitions it held change (their epoch is raised).
+                self.partitions.update_where(
+                    |p| {
+                        p.replicas.iter().any(|r| &r.node == node)
+                            || p.primary.as_ref() == Some(node)
+                    },
+                    |p| {
+                        p.replicas.retain(|r| &r.node != node);
+                        if p.primary.as_ref() == Some(node) {
+                            p.primary = None;
+                        }
                         p.epoch += 1;
-                    }
-                }
+                    },
+                );
             }
             MapCommand::MarkDead { node } => {
-                if let Some(m) = self.members.get_mut(node) {
+                if let Some(m) = self.members.make_mut().get_mut(node) {
                     m.state = MemberState::Dead;
                 }
             }
             MapCommand::MarkAlive { node } => {
-                if let Some(m) = self.members.get_mut(node)
+                if let Some(m) = self.members.make_mut().get_mut(node)
                     && m.state == MemberState::Dead
                 {
                     m.state = MemberState::Alive;
@@ -504,7 +758,7 @@ impl StateMachine for ClusterMap {
             MapCommand::Drain { node } => {
                 // Only a live member drains: a dead one is not made usable
                 // by it (the leader drains it once it is alive again).
-                if let Some(m) = self.members.get_mut(node)
+                if let Some(m) = self.members.make_mut().get_mut(node)
                     && m.state == MemberState::Alive
                 {
                     m.state = MemberState::Draining;

@@ -37,7 +37,9 @@
 //!   open(request) ─► verify ─► duplicate? drop ─► over the rate limit? drop ─► host
 //! ```
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::cell::OnceCell;
+use std::collections::{BTreeMap, VecDeque};
+use std::rc::Rc;
 
 use hmac::{Hmac, KeyInit, Mac};
 use serde::Serialize;
@@ -112,9 +114,81 @@ pub struct Envelope<B> {
     pub tag: Tag,
 }
 
+/// An immutable value that every process holding it shares, with the
+/// SHA-256 of its canonical encoding computed at most once.
+///
+/// Why: a map update pushed to every member, or a node's replica report
+/// that stays the same from one heartbeat to the next, is one value; each
+/// receiver used to encode and hash all of it again to check a tag. In the
+/// canonical encoding a shared value stands for its digest (a Merkle-style
+/// encoding: the tag still covers every byte of it, through a
+/// collision-resistant hash), and the digest of an immutable value is
+/// computed once. No process can change what another holds: there is no
+/// mutable access, and a different value is a new `Shared` with its own
+/// digest. Human-readable serializations (JSON) show the value itself.
+pub struct Shared<T>(Rc<SharedInner<T>>);
+
+struct SharedInner<T> {
+    value: T,
+    digest: OnceCell<[u8; 32]>,
+}
+
+impl<T: Serialize> Shared<T> {
+    /// Shares `value`.
+    pub fn new(value: T) -> Shared<T> {
+        Shared(Rc::new(SharedInner {
+            value,
+            digest: OnceCell::new(),
+        }))
+    }
+
+    /// SHA-256 of the value's canonical encoding (computed on first use).
+    pub fn digest(&self) -> [u8; 32] {
+        *self.0.digest.get_or_init(|| payload_digest(&self.0.value))
+    }
+}
+
+impl<T> Clone for Shared<T> {
+    fn clone(&self) -> Self {
+        Shared(Rc::clone(&self.0))
+    }
+}
+
+impl<T> std::ops::Deref for Shared<T> {
+    type Target = T;
+    #[inline]
+    fn deref(&self) -> &T {
+        &self.0.value
+    }
+}
+
+impl<T: PartialEq> PartialEq for Shared<T> {
+    fn eq(&self, other: &Self) -> bool {
+        Rc::ptr_eq(&self.0, &other.0) || self.0.value == other.0.value
+    }
+}
+
+impl<T: Eq> Eq for Shared<T> {}
+
+impl<T: std::fmt::Debug> std::fmt::Debug for Shared<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.value.fmt(f)
+    }
+}
+
+impl<T: Serialize> Serialize for Shared<T> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        if s.is_human_readable() {
+            self.0.value.serialize(s)
+        } else {
+            s.serialize_bytes(&self.digest())
+        }
+    }
+}
+
 /// SHA-256 of a payload's canonical binary encoding (see
 /// [`encoding`](super::encoding)), streamed into the hash without a buffer.
-pub fn payload_digest<B: Serialize>(body: &B) -> [u8; 32] {
+pub fn payload_digest<B: Serialize + ?Sized>(body: &B) -> [u8; 32] {
     let mut sink = BlockSink {
         hash: Sha256::new(),
         buf: [0; SINK_BYTES],
@@ -139,18 +213,31 @@ struct BlockSink {
 }
 
 impl super::encoding::Sink for BlockSink {
-    #[inline]
+    #[inline(always)]
     fn put(&mut self, bytes: &[u8]) {
-        if self.len + bytes.len() > SINK_BYTES {
-            self.hash.update(&self.buf[..self.len]);
-            self.len = 0;
-            if bytes.len() > SINK_BYTES {
-                self.hash.update(bytes);
-                return;
-            }
+        // The common case, a few bytes that fit: a fixed-size copy once
+        // inlined into the encoder's integer writes.
+        let n = bytes.len();
+        if n <= SINK_BYTES - self.len {
+            self.buf[self.len..self.len + n].copy_from_slice(bytes);
+            self.len += n;
+        } else {
+            self.spill(bytes);
         }
-        self.buf[self.len..self.len + bytes.len()].copy_from_slice(bytes);
-        self.len += bytes.len();
+    }
+}
+
+impl BlockSink {
+    #[inline(never)]
+    fn spill(&mut self, bytes: &[u8]) {
+        self.hash.update(&self.buf[..self.len]);
+        self.len = 0;
+        if bytes.len() > SINK_BYTES {
+            self.hash.update(bytes);
+        } else {
+            self.buf[..bytes.len()].copy_from_slice(bytes);
+            self.len = bytes.len();
+        }
     }
 }
 
@@ -302,7 +389,8 @@ impl TokenBucket {
 #[derive(Clone, Debug, Default)]
 struct SeenWindow {
     incarnation: u32,
-    ids: BTreeSet<(u64, u32)>,
+    /// Sorted, oldest first (ids mostly arrive in order: appended).
+    ids: VecDeque<(u64, u32)>,
 }
 
 impl SeenWindow {
@@ -313,18 +401,23 @@ impl SeenWindow {
             self.incarnation = incarnation;
             self.ids.clear();
         }
-        if let Some(&(oldest, _)) = self.ids.first()
+        if let Some(&(oldest, _)) = self.ids.front()
             && self.ids.len() >= SEEN_WINDOW
             && req < oldest
         {
             // Older than anything remembered: a very late duplicate.
             return false;
         }
-        if !self.ids.insert((req, attempt)) {
-            return false;
+        let id = (req, attempt);
+        match self.ids.back() {
+            Some(&last) if last >= id => match self.ids.binary_search(&id) {
+                Ok(_) => return false,
+                Err(at) => self.ids.insert(at, id),
+            },
+            _ => self.ids.push_back(id),
         }
         while self.ids.len() > SEEN_WINDOW {
-            self.ids.pop_first();
+            self.ids.pop_front();
         }
         true
     }
@@ -451,9 +544,11 @@ pub struct NetworkManager<B> {
     accept_from: Option<Vec<ProcessId>>,
     next_req: u64,
     pending: BTreeMap<u64, Pending<B>>,
-    seen: BTreeMap<ProcessId, SeenWindow>,
+    /// Per sender (indexed by process id).
+    seen: Vec<SeenWindow>,
     limits: Limits,
-    buckets: BTreeMap<(ProcessId, Limit), TokenBucket>,
+    /// Per sender (indexed by process id), per [`Limit`].
+    buckets: Vec<[Option<TokenBucket>; 2]>,
     /// Skip verification (the `accept-bad-mac` planted bug).
     trust_all: bool,
 }
@@ -481,9 +576,9 @@ impl<B: Payload> NetworkManager<B> {
             accept_from: None,
             next_req: 1,
             pending: BTreeMap::new(),
-            seen: BTreeMap::new(),
+            seen: Vec::new(),
             limits,
-            buckets: BTreeMap::new(),
+            buckets: Vec::new(),
             trust_all: false,
         }
     }
@@ -755,24 +850,23 @@ impl<B: Payload> NetworkManager<B> {
                 body: env.body,
             });
         }
-        if !self
-            .seen
-            .entry(from)
-            .or_default()
-            .first_time(env.req, env.attempt)
-        {
+        let sender = from.index();
+        if self.seen.len() <= sender {
+            self.seen.resize_with(sender + 1, SeenWindow::default);
+        }
+        if !self.seen[sender].first_time(env.req, env.attempt) {
             return None;
         }
         if let Some(limit) = env.body.limit() {
             let now = cx.now();
             let l = self.limits;
-            let bucket = self
-                .buckets
-                .entry((from, limit))
-                .or_insert_with(|| match limit {
-                    Limit::Register => TokenBucket::new(l.register_every, l.register_burst, now),
-                    Limit::Heartbeat => TokenBucket::new(l.heartbeat_every, l.heartbeat_burst, now),
-                });
+            if self.buckets.len() <= sender {
+                self.buckets.resize(sender + 1, [None, None]);
+            }
+            let bucket = self.buckets[sender][limit as usize].get_or_insert_with(|| match limit {
+                Limit::Register => TokenBucket::new(l.register_every, l.register_burst, now),
+                Limit::Heartbeat => TokenBucket::new(l.heartbeat_every, l.heartbeat_burst, now),
+            });
             if !bucket.admit(now) {
                 let from = cx.name(from).to_string();
                 cx.trace(StackEvent::RateLimited {

@@ -45,7 +45,7 @@ use super::cluster::{
 use super::consensus::StateMachine;
 use super::events::{ReplicaState, StackEvent};
 use super::grid::{ClusterMap, MapCommand};
-use super::network::{Incoming, Limits, NetworkManager, RetryPolicy, key_id};
+use super::network::{Incoming, Limits, NetworkManager, RetryPolicy, Shared, key_id};
 use super::planted::{Bug, Planted};
 use super::replication::{DataTimer, ReplicationManager};
 
@@ -109,7 +109,12 @@ pub struct DataNode {
     /// [`MapUpdate::Delta`]); a node copies it only to go astray (a planted
     /// bug), never to follow the leader.
     map: Rc<ClusterMap>,
-    early: BTreeMap<u64, Rc<MapUpdate>>,
+    early: BTreeMap<u64, Shared<MapUpdate>>,
+    /// The replica report of the last heartbeat: the next one shares it
+    /// when nothing changed (no allocation, no hashing again).
+    reports: Shared<Vec<ReplicaReport>>,
+    /// Where the next report is built (reused).
+    scratch: Vec<ReplicaReport>,
     replicas: BTreeMap<u32, Hosted>,
     /// Partitions whose data survived on disk from a previous incarnation:
     /// a catch-up only needs the tail.
@@ -167,6 +172,8 @@ impl DataNode {
             last_heartbeat: None,
             map: Rc::new(ClusterMap::new(g, config.replication_factor)),
             early: BTreeMap::new(),
+            reports: Shared::new(Vec::new()),
+            scratch: Vec::new(),
             replicas: BTreeMap::new(),
             on_disk: BTreeSet::new(),
             was_member: false,
@@ -346,30 +353,31 @@ impl DataNode {
     ) {
         self.heartbeat_seq += 1;
         self.last_heartbeat = Some(cx.now());
-        let replicas = self
-            .replicas
-            .iter()
-            .map(|(p, h)| {
-                let c = self.map.partitions.get(*p as usize);
-                let epoch = c.map_or(0, |c| c.epoch);
-                // With a data plane, a replica holds the data in full only
-                // once its primary declared it caught up in this epoch.
+        self.scratch.clear();
+        self.scratch.extend(self.replicas.iter().map(|(p, h)| {
+            let c = self.map.partitions.get(*p as usize);
+            let epoch = c.map_or(0, |c| c.epoch);
+            // With a data plane, a replica holds the data in full only
+            // once its primary declared it caught up in this epoch.
+            let data = self.repl.as_ref().is_none_or(|r| {
                 let listed =
-                    c.is_some_and(|c| c.replicas.iter().any(|r| r.node == self.me && r.in_sync));
-                let data = self.repl.as_ref().is_none_or(|r| {
-                    listed || r.caught_up(*p, epoch) || self.planted.has(Bug::InSyncWithoutTransfer)
-                });
-                ReplicaReport {
-                    partition: *p,
-                    epoch,
-                    in_sync: h.data == Data::Complete && data,
-                    // A whole copy, perhaps behind: kept from an earlier
-                    // incarnation, or transferred and not yet declared
-                    // caught up (a re-seed must not pass it over).
-                    stored: self.on_disk.contains(p) || h.data == Data::Complete,
-                }
-            })
-            .collect();
+                    c.is_some_and(|c| c.replicas.iter().any(|r| r.in_sync && r.node == self.me));
+                listed || r.caught_up(*p, epoch) || self.planted.has(Bug::InSyncWithoutTransfer)
+            });
+            ReplicaReport {
+                partition: *p,
+                epoch,
+                in_sync: h.data == Data::Complete && data,
+                // A whole copy, perhaps behind: kept from an earlier
+                // incarnation, or transferred and not yet declared
+                // caught up (a re-seed must not pass it over).
+                stored: self.on_disk.contains(p) || h.data == Data::Complete,
+            }
+        }));
+        if *self.reports != self.scratch {
+            self.reports = Shared::new(self.scratch.clone());
+        }
+        let replicas = self.reports.clone();
         let body = Control::Heartbeat {
             seq: self.heartbeat_seq,
             boot: self.boot,
@@ -414,7 +422,7 @@ impl DataNode {
     fn on_map_update<P: Process<Msg = Msg, Timer = Timer, Event = StackEvent>>(
         &mut self,
         cx: &mut Cx<'_, P>,
-        u: Rc<MapUpdate>,
+        u: Shared<MapUpdate>,
     ) {
         let before = self.map.version;
         let mut touched: BTreeSet<u32> = BTreeSet::new();
@@ -437,7 +445,7 @@ impl DataNode {
                     }
                 } else if *base > self.map.version {
                     if self.early.len() < MAX_EARLY_DELTAS {
-                        self.early.insert(*base, Rc::clone(&u));
+                        self.early.insert(*base, u.clone());
                     }
                 } else {
                     self.apply_delta(&u, &mut touched, &mut everything);
