@@ -489,6 +489,7 @@ mod tests {
             term: 1,
             bytes: 10,
             installed,
+            digest: String::new(),
         })
     }
 

@@ -437,6 +437,10 @@ pub enum Action {
     Leave(Target),
     /// A process with the wrong cluster key tries to join.
     Impostor(String),
+    /// A new manager starts and the group admits it (learner, then voter).
+    AddManager(String),
+    /// The group drops a manager (leadership moves first if it leads).
+    RemoveManager(Target),
 }
 
 impl Action {
@@ -456,6 +460,8 @@ impl Action {
             Action::Join { .. } => "join",
             Action::Leave(_) => "leave",
             Action::Impostor(_) => "impostor",
+            Action::AddManager(_) => "add_manager",
+            Action::RemoveManager(_) => "remove_manager",
         }
     }
 
@@ -492,7 +498,10 @@ impl fmt::Display for Action {
             Action::Crash(t) | Action::Restart(t) | Action::Pause(t) | Action::Isolate(t) => {
                 write!(f, "{} {t}", self.kind())
             }
-            Action::DiskLoss(t) | Action::Leave(t) => write!(f, "{} {t}", self.kind()),
+            Action::DiskLoss(t) | Action::Leave(t) | Action::RemoveManager(t) => {
+                write!(f, "{} {t}", self.kind())
+            }
+            Action::AddManager(id) => write!(f, "add_manager {id}"),
             Action::Partition(groups) => {
                 f.write_str("partition ")?;
                 for (i, group) in groups.iter().enumerate() {
@@ -659,12 +668,15 @@ impl Scenario {
         ids
     }
 
-    /// Ids introduced later by `join` and `impostor` events, in event order.
+    /// Ids introduced later by `join`, `impostor` and `add_manager`
+    /// events, in event order.
     pub fn later_processes(&self) -> Vec<String> {
         self.events
             .iter()
             .filter_map(|e| match &e.action {
-                Action::Join { id, .. } | Action::Impostor(id) => Some(id.clone()),
+                Action::Join { id, .. } | Action::Impostor(id) | Action::AddManager(id) => {
+                    Some(id.clone())
+                }
                 _ => None,
             })
             .collect()

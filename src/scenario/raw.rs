@@ -133,6 +133,8 @@ pub(crate) struct RawEvent {
     pub capacity: Option<Sp<u32>>,
     pub leave: Option<Sp<String>>,
     pub impostor: Option<Sp<String>>,
+    pub add_manager: Option<Sp<String>>,
+    pub remove_manager: Option<Sp<String>>,
 }
 
 #[derive(Debug, Deserialize)]

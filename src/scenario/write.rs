@@ -253,7 +253,9 @@ fn write_action(o: &mut String, action: &Action) -> std::fmt::Result {
         | Action::Pause(target)
         | Action::Isolate(target)
         | Action::DiskLoss(target)
-        | Action::Leave(target) => writeln!(o, "{kind} = {}", q(&target.to_string())),
+        | Action::Leave(target)
+        | Action::RemoveManager(target) => writeln!(o, "{kind} = {}", q(&target.to_string())),
+        Action::AddManager(id) => writeln!(o, "add_manager = {}", q(id)),
         Action::Partition(groups) => {
             let inner: Vec<String> = groups.iter().map(|g| list(g)).collect();
             writeln!(o, "partition = [{}]", inner.join(", "))
