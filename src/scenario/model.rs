@@ -625,6 +625,9 @@ pub struct Expect {
     pub violations: Vec<String>,
     /// A leader is elected by then (extension).
     pub leader_elected_by: Option<SimTime>,
+    /// The Raft group ends with this many voters, each a running
+    /// manager's current incarnation (judged by `leader_elected`).
+    pub voters: Option<u32>,
 }
 
 impl Default for Expect {
@@ -635,6 +638,7 @@ impl Default for Expect {
             lost_acked_writes: None,
             violations: Vec::new(),
             leader_elected_by: None,
+            voters: None,
         }
     }
 }

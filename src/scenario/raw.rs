@@ -194,6 +194,7 @@ pub(crate) struct RawExpect {
     pub lost_acked_writes: Option<Sp<u64>>,
     pub violations: Option<Sp<Vec<Sp<String>>>>,
     pub leader_elected_by: Option<Sp<SimDuration>>,
+    pub voters: Option<Sp<u32>>,
 }
 
 /// Exactly two values `[min, max]`.

@@ -1558,6 +1558,16 @@ impl Validator<'_, '_> {
         if let Some(l) = &x.leader_elected_by {
             expect.leader_elected_by = Some(self.time(l, "expect.leader_elected_by", end)?);
         }
+        if let Some(v) = &x.voters {
+            if *v.get_ref() == 0 {
+                return Err(self.err(
+                    v.span(),
+                    "expect.voters",
+                    "expected at least 1 voter at the end of the run",
+                ));
+            }
+            expect.voters = Some(*v.get_ref());
+        }
         expect.lost_acked_writes = x.lost_acked_writes.as_ref().map(|l| *l.get_ref());
         if let Some(list) = &x.violations {
             for (i, name) in list.get_ref().iter().enumerate() {

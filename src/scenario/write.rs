@@ -235,6 +235,9 @@ impl Scenario {
         if let Some(l) = x.leader_elected_by {
             writeln!(o, "leader_elected_by = {}", t(l))?;
         }
+        if let Some(v) = x.voters {
+            writeln!(o, "voters = {v}")?;
+        }
         if let Some(l) = x.lost_acked_writes {
             writeln!(o, "lost_acked_writes = {}", l.min(i64::MAX as u64))?;
         }
