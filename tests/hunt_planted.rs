@@ -25,6 +25,11 @@ fn base_for(bug: Bug) -> Option<&'static str> {
         Bug::VoteBeforeFsync => Some("raft-voter-crash"),
         // Figure 8 needs a precise leader-change sequence.
         Bug::CommitOldTermByCounting => Some("raft-figure8-scripted"),
+        // Membership changes happen only when a manager loses its disk
+        // (or the operator adds or removes one).
+        Bug::TwoChangesAtOnce => Some("manager-replacement"),
+        // The new incarnation's vote counts only while the leader is down.
+        Bug::LearnerVotes => Some("manager-rejoin-leader-crash"),
         _ => None,
     }
 }

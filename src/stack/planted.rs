@@ -58,11 +58,17 @@ pub enum Bug {
     /// replicas are removed as abandoned moves, and a node counted in sync
     /// calls its incomplete copy complete.
     SeedFromEmptySource,
+    /// Raft: the leader starts a membership change before the previous
+    /// one is committed (thesis §4.1's one-at-a-time rule broken).
+    TwoChangesAtOnce,
+    /// Raft: a manager that is not a voter of its own incarnation (a
+    /// learner, or one back on an empty disk) grants votes.
+    LearnerVotes,
 }
 
 impl Bug {
     /// Every planted bug.
-    pub const ALL: [Bug; 15] = [
+    pub const ALL: [Bug; 17] = [
         Bug::VoteWithoutLogCheck,
         Bug::CommitOldTermByCounting,
         Bug::VoteBeforeFsync,
@@ -78,6 +84,8 @@ impl Bug {
         Bug::PlanAgainstStaleLiveness,
         Bug::PausedLeaderJudges,
         Bug::SeedFromEmptySource,
+        Bug::TwoChangesAtOnce,
+        Bug::LearnerVotes,
     ];
 
     /// The name used on the command line.
@@ -99,6 +107,8 @@ impl Bug {
             Bug::PlanAgainstStaleLiveness => "plan-against-stale-liveness",
             Bug::PausedLeaderJudges => "paused-leader-judges",
             Bug::SeedFromEmptySource => "seed-from-empty-source",
+            Bug::TwoChangesAtOnce => "two-changes-at-once",
+            Bug::LearnerVotes => "learner-votes",
         }
     }
 }
@@ -174,6 +184,8 @@ impl Planted {
             ),
             (Bug::VoteBeforeFsync, RaftBug::VoteBeforeFsync),
             (Bug::IgnoreHigherTerm, RaftBug::IgnoreHigherTerm),
+            (Bug::TwoChangesAtOnce, RaftBug::TwoChangesAtOnce),
+            (Bug::LearnerVotes, RaftBug::LearnerVotes),
         ]
         .into_iter()
         .filter(|(bug, _)| self.has(*bug))
