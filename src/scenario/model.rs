@@ -627,6 +627,9 @@ pub struct Expect {
     pub leader_elected_by: Option<SimTime>,
     /// The Raft group ends with this many voters, each a running
     /// manager's current incarnation (judged by `leader_elected`).
+    /// Left out of the serialized form when unset, so configurations
+    /// written before it keep their digests.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub voters: Option<u32>,
 }
 
