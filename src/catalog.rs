@@ -105,6 +105,16 @@ pub fn entry(bug: Bug) -> Entry {
             "placement",
             "an empty newcomer is marked in sync and the copy that held the data is dropped",
         ),
+        Bug::TwoChangesAtOnce => (
+            "raft",
+            "election_safety",
+            "starts a membership change before the previous one committed (two at once)",
+        ),
+        Bug::LearnerVotes => (
+            "raft",
+            "election_safety",
+            "a learner or a manager back on an empty disk votes; a stale voter slot counts it",
+        ),
     };
     Entry {
         name: bug.name(),

@@ -27,6 +27,11 @@ fn base_for(bug: Bug) -> Option<&'static str> {
         Bug::CommitOldTermByCounting => Some("raft-figure8-scripted"),
         // Only damaged records show it; the swarm draws no storage faults.
         Bug::ServeCorrupt => Some("corrupt-disk"),
+        // Membership changes happen only when a manager loses its disk
+        // (or the operator adds or removes one).
+        Bug::TwoChangesAtOnce => Some("manager-replacement"),
+        // The new incarnation's vote counts only while the leader is down.
+        Bug::LearnerVotes => Some("manager-rejoin-leader-crash"),
         _ => None,
     }
 }

@@ -1474,6 +1474,7 @@ mod tests {
             healed_at: SimTime::ZERO,
             deadline: Some(SimTime(d)),
             leader_deadline: None,
+            voters: None,
         };
         let mut out = Vec::new();
         conv.finish(&end(5_000_000), &mut out);

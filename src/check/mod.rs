@@ -32,6 +32,8 @@ pub struct EndOfRun {
     /// The deadline for a stable leader: `[expect] leader_elected_by`, else
     /// `converged_by`.
     pub leader_deadline: Option<SimTime>,
+    /// `[expect] voters`: the Raft group must end with this many voters.
+    pub voters: Option<u32>,
 }
 
 /// One invariant, with a stable name (used in `[expect] violations` and in

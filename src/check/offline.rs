@@ -133,6 +133,13 @@ pub fn check_reader<R: Read>(input: BufReader<R>, name: &str) -> Result<OfflineR
             healed_at,
             deadline,
             leader_deadline,
+            voters: trace
+                .header
+                .config
+                .get("expect")
+                .and_then(|x| x.get("voters"))
+                .and_then(|v| v.as_u64())
+                .map(|v| v as u32),
         };
         let (found, _) = verdict::finish(&mut checkers, &end);
         for v in found {

@@ -35,6 +35,8 @@ pub struct Pipeline<E = StackEvent> {
     summary: Summary,
     /// Faults begun and not yet ended, by fault id (for `healed_at`).
     open_faults: BTreeMap<u32, ()>,
+    /// `[expect] voters`, for the end-of-run judgement.
+    expected_voters: Option<u32>,
 }
 
 impl<E: AppEvent> Pipeline<E> {
@@ -48,7 +50,13 @@ impl<E: AppEvent> Pipeline<E> {
             writer,
             summary: Summary::default(),
             open_faults: BTreeMap::new(),
+            expected_voters: None,
         }
+    }
+
+    /// Sets `[expect] voters` (the Raft group's size at the end).
+    pub fn expect_voters(&mut self, voters: Option<u32>) {
+        self.expected_voters = voters;
     }
 
     /// Counters so far.
@@ -79,6 +87,7 @@ impl<E: AppEvent> Pipeline<E> {
             healed_at: self.summary.healed_at,
             deadline,
             leader_deadline,
+            voters: self.expected_voters,
         };
         let mut out = Vec::new();
         for c in &mut self.checkers {
@@ -103,6 +112,7 @@ impl<E: AppEvent> Pipeline<E> {
             healed_at: self.summary.healed_at,
             deadline,
             leader_deadline,
+            voters: self.expected_voters,
         };
         if stopped {
             return (Vec::new(), verdict::not_judged(&self.checkers, &end));

@@ -24,6 +24,8 @@ pub const LEADER_GRACE: SimDuration = SimDuration::from_secs(10);
 /// Terms remembered by `election_safety`, at most (the oldest are forgotten:
 /// a run elects far fewer leaders than this).
 const MAX_TERMS: usize = 100_000;
+/// Snapshot digests remembered by `log_matching`, at most.
+const MAX_SNAPSHOT_DIGESTS: usize = 4096;
 /// Failover durations kept for the metrics, at most.
 const MAX_FAILOVERS: usize = 10_000;
 
@@ -38,11 +40,50 @@ pub fn raft_checkers() -> Vec<Box<dyn Checker>> {
 
 // ---------------------------------------------------------------------------
 
-/// `election_safety`: at most one leader per term. Two `role` events of
-/// role leader for the same term at different processes are a violation.
+/// `election_safety`: at most one leader per term, each elected by a
+/// majority of the configuration in force, and membership changed one
+/// server at a time.
+///
+/// - Two `role` events of role leader for the same term at different
+///   processes are a violation.
+/// - A leader must hold granted votes (`vote` events of the voters
+///   themselves, in that term, for it) from a majority of the voters of
+///   its own configuration in force (its latest `config` event). A vote
+///   counts under the voter's own current name (`m2#<hex>` after a disk
+///   loss), so a vote from a learner or from a new incarnation that the
+///   configuration does not name is not a voter's vote.
+/// - A leader may append a configuration entry only when the previous
+///   configuration in its log is committed (its own `commit` events), and
+///   the new configuration may differ from the previous one by one voter
+///   at most (thesis §4.1: then every two majorities overlap).
 #[derive(Debug, Default)]
 pub struct ElectionSafety {
     leaders: BTreeMap<u64, ProcessId>,
+    /// Each manager's configuration in force, from its own `config` events.
+    configs: BTreeMap<ProcessId, Seen>,
+    /// Granted votes: (term, candidate) → the voters' own names.
+    votes: BTreeMap<(u64, String), BTreeSet<String>>,
+    /// Highest index each manager committed.
+    committed: BTreeMap<ProcessId, u64>,
+    /// A leader appended a configuration entry at this index; its `config`
+    /// event follows.
+    appended: Option<(ProcessId, u64)>,
+}
+
+/// A manager's configuration as it traced it.
+#[derive(Debug, Clone)]
+struct Seen {
+    index: u64,
+    voters: BTreeSet<String>,
+    me: String,
+}
+
+impl ElectionSafety {
+    fn member_name(&self, p: ProcessId, names: &[String]) -> String {
+        self.configs
+            .get(&p)
+            .map_or_else(|| p.name_in(names).to_string(), |s| s.me.clone())
+    }
 }
 
 impl Checker for ElectionSafety {
@@ -51,30 +92,133 @@ impl Checker for ElectionSafety {
     }
 
     fn on_event(&mut self, ev: &Event<'_, StackEvent>, names: &[String], out: &mut Vec<Violation>) {
-        let EventKind::App(StackEvent::Raft(RaftEvent::Role {
-            role: Role::Leader,
-            term,
-            ..
-        })) = ev.kind
-        else {
-            return;
-        };
-        match self.leaders.get(term) {
-            Some(&first) if first != ev.p => out.push(Violation {
-                check: "election_safety",
-                detail: format!(
-                    "{} and {} both became leader of term {term}",
-                    first.name_in(names),
-                    ev.p.name_in(names)
-                ),
-            }),
-            Some(_) => {}
-            None => {
-                if self.leaders.len() >= MAX_TERMS {
-                    self.leaders.pop_first();
-                }
-                self.leaders.insert(*term, ev.p);
+        let p = ev.p;
+        let raft = match ev.kind {
+            EventKind::DiskLoss => {
+                self.committed.remove(&p);
+                self.configs.remove(&p);
+                return;
             }
+            EventKind::App(StackEvent::Raft(r)) => r,
+            _ => return,
+        };
+        match raft {
+            RaftEvent::Config {
+                index, voters, me, ..
+            } => {
+                let voters: BTreeSet<String> = voters.iter().cloned().collect();
+                if self.appended.take() == Some((p, *index))
+                    && let Some(prev) = self.configs.get(&p)
+                {
+                    let changed = prev.voters.symmetric_difference(&voters).count();
+                    if changed > 1 {
+                        out.push(Violation {
+                            check: "election_safety",
+                            detail: format!(
+                                "{} appended a configuration at index {index} that changes {changed} voters at once ({:?} -> {:?}): two majorities may not overlap",
+                                p.name_in(names),
+                                prev.voters,
+                                voters
+                            ),
+                        });
+                    }
+                }
+                let me = me.clone();
+                self.configs.insert(
+                    p,
+                    Seen {
+                        index: *index,
+                        voters,
+                        me,
+                    },
+                );
+            }
+            RaftEvent::Vote {
+                term,
+                candidate,
+                granted: true,
+                pre: false,
+            } => {
+                let voter = self.member_name(p, names);
+                if self.votes.len() >= MAX_TERMS {
+                    self.votes.pop_first();
+                }
+                self.votes
+                    .entry((*term, candidate.clone()))
+                    .or_default()
+                    .insert(voter);
+            }
+            RaftEvent::Commit { index, .. } => {
+                let c = self.committed.entry(p).or_default();
+                *c = (*c).max(*index);
+            }
+            RaftEvent::Append { index, entry, .. } if entry.starts_with("config:") => {
+                let committed = self.committed.get(&p).copied().unwrap_or(0);
+                if let Some(prev) = self.configs.get(&p)
+                    && prev.index > committed
+                {
+                    out.push(Violation {
+                        check: "election_safety",
+                        detail: format!(
+                            "{} appended a membership change at index {index} while the one at index {} was not committed (it had committed up to {committed}): one change at a time",
+                            p.name_in(names),
+                            prev.index
+                        ),
+                    });
+                }
+                self.appended = Some((p, *index));
+            }
+            RaftEvent::Role {
+                role: Role::Leader,
+                term,
+                ..
+            } => {
+                match self.leaders.get(term) {
+                    Some(&first) if first != p => out.push(Violation {
+                        check: "election_safety",
+                        detail: format!(
+                            "{} and {} both became leader of term {term}",
+                            first.name_in(names),
+                            p.name_in(names)
+                        ),
+                    }),
+                    Some(_) => return,
+                    None => {
+                        if self.leaders.len() >= MAX_TERMS {
+                            self.leaders.pop_first();
+                        }
+                        self.leaders.insert(*term, p);
+                    }
+                }
+                let Some(seen) = self.configs.get(&p) else {
+                    return;
+                };
+                let empty = BTreeSet::new();
+                let granted = self
+                    .votes
+                    .get(&(*term, p.name_in(names).to_string()))
+                    .unwrap_or(&empty);
+                let mut counted: BTreeSet<&String> = granted.intersection(&seen.voters).collect();
+                if seen.voters.contains(&seen.me) {
+                    counted.insert(&seen.me);
+                }
+                let need = seen.voters.len() / 2 + 1;
+                if counted.len() < need {
+                    out.push(Violation {
+                        check: "election_safety",
+                        detail: format!(
+                            "{} became leader of term {term} with the votes of {:?} (granted by {:?}): {} of the {} voters {:?} of its configuration, a majority is {need}",
+                            p.name_in(names),
+                            counted,
+                            granted,
+                            counted.len(),
+                            seen.voters.len(),
+                            seen.voters
+                        ),
+                    });
+                }
+            }
+            _ => {}
         }
     }
 }
@@ -111,6 +255,17 @@ struct Stream {
 /// committed entry (leader completeness broken) — caught at the append, when it happens,
 /// not later when some manager applies the replacement.
 ///
+/// And as followers write (`accept` and `truncate` events): a follower
+/// that accepts, at a committed index, an entry of another term or digest
+/// is overwriting a committed entry; one that truncates at or below what
+/// it has itself committed is dropping one. Both are flagged when they
+/// happen.
+///
+/// Snapshots: two snapshots of one index (taken locally, or installed from
+/// a leader) must have the same digest — the state and membership a
+/// follower installs must be those others reached by applying the same
+/// committed prefix.
+///
 /// Memory: indices at or below every manager's latest snapshot are
 /// forgotten, since no manager can commit them again.
 #[derive(Debug, Default)]
@@ -119,6 +274,8 @@ pub struct LogMatching {
     streams: BTreeMap<ProcessId, Stream>,
     /// Indices up to here were forgotten.
     pruned: u64,
+    /// The first snapshot digest seen at each index, and who took it.
+    snapshots: BTreeMap<u64, (String, ProcessId)>,
 }
 
 impl LogMatching {
@@ -134,6 +291,11 @@ impl LogMatching {
         if floor > self.pruned {
             self.fixed = self.fixed.split_off(&(floor + 1));
             self.pruned = floor;
+        }
+        // Snapshot digests are kept a while longer: an installed snapshot
+        // arrives after the leader took it. Bounded all the same.
+        while self.snapshots.len() > MAX_SNAPSHOT_DIGESTS {
+            self.snapshots.pop_first();
         }
     }
 }
@@ -192,11 +354,70 @@ impl Checker for LogMatching {
                     });
                 }
             }
-            EventKind::App(StackEvent::Raft(RaftEvent::Snapshot { index, .. })) => {
+            EventKind::App(StackEvent::Raft(RaftEvent::Snapshot {
+                index,
+                digest,
+                installed,
+                ..
+            })) => {
                 let s = self.stream(p);
                 s.snapshot = *index;
                 s.next = s.next.max(index + 1);
+                if !digest.is_empty() {
+                    match self.snapshots.get(index) {
+                        Some((d, by)) if d != digest => out.push(Violation {
+                            check: "log_matching",
+                            detail: format!(
+                                "{} {} a snapshot of index {index} with digest {digest}, but {}'s snapshot of index {index} has digest {d}: they did not reach the same state from the same committed prefix",
+                                p.name_in(names),
+                                if *installed { "installed" } else { "took" },
+                                by.name_in(names)
+                            ),
+                        }),
+                        Some(_) => {}
+                        None => {
+                            self.snapshots.insert(*index, (digest.clone(), p));
+                        }
+                    }
+                }
                 self.prune();
+            }
+            EventKind::App(StackEvent::Raft(RaftEvent::Accept {
+                index,
+                terms,
+                digests,
+            })) => {
+                for (k, (term, digest)) in terms.iter().zip(digests).enumerate() {
+                    let i = index + k as u64;
+                    if let Some(f) = self.fixed.get(&i)
+                        && (f.term != *term || f.digest != *digest)
+                    {
+                        out.push(Violation {
+                            check: "log_matching",
+                            detail: format!(
+                                "index {i}: {} accepted a term {term} entry (digest {digest}) over the entry {} committed in term {} {:?} (digest {})",
+                                p.name_in(names),
+                                f.by.name_in(names),
+                                f.term,
+                                f.entry,
+                                f.digest
+                            ),
+                        });
+                        break;
+                    }
+                }
+            }
+            EventKind::App(StackEvent::Raft(RaftEvent::Truncate { index, last })) => {
+                let committed = self.stream(p).next - 1;
+                if *index <= committed {
+                    out.push(Violation {
+                        check: "log_matching",
+                        detail: format!(
+                            "{} truncated its log from index {index} (to {last}) though it had committed up to {committed}: a committed entry was dropped",
+                            p.name_in(names)
+                        ),
+                    });
+                }
             }
             EventKind::App(StackEvent::Raft(RaftEvent::Commit {
                 index,
@@ -290,6 +511,15 @@ pub struct LeaderElected {
     failovers_us: Vec<u64>,
     /// Process names, kept for `finish` (which is not given them).
     names: Vec<String>,
+    /// Each manager's latest configuration: (voters, its own member name).
+    configs: BTreeMap<ProcessId, (Vec<String>, String)>,
+    /// Managers crashed and not restarted.
+    down: BTreeSet<ProcessId>,
+    /// New incarnations (started on an empty disk) not yet voters, and
+    /// when they started.
+    joining: BTreeMap<String, SimTime>,
+    /// How long each new incarnation took to become a voter.
+    replaced_us: Vec<u64>,
 }
 
 impl LeaderElected {
@@ -336,6 +566,27 @@ impl LeaderElected {
                 self.name(leader)
             ));
         }
+        if let (Some(n), Some((voters, _))) = (end.voters, self.configs.get(&leader)) {
+            if voters.len() != n as usize {
+                return Some(format!(
+                    "the group ended with {} voters {voters:?} in {}'s configuration, expected {n}",
+                    voters.len(),
+                    self.name(leader)
+                ));
+            }
+            let running: BTreeSet<&String> = self
+                .configs
+                .iter()
+                .filter(|(p, _)| !self.down.contains(p))
+                .map(|(_, (_, me))| me)
+                .collect();
+            if let Some(v) = voters.iter().find(|v| !running.contains(v)) {
+                return Some(format!(
+                    "voter {v} of {}'s final configuration {voters:?} is not a running manager's current incarnation",
+                    self.name(leader)
+                ));
+            }
+        }
         None
     }
 }
@@ -364,7 +615,27 @@ impl Checker for LeaderElected {
         }
         let p = ev.p;
         match ev.kind {
+            EventKind::Restart => {
+                self.down.remove(&p);
+            }
+            EventKind::App(StackEvent::Raft(RaftEvent::Config { voters, me, .. })) => {
+                if me.contains('#') && !voters.contains(me) && !self.joining.contains_key(me) {
+                    let was_voter = self.configs.get(&p).is_some_and(|(_, old)| old == me);
+                    if !was_voter {
+                        self.joining.insert(me.clone(), ev.t);
+                    }
+                }
+                for v in voters {
+                    if let Some(since) = self.joining.remove(v)
+                        && self.replaced_us.len() < MAX_FAILOVERS
+                    {
+                        self.replaced_us.push(ev.t.0.saturating_sub(since.0));
+                    }
+                }
+                self.configs.insert(p, (voters.clone(), me.clone()));
+            }
             EventKind::Crash { .. } => {
+                self.down.insert(p);
                 self.roles.remove(&p);
                 self.paused.remove(&p);
                 if self.current.is_some_and(|(q, ..)| q == p) {
@@ -435,6 +706,15 @@ impl Checker for LeaderElected {
             ("leader_failover_ms".into(), json!(ms)),
             ("leader_failover_ms_median".into(), json!(median)),
             ("leader_failover_ms_max".into(), json!(sorted.last())),
+            (
+                "manager_replace_ms".into(),
+                json!(
+                    self.replaced_us
+                        .iter()
+                        .map(|&us| us as f64 / 1000.0)
+                        .collect::<Vec<_>>()
+                ),
+            ),
         ]
     }
 }
@@ -489,6 +769,7 @@ mod tests {
             term: 1,
             bytes: 10,
             installed,
+            digest: String::new(),
         })
     }
 
@@ -688,6 +969,7 @@ mod tests {
             healed_at: SimTime(healed_ms * 1000),
             deadline: deadline_ms.map(|d| SimTime(d * 1000)),
             leader_deadline: deadline_ms.map(|d| SimTime(d * 1000)),
+            voters: None,
         }
     }
 

@@ -56,6 +56,11 @@ pub fn cluster_config(s: &Scenario, planted: Planted) -> ClusterConfig {
                 zones.push(String::new());
                 capacities.push(1);
             }
+            Action::AddManager(id) => {
+                processes.push((id.clone(), Kind::Manager));
+                zones.push(String::new());
+                capacities.push(1);
+            }
             _ => {}
         }
     }
@@ -179,7 +184,7 @@ pub(super) fn build_world(
         seed,
         names.clone(),
         net,
-        Box::new(move |p, _| Host::build(&factory_config, p)),
+        Box::new(Host::factory(factory_config)),
     );
     world.set_pause_mode(match s.network.pause_messages {
         crate::scenario::PauseMode::Delay => crate::sim::PauseMode::Delay,

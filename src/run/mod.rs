@@ -239,7 +239,10 @@ pub fn run(s: &Scenario, opts: RunOptions) -> Result<RunReport, RunError> {
     let halted = world.halted();
     let (found, liveness) = world
         .observer_mut(pipeline)
-        .map(|p| p.end_run(now, deadline, leader_deadline, halted))
+        .map(|p| {
+            p.expect_voters(s.expect.voters);
+            p.end_run(now, deadline, leader_deadline, halted)
+        })
         .unwrap_or_default();
     for v in found {
         world.report_violation(ProcessId::SIM, v);

@@ -199,7 +199,8 @@ impl<E: AppEvent + 'static> Applier<E> {
             | Action::Isolate(t)
             | Action::DiskLoss(t)
             | Action::Corrupt(t)
-            | Action::Leave(t) => Some(t),
+            | Action::Leave(t)
+            | Action::RemoveManager(t) => Some(t),
             Action::Restart(t) => Some(t),
             Action::Clock { target, .. } => Some(target),
             _ => None,
@@ -406,6 +407,30 @@ impl<E: AppEvent + 'static> Applier<E> {
                 // The operator boots the process; its start is caused by the step.
                 if let Some(p) = world.id(id) {
                     world.start_by(p, cause);
+                }
+            }
+            (Action::AddManager(id), _) => {
+                // The operator boots the new manager (empty disk: it asks
+                // to be admitted) and tells every manager that it belongs
+                // in the group; the leader adds it as a learner, then
+                // promotes it once caught up.
+                if let Some(p) = world.id(id) {
+                    world.start_by(p, cause);
+                    let now = world.now();
+                    for (m, msg) in sut.manager(id, true) {
+                        world.inject(now, m, msg, cause);
+                    }
+                }
+            }
+            (Action::RemoveManager(_), _) => {
+                // Every manager is told; the leader removes it (handing
+                // leadership over first if it is the one removed).
+                if let Some(p) = target {
+                    let manager = world.name(p).to_string();
+                    let now = world.now();
+                    for (m, msg) in sut.manager(&manager, false) {
+                        world.inject(now, m, msg, cause);
+                    }
                 }
             }
             (Action::Leave(_), _) => {

@@ -456,6 +456,10 @@ pub enum Action {
     Leave(Target),
     /// A process with the wrong cluster key tries to join.
     Impostor(String),
+    /// A new manager starts and the group admits it (learner, then voter).
+    AddManager(String),
+    /// The group drops a manager (leadership moves first if it leads).
+    RemoveManager(Target),
 }
 
 impl Action {
@@ -476,6 +480,8 @@ impl Action {
             Action::Join { .. } => "join",
             Action::Leave(_) => "leave",
             Action::Impostor(_) => "impostor",
+            Action::AddManager(_) => "add_manager",
+            Action::RemoveManager(_) => "remove_manager",
         }
     }
 
@@ -512,9 +518,13 @@ impl fmt::Display for Action {
             Action::Crash(t) | Action::Restart(t) | Action::Pause(t) | Action::Isolate(t) => {
                 write!(f, "{} {t}", self.kind())
             }
-            Action::DiskLoss(t) | Action::Corrupt(t) | Action::Leave(t) => {
+            Action::DiskLoss(t)
+            | Action::Corrupt(t)
+            | Action::Leave(t)
+            | Action::RemoveManager(t) => {
                 write!(f, "{} {t}", self.kind())
             }
+            Action::AddManager(id) => write!(f, "add_manager {id}"),
             Action::Partition(groups) => {
                 f.write_str("partition ")?;
                 for (i, group) in groups.iter().enumerate() {
@@ -638,6 +648,12 @@ pub struct Expect {
     pub violations: Vec<String>,
     /// A leader is elected by then (extension).
     pub leader_elected_by: Option<SimTime>,
+    /// The Raft group ends with this many voters, each a running
+    /// manager's current incarnation (judged by `leader_elected`).
+    /// Left out of the serialized form when unset, so configurations
+    /// written before it keep their digests.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub voters: Option<u32>,
 }
 
 impl Default for Expect {
@@ -648,6 +664,7 @@ impl Default for Expect {
             lost_acked_writes: None,
             violations: Vec::new(),
             leader_elected_by: None,
+            voters: None,
         }
     }
 }
@@ -681,12 +698,15 @@ impl Scenario {
         ids
     }
 
-    /// Ids introduced later by `join` and `impostor` events, in event order.
+    /// Ids introduced later by `join`, `impostor` and `add_manager`
+    /// events, in event order.
     pub fn later_processes(&self) -> Vec<String> {
         self.events
             .iter()
             .filter_map(|e| match &e.action {
-                Action::Join { id, .. } | Action::Impostor(id) => Some(id.clone()),
+                Action::Join { id, .. } | Action::Impostor(id) | Action::AddManager(id) => {
+                    Some(id.clone())
+                }
                 _ => None,
             })
             .collect()

@@ -137,6 +137,8 @@ pub(crate) struct RawEvent {
     pub capacity: Option<Sp<u32>>,
     pub leave: Option<Sp<String>>,
     pub impostor: Option<Sp<String>>,
+    pub add_manager: Option<Sp<String>>,
+    pub remove_manager: Option<Sp<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -196,6 +198,7 @@ pub(crate) struct RawExpect {
     pub lost_acked_writes: Option<Sp<u64>>,
     pub violations: Option<Sp<Vec<Sp<String>>>>,
     pub leader_elected_by: Option<Sp<SimDuration>>,
+    pub voters: Option<Sp<u32>>,
 }
 
 /// Exactly two values `[min, max]`.

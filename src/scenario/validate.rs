@@ -738,15 +738,20 @@ impl Validator<'_, '_> {
         // Ids that joins and impostors introduce may be named by any event.
         let mut known: BTreeSet<String> = BTreeSet::new();
         let mut data_nodes: BTreeSet<String> = cluster.node_ids().into_iter().collect();
+        let mut managers: BTreeSet<String> = cluster.manager_ids().into_iter().collect();
         known.extend(cluster.manager_ids());
         known.extend(cluster.node_ids());
         known.extend(cluster.client_ids());
         let initial = known.clone();
         let mut later = Vec::new();
         for e in raw {
-            for id in [&e.get_ref().join, &e.get_ref().impostor]
-                .into_iter()
-                .flatten()
+            for id in [
+                &e.get_ref().join,
+                &e.get_ref().impostor,
+                &e.get_ref().add_manager,
+            ]
+            .into_iter()
+            .flatten()
             {
                 if is_plain_id(id.get_ref()) && !initial.contains(id.get_ref()) {
                     later.push(id.get_ref().clone());
@@ -755,11 +760,15 @@ impl Validator<'_, '_> {
             if let Some(id) = &e.get_ref().join {
                 data_nodes.insert(id.get_ref().clone());
             }
+            if let Some(id) = &e.get_ref().add_manager {
+                managers.insert(id.get_ref().clone());
+            }
         }
         let names = Names {
             initial: &initial,
             later: &later,
             data_nodes: &data_nodes,
+            managers: &managers,
             cluster,
             partitions: grid.partition_count(),
         };
@@ -866,6 +875,32 @@ impl Validator<'_, '_> {
             }
             introduced.insert(id.clone(), i);
         }
+        let mut adds: Vec<usize> = (0..events.len())
+            .filter(|&i| matches!(events[i].action, Action::AddManager(_)))
+            .collect();
+        adds.sort_by_key(|&i| (events[i].at, i));
+        for (k, &i) in adds.iter().enumerate() {
+            let Action::AddManager(id) = &events[i].action else {
+                continue;
+            };
+            let span = raw[i]
+                .get_ref()
+                .add_manager
+                .as_ref()
+                .map_or(raw[i].span(), |j| j.span());
+            let expected = format!("m{}", u64::from(cluster.managers) + k as u64 + 1);
+            if *id != expected {
+                return Err(self.err(
+                    span,
+                    format!("events[{i}].add_manager"),
+                    format!(
+                        "add_manager names the next manager id: expected {expected:?} ({} managers at start, {k} earlier add_manager(s)), got {id:?}",
+                        cluster.managers
+                    ),
+                ));
+            }
+            introduced.insert(id.clone(), i);
+        }
         for (i, event) in events.iter().enumerate() {
             let Action::Impostor(id) = &event.action else {
                 continue;
@@ -921,13 +956,15 @@ impl Validator<'_, '_> {
         note("join", e.join.as_ref().map(Sp::span));
         note("leave", e.leave.as_ref().map(Sp::span));
         note("impostor", e.impostor.as_ref().map(Sp::span));
+        note("add_manager", e.add_manager.as_ref().map(Sp::span));
+        note("remove_manager", e.remove_manager.as_ref().map(Sp::span));
         present.sort_by_key(|(_, span)| span.start);
         match present.as_slice() {
             [] => {
                 return Err(self.err(
                     raw.span(),
                     format!("events[{i}]"),
-                    "expected exactly one action: crash, restart, pause, partition, one_way, isolate, link, clock, disk_loss, corrupt, heal, join, leave or impostor",
+                    "expected exactly one action: crash, restart, pause, partition, one_way, isolate, link, clock, disk_loss, corrupt, heal, join, leave, impostor, add_manager or remove_manager",
                 ));
             }
             [_] => {}
@@ -1218,6 +1255,42 @@ impl Validator<'_, '_> {
                 ));
             }
             return Ok(Action::Impostor(id.clone()));
+        }
+        if let Some(m) = &e.add_manager {
+            let id = m.get_ref();
+            if names.initial.contains(id) {
+                return Err(self.err(
+                    m.span(),
+                    key("add_manager"),
+                    format!("{id:?} already exists: add_manager names a new manager"),
+                ));
+            }
+            if !is_plain_id(id) {
+                return Err(self.err(
+                    m.span(),
+                    key("add_manager"),
+                    format!("expected a new manager id such as \"m4\", got {id:?}"),
+                ));
+            }
+            return Ok(Action::AddManager(id.clone()));
+        }
+        if let Some(t) = &e.remove_manager {
+            let target = self.target(t, &key("remove_manager"), names, false)?;
+            let is_manager = match &target {
+                Target::Id(id) => names.managers.contains(id),
+                Target::Leader | Target::AnyManager => true,
+                Target::AnyNode | Target::Primary(_) => false,
+            };
+            if !is_manager {
+                return Err(self.err(
+                    t.span(),
+                    key("remove_manager"),
+                    format!(
+                        "`remove_manager` drops a manager from the Raft group: expected a manager id, leader or any-manager, got {target}"
+                    ),
+                ));
+            }
+            return Ok(Action::RemoveManager(target));
         }
         // `event` counted exactly one action before calling here.
         Err(self.err(entry, format!("events[{i}]"), "expected exactly one action"))
@@ -1540,6 +1613,16 @@ impl Validator<'_, '_> {
         if let Some(l) = &x.leader_elected_by {
             expect.leader_elected_by = Some(self.time(l, "expect.leader_elected_by", end)?);
         }
+        if let Some(v) = &x.voters {
+            if *v.get_ref() == 0 {
+                return Err(self.err(
+                    v.span(),
+                    "expect.voters",
+                    "expected at least 1 voter at the end of the run",
+                ));
+            }
+            expect.voters = Some(*v.get_ref());
+        }
         expect.lost_acked_writes = x.lost_acked_writes.as_ref().map(|l| *l.get_ref());
         if let Some(list) = &x.violations {
             for (i, name) in list.get_ref().iter().enumerate() {
@@ -1570,6 +1653,8 @@ struct Names<'n> {
     initial: &'n BTreeSet<String>,
     later: &'n [String],
     data_nodes: &'n BTreeSet<String>,
+    /// Initial managers and those `add_manager` introduces.
+    managers: &'n BTreeSet<String>,
     cluster: &'n Cluster,
     partitions: u64,
 }

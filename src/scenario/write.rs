@@ -250,6 +250,9 @@ impl Scenario {
         if let Some(l) = x.leader_elected_by {
             writeln!(o, "leader_elected_by = {}", t(l))?;
         }
+        if let Some(v) = x.voters {
+            writeln!(o, "voters = {v}")?;
+        }
         if let Some(l) = x.lost_acked_writes {
             writeln!(o, "lost_acked_writes = {}", l.min(i64::MAX as u64))?;
         }
@@ -269,7 +272,9 @@ fn write_action(o: &mut String, action: &Action) -> std::fmt::Result {
         | Action::Isolate(target)
         | Action::DiskLoss(target)
         | Action::Corrupt(target)
-        | Action::Leave(target) => writeln!(o, "{kind} = {}", q(&target.to_string())),
+        | Action::Leave(target)
+        | Action::RemoveManager(target) => writeln!(o, "{kind} = {}", q(&target.to_string())),
+        Action::AddManager(id) => writeln!(o, "add_manager = {}", q(id)),
         Action::Partition(groups) => {
             let inner: Vec<String> = groups.iter().map(|g| list(g)).collect();
             writeln!(o, "partition = [{}]", inner.join(", "))

@@ -110,12 +110,22 @@ pub enum Operator {
         /// The data node.
         node: String,
     },
+    /// `add_manager` (`member`) or `remove_manager`: the Raft group should
+    /// (not) hold this manager. Sent to every manager, kept on disk.
+    Manager {
+        /// The manager.
+        manager: String,
+        /// Wanted in the group.
+        member: bool,
+    },
 }
 
 impl Operator {
     fn name(&self) -> &'static str {
         match self {
             Operator::Leave { .. } => "Leave",
+            Operator::Manager { member: true, .. } => "AddManager",
+            Operator::Manager { member: false, .. } => "RemoveManager",
         }
     }
 }

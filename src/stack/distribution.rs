@@ -207,6 +207,11 @@ impl Manager {
         &self.raft
     }
 
+    /// The Raft component, to configure before [`on_start`](Self::on_start).
+    pub fn raft_mut(&mut self) -> &mut ConsensusManager<ClusterMap> {
+        &mut self.raft
+    }
+
     /// The committed map as this manager has applied it.
     pub fn map(&self) -> &ClusterMap {
         self.raft.state()
@@ -267,6 +272,11 @@ impl Manager {
                     let list = serde_json::to_vec(&self.leaving).expect("node names serialize");
                     cx.disk().put(LEAVING_KEY, list);
                     cx.disk().fsync();
+                }
+            }
+            Msg::Operator(Operator::Manager { manager, member }) => {
+                if let Some(p) = cx.lookup(&manager) {
+                    self.raft.want_member(cx, p, member);
                 }
             }
             Msg::Beat(_) | Msg::Transfer(_) | Msg::Data(_) => {}
@@ -535,7 +545,11 @@ impl Manager {
                     self.outstanding
                         .insert(prop.partition, (prop.epoch, prop.generation, now));
                 }
-                Err(ProposeError::Busy { .. }) | Err(ProposeError::NotLeader { .. }) => {
+                Err(
+                    ProposeError::Busy { .. }
+                    | ProposeError::NotLeader { .. }
+                    | ProposeError::Transferring,
+                ) => {
                     self.coordinator.forget_planned(prop.partition, &mut events);
                 }
             }

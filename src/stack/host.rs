@@ -51,6 +51,10 @@ pub trait Selectors<P: Process> {
     /// The messages that ask the system to decommission `node` (a `leave`
     /// step), each with its receiver.
     fn leave(&self, node: &str) -> Vec<(ProcessId, P::Msg)>;
+    /// The messages that ask the managers to hold (`member`: an
+    /// `add_manager` step) or drop (`remove_manager`) `manager` in their
+    /// consensus group, each with its receiver.
+    fn manager(&self, manager: &str, member: bool) -> Vec<(ProcessId, P::Msg)>;
 }
 
 impl Selectors<Host> for ClusterConfig {
@@ -90,6 +94,31 @@ impl Selectors<Host> for ClusterConfig {
             })
             .collect()
     }
+
+    /// Every manager is told (the added one too), so that whichever leads,
+    /// now or later, carries the change out.
+    fn manager(&self, manager: &str, member: bool) -> Vec<(ProcessId, Msg)> {
+        self.managers()
+            .into_iter()
+            .map(|m| {
+                let manager = manager.to_string();
+                (m, Msg::Operator(Operator::Manager { manager, member }))
+            })
+            .collect()
+    }
+}
+
+/// The managers the Raft group is bootstrapped with: those of the
+/// scenario's `[cluster] managers` (listed first); managers added by
+/// `add_manager` come after the clients and join through the group.
+pub fn bootstrap_managers(config: &ClusterConfig) -> Vec<ProcessId> {
+    config
+        .processes
+        .iter()
+        .take_while(|(_, k)| *k == Kind::Manager)
+        .enumerate()
+        .map(|(i, _)| ProcessId(i as u32))
+        .collect()
 }
 
 impl Host {
@@ -117,8 +146,25 @@ impl Host {
         }
     }
 
-    /// Builds process `p` of the cluster (at start, join or restart).
+    /// A factory for the world: builds each process the first time it
+    /// starts and again at each restart. A manager rebuilt after its first
+    /// start knows that the cluster exists: on an empty disk it joins as a
+    /// new incarnation instead of bootstrapping.
+    pub fn factory(config: Rc<ClusterConfig>) -> impl FnMut(ProcessId, &str) -> Host {
+        let mut built = std::collections::BTreeSet::new();
+        move |p, _| {
+            let restart = !built.insert(p);
+            Host::build_started(&config, p, restart)
+        }
+    }
+
+    /// Builds process `p` of the cluster at its first start (or at a join).
     pub fn build(config: &Rc<ClusterConfig>, p: ProcessId) -> Host {
+        Host::build_started(config, p, false)
+    }
+
+    /// Builds process `p`; `restart`: it ran before in this world.
+    pub fn build_started(config: &Rc<ClusterConfig>, p: ProcessId, restart: bool) -> Host {
         if config.demo {
             let peers: Vec<ProcessId> = (0..config.processes.len() as u32)
                 .map(ProcessId)
@@ -127,7 +173,12 @@ impl Host {
             return Host::Demo(Demo::new(config.timing.heartbeat_interval, peers));
         }
         match config.kind(p) {
-            Some(Kind::Manager) => Host::Manager(Box::new(Manager::new(config, p))),
+            Some(Kind::Manager) => {
+                let mut m = Manager::new(config, p);
+                m.raft_mut()
+                    .set_bootstrap(&bootstrap_managers(config), restart);
+                Host::Manager(Box::new(m))
+            }
             Some(Kind::Node) => Host::Data(Box::new(DataNode::new(config, p))),
             Some(Kind::Impostor) => Host::Data(Box::new(DataNode::impostor(config, p))),
             Some(Kind::Client) => match &config.workload {

@@ -62,11 +62,17 @@ pub enum Bug {
     /// decodes is taken, the rest silently ends the log), so a damaged copy
     /// counts as whole and may serve.
     ServeCorrupt,
+    /// Raft: the leader starts a membership change before the previous
+    /// one is committed (thesis §4.1's one-at-a-time rule broken).
+    TwoChangesAtOnce,
+    /// Raft: a manager that is not a voter of its own incarnation (a
+    /// learner, or one back on an empty disk) grants votes.
+    LearnerVotes,
 }
 
 impl Bug {
     /// Every planted bug.
-    pub const ALL: [Bug; 16] = [
+    pub const ALL: [Bug; 18] = [
         Bug::VoteWithoutLogCheck,
         Bug::CommitOldTermByCounting,
         Bug::VoteBeforeFsync,
@@ -83,6 +89,8 @@ impl Bug {
         Bug::PausedLeaderJudges,
         Bug::SeedFromEmptySource,
         Bug::ServeCorrupt,
+        Bug::TwoChangesAtOnce,
+        Bug::LearnerVotes,
     ];
 
     /// The name used on the command line.
@@ -105,6 +113,8 @@ impl Bug {
             Bug::PausedLeaderJudges => "paused-leader-judges",
             Bug::SeedFromEmptySource => "seed-from-empty-source",
             Bug::ServeCorrupt => "serve-corrupt",
+            Bug::TwoChangesAtOnce => "two-changes-at-once",
+            Bug::LearnerVotes => "learner-votes",
         }
     }
 }
@@ -180,6 +190,8 @@ impl Planted {
             ),
             (Bug::VoteBeforeFsync, RaftBug::VoteBeforeFsync),
             (Bug::IgnoreHigherTerm, RaftBug::IgnoreHigherTerm),
+            (Bug::TwoChangesAtOnce, RaftBug::TwoChangesAtOnce),
+            (Bug::LearnerVotes, RaftBug::LearnerVotes),
         ]
         .into_iter()
         .filter(|(bug, _)| self.has(*bug))

@@ -115,6 +115,12 @@ pub enum RaftBug {
     VoteBeforeFsync,
     /// A leader that hears of a higher term keeps leading.
     IgnoreHigherTerm,
+    /// A leader starts a membership change before the previous one is
+    /// committed (breaks the single-server change rule, thesis §4.1).
+    TwoChangesAtOnce,
+    /// A manager that is not a voter of its own incarnation (a learner, or
+    /// one that restarted on an empty disk) grants votes.
+    LearnerVotes,
 }
 
 /// The set of planted [`RaftBug`]s of a manager. Without the

@@ -14,7 +14,14 @@ impl<S: StateMachine> ConsensusManager<S> {
     }
 
     pub(super) fn quorum(&self) -> usize {
-        self.peers.len() / 2 + 1
+        self.members.quorum()
+    }
+
+    /// Positions of the voters other than this manager.
+    pub(super) fn other_voters(&self) -> Vec<usize> {
+        (0..self.peers.len())
+            .filter(|&pos| pos != self.me_pos && self.members.is_voter(self.peers[pos]))
+            .collect()
     }
 
     pub(super) fn send<P: RaftHost<S::Command>>(
@@ -100,6 +107,8 @@ impl<S: StateMachine> ConsensusManager<S> {
         self.stop_role_timers(cx);
         self.role = Role::Follower;
         self.leader = leader;
+        self.transfer = None;
+        self.transfer_campaign = false;
         if leader.is_some() {
             self.last_leader_contact = Some(cx.now());
         }
@@ -110,6 +119,7 @@ impl<S: StateMachine> ConsensusManager<S> {
     /// Election timeout: ask for pre-votes for `term + 1` without raising the term.
     pub(super) fn campaign_pre<P: RaftHost<S::Command>>(&mut self, cx: &mut Cx<'_, P>) {
         self.stop_role_timers(cx);
+        self.transfer_campaign = false;
         self.role = Role::PreCandidate;
         self.leader = None;
         self.votes.iter_mut().for_each(|v| *v = None);
@@ -121,10 +131,8 @@ impl<S: StateMachine> ConsensusManager<S> {
             last_log_index: self.last_index(),
             last_log_term: self.last_term(),
         };
-        for pos in 0..self.peers.len() {
-            if pos != self.me_pos {
-                self.send(cx, self.peers[pos], msg.clone());
-            }
+        for pos in self.other_voters() {
+            self.send(cx, self.peers[pos], msg.clone());
         }
         self.tally(cx);
     }
@@ -132,6 +140,7 @@ impl<S: StateMachine> ConsensusManager<S> {
     /// A pre-vote majority: raise the term, vote for itself (fsynced), ask for votes.
     pub(super) fn become_candidate<P: RaftHost<S::Command>>(&mut self, cx: &mut Cx<'_, P>) {
         self.stop_role_timers(cx);
+        self.transfer = None;
         self.term += 1;
         self.voted_for = Some(self.me);
         self.persist_hard_state(cx);
@@ -154,9 +163,10 @@ impl<S: StateMachine> ConsensusManager<S> {
             term: self.term,
             last_log_index: self.last_index(),
             last_log_term: self.last_term(),
+            transfer: self.transfer_campaign,
         };
-        for pos in 0..self.peers.len() {
-            if pos != self.me_pos && self.votes[pos].is_none() {
+        for pos in self.other_voters() {
+            if self.votes[pos].is_none() {
                 self.send(cx, self.peers[pos], msg.clone());
             }
         }
@@ -164,8 +174,15 @@ impl<S: StateMachine> ConsensusManager<S> {
 
     /// Counts the current campaign's answers.
     pub(super) fn tally<P: RaftHost<S::Command>>(&mut self, cx: &mut Cx<'_, P>) {
-        let granted = self.votes.iter().filter(|v| **v == Some(true)).count();
-        let refused = self.votes.iter().filter(|v| **v == Some(false)).count();
+        // Only the voters of the configuration in force count.
+        let count = |want: bool| {
+            self.votes
+                .iter()
+                .enumerate()
+                .filter(|(pos, v)| **v == Some(want) && self.members.is_voter(self.peers[*pos]))
+                .count()
+        };
+        let (granted, refused) = (count(true), count(false));
         let q = self.quorum();
         match self.role {
             Role::PreCandidate if granted >= q => self.become_candidate(cx),
@@ -190,9 +207,12 @@ impl<S: StateMachine> ConsensusManager<S> {
             };
         }
         self.trace_role(cx);
+        self.transfer = None;
+        self.transfer_campaign = false;
+        self.join_requests.clear();
         // The no-op: entries of earlier terms commit only when an entry of
         // this term does (Raft §5.4.2), so a leader commits one at once.
-        self.append_as_leader(cx, Entry::Noop);
+        self.term_start = self.append_as_leader(cx, Entry::Noop);
         self.stop_role_timers(cx);
         self.heartbeat_timer =
             Some(cx.set_timer(self.config.heartbeat, RaftTimer::Heartbeat.into()));
@@ -200,12 +220,17 @@ impl<S: StateMachine> ConsensusManager<S> {
             self.config.election_timeout.0,
             RaftTimer::CheckQuorum.into(),
         ));
-        for pos in 0..self.peers.len() {
-            if pos != self.me_pos {
-                self.send_append(cx, pos);
-            }
+        for pos in self.targets() {
+            self.send_append(cx, pos);
         }
         self.maybe_commit(cx);
+    }
+
+    /// Only a voter of its own incarnation votes: a learner's or a
+    /// joiner's vote would be counted by candidates that still list the
+    /// process (its lost incarnation) as a voter.
+    pub(super) fn may_vote(&self) -> bool {
+        self.is_voter() || self.config.planted.has(RaftBug::LearnerVotes)
     }
 
     /// A voter's or a leader's lease: it heard from a live leader within the
@@ -229,7 +254,10 @@ impl<S: StateMachine> ConsensusManager<S> {
         llt: u64,
     ) {
         // No state changes here: a pre-vote binds nothing.
-        let granted = term > self.term && !self.in_lease(cx.now()) && self.log_ok(lli, llt);
+        let granted = self.may_vote()
+            && term > self.term
+            && !self.in_lease(cx.now())
+            && self.log_ok(lli, llt);
         if cx.tracing() {
             let candidate = cx.name(from).to_string();
             trace(
@@ -271,7 +299,8 @@ impl<S: StateMachine> ConsensusManager<S> {
         lli: u64,
         llt: u64,
     ) {
-        let granted = term == self.term
+        let granted = self.may_vote()
+            && term == self.term
             && (self.voted_for.is_none() || self.voted_for == Some(from))
             && self.log_ok(lli, llt);
         if granted {

@@ -1,5 +1,6 @@
 //! What a [`ConsensusManager`](super::ConsensusManager) traces about itself:
-//! role changes, votes, appends, commits and snapshots. The host turns them
+//! role changes, votes, appends, commits, snapshots, membership changes,
+//! followers' accepted and truncated entries, and leadership transfers. The host turns them
 //! into its own event type through `From` (as it does Raft's messages and
 //! timers); the Raft checkers read them back from the trace.
 
@@ -91,6 +92,51 @@ pub enum RaftEvent {
         /// True when installed from a leader's snapshot rather than taken locally.
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         installed: bool,
+        /// Hex digest of the snapshotted state and membership (what
+        /// `log_matching` compares between managers at one index).
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        digest: String,
+    },
+    /// The membership in force at this member changed: at start (from its
+    /// disk), when a configuration entry was appended or truncated away, or
+    /// with an installed snapshot. Members are named `m2`, or `m2#<hex>`
+    /// for an incarnation that started on an empty disk.
+    Config {
+        /// Log index of the configuration entry (0: bootstrap or snapshot).
+        index: u64,
+        /// Voting members.
+        voters: Vec<String>,
+        /// Non-voting members.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        learners: Vec<String>,
+        /// This member's own name with its incarnation, as it would appear
+        /// in `voters` or `learners`.
+        me: String,
+    },
+    /// A follower wrote entries a leader sent, from `index` on (each
+    /// entry's term and digest, in order).
+    Accept {
+        /// Index of the first entry written.
+        index: u64,
+        /// Their terms.
+        terms: Vec<u64>,
+        /// Their digests.
+        digests: Vec<String>,
+    },
+    /// A follower dropped its entries from `index` on (they conflicted
+    /// with the leader's).
+    Truncate {
+        /// First index dropped.
+        index: u64,
+        /// Its last index before.
+        last: u64,
+    },
+    /// A leader started or ended a leadership transfer.
+    Transfer {
+        /// The voter taking over.
+        to: String,
+        /// `start`, `timeout_now` (sent), or `abandoned`.
+        step: String,
     },
 }
 
@@ -102,6 +148,10 @@ impl AppEvent for RaftEvent {
             RaftEvent::Append { .. } => "append",
             RaftEvent::Commit { .. } => "commit",
             RaftEvent::Snapshot { .. } => "snapshot",
+            RaftEvent::Config { .. } => "config",
+            RaftEvent::Accept { .. } => "accept",
+            RaftEvent::Truncate { .. } => "truncate",
+            RaftEvent::Transfer { .. } => "transfer",
         }
     }
 }

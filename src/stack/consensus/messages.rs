@@ -53,6 +53,9 @@ pub enum RaftMsg<C> {
         last_log_index: u64,
         /// Term of its last log entry.
         last_log_term: u64,
+        /// The leader handed over to this candidate (`TimeoutNow`): voters
+        /// still in that leader's lease answer anyway.
+        transfer: bool,
     },
     /// Answer to [`RaftMsg::RequestVote`], sent after the vote is fsynced.
     RequestVoteResponse {
@@ -99,6 +102,20 @@ pub enum RaftMsg<C> {
         /// Highest index known to match the leader's log.
         match_index: u64,
     },
+    /// A manager that started on an empty disk while the group exists asks
+    /// to be admitted (as a learner) under its new incarnation.
+    Join {
+        /// The sender's term (claims nothing).
+        term: u64,
+        /// Its incarnation.
+        incarnation: u64,
+    },
+    /// The leader hands over: the receiver, caught up, campaigns at once
+    /// (thesis §3.10).
+    TimeoutNow {
+        /// The leader's term.
+        term: u64,
+    },
 }
 
 impl<C> RaftMsg<C> {
@@ -112,7 +129,9 @@ impl<C> RaftMsg<C> {
             | RaftMsg::AppendEntries { term, .. }
             | RaftMsg::AppendEntriesResponse { term, .. }
             | RaftMsg::InstallSnapshot { term, .. }
-            | RaftMsg::InstallSnapshotResponse { term, .. } => *term,
+            | RaftMsg::InstallSnapshotResponse { term, .. }
+            | RaftMsg::Join { term, .. }
+            | RaftMsg::TimeoutNow { term } => *term,
         }
     }
 }
@@ -128,6 +147,8 @@ impl<C: Clone> Message for RaftMsg<C> {
             RaftMsg::AppendEntriesResponse { .. } => "AppendEntriesResponse",
             RaftMsg::InstallSnapshot { .. } => "InstallSnapshot",
             RaftMsg::InstallSnapshotResponse { .. } => "InstallSnapshotResponse",
+            RaftMsg::Join { .. } => "Join",
+            RaftMsg::TimeoutNow { .. } => "TimeoutNow",
         }
     }
 }

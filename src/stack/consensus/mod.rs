@@ -26,9 +26,12 @@
 //! fsynced before the message is sent. Memory is bounded: the in-memory log
 //! holds at most `snapshot_every` applied entries plus `max_in_flight`
 //! uncommitted ones (on a leader; a follower holds what leaders sent it).
-//! Membership is fixed at construction. A wiped disk (`disk_loss`) is outside
-//! Raft's model: the manager forgets its vote and log and may vote twice in a
-//! term; the checkers will say so if that breaks an invariant.
+//! Membership changes one server at a time (`membership.rs`): a manager
+//! that starts on an empty disk while the group exists is a new
+//! *incarnation* that neither votes nor campaigns; the leader removes its
+//! lost predecessor, adds it as a learner and promotes it once caught up.
+//! Leadership transfer (thesis §3.10) hands the lead over before the
+//! leader is removed.
 //!
 //! **Retries.** Lost messages are sent again (Raft §5.1, §5.3): a candidate
 //! re-sends `RequestVote` every `heartbeat` to the peers that have not
@@ -65,6 +68,8 @@
 mod config;
 mod election;
 mod events;
+mod members;
+mod membership;
 mod messages;
 mod replication;
 mod storage;
@@ -80,6 +85,7 @@ use serde::{Deserialize, Serialize};
 
 pub use config::{RaftBug, RaftBugs, RaftConfig, RaftConfigError};
 pub use events::{RaftEvent, Role};
+pub use membership::{Membership, Standing, member_name};
 pub use messages::{AppendOutcome, RaftMsg, RaftTimer};
 
 use crate::sim::{Cx, Process, ProcessId, SimTime, TimerId};
@@ -90,8 +96,14 @@ pub const TERM_KEY: &str = "raft/term";
 pub const VOTE_KEY: &str = "raft/vote";
 /// Disk log of entries: Raft index `i` is record `i - 1` (JSON [`LogEntry`]).
 pub const LOG_KEY: &str = "raft/log";
-/// Disk key of the latest snapshot (JSON `{index, term, state}`).
+/// Disk key of the latest snapshot (JSON `{index, term, state, members}`).
 pub const SNAPSHOT_KEY: &str = "raft/snapshot";
+/// Disk key of this manager's incarnation (JSON `u64`), drawn when it
+/// starts on an empty disk (0 for a bootstrap voter's first start).
+pub const INCARNATION_KEY: &str = "raft/incarnation";
+/// Disk key of the operator's wishes about membership (JSON map of
+/// process index → member or not), from `add_manager` / `remove_manager`.
+pub const WANTED_KEY: &str = "raft/wanted";
 
 /// Commands applied but not yet taken by the host, at most. The host takes
 /// them after every input, so this bound is only reached by a host that
@@ -132,6 +144,8 @@ pub enum Entry<C> {
     Noop,
     /// A command for the state machine.
     Command(C),
+    /// A new membership, in force from the moment it is in a log.
+    Config(Membership),
 }
 
 /// One log entry: the term it was created in and what it holds.
@@ -160,6 +174,7 @@ impl<C: Serialize + fmt::Display> LogEntry<C> {
         match &self.entry {
             Entry::Noop => "noop".to_string(),
             Entry::Command(c) => c.to_string(),
+            Entry::Config(m) => m.to_string(),
         }
     }
 }
@@ -182,6 +197,10 @@ pub enum ProposeError {
         /// The configured bound.
         limit: u64,
     },
+    /// Leadership is being handed over (thesis §3.10): proposals wait for
+    /// the new leader.
+    #[error("leadership is being transferred")]
+    Transferring,
 }
 
 /// The leader's view of one peer.
@@ -205,6 +224,17 @@ struct Progress {
     probing: bool,
 }
 
+/// A leadership transfer in progress (thesis §3.10).
+#[derive(Copy, Clone, Debug)]
+struct Transfer {
+    /// The voter taking over, by peer position.
+    to: usize,
+    /// Local time after which the transfer is abandoned.
+    deadline: SimTime,
+    /// `TimeoutNow` was sent.
+    sent: bool,
+}
+
 /// One manager's Raft: persistent state (term, vote, log, snapshot), the
 /// state machine, and the volatile leader/follower state.
 ///
@@ -215,11 +245,27 @@ struct Progress {
 /// [`take_snapshot_installed`](Self::take_snapshot_installed)).
 pub struct ConsensusManager<S: StateMachine> {
     me: ProcessId,
-    /// Every manager, including `me`, in a fixed order (vote and progress
-    /// tables are indexed by position here).
+    /// Every manager process that may ever be a member, including `me`, in
+    /// a fixed order (vote and progress tables are indexed by position
+    /// here). Who votes is [`members`](Self::members).
     peers: Vec<ProcessId>,
     me_pos: usize,
     config: RaftConfig,
+    /// The group the cluster was bootstrapped with (incarnation 0).
+    bootstrap: Membership,
+    /// The cluster exists already: a start on an empty disk is a new
+    /// incarnation that must be admitted, not a bootstrap voter.
+    existing: bool,
+    /// This manager's incarnation (persisted under [`INCARNATION_KEY`]).
+    incarnation: u64,
+    /// The membership in force: the latest in the log, else the snapshot's.
+    members: Membership,
+    /// Index of the entry that set `members` (0: bootstrap or snapshot).
+    members_index: u64,
+    /// The membership as of the snapshot.
+    snapshot_members: Membership,
+    /// The operator's wishes: process index → member or not (persisted).
+    wanted: std::collections::BTreeMap<u32, bool>,
 
     // Persistent (mirrored on disk).
     term: u64,
@@ -255,6 +301,18 @@ pub struct ConsensusManager<S: StateMachine> {
     snapshot_installed: Option<u64>,
     /// The (role, term, leader) last traced, so `Role` events mark changes only.
     traced_role: Option<(Role, u64, Option<ProcessId>)>,
+    /// Leader: index of its term's no-op (membership changes wait for it
+    /// to commit, thesis §4.1's fix for single-server changes).
+    term_start: u64,
+    /// Leader: `Join` requests heard, by peer position → incarnation.
+    join_requests: std::collections::BTreeMap<usize, u64>,
+    /// Leader: a leadership transfer in progress.
+    transfer: Option<Transfer>,
+    /// Candidate: this campaign follows a `TimeoutNow` (voters in a
+    /// leader's lease still answer it).
+    transfer_campaign: bool,
+    /// Joiner: when it last asked a leader it hears from to admit it.
+    join_asked_at: Option<SimTime>,
 }
 
 impl<S: StateMachine> ConsensusManager<S> {
@@ -273,11 +331,19 @@ impl<S: StateMachine> ConsensusManager<S> {
             .position(|&p| p == me)
             .expect("me was just added to peers");
         let n = peers.len();
+        let bootstrap = Membership::bootstrap(&peers);
         ConsensusManager {
             me,
             peers,
             me_pos,
             config,
+            members: bootstrap.clone(),
+            snapshot_members: bootstrap.clone(),
+            bootstrap,
+            existing: false,
+            incarnation: 0,
+            members_index: 0,
+            wanted: std::collections::BTreeMap::new(),
             term: 0,
             voted_for: None,
             log: VecDeque::new(),
@@ -302,7 +368,24 @@ impl<S: StateMachine> ConsensusManager<S> {
             applied_dropped: 0,
             snapshot_installed: None,
             traced_role: None,
+            term_start: 0,
+            join_requests: std::collections::BTreeMap::new(),
+            transfer: None,
+            transfer_campaign: false,
+            join_asked_at: None,
         }
+    }
+
+    /// Sets the group the cluster is bootstrapped with (default: every
+    /// peer) and whether the cluster exists already (a restart, or a
+    /// manager added later): then an empty disk makes this manager a new
+    /// incarnation that waits to be admitted. Call before
+    /// [`on_start`](Self::on_start).
+    pub fn set_bootstrap(&mut self, voters: &[ProcessId], existing: bool) {
+        self.bootstrap = Membership::bootstrap(voters);
+        self.members = self.bootstrap.clone();
+        self.snapshot_members = self.bootstrap.clone();
+        self.existing = existing;
     }
 
     // ----- getters -----
@@ -351,9 +434,17 @@ impl<S: StateMachine> ConsensusManager<S> {
     pub fn applied_dropped(&self) -> u64 {
         self.applied_dropped
     }
-    /// The group.
+    /// Every manager process that may be a member.
     pub fn peers(&self) -> &[ProcessId] {
         &self.peers
+    }
+    /// The membership in force.
+    pub fn members(&self) -> &Membership {
+        &self.members
+    }
+    /// This manager's incarnation.
+    pub fn incarnation(&self) -> u64 {
+        self.incarnation
     }
     /// The configuration.
     pub fn config(&self) -> &RaftConfig {
@@ -391,6 +482,7 @@ impl<S: StateMachine> ConsensusManager<S> {
         self.role = Role::Follower;
         self.leader = None;
         self.trace_role(cx);
+        self.trace_members(cx);
         self.reset_election_deadline(cx);
     }
 
@@ -404,10 +496,20 @@ impl<S: StateMachine> ConsensusManager<S> {
         let Some(from_pos) = self.pos(from) else {
             return;
         };
-        if from_pos == self.me_pos || !self.step_term(cx, from, from_pos, &msg) {
+        if from_pos == self.me_pos {
+            return;
+        }
+        if let RaftMsg::Join { incarnation, .. } = msg {
+            // Asks about membership, claims no term.
+            self.handle_join(from_pos, incarnation);
+            return;
+        }
+        if !self.step_term(cx, from, from_pos, &msg) {
             return;
         }
         match msg {
+            RaftMsg::Join { .. } => {}
+            RaftMsg::TimeoutNow { term } => self.handle_timeout_now(cx, from, term),
             RaftMsg::PreVote {
                 term,
                 last_log_index,
@@ -420,6 +522,7 @@ impl<S: StateMachine> ConsensusManager<S> {
                 term,
                 last_log_index,
                 last_log_term,
+                ..
             } => self.handle_request_vote(cx, from, term, last_log_index, last_log_term),
             RaftMsg::RequestVoteResponse { term, granted } => {
                 self.handle_vote_response(cx, from_pos, term, granted)
@@ -465,7 +568,8 @@ impl<S: StateMachine> ConsensusManager<S> {
     /// that term. A `RequestVote` of a higher term that reaches a manager
     /// still in a live leader's lease is refused without adopting the term,
     /// so a candidate that the leader's followers do not know of cannot
-    /// depose it. Handlers then see only messages of our term or older.
+    /// depose it — unless the leader itself sent it `TimeoutNow` (the
+    /// request says so). Handlers then see only messages of our term or older.
     fn step_term<P: RaftHost<S::Command>>(
         &mut self,
         cx: &mut Cx<'_, P>,
@@ -481,7 +585,9 @@ impl<S: StateMachine> ConsensusManager<S> {
             RaftMsg::PreVote { .. } | RaftMsg::PreVoteResponse { granted: true, .. } => {
                 return true;
             }
-            RaftMsg::RequestVote { .. } if self.in_lease(cx.now()) => {
+            RaftMsg::RequestVote {
+                transfer: false, ..
+            } if self.in_lease(cx.now()) => {
                 self.answer_vote(cx, from, false);
                 return false;
             }
@@ -515,6 +621,11 @@ impl<S: StateMachine> ConsensusManager<S> {
                     // The deadline moved on since the timer was armed (a
                     // heartbeat arrived): wait for the rest.
                     self.arm_election(cx, self.election_deadline);
+                } else if !self.is_voter() {
+                    // A learner or a joiner never campaigns; a joiner asks
+                    // to be admitted, every election timeout, until it is.
+                    self.reset_election_deadline(cx);
+                    self.ask_to_join(cx);
                 } else {
                     self.campaign_pre(cx);
                 }
@@ -524,13 +635,13 @@ impl<S: StateMachine> ConsensusManager<S> {
                 if self.role != Role::Leader {
                     return;
                 }
-                for pos in 0..self.peers.len() {
-                    if pos != self.me_pos {
-                        self.send_append(cx, pos);
-                    }
+                for pos in self.targets() {
+                    self.send_append(cx, pos);
                 }
                 self.heartbeat_timer =
                     Some(cx.set_timer(self.config.heartbeat, RaftTimer::Heartbeat.into()));
+                self.tick_transfer(cx);
+                self.drive_membership(cx);
             }
             RaftTimer::CheckQuorum => {
                 self.quorum_timer = None;
@@ -542,7 +653,9 @@ impl<S: StateMachine> ConsensusManager<S> {
                     .progress
                     .iter()
                     .enumerate()
-                    .filter(|(i, p)| *i == me || p.recent_active)
+                    .filter(|(i, p)| {
+                        self.members.is_voter(self.peers[*i]) && (*i == me || p.recent_active)
+                    })
                     .count();
                 for p in &mut self.progress {
                     p.recent_active = false;
@@ -586,6 +699,9 @@ impl<S: StateMachine> ConsensusManager<S> {
                 leader: self.leader,
             });
         }
+        if self.transfer.is_some() {
+            return Err(ProposeError::Transferring);
+        }
         let in_flight = self.last_index() - self.commit_index;
         if in_flight >= self.config.max_in_flight {
             return Err(ProposeError::Busy {
@@ -594,8 +710,8 @@ impl<S: StateMachine> ConsensusManager<S> {
             });
         }
         let index = self.append_as_leader(cx, Entry::Command(cmd));
-        for pos in 0..self.peers.len() {
-            if pos != self.me_pos && !self.progress[pos].inflight {
+        for pos in self.targets() {
+            if !self.progress[pos].inflight {
                 self.send_append(cx, pos);
             }
         }

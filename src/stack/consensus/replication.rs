@@ -52,6 +52,7 @@ impl<S: StateMachine> ConsensusManager<S> {
         }
         self.last_leader_contact = Some(cx.now());
         self.reset_election_deadline(cx);
+        self.ask_leader_to_join(cx, from);
 
         let rejected_prev = prev_index;
         let (mut prev_index, mut prev_term) = (prev_index, prev_term);
@@ -112,7 +113,8 @@ impl<S: StateMachine> ConsensusManager<S> {
             }
             Some(_) => {
                 let count = entries.len() as u64;
-                let mut written = false;
+                let mut first_written = None;
+                let (mut terms, mut digests) = (Vec::new(), Vec::new());
                 for (k, e) in entries.into_iter().enumerate() {
                     let index = prev_index + 1 + k as u64;
                     if index <= self.last_index() {
@@ -121,13 +123,37 @@ impl<S: StateMachine> ConsensusManager<S> {
                         }
                         // Log Matching: everything from the first conflict on
                         // is replaced by the leader's entries.
+                        let last = self.last_index();
                         self.truncate_from(cx, index);
+                        trace(cx, RaftEvent::Truncate { index, last });
+                        self.recompute_members(cx);
                     }
+                    first_written.get_or_insert(index);
+                    if cx.tracing() {
+                        terms.push(e.term);
+                        digests.push(e.digest());
+                    }
+                    let config = match &e.entry {
+                        Entry::Config(m) => Some(m.clone()),
+                        _ => None,
+                    };
                     self.push_entry(cx, e);
-                    written = true;
+                    if let Some(m) = config {
+                        self.config_appended(cx, index, m);
+                    }
                 }
-                if written {
+                if let Some(index) = first_written {
                     self.sync(cx);
+                    if cx.tracing() {
+                        trace(
+                            cx,
+                            RaftEvent::Accept {
+                                index,
+                                terms,
+                                digests,
+                            },
+                        );
+                    }
                 }
                 let match_index = prev_index + count;
                 let commit = leader_commit.min(match_index);
@@ -177,6 +203,7 @@ impl<S: StateMachine> ConsensusManager<S> {
         }
         self.last_leader_contact = Some(cx.now());
         self.reset_election_deadline(cx);
+        self.ask_leader_to_join(cx, from);
         if last_index <= self.commit_index {
             // Nothing new: our committed prefix already matches the leader's.
             let match_index = self.commit_index;
@@ -201,6 +228,7 @@ impl<S: StateMachine> ConsensusManager<S> {
             self.log.clear();
         }
         self.state = snap.state;
+        self.snapshot_members = snap.members.unwrap_or_else(|| self.bootstrap.clone());
         self.snapshot_index = last_index;
         self.snapshot_term = last_term;
         self.commit_index = last_index;
@@ -214,6 +242,7 @@ impl<S: StateMachine> ConsensusManager<S> {
         self.sync(cx);
         self.snapshot_data = Some(data.clone());
         self.snapshot_installed = Some(last_index);
+        let digest = format!("{:016x}", xxhash_rust::xxh3::xxh3_64(&data));
         trace(
             cx,
             RaftEvent::Snapshot {
@@ -221,8 +250,10 @@ impl<S: StateMachine> ConsensusManager<S> {
                 term: last_term,
                 bytes: data.len() as u64,
                 installed: true,
+                digest,
             },
         );
+        self.recompute_members(cx);
         self.send(
             cx,
             from,
@@ -310,6 +341,7 @@ impl<S: StateMachine> ConsensusManager<S> {
                 pr.match_index = pr.match_index.max(match_index);
                 pr.next_index = pr.next_index.max(pr.match_index + 1);
                 self.maybe_commit(cx);
+                self.tick_transfer(cx);
                 if self.role == Role::Leader
                     && self.progress[from_pos].next_index <= self.last_index()
                 {
@@ -389,9 +421,20 @@ impl<S: StateMachine> ConsensusManager<S> {
         if self.role != Role::Leader {
             return;
         }
-        let mut matches: Vec<u64> = self.progress.iter().map(|p| p.match_index).collect();
+        // Only the voters of the configuration in force count (the
+        // leader itself only if it is one).
+        let mut matches: Vec<u64> = self
+            .progress
+            .iter()
+            .enumerate()
+            .filter(|(pos, _)| self.members.is_voter(self.peers[*pos]))
+            .map(|(_, p)| p.match_index)
+            .collect();
+        if matches.is_empty() {
+            return;
+        }
         matches.sort_unstable_by(|a, b| b.cmp(a));
-        let n = matches[self.quorum() - 1];
+        let n = matches[(self.quorum() - 1).min(matches.len() - 1)];
         if n <= self.commit_index {
             return;
         }

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
+use super::membership::Membership;
 use super::{
     ConsensusManager, Entry, LOG_KEY, LogEntry, RaftBug, RaftEvent, RaftHost, SNAPSHOT_KEY,
     StateMachine, TERM_KEY, VOTE_KEY, trace,
@@ -17,6 +18,7 @@ pub(super) struct SnapshotRef<'a, S> {
     pub(super) index: u64,
     pub(super) term: u64,
     pub(super) state: &'a S,
+    pub(super) members: &'a Membership,
 }
 
 #[derive(Deserialize)]
@@ -25,6 +27,10 @@ pub(super) struct SnapshotOwned<S> {
     pub(super) index: u64,
     pub(super) term: u64,
     pub(super) state: S,
+    /// Absent in snapshots written before membership changes existed:
+    /// the bootstrap group then.
+    #[serde(default)]
+    pub(super) members: Option<Membership>,
 }
 
 impl<S: StateMachine> ConsensusManager<S> {
@@ -62,6 +68,7 @@ impl<S: StateMachine> ConsensusManager<S> {
                 self.snapshot_index = snap.index;
                 self.snapshot_term = snap.term;
                 self.state = snap.state;
+                self.snapshot_members = snap.members.unwrap_or_else(|| self.bootstrap.clone());
             }
             Err(e) => {
                 panic!("{who}: {e}: {SNAPSHOT_KEY} is fsynced whenever written and cannot be torn")
@@ -95,6 +102,19 @@ impl<S: StateMachine> ConsensusManager<S> {
         }
         self.commit_index = self.snapshot_index;
         self.last_applied = self.snapshot_index;
+        let disk_empty = self.term == 0 && self.snapshot_index == 0 && self.log.is_empty();
+        self.load_incarnation(cx, disk_empty);
+        // The membership in force: traced by `on_start` whatever it is.
+        let found = self
+            .log
+            .iter()
+            .enumerate()
+            .rev()
+            .find_map(|(k, e)| match &e.entry {
+                Entry::Config(m) => Some((self.snapshot_index + 1 + k as u64, m.clone())),
+                _ => None,
+            });
+        (self.members_index, self.members) = found.unwrap_or((0, self.snapshot_members.clone()));
     }
 
     /// Makes every buffered write durable (and, under the planted
@@ -177,6 +197,10 @@ impl<S: StateMachine> ConsensusManager<S> {
         cx: &mut Cx<'_, P>,
         entry: Entry<S::Command>,
     ) -> u64 {
+        let config = match &entry {
+            Entry::Config(m) => Some(m.clone()),
+            _ => None,
+        };
         let e = LogEntry {
             term: self.term,
             entry,
@@ -197,6 +221,9 @@ impl<S: StateMachine> ConsensusManager<S> {
                 },
             );
         }
+        if let Some(m) = config {
+            self.config_appended(cx, index, m);
+        }
         index
     }
 
@@ -212,13 +239,16 @@ impl<S: StateMachine> ConsensusManager<S> {
         let Some(term) = self.term_at(index) else {
             return;
         };
+        let members = self.members_at(index);
         let bytes = serde_json::to_vec(&SnapshotRef {
             index,
             term,
             state: &self.state,
+            members: &members,
         })
         .expect("the state machine must serialize to JSON (map keys must be strings)");
         let len = bytes.len() as u64;
+        let digest = format!("{:016x}", xxhash_rust::xxh3::xxh3_64(&bytes));
         let disk = cx.disk();
         disk.put(SNAPSHOT_KEY, bytes.clone());
         disk.compact(LOG_KEY, index);
@@ -226,6 +256,7 @@ impl<S: StateMachine> ConsensusManager<S> {
         self.log.drain(..(index - self.snapshot_index) as usize);
         self.snapshot_index = index;
         self.snapshot_term = term;
+        self.snapshot_members = members;
         self.snapshot_data = Some(Arc::from(bytes));
         trace(
             cx,
@@ -234,6 +265,7 @@ impl<S: StateMachine> ConsensusManager<S> {
                 term,
                 bytes: len,
                 installed: false,
+                digest,
             },
         );
     }

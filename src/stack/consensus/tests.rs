@@ -184,11 +184,19 @@ impl Harness {
         let names: Vec<String> = (1..=n).map(|i| format!("m{i}")).collect();
         let ids: Vec<ProcessId> = (0..n as u32).map(ProcessId).collect();
         let peers = ids.clone();
-        let factory = Box::new(move |me: ProcessId, _: &str| Node {
-            raft: ConsensusManager::new(me, peers.clone(), config.clone(), TestSm::default()),
-            work: work.clone(),
-            installed: 0,
-            refused: None,
+        // A node rebuilt after its first start knows the group exists (on
+        // an empty disk it joins as a new incarnation), as the host does.
+        let mut built = std::collections::BTreeSet::new();
+        let factory = Box::new(move |me: ProcessId, _: &str| {
+            let mut raft =
+                ConsensusManager::new(me, peers.clone(), config.clone(), TestSm::default());
+            raft.set_bootstrap(&peers, !built.insert(me));
+            Node {
+                raft,
+                work: work.clone(),
+                installed: 0,
+                refused: None,
+            }
         });
         let mut world = World::new(seed, names, net, factory);
         let pipeline = world.add_observer(Pipeline::new(raft_checkers(), None));
@@ -541,6 +549,41 @@ fn crash_and_restart_of_all_keeps_committed_entries() {
     assert_eq!(
         after, before,
         "replayed from disk, nothing lost, nothing added"
+    );
+    no_violations(&mut h);
+}
+
+#[test]
+fn a_voter_back_on_an_empty_disk_is_replaced_through_a_snapshot() {
+    let mut h = Harness::simple(3, 12, proposing(5, 2_500));
+    let l = h.until_leader(2_000);
+    let f = *h.ids.iter().find(|&&p| p != l).expect("three");
+    h.run_ms(300);
+    h.world.crash(f);
+    h.world.disk_loss(f);
+    h.run_ms(1_000);
+    h.world.restart(f);
+    // The new incarnation is not a voter until the group re-adds it.
+    assert!(!h.raft(f).is_voter());
+    assert_ne!(h.raft(f).incarnation(), 0);
+    let ok = h.step_until(3_000, |h| {
+        h.leader().is_some_and(|l| {
+            h.raft(l).members().standing(f) == Standing::Voter(h.raft(f).incarnation())
+        })
+    });
+    assert!(ok, "{:?}", h.raft(f).members());
+    assert!(
+        h.world.process(f).expect("up").installed >= 1,
+        "caught up by InstallSnapshot, which carries the membership"
+    );
+    // Proposals stop at 2.5 s; let the last ones settle everywhere.
+    h.run_ms(2_500);
+    h.assert_converged();
+    let l = h.until_leader(1_000);
+    assert_eq!(h.raft(l).members().voters.len(), 3);
+    assert!(
+        h.events("config") >= 6,
+        "remove, add, promote, at each member"
     );
     no_violations(&mut h);
 }

@@ -1,0 +1,389 @@
+//! Membership at work: who is replicated to, who may vote, admitting a
+//! manager that starts on an empty disk, the leader's one-change-at-a-time
+//! driver, and leadership transfer. The data types are in `membership.rs`.
+
+use super::membership::{Membership, Standing, member_name};
+use super::{
+    ConsensusManager, Entry, INCARNATION_KEY, RaftBug, RaftEvent, RaftHost, RaftMsg, Role,
+    StateMachine, Transfer, WANTED_KEY, trace,
+};
+use crate::sim::rng::uniform_u64;
+use crate::sim::{Cx, ProcessId};
+
+impl<S: StateMachine> ConsensusManager<S> {
+    /// A voter of its own incarnation in the membership in force.
+    pub fn is_voter(&self) -> bool {
+        self.members.standing(self.me) == Standing::Voter(self.incarnation)
+    }
+
+    /// A voter or learner of its own incarnation.
+    pub fn is_member(&self) -> bool {
+        matches!(self.members.standing(self.me),
+            Standing::Voter(i) | Standing::Learner(i) if i == self.incarnation)
+    }
+
+    /// Positions a leader replicates to: every member but itself.
+    pub(super) fn targets(&self) -> Vec<usize> {
+        (0..self.peers.len())
+            .filter(|&pos| pos != self.me_pos && self.members.contains(self.peers[pos]))
+            .collect()
+    }
+
+    /// Loads (or, on an empty disk, draws and persists) the incarnation:
+    /// 0 for a bootstrap voter's first start, a fresh number otherwise.
+    pub(super) fn load_incarnation<P: RaftHost<S::Command>>(
+        &mut self,
+        cx: &mut Cx<'_, P>,
+        disk_empty: bool,
+    ) {
+        let who = cx.name(self.me).to_string();
+        let stored: Option<u64> = match cx.disk().get(INCARNATION_KEY) {
+            Ok(None) => None,
+            Ok(Some(b)) => Some(serde_json::from_slice(b).unwrap_or_else(|e| {
+                panic!("{who}: {INCARNATION_KEY} holds no number ({e}); it is fsynced when written")
+            })),
+            Err(e) => panic!("{who}: {e}: {INCARNATION_KEY} is fsynced when written"),
+        };
+        self.incarnation = match stored {
+            Some(i) => i,
+            // A disk written before incarnations existed: the bootstrap one.
+            None if !disk_empty => 0,
+            None if !self.existing && self.bootstrap.is_voter(self.me) => 0,
+            None => uniform_u64(cx.rng(), 1, u64::from(u32::MAX)),
+        };
+        if stored.is_none() {
+            let b = serde_json::to_vec(&self.incarnation).expect("a number serializes");
+            cx.disk().put(INCARNATION_KEY, b);
+            cx.disk().fsync();
+        }
+        self.wanted = match cx.disk().get(WANTED_KEY) {
+            Ok(Some(b)) => serde_json::from_slice(b).unwrap_or_else(|e| {
+                panic!("{who}: {WANTED_KEY} holds no wishes ({e}); it is fsynced when written")
+            }),
+            Ok(None) => Default::default(),
+            Err(e) => panic!("{who}: {e}: {WANTED_KEY} is fsynced when written"),
+        };
+    }
+
+    /// The membership in force after the log changed: the latest
+    /// configuration entry, else the snapshot's. Traces it if it changed.
+    pub(super) fn recompute_members<P: RaftHost<S::Command>>(&mut self, cx: &mut Cx<'_, P>) {
+        let found = self
+            .log
+            .iter()
+            .enumerate()
+            .rev()
+            .find_map(|(k, e)| match &e.entry {
+                Entry::Config(m) => Some((self.snapshot_index + 1 + k as u64, m.clone())),
+                _ => None,
+            });
+        let (index, m) = found.unwrap_or((0, self.snapshot_members.clone()));
+        if (index, &m) != (self.members_index, &self.members) {
+            self.members = m;
+            self.members_index = index;
+            self.trace_members(cx);
+        }
+    }
+
+    /// The membership in force at `index` (at or after the snapshot), for
+    /// a snapshot taken there.
+    pub(super) fn members_at(&self, index: u64) -> Membership {
+        let upto = (index - self.snapshot_index) as usize;
+        self.log
+            .iter()
+            .take(upto)
+            .rev()
+            .find_map(|e| match &e.entry {
+                Entry::Config(m) => Some(m.clone()),
+                _ => None,
+            })
+            .unwrap_or_else(|| self.snapshot_members.clone())
+    }
+
+    /// A configuration entry entered the log at `index`: in force at once.
+    pub(super) fn config_appended<P: RaftHost<S::Command>>(
+        &mut self,
+        cx: &mut Cx<'_, P>,
+        index: u64,
+        m: Membership,
+    ) {
+        let old = std::mem::replace(&mut self.members, m);
+        self.members_index = index;
+        self.trace_members(cx);
+        if self.role == Role::Leader {
+            // A new member, or a new incarnation, owes us nothing: what the
+            // slot acknowledged before is forgotten, and it is probed from
+            // the end of the log.
+            let next = self.last_index() + 1;
+            for pos in self.targets() {
+                let p = self.peers[pos];
+                let incarnation = |s: Standing| match s {
+                    Standing::Voter(i) | Standing::Learner(i) => Some(i),
+                    Standing::Outside => None,
+                };
+                if incarnation(old.standing(p)) != incarnation(self.members.standing(p)) {
+                    self.progress[pos] = super::Progress {
+                        next_index: next,
+                        probing: true,
+                        ..super::Progress::default()
+                    };
+                }
+            }
+        }
+    }
+
+    pub(super) fn trace_members<P: RaftHost<S::Command>>(&mut self, cx: &mut Cx<'_, P>) {
+        if !cx.tracing() {
+            return;
+        }
+        let name = |p: ProcessId| cx.name(p).to_string();
+        let voters = Membership::named(&self.members.voters, name);
+        let learners = Membership::named(&self.members.learners, name);
+        let me = member_name(cx.name(self.me), self.incarnation);
+        trace(
+            cx,
+            RaftEvent::Config {
+                index: self.members_index,
+                voters,
+                learners,
+                me,
+            },
+        );
+    }
+
+    /// A joiner asks every peer to be admitted (only the leader acts).
+    pub(super) fn ask_to_join<P: RaftHost<S::Command>>(&mut self, cx: &mut Cx<'_, P>) {
+        if self.is_member() {
+            return;
+        }
+        let msg = RaftMsg::Join {
+            term: self.term,
+            incarnation: self.incarnation,
+        };
+        for pos in 0..self.peers.len() {
+            if pos != self.me_pos {
+                self.send(cx, self.peers[pos], msg.clone());
+            }
+        }
+    }
+
+    /// A joiner that hears from a leader (which may still replicate to its
+    /// lost incarnation's slot, so no election timeout comes) asks it
+    /// directly, at most once per minimum election timeout.
+    pub(super) fn ask_leader_to_join<P: RaftHost<S::Command>>(
+        &mut self,
+        cx: &mut Cx<'_, P>,
+        leader: ProcessId,
+    ) {
+        let now = cx.now();
+        if self.is_member()
+            || self
+                .join_asked_at
+                .is_some_and(|t| now < t + self.config.election_timeout.0)
+        {
+            return;
+        }
+        self.join_asked_at = Some(now);
+        let msg = RaftMsg::Join {
+            term: self.term,
+            incarnation: self.incarnation,
+        };
+        self.send(cx, leader, msg);
+    }
+
+    pub(super) fn handle_join(&mut self, from_pos: usize, incarnation: u64) {
+        if self.role == Role::Leader {
+            self.join_requests.insert(from_pos, incarnation);
+        }
+    }
+
+    /// The operator wants `p` in the group (`add_manager`) or out of it
+    /// (`remove_manager`). Kept on disk: whichever manager leads, now or
+    /// after a failover, carries the wish out.
+    pub fn want_member<P: RaftHost<S::Command>>(
+        &mut self,
+        cx: &mut Cx<'_, P>,
+        p: ProcessId,
+        member: bool,
+    ) {
+        if self.wanted.insert(p.0, member) != Some(member) {
+            let b = serde_json::to_vec(&self.wanted).expect("wishes serialize");
+            cx.disk().put(WANTED_KEY, b);
+            cx.disk().fsync();
+        }
+    }
+
+    /// May `p` be a member? The operator's latest wish, else whether it
+    /// was in the bootstrap group.
+    fn admissible(&self, p: ProcessId) -> bool {
+        self.wanted
+            .get(&p.0)
+            .copied()
+            .unwrap_or_else(|| self.bootstrap.is_voter(p))
+    }
+
+    /// The leader's membership driver, every heartbeat: at most one change
+    /// in flight (the previous one committed), and none before this term's
+    /// no-op commits. In order: hand over if the operator removes this
+    /// leader; remove a member the operator removes; replace a member that
+    /// came back as a new incarnation (remove the lost voter, then add the
+    /// learner); promote a learner that caught up.
+    pub(super) fn drive_membership<P: RaftHost<S::Command>>(&mut self, cx: &mut Cx<'_, P>) {
+        let two_at_once = self.config.planted.has(RaftBug::TwoChangesAtOnce);
+        // The planted bug goes on to the next change at once, without
+        // waiting for the one it just appended to commit.
+        let steps = if two_at_once { 3 } else { 1 };
+        for _ in 0..steps {
+            if self.role != Role::Leader
+                || self.transfer.is_some()
+                || self.commit_index < self.term_start
+                || (self.members_index > self.commit_index && !two_at_once)
+            {
+                return;
+            }
+            match self.next_change() {
+                Some(Change::Propose(m)) => {
+                    self.append_as_leader(cx, Entry::Config(m));
+                    for pos in self.targets() {
+                        if !self.progress[pos].inflight {
+                            self.send_append(cx, pos);
+                        }
+                    }
+                    self.maybe_commit(cx);
+                }
+                Some(Change::Transfer) => {
+                    self.start_transfer(cx);
+                    return;
+                }
+                None => return,
+            }
+        }
+    }
+
+    fn next_change(&mut self) -> Option<Change> {
+        let m = self.members.clone();
+        for (&p, &want) in &self.wanted {
+            let p = ProcessId(p);
+            if !want && m.contains(p) {
+                if p == self.me {
+                    return (m.voters.len() > 1).then_some(Change::Transfer);
+                }
+                return Some(Change::Propose(m.without(p)));
+            }
+        }
+        // Admitted incarnations need nothing more.
+        let done: Vec<usize> = self
+            .join_requests
+            .iter()
+            .filter(|(pos, inc)| {
+                matches!(m.standing(self.peers[**pos]),
+                    Standing::Voter(i) | Standing::Learner(i) if i == **inc)
+            })
+            .map(|(pos, _)| *pos)
+            .collect();
+        for pos in done {
+            self.join_requests.remove(&pos);
+        }
+        for (&pos, &inc) in &self.join_requests {
+            let p = self.peers[pos];
+            if !self.admissible(p) {
+                continue;
+            }
+            return Some(Change::Propose(match m.standing(p) {
+                // Its disk is gone, and with it any vote or append it
+                // acknowledged: that voter is lost. Remove it first.
+                Standing::Voter(_) => m.without(p),
+                Standing::Learner(_) | Standing::Outside => m.with_learner(p, inc),
+            }));
+        }
+        for &p in m.learners.keys() {
+            let p = ProcessId(p);
+            let Some(pos) = self.pos(p) else { continue };
+            if self.admissible(p) && self.progress[pos].match_index >= self.commit_index {
+                return Some(Change::Propose(m.promoted(p)));
+            }
+        }
+        None
+    }
+
+    /// Hands leadership to the most up-to-date other voter (thesis §3.10):
+    /// proposals stop, the target is brought up to date, then told to
+    /// campaign at once.
+    fn start_transfer<P: RaftHost<S::Command>>(&mut self, cx: &mut Cx<'_, P>) {
+        let Some(to) = self
+            .other_voters()
+            .into_iter()
+            .filter(|&pos| self.admissible(self.peers[pos]))
+            .max_by_key(|&pos| {
+                (
+                    self.progress[pos].recent_active,
+                    self.progress[pos].match_index,
+                )
+            })
+        else {
+            return;
+        };
+        self.transfer = Some(Transfer {
+            to,
+            deadline: cx.now() + self.config.election_timeout.0,
+            sent: false,
+        });
+        self.trace_transfer(cx, to, "start");
+        self.send_append(cx, to);
+        self.tick_transfer(cx);
+    }
+
+    /// Sends `TimeoutNow` once the target holds the whole log; gives up
+    /// after one minimum election timeout.
+    pub(super) fn tick_transfer<P: RaftHost<S::Command>>(&mut self, cx: &mut Cx<'_, P>) {
+        let Some(t) = self.transfer else { return };
+        if self.role != Role::Leader {
+            self.transfer = None;
+            return;
+        }
+        if cx.now() >= t.deadline {
+            self.transfer = None;
+            self.trace_transfer(cx, t.to, "abandoned");
+            return;
+        }
+        if self.progress[t.to].match_index >= self.last_index() && !t.sent {
+            self.transfer = Some(Transfer { sent: true, ..t });
+            self.trace_transfer(cx, t.to, "timeout_now");
+            let to = self.peers[t.to];
+            self.send(cx, to, RaftMsg::TimeoutNow { term: self.term });
+        }
+    }
+
+    fn trace_transfer<P: RaftHost<S::Command>>(&self, cx: &mut Cx<'_, P>, to: usize, step: &str) {
+        let to = cx.name(self.peers[to]).to_string();
+        trace(
+            cx,
+            RaftEvent::Transfer {
+                to,
+                step: step.to_string(),
+            },
+        );
+    }
+
+    /// The leader handed over: campaign now, skipping the pre-vote.
+    pub(super) fn handle_timeout_now<P: RaftHost<S::Command>>(
+        &mut self,
+        cx: &mut Cx<'_, P>,
+        from: ProcessId,
+        term: u64,
+    ) {
+        if term != self.term || self.leader != Some(from) || !self.is_voter() {
+            return;
+        }
+        self.transfer_campaign = true;
+        self.become_candidate(cx);
+    }
+}
+
+/// The driver's next step.
+enum Change {
+    /// Append this membership.
+    Propose(Membership),
+    /// Hand leadership over first.
+    Transfer,
+}
