@@ -100,6 +100,31 @@ pub fn entry(bug: Bug) -> Entry {
             "placement",
             "an empty newcomer is marked in sync and the copy that held the data is dropped",
         ),
+        Bug::CommitPastMatch => (
+            "raft",
+            "log_matching",
+            "a follower commits up to its own last entry, not the last one matching the leader's",
+        ),
+        Bug::VoteTwiceInTerm => (
+            "raft",
+            "election_safety",
+            "a voter grants a second candidate its vote in the same term (two leaders)",
+        ),
+        Bug::RestartCommitsLog => (
+            "raft",
+            "log_matching",
+            "a restarted member takes its whole log as committed, uncommitted tail included",
+        ),
+        Bug::ClientCachedRead => (
+            "client",
+            "linearizable",
+            "a client answers reads from its cache of the last value it saw (stale read)",
+        ),
+        Bug::RetryCasNewId => (
+            "client",
+            "linearizable",
+            "a compare-and-set retried under a new request id applies and then reports failure",
+        ),
     };
     Entry {
         name: bug.name(),

@@ -74,7 +74,15 @@ pub fn materialise(s: &Scenario, seed: u64) -> Scenario {
             line: 0,
         });
     }
-    out.random = None;
+    // The fault points stay on: they are not faults of the timeline.
+    out.random = s
+        .random
+        .as_ref()
+        .and_then(|r| r.buggify)
+        .map(|p| crate::scenario::RandomSpec {
+            buggify: Some(p),
+            ..Default::default()
+        });
     out
 }
 
@@ -118,6 +126,18 @@ fn clamp_to_duration(s: &mut Scenario) {
             *t = end;
         }
     }
+}
+
+/// The checkers judged at a deadline.
+const LIVENESS: &[&str] = &["leader_elected", "converged", "balanced", "available"];
+
+/// When the last fault of the timeline ends (its `until`, or its `at`).
+fn last_fault_end(s: &Scenario) -> SimTime {
+    s.events
+        .iter()
+        .map(|e| e.until.unwrap_or(e.at))
+        .max()
+        .unwrap_or(SimTime::ZERO)
 }
 
 /// One step the shrinker took, for the report.
@@ -228,6 +248,98 @@ impl Shrinker<'_> {
         c.duration = target;
         clamp_to_duration(&mut c);
         self.attempt(format!("cut the duration to {target}"), c);
+    }
+
+    /// A failure judged at a liveness deadline: the violation is reported
+    /// at the deadline, so cutting the duration alone gains nothing. The
+    /// deadline is kept relative to the end of the last fault and brought
+    /// in with the duration: first at the same distance from the last heal
+    /// (the dropped events' time is cut), then with that distance halved
+    /// while the failure survives — and, when a bug is planted, while the
+    /// same scenario without it still passes (a deadline too short for a
+    /// correct cluster would make the failure the deadline's, not the bug's).
+    fn cut_liveness(&mut self) {
+        if !LIVENESS.contains(&self.check.as_str()) {
+            return;
+        }
+        let x = &self.best.expect;
+        let Some(deadline) = x.converged_by.max(x.leader_elected_by) else {
+            return;
+        };
+        let last = last_fault_end(&self.best);
+        let floor = if self.planted.is_empty() {
+            SimDuration::from_secs(5)
+        } else {
+            SimDuration::from_millis(500)
+        };
+        let mut slack = deadline.saturating_since(last).max(floor);
+        loop {
+            let d =
+                SimDuration::from_micros((last + slack).as_micros().div_ceil(100_000) * 100_000);
+            let at = SimTime::ZERO + d;
+            let duration = d + SimDuration::from_secs(1);
+            if duration < self.best.duration {
+                let mut c = self.best.clone();
+                c.duration = duration;
+                for t in [&mut c.expect.converged_by, &mut c.expect.leader_elected_by]
+                    .into_iter()
+                    .flatten()
+                {
+                    *t = (*t).min(at);
+                }
+                clamp_to_duration(&mut c);
+                if !self.fair(&c) {
+                    break;
+                }
+                let what = format!(
+                    "deadline {at} ({slack} after the last fault ends), duration {duration}"
+                );
+                if !self.attempt(what, c) {
+                    break;
+                }
+            }
+            slack = SimDuration::from_micros(slack.as_micros() / 2);
+            if slack < floor {
+                break;
+            }
+        }
+    }
+
+    /// A safety failure found in a liveness-mode run does not need the
+    /// liveness deadlines: try without them.
+    fn drop_buggify(&mut self) {
+        if self.best.random.as_ref().and_then(|r| r.buggify).is_none() {
+            return;
+        }
+        let mut c = self.best.clone();
+        c.random = None;
+        self.attempt("fault points off (no buggify)".into(), c);
+    }
+
+    fn drop_deadlines(&mut self) {
+        let x = &self.best.expect;
+        if LIVENESS.contains(&self.check.as_str())
+            || self.check.starts_with("expect")
+            || (x.converged_by.is_none() && x.leader_elected_by.is_none())
+        {
+            return;
+        }
+        let mut c = self.best.clone();
+        c.expect.converged_by = None;
+        c.expect.leader_elected_by = None;
+        self.attempt("no liveness deadline".into(), c);
+    }
+
+    /// With a planted bug, whether the scenario passes without it (a
+    /// reduction must not make a correct cluster fail the same way).
+    fn fair(&mut self, c: &Scenario) -> bool {
+        if self.planted.is_empty() {
+            return true;
+        }
+        let Some(c) = roundtrip(c) else { return false };
+        self.runs += 1;
+        let r = run_quiet(&c, self.seed, Planted::NONE);
+        r.as_ref().and_then(failure_signature).as_deref() != Some(self.check.as_str())
     }
 
     /// Delta debugging over the events: remove chunks of decreasing size
@@ -363,14 +475,18 @@ pub fn shrink(
         });
     }
     sh.cut_duration();
+    sh.drop_buggify();
+    sh.drop_deadlines();
     // Two passes: a reduction of one kind often opens another.
     for _ in 0..2 {
         let before = (sh.best.events.len(), sh.best.duration, sh.steps.len());
         sh.drop_events();
         sh.cut_duration();
+        sh.cut_liveness();
         sh.shorten_spans();
         sh.lower_sizes();
         sh.cut_duration();
+        sh.cut_liveness();
         if (sh.best.events.len(), sh.best.duration, sh.steps.len()) == before {
             break;
         }

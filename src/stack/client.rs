@@ -20,8 +20,9 @@ use crate::sim::rng::{self, RngExt};
 use crate::sim::{Cx, Process, ProcessId, SimDuration, SimTime, TimerId};
 
 use super::cluster::{ClusterConfig, Kind, Msg, Timer};
-use super::events::{OpType, StackEvent};
+use super::events::{OpF, OpType, StackEvent};
 use super::grid::Geometry;
+use super::planted::{Bug, Planted};
 use super::replication::{ClientOp, DataMsg, DataTimer, Outcome, Request};
 
 /// How keys are chosen.
@@ -140,6 +141,12 @@ impl Plan {
         self.seq
     }
 
+    /// A request id no operation uses (the planted `RetryCasNewId`).
+    fn fresh_id(&mut self) -> u64 {
+        self.seq += 1;
+        self.seq
+    }
+
     fn gap(rng: &mut ChaCha8Rng, spec: &WorkloadSpec) -> SimDuration {
         if spec.rate <= 0.0 {
             return SimDuration(u64::MAX / 4);
@@ -190,6 +197,9 @@ const RETRY_AFTER_MAX: SimDuration = SimDuration::from_millis(200);
 #[derive(Clone, Debug)]
 struct InFlight {
     seq: u64,
+    /// The request id on the wire: `seq`, except under the planted
+    /// `RetryCasNewId`.
+    wire: u64,
     op: ClientOp,
     partition: u32,
     target: Option<ProcessId>,
@@ -222,6 +232,7 @@ pub struct Client {
     current: Option<InFlight>,
     infos: u64,
     issue_timer: Option<TimerId>,
+    planted: Planted,
 }
 
 impl Client {
@@ -246,6 +257,7 @@ impl Client {
             current: None,
             infos: 0,
             issue_timer: None,
+            planted: config.planted,
         }
     }
 
@@ -311,9 +323,15 @@ impl Client {
                 }
             }
             DataTimer::Retry(seq) if self.current.as_ref().is_some_and(|c| c.seq == seq) => {
+                let careless = self.planted.has(Bug::RetryCasNewId);
+                let fresh = self.plan.as_mut().map(Plan::fresh_id);
                 if let Some(c) = self.current.as_mut() {
                     c.retry = None;
                     c.attempts += 1;
+                    if let (true, ClientOp::Cas { .. }, Some(id)) = (careless, &c.op, fresh) {
+                        // The planted bug: the retry goes out as a new request.
+                        c.wire = id;
+                    }
                     // Ask the cached primary, else rotate through the nodes.
                     c.target = None;
                 }
@@ -323,6 +341,7 @@ impl Client {
                 if let Some(c) = self.current.as_mut() {
                     c.deadline = None;
                 }
+                cx.reached("client: operation timed out, outcome unknown");
                 self.complete(cx, OpType::Info, None);
             }
             _ => {}
@@ -337,6 +356,36 @@ impl Client {
             return;
         };
         let cell = op.cell();
+        if let (Op::Read { .. }, true, Some(&v)) = (
+            &op,
+            self.planted.has(Bug::ClientCachedRead),
+            self.seen.get(&cell),
+        ) {
+            // The planted bug: a read answered from the client's cache of
+            // what it last saw, without asking the primary.
+            self.current = Some(InFlight {
+                seq,
+                wire: seq,
+                partition: self.geometry.partition_of_cell(cell),
+                op: ClientOp::Read { cell },
+                target: None,
+                attempts: 0,
+                retry: None,
+                deadline: None,
+            });
+            cx.trace(StackEvent::Op {
+                process: self.process(),
+                kind: OpType::Invoke,
+                f: OpF::Read,
+                key: cell,
+                value: None,
+                expected: None,
+                req: seq,
+            });
+            self.complete(cx, OpType::Ok, Some(v));
+            self.pull(cx);
+            return;
+        }
         let op = match op {
             Op::Read { cell } => ClientOp::Read { cell },
             Op::Write { cell, value } => ClientOp::Write { cell, value },
@@ -363,6 +412,7 @@ impl Client {
         let deadline = cx.set_timer(self.timeout(), Timer::Data(DataTimer::Deadline(seq)));
         self.current = Some(InFlight {
             seq,
+            wire: seq,
             partition: self.geometry.partition_of_cell(cell),
             op,
             target: None,
@@ -382,6 +432,11 @@ impl Client {
         let Some(c) = self.current.as_mut() else {
             return;
         };
+        // Fault point: the cached primary forgotten; the client rotates
+        // through the nodes and follows their redirects.
+        if c.target.is_none() && cx.buggify("client/forget-primary") {
+            self.primaries.remove(&c.partition);
+        }
         let target = c
             .target
             .or_else(|| self.primaries.get(&c.partition).copied())
@@ -397,15 +452,19 @@ impl Client {
             return;
         };
         c.target = Some(to);
-        cx.send(
-            to,
-            Msg::Data(Box::new(DataMsg::Request(Request {
-                client: self.index,
-                seq: c.seq,
-                partition: c.partition,
-                op: c.op.clone(),
-            }))),
-        );
+        // Fault point: a retry lost before it left, as if dropped; the
+        // retry timer below sends it again.
+        if !(c.attempts > 0 && cx.buggify("client/drop-retry")) {
+            cx.send(
+                to,
+                Msg::Data(Box::new(DataMsg::Request(Request {
+                    client: self.index,
+                    seq: c.wire,
+                    partition: c.partition,
+                    op: c.op.clone(),
+                }))),
+            );
+        }
         if let Some(t) = c.retry.take() {
             cx.cancel_timer(t);
         }
@@ -425,7 +484,8 @@ impl Client {
         let Some(c) = self.current.as_ref() else {
             return;
         };
-        if c.seq != r.seq {
+        if c.seq != r.seq && c.wire != r.seq {
+            cx.reached("client: answer to a finished operation ignored");
             return; // an answer to an earlier attempt of a finished operation
         }
         match r.outcome {
@@ -447,6 +507,7 @@ impl Client {
                 self.complete(cx, OpType::Ok, None);
             }
             Outcome::CasFailed => {
+                cx.reached("client: compare-and-set lost a race");
                 self.primaries.insert(r.partition, from);
                 self.complete(cx, OpType::Fail, None);
             }
@@ -462,13 +523,14 @@ impl Client {
                 }
                 // Follow a redirect at once; otherwise wait for the retry.
                 if hint.is_some() && hint != Some(from) {
+                    cx.reached("client: followed a redirect to the primary");
                     if let Some(c) = self.current.as_mut() {
                         c.target = hint;
                     }
                     self.send(cx);
                 }
             }
-            Outcome::Busy => {}
+            Outcome::Busy => cx.reached("client: primary busy, waits for the retry"),
         }
     }
 

@@ -7,8 +7,6 @@
 
 use std::fmt;
 
-use super::consensus::{RaftBug, RaftBugs};
-
 /// A deliberate bug.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Bug {
@@ -58,11 +56,25 @@ pub enum Bug {
     /// replicas are removed as abandoned moves, and a node counted in sync
     /// calls its incomplete copy complete.
     SeedFromEmptySource,
+    /// Raft: a follower takes the leader's commit index up to its own last
+    /// entry rather than the last entry it knows matches the leader's.
+    CommitPastMatch,
+    /// Raft: a voter grants a second candidate its vote in a term it
+    /// already voted in.
+    VoteTwiceInTerm,
+    /// Raft: a restarted member counts every entry of its log committed.
+    RestartCommitsLog,
+    /// Client: a read answered from the client's cache of the last value
+    /// it saw, without asking the primary.
+    ClientCachedRead,
+    /// Client: a compare-and-set is retried under a new request id, so the
+    /// primary's duplicate table cannot recognise it.
+    RetryCasNewId,
 }
 
 impl Bug {
     /// Every planted bug.
-    pub const ALL: [Bug; 15] = [
+    pub const ALL: [Bug; 20] = [
         Bug::VoteWithoutLogCheck,
         Bug::CommitOldTermByCounting,
         Bug::VoteBeforeFsync,
@@ -78,6 +90,11 @@ impl Bug {
         Bug::PlanAgainstStaleLiveness,
         Bug::PausedLeaderJudges,
         Bug::SeedFromEmptySource,
+        Bug::CommitPastMatch,
+        Bug::VoteTwiceInTerm,
+        Bug::RestartCommitsLog,
+        Bug::ClientCachedRead,
+        Bug::RetryCasNewId,
     ];
 
     /// The name used on the command line.
@@ -99,6 +116,11 @@ impl Bug {
             Bug::PlanAgainstStaleLiveness => "plan-against-stale-liveness",
             Bug::PausedLeaderJudges => "paused-leader-judges",
             Bug::SeedFromEmptySource => "seed-from-empty-source",
+            Bug::CommitPastMatch => "commit-past-match",
+            Bug::VoteTwiceInTerm => "vote-twice-in-term",
+            Bug::RestartCommitsLog => "restart-commits-log",
+            Bug::ClientCachedRead => "client-cached-read",
+            Bug::RetryCasNewId => "retry-cas-new-id",
         }
     }
 }
@@ -162,22 +184,6 @@ impl Planted {
             );
         }
         Ok(set)
-    }
-
-    /// The Raft bugs among them, for a manager's consensus member.
-    pub fn raft(self) -> RaftBugs {
-        [
-            (Bug::VoteWithoutLogCheck, RaftBug::VoteWithoutLogCheck),
-            (
-                Bug::CommitOldTermByCounting,
-                RaftBug::CommitOldTermByCounting,
-            ),
-            (Bug::VoteBeforeFsync, RaftBug::VoteBeforeFsync),
-            (Bug::IgnoreHigherTerm, RaftBug::IgnoreHigherTerm),
-        ]
-        .into_iter()
-        .filter(|(bug, _)| self.has(*bug))
-        .fold(RaftBugs::NONE, |set, (_, raft)| set.with(raft))
     }
 
     /// The planted bugs, by name.
