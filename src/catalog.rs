@@ -100,10 +100,10 @@ pub fn entry(bug: Bug) -> Entry {
             "placement",
             "an empty newcomer is marked in sync and the copy that held the data is dropped",
         ),
-        Bug::CommitPastMatch => (
+        Bug::PreVotesCountAsVotes => (
             "raft",
-            "log_matching",
-            "a follower commits up to its own last entry, not the last one matching the leader's",
+            "election_safety",
+            "a candidate counts its pre-vote grants as votes (pre-votes bind no one: two leaders)",
         ),
         Bug::VoteTwiceInTerm => (
             "raft",

@@ -56,9 +56,9 @@ pub enum Bug {
     /// replicas are removed as abandoned moves, and a node counted in sync
     /// calls its incomplete copy complete.
     SeedFromEmptySource,
-    /// Raft: a follower takes the leader's commit index up to its own last
-    /// entry rather than the last entry it knows matches the leader's.
-    CommitPastMatch,
+    /// Raft: a candidate counts the pre-votes it was granted as votes of
+    /// its new term (a pre-vote binds no one).
+    PreVotesCountAsVotes,
     /// Raft: a voter grants a second candidate its vote in a term it
     /// already voted in.
     VoteTwiceInTerm,
@@ -90,7 +90,7 @@ impl Bug {
         Bug::PlanAgainstStaleLiveness,
         Bug::PausedLeaderJudges,
         Bug::SeedFromEmptySource,
-        Bug::CommitPastMatch,
+        Bug::PreVotesCountAsVotes,
         Bug::VoteTwiceInTerm,
         Bug::RestartCommitsLog,
         Bug::ClientCachedRead,
@@ -116,7 +116,7 @@ impl Bug {
             Bug::PlanAgainstStaleLiveness => "plan-against-stale-liveness",
             Bug::PausedLeaderJudges => "paused-leader-judges",
             Bug::SeedFromEmptySource => "seed-from-empty-source",
-            Bug::CommitPastMatch => "commit-past-match",
+            Bug::PreVotesCountAsVotes => "pre-votes-count-as-votes",
             Bug::VoteTwiceInTerm => "vote-twice-in-term",
             Bug::RestartCommitsLog => "restart-commits-log",
             Bug::ClientCachedRead => "client-cached-read",

@@ -142,7 +142,10 @@ impl<S: StateMachine> ConsensusManager<S> {
         self.persist_hard_state(cx);
         self.role = Role::Candidate;
         self.leader = None;
-        self.votes.iter_mut().for_each(|v| *v = None);
+        if !self.config.planted.has(Bug::PreVotesCountAsVotes) {
+            // (The planted bug keeps the pre-vote grants as votes.)
+            self.votes.iter_mut().for_each(|v| *v = None);
+        }
         self.votes[self.me_pos] = Some(true);
         self.reset_election_deadline(cx);
         self.trace_role(cx);

@@ -135,13 +135,7 @@ impl<S: StateMachine> ConsensusManager<S> {
                     self.sync(cx);
                 }
                 let match_index = prev_index + count;
-                let commit = if self.config.planted.has(Bug::CommitPastMatch) {
-                    // The planted bug: the leader's commit index is taken up
-                    // to our last entry, matched or not.
-                    leader_commit.min(self.last_index())
-                } else {
-                    leader_commit.min(match_index)
-                };
+                let commit = leader_commit.min(match_index);
                 if commit > self.commit_index {
                     self.commit_index = commit;
                     self.apply(cx);
