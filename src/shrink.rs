@@ -305,6 +305,74 @@ impl Shrinker<'_> {
         }
     }
 
+    /// Closes quiet gaps in the timeline: the events after a gap (and the
+    /// deadlines and the duration with them) move earlier by part of it,
+    /// while the failure survives. Fewer events leave long gaps where the
+    /// dropped ones were; this is what brings a failure judged at a
+    /// deadline after its last fault down to a fraction of the run.
+    fn compress_gaps(&mut self) {
+        let mut i = 0;
+        while i < self.best.events.len() {
+            let mut order: Vec<usize> = (0..self.best.events.len()).collect();
+            order.sort_by_key(|&k| (self.best.events[k].at, k));
+            let Some(&k) = order.get(i) else { break };
+            // The cluster needs its first second to start and elect.
+            let earlier_end = order[..i]
+                .iter()
+                .map(|&j| {
+                    let e = &self.best.events[j];
+                    e.until.unwrap_or(e.at)
+                })
+                .max()
+                .unwrap_or(SimTime(1_000_000));
+            let at = self.best.events[k].at;
+            let gap = at.saturating_since(earlier_end).as_micros();
+            let mut kept = false;
+            for part in [4, 2] {
+                let shift = gap - gap / part;
+                // Whole milliseconds keep the file readable.
+                let shift = SimDuration::from_micros(shift / 1000 * 1000);
+                if shift < SimDuration::from_millis(200) {
+                    break;
+                }
+                let mut c = self.best.clone();
+                let back = |t: &mut SimTime| {
+                    if *t >= at {
+                        *t = SimTime(t.as_micros() - shift.as_micros());
+                    }
+                };
+                for &j in &order[i..] {
+                    let e = &mut c.events[j];
+                    back(&mut e.at);
+                    if let Some(u) = &mut e.until {
+                        back(u);
+                    }
+                }
+                for t in [&mut c.expect.converged_by, &mut c.expect.leader_elected_by]
+                    .into_iter()
+                    .flatten()
+                {
+                    back(t);
+                }
+                if let Some(w) = &mut c.workload {
+                    back(&mut w.stop);
+                }
+                c.duration = SimDuration::from_micros(c.duration.as_micros() - shift.as_micros());
+                clamp_to_duration(&mut c);
+                if !self.fair(&c) {
+                    continue;
+                }
+                if self.attempt(format!("move the events from {at} on {shift} earlier"), c) {
+                    kept = true;
+                    break;
+                }
+            }
+            if !kept {
+                i += 1;
+            }
+        }
+    }
+
     /// A safety failure found in a liveness-mode run does not need the
     /// liveness deadlines: try without them.
     fn drop_buggify(&mut self) {
@@ -483,6 +551,10 @@ pub fn shrink(
         sh.drop_events();
         sh.cut_duration();
         sh.cut_liveness();
+        if LIVENESS.contains(&sh.check.as_str()) {
+            sh.compress_gaps();
+            sh.cut_liveness();
+        }
         sh.shorten_spans();
         sh.lower_sizes();
         sh.cut_duration();
