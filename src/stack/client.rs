@@ -324,7 +324,15 @@ impl Client {
             }
             DataTimer::Retry(seq) if self.current.as_ref().is_some_and(|c| c.seq == seq) => {
                 let careless = self.planted.has(Bug::RetryCasNewId);
-                let fresh = self.plan.as_mut().map(Plan::fresh_id);
+                let cas = self
+                    .current
+                    .as_ref()
+                    .is_some_and(|c| matches!(c.op, ClientOp::Cas { .. }));
+                let fresh = if careless && cas {
+                    self.plan.as_mut().map(Plan::fresh_id)
+                } else {
+                    None
+                };
                 if let Some(c) = self.current.as_mut() {
                     c.retry = None;
                     c.attempts += 1;

@@ -10,6 +10,7 @@ use crate::check::raft::raft_checkers;
 use crate::sim::rng::{self, ChaCha8Rng, RngExt};
 use crate::sim::{Clock, NetConfig, SimDuration, Status, TimerKind, World};
 use crate::stack::events::StackEvent;
+#[cfg_attr(not(feature = "planted-bugs"), allow(unused_imports))]
 use crate::stack::planted::{Bug, Planted};
 
 /// A tiny state machine: how many commands, a hash chain over them, the last one.
