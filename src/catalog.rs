@@ -115,6 +115,31 @@ pub fn entry(bug: Bug) -> Entry {
             "election_safety",
             "a learner or a manager back on an empty disk votes; a stale voter slot counts it",
         ),
+        Bug::PreVotesCountAsVotes => (
+            "raft",
+            "election_safety",
+            "a candidate counts its pre-vote grants as votes (pre-votes bind no one: two leaders)",
+        ),
+        Bug::VoteTwiceInTerm => (
+            "raft",
+            "election_safety",
+            "a voter grants a second candidate its vote in the same term (two leaders)",
+        ),
+        Bug::RestartCommitsLog => (
+            "raft",
+            "log_matching",
+            "a restarted member takes its whole log as committed, uncommitted tail included",
+        ),
+        Bug::ClientCachedRead => (
+            "client",
+            "linearizable",
+            "a client answers reads from its cache of the last value it saw (stale read)",
+        ),
+        Bug::RetryCasNewId => (
+            "client",
+            "linearizable",
+            "a compare-and-set retried under a new request id applies and then reports failure",
+        ),
     };
     Entry {
         name: bug.name(),

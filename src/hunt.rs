@@ -12,14 +12,27 @@
 //! ```
 //!
 //! Reproducible from the hunt seed alone: runs are numbered, each run's
-//! configuration and seed depend on (H, i) only, and the reported failure is
-//! the lowest-numbered failing run — every run numbered below it has been run
-//! to completion before the hunt stops (unless the budget ran out first).
+//! configuration and seed depend on (H, i) only — and, for one run in four
+//! from the third generation of [`GENERATION`] runs on, on the pool of its
+//! generation — and the reported failure is the lowest-numbered failing
+//! run: every run numbered below it has been run to completion before the
+//! hunt stops (unless the budget ran out first).
+//!
+//! **The pool.** Each run reports the coverage probes it reached
+//! (`cx.reached`). The pool of generation `k` holds the [`POOL_SIZE`]
+//! configurations of generations before `k - 1` that reached the rarest
+//! probes (each reached by at most a tenth of those runs); a mutating run
+//! varies one of them (timing, network, fault kinds, rates, fault points,
+//! load). Which runs a pool is built from is fixed by the numbering, not by
+//! the order the workers finish in, so the pool — like everything else —
+//! follows from the hunt seed.
 
+use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use crate::coverage::Coverage;
 use crate::run::RunReport;
 use crate::scenario::{
     Action, EventSpec, KeyDist, RandomClock, RandomFault, RandomSpec, Scenario, Target, Workload,
@@ -29,6 +42,7 @@ use crate::sim::SimDuration;
 use crate::sim::rng::{self, ChaCha8Rng, RngExt};
 use crate::sim::time::SimTime;
 use crate::stack::planted::Planted;
+use crate::stack::points::PROBES;
 
 /// The seed of run `index` of the hunt with seed `hunt_seed`.
 pub fn run_seed(hunt_seed: u64, index: u64) -> u64 {
@@ -80,6 +94,7 @@ fn draw_random(rng: &mut ChaCha8Rng) -> RandomSpec {
                 None
             },
             heal_at: None,
+            buggify: None,
         };
         let any = spec.crash.is_some()
             || spec.pause.is_some()
@@ -185,6 +200,9 @@ fn draw_admin(rng: &mut ChaCha8Rng, s: &mut Scenario) {
             at_ms += every_ms;
         }
     }
+    if s.cluster.managers >= 3 && rng::chance(rng, 0.35) {
+        manager_chaos(rng, s);
+    }
     if rng::chance(rng, 0.2) {
         let id = fresh("n", 90);
         let at = SimTime(rng::uniform_u64(rng, 2, end / 2) * 1_000_000);
@@ -194,6 +212,82 @@ fn draw_admin(rng: &mut ChaCha8Rng, s: &mut Scenario) {
             action: Action::Impostor(id),
             line: 0,
         });
+    }
+}
+
+/// Manager chaos: the schedules consensus bugs need and random crashes
+/// rarely produce — elections that race (a narrow timeout range), slow
+/// links between managers (an answer, an append or an fsync'd vote in
+/// flight for 50-150 ms), managers crashing for a few milliseconds, and a
+/// leader whose messages stop going out (its entries reach a minority).
+fn manager_chaos(rng: &mut ChaCha8Rng, s: &mut Scenario) {
+    let end_ms = secs(s.duration) * 1000 * 6 / 10;
+    let managers = u64::from(s.cluster.managers);
+    let manager = |rng: &mut ChaCha8Rng| format!("m{}", rng::uniform_u64(rng, 1, managers));
+    // Slow links, one direction each, for the first part of the run.
+    for _ in 0..rng::uniform_u64(rng, 0, managers) {
+        let (from, to) = (manager(rng), manager(rng));
+        if from == to {
+            continue;
+        }
+        let lat = rng::uniform_u64(rng, 50, 150);
+        s.events.push(EventSpec {
+            at: SimTime(0),
+            until: Some(SimTime(rng::uniform_u64(rng, end_ms / 3, end_ms) * 1000)),
+            action: Action::Link {
+                from,
+                to,
+                latency: Some([SimDuration::from_millis(lat), SimDuration::from_millis(lat)]),
+                drop: None,
+                duplicate: None,
+            },
+            line: 0,
+        });
+    }
+    let mut at_ms = rng::uniform_u64(rng, 400, 2000);
+    // A crash storm (managers down for milliseconds, every few hundred:
+    // one lands between a vote and its fsync, or between an entry's
+    // replication and its commit), or slower leader changes.
+    let storm = rng::chance(rng, 0.5);
+    let every_ms = if storm {
+        rng::uniform_u64(rng, 80, 300)
+    } else {
+        rng::uniform_u64(rng, 250, 1500)
+    };
+    let end_ms = if storm {
+        end_ms.min(at_ms + rng::uniform_u64(rng, 3000, 8000))
+    } else {
+        end_ms
+    };
+    let one_way = rng::chance(rng, 0.5);
+    while at_ms + 500 < end_ms && s.events.len() < 80 {
+        let down_ms = if storm {
+            rng::uniform_u64(rng, 2, 30)
+        } else {
+            [5, 20, 100, 400][rng::uniform_u64(rng, 0, 3) as usize]
+        };
+        let action = if one_way && rng::chance(rng, 0.4) {
+            Action::OneWay {
+                from: Target::Leader,
+                to: Target::Id("*".into()),
+            }
+        } else if storm || rng::chance(rng, 0.5) {
+            Action::Crash(Target::AnyManager)
+        } else {
+            Action::Crash(Target::Leader)
+        };
+        let until = if matches!(action, Action::OneWay { .. }) {
+            at_ms + rng::uniform_u64(rng, 200, 1200)
+        } else {
+            at_ms + down_ms
+        };
+        s.events.push(EventSpec {
+            at: SimTime(at_ms * 1000),
+            until: Some(SimTime(until * 1000)),
+            action,
+            line: 0,
+        });
+        at_ms += every_ms;
     }
 }
 
@@ -247,9 +341,10 @@ fn draw(rng: &mut ChaCha8Rng, base: Option<&Scenario>) -> Scenario {
             s.placement.max_concurrent_moves = rng::uniform_u64(rng, 1, 4) as u32;
             s.disk.torn_writes = rng::chance(rng, 0.5);
             let rate = rng::uniform_u64(rng, 10, 300) as f64;
+            let read_tenths = rng::uniform_u64(rng, 0, 10);
             s.workload = Some(Workload {
                 rate,
-                read_ratio: rng::uniform_u64(rng, 0, 10) as f64 / 10.0,
+                read_ratio: read_tenths as f64 / 10.0,
                 keys: if rng::chance(rng, 0.5) {
                     KeyDist::Uniform
                 } else {
@@ -257,7 +352,11 @@ fn draw(rng: &mut ChaCha8Rng, base: Option<&Scenario>) -> Scenario {
                 },
                 start: SimTime(1_000_000),
                 stop: SimTime(duration.as_micros() - 1_000_000),
-                cas_ratio: 0.0,
+                cas_ratio: if rng::chance(rng, 0.5) {
+                    rng::uniform_u64(rng, 1, 5).min(10 - read_tenths) as f64 / 10.0
+                } else {
+                    0.0
+                },
                 timeout: SimDuration::from_secs(1),
             });
             draw_admin(rng, &mut s);
@@ -270,8 +369,23 @@ fn draw(rng: &mut ChaCha8Rng, base: Option<&Scenario>) -> Scenario {
         s.grid.replication_factor = s.grid.replication_factor.max(2);
     }
     draw_timing(rng, &mut s);
+    let chaos = s.events.iter().any(|e| {
+        matches!(
+            e.action,
+            Action::OneWay { .. } | Action::Link { .. } | Action::Crash(Target::AnyManager)
+        )
+    });
+    if base.is_none() && chaos {
+        // Manager chaos: elections that race.
+        let lo = s.timing.election_timeout[0];
+        s.timing.election_timeout[1] = lo + SimDuration::from_millis(rng::uniform_u64(rng, 5, 40));
+    }
     draw_network(rng, &mut s);
     let mut random = draw_random(rng);
+    // The stack's fault points, in half the runs.
+    if rng::chance(rng, 0.5) {
+        random.buggify = Some([0.01, 0.03, 0.1][rng::uniform_u64(rng, 0, 2) as usize]);
+    }
     if liveness {
         // Faults stop a little past half-way; then every liveness checker
         // judges whether the cluster recovered by the deadline.
@@ -280,6 +394,12 @@ fn draw(rng: &mut ChaCha8Rng, base: Option<&Scenario>) -> Scenario {
         if s.expect.converged_by.is_none() {
             s.expect.converged_by = Some(SimTime(s.duration.as_micros() - 1_000_000));
         }
+    } else if base.is_none() {
+        // Faults end a few seconds before the end even in safety mode: a
+        // node crashed in the last milliseconds holds its data on a disk no
+        // one can read at the end, which the durability checker counts as
+        // lost — a property of where the run stops, not of the system.
+        random.heal_at = Some(SimTime(s.duration.as_micros() - 5_000_000));
     }
     s.random = Some(random);
     s
@@ -374,18 +494,183 @@ pub struct HuntReport {
     /// The lowest-numbered failing run, if any.
     pub found: Option<Found>,
     /// Failures of other checkers than the one hunted for, by checker.
-    pub other_failures: std::collections::BTreeMap<String, u64>,
+    pub other_failures: BTreeMap<String, u64>,
+    /// Coverage probes over the finished runs.
+    pub coverage: Coverage,
+    /// Runs that mutated a pool configuration (one that reached rare probes).
+    pub pool_runs: u64,
 }
 
-/// The configuration of run `index`.
-pub fn configuration_of(opts: &HuntOptions, index: u64) -> (u64, Scenario) {
+/// Runs per generation of the pool of rare configurations: the pool a run
+/// of generation `k` mutates is built from the runs of generations before
+/// `k - 1`, so it never waits on runs still in flight (only, at worst, on
+/// those of the generation before its own).
+pub const GENERATION: u64 = 32;
+
+/// Configurations kept in the pool.
+pub const POOL_SIZE: usize = 8;
+
+/// A probe counts as rare when at most this share of runs reached it.
+const RARE_SHARE: f64 = 0.1;
+
+/// Whether run `index` mutates a pool member (when the pool is not empty):
+/// one run in four from the third generation on.
+fn mutates(index: u64) -> bool {
+    index % 4 == 3 && index / GENERATION >= 2
+}
+
+/// The configuration of run `index`, given the pool of its generation.
+pub fn configuration_of(opts: &HuntOptions, index: u64, pool: &[Scenario]) -> (u64, Scenario) {
     let seed = run_seed(opts.seed, index);
     let base = if opts.bases.is_empty() {
         None
     } else {
         Some(&opts.bases[(index % opts.bases.len() as u64) as usize])
     };
+    if mutates(index) && !pool.is_empty() {
+        let mut rng = rng::stream(seed, "faults/pool");
+        let parent = &pool[rng::uniform_u64(&mut rng, 0, pool.len() as u64 - 1) as usize];
+        if let Some(child) = roundtrip(&mutate(&mut rng, parent)) {
+            return (seed, child);
+        }
+    }
     (seed, configuration(seed, base))
+}
+
+/// A variation of a configuration that reached rare probes: one or two of
+/// its knobs drawn again, the rest (cluster, events) kept.
+fn mutate(rng: &mut ChaCha8Rng, parent: &Scenario) -> Scenario {
+    let mut s = parent.clone();
+    for _ in 0..rng::uniform_u64(rng, 1, 2) {
+        match rng::uniform_u64(rng, 0, 5) {
+            0 => draw_timing(rng, &mut s),
+            1 => draw_network(rng, &mut s),
+            2 => {
+                let old = s.random.take().unwrap_or_default();
+                let mut r = draw_random(rng);
+                r.heal_at = old.heal_at;
+                r.buggify = old.buggify;
+                s.random = Some(r);
+            }
+            3 => {
+                // Twice the fault rate of every kind.
+                if let Some(r) = &mut s.random {
+                    for f in [&mut r.crash, &mut r.pause, &mut r.partition, &mut r.isolate]
+                        .into_iter()
+                        .flatten()
+                    {
+                        f.every = SimDuration::from_micros((f.every.as_micros() / 2).max(500_000));
+                    }
+                }
+            }
+            4 => {
+                if let Some(r) = &mut s.random {
+                    r.buggify = match r.buggify {
+                        Some(_) => None,
+                        None => Some(0.05),
+                    };
+                }
+            }
+            _ => {
+                if let Some(w) = &mut s.workload {
+                    w.rate = if rng::chance(rng, 0.5) {
+                        (w.rate * 2.0).min(600.0)
+                    } else {
+                        (w.rate / 2.0).max(5.0).floor()
+                    };
+                }
+            }
+        }
+    }
+    s
+}
+
+/// The probes a run reached, as a bit set over [`PROBES`] (positions).
+fn probe_bits(r: &RunReport) -> u64 {
+    PROBES
+        .iter()
+        .enumerate()
+        .filter(|(_, (name, _))| r.probes.contains_key(*name))
+        .fold(0, |bits, (i, _)| bits | 1 << i)
+}
+
+/// What the workers share: the probes each finished run reached, and the
+/// pool of every generation built so far.
+#[derive(Default)]
+struct Shared {
+    reached: BTreeMap<u64, u64>,
+    pools: Vec<Vec<Scenario>>,
+    /// Every run below this has finished.
+    finished_below: u64,
+}
+
+impl Shared {
+    fn finish(&mut self, index: u64, bits: u64) {
+        self.reached.insert(index, bits);
+        while self.reached.contains_key(&self.finished_below) {
+            self.finished_below += 1;
+        }
+    }
+
+    /// Builds the pools up to generation `k` if the runs they need have
+    /// finished; false when they have not yet.
+    fn build_pools(&mut self, opts: &HuntOptions, k: usize) -> bool {
+        while self.pools.len() <= k {
+            let m = self.pools.len() as u64;
+            let need = m.saturating_sub(1) * GENERATION;
+            if m < 2 {
+                self.pools.push(Vec::new());
+                continue;
+            }
+            if self.finished_below < need {
+                return false;
+            }
+            let runs: Vec<(u64, u64)> = self.reached.range(..need).map(|(i, b)| (*i, *b)).collect();
+            let mut count = [0u64; 64];
+            for (_, bits) in &runs {
+                for (i, c) in count.iter_mut().enumerate() {
+                    *c += (bits >> i) & 1;
+                }
+            }
+            let rare = |i: usize| count[i] > 0 && count[i] as f64 <= RARE_SHARE * runs.len() as f64;
+            // Score: the rarer the probes a run reached, the higher.
+            let mut scored: Vec<(f64, u64)> = runs
+                .iter()
+                .filter_map(|(index, bits)| {
+                    let score: f64 = (0..64)
+                        .filter(|i| bits >> i & 1 == 1 && rare(*i))
+                        .map(|i| 1.0 / count[i] as f64)
+                        .sum();
+                    (score > 0.0).then_some((score, *index))
+                })
+                .collect();
+            scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+            let pool = scored
+                .iter()
+                .take(POOL_SIZE)
+                .map(|(_, j)| {
+                    let g = (j / GENERATION) as usize;
+                    configuration_of(opts, *j, &self.pools[g]).1
+                })
+                .collect();
+            self.pools.push(pool);
+        }
+        true
+    }
+
+    fn coverage(&self) -> Coverage {
+        let mut c = Coverage::new();
+        for bits in self.reached.values() {
+            let names: Vec<String> = PROBES
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| bits >> i & 1 == 1)
+                .map(|(_, (n, _))| n.to_string())
+                .collect();
+            c.add(&names);
+        }
+        c
+    }
 }
 
 /// Runs the hunt.
@@ -397,22 +682,46 @@ pub fn hunt(opts: &HuntOptions) -> HuntReport {
     let lowest_failure = AtomicU64::new(u64::MAX);
     let found: Mutex<Option<Found>> = Mutex::new(None);
     let out_of_budget = std::sync::atomic::AtomicBool::new(false);
-    let others: Mutex<std::collections::BTreeMap<String, u64>> = Mutex::default();
+    let others: Mutex<BTreeMap<String, u64>> = Mutex::default();
+    let shared: Mutex<Shared> = Mutex::default();
+    let pool_runs = AtomicU64::new(0);
     let jobs = opts.jobs.clamp(1, 64);
+    let lock = || shared.lock().unwrap_or_else(|e| e.into_inner());
     std::thread::scope(|scope| {
         for _ in 0..jobs {
             scope.spawn(|| {
-                loop {
+                'runs: loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     if i >= opts.max_runs || i > lowest_failure.load(Ordering::Relaxed) {
                         break;
                     }
+                    // The pool of this run's generation: wait (briefly) for
+                    // the runs it is built from.
+                    let pool = if mutates(i) {
+                        let k = (i / GENERATION) as usize;
+                        loop {
+                            if started.elapsed() >= opts.budget {
+                                out_of_budget.store(true, Ordering::Relaxed);
+                                break 'runs;
+                            }
+                            let mut sh = lock();
+                            if sh.build_pools(opts, k) {
+                                break sh.pools[k].clone();
+                            }
+                            drop(sh);
+                            std::thread::sleep(Duration::from_millis(2));
+                        }
+                    } else {
+                        Vec::new()
+                    };
                     if started.elapsed() >= opts.budget {
                         out_of_budget.store(true, Ordering::Relaxed);
                         break;
                     }
-                    let (seed, s) = configuration_of(opts, i);
+                    pool_runs.fetch_add(u64::from(!pool.is_empty()), Ordering::Relaxed);
+                    let (seed, s) = configuration_of(opts, i, &pool);
                     let report = run_quiet(&s, seed, opts.planted);
+                    lock().finish(i, report.as_ref().map_or(0, probe_bits));
                     let d = done.fetch_add(1, Ordering::Relaxed) + 1;
                     let mut sig = report.as_ref().and_then(failure_signature);
                     if let (Some(want), Some(got)) = (&opts.checker, &sig)
@@ -447,12 +756,15 @@ pub fn hunt(opts: &HuntOptions) -> HuntReport {
             });
         }
     });
+    let shared = shared.into_inner().unwrap_or_else(|e| e.into_inner());
     HuntReport {
         runs: done.load(Ordering::Relaxed),
         wall: started.elapsed(),
         out_of_budget: out_of_budget.load(Ordering::Relaxed),
         found: found.into_inner().unwrap_or_else(|e| e.into_inner()),
         other_failures: others.into_inner().unwrap_or_else(|e| e.into_inner()),
+        coverage: shared.coverage(),
+        pool_runs: pool_runs.load(Ordering::Relaxed),
     }
 }
 
@@ -492,9 +804,40 @@ mod tests {
             let s = configuration(run_seed(1, i), None);
             let r = s.random.as_ref().expect("a random section");
             without_crash += u32::from(r.crash.is_none());
-            liveness += u32::from(r.heal_at.is_some());
+            liveness += u32::from(s.expect.converged_by.is_some());
         }
         assert!((5..35).contains(&without_crash), "{without_crash}");
         assert!((5..35).contains(&liveness), "{liveness}");
+    }
+
+    #[test]
+    fn the_pool_keeps_configurations_that_reached_rare_probes() {
+        let opts = HuntOptions {
+            seed: 3,
+            budget: Duration::from_secs(1),
+            max_runs: 1000,
+            jobs: 1,
+            planted: Planted::NONE,
+            bases: Vec::new(),
+            checker: None,
+            progress: None,
+        };
+        let mut sh = Shared::default();
+        // Generation 2 is built from generation 0, not finished yet.
+        assert!(!sh.build_pools(&opts, 2));
+        for i in 0..GENERATION {
+            // Probe 0 is reached by every run, probe 1 by run 5 alone.
+            sh.finish(i, if i == 5 { 0b11 } else { 0b01 });
+        }
+        assert!(sh.build_pools(&opts, 2));
+        assert!(sh.pools[0].is_empty() && sh.pools[1].is_empty());
+        assert_eq!(sh.pools[2], vec![configuration_of(&opts, 5, &[]).1]);
+        // A mutating run of generation 2 varies the pool's member, reproducibly.
+        assert!(mutates(67) && !mutates(66));
+        let (seed, a) = configuration_of(&opts, 67, &sh.pools[2]);
+        assert_eq!(seed, run_seed(3, 67));
+        assert_eq!(configuration_of(&opts, 67, &sh.pools[2]).1, a);
+        assert_ne!(a, configuration(seed, None));
+        assert_eq!(a.cluster, sh.pools[2][0].cluster);
     }
 }

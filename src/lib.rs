@@ -106,6 +106,7 @@
 pub mod bench;
 pub mod catalog;
 pub mod check;
+pub mod coverage;
 pub mod hunt;
 pub mod output;
 pub mod run;

@@ -197,7 +197,11 @@ enum Command {
         json: bool,
     },
     /// The planted-bug catalog: every planted bug, its component and the checker that catches it.
-    Bugs,
+    Bugs {
+        /// List the stack's fault points (`cx.buggify`) and coverage probes (`cx.reached`) instead.
+        #[arg(long)]
+        points: bool,
+    },
     /// Check a client history for linearizability: Jepsen's history.edn shape or the same keys
     /// as JSON lines (exit 0 linearizable, 1 not or undecided, 2 malformed).
     Lincheck {
@@ -549,6 +553,7 @@ fn dispatch(cli: Cli) -> Result<u8, Failure> {
                 if let Some(cmd) = &r.reproduce {
                     println!("  reproduce  {cmd}");
                 }
+                print!("{}", r.coverage.render());
             }
             Ok(if r.failures.is_empty() { 0 } else { 1 })
         }
@@ -701,8 +706,15 @@ fn dispatch(cli: Cli) -> Result<u8, Failure> {
             hunt(opts, output.as_deref(), no_shrink)
         }
         Command::SweepMerge { shards, json } => sweep_merge(&shards, json),
-        Command::Bugs => {
-            print!("{}", partsim::catalog::render());
+        Command::Bugs { points } => {
+            print!(
+                "{}",
+                if points {
+                    partsim::stack::points::render()
+                } else {
+                    partsim::catalog::render()
+                }
+            );
             Ok(0)
         }
         Command::Replay { trace } => replay(&trace),
@@ -1115,6 +1127,11 @@ fn hunt(
     for (check, n) in &r.other_failures {
         println!("  other    {n} runs failed with {check} (not the checker hunted for)");
     }
+    print!("{}", r.coverage.render());
+    println!(
+        "{} runs mutated a configuration that reached rare probes",
+        r.pool_runs
+    );
     let Some(f) = r.found else {
         println!(
             "hunt seed {seed}: {} runs in {:.1}s, no violation{}",
@@ -1172,42 +1189,7 @@ fn sweep_merge(paths: &[PathBuf], json: bool) -> Result<u8, Failure> {
             serde_json::to_string_pretty(&m).map_err(|e| Failure::internal(e.to_string()))?
         );
     } else {
-        println!(
-            "{}  {}: {}/{} seeds held their expectations ({} shards)",
-            if failures == 0 { "PASS" } else { "FAIL" },
-            m["scenario"].as_str().unwrap_or(""),
-            m["passed"],
-            m["seeds"],
-            paths.len()
-        );
-        if let Some(v) = m["violations_by_check"].as_object() {
-            for (k, n) in v {
-                println!("  violations {k}: {n}");
-            }
-        }
-        if let Some(v) = m["metrics"].as_object() {
-            for (k, a) in v {
-                println!(
-                    "  metric     {k}: n={} min={:.1} mean={:.1} max={:.1} (median: not mergeable from shard aggregates)",
-                    a["count"],
-                    a["min"].as_f64().unwrap_or(0.0),
-                    a["mean"].as_f64().unwrap_or(0.0),
-                    a["max"].as_f64().unwrap_or(0.0)
-                );
-            }
-        }
-        if let Some(f) = m["failures"].as_array() {
-            for f in f.iter().take(10) {
-                println!(
-                    "  seed {:<6} {}",
-                    f["seed"],
-                    f["failure"].as_str().unwrap_or("failed")
-                );
-            }
-        }
-        if let Some(cmd) = m["reproduce"].as_str() {
-            println!("  reproduce  {cmd}");
-        }
+        print!("{}", partsim::sweep_merge::render(&m, paths.len()));
     }
     Ok(if failures == 0 { 0 } else { 1 })
 }

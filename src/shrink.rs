@@ -74,7 +74,15 @@ pub fn materialise(s: &Scenario, seed: u64) -> Scenario {
             line: 0,
         });
     }
-    out.random = None;
+    // The fault points stay on: they are not faults of the timeline.
+    out.random = s
+        .random
+        .as_ref()
+        .and_then(|r| r.buggify)
+        .map(|p| crate::scenario::RandomSpec {
+            buggify: Some(p),
+            ..Default::default()
+        });
     out
 }
 
@@ -118,6 +126,18 @@ fn clamp_to_duration(s: &mut Scenario) {
             *t = end;
         }
     }
+}
+
+/// The checkers judged at a deadline.
+const LIVENESS: &[&str] = &["leader_elected", "converged", "balanced", "available"];
+
+/// When the last fault of the timeline ends (its `until`, or its `at`).
+fn last_fault_end(s: &Scenario) -> SimTime {
+    s.events
+        .iter()
+        .map(|e| e.until.unwrap_or(e.at))
+        .max()
+        .unwrap_or(SimTime::ZERO)
 }
 
 /// One step the shrinker took, for the report.
@@ -228,6 +248,166 @@ impl Shrinker<'_> {
         c.duration = target;
         clamp_to_duration(&mut c);
         self.attempt(format!("cut the duration to {target}"), c);
+    }
+
+    /// A failure judged at a liveness deadline: the violation is reported
+    /// at the deadline, so cutting the duration alone gains nothing. The
+    /// deadline is kept relative to the end of the last fault and brought
+    /// in with the duration: first at the same distance from the last heal
+    /// (the dropped events' time is cut), then with that distance halved
+    /// while the failure survives — and, when a bug is planted, while the
+    /// same scenario without it still passes (a deadline too short for a
+    /// correct cluster would make the failure the deadline's, not the bug's).
+    fn cut_liveness(&mut self) {
+        if !LIVENESS.contains(&self.check.as_str()) {
+            return;
+        }
+        let x = &self.best.expect;
+        let Some(deadline) = x.converged_by.max(x.leader_elected_by) else {
+            return;
+        };
+        let last = last_fault_end(&self.best);
+        let floor = if self.planted.is_empty() {
+            SimDuration::from_secs(5)
+        } else {
+            SimDuration::from_millis(500)
+        };
+        let mut slack = deadline.saturating_since(last).max(floor);
+        loop {
+            let d =
+                SimDuration::from_micros((last + slack).as_micros().div_ceil(100_000) * 100_000);
+            let at = SimTime::ZERO + d;
+            let duration = d + SimDuration::from_secs(1);
+            if duration < self.best.duration {
+                let mut c = self.best.clone();
+                c.duration = duration;
+                for t in [&mut c.expect.converged_by, &mut c.expect.leader_elected_by]
+                    .into_iter()
+                    .flatten()
+                {
+                    *t = (*t).min(at);
+                }
+                clamp_to_duration(&mut c);
+                if !self.fair(&c) {
+                    break;
+                }
+                let what = format!(
+                    "deadline {at} ({slack} after the last fault ends), duration {duration}"
+                );
+                if !self.attempt(what, c) {
+                    break;
+                }
+            }
+            slack = SimDuration::from_micros(slack.as_micros() / 2);
+            if slack < floor {
+                break;
+            }
+        }
+    }
+
+    /// Closes quiet gaps in the timeline: the events after a gap (and the
+    /// deadlines and the duration with them) move earlier by part of it,
+    /// while the failure survives. Fewer events leave long gaps where the
+    /// dropped ones were; this is what brings a failure judged at a
+    /// deadline after its last fault down to a fraction of the run.
+    fn compress_gaps(&mut self) {
+        let mut i = 0;
+        while i < self.best.events.len() {
+            let mut order: Vec<usize> = (0..self.best.events.len()).collect();
+            order.sort_by_key(|&k| (self.best.events[k].at, k));
+            let Some(&k) = order.get(i) else { break };
+            // The cluster needs its first second to start and elect.
+            let earlier_end = order[..i]
+                .iter()
+                .map(|&j| {
+                    let e = &self.best.events[j];
+                    e.until.unwrap_or(e.at)
+                })
+                .max()
+                .unwrap_or(SimTime(1_000_000));
+            let at = self.best.events[k].at;
+            let gap = at.saturating_since(earlier_end).as_micros();
+            let mut kept = false;
+            for part in [4, 2] {
+                let shift = gap - gap / part;
+                // Whole milliseconds keep the file readable.
+                let shift = SimDuration::from_micros(shift / 1000 * 1000);
+                if shift < SimDuration::from_millis(200) {
+                    break;
+                }
+                let mut c = self.best.clone();
+                let back = |t: &mut SimTime| {
+                    if *t >= at {
+                        *t = SimTime(t.as_micros() - shift.as_micros());
+                    }
+                };
+                for &j in &order[i..] {
+                    let e = &mut c.events[j];
+                    back(&mut e.at);
+                    if let Some(u) = &mut e.until {
+                        back(u);
+                    }
+                }
+                for t in [&mut c.expect.converged_by, &mut c.expect.leader_elected_by]
+                    .into_iter()
+                    .flatten()
+                {
+                    back(t);
+                }
+                if let Some(w) = &mut c.workload {
+                    back(&mut w.stop);
+                }
+                c.duration = SimDuration::from_micros(c.duration.as_micros() - shift.as_micros());
+                clamp_to_duration(&mut c);
+                if !self.fair(&c) {
+                    continue;
+                }
+                if self.attempt(format!("move the events from {at} on {shift} earlier"), c) {
+                    kept = true;
+                    break;
+                }
+            }
+            if !kept {
+                i += 1;
+            }
+        }
+    }
+
+    /// A safety failure found in a liveness-mode run does not need the
+    /// liveness deadlines: try without them.
+    fn drop_buggify(&mut self) {
+        if self.best.random.as_ref().and_then(|r| r.buggify).is_none() {
+            return;
+        }
+        let mut c = self.best.clone();
+        c.random = None;
+        self.attempt("fault points off (no buggify)".into(), c);
+    }
+
+    fn drop_deadlines(&mut self) {
+        let x = &self.best.expect;
+        if LIVENESS.contains(&self.check.as_str())
+            || self.check.starts_with("expect")
+            || (x.converged_by.is_none() && x.leader_elected_by.is_none())
+        {
+            return;
+        }
+        let mut c = self.best.clone();
+        c.expect.converged_by = None;
+        c.expect.leader_elected_by = None;
+        self.attempt("no liveness deadline".into(), c);
+    }
+
+    /// With a planted bug, whether the scenario passes without it (a
+    /// reduction must not make a correct cluster fail the same way).
+    fn fair(&mut self, c: &Scenario) -> bool {
+        if self.planted.is_empty() {
+            return true;
+        }
+        let Some(c) = roundtrip(c) else { return false };
+        self.runs += 1;
+        let r = run_quiet(&c, self.seed, Planted::NONE);
+        r.as_ref().and_then(failure_signature).as_deref() != Some(self.check.as_str())
     }
 
     /// Delta debugging over the events: remove chunks of decreasing size
@@ -363,14 +543,22 @@ pub fn shrink(
         });
     }
     sh.cut_duration();
+    sh.drop_buggify();
+    sh.drop_deadlines();
     // Two passes: a reduction of one kind often opens another.
     for _ in 0..2 {
         let before = (sh.best.events.len(), sh.best.duration, sh.steps.len());
         sh.drop_events();
         sh.cut_duration();
+        sh.cut_liveness();
+        if LIVENESS.contains(&sh.check.as_str()) {
+            sh.compress_gaps();
+            sh.cut_liveness();
+        }
         sh.shorten_spans();
         sh.lower_sizes();
         sh.cut_duration();
+        sh.cut_liveness();
         if (sh.best.events.len(), sh.best.duration, sh.steps.len()) == before {
             break;
         }

@@ -14,6 +14,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use serde::Serialize;
 
+use crate::coverage::Coverage;
 use crate::run::{self, RunOptions};
 use crate::scenario::Scenario;
 use crate::sim::{SimDuration, SimTime};
@@ -85,6 +86,8 @@ pub struct SweepReport {
     pub metrics: BTreeMap<String, Aggregate>,
     /// How to reproduce the first failure.
     pub reproduce: Option<String>,
+    /// Coverage probes: how many seeds reached each, and those none reached.
+    pub coverage: Coverage,
 }
 
 /// Seeds to sweep: `first..=last`, never empty, iterated lazily (a range
@@ -254,8 +257,7 @@ pub fn sweep(s: &Scenario, opts: &SweepOptions) -> Result<SweepReport, SweepErro
     let stop = AtomicBool::new(false);
     let done = AtomicU64::new(0);
     let failed = AtomicU64::new(0);
-    let results: Mutex<Vec<(SeedResult, BTreeMap<String, serde_json::Value>)>> =
-        Mutex::new(Vec::new());
+    let results: Mutex<Vec<Outcome>> = Mutex::new(Vec::new());
     let jobs = (opts.jobs.clamp(1, 64) as u128).min(total) as usize;
     std::thread::scope(|scope| {
         for _ in 0..jobs {
@@ -293,10 +295,12 @@ pub fn sweep(s: &Scenario, opts: &SweepOptions) -> Result<SweepReport, SweepErro
         }
     });
     let mut results = results.into_inner().unwrap_or_else(|e| e.into_inner());
-    results.sort_by_key(|(r, _)| r.seed);
+    results.sort_by_key(|(r, _, _)| r.seed);
     let mut violations_by_check = BTreeMap::new();
     let mut values: BTreeMap<String, Vec<f64>> = BTreeMap::new();
-    for (r, metrics) in &results {
+    let mut coverage = Coverage::new();
+    for (r, metrics, probes) in &results {
+        coverage.add(probes);
         for (k, n) in &r.violations {
             *violations_by_check.entry(k.clone()).or_insert(0) += n;
         }
@@ -319,8 +323,8 @@ pub fn sweep(s: &Scenario, opts: &SweepOptions) -> Result<SweepReport, SweepErro
         .collect();
     let failures: Vec<SeedResult> = results
         .iter()
-        .filter(|(r, _)| !r.passed)
-        .map(|(r, _)| r.clone())
+        .filter(|(r, _, _)| !r.passed)
+        .map(|(r, _, _)| r.clone())
         .collect();
     let reproduce = failures.first().map(|f| reproduce_line(opts, f.seed));
     let seeds = results.len() as u64;
@@ -329,12 +333,13 @@ pub fn sweep(s: &Scenario, opts: &SweepOptions) -> Result<SweepReport, SweepErro
         seeds,
         seeds_planned: u64::try_from(total).unwrap_or(u64::MAX),
         stopped_early: u128::from(seeds) < total,
-        passed: results.iter().filter(|(r, _)| r.passed).count() as u64,
+        passed: results.iter().filter(|(r, _, _)| r.passed).count() as u64,
         failures,
-        per_seed: results.into_iter().map(|(r, _)| r).collect(),
+        per_seed: results.into_iter().map(|(r, _, _)| r).collect(),
         violations_by_check,
         metrics,
         reproduce,
+        coverage,
     })
 }
 
@@ -350,11 +355,10 @@ fn reproduce_line(opts: &SweepOptions, seed: u64) -> String {
     cmd
 }
 
-fn run_one(
-    s: &Scenario,
-    seed: u64,
-    opts: &SweepOptions,
-) -> (SeedResult, BTreeMap<String, serde_json::Value>) {
+/// One seed's result, its metrics and the probes it reached.
+type Outcome = (SeedResult, BTreeMap<String, serde_json::Value>, Vec<String>);
+
+fn run_one(s: &Scenario, seed: u64, opts: &SweepOptions) -> Outcome {
     let run_opts = RunOptions {
         seed: Some(seed),
         planted: opts.planted,
@@ -404,6 +408,7 @@ fn run_one(
                     trace,
                 },
                 r.metrics,
+                r.probes.into_keys().collect(),
             )
         }
         Err(e) => (
@@ -421,6 +426,7 @@ fn run_one(
                 trace: None,
             },
             BTreeMap::new(),
+            Vec::new(),
         ),
     }
 }

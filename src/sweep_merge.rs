@@ -57,6 +57,7 @@ pub fn merge(shards: &[(String, Value)]) -> Result<Value, MergeError> {
     // metric -> (count, min, max, sum)
     let mut metrics: BTreeMap<String, (u64, f64, f64, f64)> = BTreeMap::new();
     let mut reproduce: Option<(u64, Value)> = None;
+    let mut coverage = crate::coverage::Coverage::new();
     for (file, v) in shards {
         let name = v.get("scenario").and_then(Value::as_str).unwrap_or("");
         if name != scenario {
@@ -97,6 +98,19 @@ pub fn merge(shards: &[(String, Value)]) -> Result<Value, MergeError> {
             reproduce = Some((seed_of(f), cmd.clone()));
         }
         failures.extend(shard_failures);
+        if let Some(c) = v.get("coverage") {
+            let reached: BTreeMap<String, u64> = c
+                .get("reached")
+                .and_then(Value::as_object)
+                .map(|m| {
+                    m.iter()
+                        .map(|(k, n)| (k.clone(), n.as_u64().unwrap_or(0)))
+                        .collect()
+                })
+                .unwrap_or_default();
+            let runs = c.get("runs").and_then(Value::as_u64).unwrap_or(0);
+            coverage.merge(runs, &reached);
+        }
         if let Some(Value::Object(m)) = v.get("violations_by_check") {
             for (k, n) in m {
                 *violations.entry(k.clone()).or_default() += n.as_u64().unwrap_or(0);
@@ -142,6 +156,64 @@ pub fn merge(shards: &[(String, Value)]) -> Result<Value, MergeError> {
         "violations_by_check": violations,
         "metrics": metrics,
         "reproduce": reproduce.map_or(Value::Null, |(_, c)| c),
+        "coverage": coverage,
         "shards": shards.len(),
     }))
+}
+
+/// The merged report for a person (what `sweep-merge` prints without `--json`).
+pub fn render(m: &Value, shards: usize) -> String {
+    use std::fmt::Write as _;
+    let mut o = String::new();
+    let failures = m["failures"].as_array().map_or(0, Vec::len);
+    let _ = writeln!(
+        o,
+        "{}  {}: {}/{} seeds held their expectations ({shards} shards)",
+        if failures == 0 { "PASS" } else { "FAIL" },
+        m["scenario"].as_str().unwrap_or(""),
+        m["passed"],
+        m["seeds"],
+    );
+    if let Some(v) = m["violations_by_check"].as_object() {
+        for (k, n) in v {
+            let _ = writeln!(o, "  violations {k}: {n}");
+        }
+    }
+    if let Some(v) = m["metrics"].as_object() {
+        for (k, a) in v {
+            let _ = writeln!(
+                o,
+                "  metric     {k}: n={} min={:.1} mean={:.1} max={:.1} (median: not mergeable from shard aggregates)",
+                a["count"],
+                a["min"].as_f64().unwrap_or(0.0),
+                a["mean"].as_f64().unwrap_or(0.0),
+                a["max"].as_f64().unwrap_or(0.0)
+            );
+        }
+    }
+    if let Some(f) = m["failures"].as_array() {
+        for f in f.iter().take(10) {
+            let _ = writeln!(
+                o,
+                "  seed {:<6} {}",
+                f["seed"],
+                f["failure"].as_str().unwrap_or("failed")
+            );
+        }
+    }
+    if let Some(cmd) = m["reproduce"].as_str() {
+        let _ = writeln!(o, "  reproduce  {cmd}");
+    }
+    if let Ok(c) = serde_json::from_value::<CoverageIn>(m["coverage"].clone()) {
+        let mut cov = crate::coverage::Coverage::new();
+        cov.merge(c.runs, &c.reached);
+        o.push_str(&cov.render());
+    }
+    o
+}
+
+#[derive(serde::Deserialize)]
+struct CoverageIn {
+    runs: u64,
+    reached: BTreeMap<String, u64>,
 }

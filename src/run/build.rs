@@ -206,6 +206,7 @@ pub(super) fn build_world(
             }
         }
     }
+    world.set_buggify(s.random.as_ref().and_then(|r| r.buggify).unwrap_or(0.0));
     world.set_halt_on_violation(!keep_going);
 
     let header = trace_header(s, seed, &names, trace_level);

@@ -173,6 +173,11 @@ pub struct RunReport {
     pub selectors: Vec<String>,
     /// Planted bugs active in the run.
     pub planted: Vec<&'static str>,
+    /// Coverage probes reached (`cx.reached`), with how often: kept beside
+    /// the trace, not in it.
+    pub probes: BTreeMap<String, u64>,
+    /// Fault points that fired (`cx.buggify`, when `[random] buggify` is on).
+    pub buggified: BTreeMap<String, u64>,
     /// The command that reproduces this run.
     pub reproduce: String,
 }
@@ -249,6 +254,18 @@ pub fn run(s: &Scenario, opts: RunOptions) -> Result<RunReport, RunError> {
     }
 
     let stats = world.stats().clone();
+    let probes: BTreeMap<String, u64> = world
+        .probes()
+        .reached_counts()
+        .iter()
+        .map(|(k, v)| (k.to_string(), *v))
+        .collect();
+    let buggified: BTreeMap<String, u64> = world
+        .probes()
+        .fired_counts()
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
     let violations: Vec<ViolationReport> = world
         .violations()
         .iter()
@@ -345,6 +362,8 @@ pub fn run(s: &Scenario, opts: RunOptions) -> Result<RunReport, RunError> {
         metrics,
         selectors: timeline.into_resolutions(),
         planted: opts.planted.names(),
+        probes,
+        buggified,
         reproduce,
     };
     if let Some(w) = writer {

@@ -611,6 +611,11 @@ pub struct RandomSpec {
     /// No random fault begins at or after this, and every one has ended by
     /// it (default: the scenario's duration).
     pub heal_at: Option<SimTime>,
+    /// The stack's fault points (`cx.buggify`) fire with this probability
+    /// (off when absent). Left out of the serialized form when absent, so
+    /// the configuration digest of a scenario without it is unchanged.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub buggify: Option<f64>,
 }
 
 /// One kind of random fault: how often and for how long.

@@ -167,6 +167,7 @@ pub(crate) struct RawRandom {
     pub isolate: Option<Sp<RawRandomFault>>,
     pub clock: Option<Sp<RawRandomClock>>,
     pub heal_at: Option<Sp<SimDuration>>,
+    pub buggify: Option<Sp<f64>>,
 }
 
 /// `{ every = "8s", down = ["1s", "5s"] }`. `down` and `lasts` are two

@@ -468,6 +468,7 @@ mod tests {
                 max_drift: 0.05,
             }),
             heal_at: Some(SimTime(45_000_000)),
+            buggify: None,
         });
         s
     }

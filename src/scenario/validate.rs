@@ -1479,8 +1479,13 @@ impl Validator<'_, '_> {
         };
         let horizon = heal_at.unwrap_or(end);
         let window = horizon.saturating_since(SimTime::ZERO + RANDOM_WARMUP);
+        let buggify = match &r.buggify {
+            Some(p) => Some(self.probability(p, "random.buggify")?),
+            None => None,
+        };
         let mut spec = RandomSpec {
             heal_at,
+            buggify,
             ..RandomSpec::default()
         };
         for (value, kind, slot) in [

@@ -240,6 +240,9 @@ impl Scenario {
             if let Some(h) = r.heal_at {
                 writeln!(o, "heal_at = {}", t(h))?;
             }
+            if let Some(p) = r.buggify {
+                writeln!(o, "buggify = {}", f(p))?;
+            }
         }
 
         let x = &self.expect;

@@ -6,6 +6,7 @@
 
 pub mod disk;
 pub mod net;
+pub mod probe;
 pub mod process;
 pub mod queue;
 pub mod rng;
@@ -14,6 +15,7 @@ pub mod world;
 
 pub use disk::{Disk, DiskFaults};
 pub use net::{DropReason, NetConfig};
+pub use probe::Probes;
 pub use process::{
     AppEvent, Event, EventKind, Message, MsgClass, NoEvent, Observer, ProcessId, Stamp, TimerKind,
     Violation,

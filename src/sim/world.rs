@@ -19,6 +19,7 @@ use rand_chacha::ChaCha8Rng;
 
 use super::disk::Disk;
 use super::net::{DropReason, Fate, NetConfig, Network};
+use super::probe::Probes;
 use super::process::{
     AppEvent, Event, EventKind, Message, Observer, ProcessId, Stamp, TimerKind, Violation,
 };
@@ -189,6 +190,7 @@ pub struct Kernel<P: Process> {
     stats: KernelStats,
     /// The first violations, kept for reports (bounded).
     violations: Vec<(SimTime, Violation)>,
+    probes: Probes,
 }
 
 const MAX_KEPT_VIOLATIONS: usize = 100;
@@ -548,6 +550,17 @@ impl<P: Process> Cx<'_, P> {
     pub fn processes(&self) -> impl Iterator<Item = ProcessId> + '_ {
         (0..self.k.names.len() as u32).map(ProcessId)
     }
+
+    /// Whether fault point `name` fires now (see [`Probes::buggify`]).
+    #[inline]
+    pub fn buggify(&mut self, name: &'static str) -> bool {
+        self.k.probes.buggify(name)
+    }
+
+    /// Counts that the rare path `name` ran (see [`Probes::reached`]).
+    pub fn reached(&mut self, name: &'static str) {
+        self.k.probes.reached(name);
+    }
 }
 
 fn lookup(names: &[String], name: &str) -> Option<ProcessId> {
@@ -676,10 +689,22 @@ impl<P: Process> World<P> {
                 halted: false,
                 stats: KernelStats::default(),
                 violations: Vec::new(),
+                probes: Probes::new(seed),
             },
             procs: (0..n).map(|_| None).collect(),
             factory,
         }
+    }
+
+    /// Switches the fault points on, each firing with `probability` (see
+    /// [`Probes`]); 0 switches them off.
+    pub fn set_buggify(&mut self, probability: f64) {
+        self.k.probes.set_buggify(probability);
+    }
+
+    /// The run's fault points and coverage probes.
+    pub fn probes(&self) -> &Probes {
+        &self.k.probes
     }
 
     /// Installs an observer that sees every event from now on (a trace

@@ -10,8 +10,9 @@ use std::collections::BTreeMap;
 
 use crate::sim::{Cx, ProcessId, SimDuration, SimTime, TimerId};
 
-use super::events::{OpType, StackEvent};
+use super::events::{OpF, OpType, StackEvent};
 use super::grid::Geometry;
+use super::planted::{Bug, Planted};
 use super::replication::{ClientOp, DataHost, DataMsg, DataTimer, Outcome, Request};
 use super::workload::{Op, Plan, WorkloadSpec};
 
@@ -21,6 +22,9 @@ const RETRY_AFTER_MAX: SimDuration = SimDuration::from_millis(200);
 #[derive(Clone, Debug)]
 struct InFlight {
     seq: u64,
+    /// The request id on the wire: `seq`, except under the planted
+    /// `RetryCasNewId`.
+    wire: u64,
     op: ClientOp,
     partition: u32,
     target: Option<ProcessId>,
@@ -53,12 +57,14 @@ pub struct Client {
     current: Option<InFlight>,
     infos: u64,
     issue_timer: Option<TimerId>,
+    planted: Planted,
 }
 
 impl Client {
     /// Client number `index` (`c3` → 3) of `clients`, carrying out its plan
     /// of `spec` drawn from the run's root `seed`; it finds primaries among
-    /// the data nodes `nodes` of a grid of `geometry`.
+    /// the data nodes `nodes` of a grid of `geometry`, with the bugs
+    /// `planted` switched on.
     pub fn new(
         index: u32,
         clients: u32,
@@ -66,6 +72,7 @@ impl Client {
         seed: u64,
         geometry: Geometry,
         nodes: Vec<ProcessId>,
+        planted: Planted,
     ) -> Self {
         Client {
             index,
@@ -81,6 +88,7 @@ impl Client {
             current: None,
             infos: 0,
             issue_timer: None,
+            planted,
         }
     }
 
@@ -136,9 +144,23 @@ impl Client {
                 }
             }
             DataTimer::Retry(seq) if self.current.as_ref().is_some_and(|c| c.seq == seq) => {
+                let careless = self.planted.has(Bug::RetryCasNewId);
+                let cas = self
+                    .current
+                    .as_ref()
+                    .is_some_and(|c| matches!(c.op, ClientOp::Cas { .. }));
+                let fresh = if careless && cas {
+                    self.plan.as_mut().map(Plan::fresh_id)
+                } else {
+                    None
+                };
                 if let Some(c) = self.current.as_mut() {
                     c.retry = None;
                     c.attempts += 1;
+                    if let (true, ClientOp::Cas { .. }, Some(id)) = (careless, &c.op, fresh) {
+                        // The planted bug: the retry goes out as a new request.
+                        c.wire = id;
+                    }
                     // Ask the cached primary, else rotate through the nodes.
                     c.target = None;
                 }
@@ -148,6 +170,7 @@ impl Client {
                 if let Some(c) = self.current.as_mut() {
                     c.deadline = None;
                 }
+                cx.reached("client: operation timed out, outcome unknown");
                 self.complete(cx, OpType::Info, None);
             }
             _ => {}
@@ -159,6 +182,36 @@ impl Client {
             return;
         };
         let cell = op.cell();
+        if let (Op::Read { .. }, true, Some(&v)) = (
+            &op,
+            self.planted.has(Bug::ClientCachedRead),
+            self.seen.get(&cell),
+        ) {
+            // The planted bug: a read answered from the client's cache of
+            // what it last saw, without asking the primary.
+            self.current = Some(InFlight {
+                seq,
+                wire: seq,
+                partition: self.geometry.partition_of_cell(cell),
+                op: ClientOp::Read { cell },
+                target: None,
+                attempts: 0,
+                retry: None,
+                deadline: None,
+            });
+            cx.trace(StackEvent::Op {
+                process: self.process(),
+                kind: OpType::Invoke,
+                f: OpF::Read,
+                key: cell,
+                value: None,
+                expected: None,
+                req: seq,
+            });
+            self.complete(cx, OpType::Ok, Some(v));
+            self.pull(cx);
+            return;
+        }
         let op = match op {
             Op::Read { cell } => ClientOp::Read { cell },
             Op::Write { cell, value } => ClientOp::Write { cell, value },
@@ -185,6 +238,7 @@ impl Client {
         let deadline = cx.set_timer(self.timeout(), P::Timer::from(DataTimer::Deadline(seq)));
         self.current = Some(InFlight {
             seq,
+            wire: seq,
             partition: self.geometry.partition_of_cell(cell),
             op,
             target: None,
@@ -201,6 +255,11 @@ impl Client {
         let Some(c) = self.current.as_mut() else {
             return;
         };
+        // Fault point: the cached primary forgotten; the client rotates
+        // through the nodes and follows their redirects.
+        if c.target.is_none() && cx.buggify("client/forget-primary") {
+            self.primaries.remove(&c.partition);
+        }
         let target = c
             .target
             .or_else(|| self.primaries.get(&c.partition).copied())
@@ -216,15 +275,19 @@ impl Client {
             return;
         };
         c.target = Some(to);
-        cx.send(
-            to,
-            P::Msg::from(DataMsg::Request(Request {
-                client: self.index,
-                seq: c.seq,
-                partition: c.partition,
-                op: c.op.clone(),
-            })),
-        );
+        // Fault point: a retry lost before it left, as if dropped; the
+        // retry timer below sends it again.
+        if !(c.attempts > 0 && cx.buggify("client/drop-retry")) {
+            cx.send(
+                to,
+                P::Msg::from(DataMsg::Request(Request {
+                    client: self.index,
+                    seq: c.wire,
+                    partition: c.partition,
+                    op: c.op.clone(),
+                })),
+            );
+        }
         if let Some(t) = c.retry.take() {
             cx.cancel_timer(t);
         }
@@ -239,7 +302,8 @@ impl Client {
         let Some(c) = self.current.as_ref() else {
             return;
         };
-        if c.seq != r.seq {
+        if c.seq != r.seq && c.wire != r.seq {
+            cx.reached("client: answer to a finished operation ignored");
             return; // an answer to an earlier attempt of a finished operation
         }
         match r.outcome {
@@ -261,6 +325,7 @@ impl Client {
                 self.complete(cx, OpType::Ok, None);
             }
             Outcome::CasFailed => {
+                cx.reached("client: compare-and-set lost a race");
                 self.primaries.insert(r.partition, from);
                 self.complete(cx, OpType::Fail, None);
             }
@@ -276,13 +341,14 @@ impl Client {
                 }
                 // Follow a redirect at once; otherwise wait for the retry.
                 if hint.is_some() && hint != Some(from) {
+                    cx.reached("client: followed a redirect to the primary");
                     if let Some(c) = self.current.as_mut() {
                         c.target = hint;
                     }
                     self.send(cx);
                 }
             }
-            Outcome::Busy => {}
+            Outcome::Busy => cx.reached("client: primary busy, waits for the retry"),
         }
     }
 

@@ -191,6 +191,7 @@ impl Host {
                         config.seed,
                         config.geometry,
                         config.of_kind(Kind::Node),
+                        config.planted,
                     )))
                 }
                 None => Host::Idle,

@@ -16,6 +16,7 @@ pub mod network;
 pub mod node;
 pub mod plan;
 pub mod planted;
+pub mod points;
 pub mod recovery;
 pub mod replication;
 pub mod storage;

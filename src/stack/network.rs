@@ -801,6 +801,7 @@ impl<B: Payload> NetworkManager<B> {
         env: Envelope<B>,
     ) -> Option<Incoming<B>> {
         let reject = |cx: &mut Cx<'_, P>, reason: &str| {
+            cx.reached("network: envelope rejected by authentication");
             let from = cx.name(from).to_string();
             cx.trace(StackEvent::AuthReject {
                 from,
@@ -868,6 +869,7 @@ impl<B: Payload> NetworkManager<B> {
                 Limit::Heartbeat => TokenBucket::new(l.heartbeat_every, l.heartbeat_burst, now),
             });
             if !bucket.admit(now) {
+                cx.reached("network: sender rate-limited");
                 let from = cx.name(from).to_string();
                 cx.trace(StackEvent::RateLimited {
                     from,

@@ -404,7 +404,11 @@ impl DataNode {
                 let _ = self.net.on_timer(cx, t);
             }
             Timer::Heartbeat if self.registered && !self.left => {
-                self.send_heartbeat(cx);
+                // Fault point: one heartbeat missed (a slow send); the
+                // health monitor's timeouts allow for it.
+                if !cx.buggify("node/skip-heartbeat") {
+                    self.send_heartbeat(cx);
+                }
                 cx.set_timer(self.interval, Timer::Heartbeat);
             }
             Timer::CatchUp(p) => self.on_catch_up_timer(cx, p),
@@ -596,6 +600,7 @@ impl DataNode {
             })
             .collect();
         for p in stale {
+            cx.reached("node: stale replica of an earlier incarnation dropped");
             self.on_disk.remove(&p);
             cx.trace(StackEvent::Replica {
                 partition: p,

@@ -7,8 +7,6 @@
 
 use std::fmt;
 
-use super::consensus::{RaftBug, RaftBugs};
-
 /// A deliberate bug.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Bug {
@@ -68,11 +66,25 @@ pub enum Bug {
     /// Raft: a manager that is not a voter of its own incarnation (a
     /// learner, or one back on an empty disk) grants votes.
     LearnerVotes,
+    /// Raft: a candidate counts the pre-votes it was granted as votes of
+    /// its new term (a pre-vote binds no one).
+    PreVotesCountAsVotes,
+    /// Raft: a voter grants a second candidate its vote in a term it
+    /// already voted in.
+    VoteTwiceInTerm,
+    /// Raft: a restarted member counts every entry of its log committed.
+    RestartCommitsLog,
+    /// Client: a read answered from the client's cache of the last value
+    /// it saw, without asking the primary.
+    ClientCachedRead,
+    /// Client: a compare-and-set is retried under a new request id, so the
+    /// primary's duplicate table cannot recognise it.
+    RetryCasNewId,
 }
 
 impl Bug {
     /// Every planted bug.
-    pub const ALL: [Bug; 18] = [
+    pub const ALL: [Bug; 23] = [
         Bug::VoteWithoutLogCheck,
         Bug::CommitOldTermByCounting,
         Bug::VoteBeforeFsync,
@@ -91,6 +103,11 @@ impl Bug {
         Bug::ServeCorrupt,
         Bug::TwoChangesAtOnce,
         Bug::LearnerVotes,
+        Bug::PreVotesCountAsVotes,
+        Bug::VoteTwiceInTerm,
+        Bug::RestartCommitsLog,
+        Bug::ClientCachedRead,
+        Bug::RetryCasNewId,
     ];
 
     /// The name used on the command line.
@@ -115,6 +132,11 @@ impl Bug {
             Bug::ServeCorrupt => "serve-corrupt",
             Bug::TwoChangesAtOnce => "two-changes-at-once",
             Bug::LearnerVotes => "learner-votes",
+            Bug::PreVotesCountAsVotes => "pre-votes-count-as-votes",
+            Bug::VoteTwiceInTerm => "vote-twice-in-term",
+            Bug::RestartCommitsLog => "restart-commits-log",
+            Bug::ClientCachedRead => "client-cached-read",
+            Bug::RetryCasNewId => "retry-cas-new-id",
         }
     }
 }
@@ -178,24 +200,6 @@ impl Planted {
             );
         }
         Ok(set)
-    }
-
-    /// The Raft bugs among them, for a manager's consensus member.
-    pub fn raft(self) -> RaftBugs {
-        [
-            (Bug::VoteWithoutLogCheck, RaftBug::VoteWithoutLogCheck),
-            (
-                Bug::CommitOldTermByCounting,
-                RaftBug::CommitOldTermByCounting,
-            ),
-            (Bug::VoteBeforeFsync, RaftBug::VoteBeforeFsync),
-            (Bug::IgnoreHigherTerm, RaftBug::IgnoreHigherTerm),
-            (Bug::TwoChangesAtOnce, RaftBug::TwoChangesAtOnce),
-            (Bug::LearnerVotes, RaftBug::LearnerVotes),
-        ]
-        .into_iter()
-        .filter(|(bug, _)| self.has(*bug))
-        .fold(RaftBugs::NONE, |set, (_, raft)| set.with(raft))
     }
 
     /// The planted bugs, by name.

@@ -464,6 +464,7 @@ impl ReplicationManager {
             && c.epoch >= r.store.epoch;
         if c.epoch > r.store.epoch {
             // Fencing: from now on this replica refuses the older epoch.
+            cx.reached("replica: epoch raised by a map update");
             r.store.raise_epoch(cx.disk(), c.epoch);
         }
         if !lead {
@@ -823,6 +824,7 @@ impl ReplicationManager {
         };
         let epoch = pr.epoch;
         if pr.writes.len() + pr.reads.len() >= MAX_PENDING {
+            cx.reached("replica: primary busy, request refused");
             Self::respond(cx, from, req.seq, p, Outcome::Busy);
             return;
         }
@@ -864,10 +866,12 @@ impl ReplicationManager {
         // A retry of a request already in the log: answer it, or wait for it.
         if let Some(a) = r.store.state.dedup.get(&req.client).copied() {
             if a.seq > req.seq {
+                cx.reached("replica: request older than the client's latest ignored");
                 return; // older than what the client does now: ignore
             }
             if a.seq == req.seq {
                 if a.index <= pr.commit {
+                    cx.reached("replica: retry answered from the dedup table");
                     let out = if a.ok {
                         Outcome::Done
                     } else {
@@ -878,6 +882,7 @@ impl ReplicationManager {
                     w.client = from;
                 } else {
                     // Appended by an earlier epoch of this node, not pending:
+                    cx.reached("replica: retry of a write an earlier epoch appended");
                     // it commits with this epoch's install.
                     let (f, value) = Self::described(&req.op);
                     pr.writes.push(PendingWrite {
@@ -1041,6 +1046,7 @@ impl ReplicationManager {
             caught_up: status == AckStatus::Ok && r.caught_up == Some(rep.epoch),
         };
         if rep.epoch < mine && !careless {
+            cx.reached("replica: replicate of a lower epoch refused");
             let a = ack(r, AckStatus::StaleEpoch);
             send(cx, from, DataMsg::Ack(a));
             return;
@@ -1049,10 +1055,12 @@ impl ReplicationManager {
             Self::step_down(cx, r, map, p);
         }
         if let Some(state) = rep.install {
+            cx.reached("replica: state transfer installed");
             r.store.install(cx.disk(), *state, rep.epoch);
             r.damaged = false;
             r.synced = Some(rep.epoch);
         } else if r.synced != Some(rep.epoch) {
+            cx.reached("replica: entries without a sync, install asked");
             let a = ack(r, AckStatus::NeedInstall);
             send(cx, from, DataMsg::Ack(a));
             return;
@@ -1068,6 +1076,11 @@ impl ReplicationManager {
         cx.disk().fsync();
         if rep.caught_up {
             r.caught_up = Some(rep.epoch);
+        }
+        // Fault point: the fsync's completion comes late; the ack is held
+        // back, and the primary's resend asks for it again.
+        if cx.buggify("replica/hold-ack") {
+            return;
         }
         let a = ack(r, AckStatus::Ok);
         send(cx, from, DataMsg::Ack(a));
@@ -1093,6 +1106,7 @@ impl ReplicationManager {
         };
         match a.status {
             AckStatus::StaleEpoch if a.epoch > pr.epoch => {
+                cx.reached("replica: primary deposed by a newer epoch");
                 Self::deposed(cx, r, map, p, a.epoch);
                 return;
             }

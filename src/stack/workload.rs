@@ -134,6 +134,12 @@ impl Plan {
         self.seq
     }
 
+    /// A request id no operation uses (the planted `RetryCasNewId`).
+    pub(super) fn fresh_id(&mut self) -> u64 {
+        self.seq += 1;
+        self.seq
+    }
+
     fn gap(rng: &mut ChaCha8Rng, spec: &WorkloadSpec) -> SimDuration {
         if spec.rate <= 0.0 {
             return SimDuration(u64::MAX / 4);

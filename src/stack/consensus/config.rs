@@ -1,7 +1,8 @@
-//! A [`ConsensusManager`](super::ConsensusManager)'s parameters, and the
-//! deliberate Raft bugs tests plant to show each checker catches its bug.
+//! A [`ConsensusManager`](super::ConsensusManager)'s parameters (with the planted
+//! bugs of the run, [`Planted`], which the buggy branches test).
 
 use crate::sim::SimDuration;
+use crate::stack::planted::Planted;
 
 /// Parameters of a [`ConsensusManager`].
 #[derive(Clone, Debug, PartialEq)]
@@ -19,7 +20,7 @@ pub struct RaftConfig {
     /// Entries a leader holds uncommitted, at most; proposals past it are refused.
     pub max_in_flight: u64,
     /// Deliberate bugs (tests only).
-    pub planted: RaftBugs,
+    pub planted: Planted,
 }
 
 impl Default for RaftConfig {
@@ -30,7 +31,7 @@ impl Default for RaftConfig {
             snapshot_every: 256,
             max_entries_per_msg: 64,
             max_in_flight: 256,
-            planted: RaftBugs::NONE,
+            planted: Planted::NONE,
         }
     }
 }
@@ -98,57 +99,5 @@ impl RaftConfig {
             });
         }
         Ok(())
-    }
-}
-
-/// A deliberate Raft bug, for showing that a checker catches it.
-#[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub enum RaftBug {
-    /// Grant a vote without checking that the candidate's log is at least
-    /// as up to date as the voter's (breaks leader completeness).
-    VoteWithoutLogCheck,
-    /// A leader commits an entry of an earlier term by counting replicas
-    /// (the Figure 8 bug).
-    CommitOldTermByCounting,
-    /// Answer `RequestVote` before the vote is fsynced; a crash then
-    /// forgets the vote and the voter may vote twice in one term.
-    VoteBeforeFsync,
-    /// A leader that hears of a higher term keeps leading.
-    IgnoreHigherTerm,
-    /// A leader starts a membership change before the previous one is
-    /// committed (breaks the single-server change rule, thesis §4.1).
-    TwoChangesAtOnce,
-    /// A manager that is not a voter of its own incarnation (a learner, or
-    /// one that restarted on an empty disk) grants votes.
-    LearnerVotes,
-}
-
-/// The set of planted [`RaftBug`]s of a manager. Without the
-/// `planted-bugs` feature [`has`](Self::has) is a constant `false` and the
-/// buggy branches compile away.
-#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
-pub struct RaftBugs(u8);
-
-impl RaftBugs {
-    /// No bugs: the product.
-    pub const NONE: RaftBugs = RaftBugs(0);
-
-    /// The set with `bug` added.
-    pub fn with(self, bug: RaftBug) -> RaftBugs {
-        RaftBugs(self.0 | 1 << bug as u8)
-    }
-
-    /// True when `bug` is planted.
-    #[inline]
-    pub fn has(self, bug: RaftBug) -> bool {
-        #[cfg(feature = "planted-bugs")]
-        {
-            self.0 & (1 << bug as u8) != 0
-        }
-        #[cfg(not(feature = "planted-bugs"))]
-        {
-            let _ = bug;
-            false
-        }
     }
 }

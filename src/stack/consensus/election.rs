@@ -2,9 +2,10 @@
 //! or leader, and the lease that keeps a live leader in place.
 
 use super::{ConsensusManager, Progress, RaftHost, RaftMsg, RaftTimer, Role, StateMachine, trace};
-use super::{Entry, RaftBug, RaftEvent};
+use super::{Entry, RaftEvent};
 use crate::sim::rng::uniform_u64;
 use crate::sim::{Cx, ProcessId, SimDuration, SimTime};
+use crate::stack::planted::Bug;
 
 impl<S: StateMachine> ConsensusManager<S> {
     // ----- roles -----
@@ -53,7 +54,11 @@ impl<S: StateMachine> ConsensusManager<S> {
     /// Picks a new random election deadline and makes sure a timer fires by then.
     pub(super) fn reset_election_deadline<P: RaftHost<S::Command>>(&mut self, cx: &mut Cx<'_, P>) {
         let (min, max) = self.config.election_timeout;
-        let wait = uniform_u64(cx.rng(), min.0, max.0);
+        let mut wait = uniform_u64(cx.rng(), min.0, max.0);
+        // Fault point: the shortest timeout the range allows.
+        if cx.buggify("raft/shortest-election-timeout") {
+            wait = min.0;
+        }
         self.election_deadline = cx.now() + SimDuration(wait);
         match self.election_timer {
             // It fires early and re-arms for the rest: one timer per timeout,
@@ -146,7 +151,10 @@ impl<S: StateMachine> ConsensusManager<S> {
         self.persist_hard_state(cx);
         self.role = Role::Candidate;
         self.leader = None;
-        self.votes.iter_mut().for_each(|v| *v = None);
+        if !self.config.planted.has(Bug::PreVotesCountAsVotes) {
+            // (The planted bug keeps the pre-vote grants as votes.)
+            self.votes.iter_mut().for_each(|v| *v = None);
+        }
         self.votes[self.me_pos] = Some(true);
         self.reset_election_deadline(cx);
         self.trace_role(cx);
@@ -188,7 +196,10 @@ impl<S: StateMachine> ConsensusManager<S> {
             Role::PreCandidate if granted >= q => self.become_candidate(cx),
             Role::Candidate if granted >= q => self.become_leader(cx),
             // Lost this election: wait for the next timeout as a follower.
-            Role::Candidate if refused >= q => self.become_follower(cx, self.term, None),
+            Role::Candidate if refused >= q => {
+                cx.reached("raft: candidate lost its election");
+                self.become_follower(cx, self.term, None)
+            }
             // A refused pre-candidate stays one (its term unchanged): the
             // voters hear a live leader, whose heartbeat will make it follow.
             _ => {}
@@ -230,7 +241,7 @@ impl<S: StateMachine> ConsensusManager<S> {
     /// joiner's vote would be counted by candidates that still list the
     /// process (its lost incarnation) as a voter.
     pub(super) fn may_vote(&self) -> bool {
-        self.is_voter() || self.config.planted.has(RaftBug::LearnerVotes)
+        self.is_voter() || self.config.planted.has(Bug::LearnerVotes)
     }
 
     /// A voter's or a leader's lease: it heard from a live leader within the
@@ -254,10 +265,11 @@ impl<S: StateMachine> ConsensusManager<S> {
         llt: u64,
     ) {
         // No state changes here: a pre-vote binds nothing.
-        let granted = self.may_vote()
-            && term > self.term
-            && !self.in_lease(cx.now())
-            && self.log_ok(lli, llt);
+        let in_lease = self.in_lease(cx.now());
+        if term > self.term && in_lease {
+            cx.reached("raft: pre-vote refused under a leader lease");
+        }
+        let granted = self.may_vote() && term > self.term && !in_lease && self.log_ok(lli, llt);
         if cx.tracing() {
             let candidate = cx.name(from).to_string();
             trace(
@@ -299,13 +311,19 @@ impl<S: StateMachine> ConsensusManager<S> {
         lli: u64,
         llt: u64,
     ) {
-        let granted = self.may_vote()
-            && term == self.term
-            && (self.voted_for.is_none() || self.voted_for == Some(from))
-            && self.log_ok(lli, llt);
+        let free = self.voted_for.is_none()
+            || self.voted_for == Some(from)
+            || self.config.planted.has(Bug::VoteTwiceInTerm);
+        if term == self.term && !free {
+            cx.reached("raft: vote refused, already voted in this term");
+        }
+        if term == self.term && free && !self.log_ok(lli, llt) {
+            cx.reached("raft: vote refused, candidate's log behind");
+        }
+        let granted = self.may_vote() && term == self.term && free && self.log_ok(lli, llt);
         if granted {
             self.voted_for = Some(from);
-            if self.config.planted.has(RaftBug::VoteBeforeFsync) {
+            if self.config.planted.has(Bug::VoteBeforeFsync) {
                 // The bug: the vote reaches the disk only with the next fsync.
                 self.vote_unsynced = true;
             } else {

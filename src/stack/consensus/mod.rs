@@ -83,7 +83,8 @@ use std::sync::Arc;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-pub use config::{RaftBug, RaftBugs, RaftConfig, RaftConfigError};
+use crate::stack::planted::Bug;
+pub use config::{RaftConfig, RaftConfigError};
 pub use events::{RaftEvent, Role};
 pub use membership::{Membership, Standing, member_name};
 pub use messages::{AppendOutcome, RaftMsg, RaftTimer};
@@ -479,6 +480,11 @@ impl<S: StateMachine> ConsensusManager<S> {
     /// fsynced whenever written and cannot be torn.
     pub fn on_start<P: RaftHost<S::Command>>(&mut self, cx: &mut Cx<'_, P>) {
         self.load(cx);
+        if self.config.planted.has(Bug::RestartCommitsLog) {
+            // The planted bug: whatever the log holds is taken as committed.
+            self.commit_index = self.last_index();
+            self.apply(cx);
+        }
         self.role = Role::Follower;
         self.leader = None;
         self.trace_role(cx);
@@ -588,16 +594,20 @@ impl<S: StateMachine> ConsensusManager<S> {
             RaftMsg::RequestVote {
                 transfer: false, ..
             } if self.in_lease(cx.now()) => {
+                cx.reached("raft: vote refused under a leader lease");
                 self.answer_vote(cx, from, false);
                 return false;
             }
             _ => {}
         }
-        if self.role == Role::Leader && self.config.planted.has(RaftBug::IgnoreHigherTerm) {
+        if self.role == Role::Leader && self.config.planted.has(Bug::IgnoreHigherTerm) {
             // The planted bug: the leader keeps leading, counts the sender
             // as alive and drops the message.
             self.progress[from_pos].recent_active = true;
             return false;
+        }
+        if self.role == Role::Leader {
+            cx.reached("raft: leader stepped down for a higher term");
         }
         let leader = matches!(
             msg,
@@ -635,8 +645,13 @@ impl<S: StateMachine> ConsensusManager<S> {
                 if self.role != Role::Leader {
                     return;
                 }
+                // Fault point: a heartbeat round skipped, as if every
+                // message of it were lost.
+                let skip = cx.buggify("raft/skip-heartbeat-round");
                 for pos in self.targets() {
-                    self.send_append(cx, pos);
+                    if !skip {
+                        self.send_append(cx, pos);
+                    }
                 }
                 self.heartbeat_timer =
                     Some(cx.set_timer(self.config.heartbeat, RaftTimer::Heartbeat.into()));
@@ -663,6 +678,7 @@ impl<S: StateMachine> ConsensusManager<S> {
                 if active < self.quorum() {
                     // Cut off from a majority: a new leader may be elected on
                     // the other side. Stop taking proposals that cannot commit.
+                    cx.reached("raft: leader lost its quorum and stepped down");
                     self.become_follower(cx, self.term, None);
                 } else {
                     self.quorum_timer = Some(cx.set_timer(

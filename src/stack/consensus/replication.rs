@@ -6,10 +6,11 @@ use std::sync::Arc;
 
 use super::storage::SnapshotOwned;
 use super::{
-    AppendOutcome, ConsensusManager, Entry, LOG_KEY, LogEntry, MAX_APPLIED_QUEUE, RaftBug,
-    RaftEvent, RaftHost, RaftMsg, Role, SNAPSHOT_KEY, StateMachine, trace,
+    AppendOutcome, ConsensusManager, Entry, LOG_KEY, LogEntry, MAX_APPLIED_QUEUE, RaftEvent,
+    RaftHost, RaftMsg, Role, SNAPSHOT_KEY, StateMachine, trace,
 };
 use crate::sim::{Cx, ProcessId};
+use crate::stack::planted::Bug;
 
 impl<S: StateMachine> ConsensusManager<S> {
     // ----- replication: follower side -----
@@ -27,6 +28,7 @@ impl<S: StateMachine> ConsensusManager<S> {
     ) {
         if term < self.term {
             // A deposed leader: our term tells it to step down.
+            cx.reached("raft: append from a deposed leader refused");
             let outcome = AppendOutcome::Conflict {
                 rejected_prev: prev_index,
                 conflict_term: None,
@@ -78,6 +80,7 @@ impl<S: StateMachine> ConsensusManager<S> {
         }
         match self.term_at(prev_index) {
             None => {
+                cx.reached("raft: append refused, previous entry missing");
                 let outcome = AppendOutcome::Conflict {
                     rejected_prev,
                     conflict_term: None,
@@ -93,6 +96,7 @@ impl<S: StateMachine> ConsensusManager<S> {
                 );
             }
             Some(t) if t != prev_term => {
+                cx.reached("raft: append refused, previous entry of another term");
                 let mut first = prev_index;
                 while first > self.snapshot_index + 1 && self.term_at(first - 1) == Some(t) {
                     first -= 1;
@@ -123,6 +127,7 @@ impl<S: StateMachine> ConsensusManager<S> {
                         }
                         // Log Matching: everything from the first conflict on
                         // is replaced by the leader's entries.
+                        cx.reached("raft: follower truncated a conflicting suffix");
                         let last = self.last_index();
                         self.truncate_from(cx, index);
                         trace(cx, RaftEvent::Truncate { index, last });
@@ -217,11 +222,13 @@ impl<S: StateMachine> ConsensusManager<S> {
             );
             return;
         }
+        cx.reached("raft: snapshot installed from the leader");
         let who = cx.name(self.me).to_string();
         let snap: SnapshotOwned<S> = serde_json::from_slice(&data)
             .unwrap_or_else(|e| panic!("{who}: a leader's snapshot does not decode: {e}"));
         if self.term_at(last_index) == Some(last_term) {
             // Our log goes on past the snapshot and agrees with it: keep the rest.
+            cx.reached("raft: installed snapshot kept the log tail");
             let drop = (last_index - self.snapshot_index) as usize;
             self.log.drain(..drop);
         } else {
@@ -281,6 +288,7 @@ impl<S: StateMachine> ConsensusManager<S> {
                 .is_none_or(|t| now >= t + resend_after);
             if let (true, Some(data)) = (due, self.snapshot_data.clone()) {
                 self.progress[pos].snapshot_sent_at = Some(now);
+                cx.reached("raft: leader sent a snapshot to a lagging follower");
                 let msg = RaftMsg::InstallSnapshot {
                     term: self.term,
                     last_index: self.snapshot_index,
@@ -302,7 +310,8 @@ impl<S: StateMachine> ConsensusManager<S> {
         // A probe carries one entry: if it is rejected, little was sent in
         // vain; once the follower's log is known to match, entries go in
         // full batches. (Batching is an optimisation the paper leaves open.)
-        let batch = if self.progress[pos].probing {
+        // Fault point: one entry a message is legal, only slower.
+        let batch = if self.progress[pos].probing || cx.buggify("raft/one-entry-batch") {
             1
         } else {
             self.config.max_entries_per_msg as u64
@@ -354,6 +363,7 @@ impl<S: StateMachine> ConsensusManager<S> {
                 conflict_index,
             } => {
                 if rejected_prev + 1 != self.progress[from_pos].next_index {
+                    cx.reached("raft: stale append answer ignored");
                     return; // stale: answers a request sent before we moved on
                 }
                 let mut next = conflict_index;
@@ -438,9 +448,12 @@ impl<S: StateMachine> ConsensusManager<S> {
         if n <= self.commit_index {
             return;
         }
+        if self.term_at(n) != Some(self.term) {
+            cx.reached("raft: earlier-term entry waits for a current-term commit");
+        }
         // The planted Figure 8 bug: commit by counting whatever the term.
         if self.term_at(n) == Some(self.term)
-            || self.config.planted.has(RaftBug::CommitOldTermByCounting)
+            || self.config.planted.has(Bug::CommitOldTermByCounting)
         {
             self.commit_index = n;
             self.apply(cx);

@@ -8,10 +8,11 @@ use serde::{Deserialize, Serialize};
 
 use super::membership::Membership;
 use super::{
-    ConsensusManager, Entry, LOG_KEY, LogEntry, RaftBug, RaftEvent, RaftHost, SNAPSHOT_KEY,
-    StateMachine, TERM_KEY, VOTE_KEY, trace,
+    ConsensusManager, Entry, LOG_KEY, LogEntry, RaftEvent, RaftHost, SNAPSHOT_KEY, StateMachine,
+    TERM_KEY, VOTE_KEY, trace,
 };
 use crate::sim::{Cx, ProcessId};
+use crate::stack::planted::Bug;
 
 #[derive(Serialize)]
 pub(super) struct SnapshotRef<'a, S> {
@@ -83,6 +84,7 @@ impl<S: StateMachine> ConsensusManager<S> {
             self.snapshot_index
         );
         self.log.clear();
+        let mut torn = false;
         for i in self.snapshot_index..end {
             match disk.entry(LOG_KEY, i) {
                 Ok(Some(b)) => {
@@ -94,11 +96,15 @@ impl<S: StateMachine> ConsensusManager<S> {
                 Ok(None) => break,
                 Err(_) => {
                     // A torn tail: never fsynced, so never acknowledged.
+                    torn = true;
                     disk.truncate(LOG_KEY, i);
                     disk.fsync();
                     break;
                 }
             }
+        }
+        if torn {
+            cx.reached("raft: torn log tail truncated at restart");
         }
         self.commit_index = self.snapshot_index;
         self.last_applied = self.snapshot_index;
@@ -164,7 +170,7 @@ impl<S: StateMachine> ConsensusManager<S> {
 
     /// Is a candidate's log (`last_index`, `last_term`) at least as up to date as ours?
     pub(super) fn log_ok(&self, last_index: u64, last_term: u64) -> bool {
-        if self.config.planted.has(RaftBug::VoteWithoutLogCheck) {
+        if self.config.planted.has(Bug::VoteWithoutLogCheck) {
             return true;
         }
         (last_term, last_index) >= (self.last_term(), self.last_index())
@@ -230,7 +236,10 @@ impl<S: StateMachine> ConsensusManager<S> {
     /// Snapshots the state machine after `snapshot_every` applied entries and
     /// compacts the log up to it, in memory and on disk.
     pub(super) fn maybe_snapshot<P: RaftHost<S::Command>>(&mut self, cx: &mut Cx<'_, P>) {
-        if self.last_applied - self.snapshot_index < self.config.snapshot_every {
+        let since = self.last_applied - self.snapshot_index;
+        // Fault point: compaction at any applied index is legal; early
+        // snapshots send lagging followers `InstallSnapshot` more often.
+        if since < self.config.snapshot_every && !(since > 0 && cx.buggify("raft/compact-early")) {
             return;
         }
         let index = self.last_applied;
