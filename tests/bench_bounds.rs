@@ -18,7 +18,8 @@ fn an_event_count_above_the_cap_is_a_usage_error() {
 
 #[test]
 fn the_library_refuses_above_the_cap_and_the_trace_never_outlives_the_run() {
-    let dir = std::env::temp_dir().join(format!("partsim-bench-bounds-{}", std::process::id()));
+    let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("partsim-bench-bounds-{}", std::process::id()));
     let over = partsim::tui::bench_replay(partsim::tui::bench::MAX_BENCH_EVENTS + 1, &dir);
     let err = over.expect_err("above the cap").to_string();
     assert!(err.contains("MAX_BENCH_EVENTS"), "{err}");
@@ -46,7 +47,8 @@ fn a_mesh_duration_outside_its_bounds_is_a_usage_error() {
 fn the_library_refuses_a_mesh_above_the_cap_before_writing_anything() {
     use partsim::bench::{MAX_MESH_DURATION, mesh};
     use partsim::sim::SimDuration;
-    let dir = std::env::temp_dir().join(format!("partsim-mesh-bounds-{}", std::process::id()));
+    let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("partsim-mesh-bounds-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let trace = dir.join("mesh.jsonl");
     let over = SimDuration::from_micros(MAX_MESH_DURATION.as_micros() + 1);

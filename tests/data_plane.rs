@@ -25,7 +25,8 @@ fn a_primary_crash_under_load_loses_nothing_and_stays_linearizable() {
     );
 
     // The same history, offline, through the Jepsen-shaped file.
-    let dir = std::env::temp_dir().join(format!("partsim-data-plane-{}", std::process::id()));
+    let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("partsim-data-plane-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let trace = dir.join("run.jsonl");
     std::fs::write(&trace, &bytes).unwrap();

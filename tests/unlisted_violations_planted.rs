@@ -35,7 +35,8 @@ fn a_run_counts_the_violations_it_does_not_list() {
     for i in 0..100 {
         text.push_str(&format!("\n[[events]]\nat = \"2s\"\nimpostor = \"x{i}\"\n"));
     }
-    let dir = std::env::temp_dir().join(format!("partsim-unlisted-run-{}", std::process::id()));
+    let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("partsim-unlisted-run-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
     let path = dir.join("impostor-crowd.toml");
     std::fs::write(&path, text).expect("write");

@@ -422,6 +422,9 @@ impl Selectors<Lock> for Roles {
     fn leave(&self, _: &str) -> Vec<(ProcessId, LockMsg)> {
         Vec::new()
     }
+    fn manager(&self, _: &str, _: bool) -> Vec<(ProcessId, LockMsg)> {
+        Vec::new()
+    }
 }
 
 /// What a run found.
