@@ -112,3 +112,24 @@ crash = "n2"
         report.violations
     );
 }
+
+#[test]
+fn an_install_overtaken_by_entries_does_not_drop_them() {
+    // `chaos` seed 101: the primary of p0 resent its epoch-1 install to a
+    // follower, then replicated an acknowledged write; the replicate
+    // arrived first. Taking the older install afterwards dropped the write
+    // on that follower, which later became primary and read c64 as nil.
+    let (_, s) = common::load_named("chaos");
+    let (report, _) = common::run_bytes(&s, Some(101), Planted::NONE);
+    assert!(
+        report.violations.is_empty(),
+        "{:?}",
+        report
+            .violations
+            .iter()
+            .map(|v| &v.detail)
+            .collect::<Vec<_>>()
+    );
+    assert!(report.passed, "{:?}", report.expectations);
+    assert_eq!(report.metrics["lost_acked_writes"].as_u64(), Some(0));
+}

@@ -193,6 +193,10 @@ pub const PROBES: &[(&str, &str)] = &[
         "stack/replication.rs",
     ),
     ("replica: state transfer installed", "stack/replication.rs"),
+    (
+        "replica: stale install overtaken by entries ignored",
+        "stack/replication.rs",
+    ),
 ];
 
 /// The fault points as a text table (`partsim bugs --points`).

@@ -1055,8 +1055,18 @@ impl ReplicationManager {
             Self::step_down(cx, r, map, p);
         }
         if let Some(state) = rep.install {
-            cx.reached("replica: state transfer installed");
-            r.store.install(cx.disk(), *state, rep.epoch);
+            // Within one epoch the primary's log only grows, and a follower
+            // synced to it holds a prefix of it: an install of that epoch
+            // older than what it holds was overtaken in flight by entries
+            // it already acknowledged. Taking it would drop acknowledged
+            // writes while the primary counts them held.
+            let stale = !r.damaged && r.synced == Some(rep.epoch) && state.index < r.store.index();
+            if stale {
+                cx.reached("replica: stale install overtaken by entries ignored");
+            } else {
+                cx.reached("replica: state transfer installed");
+                r.store.install(cx.disk(), *state, rep.epoch);
+            }
             r.damaged = false;
             r.synced = Some(rep.epoch);
         } else if r.synced != Some(rep.epoch) {
