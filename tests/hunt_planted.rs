@@ -35,7 +35,7 @@ fn runs_for(bug: Bug) -> u64 {
         Bug::AcceptLowerEpoch => 0, // not in Bug::ALL
         Bug::ReadWithoutConfirm => 325,
         Bug::SkipPrimaryFsync => 19,
-        Bug::InSyncWithoutTransfer => 62,
+        Bug::InSyncWithoutTransfer => 80,
         Bug::PlanAgainstStaleLiveness => 1218,
         Bug::PausedLeaderJudges => 14,
         Bug::SeedFromEmptySource => 19,
