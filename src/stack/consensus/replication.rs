@@ -44,17 +44,9 @@ impl<S: StateMachine> ConsensusManager<S> {
             );
             return;
         }
-        if self.role == Role::Leader {
-            // Two leaders in one term: only a planted bug gets here; the
-            // checkers report it. Keep going as if nothing was heard.
+        if !self.follow_leader(cx, term, from) {
             return;
         }
-        if self.role != Role::Follower || self.leader != Some(from) {
-            self.become_follower(cx, term, Some(from));
-        }
-        self.last_leader_contact = Some(cx.now());
-        self.reset_election_deadline(cx);
-        self.ask_leader_to_join(cx, from);
 
         let rejected_prev = prev_index;
         let (mut prev_index, mut prev_term) = (prev_index, prev_term);
@@ -199,16 +191,9 @@ impl<S: StateMachine> ConsensusManager<S> {
             );
             return;
         }
-        if self.role == Role::Leader {
-            // Two leaders in one term: only a planted bug gets here.
+        if !self.follow_leader(cx, term, from) {
             return;
         }
-        if self.role != Role::Follower || self.leader != Some(from) {
-            self.become_follower(cx, term, Some(from));
-        }
-        self.last_leader_contact = Some(cx.now());
-        self.reset_election_deadline(cx);
-        self.ask_leader_to_join(cx, from);
         if last_index <= self.commit_index {
             // Nothing new: our committed prefix already matches the leader's.
             let match_index = self.commit_index;
@@ -275,6 +260,28 @@ impl<S: StateMachine> ConsensusManager<S> {
 
     /// Sends the peer at `pos` what it lacks from its `next_index` on (none: a
     /// heartbeat), or the snapshot if those entries are compacted away.
+    /// A message of the current term from leader `from`: follow it and
+    /// restart the election clock. False when this member leads the same
+    /// term (two leaders: only a planted bug gets here, and the checkers
+    /// report it), and the message is then ignored.
+    fn follow_leader<P: RaftHost<S::Command>>(
+        &mut self,
+        cx: &mut Cx<'_, P>,
+        term: u64,
+        from: ProcessId,
+    ) -> bool {
+        if self.role == Role::Leader {
+            return false;
+        }
+        if self.role != Role::Follower || self.leader != Some(from) {
+            self.become_follower(cx, term, Some(from));
+        }
+        self.last_leader_contact = Some(cx.now());
+        self.reset_election_deadline(cx);
+        self.ask_leader_to_join(cx, from);
+        true
+    }
+
     pub(super) fn send_append<P: RaftHost<S::Command>>(&mut self, cx: &mut Cx<'_, P>, pos: usize) {
         let to = self.peers[pos];
         let next = self.progress[pos]
