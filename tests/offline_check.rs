@@ -2,39 +2,25 @@
 //! did online: a clean trace stays clean, and a trace doctored to break an
 //! invariant is caught at the doctored event.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::PathBuf;
 
-fn partsim(args: &[&str]) -> (i32, String, String) {
-    let o = Command::new(env!("CARGO_BIN_EXE_partsim"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("the binary runs");
-    (
-        o.status.code().expect("exited"),
-        String::from_utf8_lossy(&o.stdout).into_owned(),
-        String::from_utf8_lossy(&o.stderr).into_owned(),
-    )
-}
+mod common;
 
 fn tmp(name: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("partsim-offline-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    dir.join(name)
+    common::tmp_file("offline", name)
 }
 
 fn trace_of(scenario: &str, name: &str) -> (PathBuf, String) {
     let path = tmp(name);
-    let (code, out, err) = partsim(&["run", scenario, "--trace", path.to_str().expect("utf-8")]);
+    let (code, out, err) =
+        common::cli(&["run", scenario, "--trace", path.to_str().expect("utf-8")]);
     assert_eq!(code, 0, "{out}{err}");
     let text = std::fs::read_to_string(&path).expect("trace");
     (path, text)
 }
 
 fn check_json(path: &std::path::Path) -> (i32, serde_json::Value) {
-    let (code, out, err) = partsim(&["check", path.to_str().expect("utf-8"), "--json"]);
+    let (code, out, err) = common::cli(&["check", path.to_str().expect("utf-8"), "--json"]);
     (
         code,
         serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}{err}")),

@@ -3,8 +3,9 @@
 //! "… and N more violations not listed", and `--json` carries
 //! `unlisted_violations` (0 when everything was listed).
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::PathBuf;
+
+mod common;
 
 use partsim::check::offline::MAX_LISTED_VIOLATIONS;
 
@@ -15,31 +16,15 @@ const EXTRA: usize = 7;
 /// leader in the term, and a leader without a majority of votes.
 const PER_CLAIM: usize = 2;
 
-fn partsim(args: &[&str]) -> (i32, String, String) {
-    let o = Command::new(env!("CARGO_BIN_EXE_partsim"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("the binary runs");
-    (
-        o.status.code().expect("exited"),
-        String::from_utf8_lossy(&o.stdout).into_owned(),
-        String::from_utf8_lossy(&o.stderr).into_owned(),
-    )
-}
-
 fn tmp(name: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("partsim-unlisted-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    dir.join(name)
+    common::tmp_file("unlisted", name)
 }
 
 /// A clean raft-elect trace, then `n` events in which m1 and m3 in turn
 /// claim the term m2 leads (the footer dropped: the trace ends there).
 fn trace_with_rival_leaders(n: usize) -> PathBuf {
     let clean = tmp("clean.jsonl");
-    let (code, out, err) = partsim(&[
+    let (code, out, err) = common::cli(&[
         "run",
         "scenarios/raft-elect.toml",
         "--duration",
@@ -86,7 +71,7 @@ fn violations_beyond_the_cap_are_counted_and_shown() {
         ((MAX_LISTED_VIOLATIONS + EXTRA + 1) / PER_CLAIM) * PER_CLAIM - MAX_LISTED_VIOLATIONS;
     let p = path.to_str().expect("utf-8");
 
-    let (code, out, err) = partsim(&["check", p, "--json"]);
+    let (code, out, err) = common::cli(&["check", p, "--json"]);
     assert_eq!(code, 1, "{err}");
     let v: serde_json::Value = serde_json::from_str(&out).expect("one JSON document");
     assert_eq!(
@@ -95,7 +80,7 @@ fn violations_beyond_the_cap_are_counted_and_shown() {
     );
     assert_eq!(v["unlisted_violations"], extra);
 
-    let (code, out, _) = partsim(&["check", p]);
+    let (code, out, _) = common::cli(&["check", p]);
     assert_eq!(code, 1);
     let listed = out
         .lines()
@@ -114,7 +99,7 @@ fn violations_beyond_the_cap_are_counted_and_shown() {
 fn below_the_cap_nothing_is_unlisted_and_json_says_zero() {
     let path = trace_with_rival_leaders(3);
     let p = path.to_str().expect("utf-8");
-    let (code, out, err) = partsim(&["check", p, "--json"]);
+    let (code, out, err) = common::cli(&["check", p, "--json"]);
     assert_eq!(code, 1, "{err}");
     let v: serde_json::Value = serde_json::from_str(&out).expect("one JSON document");
     assert_eq!(
@@ -122,6 +107,6 @@ fn below_the_cap_nothing_is_unlisted_and_json_says_zero() {
         Some(3 * PER_CLAIM)
     );
     assert_eq!(v["unlisted_violations"], 0);
-    let (_, out, _) = partsim(&["check", p]);
+    let (_, out, _) = common::cli(&["check", p]);
     assert!(!out.contains("not listed"), "{out}");
 }

@@ -6,6 +6,7 @@
 use std::cell::RefCell;
 use std::io::{BufReader, Write};
 use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::rc::Rc;
 
 use partsim::run::{self, RunOptions, RunReport};
@@ -257,4 +258,28 @@ pub fn run_with(s: &Scenario, mut opts: RunOptions) -> (RunReport, Vec<u8>) {
     let report = run::run(s, opts).expect("the run completes");
     let bytes = buf.0.borrow().clone();
     (report, bytes)
+}
+
+/// Runs the `partsim` binary from the crate's root: exit code, stdout,
+/// stderr.
+pub fn cli(args: &[&str]) -> (i32, String, String) {
+    let o = Command::new(env!("CARGO_BIN_EXE_partsim"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("the binary runs");
+    (
+        o.status.code().expect("exited"),
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+/// A path for `name` in this test process's own directory `group` under
+/// the target's temp dir (never the system's).
+pub fn tmp_file(group: &str, name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("partsim-{group}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir.join(name)
 }
