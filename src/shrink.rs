@@ -922,6 +922,7 @@ duration = "8s"
 [cluster]
 managers = 3
 nodes = 3
+clients = 1
 [workload]
 rate = 20
 [[events]]
