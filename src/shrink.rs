@@ -693,7 +693,7 @@ impl Shrinker<'_> {
         let floor = (last_fault_end(&self.best) + settle).as_micros();
         let mut lo = floor.div_ceil(step);
         let mut hi = self.best.duration.as_micros() / step;
-        if self.best.duration.as_micros() % step != 0 {
+        if !self.best.duration.as_micros().is_multiple_of(step) {
             hi += 1;
         }
         while lo + 1 < hi {
