@@ -4,11 +4,15 @@
 //!   scenario + seed ──► run: fails with checker C at t
 //!        │
 //!        ├─ materialise [random] into explicit [[events]] (same seed, same faults)
+//!        ├─ pin selectors (any-manager, leader, …) to what they resolved to
 //!        ├─ cut the duration to just past t
-//!        ├─ delta-debug the events (drop halves, quarters, … single events)
-//!        ├─ shorten each `until` span (halving)
+//!        ├─ drop whole groups (every event of a kind, every event naming a process)
+//!        ├─ delta-debug the events (keep one chunk alone, drop halves, quarters, … single events)
+//!        ├─ shorten each `until` span (halving, from either end)
 //!        ├─ lower workload rate and clients, data nodes, managers
-//!        └─ cut the duration again ──► a standalone scenario that still fails with C
+//!        ├─ network loss, duplication and reordering off
+//!        └─ cut the duration again (binary search for end-judged checkers)
+//!             ──► a standalone scenario that still fails with C
 //! ```
 //!
 //! Every candidate is written as TOML and parsed back, so it passes the
@@ -20,7 +24,9 @@
 //! fault does not reshuffle the workload's dice or the other faults.
 
 use crate::run::{self, RunOptions, RunReport};
-use crate::scenario::{self, EventSpec, Scenario};
+use std::collections::BTreeSet;
+
+use crate::scenario::{self, Action, EventSpec, Scenario, Target};
 use crate::sim::SimDuration;
 use crate::sim::time::SimTime;
 use crate::stack::planted::Planted;
@@ -96,6 +102,22 @@ pub fn roundtrip(s: &Scenario) -> Option<Scenario> {
 /// Clamps everything that must fall within the duration.
 fn clamp_to_duration(s: &mut Scenario) {
     let end = s.end();
+    // A process that joins later is in the world from the start (not yet
+    // started), and the stack can see it before it joins (a client may
+    // pick it and lose a request to it): dropping its `join` would change
+    // the run before the cut. It moves to the end instead, where it does
+    // nothing; delta debugging removes it when the failure allows.
+    for e in &mut s.events {
+        if e.at > end
+            && matches!(
+                e.action,
+                Action::Join { .. } | Action::AddManager(_) | Action::Impostor(_)
+            )
+        {
+            e.at = end;
+            e.until = None;
+        }
+    }
     s.events.retain(|e| e.at <= end);
     for e in &mut s.events {
         if let Some(u) = e.until
@@ -138,6 +160,102 @@ fn last_fault_end(s: &Scenario) -> SimTime {
         .map(|e| e.until.unwrap_or(e.at))
         .max()
         .unwrap_or(SimTime::ZERO)
+}
+
+/// The single process an action targets, when it has one (the targets a
+/// selector can stand for).
+fn single_target_mut(a: &mut Action) -> Option<&mut Target> {
+    match a {
+        Action::Crash(t)
+        | Action::Restart(t)
+        | Action::Pause(t)
+        | Action::Isolate(t)
+        | Action::DiskLoss(t)
+        | Action::Corrupt(t)
+        | Action::Leave(t)
+        | Action::RemoveManager(t) => Some(t),
+        Action::Clock { target, .. } => Some(target),
+        _ => None,
+    }
+}
+
+/// The processes an event names (selectors and `"*"` name none).
+fn named(a: &Action) -> Vec<String> {
+    let id = |t: &Target| match t {
+        Target::Id(id) if id != "*" => vec![id.clone()],
+        _ => Vec::new(),
+    };
+    match a {
+        Action::Crash(t)
+        | Action::Restart(t)
+        | Action::Pause(t)
+        | Action::Isolate(t)
+        | Action::DiskLoss(t)
+        | Action::Corrupt(t)
+        | Action::Leave(t)
+        | Action::RemoveManager(t)
+        | Action::Clock { target: t, .. } => id(t),
+        Action::OneWay { from, to } => [id(from), id(to)].concat(),
+        Action::Partition(groups) => groups
+            .iter()
+            .flatten()
+            .filter(|n| *n != "*")
+            .cloned()
+            .collect(),
+        Action::Link { from, to, .. } => vec![from.clone(), to.clone()],
+        Action::Join { id, .. } | Action::Impostor(id) | Action::AddManager(id) => {
+            vec![id.clone()]
+        }
+        _ => Vec::new(),
+    }
+}
+
+/// `s` with every `any-node`, `any-manager`, `leader` and `primary:P`
+/// target replaced by the process it resolved to in `report` (the run of
+/// `s` on the same seed), and the events whose selector matched nothing
+/// removed (they did nothing). The run is the same — the selectors' draws
+/// come from a stream nothing else uses — but removing one event no
+/// longer moves the draws of every later `any-*` event to other
+/// processes, which is what made a storm of `any-manager` crashes
+/// unshrinkable. `None` when nothing is pinned.
+fn pin_selectors(s: &Scenario, report: &RunReport) -> Option<Scenario> {
+    let mut out = s.clone();
+    let mut pinned = vec![false; out.events.len()];
+    let mut gone = vec![false; out.events.len()];
+    let mut changed = false;
+    // Resolutions come in the order the timeline applied them: by time,
+    // and by file order at equal times; match each to the first event not
+    // yet matched with the same action and time.
+    for line in &report.selectors {
+        let Some((what, rest)) = line.split_once(" → ") else {
+            continue;
+        };
+        let Some((to, at)) = rest.rsplit_once(" at ") else {
+            continue;
+        };
+        let found = out.events.iter_mut().enumerate().find(|(i, e)| {
+            !pinned[*i] && e.at.to_string() == at && {
+                let kind = e.action.kind();
+                let mut a = e.action.clone();
+                single_target_mut(&mut a)
+                    .is_some_and(|t| t.is_selector() && format!("{kind} {t}") == what)
+            }
+        });
+        let Some((i, e)) = found else { continue };
+        pinned[i] = true;
+        changed = true;
+        if to.starts_with("nothing") {
+            gone[i] = true;
+        } else if let Some(t) = single_target_mut(&mut e.action) {
+            *t = Target::Id(to.to_string());
+        }
+    }
+    let mut i = 0;
+    out.events.retain(|_| {
+        i += 1;
+        !gone[i - 1]
+    });
+    changed.then_some(out)
 }
 
 /// One step the shrinker took, for the report.
@@ -373,8 +491,8 @@ impl Shrinker<'_> {
         }
     }
 
-    /// A safety failure found in a liveness-mode run does not need the
-    /// liveness deadlines: try without them.
+    /// The fault points off: a failure that does not need them is easier
+    /// to read.
     fn drop_buggify(&mut self) {
         if self.best.random.as_ref().and_then(|r| r.buggify).is_none() {
             return;
@@ -384,6 +502,8 @@ impl Shrinker<'_> {
         self.attempt("fault points off (no buggify)".into(), c);
     }
 
+    /// A safety failure found in a liveness-mode run does not need the
+    /// liveness deadlines: try without them.
     fn drop_deadlines(&mut self) {
         let x = &self.best.expect;
         if LIVENESS.contains(&self.check.as_str())
@@ -410,11 +530,66 @@ impl Shrinker<'_> {
         r.as_ref().and_then(failure_signature).as_deref() != Some(self.check.as_str())
     }
 
-    /// Delta debugging over the events: remove chunks of decreasing size
-    /// until no single event can go (one-minimal).
+    /// Removes whole groups of events at once: every event of one kind
+    /// (all the one-way cuts, all the crashes), then every event naming
+    /// one process. A schedule drawn per process or per kind often needs
+    /// none of a group, which delta debugging over positions finds only
+    /// after many runs, if the group is scattered.
+    fn drop_groups(&mut self) {
+        let kinds: BTreeSet<&'static str> =
+            self.best.events.iter().map(|e| e.action.kind()).collect();
+        for kind in kinds {
+            let mut c = self.best.clone();
+            c.events.retain(|e| e.action.kind() != kind);
+            if !c.events.is_empty() && c.events.len() < self.best.events.len() {
+                self.attempt(format!("drop every {kind} event"), c);
+            }
+        }
+        let names: BTreeSet<String> = self
+            .best
+            .events
+            .iter()
+            .flat_map(|e| named(&e.action))
+            .collect();
+        for name in names {
+            let mut c = self.best.clone();
+            c.events.retain(|e| !named(&e.action).contains(&name));
+            if c.events.len() < self.best.events.len() {
+                self.attempt(format!("drop every event naming {name}"), c);
+            }
+        }
+    }
+
+    /// Delta debugging over the events (Zeller's ddmin): at each
+    /// granularity, first keep one chunk alone (its complement removed),
+    /// then remove one chunk at a time; halve the chunks until no single
+    /// event can go (one-minimal).
     fn drop_events(&mut self) {
         let mut chunk = self.best.events.len().div_ceil(2).max(1);
         loop {
+            let n = self.best.events.len();
+            if n == 0 {
+                break;
+            }
+            chunk = chunk.min(n);
+            // Complements: with three chunks or more, keeping one alone is
+            // not the same as removing another.
+            if n.div_ceil(chunk) > 2 {
+                let mut kept = false;
+                for start in (0..n).step_by(chunk) {
+                    let end = (start + chunk).min(n);
+                    let mut c = self.best.clone();
+                    c.events = c.events[start..end].to_vec();
+                    if self.attempt(format!("keep only events {start}..{end} of {n}"), c) {
+                        kept = true;
+                        break;
+                    }
+                }
+                if kept {
+                    chunk = self.best.events.len().div_ceil(2).max(1);
+                    continue;
+                }
+            }
             let mut start = 0;
             while start < self.best.events.len() {
                 let n = self.best.events.len();
@@ -437,29 +612,110 @@ impl Shrinker<'_> {
         }
     }
 
-    /// Halves each `until` span while the failure survives.
+    /// Halves each `until` span while the failure survives, from its end
+    /// and then from its start.
     fn shorten_spans(&mut self) {
         for i in 0..self.best.events.len() {
-            for _ in 0..6 {
-                let Some(e) = self.best.events.get(i) else {
-                    break;
-                };
-                let Some(until) = e.until else { break };
-                let span = until.as_micros().saturating_sub(e.at.as_micros());
-                if span < 20_000 {
-                    break;
-                }
-                let half = SimTime(e.at.as_micros() + span / 2);
-                let mut c = self.best.clone();
-                c.events[i].until = Some(half);
-                if !self.attempt(format!("shorten event {i} to end at {half}"), c) {
-                    break;
+            for from_start in [false, true] {
+                for _ in 0..6 {
+                    let Some(e) = self.best.events.get(i) else {
+                        break;
+                    };
+                    let Some(until) = e.until else { break };
+                    let span = until.as_micros().saturating_sub(e.at.as_micros());
+                    if span < 20_000 {
+                        break;
+                    }
+                    // Whole milliseconds keep the file readable.
+                    let half = SimTime((e.at.as_micros() + span / 2) / 1000 * 1000);
+                    let mut c = self.best.clone();
+                    let what = if from_start {
+                        c.events[i].at = half;
+                        format!("shorten event {i} to begin at {half}")
+                    } else {
+                        c.events[i].until = Some(half);
+                        format!("shorten event {i} to end at {half}")
+                    };
+                    if !self.attempt(what, c) {
+                        break;
+                    }
                 }
             }
         }
     }
 
-    /// Lowers workload and cluster sizes where the scenario allows.
+    /// The network's random imperfections off (loss, duplication,
+    /// reordering): all at once, then one at a time.
+    fn zero_network(&mut self) {
+        let n = &self.best.network;
+        if n.drop == 0.0 && n.duplicate == 0.0 && n.reorder == 0.0 {
+            return;
+        }
+        let mut c = self.best.clone();
+        (c.network.drop, c.network.duplicate, c.network.reorder) = (0.0, 0.0, 0.0);
+        if self.attempt("no random loss, duplication or reordering".into(), c) {
+            return;
+        }
+        for (what, f) in [
+            (
+                "loss",
+                (|c: &mut Scenario| c.network.drop = 0.0) as fn(&mut Scenario),
+            ),
+            ("duplication", |c| c.network.duplicate = 0.0),
+            ("reordering", |c| c.network.reorder = 0.0),
+        ] {
+            let mut c = self.best.clone();
+            f(&mut c);
+            if c.network != self.best.network {
+                self.attempt(format!("no random {what}"), c);
+            }
+        }
+    }
+
+    /// A failure judged over the whole history at the end of the run
+    /// (`durability`, `linearizable`, …) is reported at the end, so cutting
+    /// to just past the violation gains nothing: search for the shortest
+    /// duration (100 ms steps, never before the last fault ends) at which
+    /// the same checker still fails — and, with a planted bug, at which the
+    /// run without it still passes, so the cut does not make the failure
+    /// the cut's own (a write acknowledged in the last milliseconds, a node
+    /// crashed just before the end).
+    fn search_duration(&mut self) {
+        if LIVENESS.contains(&self.check.as_str()) || self.check.starts_with("expect") {
+            return;
+        }
+        let step = 100_000;
+        let settle = if self.planted.is_empty() {
+            SimDuration::from_secs(5)
+        } else {
+            SimDuration::ZERO
+        };
+        let floor = (last_fault_end(&self.best) + settle).as_micros();
+        let mut lo = floor.div_ceil(step);
+        let mut hi = self.best.duration.as_micros() / step;
+        if !self.best.duration.as_micros().is_multiple_of(step) {
+            hi += 1;
+        }
+        while lo + 1 < hi {
+            let mid = (lo + hi) / 2;
+            let d = SimDuration::from_micros(mid * step);
+            if d >= self.best.duration {
+                hi = mid;
+                continue;
+            }
+            let mut c = self.best.clone();
+            c.duration = d;
+            clamp_to_duration(&mut c);
+            if self.fair(&c) && self.attempt(format!("duration {d} (search)"), c) {
+                hi = mid;
+            } else {
+                lo = mid;
+            }
+        }
+    }
+
+    /// Lowers workload and cluster sizes where the scenario allows; the
+    /// events naming a process that no longer exists go with it.
     fn lower_sizes(&mut self) {
         while let Some(w) = &self.best.workload {
             if w.rate < 2.0 {
@@ -478,6 +734,7 @@ impl Shrinker<'_> {
             let mut c = self.best.clone();
             c.cluster.clients -= 1;
             let n = c.cluster.clients;
+            without(&mut c, &format!("c{}", n + 1));
             if !self.attempt(format!("{n} clients"), c) {
                 break;
             }
@@ -486,19 +743,41 @@ impl Shrinker<'_> {
             let mut c = self.best.clone();
             c.cluster.nodes -= 1;
             let n = c.cluster.nodes;
+            without(&mut c, &format!("n{}", n + 1));
+            c.grid.replication_factor = c.grid.replication_factor.min(n);
             if !self.attempt(format!("{n} data nodes"), c) {
                 break;
             }
         }
-        while self.best.cluster.managers > 1 {
-            let mut c = self.best.clone();
-            c.cluster.managers -= 1;
-            let n = c.cluster.managers;
-            if !self.attempt(format!("{n} managers"), c) {
+        // Odd group sizes first: an even group tolerates no more failures.
+        loop {
+            let m = self.best.cluster.managers;
+            let mut kept = false;
+            for to in [m.saturating_sub(2), m.saturating_sub(1)] {
+                if to == 0 {
+                    continue;
+                }
+                let mut c = self.best.clone();
+                c.cluster.managers = to;
+                for gone in to + 1..=m {
+                    without(&mut c, &format!("m{gone}"));
+                }
+                if self.attempt(format!("{to} managers"), c) {
+                    kept = true;
+                    break;
+                }
+            }
+            if !kept {
                 break;
             }
         }
     }
+}
+
+/// Removes the events that name `id` (a process a smaller cluster lacks).
+fn without(s: &mut Scenario, id: &str) {
+    s.events
+        .retain(|e| !named(&e.action).iter().any(|n| n == id));
 }
 
 /// Shrinks the run of `s` on `seed` with `planted` bugs to a minimal
@@ -542,14 +821,24 @@ pub fn shrink(
             kept: true,
         });
     }
+    if let Some(pinned) = pin_selectors(&sh.best, &original) {
+        sh.attempt(
+            "selectors pinned to the processes they resolved to".into(),
+            pinned,
+        );
+    }
     sh.cut_duration();
     sh.drop_buggify();
     sh.drop_deadlines();
-    // Two passes: a reduction of one kind often opens another.
-    for _ in 0..2 {
+    sh.zero_network();
+    // Passes until one changes nothing: a reduction of one kind often
+    // opens another.
+    for _ in 0..3 {
         let before = (sh.best.events.len(), sh.best.duration, sh.steps.len());
+        sh.drop_groups();
         sh.drop_events();
         sh.cut_duration();
+        sh.search_duration();
         sh.cut_liveness();
         if LIVENESS.contains(&sh.check.as_str()) {
             sh.compress_gaps();
@@ -558,6 +847,7 @@ pub fn shrink(
         sh.shorten_spans();
         sh.lower_sizes();
         sh.cut_duration();
+        sh.search_duration();
         sh.cut_liveness();
         if (sh.best.events.len(), sh.best.duration, sh.steps.len()) == before {
             break;
@@ -614,4 +904,79 @@ pub fn minimal_file(r: &ShrinkReport, source: &str, seed: u64, planted: Planted)
     );
     out.push_str(&s.to_toml());
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scenario(text: &str) -> Scenario {
+        scenario::parse(text, "test.toml").expect("a valid scenario")
+    }
+
+    /// A crash storm of selectors: three managers, `any-manager` and
+    /// `leader` crashes, one `primary:` crash.
+    const STORM: &str = r#"
+name = "storm"
+duration = "8s"
+[cluster]
+managers = 3
+nodes = 3
+clients = 1
+[workload]
+rate = 20
+[[events]]
+at = "2s"
+until = "2.2s"
+crash = "any-manager"
+[[events]]
+at = "2.5s"
+until = "2.6s"
+crash = "leader"
+[[events]]
+at = "3s"
+until = "3.1s"
+crash = "any-manager"
+[[events]]
+at = "3s"
+until = "3.3s"
+crash = "any-node"
+[[events]]
+at = "4s"
+until = "4.5s"
+crash = "primary:0"
+"#;
+
+    #[test]
+    fn pinned_selectors_make_the_same_run() {
+        let s = scenario(STORM);
+        let a = run_quiet(&s, 5, Planted::NONE).expect("the run completes");
+        let pinned = pin_selectors(&s, &a).expect("selectors to pin");
+        assert!(pinned.events.len() <= s.events.len());
+        for e in &pinned.events {
+            let mut action = e.action.clone();
+            let t = single_target_mut(&mut action).expect("a single target");
+            assert!(!t.is_selector(), "{} still a selector", e.action);
+        }
+        let b = run_quiet(&roundtrip(&pinned).expect("valid"), 5, Planted::NONE)
+            .expect("the run completes");
+        assert_eq!(a.metrics, b.metrics);
+        assert_eq!(a.messages, b.messages);
+        assert_eq!(a.passed, b.passed);
+        assert!(b.selectors.is_empty());
+    }
+
+    #[test]
+    fn a_smaller_cluster_drops_the_events_of_its_missing_processes() {
+        let mut s = scenario(STORM);
+        s.events[0].action = Action::Crash(Target::Id("m3".into()));
+        s.events[3].action = Action::OneWay {
+            from: Target::Id("n3".into()),
+            to: Target::Id("*".into()),
+        };
+        without(&mut s, "m3");
+        without(&mut s, "n3");
+        assert_eq!(s.events.len(), 3);
+        assert!(s.events.iter().all(|e| named(&e.action).is_empty()));
+    }
 }

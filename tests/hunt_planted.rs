@@ -95,6 +95,15 @@ fn caught_by_hunt(bug: Bug) -> ShrinkReport {
     assert_eq!(s.check, checker);
     assert!(s.events_after <= s.events_before);
     assert!(s.duration_after <= s.duration_before);
+    // A failure judged over the whole history at the end of the run has
+    // its duration cut too (a binary search down to the last fault).
+    if matches!(checker, "durability" | "linearizable") {
+        assert!(
+            s.duration_after < s.duration_before,
+            "{bug}: the duration stayed at {}",
+            s.duration_before
+        );
+    }
     // The minimal scenario, read back from its file, fails the same way.
     let text = partsim::shrink::minimal_file(&s, "test", f.seed, planted);
     let minimal = common::scenario(&text);
