@@ -43,7 +43,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::Serialize;
 
 use super::events::{MovePhase, StackEvent};
-use super::grid::{ClusterMap, MapCommand, MemberState, PartitionConfig, Partitions, Replica};
+use super::grid::{
+    ClusterMap, MapCommand, MemberState, PartitionConfig, Partitions, PerPartition, Replica,
+};
 pub use super::plan::{Proposal, Step};
 use super::plan::{precondition, promote, set_replicas, without};
 use super::recovery::{Copy, RecoveryManager, Reports};
@@ -614,6 +616,8 @@ pub struct PartitionCoordinator {
     moves: BTreeMap<u32, Tracked>,
     /// Members the health monitor suspects or holds dead (not yet committed).
     unhealthy: BTreeSet<String>,
+    /// Per partition: not exactly on the cached target, all in sync.
+    off_target: PerPartition<bool>,
 }
 
 impl PartitionCoordinator {
@@ -628,6 +632,7 @@ impl PartitionCoordinator {
             leader_since: SimTime::ZERO,
             moves: BTreeMap::new(),
             unhealthy: BTreeSet::new(),
+            off_target: PerPartition::default(),
         }
     }
 
@@ -643,6 +648,7 @@ impl PartitionCoordinator {
         self.moves.clear();
         self.target_key.clear();
         self.target.clear();
+        self.off_target.clear();
     }
 
     /// The members the leader's health view suspects or holds dead: their
@@ -660,6 +666,7 @@ impl PartitionCoordinator {
             }
             self.target = self.policy.target(&input);
             self.target_key = input.nodes;
+            self.off_target.clear();
         }
         &self.target
     }
@@ -716,14 +723,16 @@ impl PartitionCoordinator {
         let mut in_flight = Self::moves_in_flight(map);
         // A partition exactly on target, all in sync, needs nothing (its
         // nodes are in the target, hence alive, and so is its primary).
-        let on_target = |p: usize| {
-            let (c, t) = (&map.partitions[p], &target[p]);
-            c.replicas.len() == t.len()
-                && c.replicas.iter().all(|r| r.in_sync && t.contains(&r.node))
-        };
+        // (Recomputed only for partitions that may have changed since the
+        // last round: the target is the same until it is recomputed.)
+        let off_target = self.off_target.update(&map.partitions, |p, c| {
+            let t = &target[p];
+            !(c.replicas.len() == t.len()
+                && c.replicas.iter().all(|r| r.in_sync && t.contains(&r.node)))
+        });
         // Partitions short of in-sync replicas first (recovery before rebalancing).
         let mut order: Vec<u32> = (0..map.partitions.len())
-            .filter(|&p| !on_target(p))
+            .filter(|&p| off_target[p])
             .map(|p| p as u32)
             .collect();
         order.sort_by_key(|&p| (map.in_sync_usable(p).min(rf), p));

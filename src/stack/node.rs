@@ -573,13 +573,17 @@ impl DataNode {
             }
         }
         let partitions: Vec<u32> = match only {
-            Some(set) => set
-                .iter()
-                .copied()
-                .chain(self.replicas.keys().copied())
-                .collect::<BTreeSet<u32>>()
-                .into_iter()
-                .collect(),
+            Some(set) => {
+                // Sorted and without repeats, as a set would give them.
+                let mut v: Vec<u32> = set
+                    .iter()
+                    .copied()
+                    .chain(self.replicas.keys().copied())
+                    .collect();
+                v.sort_unstable();
+                v.dedup();
+                v
+            }
             None => (0..self.map.partitions.len() as u32).collect(),
         };
         let mut changed = false;
