@@ -106,6 +106,10 @@ struct MapView {
     settings: Option<Settings>,
     members: BTreeMap<String, Mem>,
     parts: BTreeMap<u32, Part>,
+    /// Alive members and their distinct zones, counted again at every
+    /// member change (asked once per partition a recheck visits).
+    alive_count: usize,
+    alive_zones: usize,
 }
 
 impl MapView {
@@ -163,6 +167,16 @@ impl MapView {
                         self.members.remove(node);
                     }
                 }
+                let alive = || {
+                    self.members
+                        .values()
+                        .filter(|m| m.state == MemberState::Alive)
+                };
+                self.alive_count = alive().count();
+                self.alive_zones = alive()
+                    .map(|m| m.zone.as_str())
+                    .collect::<BTreeSet<_>>()
+                    .len();
                 Some(Change::Member {
                     node: node.clone(),
                     before: before.map(|m| m.state),
@@ -235,19 +249,11 @@ impl MapView {
     }
 
     fn alive_count(&self) -> usize {
-        self.members
-            .values()
-            .filter(|m| m.state == MemberState::Alive)
-            .count()
+        self.alive_count
     }
 
     fn alive_zones(&self) -> usize {
-        self.members
-            .values()
-            .filter(|m| m.state == MemberState::Alive)
-            .map(|m| m.zone.as_str())
-            .collect::<BTreeSet<_>>()
-            .len()
+        self.alive_zones
     }
 
     /// Replicas per alive member.
@@ -415,16 +421,16 @@ impl Copies {
     /// from nothing while the data exists elsewhere, or the last complete
     /// copy dropped), with the partition it concerns.
     fn on_event(&mut self, ev: &Event<'_, StackEvent>, names: &[String]) -> Option<(u32, String)> {
-        let who = ev.p.name_in(names).to_string();
+        let who = ev.p.name_in(names);
         match ev.kind {
             EventKind::Start | EventKind::Restart => {
                 // What was only in memory is gone; what the disk kept is
                 // stated again by the node (`stored`).
                 for m in self.held.values_mut() {
-                    match m.get_mut(&who) {
+                    match m.get_mut(who) {
                         Some(c) if c.complete => c.state = ReplicaState::Stored,
                         Some(_) => {
-                            m.remove(&who);
+                            m.remove(who);
                         }
                         None => {}
                     }
@@ -434,7 +440,7 @@ impl Copies {
             EventKind::DiskLoss => {
                 // A fault, not the protocol's doing: the copies are gone.
                 for m in self.held.values_mut() {
-                    m.remove(&who);
+                    m.remove(who);
                 }
                 let emptied: Vec<u32> = self
                     .lineage
@@ -463,7 +469,7 @@ impl Copies {
                 complete,
                 source,
             }) => self.on_replica(
-                &who,
+                who,
                 *partition,
                 *state,
                 *epoch,
@@ -801,7 +807,7 @@ impl Checker for Converged {
         names: &[String],
         _out: &mut Vec<Violation>,
     ) {
-        let who = ev.p.name_in(names).to_string();
+        let who = ev.p.name_in(names);
         let _ = self.copies.on_event(ev, names);
         if let EventKind::App(StackEvent::Replica { partition, .. }) = ev.kind {
             self.recheck(ev.t, Some(*partition));
@@ -809,32 +815,32 @@ impl Checker for Converged {
         }
         match ev.kind {
             EventKind::Crash { .. } => {
-                self.down.insert(who.clone());
-                self.paused.remove(&who);
-                if self.view.alive(&who) || self.view.state(&who) == Some(MemberState::Draining) {
-                    self.crashed_at.entry(who).or_insert(ev.t);
+                self.down.insert(who.to_string());
+                self.paused.remove(who);
+                if self.view.alive(who) || self.view.state(who) == Some(MemberState::Draining) {
+                    self.crashed_at.entry(who.to_string()).or_insert(ev.t);
                 }
             }
             EventKind::Start | EventKind::Restart => {
-                self.down.remove(&who);
-                self.crashed_at.remove(&who);
+                self.down.remove(who);
+                self.crashed_at.remove(who);
             }
             EventKind::Pause => {
-                self.paused_at.insert(who.clone(), ev.t);
-                self.paused.insert(who);
+                self.paused_at.insert(who.to_string(), ev.t);
+                self.paused.insert(who.to_string());
             }
             EventKind::Resume => {
-                if let Some(t0) = self.paused_at.remove(&who) {
+                if let Some(t0) = self.paused_at.remove(who) {
                     self.back
-                        .insert(who.clone(), (ev.t, ev.t.saturating_since(t0)));
+                        .insert(who.to_string(), (ev.t, ev.t.saturating_since(t0)));
                 }
-                self.paused.remove(&who);
+                self.paused.remove(who);
             }
             EventKind::Clock { offset_us, .. } => {
-                let before = self.offsets.insert(who.clone(), offset_us).unwrap_or(0);
+                let before = self.offsets.insert(who.to_string(), offset_us).unwrap_or(0);
                 if offset_us > before {
                     let jump = SimDuration((offset_us - before).unsigned_abs());
-                    self.back.insert(who, (ev.t, jump));
+                    self.back.insert(who.to_string(), (ev.t, jump));
                 }
             }
             EventKind::App(app) => {
@@ -854,7 +860,7 @@ impl Checker for Converged {
                     && !self.down.contains(node)
                     && !self.paused.contains(node)
                     && self.hasty.is_none()
-                    && let Some((at, away)) = self.back.get(&who)
+                    && let Some((at, away)) = self.back.get(who)
                     && away.as_micros() * 2 > self.dead_after.as_micros()
                     && ev.t.saturating_since(*at) < self.dead_after
                 {

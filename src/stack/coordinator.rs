@@ -43,7 +43,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::Serialize;
 
 use super::events::{MovePhase, StackEvent};
-use super::grid::{ClusterMap, MapCommand, MemberState, PartitionConfig, Partitions, Replica};
+use super::grid::{
+    ClusterMap, MapCommand, MemberState, PartitionConfig, Partitions, PerPartition, Replica,
+};
 pub use super::plan::{Proposal, Step};
 use super::plan::{precondition, promote, set_replicas, without};
 use super::recovery::{Copy, RecoveryManager, Reports};
@@ -171,20 +173,52 @@ fn hrw(p: u32, node: &str) -> u64 {
 /// Node indices ranked for partition `p`: by rendezvous score, weighted by
 /// capacity when capacities differ (`-c / ln u`, the standard weighting).
 fn rank(p: u32, nodes: &[Candidate], weighted: bool) -> Vec<usize> {
+    rank_best(p, nodes, weighted, nodes.len())
+}
+
+/// The first `best` of [`rank`]'s ranking, in its order. The order is total
+/// (score, then index), so the best `best` and their order are those of
+/// the whole ranking; selecting them is linear where sorting every node
+/// for every partition was most of a large cluster's target computation.
+fn rank_best(p: u32, nodes: &[Candidate], weighted: bool, best: usize) -> Vec<usize> {
     let mut idx: Vec<usize> = (0..nodes.len()).collect();
+    let best = best.min(nodes.len());
     if weighted {
         let score = |i: usize| {
             let u = ((hrw(p, &nodes[i].node) >> 11) as f64 + 0.5) / (1u64 << 53) as f64;
             -f64::from(nodes[i].capacity.max(1)) / u.ln()
         };
         let scores: Vec<f64> = (0..nodes.len()).map(score).collect();
-        idx.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]).then(a.cmp(&b)));
+        let by = |a: &usize, b: &usize| scores[*b].total_cmp(&scores[*a]).then(a.cmp(b));
+        select_sorted(&mut idx, best, by);
     } else {
         let scores: Vec<u64> = nodes.iter().map(|n| hrw(p, &n.node)).collect();
-        idx.sort_by(|&a, &b| scores[b].cmp(&scores[a]).then(a.cmp(&b)));
+        let by = |a: &usize, b: &usize| scores[*b].cmp(&scores[*a]).then(a.cmp(b));
+        select_sorted(&mut idx, best, by);
     }
     idx
 }
+
+/// Leaves the `best` least elements of `v` under the total order `by`, sorted.
+fn select_sorted(
+    v: &mut Vec<usize>,
+    best: usize,
+    by: impl Fn(&usize, &usize) -> std::cmp::Ordering,
+) {
+    if best == 0 {
+        v.clear();
+        return;
+    }
+    if best < v.len() {
+        v.select_nth_unstable_by(best - 1, &by);
+        v.truncate(best);
+    }
+    v.sort_by(by);
+}
+
+/// Nodes [`RendezvousBounded`] ranks for a partition before choosing: the
+/// choice rarely looks further down; when it would, it ranks them all.
+const RANK_PREFIX: usize = 16;
 
 /// Picks `want` distinct nodes from `ranked`, zone-aware: first one node in
 /// each of `zones_needed` zones (with room if possible, without if not —
@@ -196,6 +230,20 @@ fn choose(
     zones_needed: usize,
     has_room: &dyn Fn(usize) -> bool,
 ) -> Vec<usize> {
+    choose_in(ranked, true, nodes, want, zones_needed, has_room).unwrap_or_default()
+}
+
+/// [`choose`] over `ranked`, the head of a ranking (`whole`: all of it).
+/// `None` when a pass over a head ran out before it was done: the choice
+/// from the whole ranking could differ.
+fn choose_in(
+    ranked: &[usize],
+    whole: bool,
+    nodes: &[Candidate],
+    want: usize,
+    zones_needed: usize,
+    has_room: &dyn Fn(usize) -> bool,
+) -> Option<Vec<usize>> {
     let mut chosen: Vec<usize> = Vec::with_capacity(want);
     let mut zones: BTreeSet<&str> = BTreeSet::new();
     for strict in [true, false] {
@@ -211,6 +259,9 @@ fn choose(
                 zones.insert(nodes[i].zone.as_str());
             }
         }
+        if !whole && chosen.len() < want && zones.len() < zones_needed {
+            return None;
+        }
     }
     for strict in [true, false] {
         for &i in ranked {
@@ -221,10 +272,13 @@ fn choose(
                 chosen.push(i);
             }
         }
+        if !whole && chosen.len() < want {
+            return None;
+        }
     }
     let pos = |i: usize| ranked.iter().position(|&r| r == i).unwrap_or(usize::MAX);
     chosen.sort_by_key(|&i| pos(i));
-    chosen
+    Some(chosen)
 }
 
 /// Rendezvous hashing with bounded loads (Mirrokni et al.), zone-aware.
@@ -247,10 +301,14 @@ impl PlacementPolicy for RendezvousBounded {
         let mut load = vec![0u32; nodes.len()];
         let mut out = Vec::with_capacity(input.current.len());
         for p in 0..input.current.len() as u32 {
-            let ranked = rank(p, nodes, weighted);
             let chosen = {
                 let has_room = |i: usize| load[i] < caps[i];
-                choose(&ranked, nodes, want, zones_needed, &has_room)
+                let head = rank_best(p, nodes, weighted, RANK_PREFIX);
+                let whole = head.len() == nodes.len();
+                choose_in(&head, whole, nodes, want, zones_needed, &has_room).unwrap_or_else(|| {
+                    let ranked = rank(p, nodes, weighted);
+                    choose(&ranked, nodes, want, zones_needed, &has_room)
+                })
             };
             for &i in &chosen {
                 load[i] += 1;
@@ -558,6 +616,8 @@ pub struct PartitionCoordinator {
     moves: BTreeMap<u32, Tracked>,
     /// Members the health monitor suspects or holds dead (not yet committed).
     unhealthy: BTreeSet<String>,
+    /// Per partition: not exactly on the cached target, all in sync.
+    off_target: PerPartition<bool>,
 }
 
 impl PartitionCoordinator {
@@ -572,6 +632,7 @@ impl PartitionCoordinator {
             leader_since: SimTime::ZERO,
             moves: BTreeMap::new(),
             unhealthy: BTreeSet::new(),
+            off_target: PerPartition::default(),
         }
     }
 
@@ -587,6 +648,7 @@ impl PartitionCoordinator {
         self.moves.clear();
         self.target_key.clear();
         self.target.clear();
+        self.off_target.clear();
     }
 
     /// The members the leader's health view suspects or holds dead: their
@@ -604,6 +666,7 @@ impl PartitionCoordinator {
             }
             self.target = self.policy.target(&input);
             self.target_key = input.nodes;
+            self.off_target.clear();
         }
         &self.target
     }
@@ -660,14 +723,16 @@ impl PartitionCoordinator {
         let mut in_flight = Self::moves_in_flight(map);
         // A partition exactly on target, all in sync, needs nothing (its
         // nodes are in the target, hence alive, and so is its primary).
-        let on_target = |p: usize| {
-            let (c, t) = (&map.partitions[p], &target[p]);
-            c.replicas.len() == t.len()
-                && c.replicas.iter().all(|r| r.in_sync && t.contains(&r.node))
-        };
+        // (Recomputed only for partitions that may have changed since the
+        // last round: the target is the same until it is recomputed.)
+        let off_target = self.off_target.update(&map.partitions, |p, c| {
+            let t = &target[p];
+            !(c.replicas.len() == t.len()
+                && c.replicas.iter().all(|r| r.in_sync && t.contains(&r.node)))
+        });
         // Partitions short of in-sync replicas first (recovery before rebalancing).
         let mut order: Vec<u32> = (0..map.partitions.len())
-            .filter(|&p| !on_target(p))
+            .filter(|&p| off_target[p])
             .map(|p| p as u32)
             .collect();
         order.sort_by_key(|&p| (map.in_sync_usable(p).min(rf), p));

@@ -45,12 +45,12 @@ use super::consensus::{
 };
 use super::coordinator::{CoordinatorConfig, PartitionCoordinator};
 use super::events::{MemberChange, StackEvent};
-use super::grid::{ClusterMap, MapCommand, MemberState};
+use super::grid::{ClusterMap, MapCommand, MemberState, Members, PerPartition};
 use super::health::HealthMonitor;
 use super::network::{Incoming, Limits, NetworkManager, Shared, key_id};
 use super::plan::without;
 use super::planted::{Bug, Planted};
-use super::recovery::{Held, NodeReport, RecoveryManager, Reports};
+use super::recovery::{Held, RecoveryManager, Reports};
 
 /// Registrations waiting for their `AddNode` to commit, at most (a bound on
 /// what a flood of registrations can make the leader hold).
@@ -93,6 +93,10 @@ pub struct Manager {
     outstanding: BTreeMap<u32, (u64, u64, SimTime)>,
     /// Partitions last traced `unavailable` (no in-sync replica on a live member).
     unavailable: BTreeSet<u32>,
+    /// Per partition, unavailable in the map (kept for the partitions that
+    /// did not change), and the members it was computed with.
+    down: PerPartition<bool>,
+    down_members: Option<Members>,
     /// Node-level proposals of the leader (drain, removal) in flight.
     node_proposals: BTreeMap<(String, &'static str), SimTime>,
     was_leader: bool,
@@ -185,6 +189,8 @@ impl Manager {
             pending: BTreeMap::new(),
             outstanding: BTreeMap::new(),
             unavailable: BTreeSet::new(),
+            down: PerPartition::default(),
+            down_members: None,
             node_proposals: BTreeMap::new(),
             was_leader: false,
             term_start_index: 0,
@@ -354,22 +360,19 @@ impl Manager {
                     {
                         self.dirty = true;
                     }
-                    let mut list: Vec<Held> = replicas
-                        .iter()
-                        .map(|r| Held {
-                            partition: r.partition,
-                            epoch: r.epoch,
-                            complete: r.in_sync,
-                            stored: r.stored,
-                        })
-                        .collect();
-                    list.sort_unstable();
-                    let report = NodeReport {
-                        boot,
-                        version,
-                        replicas: list,
-                    };
-                    self.reports.insert(node, report);
+                    // The node's previous report is overwritten in place
+                    // (no allocation per heartbeat once it has one).
+                    let report = self.reports.entry(node).or_default();
+                    report.boot = boot;
+                    report.version = version;
+                    report.replicas.clear();
+                    report.replicas.extend(replicas.iter().map(|r| Held {
+                        partition: r.partition,
+                        epoch: r.epoch,
+                        complete: r.in_sync,
+                        stored: r.stored,
+                    }));
+                    report.replicas.sort_unstable();
                 }
                 self.net.reply(
                     cx,
@@ -522,15 +525,23 @@ impl Manager {
         let proposals =
             self.coordinator
                 .plan(now, map, &self.reports, &self.recovery, &busy, &mut events);
+        if !self
+            .down_members
+            .as_ref()
+            .is_some_and(|m| m.same(&map.members))
+        {
+            self.down.clear();
+            self.down_members = Some(map.members.clone());
+        }
+        let down = self.down.update(&map.partitions, |_, c| {
+            (c.epoch > 0 || !c.replicas.is_empty())
+                && !c
+                    .replicas
+                    .iter()
+                    .any(|r| r.in_sync && map.is_usable(&r.node))
+        });
         let unavailable: BTreeSet<u32> = (0..map.partitions.len() as u32)
-            .filter(|&p| {
-                let c = &map.partitions[p as usize];
-                (c.epoch > 0 || !c.replicas.is_empty())
-                    && !c
-                        .replicas
-                        .iter()
-                        .any(|r| r.in_sync && map.is_usable(&r.node))
-            })
+            .filter(|&p| down[p as usize])
             .collect();
         for &p in unavailable.symmetric_difference(&self.unavailable) {
             events.push(StackEvent::Availability {

@@ -205,6 +205,58 @@ impl Partitions {
     }
 }
 
+/// A value per partition, computed from the partition's configuration and
+/// recomputed only where that may have changed: for the chunks of
+/// [`Partitions`] that are not the very chunks seen at the last update.
+///
+/// Why: the leader's planning round looks at every partition, and almost
+/// every round almost every partition is what it was. Holding the last
+/// partitions seen keeps each of their chunks shared, so a command that
+/// changes a partition copies its chunk (copy-on-write) and the copy is a
+/// different chunk: an unchanged chunk is exactly one still shared. What a
+/// value depends on besides its partition (a target, the members) is the
+/// caller's to watch: it calls [`PerPartition::clear`] when that changes.
+#[derive(Clone, Debug, Default)]
+pub struct PerPartition<T> {
+    seen: Option<Partitions>,
+    values: Vec<T>,
+}
+
+impl<T: Clone + Default> PerPartition<T> {
+    /// Forgets every value: the next update computes them all.
+    pub fn clear(&mut self) {
+        self.seen = None;
+    }
+
+    /// The values for `parts`, computing `f(p, config)` where needed.
+    pub fn update(
+        &mut self,
+        parts: &Partitions,
+        mut f: impl FnMut(usize, &PartitionConfig) -> T,
+    ) -> &[T] {
+        if self.seen.as_ref().is_none_or(|q| q.len != parts.len) {
+            self.seen = None;
+            self.values.clear();
+            self.values.resize(parts.len, T::default());
+        }
+        for (c, chunk) in parts.chunks.iter().enumerate() {
+            if self
+                .seen
+                .as_ref()
+                .is_some_and(|q| Rc::ptr_eq(&q.chunks[c], chunk))
+            {
+                continue;
+            }
+            for (j, config) in chunk.iter().enumerate() {
+                let p = c * CHUNK + j;
+                self.values[p] = f(p, config);
+            }
+        }
+        self.seen = Some(parts.clone());
+        &self.values
+    }
+}
+
 /// Iterator over [`Partitions`], in partition order.
 #[derive(Clone)]
 pub struct PartitionsIter<'a> {
@@ -325,6 +377,13 @@ pub struct Members(Rc<BTreeMap<String, Member>>);
 impl Members {
     fn make_mut(&mut self) -> &mut BTreeMap<String, Member> {
         Rc::make_mut(&mut self.0)
+    }
+
+    /// True when both are one shared table. While a holder keeps a copy,
+    /// a change to the other is copy-on-write: the same table is an
+    /// unchanged one.
+    pub fn same(&self, other: &Members) -> bool {
+        Rc::ptr_eq(&self.0, &other.0)
     }
 }
 

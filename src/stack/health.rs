@@ -33,7 +33,7 @@
 //!     └──────────────────────────────────────────── (propose MarkAlive) ─────┘
 //! ```
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
 
@@ -75,20 +75,33 @@ struct Flaps {
     last: SimTime,
 }
 
+/// What the monitor knows of one node.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+struct Tracked {
+    last_heard: Option<SimTime>,
+    /// Start of the current run of heartbeats without a gap longer than
+    /// `suspect_after`.
+    heard_since: Option<SimTime>,
+    view: Option<Health>,
+    /// Committed state as last seen (to count deaths).
+    committed: Option<MemberState>,
+    flaps: Flaps,
+}
+
 /// Failure detection for the members of the map.
+///
+/// Why one sorted vector and not a map per field: a tick visits every
+/// member, a heartbeat one. Kept in the members' order (the map's), a tick
+/// walks the vector beside the members with no lookup, no key compared
+/// beyond checking the two still line up, and no key copied; a heartbeat
+/// is one binary search.
 #[derive(Clone, Debug)]
 pub struct HealthMonitor {
     suspect_after: SimDuration,
     dead_after: SimDuration,
     heartbeat_interval: SimDuration,
-    last_heard: BTreeMap<String, SimTime>,
-    /// Start of the current run of heartbeats without a gap longer than
-    /// `suspect_after`.
-    heard_since: BTreeMap<String, SimTime>,
-    view: BTreeMap<String, Health>,
-    /// Committed states as last seen (to count deaths).
-    committed: BTreeMap<String, MemberState>,
-    flaps: BTreeMap<String, Flaps>,
+    /// By node id, sorted; after a tick exactly the map's members.
+    nodes: Vec<(String, Tracked)>,
     /// Proposed and not yet seen committed: not proposed again meanwhile.
     proposed: BTreeSet<(String, bool)>,
     /// The monitor's own last tick.
@@ -112,11 +125,7 @@ impl HealthMonitor {
             suspect_after,
             dead_after,
             heartbeat_interval,
-            last_heard: BTreeMap::new(),
-            heard_since: BTreeMap::new(),
-            view: BTreeMap::new(),
-            committed: BTreeMap::new(),
-            flaps: BTreeMap::new(),
+            nodes: Vec::new(),
             proposed: BTreeSet::new(),
             last_tick: None,
             last_heard_any: None,
@@ -135,25 +144,70 @@ impl HealthMonitor {
     /// This manager became leader at `now`: every member starts with a full
     /// grace period.
     pub fn on_leadership(&mut self, now: SimTime, map: &ClusterMap) {
-        self.last_heard.clear();
-        self.heard_since.clear();
+        // Flap counts outlive leadership; everything else starts afresh.
+        for (_, t) in &mut self.nodes {
+            *t = Tracked {
+                flaps: t.flaps,
+                ..Tracked::default()
+            };
+        }
         self.proposed.clear();
-        self.view.clear();
-        self.committed.clear();
         self.last_tick = Some(now);
         self.last_heard_any = None;
         self.regrace = false;
         for (node, m) in &map.members {
             // The grace period counts as silence broken, not as a heartbeat:
             // a dead member is re-admitted only once really heard.
-            self.last_heard.insert(node.clone(), now);
-            self.committed.insert(node.clone(), m.state);
-            let h = if m.state == MemberState::Dead {
+            let t = self.tracked(node);
+            t.last_heard = Some(now);
+            t.committed = Some(m.state);
+            t.view = Some(if m.state == MemberState::Dead {
                 Health::Dead
             } else {
                 Health::Alive
-            };
-            self.view.insert(node.clone(), h);
+            });
+        }
+    }
+
+    /// The entry of `node`, added (in order) if missing.
+    fn tracked(&mut self, node: &str) -> &mut Tracked {
+        let i = match self.nodes.binary_search_by(|(n, _)| n.as_str().cmp(node)) {
+            Ok(i) => i,
+            Err(i) => {
+                self.nodes.insert(i, (node.to_string(), Tracked::default()));
+                i
+            }
+        };
+        &mut self.nodes[i].1
+    }
+
+    /// The entry of `node`, if tracked.
+    fn get(&self, node: &str) -> Option<&Tracked> {
+        self.nodes
+            .binary_search_by(|(n, _)| n.as_str().cmp(node))
+            .ok()
+            .map(|i| &self.nodes[i].1)
+    }
+
+    /// Lines the entries up with the map's members: one each, in order,
+    /// a non-member's dropped (what it knew of a member kept).
+    fn align(&mut self, map: &ClusterMap) {
+        let aligned = self.nodes.len() == map.members.len()
+            && self
+                .nodes
+                .iter()
+                .zip(map.members.keys())
+                .all(|((n, _), k)| n == k);
+        if aligned {
+            return;
+        }
+        let mut old = std::mem::take(&mut self.nodes).into_iter().peekable();
+        for k in map.members.keys() {
+            while old.next_if(|(n, _)| n.as_str() < k.as_str()).is_some() {}
+            let t = old
+                .next_if(|(n, _)| n == k)
+                .map_or_else(Tracked::default, |(_, t)| t);
+            self.nodes.push((k.clone(), t));
         }
     }
 
@@ -166,48 +220,44 @@ impl HealthMonitor {
             self.regrace = true;
         }
         self.last_heard_any = Some(self.last_heard_any.map_or(now, |t| t.max(now)));
-        let last = self.last_heard.get(node).copied();
-        let gap = !self.heard_since.contains_key(node)
-            || last.is_none_or(|t| now.saturating_since(t) > self.suspect_after);
+        let suspect_after = self.suspect_after;
+        let t = self.tracked(node);
+        let last = t.last_heard;
+        let gap =
+            t.heard_since.is_none() || last.is_none_or(|t| now.saturating_since(t) > suspect_after);
         if gap {
-            self.heard_since.insert(node.to_string(), now);
+            t.heard_since = Some(now);
         }
-        self.last_heard
-            .insert(node.to_string(), last.map_or(now, |t| t.max(now)));
+        t.last_heard = Some(last.map_or(now, |t| t.max(now)));
     }
 
     /// The view of `node`, if it is tracked.
     pub fn health(&self, node: &str) -> Option<Health> {
-        self.view.get(node).copied()
+        self.get(node).and_then(|t| t.view)
     }
 
     /// Members this view suspects or holds dead.
     pub fn unhealthy(&self) -> BTreeSet<String> {
-        self.view
+        self.nodes
             .iter()
-            .filter(|(_, h)| **h != Health::Alive)
+            .filter(|(_, t)| t.view.is_some_and(|h| h != Health::Alive))
             .map(|(n, _)| n.clone())
             .collect()
     }
 
     /// Members this view holds dead.
     pub fn dead_in_view(&self) -> Vec<String> {
-        self.view
+        self.nodes
             .iter()
-            .filter(|(_, h)| **h == Health::Dead)
+            .filter(|(_, t)| t.view == Some(Health::Dead))
             .map(|(n, _)| n.clone())
             .collect()
     }
 
     /// How long a dead `node` must be heard steadily before it is re-admitted.
     pub fn hold(&self, node: &str, now: SimTime) -> SimDuration {
-        let count = self.flaps.get(node).map_or(0, |f| decayed(*f, now));
-        if count == 0 {
-            return self.heartbeat_interval;
-        }
-        let base = self.heartbeat_interval.max(self.suspect_after).as_micros();
-        let factor = 1u64 << (count - 1).min(16);
-        SimDuration(base.saturating_mul(factor).min(MAX_HOLD.as_micros()))
+        let flaps = self.get(node).map_or_else(Flaps::default, |t| t.flaps);
+        hold_of(self.heartbeat_interval, self.suspect_after, flaps, now)
     }
 
     /// Re-evaluates every member; returns the view's transitions and the
@@ -223,43 +273,43 @@ impl HealthMonitor {
         let away = self
             .last_tick
             .is_some_and(|t| now.saturating_since(t) > away_after);
-        if (away || self.regrace) && !self.judge_after_pauses {
-            // The monitor was not there to hear: fresh grace for everyone
-            // not committed dead (a dead member still has to be heard).
-            for (node, member) in &map.members {
-                if member.state != MemberState::Dead {
-                    let last = self.last_heard.entry(node.clone()).or_insert(now);
-                    *last = (*last).max(now);
-                }
-            }
-        }
+        // The monitor was not there to hear: fresh grace for everyone not
+        // committed dead (a dead member still has to be heard).
+        let regrace = (away || self.regrace) && !self.judge_after_pauses;
         self.regrace = false;
         self.last_tick = Some(now);
         self.proposed.retain(|(node, dead)| {
             let committed = map.members.get(node).map(|m| m.state == MemberState::Dead);
             committed != Some(*dead) && committed.is_some()
         });
-        for (node, member) in &map.members {
-            // Count committed deaths (damping).
-            let before = self.committed.insert(node.clone(), member.state);
-            if member.state == MemberState::Dead && before.is_some_and(|s| s != MemberState::Dead) {
-                let f = self.flaps.entry(node.clone()).or_default();
-                f.count = decayed(*f, now) + 1;
-                f.last = now;
+        // Entries of nodes that are no longer members go; each member's is
+        // at its index among the members.
+        self.align(map);
+        let (suspect_after, dead_after) = (self.suspect_after, self.dead_after);
+        let interval = self.heartbeat_interval;
+        for ((node, t), member) in self.nodes.iter_mut().zip(map.members.values()) {
+            if regrace && member.state != MemberState::Dead {
+                t.last_heard = Some(t.last_heard.map_or(now, |l| l.max(now)));
             }
-            let last = *self.last_heard.entry(node.clone()).or_insert(now);
-            let since = self.heard_since.get(node).copied();
+            // Count committed deaths (damping).
+            let before = t.committed.replace(member.state);
+            if member.state == MemberState::Dead && before.is_some_and(|s| s != MemberState::Dead) {
+                t.flaps.count = decayed(t.flaps, now) + 1;
+                t.flaps.last = now;
+            }
+            let last = *t.last_heard.get_or_insert(now);
+            let since = t.heard_since;
             let silent = now.saturating_since(last);
             // A dead member stays dead in the view until really heard.
             let unheard_dead = member.state == MemberState::Dead && since.is_none();
-            let health = if unheard_dead || silent > self.dead_after {
+            let health = if unheard_dead || silent > dead_after {
                 Health::Dead
-            } else if silent > self.suspect_after {
+            } else if silent > suspect_after {
                 Health::Suspect
             } else {
                 Health::Alive
             };
-            let before = self.view.insert(node.clone(), health);
+            let before = t.view.replace(health);
             if before != Some(health) {
                 transitions.push(Transition {
                     node: node.clone(),
@@ -275,19 +325,33 @@ impl HealthMonitor {
             }
             if health == Health::Alive
                 && committed_dead
-                && since.is_some_and(|t| now.saturating_since(t) >= self.hold(node, now))
+                && since.is_some_and(|s| {
+                    now.saturating_since(s) >= hold_of(interval, suspect_after, t.flaps, now)
+                })
                 && self.proposed.insert((node.clone(), false))
             {
                 proposals.push(MapCommand::MarkAlive { node: node.clone() });
             }
         }
-        self.last_heard.retain(|n, _| map.members.contains_key(n));
-        self.heard_since.retain(|n, _| map.members.contains_key(n));
-        self.view.retain(|n, _| map.members.contains_key(n));
-        self.committed.retain(|n, _| map.members.contains_key(n));
-        self.flaps.retain(|n, _| map.members.contains_key(n));
         (transitions, proposals)
     }
+}
+
+/// How long a dead member with `flaps` must be heard steadily before it is
+/// re-admitted (see [`HealthMonitor::hold`]).
+fn hold_of(
+    heartbeat_interval: SimDuration,
+    suspect_after: SimDuration,
+    flaps: Flaps,
+    now: SimTime,
+) -> SimDuration {
+    let count = decayed(flaps, now);
+    if count == 0 {
+        return heartbeat_interval;
+    }
+    let base = heartbeat_interval.max(suspect_after).as_micros();
+    let factor = 1u64 << (count - 1).min(16);
+    SimDuration(base.saturating_mul(factor).min(MAX_HOLD.as_micros()))
 }
 
 /// A flap count after halving once per `FLAP_DECAY` since its last flap.

@@ -527,13 +527,15 @@ impl DataNode {
             | MapCommand::Drain { node } => {
                 if *node == self.me {
                     *everything = true;
-                } else if matches!(
-                    cmd,
-                    MapCommand::AddNode { .. } | MapCommand::RemoveNode { .. }
-                ) {
-                    // A rejoin demotes, a removal drops, that node's replicas.
-                    touched.extend(self.map.partitions_of(node));
                 }
+                // Another node's rejoin demotes, its removal drops, that
+                // node's replicas: of the partitions it shares with this
+                // one, whose primary may change. Those are all hosted here
+                // (a partition that lists this incarnation is hosted from
+                // the reconcile that saw it listed on), and `reconcile`
+                // visits every hosted partition anyway; the others hold
+                // nothing of this node's, and scanning every partition per
+                // such command and node was most of a large cluster's start.
             }
         }
     }
@@ -571,13 +573,17 @@ impl DataNode {
             }
         }
         let partitions: Vec<u32> = match only {
-            Some(set) => set
-                .iter()
-                .copied()
-                .chain(self.replicas.keys().copied())
-                .collect::<BTreeSet<u32>>()
-                .into_iter()
-                .collect(),
+            Some(set) => {
+                // Sorted and without repeats, as a set would give them.
+                let mut v: Vec<u32> = set
+                    .iter()
+                    .copied()
+                    .chain(self.replicas.keys().copied())
+                    .collect();
+                v.sort_unstable();
+                v.dedup();
+                v
+            }
             None => (0..self.map.partitions.len() as u32).collect(),
         };
         let mut changed = false;
