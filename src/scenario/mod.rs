@@ -37,9 +37,9 @@ use toml::de::DeTable;
 pub use cost::{MAX_IMPOSTORS, MAX_MAP_ENTRIES, MAX_PERIODIC_RATE, MIN_PERIOD};
 pub use error::ScenarioError;
 pub use model::{
-    Action, Cluster, DiskConfig, EventSpec, Expect, Grid, KeyDist, Network, PauseMode, Placement,
-    PlacementPolicyName, RandomClock, RandomFault, RandomSpec, Scenario, StackKind, Target, Timing,
-    Workload, format_offset,
+    Action, Cluster, DiskConfig, EventSpec, Expect, Grid, KeyDist, Managers, Network, PauseMode,
+    Placement, PlacementPolicyName, RandomClock, RandomFault, RandomSpec, Scenario, StackKind,
+    Target, Timing, Workload, format_offset,
 };
 pub use schedule::{DrawnFault, Origin, RANDOM_WARMUP, Scheduled, Step, format_schedule};
 pub use validate::{

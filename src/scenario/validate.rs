@@ -21,6 +21,10 @@ use super::raw::*;
 use super::schedule::RANDOM_WARMUP;
 use crate::sim::time::{SimDuration, SimTime};
 
+/// Most committed entries between two snapshots of a manager's log
+/// (`[managers] snapshot_every`): the in-memory log holds that many.
+pub const MAX_SNAPSHOT_EVERY: u64 = 1_000_000;
+
 /// Longest run a scenario may ask for: one week of virtual time.
 pub const MAX_DURATION: SimDuration = SimDuration::from_secs(7 * 24 * 3600);
 
@@ -121,6 +125,7 @@ pub(crate) fn build(raw: &RawScenario, src: &SourceMap<'_>) -> R<Scenario> {
     let grid = v.grid(raw.grid.as_ref(), raw.cluster.as_ref(), &cluster)?;
     let placement = v.placement(raw.placement.as_ref())?;
     let timing = v.timing(raw.timing.as_ref())?;
+    let managers = v.managers(raw.managers.as_ref(), &cluster, &timing)?;
     let network = v.network(raw.network.as_ref())?;
     let disk = v.disk(raw.disk.as_ref())?;
     let workload = match &raw.workload {
@@ -151,6 +156,7 @@ pub(crate) fn build(raw: &RawScenario, src: &SourceMap<'_>) -> R<Scenario> {
         grid,
         placement,
         timing,
+        managers,
         network,
         disk,
         workload,
@@ -536,6 +542,58 @@ impl Validator<'_, '_> {
             ));
         }
         Ok(timing)
+    }
+
+    /// `[managers]`: snapshot interval and dead-server cleanup. Cleanup may
+    /// never shrink the group below a majority of `[cluster] managers`,
+    /// and waits at least two maximum election timeouts (a voter that
+    /// missed one election is not dead).
+    fn managers(
+        &self,
+        raw: Option<&Sp<RawManagers>>,
+        cluster: &Cluster,
+        timing: &Timing,
+    ) -> R<Managers> {
+        let mut m = Managers::default();
+        let Some(raw) = raw else { return Ok(m) };
+        let r = raw.get_ref();
+        if let Some(n) = &r.snapshot_every {
+            let x = *n.get_ref();
+            if !(1..=MAX_SNAPSHOT_EVERY).contains(&x) {
+                return Err(self.err(
+                    n.span(),
+                    "managers.snapshot_every",
+                    format!("expected 1 to {MAX_SNAPSHOT_EVERY} committed entries, got {x}"),
+                ));
+            }
+            m.snapshot_every = x;
+        }
+        if let Some(g) = &r.remove_down_after {
+            let grace = self.positive(g, "managers.remove_down_after")?;
+            let floor = SimDuration(timing.election_timeout[1].as_micros().saturating_mul(2));
+            if grace < floor {
+                return Err(self.err(
+                    g.span(),
+                    "managers.remove_down_after",
+                    format!("expected at least twice the maximum election timeout ({floor}), got {grace}: a voter that missed an election is not dead"),
+                ));
+            }
+            m.remove_down_after = Some(grace);
+        }
+        if let Some(n) = &r.min_voters {
+            let x = *n.get_ref();
+            let k = cluster.managers;
+            let majority = k / 2 + 1;
+            if !(majority..=k).contains(&x) {
+                return Err(self.err(
+                    n.span(),
+                    "managers.min_voters",
+                    format!("expected {majority} to {k} (from a majority of the {k} managers to all of them), got {x}"),
+                ));
+            }
+            m.min_voters = Some(x);
+        }
+        Ok(m)
     }
 
     fn disk(&self, raw: Option<&Sp<RawDisk>>) -> R<DiskConfig> {
@@ -958,13 +1016,14 @@ impl Validator<'_, '_> {
         note("impostor", e.impostor.as_ref().map(Sp::span));
         note("add_manager", e.add_manager.as_ref().map(Sp::span));
         note("remove_manager", e.remove_manager.as_ref().map(Sp::span));
+        note("drain_manager", e.drain_manager.as_ref().map(Sp::span));
         present.sort_by_key(|(_, span)| span.start);
         match present.as_slice() {
             [] => {
                 return Err(self.err(
                     raw.span(),
                     format!("events[{i}]"),
-                    "expected exactly one action: crash, restart, pause, partition, one_way, isolate, link, clock, disk_loss, corrupt, heal, join, leave, impostor, add_manager or remove_manager",
+                    "expected exactly one action: crash, restart, pause, partition, one_way, isolate, link, clock, disk_loss, corrupt, heal, join, leave, impostor, add_manager, remove_manager or drain_manager",
                 ));
             }
             [_] => {}
@@ -1004,7 +1063,7 @@ impl Validator<'_, '_> {
                     return Err(self.err(
                         u.span(),
                         key("until"),
-                        format!("`{kind}` cannot have `until`: only crash, pause, partition, one_way, isolate, link and clock end"),
+                        format!("`{kind}` cannot have `until`: only crash, pause, partition, one_way, isolate, link, clock and drain_manager end"),
                     ));
                 }
                 let t = self.time(u, &key("until"), end)?;
@@ -1291,6 +1350,24 @@ impl Validator<'_, '_> {
                 ));
             }
             return Ok(Action::RemoveManager(target));
+        }
+        if let Some(t) = &e.drain_manager {
+            let target = self.target(t, &key("drain_manager"), names, false)?;
+            let is_manager = match &target {
+                Target::Id(id) => names.managers.contains(id),
+                Target::Leader | Target::AnyManager => true,
+                Target::AnyNode | Target::Primary(_) => false,
+            };
+            if !is_manager {
+                return Err(self.err(
+                    t.span(),
+                    key("drain_manager"),
+                    format!(
+                        "`drain_manager` keeps a manager from leading: expected a manager id, leader or any-manager, got {target}"
+                    ),
+                ));
+            }
+            return Ok(Action::DrainManager(target));
         }
         // `event` counted exactly one action before calling here.
         Err(self.err(entry, format!("events[{i}]"), "expected exactly one action"))

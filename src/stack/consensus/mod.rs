@@ -106,6 +106,10 @@ pub const INCARNATION_KEY: &str = "raft/incarnation";
 /// process index → member or not), from `add_manager` / `remove_manager`.
 pub const WANTED_KEY: &str = "raft/wanted";
 
+/// Disk key of the managers the operator drained (JSON list of process
+/// indices): voters that must not lead.
+pub const DRAINED_KEY: &str = "raft/drained";
+
 /// Commands applied but not yet taken by the host, at most. The host takes
 /// them after every input, so this bound is only reached by a host that
 /// never looks; the oldest are then dropped (and counted).
@@ -220,6 +224,9 @@ struct Progress {
     snapshot_sent_at: Option<SimTime>,
     /// Heard from it since the last CheckQuorum.
     recent_active: bool,
+    /// Local time it last answered (or this leader took office, or it
+    /// joined): dead-server cleanup counts its silence from here.
+    last_heard: SimTime,
     /// Its match point is unknown (new leader, or its last answer was a
     /// conflict): `AppendEntries` carry at most one entry until one succeeds.
     probing: bool,
@@ -267,6 +274,8 @@ pub struct ConsensusManager<S: StateMachine> {
     snapshot_members: Membership,
     /// The operator's wishes: process index → member or not (persisted).
     wanted: std::collections::BTreeMap<u32, bool>,
+    /// Managers the operator drained: they vote, but do not lead (persisted).
+    drained: std::collections::BTreeSet<u32>,
 
     // Persistent (mirrored on disk).
     term: u64,
@@ -345,6 +354,7 @@ impl<S: StateMachine> ConsensusManager<S> {
             incarnation: 0,
             members_index: 0,
             wanted: std::collections::BTreeMap::new(),
+            drained: std::collections::BTreeSet::new(),
             term: 0,
             voted_for: None,
             log: VecDeque::new(),
@@ -637,6 +647,12 @@ impl<S: StateMachine> ConsensusManager<S> {
                     self.reset_election_deadline(cx);
                     self.ask_to_join(cx);
                 } else {
+                    if self.role == Role::PreCandidate && self.config.remove_down_after.is_some() {
+                        // A whole election timeout without a pre-vote
+                        // majority: perhaps the group removed this manager
+                        // while it was down, and its log does not say so yet.
+                        self.ask_to_rejoin(cx);
+                    }
                     self.campaign_pre(cx);
                 }
             }
