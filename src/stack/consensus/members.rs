@@ -296,11 +296,12 @@ impl<S: StateMachine> ConsensusManager<S> {
             {
                 return;
             }
-            match self.next_change(cx.now()) {
-                Some(Change::Propose(m, probe)) => {
-                    if let Some(probe) = probe {
-                        cx.reached(probe);
-                    }
+            let change = self.next_change(cx.now());
+            if matches!(change, Some(Change::RemoveDown(_))) {
+                cx.reached("raft: down voter removed after its grace");
+            }
+            match change {
+                Some(Change::Propose(m) | Change::RemoveDown(m)) => {
                     self.append_as_leader(cx, Entry::Config(m));
                     for pos in self.targets() {
                         if !self.progress[pos].inflight {
@@ -331,7 +332,7 @@ impl<S: StateMachine> ConsensusManager<S> {
                 if p == self.me {
                     return (m.voters.len() > 1).then_some(Change::Transfer);
                 }
-                return Some(Change::Propose(m.without(p), None));
+                return Some(Change::Propose(m.without(p)));
             }
         }
         if self.is_drained()
@@ -359,29 +360,22 @@ impl<S: StateMachine> ConsensusManager<S> {
             if !self.admissible(p) {
                 continue;
             }
-            return Some(Change::Propose(
-                match m.standing(p) {
-                    // Its disk is gone, and with it any vote or append it
-                    // acknowledged: that voter is lost. Remove it first.
-                    Standing::Voter(_) => m.without(p),
-                    Standing::Learner(_) | Standing::Outside => m.with_learner(p, inc),
-                },
-                None,
-            ));
+            return Some(Change::Propose(match m.standing(p) {
+                // Its disk is gone, and with it any vote or append it
+                // acknowledged: that voter is lost. Remove it first.
+                Standing::Voter(_) => m.without(p),
+                Standing::Learner(_) | Standing::Outside => m.with_learner(p, inc),
+            }));
         }
         for &p in m.learners.keys() {
             let p = ProcessId(p);
             let Some(pos) = self.pos(p) else { continue };
             if self.admissible(p) && self.progress[pos].match_index >= self.commit_index {
-                return Some(Change::Propose(m.promoted(p), None));
+                return Some(Change::Propose(m.promoted(p)));
             }
         }
-        self.down_voter(now).map(|p| {
-            Change::Propose(
-                m.without(p),
-                Some("raft: down voter removed after its grace"),
-            )
-        })
+        self.down_voter(now)
+            .map(|p| Change::RemoveDown(m.without(p)))
     }
 
     /// Dead-server cleanup (Consul autopilot's, with its minimum quorum):
@@ -499,8 +493,10 @@ impl<S: StateMachine> ConsensusManager<S> {
 
 /// The driver's next step.
 enum Change {
-    /// Append this membership (and count the probe, if any).
-    Propose(Membership, Option<&'static str>),
+    /// Append this membership.
+    Propose(Membership),
+    /// Append this membership: a voter that stayed down is removed.
+    RemoveDown(Membership),
     /// Hand leadership over first (this leader is removed).
     Transfer,
     /// This leader is drained: hand over to the voter at this position.
