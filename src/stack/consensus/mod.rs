@@ -31,7 +31,11 @@
 //! *incarnation* that neither votes nor campaigns; the leader removes its
 //! lost predecessor, adds it as a learner and promotes it once caught up.
 //! Leadership transfer (thesis §3.10) hands the lead over before the
-//! leader is removed.
+//! leader is removed, or when the operator drains it (a drained manager
+//! votes but does not lead). With `remove_down_after` set, the leader also
+//! removes a voter it has not heard from for that long, never leaving
+//! fewer than `min_voters` (dead-server cleanup); a removed manager that
+//! returns asks to be admitted again.
 //!
 //! **Retries.** Lost messages are sent again (Raft §5.1, §5.3): a candidate
 //! re-sends `RequestVote` every `heartbeat` to the peers that have not
