@@ -724,7 +724,7 @@ mod tests {
     use super::*;
 
     fn names() -> Vec<String> {
-        vec!["m1".into(), "m2".into(), "m3".into()]
+        ["m1", "m2", "m3", "m4", "m5"].map(String::from).to_vec()
     }
 
     /// Feeds `(time_ms, process, kind)` to a checker; returns the violations.
@@ -961,6 +961,318 @@ mod tests {
         assert!(feed(&mut c, &evs).is_empty());
         assert!(c.fixed.is_empty());
         assert_eq!(c.pruned, 2);
+    }
+
+    // ----- membership rules -----
+
+    fn config(index: u64, voters: &[&str], learners: &[&str], me: &str) -> StackEvent {
+        StackEvent::Raft(RaftEvent::Config {
+            index,
+            voters: voters.iter().map(|v| v.to_string()).collect(),
+            learners: learners.iter().map(|v| v.to_string()).collect(),
+            me: me.into(),
+        })
+    }
+    fn vote(term: u64, candidate: &str) -> StackEvent {
+        StackEvent::Raft(RaftEvent::Vote {
+            term,
+            candidate: candidate.into(),
+            granted: true,
+            pre: false,
+        })
+    }
+    fn append(index: u64, term: u64, entry: &str) -> StackEvent {
+        StackEvent::Raft(RaftEvent::Append {
+            index,
+            term,
+            entry: entry.into(),
+        })
+    }
+    fn accept(index: u64, entries: &[(u64, &str)]) -> StackEvent {
+        StackEvent::Raft(RaftEvent::Accept {
+            index,
+            terms: entries.iter().map(|e| e.0).collect(),
+            digests: entries.iter().map(|e| e.1.to_string()).collect(),
+        })
+    }
+    fn truncate(index: u64, last: u64) -> StackEvent {
+        StackEvent::Raft(RaftEvent::Truncate { index, last })
+    }
+    fn digest_commit(index: u64, term: u64, digest: &str) -> StackEvent {
+        StackEvent::Raft(RaftEvent::Commit {
+            index,
+            term,
+            entry: format!("e{index}"),
+            digest: digest.into(),
+        })
+    }
+    fn snapshot_digest(index: u64, digest: &str, installed: bool) -> StackEvent {
+        StackEvent::Raft(RaftEvent::Snapshot {
+            index,
+            term: 1,
+            bytes: 10,
+            installed,
+            digest: digest.into(),
+        })
+    }
+
+    #[test]
+    fn election_safety_counts_votes_against_the_leaders_own_configuration() {
+        let three = ["m1", "m2", "m3"];
+        let (c1, c2, c3) = (
+            config(0, &three, &[], "m1"),
+            config(0, &three, &[], "m2"),
+            config(0, &three, &[], "m3"),
+        );
+        let (v, lead) = (vote(2, "m1"), role(Role::Leader, 2));
+        // Its own vote and m2's: a majority of three.
+        let ok = [
+            (1, 0, EventKind::App(&c1)),
+            (1, 1, EventKind::App(&c2)),
+            (1, 2, EventKind::App(&c3)),
+            (2, 1, EventKind::App(&v)),
+            (3, 0, EventKind::App(&lead)),
+        ];
+        assert!(feed(&mut ElectionSafety::default(), &ok).is_empty());
+        // Its own vote alone: one of three.
+        let alone = [(1, 0, EventKind::App(&c1)), (3, 0, EventKind::App(&lead))];
+        let v1 = feed(&mut ElectionSafety::default(), &alone);
+        assert_eq!(v1.len(), 1, "{v1:?}");
+        assert!(
+            v1[0].detail.contains("1 of the 3 voters"),
+            "{}",
+            v1[0].detail
+        );
+
+        // After m3 was removed, two voters: m1 and m2 make the majority,
+        // and m3's vote (it is no voter of m1's configuration) adds nothing.
+        let (c1r, c3old) = (
+            config(7, &["m1", "m2"], &[], "m1"),
+            config(0, &three, &[], "m3"),
+        );
+        let v3 = vote(2, "m1");
+        let shrunk_ok = [
+            (1, 0, EventKind::App(&c1r)),
+            (1, 1, EventKind::App(&c2)),
+            (2, 1, EventKind::App(&v3)),
+            (3, 0, EventKind::App(&lead)),
+        ];
+        assert!(feed(&mut ElectionSafety::default(), &shrunk_ok).is_empty());
+        let shrunk_bad = [
+            (1, 0, EventKind::App(&c1r)),
+            (1, 2, EventKind::App(&c3old)),
+            (2, 2, EventKind::App(&v3)),
+            (3, 0, EventKind::App(&lead)),
+        ];
+        assert_eq!(feed(&mut ElectionSafety::default(), &shrunk_bad).len(), 1);
+
+        // A leader whose configuration grew to five voters needs three,
+        // though two would be a majority of the three it started with.
+        let five = ["m1", "m2", "m3", "m4", "m5"];
+        let c1five = config(9, &five, &[], "m1");
+        let grown = [
+            (1, 0, EventKind::App(&c1five)),
+            (1, 1, EventKind::App(&c2)),
+            (2, 1, EventKind::App(&v3)),
+            (3, 0, EventKind::App(&lead)),
+        ];
+        let v5 = feed(&mut ElectionSafety::default(), &grown);
+        assert_eq!(v5.len(), 1, "{v5:?}");
+        assert!(v5[0].detail.contains("a majority is 3"), "{}", v5[0].detail);
+    }
+
+    #[test]
+    fn election_safety_does_not_count_a_new_incarnation_or_a_learner() {
+        let three = ["m1", "m2", "m3"];
+        let c1 = config(0, &three, &[], "m1");
+        // m2 lost its disk: its new incarnation is not the voter m2.
+        let c2new = config(0, &three, &[], "m2#000000ab");
+        let (v, lead) = (vote(4, "m1"), role(Role::Leader, 4));
+        let reborn = [
+            (1, 0, EventKind::App(&c1)),
+            (1, 1, EventKind::App(&c2new)),
+            (2, 1, EventKind::App(&v)),
+            (3, 0, EventKind::App(&lead)),
+        ];
+        let out = feed(&mut ElectionSafety::default(), &reborn);
+        assert_eq!(out.len(), 1, "{out:?}");
+        assert!(out[0].detail.contains("m2#000000ab"), "{}", out[0].detail);
+        // A learner's vote: named in `learners`, not in `voters`.
+        let c1l = config(5, &["m1", "m3"], &["m2#000000ab"], "m1");
+        let learner = [
+            (1, 0, EventKind::App(&c1l)),
+            (1, 1, EventKind::App(&c2new)),
+            (2, 1, EventKind::App(&v)),
+            (3, 0, EventKind::App(&lead)),
+        ];
+        assert_eq!(feed(&mut ElectionSafety::default(), &learner).len(), 1);
+        // Once promoted (the leader's configuration names the incarnation),
+        // its vote counts.
+        let c1p = config(6, &["m1", "m2#000000ab", "m3"], &[], "m1");
+        let promoted = [
+            (1, 0, EventKind::App(&c1p)),
+            (1, 1, EventKind::App(&c2new)),
+            (2, 1, EventKind::App(&v)),
+            (3, 0, EventKind::App(&lead)),
+        ];
+        assert!(feed(&mut ElectionSafety::default(), &promoted).is_empty());
+        // A disk loss forgets the old name: the vote after it is the new one's.
+        let c2old = config(0, &three, &[], "m2");
+        let lost = [
+            (1, 0, EventKind::App(&c1)),
+            (1, 1, EventKind::App(&c2old)),
+            (2, 1, EventKind::Crash { lost_writes: 0 }),
+            (2, 1, EventKind::DiskLoss),
+            (2, 1, EventKind::Restart),
+            (2, 1, EventKind::App(&c2new)),
+            (3, 1, EventKind::App(&v)),
+            (4, 0, EventKind::App(&lead)),
+        ];
+        assert_eq!(feed(&mut ElectionSafety::default(), &lost).len(), 1);
+    }
+
+    #[test]
+    fn election_safety_wants_one_committed_change_at_a_time() {
+        let three = ["m1", "m2", "m3"];
+        let c0 = config(0, &three, &[], "m1");
+        let (a5, cfg5) = (
+            append(5, 2, "config: 2 voters, 0 learners"),
+            config(5, &["m1", "m2"], &[], "m1"),
+        );
+        let (a6, cfg6) = (
+            append(6, 2, "config: 2 voters, 1 learners"),
+            config(6, &["m1", "m2"], &["m3#0000000c"], "m1"),
+        );
+        let commit5 = commit(5, 2, "config: 2 voters, 0 learners");
+        // Remove m3, commit, add its new incarnation as a learner: fine.
+        let ok = [
+            (1, 0, EventKind::App(&c0)),
+            (2, 0, EventKind::App(&a5)),
+            (2, 0, EventKind::App(&cfg5)),
+            (3, 0, EventKind::App(&commit5)),
+            (4, 0, EventKind::App(&a6)),
+            (4, 0, EventKind::App(&cfg6)),
+        ];
+        assert!(feed(&mut ElectionSafety::default(), &ok).is_empty());
+        // The second change before the first committed.
+        let early = [
+            (1, 0, EventKind::App(&c0)),
+            (2, 0, EventKind::App(&a5)),
+            (2, 0, EventKind::App(&cfg5)),
+            (4, 0, EventKind::App(&a6)),
+            (4, 0, EventKind::App(&cfg6)),
+        ];
+        let v = feed(&mut ElectionSafety::default(), &early);
+        assert_eq!(v.len(), 1, "{v:?}");
+        assert!(
+            v[0].detail.contains("one change at a time"),
+            "{}",
+            v[0].detail
+        );
+        // Two voters changed by one entry (m3 out, m4 in).
+        let (a5b, swap) = (
+            append(5, 2, "config: 3 voters, 0 learners"),
+            config(5, &["m1", "m2", "m4"], &[], "m1"),
+        );
+        let two = [
+            (1, 0, EventKind::App(&c0)),
+            (2, 0, EventKind::App(&a5b)),
+            (2, 0, EventKind::App(&swap)),
+        ];
+        let v = feed(&mut ElectionSafety::default(), &two);
+        assert_eq!(v.len(), 1, "{v:?}");
+        assert!(v[0].detail.contains("changes 2 voters"), "{}", v[0].detail);
+        // The same configuration reached by a follower (no append of its
+        // own) is not a change it made.
+        let c1 = config(0, &three, &[], "m2");
+        let followed = [(1, 1, EventKind::App(&c1)), (2, 1, EventKind::App(&swap))];
+        assert!(feed(&mut ElectionSafety::default(), &followed).is_empty());
+    }
+
+    #[test]
+    fn log_matching_flags_a_follower_accepting_another_entry_at_a_committed_index() {
+        let (c1, c2) = (digest_commit(1, 1, "d1"), digest_commit(2, 1, "d2"));
+        // The same entries, and new ones past the commit: fine.
+        let same = accept(1, &[(1, "d1"), (1, "d2"), (2, "d3")]);
+        // Past what was committed, a different entry is no violation.
+        let past = accept(3, &[(3, "x3")]);
+        let ok = [
+            (1, 0, EventKind::App(&c1)),
+            (1, 0, EventKind::App(&c2)),
+            (2, 1, EventKind::App(&same)),
+            (3, 2, EventKind::App(&past)),
+        ];
+        assert!(feed(&mut LogMatching::default(), &ok).is_empty());
+        // Another digest at index 2 (same term), another term at index 1.
+        for bad in [accept(1, &[(1, "d1"), (1, "zz")]), accept(1, &[(2, "d1")])] {
+            let evs = [
+                (1, 0, EventKind::App(&c1)),
+                (1, 0, EventKind::App(&c2)),
+                (2, 1, EventKind::App(&bad)),
+            ];
+            let v = feed(&mut LogMatching::default(), &evs);
+            assert_eq!(v.len(), 1, "{v:?}");
+            assert!(v[0].detail.contains("m2 accepted"), "{}", v[0].detail);
+        }
+    }
+
+    #[test]
+    fn log_matching_flags_a_truncation_at_or_below_the_followers_commit() {
+        let (c1, c2) = (digest_commit(1, 1, "d1"), digest_commit(2, 1, "d2"));
+        let (above, other) = (truncate(3, 5), truncate(2, 4));
+        let ok = [
+            (1, 1, EventKind::App(&c1)),
+            (1, 1, EventKind::App(&c2)),
+            (2, 1, EventKind::App(&above)),
+            // Another manager committed 2, not m3: its truncation at 2 is
+            // judged by the entries it then accepts, not here.
+            (3, 2, EventKind::App(&other)),
+        ];
+        assert!(feed(&mut LogMatching::default(), &ok).is_empty());
+        for index in [1, 2] {
+            let t = truncate(index, 4);
+            let evs = [
+                (1, 1, EventKind::App(&c1)),
+                (1, 1, EventKind::App(&c2)),
+                (2, 1, EventKind::App(&t)),
+            ];
+            let v = feed(&mut LogMatching::default(), &evs);
+            assert_eq!(v.len(), 1, "{v:?}");
+            assert!(
+                v[0].detail.contains("had committed up to 2"),
+                "{}",
+                v[0].detail
+            );
+        }
+    }
+
+    #[test]
+    fn log_matching_flags_two_snapshot_digests_at_one_index() {
+        let (a, a_again, b, other) = (
+            snapshot_digest(8, "aaaa", false),
+            snapshot_digest(8, "aaaa", true),
+            snapshot_digest(8, "bbbb", true),
+            snapshot_digest(9, "bbbb", false),
+        );
+        let ok = [
+            (1, 0, EventKind::App(&a)),
+            (2, 1, EventKind::App(&a_again)),
+            (3, 2, EventKind::App(&other)),
+        ];
+        assert!(feed(&mut LogMatching::default(), &ok).is_empty());
+        let bad = [(1, 0, EventKind::App(&a)), (2, 1, EventKind::App(&b))];
+        let v = feed(&mut LogMatching::default(), &bad);
+        assert_eq!(v.len(), 1, "{v:?}");
+        assert!(
+            v[0].detail
+                .starts_with("m2 installed a snapshot of index 8 with digest bbbb"),
+            "{}",
+            v[0].detail
+        );
+        // Digest-less snapshots (older traces) are not compared.
+        let (n1, n2) = (snapshot(8, false), snapshot(8, true));
+        let old = [(1, 0, EventKind::App(&n1)), (2, 1, EventKind::App(&n2))];
+        assert!(feed(&mut LogMatching::default(), &old).is_empty());
     }
 
     fn end(now_ms: u64, healed_ms: u64, deadline_ms: Option<u64>) -> EndOfRun {

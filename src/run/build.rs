@@ -11,7 +11,7 @@ use super::RunError;
 use crate::check::{self, Pipeline};
 use crate::scenario::{Action, PlacementPolicyName, Scenario, StackKind};
 use crate::sim::{NetConfig, ObserverId, ProcessId, World};
-use crate::stack::cluster::{ClusterConfig, Kind, PlacementSettings, Timing};
+use crate::stack::cluster::{ClusterConfig, Kind, ManagerSettings, PlacementSettings, Timing};
 use crate::stack::coordinator::PolicyKind;
 use crate::stack::grid::Geometry;
 use crate::stack::host::Host;
@@ -82,6 +82,11 @@ pub fn cluster_config(s: &Scenario, planted: Planted) -> ClusterConfig {
             dead_after: s.timing.dead_after,
             election_timeout: (s.timing.election_timeout[0], s.timing.election_timeout[1]),
             raft_heartbeat: s.timing.raft_heartbeat,
+        },
+        managers: ManagerSettings {
+            snapshot_every: s.managers.snapshot_every,
+            remove_down_after: s.managers.remove_down_after,
+            min_voters: s.managers.min_voters_for(s.cluster.managers),
         },
         cluster_key: s.cluster.cluster_key.clone(),
         placement: PlacementSettings {

@@ -200,7 +200,8 @@ impl<E: AppEvent + 'static> Applier<E> {
             | Action::DiskLoss(t)
             | Action::Corrupt(t)
             | Action::Leave(t)
-            | Action::RemoveManager(t) => Some(t),
+            | Action::RemoveManager(t)
+            | Action::DrainManager(t) => Some(t),
             Action::Restart(t) => Some(t),
             Action::Clock { target, .. } => Some(target),
             _ => None,
@@ -429,6 +430,18 @@ impl<E: AppEvent + 'static> Applier<E> {
                     let manager = world.name(p).to_string();
                     let now = world.now();
                     for (m, msg) in sut.manager(&manager, false) {
+                        world.inject(now, m, msg, cause);
+                    }
+                }
+            }
+            (Action::DrainManager(_), _) => {
+                // Every manager is told; a drained leader hands over to an
+                // up-to-date voter that is not drained. The end undrains
+                // whom the begin resolved.
+                if let Some(p) = target {
+                    let manager = world.name(p).to_string();
+                    let now = world.now();
+                    for (m, msg) in sut.drain_manager(&manager, phase == Phase::Begin) {
                         world.inject(now, m, msg, cause);
                     }
                 }

@@ -19,6 +19,10 @@ pub fn duration_refusal(d: SimDuration) -> Option<String> {
     }
 }
 
+/// Most committed entries between two snapshots of a manager's log
+/// (`[managers] snapshot_every`): the in-memory log holds that many.
+pub const MAX_SNAPSHOT_EVERY: u64 = 1_000_000;
+
 /// Largest consensus group.
 pub const MAX_MANAGERS: u32 = 7;
 /// Most data nodes at start: room for the 5,000-node cluster of

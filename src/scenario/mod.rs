@@ -42,9 +42,9 @@ pub use limits::{
     MAX_PARTITIONS, MAX_RANDOM_FAULTS, MAX_RATE, duration_refusal,
 };
 pub use model::{
-    Action, Cluster, DiskConfig, EventSpec, Expect, Grid, KeyDist, Network, PauseMode, Placement,
-    PlacementPolicyName, RandomClock, RandomFault, RandomSpec, Scenario, StackKind, Target, Timing,
-    Workload, format_offset,
+    Action, Cluster, DiskConfig, EventSpec, Expect, Grid, KeyDist, Managers, Network, PauseMode,
+    Placement, PlacementPolicyName, RandomClock, RandomFault, RandomSpec, Scenario, StackKind,
+    Target, Timing, Workload, format_offset,
 };
 pub use schedule::{DrawnFault, Origin, RANDOM_WARMUP, Scheduled, Step, format_schedule};
 

@@ -36,6 +36,10 @@ pub struct Scenario {
     pub placement: Placement,
     /// Failure-detector and Raft timing.
     pub timing: Timing,
+    /// The consensus group's upkeep (`[managers]`); left out of the
+    /// resolved configuration when every value is the default.
+    #[serde(skip_serializing_if = "Managers::is_default")]
+    pub managers: Managers,
     /// Network defaults.
     pub network: Network,
     /// Disk fault options.
@@ -224,6 +228,41 @@ impl Default for Timing {
             election_timeout: [SimDuration::from_millis(300), SimDuration::from_millis(600)],
             raft_heartbeat: SimDuration::from_millis(50),
         }
+    }
+}
+
+/// `[managers]`: how the consensus group keeps itself.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Managers {
+    /// Committed entries between two snapshots of a manager's log.
+    pub snapshot_every: u64,
+    /// Dead-server cleanup: the leader removes a voter it has not heard
+    /// from for this long (absent: never).
+    pub remove_down_after: Option<SimDuration>,
+    /// Cleanup leaves at least this many voters (absent: a majority of
+    /// `[cluster] managers`).
+    pub min_voters: Option<u32>,
+}
+
+impl Default for Managers {
+    fn default() -> Self {
+        Managers {
+            snapshot_every: 256,
+            remove_down_after: None,
+            min_voters: None,
+        }
+    }
+}
+
+impl Managers {
+    /// True when nothing differs from the defaults.
+    pub fn is_default(&self) -> bool {
+        *self == Managers::default()
+    }
+
+    /// The floor cleanup keeps, for a group bootstrapped with `managers`.
+    pub fn min_voters_for(&self, managers: u32) -> u32 {
+        self.min_voters.unwrap_or(managers / 2 + 1)
     }
 }
 
@@ -460,6 +499,9 @@ pub enum Action {
     AddManager(String),
     /// The group drops a manager (leadership moves first if it leads).
     RemoveManager(Target),
+    /// The manager stays a voter but must not lead (it hands leadership
+    /// over if it leads), until `until`.
+    DrainManager(Target),
 }
 
 impl Action {
@@ -482,11 +524,12 @@ impl Action {
             Action::Impostor(_) => "impostor",
             Action::AddManager(_) => "add_manager",
             Action::RemoveManager(_) => "remove_manager",
+            Action::DrainManager(_) => "drain_manager",
         }
     }
 
     /// Whether an `until` may end this action (crash, pause, partition,
-    /// one_way, isolate, link, clock).
+    /// one_way, isolate, link, clock, drain_manager).
     pub fn accepts_until(&self) -> bool {
         matches!(
             self,
@@ -497,6 +540,7 @@ impl Action {
                 | Action::Isolate(_)
                 | Action::Link { .. }
                 | Action::Clock { .. }
+                | Action::DrainManager(_)
         )
     }
 }
@@ -521,7 +565,8 @@ impl fmt::Display for Action {
             Action::DiskLoss(t)
             | Action::Corrupt(t)
             | Action::Leave(t)
-            | Action::RemoveManager(t) => {
+            | Action::RemoveManager(t)
+            | Action::DrainManager(t) => {
                 write!(f, "{} {t}", self.kind())
             }
             Action::AddManager(id) => write!(f, "add_manager {id}"),
@@ -686,6 +731,7 @@ impl Scenario {
             grid: Grid::default(),
             placement: Placement::default(),
             timing: Timing::default(),
+            managers: Managers::default(),
             network: Network::default(),
             disk: DiskConfig::default(),
             workload: None,

@@ -34,6 +34,7 @@ pub(crate) struct RawScenario {
     pub grid: Option<Sp<RawGrid>>,
     pub placement: Option<Sp<RawPlacement>>,
     pub timing: Option<Sp<RawTiming>>,
+    pub managers: Option<Sp<RawManagers>>,
     pub network: Option<Sp<RawNetwork>>,
     pub disk: Option<Sp<RawDisk>>,
     pub workload: Option<Sp<RawWorkload>>,
@@ -78,6 +79,14 @@ pub(crate) struct RawTiming {
     pub dead_after: Option<Sp<SimDuration>>,
     pub election_timeout: Option<Sp<Pair<SimDuration>>>,
     pub raft_heartbeat: Option<Sp<SimDuration>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawManagers {
+    pub snapshot_every: Option<Sp<u64>>,
+    pub remove_down_after: Option<Sp<SimDuration>>,
+    pub min_voters: Option<Sp<u32>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -139,6 +148,7 @@ pub(crate) struct RawEvent {
     pub impostor: Option<Sp<String>>,
     pub add_manager: Option<Sp<String>>,
     pub remove_manager: Option<Sp<String>>,
+    pub drain_manager: Option<Sp<String>>,
 }
 
 #[derive(Debug, Deserialize)]

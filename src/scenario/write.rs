@@ -145,6 +145,18 @@ impl Scenario {
             d(tm.raft_heartbeat)
         )?;
 
+        let mg = &self.managers;
+        if !mg.is_default() {
+            writeln!(o, "\n[managers]")?;
+            writeln!(o, "snapshot_every = {}", mg.snapshot_every)?;
+            if let Some(g) = mg.remove_down_after {
+                writeln!(o, "remove_down_after = {}", d(g))?;
+            }
+            if let Some(m) = mg.min_voters {
+                writeln!(o, "min_voters = {m}")?;
+            }
+        }
+
         let n = &self.network;
         writeln!(o, "\n[network]")?;
         writeln!(
@@ -276,7 +288,8 @@ fn write_action(o: &mut String, action: &Action) -> std::fmt::Result {
         | Action::DiskLoss(target)
         | Action::Corrupt(target)
         | Action::Leave(target)
-        | Action::RemoveManager(target) => writeln!(o, "{kind} = {}", q(&target.to_string())),
+        | Action::RemoveManager(target)
+        | Action::DrainManager(target) => writeln!(o, "{kind} = {}", q(&target.to_string())),
         Action::AddManager(id) => writeln!(o, "add_manager = {}", q(id)),
         Action::Partition(groups) => {
             let inner: Vec<String> = groups.iter().map(|g| list(g)).collect();

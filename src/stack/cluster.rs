@@ -48,6 +48,17 @@ pub struct Timing {
     pub raft_heartbeat: SimDuration,
 }
 
+/// The consensus group's upkeep (DESIGN §5 `[managers]`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ManagerSettings {
+    /// Committed entries between two snapshots.
+    pub snapshot_every: u64,
+    /// Dead-server cleanup grace (`None`: never).
+    pub remove_down_after: Option<SimDuration>,
+    /// Cleanup leaves at least this many voters.
+    pub min_voters: u32,
+}
+
 /// The resolved configuration shared by every process of a run.
 #[derive(Clone, Debug)]
 pub struct ClusterConfig {
@@ -63,6 +74,8 @@ pub struct ClusterConfig {
     pub replication_factor: u32,
     /// Timing knobs.
     pub timing: Timing,
+    /// The consensus group's upkeep.
+    pub managers: ManagerSettings,
     /// The cluster key (authentication).
     pub cluster_key: String,
     /// Placement settings (`[placement]`).
@@ -118,6 +131,14 @@ pub enum Operator {
         /// Wanted in the group.
         member: bool,
     },
+    /// `drain_manager` (`drained`) or its `until`: the manager may (not)
+    /// lead. Sent to every manager, kept on disk.
+    Drain {
+        /// The manager.
+        manager: String,
+        /// Drained: it votes, but hands leadership over.
+        drained: bool,
+    },
 }
 
 impl Operator {
@@ -126,6 +147,8 @@ impl Operator {
             Operator::Leave { .. } => "Leave",
             Operator::Manager { member: true, .. } => "AddManager",
             Operator::Manager { member: false, .. } => "RemoveManager",
+            Operator::Drain { drained: true, .. } => "DrainManager",
+            Operator::Drain { drained: false, .. } => "UndrainManager",
         }
     }
 }

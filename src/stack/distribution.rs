@@ -140,6 +140,9 @@ impl Manager {
         let raft_config = RaftConfig {
             election_timeout: config.timing.election_timeout,
             heartbeat: config.timing.raft_heartbeat,
+            snapshot_every: config.managers.snapshot_every,
+            remove_down_after: config.managers.remove_down_after,
+            min_voters: config.managers.min_voters as usize,
             planted: config.planted,
             ..RaftConfig::default()
         };
@@ -283,6 +286,11 @@ impl Manager {
             Msg::Operator(Operator::Manager { manager, member }) => {
                 if let Some(p) = cx.lookup(&manager) {
                     self.raft.want_member(cx, p, member);
+                }
+            }
+            Msg::Operator(Operator::Drain { manager, drained }) => {
+                if let Some(p) = cx.lookup(&manager) {
+                    self.raft.drain(cx, p, drained);
                 }
             }
             Msg::Beat(_) | Msg::Transfer(_) | Msg::Data(_) => {}

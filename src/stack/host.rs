@@ -55,6 +55,12 @@ pub trait Selectors<P: Process> {
     /// `add_manager` step) or drop (`remove_manager`) `manager` in their
     /// consensus group, each with its receiver.
     fn manager(&self, manager: &str, member: bool) -> Vec<(ProcessId, P::Msg)>;
+    /// The messages that drain `manager` (`drained`: a `drain_manager`
+    /// step) or end its drain (the step's `until`), each with its
+    /// receiver. A system without managers ignores the step.
+    fn drain_manager(&self, _manager: &str, _drained: bool) -> Vec<(ProcessId, P::Msg)> {
+        Vec::new()
+    }
 }
 
 impl Selectors<Host> for ClusterConfig {
@@ -103,6 +109,17 @@ impl Selectors<Host> for ClusterConfig {
             .map(|m| {
                 let manager = manager.to_string();
                 (m, Msg::Operator(Operator::Manager { manager, member }))
+            })
+            .collect()
+    }
+
+    /// Every manager is told, so that whichever leads, now or later, acts.
+    fn drain_manager(&self, manager: &str, drained: bool) -> Vec<(ProcessId, Msg)> {
+        self.managers()
+            .into_iter()
+            .map(|m| {
+                let manager = manager.to_string();
+                (m, Msg::Operator(Operator::Drain { manager, drained }))
             })
             .collect()
     }

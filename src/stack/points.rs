@@ -100,6 +100,18 @@ pub const PROBES: &[(&str, &str)] = &[
         "stack/consensus/election.rs",
     ),
     (
+        "raft: down voter removed after its grace",
+        "stack/consensus/members.rs",
+    ),
+    (
+        "raft: drained leader handed over",
+        "stack/consensus/members.rs",
+    ),
+    (
+        "raft: removed manager asked to rejoin",
+        "stack/consensus/members.rs",
+    ),
+    (
         "raft: leader lost its quorum and stepped down",
         "stack/consensus/mod.rs",
     ),

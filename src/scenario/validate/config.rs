@@ -312,6 +312,58 @@ impl Validator<'_, '_> {
         Ok(timing)
     }
 
+    /// `[managers]`: snapshot interval and dead-server cleanup. Cleanup may
+    /// never shrink the group below a majority of `[cluster] managers`,
+    /// and waits at least two maximum election timeouts (a voter that
+    /// missed one election is not dead).
+    pub(super) fn managers(
+        &self,
+        raw: Option<&Sp<RawManagers>>,
+        cluster: &Cluster,
+        timing: &Timing,
+    ) -> R<Managers> {
+        let mut m = Managers::default();
+        let Some(raw) = raw else { return Ok(m) };
+        let r = raw.get_ref();
+        if let Some(n) = &r.snapshot_every {
+            let x = *n.get_ref();
+            if !(1..=MAX_SNAPSHOT_EVERY).contains(&x) {
+                return Err(self.err(
+                    n.span(),
+                    "managers.snapshot_every",
+                    format!("expected 1 to {MAX_SNAPSHOT_EVERY} committed entries, got {x}"),
+                ));
+            }
+            m.snapshot_every = x;
+        }
+        if let Some(g) = &r.remove_down_after {
+            let grace = self.positive(g, "managers.remove_down_after")?;
+            let floor = SimDuration(timing.election_timeout[1].as_micros().saturating_mul(2));
+            if grace < floor {
+                return Err(self.err(
+                    g.span(),
+                    "managers.remove_down_after",
+                    format!("expected at least twice the maximum election timeout ({floor}), got {grace}: a voter that missed an election is not dead"),
+                ));
+            }
+            m.remove_down_after = Some(grace);
+        }
+        if let Some(n) = &r.min_voters {
+            let x = *n.get_ref();
+            let k = cluster.managers;
+            let majority = k / 2 + 1;
+            if !(majority..=k).contains(&x) {
+                return Err(self.err(
+                    n.span(),
+                    "managers.min_voters",
+                    format!("expected {majority} to {k} (from a majority of the {k} managers to all of them), got {x}"),
+                ));
+            }
+            m.min_voters = Some(x);
+        }
+        Ok(m)
+    }
+
     pub(super) fn disk(&self, raw: Option<&Sp<RawDisk>>) -> R<DiskConfig> {
         let mut disk = DiskConfig::default();
         let Some(raw) = raw else { return Ok(disk) };

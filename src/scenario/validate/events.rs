@@ -261,13 +261,14 @@ impl Validator<'_, '_> {
         note("impostor", e.impostor.as_ref().map(Sp::span));
         note("add_manager", e.add_manager.as_ref().map(Sp::span));
         note("remove_manager", e.remove_manager.as_ref().map(Sp::span));
+        note("drain_manager", e.drain_manager.as_ref().map(Sp::span));
         present.sort_by_key(|(_, span)| span.start);
         match present.as_slice() {
             [] => {
                 return Err(self.err(
                     raw.span(),
                     format!("events[{i}]"),
-                    "expected exactly one action: crash, restart, pause, partition, one_way, isolate, link, clock, disk_loss, corrupt, heal, join, leave, impostor, add_manager or remove_manager",
+                    "expected exactly one action: crash, restart, pause, partition, one_way, isolate, link, clock, disk_loss, corrupt, heal, join, leave, impostor, add_manager, remove_manager or drain_manager",
                 ));
             }
             [_] => {}
@@ -307,7 +308,7 @@ impl Validator<'_, '_> {
                     return Err(self.err(
                         u.span(),
                         key("until"),
-                        format!("`{kind}` cannot have `until`: only crash, pause, partition, one_way, isolate, link and clock end"),
+                        format!("`{kind}` cannot have `until`: only crash, pause, partition, one_way, isolate, link, clock and drain_manager end"),
                     ));
                 }
                 let t = self.time(u, &key("until"), end)?;
@@ -594,6 +595,24 @@ impl Validator<'_, '_> {
                 ));
             }
             return Ok(Action::RemoveManager(target));
+        }
+        if let Some(t) = &e.drain_manager {
+            let target = self.target(t, &key("drain_manager"), names, false)?;
+            let is_manager = match &target {
+                Target::Id(id) => names.managers.contains(id),
+                Target::Leader | Target::AnyManager => true,
+                Target::AnyNode | Target::Primary(_) => false,
+            };
+            if !is_manager {
+                return Err(self.err(
+                    t.span(),
+                    key("drain_manager"),
+                    format!(
+                        "`drain_manager` keeps a manager from leading: expected a manager id, leader or any-manager, got {target}"
+                    ),
+                ));
+            }
+            return Ok(Action::DrainManager(target));
         }
         // `event` counted exactly one action before calling here.
         Err(self.err(entry, format!("events[{i}]"), "expected exactly one action"))

@@ -84,6 +84,7 @@ pub(crate) fn build(raw: &RawScenario, src: &SourceMap<'_>) -> R<Scenario> {
     let grid = v.grid(raw.grid.as_ref(), raw.cluster.as_ref(), &cluster)?;
     let placement = v.placement(raw.placement.as_ref())?;
     let timing = v.timing(raw.timing.as_ref())?;
+    let managers = v.managers(raw.managers.as_ref(), &cluster, &timing)?;
     let network = v.network(raw.network.as_ref())?;
     let disk = v.disk(raw.disk.as_ref())?;
     let workload = match &raw.workload {
@@ -114,6 +115,7 @@ pub(crate) fn build(raw: &RawScenario, src: &SourceMap<'_>) -> R<Scenario> {
         grid,
         placement,
         timing,
+        managers,
         network,
         disk,
         workload,

@@ -19,6 +19,14 @@ pub struct RaftConfig {
     pub max_entries_per_msg: usize,
     /// Entries a leader holds uncommitted, at most; proposals past it are refused.
     pub max_in_flight: u64,
+    /// Dead-server cleanup: the leader removes a voter it has not heard
+    /// from for this long (`None`: never; an operator's `remove_manager`
+    /// does it).
+    pub remove_down_after: Option<SimDuration>,
+    /// Cleanup never leaves fewer voters than this (a majority of the
+    /// group the cluster was configured with, so that the group keeps the
+    /// fault tolerance it was sized for whenever the lost ones return).
+    pub min_voters: usize,
     /// Deliberate bugs (tests only).
     pub planted: Planted,
 }
@@ -31,6 +39,8 @@ impl Default for RaftConfig {
             snapshot_every: 256,
             max_entries_per_msg: 64,
             max_in_flight: 256,
+            remove_down_after: None,
+            min_voters: 1,
             planted: Planted::NONE,
         }
     }
@@ -58,6 +68,16 @@ pub enum RaftConfigError {
         heartbeat_us: u64,
         /// The election timeout min, µs.
         min_us: u64,
+    },
+    /// Cleanup would remove voters that merely missed a few heartbeats.
+    #[error(
+        "remove_down_after ({grace_us}us) must be at least twice the maximum election timeout ({max_us}us)"
+    )]
+    RemoveDownAfter {
+        /// The grace, µs.
+        grace_us: u64,
+        /// The election timeout max, µs.
+        max_us: u64,
     },
     /// A bound is zero.
     #[error("{what} must be at least 1")]
@@ -92,6 +112,17 @@ impl RaftConfig {
             return Err(RaftConfigError::Zero {
                 what: "max_entries_per_msg",
             });
+        }
+        if let Some(grace) = self.remove_down_after
+            && grace.0 < max.0.saturating_mul(2)
+        {
+            return Err(RaftConfigError::RemoveDownAfter {
+                grace_us: grace.0,
+                max_us: max.0,
+            });
+        }
+        if self.min_voters == 0 {
+            return Err(RaftConfigError::Zero { what: "min_voters" });
         }
         if self.max_in_flight == 0 {
             return Err(RaftConfigError::Zero {

@@ -210,10 +210,14 @@ impl<S: StateMachine> ConsensusManager<S> {
         self.role = Role::Leader;
         self.leader = Some(self.me);
         let next = self.last_index() + 1;
+        let now = cx.now();
         for p in &mut self.progress {
+            // Silence is counted from the start of this term: a new leader
+            // knows nothing of who was down before.
             *p = Progress {
                 next_index: next,
                 probing: true,
+                last_heard: now,
                 ..Progress::default()
             };
         }

@@ -4,11 +4,11 @@
 
 use super::membership::{Membership, Standing, member_name};
 use super::{
-    ConsensusManager, Entry, INCARNATION_KEY, RaftEvent, RaftHost, RaftMsg, Role, StateMachine,
-    Transfer, WANTED_KEY, trace,
+    ConsensusManager, DRAINED_KEY, Entry, INCARNATION_KEY, RaftEvent, RaftHost, RaftMsg, Role,
+    StateMachine, Transfer, WANTED_KEY, trace,
 };
 use crate::sim::rng::uniform_u64;
-use crate::sim::{Cx, ProcessId};
+use crate::sim::{Cx, ProcessId, SimTime};
 use crate::stack::planted::Bug;
 
 impl<S: StateMachine> ConsensusManager<S> {
@@ -64,6 +64,13 @@ impl<S: StateMachine> ConsensusManager<S> {
             Ok(None) => Default::default(),
             Err(e) => panic!("{who}: {e}: {WANTED_KEY} is fsynced when written"),
         };
+        self.drained = match cx.disk().get(DRAINED_KEY) {
+            Ok(Some(b)) => serde_json::from_slice(b).unwrap_or_else(|e| {
+                panic!("{who}: {DRAINED_KEY} holds no list ({e}); it is fsynced when written")
+            }),
+            Ok(None) => Default::default(),
+            Err(e) => panic!("{who}: {e}: {DRAINED_KEY} is fsynced when written"),
+        };
     }
 
     /// The membership in force after the log changed: the latest
@@ -116,6 +123,7 @@ impl<S: StateMachine> ConsensusManager<S> {
             // slot acknowledged before is forgotten, and it is probed from
             // the end of the log.
             let next = self.last_index() + 1;
+            let now = cx.now();
             for pos in self.targets() {
                 let p = self.peers[pos];
                 let incarnation = |s: Standing| match s {
@@ -126,6 +134,7 @@ impl<S: StateMachine> ConsensusManager<S> {
                     self.progress[pos] = super::Progress {
                         next_index: next,
                         probing: true,
+                        last_heard: now,
                         ..super::Progress::default()
                     };
                 }
@@ -192,6 +201,24 @@ impl<S: StateMachine> ConsensusManager<S> {
         self.send(cx, leader, msg);
     }
 
+    /// A voter that cannot gather a pre-vote majority may have been
+    /// removed while it was down (dead-server cleanup), which its own log
+    /// does not show yet: it asks to be admitted under its incarnation. A
+    /// leader that still counts it as a voter of that incarnation ignores
+    /// the request.
+    pub(super) fn ask_to_rejoin<P: RaftHost<S::Command>>(&mut self, cx: &mut Cx<'_, P>) {
+        cx.reached("raft: removed manager asked to rejoin");
+        let msg = RaftMsg::Join {
+            term: self.term,
+            incarnation: self.incarnation,
+        };
+        for pos in 0..self.peers.len() {
+            if pos != self.me_pos {
+                self.send(cx, self.peers[pos], msg.clone());
+            }
+        }
+    }
+
     pub(super) fn handle_join(&mut self, from_pos: usize, incarnation: u64) {
         if self.role == Role::Leader {
             self.join_requests.insert(from_pos, incarnation);
@@ -212,6 +239,33 @@ impl<S: StateMachine> ConsensusManager<S> {
             cx.disk().put(WANTED_KEY, b);
             cx.disk().fsync();
         }
+    }
+
+    /// The operator drained `p` (`drain_manager`) or ended the drain: a
+    /// drained manager still votes and replicates, but does not lead — a
+    /// leader that is drained hands over to an up-to-date voter that is
+    /// not. Kept on disk, like [`want_member`](Self::want_member).
+    pub fn drain<P: RaftHost<S::Command>>(
+        &mut self,
+        cx: &mut Cx<'_, P>,
+        p: ProcessId,
+        drained: bool,
+    ) {
+        let changed = if drained {
+            self.drained.insert(p.0)
+        } else {
+            self.drained.remove(&p.0)
+        };
+        if changed {
+            let b = serde_json::to_vec(&self.drained).expect("indices serialize");
+            cx.disk().put(DRAINED_KEY, b);
+            cx.disk().fsync();
+        }
+    }
+
+    /// True when the operator drained this manager.
+    pub fn is_drained(&self) -> bool {
+        self.drained.contains(&self.me.0)
     }
 
     /// May `p` be a member? The operator's latest wish, else whether it
@@ -242,8 +296,12 @@ impl<S: StateMachine> ConsensusManager<S> {
             {
                 return;
             }
-            match self.next_change() {
-                Some(Change::Propose(m)) => {
+            let change = self.next_change(cx.now());
+            if matches!(change, Some(Change::RemoveDown(_))) {
+                cx.reached("raft: down voter removed after its grace");
+            }
+            match change {
+                Some(Change::Propose(m) | Change::RemoveDown(m)) => {
                     self.append_as_leader(cx, Entry::Config(m));
                     for pos in self.targets() {
                         if !self.progress[pos].inflight {
@@ -256,12 +314,17 @@ impl<S: StateMachine> ConsensusManager<S> {
                     self.start_transfer(cx);
                     return;
                 }
+                Some(Change::Drained(to)) => {
+                    cx.reached("raft: drained leader handed over");
+                    self.transfer_to(cx, to);
+                    return;
+                }
                 None => return,
             }
         }
     }
 
-    fn next_change(&mut self) -> Option<Change> {
+    fn next_change(&mut self, now: SimTime) -> Option<Change> {
         let m = self.members.clone();
         for (&p, &want) in &self.wanted {
             let p = ProcessId(p);
@@ -271,6 +334,13 @@ impl<S: StateMachine> ConsensusManager<S> {
                 }
                 return Some(Change::Propose(m.without(p)));
             }
+        }
+        if self.is_drained()
+            && let Some(to) = self.drain_target()
+        {
+            // A drained leader makes no change itself: the next leader
+            // carries on with whatever is left to do.
+            return Some(Change::Drained(to));
         }
         // Admitted incarnations need nothing more.
         let done: Vec<usize> = self
@@ -304,7 +374,41 @@ impl<S: StateMachine> ConsensusManager<S> {
                 return Some(Change::Propose(m.promoted(p)));
             }
         }
-        None
+        self.down_voter(now)
+            .map(|p| Change::RemoveDown(m.without(p)))
+    }
+
+    /// Dead-server cleanup (Consul autopilot's, with its minimum quorum):
+    /// the voter silent the longest, if it has been silent for
+    /// `remove_down_after` and removing it leaves at least `min_voters`
+    /// voters. It runs after every other change, so a learner that caught
+    /// up is promoted first: the group replaces before it shrinks. A
+    /// removed manager that comes back asks to be admitted again and is
+    /// added as a learner, then promoted.
+    fn down_voter(&self, now: SimTime) -> Option<ProcessId> {
+        let grace = self.config.remove_down_after?;
+        if self.members.voters.len() <= self.config.min_voters.max(1) {
+            return None;
+        }
+        self.other_voters()
+            .into_iter()
+            .filter(|&pos| now >= self.progress[pos].last_heard + grace)
+            .min_by_key(|&pos| (self.progress[pos].last_heard, pos))
+            .map(|pos| self.peers[pos])
+    }
+
+    /// The voter a drained leader hands over to: admissible, not drained,
+    /// heard from recently; the most up to date of them.
+    fn drain_target(&self) -> Option<usize> {
+        self.other_voters()
+            .into_iter()
+            .filter(|&pos| {
+                let p = self.peers[pos];
+                self.admissible(p)
+                    && !self.drained.contains(&p.0)
+                    && self.progress[pos].recent_active
+            })
+            .max_by_key(|&pos| (self.progress[pos].match_index, std::cmp::Reverse(pos)))
     }
 
     /// Hands leadership to the most up-to-date other voter (thesis §3.10):
@@ -317,6 +421,7 @@ impl<S: StateMachine> ConsensusManager<S> {
             .filter(|&pos| self.admissible(self.peers[pos]))
             .max_by_key(|&pos| {
                 (
+                    !self.drained.contains(&self.peers[pos].0),
                     self.progress[pos].recent_active,
                     self.progress[pos].match_index,
                 )
@@ -324,6 +429,11 @@ impl<S: StateMachine> ConsensusManager<S> {
         else {
             return;
         };
+        self.transfer_to(cx, to);
+    }
+
+    /// Starts handing leadership to the voter at `to`.
+    fn transfer_to<P: RaftHost<S::Command>>(&mut self, cx: &mut Cx<'_, P>, to: usize) {
         self.transfer = Some(Transfer {
             to,
             deadline: cx.now() + self.config.election_timeout.0,
@@ -385,6 +495,10 @@ impl<S: StateMachine> ConsensusManager<S> {
 enum Change {
     /// Append this membership.
     Propose(Membership),
-    /// Hand leadership over first.
+    /// Append this membership: a voter that stayed down is removed.
+    RemoveDown(Membership),
+    /// Hand leadership over first (this leader is removed).
     Transfer,
+    /// This leader is drained: hand over to the voter at this position.
+    Drained(usize),
 }

@@ -31,7 +31,11 @@
 //! *incarnation* that neither votes nor campaigns; the leader removes its
 //! lost predecessor, adds it as a learner and promotes it once caught up.
 //! Leadership transfer (thesis §3.10) hands the lead over before the
-//! leader is removed.
+//! leader is removed, or when the operator drains it (a drained manager
+//! votes but does not lead). With `remove_down_after` set, the leader also
+//! removes a voter it has not heard from for that long, never leaving
+//! fewer than `min_voters` (dead-server cleanup); a removed manager that
+//! returns asks to be admitted again.
 //!
 //! **Retries.** Lost messages are sent again (Raft §5.1, §5.3): a candidate
 //! re-sends `RequestVote` every `heartbeat` to the peers that have not
@@ -105,6 +109,10 @@ pub const INCARNATION_KEY: &str = "raft/incarnation";
 /// Disk key of the operator's wishes about membership (JSON map of
 /// process index → member or not), from `add_manager` / `remove_manager`.
 pub const WANTED_KEY: &str = "raft/wanted";
+
+/// Disk key of the managers the operator drained (JSON list of process
+/// indices): voters that must not lead.
+pub const DRAINED_KEY: &str = "raft/drained";
 
 /// Commands applied but not yet taken by the host, at most. The host takes
 /// them after every input, so this bound is only reached by a host that
@@ -220,6 +228,9 @@ struct Progress {
     snapshot_sent_at: Option<SimTime>,
     /// Heard from it since the last CheckQuorum.
     recent_active: bool,
+    /// Local time it last answered (or this leader took office, or it
+    /// joined): dead-server cleanup counts its silence from here.
+    last_heard: SimTime,
     /// Its match point is unknown (new leader, or its last answer was a
     /// conflict): `AppendEntries` carry at most one entry until one succeeds.
     probing: bool,
@@ -267,6 +278,8 @@ pub struct ConsensusManager<S: StateMachine> {
     snapshot_members: Membership,
     /// The operator's wishes: process index → member or not (persisted).
     wanted: std::collections::BTreeMap<u32, bool>,
+    /// Managers the operator drained: they vote, but do not lead (persisted).
+    drained: std::collections::BTreeSet<u32>,
 
     // Persistent (mirrored on disk).
     term: u64,
@@ -345,6 +358,7 @@ impl<S: StateMachine> ConsensusManager<S> {
             incarnation: 0,
             members_index: 0,
             wanted: std::collections::BTreeMap::new(),
+            drained: std::collections::BTreeSet::new(),
             term: 0,
             voted_for: None,
             log: VecDeque::new(),
@@ -637,6 +651,12 @@ impl<S: StateMachine> ConsensusManager<S> {
                     self.reset_election_deadline(cx);
                     self.ask_to_join(cx);
                 } else {
+                    if self.role == Role::PreCandidate && self.config.remove_down_after.is_some() {
+                        // A whole election timeout without a pre-vote
+                        // majority: perhaps the group removed this manager
+                        // while it was down, and its log does not say so yet.
+                        self.ask_to_rejoin(cx);
+                    }
                     self.campaign_pre(cx);
                 }
             }

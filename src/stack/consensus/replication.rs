@@ -349,6 +349,7 @@ impl<S: StateMachine> ConsensusManager<S> {
             return;
         }
         self.progress[from_pos].recent_active = true;
+        self.progress[from_pos].last_heard = cx.now();
         match outcome {
             AppendOutcome::Success { match_index } => {
                 let pr = &mut self.progress[from_pos];
@@ -419,8 +420,10 @@ impl<S: StateMachine> ConsensusManager<S> {
         if self.role != Role::Leader || term != self.term {
             return;
         }
+        let now = cx.now();
         let pr = &mut self.progress[from_pos];
         pr.recent_active = true;
+        pr.last_heard = now;
         pr.snapshot_sent_at = None;
         pr.inflight = false;
         pr.probing = false;

@@ -39,6 +39,8 @@ pub(super) enum TTimer {
     Propose,
     /// Writes an unsynced junk record (to be torn by a crash).
     Junk(&'static str),
+    /// The operator drains this manager (every node is told).
+    Drain(ProcessId),
 }
 impl From<RaftTimer> for TTimer {
     fn from(t: RaftTimer) -> Self {
@@ -51,6 +53,7 @@ impl TimerKind for TTimer {
             TTimer::Raft(t) => t.name(),
             TTimer::Propose => "Propose",
             TTimer::Junk(_) => "Junk",
+            TTimer::Drain(_) => "Drain",
         }
     }
 }
@@ -66,6 +69,8 @@ pub(super) struct Workload {
     everywhere: bool,
     /// Writes an unsynced junk record under this key (`raft/log` appends) after this long.
     junk: Option<(SimDuration, &'static str)>,
+    /// Drains this manager after this long.
+    drain: Option<(SimDuration, ProcessId)>,
 }
 
 pub(super) struct Node {
@@ -89,6 +94,9 @@ impl Process for Node {
         }
         if let Some((d, key)) = self.work.junk {
             cx.set_timer(d, TTimer::Junk(key));
+        }
+        if let Some((d, p)) = self.work.drain {
+            cx.set_timer(d, TTimer::Drain(p));
         }
     }
 
@@ -117,6 +125,7 @@ impl Process for Node {
                     cx.set_timer(every, TTimer::Propose);
                 }
             }
+            TTimer::Drain(p) => self.raft.drain(cx, p, true),
             TTimer::Junk(key) => {
                 if key == LOG_KEY {
                     cx.disk()
@@ -146,6 +155,8 @@ pub(super) fn cfg() -> RaftConfig {
         snapshot_every: 64,
         max_entries_per_msg: 16,
         max_in_flight: 64,
+        remove_down_after: None,
+        min_voters: 1,
         planted: Planted::NONE,
     }
 }
@@ -156,6 +167,7 @@ pub(super) fn idle() -> Workload {
         propose_until: SimTime::ZERO,
         everywhere: false,
         junk: None,
+        drain: None,
     }
 }
 
@@ -165,6 +177,7 @@ pub(super) fn proposing(every_ms: u64, until_ms: u64) -> Workload {
         propose_until: SimTime(until_ms * 1000),
         everywhere: false,
         junk: None,
+        drain: None,
     }
 }
 
@@ -591,6 +604,78 @@ fn a_voter_back_on_an_empty_disk_is_replaced_through_a_snapshot() {
 }
 
 #[test]
+fn a_drained_leader_hands_over_and_does_not_lead_again() {
+    let mut handed_over = 0;
+    for seed in 0..8 {
+        let m1 = ProcessId(0);
+        let work = Workload {
+            drain: Some((SimDuration::from_millis(1_500), m1)),
+            ..proposing(5, 3_000)
+        };
+        let mut h = Harness::new(3, seed, cfg(), work, NetConfig::default());
+        h.run_ms(1_490);
+        let led = h.leader() == Some(m1);
+        h.run_ms(500);
+        let l = h.until_leader(1_000);
+        assert_ne!(l, m1, "seed {seed}: the drained m1 leads");
+        for _ in 0..20 {
+            h.run_ms(100);
+            assert_ne!(h.leader(), Some(m1), "seed {seed}");
+        }
+        // Still a voter, and the group kept committing.
+        assert!(h.raft(l).members().is_voter(m1));
+        if led {
+            handed_over += 1;
+            assert!(h.events("transfer") >= 2, "seed {seed}: start, timeout_now");
+        }
+        h.run_ms(1_000);
+        h.assert_converged();
+        no_violations(&mut h);
+    }
+    assert!(handed_over >= 1, "m1 led at the drain in no seed");
+}
+
+#[test]
+fn cleanup_removes_silent_voters_down_to_the_floor_and_readmits_one_that_returns() {
+    let config = RaftConfig {
+        remove_down_after: Some(SimDuration::from_millis(600)),
+        min_voters: 3,
+        ..cfg()
+    };
+    let mut h = Harness::new(5, 3, config, proposing(5, 6_000), NetConfig::default());
+    let l = h.until_leader(2_000);
+    let down = h.others(&[l]);
+    let voters = |h: &Harness| h.leader().map(|l| h.raft(l).members().voters.len());
+    h.world.crash(down[0]);
+    h.world.crash(down[1]);
+    assert!(
+        h.step_until(3_000, |h| voters(h) == Some(3)),
+        "{:?}",
+        voters(&h)
+    );
+    // A third voter down: removing it would leave two, below the floor.
+    h.world.crash(down[2]);
+    h.run_ms(2_000);
+    assert_eq!(voters(&h), Some(3));
+    assert!(
+        h.raft(h.leader().expect("a leader"))
+            .members()
+            .is_voter(down[2])
+    );
+    // The first one returns with its disk: readmitted (learner, then
+    // voter), and then the one still down goes.
+    h.world.restart(down[0]);
+    let ok = h.step_until(4_000, |h| {
+        h.leader().is_some_and(|l| {
+            let m = h.raft(l).members();
+            m.is_voter(down[0]) && !m.contains(down[2]) && m.voters.len() == 3
+        })
+    });
+    assert!(ok, "{:?}", h.leader().map(|l| h.raft(l).members().clone()));
+    no_violations(&mut h);
+}
+
+#[test]
 fn snapshots_compact_and_bring_a_lagging_follower_up() {
     let mut h = Harness::simple(3, 10, proposing(5, 3_000));
     let l = h.until_leader(2_000);
@@ -732,6 +817,17 @@ fn config_validation_explains_itself() {
         e.to_string()
             .contains("below half the minimum election timeout"),
         "{e}"
+    );
+    let bad = RaftConfig {
+        remove_down_after: Some(SimDuration::from_millis(1_000)),
+        ..RaftConfig::default()
+    };
+    assert_eq!(
+        bad.validate(),
+        Err(RaftConfigError::RemoveDownAfter {
+            grace_us: 1_000_000,
+            max_us: 600_000
+        })
     );
     let bad = RaftConfig {
         max_in_flight: 0,
