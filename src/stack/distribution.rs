@@ -136,7 +136,7 @@ impl Manager {
         let raft_config = RaftConfig {
             election_timeout: config.timing.election_timeout,
             heartbeat: config.timing.raft_heartbeat,
-            planted: config.planted,
+            planted: config.planted.raft(),
             ..RaftConfig::default()
         };
         let map = ClusterMap::new(config.geometry, config.replication_factor);

@@ -1,8 +1,8 @@
 //! A [`ConsensusManager`](super::ConsensusManager)'s parameters (with the planted
-//! bugs of the run, [`Planted`], which the buggy branches test).
+//! bugs of the run, [`RaftBugs`], which the buggy branches test).
 
+use super::RaftBugs;
 use crate::sim::SimDuration;
-use crate::stack::planted::Planted;
 
 /// Parameters of a [`ConsensusManager`].
 #[derive(Clone, Debug, PartialEq)]
@@ -20,7 +20,7 @@ pub struct RaftConfig {
     /// Entries a leader holds uncommitted, at most; proposals past it are refused.
     pub max_in_flight: u64,
     /// Deliberate bugs (tests only).
-    pub planted: Planted,
+    pub planted: RaftBugs,
 }
 
 impl Default for RaftConfig {
@@ -31,7 +31,7 @@ impl Default for RaftConfig {
             snapshot_every: 256,
             max_entries_per_msg: 64,
             max_in_flight: 256,
-            planted: Planted::NONE,
+            planted: RaftBugs::NONE,
         }
     }
 }
