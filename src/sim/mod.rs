@@ -4,8 +4,10 @@
 
 #![warn(missing_docs)]
 
+pub mod clock;
 pub mod disk;
 pub mod net;
+pub mod observer;
 pub mod probe;
 pub mod process;
 pub mod queue;
@@ -13,12 +15,14 @@ pub mod rng;
 pub mod time;
 pub mod world;
 
+pub use clock::Clock;
 pub use disk::{Disk, DiskFaults};
 pub use net::{DropReason, NetConfig};
+pub use observer::ObserverId;
 pub use probe::Probes;
 pub use process::{
     AppEvent, Event, EventKind, Message, MsgClass, NoEvent, Observer, ProcessId, Stamp, TimerKind,
     Violation,
 };
 pub use time::{SimDuration, SimTime};
-pub use world::{Clock, Cx, ObserverId, PauseMode, Process, Status, TimerId, World};
+pub use world::{Cx, PauseMode, Process, Status, TimerId, World};

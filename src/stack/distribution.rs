@@ -143,7 +143,7 @@ impl Manager {
             snapshot_every: config.managers.snapshot_every,
             remove_down_after: config.managers.remove_down_after,
             min_voters: config.managers.min_voters as usize,
-            planted: config.planted,
+            planted: config.planted.raft(),
             ..RaftConfig::default()
         };
         let map = ClusterMap::new(config.geometry, config.replication_factor);

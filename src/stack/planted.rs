@@ -7,6 +7,8 @@
 
 use std::fmt;
 
+use super::consensus::{RaftBug, RaftBugs};
+
 /// A deliberate bug.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Bug {
@@ -141,6 +143,23 @@ impl Bug {
     }
 }
 
+/// Each Raft bug is one of the planted bugs, named here like the others.
+impl From<RaftBug> for Bug {
+    fn from(bug: RaftBug) -> Bug {
+        match bug {
+            RaftBug::VoteWithoutLogCheck => Bug::VoteWithoutLogCheck,
+            RaftBug::CommitOldTermByCounting => Bug::CommitOldTermByCounting,
+            RaftBug::VoteBeforeFsync => Bug::VoteBeforeFsync,
+            RaftBug::IgnoreHigherTerm => Bug::IgnoreHigherTerm,
+            RaftBug::TwoChangesAtOnce => Bug::TwoChangesAtOnce,
+            RaftBug::LearnerVotes => Bug::LearnerVotes,
+            RaftBug::PreVotesCountAsVotes => Bug::PreVotesCountAsVotes,
+            RaftBug::VoteTwiceInTerm => Bug::VoteTwiceInTerm,
+            RaftBug::RestartCommitsLog => Bug::RestartCommitsLog,
+        }
+    }
+}
+
 impl fmt::Display for Bug {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
@@ -202,6 +221,14 @@ impl Planted {
         Ok(set)
     }
 
+    /// The Raft bugs among them, for a manager's consensus member.
+    pub fn raft(self) -> RaftBugs {
+        RaftBug::ALL
+            .into_iter()
+            .filter(|&bug| self.has(bug.into()))
+            .fold(RaftBugs::NONE, RaftBugs::with)
+    }
+
     /// The planted bugs, by name.
     pub fn names(self) -> Vec<&'static str> {
         Bug::ALL
@@ -209,5 +236,38 @@ impl Planted {
             .filter(|b| self.0 & (1 << *b as u64) != 0)
             .map(Bug::name)
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_raft_bug_is_a_selectable_bug_of_its_own() {
+        let bugs: Vec<Bug> = RaftBug::ALL.into_iter().map(Bug::from).collect();
+        for (raft, bug) in RaftBug::ALL.into_iter().zip(&bugs) {
+            assert!(
+                Bug::ALL.contains(bug),
+                "{raft:?} maps to {bug}, not in Bug::ALL"
+            );
+        }
+        let mut distinct = bugs.clone();
+        distinct.sort();
+        distinct.dedup();
+        assert_eq!(distinct.len(), bugs.len(), "two Raft bugs share a name");
+    }
+
+    #[test]
+    fn a_manager_gets_the_raft_bugs_planted() {
+        let planted = Planted::NONE
+            .with(Bug::LearnerVotes)
+            .with(Bug::AckBeforeBackups);
+        let raft = planted.raft();
+        for bug in RaftBug::ALL {
+            let expected = cfg!(feature = "planted-bugs") && bug == RaftBug::LearnerVotes;
+            assert_eq!(raft.has(bug), expected, "{bug:?}");
+        }
+        assert_eq!(Planted::NONE.raft(), RaftBugs::NONE);
     }
 }

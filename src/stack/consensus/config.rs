@@ -1,8 +1,8 @@
 //! A [`ConsensusManager`](super::ConsensusManager)'s parameters (with the planted
-//! bugs of the run, [`Planted`], which the buggy branches test).
+//! bugs of the run, [`RaftBugs`], which the buggy branches test).
 
+use super::RaftBugs;
 use crate::sim::SimDuration;
-use crate::stack::planted::Planted;
 
 /// Parameters of a [`ConsensusManager`].
 #[derive(Clone, Debug, PartialEq)]
@@ -28,7 +28,7 @@ pub struct RaftConfig {
     /// fault tolerance it was sized for whenever the lost ones return).
     pub min_voters: usize,
     /// Deliberate bugs (tests only).
-    pub planted: Planted,
+    pub planted: RaftBugs,
 }
 
 impl Default for RaftConfig {
@@ -41,7 +41,7 @@ impl Default for RaftConfig {
             max_in_flight: 256,
             remove_down_after: None,
             min_voters: 1,
-            planted: Planted::NONE,
+            planted: RaftBugs::NONE,
         }
     }
 }

@@ -1,11 +1,11 @@
 //! Roles and elections: PreVote, RequestVote, becoming follower, candidate
 //! or leader, and the lease that keeps a live leader in place.
 
+use super::RaftBug;
 use super::{ConsensusManager, Progress, RaftHost, RaftMsg, RaftTimer, Role, StateMachine, trace};
 use super::{Entry, RaftEvent};
 use crate::sim::rng::uniform_u64;
 use crate::sim::{Cx, ProcessId, SimDuration, SimTime};
-use crate::stack::planted::Bug;
 
 impl<S: StateMachine> ConsensusManager<S> {
     // ----- roles -----
@@ -151,7 +151,7 @@ impl<S: StateMachine> ConsensusManager<S> {
         self.persist_hard_state(cx);
         self.role = Role::Candidate;
         self.leader = None;
-        if !self.config.planted.has(Bug::PreVotesCountAsVotes) {
+        if !self.config.planted.has(RaftBug::PreVotesCountAsVotes) {
             // (The planted bug keeps the pre-vote grants as votes.)
             self.votes.iter_mut().for_each(|v| *v = None);
         }
@@ -245,7 +245,7 @@ impl<S: StateMachine> ConsensusManager<S> {
     /// joiner's vote would be counted by candidates that still list the
     /// process (its lost incarnation) as a voter.
     pub(super) fn may_vote(&self) -> bool {
-        self.is_voter() || self.config.planted.has(Bug::LearnerVotes)
+        self.is_voter() || self.config.planted.has(RaftBug::LearnerVotes)
     }
 
     /// A voter's or a leader's lease: it heard from a live leader within the
@@ -317,7 +317,7 @@ impl<S: StateMachine> ConsensusManager<S> {
     ) {
         let free = self.voted_for.is_none()
             || self.voted_for == Some(from)
-            || self.config.planted.has(Bug::VoteTwiceInTerm);
+            || self.config.planted.has(RaftBug::VoteTwiceInTerm);
         if term == self.term && !free {
             cx.reached("raft: vote refused, already voted in this term");
         }
@@ -327,7 +327,7 @@ impl<S: StateMachine> ConsensusManager<S> {
         let granted = self.may_vote() && term == self.term && free && self.log_ok(lli, llt);
         if granted {
             self.voted_for = Some(from);
-            if self.config.planted.has(Bug::VoteBeforeFsync) {
+            if self.config.planted.has(RaftBug::VoteBeforeFsync) {
                 // The bug: the vote reaches the disk only with the next fsync.
                 self.vote_unsynced = true;
             } else {

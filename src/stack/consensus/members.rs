@@ -2,6 +2,7 @@
 //! manager that starts on an empty disk, the leader's one-change-at-a-time
 //! driver, and leadership transfer. The data types are in `membership.rs`.
 
+use super::RaftBug;
 use super::membership::{Membership, Standing, member_name};
 use super::{
     ConsensusManager, DRAINED_KEY, Entry, INCARNATION_KEY, RaftEvent, RaftHost, RaftMsg, Role,
@@ -9,7 +10,6 @@ use super::{
 };
 use crate::sim::rng::uniform_u64;
 use crate::sim::{Cx, ProcessId, SimTime};
-use crate::stack::planted::Bug;
 
 impl<S: StateMachine> ConsensusManager<S> {
     /// A voter of its own incarnation in the membership in force.
@@ -284,7 +284,7 @@ impl<S: StateMachine> ConsensusManager<S> {
     /// came back as a new incarnation (remove the lost voter, then add the
     /// learner); promote a learner that caught up.
     pub(super) fn drive_membership<P: RaftHost<S::Command>>(&mut self, cx: &mut Cx<'_, P>) {
-        let two_at_once = self.config.planted.has(Bug::TwoChangesAtOnce);
+        let two_at_once = self.config.planted.has(RaftBug::TwoChangesAtOnce);
         // The planted bug goes on to the next change at once, without
         // waiting for the one it just appended to commit.
         let steps = if two_at_once { 3 } else { 1 };

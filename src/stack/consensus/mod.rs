@@ -66,9 +66,11 @@
 //! term check every message passes); `election.rs` the roles and votes;
 //! `replication.rs` both sides of `AppendEntries`/`InstallSnapshot`, the
 //! commit rule and applying; `storage.rs` the disk and snapshots;
-//! `messages.rs`, `events.rs` and `config.rs` the types a host sees. The
+//! `messages.rs`, `events.rs`, `config.rs` and `bugs.rs` (the planted Raft
+//! bugs, which a host fills from its own) the types a host sees. The
 //! folder depends on [`crate::sim`] alone.
 
+mod bugs;
 mod config;
 mod election;
 mod events;
@@ -87,7 +89,7 @@ use std::sync::Arc;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use crate::stack::planted::Bug;
+pub use bugs::{RaftBug, RaftBugs};
 pub use config::{RaftConfig, RaftConfigError};
 pub use events::{RaftEvent, Role};
 pub use membership::{Membership, Standing, member_name};
@@ -494,7 +496,7 @@ impl<S: StateMachine> ConsensusManager<S> {
     /// fsynced whenever written and cannot be torn.
     pub fn on_start<P: RaftHost<S::Command>>(&mut self, cx: &mut Cx<'_, P>) {
         self.load(cx);
-        if self.config.planted.has(Bug::RestartCommitsLog) {
+        if self.config.planted.has(RaftBug::RestartCommitsLog) {
             // The planted bug: whatever the log holds is taken as committed.
             self.commit_index = self.last_index();
             self.apply(cx);
@@ -614,7 +616,7 @@ impl<S: StateMachine> ConsensusManager<S> {
             }
             _ => {}
         }
-        if self.role == Role::Leader && self.config.planted.has(Bug::IgnoreHigherTerm) {
+        if self.role == Role::Leader && self.config.planted.has(RaftBug::IgnoreHigherTerm) {
             // The planted bug: the leader keeps leading, counts the sender
             // as alive and drops the message.
             self.progress[from_pos].recent_active = true;

@@ -4,13 +4,13 @@
 
 use std::sync::Arc;
 
+use super::RaftBug;
 use super::storage::SnapshotOwned;
 use super::{
     AppendOutcome, ConsensusManager, Entry, LOG_KEY, LogEntry, MAX_APPLIED_QUEUE, RaftEvent,
     RaftHost, RaftMsg, Role, SNAPSHOT_KEY, StateMachine, trace,
 };
 use crate::sim::{Cx, ProcessId};
-use crate::stack::planted::Bug;
 
 impl<S: StateMachine> ConsensusManager<S> {
     // ----- replication: follower side -----
@@ -463,7 +463,7 @@ impl<S: StateMachine> ConsensusManager<S> {
         }
         // The planted Figure 8 bug: commit by counting whatever the term.
         if self.term_at(n) == Some(self.term)
-            || self.config.planted.has(Bug::CommitOldTermByCounting)
+            || self.config.planted.has(RaftBug::CommitOldTermByCounting)
         {
             self.commit_index = n;
             self.apply(cx);

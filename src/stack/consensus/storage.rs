@@ -6,13 +6,13 @@ use std::sync::Arc;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
+use super::RaftBug;
 use super::membership::Membership;
 use super::{
     ConsensusManager, Entry, LOG_KEY, LogEntry, RaftEvent, RaftHost, SNAPSHOT_KEY, StateMachine,
     TERM_KEY, VOTE_KEY, trace,
 };
 use crate::sim::{Cx, ProcessId};
-use crate::stack::planted::Bug;
 
 #[derive(Serialize)]
 pub(super) struct SnapshotRef<'a, S> {
@@ -170,7 +170,7 @@ impl<S: StateMachine> ConsensusManager<S> {
 
     /// Is a candidate's log (`last_index`, `last_term`) at least as up to date as ours?
     pub(super) fn log_ok(&self, last_index: u64, last_term: u64) -> bool {
-        if self.config.planted.has(Bug::VoteWithoutLogCheck) {
+        if self.config.planted.has(RaftBug::VoteWithoutLogCheck) {
             return true;
         }
         (last_term, last_index) >= (self.last_term(), self.last_index())

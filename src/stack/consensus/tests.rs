@@ -10,8 +10,6 @@ use crate::check::raft::raft_checkers;
 use crate::sim::rng::{self, ChaCha8Rng, RngExt};
 use crate::sim::{Clock, NetConfig, ObserverId, SimDuration, Status, TimerKind, World};
 use crate::stack::events::StackEvent;
-#[cfg_attr(not(feature = "planted-bugs"), allow(unused_imports))]
-use crate::stack::planted::{Bug, Planted};
 
 /// A tiny state machine: how many commands, a hash chain over them, the last one.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -157,7 +155,7 @@ pub(super) fn cfg() -> RaftConfig {
         max_in_flight: 64,
         remove_down_after: None,
         min_voters: 1,
-        planted: Planted::NONE,
+        planted: RaftBugs::NONE,
     }
 }
 
@@ -1017,7 +1015,7 @@ mod steered {
     /// old-term entry at k "commits" it (the bug) — then the leader and its
     /// partner crash, E returns with its newer-term entry at k, wins, and
     /// overwrites it.
-    pub(super) fn figure8(seed: u64, planted: Planted) -> Option<Vec<String>> {
+    pub(super) fn figure8(seed: u64, planted: RaftBugs) -> Option<Vec<String>> {
         let config = RaftConfig {
             max_entries_per_msg: 1,
             planted,
@@ -1073,7 +1071,7 @@ mod steered {
     /// restarted L pre-votes for both but its answer to F2 is slow (20 ms),
     /// and F1 cannot reach F2. L votes for F1, crashes and restarts at once;
     /// then F2 asks L for a vote in the same term.
-    pub(super) fn forgotten_vote(seed: u64, planted: Planted) -> Option<Vec<String>> {
+    pub(super) fn forgotten_vote(seed: u64, planted: RaftBugs) -> Option<Vec<String>> {
         let config = RaftConfig { planted, ..cfg() };
         let mut h = Harness::new(3, seed, config, proposing(20, 60_000), NetConfig::default());
         let l = h.until_leader(3_000);
@@ -1114,7 +1112,7 @@ mod steered {
 
     /// A leader paused for a second while the others elect a new one; on
     /// resume it hears the higher term and must step down.
-    pub(super) fn paused_leader(seed: u64, planted: Planted) -> Vec<String> {
+    pub(super) fn paused_leader(seed: u64, planted: RaftBugs) -> Vec<String> {
         let config = RaftConfig { planted, ..cfg() };
         let mut h = Harness::new(3, seed, config, proposing(20, 60_000), NetConfig::default());
         let l = h.until_leader(3_000);
@@ -1131,7 +1129,7 @@ mod steered {
     fn figure8_is_safe() {
         let mut setups = 0;
         for seed in 0..6 {
-            if let Some(v) = figure8(seed, Planted::NONE) {
+            if let Some(v) = figure8(seed, RaftBugs::NONE) {
                 assert!(v.is_empty(), "seed {seed}: {v:#?}");
                 setups += 1;
             }
@@ -1143,7 +1141,7 @@ mod steered {
     fn a_vote_survives_a_crash() {
         let mut setups = 0;
         for seed in 0..6 {
-            if let Some(v) = forgotten_vote(seed, Planted::NONE) {
+            if let Some(v) = forgotten_vote(seed, RaftBugs::NONE) {
                 assert!(v.is_empty(), "seed {seed}: {v:#?}");
                 setups += 1;
             }
@@ -1157,7 +1155,7 @@ mod steered {
     #[test]
     fn a_resumed_leader_steps_down() {
         for seed in 0..3 {
-            let v = paused_leader(seed, Planted::NONE);
+            let v = paused_leader(seed, RaftBugs::NONE);
             assert!(v.is_empty(), "seed {seed}: {v:#?}");
         }
     }
@@ -1178,7 +1176,7 @@ mod steered {
         #[test]
         fn commit_old_term_by_counting() {
             for seed in SEEDS {
-                let v = figure8(seed, Planted::NONE.with(Bug::CommitOldTermByCounting))
+                let v = figure8(seed, RaftBugs::NONE.with(RaftBug::CommitOldTermByCounting))
                     .expect("Figure 8 set up");
                 assert_caught("log_matching", seed, &v);
             }
@@ -1187,7 +1185,7 @@ mod steered {
         #[test]
         fn vote_before_fsync() {
             for seed in SEEDS {
-                let v = forgotten_vote(seed, Planted::NONE.with(Bug::VoteBeforeFsync))
+                let v = forgotten_vote(seed, RaftBugs::NONE.with(RaftBug::VoteBeforeFsync))
                     .expect("split vote set up");
                 assert_caught("election_safety", seed, &v);
             }
@@ -1196,7 +1194,7 @@ mod steered {
         #[test]
         fn ignore_higher_term() {
             for seed in SEEDS {
-                let v = paused_leader(seed, Planted::NONE.with(Bug::IgnoreHigherTerm));
+                let v = paused_leader(seed, RaftBugs::NONE.with(RaftBug::IgnoreHigherTerm));
                 assert_caught("leader_elected", seed, &v);
             }
         }
@@ -1205,7 +1203,7 @@ mod steered {
         fn vote_without_log_check() {
             // Random crashes and partitions find this one unaided.
             let mut chaos = Chaos::new(5);
-            chaos.config.planted = Planted::NONE.with(Bug::VoteWithoutLogCheck);
+            chaos.config.planted = RaftBugs::NONE.with(RaftBug::VoteWithoutLogCheck);
             let (seed, v) = (0..20)
                 .map(|seed| (seed, chaos.run(seed)))
                 .find(|(_, v)| !v.is_empty())
