@@ -32,7 +32,8 @@ fn runs_for(bug: Bug) -> u64 {
         Bug::HealthSkipsConsensus => 1,
         Bug::AcceptBadMac => 12,
         Bug::AckBeforeBackups => 17,
-        Bug::AcceptLowerEpoch => 0, // not in Bug::ALL
+        Bug::FinishMoveBeforeCatchUp => 10, // on its base scenario, below
+        Bug::StaleInstallWindsBack => 10,   // on its base scenario, below
         Bug::ReadWithoutConfirm => 325,
         Bug::SkipPrimaryFsync => 19,
         Bug::InSyncWithoutTransfer => 80,
@@ -61,6 +62,10 @@ fn base_for(bug: Bug) -> Option<&'static str> {
         // Membership changes happen only when a manager loses its disk
         // (or the operator adds or removes one).
         Bug::TwoChangesAtOnce => Some("manager-replacement"),
+        // Only a join over slow links leaves an install long in flight.
+        Bug::FinishMoveBeforeCatchUp => Some("move-under-load"),
+        // Only chaos seed 101's resend overtaken in flight shows it.
+        Bug::StaleInstallWindsBack => Some("chaos"),
         // The new incarnation's vote counts only while the leader is down.
         Bug::LearnerVotes => Some("manager-rejoin-leader-crash"),
         _ => None,

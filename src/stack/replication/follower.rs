@@ -5,6 +5,7 @@
 
 use crate::sim::{Cx, ProcessId};
 
+use super::super::events::StackEvent;
 use super::super::grid::ClusterMap;
 use super::super::planted::Bug;
 use super::{Ack, AckStatus, DataHost, DataMsg, Replica, Replicate, ReplicationManager, send};
@@ -19,7 +20,6 @@ impl ReplicationManager {
     ) {
         let p = rep.partition;
         let map_epoch = map.partitions.get(p as usize).map_or(0, |c| c.epoch);
-        let careless = self.planted.has(Bug::AcceptLowerEpoch);
         let Some(r) = self.parts.get_mut(&p) else {
             return; // not (yet) a replica here: the primary resends
         };
@@ -35,7 +35,7 @@ impl ReplicationManager {
             status,
             caught_up: status == AckStatus::Ok && r.caught_up == Some(rep.epoch),
         };
-        if rep.epoch < mine && !careless {
+        if rep.epoch < mine {
             cx.reached("replica: replicate of a lower epoch refused");
             let a = ack(r, AckStatus::StaleEpoch);
             send(cx, from, DataMsg::Ack(a));
@@ -50,12 +50,24 @@ impl ReplicationManager {
             // older than what it holds was overtaken in flight by entries
             // it already acknowledged. Taking it would drop acknowledged
             // writes while the primary counts them held.
-            let stale = !r.damaged && r.synced == Some(rep.epoch) && state.index < r.store.index();
+            let stale = !r.damaged
+                && r.synced == Some(rep.epoch)
+                && state.index < r.store.index()
+                && !self.planted.has(Bug::StaleInstallWindsBack);
             if stale {
                 cx.reached("replica: stale install overtaken by entries ignored");
             } else {
                 cx.reached("replica: state transfer installed");
                 r.store.install(cx.disk(), *state, rep.epoch);
+            }
+            if r.damaged {
+                // The install rewrote the copy: a fresh snapshot, the
+                // damaged records dropped with the old generation.
+                cx.reached("replica: damaged copy rebuilt by an install");
+                cx.trace(StackEvent::Repaired {
+                    partition: p,
+                    source: cx.name(from).to_string(),
+                });
             }
             r.damaged = false;
             r.synced = Some(rep.epoch);
@@ -74,8 +86,13 @@ impl ReplicationManager {
             }
         }
         cx.disk().fsync();
-        if rep.caught_up {
+        if rep.caught_up && r.caught_up != Some(rep.epoch) {
             r.caught_up = Some(rep.epoch);
+            cx.trace(StackEvent::CaughtUp {
+                partition: p,
+                epoch: rep.epoch,
+                index: r.store.index(),
+            });
         }
         // Fault point: the fsync's completion comes late; the ack is held
         // back, and the primary's resend asks for it again.

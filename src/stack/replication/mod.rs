@@ -38,10 +38,13 @@
 //! **Files.** This one holds the replicas of a node and their roles (map
 //! updates, start, audit); `primary.rs` the primary side (requests, commit,
 //! pushes, confirmations, resends); `follower.rs` the follower side
-//! (replicates, installs, confirmations answered); `wire.rs` the messages.
+//! (replicates, installs, confirmations answered); `scrub.rs` the
+//! background check of stored checksums and the repair of damaged copies;
+//! `wire.rs` the messages.
 
 mod follower;
 mod primary;
+mod scrub;
 mod wire;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -102,6 +105,8 @@ pub struct ReplicationManager {
     planted: Planted,
     parts: BTreeMap<u32, Replica>,
     ticking: bool,
+    /// Where the scrub's next round starts: partition, record.
+    scrub_at: (u32, u64),
 }
 
 impl ReplicationManager {
@@ -112,15 +117,21 @@ impl ReplicationManager {
             planted,
             parts: BTreeMap::new(),
             ticking: false,
+            scrub_at: (0, 0),
         }
     }
 
     /// At start: reload every partition the disk holds.
     pub fn on_start<P: DataHost>(&mut self, cx: &mut Cx<'_, P>) {
         let trusting = self.planted.has(Bug::ServeCorrupt);
-        let disk = cx.disk();
-        for p in PartitionStore::on_disk(disk) {
-            let r = PartitionStore::reload_with(disk, p, trusting);
+        for p in PartitionStore::on_disk(cx.disk()) {
+            let r = PartitionStore::reload_with(cx.disk(), p, trusting);
+            if r.damaged {
+                cx.trace(StackEvent::Damaged {
+                    partition: p,
+                    found: "reload".into(),
+                });
+            }
             self.parts.insert(
                 p,
                 Replica {
@@ -132,6 +143,7 @@ impl ReplicationManager {
                 },
             );
         }
+        self.arm_scrub(cx);
     }
 
     /// True when this node holds partition `p` caught up in `epoch`: what
@@ -140,6 +152,12 @@ impl ReplicationManager {
         self.parts
             .get(&p)
             .is_some_and(|r| !r.damaged && r.caught_up == Some(epoch) && r.synced == Some(epoch))
+    }
+
+    /// True when this node hosts a replica of `p` known to be damaged
+    /// (waiting to be rebuilt: it counts for nothing).
+    pub fn damaged(&self, p: u32) -> bool {
+        self.parts.get(&p).is_some_and(|r| r.damaged)
     }
 
     /// True when the replica of `p` is not known to be damaged.
@@ -264,6 +282,7 @@ impl ReplicationManager {
             writes,
             reads,
             next_id,
+            declare_at_once: planted.has(Bug::FinishMoveBeforeCatchUp),
         };
         // Reads waiting from the previous epoch ask again in this one.
         let reads = std::mem::take(&mut pr.reads);

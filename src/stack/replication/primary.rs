@@ -72,6 +72,9 @@ pub(super) struct Primary {
     pub(super) writes: Vec<PendingWrite>,
     pub(super) reads: Vec<PendingRead>,
     pub(super) next_id: u64,
+    /// The `finish-move-before-catch-up` planted bug: every follower is
+    /// declared caught up at once, with its first install.
+    pub(super) declare_at_once: bool,
 }
 
 impl ReplicationManager {
@@ -215,6 +218,7 @@ impl ReplicationManager {
             return;
         };
         let epoch = pr.epoch;
+        let at_once = pr.declare_at_once;
         let Some(fo) = pr.followers.get_mut(f) else {
             return;
         };
@@ -229,7 +233,7 @@ impl ReplicationManager {
                 epoch,
                 install: None,
                 entries: e.to_vec(),
-                caught_up: fo.declared(),
+                caught_up: fo.declared() || at_once,
             },
             Some(_) => return,
             None => Replicate {
@@ -237,7 +241,7 @@ impl ReplicationManager {
                 epoch,
                 install: Some(Box::new(r.store.state.clone())),
                 entries: Vec::new(),
-                caught_up: fo.declared(),
+                caught_up: fo.declared() || at_once,
             },
         };
         let last = msg.entries.last().map_or(

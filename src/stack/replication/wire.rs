@@ -187,6 +187,8 @@ impl DataMsg {
 pub enum DataTimer {
     /// A node's replication tick (resends).
     Tick,
+    /// A node's scrub round (stored checksums checked in the background).
+    Scrub,
     /// A client's next operation is due.
     Issue,
     /// A client resends request `seq`.
@@ -200,6 +202,7 @@ impl DataTimer {
     pub fn name(&self) -> &'static str {
         match self {
             DataTimer::Tick => "ReplTick",
+            DataTimer::Scrub => "Scrub",
             DataTimer::Issue => "Issue",
             DataTimer::Retry(_) => "OpRetry",
             DataTimer::Deadline(_) => "OpDeadline",
