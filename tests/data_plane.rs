@@ -226,10 +226,10 @@ fn the_scrub_finds_and_repairs_damage_while_nodes_stay_up() {
                 found += 1;
                 open.insert((node, *partition), r.t);
             }
-            Body::App(StackEvent::Repaired { partition, .. }) => {
-                if open.remove(&(node, *partition)).is_some() {
-                    repaired += 1;
-                }
+            Body::App(StackEvent::Repaired { partition, .. })
+                if open.remove(&(node.clone(), *partition)).is_some() =>
+            {
+                repaired += 1;
             }
             Body::App(StackEvent::Served { partition, .. }) => {
                 assert!(
