@@ -70,10 +70,15 @@ pub fn entry(bug: Bug) -> Entry {
             "durability",
             "a record that fails its checksum is read anyway; the damaged copy re-seeds the partition",
         ),
-        Bug::AcceptLowerEpoch => (
+        Bug::FinishMoveBeforeCatchUp => (
             "replication",
-            "single_primary",
-            "a backup accepts a replicate carrying a lower epoch than it knows",
+            "durability",
+            "a new replica is declared caught up (the move completes) before it holds every acknowledged write",
+        ),
+        Bug::StaleInstallWindsBack => (
+            "replication",
+            "durability",
+            "a follower takes a resent install older than what it holds and drops acknowledged writes",
         ),
         Bug::ReadWithoutConfirm => (
             "replication",

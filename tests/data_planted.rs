@@ -60,8 +60,40 @@ fn in_sync_without_transfer_is_caught_by_durability() {
 #[test]
 fn serve_corrupt_is_caught_by_durability() {
     // n1's stored records are damaged; every data node crashes and n1
-    // returns first. Trusting its damaged copy, it re-seeds its partitions
+    // returns first (the scrub, which trusts the records too under the
+    // bug, repairs nothing before the crash). Trusting its damaged copy, it re-seeds its partitions
     // from what happened to decode, and its peers are later installed from
     // it: writes acknowledged before the crash are gone.
     caught(Bug::ServeCorrupt, "corrupt-disk", "durability");
+}
+
+#[test]
+fn finish_move_before_catch_up_is_caught_by_durability() {
+    // A node joins over slow links under a heavy write load. The primary
+    // declares each new replica caught up with the install that starts its
+    // catch-up; the install spends tens of milliseconds in flight while
+    // writes are acknowledged without the new replica, which then reports
+    // itself caught up (and its move in sync) without them.
+    caught(
+        Bug::FinishMoveBeforeCatchUp,
+        "move-under-load",
+        "durability",
+    );
+}
+
+#[test]
+fn stale_install_winds_back_is_caught_by_linearizable() {
+    // `chaos` seed 101: the primary of p0 resends its install to a
+    // follower and then replicates an acknowledged write; the write
+    // arrives first. Taking the older install afterwards drops the write
+    // on that follower, which later becomes primary: a read of c64 returns
+    // nil after a write to it was acknowledged. (Seed 101 is the run that
+    // found the bug; the sweep from 0 would run a hundred chaos runs
+    // first.)
+    common::first_catching_seed(
+        Bug::StaleInstallWindsBack,
+        "chaos",
+        "linearizable",
+        101..102,
+    );
 }

@@ -32,7 +32,8 @@ fn runs_for(bug: Bug) -> u64 {
         Bug::HealthSkipsConsensus => 1,
         Bug::AcceptBadMac => 12,
         Bug::AckBeforeBackups => 17,
-        Bug::AcceptLowerEpoch => 0, // not in Bug::ALL
+        Bug::FinishMoveBeforeCatchUp => 10, // on its base scenario, below
+        Bug::StaleInstallWindsBack => 0,    // not hunted: see below
         Bug::ReadWithoutConfirm => 325,
         Bug::SkipPrimaryFsync => 19,
         Bug::InSyncWithoutTransfer => 80,
@@ -61,6 +62,8 @@ fn base_for(bug: Bug) -> Option<&'static str> {
         // Membership changes happen only when a manager loses its disk
         // (or the operator adds or removes one).
         Bug::TwoChangesAtOnce => Some("manager-replacement"),
+        // Only a join over slow links leaves an install long in flight.
+        Bug::FinishMoveBeforeCatchUp => Some("move-under-load"),
         // The new incarnation's vote counts only while the leader is down.
         Bug::LearnerVotes => Some("manager-rejoin-leader-crash"),
         _ => None,
@@ -115,7 +118,14 @@ fn caught_by_hunt(bug: Bug) -> ShrinkReport {
 #[test]
 fn every_planted_bug_is_caught_by_hunt() {
     for bug in Bug::ALL {
-        if !matches!(bug, Bug::IgnoreHigherTerm | Bug::PausedLeaderJudges) {
+        // stale-install-winds-back needs a resent install overtaken in
+        // flight by an acknowledged entry, then that follower promoted:
+        // chaos seed 101 (tests/data_planted.rs), not found by a 10-minute
+        // hunt over chaos.
+        if !matches!(
+            bug,
+            Bug::IgnoreHigherTerm | Bug::PausedLeaderJudges | Bug::StaleInstallWindsBack
+        ) {
             caught_by_hunt(bug);
         }
     }

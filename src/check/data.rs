@@ -79,7 +79,9 @@ struct Held {
     cells: BTreeMap<u64, (u64, u64)>,
 }
 
-/// `durability`: every acknowledged write is present at the end on every
+/// `durability`: a replica declared caught up (its own `caught_up` event)
+/// holds every write acknowledged in that epoch before; and every
+/// acknowledged write is present at the end on every
 /// replica that its node reports holding in full — unless every copy that
 /// held it when it was acknowledged later lost its disk, in which case it
 /// is counted in `lost_acked_writes` (and its partition, if nobody holds
@@ -100,6 +102,11 @@ pub struct Durability {
     /// Writes whose every holder at the end was out of reach (down, its
     /// disk unread): neither kept nor lost is claimed.
     unjudged: u64,
+    /// Per partition and epoch, the acknowledged write with the highest
+    /// log index so far: (index, cell, value).
+    top: BTreeMap<(u32, u64), (u64, u64, u64)>,
+    /// Catch-up declarations judged short (reported up to a bound).
+    short: u64,
 }
 
 impl Durability {
@@ -118,12 +125,7 @@ impl Checker for Durability {
         "durability"
     }
 
-    fn on_event(
-        &mut self,
-        ev: &Event<'_, StackEvent>,
-        names: &[String],
-        _out: &mut Vec<Violation>,
-    ) {
+    fn on_event(&mut self, ev: &Event<'_, StackEvent>, names: &[String], out: &mut Vec<Violation>) {
         match ev.kind {
             EventKind::DiskLoss => self
                 .disk_losses
@@ -138,15 +140,46 @@ impl Checker for Durability {
                 value: Some(value),
                 index,
                 copies,
-            }) => self.acked.push(Acked {
-                partition: *partition,
-                cell: *key,
-                value: *value,
-                index: *index,
-                epoch: *epoch,
-                t: ev.t,
-                copies: copies.clone(),
-            }),
+            }) => {
+                let top = self.top.entry((*partition, *epoch)).or_default();
+                if *index >= top.0 {
+                    *top = (*index, *key, *value);
+                }
+                self.acked.push(Acked {
+                    partition: *partition,
+                    cell: *key,
+                    value: *value,
+                    index: *index,
+                    epoch: *epoch,
+                    t: ev.t,
+                    copies: copies.clone(),
+                });
+            }
+            EventKind::App(StackEvent::CaughtUp {
+                partition,
+                epoch,
+                index,
+            }) => {
+                // A replica declared caught up is counted in sync from now
+                // on: it must hold every write acknowledged in the epoch
+                // (the later ones need its ack anyway).
+                let Some(&(top, cell, value)) = self.top.get(&(*partition, *epoch)) else {
+                    return;
+                };
+                if top > *index {
+                    self.short += 1;
+                    if self.short <= 3 {
+                        out.push(Violation {
+                            check: "durability",
+                            detail: format!(
+                                "{} declared caught up on p{partition} in epoch {epoch} holding index {index}, \
+                                 but write c{cell}={value} at index {top} was acknowledged in that epoch before",
+                                ev.p.name_in(names)
+                            ),
+                        });
+                    }
+                }
+            }
             EventKind::App(StackEvent::Holding {
                 partition,
                 in_sync,

@@ -189,10 +189,37 @@ pub enum StackEvent {
         /// `[cell, value, index of the write]` for every written cell.
         cells: Vec<[u64; 3]>,
     },
-    /// A data node found a stored record damaged (checksum mismatch).
+    /// A data node found a stored record of a partition damaged (checksum
+    /// mismatch): its copy no longer counts, serves nothing, and is
+    /// rebuilt.
     Damaged {
         /// Partition.
         partition: u32,
+        /// How it was found: `scrub` (the background check, node up) or
+        /// `reload` (reading the disk at start).
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        found: String,
+    },
+    /// A damaged copy was rebuilt: durable and whole again.
+    Repaired {
+        /// Partition.
+        partition: u32,
+        /// Where the data came from: the primary whose install rebuilt it,
+        /// or the node itself (a primary rewriting its disk from the state
+        /// it serves).
+        source: String,
+    },
+    /// A follower holds its primary's declaration that it is caught up in
+    /// `epoch` (it holds every acknowledged write): from now on its node
+    /// reports it in sync. Traced once per epoch, with the last index the
+    /// follower holds then.
+    CaughtUp {
+        /// Partition.
+        partition: u32,
+        /// The epoch of the declaration.
+        epoch: u64,
+        /// The follower's last log index when it took the declaration.
+        index: u64,
     },
     /// A manager's Raft member traced something (role, vote, append,
     /// commit, snapshot). Untagged: the trace line is the Raft event's own,
@@ -328,6 +355,8 @@ impl AppEvent for StackEvent {
             StackEvent::Served { .. } => "served",
             StackEvent::Holding { .. } => "holding",
             StackEvent::Damaged { .. } => "damaged",
+            StackEvent::Repaired { .. } => "repaired",
+            StackEvent::CaughtUp { .. } => "caught_up",
             StackEvent::Raft(e) => e.kind(),
         }
     }

@@ -362,7 +362,12 @@ impl DataNode {
             let data = self.repl.as_ref().is_none_or(|r| {
                 let listed =
                     c.is_some_and(|c| c.replicas.iter().any(|r| r.in_sync && r.node == self.me));
-                listed || r.caught_up(*p, epoch) || self.planted.has(Bug::InSyncWithoutTransfer)
+                // A copy the scrub found damaged counts for nothing until
+                // it is rebuilt.
+                !r.damaged(*p)
+                    && (listed
+                        || r.caught_up(*p, epoch)
+                        || self.planted.has(Bug::InSyncWithoutTransfer))
             });
             ReplicaReport {
                 partition: *p,
@@ -415,6 +420,11 @@ impl DataNode {
             Timer::Data(DataTimer::Tick) => {
                 if let Some(r) = self.repl.as_mut() {
                     r.on_tick(cx);
+                }
+            }
+            Timer::Data(DataTimer::Scrub) => {
+                if let Some(r) = self.repl.as_mut() {
+                    r.on_scrub(cx, &self.map);
                 }
             }
             _ => {}

@@ -36,10 +36,6 @@ pub enum Bug {
     /// Primary: acknowledge a write once it is on its own disk, before the
     /// in-sync backups persisted it.
     AckBeforeBackups,
-    /// Backup: accept a replicate carrying a lower epoch than it knows.
-    /// Not in [`Bug::ALL`] (so not selectable, not in the catalog) until a
-    /// scenario and checker are shown to catch it.
-    AcceptLowerEpoch,
     /// Primary: serve a read from local state without confirming its epoch.
     ReadWithoutConfirm,
     /// Primary: append writes without fsync before acknowledging.
@@ -82,11 +78,20 @@ pub enum Bug {
     /// Client: a compare-and-set is retried under a new request id, so the
     /// primary's duplicate table cannot recognise it.
     RetryCasNewId,
+    /// Primary: a new replica is declared caught up with the install that
+    /// starts its catch-up, before it holds the writes acknowledged
+    /// meanwhile without it; its node reports it in sync and the move that
+    /// added it completes early.
+    FinishMoveBeforeCatchUp,
+    /// Follower: an install of its own epoch is taken even when it is older
+    /// than what the follower holds (a resend overtaken in flight by
+    /// entries it already acknowledged): the follower winds back.
+    StaleInstallWindsBack,
 }
 
 impl Bug {
     /// Every planted bug.
-    pub const ALL: [Bug; 23] = [
+    pub const ALL: [Bug; 25] = [
         Bug::VoteWithoutLogCheck,
         Bug::CommitOldTermByCounting,
         Bug::VoteBeforeFsync,
@@ -110,6 +115,8 @@ impl Bug {
         Bug::RestartCommitsLog,
         Bug::ClientCachedRead,
         Bug::RetryCasNewId,
+        Bug::FinishMoveBeforeCatchUp,
+        Bug::StaleInstallWindsBack,
     ];
 
     /// The name used on the command line.
@@ -124,7 +131,6 @@ impl Bug {
             Bug::HealthSkipsConsensus => "health-skips-consensus",
             Bug::AcceptBadMac => "accept-bad-mac",
             Bug::AckBeforeBackups => "ack-before-backups",
-            Bug::AcceptLowerEpoch => "accept-lower-epoch",
             Bug::ReadWithoutConfirm => "read-without-confirm",
             Bug::SkipPrimaryFsync => "skip-primary-fsync",
             Bug::InSyncWithoutTransfer => "in-sync-without-transfer",
@@ -139,6 +145,8 @@ impl Bug {
             Bug::RestartCommitsLog => "restart-commits-log",
             Bug::ClientCachedRead => "client-cached-read",
             Bug::RetryCasNewId => "retry-cas-new-id",
+            Bug::FinishMoveBeforeCatchUp => "finish-move-before-catch-up",
+            Bug::StaleInstallWindsBack => "stale-install-winds-back",
         }
     }
 }

@@ -54,7 +54,7 @@ pub const BUGGIFY: &[Point] = &[
     },
     Point {
         name: "replica/hold-ack",
-        file: "stack/replication.rs",
+        file: "stack/replication/follower.rs",
         what: "a backup's fsync completes late: its ack is held back until the primary resends",
     },
     Point {
@@ -173,41 +173,56 @@ pub const PROBES: &[(&str, &str)] = &[
         "stack/node.rs",
     ),
     (
+        "replica: damaged copy rebuilt by an install",
+        "stack/replication/follower.rs",
+    ),
+    (
         "replica: entries without a sync, install asked",
-        "stack/replication.rs",
+        "stack/replication/follower.rs",
     ),
     (
         "replica: epoch raised by a map update",
-        "stack/replication.rs",
+        "stack/replication/mod.rs",
     ),
     (
         "replica: primary busy, request refused",
-        "stack/replication.rs",
+        "stack/replication/primary.rs",
     ),
     (
         "replica: primary deposed by a newer epoch",
-        "stack/replication.rs",
+        "stack/replication/primary.rs",
     ),
     (
         "replica: replicate of a lower epoch refused",
-        "stack/replication.rs",
+        "stack/replication/follower.rs",
     ),
     (
         "replica: request older than the client's latest ignored",
-        "stack/replication.rs",
+        "stack/replication/primary.rs",
     ),
     (
         "replica: retry answered from the dedup table",
-        "stack/replication.rs",
+        "stack/replication/primary.rs",
     ),
     (
         "replica: retry of a write an earlier epoch appended",
-        "stack/replication.rs",
+        "stack/replication/primary.rs",
     ),
-    ("replica: state transfer installed", "stack/replication.rs"),
+    (
+        "replica: scrub found a follower's copy damaged",
+        "stack/replication/scrub.rs",
+    ),
+    (
+        "replica: scrub found the primary's copy damaged, rewritten",
+        "stack/replication/scrub.rs",
+    ),
     (
         "replica: stale install overtaken by entries ignored",
-        "stack/replication.rs",
+        "stack/replication/follower.rs",
+    ),
+    (
+        "replica: state transfer installed",
+        "stack/replication/follower.rs",
     ),
 ];
 

@@ -157,6 +157,20 @@ pub struct Reloaded {
     pub damaged: bool,
 }
 
+/// What a scrub step found.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Scrubbed {
+    /// Every record checked holds its checksum.
+    Clean {
+        /// Records checked.
+        checked: u64,
+        /// Where the next step starts; `None` when the partition is done.
+        next: Option<u64>,
+    },
+    /// A record failed its checksum.
+    Damaged,
+}
+
 /// One partition's storage on a node.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PartitionStore {
@@ -342,6 +356,42 @@ impl PartitionStore {
         // The in-memory tail may reach before the snapshot; the disk's does not.
         self.tail.drain(..drop);
         self.snap_index = self.state.index - self.tail.len() as u64;
+    }
+
+    /// The records this partition has on the disk now: its snapshot and
+    /// the current generation's log.
+    pub fn records(&self, disk: &Disk) -> u64 {
+        let log = log_key(self.partition, self.generation);
+        1 + disk.log_end(&log).saturating_sub(disk.log_start(&log))
+    }
+
+    /// Checks the checksums of at most `max` of this partition's stored
+    /// records, from record `from` (0: the snapshot, then the log's
+    /// records in order), without using what they hold: the scrub.
+    pub fn scrub(&self, disk: &Disk, from: u64, max: u64) -> Scrubbed {
+        let log = log_key(self.partition, self.generation);
+        let start = disk.log_start(&log);
+        let total = self.records(disk);
+        let to = total.min(from.saturating_add(max));
+        for at in from..to {
+            let ok = match at {
+                0 => disk.get(&snap_key(self.partition)).is_ok(),
+                i => disk.entry(&log, start + i - 1).is_ok(),
+            };
+            if !ok {
+                return Scrubbed::Damaged;
+            }
+        }
+        Scrubbed::Clean {
+            checked: to.saturating_sub(from),
+            next: (to < total).then_some(to),
+        }
+    }
+
+    /// Writes the state as a fresh snapshot (a new generation): what a
+    /// primary whose stored copy is damaged does with the state it serves.
+    pub fn rewrite(&mut self, disk: &mut Disk) {
+        self.snapshot(disk);
     }
 
     /// Deletes the partition's data from the disk (buffered).

@@ -1,0 +1,352 @@
+//! ReplicationManager: primary-backup replication of each partition's cells,
+//! with the configuration (replicas, primary, epoch, in-sync set) held in
+//! the committed cluster map — PacificA / Kafka-ISR style.
+//!
+//! **Roles.** A data node acts as a partition's primary only while the map
+//! it applied names it primary, lists it in sync, and its epoch is not
+//! lower than any epoch the node accepted from elsewhere. Every other
+//! replica is a follower.
+//!
+//! **Writes.** The primary orders writes and compare-and-sets into the
+//! partition's log, appends each durably (write + fsync), and sends it to
+//! every other replica. It acknowledges the client only when every replica
+//! the map lists in sync — and every catching-up replica it has itself
+//! declared caught up — has persisted the entry (the commit index).
+//!
+//! **Epochs.** Every replica message carries the partition's epoch; a
+//! replica rejects an epoch lower than the highest it knows (from its map
+//! or from a message), so a deposed primary can never gather the acks it
+//! needs. At each new epoch the primary first installs its whole state on
+//! every follower (the state is a tile of cells: small), and a follower
+//! accepts entries only in the epoch of the install it follows — so a
+//! follower's log can never keep a suffix the new primary does not have.
+//!
+//! **Reads.** Linearizable: the primary notes the value and its last index
+//! when the read arrives, asks every in-sync follower to confirm the epoch,
+//! and answers once all confirmed and the noted index is committed.
+//!
+//! **Exactly once.** The log carries each client's request id; the state
+//! keeps each client's last applied request, so a retry (same id) gets the
+//! first answer instead of a second effect — on this primary or the next.
+//!
+//! ```text
+//!   client ──Request──► primary: append+fsync ──Replicate──► followers: append+fsync
+//!                                │ ◄────────────────Ack──────────────┘
+//!                                └─ every in-sync replica acked ──► Served event ──► Response
+//! ```
+//!
+//! **Files.** This one holds the replicas of a node and their roles (map
+//! updates, start, audit); `primary.rs` the primary side (requests, commit,
+//! pushes, confirmations, resends); `follower.rs` the follower side
+//! (replicates, installs, confirmations answered); `scrub.rs` the
+//! background check of stored checksums and the repair of damaged copies;
+//! `wire.rs` the messages.
+
+mod follower;
+mod primary;
+mod scrub;
+mod wire;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::sim::{Cx, Process, ProcessId, SimDuration};
+
+use super::events::StackEvent;
+use super::grid::ClusterMap;
+use super::planted::{Bug, Planted};
+use super::storage::PartitionStore;
+
+use primary::{Follower, Primary};
+pub use wire::{
+    Ack, AckStatus, ClientOp, DataMsg, DataTimer, Outcome, Replicate, Request, Response,
+};
+
+/// A process that can host the data plane (a data node's replicas, or a
+/// workload client): its messages and timers wrap the data plane's, so this
+/// file needs nothing of the process type that hosts it.
+pub trait DataHost:
+    Process<Event = StackEvent, Msg: From<DataMsg>, Timer: From<DataTimer>>
+{
+}
+
+impl<P> DataHost for P where
+    P: Process<Event = StackEvent, Msg: From<DataMsg>, Timer: From<DataTimer>>
+{
+}
+
+/// How often a primary resends what a follower has not acknowledged.
+pub const RESEND_AFTER: SimDuration = SimDuration::from_millis(30);
+/// The replication tick.
+const TICK: SimDuration = SimDuration::from_millis(10);
+/// Entries per replicate message, at most.
+const MAX_BATCH: usize = 64;
+/// Pending client operations per partition, at most (more are refused).
+const MAX_PENDING: usize = 1024;
+
+#[derive(Clone, Debug)]
+struct Replica {
+    store: PartitionStore,
+    damaged: bool,
+    /// The epoch of the install this follower follows.
+    synced: Option<u64>,
+    /// The epoch in which the primary declared this replica caught up.
+    caught_up: Option<u64>,
+    primary: Option<Primary>,
+}
+
+/// Sends a data message (a helper: every send here is one).
+fn send<P: DataHost>(cx: &mut Cx<'_, P>, to: ProcessId, m: DataMsg) {
+    cx.send(to, P::Msg::from(m));
+}
+
+/// The replicas of one data node.
+pub struct ReplicationManager {
+    me: String,
+    planted: Planted,
+    parts: BTreeMap<u32, Replica>,
+    ticking: bool,
+    /// Where the scrub's next round starts: partition, record.
+    scrub_at: (u32, u64),
+}
+
+impl ReplicationManager {
+    /// The data plane of node `me`.
+    pub fn new(me: &str, planted: Planted) -> Self {
+        ReplicationManager {
+            me: me.to_string(),
+            planted,
+            parts: BTreeMap::new(),
+            ticking: false,
+            scrub_at: (0, 0),
+        }
+    }
+
+    /// At start: reload every partition the disk holds.
+    pub fn on_start<P: DataHost>(&mut self, cx: &mut Cx<'_, P>) {
+        let trusting = self.planted.has(Bug::ServeCorrupt);
+        for p in PartitionStore::on_disk(cx.disk()) {
+            let r = PartitionStore::reload_with(cx.disk(), p, trusting);
+            if r.damaged {
+                cx.trace(StackEvent::Damaged {
+                    partition: p,
+                    found: "reload".into(),
+                });
+            }
+            self.parts.insert(
+                p,
+                Replica {
+                    store: r.store,
+                    damaged: r.damaged,
+                    synced: None,
+                    caught_up: None,
+                    primary: None,
+                },
+            );
+        }
+        self.arm_scrub(cx);
+    }
+
+    /// True when this node holds partition `p` caught up in `epoch`: what
+    /// its heartbeat reports, so that the managers count it in sync.
+    pub fn caught_up(&self, p: u32, epoch: u64) -> bool {
+        self.parts
+            .get(&p)
+            .is_some_and(|r| !r.damaged && r.caught_up == Some(epoch) && r.synced == Some(epoch))
+    }
+
+    /// True when this node hosts a replica of `p` known to be damaged
+    /// (waiting to be rebuilt: it counts for nothing).
+    pub fn damaged(&self, p: u32) -> bool {
+        self.parts.get(&p).is_some_and(|r| r.damaged)
+    }
+
+    /// True when the replica of `p` is not known to be damaged.
+    pub fn intact(&self, p: u32) -> bool {
+        self.parts.get(&p).is_some_and(|r| !r.damaged)
+    }
+
+    fn persist_parts<P: DataHost>(&self, cx: &mut Cx<'_, P>) {
+        let list: Vec<u32> = self.parts.keys().copied().collect();
+        PartitionStore::write_parts(cx.disk(), &list);
+    }
+
+    /// The node applied a newer map: take up or drop replicas and roles.
+    pub fn on_map<P: DataHost>(&mut self, cx: &mut Cx<'_, P>, map: &ClusterMap) {
+        let me = self.me.clone();
+        let mut listed_parts = BTreeSet::new();
+        for (i, c) in map.partitions.iter().enumerate() {
+            if c.replicas.iter().any(|r| r.node == me) {
+                listed_parts.insert(i as u32);
+            }
+        }
+        let mut changed = false;
+        let gone: Vec<u32> = self
+            .parts
+            .keys()
+            .copied()
+            .filter(|p| !listed_parts.contains(p))
+            .collect();
+        for p in gone {
+            if let Some(mut r) = self.parts.remove(&p) {
+                Self::step_down(cx, &mut r, map, p);
+            }
+            PartitionStore::erase(cx.disk(), p);
+            changed = true;
+        }
+        for p in listed_parts {
+            if let std::collections::btree_map::Entry::Vacant(e) = self.parts.entry(p) {
+                e.insert(Replica {
+                    store: PartitionStore::empty(p),
+                    damaged: false,
+                    synced: None,
+                    caught_up: None,
+                    primary: None,
+                });
+                changed = true;
+            }
+            self.reconcile(cx, map, p);
+        }
+        if changed {
+            self.persist_parts(cx);
+        }
+        cx.disk().fsync();
+        self.arm(cx);
+    }
+
+    fn arm<P: DataHost>(&mut self, cx: &mut Cx<'_, P>) {
+        if !self.ticking && self.parts.values().any(|r| r.primary.is_some()) {
+            self.ticking = true;
+            cx.set_timer(TICK, P::Timer::from(DataTimer::Tick));
+        }
+    }
+
+    fn reconcile<P: DataHost>(&mut self, cx: &mut Cx<'_, P>, map: &ClusterMap, p: u32) {
+        let planted = self.planted;
+        let me = self.me.clone();
+        let Some(c) = map.partitions.get(p as usize) else {
+            return;
+        };
+        let Some(r) = self.parts.get_mut(&p) else {
+            return;
+        };
+        let listed_in_sync = c.replicas.iter().any(|x| x.node == me && x.in_sync);
+        let lead = c.primary.as_deref() == Some(me.as_str())
+            && listed_in_sync
+            && !r.damaged
+            && c.epoch >= r.store.epoch;
+        if c.epoch > r.store.epoch {
+            // Fencing: from now on this replica refuses the older epoch.
+            cx.reached("replica: epoch raised by a map update");
+            r.store.raise_epoch(cx.disk(), c.epoch);
+        }
+        if !lead {
+            if r.primary.is_some() {
+                Self::step_down(cx, r, map, p);
+            }
+            return;
+        }
+        let same = r.primary.as_ref().is_some_and(|pr| pr.epoch == c.epoch);
+        if same {
+            return;
+        }
+        // A new epoch with this node as primary: every follower gets this
+        // epoch's install before any entry.
+        let mut followers = BTreeMap::new();
+        for x in &c.replicas {
+            if x.node == me {
+                continue;
+            }
+            followers.insert(
+                x.node.clone(),
+                Follower {
+                    id: cx.lookup(&x.node),
+                    required: x.in_sync,
+                    in_sync: x.in_sync,
+                    acked: None,
+                    sent: None,
+                    last_send: None,
+                    told: x.in_sync,
+                    from: 0,
+                },
+            );
+        }
+        let (writes, reads, commit, next_id) = match r.primary.take() {
+            Some(old) => (old.writes, old.reads, old.commit, old.next_id),
+            None => (Vec::new(), Vec::new(), 0, 0),
+        };
+        r.synced = Some(c.epoch);
+        let mut pr = Primary {
+            epoch: c.epoch,
+            commit,
+            followers,
+            writes,
+            reads,
+            next_id,
+            declare_at_once: planted.has(Bug::FinishMoveBeforeCatchUp),
+        };
+        // Reads waiting from the previous epoch ask again in this one.
+        let reads = std::mem::take(&mut pr.reads);
+        r.primary = Some(pr);
+        for mut rd in reads {
+            rd.id = Self::confirm_round(cx, r, p);
+            rd.waiting = Self::in_sync_followers(r);
+            rd.asked = cx.now();
+            if let Some(pr) = r.primary.as_mut() {
+                pr.reads.push(rd);
+            }
+        }
+        Self::push_all(cx, r, p, true);
+        Self::advance(cx, planted, &me, r, p);
+    }
+
+    /// A data message arrived.
+    pub fn on_message<P: DataHost>(
+        &mut self,
+        cx: &mut Cx<'_, P>,
+        from: ProcessId,
+        msg: DataMsg,
+        map: &ClusterMap,
+    ) {
+        match msg {
+            DataMsg::Request(req) => self.on_request(cx, from, req, map),
+            DataMsg::Replicate(rep) => self.on_replicate(cx, from, rep, map),
+            DataMsg::Ack(a) => self.on_ack(cx, from, a, map),
+            DataMsg::Confirm {
+                partition,
+                epoch,
+                id,
+            } => self.on_confirm(cx, from, partition, epoch, id, map),
+            DataMsg::Confirmed {
+                partition,
+                epoch,
+                id,
+                ok,
+            } => self.on_confirmed(cx, from, partition, epoch, id, ok, map),
+            DataMsg::Response(_) => {}
+        }
+    }
+
+    /// At the end of a run: what this node holds, as a `holding` event per
+    /// partition (what the durability checker judges).
+    pub fn audit<P: DataHost>(&self, cx: &mut Cx<'_, P>, map: &ClusterMap) {
+        for (p, r) in &self.parts {
+            let in_sync = !r.damaged
+                && map
+                    .partitions
+                    .get(*p as usize)
+                    .is_some_and(|c| c.replicas.iter().any(|x| x.node == self.me && x.in_sync));
+            cx.trace(StackEvent::Holding {
+                partition: *p,
+                in_sync,
+                index: r.store.index(),
+                cells: r
+                    .store
+                    .state
+                    .cells
+                    .iter()
+                    .map(|(c, (v, i))| [*c, *v, *i])
+                    .collect(),
+            });
+        }
+    }
+}
