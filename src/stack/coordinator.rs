@@ -543,6 +543,9 @@ pub struct CoordinatorConfig {
     /// Replicas are added with no source to copy from, and catching-up
     /// replicas removed whether or not they hold the last copy (planted bug).
     pub seed_from_empty: bool,
+    /// An abandoned catching-up replica is removed on the map's word that
+    /// some replica is in sync, with no node's report of the data (planted bug).
+    pub abandon_unconfirmed: bool,
 }
 
 /// The leader's coordinator (see the module docs).
@@ -718,12 +721,13 @@ impl PartitionCoordinator {
             // not yet committed, or a new leader not yet heard from it): it
             // goes only on its node's word that it holds nothing.
             let has_source = map.in_sync_usable(p) > 0;
-            let trusted_source = c.replicas.iter().any(|r| {
-                r.in_sync
-                    && map.is_usable(&r.node)
-                    && !self.unhealthy.contains(&r.node)
-                    && RecoveryManager::copy_of(map, reports, &r.node, p) == Copy::Complete
-            });
+            let trusted_source = (self.config.abandon_unconfirmed && has_source)
+                || c.replicas.iter().any(|r| {
+                    r.in_sync
+                        && map.is_usable(&r.node)
+                        && !self.unhealthy.contains(&r.node)
+                        && RecoveryManager::copy_of(map, reports, &r.node, p) == Copy::Complete
+                });
             let may_hold = |node: &str| {
                 !careless
                     && !trusted_source
@@ -1159,6 +1163,7 @@ mod tests {
             remove_before_in_sync: false,
             stale_liveness: false,
             seed_from_empty: false,
+            abandon_unconfirmed: false,
         }
     }
 

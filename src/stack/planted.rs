@@ -80,11 +80,20 @@ pub enum Bug {
     /// Client: a compare-and-set is retried under a new request id, so the
     /// primary's duplicate table cannot recognise it.
     RetryCasNewId,
+    /// Coordinator: a catching-up replica the target no longer wants is
+    /// removed whenever the map calls some replica in sync on a usable
+    /// member, though no trusted node reported holding the data — the
+    /// returning node's intact copy, perhaps the last one, is dropped.
+    AbandonUnconfirmedCopy,
+    /// Primary: the declaration that a follower caught up goes out once;
+    /// lost, it is not resent, and the follower stays catching up until
+    /// the next write.
+    CaughtUpSentOnce,
 }
 
 impl Bug {
     /// Every planted bug.
-    pub const ALL: [Bug; 23] = [
+    pub const ALL: [Bug; 25] = [
         Bug::VoteWithoutLogCheck,
         Bug::CommitOldTermByCounting,
         Bug::VoteBeforeFsync,
@@ -108,6 +117,8 @@ impl Bug {
         Bug::RestartCommitsLog,
         Bug::ClientCachedRead,
         Bug::RetryCasNewId,
+        Bug::AbandonUnconfirmedCopy,
+        Bug::CaughtUpSentOnce,
     ];
 
     /// The name used on the command line.
@@ -137,6 +148,8 @@ impl Bug {
             Bug::RestartCommitsLog => "restart-commits-log",
             Bug::ClientCachedRead => "client-cached-read",
             Bug::RetryCasNewId => "retry-cas-new-id",
+            Bug::AbandonUnconfirmedCopy => "abandon-unconfirmed-copy",
+            Bug::CaughtUpSentOnce => "caught-up-sent-once",
         }
     }
 }
