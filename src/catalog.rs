@@ -145,6 +145,16 @@ pub fn entry(bug: Bug) -> Entry {
             "linearizable",
             "a compare-and-set retried under a new request id applies and then reports failure",
         ),
+        Bug::AbandonUnconfirmedCopy => (
+            "coordinator",
+            "placement",
+            "a returning node's intact copy is removed as an abandoned move on the map's word alone",
+        ),
+        Bug::CaughtUpSentOnce => (
+            "replication",
+            "converged",
+            "a lost caught-up declaration is never resent; the replica catches up for ever",
+        ),
     };
     Entry {
         name: bug.name(),

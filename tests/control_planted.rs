@@ -1,5 +1,5 @@
 //! Every planted control-plane bug is caught within 200 seeds (issue 4,
-//! "done when"): each runs its catching scenario seed after seed with the
+//! "done when"; the abandoned copy on its scenario's own seed): each runs its catching scenario seed after seed with the
 //! bug planted until the checker it exists for fires, and prints where.
 //!
 //! `cargo test --release --locked --features planted-bugs --test control_planted`.
@@ -35,9 +35,35 @@ fn accepting_a_bad_mac_lets_the_impostor_in_and_auth_says_so() {
     caught(Bug::AcceptBadMac, "impostor-join", "auth");
 }
 
+/// The returning node's copy is dropped while the only in-sync node is
+/// down: the shrunk run of hunt seed 0 run 179, on its own seed.
+#[test]
+fn abandoning_an_unconfirmed_copy_is_caught_by_placement() {
+    let (_, s) = common::load_named("abandoned-last-copy");
+    let seed = s.seed;
+    common::first_catching_seed(
+        Bug::AbandonUnconfirmedCopy,
+        "abandoned-last-copy",
+        "placement",
+        seed..seed + 1,
+    );
+}
+
+/// A lost caught-up declaration under reads only: the move stalls.
+#[test]
+fn a_caught_up_declaration_sent_once_is_caught_by_converged() {
+    caught(Bug::CaughtUpSentOnce, "caught-up-lost", "converged");
+}
+
 #[test]
 fn without_a_planted_bug_the_catching_scenarios_are_clean() {
-    for scenario in ["join-scale-out", "node-crash-recover", "impostor-join"] {
+    for scenario in [
+        "join-scale-out",
+        "node-crash-recover",
+        "impostor-join",
+        "abandoned-last-copy",
+        "caught-up-lost",
+    ] {
         let (_, s) = common::load_named(scenario);
         let report = run::run(&s, RunOptions::default()).expect("the run completes");
         assert!(report.passed, "{scenario}: {:?}", report.violations);

@@ -387,10 +387,16 @@ impl Checker for LogMatching {
                 terms,
                 digests,
             })) => {
+                // A follower still in an older term may accept, from the
+                // deposed leader of that term, another entry at an index a
+                // newer term committed: legal (it is uncommitted and is
+                // truncated once the follower hears the new leader). An
+                // entry of the committing term or a newer one must be the
+                // committed entry itself (leader completeness).
                 for (k, (term, digest)) in terms.iter().zip(digests).enumerate() {
                     let i = index + k as u64;
                     if let Some(f) = self.fixed.get(&i)
-                        && (f.term != *term || f.digest != *digest)
+                        && (*term > f.term || (*term == f.term && f.digest != *digest))
                     {
                         out.push(Violation {
                             check: "log_matching",
@@ -897,6 +903,43 @@ mod tests {
             (5, 0, EventKind::App(&c1)),
         ];
         assert!(feed(&mut LogMatching::default(), &wiped).is_empty());
+    }
+
+    /// Hunt seed 0 run 441: m3, leader of term 1, is cut off with m5; m4
+    /// commits index 24 in term 2, and m5 (still in term 1) then accepts
+    /// m3's own entry at 24 (here at index 1). Legal — uncommitted, truncated later — while
+    /// an entry of the committing term or a newer one must be the same.
+    #[test]
+    fn log_matching_lets_a_stale_follower_accept_an_older_term_at_a_committed_index() {
+        let commit = StackEvent::Raft(RaftEvent::Commit {
+            index: 1,
+            term: 2,
+            entry: "SetReplicas p0".into(),
+            digest: "aa".into(),
+        });
+        let accept = |term: u64, digest: &str| {
+            StackEvent::Raft(RaftEvent::Accept {
+                index: 1,
+                terms: vec![term],
+                digests: vec![digest.into()],
+            })
+        };
+        let (stale, same, other, newer) = (
+            accept(1, "bb"),
+            accept(2, "aa"),
+            accept(2, "cc"),
+            accept(3, "aa"),
+        );
+        for ok in [&stale, &same] {
+            let evs = [(1, 0, EventKind::App(&commit)), (2, 2, EventKind::App(ok))];
+            assert!(feed(&mut LogMatching::default(), &evs).is_empty());
+        }
+        for bad in [&other, &newer] {
+            let evs = [(1, 0, EventKind::App(&commit)), (2, 2, EventKind::App(bad))];
+            let v = feed(&mut LogMatching::default(), &evs);
+            assert_eq!(v.len(), 1, "{v:?}");
+            assert!(v[0].detail.contains("accepted a term"), "{}", v[0].detail);
+        }
     }
 
     #[test]

@@ -601,6 +601,9 @@ pub struct CoordinatorConfig {
     /// Replicas are added with no source to copy from, and catching-up
     /// replicas removed whether or not they hold the last copy (planted bug).
     pub seed_from_empty: bool,
+    /// An abandoned catching-up replica is removed on the map's word that
+    /// some replica is in sync, with no node's report of the data (planted bug).
+    pub abandon_unconfirmed: bool,
 }
 
 /// The leader's coordinator (see the module docs).
@@ -776,13 +779,23 @@ impl PartitionCoordinator {
                 continue;
             }
             // An abandoned move: a replica catching up that the target no
-            // longer wants. Where nothing is in sync, a catching-up replica
-            // may be a returning node's intact copy — perhaps the last one:
-            // it goes only on its node's word that it holds nothing.
+            // longer wants. Unless an in-sync replica's own node, trusted
+            // by the health monitor, reports holding the data in full, a
+            // catching-up replica may be a returning node's intact copy —
+            // perhaps the last one (the in-sync node may be down, its death
+            // not yet committed, or a new leader not yet heard from it): it
+            // goes only on its node's word that it holds nothing.
             let has_source = map.in_sync_usable(p) > 0;
+            let trusted_source = (self.config.abandon_unconfirmed && has_source)
+                || c.replicas.iter().any(|r| {
+                    r.in_sync
+                        && map.is_usable(&r.node)
+                        && !self.unhealthy.contains(&r.node)
+                        && RecoveryManager::copy_of(map, reports, &r.node, p) == Copy::Complete
+                });
             let may_hold = |node: &str| {
                 !careless
-                    && !has_source
+                    && !trusted_source
                     && RecoveryManager::copy_of(map, reports, node, p) != Copy::Nothing
             };
             if let Some(r) = c
@@ -1215,6 +1228,7 @@ mod tests {
             remove_before_in_sync: false,
             stale_liveness: false,
             seed_from_empty: false,
+            abandon_unconfirmed: false,
         }
     }
 

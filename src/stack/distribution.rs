@@ -162,6 +162,7 @@ impl Manager {
             remove_before_in_sync: config.planted.has(Bug::RemoveBeforeInSync),
             stale_liveness: config.planted.has(Bug::PlanAgainstStaleLiveness),
             seed_from_empty: config.planted.has(Bug::SeedFromEmptySource),
+            abandon_unconfirmed: config.planted.has(Bug::AbandonUnconfirmedCopy),
         });
         Manager {
             raft: ConsensusManager::new(p, config.of_kind(Kind::Manager), raft_config, map),

@@ -87,11 +87,20 @@ pub enum Bug {
     /// than what the follower holds (a resend overtaken in flight by
     /// entries it already acknowledged): the follower winds back.
     StaleInstallWindsBack,
+    /// Coordinator: a catching-up replica the target no longer wants is
+    /// removed whenever the map calls some replica in sync on a usable
+    /// member, though no trusted node reported holding the data — the
+    /// returning node's intact copy, perhaps the last one, is dropped.
+    AbandonUnconfirmedCopy,
+    /// Primary: the declaration that a follower caught up goes out once;
+    /// lost, it is not resent, and the follower stays catching up until
+    /// the next write.
+    CaughtUpSentOnce,
 }
 
 impl Bug {
     /// Every planted bug.
-    pub const ALL: [Bug; 25] = [
+    pub const ALL: [Bug; 27] = [
         Bug::VoteWithoutLogCheck,
         Bug::CommitOldTermByCounting,
         Bug::VoteBeforeFsync,
@@ -117,6 +126,8 @@ impl Bug {
         Bug::RetryCasNewId,
         Bug::FinishMoveBeforeCatchUp,
         Bug::StaleInstallWindsBack,
+        Bug::AbandonUnconfirmedCopy,
+        Bug::CaughtUpSentOnce,
     ];
 
     /// The name used on the command line.
@@ -147,6 +158,8 @@ impl Bug {
             Bug::RetryCasNewId => "retry-cas-new-id",
             Bug::FinishMoveBeforeCatchUp => "finish-move-before-catch-up",
             Bug::StaleInstallWindsBack => "stale-install-winds-back",
+            Bug::AbandonUnconfirmedCopy => "abandon-unconfirmed-copy",
+            Bug::CaughtUpSentOnce => "caught-up-sent-once",
         }
     }
 }

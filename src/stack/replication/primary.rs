@@ -267,13 +267,14 @@ impl ReplicationManager {
                 continue;
             };
             let index = r.store.index();
+            let once = self.planted.has(Bug::CaughtUpSentOnce);
             let due: Vec<String> = match r.primary.as_ref() {
                 Some(pr) => pr
                     .followers
                     .iter()
                     // A declaration of caught up that may have been lost
                     // is sent again: it arrives with no entry to carry it.
-                    .filter(|(_, f)| f.acked != Some(index) || (f.declared() && !f.told))
+                    .filter(|(_, f)| f.acked != Some(index) || (f.declared() && !f.told && !once))
                     .filter(|(_, f)| {
                         f.last_send
                             .is_none_or(|t| now.saturating_since(t) >= RESEND_AFTER)
