@@ -45,7 +45,7 @@ use super::consensus::{
 };
 use super::coordinator::{CoordinatorConfig, PartitionCoordinator};
 use super::events::{MemberChange, StackEvent};
-use super::grid::{ClusterMap, MapCommand, MemberState};
+use super::grid::{ClusterMap, MapCommand, Member, MemberState};
 use super::health::HealthMonitor;
 use super::network::{Incoming, Limits, NetworkManager, Shared, key_id};
 use super::plan::without;
@@ -59,6 +59,8 @@ const MAX_PENDING_REGISTRATIONS: usize = 1024;
 const MAX_RECENT: usize = 1024;
 /// A node further behind than this gets the whole map instead of a delta.
 const MAX_DELTA_COMMANDS: usize = 256;
+/// Catch-up updates kept for the current map version, at most.
+const MAX_CATCH_UPS: usize = 64;
 /// A proposal not seen committed within this long is presumed lost.
 const PROPOSAL_TIMEOUT: SimDuration = SimDuration::from_secs(2);
 
@@ -114,6 +116,9 @@ pub struct Manager {
     mirror: Option<ClusterMap>,
     emitted_members: BTreeMap<String, (MemberState, u32)>,
     emitted_epochs: Vec<u64>,
+    /// Catch-up updates of map version `.0`, by the version they start
+    /// from (`None`: the whole map), shared by the nodes that need the same.
+    catch_ups: (u64, BTreeMap<Option<u64>, Shared<MapUpdate>>),
     /// Process ids of members, by name (looked up once).
     ids: BTreeMap<String, ProcessId>,
     /// Something the coordinator plans from changed since its last round.
@@ -196,6 +201,7 @@ impl Manager {
             mirror: None,
             emitted_members: BTreeMap::new(),
             emitted_epochs: Vec::new(),
+            catch_ups: (0, BTreeMap::new()),
             ids: BTreeMap::new(),
             dirty: true,
             idle_ticks: 0,
@@ -645,29 +651,40 @@ impl Manager {
         have: u64,
     ) {
         let map = self.raft.state();
-        let update = if have >= self.recent_base
-            && self.applied_version == map.version
-            && self.recent.iter().filter(|(i, _)| *i > have).count() <= MAX_DELTA_COMMANDS
-        {
-            let commands: Vec<(u64, MapCommand)> = self
-                .recent
-                .iter()
-                .filter(|(i, _)| *i > have)
-                .cloned()
-                .collect();
-            if commands.is_empty() {
-                return;
+        let version = map.version;
+        // `recent` is in index order: the commands after `have` are a suffix.
+        let newer = self.recent.partition_point(|(i, _)| *i <= have);
+        let delta = have >= self.recent_base
+            && self.applied_version == version
+            && self.recent.len() - newer <= MAX_DELTA_COMMANDS;
+        if delta && newer == self.recent.len() {
+            return;
+        }
+        // Nodes behind by the same versions get the same update: one value
+        // (and one digest) per starting version and map version, not one
+        // per node and heartbeat.
+        if self.catch_ups.0 != version || self.catch_ups.1.len() >= MAX_CATCH_UPS {
+            self.catch_ups = (version, BTreeMap::new());
+        }
+        let key = delta.then_some(have);
+        let update = match self.catch_ups.1.get(&key) {
+            Some(u) => u.clone(),
+            None => {
+                let update = if delta {
+                    MapUpdate::Delta {
+                        base: have,
+                        commands: self.recent.range(newer..).cloned().collect(),
+                        result: self.shared_map(),
+                    }
+                } else {
+                    MapUpdate::Full(self.shared_map())
+                };
+                let u = Shared::new(update);
+                self.catch_ups.1.insert(key, u.clone());
+                u
             }
-            MapUpdate::Delta {
-                base: have,
-                commands,
-                result: self.shared_map(),
-            }
-        } else {
-            MapUpdate::Full(self.shared_map())
         };
-        self.net
-            .push(cx, &[to], Control::MapUpdate(Shared::new(update)));
+        self.net.push(cx, &[to], Control::MapUpdate(update));
     }
 
     /// After every input: react to leadership changes and to applied entries.
@@ -753,21 +770,24 @@ impl Manager {
         match self.mirror.take() {
             Some(mut mirror) if !installed => {
                 for (i, cmd) in &applied {
+                    let (partitions, member) = step_scope(&mirror, cmd);
                     mirror.apply(*i, cmd);
-                    let partition = match cmd {
-                        MapCommand::SetReplicas { partition, .. }
-                        | MapCommand::PromotePrimary { partition, .. } => Some(*partition),
-                        _ => None,
-                    };
-                    self.emit_changes(cx, &mirror, partition, false);
+                    self.emit_partitions(cx, &mirror, Some(&partitions));
+                    if let Some(node) = member {
+                        self.emit_member(cx, &mirror, node);
+                    }
                 }
                 self.mirror = Some(mirror);
             }
             _ => {
+                // A whole-map catch-up (a new leader) states members first,
+                // so that replicas are judged against the members of the
+                // same map.
                 self.emitted_members.clear();
                 self.emitted_epochs = vec![0; self.raft.state().partitions.len()];
                 let state = self.raft.state().clone();
-                self.emit_changes(cx, &state, None, true);
+                self.emit_members(cx, &state);
+                self.emit_partitions(cx, &state, None);
                 self.mirror = Some(state);
             }
         }
@@ -788,11 +808,13 @@ impl Manager {
             let mut fresh = Vec::new();
             for n in map.members.keys() {
                 let id = match self.ids.get(n) {
-                    Some(id) => Some(*id),
-                    None => cx.lookup(n),
+                    Some(id) => *id,
+                    None => {
+                        let Some(id) = cx.lookup(n) else { continue };
+                        self.ids.insert(n.clone(), id);
+                        id
+                    }
                 };
-                let Some(id) = id else { continue };
-                self.ids.insert(n.clone(), id);
                 if joined.contains(n.as_str()) {
                     fresh.push(id);
                 } else {
@@ -814,39 +836,19 @@ impl Manager {
         }
     }
 
-    /// Traces member and partition changes of `map` since the last traced
-    /// (only partition `only`, when a command touched just that one).
-    /// For one command, partitions go first: a removal's replica changes
-    /// are judged while the member is still listed. A whole-map catch-up
-    /// (a new leader) states members first, so that replicas are judged
-    /// against the members of the same map.
-    fn emit_changes<P: Process<Msg = Msg, Timer = Timer, Event = StackEvent>>(
-        &mut self,
-        cx: &mut Cx<'_, P>,
-        map: &ClusterMap,
-        only: Option<u32>,
-        members_first: bool,
-    ) {
-        if members_first {
-            self.emit_members(cx, map, true);
-        }
-        self.emit_partitions(cx, map, only);
-        if !members_first && only.is_none() {
-            self.emit_members(cx, map, false);
-        }
-    }
-
+    /// Traces the partitions of `map` whose epoch changed since last traced:
+    /// those `only` lists (in order), or all.
     fn emit_partitions<P: Process<Msg = Msg, Timer = Timer, Event = StackEvent>>(
         &mut self,
         cx: &mut Cx<'_, P>,
         map: &ClusterMap,
-        only: Option<u32>,
+        only: Option<&[u32]>,
     ) {
         if self.emitted_epochs.len() != map.partitions.len() {
             self.emitted_epochs = vec![0; map.partitions.len()];
         }
         let range: Vec<usize> = match only {
-            Some(p) => vec![p as usize],
+            Some(list) => list.iter().map(|&p| p as usize).collect(),
             None => (0..map.partitions.len()).collect(),
         };
         for i in range {
@@ -878,58 +880,145 @@ impl Manager {
         }
     }
 
-    /// Member changes; `restating` (a new leader's catch-up) names every
-    /// member it has not traced by its state rather than as joined.
+    /// A new leader's catch-up: every member not traced yet is named by
+    /// its state (not as joined); members gone since are traced removed.
     fn emit_members<P: Process<Msg = Msg, Timer = Timer, Event = StackEvent>>(
         &mut self,
         cx: &mut Cx<'_, P>,
         map: &ClusterMap,
-        restating: bool,
     ) {
         for (node, m) in &map.members {
             let before = self.emitted_members.insert(node.clone(), (m.state, m.boot));
-            let change = match before {
-                Some((s, b)) if s == m.state && b == m.boot => None,
-                Some((_, b)) if b != m.boot => Some(MemberChange::Joined),
-                Some(_) => Some(match m.state {
-                    MemberState::Alive => MemberChange::Alive,
-                    MemberState::Dead => MemberChange::Dead,
-                    MemberState::Draining => MemberChange::Draining,
-                }),
-                None => Some(match m.state {
-                    MemberState::Alive if restating => MemberChange::Alive,
-                    MemberState::Alive => MemberChange::Joined,
-                    MemberState::Dead => MemberChange::Dead,
-                    MemberState::Draining => MemberChange::Draining,
-                }),
-            };
-            if let Some(state) = change {
-                cx.trace(StackEvent::Member {
-                    node: node.clone(),
-                    state,
-                    zone: m.zone.clone(),
-                    capacity: m.capacity,
-                    version: map.version,
-                });
+            if let Some(state) = member_change(before, m, true) {
+                trace_member(cx, node, state, m, map.version);
             }
         }
         let gone: Vec<String> = self
             .emitted_members
             .keys()
-            .filter(|n| !map.members.contains_key(*n))
+            .filter(|n| !map.members.contains_key(n))
             .cloned()
             .collect();
         for node in gone {
             self.emitted_members.remove(&node);
-            cx.trace(StackEvent::Member {
-                node,
-                state: MemberChange::Removed,
-                zone: String::new(),
-                capacity: 0,
-                version: map.version,
-            });
+            trace_removed(cx, node, map.version);
         }
     }
+
+    /// The change of member `node` by one command, if any: only the member
+    /// a command names can change, so one lookup, not a pass over every
+    /// member (which made registering n nodes cost n² steps).
+    fn emit_member<P: Process<Msg = Msg, Timer = Timer, Event = StackEvent>>(
+        &mut self,
+        cx: &mut Cx<'_, P>,
+        map: &ClusterMap,
+        node: &str,
+    ) {
+        match map.members.get(node) {
+            Some(m) => {
+                let before = match self.emitted_members.get_mut(node) {
+                    Some(e) => Some(std::mem::replace(e, (m.state, m.boot))),
+                    None => {
+                        self.emitted_members
+                            .insert(node.to_string(), (m.state, m.boot));
+                        None
+                    }
+                };
+                if let Some(state) = member_change(before, m, false) {
+                    trace_member(cx, node, state, m, map.version);
+                }
+            }
+            None => {
+                if self.emitted_members.remove(node).is_some() {
+                    trace_removed(cx, node.to_string(), map.version);
+                }
+            }
+        }
+    }
+}
+
+/// What one command may change in the leader's traced view of the map,
+/// judged on the map before it applies: the partitions whose epoch it may
+/// raise (in order) and the member it names. A removal or a rejoin (a new
+/// boot, which demotes) touches the partitions naming the node; a
+/// placement command, its one partition; anything else, no partition.
+fn step_scope<'c>(map: &ClusterMap, cmd: &'c MapCommand) -> (Vec<u32>, Option<&'c str>) {
+    let naming = |node: &str| -> Vec<u32> {
+        map.partitions
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| {
+                c.primary.as_deref() == Some(node) || c.replicas.iter().any(|r| r.node == node)
+            })
+            .map(|(p, _)| p as u32)
+            .collect()
+    };
+    match cmd {
+        MapCommand::SetReplicas { partition, .. }
+        | MapCommand::PromotePrimary { partition, .. } => (vec![*partition], None),
+        MapCommand::AddNode { node, boot, .. } => {
+            let rejoin = map.members.get(node).is_some_and(|m| m.boot != *boot);
+            (if rejoin { naming(node) } else { Vec::new() }, Some(node))
+        }
+        MapCommand::RemoveNode { node } => (naming(node), Some(node)),
+        MapCommand::MarkDead { node }
+        | MapCommand::MarkAlive { node }
+        | MapCommand::Drain { node } => (Vec::new(), Some(node)),
+    }
+}
+
+/// The `member` event for a member last traced as `before` (state, boot),
+/// if it changed; `restating` names a member not traced yet by its state.
+fn member_change(
+    before: Option<(MemberState, u32)>,
+    m: &Member,
+    restating: bool,
+) -> Option<MemberChange> {
+    match before {
+        Some((s, b)) if s == m.state && b == m.boot => None,
+        Some((_, b)) if b != m.boot => Some(MemberChange::Joined),
+        Some(_) => Some(match m.state {
+            MemberState::Alive => MemberChange::Alive,
+            MemberState::Dead => MemberChange::Dead,
+            MemberState::Draining => MemberChange::Draining,
+        }),
+        None => Some(match m.state {
+            MemberState::Alive if restating => MemberChange::Alive,
+            MemberState::Alive => MemberChange::Joined,
+            MemberState::Dead => MemberChange::Dead,
+            MemberState::Draining => MemberChange::Draining,
+        }),
+    }
+}
+
+fn trace_member<P: Process<Msg = Msg, Timer = Timer, Event = StackEvent>>(
+    cx: &mut Cx<'_, P>,
+    node: &str,
+    state: MemberChange,
+    m: &Member,
+    version: u64,
+) {
+    cx.trace(StackEvent::Member {
+        node: node.to_string(),
+        state,
+        zone: m.zone.clone(),
+        capacity: m.capacity,
+        version,
+    });
+}
+
+fn trace_removed<P: Process<Msg = Msg, Timer = Timer, Event = StackEvent>>(
+    cx: &mut Cx<'_, P>,
+    node: String,
+    version: u64,
+) {
+    cx.trace(StackEvent::Member {
+        node,
+        state: MemberChange::Removed,
+        zone: String::new(),
+        capacity: 0,
+        version,
+    });
 }
 
 impl From<RaftMsg<MapCommand>> for Msg {

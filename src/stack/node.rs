@@ -530,8 +530,12 @@ impl DataNode {
                 } else if matches!(
                     cmd,
                     MapCommand::AddNode { .. } | MapCommand::RemoveNode { .. }
-                ) {
-                    // A rejoin demotes, a removal drops, that node's replicas.
+                ) && self.map.members.contains_key(node)
+                {
+                    // A rejoin demotes, a removal drops, that node's
+                    // replicas. A node joining for the first time hosts
+                    // none: no pass over the partitions for it (with every
+                    // node learning of every join, that pass cost n² × P).
                     touched.extend(self.map.partitions_of(node));
                 }
             }
