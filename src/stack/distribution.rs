@@ -45,7 +45,7 @@ use super::consensus::{
 };
 use super::coordinator::{CoordinatorConfig, PartitionCoordinator};
 use super::events::{MemberChange, StackEvent};
-use super::grid::{ClusterMap, MapCommand, Member, MemberState};
+use super::grid::{ClusterMap, MapCommand, MemberState};
 use super::health::HealthMonitor;
 use super::network::{Incoming, Limits, NetworkManager, Shared, key_id};
 use super::plan::without;
@@ -59,6 +59,15 @@ const MAX_PENDING_REGISTRATIONS: usize = 1024;
 const MAX_RECENT: usize = 1024;
 /// A node further behind than this gets the whole map instead of a delta.
 const MAX_DELTA_COMMANDS: usize = 256;
+/// Map messages the leader pushes per health tick before a batch goes only
+/// to the members it concerns (the first push to every member in a tick is
+/// always made). Why: while n nodes register, about n batches commit, and
+/// pushing each to every member cost n² messages; with the budget, a tick
+/// pushes every member at most `1 + MAX_PUSHES_PER_TICK / members` times,
+/// and what a member was not pushed reaches it with the next push to every
+/// member (the next tick at the latest) or its heartbeat's catch-up. Far
+/// above what clusters of a few hundred nodes push, which never see it.
+pub const MAX_PUSHES_PER_TICK: usize = 8192;
 /// Catch-up updates kept for the current map version, at most.
 const MAX_CATCH_UPS: usize = 64;
 /// A proposal not seen committed within this long is presumed lost.
@@ -116,6 +125,15 @@ pub struct Manager {
     mirror: Option<ClusterMap>,
     emitted_members: BTreeMap<String, (MemberState, u32)>,
     emitted_epochs: Vec<u64>,
+    /// Map messages pushed since the last health tick (see [`MAX_PUSHES_PER_TICK`]).
+    pushed_this_tick: usize,
+    /// The oldest map version some member may hold because a batch went
+    /// only to the members it concerned (`None`: every member was pushed
+    /// every batch). The next push to every member starts from it.
+    lagging: Option<u64>,
+    /// Members that joined in a batch pushed only to the members it
+    /// concerned: their whole map goes with the next push to everyone.
+    unmapped: BTreeSet<String>,
     /// Catch-up updates of map version `.0`, by the version they start
     /// from (`None`: the whole map), shared by the nodes that need the same.
     catch_ups: (u64, BTreeMap<Option<u64>, Shared<MapUpdate>>),
@@ -201,6 +219,9 @@ impl Manager {
             mirror: None,
             emitted_members: BTreeMap::new(),
             emitted_epochs: Vec::new(),
+            pushed_this_tick: 0,
+            lagging: None,
+            unmapped: BTreeSet::new(),
             catch_ups: (0, BTreeMap::new()),
             ids: BTreeMap::new(),
             dirty: true,
@@ -302,6 +323,7 @@ impl Manager {
                 let _ = self.net.on_timer(cx, t);
             }
             Timer::Health => {
+                self.pushed_this_tick = 0;
                 if self.is_leader() {
                     self.lead(cx);
                 }
@@ -709,6 +731,8 @@ impl Manager {
             self.pending.clear();
             self.outstanding.clear();
             self.mirror = None;
+            self.lagging = None;
+            self.unmapped.clear();
         }
         self.was_leader = leader;
 
@@ -723,6 +747,8 @@ impl Manager {
             self.recent.clear();
             self.recent_base = self.raft.state().version;
             self.mirror = None;
+            self.lagging = None;
+            self.unmapped.clear();
         } else {
             for (i, cmd) in &applied {
                 self.recent.push_back((*i, cmd.clone()));
@@ -766,18 +792,24 @@ impl Manager {
             }
         }
 
-        // Trace what changed, command by command.
+        // Trace what changed, command by command, and note the members the
+        // batch concerns (`None`: not known, every member).
+        let mut concerned: Option<BTreeSet<String>> = None;
         match self.mirror.take() {
             Some(mut mirror) if !installed => {
+                let mut nodes = BTreeSet::new();
                 for (i, cmd) in &applied {
                     let (partitions, member) = step_scope(&mirror, cmd);
+                    note_nodes(&mut nodes, &mirror, &partitions, member);
                     mirror.apply(*i, cmd);
+                    note_nodes(&mut nodes, &mirror, &partitions, None);
                     self.emit_partitions(cx, &mirror, Some(&partitions));
                     if let Some(node) = member {
                         self.emit_member(cx, &mirror, node);
                     }
                 }
                 self.mirror = Some(mirror);
+                concerned = Some(nodes);
             }
             _ => {
                 // A whole-map catch-up (a new leader) states members first,
@@ -792,48 +824,113 @@ impl Manager {
             }
         }
 
-        // Push the batch to the members; a node that (re)joined in it has
-        // no map to apply a delta to, so it gets the whole map.
-        if !applied.is_empty() && !installed {
-            let joined: BTreeSet<&str> = applied
+        if !installed {
+            self.push_batch(cx, base, applied, concerned.as_ref());
+        }
+    }
+
+    /// Pushes an applied batch (`base` → the current version) to the
+    /// members: the whole map to a node that (re)joined in it (it has no
+    /// map to apply a delta to); to the others, the commands since the
+    /// oldest version one of them may hold — to every member while the
+    /// tick's budget lasts, else only to those the batch concerns. With
+    /// no batch, a push to every member of what some were not pushed.
+    fn push_batch<P: Process<Msg = Msg, Timer = Timer, Event = StackEvent>>(
+        &mut self,
+        cx: &mut Cx<'_, P>,
+        base: u64,
+        applied: Vec<(u64, MapCommand)>,
+        concerned: Option<&BTreeSet<String>>,
+    ) {
+        let members = self.raft.state().members.len();
+        let everyone = self.pushed_this_tick == 0
+            || self.pushed_this_tick + members <= MAX_PUSHES_PER_TICK
+            || concerned.is_none();
+        if applied.is_empty()
+            && !(everyone && (self.lagging.is_some() || !self.unmapped.is_empty()))
+        {
+            return;
+        }
+        let joined: BTreeSet<&String> = applied
+            .iter()
+            .filter_map(|(_, c)| match c {
+                MapCommand::AddNode { node, .. } => Some(node),
+                _ => None,
+            })
+            .collect();
+        let shared = self.shared_map();
+        let map = self.raft.state();
+        // In id order, as the members are.
+        let names: Vec<&String> = match concerned {
+            Some(c) if !everyone => c
                 .iter()
-                .filter_map(|(_, c)| match c {
-                    MapCommand::AddNode { node, .. } => Some(node.as_str()),
-                    _ => None,
-                })
-                .collect();
-            let shared = self.shared_map();
-            let map = self.raft.state();
-            let mut to = Vec::with_capacity(map.members.len());
-            let mut fresh = Vec::new();
-            for n in map.members.keys() {
-                let id = match self.ids.get(n) {
-                    Some(id) => *id,
-                    None => {
-                        let Some(id) = cx.lookup(n) else { continue };
-                        self.ids.insert(n.clone(), id);
-                        id
-                    }
-                };
-                if joined.contains(n.as_str()) {
-                    fresh.push(id);
-                } else {
-                    to.push(id);
+                .chain(joined.iter().copied())
+                .collect::<BTreeSet<&String>>()
+                .into_iter()
+                .collect(),
+            _ => map.members.keys().collect(),
+        };
+        let mut to = Vec::with_capacity(names.len());
+        let mut fresh = Vec::new();
+        for n in names {
+            if !everyone {
+                if !map.members.contains_key(n) || self.unmapped.contains(n) {
+                    continue;
+                }
+                if joined.contains(n) {
+                    // Its whole map waits for the next push to everyone:
+                    // one map (and one digest) per tick, not per batch.
+                    self.unmapped.insert(n.clone());
+                    continue;
                 }
             }
-            if !fresh.is_empty() {
-                let full = MapUpdate::Full(Rc::clone(&shared));
-                self.net
-                    .push(cx, &fresh, Control::MapUpdate(Shared::new(full)));
+            let id = match self.ids.get(n) {
+                Some(id) => *id,
+                None => {
+                    let Some(id) = cx.lookup(n) else { continue };
+                    self.ids.insert(n.clone(), id);
+                    id
+                }
+            };
+            if joined.contains(n) || self.unmapped.contains(n) {
+                fresh.push(id);
+            } else {
+                to.push(id);
             }
-            let update = MapUpdate::Delta {
+        }
+        if everyone {
+            self.unmapped.clear();
+        }
+        self.pushed_this_tick += to.len() + fresh.len();
+        if !fresh.is_empty() {
+            let full = MapUpdate::Full(Rc::clone(&shared));
+            self.net
+                .push(cx, &fresh, Control::MapUpdate(Shared::new(full)));
+        }
+        let from = self.lagging.map_or(base, |l| l.min(base));
+        self.lagging = if everyone { None } else { Some(from) };
+        let update = if from == base {
+            MapUpdate::Delta {
                 base,
                 commands: applied,
                 result: shared,
-            };
-            self.net
-                .push(cx, &to, Control::MapUpdate(Shared::new(update)));
-        }
+            }
+        } else {
+            // Some member may be at `from`: the commands since then, if
+            // they are still at hand and few, else the whole map.
+            let newer = self.recent.partition_point(|(i, _)| *i <= from);
+            if from >= self.recent_base && self.recent.len() - newer <= MAX_DELTA_COMMANDS {
+                MapUpdate::Delta {
+                    base: from,
+                    commands: self.recent.range(newer..).cloned().collect(),
+                    result: shared,
+                }
+            } else {
+                MapUpdate::Full(shared)
+            }
+        };
+        self.net
+            .push(cx, &to, Control::MapUpdate(Shared::new(update)));
     }
 
     /// Traces the partitions of `map` whose epoch changed since last traced:
@@ -967,11 +1064,38 @@ fn step_scope<'c>(map: &ClusterMap, cmd: &'c MapCommand) -> (Vec<u32>, Option<&'
     }
 }
 
+/// Adds to `nodes` the member `member` and the nodes that `partitions`
+/// of `map` name (replicas and primary).
+fn note_nodes(
+    nodes: &mut BTreeSet<String>,
+    map: &ClusterMap,
+    partitions: &[u32],
+    member: Option<&str>,
+) {
+    if let Some(m) = member {
+        nodes.insert(m.to_string());
+    }
+    for &p in partitions {
+        if let Some(c) = map.partitions.get(p as usize) {
+            for r in &c.replicas {
+                if !nodes.contains(&r.node) {
+                    nodes.insert(r.node.clone());
+                }
+            }
+            if let Some(primary) = &c.primary
+                && !nodes.contains(primary)
+            {
+                nodes.insert(primary.clone());
+            }
+        }
+    }
+}
+
 /// The `member` event for a member last traced as `before` (state, boot),
 /// if it changed; `restating` names a member not traced yet by its state.
 fn member_change(
     before: Option<(MemberState, u32)>,
-    m: &Member,
+    m: &super::grid::Member,
     restating: bool,
 ) -> Option<MemberChange> {
     match before {
@@ -995,7 +1119,7 @@ fn trace_member<P: Process<Msg = Msg, Timer = Timer, Event = StackEvent>>(
     cx: &mut Cx<'_, P>,
     node: &str,
     state: MemberChange,
-    m: &Member,
+    m: &super::grid::Member,
     version: u64,
 ) {
     cx.trace(StackEvent::Member {

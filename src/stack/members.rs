@@ -136,6 +136,13 @@ impl Members {
         self.iter().map(|(_, m)| m)
     }
 
+    /// True when both are one shared table. While a holder keeps a copy,
+    /// a change to the other is copy-on-write: the same table is an
+    /// unchanged one.
+    pub fn same(&self, other: &Members) -> bool {
+        Rc::ptr_eq(&self.chunks, &other.chunks)
+    }
+
     /// Chunks this table shares with `other` (the same allocation): what a
     /// change to one did not copy. For tests of the sharing.
     pub fn shared_chunks(&self, other: &Members) -> usize {

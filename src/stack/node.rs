@@ -527,17 +527,15 @@ impl DataNode {
             | MapCommand::Drain { node } => {
                 if *node == self.me {
                     *everything = true;
-                } else if matches!(
-                    cmd,
-                    MapCommand::AddNode { .. } | MapCommand::RemoveNode { .. }
-                ) && self.map.members.contains_key(node)
-                {
-                    // A rejoin demotes, a removal drops, that node's
-                    // replicas. A node joining for the first time hosts
-                    // none: no pass over the partitions for it (with every
-                    // node learning of every join, that pass cost n² × P).
-                    touched.extend(self.map.partitions_of(node));
                 }
+                // Another node's rejoin demotes, its removal drops, that
+                // node's replicas: of the partitions it shares with this
+                // one, whose primary may change. Those are all hosted here
+                // (a partition that lists this incarnation is hosted from
+                // the reconcile that saw it listed on), and `reconcile`
+                // visits every hosted partition anyway; the others hold
+                // nothing of this node's, and scanning every partition per
+                // such command and node was most of a large cluster's start.
             }
         }
     }
