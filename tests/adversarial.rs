@@ -1,8 +1,12 @@
 //! Absurd but valid scenarios — every fault kind at its highest rate, empty
 //! windows, events at time 0 and at the last instant, partitions of one
 //! node, every manager paused at once, clocks at the edges of their range,
-//! a join and a leave of one node in one instant, the workload and event
-//! counts at their limits — each gives a bounded run or a clear refusal.
+//! a join and a leave of one node in one instant, one node joining and
+//! leaving many times, hundreds of joins in one instant, pauses as long as
+//! the run, partitions naming every process, every clock at its bounds,
+//! one client or a thousand at the workload's rate bound, disk faults at
+//! 1.0, the workload and event counts at their limits — each gives a
+//! bounded run or a clear refusal.
 //!
 //! Every file in `tests/adversarial/` names on its first line what it must
 //! give: `# expect: run` (`partsim run` exits 0 or 1, its trace reads back

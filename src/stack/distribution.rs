@@ -59,6 +59,17 @@ const MAX_PENDING_REGISTRATIONS: usize = 1024;
 const MAX_RECENT: usize = 1024;
 /// A node further behind than this gets the whole map instead of a delta.
 const MAX_DELTA_COMMANDS: usize = 256;
+/// Map messages the leader pushes per health tick before a batch goes only
+/// to the members it concerns (the first push to every member in a tick is
+/// always made). Why: while n nodes register, about n batches commit, and
+/// pushing each to every member cost n² messages; with the budget, a tick
+/// pushes every member at most `1 + MAX_PUSHES_PER_TICK / members` times,
+/// and what a member was not pushed reaches it with the next push to every
+/// member (the next tick at the latest) or its heartbeat's catch-up. Far
+/// above what clusters of a few hundred nodes push, which never see it.
+pub const MAX_PUSHES_PER_TICK: usize = 8192;
+/// Catch-up updates kept for the current map version, at most.
+const MAX_CATCH_UPS: usize = 64;
 /// A proposal not seen committed within this long is presumed lost.
 const PROPOSAL_TIMEOUT: SimDuration = SimDuration::from_secs(2);
 
@@ -118,6 +129,18 @@ pub struct Manager {
     mirror: Option<ClusterMap>,
     emitted_members: BTreeMap<String, (MemberState, u32)>,
     emitted_epochs: Vec<u64>,
+    /// Map messages pushed since the last health tick (see [`MAX_PUSHES_PER_TICK`]).
+    pushed_this_tick: usize,
+    /// The oldest map version some member may hold because a batch went
+    /// only to the members it concerned (`None`: every member was pushed
+    /// every batch). The next push to every member starts from it.
+    lagging: Option<u64>,
+    /// Members that joined in a batch pushed only to the members it
+    /// concerned: their whole map goes with the next push to everyone.
+    unmapped: BTreeSet<String>,
+    /// Catch-up updates of map version `.0`, by the version they start
+    /// from (`None`: the whole map), shared by the nodes that need the same.
+    catch_ups: (u64, BTreeMap<Option<u64>, Shared<MapUpdate>>),
     /// Process ids of members, by name (looked up once).
     ids: BTreeMap<String, ProcessId>,
     /// Something the coordinator plans from changed since its last round.
@@ -206,6 +229,10 @@ impl Manager {
             mirror: None,
             emitted_members: BTreeMap::new(),
             emitted_epochs: Vec::new(),
+            pushed_this_tick: 0,
+            lagging: None,
+            unmapped: BTreeSet::new(),
+            catch_ups: (0, BTreeMap::new()),
             ids: BTreeMap::new(),
             dirty: true,
             idle_ticks: 0,
@@ -311,6 +338,7 @@ impl Manager {
                 let _ = self.net.on_timer(cx, t);
             }
             Timer::Health => {
+                self.pushed_this_tick = 0;
                 if self.is_leader() {
                     self.lead(cx);
                 }
@@ -665,29 +693,40 @@ impl Manager {
         have: u64,
     ) {
         let map = self.raft.state();
-        let update = if have >= self.recent_base
-            && self.applied_version == map.version
-            && self.recent.iter().filter(|(i, _)| *i > have).count() <= MAX_DELTA_COMMANDS
-        {
-            let commands: Vec<(u64, MapCommand)> = self
-                .recent
-                .iter()
-                .filter(|(i, _)| *i > have)
-                .cloned()
-                .collect();
-            if commands.is_empty() {
-                return;
+        let version = map.version;
+        // `recent` is in index order: the commands after `have` are a suffix.
+        let newer = self.recent.partition_point(|(i, _)| *i <= have);
+        let delta = have >= self.recent_base
+            && self.applied_version == version
+            && self.recent.len() - newer <= MAX_DELTA_COMMANDS;
+        if delta && newer == self.recent.len() {
+            return;
+        }
+        // Nodes behind by the same versions get the same update: one value
+        // (and one digest) per starting version and map version, not one
+        // per node and heartbeat.
+        if self.catch_ups.0 != version || self.catch_ups.1.len() >= MAX_CATCH_UPS {
+            self.catch_ups = (version, BTreeMap::new());
+        }
+        let key = delta.then_some(have);
+        let update = match self.catch_ups.1.get(&key) {
+            Some(u) => u.clone(),
+            None => {
+                let update = if delta {
+                    MapUpdate::Delta {
+                        base: have,
+                        commands: self.recent.range(newer..).cloned().collect(),
+                        result: self.shared_map(),
+                    }
+                } else {
+                    MapUpdate::Full(self.shared_map())
+                };
+                let u = Shared::new(update);
+                self.catch_ups.1.insert(key, u.clone());
+                u
             }
-            MapUpdate::Delta {
-                base: have,
-                commands,
-                result: self.shared_map(),
-            }
-        } else {
-            MapUpdate::Full(self.shared_map())
         };
-        self.net
-            .push(cx, &[to], Control::MapUpdate(Shared::new(update)));
+        self.net.push(cx, &[to], Control::MapUpdate(update));
     }
 
     /// After every input: react to leadership changes and to applied entries.
@@ -712,6 +751,8 @@ impl Manager {
             self.pending.clear();
             self.outstanding.clear();
             self.mirror = None;
+            self.lagging = None;
+            self.unmapped.clear();
         }
         self.was_leader = leader;
 
@@ -726,6 +767,8 @@ impl Manager {
             self.recent.clear();
             self.recent_base = self.raft.state().version;
             self.mirror = None;
+            self.lagging = None;
+            self.unmapped.clear();
         } else {
             for (i, cmd) in &applied {
                 self.recent.push_back((*i, cmd.clone()));
@@ -769,104 +812,160 @@ impl Manager {
             }
         }
 
-        // Trace what changed, command by command.
+        // Trace what changed, command by command, and note the members the
+        // batch concerns (`None`: not known, every member).
+        let mut concerned: Option<BTreeSet<String>> = None;
         match self.mirror.take() {
             Some(mut mirror) if !installed => {
+                let mut nodes = BTreeSet::new();
                 for (i, cmd) in &applied {
+                    let (partitions, member) = step_scope(&mirror, cmd);
+                    note_nodes(&mut nodes, &mirror, &partitions, member);
                     mirror.apply(*i, cmd);
-                    let partition = match cmd {
-                        MapCommand::SetReplicas { partition, .. }
-                        | MapCommand::PromotePrimary { partition, .. } => Some(*partition),
-                        _ => None,
-                    };
-                    self.emit_changes(cx, &mirror, partition, false);
+                    note_nodes(&mut nodes, &mirror, &partitions, None);
+                    self.emit_partitions(cx, &mirror, Some(&partitions));
+                    if let Some(node) = member {
+                        self.emit_member(cx, &mirror, node);
+                    }
                 }
                 self.mirror = Some(mirror);
+                concerned = Some(nodes);
             }
             _ => {
+                // A whole-map catch-up (a new leader) states members first,
+                // so that replicas are judged against the members of the
+                // same map.
                 self.emitted_members.clear();
                 self.emitted_epochs = vec![0; self.raft.state().partitions.len()];
                 let state = self.raft.state().clone();
-                self.emit_changes(cx, &state, None, true);
+                self.emit_members(cx, &state);
+                self.emit_partitions(cx, &state, None);
                 self.mirror = Some(state);
             }
         }
 
-        // Push the batch to the members; a node that (re)joined in it has
-        // no map to apply a delta to, so it gets the whole map.
-        if !applied.is_empty() && !installed {
-            let joined: BTreeSet<&str> = applied
+        if !installed {
+            self.push_batch(cx, base, applied, concerned.as_ref());
+        }
+    }
+
+    /// Pushes an applied batch (`base` → the current version) to the
+    /// members: the whole map to a node that (re)joined in it (it has no
+    /// map to apply a delta to); to the others, the commands since the
+    /// oldest version one of them may hold — to every member while the
+    /// tick's budget lasts, else only to those the batch concerns. With
+    /// no batch, a push to every member of what some were not pushed.
+    fn push_batch<P: Process<Msg = Msg, Timer = Timer, Event = StackEvent>>(
+        &mut self,
+        cx: &mut Cx<'_, P>,
+        base: u64,
+        applied: Vec<(u64, MapCommand)>,
+        concerned: Option<&BTreeSet<String>>,
+    ) {
+        let members = self.raft.state().members.len();
+        let everyone = self.pushed_this_tick == 0
+            || self.pushed_this_tick + members <= MAX_PUSHES_PER_TICK
+            || concerned.is_none();
+        if applied.is_empty()
+            && !(everyone && (self.lagging.is_some() || !self.unmapped.is_empty()))
+        {
+            return;
+        }
+        let joined: BTreeSet<&String> = applied
+            .iter()
+            .filter_map(|(_, c)| match c {
+                MapCommand::AddNode { node, .. } => Some(node),
+                _ => None,
+            })
+            .collect();
+        let shared = self.shared_map();
+        let map = self.raft.state();
+        // In id order, as the members are.
+        let names: Vec<&String> = match concerned {
+            Some(c) if !everyone => c
                 .iter()
-                .filter_map(|(_, c)| match c {
-                    MapCommand::AddNode { node, .. } => Some(node.as_str()),
-                    _ => None,
-                })
-                .collect();
-            let shared = self.shared_map();
-            let map = self.raft.state();
-            let mut to = Vec::with_capacity(map.members.len());
-            let mut fresh = Vec::new();
-            for n in map.members.keys() {
-                let id = match self.ids.get(n) {
-                    Some(id) => Some(*id),
-                    None => cx.lookup(n),
-                };
-                let Some(id) = id else { continue };
-                self.ids.insert(n.clone(), id);
-                if joined.contains(n.as_str()) {
-                    fresh.push(id);
-                } else {
-                    to.push(id);
+                .chain(joined.iter().copied())
+                .collect::<BTreeSet<&String>>()
+                .into_iter()
+                .collect(),
+            _ => map.members.keys().collect(),
+        };
+        let mut to = Vec::with_capacity(names.len());
+        let mut fresh = Vec::new();
+        for n in names {
+            if !everyone {
+                if !map.members.contains_key(n) || self.unmapped.contains(n) {
+                    continue;
+                }
+                if joined.contains(n) {
+                    // Its whole map waits for the next push to everyone:
+                    // one map (and one digest) per tick, not per batch.
+                    self.unmapped.insert(n.clone());
+                    continue;
                 }
             }
-            if !fresh.is_empty() {
-                let full = MapUpdate::Full(Rc::clone(&shared));
-                self.net
-                    .push(cx, &fresh, Control::MapUpdate(Shared::new(full)));
+            let id = match self.ids.get(n) {
+                Some(id) => *id,
+                None => {
+                    let Some(id) = cx.lookup(n) else { continue };
+                    self.ids.insert(n.clone(), id);
+                    id
+                }
+            };
+            if joined.contains(n) || self.unmapped.contains(n) {
+                fresh.push(id);
+            } else {
+                to.push(id);
             }
-            let update = MapUpdate::Delta {
+        }
+        if everyone {
+            self.unmapped.clear();
+        }
+        self.pushed_this_tick += to.len() + fresh.len();
+        if !fresh.is_empty() {
+            let full = MapUpdate::Full(Rc::clone(&shared));
+            self.net
+                .push(cx, &fresh, Control::MapUpdate(Shared::new(full)));
+        }
+        let from = self.lagging.map_or(base, |l| l.min(base));
+        self.lagging = if everyone { None } else { Some(from) };
+        let update = if from == base {
+            MapUpdate::Delta {
                 base,
                 commands: applied,
                 result: shared,
-            };
-            self.net
-                .push(cx, &to, Control::MapUpdate(Shared::new(update)));
-        }
+            }
+        } else {
+            // Some member may be at `from`: the commands since then, if
+            // they are still at hand and few, else the whole map.
+            let newer = self.recent.partition_point(|(i, _)| *i <= from);
+            if from >= self.recent_base && self.recent.len() - newer <= MAX_DELTA_COMMANDS {
+                MapUpdate::Delta {
+                    base: from,
+                    commands: self.recent.range(newer..).cloned().collect(),
+                    result: shared,
+                }
+            } else {
+                MapUpdate::Full(shared)
+            }
+        };
+        self.net
+            .push(cx, &to, Control::MapUpdate(Shared::new(update)));
     }
 
-    /// Traces member and partition changes of `map` since the last traced
-    /// (only partition `only`, when a command touched just that one).
-    /// For one command, partitions go first: a removal's replica changes
-    /// are judged while the member is still listed. A whole-map catch-up
-    /// (a new leader) states members first, so that replicas are judged
-    /// against the members of the same map.
-    fn emit_changes<P: Process<Msg = Msg, Timer = Timer, Event = StackEvent>>(
-        &mut self,
-        cx: &mut Cx<'_, P>,
-        map: &ClusterMap,
-        only: Option<u32>,
-        members_first: bool,
-    ) {
-        if members_first {
-            self.emit_members(cx, map, true);
-        }
-        self.emit_partitions(cx, map, only);
-        if !members_first && only.is_none() {
-            self.emit_members(cx, map, false);
-        }
-    }
-
+    /// Traces the partitions of `map` whose epoch changed since last traced:
+    /// those `only` lists (in order), or all.
     fn emit_partitions<P: Process<Msg = Msg, Timer = Timer, Event = StackEvent>>(
         &mut self,
         cx: &mut Cx<'_, P>,
         map: &ClusterMap,
-        only: Option<u32>,
+        only: Option<&[u32]>,
     ) {
         if self.emitted_epochs.len() != map.partitions.len() {
             self.emitted_epochs = vec![0; map.partitions.len()];
         }
         let range: Vec<usize> = match only {
-            Some(p) => vec![p as usize],
+            Some(list) => list.iter().map(|&p| p as usize).collect(),
             None => (0..map.partitions.len()).collect(),
         };
         for i in range {
@@ -898,58 +997,172 @@ impl Manager {
         }
     }
 
-    /// Member changes; `restating` (a new leader's catch-up) names every
-    /// member it has not traced by its state rather than as joined.
+    /// A new leader's catch-up: every member not traced yet is named by
+    /// its state (not as joined); members gone since are traced removed.
     fn emit_members<P: Process<Msg = Msg, Timer = Timer, Event = StackEvent>>(
         &mut self,
         cx: &mut Cx<'_, P>,
         map: &ClusterMap,
-        restating: bool,
     ) {
         for (node, m) in &map.members {
             let before = self.emitted_members.insert(node.clone(), (m.state, m.boot));
-            let change = match before {
-                Some((s, b)) if s == m.state && b == m.boot => None,
-                Some((_, b)) if b != m.boot => Some(MemberChange::Joined),
-                Some(_) => Some(match m.state {
-                    MemberState::Alive => MemberChange::Alive,
-                    MemberState::Dead => MemberChange::Dead,
-                    MemberState::Draining => MemberChange::Draining,
-                }),
-                None => Some(match m.state {
-                    MemberState::Alive if restating => MemberChange::Alive,
-                    MemberState::Alive => MemberChange::Joined,
-                    MemberState::Dead => MemberChange::Dead,
-                    MemberState::Draining => MemberChange::Draining,
-                }),
-            };
-            if let Some(state) = change {
-                cx.trace(StackEvent::Member {
-                    node: node.clone(),
-                    state,
-                    zone: m.zone.clone(),
-                    capacity: m.capacity,
-                    version: map.version,
-                });
+            if let Some(state) = member_change(before, m, true) {
+                trace_member(cx, node, state, m, map.version);
             }
         }
         let gone: Vec<String> = self
             .emitted_members
             .keys()
-            .filter(|n| !map.members.contains_key(*n))
+            .filter(|n| !map.members.contains_key(n))
             .cloned()
             .collect();
         for node in gone {
             self.emitted_members.remove(&node);
-            cx.trace(StackEvent::Member {
-                node,
-                state: MemberChange::Removed,
-                zone: String::new(),
-                capacity: 0,
-                version: map.version,
-            });
+            trace_removed(cx, node, map.version);
         }
     }
+
+    /// The change of member `node` by one command, if any: only the member
+    /// a command names can change, so one lookup, not a pass over every
+    /// member (which made registering n nodes cost n² steps).
+    fn emit_member<P: Process<Msg = Msg, Timer = Timer, Event = StackEvent>>(
+        &mut self,
+        cx: &mut Cx<'_, P>,
+        map: &ClusterMap,
+        node: &str,
+    ) {
+        match map.members.get(node) {
+            Some(m) => {
+                let before = match self.emitted_members.get_mut(node) {
+                    Some(e) => Some(std::mem::replace(e, (m.state, m.boot))),
+                    None => {
+                        self.emitted_members
+                            .insert(node.to_string(), (m.state, m.boot));
+                        None
+                    }
+                };
+                if let Some(state) = member_change(before, m, false) {
+                    trace_member(cx, node, state, m, map.version);
+                }
+            }
+            None => {
+                if self.emitted_members.remove(node).is_some() {
+                    trace_removed(cx, node.to_string(), map.version);
+                }
+            }
+        }
+    }
+}
+
+/// What one command may change in the leader's traced view of the map,
+/// judged on the map before it applies: the partitions whose epoch it may
+/// raise (in order) and the member it names. A removal or a rejoin (a new
+/// boot, which demotes) touches the partitions naming the node; a
+/// placement command, its one partition; anything else, no partition.
+fn step_scope<'c>(map: &ClusterMap, cmd: &'c MapCommand) -> (Vec<u32>, Option<&'c str>) {
+    let naming = |node: &str| -> Vec<u32> {
+        map.partitions
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| {
+                c.primary.as_deref() == Some(node) || c.replicas.iter().any(|r| r.node == node)
+            })
+            .map(|(p, _)| p as u32)
+            .collect()
+    };
+    match cmd {
+        MapCommand::SetReplicas { partition, .. }
+        | MapCommand::PromotePrimary { partition, .. } => (vec![*partition], None),
+        MapCommand::AddNode { node, boot, .. } => {
+            let rejoin = map.members.get(node).is_some_and(|m| m.boot != *boot);
+            (if rejoin { naming(node) } else { Vec::new() }, Some(node))
+        }
+        MapCommand::RemoveNode { node } => (naming(node), Some(node)),
+        MapCommand::MarkDead { node }
+        | MapCommand::MarkAlive { node }
+        | MapCommand::Drain { node } => (Vec::new(), Some(node)),
+    }
+}
+
+/// Adds to `nodes` the member `member` and the nodes that `partitions`
+/// of `map` name (replicas and primary).
+fn note_nodes(
+    nodes: &mut BTreeSet<String>,
+    map: &ClusterMap,
+    partitions: &[u32],
+    member: Option<&str>,
+) {
+    if let Some(m) = member {
+        nodes.insert(m.to_string());
+    }
+    for &p in partitions {
+        if let Some(c) = map.partitions.get(p as usize) {
+            for r in &c.replicas {
+                if !nodes.contains(&r.node) {
+                    nodes.insert(r.node.clone());
+                }
+            }
+            if let Some(primary) = &c.primary
+                && !nodes.contains(primary)
+            {
+                nodes.insert(primary.clone());
+            }
+        }
+    }
+}
+
+/// The `member` event for a member last traced as `before` (state, boot),
+/// if it changed; `restating` names a member not traced yet by its state.
+fn member_change(
+    before: Option<(MemberState, u32)>,
+    m: &super::grid::Member,
+    restating: bool,
+) -> Option<MemberChange> {
+    match before {
+        Some((s, b)) if s == m.state && b == m.boot => None,
+        Some((_, b)) if b != m.boot => Some(MemberChange::Joined),
+        Some(_) => Some(match m.state {
+            MemberState::Alive => MemberChange::Alive,
+            MemberState::Dead => MemberChange::Dead,
+            MemberState::Draining => MemberChange::Draining,
+        }),
+        None => Some(match m.state {
+            MemberState::Alive if restating => MemberChange::Alive,
+            MemberState::Alive => MemberChange::Joined,
+            MemberState::Dead => MemberChange::Dead,
+            MemberState::Draining => MemberChange::Draining,
+        }),
+    }
+}
+
+fn trace_member<P: Process<Msg = Msg, Timer = Timer, Event = StackEvent>>(
+    cx: &mut Cx<'_, P>,
+    node: &str,
+    state: MemberChange,
+    m: &super::grid::Member,
+    version: u64,
+) {
+    cx.trace(StackEvent::Member {
+        node: node.to_string(),
+        state,
+        zone: m.zone.clone(),
+        capacity: m.capacity,
+        version,
+    });
+}
+
+fn trace_removed<P: Process<Msg = Msg, Timer = Timer, Event = StackEvent>>(
+    cx: &mut Cx<'_, P>,
+    node: String,
+    version: u64,
+) {
+    cx.trace(StackEvent::Member {
+        node,
+        state: MemberChange::Removed,
+        zone: String::new(),
+        capacity: 0,
+        version,
+    });
 }
 
 impl From<RaftMsg<MapCommand>> for Msg {

@@ -15,12 +15,13 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::ops::{Deref, Index, IndexMut};
+use std::ops::{Index, IndexMut};
 use std::rc::Rc;
 
 use serde::{Deserialize, Serialize};
 
 use super::consensus::StateMachine;
+pub use super::members::Members;
 
 /// The grid and its tiles.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -368,65 +369,6 @@ impl<'de> Deserialize<'de> for Partitions {
     }
 }
 
-/// The members of a map, shared between map versions until one changes
-/// them (joins, deaths and drains are rare; partition changes are not).
-/// Reads go through `Deref` to the `BTreeMap`.
-#[derive(Clone, Default, PartialEq, Eq)]
-pub struct Members(Rc<BTreeMap<String, Member>>);
-
-impl Members {
-    fn make_mut(&mut self) -> &mut BTreeMap<String, Member> {
-        Rc::make_mut(&mut self.0)
-    }
-
-    /// True when both are one shared table. While a holder keeps a copy,
-    /// a change to the other is copy-on-write: the same table is an
-    /// unchanged one.
-    pub fn same(&self, other: &Members) -> bool {
-        Rc::ptr_eq(&self.0, &other.0)
-    }
-}
-
-impl Deref for Members {
-    type Target = BTreeMap<String, Member>;
-    #[inline]
-    fn deref(&self) -> &BTreeMap<String, Member> {
-        &self.0
-    }
-}
-
-impl<'a> IntoIterator for &'a Members {
-    type Item = (&'a String, &'a Member);
-    type IntoIter = std::collections::btree_map::Iter<'a, String, Member>;
-    fn into_iter(self) -> Self::IntoIter {
-        self.0.iter()
-    }
-}
-
-impl fmt::Debug for Members {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.fmt(f)
-    }
-}
-
-impl Serialize for Members {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        self.0.serialize(s)
-    }
-}
-
-impl<'de> Deserialize<'de> for Members {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Members, D::Error> {
-        BTreeMap::deserialize(d).map(|m| Members(Rc::new(m)))
-    }
-}
-
-impl FromIterator<(String, Member)> for Members {
-    fn from_iter<I: IntoIterator<Item = (String, Member)>>(iter: I) -> Members {
-        Members(Rc::new(iter.into_iter().collect()))
-    }
-}
-
 /// A change to the map: the entries of the managers' Raft log.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum MapCommand {
@@ -762,9 +704,9 @@ impl StateMachine for ClusterMap {
                 zone,
                 capacity,
                 boot,
-            } => match self.members.make_mut().get_mut(node) {
+            } => match self.members.get_mut(node) {
                 None => {
-                    self.members.make_mut().insert(
+                    self.members.insert(
                         node.clone(),
                         Member {
                             zone: zone.clone(),
@@ -786,7 +728,7 @@ impl StateMachine for ClusterMap {
                 }
             },
             MapCommand::RemoveNode { node } => {
-                self.members.make_mut().remove(node);
+                self.members.remove(node);
                 // Only partitions it held change (their epoch is raised).
                 self.partitions.update_where(
                     |p| {
@@ -803,12 +745,12 @@ impl StateMachine for ClusterMap {
                 );
             }
             MapCommand::MarkDead { node } => {
-                if let Some(m) = self.members.make_mut().get_mut(node) {
+                if let Some(m) = self.members.get_mut(node) {
                     m.state = MemberState::Dead;
                 }
             }
             MapCommand::MarkAlive { node } => {
-                if let Some(m) = self.members.make_mut().get_mut(node)
+                if let Some(m) = self.members.get_mut(node)
                     && m.state == MemberState::Dead
                 {
                     m.state = MemberState::Alive;
@@ -817,7 +759,7 @@ impl StateMachine for ClusterMap {
             MapCommand::Drain { node } => {
                 // Only a live member drains: a dead one is not made usable
                 // by it (the leader drains it once it is alive again).
-                if let Some(m) = self.members.make_mut().get_mut(node)
+                if let Some(m) = self.members.get_mut(node)
                     && m.state == MemberState::Alive
                 {
                     m.state = MemberState::Draining;

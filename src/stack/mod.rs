@@ -12,6 +12,7 @@ pub mod events;
 pub mod grid;
 pub mod health;
 pub mod host;
+pub mod members;
 pub mod network;
 pub mod node;
 pub mod plan;

@@ -1,0 +1,337 @@
+//! The member table of the cluster map: data nodes by id, as a persistent
+//! sorted map.
+//!
+//! Why: every map version is a value of its own — the leader shares one per
+//! applied batch with the members it pushes to, and each data node holds the
+//! version it applied — so a change to the members of a version that another
+//! holds must not change theirs. With one shared `BTreeMap`, the first
+//! `AddNode` after every publication copied the whole table: while n nodes
+//! register, about n batches each copied up to n members, a cost quadratic in
+//! the cluster's size. Here the table is cut into sorted chunks of at most
+//! [`MAX_CHUNK`] members, each shared copy-on-write: a copy shares every
+//! chunk, and a change copies the chunk list (one pointer per chunk) and the
+//! one chunk it touches. Reads are two binary searches.
+//!
+//! Iteration is in id order, as a `BTreeMap`'s, and the table serializes
+//! exactly as one (a map of known length, in key order): the canonical
+//! encoding, the digests and the trace do not see the difference.
+//!
+//! **Invariant.** Chunks are non-empty, each sorted, and every id of a chunk
+//! sorts before every id of the next.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::rc::Rc;
+
+use serde::{Deserialize, Serialize};
+
+use super::grid::Member;
+
+/// Members per chunk, at most: a full chunk splits in two halves.
+pub const MAX_CHUNK: usize = 64;
+
+/// Data nodes by id (see the module docs).
+#[derive(Clone, Default)]
+pub struct Members {
+    chunks: Rc<Vec<Rc<BTreeMap<String, Member>>>>,
+    len: usize,
+}
+
+impl Members {
+    /// Number of members.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// True when there are none.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The chunk that holds `id` if any does: the last chunk whose first id
+    /// sorts at or before `id` (the first chunk for an id before them all).
+    fn chunk_of(&self, id: &str) -> usize {
+        let after = self
+            .chunks
+            .partition_point(|c| c.keys().next().is_some_and(|k| k.as_str() <= id));
+        after.saturating_sub(1)
+    }
+
+    /// The member `id`.
+    pub fn get(&self, id: &str) -> Option<&Member> {
+        self.chunks.get(self.chunk_of(id))?.get(id)
+    }
+
+    /// True when `id` is a member.
+    pub fn contains_key(&self, id: &str) -> bool {
+        self.get(id).is_some()
+    }
+
+    /// The member `id`, to change: copies its chunk (and the chunk list) if
+    /// another version shares them, and nothing if `id` is no member.
+    pub fn get_mut(&mut self, id: &str) -> Option<&mut Member> {
+        let i = self.chunk_of(id);
+        if !self.chunks.get(i)?.contains_key(id) {
+            return None;
+        }
+        Rc::make_mut(&mut Rc::make_mut(&mut self.chunks)[i]).get_mut(id)
+    }
+
+    /// Adds or replaces member `id`; the member it replaced, if any.
+    pub fn insert(&mut self, id: String, member: Member) -> Option<Member> {
+        let i = self.chunk_of(&id);
+        let chunks = Rc::make_mut(&mut self.chunks);
+        let Some(chunk) = chunks.get_mut(i) else {
+            chunks.push(Rc::new(BTreeMap::from([(id, member)])));
+            self.len += 1;
+            return None;
+        };
+        let chunk = Rc::make_mut(chunk);
+        let before = chunk.insert(id, member);
+        if before.is_none() {
+            self.len += 1;
+            if chunk.len() > MAX_CHUNK {
+                let Some(middle) = chunk.keys().nth(chunk.len() / 2).cloned() else {
+                    unreachable!("a chunk over MAX_CHUNK has a middle key");
+                };
+                let upper = chunk.split_off(&middle);
+                chunks.insert(i + 1, Rc::new(upper));
+            }
+        }
+        before
+    }
+
+    /// Removes member `id`; the member removed, if any.
+    pub fn remove(&mut self, id: &str) -> Option<Member> {
+        let i = self.chunk_of(id);
+        if !self.chunks.get(i)?.contains_key(id) {
+            return None;
+        }
+        let chunks = Rc::make_mut(&mut self.chunks);
+        let chunk = Rc::make_mut(&mut chunks[i]);
+        let removed = chunk.remove(id);
+        if chunk.is_empty() {
+            chunks.remove(i);
+        }
+        self.len -= 1;
+        removed
+    }
+
+    /// The members in id order.
+    pub fn iter(&self) -> Iter<'_> {
+        Iter {
+            chunks: self.chunks.iter(),
+            cur: None,
+            left: self.len,
+        }
+    }
+
+    /// The ids in order.
+    pub fn keys(&self) -> impl Iterator<Item = &String> + '_ {
+        self.iter().map(|(k, _)| k)
+    }
+
+    /// The members in id order.
+    pub fn values(&self) -> impl Iterator<Item = &Member> + '_ {
+        self.iter().map(|(_, m)| m)
+    }
+
+    /// True when both are one shared table. While a holder keeps a copy,
+    /// a change to the other is copy-on-write: the same table is an
+    /// unchanged one.
+    pub fn same(&self, other: &Members) -> bool {
+        Rc::ptr_eq(&self.chunks, &other.chunks)
+    }
+
+    /// Chunks this table shares with `other` (the same allocation): what a
+    /// change to one did not copy. For tests of the sharing.
+    pub fn shared_chunks(&self, other: &Members) -> usize {
+        self.chunks
+            .iter()
+            .filter(|c| other.chunks.iter().any(|o| Rc::ptr_eq(c, o)))
+            .count()
+    }
+}
+
+/// Iterator over [`Members`], in id order.
+#[derive(Clone)]
+pub struct Iter<'a> {
+    chunks: std::slice::Iter<'a, Rc<BTreeMap<String, Member>>>,
+    cur: Option<std::collections::btree_map::Iter<'a, String, Member>>,
+    left: usize,
+}
+
+impl<'a> Iterator for Iter<'a> {
+    type Item = (&'a String, &'a Member);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            if let Some(item) = self.cur.as_mut().and_then(Iterator::next) {
+                self.left -= 1;
+                return Some(item);
+            }
+            self.cur = Some(self.chunks.next()?.iter());
+        }
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (self.left, Some(self.left))
+    }
+}
+
+impl ExactSizeIterator for Iter<'_> {}
+
+impl<'a> IntoIterator for &'a Members {
+    type Item = (&'a String, &'a Member);
+    type IntoIter = Iter<'a>;
+    fn into_iter(self) -> Iter<'a> {
+        self.iter()
+    }
+}
+
+impl PartialEq for Members {
+    fn eq(&self, other: &Members) -> bool {
+        self.len == other.len && self.iter().eq(other.iter())
+    }
+}
+
+impl Eq for Members {}
+
+impl fmt::Debug for Members {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map().entries(self.iter()).finish()
+    }
+}
+
+impl Serialize for Members {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        // Exactly a `BTreeMap`'s encoding: a map of known length, in order.
+        s.collect_map(self.iter())
+    }
+}
+
+impl<'de> Deserialize<'de> for Members {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Members, D::Error> {
+        BTreeMap::<String, Member>::deserialize(d).map(Members::from_iter)
+    }
+}
+
+impl FromIterator<(String, Member)> for Members {
+    /// Sorted by id; a repeated id keeps its last member.
+    fn from_iter<I: IntoIterator<Item = (String, Member)>>(iter: I) -> Members {
+        let all: BTreeMap<String, Member> = iter.into_iter().collect();
+        let len = all.len();
+        let mut chunks = Vec::with_capacity(len.div_ceil(MAX_CHUNK));
+        let mut chunk = BTreeMap::new();
+        for (k, v) in all {
+            chunk.insert(k, v);
+            if chunk.len() == MAX_CHUNK {
+                chunks.push(Rc::new(std::mem::take(&mut chunk)));
+            }
+        }
+        if !chunk.is_empty() {
+            chunks.push(Rc::new(chunk));
+        }
+        Members {
+            chunks: Rc::new(chunks),
+            len,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stack::grid::MemberState;
+
+    fn member(capacity: u32) -> Member {
+        Member {
+            zone: "a".into(),
+            capacity,
+            state: MemberState::Alive,
+            boot: 0,
+        }
+    }
+
+    /// The same operations on a `BTreeMap` and on `Members`, with a copy
+    /// kept of every version: each version still reads as it was, and the
+    /// tables agree on every read, in every order of ids.
+    #[test]
+    fn behaves_as_a_btree_map_and_keeps_every_version() {
+        let mut model: BTreeMap<String, Member> = BTreeMap::new();
+        let mut m = Members::default();
+        let mut versions: Vec<(BTreeMap<String, Member>, Members)> = Vec::new();
+        // A fixed pseudo-random sequence of ids, inserts and removals.
+        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+        for step in 0..3_000u32 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let id = format!("n{}", x % 700);
+            match x % 5 {
+                0 => assert_eq!(m.remove(&id), model.remove(&id)),
+                1 => {
+                    if let Some(a) = m.get_mut(&id) {
+                        a.capacity = step;
+                    }
+                    if let Some(b) = model.get_mut(&id) {
+                        b.capacity = step;
+                    }
+                }
+                _ => assert_eq!(
+                    m.insert(id.clone(), member(step)),
+                    model.insert(id, member(step))
+                ),
+            }
+            assert_eq!(m.len(), model.len());
+            if step % 97 == 0 {
+                versions.push((model.clone(), m.clone()));
+            }
+        }
+        for (model, m) in &versions {
+            assert!(m.iter().eq(model.iter()), "a kept version changed");
+            assert_eq!(m.iter().len(), model.len());
+            for i in 0..700 {
+                let id = format!("n{i}");
+                assert_eq!(m.get(&id), model.get(&id));
+            }
+            let round: Members = model.clone().into_iter().collect();
+            assert_eq!(&round, m);
+        }
+        for c in m.chunks.iter() {
+            assert!(!c.is_empty() && c.len() <= MAX_CHUNK);
+        }
+    }
+
+    #[test]
+    fn serializes_exactly_as_a_btree_map() {
+        let m: Members = (0..200).map(|i| (format!("n{i}"), member(i))).collect();
+        let model: BTreeMap<String, Member> =
+            m.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        assert_eq!(
+            serde_json::to_string(&m).unwrap(),
+            serde_json::to_string(&model).unwrap()
+        );
+        assert_eq!(
+            crate::stack::network::payload_digest(&m),
+            crate::stack::network::payload_digest(&model)
+        );
+        let back: Members = serde_json::from_str(&serde_json::to_string(&m).unwrap()).unwrap();
+        assert_eq!(back, m);
+    }
+
+    /// A change to one version copies one chunk: the new table shares all
+    /// the others with the old.
+    #[test]
+    fn a_change_copies_one_chunk() {
+        let old: Members = (0..10_000).map(|i| (format!("n{i}"), member(1))).collect();
+        let chunks = old.chunks.len();
+        let mut new = old.clone();
+        new.insert("n10000".into(), member(1));
+        assert!(new.shared_chunks(&old) >= chunks - 1);
+        let mut new = old.clone();
+        new.get_mut("n5000").unwrap().capacity = 2;
+        assert_eq!(new.shared_chunks(&old), chunks - 1);
+        assert_eq!(old.get("n5000").unwrap().capacity, 1);
+    }
+}
