@@ -300,7 +300,7 @@ impl<E: AppEvent + 'static> Applier<E> {
                     world.crash(p);
                 }
             }
-            (Action::Crash(_), Phase::End) | (Action::Restart(_), _) => {
+            (Action::Crash(_) | Action::DiskLoss(_), Phase::End) | (Action::Restart(_), _) => {
                 if let Some(p) = target {
                     world.restart(p);
                 }
@@ -384,11 +384,12 @@ impl<E: AppEvent + 'static> Applier<E> {
                     world.set_clock(p, old);
                 }
             }
-            (Action::DiskLoss(_), _) => {
+            (Action::DiskLoss(_), Phase::Begin) => {
                 if let Some(p) = target {
                     // DESIGN §5: the process crashes, then its disk is wiped
                     // (a disk pulled from under a running process is outside
-                    // every protocol's model).
+                    // every protocol's model); it restarts empty at `until`
+                    // (the end phase, above), or stays down.
                     world.crash(p);
                     world.disk_loss(p);
                 }

@@ -1004,7 +1004,7 @@ impl Validator<'_, '_> {
                     return Err(self.err(
                         u.span(),
                         key("until"),
-                        format!("`{kind}` cannot have `until`: only crash, pause, partition, one_way, isolate, link and clock end"),
+                        format!("`{kind}` cannot have `until`: only crash, pause, disk_loss, partition, one_way, isolate, link and clock end"),
                     ));
                 }
                 let t = self.time(u, &key("until"), end)?;
