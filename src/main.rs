@@ -169,7 +169,7 @@ enum Command {
         #[arg(long, default_value_t = 0)]
         seed: u64,
         /// At most this many runs.
-        #[arg(long, default_value_t = u64::MAX)]
+        #[arg(long, default_value_t = u64::MAX, value_parser = clap::value_parser!(u64).range(1..))]
         max_runs: u64,
         /// Worker threads (default: the machine's cores).
         #[arg(long)]
@@ -1019,7 +1019,21 @@ fn check_trace(path: &Path, json: bool) -> Result<u8, Failure> {
             );
         }
         if report.violations.is_empty() {
-            println!("  no violations ({})", report.checkers.join(", "));
+            let judged: Vec<&str> = report
+                .checkers
+                .iter()
+                .map(String::as_str)
+                .filter(|c| {
+                    !report
+                        .not_judged
+                        .iter()
+                        .any(|n| n.split(':').next() == Some(c))
+                })
+                .collect();
+            println!("  no violations ({})", judged.join(", "));
+        }
+        for n in &report.not_judged {
+            println!("  not judged {n}");
         }
     }
     Ok(if report.violations.is_empty() { 0 } else { 1 })
@@ -1133,6 +1147,10 @@ fn hunt(
         r.pool_runs
     );
     let Some(f) = r.found else {
+        if r.runs == 0 {
+            eprintln!("partsim: the budget ended before the first run: nothing was tested");
+            return Ok(2);
+        }
         println!(
             "hunt seed {seed}: {} runs in {:.1}s, no violation{}",
             r.runs,
