@@ -1400,7 +1400,9 @@ impl Validator<'_, '_> {
             let mut ids = Vec::new();
             for (k, member) in group.get_ref().iter().enumerate() {
                 let member_key = format!("{key}[{g}][{k}]");
-                let id = self.plain_id(member, &member_key, names, true, "partition groups")?;
+                // DESIGN §5: a selector may stand wherever an event names a
+                // process; it is resolved when the partition begins.
+                let id = self.target(member, &member_key, names, true)?.to_string();
                 if let Some((g0, k0)) = seen.get(member.get_ref().as_str()) {
                     return Err(self.err(
                         member.span(),
