@@ -1,6 +1,6 @@
 //! Cost bounds: what a scenario that validates may make a run cost.
 //!
-//! Each section's own checks (in `validate.rs`) keep every value in range;
+//! Each section's own checks (in `validate/`) keep every value in range;
 //! the bounds here look at values together, because that is where a run
 //! becomes unaffordable: joins add data nodes beyond `cluster.nodes`, a
 //! heartbeat interval is cheap for four nodes and ruinous for a thousand,
@@ -15,9 +15,9 @@
 use std::ops::Range;
 
 use super::error::{ScenarioError, SourceMap};
+use super::limits::MAX_NODES;
 use super::model::*;
 use super::raw::*;
-use super::validate::MAX_NODES;
 use crate::sim::time::SimDuration;
 
 /// Shortest period of a periodic timer (`timing.heartbeat_interval`,

@@ -5,7 +5,7 @@
 //! (`[random]`) and the expected verdict (`[expect]`).
 //!
 //! ```text
-//!   text ──toml──> raw.rs (spanned serde structs) ──validate.rs──> model.rs (Scenario)
+//!   text ──toml──> raw.rs (spanned serde structs) ──validate/────> model.rs (Scenario)
 //!                                                                     │
 //!                         schedule.rs: resolve_schedule(seed) <───────┘──> write.rs: to_toml()
 //! ```
@@ -22,6 +22,7 @@
 
 mod cost;
 mod error;
+mod limits;
 mod model;
 mod raw;
 mod schedule;
@@ -36,16 +37,16 @@ use toml::de::DeTable;
 
 pub use cost::{MAX_IMPOSTORS, MAX_MAP_ENTRIES, MAX_PERIODIC_RATE, MIN_PERIOD};
 pub use error::ScenarioError;
+pub use limits::{
+    MAX_CLIENTS, MAX_DURATION, MAX_EVENTS, MAX_GRID_SIDE, MAX_ID_LEN, MAX_MANAGERS, MAX_NODES,
+    MAX_PARTITIONS, MAX_RANDOM_FAULTS, MAX_RATE, duration_refusal,
+};
 pub use model::{
     Action, Cluster, DiskConfig, EventSpec, Expect, Grid, KeyDist, Network, PauseMode, Placement,
     PlacementPolicyName, RandomClock, RandomFault, RandomSpec, Scenario, StackKind, Target, Timing,
     Workload, format_offset,
 };
 pub use schedule::{DrawnFault, Origin, RANDOM_WARMUP, Scheduled, Step, format_schedule};
-pub use validate::{
-    MAX_CLIENTS, MAX_DURATION, MAX_EVENTS, MAX_GRID_SIDE, MAX_ID_LEN, MAX_MANAGERS, MAX_NODES,
-    MAX_PARTITIONS, MAX_RANDOM_FAULTS, MAX_RATE, duration_refusal,
-};
 
 use error::SourceMap;
 use raw::RawScenario;

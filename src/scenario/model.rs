@@ -8,7 +8,7 @@
 //! (`"n3"`, `"leader"`, `"primary:4"`), actions as `{"crash": "n3"}`.
 //!
 //! The `Default` impls carry the documented defaults of DESIGN §5; the
-//! validator (`validate.rs`) starts from them.
+//! validator (`validate/`) starts from them.
 
 use std::fmt;
 

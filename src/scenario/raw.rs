@@ -5,7 +5,7 @@
 //! validator — not serde — reports a missing key, with a position and a
 //! message that says what to write. Serde still rejects what only it can:
 //! unknown keys (`deny_unknown_fields` on every table), wrong types, and
-//! malformed durations. Defaults are applied later, in `validate.rs`.
+//! malformed durations. Defaults are applied later, in `validate/`.
 
 use std::fmt;
 use std::marker::PhantomData;

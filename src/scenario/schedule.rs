@@ -34,7 +34,7 @@ pub const RANDOM_WARMUP: SimDuration = SimDuration::from_secs(1);
 
 /// A bound on random faults drawn per kind, whatever the configuration (the
 /// validator already rejects configurations expecting more than
-/// [`super::validate::MAX_RANDOM_FAULTS`]).
+/// [`super::limits::MAX_RANDOM_FAULTS`]).
 const MAX_DRAWN_PER_KIND: usize = 50_000;
 
 /// One step of the resolved timeline.
