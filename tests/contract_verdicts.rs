@@ -218,3 +218,22 @@ fn hunt_that_can_run_nothing_is_refused() {
         assert_eq!(code, 2, "{args:?}: {out}{err}");
     }
 }
+
+/// DESIGN §5: impossible configurations are refused before the run. A group
+/// cannot end with more voters than it ever has managers.
+#[test]
+fn voters_above_the_managers_are_refused() {
+    let scenario = write(
+        "too-many-voters.toml",
+        "name = \"too-many-voters\"\nduration = \"10s\"\n[cluster]\nmanagers = 3\n[expect]\nvoters = 4\n",
+    );
+    let (code, out, err) = cli(&["validate", &scenario]);
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(err.contains(":6:10: expect.voters:"), "{err}");
+    let with_add = write(
+        "voters-after-add.toml",
+        "name = \"voters-after-add\"\nduration = \"10s\"\n[cluster]\nmanagers = 3\n[[events]]\nat = \"1s\"\nadd_manager = \"m4\"\n[expect]\nvoters = 4\n",
+    );
+    let (code, out, err) = cli(&["validate", &with_add]);
+    assert_eq!(code, 0, "{out}{err}");
+}
