@@ -22,6 +22,9 @@ pub(crate) fn check_trace(path: &Path, json: bool) -> Result<u8, Failure> {
             "checked {} events of {} (seed {})",
             report.events, report.scenario, report.seed
         );
+        for n in &report.not_judged {
+            println!("  not judged {n}");
+        }
         for v in &report.violations {
             println!(
                 "  violation  {} at {} (event {}): {}",
@@ -50,9 +53,6 @@ pub(crate) fn check_trace(path: &Path, json: bool) -> Result<u8, Failure> {
                 })
                 .collect();
             println!("  no violations ({})", judged.join(", "));
-        }
-        for n in &report.not_judged {
-            println!("  not judged {n}");
         }
     }
     Ok(if report.violations.is_empty() { 0 } else { 1 })
