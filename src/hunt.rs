@@ -771,6 +771,11 @@ pub fn hunt(opts: &HuntOptions) -> HuntReport {
 /// Parses a wall-clock budget such as `90s`, `10m`, `1h`.
 pub fn parse_budget(text: &str) -> Result<Duration, String> {
     let d = SimDuration::parse(text).map_err(|e| e.to_string())?;
+    if d.as_micros() == 0 {
+        // A hunt that may run nothing would report "no violation" having
+        // tested nothing.
+        return Err(format!("{text:?} must be above zero (e.g. 90s, 10m)"));
+    }
     Ok(Duration::from_micros(d.as_micros()))
 }
 

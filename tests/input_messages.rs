@@ -27,13 +27,15 @@ fn a_missing_file_is_no_such_file_without_a_position() {
 }
 
 #[test]
-fn partition_groups_do_not_offer_selectors_they_refuse() {
+fn partition_groups_offer_the_selectors_they_accept() {
+    // DESIGN §5: a selector may stand wherever an event names a process,
+    // partition groups included; the message offers them.
     let s = "name = \"x\"\nduration = \"5s\"\n[cluster]\nmanagers = 3\nnodes = 3\n\
              [[events]]\nat = \"1s\"\nuntil = \"2s\"\npartition = [[\"m1\", \"n9\"], [\"*\"]]\n";
     let e = partsim::scenario::parse(s, "x.toml").unwrap_err();
     assert!(e.message.contains("unknown process \"n9\""), "{e}");
-    assert!(!e.message.contains("selector"), "{e}");
-    // Where selectors are accepted, they are offered.
+    assert!(e.message.contains("selector"), "{e}");
+    // As for a crash.
     let s = s.replace("partition = [[\"m1\", \"n9\"], [\"*\"]]", "crash = \"n9\"");
     let e = partsim::scenario::parse(&s, "x.toml").unwrap_err();
     assert!(e.message.contains("selector"), "{e}");

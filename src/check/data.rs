@@ -309,6 +309,8 @@ pub struct Available {
     ok: u64,
     info: u64,
     fail: u64,
+    /// Set by `finish` when no operation was there to judge: since when.
+    nothing_after: Option<SimTime>,
 }
 
 impl Checker for Available {
@@ -366,6 +368,7 @@ impl Checker for Available {
             .count();
         let total = after.len() + hung;
         if total == 0 {
+            self.nothing_after = Some(settle);
             return;
         }
         let unknown = after.iter().filter(|k| **k == OpType::Info).count() + hung;
@@ -377,6 +380,11 @@ impl Checker for Available {
                 ),
             });
         }
+    }
+
+    fn nothing_judged(&self) -> Option<String> {
+        self.nothing_after
+            .map(|t| format!("no client operation was invoked after {t} to judge"))
     }
 
     fn metrics(&self) -> Vec<(String, serde_json::Value)> {

@@ -50,6 +50,13 @@ pub trait Checker<E = StackEvent> {
     fn on_event(&mut self, ev: &Event<'_, E>, names: &[String], out: &mut Vec<Violation>);
     /// The run ended; liveness checkers judge here.
     fn finish(&mut self, _end: &EndOfRun, _out: &mut Vec<Violation>) {}
+    /// After [`Checker::finish`]: why a liveness checker found nothing to
+    /// judge (e.g. no client operation after the faults healed), or `None`
+    /// when its silence means the property held. A property tested on
+    /// nothing is reported as not judged, never as held.
+    fn nothing_judged(&self) -> Option<String> {
+        None
+    }
     /// Figures for the run's summary, e.g. `("leader_changes", 3)`.
     fn metrics(&self) -> Vec<(String, serde_json::Value)> {
         Vec::new()

@@ -49,6 +49,10 @@ pub struct OfflineReport {
     pub recorded_violations: usize,
     /// A missing footer or a truncated last line.
     pub notice: Option<String>,
+    /// Liveness checkers that judged nothing, each as `name: why` (a trace
+    /// cut off or stopped by a violation, a deadline past its end, nothing
+    /// to judge): their silence is not a pass.
+    pub not_judged: Vec<String>,
 }
 
 /// Runs every checker over the trace at `path`.
@@ -117,6 +121,7 @@ pub fn check_reader<R: Read>(input: BufReader<R>, name: &str) -> Result<OfflineR
     // Liveness is judged only on a complete trace (a cut-off run proves
     // nothing), and, as in the run, only at deadlines within it and not
     // after a violation stopped it (the footer says so).
+    let mut not_judged = Vec::new();
     let footer = trace.footer.as_ref().map(|f| &f.summary);
     let stopped = footer
         .and_then(|f| f.get("halted"))
@@ -141,7 +146,17 @@ pub fn check_reader<R: Read>(input: BufReader<R>, name: &str) -> Result<OfflineR
                 .and_then(|v| v.as_u64())
                 .map(|v| v as u32),
         };
-        let (found, _) = verdict::finish(&mut checkers, &end);
+        let (found, judgements) = verdict::finish(&mut checkers, &end);
+        for j in judgements {
+            if !j.judged {
+                not_judged.push(format!(
+                    "{}: its deadline {} lies past the end of the trace ({end_t})",
+                    j.check, j.deadline
+                ));
+            } else if let Some(why) = j.nothing_judged {
+                not_judged.push(format!("{}: {why}", j.check));
+            }
+        }
         for v in found {
             if violations.len() == MAX_LISTED_VIOLATIONS {
                 unlisted += 1;
@@ -154,6 +169,18 @@ pub fn check_reader<R: Read>(input: BufReader<R>, name: &str) -> Result<OfflineR
                 detail: v.detail,
             });
         }
+    } else {
+        let why = if stopped {
+            "a violation stopped the run"
+        } else {
+            "the trace has no footer (the run was cut off)"
+        };
+        not_judged.extend(
+            checkers
+                .iter()
+                .filter(|c| c.is_liveness())
+                .map(|c| format!("{}: {why}", c.name())),
+        );
     }
     Ok(OfflineReport {
         scenario: trace.header.scenario.clone(),
@@ -164,6 +191,7 @@ pub fn check_reader<R: Read>(input: BufReader<R>, name: &str) -> Result<OfflineR
         unlisted_violations: unlisted,
         recorded_violations: recorded,
         notice: notice(&trace, events),
+        not_judged,
     })
 }
 

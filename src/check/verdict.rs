@@ -25,6 +25,10 @@ pub struct LivenessJudgement {
     pub explicit: bool,
     /// False when the run ended before the deadline: nothing was judged.
     pub judged: bool,
+    /// Set when the deadline was reached but the checker had nothing to
+    /// judge (its reason): the property was not tested.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nothing_judged: Option<String>,
 }
 
 /// The deadline `check` is judged at, or `None` for a checker judged at
@@ -56,16 +60,17 @@ pub fn finish<E>(
     for c in checkers.iter_mut() {
         let (deadline, explicit) = deadline_of(c.name(), end).unwrap_or((end.now, false));
         let judged = deadline <= end.now;
+        if judged || !c.is_liveness() {
+            c.finish(end, &mut out);
+        }
         if c.is_liveness() {
             judgements.push(LivenessJudgement {
                 check: c.name().to_string(),
                 deadline,
                 explicit,
                 judged,
+                nothing_judged: if judged { c.nothing_judged() } else { None },
             });
-        }
-        if judged || !c.is_liveness() {
-            c.finish(end, &mut out);
         }
     }
     (out, judgements)
@@ -84,6 +89,7 @@ pub fn not_judged<E>(checkers: &[Box<dyn Checker<E>>], end: &EndOfRun) -> Vec<Li
                 deadline,
                 explicit,
                 judged: false,
+                nothing_judged: None,
             }
         })
         .collect()

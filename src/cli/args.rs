@@ -163,7 +163,7 @@ pub(crate) enum Command {
         #[arg(long, default_value_t = 0)]
         seed: u64,
         /// At most this many runs.
-        #[arg(long, default_value_t = u64::MAX)]
+        #[arg(long, default_value_t = u64::MAX, value_parser = clap::value_parser!(u64).range(1..))]
         max_runs: u64,
         /// Worker threads (default: the machine's cores).
         #[arg(long)]

@@ -76,6 +76,10 @@ pub(crate) fn hunt(
         r.pool_runs
     );
     let Some(f) = r.found else {
+        if r.runs == 0 {
+            eprintln!("partsim: the budget ended before the first run: nothing was tested");
+            return Ok(2);
+        }
         println!(
             "hunt seed {seed}: {} runs in {:.1}s, no violation{}",
             r.runs,

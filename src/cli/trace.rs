@@ -22,6 +22,9 @@ pub(crate) fn check_trace(path: &Path, json: bool) -> Result<u8, Failure> {
             "checked {} events of {} (seed {})",
             report.events, report.scenario, report.seed
         );
+        for n in &report.not_judged {
+            println!("  not judged {n}");
+        }
         for v in &report.violations {
             println!(
                 "  violation  {} at {} (event {}): {}",
@@ -38,7 +41,18 @@ pub(crate) fn check_trace(path: &Path, json: bool) -> Result<u8, Failure> {
             );
         }
         if report.violations.is_empty() {
-            println!("  no violations ({})", report.checkers.join(", "));
+            let judged: Vec<&str> = report
+                .checkers
+                .iter()
+                .map(String::as_str)
+                .filter(|c| {
+                    !report
+                        .not_judged
+                        .iter()
+                        .any(|n| n.split(':').next() == Some(c))
+                })
+                .collect();
+            println!("  no violations ({})", judged.join(", "));
         }
     }
     Ok(if report.violations.is_empty() { 0 } else { 1 })

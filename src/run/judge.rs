@@ -153,6 +153,10 @@ pub(super) fn judge(
             ));
             continue;
         }
+        if let Some(why) = &j.nothing_judged {
+            out.push(unjudged(what, format!("not judged, {why}")));
+            continue;
+        }
         // `converged` and `balanced` judge the partition map: a run that
         // never placed partitions gave them nothing to judge.
         let placed = ending.events_by_kind.contains_key("placement_config");

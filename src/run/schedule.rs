@@ -89,8 +89,8 @@ pub(super) struct Applier<E> {
     targets: BTreeMap<u32, ProcessId>,
     /// Clocks as they were before each clock fault, to restore at its end.
     clocks: BTreeMap<u32, Clock>,
-    /// How each one-way cut was traced at its begin (its sides resolved),
-    /// to trace its end the same way.
+    /// How each one-way cut and partition was traced at its begin (its
+    /// sides resolved), to trace its end the same way.
     one_way_details: BTreeMap<u32, String>,
     /// What each selector resolved to, for the summary (at most
     /// [`MAX_RESOLUTIONS`]).
@@ -267,6 +267,38 @@ impl<E: AppEvent + 'static> Applier<E> {
             }
             _ => None,
         };
+        // Partition groups may hold selectors: resolve them now, so the
+        // trace names the concrete processes. A process met twice (a
+        // selector resolving to one named elsewhere) stays in its first group.
+        let groups = match (action, phase) {
+            (Action::Partition(groups), Phase::Begin) => {
+                let mut taken: Vec<ProcessId> = Vec::new();
+                let mut resolved = Vec::with_capacity(groups.len());
+                for group in groups {
+                    let mut names = Vec::with_capacity(group.len());
+                    for name in group {
+                        if name == "*" {
+                            names.push(name.clone());
+                            continue;
+                        }
+                        let t = selector(name);
+                        let p = self.resolve(world, sut, &t, Want::Any);
+                        if t.is_selector() && self.resolutions.len() < MAX_RESOLUTIONS {
+                            let to = p.map_or("nothing (no process matched)", |p| world.name(p));
+                            self.resolutions
+                                .push(format!("{kind} {t} → {to} at {}", step.at));
+                        }
+                        if let Some(p) = p.filter(|p| !taken.contains(p)) {
+                            taken.push(p);
+                            names.push(world.name(p).to_string());
+                        }
+                    }
+                    resolved.push(names);
+                }
+                Some(resolved)
+            }
+            _ => None,
+        };
         let names_of = |ps: &[ProcessId]| -> String {
             ps.iter()
                 .map(|p| world.name(*p))
@@ -275,6 +307,13 @@ impl<E: AppEvent + 'static> Applier<E> {
         };
         let detail = match (action, target, &one_way) {
             (_, Some(p), _) => world.name(p).to_string(),
+            (Action::Partition(_), None, None) => match &groups {
+                Some(g) => Action::Partition(g.clone()).to_string(),
+                None => self
+                    .one_way_details
+                    .remove(&fault)
+                    .unwrap_or_else(|| action.to_string()),
+            },
             (_, None, Some((f, t))) => format!("one_way {} -> {}", names_of(f), names_of(t)),
             (Action::OneWay { .. }, None, None) => self
                 .one_way_details
@@ -282,7 +321,7 @@ impl<E: AppEvent + 'static> Applier<E> {
                 .unwrap_or_else(|| action.to_string()),
             (a, None, None) => a.to_string(),
         };
-        if one_way.is_some() {
+        if one_way.is_some() || groups.is_some() {
             self.one_way_details.insert(fault, detail.clone());
         }
         let cause = self.trace(
@@ -301,7 +340,7 @@ impl<E: AppEvent + 'static> Applier<E> {
                     world.crash(p);
                 }
             }
-            (Action::Crash(_), Phase::End) | (Action::Restart(_), _) => {
+            (Action::Crash(_) | Action::DiskLoss(_), Phase::End) | (Action::Restart(_), _) => {
                 if let Some(p) = target {
                     world.restart(p);
                 }
@@ -316,7 +355,8 @@ impl<E: AppEvent + 'static> Applier<E> {
                     world.resume(p);
                 }
             }
-            (Action::Partition(groups), Phase::Begin) => {
+            (Action::Partition(_), Phase::Begin) => {
+                let groups = groups.unwrap_or_default();
                 let named: Vec<String> = groups
                     .iter()
                     .flatten()
@@ -385,11 +425,12 @@ impl<E: AppEvent + 'static> Applier<E> {
                     world.set_clock(p, old);
                 }
             }
-            (Action::DiskLoss(_), _) => {
+            (Action::DiskLoss(_), Phase::Begin) => {
                 if let Some(p) = target {
                     // DESIGN §5: the process crashes, then its disk is wiped
                     // (a disk pulled from under a running process is outside
-                    // every protocol's model).
+                    // every protocol's model); it restarts empty at `until`
+                    // (the end phase, above), or stays down.
                     world.crash(p);
                     world.disk_loss(p);
                 }
@@ -459,6 +500,19 @@ impl<E: AppEvent + 'static> Applier<E> {
                 }
             }
         }
+    }
+}
+
+/// A partition group's member as a target: a selector, or a plain id.
+fn selector(name: &str) -> Target {
+    match name {
+        "leader" => Target::Leader,
+        "any-node" => Target::AnyNode,
+        "any-manager" => Target::AnyManager,
+        _ => match name.strip_prefix("primary:").map(str::parse) {
+            Some(Ok(p)) => Target::Primary(p),
+            _ => Target::Id(name.to_string()),
+        },
     }
 }
 

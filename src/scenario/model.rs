@@ -535,6 +535,7 @@ impl Action {
             self,
             Action::Crash(_)
                 | Action::Pause(_)
+                | Action::DiskLoss(_)
                 | Action::Partition(_)
                 | Action::OneWay { .. }
                 | Action::Isolate(_)

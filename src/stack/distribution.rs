@@ -381,6 +381,11 @@ impl Manager {
                 let map = self.raft.state();
                 let member = map.members.get(&node).is_some_and(|m| m.boot == boot);
                 let leader_version = map.version;
+                // A decommissioned node that missed the map removing it
+                // still heartbeats, holding replicas it believes in sync:
+                // the map tells it to let go.
+                let decommissioned =
+                    !map.members.contains_key(&node) && self.leaving.contains(&node);
                 if member {
                     let now = cx.now();
                     self.health.heard(&node, now);
@@ -421,7 +426,7 @@ impl Manager {
                         member,
                     },
                 );
-                if member && version < leader_version {
+                if (member || decommissioned) && version < leader_version {
                     self.send_catch_up(cx, from, version);
                 }
             }

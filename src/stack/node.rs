@@ -571,8 +571,12 @@ impl DataNode {
             Some(_) => return, // the map still describes an earlier incarnation
             None => {
                 if self.was_member && !self.left {
-                    // Removed (decommissioned): let go of everything and stop.
+                    // Removed (decommissioned): let go of everything and stop
+                    // (a registration still being retried included).
                     self.left = true;
+                    if let Some(req) = self.register_req.take() {
+                        self.net.cancel(cx, req);
+                    }
                     let all: Vec<u32> = self.replicas.keys().copied().collect();
                     for p in all {
                         self.drop_replica(cx, p);

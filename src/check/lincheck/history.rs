@@ -295,6 +295,11 @@ impl HistoryBuilder {
         self
     }
 
+    /// The time of the latest event fed so far (0 before the first).
+    pub fn last_time(&self) -> u64 {
+        self.last_time
+    }
+
     /// The operation `process` has in flight, if any.
     pub fn in_flight(&self, process: u64) -> Option<&Operation> {
         self.in_flight.get(&process).map(|&id| &self.ops[id])

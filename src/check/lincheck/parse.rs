@@ -10,7 +10,8 @@
 //! `:nemesis`, are skipped); `:type` is `invoke`, `ok`, `fail` or `info`;
 //! `:f` is `read`, `write` or `cas`; `:value` is the written value, the read
 //! result (on the `ok` completion) or `[expected new]`; `:key` is optional;
-//! `:time` is a non-negative integer. Other keys (`:index`, `:error`, …) are
+//! `:time`, when present, is a non-negative integer (absent: the previous
+//! event's time — the order of the lines is what orders events). Other keys (`:index`, `:error`, …) are
 //! ignored. Blank lines and `;` comments are skipped. Lines are events in
 //! the order they happened.
 //!
@@ -249,10 +250,14 @@ fn apply(builder: &mut HistoryBuilder, line: usize, fields: &Fields) -> Result<(
             ));
         }
     };
-    let (time, tmcol) = need("time")?;
-    let time = match time {
-        Datum::Int(t) if *t >= 0 => *t as u64,
-        other => {
+    // `:time` is optional, as in Knossos' histories: the order of the lines
+    // is the real-time order, and times only label reports. An event
+    // without one shares the previous event's time.
+    let tmcol = field(fields, "time").map_or(pcol, |(_, c)| c);
+    let time = match field(fields, "time") {
+        None => builder.last_time(),
+        Some((Datum::Int(t), _)) if *t >= 0 => *t as u64,
+        Some((other, _)) => {
             return Err(err(
                 tmcol,
                 format!(
@@ -710,8 +715,12 @@ mod tests {
             "{e}"
         );
 
-        let e = err("{:process 0, :type :invoke, :f :read}");
-        assert!(e.message.contains(":time: missing"), "{e}");
+        // `:time` is optional (Knossos' histories have none).
+        let h = parse_history(
+            "{:process 0, :type :invoke, :f :write, :value 1}\n{:process 0, :type :ok, :f :write, :value 1}",
+        )
+        .expect("a history without :time parses");
+        assert_eq!(h.len(), 1);
 
         let e = err("{:process 0, :type :invoke, :f :read, :time 1\n");
         assert!(e.message.contains("expected `}`"), "{e}");

@@ -308,7 +308,7 @@ impl Validator<'_, '_> {
                     return Err(self.err(
                         u.span(),
                         key("until"),
-                        format!("`{kind}` cannot have `until`: only crash, pause, partition, one_way, isolate, link, clock and drain_manager end"),
+                        format!("`{kind}` cannot have `until`: only crash, pause, disk_loss, partition, one_way, isolate, link, clock and drain_manager end"),
                     ));
                 }
                 let t = self.time(u, &key("until"), end)?;
@@ -722,7 +722,9 @@ impl Validator<'_, '_> {
             let mut ids = Vec::new();
             for (k, member) in group.get_ref().iter().enumerate() {
                 let member_key = format!("{key}[{g}][{k}]");
-                let id = self.plain_id(member, &member_key, names, true, "partition groups")?;
+                // DESIGN §5: a selector may stand wherever an event names a
+                // process; it is resolved when the partition begins.
+                let id = self.target(member, &member_key, names, true)?.to_string();
                 if let Some((g0, k0)) = seen.get(member.get_ref().as_str()) {
                     return Err(self.err(
                         member.span(),

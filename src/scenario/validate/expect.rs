@@ -7,7 +7,13 @@ use crate::scenario::raw::*;
 use crate::sim::time::SimTime;
 
 impl Validator<'_, '_> {
-    pub(super) fn expect(&self, raw: Option<&Sp<RawExpect>>, end: SimTime) -> R<Expect> {
+    /// `max_voters`: the managers at start plus those `add_manager` adds.
+    pub(super) fn expect(
+        &self,
+        raw: Option<&Sp<RawExpect>>,
+        end: SimTime,
+        max_voters: u64,
+    ) -> R<Expect> {
         let mut expect = Expect::default();
         let Some(raw) = raw else { return Ok(expect) };
         let x = raw.get_ref();
@@ -26,6 +32,16 @@ impl Validator<'_, '_> {
                     v.span(),
                     "expect.voters",
                     "expected at least 1 voter at the end of the run",
+                ));
+            }
+            if u64::from(*v.get_ref()) > max_voters {
+                return Err(self.err(
+                    v.span(),
+                    "expect.voters",
+                    format!(
+                        "the group can have at most {max_voters} voters (cluster.managers plus add_manager events), got {}",
+                        v.get_ref()
+                    ),
                 ));
             }
             expect.voters = Some(*v.get_ref());

@@ -96,7 +96,14 @@ pub(crate) fn build(raw: &RawScenario, src: &SourceMap<'_>) -> R<Scenario> {
         Some(r) => Some(v.random(r, end)?),
         None => None,
     };
-    let expect = v.expect(raw.expect.as_ref(), end)?;
+    // The most voters the Raft group can end with: the managers at start
+    // and every one an `add_manager` brings.
+    let added = events
+        .iter()
+        .filter(|e| matches!(e.action, Action::AddManager(_)))
+        .count();
+    let max_voters = u64::from(cluster.managers) + added as u64;
+    let expect = v.expect(raw.expect.as_ref(), end, max_voters)?;
     let parts = cost::Parts {
         cluster: &cluster,
         grid: &grid,
