@@ -76,13 +76,20 @@ struct Acked {
 #[derive(Clone, Debug, Default)]
 struct Held {
     in_sync: bool,
+    /// The newest epoch of the partition the node itself observed (its
+    /// `replica` and `caught_up` events): its `in_sync` claim speaks for
+    /// that epoch, not for later ones it never heard of.
+    epoch: u64,
     cells: BTreeMap<u64, (u64, u64)>,
 }
 
 /// `durability`: a replica declared caught up (its own `caught_up` event)
 /// holds every write acknowledged in that epoch before; and every
 /// acknowledged write is present at the end on every
-/// replica that its node reports holding in full — unless every copy that
+/// replica that its node reports holding in full, where that node observed
+/// the write's epoch or a later one (a node cut off before it heard the
+/// epoch, e.g. removed while isolated, still believes an older map: its
+/// claim says nothing of the epoch's writes) — unless every copy that
 /// held it when it was acknowledged later lost its disk, in which case it
 /// is counted in `lost_acked_writes` (and its partition, if nobody holds
 /// it, in `unavailable_partitions`). Where no node holds the partition in
@@ -95,6 +102,8 @@ pub struct Durability {
     acked: Vec<Acked>,
     disk_losses: BTreeMap<String, Vec<SimTime>>,
     holding: BTreeMap<u32, BTreeMap<String, Held>>,
+    /// Per partition and node, the newest epoch the node observed.
+    observed: BTreeMap<(u32, String), u64>,
     audited: bool,
     lost: u64,
     unavailable: BTreeSet<u32>,
@@ -110,6 +119,14 @@ pub struct Durability {
 }
 
 impl Durability {
+    fn observe(&mut self, partition: u32, node: &str, epoch: u64) {
+        let e = self
+            .observed
+            .entry((partition, node.to_string()))
+            .or_default();
+        *e = (*e).max(epoch);
+    }
+
     fn lost_everywhere(&self, w: &Acked) -> bool {
         !w.copies.is_empty()
             && w.copies.iter().all(|c| {
@@ -155,11 +172,15 @@ impl Checker for Durability {
                     copies: copies.clone(),
                 });
             }
+            EventKind::App(StackEvent::Replica {
+                partition, epoch, ..
+            }) => self.observe(*partition, ev.p.name_in(names), *epoch),
             EventKind::App(StackEvent::CaughtUp {
                 partition,
                 epoch,
                 index,
             }) => {
+                self.observe(*partition, ev.p.name_in(names), *epoch);
                 // A replica declared caught up is counted in sync from now
                 // on: it must hold every write acknowledged in the epoch
                 // (the later ones need its ack anyway).
@@ -187,10 +208,17 @@ impl Checker for Durability {
                 ..
             }) => {
                 self.audited = true;
+                let node = ev.p.name_in(names).to_string();
+                let epoch = self
+                    .observed
+                    .get(&(*partition, node.clone()))
+                    .copied()
+                    .unwrap_or(0);
                 self.holding.entry(*partition).or_default().insert(
-                    ev.p.name_in(names).to_string(),
+                    node,
                     Held {
                         in_sync: *in_sync,
+                        epoch,
                         cells: cells.iter().map(|[c, v, i]| (*c, (*v, *i))).collect(),
                     },
                 );
@@ -215,8 +243,14 @@ impl Checker for Durability {
                     .get(&w.cell)
                     .is_some_and(|(v, i)| *v == w.value || *i > w.index)
             };
-            let holders: Vec<(&String, &Held)> =
-                reports.iter().filter(|(_, h)| h.in_sync).collect();
+            // A node's claim to be in sync counts for this write only if
+            // the node observed the write's epoch: one that never heard of
+            // it (cut off while the map moved on without it) holds a stale
+            // belief, not a copy the write had to reach.
+            let holders: Vec<(&String, &Held)> = reports
+                .iter()
+                .filter(|(_, h)| h.in_sync && h.epoch >= w.epoch)
+                .collect();
             let missing: Vec<&String> = holders
                 .iter()
                 .filter(|(_, h)| !has(h))
