@@ -9,7 +9,7 @@ use partsim::stack::planted::{Bug, Planted};
 
 /// (bug, scenario, catching seed), as in the README's planted-bug table.
 const CATCHES: &[(Bug, &str, u64)] = &[
-    (Bug::VoteWithoutLogCheck, "raft-unreliable", 0),
+    (Bug::VoteWithoutLogCheck, "raft-unreliable", 1),
     (Bug::CommitOldTermByCounting, "raft-figure8-scripted", 0),
     (Bug::VoteBeforeFsync, "raft-voter-crash", 0),
     (Bug::IgnoreHigherTerm, "raft-skewed-clocks", 2),
