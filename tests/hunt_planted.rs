@@ -45,11 +45,11 @@ fn runs_for(bug: Bug) -> u64 {
         Bug::RestartCommitsLog => 18,
         Bug::ClientCachedRead => 12,
         Bug::RetryCasNewId => 50,
-        Bug::ServeCorrupt => 10,     // on its base scenario, below
-        Bug::TwoChangesAtOnce => 10, // on its base scenario, below
-        Bug::LearnerVotes => 10,     // on its base scenario, below
+        Bug::ServeCorrupt => 10,           // on its base scenario, below
+        Bug::TwoChangesAtOnce => 10,       // on its base scenario, below
+        Bug::LearnerVotes => 10,           // on its base scenario, below
         Bug::AbandonUnconfirmedCopy => 10, // on its base scenario, below
-        Bug::CaughtUpSentOnce => 10, // on its base scenario, below
+        Bug::CaughtUpSentOnce => 10,       // on its base scenario, below
     }
 }
 
