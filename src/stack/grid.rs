@@ -21,7 +21,7 @@ use std::rc::Rc;
 use serde::{Deserialize, Serialize};
 
 use super::consensus::StateMachine;
-pub use super::members::Members;
+pub use super::members::{Member, MemberState, Members};
 
 /// The grid and its tiles.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -72,34 +72,6 @@ impl Geometry {
             (ty + 1) * self.tile_h,
         )
     }
-}
-
-/// A member's state as committed in the map.
-#[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum MemberState {
-    /// Serving.
-    Alive,
-    /// Declared dead by the health monitor.
-    Dead,
-    /// Being decommissioned: its replicas move away, then it is removed.
-    Draining,
-}
-
-/// A data node in the map.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Member {
-    /// Zone (failure domain).
-    pub zone: String,
-    /// Relative capacity (how many replicas it should carry, relative to others).
-    pub capacity: u32,
-    /// Committed state.
-    pub state: MemberState,
-    /// The boot id of the incarnation that registered last: a node that
-    /// restarts registers with a new one, and its replicas stop counting
-    /// as in sync until they caught up again.
-    #[serde(default)]
-    pub boot: u32,
 }
 
 /// A replica of a partition.

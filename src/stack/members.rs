@@ -25,7 +25,33 @@ use std::rc::Rc;
 
 use serde::{Deserialize, Serialize};
 
-use super::grid::Member;
+/// A member's state as committed in the map.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MemberState {
+    /// Serving.
+    Alive,
+    /// Declared dead by the health monitor.
+    Dead,
+    /// Being decommissioned: its replicas move away, then it is removed.
+    Draining,
+}
+
+/// A data node in the map.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Member {
+    /// Zone (failure domain).
+    pub zone: String,
+    /// Relative capacity (how many replicas it should carry, relative to others).
+    pub capacity: u32,
+    /// Committed state.
+    pub state: MemberState,
+    /// The boot id of the incarnation that registered last: a node that
+    /// restarts registers with a new one, and its replicas stop counting
+    /// as in sync until they caught up again.
+    #[serde(default)]
+    pub boot: u32,
+}
 
 /// Members per chunk, at most: a full chunk splits in two halves.
 pub const MAX_CHUNK: usize = 64;
@@ -241,8 +267,8 @@ impl FromIterator<(String, Member)> for Members {
 
 #[cfg(test)]
 mod tests {
+    use super::MemberState;
     use super::*;
-    use crate::stack::grid::MemberState;
 
     fn member(capacity: u32) -> Member {
         Member {
