@@ -162,39 +162,16 @@ fn last_fault_end(s: &Scenario) -> SimTime {
         .unwrap_or(SimTime::ZERO)
 }
 
-/// The single process an action targets, when it has one (the targets a
-/// selector can stand for).
-fn single_target_mut(a: &mut Action) -> Option<&mut Target> {
-    match a {
-        Action::Crash(t)
-        | Action::Restart(t)
-        | Action::Pause(t)
-        | Action::Isolate(t)
-        | Action::DiskLoss(t)
-        | Action::Corrupt(t)
-        | Action::Leave(t)
-        | Action::RemoveManager(t) => Some(t),
-        Action::Clock { target, .. } => Some(target),
-        _ => None,
-    }
-}
-
 /// The processes an event names (selectors and `"*"` name none).
 fn named(a: &Action) -> Vec<String> {
     let id = |t: &Target| match t {
         Target::Id(id) if id != "*" => vec![id.clone()],
         _ => Vec::new(),
     };
+    if let Some(t) = a.single_target() {
+        return id(t);
+    }
     match a {
-        Action::Crash(t)
-        | Action::Restart(t)
-        | Action::Pause(t)
-        | Action::Isolate(t)
-        | Action::DiskLoss(t)
-        | Action::Corrupt(t)
-        | Action::Leave(t)
-        | Action::RemoveManager(t)
-        | Action::Clock { target: t, .. } => id(t),
         Action::OneWay { from, to } => [id(from), id(to)].concat(),
         Action::Partition(groups) => groups
             .iter()
@@ -237,7 +214,7 @@ fn pin_selectors(s: &Scenario, report: &RunReport) -> Option<Scenario> {
             !pinned[*i] && e.at.to_string() == at && {
                 let kind = e.action.kind();
                 let mut a = e.action.clone();
-                single_target_mut(&mut a)
+                a.single_target_mut()
                     .is_some_and(|t| t.is_selector() && format!("{kind} {t}") == what)
             }
         });
@@ -246,7 +223,7 @@ fn pin_selectors(s: &Scenario, report: &RunReport) -> Option<Scenario> {
         changed = true;
         if to.starts_with("nothing") {
             gone[i] = true;
-        } else if let Some(t) = single_target_mut(&mut e.action) {
+        } else if let Some(t) = e.action.single_target_mut() {
             *t = Target::Id(to.to_string());
         }
     }
@@ -955,7 +932,7 @@ crash = "primary:0"
         assert!(pinned.events.len() <= s.events.len());
         for e in &pinned.events {
             let mut action = e.action.clone();
-            let t = single_target_mut(&mut action).expect("a single target");
+            let t = action.single_target_mut().expect("a single target");
             assert!(!t.is_selector(), "{} still a selector", e.action);
         }
         let b = run_quiet(&roundtrip(&pinned).expect("valid"), 5, Planted::NONE)

@@ -193,19 +193,7 @@ impl<E: AppEvent + 'static> Applier<E> {
         let fault = step.fault;
         let kind = action.kind();
         // Resolve the target first, so the trace names the concrete process.
-        let single = match action {
-            Action::Crash(t)
-            | Action::Pause(t)
-            | Action::Isolate(t)
-            | Action::DiskLoss(t)
-            | Action::Corrupt(t)
-            | Action::Leave(t)
-            | Action::RemoveManager(t)
-            | Action::DrainManager(t) => Some(t),
-            Action::Restart(t) => Some(t),
-            Action::Clock { target, .. } => Some(target),
-            _ => None,
-        };
+        let single = action.single_target();
         let target = match single {
             Some(t) => {
                 let want = match (action, phase) {

@@ -505,6 +505,41 @@ pub enum Action {
 }
 
 impl Action {
+    /// The single process the action targets, when it has one: the
+    /// targets a selector can stand for, resolved when the action runs.
+    pub fn single_target(&self) -> Option<&Target> {
+        match self {
+            Action::Crash(t)
+            | Action::Restart(t)
+            | Action::Pause(t)
+            | Action::Isolate(t)
+            | Action::DiskLoss(t)
+            | Action::Corrupt(t)
+            | Action::Leave(t)
+            | Action::RemoveManager(t)
+            | Action::DrainManager(t)
+            | Action::Clock { target: t, .. } => Some(t),
+            _ => None,
+        }
+    }
+
+    /// [`Action::single_target`], to rewrite it.
+    pub fn single_target_mut(&mut self) -> Option<&mut Target> {
+        match self {
+            Action::Crash(t)
+            | Action::Restart(t)
+            | Action::Pause(t)
+            | Action::Isolate(t)
+            | Action::DiskLoss(t)
+            | Action::Corrupt(t)
+            | Action::Leave(t)
+            | Action::RemoveManager(t)
+            | Action::DrainManager(t)
+            | Action::Clock { target: t, .. } => Some(t),
+            _ => None,
+        }
+    }
+
     /// The action's key in a scenario file (`"crash"`, `"one_way"`, …).
     pub fn kind(&self) -> &'static str {
         match self {

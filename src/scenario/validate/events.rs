@@ -579,39 +579,13 @@ impl Validator<'_, '_> {
             return Ok(Action::AddManager(id.clone()));
         }
         if let Some(t) = &e.remove_manager {
-            let target = self.target(t, &key("remove_manager"), names, false)?;
-            let is_manager = match &target {
-                Target::Id(id) => names.managers.contains(id),
-                Target::Leader | Target::AnyManager => true,
-                Target::AnyNode | Target::Primary(_) => false,
-            };
-            if !is_manager {
-                return Err(self.err(
-                    t.span(),
-                    key("remove_manager"),
-                    format!(
-                        "`remove_manager` drops a manager from the Raft group: expected a manager id, leader or any-manager, got {target}"
-                    ),
-                ));
-            }
+            let what = "drops a manager from the Raft group";
+            let target = self.manager_target(t, &key("remove_manager"), names, what)?;
             return Ok(Action::RemoveManager(target));
         }
         if let Some(t) = &e.drain_manager {
-            let target = self.target(t, &key("drain_manager"), names, false)?;
-            let is_manager = match &target {
-                Target::Id(id) => names.managers.contains(id),
-                Target::Leader | Target::AnyManager => true,
-                Target::AnyNode | Target::Primary(_) => false,
-            };
-            if !is_manager {
-                return Err(self.err(
-                    t.span(),
-                    key("drain_manager"),
-                    format!(
-                        "`drain_manager` keeps a manager from leading: expected a manager id, leader or any-manager, got {target}"
-                    ),
-                ));
-            }
+            let what = "keeps a manager from leading";
+            let target = self.manager_target(t, &key("drain_manager"), names, what)?;
             return Ok(Action::DrainManager(target));
         }
         // `event` counted exactly one action before calling here.
@@ -619,6 +593,35 @@ impl Validator<'_, '_> {
     }
 
     /// A process or selector; `"*"` only where `star` allows it.
+    /// A target that must be a manager (`remove_manager`, `drain_manager`):
+    /// a manager id, `leader` or `any-manager`; `what` says what the action
+    /// does, for the error.
+    fn manager_target(
+        &self,
+        value: &Sp<String>,
+        key: &str,
+        names: &Names<'_>,
+        what: &str,
+    ) -> R<Target> {
+        let target = self.target(value, key, names, false)?;
+        let is_manager = match &target {
+            Target::Id(id) => names.managers.contains(id),
+            Target::Leader | Target::AnyManager => true,
+            Target::AnyNode | Target::Primary(_) => false,
+        };
+        if !is_manager {
+            let action = key.rsplit('.').next().unwrap_or(key);
+            return Err(self.err(
+                value.span(),
+                key,
+                format!(
+                    "`{action}` {what}: expected a manager id, leader or any-manager, got {target}"
+                ),
+            ));
+        }
+        Ok(target)
+    }
+
     fn target(&self, value: &Sp<String>, key: &str, names: &Names<'_>, star: bool) -> R<Target> {
         let s = value.get_ref().as_str();
         match s {
