@@ -414,8 +414,8 @@ join = "n8"
             },
             Action::Isolate(Target::AnyNode),
             Action::Link {
-                from: "n1".into(),
-                to: "n2".into(),
+                from: id("n1"),
+                to: id("n2"),
                 latency: Some([d("50ms"), d("80ms")]),
                 drop: Some(0.3),
                 duplicate: None,
