@@ -155,6 +155,11 @@ pub fn entry(bug: Bug) -> Entry {
             "converged",
             "a lost caught-up declaration is never resent; the replica catches up for ever",
         ),
+        Bug::ReseedFromBehindCopy => (
+            "recovery",
+            "durability",
+            "a partition with no in-sync copy is re-seeded from a copy that fell behind",
+        ),
     };
     Entry {
         name: bug.name(),

@@ -96,11 +96,17 @@ pub enum Bug {
     /// lost, it is not resent, and the follower stays catching up until
     /// the next write.
     CaughtUpSentOnce,
+    /// Recovery: a partition with no replica in sync is re-seeded from
+    /// every live stored copy, whatever the epoch at which it was last in
+    /// sync, and without waiting for the listed nodes not heard from: a
+    /// copy that fell behind becomes primary and acknowledged writes that
+    /// only the newer copies held are lost.
+    ReseedFromBehindCopy,
 }
 
 impl Bug {
     /// Every planted bug.
-    pub const ALL: [Bug; 27] = [
+    pub const ALL: [Bug; 28] = [
         Bug::VoteWithoutLogCheck,
         Bug::CommitOldTermByCounting,
         Bug::VoteBeforeFsync,
@@ -128,6 +134,7 @@ impl Bug {
         Bug::StaleInstallWindsBack,
         Bug::AbandonUnconfirmedCopy,
         Bug::CaughtUpSentOnce,
+        Bug::ReseedFromBehindCopy,
     ];
 
     /// The name used on the command line.
@@ -160,6 +167,7 @@ impl Bug {
             Bug::StaleInstallWindsBack => "stale-install-winds-back",
             Bug::AbandonUnconfirmedCopy => "abandon-unconfirmed-copy",
             Bug::CaughtUpSentOnce => "caught-up-sent-once",
+            Bug::ReseedFromBehindCopy => "reseed-from-behind-copy",
         }
     }
 }
