@@ -50,6 +50,7 @@ fn runs_for(bug: Bug) -> u64 {
         Bug::LearnerVotes => 10,           // on its base scenario, below
         Bug::AbandonUnconfirmedCopy => 10, // on its base scenario, below
         Bug::CaughtUpSentOnce => 10,       // on its base scenario, below
+        Bug::ReseedFromBehindCopy => 970,
     }
 }
 
