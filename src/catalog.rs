@@ -159,6 +159,10 @@ pub fn entry(bug: Bug) -> Entry {
             "raft",
             "leader_elected",
             "dead-server cleanup shrinks the group below min_voters; one more failure stalls it",
+        Bug::ReseedFromBehindCopy => (
+            "recovery",
+            "durability",
+            "a partition with no in-sync copy is re-seeded from a copy that fell behind",
         ),
     };
     Entry {

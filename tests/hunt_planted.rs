@@ -51,6 +51,7 @@ fn runs_for(bug: Bug) -> u64 {
         Bug::AbandonUnconfirmedCopy => 10, // on its base scenario, below
         Bug::CaughtUpSentOnce => 10,       // on its base scenario, below
         Bug::CleanupBelowFloor => 10,      // on its base scenario, below
+        Bug::ReseedFromBehindCopy => 970,
     }
 }
 

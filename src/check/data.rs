@@ -453,3 +453,90 @@ impl Checker for Available {
         ]
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stack::events::ReplicaState;
+
+    /// Feeds `evs` (process index, event) to a fresh `durability` and
+    /// judges the end of the run.
+    fn judge(evs: &[(u32, StackEvent)]) -> Vec<Violation> {
+        let names: Vec<String> = ["n1", "n2"].iter().map(|s| s.to_string()).collect();
+        let mut d = Durability::default();
+        let mut out = Vec::new();
+        for (seq, (p, e)) in evs.iter().enumerate() {
+            let ev = Event {
+                t: SimTime(seq as u64 * 1000),
+                p: ProcessId(*p),
+                seq: seq as u64,
+                cause: None,
+                kind: EventKind::App(e),
+            };
+            d.on_event(&ev, &names, &mut out);
+        }
+        let end = EndOfRun {
+            now: SimTime(evs.len() as u64 * 1000),
+            healed_at: SimTime(0),
+            deadline: None,
+            leader_deadline: None,
+            voters: None,
+        };
+        d.finish(&end, &mut out);
+        out
+    }
+
+    fn replica(state: ReplicaState, epoch: u64) -> StackEvent {
+        StackEvent::Replica {
+            partition: 0,
+            state,
+            epoch,
+            complete: true,
+            source: None,
+        }
+    }
+
+    fn holding(cells: Vec<[u64; 3]>) -> StackEvent {
+        StackEvent::Holding {
+            partition: 0,
+            in_sync: true,
+            index: cells.len() as u64,
+            cells,
+        }
+    }
+
+    /// n1 is primary in epoch 2 and acknowledges a write held by itself
+    /// alone; n2 last heard of epoch 1 (cut off since) and, at the end,
+    /// still calls its copy in sync without the write.
+    fn cut_off_claim(n2_epoch: u64) -> Vec<Violation> {
+        judge(&[
+            (0, replica(ReplicaState::Primary, 2)),
+            (1, replica(ReplicaState::Backup, n2_epoch)),
+            (
+                0,
+                StackEvent::Served {
+                    partition: 0,
+                    epoch: 2,
+                    f: OpF::Write,
+                    key: 5,
+                    value: Some(77),
+                    index: 1,
+                    copies: vec!["n1".into()],
+                },
+            ),
+            (0, holding(vec![[5, 77, 1]])),
+            (1, holding(Vec::new())),
+        ])
+    }
+
+    #[test]
+    fn an_in_sync_claim_counts_only_for_epochs_its_node_observed() {
+        // n2's claim speaks for epoch 1, not for the write of epoch 2: held.
+        assert_eq!(cut_off_claim(1), Vec::new());
+        // Had n2 observed epoch 2, its claim would have had to hold the write.
+        let v = cut_off_claim(2);
+        assert_eq!(v.len(), 1, "{v:?}");
+        assert_eq!(v[0].check, "durability");
+        assert!(v[0].detail.contains("missing on n2"), "{}", v[0].detail);
+    }
+}

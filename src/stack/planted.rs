@@ -102,11 +102,17 @@ pub enum Bug {
     /// more failure, and a floor voter returning with its disk is no
     /// longer counted.
     CleanupBelowFloor,
+    /// Recovery: a partition with no replica in sync is re-seeded from
+    /// every live stored copy, whatever the epoch at which it was last in
+    /// sync, and without waiting for the listed nodes not heard from: a
+    /// copy that fell behind becomes primary and acknowledged writes that
+    /// only the newer copies held are lost.
+    ReseedFromBehindCopy,
 }
 
 impl Bug {
     /// Every planted bug.
-    pub const ALL: [Bug; 28] = [
+    pub const ALL: [Bug; 29] = [
         Bug::VoteWithoutLogCheck,
         Bug::CommitOldTermByCounting,
         Bug::VoteBeforeFsync,
@@ -135,6 +141,7 @@ impl Bug {
         Bug::AbandonUnconfirmedCopy,
         Bug::CaughtUpSentOnce,
         Bug::CleanupBelowFloor,
+        Bug::ReseedFromBehindCopy,
     ];
 
     /// The name used on the command line.
@@ -168,6 +175,7 @@ impl Bug {
             Bug::AbandonUnconfirmedCopy => "abandon-unconfirmed-copy",
             Bug::CaughtUpSentOnce => "caught-up-sent-once",
             Bug::CleanupBelowFloor => "cleanup-below-floor",
+            Bug::ReseedFromBehindCopy => "reseed-from-behind-copy",
         }
     }
 }
