@@ -172,14 +172,13 @@ fn named(a: &Action) -> Vec<String> {
         return id(t);
     }
     match a {
-        Action::OneWay { from, to } => [id(from), id(to)].concat(),
         Action::Partition(groups) => groups
             .iter()
             .flatten()
             .filter(|n| *n != "*")
             .cloned()
             .collect(),
-        Action::Link { from, to, .. } => vec![from.clone(), to.clone()],
+        Action::OneWay { from, to } | Action::Link { from, to, .. } => [id(from), id(to)].concat(),
         Action::Join { id, .. } | Action::Impostor(id) | Action::AddManager(id) => {
             vec![id.clone()]
         }

@@ -89,6 +89,13 @@ struct Mem {
     version: u64,
 }
 
+/// The data nodes that can host replicas: how many, over how many zones.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Remaining {
+    nodes: usize,
+    zones: usize,
+}
+
 /// What changed in the view.
 enum Change {
     /// A member changed (`before` is its previous state, if it had one).
@@ -256,20 +263,59 @@ impl MapView {
         load
     }
 
+    /// The data nodes that remain to host replicas, judged by the nodes
+    /// themselves: members of the committed map that were not
+    /// decommissioned (not draining, not removed) whose process is up by
+    /// its own events (not in `down`) — whether or not the leader's health
+    /// view holds them alive. Their number and their distinct zones.
+    fn remaining(&self, down: &BTreeSet<String>) -> Remaining {
+        let up = || {
+            self.members.iter().filter(|(n, m)| {
+                matches!(m.state, MemberState::Alive | MemberState::Dead) && !down.contains(*n)
+            })
+        };
+        Remaining {
+            nodes: up().count(),
+            zones: up()
+                .map(|(_, m)| m.zone.as_str())
+                .collect::<BTreeSet<_>>()
+                .len(),
+        }
+    }
+
+    /// The remaining nodes as the leader's map counts them (alive members).
+    fn alive_remaining(&self) -> Remaining {
+        Remaining {
+            nodes: self.alive_count(),
+            zones: self.alive_zones(),
+        }
+    }
+
     /// Why partition `p` is not converged, if it is not. A replica counts
-    /// only where its node says it serves the data at the committed epoch.
-    fn unconverged(&self, p: u32, rf: usize, copies: &Copies) -> Option<String> {
+    /// only where its node says it serves the data at the committed epoch
+    /// and its process is up (not in `down`); the partition wants
+    /// `min(rf, remaining nodes)` of them, over as many zones as those
+    /// nodes span.
+    fn unconverged(
+        &self,
+        p: u32,
+        rf: usize,
+        copies: &Copies,
+        remaining: Remaining,
+        down: &BTreeSet<String>,
+    ) -> Option<String> {
         let Some(part) = self.parts.get(&p) else {
             return Some(format!("p{p} was never placed"));
         };
-        let want = rf.min(self.alive_count());
+        let want = rf.min(remaining.nodes);
         if !part.catching_up.is_empty() {
             return Some(format!(
                 "p{p}: {} still catching up",
                 part.catching_up.join(",")
             ));
         }
-        let serving = |n: &String| self.alive(n) && copies.serves(p, n, part.epoch);
+        let serving =
+            |n: &String| self.alive(n) && !down.contains(n) && copies.serves(p, n, part.epoch);
         let on_alive = part.in_sync.iter().filter(|n| serving(n)).count();
         if on_alive != want {
             let unconfirmed: Vec<&str> = part
@@ -320,7 +366,7 @@ impl MapView {
             .filter(|n| serving(n))
             .map(|n| self.zone(n))
             .collect();
-        let need = want.min(self.alive_zones());
+        let need = want.min(remaining.zones);
         if zones.len() < need {
             return Some(format!("p{p} spans {} zones, {need} possible", zones.len()));
         }
@@ -756,9 +802,13 @@ impl Checker for Auth {
 
 // ---------------------------------------------------------------------------
 
-/// `converged`: every partition has `min(RF, alive)` in-sync replicas on
-/// alive members — each confirmed by its node: a complete copy, in sync,
-/// at the committed epoch — spanning the zones they can, an alive primary
+/// `converged`: every partition has `min(RF, remaining)` in-sync replicas
+/// on alive members whose process is up — each confirmed by its node: a
+/// complete copy, in sync, at the committed epoch — spanning the zones
+/// they can, where `remaining` counts the members not decommissioned whose
+/// process is up by its own events (a node the leader holds dead while it
+/// runs still counts: the factor is owed whenever enough nodes remain),
+/// an alive primary
 /// that says it is one, nothing catching up or left on draining members,
 /// continuously from the deadline (`[expect] converged_by`, else the last
 /// fault plus [`CONVERGE_GRACE`]) to the end.
@@ -797,12 +847,18 @@ pub struct Converged {
     clocks: BTreeMap<String, Clock>,
     /// The first death declared by a monitor just back from being away.
     hasty: Option<String>,
+    /// The nodes that remain to host replicas ([`MapView::remaining`]),
+    /// counted again after a member change or a crash or start.
+    remaining: Option<Remaining>,
 }
 
 impl Converged {
     fn recheck(&mut self, t: SimTime, only: Option<u32>) {
         let Some(s) = &self.view.settings else { return };
         let rf = s.rf;
+        let remaining = *self
+            .remaining
+            .get_or_insert_with(|| self.view.remaining(&self.down));
         // A range, not a collected list: the count comes from the trace.
         let all = match only {
             Some(p) => p..=p,
@@ -810,7 +866,10 @@ impl Converged {
             None => 0..=s.partitions - 1,
         };
         for p in all {
-            match self.view.unconverged(p, rf, &self.copies) {
+            match self
+                .view
+                .unconverged(p, rf, &self.copies, remaining, &self.down)
+            {
                 Some(why) => {
                     self.bad.insert(p, why);
                 }
@@ -855,10 +914,18 @@ impl Checker for Converged {
                 if self.view.alive(who) || self.view.state(who) == Some(MemberState::Draining) {
                     self.crashed_at.entry(who.to_string()).or_insert(ev.t);
                 }
+                if self.view.state(who).is_some() {
+                    self.remaining = None;
+                    self.recheck(ev.t, None);
+                }
             }
             EventKind::Start | EventKind::Restart => {
                 self.down.remove(who);
                 self.crashed_at.remove(who);
+                if self.view.state(who).is_some() {
+                    self.remaining = None;
+                    self.recheck(ev.t, None);
+                }
             }
             EventKind::Pause => {
                 self.paused_at.insert(who.to_string(), ev.t);
@@ -923,6 +990,7 @@ impl Checker for Converged {
                 match self.view.on_event(app) {
                     Some(Change::Partition { p, .. }) => self.recheck(ev.t, Some(p)),
                     Some(Change::Member { node, before, now }) => {
+                        self.remaining = None;
                         if now == Some(MemberState::Dead) && before != Some(MemberState::Dead) {
                             if let Some(t0) = self.crashed_at.remove(&node) {
                                 if self.detection_us.len() < MAX_SAMPLES {
@@ -971,7 +1039,12 @@ impl Checker for Converged {
         };
         let detail = match (self.since, self.bad.first_key_value()) {
             (_, Some((_, why))) => Some(format!(
-                "not converged at the end ({} partitions off; first: {why})",
+                "not converged {} ({} partitions off; first: {why})",
+                if end.now == deadline {
+                    format!("at the deadline {:.3}s", deadline.0 as f64 / 1e6)
+                } else {
+                    "at the end".to_string()
+                },
                 self.bad.len()
             )),
             (Some(t), None) if t > deadline => Some(format!(
@@ -1140,8 +1213,14 @@ impl Checker for Balanced {
 
     fn finish(&mut self, _end: &EndOfRun, out: &mut Vec<Violation>) {
         let Some(s) = &self.view.settings else { return };
-        let converged =
-            (0..s.partitions).all(|p| self.view.unconverged(p, s.rf, &self.copies).is_none());
+        // Judged on the leader's own count of alive members (a shortfall
+        // against the nodes that remain is `converged`'s to report).
+        let (remaining, nobody) = (self.view.alive_remaining(), BTreeSet::new());
+        let converged = (0..s.partitions).all(|p| {
+            self.view
+                .unconverged(p, s.rf, &self.copies, remaining, &nobody)
+                .is_none()
+        });
         if !converged {
             return; // `converged` says why
         }

@@ -333,13 +333,18 @@ pub const AVAILABLE_GRACE: SimDuration = SimDuration::from_secs(5);
 /// The share of operations after the grace that may time out.
 const MAX_INFO_SHARE: f64 = 0.1;
 
-/// `available` (liveness): operations invoked once the faults healed (and
-/// `[expect] converged_by`, or a grace of 5 s, passed) complete — at most
-/// a tenth of them may end `info`.
+/// `available` (liveness, DESIGN §4: "client operations succeed again"):
+/// of the operations invoked once the faults healed (and `[expect]
+/// converged_by`, or a grace of 5 s, passed), at most a tenth may fail to
+/// succeed, and at least one must succeed. Only `ok` is success: an `info`
+/// (no answer), an operation still open after the grace, and a refused
+/// read or write (`fail`: certainly not applied) are not. A compare-and-set
+/// that ends `fail` counts for neither side: the history cannot tell a
+/// comparison that did not hold (the primary answered) from a refusal.
 #[derive(Default)]
 pub struct Available {
-    open: BTreeMap<u64, SimTime>,
-    done: Vec<(SimTime, OpType)>,
+    open: BTreeMap<u64, (SimTime, OpF)>,
+    done: Vec<(SimTime, OpType, OpF)>,
     ok: u64,
     info: u64,
     fail: u64,
@@ -362,12 +367,15 @@ impl Checker for Available {
         _names: &[String],
         _out: &mut Vec<Violation>,
     ) {
-        let EventKind::App(StackEvent::Op { process, kind, .. }) = ev.kind else {
+        let EventKind::App(StackEvent::Op {
+            process, kind, f, ..
+        }) = ev.kind
+        else {
             return;
         };
         match kind {
             OpType::Invoke => {
-                self.open.insert(*process, ev.t);
+                self.open.insert(*process, (ev.t, *f));
             }
             done => {
                 match done {
@@ -375,8 +383,8 @@ impl Checker for Available {
                     OpType::Fail => self.fail += 1,
                     _ => self.info += 1,
                 }
-                if let Some(t) = self.open.remove(process) {
-                    self.done.push((t, *done));
+                if let Some((t, f)) = self.open.remove(process) {
+                    self.done.push((t, *done, f));
                 }
             }
         }
@@ -387,31 +395,47 @@ impl Checker for Available {
             .deadline
             .unwrap_or(end.healed_at + AVAILABLE_GRACE)
             .max(end.healed_at);
-        let after: Vec<OpType> = self
+        let after: Vec<(OpType, OpF)> = self
             .done
             .iter()
-            .filter(|(t, _)| *t >= settle)
-            .map(|(_, k)| *k)
+            .filter(|(t, ..)| *t >= settle)
+            .map(|(_, k, f)| (*k, *f))
             .collect();
-        // Operations still open at the end count as timed out if they are
+        // Operations still open at the end count as unanswered if they are
         // older than a few seconds (a hung cluster answers nothing).
         let hung = self
             .open
             .values()
-            .filter(|t| **t >= settle && end.now.saturating_since(**t) > AVAILABLE_GRACE)
+            .filter(|(t, _)| *t >= settle && end.now.saturating_since(*t) > AVAILABLE_GRACE)
             .count();
-        let total = after.len() + hung;
-        if total == 0 {
+        if after.is_empty() && hung == 0 {
             self.nothing_after = Some(settle);
             return;
         }
-        let unknown = after.iter().filter(|k| **k == OpType::Info).count() + hung;
-        if unknown as f64 > MAX_INFO_SHARE * total as f64 {
+        let count =
+            |want: &dyn Fn(OpType, OpF) -> bool| after.iter().filter(|(k, f)| want(*k, *f)).count();
+        let ok = count(&|k, _| k == OpType::Ok);
+        let unanswered = count(&|k, _| k == OpType::Info) + hung;
+        let refused = count(&|k, f| k == OpType::Fail && f != OpF::Cas);
+        let cas_failed = count(&|k, f| k == OpType::Fail && f == OpF::Cas);
+        let judged = ok + unanswered + refused;
+        let not_ok = unanswered + refused;
+        let detail = if ok == 0 {
+            Some(format!(
+                "after {settle}, none of {} client operations succeeded ({unanswered} unanswered, {refused} refused, {cas_failed} compare-and-sets failed)",
+                judged + cas_failed
+            ))
+        } else if not_ok as f64 > MAX_INFO_SHARE * judged as f64 {
+            Some(format!(
+                "after {settle}, {not_ok} of {judged} client operations did not succeed ({unanswered} unanswered, {refused} refused)"
+            ))
+        } else {
+            None
+        };
+        if let Some(detail) = detail {
             out.push(Violation {
                 check: "available",
-                detail: format!(
-                    "after {settle}, {unknown} of {total} client operations got no answer"
-                ),
+                detail,
             });
         }
     }

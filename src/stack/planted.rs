@@ -96,11 +96,17 @@ pub enum Bug {
     /// lost, it is not resent, and the follower stays catching up until
     /// the next write.
     CaughtUpSentOnce,
+    /// Raft: dead-server cleanup removes voters that stay down whatever is
+    /// left, below `min_voters` (the floor Consul's autopilot calls
+    /// `min_quorum`): the group shrinks to voters that cannot outlive one
+    /// more failure, and a floor voter returning with its disk is no
+    /// longer counted.
+    CleanupBelowFloor,
 }
 
 impl Bug {
     /// Every planted bug.
-    pub const ALL: [Bug; 27] = [
+    pub const ALL: [Bug; 28] = [
         Bug::VoteWithoutLogCheck,
         Bug::CommitOldTermByCounting,
         Bug::VoteBeforeFsync,
@@ -128,6 +134,7 @@ impl Bug {
         Bug::StaleInstallWindsBack,
         Bug::AbandonUnconfirmedCopy,
         Bug::CaughtUpSentOnce,
+        Bug::CleanupBelowFloor,
     ];
 
     /// The name used on the command line.
@@ -160,6 +167,7 @@ impl Bug {
             Bug::StaleInstallWindsBack => "stale-install-winds-back",
             Bug::AbandonUnconfirmedCopy => "abandon-unconfirmed-copy",
             Bug::CaughtUpSentOnce => "caught-up-sent-once",
+            Bug::CleanupBelowFloor => "cleanup-below-floor",
         }
     }
 }
@@ -177,6 +185,7 @@ impl From<RaftBug> for Bug {
             RaftBug::PreVotesCountAsVotes => Bug::PreVotesCountAsVotes,
             RaftBug::VoteTwiceInTerm => Bug::VoteTwiceInTerm,
             RaftBug::RestartCommitsLog => Bug::RestartCommitsLog,
+            RaftBug::CleanupBelowFloor => Bug::CleanupBelowFloor,
         }
     }
 }
