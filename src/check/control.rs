@@ -29,6 +29,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::json;
 
 use super::{Checker, EndOfRun};
+use crate::sim::clock::Clock;
 use crate::sim::{Event, EventKind, ProcessId, SimDuration, SimTime, Violation};
 use crate::stack::consensus::RaftEvent;
 use crate::stack::events::{MemberChange, ReplicaState, StackEvent};
@@ -234,25 +235,6 @@ impl MapView {
 
     fn zone(&self, node: &str) -> &str {
         self.members.get(node).map_or("", |m| m.zone.as_str())
-    }
-
-    /// In-sync replicas of `part` (partition `p`) on usable members whose
-    /// node reports a complete copy.
-    fn in_sync_usable(&self, p: u32, part: &Part, copies: &Copies) -> usize {
-        part.in_sync
-            .iter()
-            .filter(|n| self.usable(n) && copies.complete(p, n))
-            .count()
-    }
-
-    /// Zones of those replicas.
-    fn zones_in_sync_usable(&self, p: u32, part: &Part, copies: &Copies) -> usize {
-        part.in_sync
-            .iter()
-            .filter(|n| self.usable(n) && copies.complete(p, n))
-            .map(|n| self.zone(n))
-            .collect::<BTreeSet<_>>()
-            .len()
     }
 
     fn alive_count(&self) -> usize {
@@ -643,10 +625,45 @@ impl Checker for MapMonotonic {
 /// no node calls a copy complete without a transfer from a node holding
 /// one while the data exists elsewhere, and no partition loses its last
 /// complete copy but by a disk loss.
+///
+/// A disk loss is a fact the leader learns only later: the node stops
+/// heartbeating, and the map says so when it is committed dead or when the
+/// node registers again. Until then — at most `dead_after` after the loss —
+/// a change the leader planned on the copies that disk held is judged as
+/// though they were still there (the planner could not have seen it).
 #[derive(Debug, Default)]
 pub struct Placement {
     view: MapView,
     copies: Copies,
+    /// Nodes whose disk was lost and of which the map has said nothing
+    /// since: when, and the partitions they held complete copies of.
+    unseen_loss: BTreeMap<String, (SimTime, BTreeSet<u32>)>,
+    /// The health monitor's `dead_after`.
+    dead_after: SimDuration,
+}
+
+impl Placement {
+    /// In-sync replicas of `part` on usable members whose node reports a
+    /// complete copy, or whose copy a disk loss took that the leader could
+    /// not know of yet at `t`; and their zones.
+    fn in_sync_counted(&self, p: u32, part: &Part, t: SimTime) -> (usize, usize) {
+        let unseen = |n: &str| {
+            self.unseen_loss.get(n).is_some_and(|(at, held)| {
+                held.contains(&p) && t.saturating_since(*at) <= self.dead_after
+            })
+        };
+        let counted: Vec<&String> = part
+            .in_sync
+            .iter()
+            .filter(|n| self.view.usable(n) && (self.copies.complete(p, n) || unseen(n)))
+            .collect();
+        let zones = counted
+            .iter()
+            .map(|n| self.view.zone(n))
+            .collect::<BTreeSet<_>>()
+            .len();
+        (counted.len(), zones)
+    }
 }
 
 impl Checker for Placement {
@@ -655,6 +672,18 @@ impl Checker for Placement {
     }
 
     fn on_event(&mut self, ev: &Event<'_, StackEvent>, names: &[String], out: &mut Vec<Violation>) {
+        if let EventKind::DiskLoss = ev.kind {
+            let who = ev.p.name_in(names);
+            let c = &self.copies;
+            let held: BTreeSet<u32> = c
+                .held
+                .keys()
+                .chain(c.genesis.keys())
+                .copied()
+                .filter(|&p| c.complete(p, who))
+                .collect();
+            self.unseen_loss.insert(who.to_string(), (ev.t, held));
+        }
         if let Some((_, detail)) = self.copies.on_event(ev, names) {
             out.push(Violation {
                 check: "placement",
@@ -663,11 +692,20 @@ impl Checker for Placement {
             return;
         }
         let EventKind::App(app) = ev.kind else { return };
-        let Some(Change::Partition { p, old }) = self.view.on_event(app) else {
-            return;
+        if let StackEvent::PlacementConfig { dead_after_us, .. } = app {
+            self.dead_after = SimDuration(*dead_after_us);
+        }
+        let p = match self.view.on_event(app) {
+            Some(Change::Partition { p, old }) => (p, old),
+            Some(Change::Member { node, .. }) => {
+                // The map has news of the node: the leader has learnt of it.
+                self.unseen_loss.remove(&node);
+                return;
+            }
+            None => return,
         };
+        let (p, old) = p;
         let v = &self.view;
-        let copies = &self.copies;
         let new = &v.parts[&p];
         let mut seen = BTreeSet::new();
         if let Some(dup) = new.nodes().find(|n| !seen.insert(n.as_str())) {
@@ -686,7 +724,7 @@ impl Checker for Placement {
         if removed_live.is_empty() {
             return;
         }
-        let left = v.in_sync_usable(p, new, copies);
+        let (left, after) = self.in_sync_counted(p, new, ev.t);
         if left < s.rf {
             out.push(Violation {
                 check: "placement",
@@ -701,10 +739,7 @@ impl Checker for Placement {
             return;
         }
         let need = s.rf.min(v.alive_zones());
-        let (before, after) = (
-            v.zones_in_sync_usable(p, &old, copies),
-            v.zones_in_sync_usable(p, new, copies),
-        );
+        let before = self.in_sync_counted(p, &old, ev.t).1;
         if after < before.min(need) {
             out.push(Violation {
                 check: "placement",
@@ -808,8 +843,8 @@ pub struct Converged {
     paused_at: BTreeMap<String, SimTime>,
     /// Per manager: when it last came back from being away, and for how long.
     back: BTreeMap<String, (SimTime, SimDuration)>,
-    /// Clock offsets per process (to tell a forward jump).
-    offsets: BTreeMap<String, i64>,
+    /// Clocks per process (to tell a forward jump of local time).
+    clocks: BTreeMap<String, Clock>,
     /// The first death declared by a monitor just back from being away.
     hasty: Option<String>,
     /// The nodes that remain to host replicas ([`MapView::remaining`]),
@@ -903,11 +938,22 @@ impl Checker for Converged {
                 }
                 self.paused.remove(who);
             }
-            EventKind::Clock { offset_us, .. } => {
-                let before = self.offsets.insert(who.to_string(), offset_us).unwrap_or(0);
-                if offset_us > before {
-                    let jump = SimDuration((offset_us - before).unsigned_abs());
-                    self.back.insert(who.to_string(), (ev.t, jump));
+            EventKind::Clock {
+                offset_us,
+                drift_ppm,
+            } => {
+                // The jump is what local time does at this instant: a new
+                // drift moves the offset with it (a clock set to run slow
+                // from now on gets a larger offset, not a jump ahead).
+                let new = Clock {
+                    offset_us,
+                    drift_ppm,
+                };
+                let old = self.clocks.insert(who.to_string(), new).unwrap_or_default();
+                let (before, after) = (old.local(ev.t), new.local(ev.t));
+                if after > before {
+                    self.back
+                        .insert(who.to_string(), (ev.t, after.saturating_since(before)));
                 }
             }
             EventKind::App(app) => {
