@@ -17,8 +17,8 @@ const SEEDS: Range<u64> = 0..50;
 
 #[test]
 fn two_changes_at_once_is_caught_by_election_safety() {
-    // The leader removes the lost m2 and, without waiting for that change
-    // to commit, adds its new incarnation as a learner.
+    // The leader adds m2's new incarnation as a learner and, without
+    // waiting for that change to commit, goes on to the next one.
     common::first_catching_seed(
         Bug::TwoChangesAtOnce,
         "manager-replacement",
