@@ -235,8 +235,8 @@ fn manager_chaos(rng: &mut ChaCha8Rng, s: &mut Scenario) {
             at: SimTime(0),
             until: Some(SimTime(rng::uniform_u64(rng, end_ms / 3, end_ms) * 1000)),
             action: Action::Link {
-                from,
-                to,
+                from: Target::Id(from),
+                to: Target::Id(to),
                 latency: Some([SimDuration::from_millis(lat), SimDuration::from_millis(lat)]),
                 drop: None,
                 duplicate: None,

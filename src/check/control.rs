@@ -29,6 +29,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::json;
 
 use super::{Checker, EndOfRun};
+use crate::sim::clock::Clock;
 use crate::sim::{Event, EventKind, ProcessId, SimDuration, SimTime, Violation};
 use crate::stack::consensus::RaftEvent;
 use crate::stack::events::{MemberChange, ReplicaState, StackEvent};
@@ -95,6 +96,13 @@ struct Mem {
     zone: String,
     capacity: u32,
     version: u64,
+}
+
+/// The data nodes that can host replicas: how many, over how many zones.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Remaining {
+    nodes: usize,
+    zones: usize,
 }
 
 /// What changed in the view.
@@ -255,25 +263,6 @@ impl MapView {
         self.members.get(node).map_or("", |m| m.zone.as_str())
     }
 
-    /// In-sync replicas of `part` (partition `p`) on usable members whose
-    /// node reports a complete copy.
-    fn in_sync_usable(&self, p: u32, part: &Part, copies: &Copies) -> usize {
-        part.in_sync
-            .iter()
-            .filter(|n| self.usable(n) && copies.complete(p, n))
-            .count()
-    }
-
-    /// Zones of those replicas.
-    fn zones_in_sync_usable(&self, p: u32, part: &Part, copies: &Copies) -> usize {
-        part.in_sync
-            .iter()
-            .filter(|n| self.usable(n) && copies.complete(p, n))
-            .map(|n| self.zone(n))
-            .collect::<BTreeSet<_>>()
-            .len()
-    }
-
     fn alive_count(&self) -> usize {
         self.alive_count
     }
@@ -300,20 +289,59 @@ impl MapView {
         load
     }
 
+    /// The data nodes that remain to host replicas, judged by the nodes
+    /// themselves: members of the committed map that were not
+    /// decommissioned (not draining, not removed) whose process is up by
+    /// its own events (not in `down`) — whether or not the leader's health
+    /// view holds them alive. Their number and their distinct zones.
+    fn remaining(&self, down: &BTreeSet<String>) -> Remaining {
+        let up = || {
+            self.members.iter().filter(|(n, m)| {
+                matches!(m.state, MemberState::Alive | MemberState::Dead) && !down.contains(*n)
+            })
+        };
+        Remaining {
+            nodes: up().count(),
+            zones: up()
+                .map(|(_, m)| m.zone.as_str())
+                .collect::<BTreeSet<_>>()
+                .len(),
+        }
+    }
+
+    /// The remaining nodes as the leader's map counts them (alive members).
+    fn alive_remaining(&self) -> Remaining {
+        Remaining {
+            nodes: self.alive_count(),
+            zones: self.alive_zones(),
+        }
+    }
+
     /// Why partition `p` is not converged, if it is not. A replica counts
-    /// only where its node says it serves the data at the committed epoch.
-    fn unconverged(&self, p: u32, rf: usize, copies: &Copies) -> Option<String> {
+    /// only where its node says it serves the data at the committed epoch
+    /// and its process is up (not in `down`); the partition wants
+    /// `min(rf, remaining nodes)` of them, over as many zones as those
+    /// nodes span.
+    fn unconverged(
+        &self,
+        p: u32,
+        rf: usize,
+        copies: &Copies,
+        remaining: Remaining,
+        down: &BTreeSet<String>,
+    ) -> Option<String> {
         let Some(part) = self.parts.get(&p) else {
             return Some(format!("p{p} was never placed"));
         };
-        let want = rf.min(self.alive_count());
+        let want = rf.min(remaining.nodes);
         if !part.catching_up.is_empty() {
             return Some(format!(
                 "p{p}: {} still catching up",
                 part.catching_up.join(",")
             ));
         }
-        let serving = |n: &String| self.alive(n) && copies.serves(p, n, part.epoch);
+        let serving =
+            |n: &String| self.alive(n) && !down.contains(n) && copies.serves(p, n, part.epoch);
         let on_alive = part.in_sync.iter().filter(|n| serving(n)).count();
         if on_alive != want {
             let unconfirmed: Vec<&str> = part
@@ -364,7 +392,7 @@ impl MapView {
             .filter(|n| serving(n))
             .map(|n| self.zone(n))
             .collect();
-        let need = want.min(self.alive_zones());
+        let need = want.min(remaining.zones);
         if zones.len() < need {
             return Some(format!("p{p} spans {} zones, {need} possible", zones.len()));
         }
@@ -623,10 +651,45 @@ impl Checker for MapMonotonic {
 /// no node calls a copy complete without a transfer from a node holding
 /// one while the data exists elsewhere, and no partition loses its last
 /// complete copy but by a disk loss.
+///
+/// A disk loss is a fact the leader learns only later: the node stops
+/// heartbeating, and the map says so when it is committed dead or when the
+/// node registers again. Until then — at most `dead_after` after the loss —
+/// a change the leader planned on the copies that disk held is judged as
+/// though they were still there (the planner could not have seen it).
 #[derive(Debug, Default)]
 pub struct Placement {
     view: MapView,
     copies: Copies,
+    /// Nodes whose disk was lost and of which the map has said nothing
+    /// since: when, and the partitions they held complete copies of.
+    unseen_loss: BTreeMap<String, (SimTime, BTreeSet<u32>)>,
+    /// The health monitor's `dead_after`.
+    dead_after: SimDuration,
+}
+
+impl Placement {
+    /// In-sync replicas of `part` on usable members whose node reports a
+    /// complete copy, or whose copy a disk loss took that the leader could
+    /// not know of yet at `t`; and their zones.
+    fn in_sync_counted(&self, p: u32, part: &Part, t: SimTime) -> (usize, usize) {
+        let unseen = |n: &str| {
+            self.unseen_loss.get(n).is_some_and(|(at, held)| {
+                held.contains(&p) && t.saturating_since(*at) <= self.dead_after
+            })
+        };
+        let counted: Vec<&String> = part
+            .in_sync
+            .iter()
+            .filter(|n| self.view.usable(n) && (self.copies.complete(p, n) || unseen(n)))
+            .collect();
+        let zones = counted
+            .iter()
+            .map(|n| self.view.zone(n))
+            .collect::<BTreeSet<_>>()
+            .len();
+        (counted.len(), zones)
+    }
 }
 
 impl Checker for Placement {
@@ -635,6 +698,18 @@ impl Checker for Placement {
     }
 
     fn on_event(&mut self, ev: &Event<'_, StackEvent>, names: &[String], out: &mut Vec<Violation>) {
+        if let EventKind::DiskLoss = ev.kind {
+            let who = ev.p.name_in(names);
+            let c = &self.copies;
+            let held: BTreeSet<u32> = c
+                .held
+                .keys()
+                .chain(c.genesis.keys())
+                .copied()
+                .filter(|&p| c.complete(p, who))
+                .collect();
+            self.unseen_loss.insert(who.to_string(), (ev.t, held));
+        }
         if let Some((_, detail)) = self.copies.on_event(ev, names) {
             out.push(Violation {
                 check: "placement",
@@ -643,11 +718,20 @@ impl Checker for Placement {
             return;
         }
         let EventKind::App(app) = ev.kind else { return };
-        let Some(Change::Partition { p, old }) = self.view.on_event(app) else {
-            return;
+        if let StackEvent::PlacementConfig { dead_after_us, .. } = app {
+            self.dead_after = SimDuration(*dead_after_us);
+        }
+        let p = match self.view.on_event(app) {
+            Some(Change::Partition { p, old }) => (p, old),
+            Some(Change::Member { node, .. }) => {
+                // The map has news of the node: the leader has learnt of it.
+                self.unseen_loss.remove(&node);
+                return;
+            }
+            None => return,
         };
+        let (p, old) = p;
         let v = &self.view;
-        let copies = &self.copies;
         let new = &v.parts[&p];
         let mut seen = BTreeSet::new();
         if let Some(dup) = new.nodes().find(|n| !seen.insert(n.as_str())) {
@@ -666,7 +750,7 @@ impl Checker for Placement {
         if removed_live.is_empty() {
             return;
         }
-        let left = v.in_sync_usable(p, new, copies);
+        let (left, after) = self.in_sync_counted(p, new, ev.t);
         if left < s.rf {
             out.push(Violation {
                 check: "placement",
@@ -681,10 +765,7 @@ impl Checker for Placement {
             return;
         }
         let need = s.rf.min(v.alive_zones());
-        let (before, after) = (
-            v.zones_in_sync_usable(p, &old, copies),
-            v.zones_in_sync_usable(p, new, copies),
-        );
+        let before = self.in_sync_counted(p, &old, ev.t).1;
         if after < before.min(need) {
             out.push(Violation {
                 check: "placement",
@@ -747,9 +828,13 @@ impl Checker for Auth {
 
 // ---------------------------------------------------------------------------
 
-/// `converged`: every partition has `min(RF, alive)` in-sync replicas on
-/// alive members — each confirmed by its node: a complete copy, in sync,
-/// at the committed epoch — spanning the zones they can, an alive primary
+/// `converged`: every partition has `min(RF, remaining)` in-sync replicas
+/// on alive members whose process is up — each confirmed by its node: a
+/// complete copy, in sync, at the committed epoch — spanning the zones
+/// they can, where `remaining` counts the members not decommissioned whose
+/// process is up by its own events (a node the leader holds dead while it
+/// runs still counts: the factor is owed whenever enough nodes remain),
+/// an alive primary
 /// that says it is one, nothing catching up or left on draining members,
 /// continuously from the deadline (`[expect] converged_by`, else the last
 /// fault plus [`CONVERGE_GRACE`]) to the end.
@@ -784,14 +869,17 @@ pub struct Converged {
     paused_at: BTreeMap<String, SimTime>,
     /// Per manager: when it last came back from being away, and for how long.
     back: BTreeMap<String, (SimTime, SimDuration)>,
-    /// Clock offsets per process (to tell a forward jump).
-    offsets: BTreeMap<String, i64>,
+    /// Clocks per process (to tell a forward jump of local time).
+    clocks: BTreeMap<String, Clock>,
     /// The first death declared by a monitor just back from being away.
     hasty: Option<String>,
     /// Nodes whose copies changed (a start, restart or disk loss) with no
-    /// recheck of their partitions since: rechecked at the next member
-    /// change, as a recheck of every partition would.
+    /// recheck of their partitions since: rechecked at the next change of
+    /// a member, as a recheck of every partition would.
     copies_changed: BTreeSet<String>,
+    /// The nodes that remain to host replicas ([`MapView::remaining`]),
+    /// per zone: kept as members change and their processes crash or start.
+    up_per_zone: BTreeMap<String, usize>,
 }
 
 impl Converged {
@@ -809,18 +897,52 @@ impl Converged {
         self.recheck_in(t, all);
     }
 
-    /// After a change of member `node`, with `before` the alive members and
-    /// zones before it: what a partition's judgement reads of the members
-    /// is the states and zones of the nodes it names, and the counts of
-    /// alive members and zones — unless those moved what a partition
-    /// wants, only the partitions naming `node` can have changed.
-    fn recheck_member(&mut self, t: SimTime, node: &str, before: (usize, usize)) {
+    /// [`MapView::remaining`], from the counts kept.
+    fn remaining(&self) -> Remaining {
+        Remaining {
+            nodes: self.up_per_zone.values().sum(),
+            zones: self.up_per_zone.len(),
+        }
+    }
+
+    /// The zone `node` counts in among the remaining nodes, if it does.
+    fn up_zone(&self, node: &str) -> Option<String> {
+        self.view
+            .members
+            .get(node)
+            .filter(|m| matches!(m.state, MemberState::Alive | MemberState::Dead))
+            .filter(|_| !self.down.contains(node))
+            .map(|m| m.zone.clone())
+    }
+
+    /// `node` counted in `before` (its zone), and counts as it is now.
+    fn recount(&mut self, before: Option<String>, node: &str) {
+        if let Some(z) = before
+            && let Some(n) = self.up_per_zone.get_mut(&z)
+        {
+            *n -= 1;
+            if *n == 0 {
+                self.up_per_zone.remove(&z);
+            }
+        }
+        if let Some(z) = self.up_zone(node) {
+            *self.up_per_zone.entry(z).or_default() += 1;
+        }
+    }
+
+    /// After a change of `node` (its member entry, or its process crashed
+    /// or started), with `before` the remaining nodes before it. A
+    /// partition's judgement reads the states, zones and processes of the
+    /// nodes it names, their copies, and what the remaining nodes let it
+    /// want: unless that moved, only the partitions naming `node` (or a
+    /// node whose copies changed since the last recheck) can have changed.
+    fn recheck_node(&mut self, t: SimTime, node: &str, before: Remaining) {
         let Some(s) = &self.view.settings else { return };
-        let want = |alive: usize, zones: usize| {
-            let want = s.rf.min(alive);
-            (want, want.min(zones))
+        let want = |r: Remaining| {
+            let want = s.rf.min(r.nodes);
+            (want, want.min(r.zones))
         };
-        if want(before.0, before.1) != want(self.view.alive_count(), self.view.alive_zones()) {
+        if want(before) != want(self.remaining()) {
             self.recheck(t, None);
             return;
         }
@@ -837,8 +959,13 @@ impl Converged {
     fn recheck_in(&mut self, t: SimTime, partitions: impl IntoIterator<Item = u32>) {
         let Some(s) = &self.view.settings else { return };
         let rf = s.rf;
+        let remaining = self.remaining();
+        debug_assert_eq!(remaining, self.view.remaining(&self.down));
         for p in partitions {
-            match self.view.unconverged(p, rf, &self.copies) {
+            match self
+                .view
+                .unconverged(p, rf, &self.copies, remaining, &self.down)
+            {
                 Some(why) => {
                     self.bad.insert(p, why);
                 }
@@ -885,15 +1012,25 @@ impl Checker for Converged {
         }
         match ev.kind {
             EventKind::Crash { .. } => {
+                let (remaining, counted) = (self.remaining(), self.up_zone(who));
                 self.down.insert(who.to_string());
+                self.recount(counted, who);
                 self.paused.remove(who);
                 if self.view.alive(who) || self.view.state(who) == Some(MemberState::Draining) {
                     self.crashed_at.entry(who.to_string()).or_insert(ev.t);
                 }
+                if self.view.state(who).is_some() {
+                    self.recheck_node(ev.t, who, remaining);
+                }
             }
             EventKind::Start | EventKind::Restart => {
+                let (remaining, counted) = (self.remaining(), self.up_zone(who));
                 self.down.remove(who);
+                self.recount(counted, who);
                 self.crashed_at.remove(who);
+                if self.view.state(who).is_some() {
+                    self.recheck_node(ev.t, who, remaining);
+                }
             }
             EventKind::Pause => {
                 self.paused_at.insert(who.to_string(), ev.t);
@@ -906,11 +1043,22 @@ impl Checker for Converged {
                 }
                 self.paused.remove(who);
             }
-            EventKind::Clock { offset_us, .. } => {
-                let before = self.offsets.insert(who.to_string(), offset_us).unwrap_or(0);
-                if offset_us > before {
-                    let jump = SimDuration((offset_us - before).unsigned_abs());
-                    self.back.insert(who.to_string(), (ev.t, jump));
+            EventKind::Clock {
+                offset_us,
+                drift_ppm,
+            } => {
+                // The jump is what local time does at this instant: a new
+                // drift moves the offset with it (a clock set to run slow
+                // from now on gets a larger offset, not a jump ahead).
+                let new = Clock {
+                    offset_us,
+                    drift_ppm,
+                };
+                let old = self.clocks.insert(who.to_string(), new).unwrap_or_default();
+                let (before, after) = (old.local(ev.t), new.local(ev.t));
+                if after > before {
+                    self.back
+                        .insert(who.to_string(), (ev.t, after.saturating_since(before)));
                 }
             }
             EventKind::App(app) => {
@@ -944,10 +1092,14 @@ impl Checker for Converged {
                 if let StackEvent::PlacementConfig { dead_after_us, .. } = app {
                     self.dead_after = SimDuration(*dead_after_us);
                 }
-                let counts = (self.view.alive_count(), self.view.alive_zones());
+                let (remaining, counted) = match app {
+                    StackEvent::Member { node, .. } => (self.remaining(), self.up_zone(node)),
+                    _ => (self.remaining(), None),
+                };
                 match self.view.on_event(app) {
                     Some(Change::Partition { p, .. }) => self.recheck(ev.t, Some(p)),
                     Some(Change::Member { node, before, now }) => {
+                        self.recount(counted, &node);
                         if now == Some(MemberState::Dead) && before != Some(MemberState::Dead) {
                             if let Some(t0) = self.crashed_at.remove(&node) {
                                 if self.detection_us.len() < MAX_SAMPLES {
@@ -957,7 +1109,7 @@ impl Checker for Converged {
                                 self.false_deaths += 1;
                             }
                         }
-                        self.recheck_member(ev.t, &node, counts);
+                        self.recheck_node(ev.t, &node, remaining);
                     }
                     None => {
                         if matches!(app, StackEvent::PlacementConfig { .. })
@@ -996,7 +1148,12 @@ impl Checker for Converged {
         };
         let detail = match (self.since, self.bad.first_key_value()) {
             (_, Some((_, why))) => Some(format!(
-                "not converged at the end ({} partitions off; first: {why})",
+                "not converged {} ({} partitions off; first: {why})",
+                if end.now == deadline {
+                    format!("at the deadline {:.3}s", deadline.0 as f64 / 1e6)
+                } else {
+                    "at the end".to_string()
+                },
                 self.bad.len()
             )),
             (Some(t), None) if t > deadline => Some(format!(
@@ -1164,8 +1321,14 @@ impl Checker for Balanced {
 
     fn finish(&mut self, _end: &EndOfRun, out: &mut Vec<Violation>) {
         let Some(s) = &self.view.settings else { return };
-        let converged =
-            (0..s.partitions).all(|p| self.view.unconverged(p, s.rf, &self.copies).is_none());
+        // Judged on the leader's own count of alive members (a shortfall
+        // against the nodes that remain is `converged`'s to report).
+        let (remaining, nobody) = (self.view.alive_remaining(), BTreeSet::new());
+        let converged = (0..s.partitions).all(|p| {
+            self.view
+                .unconverged(p, s.rf, &self.copies, remaining, &nobody)
+                .is_none()
+        });
         if !converged {
             return; // `converged` says why
         }
@@ -1341,10 +1504,11 @@ mod tests {
         }
     }
 
-    /// After every member change, `converged` (which rechecks only the
-    /// partitions a change can touch) holds exactly what judging every
-    /// partition again gives — over a seeded walk of member changes,
-    /// configurations, replica reports, restarts and disk losses.
+    /// After every change of a member (its entry, or its process crashing
+    /// or restarting), `converged` (which rechecks only the partitions a
+    /// change can touch) holds exactly what judging every partition again
+    /// gives — over a seeded walk of member changes, configurations,
+    /// replica reports, crashes, restarts and disk losses.
     #[test]
     fn converged_rechecks_after_a_member_change_equal_a_full_recheck() {
         let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
@@ -1423,8 +1587,14 @@ mod tests {
                     };
                     EventKind::App(&app)
                 }
-                (_, 8) => EventKind::Restart,
-                _ => EventKind::DiskLoss,
+                (_, 8) => {
+                    if next(2) == 0 {
+                        EventKind::Restart
+                    } else {
+                        EventKind::DiskLoss
+                    }
+                }
+                _ => EventKind::Crash { lost_writes: 0 },
             };
             let ev = Event {
                 t: SimTime(seq * 1000),
@@ -1434,9 +1604,19 @@ mod tests {
                 kind,
             };
             conv.on_event(&ev, &names, &mut out);
-            if matches!(ev.kind, EventKind::App(StackEvent::Member { .. })) {
+            let member = conv.view.state(ev.p.name_in(&names)).is_some();
+            if matches!(ev.kind, EventKind::App(StackEvent::Member { .. }))
+                || (member && matches!(ev.kind, EventKind::Crash { .. } | EventKind::Restart))
+            {
+                let remaining = conv.view.remaining(&conv.down);
+                assert_eq!(conv.remaining(), remaining, "after event {seq}");
                 let full: BTreeMap<u32, String> = (0..partitions)
-                    .filter_map(|p| conv.view.unconverged(p, 2, &conv.copies).map(|w| (p, w)))
+                    .filter_map(|p| {
+                        let why = conv
+                            .view
+                            .unconverged(p, 2, &conv.copies, remaining, &conv.down);
+                        why.map(|w| (p, w))
+                    })
                     .collect();
                 assert_eq!(conv.bad, full, "after event {seq}");
             }

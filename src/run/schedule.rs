@@ -48,8 +48,31 @@ impl<E: AppEvent + 'static> Timeline<E> {
         sut: &S,
         end: SimTime,
     ) {
+        self.advance(world, sut, end, true);
+    }
+
+    /// Runs `world` up to `t`, applying the steps due strictly before it:
+    /// the world as it stands at `t`, before anything happens at `t` (where
+    /// a deadline is judged). [`run_until`](Self::run_until) goes on from there.
+    pub fn run_before<P: Process<Event = E>, S: Selectors<P>>(
+        &mut self,
+        world: &mut World<P>,
+        sut: &S,
+        t: SimTime,
+    ) {
+        self.advance(world, sut, t, false);
+    }
+
+    fn advance<P: Process<Event = E>, S: Selectors<P>>(
+        &mut self,
+        world: &mut World<P>,
+        sut: &S,
+        end: SimTime,
+        steps_at_end: bool,
+    ) {
+        self.cut = 0;
         while let Some(step) = self.schedule.get(self.next) {
-            if step.at > end {
+            if step.at > end || (step.at == end && !steps_at_end) {
                 self.cut = self.schedule.len() - self.next;
                 break;
             }
@@ -287,6 +310,37 @@ impl<E: AppEvent + 'static> Applier<E> {
             }
             _ => None,
         };
+        // A link's ends may be selectors: resolve them now, so the trace
+        // names the concrete processes; its end acts on what the begin did.
+        let link = match (action, phase) {
+            (Action::Link { from, to, .. }, Phase::Begin) => {
+                let f = self.resolve(world, sut, from, Want::Any);
+                let t = self.resolve(world, sut, to, Want::Any);
+                for (sel, p) in [(from, f), (to, t)] {
+                    if sel.is_selector() && self.resolutions.len() < MAX_RESOLUTIONS {
+                        let to = p.map_or("nothing (no process matched)", |p| world.name(p));
+                        self.resolutions
+                            .push(format!("{kind} {sel} → {to} at {}", step.at));
+                    }
+                }
+                match (f, t) {
+                    (Some(f), Some(t)) if f != t => Some((f, t)),
+                    _ => {
+                        let text = format!(
+                            "begin {action}: its ends do not resolve to two processes now; nothing happens"
+                        );
+                        self.trace(world, ProcessId::SIM, StepEvent::Note { text: &text });
+                        return;
+                    }
+                }
+            }
+            (Action::Link { .. }, Phase::End) if !self.one_way_details.contains_key(&fault) => {
+                let text = format!("end {action}: its begin did nothing; nothing happens");
+                self.trace(world, ProcessId::SIM, StepEvent::Note { text: &text });
+                return;
+            }
+            _ => None,
+        };
         let names_of = |ps: &[ProcessId]| -> String {
             ps.iter()
                 .map(|p| world.name(*p))
@@ -303,13 +357,36 @@ impl<E: AppEvent + 'static> Applier<E> {
                     .unwrap_or_else(|| action.to_string()),
             },
             (_, None, Some((f, t))) => format!("one_way {} -> {}", names_of(f), names_of(t)),
+            (
+                Action::Link {
+                    latency,
+                    drop,
+                    duplicate,
+                    ..
+                },
+                None,
+                None,
+            ) => match link {
+                Some((f, t)) => Action::Link {
+                    from: Target::Id(world.name(f).to_string()),
+                    to: Target::Id(world.name(t).to_string()),
+                    latency: *latency,
+                    drop: *drop,
+                    duplicate: *duplicate,
+                }
+                .to_string(),
+                None => self
+                    .one_way_details
+                    .remove(&fault)
+                    .unwrap_or_else(|| action.to_string()),
+            },
             (Action::OneWay { .. }, None, None) => self
                 .one_way_details
                 .remove(&fault)
                 .unwrap_or_else(|| action.to_string()),
             (a, None, None) => a.to_string(),
         };
-        if one_way.is_some() || groups.is_some() {
+        if one_way.is_some() || groups.is_some() || link.is_some() {
             self.one_way_details.insert(fault, detail.clone());
         }
         let cause = self.trace(
@@ -369,15 +446,14 @@ impl<E: AppEvent + 'static> Applier<E> {
             }
             (
                 Action::Link {
-                    from,
-                    to,
                     latency,
                     drop,
                     duplicate,
+                    ..
                 },
                 Phase::Begin,
             ) => {
-                if let (Some(f), Some(t)) = (world.id(from), world.id(to)) {
+                if let Some((f, t)) = link {
                     let rule = crate::sim::net::LinkRule {
                         latency_us: latency.map(|[a, b]| (a.as_micros(), b.as_micros())),
                         drop_probability: *drop,

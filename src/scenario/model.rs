@@ -456,10 +456,10 @@ pub enum Action {
     Isolate(Target),
     /// Per-link overrides for one direction.
     Link {
-        /// Sender.
-        from: String,
-        /// Receiver.
-        to: String,
+        /// Sender (a process or a selector, resolved when the link begins).
+        from: Target,
+        /// Receiver (likewise).
+        to: Target,
         /// Latency range override.
         latency: Option<[SimDuration; 2]>,
         /// Drop probability override.

@@ -310,7 +310,12 @@ fn write_action(o: &mut String, action: &Action) -> std::fmt::Result {
             drop,
             duplicate,
         } => {
-            write!(o, "link = {{ from = {}, to = {}", q(from), q(to))?;
+            write!(
+                o,
+                "link = {{ from = {}, to = {}",
+                q(&from.to_string()),
+                q(&to.to_string())
+            )?;
             if let Some(l) = latency {
                 write!(o, ", latency = {}", pair(*l))?;
             }

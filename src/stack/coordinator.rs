@@ -977,10 +977,13 @@ impl PartitionCoordinator {
             if !self.moves.contains_key(&p)
                 && let Some(r) = c.replicas.iter().find(|r| !r.in_sync)
             {
+                // The replica it replaces: one the target no longer wants,
+                // never the catching-up replica itself (a returning node's
+                // demoted replica replaces nothing).
                 let from = c
                     .replicas
                     .iter()
-                    .find(|x| !target[p as usize].contains(&x.node))
+                    .find(|x| x.node != r.node && !target[p as usize].contains(&x.node))
                     .map_or_else(|| "-".to_string(), |x| x.node.clone());
                 self.moves.insert(
                     p,

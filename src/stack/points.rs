@@ -104,6 +104,10 @@ pub const PROBES: &[(&str, &str)] = &[
         "stack/consensus/members.rs",
     ),
     (
+        "raft: lost incarnation removed after its replacement",
+        "stack/consensus/members.rs",
+    ),
+    (
         "raft: drained leader handed over",
         "stack/consensus/members.rs",
     ),

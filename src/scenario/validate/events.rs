@@ -661,34 +661,6 @@ impl Validator<'_, '_> {
         Ok(Target::Id(s.to_string()))
     }
 
-    /// A concrete id the scenario has (or will have), or `"*"` where allowed.
-    fn plain_id(
-        &self,
-        value: &Sp<String>,
-        key: &str,
-        names: &Names<'_>,
-        star: bool,
-        what: &str,
-    ) -> R<String> {
-        let s = value.get_ref().as_str();
-        if s == "*" && star {
-            return Ok(s.to_string());
-        }
-        if matches!(s, "leader" | "any-node" | "any-manager" | "*") || s.starts_with("primary:") {
-            return Err(self.err(
-                value.span(),
-                key,
-                format!(
-                    "{what} take{} plain process ids, not {s:?}",
-                    if star { " \"*\" and" } else { "" }
-                ),
-            ));
-        }
-        // Where selectors are refused, the message must not offer them.
-        self.known_id(value, key, names, false)?;
-        Ok(s.to_string())
-    }
-
     fn known_id(&self, value: &Sp<String>, key: &str, names: &Names<'_>, selectors: bool) -> R<()> {
         let s = value.get_ref().as_str();
         if names.initial.contains(s) || names.later.iter().any(|l| l == s) {
@@ -761,13 +733,15 @@ impl Validator<'_, '_> {
                 "missing `to`: the receiver",
             )
         })?;
-        let from_id = self.plain_id(from, &format!("{key}.from"), names, false, "links")?;
-        let to_id = self.plain_id(to, &format!("{key}.to"), names, false, "links")?;
-        if from_id == to_id {
+        // DESIGN §5: a selector may stand wherever an event names a
+        // process; both ends are resolved when the link begins.
+        let from_t = self.target(from, &format!("{key}.from"), names, false)?;
+        let to_t = self.target(to, &format!("{key}.to"), names, false)?;
+        if from_t == to_t {
             return Err(self.err(
                 to.span(),
                 format!("{key}.to"),
-                format!("a link joins two different processes, got {from_id:?} twice"),
+                format!("a link joins two different processes, got \"{from_t}\" twice"),
             ));
         }
         let latency = match &l.latency {
@@ -790,8 +764,8 @@ impl Validator<'_, '_> {
             ));
         }
         Ok(Action::Link {
-            from: from_id,
-            to: to_id,
+            from: from_t,
+            to: to_t,
             latency,
             drop,
             duplicate,

@@ -147,7 +147,7 @@ impl<S: StateMachine> ConsensusManager<S> {
             return;
         }
         let name = |p: ProcessId| cx.name(p).to_string();
-        let voters = Membership::named(&self.members.voters, name);
+        let voters = self.members.named_voters(name);
         let learners = Membership::named(&self.members.learners, name);
         let me = member_name(cx.name(self.me), self.incarnation);
         trace(
@@ -219,10 +219,40 @@ impl<S: StateMachine> ConsensusManager<S> {
         }
     }
 
-    pub(super) fn handle_join(&mut self, from_pos: usize, incarnation: u64) {
-        if self.role == Role::Leader {
-            self.join_requests.insert(from_pos, incarnation);
+    /// A `Join` reached the leader: it acts on it at once, not at its next
+    /// heartbeat (a leader whose clock was set back hears joiners while its
+    /// timers wait).
+    pub(super) fn handle_join<P: RaftHost<S::Command>>(
+        &mut self,
+        cx: &mut Cx<'_, P>,
+        from_pos: usize,
+        incarnation: u64,
+    ) {
+        if self.role != Role::Leader {
+            return;
         }
+        let p = self.peers[from_pos];
+        if matches!(self.members.standing(p),
+            Standing::Voter(i) | Standing::Learner(i) if i == incarnation)
+        {
+            // Admitted, but it has not heard so: what was sent to it was
+            // lost. Send it what it lacks now rather than at the next
+            // heartbeat.
+            self.progress[from_pos].inflight = false;
+            self.send_append(cx, from_pos);
+            return;
+        }
+        self.join_requests.insert(from_pos, incarnation);
+        self.drive_membership(cx);
+    }
+
+    /// A replacement or an admission is under way: the leader drives it on
+    /// every acknowledgement, so each step follows the commit of the one
+    /// before (and a learner is promoted as soon as it has caught up).
+    pub(super) fn membership_due(&self) -> bool {
+        !self.join_requests.is_empty()
+            || !self.members.learners.is_empty()
+            || !self.members.retiring.is_empty()
     }
 
     /// The operator wants `p` in the group (`add_manager`) or out of it
@@ -277,12 +307,14 @@ impl<S: StateMachine> ConsensusManager<S> {
             .unwrap_or_else(|| self.bootstrap.is_voter(p))
     }
 
-    /// The leader's membership driver, every heartbeat: at most one change
-    /// in flight (the previous one committed), and none before this term's
-    /// no-op commits. In order: hand over if the operator removes this
-    /// leader; remove a member the operator removes; replace a member that
-    /// came back as a new incarnation (remove the lost voter, then add the
-    /// learner); promote a learner that caught up.
+    /// The leader's membership driver, every heartbeat (and on the
+    /// acknowledgements and joins that may make a change due): at most one
+    /// change in flight (the previous one committed), and none before this
+    /// term's no-op commits. In order: hand over if the operator removes
+    /// this leader; remove a member the operator removes; finish a
+    /// replacement whose new incarnation votes (remove the retiring one);
+    /// add a new incarnation as a learner (its lost voter retiring);
+    /// promote a learner that caught up; dead-server cleanup.
     pub(super) fn drive_membership<P: RaftHost<S::Command>>(&mut self, cx: &mut Cx<'_, P>) {
         let two_at_once = self.config.planted.has(RaftBug::TwoChangesAtOnce);
         // The planted bug goes on to the next change at once, without
@@ -299,6 +331,11 @@ impl<S: StateMachine> ConsensusManager<S> {
             let change = self.next_change(cx.now());
             if matches!(change, Some(Change::RemoveDown(_))) {
                 cx.reached("raft: down voter removed after its grace");
+            }
+            if let Some(Change::Propose(next)) = &change
+                && next.retiring.len() < self.members.retiring.len()
+            {
+                cx.reached("raft: lost incarnation removed after its replacement");
             }
             match change {
                 Some(Change::Propose(m) | Change::RemoveDown(m)) => {
@@ -328,6 +365,9 @@ impl<S: StateMachine> ConsensusManager<S> {
         let m = self.members.clone();
         for (&p, &want) in &self.wanted {
             let p = ProcessId(p);
+            if !want && m.retiring.contains_key(&p.0) {
+                return Some(Change::Propose(m.without_retiring(p)));
+            }
             if !want && m.contains(p) {
                 if p == self.me {
                     return (m.voters.len() > 1).then_some(Change::Transfer);
@@ -355,27 +395,66 @@ impl<S: StateMachine> ConsensusManager<S> {
         for pos in done {
             self.join_requests.remove(&pos);
         }
+        // A replacement is complete once the new incarnation votes: the
+        // lost one goes.
+        if let Some(&p) = m.retiring.keys().find(|p| m.voters.contains_key(p)) {
+            return Some(Change::Propose(m.without_retiring(ProcessId(p))));
+        }
         for (&pos, &inc) in &self.join_requests {
             let p = self.peers[pos];
             if !self.admissible(p) {
                 continue;
             }
-            return Some(Change::Propose(match m.standing(p) {
-                // Its disk is gone, and with it any vote or append it
-                // acknowledged: that voter is lost. Remove it first.
-                Standing::Voter(_) => m.without(p),
-                Standing::Learner(_) | Standing::Outside => m.with_learner(p, inc),
-            }));
+            // A voter of another incarnation lost its disk, and with it any
+            // vote or append it acknowledged: it stays, retiring (counted
+            // in the quorum, never in a majority), until the new
+            // incarnation replaces it. A retiring incarnation of an older
+            // loss goes first (one voter per change).
+            return Some(Change::Propose(
+                if matches!(m.standing(p), Standing::Voter(_)) && m.retiring.contains_key(&p.0) {
+                    m.without_retiring(p)
+                } else {
+                    m.with_learner(p, inc)
+                },
+            ));
         }
         for &p in m.learners.keys() {
             let p = ProcessId(p);
             let Some(pos) = self.pos(p) else { continue };
-            if self.admissible(p) && self.progress[pos].match_index >= self.commit_index {
+            if self.admissible(p)
+                && self.progress[pos].match_index >= self.commit_index
+                && self.keeps_quorum(&m.promoted(p), pos, now)
+            {
                 return Some(Change::Propose(m.promoted(p)));
             }
         }
-        self.down_voter(now)
-            .map(|p| Change::RemoveDown(m.without(p)))
+        self.down_voter(now).map(|p| {
+            Change::RemoveDown(if m.retiring.contains_key(&p.0) {
+                m.without_retiring(p)
+            } else {
+                m.without(p)
+            })
+        })
+    }
+
+    /// Would the voters heard from lately (this leader, `joining`, the
+    /// learner about to be promoted, and those heard since the last
+    /// CheckQuorum or within an election timeout) make a quorum of `m`? A
+    /// configuration is in force once appended: one that they cannot
+    /// commit would stall the group until they could.
+    fn keeps_quorum(&self, m: &Membership, joining: usize, now: SimTime) -> bool {
+        let recent = self.config.election_timeout.0;
+        let live = (0..self.peers.len())
+            .filter(|&pos| m.is_voter(self.peers[pos]))
+            .filter(|&pos| {
+                let pr = &self.progress[pos];
+                pos == self.me_pos
+                    || pos == joining
+                    || pr.recent_active
+                    || now < pr.last_heard + recent
+            })
+            .count();
+        live >= m.quorum()
     }
 
     /// Dead-server cleanup (Consul autopilot's, with its minimum quorum):
@@ -387,7 +466,10 @@ impl<S: StateMachine> ConsensusManager<S> {
     /// added as a learner, then promoted.
     fn down_voter(&self, now: SimTime) -> Option<ProcessId> {
         let grace = self.config.remove_down_after?;
-        if self.members.voters.len() <= self.config.min_voters.max(1) {
+        // The planted bug removes down voters whatever is left.
+        if self.members.voters.len() <= self.config.min_voters.max(1)
+            && !self.config.planted.has(RaftBug::CleanupBelowFloor)
+        {
             return None;
         }
         self.other_voters()

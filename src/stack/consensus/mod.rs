@@ -28,8 +28,9 @@
 //! uncommitted ones (on a leader; a follower holds what leaders sent it).
 //! Membership changes one server at a time (`membership.rs`): a manager
 //! that starts on an empty disk while the group exists is a new
-//! *incarnation* that neither votes nor campaigns; the leader removes its
-//! lost predecessor, adds it as a learner and promotes it once caught up.
+//! *incarnation* that neither votes nor campaigns; the leader adds it as a
+//! learner (its lost predecessor stays in the quorum, retiring), promotes
+//! it once caught up, then removes the lost one.
 //! Leadership transfer (thesis §3.10) hands the lead over before the
 //! leader is removed, or when the operator drains it (a drained manager
 //! votes but does not lead). With `remove_down_after` set, the leader also
@@ -523,7 +524,7 @@ impl<S: StateMachine> ConsensusManager<S> {
         }
         if let RaftMsg::Join { incarnation, .. } = msg {
             // Asks about membership, claims no term.
-            self.handle_join(from_pos, incarnation);
+            self.handle_join(cx, from_pos, incarnation);
             return;
         }
         if !self.step_term(cx, from, from_pos, &msg) {

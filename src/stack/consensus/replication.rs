@@ -364,6 +364,9 @@ impl<S: StateMachine> ConsensusManager<S> {
                 {
                     self.send_append(cx, from_pos);
                 }
+                if self.membership_due() {
+                    self.drive_membership(cx);
+                }
             }
             AppendOutcome::Conflict {
                 rejected_prev,
@@ -433,6 +436,9 @@ impl<S: StateMachine> ConsensusManager<S> {
         if self.role == Role::Leader && self.progress[from_pos].next_index <= self.last_index() {
             self.send_append(cx, from_pos);
         }
+        if self.membership_due() {
+            self.drive_membership(cx);
+        }
     }
 
     /// The commit rule: the highest index held by a majority, if its entry is
@@ -442,7 +448,7 @@ impl<S: StateMachine> ConsensusManager<S> {
             return;
         }
         // Only the voters of the configuration in force count (the
-        // leader itself only if it is one).
+        // leader itself only if it is one); a retiring voter holds nothing.
         let mut matches: Vec<u64> = self
             .progress
             .iter()
@@ -450,6 +456,7 @@ impl<S: StateMachine> ConsensusManager<S> {
             .filter(|(pos, _)| self.members.is_voter(self.peers[*pos]))
             .map(|(_, p)| p.match_index)
             .collect();
+        matches.resize(self.members.size().max(matches.len()), 0);
         if matches.is_empty() {
             return;
         }

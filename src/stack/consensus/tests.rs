@@ -596,7 +596,7 @@ fn a_voter_back_on_an_empty_disk_is_replaced_through_a_snapshot() {
     assert_eq!(h.raft(l).members().voters.len(), 3);
     assert!(
         h.events("config") >= 6,
-        "remove, add, promote, at each member"
+        "add, promote, remove the lost one, at each member"
     );
     no_violations(&mut h);
 }
