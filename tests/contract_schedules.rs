@@ -48,6 +48,10 @@ fn schedules_hold_where_the_stack_is_right() {
         ("leader-pauses-clock-jumps", 0),
         ("heal-at-after-chaos", 0),
         ("disk-misdirected", 1),
+        // Once failed `leader_elected`: the old incarnation of a wiped
+        // manager was removed before the new one was added.
+        ("manager-disks-wiped", 0),
+        ("three-way-split", 0),
     ] {
         let (code, out) = run(name, seed);
         assert_eq!(code, 0, "{name} seed {seed}: {out}");
@@ -101,32 +105,33 @@ fn open_bugs_reproduce_until_fixed() {
         // A move's remove-old step commits ms after another replica's disk
         // loss the leader cannot have seen (placement checker).
         ("disk-faults-under-crashes", 20, "placement", "control"),
-        // The old incarnation of a wiped manager is removed before the new
-        // one is added; a second wipe leaves no quorum (membership).
-        ("manager-disks-wiped", 0, "leader_elected", "members"),
+        // The leader's clock is set back 3 s at 12 s (end of a +3 s jump):
+        // its timers stall, the learner replacing m3 (wiped at 10 s) is not
+        // promoted before a second voter is wiped at 15 s; no quorum again.
+        ("manager-disks-wiped", 4, "leader_elected", "members"),
         // Reads re-ask their epoch confirmation every 30 ms with a new round
         // id and count only answers to the newest: with 40-70 ms links no
         // read ever completes (replication, primary.rs).
-        ("slow-links-reads", 0, "available", "data"),
+        ("slow-links-reads", 0, "available", "data2"),
         // A heartbeat's ack timeout is the heartbeat interval: below the
         // round trip every heartbeat counts as a miss and the node rotates
         // away from the live leader; live nodes flap dead (node.rs).
-        ("timing-edges", 0, "converged", "data"),
+        ("timing-edges", 0, "converged", "data2"),
         // 10-20 ms disk latency, light load: no operation succeeds and the
         // partitions never converge (replication/storage).
-        ("disk-latency", 0, "converged", "data"),
+        ("disk-latency", 0, "converged", "data2"),
         // A follower the scrub found damaged while its primary crashed is
         // promoted; p10 is served by no one for the rest of the run.
-        ("data-moves-disk-skew", 22, "converged", "data"),
+        ("data-moves-disk-skew", 22, "converged", "data2"),
         // The same promotion of a damaged copy, with misdirected writes:
         // p11 stays dark; on other seeds acknowledged writes vanish from
         // every copy (durability, linearizable).
-        ("disk-misdirected", 0, "converged", "data"),
-        ("disk-misdirected", 43, "durability", "data"),
+        ("disk-misdirected", 0, "converged", "data2"),
+        ("disk-misdirected", 43, "durability", "data2"),
         // n3's disk reloads p6 damaged with no disk fault configured, after
         // its caught-up replica's state transfer completed late; p6 loses
         // its last complete copy (placement).
-        ("heal-at-after-chaos", 19, "placement", "data"),
+        ("heal-at-after-chaos", 19, "placement", "data2"),
         // m1's clock jumps forward 1.6 s; it calls n3 dead 27 ms after
         // hearing its heartbeat (health: clock-jump grace).
         ("heal-at-after-chaos", 46, "converged", "control"),
@@ -140,4 +145,41 @@ fn open_bugs_reproduce_until_fixed() {
         }
     }
     assert!(failing.is_empty(), "{}", failing.join("\n"));
+}
+
+/// DESIGN §5: `"*"` is every process not named, so a partition group that
+/// holds `"*"` and names others holds those too: in `three-way-split`, m3
+/// (grouped with `"*"`) is cut from m1 and m2 from 4 s. Open (audit): the
+/// group is expanded to the `"*"` processes alone, m3 lands in no group
+/// and keeps talking to both.
+#[test]
+#[ignore = "open bug reported to audit; run with --ignored"]
+fn a_partition_group_with_a_star_keeps_its_named_members() {
+    let trace = common::tmp_file("schedules", "three-way.jsonl")
+        .display()
+        .to_string();
+    let (code, out, err) = cli(&[
+        "run",
+        &schedule("three-way-split"),
+        "--duration",
+        "8s",
+        "--trace",
+        &trace,
+        "--force",
+    ]);
+    assert!(code == 0 || code == 1, "{out}{err}");
+    let text = std::fs::read_to_string(&trace).expect("the trace");
+    let cut: Vec<serde_json::Value> = text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v["ev"] == "drop" && v["reason"] == "partition")
+        .filter(|v| {
+            let (f, t) = (v["from"].as_str(), v["to"].as_str());
+            matches!(
+                (f, t),
+                (Some("m3"), Some("m1" | "m2")) | (Some("m1" | "m2"), Some("m3"))
+            )
+        })
+        .collect();
+    assert!(!cut.is_empty(), "no message between m3 and m1/m2 was cut");
 }
