@@ -155,6 +155,15 @@ pub fn entry(bug: Bug) -> Entry {
             "converged",
             "a lost caught-up declaration is never resent; the replica catches up for ever",
         ),
+        Bug::CleanupBelowFloor => (
+            "raft",
+            "leader_elected",
+            "dead-server cleanup shrinks the group below min_voters; one more failure stalls it",
+        Bug::ReseedFromBehindCopy => (
+            "recovery",
+            "durability",
+            "a partition with no in-sync copy is re-seeded from a copy that fell behind",
+        ),
     };
     Entry {
         name: bug.name(),

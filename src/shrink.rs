@@ -102,18 +102,16 @@ pub fn roundtrip(s: &Scenario) -> Option<Scenario> {
 /// Clamps everything that must fall within the duration.
 fn clamp_to_duration(s: &mut Scenario) {
     let end = s.end();
-    // A process that joins later is in the world from the start (not yet
-    // started), and the stack can see it before it joins (a client may
-    // pick it and lose a request to it): dropping its `join` would change
-    // the run before the cut. It moves to the end instead, where it does
-    // nothing; delta debugging removes it when the failure allows.
+    // A manager added later is in the world from the start (not yet
+    // started), and the stack sees it before it joins (data nodes and the
+    // other managers list every manager of the configuration): dropping its
+    // `add_manager` would change the run before the cut. It moves to the end
+    // instead, where it does nothing; delta debugging removes it when the
+    // failure allows. A joining data node or an impostor is seen by nobody
+    // before it starts (clients rotate through the founding nodes only, and
+    // each link draws from its own stream), so its event goes with the cut.
     for e in &mut s.events {
-        if e.at > end
-            && matches!(
-                e.action,
-                Action::Join { .. } | Action::AddManager(_) | Action::Impostor(_)
-            )
-        {
+        if e.at > end && matches!(e.action, Action::AddManager(_)) {
             e.at = end;
             e.until = None;
         }

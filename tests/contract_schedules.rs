@@ -48,8 +48,9 @@ fn schedules_hold_where_the_stack_is_right() {
         ("leader-pauses-clock-jumps", 0),
         ("heal-at-after-chaos", 0),
         ("disk-misdirected", 1),
-        // Once failed `leader_elected`: the old incarnation of a wiped
-        // manager was removed before the new one was added.
+        // The old incarnation of a wiped manager was removed before the
+        // new one was added, while the leader's clock stood 3 s back; a
+        // second wipe left no quorum (membership).
         ("manager-disks-wiped", 0),
         ("three-way-split", 0),
     ] {

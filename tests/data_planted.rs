@@ -97,3 +97,28 @@ fn stale_install_winds_back_is_caught_by_linearizable() {
         101..102,
     );
 }
+
+#[test]
+fn reseed_from_behind_copy_is_caught_by_durability() {
+    // Every replica of p10 restarts; the copy that was added back and never
+    // caught up reports first. Re-seeded from it (the bug takes any stored
+    // copy, and does not wait for the others), it installs its empty state
+    // on the copies that held the acknowledged writes.
+    caught(
+        Bug::ReseedFromBehindCopy,
+        "reseed-behind-copy-first-to-report",
+        "durability",
+    );
+    // Two replicas restart in turn while leaders change: re-seeded first
+    // from n7 alone, then from n5's copy, last in sync three epochs
+    // earlier. The scenario's own seed (a sweep from 0 first catches it
+    // at 310: the restarts must fall just so).
+    let name = "reseed-behind-copy-alternating-restarts";
+    let seed = common::load_named(name).1.seed;
+    common::first_catching_seed(
+        Bug::ReseedFromBehindCopy,
+        name,
+        "durability",
+        seed..seed + 1,
+    );
+}

@@ -50,6 +50,8 @@ fn runs_for(bug: Bug) -> u64 {
         Bug::LearnerVotes => 10,           // on its base scenario, below
         Bug::AbandonUnconfirmedCopy => 10, // on its base scenario, below
         Bug::CaughtUpSentOnce => 10,       // on its base scenario, below
+        Bug::CleanupBelowFloor => 10,      // on its base scenario, below
+        Bug::ReseedFromBehindCopy => 970,
     }
 }
 
@@ -74,6 +76,9 @@ fn base_for(bug: Bug) -> Option<&'static str> {
         // A leave fixed since (a left node now learns its removal) took the
         // swarm's first catch past a test's budget; its shrunk run is the base.
         Bug::AbandonUnconfirmedCopy => Some("abandoned-last-copy"),
+        // Cleanup runs only with remove_down_after set, and the floor
+        // matters only when a floor voter returns while another is down.
+        Bug::CleanupBelowFloor => Some("manager-cleanup-floor"),
         _ => None,
     }
 }

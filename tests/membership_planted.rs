@@ -41,9 +41,28 @@ fn learner_votes_is_caught_by_election_safety() {
 }
 
 #[test]
+fn cleanup_below_floor_is_caught_by_leader_elected() {
+    // Cleanup removes m4, down at the floor of three voters; m5 goes down
+    // too, and when m4 returns with its disk the group {m1, m5} has no
+    // quorum until m5 is back, well after the deadline. Kept at the floor,
+    // m4 and m1 elect a leader at once.
+    common::first_catching_seed(
+        Bug::CleanupBelowFloor,
+        "manager-cleanup-floor",
+        "leader_elected",
+        SEEDS,
+    );
+}
+
+#[test]
 fn the_planted_bugs_are_in_the_catalog() {
     for bug in [Bug::TwoChangesAtOnce, Bug::LearnerVotes] {
         assert!(Bug::ALL.contains(&bug), "{bug}");
         assert_eq!(partsim::catalog::entry(bug).checker, "election_safety");
     }
+    assert!(Bug::ALL.contains(&Bug::CleanupBelowFloor));
+    assert_eq!(
+        partsim::catalog::entry(Bug::CleanupBelowFloor).checker,
+        "leader_elected"
+    );
 }

@@ -29,6 +29,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::json;
 
 use super::{Checker, EndOfRun};
+use crate::sim::clock::Clock;
 use crate::sim::{Event, EventKind, ProcessId, SimDuration, SimTime, Violation};
 use crate::stack::consensus::RaftEvent;
 use crate::stack::events::{MemberChange, ReplicaState, StackEvent};
@@ -86,6 +87,13 @@ struct Mem {
     zone: String,
     capacity: u32,
     version: u64,
+}
+
+/// The data nodes that can host replicas: how many, over how many zones.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Remaining {
+    nodes: usize,
+    zones: usize,
 }
 
 /// What changed in the view.
@@ -229,25 +237,6 @@ impl MapView {
         self.members.get(node).map_or("", |m| m.zone.as_str())
     }
 
-    /// In-sync replicas of `part` (partition `p`) on usable members whose
-    /// node reports a complete copy.
-    fn in_sync_usable(&self, p: u32, part: &Part, copies: &Copies) -> usize {
-        part.in_sync
-            .iter()
-            .filter(|n| self.usable(n) && copies.complete(p, n))
-            .count()
-    }
-
-    /// Zones of those replicas.
-    fn zones_in_sync_usable(&self, p: u32, part: &Part, copies: &Copies) -> usize {
-        part.in_sync
-            .iter()
-            .filter(|n| self.usable(n) && copies.complete(p, n))
-            .map(|n| self.zone(n))
-            .collect::<BTreeSet<_>>()
-            .len()
-    }
-
     fn alive_count(&self) -> usize {
         self.alive_count
     }
@@ -274,20 +263,59 @@ impl MapView {
         load
     }
 
+    /// The data nodes that remain to host replicas, judged by the nodes
+    /// themselves: members of the committed map that were not
+    /// decommissioned (not draining, not removed) whose process is up by
+    /// its own events (not in `down`) — whether or not the leader's health
+    /// view holds them alive. Their number and their distinct zones.
+    fn remaining(&self, down: &BTreeSet<String>) -> Remaining {
+        let up = || {
+            self.members.iter().filter(|(n, m)| {
+                matches!(m.state, MemberState::Alive | MemberState::Dead) && !down.contains(*n)
+            })
+        };
+        Remaining {
+            nodes: up().count(),
+            zones: up()
+                .map(|(_, m)| m.zone.as_str())
+                .collect::<BTreeSet<_>>()
+                .len(),
+        }
+    }
+
+    /// The remaining nodes as the leader's map counts them (alive members).
+    fn alive_remaining(&self) -> Remaining {
+        Remaining {
+            nodes: self.alive_count(),
+            zones: self.alive_zones(),
+        }
+    }
+
     /// Why partition `p` is not converged, if it is not. A replica counts
-    /// only where its node says it serves the data at the committed epoch.
-    fn unconverged(&self, p: u32, rf: usize, copies: &Copies) -> Option<String> {
+    /// only where its node says it serves the data at the committed epoch
+    /// and its process is up (not in `down`); the partition wants
+    /// `min(rf, remaining nodes)` of them, over as many zones as those
+    /// nodes span.
+    fn unconverged(
+        &self,
+        p: u32,
+        rf: usize,
+        copies: &Copies,
+        remaining: Remaining,
+        down: &BTreeSet<String>,
+    ) -> Option<String> {
         let Some(part) = self.parts.get(&p) else {
             return Some(format!("p{p} was never placed"));
         };
-        let want = rf.min(self.alive_count());
+        let want = rf.min(remaining.nodes);
         if !part.catching_up.is_empty() {
             return Some(format!(
                 "p{p}: {} still catching up",
                 part.catching_up.join(",")
             ));
         }
-        let serving = |n: &String| self.alive(n) && copies.serves(p, n, part.epoch);
+        let serving =
+            |n: &String| self.alive(n) && !down.contains(n) && copies.serves(p, n, part.epoch);
         let on_alive = part.in_sync.iter().filter(|n| serving(n)).count();
         if on_alive != want {
             let unconfirmed: Vec<&str> = part
@@ -338,7 +366,7 @@ impl MapView {
             .filter(|n| serving(n))
             .map(|n| self.zone(n))
             .collect();
-        let need = want.min(self.alive_zones());
+        let need = want.min(remaining.zones);
         if zones.len() < need {
             return Some(format!("p{p} spans {} zones, {need} possible", zones.len()));
         }
@@ -597,10 +625,45 @@ impl Checker for MapMonotonic {
 /// no node calls a copy complete without a transfer from a node holding
 /// one while the data exists elsewhere, and no partition loses its last
 /// complete copy but by a disk loss.
+///
+/// A disk loss is a fact the leader learns only later: the node stops
+/// heartbeating, and the map says so when it is committed dead or when the
+/// node registers again. Until then — at most `dead_after` after the loss —
+/// a change the leader planned on the copies that disk held is judged as
+/// though they were still there (the planner could not have seen it).
 #[derive(Debug, Default)]
 pub struct Placement {
     view: MapView,
     copies: Copies,
+    /// Nodes whose disk was lost and of which the map has said nothing
+    /// since: when, and the partitions they held complete copies of.
+    unseen_loss: BTreeMap<String, (SimTime, BTreeSet<u32>)>,
+    /// The health monitor's `dead_after`.
+    dead_after: SimDuration,
+}
+
+impl Placement {
+    /// In-sync replicas of `part` on usable members whose node reports a
+    /// complete copy, or whose copy a disk loss took that the leader could
+    /// not know of yet at `t`; and their zones.
+    fn in_sync_counted(&self, p: u32, part: &Part, t: SimTime) -> (usize, usize) {
+        let unseen = |n: &str| {
+            self.unseen_loss.get(n).is_some_and(|(at, held)| {
+                held.contains(&p) && t.saturating_since(*at) <= self.dead_after
+            })
+        };
+        let counted: Vec<&String> = part
+            .in_sync
+            .iter()
+            .filter(|n| self.view.usable(n) && (self.copies.complete(p, n) || unseen(n)))
+            .collect();
+        let zones = counted
+            .iter()
+            .map(|n| self.view.zone(n))
+            .collect::<BTreeSet<_>>()
+            .len();
+        (counted.len(), zones)
+    }
 }
 
 impl Checker for Placement {
@@ -609,6 +672,18 @@ impl Checker for Placement {
     }
 
     fn on_event(&mut self, ev: &Event<'_, StackEvent>, names: &[String], out: &mut Vec<Violation>) {
+        if let EventKind::DiskLoss = ev.kind {
+            let who = ev.p.name_in(names);
+            let c = &self.copies;
+            let held: BTreeSet<u32> = c
+                .held
+                .keys()
+                .chain(c.genesis.keys())
+                .copied()
+                .filter(|&p| c.complete(p, who))
+                .collect();
+            self.unseen_loss.insert(who.to_string(), (ev.t, held));
+        }
         if let Some((_, detail)) = self.copies.on_event(ev, names) {
             out.push(Violation {
                 check: "placement",
@@ -617,11 +692,20 @@ impl Checker for Placement {
             return;
         }
         let EventKind::App(app) = ev.kind else { return };
-        let Some(Change::Partition { p, old }) = self.view.on_event(app) else {
-            return;
+        if let StackEvent::PlacementConfig { dead_after_us, .. } = app {
+            self.dead_after = SimDuration(*dead_after_us);
+        }
+        let p = match self.view.on_event(app) {
+            Some(Change::Partition { p, old }) => (p, old),
+            Some(Change::Member { node, .. }) => {
+                // The map has news of the node: the leader has learnt of it.
+                self.unseen_loss.remove(&node);
+                return;
+            }
+            None => return,
         };
+        let (p, old) = p;
         let v = &self.view;
-        let copies = &self.copies;
         let new = &v.parts[&p];
         let mut seen = BTreeSet::new();
         if let Some(dup) = new.nodes().find(|n| !seen.insert(n.as_str())) {
@@ -640,7 +724,7 @@ impl Checker for Placement {
         if removed_live.is_empty() {
             return;
         }
-        let left = v.in_sync_usable(p, new, copies);
+        let (left, after) = self.in_sync_counted(p, new, ev.t);
         if left < s.rf {
             out.push(Violation {
                 check: "placement",
@@ -655,10 +739,7 @@ impl Checker for Placement {
             return;
         }
         let need = s.rf.min(v.alive_zones());
-        let (before, after) = (
-            v.zones_in_sync_usable(p, &old, copies),
-            v.zones_in_sync_usable(p, new, copies),
-        );
+        let before = self.in_sync_counted(p, &old, ev.t).1;
         if after < before.min(need) {
             out.push(Violation {
                 check: "placement",
@@ -721,9 +802,13 @@ impl Checker for Auth {
 
 // ---------------------------------------------------------------------------
 
-/// `converged`: every partition has `min(RF, alive)` in-sync replicas on
-/// alive members — each confirmed by its node: a complete copy, in sync,
-/// at the committed epoch — spanning the zones they can, an alive primary
+/// `converged`: every partition has `min(RF, remaining)` in-sync replicas
+/// on alive members whose process is up — each confirmed by its node: a
+/// complete copy, in sync, at the committed epoch — spanning the zones
+/// they can, where `remaining` counts the members not decommissioned whose
+/// process is up by its own events (a node the leader holds dead while it
+/// runs still counts: the factor is owed whenever enough nodes remain),
+/// an alive primary
 /// that says it is one, nothing catching up or left on draining members,
 /// continuously from the deadline (`[expect] converged_by`, else the last
 /// fault plus [`CONVERGE_GRACE`]) to the end.
@@ -758,16 +843,22 @@ pub struct Converged {
     paused_at: BTreeMap<String, SimTime>,
     /// Per manager: when it last came back from being away, and for how long.
     back: BTreeMap<String, (SimTime, SimDuration)>,
-    /// Clock offsets per process (to tell a forward jump).
-    offsets: BTreeMap<String, i64>,
+    /// Clocks per process (to tell a forward jump of local time).
+    clocks: BTreeMap<String, Clock>,
     /// The first death declared by a monitor just back from being away.
     hasty: Option<String>,
+    /// The nodes that remain to host replicas ([`MapView::remaining`]),
+    /// counted again after a member change or a crash or start.
+    remaining: Option<Remaining>,
 }
 
 impl Converged {
     fn recheck(&mut self, t: SimTime, only: Option<u32>) {
         let Some(s) = &self.view.settings else { return };
         let rf = s.rf;
+        let remaining = *self
+            .remaining
+            .get_or_insert_with(|| self.view.remaining(&self.down));
         // A range, not a collected list: the count comes from the trace.
         let all = match only {
             Some(p) => p..=p,
@@ -775,7 +866,10 @@ impl Converged {
             None => 0..=s.partitions - 1,
         };
         for p in all {
-            match self.view.unconverged(p, rf, &self.copies) {
+            match self
+                .view
+                .unconverged(p, rf, &self.copies, remaining, &self.down)
+            {
                 Some(why) => {
                     self.bad.insert(p, why);
                 }
@@ -820,10 +914,18 @@ impl Checker for Converged {
                 if self.view.alive(who) || self.view.state(who) == Some(MemberState::Draining) {
                     self.crashed_at.entry(who.to_string()).or_insert(ev.t);
                 }
+                if self.view.state(who).is_some() {
+                    self.remaining = None;
+                    self.recheck(ev.t, None);
+                }
             }
             EventKind::Start | EventKind::Restart => {
                 self.down.remove(who);
                 self.crashed_at.remove(who);
+                if self.view.state(who).is_some() {
+                    self.remaining = None;
+                    self.recheck(ev.t, None);
+                }
             }
             EventKind::Pause => {
                 self.paused_at.insert(who.to_string(), ev.t);
@@ -836,11 +938,22 @@ impl Checker for Converged {
                 }
                 self.paused.remove(who);
             }
-            EventKind::Clock { offset_us, .. } => {
-                let before = self.offsets.insert(who.to_string(), offset_us).unwrap_or(0);
-                if offset_us > before {
-                    let jump = SimDuration((offset_us - before).unsigned_abs());
-                    self.back.insert(who.to_string(), (ev.t, jump));
+            EventKind::Clock {
+                offset_us,
+                drift_ppm,
+            } => {
+                // The jump is what local time does at this instant: a new
+                // drift moves the offset with it (a clock set to run slow
+                // from now on gets a larger offset, not a jump ahead).
+                let new = Clock {
+                    offset_us,
+                    drift_ppm,
+                };
+                let old = self.clocks.insert(who.to_string(), new).unwrap_or_default();
+                let (before, after) = (old.local(ev.t), new.local(ev.t));
+                if after > before {
+                    self.back
+                        .insert(who.to_string(), (ev.t, after.saturating_since(before)));
                 }
             }
             EventKind::App(app) => {
@@ -877,6 +990,7 @@ impl Checker for Converged {
                 match self.view.on_event(app) {
                     Some(Change::Partition { p, .. }) => self.recheck(ev.t, Some(p)),
                     Some(Change::Member { node, before, now }) => {
+                        self.remaining = None;
                         if now == Some(MemberState::Dead) && before != Some(MemberState::Dead) {
                             if let Some(t0) = self.crashed_at.remove(&node) {
                                 if self.detection_us.len() < MAX_SAMPLES {
@@ -925,7 +1039,12 @@ impl Checker for Converged {
         };
         let detail = match (self.since, self.bad.first_key_value()) {
             (_, Some((_, why))) => Some(format!(
-                "not converged at the end ({} partitions off; first: {why})",
+                "not converged {} ({} partitions off; first: {why})",
+                if end.now == deadline {
+                    format!("at the deadline {:.3}s", deadline.0 as f64 / 1e6)
+                } else {
+                    "at the end".to_string()
+                },
                 self.bad.len()
             )),
             (Some(t), None) if t > deadline => Some(format!(
@@ -1094,8 +1213,14 @@ impl Checker for Balanced {
 
     fn finish(&mut self, _end: &EndOfRun, out: &mut Vec<Violation>) {
         let Some(s) = &self.view.settings else { return };
-        let converged =
-            (0..s.partitions).all(|p| self.view.unconverged(p, s.rf, &self.copies).is_none());
+        // Judged on the leader's own count of alive members (a shortfall
+        // against the nodes that remain is `converged`'s to report).
+        let (remaining, nobody) = (self.view.alive_remaining(), BTreeSet::new());
+        let converged = (0..s.partitions).all(|p| {
+            self.view
+                .unconverged(p, s.rf, &self.copies, remaining, &nobody)
+                .is_none()
+        });
         if !converged {
             return; // `converged` says why
         }

@@ -333,13 +333,18 @@ pub const AVAILABLE_GRACE: SimDuration = SimDuration::from_secs(5);
 /// The share of operations after the grace that may time out.
 const MAX_INFO_SHARE: f64 = 0.1;
 
-/// `available` (liveness): operations invoked once the faults healed (and
-/// `[expect] converged_by`, or a grace of 5 s, passed) complete — at most
-/// a tenth of them may end `info`.
+/// `available` (liveness, DESIGN §4: "client operations succeed again"):
+/// of the operations invoked once the faults healed (and `[expect]
+/// converged_by`, or a grace of 5 s, passed), at most a tenth may fail to
+/// succeed, and at least one must succeed. Only `ok` is success: an `info`
+/// (no answer), an operation still open after the grace, and a refused
+/// read or write (`fail`: certainly not applied) are not. A compare-and-set
+/// that ends `fail` counts for neither side: the history cannot tell a
+/// comparison that did not hold (the primary answered) from a refusal.
 #[derive(Default)]
 pub struct Available {
-    open: BTreeMap<u64, SimTime>,
-    done: Vec<(SimTime, OpType)>,
+    open: BTreeMap<u64, (SimTime, OpF)>,
+    done: Vec<(SimTime, OpType, OpF)>,
     ok: u64,
     info: u64,
     fail: u64,
@@ -362,12 +367,15 @@ impl Checker for Available {
         _names: &[String],
         _out: &mut Vec<Violation>,
     ) {
-        let EventKind::App(StackEvent::Op { process, kind, .. }) = ev.kind else {
+        let EventKind::App(StackEvent::Op {
+            process, kind, f, ..
+        }) = ev.kind
+        else {
             return;
         };
         match kind {
             OpType::Invoke => {
-                self.open.insert(*process, ev.t);
+                self.open.insert(*process, (ev.t, *f));
             }
             done => {
                 match done {
@@ -375,8 +383,8 @@ impl Checker for Available {
                     OpType::Fail => self.fail += 1,
                     _ => self.info += 1,
                 }
-                if let Some(t) = self.open.remove(process) {
-                    self.done.push((t, *done));
+                if let Some((t, f)) = self.open.remove(process) {
+                    self.done.push((t, *done, f));
                 }
             }
         }
@@ -387,31 +395,47 @@ impl Checker for Available {
             .deadline
             .unwrap_or(end.healed_at + AVAILABLE_GRACE)
             .max(end.healed_at);
-        let after: Vec<OpType> = self
+        let after: Vec<(OpType, OpF)> = self
             .done
             .iter()
-            .filter(|(t, _)| *t >= settle)
-            .map(|(_, k)| *k)
+            .filter(|(t, ..)| *t >= settle)
+            .map(|(_, k, f)| (*k, *f))
             .collect();
-        // Operations still open at the end count as timed out if they are
+        // Operations still open at the end count as unanswered if they are
         // older than a few seconds (a hung cluster answers nothing).
         let hung = self
             .open
             .values()
-            .filter(|t| **t >= settle && end.now.saturating_since(**t) > AVAILABLE_GRACE)
+            .filter(|(t, _)| *t >= settle && end.now.saturating_since(*t) > AVAILABLE_GRACE)
             .count();
-        let total = after.len() + hung;
-        if total == 0 {
+        if after.is_empty() && hung == 0 {
             self.nothing_after = Some(settle);
             return;
         }
-        let unknown = after.iter().filter(|k| **k == OpType::Info).count() + hung;
-        if unknown as f64 > MAX_INFO_SHARE * total as f64 {
+        let count =
+            |want: &dyn Fn(OpType, OpF) -> bool| after.iter().filter(|(k, f)| want(*k, *f)).count();
+        let ok = count(&|k, _| k == OpType::Ok);
+        let unanswered = count(&|k, _| k == OpType::Info) + hung;
+        let refused = count(&|k, f| k == OpType::Fail && f != OpF::Cas);
+        let cas_failed = count(&|k, f| k == OpType::Fail && f == OpF::Cas);
+        let judged = ok + unanswered + refused;
+        let not_ok = unanswered + refused;
+        let detail = if ok == 0 {
+            Some(format!(
+                "after {settle}, none of {} client operations succeeded ({unanswered} unanswered, {refused} refused, {cas_failed} compare-and-sets failed)",
+                judged + cas_failed
+            ))
+        } else if not_ok as f64 > MAX_INFO_SHARE * judged as f64 {
+            Some(format!(
+                "after {settle}, {not_ok} of {judged} client operations did not succeed ({unanswered} unanswered, {refused} refused)"
+            ))
+        } else {
+            None
+        };
+        if let Some(detail) = detail {
             out.push(Violation {
                 check: "available",
-                detail: format!(
-                    "after {settle}, {unknown} of {total} client operations got no answer"
-                ),
+                detail,
             });
         }
     }
@@ -427,5 +451,92 @@ impl Checker for Available {
             ("ops_fail".into(), self.fail.into()),
             ("ops_info".into(), self.info.into()),
         ]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stack::events::ReplicaState;
+
+    /// Feeds `evs` (process index, event) to a fresh `durability` and
+    /// judges the end of the run.
+    fn judge(evs: &[(u32, StackEvent)]) -> Vec<Violation> {
+        let names: Vec<String> = ["n1", "n2"].iter().map(|s| s.to_string()).collect();
+        let mut d = Durability::default();
+        let mut out = Vec::new();
+        for (seq, (p, e)) in evs.iter().enumerate() {
+            let ev = Event {
+                t: SimTime(seq as u64 * 1000),
+                p: ProcessId(*p),
+                seq: seq as u64,
+                cause: None,
+                kind: EventKind::App(e),
+            };
+            d.on_event(&ev, &names, &mut out);
+        }
+        let end = EndOfRun {
+            now: SimTime(evs.len() as u64 * 1000),
+            healed_at: SimTime(0),
+            deadline: None,
+            leader_deadline: None,
+            voters: None,
+        };
+        d.finish(&end, &mut out);
+        out
+    }
+
+    fn replica(state: ReplicaState, epoch: u64) -> StackEvent {
+        StackEvent::Replica {
+            partition: 0,
+            state,
+            epoch,
+            complete: true,
+            source: None,
+        }
+    }
+
+    fn holding(cells: Vec<[u64; 3]>) -> StackEvent {
+        StackEvent::Holding {
+            partition: 0,
+            in_sync: true,
+            index: cells.len() as u64,
+            cells,
+        }
+    }
+
+    /// n1 is primary in epoch 2 and acknowledges a write held by itself
+    /// alone; n2 last heard of epoch 1 (cut off since) and, at the end,
+    /// still calls its copy in sync without the write.
+    fn cut_off_claim(n2_epoch: u64) -> Vec<Violation> {
+        judge(&[
+            (0, replica(ReplicaState::Primary, 2)),
+            (1, replica(ReplicaState::Backup, n2_epoch)),
+            (
+                0,
+                StackEvent::Served {
+                    partition: 0,
+                    epoch: 2,
+                    f: OpF::Write,
+                    key: 5,
+                    value: Some(77),
+                    index: 1,
+                    copies: vec!["n1".into()],
+                },
+            ),
+            (0, holding(vec![[5, 77, 1]])),
+            (1, holding(Vec::new())),
+        ])
+    }
+
+    #[test]
+    fn an_in_sync_claim_counts_only_for_epochs_its_node_observed() {
+        // n2's claim speaks for epoch 1, not for the write of epoch 2: held.
+        assert_eq!(cut_off_claim(1), Vec::new());
+        // Had n2 observed epoch 2, its claim would have had to hold the write.
+        let v = cut_off_claim(2);
+        assert_eq!(v.len(), 1, "{v:?}");
+        assert_eq!(v[0].check, "durability");
+        assert!(v[0].detail.contains("missing on n2"), "{}", v[0].detail);
     }
 }

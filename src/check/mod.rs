@@ -50,6 +50,13 @@ pub trait Checker<E = StackEvent> {
     fn on_event(&mut self, ev: &Event<'_, E>, names: &[String], out: &mut Vec<Violation>);
     /// The run ended; liveness checkers judge here.
     fn finish(&mut self, _end: &EndOfRun, _out: &mut Vec<Violation>) {}
+    /// `end.now` is the liveness checker's `[expect]` deadline: push a
+    /// violation if it missed it (it is traced now). What must hold from
+    /// the deadline to the end is judged again by [`Checker::finish`] at
+    /// the end. By default the same judgement as `finish`.
+    fn judge_deadline(&mut self, end: &EndOfRun, out: &mut Vec<Violation>) {
+        self.finish(end, out);
+    }
     /// After [`Checker::finish`]: why a liveness checker found nothing to
     /// judge (e.g. no client operation after the faults healed), or `None`
     /// when its silence means the property held. A property tested on

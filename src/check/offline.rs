@@ -6,7 +6,8 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use super::{EndOfRun, standard_checkers, verdict};
+use super::verdict::{self, Deadlines};
+use super::{EndOfRun, standard_checkers};
 use crate::scenario::{MAX_NODES, MAX_PARTITIONS};
 use crate::sim::{EventKind, SimTime, Violation};
 use crate::stack::events::StackEvent;
@@ -78,9 +79,49 @@ pub fn check_reader<R: Read>(input: BufReader<R>, name: &str) -> Result<OfflineR
     let mut healed_at = SimTime::ZERO;
     let mut last_t = SimTime::ZERO;
     let mut found: Vec<Violation> = Vec::new();
+    // `[expect]` deadlines are judged as the run judged them: at the
+    // deadline, on every event before it (see `verdict::Deadlines`).
+    let (deadline, leader_deadline) = deadlines_from_config(&trace.header.config);
+    let mut deadlines = Deadlines::default();
+    let judge_deadlines = |deadlines: &mut Deadlines,
+                           checkers: &mut Vec<Box<dyn super::Checker>>,
+                           healed_at: SimTime,
+                           upto: SimTime,
+                           violations: &mut Vec<OfflineViolation>,
+                           unlisted: &mut usize| {
+        let at = |now| EndOfRun {
+            now,
+            healed_at,
+            deadline,
+            leader_deadline,
+            voters: None,
+        };
+        while let Some(d) = deadlines.next_due(&at(upto)).filter(|d| *d <= upto) {
+            for v in deadlines.judge(checkers, &at(d)) {
+                if violations.len() == MAX_LISTED_VIOLATIONS {
+                    *unlisted += 1;
+                    continue;
+                }
+                violations.push(OfflineViolation {
+                    check: v.check.to_string(),
+                    t: d,
+                    seq: None,
+                    detail: v.detail,
+                });
+            }
+        }
+    };
     while let Some((line, record)) = trace.next_record::<StackEvent>()? {
         events += 1;
         within_bounds(&record).map_err(|m| trace.format_err(line, m))?;
+        judge_deadlines(
+            &mut deadlines,
+            &mut checkers,
+            healed_at,
+            record.t,
+            &mut violations,
+            &mut unlisted,
+        );
         match record.body {
             Body::Fault { .. } => (last_t, healed_at) = (record.t, record.t),
             Body::Unknown { .. } => {}
@@ -132,7 +173,14 @@ pub fn check_reader<R: Read>(input: BufReader<R>, name: &str) -> Result<OfflineR
             .get("ended_at")
             .and_then(|v| v.as_u64())
             .map_or(last_t, SimTime);
-        let (deadline, leader_deadline) = deadlines_from_config(&trace.header.config);
+        judge_deadlines(
+            &mut deadlines,
+            &mut checkers,
+            healed_at,
+            end_t,
+            &mut violations,
+            &mut unlisted,
+        );
         let end = EndOfRun {
             now: end_t,
             healed_at,
@@ -146,7 +194,7 @@ pub fn check_reader<R: Read>(input: BufReader<R>, name: &str) -> Result<OfflineR
                 .and_then(|v| v.as_u64())
                 .map(|v| v as u32),
         };
-        let (found, judgements) = verdict::finish(&mut checkers, &end);
+        let (found, judgements) = verdict::finish(&mut checkers, &end, &deadlines);
         for j in judgements {
             if !j.judged {
                 not_judged.push(format!(
@@ -178,7 +226,7 @@ pub fn check_reader<R: Read>(input: BufReader<R>, name: &str) -> Result<OfflineR
         not_judged.extend(
             checkers
                 .iter()
-                .filter(|c| c.is_liveness())
+                .filter(|c| c.is_liveness() && !deadlines.missed(c.name()))
                 .map(|c| format!("{}: {why}", c.name())),
         );
     }

@@ -6,7 +6,7 @@ use std::io::Write;
 
 use serde::Serialize;
 
-use super::verdict::{self, LivenessJudgement};
+use super::verdict::{self, Deadlines, LivenessJudgement};
 use super::{Checker, EndOfRun};
 use crate::sim::{AppEvent, Event, EventKind, Observer, SimTime, Stamp, Violation};
 use crate::stack::events::StackEvent;
@@ -37,6 +37,8 @@ pub struct Pipeline<E = StackEvent> {
     open_faults: BTreeMap<u32, ()>,
     /// `[expect] voters`, for the end-of-run judgement.
     expected_voters: Option<u32>,
+    /// `[expect]` deadlines judged as they passed.
+    deadlines: Deadlines,
 }
 
 impl<E: AppEvent> Pipeline<E> {
@@ -51,6 +53,7 @@ impl<E: AppEvent> Pipeline<E> {
             summary: Summary::default(),
             open_faults: BTreeMap::new(),
             expected_voters: None,
+            deadlines: Deadlines::default(),
         }
     }
 
@@ -96,6 +99,47 @@ impl<E: AppEvent> Pipeline<E> {
         out
     }
 
+    /// The earliest `[expect]` deadline (`deadline`: `converged_by`;
+    /// `leader_deadline`: `leader_elected_by`, else `converged_by`) not
+    /// judged yet: the run stops its world there and calls
+    /// [`Pipeline::judge_deadlines`].
+    pub fn next_deadline(
+        &self,
+        deadline: Option<SimTime>,
+        leader_deadline: Option<SimTime>,
+    ) -> Option<SimTime> {
+        self.deadlines
+            .next_due(&self.end_of_run(SimTime::ZERO, deadline, leader_deadline))
+    }
+
+    /// At `now` (every event before it seen, none after): the `[expect]`
+    /// deadlines reached are judged; returns the missed ones, to be traced
+    /// now (see [`verdict::Deadlines`]).
+    pub fn judge_deadlines(
+        &mut self,
+        now: SimTime,
+        deadline: Option<SimTime>,
+        leader_deadline: Option<SimTime>,
+    ) -> Vec<Violation> {
+        let end = self.end_of_run(now, deadline, leader_deadline);
+        self.deadlines.judge(&mut self.checkers, &end)
+    }
+
+    fn end_of_run(
+        &self,
+        now: SimTime,
+        deadline: Option<SimTime>,
+        leader_deadline: Option<SimTime>,
+    ) -> EndOfRun {
+        EndOfRun {
+            now,
+            healed_at: self.summary.healed_at,
+            deadline,
+            leader_deadline,
+            voters: self.expected_voters,
+        }
+    }
+
     /// Ends the run: safety checkers finish, and each liveness checker
     /// judges if its deadline lies within the run (see [`super::verdict`]).
     /// With `stopped` (a violation halted the run) no liveness checker
@@ -107,17 +151,11 @@ impl<E: AppEvent> Pipeline<E> {
         leader_deadline: Option<SimTime>,
         stopped: bool,
     ) -> (Vec<Violation>, Vec<LivenessJudgement>) {
-        let end = EndOfRun {
-            now,
-            healed_at: self.summary.healed_at,
-            deadline,
-            leader_deadline,
-            voters: self.expected_voters,
-        };
+        let end = self.end_of_run(now, deadline, leader_deadline);
         if stopped {
             return (Vec::new(), verdict::not_judged(&self.checkers, &end));
         }
-        verdict::finish(&mut self.checkers, &end)
+        verdict::finish(&mut self.checkers, &end, &self.deadlines)
     }
 
     /// Every checker's figures, by the names the checkers give them.

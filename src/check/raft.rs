@@ -690,6 +690,21 @@ impl Checker for LeaderElected {
         }
     }
 
+    /// At the deadline a leader must be in office; that it stays, alone,
+    /// with the expected voters, is the end's to judge.
+    fn judge_deadline(&mut self, end: &EndOfRun, out: &mut Vec<Violation>) {
+        if self
+            .current
+            .filter(|(p, ..)| !self.paused.contains(p))
+            .is_none()
+        {
+            out.push(Violation {
+                check: "leader_elected",
+                detail: format!("no leader at the deadline {}", secs(end.now)),
+            });
+        }
+    }
+
     fn metrics(&self) -> Vec<(String, serde_json::Value)> {
         let ms: Vec<f64> = self
             .failovers_us

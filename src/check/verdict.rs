@@ -8,6 +8,18 @@
 //! checker's `finish` only when its deadline lies within the run, and
 //! returns, for every liveness checker, its deadline and whether it was
 //! judged.
+//!
+//! A deadline the scenario sets (`[expect] leader_elected_by`,
+//! `converged_by`) is judged when it passes, not at the end: [`Deadlines`]
+//! asks `leader_elected` and `converged` at that instant (the state of
+//! every event before it) whether they made it, so that a missed deadline
+//! is traced at the deadline (DESIGN §4: a violation is traced where it
+//! happens, and stops the run unless `--keep-going`). A deadline met is
+//! judged again at the end for its other half ("and stays"). The implicit
+//! deadline — the last fault's healing plus a grace — is known only at the
+//! end (a later fault moves it), and is judged there.
+
+use std::collections::BTreeMap;
 
 use serde::Serialize;
 
@@ -49,18 +61,93 @@ pub fn deadline_of(check: &str, end: &EndOfRun) -> Option<(SimTime, bool)> {
     }
 }
 
+/// The liveness checkers whose `[expect]` deadline is judged when it
+/// passes: properties of the form "by the deadline". (`balanced` judges
+/// the end state of a converged run; `available`, the operations after
+/// the deadline: both at the end.)
+const AT_DEADLINE: &[&str] = &["leader_elected", "converged"];
+
+/// The `[expect]` deadlines judged as they pass, and how each went.
+#[derive(Clone, Debug, Default)]
+pub struct Deadlines {
+    /// Per checker judged at its deadline: true when it missed it.
+    judged: BTreeMap<&'static str, bool>,
+}
+
+impl Deadlines {
+    /// The earliest `[expect]` deadline not yet judged (from `end`'s
+    /// `deadline` and `leader_deadline`; its `now` is ignored).
+    pub fn next_due(&self, end: &EndOfRun) -> Option<SimTime> {
+        AT_DEADLINE
+            .iter()
+            .filter(|name| !self.judged.contains_key(*name))
+            .filter_map(|name| deadline_of(name, end))
+            .filter(|(_, explicit)| *explicit)
+            .map(|(d, _)| d)
+            .min()
+    }
+
+    /// At `end.now`, judges every checker whose `[expect]` deadline is at
+    /// or before it and was not judged yet; returns the deadlines missed,
+    /// to be traced now. The checker sees the state of the events before
+    /// `end.now`; `[expect] voters` (an end-of-run property) is left to
+    /// the end.
+    pub fn judge<E>(
+        &mut self,
+        checkers: &mut [Box<dyn Checker<E>>],
+        end: &EndOfRun,
+    ) -> Vec<Violation> {
+        let at = EndOfRun {
+            voters: None,
+            ..end.clone()
+        };
+        // Every deadline reached is marked judged, with a checker or
+        // without (a protocol of its own may lack one): `next_due` moves on.
+        let due: Vec<&'static str> = AT_DEADLINE
+            .iter()
+            .copied()
+            .filter(|name| !self.judged.contains_key(name))
+            .filter(|name| matches!(deadline_of(name, end), Some((d, true)) if d <= end.now))
+            .collect();
+        let mut out = Vec::new();
+        for name in due {
+            self.judged.insert(name, false);
+            for c in checkers
+                .iter_mut()
+                .filter(|c| c.is_liveness() && c.name() == name)
+            {
+                let before = out.len();
+                c.judge_deadline(&at, &mut out);
+                if out.len() > before {
+                    self.judged.insert(name, true);
+                }
+            }
+        }
+        out
+    }
+
+    /// True when `check` missed its deadline (already reported).
+    pub fn missed(&self, check: &str) -> bool {
+        self.judged.get(check).copied().unwrap_or(false)
+    }
+}
+
 /// Ends the run for `checkers`: each liveness checker whose deadline is
-/// within the run judges; the others are reported as not judged.
+/// within the run judges; the others are reported as not judged. A checker
+/// that `deadlines` found past its deadline is not asked again (its
+/// violation was traced at the deadline).
 pub fn finish<E>(
     checkers: &mut [Box<dyn Checker<E>>],
     end: &EndOfRun,
+    deadlines: &Deadlines,
 ) -> (Vec<Violation>, Vec<LivenessJudgement>) {
     let mut out = Vec::new();
     let mut judgements = Vec::new();
     for c in checkers.iter_mut() {
         let (deadline, explicit) = deadline_of(c.name(), end).unwrap_or((end.now, false));
-        let judged = deadline <= end.now;
-        if judged || !c.is_liveness() {
+        let missed = deadlines.missed(c.name());
+        let judged = deadline <= end.now || missed;
+        if (judged || !c.is_liveness()) && !missed {
             c.finish(end, &mut out);
         }
         if c.is_liveness() {
@@ -69,7 +156,11 @@ pub fn finish<E>(
                 deadline,
                 explicit,
                 judged,
-                nothing_judged: if judged { c.nothing_judged() } else { None },
+                nothing_judged: if judged && !missed {
+                    c.nothing_judged()
+                } else {
+                    None
+                },
             });
         }
     }

@@ -221,7 +221,28 @@ pub fn run(s: &Scenario, opts: RunOptions) -> Result<RunReport, RunError> {
         opts.trace_out,
     )?;
 
+    let deadline = s.expect.converged_by;
+    let leader_deadline = s.expect.leader_elected_by.or(s.expect.converged_by);
     let mut timeline = schedule::Timeline::new(s, seed, pipeline);
+    // `[expect]` deadlines are judged as they pass: a missed one is traced
+    // there (and stops the run unless `--keep-going`).
+    while let Some(d) = world
+        .observer(pipeline)
+        .and_then(|p| p.next_deadline(deadline, leader_deadline))
+        .filter(|d| *d <= end)
+    {
+        timeline.run_before(&mut world, &*config, d);
+        if world.now() < d {
+            break; // a violation stopped the run before the deadline
+        }
+        let missed = world
+            .observer_mut(pipeline)
+            .map(|p| p.judge_deadlines(d, deadline, leader_deadline))
+            .unwrap_or_default();
+        for v in missed {
+            world.report_violation(ProcessId::SIM, v);
+        }
+    }
     timeline.run_until(&mut world, &*config, end);
     let steps_cut = timeline.steps_cut();
     // What every data node holds at the end, in its own words (the
@@ -236,8 +257,6 @@ pub fn run(s: &Scenario, opts: RunOptions) -> Result<RunReport, RunError> {
         }
     }
 
-    let deadline = s.expect.converged_by;
-    let leader_deadline = s.expect.leader_elected_by.or(s.expect.converged_by);
     let now = world.now();
     // Whether a violation stopped the run, before the end-of-run judgement
     // adds its own (which stop nothing: the run is over).

@@ -48,8 +48,31 @@ impl<E: AppEvent + 'static> Timeline<E> {
         sut: &S,
         end: SimTime,
     ) {
+        self.advance(world, sut, end, true);
+    }
+
+    /// Runs `world` up to `t`, applying the steps due strictly before it:
+    /// the world as it stands at `t`, before anything happens at `t` (where
+    /// a deadline is judged). [`run_until`](Self::run_until) goes on from there.
+    pub fn run_before<P: Process<Event = E>, S: Selectors<P>>(
+        &mut self,
+        world: &mut World<P>,
+        sut: &S,
+        t: SimTime,
+    ) {
+        self.advance(world, sut, t, false);
+    }
+
+    fn advance<P: Process<Event = E>, S: Selectors<P>>(
+        &mut self,
+        world: &mut World<P>,
+        sut: &S,
+        end: SimTime,
+        steps_at_end: bool,
+    ) {
+        self.cut = 0;
         while let Some(step) = self.schedule.get(self.next) {
-            if step.at > end {
+            if step.at > end || (step.at == end && !steps_at_end) {
                 self.cut = self.schedule.len() - self.next;
                 break;
             }

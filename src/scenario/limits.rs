@@ -23,8 +23,13 @@ pub fn duration_refusal(d: SimDuration) -> Option<String> {
 /// (`[managers] snapshot_every`): the in-memory log holds that many.
 pub const MAX_SNAPSHOT_EVERY: u64 = 1_000_000;
 
-/// Largest consensus group.
-pub const MAX_MANAGERS: u32 = 7;
+/// The sizes `[cluster] managers` may take (DESIGN §3: `m1..mK`, K = 1,
+/// 3 or 5 — an odd group; an even one tolerates no more failures than the
+/// odd one below it). `add_manager` and `remove_manager` change the group
+/// during a run, one server at a time, so it passes through other sizes.
+pub const MANAGER_COUNTS: [u32; 3] = [1, 3, 5];
+/// Largest consensus group at start.
+pub const MAX_MANAGERS: u32 = 5;
 /// Most data nodes at start: room for the 5,000-node cluster of
 /// `bench stack` (a user sizing a real cluster asks about thousands of
 /// nodes), with a margin; memory per node is bounded by its own replicas.

@@ -38,8 +38,8 @@ use toml::de::DeTable;
 pub use cost::{MAX_IMPOSTORS, MAX_MAP_ENTRIES, MAX_PERIODIC_RATE, MIN_PERIOD};
 pub use error::ScenarioError;
 pub use limits::{
-    MAX_CLIENTS, MAX_DURATION, MAX_EVENTS, MAX_GRID_SIDE, MAX_ID_LEN, MAX_MANAGERS, MAX_NODES,
-    MAX_PARTITIONS, MAX_RANDOM_FAULTS, MAX_RATE, duration_refusal,
+    MANAGER_COUNTS, MAX_CLIENTS, MAX_DURATION, MAX_EVENTS, MAX_GRID_SIDE, MAX_ID_LEN, MAX_MANAGERS,
+    MAX_NODES, MAX_PARTITIONS, MAX_RANDOM_FAULTS, MAX_RATE, duration_refusal,
 };
 pub use model::{
     Action, Cluster, DiskConfig, EventSpec, Expect, Grid, KeyDist, Managers, Network, PauseMode,

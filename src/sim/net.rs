@@ -8,7 +8,12 @@
 //! ending one rule removes exactly its own cuts. The per-message check is one
 //! array read.
 //!
-//! Every draw comes from the `net` stream; a probability of zero draws
+//! Every draw comes from the stream of the message's directed link
+//! ([`LinkStreams`]: `net/FROM->TO`, derived from the root seed and the two
+//! process names), never from one stream shared by the whole network: a
+//! message that one fault adds or removes on one link does not shift the
+//! dice of every later message on the others, which is what keeps a failure
+//! in place while the shrinker removes faults. A probability of zero draws
 //! nothing, so a scenario without a fault consumes no dice for it.
 
 use std::collections::BTreeMap;
@@ -17,7 +22,42 @@ use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
 use super::ProcessId;
-use super::rng::{chance, uniform_u64};
+use super::rng::{self, chance, uniform_u64};
+
+/// One seeded stream per directed link, created on the link's first message.
+///
+/// The label is `net/FROM->TO` with the processes' names, not their indices:
+/// a scenario with one node fewer (a shrinker's reduction) renumbers the
+/// processes after it, and the links between the remaining ones keep their
+/// dice.
+#[derive(Debug)]
+pub struct LinkStreams {
+    seed: u64,
+    /// `by_from[from]` holds the streams of the links out of `from`, by `to`:
+    /// a process talks to few others, so the map stays small even in a grid
+    /// of thousands of processes, where an `n × n` table would not.
+    by_from: Vec<BTreeMap<u32, ChaCha8Rng>>,
+}
+
+impl LinkStreams {
+    /// No stream drawn yet, for `n` processes under `seed`.
+    pub fn new(seed: u64, n: usize) -> Self {
+        LinkStreams {
+            seed,
+            by_from: (0..n).map(|_| BTreeMap::new()).collect(),
+        }
+    }
+
+    /// The stream of `from -> to`; `names` gives the processes' names.
+    #[inline]
+    pub fn get(&mut self, names: &[String], from: ProcessId, to: ProcessId) -> &mut ChaCha8Rng {
+        let seed = self.seed;
+        let label = |i: u32| names.get(i as usize).map_or("?", String::as_str);
+        self.by_from[from.index()].entry(to.0).or_insert_with(|| {
+            rng::stream(seed, &format!("net/{}->{}", label(from.0), label(to.0)))
+        })
+    }
+}
 
 /// Why a message was not delivered.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -314,7 +354,7 @@ impl Network {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sim::rng::stream;
+    use crate::sim::rng::{RngExt, stream};
 
     fn p(i: u32) -> ProcessId {
         ProcessId(i)
@@ -355,6 +395,29 @@ mod tests {
         assert!(matches!(net.fate(&mut rng, p(1), p(0), false), Fate::Once(d) if d <= 5_000));
         net.end_rule(7);
         assert!(matches!(net.fate(&mut rng, p(0), p(1), false), Fate::Once(d) if d <= 5_000));
+    }
+
+    #[test]
+    fn a_link_keeps_its_dice_whatever_the_others_draw() {
+        let names: Vec<String> = ["a", "b", "c"].iter().map(|s| s.to_string()).collect();
+        let net = Network::new(3, NetConfig::default());
+        let fates = |others: usize| {
+            let mut streams = LinkStreams::new(9, 3);
+            let mut out = Vec::new();
+            for _ in 0..20 {
+                for _ in 0..others {
+                    net.fate(streams.get(&names, p(1), p(2)), p(1), p(2), false);
+                }
+                out.push(net.fate(streams.get(&names, p(0), p(1)), p(0), p(1), false));
+            }
+            out
+        };
+        assert_eq!(fates(0), fates(3));
+        // The link's label is its names, so another direction draws otherwise.
+        let mut streams = LinkStreams::new(9, 3);
+        let ab: u64 = streams.get(&names, p(0), p(1)).random();
+        let ba: u64 = streams.get(&names, p(1), p(0)).random();
+        assert_ne!(ab, ba);
     }
 
     #[test]

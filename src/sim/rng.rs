@@ -1,8 +1,9 @@
 //! Seeded randomness: independent `ChaCha8Rng` streams derived from
 //! (root seed, label).
 //!
-//! Each purpose — `net`, `faults`, `workload`, and one per process
-//! (`proc/m1`, …) — owns its stream, so that using more or fewer draws in one
+//! Each purpose — the network (one stream per directed link,
+//! `net/m1->n2`), `faults`, `workload`, and one per process (`proc/m1`, …) —
+//! owns its stream, so that using more or fewer draws in one
 //! purpose never shifts the dice of another. That is what keeps a failure
 //! stable while a shrinker removes faults from a scenario.
 

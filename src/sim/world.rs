@@ -18,7 +18,7 @@ use rand_chacha::ChaCha8Rng;
 
 use super::clock::Clock;
 use super::disk::Disk;
-use super::net::{DropReason, Fate, NetConfig, Network};
+use super::net::{DropReason, Fate, LinkStreams, NetConfig, Network};
 use super::observer::{ObserverId, Slot};
 use super::probe::Probes;
 use super::process::{
@@ -126,7 +126,8 @@ pub struct Kernel<P: Process> {
     now: SimTime,
     queue: EventQueue<Item<P::Msg>>,
     net: Network,
-    net_rng: ChaCha8Rng,
+    /// The network's dice, one stream per directed link.
+    net_streams: LinkStreams,
     meta: Vec<Meta<P>>,
     names: Vec<String>,
     /// Installed observers; a taken one leaves its place empty, so the
@@ -278,7 +279,8 @@ impl<P: Process> Kernel<P> {
             .meta
             .get(from.index())
             .map_or(0, |m| m.disk.lag_us(self.now));
-        match self.net.fate(&mut self.net_rng, from, to, echo) {
+        let rng = self.net_streams.get(&self.names, from, to);
+        match self.net.fate(rng, from, to, echo) {
             Fate::Dropped(reason) => self.drop_msg(from, from, to, &msg, id, send_seq, reason),
             Fate::Once(d) => {
                 let d = d + lag;
@@ -586,7 +588,7 @@ impl<P: Process> World<P> {
                 now: SimTime::ZERO,
                 queue: EventQueue::new(),
                 net: Network::new(n, net),
-                net_rng: rng::stream(seed, "net"),
+                net_streams: LinkStreams::new(seed, n),
                 meta,
                 names,
                 observers: Vec::new(),

@@ -242,6 +242,11 @@ pub struct ReplicaReport {
     /// yet declared caught up): a candidate to re-seed a partition that has
     /// no in-sync copy left.
     pub stored: bool,
+    /// With a stored copy: the newest partition epoch at which the node
+    /// held it in sync (so it holds every write acknowledged up to that
+    /// epoch), kept on its disk across restarts. A re-seed takes only the
+    /// copies with the newest.
+    pub synced: Option<u64>,
 }
 
 /// A map update pushed by the leader.

@@ -44,10 +44,12 @@ use serde::Serialize;
 
 use super::events::{MovePhase, StackEvent};
 use super::grid::{
-    ClusterMap, MapCommand, MemberState, PartitionConfig, Partitions, PerPartition, Replica,
+    ClusterMap, MapCommand, MemberState, Members, PartitionConfig, Partitions, PerPartition,
+    Replica,
 };
 pub use super::plan::{Proposal, Step};
 use super::plan::{precondition, promote, set_replicas, without};
+use super::rank::{HEAD, RankHeads, rank_key, sorted_by_id};
 use super::recovery::{Copy, RecoveryManager, Reports};
 use crate::sim::{SimDuration, SimTime};
 
@@ -163,11 +165,12 @@ pub trait PlacementPolicy {
     fn name(&self) -> &'static str;
     /// One list of node ids per partition, each of `min(RF, nodes)` distinct nodes.
     fn target(&self, input: &PlacementInput<'_>) -> Vec<Vec<String>>;
-}
-
-/// The rendezvous score of `node` for partition `p` (higher wins).
-fn hrw(p: u32, node: &str) -> u64 {
-    xxhash_rust::xxh3::xxh3_64_with_seed(node.as_bytes(), 0x9e37_79b9_7f4a_7c15 ^ u64::from(p))
+    /// The same target, computed with the ranking heads kept from the
+    /// previous call (a policy that ranks no heads ignores them).
+    fn target_cached(&self, input: &PlacementInput<'_>, heads: &mut RankHeads) -> Vec<Vec<String>> {
+        let _ = heads;
+        self.target(input)
+    }
 }
 
 /// Node indices ranked for partition `p`: by rendezvous score, weighted by
@@ -183,19 +186,12 @@ fn rank(p: u32, nodes: &[Candidate], weighted: bool) -> Vec<usize> {
 fn rank_best(p: u32, nodes: &[Candidate], weighted: bool, best: usize) -> Vec<usize> {
     let mut idx: Vec<usize> = (0..nodes.len()).collect();
     let best = best.min(nodes.len());
-    if weighted {
-        let score = |i: usize| {
-            let u = ((hrw(p, &nodes[i].node) >> 11) as f64 + 0.5) / (1u64 << 53) as f64;
-            -f64::from(nodes[i].capacity.max(1)) / u.ln()
-        };
-        let scores: Vec<f64> = (0..nodes.len()).map(score).collect();
-        let by = |a: &usize, b: &usize| scores[*b].total_cmp(&scores[*a]).then(a.cmp(b));
-        select_sorted(&mut idx, best, by);
-    } else {
-        let scores: Vec<u64> = nodes.iter().map(|n| hrw(p, &n.node)).collect();
-        let by = |a: &usize, b: &usize| scores[*b].cmp(&scores[*a]).then(a.cmp(b));
-        select_sorted(&mut idx, best, by);
-    }
+    let keys: Vec<u64> = nodes
+        .iter()
+        .map(|c| rank_key(p, &c.node, c.capacity, weighted))
+        .collect();
+    let by = |a: &usize, b: &usize| keys[*b].cmp(&keys[*a]).then(a.cmp(b));
+    select_sorted(&mut idx, best, by);
     idx
 }
 
@@ -218,7 +214,7 @@ fn select_sorted(
 
 /// Nodes [`RendezvousBounded`] ranks for a partition before choosing: the
 /// choice rarely looks further down; when it would, it ranks them all.
-const RANK_PREFIX: usize = 16;
+const RANK_PREFIX: usize = HEAD;
 
 /// Picks `want` distinct nodes from `ranked`, zone-aware: first one node in
 /// each of `zones_needed` zones (with room if possible, without if not —
@@ -293,17 +289,46 @@ impl PlacementPolicy for RendezvousBounded {
     }
 
     fn target(&self, input: &PlacementInput<'_>) -> Vec<Vec<String>> {
+        Self::place(input, |p, weighted, head| {
+            *head = rank_best(p, &input.nodes, weighted, RANK_PREFIX);
+        })
+    }
+
+    fn target_cached(&self, input: &PlacementInput<'_>, heads: &mut RankHeads) -> Vec<Vec<String>> {
+        if !sorted_by_id(&input.nodes) {
+            // Index order is not id order: rank from scratch.
+            return self.target(input);
+        }
+        let weighted = Self::weighted(&input.nodes);
+        heads.update(&input.nodes, weighted, input.current.len());
+        Self::place(input, |p, _, head| heads.head(p as usize, head))
+    }
+}
+
+impl RendezvousBounded {
+    /// True when capacities differ: scores are then weighted by capacity.
+    fn weighted(nodes: &[Candidate]) -> bool {
+        nodes.windows(2).any(|w| w[0].capacity != w[1].capacity)
+    }
+
+    /// The target, with `head(p, weighted, out)` giving the first
+    /// [`RANK_PREFIX`] of partition `p`'s ranking.
+    fn place(
+        input: &PlacementInput<'_>,
+        mut head_of: impl FnMut(u32, bool, &mut Vec<usize>),
+    ) -> Vec<Vec<String>> {
         let nodes = &input.nodes;
         let want = input.rf_effective();
         let zones_needed = input.zones_needed();
         let caps = input.load_caps();
-        let weighted = nodes.windows(2).any(|w| w[0].capacity != w[1].capacity);
+        let weighted = Self::weighted(nodes);
         let mut load = vec![0u32; nodes.len()];
         let mut out = Vec::with_capacity(input.current.len());
+        let mut head = Vec::with_capacity(RANK_PREFIX);
         for p in 0..input.current.len() as u32 {
             let chosen = {
                 let has_room = |i: usize| load[i] < caps[i];
-                let head = rank_best(p, nodes, weighted, RANK_PREFIX);
+                head_of(p, weighted, &mut head);
                 let whole = head.len() == nodes.len();
                 choose_in(&head, whole, nodes, want, zones_needed, &has_room).unwrap_or_else(|| {
                     let ranked = rank(p, nodes, weighted);
@@ -612,7 +637,12 @@ pub struct PartitionCoordinator {
     policy: Box<dyn PlacementPolicy>,
     /// The membership the cached target was computed for.
     target_key: Vec<Candidate>,
+    /// The member table `target_key` was read from: while the map holds
+    /// the same table, the alive membership is the same.
+    target_members: Option<Members>,
     target: Vec<Vec<String>>,
+    /// Ranking heads kept from one target computation to the next.
+    heads: RankHeads,
     /// When the alive membership last changed, as this leader saw it.
     membership_changed_at: SimTime,
     leader_since: SimTime,
@@ -630,7 +660,9 @@ impl PartitionCoordinator {
             policy: config.policy.build(),
             config,
             target_key: Vec::new(),
+            target_members: None,
             target: Vec::new(),
+            heads: RankHeads::default(),
             membership_changed_at: SimTime::ZERO,
             leader_since: SimTime::ZERO,
             moves: BTreeMap::new(),
@@ -650,6 +682,7 @@ impl PartitionCoordinator {
         self.membership_changed_at = now;
         self.moves.clear();
         self.target_key.clear();
+        self.target_members = None;
         self.target.clear();
         self.off_target.clear();
     }
@@ -662,15 +695,24 @@ impl PartitionCoordinator {
 
     /// The current target (recomputed when the alive membership changed).
     pub fn target(&mut self, now: SimTime, map: &ClusterMap) -> &[Vec<String>] {
+        if self.target.len() == map.partitions.len()
+            && self
+                .target_members
+                .as_ref()
+                .is_some_and(|m| m.same(&map.members))
+        {
+            return &self.target;
+        }
         let input = input_for_map(map, self.config.max_imbalance);
         if input.nodes != self.target_key || self.target.len() != map.partitions.len() {
             if input.nodes != self.target_key && !self.target_key.is_empty() {
                 self.membership_changed_at = now;
             }
-            self.target = self.policy.target(&input);
+            self.target = self.policy.target_cached(&input, &mut self.heads);
             self.target_key = input.nodes;
             self.off_target.clear();
         }
+        self.target_members = Some(map.members.clone());
         &self.target
     }
 
@@ -935,10 +977,13 @@ impl PartitionCoordinator {
             if !self.moves.contains_key(&p)
                 && let Some(r) = c.replicas.iter().find(|r| !r.in_sync)
             {
+                // The replica it replaces: one the target no longer wants,
+                // never the catching-up replica itself (a returning node's
+                // demoted replica replaces nothing).
                 let from = c
                     .replicas
                     .iter()
-                    .find(|x| !target[p as usize].contains(&x.node))
+                    .find(|x| x.node != r.node && !target[p as usize].contains(&x.node))
                     .map_or_else(|| "-".to_string(), |x| x.node.clone());
                 self.moves.insert(
                     p,

@@ -205,6 +205,7 @@ impl Manager {
             recovery: RecoveryManager {
                 seed_from_empty: config.planted.has(Bug::SeedFromEmptySource),
                 stale_liveness: config.planted.has(Bug::PlanAgainstStaleLiveness),
+                reseed_from_behind: config.planted.has(Bug::ReseedFromBehindCopy),
             },
             reports: Reports::new(),
             tick_interval: SimDuration((interval.as_micros() / 2).max(1)),
@@ -413,6 +414,7 @@ impl Manager {
                         epoch: r.epoch,
                         complete: r.in_sync,
                         stored: r.stored,
+                        synced: r.synced,
                     }));
                     report.replicas.sort_unstable();
                 }

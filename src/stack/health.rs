@@ -12,9 +12,12 @@
 //! **Local health** (after Lifeguard, Dadgar et al. 2018). Silence is only
 //! evidence if the monitor was there to hear it. A monitor that has itself
 //! been away — a gap in its own ticks longer than `AWAY_TICKS` heartbeat
-//! intervals (its process was paused, or its clock jumped), or no heartbeat
-//! from anyone for longer than `suspect_after` — gives every member that is
-//! not already committed dead a fresh grace period before judging it again.
+//! intervals (its process was paused, or its clock jumped ahead), its clock
+//! set back (a tick or a heartbeat stamped before its last tick), or no
+//! heartbeat from anyone for longer than `suspect_after` — gives every
+//! member that is not already committed dead a fresh grace of a full
+//! `dead_after`, counted on its clock as it reads now, before judging it
+//! again.
 //! A paused leader thus never declares the nodes it could not hear dead the
 //! instant it resumes.
 //!
@@ -213,9 +216,12 @@ impl HealthMonitor {
 
     /// A heartbeat from `node` arrived at `now`.
     pub fn heard(&mut self, node: &str, now: SimTime) {
+        // Everyone silent for a while, or the clock set back (a heartbeat
+        // stamped before the monitor's own last tick): grace at the next tick.
         if self
             .last_heard_any
             .is_some_and(|t| now.saturating_since(t) > self.suspect_after)
+            || self.last_tick.is_some_and(|t| now < t)
         {
             self.regrace = true;
         }
@@ -270,13 +276,18 @@ impl HealthMonitor {
                 .as_micros()
                 .saturating_mul(AWAY_TICKS),
         );
+        // Away: a gap in its own ticks (paused, or its clock jumped ahead),
+        // or its clock set back behind its last tick.
         let away = self
             .last_tick
-            .is_some_and(|t| now.saturating_since(t) > away_after);
+            .is_some_and(|t| now < t || now.saturating_since(t) > away_after);
         // The monitor was not there to hear: fresh grace for everyone not
         // committed dead (a dead member still has to be heard).
         let regrace = (away || self.regrace) && !self.judge_after_pauses;
         self.regrace = false;
+        if regrace {
+            self.last_heard_any = self.last_heard_any.map(|t| t.min(now));
+        }
         self.last_tick = Some(now);
         self.proposed.retain(|(node, dead)| {
             let committed = map.members.get(node).map(|m| m.state == MemberState::Dead);
@@ -288,8 +299,13 @@ impl HealthMonitor {
         let (suspect_after, dead_after) = (self.suspect_after, self.dead_after);
         let interval = self.heartbeat_interval;
         for ((node, t), member) in self.nodes.iter_mut().zip(map.members.values()) {
-            if regrace && member.state != MemberState::Dead {
-                t.last_heard = Some(t.last_heard.map_or(now, |l| l.max(now)));
+            if regrace {
+                // A full `dead_after` from now, on the clock as it reads now:
+                // instants stamped before a jump back are brought back too.
+                if member.state != MemberState::Dead {
+                    t.last_heard = Some(now);
+                }
+                t.heard_since = t.heard_since.map(|s| s.min(now));
             }
             // Count committed deaths (damping).
             let before = t.committed.replace(member.state);
@@ -458,6 +474,33 @@ mod tests {
                 assert!(dead, "a node really silent is still found dead");
             }
         }
+    }
+
+    #[test]
+    fn a_clock_set_back_gives_a_fresh_grace_of_dead_after_from_the_new_reading() {
+        let mut h = HealthMonitor::new(
+            SimDuration::from_millis(500),
+            SimDuration::from_secs(1),
+            SimDuration::from_millis(100),
+        );
+        let m = map();
+        h.on_leadership(SimTime(5_000_000), &m);
+        h.heard("n1", SimTime(5_900_000));
+        assert!(h.tick(SimTime(5_950_000), &m).1.is_empty());
+        // The clock is set back 2 s; n1's last heartbeat arrives stamped
+        // before the monitor's last tick, then n1 falls silent.
+        h.heard("n1", SimTime(3_960_000));
+        let mut t = 4_000_000;
+        let mut dead_at = None;
+        while t < 6_000_000 && dead_at.is_none() {
+            if !h.tick(SimTime(t), &m).1.is_empty() {
+                dead_at = Some(t);
+            }
+            t += 50_000;
+        }
+        // Judged a full dead_after after the jump: neither sooner nor on
+        // the instants stamped before it.
+        assert_eq!(dead_at, Some(5_050_000));
     }
 
     #[test]

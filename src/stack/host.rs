@@ -207,7 +207,7 @@ impl Host {
                         spec.clone(),
                         config.seed,
                         config.geometry,
-                        config.of_kind(Kind::Node),
+                        founding_nodes(config, p),
                         config.planted,
                     )))
                 }
@@ -216,6 +216,22 @@ impl Host {
             _ => Host::Idle,
         }
     }
+}
+
+/// The data nodes a client rotates through when it knows no primary: those
+/// of the cluster from the start. A node that joins later is listed after
+/// every client (`run::build` appends the processes of `join` events), so
+/// these are the nodes before client `c`. A client learns of a joined node
+/// through redirects, as it would from an operator's node list of the day:
+/// listing it from the start would let the client send to it before it
+/// exists, so that removing the `join` (as a shrinker does) would change
+/// the run from its first requests.
+fn founding_nodes(config: &ClusterConfig, c: ProcessId) -> Vec<ProcessId> {
+    config
+        .of_kind(Kind::Node)
+        .into_iter()
+        .filter(|n| *n < c)
+        .collect()
 }
 
 impl Process for Host {

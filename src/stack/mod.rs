@@ -18,6 +18,7 @@ pub mod node;
 pub mod plan;
 pub mod planted;
 pub mod points;
+pub mod rank;
 pub mod recovery;
 pub mod replication;
 pub mod storage;

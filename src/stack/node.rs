@@ -49,7 +49,8 @@ use super::network::{Incoming, Limits, NetworkManager, RetryPolicy, Shared, key_
 use super::planted::{Bug, Planted};
 use super::replication::{DataTimer, ReplicationManager};
 
-/// Disk key of the partitions this node holds in full (JSON list).
+/// Disk key of the partitions this node holds in full, each with its
+/// synced epoch (JSON list of `[partition, epoch or null]`).
 pub const REPLICAS_KEY: &str = "node/replicas";
 /// Bytes of data per grid cell (the size a partition's state transfer moves).
 pub const BYTES_PER_CELL: u64 = 4096;
@@ -119,6 +120,14 @@ pub struct DataNode {
     /// Partitions whose data survived on disk from a previous incarnation:
     /// a catch-up only needs the tail.
     on_disk: BTreeSet<u32>,
+    /// Per partition hosted, the newest epoch at which this node held it in
+    /// sync: listed in sync in a map naming this incarnation while its copy
+    /// was whole, primary in it, or told caught up in it by its primary.
+    /// It then holds every write acknowledged up to that epoch. Kept on the
+    /// disk with the partitions held (`REPLICAS_KEY`), written before any
+    /// acknowledgement of that epoch leaves, and reported with stored
+    /// copies: a re-seed takes only the copies with the newest.
+    synced: BTreeMap<u32, u64>,
     /// Seen itself in a map with its boot (so a later map without it means
     /// it was removed).
     was_member: bool,
@@ -176,6 +185,7 @@ impl DataNode {
             scratch: Vec::new(),
             replicas: BTreeMap::new(),
             on_disk: BTreeSet::new(),
+            synced: BTreeMap::new(),
             was_member: false,
             left: false,
             repl: (config.workload.is_some() && key == config.cluster_key)
@@ -260,8 +270,12 @@ impl DataNode {
         if let Ok(Some(bytes)) = cx.disk().get(REPLICAS_KEY) {
             // A record that does not decode is a lost record: the replicas
             // are then fetched in full.
-            if let Ok(list) = serde_json::from_slice::<Vec<u32>>(bytes) {
-                self.on_disk = list.into_iter().collect();
+            if let Ok(list) = serde_json::from_slice::<Vec<(u32, Option<u64>)>>(bytes) {
+                self.on_disk = list.iter().map(|(p, _)| *p).collect();
+                self.synced = list
+                    .into_iter()
+                    .filter_map(|(p, e)| Some((p, e?)))
+                    .collect();
             }
         }
         if let Some(r) = self.repl.as_mut() {
@@ -308,6 +322,7 @@ impl DataNode {
                 if let Some(r) = self.repl.as_mut() {
                     r.on_message(cx, from, *d, &self.map);
                 }
+                self.note_data_synced(cx);
             }
             _ => {}
         }
@@ -377,6 +392,7 @@ impl DataNode {
                 // incarnation, or transferred and not yet declared
                 // caught up (a re-seed must not pass it over).
                 stored: self.on_disk.contains(p) || h.data == Data::Complete,
+                synced: self.synced.get(p).copied(),
             }
         }));
         if *self.reports != self.scratch {
@@ -485,6 +501,7 @@ impl DataNode {
             if named && let Some(r) = self.repl.as_mut() {
                 r.on_map(cx, &self.map);
             }
+            self.note_data_synced(cx);
         }
     }
 
@@ -622,6 +639,7 @@ impl DataNode {
         for p in stale {
             cx.reached("node: stale replica of an earlier incarnation dropped");
             self.on_disk.remove(&p);
+            self.synced.remove(&p);
             cx.trace(StackEvent::Replica {
                 partition: p,
                 state: ReplicaState::Removed,
@@ -704,6 +722,15 @@ impl DataNode {
             }
         }
         let in_sync = listed == Some(true);
+        let whole = self
+            .replicas
+            .get(&p)
+            .is_some_and(|h| h.data == Data::Complete)
+            && self.repl.as_ref().is_none_or(|r| !r.damaged(p));
+        if in_sync && whole {
+            // Every write acknowledged in this epoch needs this copy's ack.
+            changed |= self.raise_synced(p, epoch);
+        }
         let state = if !in_sync {
             ReplicaState::CatchingUp
         } else if primary {
@@ -728,6 +755,39 @@ impl DataNode {
         changed
     }
 
+    /// Records that this node held `p` in sync in `epoch`; true when that
+    /// is newer than what it had recorded (to persist).
+    fn raise_synced(&mut self, p: u32, epoch: u64) -> bool {
+        match self.synced.get(&p) {
+            Some(&e) if e >= epoch => false,
+            _ => {
+                self.synced.insert(p, epoch);
+                true
+            }
+        }
+    }
+
+    /// Takes the epochs in which the data plane made a replica here one
+    /// that every acknowledgement needs, and persists them in this same
+    /// step: before any acknowledgement of such an epoch can leave.
+    fn note_data_synced<P: Process<Msg = Msg, Timer = Timer, Event = StackEvent>>(
+        &mut self,
+        cx: &mut Cx<'_, P>,
+    ) {
+        let Some(r) = self.repl.as_mut() else {
+            return;
+        };
+        let mut changed = false;
+        for (p, epoch) in r.take_synced() {
+            if self.replicas.contains_key(&p) {
+                changed |= self.raise_synced(p, epoch);
+            }
+        }
+        if changed {
+            self.persist(cx);
+        }
+    }
+
     fn drop_replica<P: Process<Msg = Msg, Timer = Timer, Event = StackEvent>>(
         &mut self,
         cx: &mut Cx<'_, P>,
@@ -747,13 +807,14 @@ impl DataNode {
             });
         }
         self.on_disk.remove(&p);
+        self.synced.remove(&p);
     }
 
     fn persist<P: Process<Msg = Msg, Timer = Timer, Event = StackEvent>>(
         &mut self,
         cx: &mut Cx<'_, P>,
     ) {
-        let held: Vec<u32> = self
+        let held: Vec<(u32, Option<u64>)> = self
             .replicas
             .iter()
             .filter(|(_, h)| h.data == Data::Complete)
@@ -761,6 +822,7 @@ impl DataNode {
             .chain(self.on_disk.iter().copied())
             .collect::<BTreeSet<u32>>()
             .into_iter()
+            .map(|p| (p, self.synced.get(&p).copied()))
             .collect();
         let bytes = serde_json::to_vec(&held).expect("a list of numbers serializes");
         let disk = cx.disk();

@@ -96,11 +96,23 @@ pub enum Bug {
     /// lost, it is not resent, and the follower stays catching up until
     /// the next write.
     CaughtUpSentOnce,
+    /// Raft: dead-server cleanup removes voters that stay down whatever is
+    /// left, below `min_voters` (the floor Consul's autopilot calls
+    /// `min_quorum`): the group shrinks to voters that cannot outlive one
+    /// more failure, and a floor voter returning with its disk is no
+    /// longer counted.
+    CleanupBelowFloor,
+    /// Recovery: a partition with no replica in sync is re-seeded from
+    /// every live stored copy, whatever the epoch at which it was last in
+    /// sync, and without waiting for the listed nodes not heard from: a
+    /// copy that fell behind becomes primary and acknowledged writes that
+    /// only the newer copies held are lost.
+    ReseedFromBehindCopy,
 }
 
 impl Bug {
     /// Every planted bug.
-    pub const ALL: [Bug; 27] = [
+    pub const ALL: [Bug; 29] = [
         Bug::VoteWithoutLogCheck,
         Bug::CommitOldTermByCounting,
         Bug::VoteBeforeFsync,
@@ -128,6 +140,8 @@ impl Bug {
         Bug::StaleInstallWindsBack,
         Bug::AbandonUnconfirmedCopy,
         Bug::CaughtUpSentOnce,
+        Bug::CleanupBelowFloor,
+        Bug::ReseedFromBehindCopy,
     ];
 
     /// The name used on the command line.
@@ -160,6 +174,8 @@ impl Bug {
             Bug::StaleInstallWindsBack => "stale-install-winds-back",
             Bug::AbandonUnconfirmedCopy => "abandon-unconfirmed-copy",
             Bug::CaughtUpSentOnce => "caught-up-sent-once",
+            Bug::CleanupBelowFloor => "cleanup-below-floor",
+            Bug::ReseedFromBehindCopy => "reseed-from-behind-copy",
         }
     }
 }
@@ -177,6 +193,7 @@ impl From<RaftBug> for Bug {
             RaftBug::PreVotesCountAsVotes => Bug::PreVotesCountAsVotes,
             RaftBug::VoteTwiceInTerm => Bug::VoteTwiceInTerm,
             RaftBug::RestartCommitsLog => Bug::RestartCommitsLog,
+            RaftBug::CleanupBelowFloor => Bug::CleanupBelowFloor,
         }
     }
 }

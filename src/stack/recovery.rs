@@ -14,15 +14,19 @@
 //!    counting them in sync;
 //! 3. no replica is in sync at all (every holder restarted) → `SetReplicas`
 //!    counting in sync the replicas on live members (alive, or draining:
-//!    they serve until their replicas moved) whose node reports a
-//!    whole copy — kept on its disk, or transferred and not yet declared
-//!    caught up (an unclean re-seed: the freshest copies that
-//!    exist; the data plane counts what only lost copies had). Where no
-//!    listed node reports a copy but some is dead (it may come back with its
-//!    disk), nothing is re-seeded: the partition is `unavailable`. Only when
+//!    they serve until their replicas moved) whose node reports a whole
+//!    copy — kept on its disk, or transferred and not yet declared caught
+//!    up — with the newest *synced epoch* (the newest epoch at which the
+//!    node held its copy in sync, which it keeps on its disk): those hold
+//!    every acknowledged write, an older copy may not. While a listed node
+//!    that may hold a newer copy has not reported (it is dead, or has not
+//!    reported since it restarted or since this leader took over), nothing
+//!    is re-seeded and the partition is `unavailable` — unless a live copy
+//!    has the newest epoch possible (see `reseed_sources`). Only when
 //!    every listed node is live and reports holding nothing at all (their
-//!    disks were lost) is the partition started again, on one replica, empty;
-//!    the others copy from it.
+//!    disks were lost) is the partition started again, on one replica,
+//!    empty; the others copy from it (the data plane counts the writes
+//!    that only lost copies had).
 //!
 //! Restoring the replication factor after a `MarkDead` is the coordinator's
 //! add step, which plans partitions short of in-sync replicas first; the
@@ -56,6 +60,9 @@ pub struct Held {
     /// Holds the data whole, perhaps behind (kept on its disk from an
     /// earlier incarnation, or transferred and not yet declared caught up).
     pub stored: bool,
+    /// With a stored copy: the newest epoch at which the node held it in
+    /// sync (it holds every write acknowledged up to that epoch).
+    pub synced: Option<u64>,
 }
 
 /// What a data node last said about itself, on the leader.
@@ -108,6 +115,10 @@ pub struct RecoveryManager {
     /// The `plan-against-stale-liveness` planted bug: no member-generation
     /// condition on the commands.
     pub stale_liveness: bool,
+    /// The `reseed-from-behind-copy` planted bug: re-seed from every live
+    /// stored copy, whatever its synced epoch, without waiting for the
+    /// listed nodes that have not reported.
+    pub reseed_from_behind: bool,
 }
 
 impl RecoveryManager {
@@ -143,6 +154,81 @@ impl RecoveryManager {
             },
             _ => Copy::Unknown,
         }
+    }
+
+    /// The synced epoch `node` (a member) reports with its stored copy of
+    /// `p`, from the boot the map knows.
+    pub fn synced_of(map: &ClusterMap, reports: &Reports, node: &str, p: u32) -> Option<u64> {
+        let m = map.members.get(node)?;
+        let r = reports.get(node).filter(|r| r.boot == m.boot)?;
+        r.replica(p).filter(|h| h.stored || h.complete)?.synced
+    }
+
+    /// The replicas to re-seed partition `p` from when none of them is in
+    /// sync (step 3 of [`repair`](Self::repair)): empty while it must wait.
+    ///
+    /// Why the newest synced epoch: a write acknowledged in epoch `e` is on
+    /// every replica in sync in `e`, and each of those records `e` (on its
+    /// disk, before it acknowledges anything in `e`). So the copies with
+    /// the newest synced epoch of all hold every acknowledged write, and a
+    /// copy with an older one may miss some. The newest is known only
+    /// when every listed node has told its own, or when a live copy has
+    /// the newest possible one: the epoch before this one (the map lists
+    /// nobody in sync in this epoch, so nobody held it in sync in it). A
+    /// node that has not reported since its last start (or since this
+    /// leader took over), or that is not live, may hold a newer copy on
+    /// its disk: until it reports, or is removed, nothing is re-seeded and
+    /// the partition is `unavailable`.
+    fn reseed_sources<'a>(map: &'a ClusterMap, reports: &Reports, p: u32) -> Vec<&'a str> {
+        let Some(c) = map.partitions.get(p as usize) else {
+            return Vec::new();
+        };
+        let alive = |n: &str| map.state_of(n) == Some(MemberState::Alive);
+        // A draining member serves until its replicas have moved: its
+        // copy counts too.
+        let live = |n: &str| map.is_usable(n);
+        let copies: Vec<(&str, Copy, Option<u64>)> = c
+            .replicas
+            .iter()
+            .map(|r| {
+                let n = r.node.as_str();
+                let copy = match live(n) {
+                    true => Self::copy_of(map, reports, n, p),
+                    false => Copy::Unknown,
+                };
+                (n, copy, Self::synced_of(map, reports, n, p))
+            })
+            .collect();
+        let held = |k: &Copy| matches!(k, Copy::Stored | Copy::Complete);
+        let unknown = copies.iter().any(|(_, k, _)| *k == Copy::Unknown);
+        let newest = copies
+            .iter()
+            .filter(|(_, k, _)| held(k))
+            .map(|(_, _, s)| *s)
+            .max();
+        let Some(newest) = newest else {
+            // No live copy at all. Only when every listed node is live and
+            // holds nothing (their disks were lost) is it started again,
+            // empty, on one replica (the others copy from it); a node not
+            // heard from may come back with its disk.
+            return match unknown {
+                true => Vec::new(),
+                false => copies.first().map(|(n, _, _)| *n).into_iter().collect(),
+            };
+        };
+        let newest_possible = newest.is_some() && newest >= c.epoch.checked_sub(1);
+        if unknown && !newest_possible {
+            return Vec::new();
+        }
+        let mut seeds: Vec<&str> = copies
+            .iter()
+            .filter(|(_, k, s)| held(k) && *s == newest)
+            .map(|(n, _, _)| *n)
+            .collect();
+        // The first seed becomes primary: an alive member before a
+        // draining one.
+        seeds.sort_by_key(|n| !alive(n));
+        seeds
     }
 
     /// The most urgent repair of partition `p`, if it needs one.
@@ -228,33 +314,28 @@ impl RecoveryManager {
                 .map(|r| r.node.as_str())
                 .filter(|n| alive(n))
                 .collect()
-        } else {
-            let copies: Vec<(&str, Copy)> = c
+        } else if self.reseed_from_behind {
+            // The planted bug: every live copy, behind or not, and no wait
+            // for the nodes not heard from.
+            let mut with_data: Vec<&str> = c
                 .replicas
                 .iter()
-                .map(|r| (r.node.as_str(), Self::copy_of(map, reports, &r.node, p)))
-                .collect();
-            // A draining member serves until its replicas have moved: its
-            // copy counts too, after those of alive members (the first
-            // seed becomes primary).
-            let live = |n: &str| map.is_usable(n);
-            let mut with_data: Vec<&str> = copies
-                .iter()
-                .filter(|(n, k)| live(n) && matches!(k, Copy::Stored | Copy::Complete))
-                .map(|(n, _)| *n)
+                .map(|r| r.node.as_str())
+                .filter(|n| map.is_usable(n))
+                .filter(|n| {
+                    matches!(
+                        Self::copy_of(map, reports, n, p),
+                        Copy::Stored | Copy::Complete
+                    )
+                })
                 .collect();
             with_data.sort_by_key(|n| !alive(n));
-            let all_empty = copies.iter().all(|(n, k)| live(n) && *k == Copy::Nothing);
-            if !with_data.is_empty() {
-                with_data
-            } else if all_empty {
-                // Every copy is gone (the disks were lost): start again
-                // empty, on one replica; the others copy from it.
-                copies.first().map(|(n, _)| *n).into_iter().collect()
-            } else {
-                // A copy may come back with its node: unavailable until then.
-                Vec::new()
+            match with_data.is_empty() {
+                true => Self::reseed_sources(map, reports, p),
+                false => with_data,
             }
+        } else {
+            Self::reseed_sources(map, reports, p)
         };
         let first = *seeds.first()?;
         let replicas: Vec<Replica> = c
@@ -396,6 +477,7 @@ mod tests {
                 epoch,
                 complete: true,
                 stored: false,
+                synced: None,
             }],
         };
         reports.insert("n3".into(), report(6, 2));
@@ -447,6 +529,7 @@ mod tests {
                 epoch: 2,
                 complete: false,
                 stored,
+                synced: Some(1),
             }],
         };
         let mut reports = Reports::new();
@@ -478,5 +561,131 @@ mod tests {
         }
         m2.apply(7, &MapCommand::MarkDead { node: "n1".into() });
         assert_eq!(r.repair(0, &m2, &reports, &[]), None);
+    }
+
+    /// `n1` and `n2` restarted (new boots): partition 0 has no replica in
+    /// sync, at epoch 3.
+    fn both_restarted() -> ClusterMap {
+        let mut m = map();
+        for (i, n) in ["n1", "n2"].iter().enumerate() {
+            m.apply(
+                5 + i as u64,
+                &MapCommand::AddNode {
+                    node: (*n).into(),
+                    zone: "a".into(),
+                    capacity: 1,
+                    boot: 8,
+                },
+            );
+        }
+        assert_eq!(m.partitions[0].epoch, 3);
+        assert!(m.partitions[0].replicas.iter().all(|r| !r.in_sync));
+        m
+    }
+
+    fn stored(synced: Option<u64>) -> NodeReport {
+        NodeReport {
+            boot: 8,
+            version: 6,
+            replicas: vec![Held {
+                partition: 0,
+                epoch: 3,
+                complete: false,
+                stored: true,
+                synced,
+            }],
+        }
+    }
+
+    fn in_sync_after(m: &ClusterMap, cmd: &MapCommand) -> Vec<String> {
+        let mut m = m.clone();
+        m.apply(100, cmd);
+        m.partitions[0]
+            .replicas
+            .iter()
+            .filter(|r| r.in_sync)
+            .map(|r| r.node.clone())
+            .collect()
+    }
+
+    #[test]
+    fn a_reseed_takes_only_the_copies_with_the_newest_synced_epoch() {
+        let m = both_restarted();
+        let r = RecoveryManager::default();
+        let mut reports = Reports::new();
+        // n1 fell behind at epoch 0; n2 was in sync up to epoch 1.
+        reports.insert("n1".into(), stored(Some(0)));
+        reports.insert("n2".into(), stored(Some(1)));
+        let (step, cmd) = r.repair(0, &m, &reports, &[]).unwrap();
+        assert_eq!(step, Step::Repair);
+        assert_eq!(in_sync_after(&m, &cmd), ["n2"], "not the behind copy");
+        // Equally new copies are all taken.
+        reports.insert("n1".into(), stored(Some(1)));
+        let (_, cmd) = r.repair(0, &m, &reports, &[]).unwrap();
+        assert_eq!(in_sync_after(&m, &cmd), ["n1", "n2"]);
+        // The planted bug takes the behind copy too.
+        reports.insert("n1".into(), stored(Some(0)));
+        let bug = RecoveryManager {
+            reseed_from_behind: true,
+            ..RecoveryManager::default()
+        };
+        let (_, cmd) = bug.repair(0, &m, &reports, &[]).unwrap();
+        assert_eq!(in_sync_after(&m, &cmd), ["n1", "n2"]);
+    }
+
+    #[test]
+    fn a_reseed_waits_for_a_listed_node_that_may_hold_a_newer_copy() {
+        let m = both_restarted();
+        let r = RecoveryManager::default();
+        let mut reports = Reports::new();
+        reports.insert("n1".into(), stored(Some(0)));
+        // n2 has not reported since it restarted (its report is of its
+        // earlier boot): it may hold a copy in sync up to epoch 2.
+        let mut old = stored(Some(0));
+        old.boot = 7;
+        reports.insert("n2".into(), old);
+        assert_eq!(r.repair(0, &m, &reports, &[]), None, "n2 not heard from");
+        // Dead, it may come back with its disk: still nothing.
+        let mut dead = m.clone();
+        dead.apply(7, &MapCommand::MarkDead { node: "n2".into() });
+        reports.insert("n2".into(), stored(Some(1)));
+        assert_eq!(r.repair(0, &dead, &reports, &[]), None, "n2 dead");
+        // The planted bug does not wait.
+        let bug = RecoveryManager {
+            reseed_from_behind: true,
+            ..RecoveryManager::default()
+        };
+        let (_, cmd) = bug.repair(0, &dead, &reports, &[]).unwrap();
+        assert_eq!(in_sync_after(&dead, &cmd), ["n1"]);
+        // A copy synced in the epoch before this one is the newest there
+        // can be (nobody is in sync in this one): no need to wait.
+        let mut m = m.clone();
+        m.apply(7, &MapCommand::MarkDead { node: "n2".into() });
+        reports.insert("n1".into(), stored(Some(2)));
+        let (_, cmd) = r.repair(0, &m, &reports, &[]).unwrap();
+        assert_eq!(in_sync_after(&m, &cmd), ["n1"]);
+    }
+
+    #[test]
+    fn a_partition_is_started_empty_only_when_every_listed_node_reports_nothing() {
+        let m = both_restarted();
+        let r = RecoveryManager::default();
+        let nothing = NodeReport {
+            boot: 8,
+            version: 6,
+            replicas: vec![Held {
+                partition: 0,
+                epoch: 3,
+                complete: false,
+                stored: false,
+                synced: None,
+            }],
+        };
+        let mut reports = Reports::new();
+        reports.insert("n1".into(), nothing.clone());
+        assert_eq!(r.repair(0, &m, &reports, &[]), None, "n2 not heard from");
+        reports.insert("n2".into(), nothing);
+        let (_, cmd) = r.repair(0, &m, &reports, &[]).unwrap();
+        assert_eq!(in_sync_after(&m, &cmd), ["n1"], "started again, empty");
     }
 }

@@ -24,11 +24,11 @@ impl Validator<'_, '_> {
         let c = raw.get_ref();
         if let Some(m) = &c.managers {
             let n = *m.get_ref();
-            if n == 0 || n > MAX_MANAGERS {
+            if !MANAGER_COUNTS.contains(&n) {
                 return Err(self.err(
                     m.span(),
                     "cluster.managers",
-                    format!("expected 1 to {MAX_MANAGERS} managers (usually 1, 3 or 5), got {n}"),
+                    format!("expected 1, 3 or 5 managers (an odd Raft group; add_manager and remove_manager change it during the run), got {n}"),
                 ));
             }
             cluster.managers = n;

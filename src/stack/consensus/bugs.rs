@@ -33,11 +33,14 @@ pub enum RaftBug {
     VoteTwiceInTerm,
     /// A restarted member counts every entry of its log committed.
     RestartCommitsLog,
+    /// Dead-server cleanup removes a down voter even when that leaves
+    /// fewer than `min_voters`.
+    CleanupBelowFloor,
 }
 
 impl RaftBug {
     /// Every Raft bug, in declaration order.
-    pub const ALL: [RaftBug; 9] = [
+    pub const ALL: [RaftBug; 10] = [
         RaftBug::VoteWithoutLogCheck,
         RaftBug::CommitOldTermByCounting,
         RaftBug::VoteBeforeFsync,
@@ -47,6 +50,7 @@ impl RaftBug {
         RaftBug::PreVotesCountAsVotes,
         RaftBug::VoteTwiceInTerm,
         RaftBug::RestartCommitsLog,
+        RaftBug::CleanupBelowFloor,
     ];
 }
 
@@ -89,7 +93,7 @@ mod tests {
         }
         assert_eq!(
             RaftBug::ALL.len(),
-            RaftBug::RestartCommitsLog as usize + 1,
+            RaftBug::CleanupBelowFloor as usize + 1,
             "the last variant closes ALL"
         );
     }

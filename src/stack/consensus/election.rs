@@ -269,6 +269,18 @@ impl<S: StateMachine> ConsensusManager<S> {
         llt: u64,
     ) {
         // No state changes here: a pre-vote binds nothing.
+        if self.role == Role::Leader
+            && self.members_index > self.commit_index
+            && let Some(pos) = self.pos(from)
+            && self.members.contains(from)
+        {
+            // A member of the configuration that waits for its
+            // acknowledgements has not heard from this leader: what was
+            // sent to it was lost. Send it what it lacks now rather than at
+            // the next heartbeat.
+            self.progress[pos].inflight = false;
+            self.send_append(cx, pos);
+        }
         let in_lease = self.in_lease(cx.now());
         if term > self.term && in_lease {
             cx.reached("raft: pre-vote refused under a leader lease");

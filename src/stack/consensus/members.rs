@@ -228,11 +228,22 @@ impl<S: StateMachine> ConsensusManager<S> {
         from_pos: usize,
         incarnation: u64,
     ) {
-        if self.role == Role::Leader
-            && self.join_requests.insert(from_pos, incarnation) != Some(incarnation)
-        {
-            self.drive_membership(cx);
+        if self.role != Role::Leader {
+            return;
         }
+        let p = self.peers[from_pos];
+        if matches!(self.members.standing(p),
+            Standing::Voter(i) | Standing::Learner(i) if i == incarnation)
+        {
+            // Admitted, but it has not heard so: what was sent to it was
+            // lost. Send it what it lacks now rather than at the next
+            // heartbeat.
+            self.progress[from_pos].inflight = false;
+            self.send_append(cx, from_pos);
+            return;
+        }
+        self.join_requests.insert(from_pos, incarnation);
+        self.drive_membership(cx);
     }
 
     /// A replacement or an admission is under way: the leader drives it on
@@ -426,16 +437,21 @@ impl<S: StateMachine> ConsensusManager<S> {
         })
     }
 
-    /// Would the voters heard from lately (this leader, and `joining`, the
-    /// learner about to be promoted) make a quorum of `m`? A configuration
-    /// is in force once appended: one that they cannot commit would stall
-    /// the group until they could.
+    /// Would the voters heard from lately (this leader, `joining`, the
+    /// learner about to be promoted, and those heard since the last
+    /// CheckQuorum or within an election timeout) make a quorum of `m`? A
+    /// configuration is in force once appended: one that they cannot
+    /// commit would stall the group until they could.
     fn keeps_quorum(&self, m: &Membership, joining: usize, now: SimTime) -> bool {
         let recent = self.config.election_timeout.0;
         let live = (0..self.peers.len())
             .filter(|&pos| m.is_voter(self.peers[pos]))
             .filter(|&pos| {
-                pos == self.me_pos || pos == joining || now < self.progress[pos].last_heard + recent
+                let pr = &self.progress[pos];
+                pos == self.me_pos
+                    || pos == joining
+                    || pr.recent_active
+                    || now < pr.last_heard + recent
             })
             .count();
         live >= m.quorum()
@@ -450,7 +466,10 @@ impl<S: StateMachine> ConsensusManager<S> {
     /// added as a learner, then promoted.
     fn down_voter(&self, now: SimTime) -> Option<ProcessId> {
         let grace = self.config.remove_down_after?;
-        if self.members.voters.len() <= self.config.min_voters.max(1) {
+        // The planted bug removes down voters whatever is left.
+        if self.members.voters.len() <= self.config.min_voters.max(1)
+            && !self.config.planted.has(RaftBug::CleanupBelowFloor)
+        {
             return None;
         }
         self.other_voters()

@@ -88,6 +88,7 @@ impl ReplicationManager {
         cx.disk().fsync();
         if rep.caught_up && r.caught_up != Some(rep.epoch) {
             r.caught_up = Some(rep.epoch);
+            self.newly_synced.push((p, rep.epoch));
             cx.trace(StackEvent::CaughtUp {
                 partition: p,
                 epoch: rep.epoch,

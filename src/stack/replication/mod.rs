@@ -107,6 +107,11 @@ pub struct ReplicationManager {
     ticking: bool,
     /// Where the scrub's next round starts: partition, record.
     scrub_at: (u32, u64),
+    /// (partition, epoch) in which a replica here became one that every
+    /// acknowledgement needs (primary, or follower told it is caught up),
+    /// since the node last took them: it records them on its disk, in the
+    /// same step, before any acknowledgement of that epoch leaves.
+    newly_synced: Vec<(u32, u64)>,
 }
 
 impl ReplicationManager {
@@ -118,6 +123,7 @@ impl ReplicationManager {
             parts: BTreeMap::new(),
             ticking: false,
             scrub_at: (0, 0),
+            newly_synced: Vec::new(),
         }
     }
 
@@ -152,6 +158,12 @@ impl ReplicationManager {
         self.parts
             .get(&p)
             .is_some_and(|r| !r.damaged && r.caught_up == Some(epoch) && r.synced == Some(epoch))
+    }
+
+    /// The epochs in which a replica here became one that every
+    /// acknowledgement needs, since the last call (see `newly_synced`).
+    pub fn take_synced(&mut self) -> Vec<(u32, u64)> {
+        std::mem::take(&mut self.newly_synced)
     }
 
     /// True when this node hosts a replica of `p` known to be damaged
@@ -275,6 +287,7 @@ impl ReplicationManager {
             None => (Vec::new(), Vec::new(), 0, 0),
         };
         r.synced = Some(c.epoch);
+        self.newly_synced.push((p, c.epoch));
         let mut pr = Primary {
             epoch: c.epoch,
             commit,
