@@ -159,6 +159,7 @@ pub fn entry(bug: Bug) -> Entry {
             "raft",
             "leader_elected",
             "dead-server cleanup shrinks the group below min_voters; one more failure stalls it",
+        ),
         Bug::ReseedFromBehindCopy => (
             "recovery",
             "durability",
