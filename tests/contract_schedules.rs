@@ -46,12 +46,20 @@ fn schedules_hold_where_the_stack_is_right() {
         ("zipf-hot-cas", 0),
         ("data-moves-disk-skew", 0),
         ("leader-pauses-clock-jumps", 0),
-        ("heal-at-after-chaos", 0),
-        ("disk-misdirected", 1),
+        // Once failed: a disk reloaded damaged with no disk fault (p6 lost
+        // its last complete copy), and a monitor calling a node dead right
+        // after its own clock jumped forward.
+        ("heal-at-after-chaos", 19),
+        ("heal-at-after-chaos", 46),
+        ("disk-misdirected", 3),
         // The old incarnation of a wiped manager was removed before the
         // new one was added, while the leader's clock stood 3 s back; a
         // second wipe left no quorum (membership).
         ("manager-disks-wiped", 0),
+        // Once failed: the leader's timers stalled by a clock set back, a
+        // second wipe before the learner's promotion.
+        ("manager-disks-wiped", 4),
+        ("three-way-split", 0),
     ] {
         let (code, out) = run(name, seed);
         assert_eq!(code, 0, "{name} seed {seed}: {out}");
@@ -108,32 +116,27 @@ fn open_bugs_reproduce_until_fixed() {
         // Reads re-ask their epoch confirmation every 30 ms with a new round
         // id and count only answers to the newest: with 40-70 ms links no
         // read ever completes (replication, primary.rs).
-        ("slow-links-reads", 0, "available", "data"),
+        ("slow-links-reads", 0, "available", "data2"),
         // A heartbeat's ack timeout is the heartbeat interval: below the
         // round trip every heartbeat counts as a miss and the node rotates
         // away from the live leader; live nodes flap dead (node.rs).
-        ("timing-edges", 0, "converged", "data"),
+        ("timing-edges", 0, "converged", "data2"),
         // 10-20 ms disk latency, light load: no operation succeeds and the
         // partitions never converge (replication/storage).
-        ("disk-latency", 0, "converged", "data"),
+        ("disk-latency", 0, "converged", "data2"),
         // A follower the scrub found damaged while its primary crashed is
-        // promoted; p10 is served by no one for the rest of the run.
-        ("data-moves-disk-skew", 22, "converged", "data"),
+        // promoted; its partition is served by no one for the rest of the run.
+        ("data-moves-disk-skew", 25, "converged", "data2"),
         // The same promotion of a damaged copy, with misdirected writes:
         // p11 stays dark; on other seeds acknowledged writes vanish from
         // every copy (durability, linearizable).
-        ("disk-misdirected", 0, "converged", "data"),
-        ("disk-misdirected", 43, "durability", "data"),
-        // n3's disk reloads p6 damaged with no disk fault configured, after
-        // its caught-up replica's state transfer completed late; p6 loses
-        // its last complete copy (placement).
-        ("heal-at-after-chaos", 19, "placement", "data"),
-        // m1's clock jumps forward 1.6 s; it calls n3 dead 27 ms after
-        // hearing its heartbeat (health: clock-jump grace).
-        ("heal-at-after-chaos", 46, "converged", "control"),
-        // Checker false positive: n1's own clock went back 2.8 s and it was
-        // truly silent for 1.6 s, yet `converged` calls m3's MarkDead hasty.
-        ("leader-pauses-clock-jumps", 3, "converged", "control"),
+        ("disk-misdirected", 0, "converged", "data2"),
+        ("disk-misdirected", 14, "durability", "data2"),
+        // m3's clock jumps 5 s forward and runs 50 % fast; n5's own clock
+        // goes back and it falls silent: m3 calls it dead after 683 ms of
+        // real silence, 1.02 s of its own. The "hasty" rule measures
+        // dead_after in real time; whether it should is the checker's call.
+        ("leader-pauses-clock-jumps", 9, "converged", "control"),
     ] {
         let (code, out) = run(name, seed);
         if code != 0 {
@@ -141,4 +144,41 @@ fn open_bugs_reproduce_until_fixed() {
         }
     }
     assert!(failing.is_empty(), "{}", failing.join("\n"));
+}
+
+/// DESIGN §5: `"*"` is every process not named, so a partition group that
+/// holds `"*"` and names others holds those too: in `three-way-split`, m3
+/// (grouped with `"*"`) is cut from m1 and m2 from 4 s. Open (audit): the
+/// group is expanded to the `"*"` processes alone, m3 lands in no group
+/// and keeps talking to both.
+#[test]
+#[ignore = "open bug reported to audit; run with --ignored"]
+fn a_partition_group_with_a_star_keeps_its_named_members() {
+    let trace = common::tmp_file("schedules", "three-way.jsonl")
+        .display()
+        .to_string();
+    let (code, out, err) = cli(&[
+        "run",
+        &schedule("three-way-split"),
+        "--duration",
+        "8s",
+        "--trace",
+        &trace,
+        "--force",
+    ]);
+    assert!(code == 0 || code == 1, "{out}{err}");
+    let text = std::fs::read_to_string(&trace).expect("the trace");
+    let cut: Vec<serde_json::Value> = text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v["ev"] == "drop" && v["reason"] == "partition")
+        .filter(|v| {
+            let (f, t) = (v["from"].as_str(), v["to"].as_str());
+            matches!(
+                (f, t),
+                (Some("m3"), Some("m1" | "m2")) | (Some("m1" | "m2"), Some("m3"))
+            )
+        })
+        .collect();
+    assert!(!cut.is_empty(), "no message between m3 and m1/m2 was cut");
 }
