@@ -77,9 +77,9 @@ fn link_takes_selectors_and_traces_the_concrete_ids() {
     // The leader at 3 s is the one the trace says `from` is.
     let leader = evs
         .iter()
+        .rev()
         .filter(|v| v["ev"] == "role" && v["t"].as_u64() < Some(3_000_000))
-        .filter(|v| v["role"] == "leader")
-        .last()
+        .find(|v| v["role"] == "leader")
         .expect("a leader before 3s");
     assert_eq!(leader["p"], from, "{detail}");
     // The selectors resolved as the summary says.

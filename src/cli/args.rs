@@ -16,7 +16,13 @@ use partsim::trace::TraceLevel;
 /// safety and liveness as it goes. Same scenario + seed = the same run, byte
 /// for byte.
 #[derive(Parser)]
-#[command(name = "partsim", version, about, long_about = None)]
+#[command(
+    name = "partsim",
+    version,
+    about,
+    long_about = None,
+    after_help = "Exit codes: 0 ran and every expectation held; 1 an expectation failed (a violation, a missed deadline); 2 bad input or usage (nothing ran); 3 an internal error (a bug in partsim: report it).\nHuman output by default; one JSON document with --json where a command has it."
+)]
 pub(crate) struct Cli {
     #[command(subcommand)]
     pub(crate) command: Command,
