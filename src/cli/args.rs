@@ -144,7 +144,8 @@ pub(crate) enum Command {
         #[arg(long)]
         force: bool,
     },
-    /// Shrink a failing run to a minimal scenario that fails with the same checker.
+    /// Shrink a failing run to a minimal scenario that fails with the same checker (exit 1 shrunk:
+    /// the failure reproduces; 2 the run does not fail or bad input).
     Shrink {
         /// The scenario file.
         scenario: PathBuf,
@@ -158,7 +159,8 @@ pub(crate) enum Command {
         #[arg(short, long, value_name = "FILE")]
         output: Option<PathBuf>,
     },
-    /// Swarm search: random configurations until a violation or the budget; then shrink it.
+    /// Swarm search: random configurations until a violation or the budget; then shrink it (exit
+    /// 0 no violation, 1 one found, 2 bad input or nothing ran).
     Hunt {
         /// Base scenarios to vary (none: the whole configuration space).
         scenarios: Vec<PathBuf>,
