@@ -16,7 +16,13 @@ use partsim::trace::TraceLevel;
 /// safety and liveness as it goes. Same scenario + seed = the same run, byte
 /// for byte.
 #[derive(Parser)]
-#[command(name = "partsim", version, about, long_about = None)]
+#[command(
+    name = "partsim",
+    version,
+    about,
+    long_about = None,
+    after_help = "Exit codes: 0 ran and every expectation held; 1 an expectation failed (a violation, a missed deadline); 2 bad input or usage (nothing ran); 3 an internal error (a bug in partsim: report it).\nHuman output by default; one JSON document with --json where a command has it."
+)]
 pub(crate) struct Cli {
     #[command(subcommand)]
     pub(crate) command: Command,
@@ -138,7 +144,8 @@ pub(crate) enum Command {
         #[arg(long)]
         force: bool,
     },
-    /// Shrink a failing run to a minimal scenario that fails with the same checker.
+    /// Shrink a failing run to a minimal scenario that fails with the same checker (exit 1 shrunk:
+    /// the failure reproduces; 2 the run does not fail or bad input).
     Shrink {
         /// The scenario file.
         scenario: PathBuf,
@@ -152,7 +159,8 @@ pub(crate) enum Command {
         #[arg(short, long, value_name = "FILE")]
         output: Option<PathBuf>,
     },
-    /// Swarm search: random configurations until a violation or the budget; then shrink it.
+    /// Swarm search: random configurations until a violation or the budget; then shrink it (exit
+    /// 0 no violation, 1 one found, 2 bad input or nothing ran).
     Hunt {
         /// Base scenarios to vary (none: the whole configuration space).
         scenarios: Vec<PathBuf>,
