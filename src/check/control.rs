@@ -816,7 +816,8 @@ impl Checker for Auth {
 /// And the failure detector judges only silence it was there to hear: a
 /// manager that was away — paused, or its clock jumped forward — for more
 /// than half of `dead_after` must not propose `MarkDead` for a node whose
-/// process is up and running within `dead_after` of its return (local
+/// process is up and running, and sent a heartbeat within half of
+/// `dead_after`, within `dead_after` of its return on its own clock (local
 /// health awareness). Such a declaration fails the run.
 ///
 /// Metrics: `failure_detection_ms` (per crash of an alive member, until it
@@ -847,12 +848,31 @@ pub struct Converged {
     clocks: BTreeMap<String, Clock>,
     /// The first death declared by a monitor just back from being away.
     hasty: Option<String>,
+    /// When each process last sent a heartbeat.
+    last_beat: BTreeMap<String, SimTime>,
     /// The nodes that remain to host replicas ([`MapView::remaining`]),
     /// counted again after a member change or a crash or start.
     remaining: Option<Remaining>,
 }
 
 impl Converged {
+    /// `node` sent a heartbeat within half of `dead_after` before `t`: its
+    /// silence was not real (a node whose own clock went back, and so its
+    /// timers with it, really is silent).
+    fn sent_lately(&self, node: &str, t: SimTime) -> bool {
+        self.last_beat
+            .get(node)
+            .is_some_and(|b| t.saturating_since(*b).as_micros() * 2 < self.dead_after.as_micros())
+    }
+
+    /// Less than `dead_after` passed on `who`'s own clock between `at` and
+    /// `t` (the grace it owes is counted on its clock: one running fast
+    /// counts it out sooner in virtual time).
+    fn within_grace(&self, who: &str, at: SimTime, t: SimTime) -> bool {
+        let clock = self.clocks.get(who).copied().unwrap_or_default();
+        clock.local(t).saturating_since(clock.local(at)) < self.dead_after
+    }
+
     fn recheck(&mut self, t: SimTime, only: Option<u32>) {
         let Some(s) = &self.view.settings else { return };
         let rf = s.rf;
@@ -908,6 +928,11 @@ impl Checker for Converged {
             return;
         }
         match ev.kind {
+            EventKind::Send {
+                msg: "Heartbeat", ..
+            } => {
+                self.last_beat.insert(who.to_string(), ev.t);
+            }
             EventKind::Crash { .. } => {
                 self.down.insert(who.to_string());
                 self.paused.remove(who);
@@ -975,7 +1000,8 @@ impl Checker for Converged {
                     && self.hasty.is_none()
                     && let Some((at, away)) = self.back.get(who)
                     && away.as_micros() * 2 > self.dead_after.as_micros()
-                    && ev.t.saturating_since(*at) < self.dead_after
+                    && self.sent_lately(node, ev.t)
+                    && self.within_grace(who, *at, ev.t)
                 {
                     self.hasty = Some(format!(
                         "{who} proposed {node} dead at {:.3}s, {} ms after coming back from {} ms away, though {node} was up and running: it judged silence it was not there to hear",
