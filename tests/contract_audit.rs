@@ -78,8 +78,7 @@ fn link_takes_selectors_and_traces_the_concrete_ids() {
     let leader = evs
         .iter()
         .filter(|v| v["ev"] == "role" && v["t"].as_u64() < Some(3_000_000))
-        .filter(|v| v["role"] == "leader")
-        .last()
+        .rfind(|v| v["role"] == "leader")
         .expect("a leader before 3s");
     assert_eq!(leader["p"], from, "{detail}");
     // The selectors resolved as the summary says.
