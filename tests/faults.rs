@@ -271,3 +271,39 @@ crash = "n3"
             .any(|r| r.p == n3 && r.t.0 == 2_000_000 && r.body == Body::Restart)
     );
 }
+
+/// DESIGN §5: `"*"` is every process not named; a group that holds it and
+/// names others too holds both (`["n2", "*"]` is n2 plus the unnamed).
+#[test]
+fn a_star_group_keeps_its_own_names() {
+    let s = with_events(
+        r#"
+[[events]]
+at = "1s"
+until = "2s"
+partition = [["m1"], ["n1"], ["n2", "*"]]
+"#,
+    );
+    let (_, trace) = common::run_trace(&s, Some(1));
+    let (m1, n2, n3) = (
+        common::pid(&trace, "m1"),
+        common::pid(&trace, "n2"),
+        common::pid(&trace, "n3"),
+    );
+    // n2 is cut off from m1 (its heartbeats are dropped) and not from n3's group.
+    let dropped_n2_m1 = common::events(&trace, |r| {
+        between(r.t, 1_000_000, 2_000_000)
+            && matches!(r.body, Body::Drop { from, to, reason: DropReason::Partition, .. }
+                if from == n2 && to == m1)
+    })
+    .count();
+    assert!(dropped_n2_m1 > 0, "n2 was left out of its group");
+    assert!(
+        common::events(&trace, |r| between(r.t, 1_000_000, 2_000_000)
+            && matches!(r.body, Body::Drop { from, to, .. }
+                if (from == n2 && to == n3) || (from == n3 && to == n2)))
+        .next()
+        .is_none(),
+        "n2 and n3 share a group"
+    );
+}

@@ -842,7 +842,8 @@ impl Checker for Auth {
 /// And the failure detector judges only silence it was there to hear: a
 /// manager that was away — paused, or its clock jumped forward — for more
 /// than half of `dead_after` must not propose `MarkDead` for a node whose
-/// process is up and running within `dead_after` of its return (local
+/// process is up and running, and sent a heartbeat within half of
+/// `dead_after`, within `dead_after` of its return on its own clock (local
 /// health awareness). Such a declaration fails the run.
 ///
 /// Metrics: `failure_detection_ms` (per crash of an alive member, until it
@@ -877,12 +878,31 @@ pub struct Converged {
     /// recheck of their partitions since: rechecked at the next change of
     /// a member, as a recheck of every partition would.
     copies_changed: BTreeSet<String>,
+    /// When each process last sent a heartbeat.
+    last_beat: BTreeMap<String, SimTime>,
     /// The nodes that remain to host replicas ([`MapView::remaining`]),
     /// per zone: kept as members change and their processes crash or start.
     up_per_zone: BTreeMap<String, usize>,
 }
 
 impl Converged {
+    /// `node` sent a heartbeat within half of `dead_after` before `t`: its
+    /// silence was not real (a node whose own clock went back, and so its
+    /// timers with it, really is silent).
+    fn sent_lately(&self, node: &str, t: SimTime) -> bool {
+        self.last_beat
+            .get(node)
+            .is_some_and(|b| t.saturating_since(*b).as_micros() * 2 < self.dead_after.as_micros())
+    }
+
+    /// Less than `dead_after` passed on `who`'s own clock between `at` and
+    /// `t` (the grace it owes is counted on its clock: one running fast
+    /// counts it out sooner in virtual time).
+    fn within_grace(&self, who: &str, at: SimTime, t: SimTime) -> bool {
+        let clock = self.clocks.get(who).copied().unwrap_or_default();
+        clock.local(t).saturating_since(clock.local(at)) < self.dead_after
+    }
+
     fn recheck(&mut self, t: SimTime, only: Option<u32>) {
         let Some(s) = &self.view.settings else { return };
         // A range, not a collected list: the count comes from the trace.
@@ -1011,6 +1031,11 @@ impl Checker for Converged {
             self.copies_changed.insert(who.to_string());
         }
         match ev.kind {
+            EventKind::Send {
+                msg: "Heartbeat", ..
+            } => {
+                self.last_beat.insert(who.to_string(), ev.t);
+            }
             EventKind::Crash { .. } => {
                 let (remaining, counted) = (self.remaining(), self.up_zone(who));
                 self.down.insert(who.to_string());
@@ -1080,7 +1105,8 @@ impl Checker for Converged {
                     && self.hasty.is_none()
                     && let Some((at, away)) = self.back.get(who)
                     && away.as_micros() * 2 > self.dead_after.as_micros()
-                    && ev.t.saturating_since(*at) < self.dead_after
+                    && self.sent_lately(node, ev.t)
+                    && self.within_grace(who, *at, ev.t)
                 {
                     self.hasty = Some(format!(
                         "{who} proposed {node} dead at {:.3}s, {} ms after coming back from {} ms away, though {node} was up and running: it judged silence it was not there to hear",

@@ -189,13 +189,21 @@ impl<E: AppEvent + 'static> Applier<E> {
         named: &[String],
     ) -> Vec<ProcessId> {
         if names.iter().any(|n| n == "*") {
-            world
-                .names()
+            // The group's own names, then every process named in no group.
+            let mut ids: Vec<ProcessId> = names
                 .iter()
-                .enumerate()
-                .filter(|(_, n)| !named.contains(n))
-                .map(|(i, _)| ProcessId(i as u32))
-                .collect()
+                .filter(|n| *n != "*")
+                .filter_map(|n| world.id(n))
+                .collect();
+            ids.extend(
+                world
+                    .names()
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, n)| !named.contains(n))
+                    .map(|(i, _)| ProcessId(i as u32)),
+            );
+            ids
         } else {
             names.iter().filter_map(|n| world.id(n)).collect()
         }
