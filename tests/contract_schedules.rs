@@ -145,6 +145,15 @@ fn open_bugs_reproduce_until_fixed() {
         // real silence, 1.02 s of its own. The "hasty" rule measures
         // dead_after in real time; whether it should is the checker's call.
         ("leader-pauses-clock-jumps", 9, "converged", "control"),
+        // One acknowledged write lost "with every copy's disk" though one
+        // data node's disk is lost (primary:2 at 7.5 s), with linearizable
+        // failing: the write's copies were one node (not triaged further).
+        (
+            "manager-replacement-node-crashes",
+            36,
+            "linearizable",
+            "control",
+        ),
     ] {
         let (code, out) = run(name, seed);
         if code != 0 {
