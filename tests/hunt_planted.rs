@@ -25,8 +25,8 @@ fn runs_for(bug: Bug) -> u64 {
     match bug {
         Bug::VoteWithoutLogCheck => 13,
         Bug::CommitOldTermByCounting => 1, // on its base scenario, below
-        Bug::VoteBeforeFsync => 458,
-        Bug::IgnoreHigherTerm => 24,
+        Bug::VoteBeforeFsync => 1920,
+        Bug::IgnoreHigherTerm => 140,
         Bug::RemoveBeforeInSync => 17,
         Bug::ApplyOlderMap => 29,
         Bug::HealthSkipsConsensus => 1,
