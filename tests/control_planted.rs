@@ -36,17 +36,18 @@ fn accepting_a_bad_mac_lets_the_impostor_in_and_auth_says_so() {
 }
 
 /// The returning node's copy is dropped while the only in-sync node is
-/// down: the shrunk run of hunt seed 0 run 179, on its own seed.
+/// down: the shrunk run of hunt seed 0 run 179. Its own seed no longer
+/// catches it since each network link draws from its own stream (the
+/// timing moved by a few ms); seeds 2, 13, 18, 21, 31 and 36 of 0..40 do.
 #[test]
 fn abandoning_an_unconfirmed_copy_is_caught_by_placement() {
-    let (_, s) = common::load_named("abandoned-last-copy");
-    let seed = s.seed;
-    common::first_catching_seed(
+    let seed = common::first_catching_seed(
         Bug::AbandonUnconfirmedCopy,
         "abandoned-last-copy",
         "placement",
-        seed..seed + 1,
+        0..3,
     );
+    assert_eq!(seed, 2);
 }
 
 /// A lost caught-up declaration under reads only: the move stalls.

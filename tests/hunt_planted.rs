@@ -25,8 +25,8 @@ fn runs_for(bug: Bug) -> u64 {
     match bug {
         Bug::VoteWithoutLogCheck => 13,
         Bug::CommitOldTermByCounting => 1, // on its base scenario, below
-        Bug::VoteBeforeFsync => 458,
-        Bug::IgnoreHigherTerm => 24,
+        Bug::VoteBeforeFsync => 1920,
+        Bug::IgnoreHigherTerm => 140,
         Bug::RemoveBeforeInSync => 17,
         Bug::ApplyOlderMap => 29,
         Bug::HealthSkipsConsensus => 1,
@@ -35,7 +35,7 @@ fn runs_for(bug: Bug) -> u64 {
         Bug::FinishMoveBeforeCatchUp => 10, // on its base scenario, below
         Bug::StaleInstallWindsBack => 0,    // not hunted: see below
         Bug::ReadWithoutConfirm => 325,
-        Bug::SkipPrimaryFsync => 19,
+        Bug::SkipPrimaryFsync => 90,
         Bug::InSyncWithoutTransfer => 80,
         Bug::PlanAgainstStaleLiveness => 1218,
         Bug::PausedLeaderJudges => 14,

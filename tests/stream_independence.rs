@@ -104,3 +104,63 @@ fn another_seed_draws_another_schedule() {
     assert_ne!(random_steps(&s, 1), random_steps(&s, 2));
     assert_ne!(plans(&s, 1), plans(&s, 2));
 }
+
+const JOIN: &str = r#"
+name = "late-join"
+duration = "12s"
+[cluster]
+managers = 3
+nodes = 4
+clients = 2
+[grid]
+replication_factor = 2
+[workload]
+rate = 200
+start = "500ms"
+stop = "11s"
+[[events]]
+at = "8s"
+join = "n5"
+"#;
+
+/// The trace's event lines before `before_us` (the header, which lists
+/// the processes, left out).
+fn lines_before(s: &Scenario, seed: u64, before_us: u64) -> Vec<String> {
+    let (_, bytes) = common::run_bytes(s, Some(seed), partsim::stack::planted::Planted::NONE);
+    String::from_utf8(bytes)
+        .expect("utf-8 trace")
+        .lines()
+        .skip(1)
+        .filter(|l| {
+            serde_json::from_str::<serde_json::Value>(l)
+                .ok()
+                .and_then(|v| v["t"].as_u64())
+                .is_some_and(|t| t < before_us)
+        })
+        .map(str::to_string)
+        .collect()
+}
+
+/// A node that joins later is seen by no one before it starts: without its
+/// `join` the run up to the join's time is the same, event for event (what
+/// lets the shrinker drop a join past the cut). Clients used to rotate
+/// through every node of the configuration, the later one included.
+#[test]
+fn removing_a_later_join_leaves_the_run_before_it_unchanged() {
+    let with = common::scenario(JOIN);
+    let mut without = with.clone();
+    without.events.clear();
+    for seed in [1, 2, 3] {
+        let a = lines_before(&with, seed, 8_000_000);
+        let b = lines_before(&without, seed, 8_000_000);
+        assert!(a.len() > 10_000, "seed {seed}: {} events", a.len());
+        assert!(a.iter().any(|l| l.contains("\"ev\":\"op\"")));
+        let first = a.iter().zip(&b).position(|(x, y)| x != y);
+        assert!(
+            first.is_none() && a.len() == b.len(),
+            "seed {seed}: the runs part at event {first:?}: {:?} vs {:?}",
+            first.map(|i| &a[i]),
+            first.map(|i| &b[i])
+        );
+    }
+}
