@@ -242,6 +242,10 @@ pub struct ReplicaReport {
     /// yet declared caught up): a candidate to re-seed a partition that has
     /// no in-sync copy left.
     pub stored: bool,
+    /// True when the node found its copy damaged (scrub or reload): it
+    /// counts for nothing — never in sync, never a source, never promoted —
+    /// until an install from an intact holder rebuilds it.
+    pub damaged: bool,
 }
 
 /// A map update pushed by the leader.

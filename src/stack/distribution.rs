@@ -413,6 +413,7 @@ impl Manager {
                         epoch: r.epoch,
                         complete: r.in_sync,
                         stored: r.stored,
+                        damaged: r.damaged,
                     }));
                     report.replicas.sort_unstable();
                 }
