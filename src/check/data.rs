@@ -229,8 +229,19 @@ impl Checker for Durability {
 
     fn finish(&mut self, _end: &EndOfRun, out: &mut Vec<Violation>) {
         if !self.audited {
-            // No node reported (a run without a data plane, or a trace
-            // without the end-of-run audit): nothing to judge.
+            // No node reported (every data node down at the end, a run
+            // stopped by a violation, or a trace without the end-of-run
+            // audit): a write whose every copy lost its disk is lost all
+            // the same; of the others nothing is known.
+            for w in &self.acked {
+                self.checked += 1;
+                if self.lost_everywhere(w) {
+                    self.lost += 1;
+                    self.unavailable.insert(w.partition);
+                } else {
+                    self.unjudged += 1;
+                }
+            }
             return;
         }
         let mut reported = 0;

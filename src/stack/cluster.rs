@@ -247,6 +247,10 @@ pub struct ReplicaReport {
     /// epoch), kept on its disk across restarts. A re-seed takes only the
     /// copies with the newest.
     pub synced: Option<u64>,
+    /// True when the node found its copy damaged (scrub or reload): it
+    /// counts for nothing — never in sync, never a source, never promoted —
+    /// until an install from an intact holder rebuilds it.
+    pub damaged: bool,
 }
 
 /// A map update pushed by the leader.

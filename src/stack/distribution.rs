@@ -415,6 +415,7 @@ impl Manager {
                         complete: r.in_sync,
                         stored: r.stored,
                         synced: r.synced,
+                        damaged: r.damaged,
                     }));
                     report.replicas.sort_unstable();
                 }

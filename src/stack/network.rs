@@ -461,6 +461,8 @@ struct Pending<B> {
     redirects: u32,
     policy: RetryPolicy,
     timer: TimerId,
+    /// When its latest attempt was sent.
+    sent: SimTime,
 }
 
 /// A message that passed every check.
@@ -540,6 +542,10 @@ pub struct NetworkManager<B> {
     /// Index into `managers` of the one believed to lead.
     target: usize,
     misses: u32,
+    /// When each manager last answered a request for real (not with a
+    /// redirect), late answers included: a request that times out while
+    /// its manager answers is slow, not a miss.
+    answered: BTreeMap<ProcessId, SimTime>,
     /// Only these may send to us (None: anyone with the key).
     accept_from: Option<Vec<ProcessId>>,
     next_req: u64,
@@ -573,6 +579,7 @@ impl<B: Payload> NetworkManager<B> {
             managers: Vec::new(),
             target: 0,
             misses: 0,
+            answered: BTreeMap::new(),
             accept_from: None,
             next_req: 1,
             pending: BTreeMap::new(),
@@ -703,6 +710,7 @@ impl<B: Payload> NetworkManager<B> {
                 redirects: 0,
                 policy,
                 timer,
+                sent: cx.now(),
             },
         );
         Some(req)
@@ -757,7 +765,11 @@ impl<B: Payload> NetworkManager<B> {
     ) -> Option<GaveUp<B>> {
         let req = t.0;
         let p = self.pending.get(&req)?;
-        if p.to_leader {
+        // A manager that answered since this attempt left is there: the
+        // timeout was below its round trip (a heartbeat sent once per
+        // interval, shorter than the link), not a sign it is gone.
+        let heard = self.answered.get(&p.to).is_some_and(|t| *t >= p.sent);
+        if p.to_leader && !heard {
             self.misses += 1;
             if self.misses >= MISSES_BEFORE_ROTATING {
                 self.rotate();
@@ -786,6 +798,7 @@ impl<B: Payload> NetworkManager<B> {
             p.timeouts = timeouts;
             p.redirects = 0;
             p.timer = timer;
+            p.sent = cx.now();
         }
         None
     }
@@ -825,6 +838,13 @@ impl<B: Payload> NetworkManager<B> {
             }
         }
         if let Some(req) = env.reply_to {
+            let redirect = env.body.redirect().is_some();
+            if !redirect && self.managers.contains(&from) {
+                self.answered.insert(from, cx.now());
+                if self.leader_guess() == Some(from) {
+                    self.misses = 0;
+                }
+            }
             let p = self.pending.remove(&req)?;
             cx.cancel_timer(p.timer);
             if p.to_leader {
@@ -900,6 +920,7 @@ impl<B: Payload> NetworkManager<B> {
         p.attempt += 1;
         p.redirects += 1;
         p.to = to;
+        p.sent = cx.now();
         self.send_sealed(cx, to, req, p.attempt, None, p.body.clone());
         let wait = p.policy.wait(p.timeouts + 1, cx.rng());
         p.timer = cx.set_timer(wait, NetTimer(req).into());

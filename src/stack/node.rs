@@ -371,6 +371,7 @@ impl DataNode {
         self.scratch.clear();
         self.scratch.extend(self.replicas.iter().map(|(p, h)| {
             let c = self.map.partitions.get(*p as usize);
+            let damaged = self.repl.as_ref().is_some_and(|r| r.damaged(*p));
             let epoch = c.map_or(0, |c| c.epoch);
             // With a data plane, a replica holds the data in full only
             // once its primary declared it caught up in this epoch.
@@ -391,8 +392,9 @@ impl DataNode {
                 // A whole copy, perhaps behind: kept from an earlier
                 // incarnation, or transferred and not yet declared
                 // caught up (a re-seed must not pass it over).
-                stored: self.on_disk.contains(p) || h.data == Data::Complete,
+                stored: (self.on_disk.contains(p) || h.data == Data::Complete) && !damaged,
                 synced: self.synced.get(p).copied(),
+                damaged,
             }
         }));
         if *self.reports != self.scratch {
@@ -405,9 +407,11 @@ impl DataNode {
             version: self.map.version,
             replicas,
         };
-        // Not retried: the next heartbeat says the same, newer.
+        // Not retried: the next heartbeat says the same, newer. Its ack
+        // may take a round trip longer than the interval: below a floor,
+        // every heartbeat would time out and count as a leader miss.
         let policy = RetryPolicy {
-            timeout: self.interval,
+            timeout: self.interval.max(SimDuration::from_millis(50)),
             attempts: 1,
             backoff_cap: self.interval,
         };

@@ -63,6 +63,8 @@ pub struct Held {
     /// With a stored copy: the newest epoch at which the node held it in
     /// sync (it holds every write acknowledged up to that epoch).
     pub synced: Option<u64>,
+    /// Its copy was found damaged: it counts for nothing until rebuilt.
+    pub damaged: bool,
 }
 
 /// What a data node last said about itself, on the leader.
@@ -102,6 +104,9 @@ pub enum Copy {
     Stored,
     /// It holds the partition in full.
     Complete,
+    /// Its copy was found damaged (scrub or reload): no copy to count or
+    /// copy from, but not proof that the data is gone either.
+    Damaged,
 }
 
 /// The leader's recovery logic (everything it needs is in the committed
@@ -146,6 +151,7 @@ impl RecoveryManager {
         };
         match reports.get(node) {
             Some(r) if r.boot == m.boot => match r.replica(p) {
+                Some(h) if h.damaged => Copy::Damaged,
                 Some(h) if h.complete => Copy::Complete,
                 Some(h) if h.stored => Copy::Stored,
                 Some(_) => Copy::Nothing,
@@ -211,7 +217,10 @@ impl RecoveryManager {
             // holds nothing (their disks were lost) is it started again,
             // empty, on one replica (the others copy from it); a node not
             // heard from may come back with its disk.
-            return match unknown {
+            // A damaged copy is not an empty one either: the partition is
+            // then unavailable, never started again empty over it.
+            let damaged = copies.iter().any(|(_, k, _)| *k == Copy::Damaged);
+            return match unknown || damaged {
                 true => Vec::new(),
                 false => copies.first().map(|(n, _, _)| *n).into_iter().collect(),
             };
@@ -244,8 +253,11 @@ impl RecoveryManager {
             return None;
         }
         let generation = super::plan::precondition(map, self.stale_liveness);
-        let alive_in_sync =
-            |n: &str| c.replicas.iter().any(|r| r.node == n && r.in_sync) && map.is_alive(n);
+        // A copy its own node reports damaged can never lead.
+        let damaged = |n: &str| Self::copy_of(map, reports, n, p) == Copy::Damaged;
+        let alive_in_sync = |n: &str| {
+            c.replicas.iter().any(|r| r.node == n && r.in_sync) && map.is_alive(n) && !damaged(n)
+        };
         // 1. A primary that cannot serve is replaced by an alive in-sync replica,
         //    preferring the target's order.
         let primary_ok = c.primary.as_deref().is_some_and(|n| map.is_alive(n));
@@ -267,12 +279,42 @@ impl RecoveryManager {
                     let usable = c.primary.as_deref().is_some_and(|n| map.is_usable(n));
                     c.replicas
                         .iter()
-                        .find(|r| r.in_sync && map.is_usable(&r.node) && !usable)
+                        .find(|r| {
+                            r.in_sync && map.is_usable(&r.node) && !usable && !damaged(&r.node)
+                        })
                         .map(|r| r.node.as_str())
                 });
             if let Some(node) = next {
                 return Some((Step::Promote, promote(p, c, generation, node)));
             }
+        }
+        // 1b. A replica counted in sync whose node reports its copy damaged
+        //     stops counting (the map must not call it a copy): the primary
+        //     goes to an intact in-sync replica, which installs its state on
+        //     it (the rebuild); with none, step 3 judges what is left.
+        if c.replicas.iter().any(|r| r.in_sync && damaged(&r.node)) {
+            let replicas: Vec<Replica> = c
+                .replicas
+                .iter()
+                .map(|r| Replica {
+                    node: r.node.clone(),
+                    in_sync: r.in_sync && !damaged(&r.node),
+                })
+                .collect();
+            let keep = c
+                .primary
+                .clone()
+                .filter(|n| map.is_usable(n) && !damaged(n));
+            let primary = keep.or_else(|| {
+                replicas
+                    .iter()
+                    .find(|r| r.in_sync && map.is_alive(&r.node))
+                    .map(|r| r.node.clone())
+            });
+            return Some((
+                Step::InSync,
+                set_replicas(p, c, generation, replicas, primary),
+            ));
         }
         // 2. Replicas that finished catching up count in sync.
         let done: Vec<&str> = c
@@ -455,6 +497,67 @@ mod tests {
     }
 
     #[test]
+    fn a_copy_its_node_reports_damaged_is_never_promoted_and_stops_counting() {
+        let mut m = map();
+        let r = RecoveryManager::default();
+        m.apply(
+            5,
+            &MapCommand::SetReplicas {
+                partition: 0,
+                epoch: 1,
+                generation: None,
+                replicas: replicas(&[("n1", true), ("n2", true), ("n3", true)]),
+                primary: Some("n1".into()),
+            },
+        );
+        m.apply(6, &MapCommand::MarkDead { node: "n1".into() });
+        let damaged = NodeReport {
+            boot: 7,
+            version: 6,
+            replicas: vec![Held {
+                partition: 0,
+                epoch: 1,
+                complete: false,
+                stored: false,
+                synced: None,
+                damaged: true,
+            }],
+        };
+        let mut reports = Reports::new();
+        reports.insert("n2".into(), damaged);
+        // n2 comes first, but its scrub found its copy damaged: n3 leads.
+        let (step, cmd) = r.repair(0, &m, &reports, &["n2".into()]).unwrap();
+        assert_eq!(step, Step::Promote);
+        assert!(
+            matches!(&cmd, MapCommand::PromotePrimary { node, .. } if node == "n3"),
+            "{cmd:?}"
+        );
+        m.apply(7, &cmd);
+        // Then n2 stops counting in sync: the primary's install rebuilds it.
+        let (step, cmd) = r.repair(0, &m, &reports, &[]).unwrap();
+        assert_eq!(step, Step::InSync);
+        let MapCommand::SetReplicas {
+            replicas: got,
+            primary,
+            ..
+        } = &cmd
+        else {
+            panic!("{cmd:?}");
+        };
+        assert_eq!(got, &replicas(&[("n1", true), ("n2", false), ("n3", true)]));
+        assert_eq!(primary.as_deref(), Some("n3"));
+        // With no intact in-sync copy alive, the damaged one is not promoted
+        // and no primary is named.
+        m.apply(8, &MapCommand::MarkDead { node: "n3".into() });
+        let (step, cmd) = r.repair(0, &m, &reports, &[]).unwrap();
+        assert_eq!(step, Step::InSync, "{cmd:?}");
+        assert!(
+            matches!(&cmd, MapCommand::SetReplicas { primary: None, .. }),
+            "{cmd:?}"
+        );
+    }
+
+    #[test]
     fn a_replica_counts_in_sync_only_on_a_report_of_its_boot_and_epoch() {
         let mut m = map();
         m.apply(
@@ -478,6 +581,7 @@ mod tests {
                 complete: true,
                 stored: false,
                 synced: None,
+                damaged: false,
             }],
         };
         reports.insert("n3".into(), report(6, 2));
@@ -530,6 +634,7 @@ mod tests {
                 complete: false,
                 stored,
                 synced: Some(1),
+                damaged: false,
             }],
         };
         let mut reports = Reports::new();
@@ -593,6 +698,7 @@ mod tests {
                 complete: false,
                 stored: true,
                 synced,
+                damaged: false,
             }],
         }
     }
@@ -679,6 +785,7 @@ mod tests {
                 complete: false,
                 stored: false,
                 synced: None,
+                damaged: false,
             }],
         };
         let mut reports = Reports::new();

@@ -49,14 +49,17 @@ impl ReplicationManager {
             // synced to it holds a prefix of it: an install of that epoch
             // older than what it holds was overtaken in flight by entries
             // it already acknowledged. Taking it would drop acknowledged
-            // writes while the primary counts them held.
-            let stale = !r.damaged
-                && r.synced == Some(rep.epoch)
+            // writes while the primary counts them held. One at what it
+            // holds is a resend of what it has: rewriting it would only
+            // queue another snapshot behind a slow disk.
+            let synced = !r.damaged && r.synced == Some(rep.epoch);
+            let stale = synced
                 && state.index < r.store.index()
                 && !self.planted.has(Bug::StaleInstallWindsBack);
+            let held = synced && state.index == r.store.index();
             if stale {
                 cx.reached("replica: stale install overtaken by entries ignored");
-            } else {
+            } else if !held {
                 cx.reached("replica: state transfer installed");
                 r.store.install(cx.disk(), *state, rep.epoch);
             }

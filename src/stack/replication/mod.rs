@@ -74,8 +74,14 @@ impl<P> DataHost for P where
 {
 }
 
-/// How often a primary resends what a follower has not acknowledged.
+/// How soon a primary resends what a follower has not acknowledged; each
+/// resend that brings no progress doubles the wait, up to
+/// [`RESEND_AFTER_MAX`], and an acknowledgement that moves on resets it.
 pub const RESEND_AFTER: SimDuration = SimDuration::from_millis(30);
+/// The longest wait between resends to one follower (a follower behind a
+/// slow disk is not sent one more install per tick while it writes the
+/// last).
+pub const RESEND_AFTER_MAX: SimDuration = SimDuration::from_millis(480);
 /// The replication tick.
 const TICK: SimDuration = SimDuration::from_millis(10);
 /// Entries per replicate message, at most.
@@ -277,6 +283,7 @@ impl ReplicationManager {
                     acked: None,
                     sent: None,
                     last_send: None,
+                    resend_after: RESEND_AFTER,
                     told: x.in_sync,
                     from: 0,
                 },
@@ -301,7 +308,7 @@ impl ReplicationManager {
         let reads = std::mem::take(&mut pr.reads);
         r.primary = Some(pr);
         for mut rd in reads {
-            rd.id = Self::confirm_round(cx, r, p);
+            rd.first = Self::confirm_round(cx, r, p);
             rd.waiting = Self::in_sync_followers(r);
             rd.asked = cx.now();
             if let Some(pr) = r.primary.as_mut() {

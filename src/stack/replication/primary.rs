@@ -5,7 +5,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::sim::{Cx, ProcessId, SimTime};
+use crate::sim::{Cx, ProcessId, SimDuration, SimTime};
 
 use super::super::events::{OpF, StackEvent};
 use super::super::grid::ClusterMap;
@@ -13,7 +13,7 @@ use super::super::planted::{Bug, Planted};
 use super::super::storage::{Command, Entry};
 use super::{
     Ack, AckStatus, ClientOp, DataHost, DataMsg, MAX_BATCH, MAX_PENDING, Outcome, RESEND_AFTER,
-    Replica, Replicate, ReplicationManager, Request, Response, send,
+    RESEND_AFTER_MAX, Replica, Replicate, ReplicationManager, Request, Response, send,
 };
 
 #[derive(Clone, Debug)]
@@ -26,6 +26,9 @@ pub(super) struct Follower {
     pub(super) acked: Option<u64>,
     pub(super) sent: Option<u64>,
     pub(super) last_send: Option<SimTime>,
+    /// How long after `last_send` an unacknowledged follower is sent its
+    /// due again (backs off while it does not answer).
+    pub(super) resend_after: SimDuration,
     /// It acknowledged holding its caught-up declaration (or needs none:
     /// it is in sync in the map).
     pub(super) told: bool,
@@ -59,7 +62,11 @@ pub(super) struct PendingRead {
     pub(super) cell: u64,
     pub(super) value: Option<u64>,
     pub(super) need: u64,
-    pub(super) id: u64,
+    /// The first confirmation round asked for this read: any round from
+    /// it on was sent after the read arrived, so its confirmation proves
+    /// the epoch as well (a re-asked read takes the first answer).
+    pub(super) first: u64,
+    /// The in-sync followers whose confirmation it still waits for.
     pub(super) waiting: BTreeSet<String>,
     pub(super) asked: SimTime,
 }
@@ -277,7 +284,7 @@ impl ReplicationManager {
                     .filter(|(_, f)| f.acked != Some(index) || (f.declared() && !f.told && !once))
                     .filter(|(_, f)| {
                         f.last_send
-                            .is_none_or(|t| now.saturating_since(t) >= RESEND_AFTER)
+                            .is_none_or(|t| now.saturating_since(t) >= f.resend_after)
                     })
                     .map(|(n, _)| n.clone())
                     .collect(),
@@ -285,6 +292,12 @@ impl ReplicationManager {
             };
             for f in due {
                 Self::push(cx, r, p, &f, true);
+                // Unanswered since the last resend: a lost message, or a
+                // follower still writing what it was sent. Wait longer
+                // before the next, so resends never outpace its disk.
+                if let Some(fo) = r.primary.as_mut().and_then(|pr| pr.followers.get_mut(&f)) {
+                    fo.resend_after = (fo.resend_after + fo.resend_after).min(RESEND_AFTER_MAX);
+                }
             }
             // Reads whose confirmations were lost ask again.
             let waiting: Vec<usize> = r
@@ -300,13 +313,14 @@ impl ReplicationManager {
                         .collect()
                 })
                 .unwrap_or_default();
+            // They keep what was confirmed (the in-sync set is fixed within
+            // an epoch) and take an answer to any round from their first:
+            // with a round trip above RESEND_AFTER, only older rounds are
+            // ever answered.
             if !waiting.is_empty() {
-                let id = Self::confirm_round(cx, r, p);
-                let fresh = Self::in_sync_followers(r);
+                Self::confirm_round(cx, r, p);
                 if let Some(pr) = r.primary.as_mut() {
                     for i in waiting {
-                        pr.reads[i].id = id;
-                        pr.reads[i].waiting = fresh.clone();
                         pr.reads[i].asked = now;
                     }
                 }
@@ -364,7 +378,7 @@ impl ReplicationManager {
                 return;
             }
             let need = r.store.index();
-            let id = Self::confirm_round(cx, r, p);
+            let first = Self::confirm_round(cx, r, p);
             let waiting = Self::in_sync_followers(r);
             if let Some(pr) = r.primary.as_mut() {
                 pr.reads.push(PendingRead {
@@ -373,7 +387,7 @@ impl ReplicationManager {
                     cell,
                     value,
                     need,
-                    id,
+                    first,
                     waiting,
                     asked: cx.now(),
                 });
@@ -582,6 +596,10 @@ impl ReplicationManager {
             return;
         };
         let was_declared = f.declared();
+        if f.acked.is_none_or(|x| a.index > x) || (a.caught_up && !f.told) {
+            // It moves on: resends go back to their first pace.
+            f.resend_after = RESEND_AFTER;
+        }
         f.acked = Some(f.acked.map_or(a.index, |x| x.max(a.index)));
         f.told |= a.caught_up;
         if !f.required && a.index + MAX_BATCH as u64 >= index {
@@ -630,7 +648,8 @@ impl ReplicationManager {
         if epoch != pr.epoch {
             return;
         }
-        for rd in pr.reads.iter_mut().filter(|rd| rd.id == id) {
+        // A round at or after the read's first was sent after it arrived.
+        for rd in pr.reads.iter_mut().filter(|rd| id >= rd.first) {
             rd.waiting.remove(&name);
         }
         Self::advance(cx, planted, &me, r, p);
