@@ -25,8 +25,8 @@ fn runs_for(bug: Bug) -> u64 {
     match bug {
         Bug::VoteWithoutLogCheck => 13,
         Bug::CommitOldTermByCounting => 1, // on its base scenario, below
-        Bug::VoteBeforeFsync => 1920,
-        Bug::IgnoreHigherTerm => 140,
+        Bug::VoteBeforeFsync => 10,        // on its base scenario, below
+        Bug::IgnoreHigherTerm => 200,
         Bug::RemoveBeforeInSync => 17,
         Bug::ApplyOlderMap => 29,
         Bug::HealthSkipsConsensus => 1,
@@ -37,7 +37,7 @@ fn runs_for(bug: Bug) -> u64 {
         Bug::ReadWithoutConfirm => 325,
         Bug::SkipPrimaryFsync => 90,
         Bug::InSyncWithoutTransfer => 80,
-        Bug::PlanAgainstStaleLiveness => 1218,
+        Bug::PlanAgainstStaleLiveness => 10, // on its base scenario, below
         Bug::PausedLeaderJudges => 14,
         Bug::SeedFromEmptySource => 19,
         Bug::PreVotesCountAsVotes => 15,
@@ -51,7 +51,7 @@ fn runs_for(bug: Bug) -> u64 {
         Bug::AbandonUnconfirmedCopy => 10, // on its base scenario, below
         Bug::CaughtUpSentOnce => 10,       // on its base scenario, below
         Bug::CleanupBelowFloor => 10,      // on its base scenario, below
-        Bug::ReseedFromBehindCopy => 970,
+        Bug::ReseedFromBehindCopy => 10,   // on its base scenario, below
     }
 }
 
@@ -79,6 +79,14 @@ fn base_for(bug: Bug) -> Option<&'static str> {
         // Cleanup runs only with remove_down_after set, and the floor
         // matters only when a floor voter returns while another is down.
         Bug::CleanupBelowFloor => Some("manager-cleanup-floor"),
+        // A forgotten vote matters only when a voter crashes right after
+        // granting it; the swarm's first catch is past a test's budget.
+        Bug::VoteBeforeFsync => Some("raft-voter-crash"),
+        // A stale plan needs a MarkDead/MarkAlive committing while it is
+        // in flight: a node paused past the dead timeout, then back.
+        Bug::PlanAgainstStaleLiveness => Some("data-node-pauses"),
+        // Needs every in-sync copy lost while a behind copy reports first.
+        Bug::ReseedFromBehindCopy => Some("reseed-behind-copy-first-to-report"),
         _ => None,
     }
 }
