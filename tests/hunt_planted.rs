@@ -141,7 +141,7 @@ fn every_planted_bug_is_caught_by_hunt() {
     for bug in Bug::ALL {
         // stale-install-winds-back needs a resent install overtaken in
         // flight by an acknowledged entry, then that follower promoted:
-        // chaos seed 101 (tests/data_planted.rs), not found by a 10-minute
+        // chaos seed 14 (tests/data_planted.rs), not found by a 10-minute
         // hunt over chaos.
         if !matches!(
             bug,
