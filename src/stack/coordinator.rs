@@ -89,16 +89,9 @@ impl PolicyKind {
     }
 }
 
-/// A member that may receive replicas.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Candidate {
-    /// Node id.
-    pub node: String,
-    /// Zone.
-    pub zone: String,
-    /// Relative capacity (at least 1).
-    pub capacity: u32,
-}
+/// A member that may receive replicas (defined beside the ranking that
+/// scores it).
+pub use super::rank::Candidate;
 
 /// What a policy decides from.
 #[derive(Clone, Debug)]

@@ -20,7 +20,16 @@
 
 use std::cmp::Ordering;
 
-use super::coordinator::Candidate;
+/// A member that may receive replicas.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Candidate {
+    /// Node id.
+    pub node: String,
+    /// Zone.
+    pub zone: String,
+    /// Relative capacity (at least 1).
+    pub capacity: u32,
+}
 
 /// Nodes kept per partition.
 pub const HEAD: usize = 16;
