@@ -316,6 +316,43 @@ fn available_catches_every_operation_failing_after_the_heal() {
     assert!(available.2.contains("succeeded"), "{available:?}");
 }
 
+/// A compare-and-set that ends `fail` counts for neither side: after the
+/// heal, a history of nothing but failed compare-and-sets is not judged,
+/// never a violation (a lost comparison is the primary answering).
+#[test]
+fn available_does_not_fail_a_run_whose_only_answers_are_failed_cas() {
+    let (_, lines) = trace_lines(
+        "scenarios/primary-crash-under-load.toml",
+        "available-cas.jsonl",
+    );
+    let settle = 25_000_000; // [expect] converged_by
+    let mut doctored = 0;
+    let cas: Vec<String> = lines
+        .iter()
+        .map(|l| {
+            if !l.contains("\"ev\":\"op\"") {
+                return l.clone();
+            }
+            let mut v = serde_json::from_str::<serde_json::Value>(l).expect("json");
+            if v["t"].as_u64().unwrap_or(0) < settle {
+                return l.clone();
+            }
+            v["f"] = serde_json::json!("cas");
+            if v["type"] != "invoke" {
+                v["type"] = serde_json::json!("fail");
+                doctored += 1;
+            }
+            v.to_string()
+        })
+        .collect();
+    assert!(doctored > 50, "operations after the heal: {doctored}");
+    let found = check_lines("available-cas.jsonl", &cas);
+    assert!(
+        !found.iter().any(|(c, ..)| c == "available"),
+        "failed compare-and-sets judged unavailable: {found:?}"
+    );
+}
+
 const LEAVE_ONE_OF_FOUR: &str = r#"
 name = "leave-one-of-four"
 duration = "20s"

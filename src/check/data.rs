@@ -361,6 +361,8 @@ pub struct Available {
     fail: u64,
     /// Set by `finish` when no operation was there to judge: since when.
     nothing_after: Option<SimTime>,
+    /// What followed the settle point was only failed compare-and-sets.
+    only_cas_failed: bool,
 }
 
 impl Checker for Available {
@@ -430,6 +432,14 @@ impl Checker for Available {
         let refused = count(&|k, f| k == OpType::Fail && f != OpF::Cas);
         let cas_failed = count(&|k, f| k == OpType::Fail && f == OpF::Cas);
         let judged = ok + unanswered + refused;
+        if judged == 0 {
+            // Only compare-and-sets that failed: each may be a comparison
+            // that lost or a refusal, and the history cannot tell which, so
+            // there is nothing to judge either way.
+            self.nothing_after = Some(settle);
+            self.only_cas_failed = true;
+            return;
+        }
         let not_ok = unanswered + refused;
         let detail = if ok == 0 {
             Some(format!(
@@ -452,8 +462,12 @@ impl Checker for Available {
     }
 
     fn nothing_judged(&self) -> Option<String> {
-        self.nothing_after
-            .map(|t| format!("no client operation was invoked after {t} to judge"))
+        self.nothing_after.map(|t| match self.only_cas_failed {
+            true => format!(
+                "after {t} only compare-and-sets that failed completed (a lost comparison or a refusal: not told apart)"
+            ),
+            false => format!("no client operation was invoked after {t} to judge"),
+        })
     }
 
     fn metrics(&self) -> Vec<(String, serde_json::Value)> {
