@@ -166,6 +166,11 @@ impl<S: StateMachine> ConsensusManager<S> {
         if self.is_member() {
             return;
         }
+        self.join_everyone(cx);
+    }
+
+    /// Sends `Join` (this incarnation) to every other manager.
+    fn join_everyone<P: RaftHost<S::Command>>(&mut self, cx: &mut Cx<'_, P>) {
         let msg = RaftMsg::Join {
             term: self.term,
             incarnation: self.incarnation,
@@ -208,15 +213,7 @@ impl<S: StateMachine> ConsensusManager<S> {
     /// the request.
     pub(super) fn ask_to_rejoin<P: RaftHost<S::Command>>(&mut self, cx: &mut Cx<'_, P>) {
         cx.reached("raft: removed manager asked to rejoin");
-        let msg = RaftMsg::Join {
-            term: self.term,
-            incarnation: self.incarnation,
-        };
-        for pos in 0..self.peers.len() {
-            if pos != self.me_pos {
-                self.send(cx, self.peers[pos], msg.clone());
-            }
-        }
+        self.join_everyone(cx);
     }
 
     /// A `Join` reached the leader: it acts on it at once, not at its next
