@@ -92,6 +92,9 @@ fn schedules_hold_where_the_stack_is_right() {
         ("short-run-faults-at-boot", 0),
         ("short-run-faults-at-boot", 1),
         ("heal-at-tight-liveness", 0),
+        ("slow-backup-link", 0),
+        ("all-data-nodes-paused-drop", 0),
+        ("rf-one-one-cell", 0),
     ] {
         let (code, out) = run(name, seed);
         assert_eq!(code, 0, "{name} seed {seed}: {out}");
@@ -176,6 +179,10 @@ fn open_bugs_reproduce_until_fixed() {
         // One partition, two hundred clients: the primary's commit index
         // stalls for seconds with no fault at all (replication).
         ("one-cell-many-clients", 1, "available", "robust"),
+        // The lone copy's node re-registers after a crash and reports its
+        // replica catching up; it kept its disk copy (p0 is re-seeded from
+        // it, no transfer, durability holds): a checker false positive.
+        ("rf-one-one-cell", 1, "placement", "audit"),
     ] {
         let (code, out) = run(name, seed);
         if code != 0 {
