@@ -193,11 +193,9 @@ fn open_bugs_reproduce_until_fixed() {
 
 /// DESIGN §5: `"*"` is every process not named, so a partition group that
 /// holds `"*"` and names others holds those too: in `three-way-split`, m3
-/// (grouped with `"*"`) is cut from m1 and m2 from 4 s. Open (audit): the
-/// group is expanded to the `"*"` processes alone, m3 lands in no group
-/// and keeps talking to both.
+/// (grouped with `"*"`) is cut from m1 and m2 from 4 s. (It once was
+/// expanded to the `"*"` processes alone: m3 kept talking to both.)
 #[test]
-#[ignore = "open bug reported to audit; run with --ignored"]
 fn a_partition_group_with_a_star_keeps_its_named_members() {
     let trace = common::tmp_file("schedules", "three-way.jsonl")
         .display()
