@@ -100,6 +100,9 @@ fn schedules_hold_where_the_stack_is_right() {
         ("primary-deaf-to-managers", 0),
         ("corrupt-every-copy", 0),
         ("long-run-light-chaos", 0),
+        ("leave-primary-cut-from-backups", 0),
+        ("manager-changes-under-partition", 0),
+        ("manager-changes-under-partition", 4),
         // Once open, passing on e1e7068 (all 50 seeds of each but
         // disk-misdirected 8): reads that re-asked their confirmation every
         // 30 ms never completed over 40-70 ms links; heartbeats whose ack
