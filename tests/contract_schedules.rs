@@ -95,6 +95,11 @@ fn schedules_hold_where_the_stack_is_right() {
         ("slow-backup-link", 0),
         ("all-data-nodes-paused-drop", 0),
         ("rf-one-one-cell", 0),
+        ("data-plane-mesh-cut", 0),
+        ("clients-cut-from-managers", 0),
+        ("primary-deaf-to-managers", 0),
+        ("corrupt-every-copy", 0),
+        ("long-run-light-chaos", 0),
     ] {
         let (code, out) = run(name, seed);
         assert_eq!(code, 0, "{name} seed {seed}: {out}");
