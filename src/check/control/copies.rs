@@ -1,0 +1,213 @@
+//! What the data nodes say they hold, by their own events, and the
+//! lineage of every complete copy.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::sim::{Event, EventKind};
+use crate::stack::events::{ReplicaState, StackEvent};
+
+/// One node's copy of a partition, as the node itself last traced it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(super) struct NodeCopy {
+    pub(super) state: ReplicaState,
+    pub(super) epoch: u64,
+    pub(super) complete: bool,
+}
+
+/// What the data nodes say they hold, and where each complete copy came
+/// from. A crashed node's copies stay (its disk keeps them) until a disk
+/// loss takes them.
+#[derive(Clone, Debug, Default)]
+pub(super) struct Copies {
+    /// Per partition, per node: its copy.
+    pub(super) held: BTreeMap<u32, BTreeMap<String, NodeCopy>>,
+    /// Per partition: nodes that held a complete copy since the partition
+    /// last had none (acceptable sources of a transfer).
+    pub(super) lineage: BTreeMap<u32, BTreeSet<String>>,
+    /// Per partition: the in-sync replicas of its first committed
+    /// configuration that have not yet created their copy (they start from
+    /// nothing: a fresh partition holds no data).
+    pub(super) genesis: BTreeMap<u32, BTreeSet<String>>,
+    /// Partitions ever placed (so a later configuration is not a genesis).
+    pub(super) placed: BTreeSet<u32>,
+}
+
+impl Copies {
+    /// Nodes holding a complete copy of `p` (crashed ones included).
+    pub(super) fn holders(&self, p: u32) -> Vec<&str> {
+        self.held.get(&p).map_or_else(Vec::new, |m| {
+            m.iter()
+                .filter(|(_, c)| c.complete)
+                .map(|(n, _)| n.as_str())
+                .collect()
+        })
+    }
+
+    /// True when `node` says it holds `p` in full, in sync, at `epoch`.
+    pub(super) fn serves(&self, p: u32, node: &str, epoch: u64) -> bool {
+        self.held
+            .get(&p)
+            .and_then(|m| m.get(node))
+            .is_some_and(|c| {
+                c.complete
+                    && c.epoch == epoch
+                    && matches!(c.state, ReplicaState::Primary | ReplicaState::Backup)
+            })
+    }
+
+    /// True when `node` says it holds `p` in full — or it is one of the
+    /// partition's first replicas and has not said anything of it yet: a
+    /// fresh partition is empty, so it holds all there is even before its
+    /// node instantiates it (say, when the node crashed as it was placed).
+    pub(super) fn complete(&self, p: u32, node: &str) -> bool {
+        self.held
+            .get(&p)
+            .and_then(|m| m.get(node))
+            .is_some_and(|c| c.complete)
+            || self.genesis.get(&p).is_some_and(|g| g.contains(node))
+    }
+
+    /// Partitions `node` hosts (any state but removed), by its own word.
+    pub(super) fn load(&self, node: &str) -> u64 {
+        self.held
+            .values()
+            .filter(|m| m.get(node).is_some_and(|c| c.state != ReplicaState::Stored))
+            .count() as u64
+    }
+
+    /// One event; returns a violation of copy safety (a copy made complete
+    /// from nothing while the data exists elsewhere, or the last complete
+    /// copy dropped), with the partition it concerns.
+    pub(super) fn on_event(
+        &mut self,
+        ev: &Event<'_, StackEvent>,
+        names: &[String],
+    ) -> Option<(u32, String)> {
+        let who = ev.p.name_in(names);
+        match ev.kind {
+            EventKind::Start | EventKind::Restart => {
+                // What was only in memory is gone; what the disk kept is
+                // stated again by the node (`stored`).
+                for m in self.held.values_mut() {
+                    match m.get_mut(who) {
+                        Some(c) if c.complete => c.state = ReplicaState::Stored,
+                        Some(_) => {
+                            m.remove(who);
+                        }
+                        None => {}
+                    }
+                }
+                None
+            }
+            EventKind::DiskLoss => {
+                // A fault, not the protocol's doing: the copies are gone.
+                for m in self.held.values_mut() {
+                    m.remove(who);
+                }
+                let emptied: Vec<u32> = self
+                    .lineage
+                    .keys()
+                    .copied()
+                    .filter(|p| self.holders(*p).is_empty())
+                    .collect();
+                for p in emptied {
+                    self.lineage.remove(&p);
+                }
+                None
+            }
+            EventKind::App(StackEvent::Partition {
+                partition, in_sync, ..
+            }) => {
+                if self.placed.insert(*partition) && !in_sync.is_empty() {
+                    self.genesis
+                        .insert(*partition, in_sync.iter().cloned().collect());
+                }
+                None
+            }
+            EventKind::App(StackEvent::Replica {
+                partition,
+                state,
+                epoch,
+                complete,
+                source,
+            }) => self.on_replica(
+                who,
+                *partition,
+                *state,
+                *epoch,
+                *complete,
+                source.as_deref(),
+            ),
+            _ => None,
+        }
+    }
+
+    pub(super) fn on_replica(
+        &mut self,
+        node: &str,
+        p: u32,
+        state: ReplicaState,
+        epoch: u64,
+        complete: bool,
+        source: Option<&str>,
+    ) -> Option<(u32, String)> {
+        let before = self
+            .held
+            .get(&p)
+            .and_then(|m| m.get(node))
+            .is_some_and(|c| c.complete);
+        let mut violation = None;
+        if complete && !before {
+            let holders: Vec<String> = self.holders(p).into_iter().map(String::from).collect();
+            let lineage = self.lineage.get(&p);
+            let sourced = source.is_some_and(|s| {
+                holders.iter().any(|h| h == s) || lineage.is_some_and(|l| l.contains(s))
+            });
+            let genesis = self.genesis.get_mut(&p).is_some_and(|g| g.remove(node));
+            if !sourced && !genesis && !holders.is_empty() {
+                violation = Some((
+                    p,
+                    format!(
+                        "{node} reports a complete copy of p{p} (epoch {epoch}) {}, while {} hold the data",
+                        match source {
+                            Some(s) => format!("copied from {s}, which held none"),
+                            None => "without any transfer".to_string(),
+                        },
+                        holders.join(",")
+                    ),
+                ));
+            }
+        }
+        if let Some(g) = self.genesis.get_mut(&p) {
+            g.remove(node);
+        }
+        let copies = self.held.entry(p).or_default();
+        if state == ReplicaState::Removed {
+            copies.remove(node);
+        } else {
+            copies.insert(
+                node.to_string(),
+                NodeCopy {
+                    state,
+                    epoch,
+                    complete,
+                },
+            );
+        }
+        if complete {
+            self.lineage.entry(p).or_default().insert(node.to_string());
+        }
+        if before && !complete && violation.is_none() && self.holders(p).is_empty() {
+            violation = Some((
+                p,
+                format!(
+                    "p{p} lost its last complete copy: {node} dropped it (epoch {epoch}) and no other node holds one"
+                ),
+            ));
+        }
+        if self.holders(p).is_empty() {
+            self.lineage.remove(&p);
+        }
+        violation
+    }
+}

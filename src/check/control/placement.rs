@@ -1,0 +1,293 @@
+//! The `placement` checker.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::copies::Copies;
+use super::view::{Change, MapView, Part};
+use crate::check::Checker;
+use crate::sim::{Event, EventKind, SimDuration, SimTime, Violation};
+use crate::stack::events::StackEvent;
+
+/// `placement`: in every committed configuration, no two replicas of a
+/// partition on one node; a change that takes an in-sync replica off a
+/// live member (alive or draining) must leave `replication_factor` in-sync
+/// replicas on live members whose nodes report a complete copy
+/// (make-before-break) and must not narrow the partition's zone spread
+/// below what the alive members allow. And from the nodes' own events:
+/// no node calls a copy complete without a transfer from a node holding
+/// one while the data exists elsewhere, and no partition loses its last
+/// complete copy but by a disk loss.
+///
+/// A disk loss is a fact the leader learns only later: the node stops
+/// heartbeating, and the map says so when it is committed dead or when the
+/// node registers again. Until then — at most `dead_after` after the loss —
+/// a change the leader planned on the copies that disk held is judged as
+/// though they were still there (the planner could not have seen it).
+#[derive(Debug, Default)]
+pub struct Placement {
+    view: MapView,
+    copies: Copies,
+    /// Nodes whose disk was lost and of which the map has said nothing
+    /// since: when, and the partitions they held complete copies of.
+    unseen_loss: BTreeMap<String, (SimTime, BTreeSet<u32>)>,
+    /// The health monitor's `dead_after`.
+    dead_after: SimDuration,
+}
+
+impl Placement {
+    /// In-sync replicas of `part` on usable members whose node reports a
+    /// complete copy, or whose copy a disk loss took that the leader could
+    /// not know of yet at `t`; and their zones.
+    fn in_sync_counted(&self, p: u32, part: &Part, t: SimTime) -> (usize, usize) {
+        let unseen = |n: &str| {
+            self.unseen_loss.get(n).is_some_and(|(at, held)| {
+                held.contains(&p) && t.saturating_since(*at) <= self.dead_after
+            })
+        };
+        let counted: Vec<&String> = part
+            .in_sync
+            .iter()
+            .filter(|n| self.view.usable(n) && (self.copies.complete(p, n) || unseen(n)))
+            .collect();
+        let zones = counted
+            .iter()
+            .map(|n| self.view.zone(n))
+            .collect::<BTreeSet<_>>()
+            .len();
+        (counted.len(), zones)
+    }
+}
+
+impl Checker for Placement {
+    fn name(&self) -> &'static str {
+        "placement"
+    }
+
+    fn on_event(&mut self, ev: &Event<'_, StackEvent>, names: &[String], out: &mut Vec<Violation>) {
+        if let EventKind::DiskLoss = ev.kind {
+            let who = ev.p.name_in(names);
+            let c = &self.copies;
+            let held: BTreeSet<u32> = c
+                .held
+                .keys()
+                .chain(c.genesis.keys())
+                .copied()
+                .filter(|&p| c.complete(p, who))
+                .collect();
+            self.unseen_loss.insert(who.to_string(), (ev.t, held));
+        }
+        if let Some((_, detail)) = self.copies.on_event(ev, names) {
+            out.push(Violation {
+                check: "placement",
+                detail,
+            });
+            return;
+        }
+        let EventKind::App(app) = ev.kind else { return };
+        if let StackEvent::PlacementConfig { dead_after_us, .. } = app {
+            self.dead_after = SimDuration(*dead_after_us);
+        }
+        let p = match self.view.on_event(app) {
+            Some(Change::Partition { p, old }) => (p, old),
+            Some(Change::Member { node, .. }) => {
+                // The map has news of the node: the leader has learnt of it.
+                self.unseen_loss.remove(&node);
+                return;
+            }
+            None => return,
+        };
+        let (p, old) = p;
+        let v = &self.view;
+        let new = &v.parts[&p];
+        let mut seen = BTreeSet::new();
+        if let Some(dup) = new.nodes().find(|n| !seen.insert(n.as_str())) {
+            out.push(Violation {
+                check: "placement",
+                detail: format!("p{p} (epoch {}) has two replicas on {dup}", new.epoch),
+            });
+            return;
+        }
+        let Some(s) = &v.settings else { return };
+        let removed_live: Vec<&String> = old
+            .in_sync
+            .iter()
+            .filter(|n| !new.nodes().any(|m| m == *n) && v.usable(n))
+            .collect();
+        if removed_live.is_empty() {
+            return;
+        }
+        let (left, after) = self.in_sync_counted(p, new, ev.t);
+        if left < s.rf {
+            out.push(Violation {
+                check: "placement",
+                detail: format!(
+                    "p{p} (epoch {}): in-sync replica on live {} removed, leaving {left} in-sync replicas whose nodes report the data (replication factor {}); catching up: [{}]",
+                    new.epoch,
+                    removed_live.iter().map(|n| n.as_str()).collect::<Vec<_>>().join(","),
+                    s.rf,
+                    new.catching_up.join(",")
+                ),
+            });
+            return;
+        }
+        let need = s.rf.min(v.alive_zones());
+        let before = self.in_sync_counted(p, &old, ev.t).1;
+        if after < before.min(need) {
+            out.push(Violation {
+                check: "placement",
+                detail: format!(
+                    "p{p} (epoch {}): removing {} narrowed its zones from {before} to {after} ({need} possible)",
+                    new.epoch,
+                    removed_live.iter().map(|n| n.as_str()).collect::<Vec<_>>().join(",")
+                ),
+            });
+        }
+    }
+}
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::check::control::testkit::*;
+    use crate::stack::events::{MemberChange, ReplicaState};
+
+    #[test]
+    fn placement_wants_make_before_break() {
+        let c = config();
+        let (a, b, cc) = (
+            member("n1", MemberChange::Joined, "a", 1),
+            member("n2", MemberChange::Joined, "b", 2),
+            member("n3", MemberChange::Joined, "a", 3),
+        );
+        let (p1, p2, p3_good, p3_bad) = (
+            part(1, &["n1", "n2"], &[]),
+            part(2, &["n1", "n2"], &["n3"]),
+            part(3, &["n1", "n2", "n3"], &[]),
+            part(3, &["n1"], &["n3"]),
+        );
+        let base = [
+            (0, EventKind::App(&c)),
+            (0, EventKind::App(&a)),
+            (0, EventKind::App(&b)),
+            (0, EventKind::App(&cc)),
+            (0, EventKind::App(&p1)),
+            (0, EventKind::App(&p2)),
+        ];
+        let mut good = base.to_vec();
+        good.push((0, EventKind::App(&p3_good)));
+        assert!(feed(&mut Placement::default(), &good).is_empty());
+        let mut bad = base.to_vec();
+        bad.push((0, EventKind::App(&p3_bad)));
+        let v = feed(&mut Placement::default(), &bad);
+        assert_eq!(v.len(), 1, "{v:?}");
+        assert!(
+            v[0].detail.contains("in-sync replica on live n2 removed"),
+            "{}",
+            v[0].detail
+        );
+        // Removing a dead node's replica is fine.
+        let dead = member("n2", MemberChange::Dead, "b", 5);
+        let mut ok = base.to_vec();
+        ok.push((0, EventKind::App(&dead)));
+        ok.push((0, EventKind::App(&p3_bad)));
+        assert!(feed(&mut Placement::default(), &ok).is_empty());
+        // Two replicas on one node.
+        let dup = part(4, &["n1", "n1"], &[]);
+        let v = feed(
+            &mut Placement::default(),
+            &[(0, EventKind::App(&c)), (0, EventKind::App(&dup))],
+        );
+        assert_eq!(v.len(), 1);
+    }
+
+    #[test]
+    fn placement_keeps_the_zone_spread() {
+        let c = config();
+        let ms = [
+            member("n1", MemberChange::Joined, "a", 1),
+            member("n2", MemberChange::Joined, "b", 2),
+            member("n3", MemberChange::Joined, "a", 3),
+        ];
+        let (p1, p2) = (
+            part(1, &["n1", "n2", "n3"], &[]),
+            part(2, &["n1", "n3"], &[]),
+        );
+        let held = replica(ReplicaState::Backup, 1, true, None);
+        let mut evs = vec![(0, EventKind::App(&c))];
+        evs.extend(ms.iter().map(|m| (0, EventKind::App(m))));
+        evs.push((0, EventKind::App(&p1)));
+        evs.extend((1..=3).map(|n| (n, EventKind::App(&held))));
+        evs.push((0, EventKind::App(&p2)));
+        let v = feed(&mut Placement::default(), &evs);
+        assert_eq!(v.len(), 1, "{v:?}");
+        assert!(
+            v[0].detail.contains("narrowed its zones from 2 to 1"),
+            "{}",
+            v[0].detail
+        );
+    }
+
+    #[test]
+    fn placement_follows_every_copy_back_to_a_transfer() {
+        let c = config();
+        let placed = part(1, &["n1", "n2"], &[]);
+        let genesis = replica(ReplicaState::Backup, 1, true, None);
+        let fetching = replica(ReplicaState::CatchingUp, 2, false, None);
+        let copied = replica(ReplicaState::CatchingUp, 2, true, Some("n1"));
+        let conjured = replica(ReplicaState::Backup, 3, true, None);
+        let from_nobody = replica(ReplicaState::CatchingUp, 2, true, Some("n4"));
+        let base = vec![
+            (0, EventKind::App(&c)),
+            (0, EventKind::App(&placed)),
+            (1, EventKind::App(&genesis)),
+            (2, EventKind::App(&genesis)),
+            (3, EventKind::App(&fetching)),
+        ];
+        let mut ok = base.clone();
+        ok.push((3, EventKind::App(&copied)));
+        assert!(feed(&mut Placement::default(), &ok).is_empty());
+        for bad in [&conjured, &from_nobody] {
+            let mut evs = base.clone();
+            evs.push((3, EventKind::App(bad)));
+            let v = feed(&mut Placement::default(), &evs);
+            assert_eq!(v.len(), 1, "{v:?}");
+            assert!(
+                v[0].detail.starts_with("n3 reports a complete copy of p0"),
+                "{}",
+                v[0].detail
+            );
+        }
+        // Every copy lost to disks: a new start from nothing is fine.
+        let mut lost = base.clone();
+        lost.push((1, EventKind::DiskLoss));
+        lost.push((2, EventKind::DiskLoss));
+        lost.push((3, EventKind::App(&conjured)));
+        assert!(feed(&mut Placement::default(), &lost).is_empty());
+    }
+
+    #[test]
+    fn placement_flags_the_last_copy_dropped() {
+        let c = config();
+        let placed = part(1, &["n1", "n2"], &[]);
+        let held = replica(ReplicaState::Backup, 1, true, None);
+        let removed = replica(ReplicaState::Removed, 2, false, None);
+        let mut evs = vec![
+            (0, EventKind::App(&c)),
+            (0, EventKind::App(&placed)),
+            (1, EventKind::App(&held)),
+            (2, EventKind::App(&held)),
+            (1, EventKind::App(&removed)),
+        ];
+        assert!(feed(&mut Placement::default(), &evs).is_empty());
+        // n2 crashed: its disk still holds the copy.
+        evs.push((2, EventKind::Crash { lost_writes: 0 }));
+        assert!(feed(&mut Placement::default(), &evs).is_empty());
+        evs.push((2, EventKind::App(&removed)));
+        let v = feed(&mut Placement::default(), &evs);
+        assert_eq!(v.len(), 1, "{v:?}");
+        assert!(
+            v[0].detail.contains("lost its last complete copy"),
+            "{}",
+            v[0].detail
+        );
+    }
+}

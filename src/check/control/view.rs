@@ -1,0 +1,352 @@
+//! The committed map as the leader traced it (members, partitions, the
+//! placement settings), rebuilt from events, and what it lets a checker
+//! ask: who is alive, the remaining nodes, why a partition is not converged.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::copies::Copies;
+use crate::stack::events::{MemberChange, ReplicaState, StackEvent};
+use crate::stack::grid::MemberState;
+
+/// The placement settings, from `placement_config`.
+#[derive(Clone, Debug, PartialEq)]
+pub(super) struct Settings {
+    pub(super) rf: usize,
+    pub(super) max_imbalance: f64,
+    pub(super) partitions: u32,
+}
+
+/// A partition as the leader traced it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(super) struct Part {
+    pub(super) epoch: u64,
+    pub(super) in_sync: Vec<String>,
+    pub(super) catching_up: Vec<String>,
+    pub(super) primary: Option<String>,
+}
+
+impl Part {
+    pub(super) fn nodes(&self) -> impl Iterator<Item = &String> {
+        self.in_sync.iter().chain(&self.catching_up)
+    }
+
+    /// Every node the configuration names: replicas and primary.
+    pub(super) fn named(&self) -> impl Iterator<Item = &String> {
+        self.nodes().chain(&self.primary)
+    }
+
+    pub(super) fn names(&self, node: &str) -> bool {
+        self.named().any(|n| n == node)
+    }
+}
+
+/// A member as the leader traced it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(super) struct Mem {
+    pub(super) state: MemberState,
+    pub(super) zone: String,
+    pub(super) capacity: u32,
+    pub(super) version: u64,
+}
+
+/// The data nodes that can host replicas: how many, over how many zones.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct Remaining {
+    pub(super) nodes: usize,
+    pub(super) zones: usize,
+}
+
+/// What changed in the view.
+pub(super) enum Change {
+    /// A member changed (`before` is its previous state, if it had one).
+    Member {
+        node: String,
+        before: Option<MemberState>,
+        now: Option<MemberState>,
+    },
+    /// A partition changed from `old`.
+    Partition { p: u32, old: Part },
+}
+
+/// The committed map, rebuilt from the leader's events.
+#[derive(Clone, Debug, Default)]
+pub(super) struct MapView {
+    pub(super) settings: Option<Settings>,
+    pub(super) members: BTreeMap<String, Mem>,
+    pub(super) parts: BTreeMap<u32, Part>,
+    /// Alive members and their distinct zones, kept at every member
+    /// change (asked once per partition a recheck visits).
+    pub(super) alive_count: usize,
+    pub(super) alive_zones: usize,
+    /// Alive members per zone (zones with none left out).
+    pub(super) alive_per_zone: BTreeMap<String, usize>,
+    /// Per node, the partitions whose configuration names it (a replica
+    /// or the primary): the partitions a change of that member can touch.
+    pub(super) named: BTreeMap<String, BTreeSet<u32>>,
+}
+
+impl MapView {
+    pub(super) fn on_event(&mut self, ev: &StackEvent) -> Option<Change> {
+        match ev {
+            StackEvent::PlacementConfig {
+                replication_factor,
+                max_imbalance,
+                partitions,
+                ..
+            } => {
+                self.settings = Some(Settings {
+                    rf: *replication_factor as usize,
+                    max_imbalance: *max_imbalance,
+                    partitions: *partitions,
+                });
+                None
+            }
+            StackEvent::Member {
+                node,
+                state,
+                zone,
+                capacity,
+                version,
+            } => {
+                let before = self.members.get(node).cloned();
+                if before.as_ref().is_some_and(|m| m.version >= *version) {
+                    return None;
+                }
+                let now = match state {
+                    MemberChange::Joined | MemberChange::Alive => Some(MemberState::Alive),
+                    MemberChange::Dead => Some(MemberState::Dead),
+                    MemberChange::Draining => Some(MemberState::Draining),
+                    MemberChange::Removed => None,
+                };
+                // A rejoin keeps the committed state (a dead member stays dead
+                // until `MarkAlive`).
+                let now = match (state, &before) {
+                    (MemberChange::Joined, Some(b)) => Some(b.state),
+                    _ => now,
+                };
+                match now {
+                    Some(s) => {
+                        self.members.insert(
+                            node.clone(),
+                            Mem {
+                                state: s,
+                                zone: zone.clone(),
+                                capacity: *capacity,
+                                version: *version,
+                            },
+                        );
+                    }
+                    None => {
+                        self.members.remove(node);
+                    }
+                }
+                if let Some(b) = before.as_ref().filter(|b| b.state == MemberState::Alive)
+                    && let Some(n) = self.alive_per_zone.get_mut(&b.zone)
+                {
+                    *n -= 1;
+                    if *n == 0 {
+                        self.alive_per_zone.remove(&b.zone);
+                    }
+                }
+                if now == Some(MemberState::Alive) {
+                    *self.alive_per_zone.entry(zone.clone()).or_default() += 1;
+                }
+                self.alive_count = self.alive_per_zone.values().sum();
+                self.alive_zones = self.alive_per_zone.len();
+                Some(Change::Member {
+                    node: node.clone(),
+                    before: before.map(|m| m.state),
+                    now,
+                })
+            }
+            StackEvent::Partition {
+                partition,
+                epoch,
+                in_sync,
+                catching_up,
+                primary,
+                ..
+            } => {
+                let old = self.parts.get(partition).cloned().unwrap_or_default();
+                if self.parts.contains_key(partition) && old.epoch >= *epoch {
+                    return None;
+                }
+                let new = Part {
+                    epoch: *epoch,
+                    in_sync: in_sync.clone(),
+                    catching_up: catching_up.clone(),
+                    primary: primary.clone(),
+                };
+                for n in old.named().filter(|n| !new.names(n)) {
+                    if let Some(ps) = self.named.get_mut(n) {
+                        ps.remove(partition);
+                        if ps.is_empty() {
+                            self.named.remove(n);
+                        }
+                    }
+                }
+                for n in new.named().filter(|n| !old.names(n)) {
+                    self.named.entry(n.clone()).or_default().insert(*partition);
+                }
+                self.parts.insert(*partition, new);
+                Some(Change::Partition { p: *partition, old })
+            }
+            _ => None,
+        }
+    }
+
+    pub(super) fn state(&self, node: &str) -> Option<MemberState> {
+        self.members.get(node).map(|m| m.state)
+    }
+
+    pub(super) fn usable(&self, node: &str) -> bool {
+        matches!(
+            self.state(node),
+            Some(MemberState::Alive | MemberState::Draining)
+        )
+    }
+
+    pub(super) fn alive(&self, node: &str) -> bool {
+        self.state(node) == Some(MemberState::Alive)
+    }
+
+    pub(super) fn zone(&self, node: &str) -> &str {
+        self.members.get(node).map_or("", |m| m.zone.as_str())
+    }
+
+    pub(super) fn alive_count(&self) -> usize {
+        self.alive_count
+    }
+
+    pub(super) fn alive_zones(&self) -> usize {
+        self.alive_zones
+    }
+
+    /// Replicas per alive member.
+    pub(super) fn loads(&self) -> BTreeMap<&str, u64> {
+        let mut load: BTreeMap<&str, u64> = self
+            .members
+            .iter()
+            .filter(|(_, m)| m.state == MemberState::Alive)
+            .map(|(n, _)| (n.as_str(), 0))
+            .collect();
+        for part in self.parts.values() {
+            for n in part.nodes() {
+                if let Some(l) = load.get_mut(n.as_str()) {
+                    *l += 1;
+                }
+            }
+        }
+        load
+    }
+
+    /// The data nodes that remain to host replicas, judged by the nodes
+    /// themselves: members of the committed map that were not
+    /// decommissioned (not draining, not removed) whose process is up by
+    /// its own events (not in `down`) — whether or not the leader's health
+    /// view holds them alive. Their number and their distinct zones.
+    pub(super) fn remaining(&self, down: &BTreeSet<String>) -> Remaining {
+        let up = || {
+            self.members.iter().filter(|(n, m)| {
+                matches!(m.state, MemberState::Alive | MemberState::Dead) && !down.contains(*n)
+            })
+        };
+        Remaining {
+            nodes: up().count(),
+            zones: up()
+                .map(|(_, m)| m.zone.as_str())
+                .collect::<BTreeSet<_>>()
+                .len(),
+        }
+    }
+
+    /// The remaining nodes as the leader's map counts them (alive members).
+    pub(super) fn alive_remaining(&self) -> Remaining {
+        Remaining {
+            nodes: self.alive_count(),
+            zones: self.alive_zones(),
+        }
+    }
+
+    /// Why partition `p` is not converged, if it is not. A replica counts
+    /// only where its node says it serves the data at the committed epoch
+    /// and its process is up (not in `down`); the partition wants
+    /// `min(rf, remaining nodes)` of them, over as many zones as those
+    /// nodes span.
+    pub(super) fn unconverged(
+        &self,
+        p: u32,
+        rf: usize,
+        copies: &Copies,
+        remaining: Remaining,
+        down: &BTreeSet<String>,
+    ) -> Option<String> {
+        let Some(part) = self.parts.get(&p) else {
+            return Some(format!("p{p} was never placed"));
+        };
+        let want = rf.min(remaining.nodes);
+        if !part.catching_up.is_empty() {
+            return Some(format!(
+                "p{p}: {} still catching up",
+                part.catching_up.join(",")
+            ));
+        }
+        let serving =
+            |n: &String| self.alive(n) && !down.contains(n) && copies.serves(p, n, part.epoch);
+        let on_alive = part.in_sync.iter().filter(|n| serving(n)).count();
+        if on_alive != want {
+            let unconfirmed: Vec<&str> = part
+                .in_sync
+                .iter()
+                .filter(|n| self.alive(n) && !serving(n))
+                .map(String::as_str)
+                .collect();
+            return Some(format!(
+                "p{p} has {on_alive} in-sync replicas on alive nodes serving the data at epoch {}, wants {want}{}",
+                part.epoch,
+                if unconfirmed.is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        " (listed in sync, not confirmed by the node: {})",
+                        unconfirmed.join(",")
+                    )
+                }
+            ));
+        }
+        if let Some(n) = part
+            .in_sync
+            .iter()
+            .find(|n| self.state(n) == Some(MemberState::Draining))
+        {
+            return Some(format!("p{p} still has a replica on draining {n}"));
+        }
+        if want >= rf
+            && let Some(n) = part.in_sync.iter().find(|n| !self.alive(n))
+        {
+            return Some(format!("p{p} still lists {n}, which is not alive"));
+        }
+        let primary_serves = part.primary.as_ref().is_some_and(|n| {
+            serving(n)
+                && copies
+                    .held
+                    .get(&p)
+                    .and_then(|m| m.get(n))
+                    .is_some_and(|c| c.state == ReplicaState::Primary)
+        });
+        if !primary_serves {
+            return Some(format!("p{p} has no alive primary that says it is one"));
+        }
+        let zones: BTreeSet<&str> = part
+            .in_sync
+            .iter()
+            .filter(|n| serving(n))
+            .map(|n| self.zone(n))
+            .collect();
+        let need = want.min(remaining.zones);
+        if zones.len() < need {
+            return Some(format!("p{p} spans {} zones, {need} possible", zones.len()));
+        }
+        None
+    }
+}
