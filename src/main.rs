@@ -147,6 +147,9 @@ fn dispatch(cli: Cli) -> Result<u8, Failure> {
                 duration,
             };
             let report = run::run(&s, opts).map_err(|e| Failure::internal(e.to_string()))?;
+            if let Some(warning) = report.workload.as_ref().and_then(|w| w.warning.as_ref()) {
+                eprintln!("warning: {warning}");
+            }
             if json {
                 println!(
                     "{}",

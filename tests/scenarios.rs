@@ -60,17 +60,7 @@ fn render(r: &RunReport) -> String {
     }
     let _ = writeln!(s, "checkers");
     for c in &r.checks {
-        let _ = writeln!(
-            s,
-            "  {:<16} {:<9} {}",
-            c.name,
-            c.kind,
-            if c.violations == 0 {
-                "ok".to_string()
-            } else {
-                format!("{} violations", c.violations)
-            }
-        );
+        let _ = writeln!(s, "  {:<16} {:<9} {}", c.name, c.kind, c.status());
     }
     for v in &r.violations {
         let _ = writeln!(s, "  violation {} at {}: {}", v.check, v.t, v.detail);

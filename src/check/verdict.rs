@@ -23,7 +23,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::{Checker, EndOfRun, control, raft};
+use super::{Checker, EndOfRun, control, data, raft};
 use crate::sim::{SimTime, Violation};
 
 /// One liveness checker's standing at the end of a run.
@@ -35,6 +35,11 @@ pub struct LivenessJudgement {
     pub deadline: SimTime,
     /// True when the deadline came from `[expect]`, false for the implicit one.
     pub explicit: bool,
+    /// What was judged, for the verdict line after the checker's name:
+    /// `by 28s`, `by 35s (last fault + grace)`, `after 12s (last fault +
+    /// 5s grace)` for `available` (which judges the operations invoked
+    /// from its settle point on), `at the end of the run (20s)`.
+    pub label: String,
     /// False when the run ended before the deadline: nothing was judged.
     pub judged: bool,
     /// Set when the deadline was reached but the checker had nothing to
@@ -44,7 +49,10 @@ pub struct LivenessJudgement {
 }
 
 /// The deadline `check` is judged at, or `None` for a checker judged at
-/// whatever time the run ends.
+/// whatever time the run ends. For `available` it is the settle point:
+/// the operations invoked from then on are judged (DESIGN §4: "client
+/// operations succeed again" once the faults healed and `converged_by`,
+/// or a grace, passed).
 pub fn deadline_of(check: &str, end: &EndOfRun) -> Option<(SimTime, bool)> {
     match check {
         "leader_elected" => Some(match end.leader_deadline {
@@ -57,7 +65,29 @@ pub fn deadline_of(check: &str, end: &EndOfRun) -> Option<(SimTime, bool)> {
             Some(d) => (d, true),
             None => (end.healed_at + control::CONVERGE_GRACE, false),
         }),
+        // The settle point `Available::finish` judges from.
+        "available" => Some(match end.deadline {
+            Some(d) => (d.max(end.healed_at), true),
+            None => (end.healed_at + data::AVAILABLE_GRACE, false),
+        }),
         _ => None,
+    }
+}
+
+/// What `check`, judged at `deadline`, was judged on: the words after its
+/// name on the verdict line.
+pub fn label_of(check: &str, end: &EndOfRun) -> String {
+    match (check, deadline_of(check, end)) {
+        ("available", Some((d, true))) if end.deadline == Some(d) => {
+            format!("after {d} (converged_by)")
+        }
+        ("available", Some((d, true))) => format!("after {d} (the last fault healed)"),
+        ("available", Some((d, false))) => {
+            format!("after {d} (last fault + {} grace)", data::AVAILABLE_GRACE)
+        }
+        (_, Some((d, true))) => format!("by {d}"),
+        (_, Some((d, false))) => format!("by {d} (last fault + grace)"),
+        (_, None) => format!("at the end of the run ({})", end.now),
     }
 }
 
@@ -155,6 +185,7 @@ pub fn finish<E>(
                 check: c.name().to_string(),
                 deadline,
                 explicit,
+                label: label_of(c.name(), end),
                 judged,
                 nothing_judged: if judged && !missed {
                     c.nothing_judged()
@@ -179,9 +210,87 @@ pub fn not_judged<E>(checkers: &[Box<dyn Checker<E>>], end: &EndOfRun) -> Vec<Li
                 check: c.name().to_string(),
                 deadline,
                 explicit,
+                label: label_of(c.name(), end),
                 judged: false,
                 nothing_judged: None,
             }
         })
         .collect()
+}
+
+/// How a run ended, as the summary's `checks` line needs it.
+pub struct RunEnd<'a> {
+    /// Virtual time at the end.
+    pub now: SimTime,
+    /// A violation stopped the run at `now`: nothing was judged at the end.
+    pub stopped: bool,
+    /// The liveness checkers' judgements ([`finish`] or [`not_judged`]).
+    pub liveness: &'a [LivenessJudgement],
+    /// Events by kind (a run that placed no partition has no
+    /// `placement_config`).
+    pub events_by_kind: &'a BTreeMap<String, u64>,
+    /// The checkers' figures (`acked_writes`, `history_operations`, …).
+    pub metrics: &'a BTreeMap<String, serde_json::Value>,
+    /// `converged` reported a violation (`balanced` judges a converged map only).
+    pub converged_failed: bool,
+}
+
+/// How a checker that reported no violation stands at the end of a run:
+/// a verdict never claims what was not judged.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Standing {
+    /// It judged what it exists for; the note says what it left out, if
+    /// anything.
+    Judged(Option<String>),
+    /// It judged nothing: why.
+    NotJudged(String),
+}
+
+/// The standing of `check` (a liveness checker if `liveness`) that
+/// reported no violation in a run of the stack that ended as `end` says.
+pub fn standing(check: &str, liveness: bool, end: &RunEnd<'_>) -> Standing {
+    let placed = end.events_by_kind.contains_key("placement_config");
+    let metric = |k: &str| end.metrics.get(k).and_then(|v| v.as_u64());
+    let not = |why: &str| Standing::NotJudged(why.to_string());
+    if liveness {
+        let Some(j) = end.liveness.iter().find(|j| j.check == check) else {
+            return not("it was not asked to judge");
+        };
+        return if end.stopped {
+            Standing::NotJudged(format!("a violation stopped the run at {}", end.now))
+        } else if !j.judged {
+            Standing::NotJudged(format!("the run ended at {}", end.now))
+        } else if let Some(why) = &j.nothing_judged {
+            Standing::NotJudged(why.clone())
+        } else if matches!(check, "converged" | "balanced") && !placed {
+            not("no partitions were placed in this run")
+        } else if check == "balanced" && end.converged_failed {
+            not("the cluster did not converge")
+        } else {
+            Standing::Judged(None)
+        };
+    }
+    match check {
+        // Both judge at the end of the run, which a stopped run skips.
+        "durability" | "linearizable" if end.stopped => Standing::NotJudged(format!(
+            "a violation stopped the run at {}, before its end-of-run check",
+            end.now
+        )),
+        "linearizable" if metric("history_operations") == Some(0) => {
+            not("no client operation to check")
+        }
+        "durability" if metric("acked_writes") == Some(0) => not("no acknowledged write to check"),
+        "durability" if metric("durability_unjudged_writes").is_some_and(|n| n > 0) => {
+            Standing::Judged(Some(format!(
+                "{} acknowledged writes not judged: no copy reported at the end",
+                metric("durability_unjudged_writes").unwrap_or(0)
+            )))
+        }
+        "placement" | "single_primary" if !placed => not("no partitions were placed in this run"),
+        _ if end.stopped => Standing::Judged(Some(format!(
+            "to {}, where a violation stopped the run",
+            end.now
+        ))),
+        _ => Standing::Judged(None),
+    }
 }

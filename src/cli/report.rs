@@ -76,13 +76,22 @@ pub(crate) fn print_report(r: &RunReport, trace: Option<&Path>) {
             .iter()
             .map(|c| {
                 if c.violations == 0 {
-                    format!("{} ok", c.name)
+                    format!("{} {}", c.name, c.status())
                 } else {
                     format!("{} ✗{}", c.name, c.violations)
                 }
             })
             .collect();
         println!("  checks     {}", checks.join(", "));
+    }
+    if let Some(w) = &r.workload {
+        println!(
+            "  workload   {} operations/s configured, {} achieved ({} invoked in {})",
+            w.configured, w.achieved, w.invoked, w.window
+        );
+        if let Some(warning) = &w.warning {
+            println!("  warning    {warning}");
+        }
     }
     for (k, v) in &r.metrics {
         println!("  metric     {k} = {v}");

@@ -27,8 +27,6 @@ pub(super) struct Ending<'a> {
     pub stopped: bool,
     /// Liveness checkers: deadline, and whether it lay within the run.
     pub liveness: &'a [LivenessJudgement],
-    /// Events by kind (to tell a checker that had nothing to judge).
-    pub events_by_kind: &'a BTreeMap<String, u64>,
 }
 
 fn held(what: String, detail: String) -> ExpectResult {
@@ -87,6 +85,9 @@ pub(super) fn judge(
         } else if ending.stopped {
             let why = format!("a violation stopped the run at {}", ending.now);
             unjudged(what, format!("not judged, {why} (no end-of-run audit)"))
+        } else if metrics.get("acked_writes").and_then(|v| v.as_u64()) == Some(0) {
+            let why = "no write was acknowledged in this run";
+            unjudged(what, format!("not judged, {why} ({got} counted lost)"))
         } else if unknown > 0 {
             let why = format!("{unknown} acknowledged writes had no copy reported at the end");
             unjudged(what, format!("not judged, {why} ({got} counted lost)"))
@@ -123,13 +124,29 @@ pub(super) fn judge(
         .collect();
     if s.expect.safety {
         let what = format!("safety ({})", safety_names.join(", "));
+        // A checker that judged nothing held nothing: said, not counted.
+        let unjudged_safety: Vec<String> = checks
+            .iter()
+            .filter(|c| c.kind == "safety" && !c.judged)
+            .map(|c| format!("{} ({})", c.name, c.note.as_deref().unwrap_or("")))
+            .collect();
         out.push(match safety.first() {
-            None => held(
+            None if unjudged_safety.is_empty() => held(
                 what,
                 format!(
                     "{} safety checkers held over the whole run (to {})",
                     safety_names.len(),
                     ending.now
+                ),
+            ),
+            None => held(
+                what,
+                format!(
+                    "{} of {} safety checkers held over the whole run (to {}); not judged: {}",
+                    safety_names.len() - unjudged_safety.len(),
+                    safety_names.len(),
+                    ending.now,
+                    unjudged_safety.join(", ")
                 ),
             ),
             Some(v) => failed(what, format!("{} at {}: {}", v.check, v.t, v.detail)),
@@ -144,52 +161,18 @@ pub(super) fn judge(
         if expected_to_fire.contains(&j.check) {
             continue; // judged above, as a violation that must fire
         }
-        let what = if j.explicit {
-            format!("{} by {}", j.check, j.deadline)
-        } else {
-            format!("{} by {} (last fault + grace)", j.check, j.deadline)
-        };
+        let what = format!("{} {}", j.check, j.label);
         if let Some(v) = first(&j.check) {
             out.push(failed(what, format!("at {}: {}", v.t, v.detail)));
             continue;
         }
-        if ending.stopped {
-            out.push(unjudged(
+        match checks.iter().find(|c| c.name == j.check) {
+            Some(c) if !c.judged => out.push(unjudged(
                 what,
-                format!("not judged, a violation stopped the run at {}", ending.now),
-            ));
-            continue;
+                format!("not judged, {}", c.note.as_deref().unwrap_or("")),
+            )),
+            _ => out.push(held(what, "held".into())),
         }
-        if !j.judged {
-            out.push(unjudged(
-                what,
-                format!("not judged, the run ended at {}", ending.now),
-            ));
-            continue;
-        }
-        if let Some(why) = &j.nothing_judged {
-            out.push(unjudged(what, format!("not judged, {why}")));
-            continue;
-        }
-        // `converged` and `balanced` judge the partition map: a run that
-        // never placed partitions gave them nothing to judge.
-        let placed = ending.events_by_kind.contains_key("placement_config");
-        if matches!(j.check.as_str(), "converged" | "balanced") && !placed {
-            out.push(unjudged(
-                what,
-                "not judged, no partitions were placed in this run".into(),
-            ));
-            continue;
-        }
-        // `balanced` judges a converged map only.
-        if j.check == "balanced" && first("converged").is_some() {
-            out.push(unjudged(
-                what,
-                "not judged, the cluster did not converge".into(),
-            ));
-            continue;
-        }
-        out.push(held(what, "held".into()));
     }
     out
 }

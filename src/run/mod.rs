@@ -22,6 +22,7 @@ use std::io::Write;
 
 use serde::Serialize;
 
+use crate::check::verdict;
 use crate::scenario::Scenario;
 use crate::sim::{DropReason, ProcessId, SimDuration, SimTime};
 use crate::stack::cluster::Kind;
@@ -97,6 +98,94 @@ pub struct CheckResult {
     pub kind: &'static str,
     /// Violations it reported.
     pub violations: u64,
+    /// False when it judged nothing (a liveness checker whose deadline lay
+    /// past the end, a checker of client operations in a run without any,
+    /// an end-of-run check in a run a violation stopped): "ok" is never
+    /// said of it.
+    pub judged: bool,
+    /// Why it was not judged, or what it left out.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+impl CheckResult {
+    /// Its standing in words: `ok`, `ok (note)`, `N violations` or
+    /// `not judged (why)`.
+    pub fn status(&self) -> String {
+        match (self.violations, self.judged, &self.note) {
+            (0, false, Some(why)) => format!("not judged ({why})"),
+            (0, false, None) => "not judged".to_string(),
+            (0, true, Some(note)) => format!("ok ({note})"),
+            (0, true, None) => "ok".to_string(),
+            (n, ..) => format!("{n} violations"),
+        }
+    }
+}
+
+/// The workload's rate as configured and as the clients reached it: a
+/// client runs one operation at a time and skips operations overdue by
+/// more than `timeout`, so a rate its round trips cannot carry is not
+/// reached — the summary says so rather than pass it over.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct WorkloadRate {
+    /// `[workload] rate`: operations per second over all clients.
+    pub configured: f64,
+    /// Operations invoked per second over `window`.
+    pub achieved: f64,
+    /// Operations invoked.
+    pub invoked: u64,
+    /// From `[workload] start` to its `stop` or the end of the run.
+    pub window: SimDuration,
+    /// Set when the clients reached less than [`RATE_SHORTFALL`] of the
+    /// configured rate.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub warning: Option<String>,
+}
+
+/// Below this share of the configured rate the summary warns.
+pub const RATE_SHORTFALL: f64 = 0.8;
+
+/// The rate report of a run that ended at `now`, from the operations
+/// invoked (every `op` event but the completions the `available`
+/// checker counted).
+fn workload_rate(
+    s: &Scenario,
+    now: SimTime,
+    events_by_kind: &BTreeMap<String, u64>,
+    metrics: &BTreeMap<String, serde_json::Value>,
+) -> Option<WorkloadRate> {
+    let w = s.workload.as_ref()?;
+    let completed: u64 = ["ops_ok", "ops_fail", "ops_info"]
+        .iter()
+        .filter_map(|k| metrics.get(*k).and_then(|v| v.as_u64()))
+        .sum();
+    let invoked = events_by_kind
+        .get("op")
+        .copied()
+        .unwrap_or(0)
+        .saturating_sub(completed);
+    let window = w.stop.min(now).saturating_since(w.start);
+    let secs = window.as_micros() as f64 / 1e6;
+    let achieved = if secs > 0.0 {
+        (invoked as f64 / secs * 10.0).round() / 10.0
+    } else {
+        0.0
+    };
+    // Too short a window to tell a shortfall from the dice: no warning.
+    let expected = w.rate * secs;
+    let warning = (expected >= 20.0 && (invoked as f64) < RATE_SHORTFALL * expected).then(|| {
+        format!(
+            "the clients reached {achieved} of the configured {} operations/s ({invoked} invoked in {window}): each client runs one operation at a time and skips those overdue by more than the timeout",
+            w.rate
+        )
+    });
+    Some(WorkloadRate {
+        configured: w.rate,
+        achieved,
+        invoked,
+        window,
+        warning,
+    })
 }
 
 /// A violation, for reports.
@@ -167,6 +256,8 @@ pub struct RunReport {
     pub unlisted_violations: u64,
     /// Each expectation and whether it held.
     pub expectations: Vec<ExpectResult>,
+    /// The workload's rate, configured and achieved (runs with a workload).
+    pub workload: Option<WorkloadRate>,
     /// Figures from the checkers (failover times, …).
     pub metrics: BTreeMap<String, serde_json::Value>,
     /// What each selector (`leader`, `any-node`, …) resolved to, in order.
@@ -299,7 +390,7 @@ pub fn run(s: &Scenario, opts: RunOptions) -> Result<RunReport, RunError> {
     };
     let summary = pipeline.summary().clone();
     let metrics = pipeline.metrics();
-    let checks: Vec<CheckResult> = pipeline
+    let mut checks: Vec<CheckResult> = pipeline
         .checkers()
         .iter()
         .map(|c| CheckResult {
@@ -314,8 +405,27 @@ pub fn run(s: &Scenario, opts: RunOptions) -> Result<RunReport, RunError> {
                 .get(c.name())
                 .copied()
                 .unwrap_or(0),
+            judged: true,
+            note: None,
         })
         .collect();
+    let run_end = verdict::RunEnd {
+        now,
+        stopped: halted,
+        liveness: &liveness,
+        events_by_kind: &summary.events_by_kind,
+        metrics: &metrics,
+        converged_failed: summary.violations_by_check.contains_key("converged"),
+    };
+    for c in checks.iter_mut().filter(|c| c.violations == 0) {
+        match verdict::standing(&c.name, c.kind == "liveness", &run_end) {
+            verdict::Standing::Judged(note) => c.note = note,
+            verdict::Standing::NotJudged(why) => {
+                c.judged = false;
+                c.note = Some(why);
+            }
+        }
+    }
     let writer = pipeline.take_writer();
     let (trace_digest, trace_events) = writer
         .as_ref()
@@ -326,7 +436,6 @@ pub fn run(s: &Scenario, opts: RunOptions) -> Result<RunReport, RunError> {
         now,
         stopped: halted,
         liveness: &liveness,
-        events_by_kind: &summary.events_by_kind,
     };
     let expectations = judge::judge(s, &checks, &violations, &ending, &metrics);
     let passed = expectations.iter().all(|e| e.held || !e.judged);
@@ -378,6 +487,7 @@ pub fn run(s: &Scenario, opts: RunOptions) -> Result<RunReport, RunError> {
         unlisted_violations: stats.violations.saturating_sub(violations.len() as u64),
         violations,
         expectations,
+        workload: workload_rate(s, now, &summary.events_by_kind, &metrics),
         metrics,
         selectors: timeline.into_resolutions(),
         planted: opts.planted.names(),

@@ -73,6 +73,16 @@ pub struct Converged {
     /// The nodes that remain to host replicas ([`MapView::remaining`]),
     /// per zone: kept as members change and their processes crash or start.
     up_per_zone: BTreeMap<String, usize>,
+    /// Since when some partition is off (unset while converged).
+    off_since: Option<SimTime>,
+    /// When every partition was first converged.
+    first_converged: Option<SimTime>,
+    /// The `[expect]` deadline, once judged met: from then on the first
+    /// partition off is a violation traced where it happens.
+    met_deadline: Option<SimTime>,
+    /// A violation after a met deadline was traced: the end of the run
+    /// does not report the same failure again.
+    broke_after_deadline: bool,
 }
 
 impl Converged {
@@ -186,27 +196,16 @@ impl Converged {
         }
         if self.bad.is_empty() {
             self.since.get_or_insert(t);
+            self.first_converged.get_or_insert(t);
+            self.off_since = None;
         } else {
             self.since = None;
+            self.off_since.get_or_insert(t);
         }
     }
-}
 
-impl Checker for Converged {
-    fn name(&self) -> &'static str {
-        "converged"
-    }
-
-    fn is_liveness(&self) -> bool {
-        true
-    }
-
-    fn on_event(
-        &mut self,
-        ev: &Event<'_, StackEvent>,
-        names: &[String],
-        _out: &mut Vec<Violation>,
-    ) {
+    /// One event: the state it changes, and the partitions rechecked.
+    fn observe(&mut self, ev: &Event<'_, StackEvent>, names: &[String]) {
         let who = ev.p.name_in(names);
         let _ = self.copies.on_event(ev, names);
         if let EventKind::App(StackEvent::Replica { partition, .. }) = ev.kind {
@@ -340,6 +339,46 @@ impl Checker for Converged {
             _ => {}
         }
     }
+}
+
+impl Checker for Converged {
+    fn name(&self) -> &'static str {
+        "converged"
+    }
+
+    fn is_liveness(&self) -> bool {
+        true
+    }
+
+    fn on_event(&mut self, ev: &Event<'_, StackEvent>, names: &[String], out: &mut Vec<Violation>) {
+        self.observe(ev, names);
+        // Past a deadline it met, the map must stay converged: the first
+        // partition off is the failure, traced at the event that did it.
+        if let (Some(deadline), Some((_, why)), false) = (
+            self.met_deadline,
+            self.bad.first_key_value(),
+            self.broke_after_deadline,
+        ) {
+            self.broke_after_deadline = true;
+            out.push(Violation {
+                check: "converged",
+                detail: format!(
+                    "converged at the deadline {:.3}s, then not at {:.3}s ({} partitions off; first: {why})",
+                    deadline.0 as f64 / 1e6,
+                    ev.t.0 as f64 / 1e6,
+                    self.bad.len()
+                ),
+            });
+        }
+    }
+
+    fn judge_deadline(&mut self, end: &EndOfRun, out: &mut Vec<Violation>) {
+        let before = out.len();
+        self.finish(end, out);
+        if out.len() == before && self.view.settings.is_some() {
+            self.met_deadline = Some(end.now);
+        }
+    }
 
     fn finish(&mut self, end: &EndOfRun, out: &mut Vec<Violation>) {
         if self.view.settings.is_none() {
@@ -352,6 +391,9 @@ impl Checker for Converged {
             });
             return;
         }
+        if self.broke_after_deadline {
+            return; // traced where it broke
+        }
         let deadline = match end.deadline {
             Some(d) => d,
             None => {
@@ -362,21 +404,35 @@ impl Checker for Converged {
                 d
             }
         };
+        let secs = |t: SimTime| t.0 as f64 / 1e6;
         let detail = match (self.since, self.bad.first_key_value()) {
             (_, Some((_, why))) => Some(format!(
                 "not converged {} ({} partitions off; first: {why})",
-                if end.now == deadline {
-                    format!("at the deadline {:.3}s", deadline.0 as f64 / 1e6)
-                } else {
-                    "at the end".to_string()
+                match self.off_since {
+                    _ if end.now == deadline => format!("at the deadline {:.3}s", secs(deadline)),
+                    // Off since after the deadline: say since when (the
+                    // implicit deadline is known only now).
+                    Some(t) if t > deadline => format!(
+                        "from {:.3}s to the end (deadline {:.3}s)",
+                        secs(t),
+                        secs(deadline)
+                    ),
+                    _ => "at the end".to_string(),
                 },
                 self.bad.len()
             )),
-            (Some(t), None) if t > deadline => Some(format!(
-                "converged only at {:.3}s, after the deadline {:.3}s",
-                t.0 as f64 / 1e6,
-                deadline.0 as f64 / 1e6
-            )),
+            (Some(t), None) if t > deadline => Some(match self.first_converged {
+                Some(first) if first <= deadline => format!(
+                    "converged by the deadline {:.3}s, then off again, and converged again only at {:.3}s",
+                    secs(deadline),
+                    secs(t)
+                ),
+                _ => format!(
+                    "converged only at {:.3}s, after the deadline {:.3}s",
+                    secs(t),
+                    secs(deadline)
+                ),
+            }),
             (None, None) => Some("never converged".to_string()),
             _ => None,
         };
@@ -573,5 +629,47 @@ mod tests {
         conv.finish(&end(5_000_000), &mut out);
         assert_eq!(out.len(), 1);
         assert!(out[0].detail.contains("catching up"), "{}", out[0].detail);
+    }
+
+    /// A failure that begins after a met `[expect]` deadline is traced at
+    /// the event that began it (and once), not at the end of the run.
+    #[test]
+    fn converged_breaking_after_a_met_deadline_is_traced_where_it_breaks() {
+        let c = config();
+        let ms = [
+            member("n1", MemberChange::Joined, "a", 1),
+            member("n2", MemberChange::Joined, "b", 2),
+        ];
+        let placed = part(1, &["n1", "n2"], &[]);
+        let (r1, r2) = (
+            replica(ReplicaState::Primary, 1, true, None),
+            replica(ReplicaState::Backup, 1, true, None),
+        );
+        let mut evs = vec![(0, EventKind::App(&c))];
+        evs.extend(ms.iter().map(|m| (0, EventKind::App(m))));
+        evs.push((0, EventKind::App(&placed)));
+        evs.push((1, EventKind::App(&r1)));
+        evs.push((2, EventKind::App(&r2)));
+        let mut conv = Converged::default();
+        assert!(feed(&mut conv, &evs).is_empty());
+        let at = |now: u64| EndOfRun {
+            now: SimTime(now),
+            healed_at: SimTime::ZERO,
+            deadline: Some(SimTime(5_000_000)),
+            leader_deadline: None,
+            voters: None,
+        };
+        let mut out = Vec::new();
+        conv.judge_deadline(&at(5_000_000), &mut out);
+        assert!(out.is_empty(), "{out:?}");
+        // The primary's process crashes after the deadline.
+        let v = feed(&mut conv, &[(1, EventKind::Crash { lost_writes: 0 })]);
+        assert_eq!(v.len(), 1, "{v:?}");
+        assert!(v[0].detail.contains("then not at"), "{}", v[0].detail);
+        // Reported where it broke: the end of the run does not repeat it.
+        assert!(feed(&mut conv, &[(1, EventKind::Restart)]).is_empty());
+        let mut out = Vec::new();
+        conv.finish(&at(10_000_000), &mut out);
+        assert!(out.is_empty(), "{out:?}");
     }
 }

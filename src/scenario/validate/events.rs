@@ -80,6 +80,7 @@ impl Validator<'_, '_> {
             events.push(self.event(i, e, &names, end)?);
         }
         self.check_introductions(raw, &events, cluster)?;
+        self.check_leaves(raw, &events, cluster, grid)?;
         self.check_overlaps(raw, &events)?;
         Ok(events)
     }
@@ -128,6 +129,54 @@ impl Validator<'_, '_> {
                         "{k1} of {p1} overlaps events[{first}] ({k1} of {p1} from {} until {}): windows of one fault on one process may not overlap, since the first to end would end both; merge them or make them disjoint",
                         a1,
                         u1
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// A `leave` drains its node before removing it, and the drain moves
+    /// each of its replicas to a node that remains: with fewer data nodes
+    /// left than the replication factor the replicas have nowhere to go,
+    /// the drain never ends and `converged` cannot hold. Known before the
+    /// run (joins and leaves in time order; a node that leaves twice, or a
+    /// selector, counts once per event), so refused here.
+    fn check_leaves(
+        &self,
+        raw: &[Sp<RawEvent>],
+        events: &[EventSpec],
+        cluster: &Cluster,
+        grid: &Grid,
+    ) -> R<()> {
+        let mut order: Vec<usize> = (0..events.len())
+            .filter(|&i| matches!(events[i].action, Action::Join { .. } | Action::Leave(_)))
+            .collect();
+        order.sort_by_key(|&i| (events[i].at, i));
+        let mut nodes = i64::from(cluster.nodes);
+        let mut left: BTreeSet<&str> = BTreeSet::new();
+        for i in order {
+            match &events[i].action {
+                Action::Join { .. } => nodes += 1,
+                Action::Leave(Target::Id(id)) if !left.insert(id.as_str()) => {}
+                Action::Leave(_) => nodes -= 1,
+                _ => {}
+            }
+            if matches!(events[i].action, Action::Leave(_))
+                && nodes < i64::from(grid.replication_factor)
+            {
+                let span = raw[i]
+                    .get_ref()
+                    .leave
+                    .as_ref()
+                    .map_or(raw[i].span(), |l| l.span());
+                return Err(self.err(
+                    span,
+                    format!("events[{i}].leave"),
+                    format!(
+                        "after this leave {} data node(s) remain, fewer than grid.replication_factor = {}: the drain could never finish (its replicas would have nowhere to go); join a node before it, or lower the replication factor",
+                        nodes.max(0),
+                        grid.replication_factor
                     ),
                 ));
             }
