@@ -100,8 +100,9 @@ impl Limit {
 /// An authenticated message between a data node and a manager.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Envelope<B> {
-    /// Who claims to send it (checked against the network-level sender).
-    pub sender: String,
+    /// Who claims to send it (checked against the network-level sender);
+    /// shared with the sender's other envelopes, not copied per message.
+    pub sender: Rc<str>,
     /// Request id (0 for a one-way push or a reply).
     pub req: u64,
     /// Attempt number of the request (1 for the first send).
@@ -314,7 +315,7 @@ impl Sealer {
     /// Seals a payload into an envelope.
     pub fn seal<B: Serialize>(
         &self,
-        sender: &str,
+        sender: &Rc<str>,
         req: u64,
         attempt: u32,
         reply_to: Option<u64>,
@@ -322,7 +323,7 @@ impl Sealer {
     ) -> Envelope<B> {
         let tag = self.tag(sender, req, attempt, reply_to, &payload_digest(&body));
         Envelope {
-            sender: sender.to_string(),
+            sender: Rc::clone(sender),
             req,
             attempt,
             reply_to,
@@ -535,7 +536,7 @@ impl Limits {
 /// Envelopes, retries, deduplication, authentication and rate limits for
 /// one process (see the module docs).
 pub struct NetworkManager<B> {
-    me: String,
+    me: Rc<str>,
     sealer: Sealer,
     /// Managers a node sends to (empty on a manager).
     managers: Vec<ProcessId>,
@@ -574,7 +575,7 @@ impl<B: Payload> NetworkManager<B> {
     /// A network manager for process `me` holding `key`.
     pub fn new(me: &str, key: &[u8], limits: Limits) -> Self {
         NetworkManager {
-            me: me.to_string(),
+            me: Rc::from(me),
             sealer: Sealer::new(key),
             managers: Vec::new(),
             target: 0,
@@ -745,7 +746,7 @@ impl<B: Payload> NetworkManager<B> {
             .tag(&self.me, 0, 0, None, &payload_digest(&body));
         for &p in to {
             let env = Envelope {
-                sender: self.me.clone(),
+                sender: Rc::clone(&self.me),
                 req: 0,
                 attempt: 0,
                 reply_to: None,
@@ -826,7 +827,7 @@ impl<B: Payload> NetworkManager<B> {
                 reject(cx, "bad_mac");
                 return None;
             }
-            if env.sender != cx.name(from) {
+            if *env.sender != *cx.name(from) {
                 reject(cx, "sender_mismatch");
                 return None;
             }
@@ -940,7 +941,7 @@ mod tests {
     #[test]
     fn a_sealed_envelope_verifies_and_any_change_breaks_it() {
         let s = Sealer::new(b"secret");
-        let env = s.seal("n1", 7, 1, None, Hello { n: 3 });
+        let env = s.seal(&Rc::from("n1"), 7, 1, None, Hello { n: 3 });
         assert!(s.verify(&env));
         let mut forged = env.clone();
         forged.sender = "n2".into();
@@ -953,7 +954,7 @@ mod tests {
         assert!(!s.verify(&forged), "the header is covered");
         let other = Sealer::new(b"wrong");
         assert!(!other.verify(&env), "another key does not verify");
-        let resealed = other.seal("n1", 7, 1, None, Hello { n: 3 });
+        let resealed = other.seal(&Rc::from("n1"), 7, 1, None, Hello { n: 3 });
         assert!(!s.verify(&resealed), "an impostor's tag does not verify");
     }
 
