@@ -369,7 +369,16 @@ impl DataNode {
         self.heartbeat_seq += 1;
         self.last_heartbeat = Some(cx.now());
         self.scratch.clear();
+        // `on_disk` and `synced` are sorted by partition like `replicas`:
+        // walked beside it, not searched once per replica (a heartbeat per
+        // node per interval, each over every replica it hosts).
+        let mut on_disk = self.on_disk.iter().copied().peekable();
+        let mut synced = self.synced.iter().peekable();
         self.scratch.extend(self.replicas.iter().map(|(p, h)| {
+            while on_disk.next_if(|d| d < p).is_some() {}
+            let kept = on_disk.next_if_eq(p).is_some();
+            while synced.next_if(|(q, _)| *q < p).is_some() {}
+            let synced_epoch = synced.next_if(|(q, _)| *q == p).map(|(_, e)| *e);
             let c = self.map.partitions.get(*p as usize);
             let damaged = self.repl.as_ref().is_some_and(|r| r.damaged(*p));
             let epoch = c.map_or(0, |c| c.epoch);
@@ -392,8 +401,8 @@ impl DataNode {
                 // A whole copy, perhaps behind: kept from an earlier
                 // incarnation, or transferred and not yet declared
                 // caught up (a re-seed must not pass it over).
-                stored: (self.on_disk.contains(p) || h.data == Data::Complete) && !damaged,
-                synced: self.synced.get(p).copied(),
+                stored: (kept || h.data == Data::Complete) && !damaged,
+                synced: synced_epoch,
                 damaged,
             }
         }));
