@@ -281,19 +281,36 @@ impl Sealer {
         reply_to: Option<u64>,
         digest: &[u8; 32],
     ) -> HmacSha256 {
+        // The header and digest are gathered on the stack and fed to the
+        // MAC in one call (the MAC's cost per call, not per byte, is what
+        // eight small pieces paid); the bytes, so the tag, are the same.
+        const MAX_INLINE_SENDER: usize = 64;
         let mut m = self.keyed.clone();
-        m.update(&(sender.len() as u32).to_le_bytes());
-        m.update(sender.as_bytes());
-        m.update(&req.to_le_bytes());
-        m.update(&attempt.to_le_bytes());
+        if sender.len() > MAX_INLINE_SENDER {
+            m.update(&(sender.len() as u32).to_le_bytes());
+            m.update(sender.as_bytes());
+        }
+        let mut buf = [0u8; 4 + MAX_INLINE_SENDER + 8 + 4 + 1 + 8 + 32];
+        let mut len = 0;
+        let mut put = |bytes: &[u8]| {
+            buf[len..len + bytes.len()].copy_from_slice(bytes);
+            len += bytes.len();
+        };
+        if sender.len() <= MAX_INLINE_SENDER {
+            put(&(sender.len() as u32).to_le_bytes());
+            put(sender.as_bytes());
+        }
+        put(&req.to_le_bytes());
+        put(&attempt.to_le_bytes());
         match reply_to {
             Some(r) => {
-                m.update(&[1]);
-                m.update(&r.to_le_bytes());
+                put(&[1]);
+                put(&r.to_le_bytes());
             }
-            None => m.update(&[0]),
+            None => put(&[0]),
         }
-        m.update(digest);
+        put(digest);
+        m.update(&buf[..len]);
         m
     }
 
@@ -956,6 +973,34 @@ mod tests {
         assert!(!other.verify(&env), "another key does not verify");
         let resealed = other.seal(&Rc::from("n1"), 7, 1, None, Hello { n: 3 });
         assert!(!s.verify(&resealed), "an impostor's tag does not verify");
+    }
+
+    #[test]
+    fn the_tag_is_the_hmac_of_the_header_and_digest_in_order() {
+        let s = Sealer::new(b"secret");
+        let digest = [7u8; 32];
+        for sender in [
+            "n1",
+            "a-name-longer-than-sixty-four-bytes-goes-through-the-other-path-x",
+        ] {
+            for reply_to in [None, Some(9)] {
+                let mut m = HmacSha256::new_from_slice(b"secret").unwrap();
+                m.update(&(sender.len() as u32).to_le_bytes());
+                m.update(sender.as_bytes());
+                m.update(&5u64.to_le_bytes());
+                m.update(&2u32.to_le_bytes());
+                match reply_to {
+                    Some(r) => {
+                        m.update(&[1]);
+                        m.update(&r.to_le_bytes());
+                    }
+                    None => m.update(&[0]),
+                }
+                m.update(&digest);
+                let want: Tag = m.finalize().into_bytes().into();
+                assert_eq!(s.tag(sender, 5, 2, reply_to, &digest), want, "{sender}");
+            }
+        }
     }
 
     #[test]
