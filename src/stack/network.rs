@@ -143,6 +143,11 @@ impl<T: Serialize> Shared<T> {
         }))
     }
 
+    /// True when both are the very same shared value (not merely equal).
+    pub fn same(&self, other: &Shared<T>) -> bool {
+        Rc::ptr_eq(&self.0, &other.0)
+    }
+
     /// SHA-256 of the value's canonical encoding (computed on first use).
     pub fn digest(&self) -> [u8; 32] {
         *self.0.digest.get_or_init(|| payload_digest(&self.0.value))
@@ -983,7 +988,7 @@ mod tests {
             "n1",
             "a-name-longer-than-sixty-four-bytes-goes-through-the-other-path-x",
         ] {
-            for reply_to in [None, Some(9)] {
+            for reply_to in [None, Some(9u64)] {
                 let mut m = HmacSha256::new_from_slice(b"secret").unwrap();
                 m.update(&(sender.len() as u32).to_le_bytes());
                 m.update(sender.as_bytes());
