@@ -84,6 +84,10 @@ struct PendingRegistration {
     proposed_at: SimTime,
 }
 
+/// A node's last heartbeat report, the map version it was read against,
+/// and whether it named a replica that finished catching up.
+type CatchingSeen = (Shared<Vec<ReplicaReport>>, u64, bool);
+
 /// A manager: Raft over the cluster map, plus the leader's duties.
 pub struct Manager {
     raft: ConsensusManager<ClusterMap>,
@@ -97,7 +101,7 @@ pub struct Manager {
     /// finished catching up. A pure function of the two: a node shares one
     /// report from one heartbeat to the next while nothing changes, and the
     /// answer is not worked out again (60 partitions per heartbeat).
-    catching_seen: Vec<Option<(Shared<Vec<ReplicaReport>>, u64, bool)>>,
+    catching_seen: Vec<Option<CatchingSeen>>,
     tick_interval: SimDuration,
     key_id: String,
     settings: super::cluster::PlacementSettings,
