@@ -22,19 +22,31 @@ pub struct Entry<T> {
     pub item: T,
 }
 
-impl<T> PartialEq for Entry<T> {
+/// The heap's part of an entry: its place in the order and where its item
+/// waits. Items (a message can be a few hundred bytes) stay put in a slab
+/// while the heap moves these 24 bytes up and down: a pop used to move a
+/// whole item per level of the heap.
+#[derive(Copy, Clone, Debug)]
+struct Key {
+    time: SimTime,
+    seq: u64,
+    slot: u32,
+}
+
+impl PartialEq for Key {
     fn eq(&self, other: &Self) -> bool {
         self.time == other.time && self.seq == other.seq
     }
 }
-impl<T> Eq for Entry<T> {}
-impl<T> PartialOrd for Entry<T> {
+impl Eq for Key {}
+impl PartialOrd for Key {
     fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
         Some(self.cmp(other))
     }
 }
-impl<T> Ord for Entry<T> {
+impl Ord for Key {
     /// Reversed, so that `BinaryHeap` (a max-heap) pops the earliest first.
+    #[inline]
     fn cmp(&self, other: &Self) -> Ordering {
         (other.time, other.seq).cmp(&(self.time, self.seq))
     }
@@ -43,7 +55,12 @@ impl<T> Ord for Entry<T> {
 /// A min-queue of items by `(time, insertion order)`.
 #[derive(Debug)]
 pub struct EventQueue<T> {
-    heap: BinaryHeap<Entry<T>>,
+    heap: BinaryHeap<Key>,
+    /// Items by slot; `None` in a free slot.
+    items: Vec<Option<T>>,
+    /// Slots free for reuse: the slab grows to the queue's peak length, not
+    /// with the run's duration.
+    free: Vec<u32>,
     next_seq: u64,
 }
 
@@ -58,6 +75,8 @@ impl<T> EventQueue<T> {
     pub fn new() -> Self {
         EventQueue {
             heap: BinaryHeap::with_capacity(1024),
+            items: Vec::with_capacity(1024),
+            free: Vec::with_capacity(1024),
             next_seq: 0,
         }
     }
@@ -67,19 +86,36 @@ impl<T> EventQueue<T> {
     pub fn push(&mut self, time: SimTime, item: T) {
         let seq = self.next_seq;
         self.next_seq += 1;
-        self.heap.push(Entry { time, seq, item });
+        let slot = match self.free.pop() {
+            Some(slot) => {
+                self.items[slot as usize] = Some(item);
+                slot
+            }
+            None => {
+                let slot =
+                    u32::try_from(self.items.len()).expect("fewer than 2^32 events queued at once");
+                self.items.push(Some(item));
+                slot
+            }
+        };
+        self.heap.push(Key { time, seq, slot });
     }
 
     /// The time of the earliest entry.
     #[inline]
     pub fn peek_time(&self) -> Option<SimTime> {
-        self.heap.peek().map(|e| e.time)
+        self.heap.peek().map(|k| k.time)
     }
 
     /// Removes and returns the earliest entry.
     #[inline]
     pub fn pop(&mut self) -> Option<Entry<T>> {
-        self.heap.pop()
+        let Key { time, seq, slot } = self.heap.pop()?;
+        let item = self.items[slot as usize]
+            .take()
+            .expect("a queued key's slot holds its item");
+        self.free.push(slot);
+        Some(Entry { time, seq, item })
     }
 
     /// Entries queued (including cancelled timers not yet popped).
@@ -96,6 +132,23 @@ impl<T> EventQueue<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn slots_are_reused_and_order_holds_across_reuse() {
+        let mut q = EventQueue::new();
+        for round in 0..3u64 {
+            for i in 0..100u64 {
+                q.push(SimTime((i * 7919) % 13 + round * 100), (round, i));
+            }
+            let mut last = (SimTime(0), 0);
+            while let Some(e) = q.pop() {
+                assert!((e.time, e.seq) > last || last == (SimTime(0), 0));
+                last = (e.time, e.seq);
+            }
+        }
+        assert_eq!(q.items.len(), 100, "the slab stays at the peak length");
+        assert!(q.is_empty());
+    }
 
     #[test]
     fn equal_times_pop_in_insertion_order() {

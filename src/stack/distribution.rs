@@ -39,7 +39,9 @@ use std::rc::Rc;
 
 use crate::sim::{Cx, Process, ProcessId, SimDuration, SimTime};
 
-use super::cluster::{ClusterConfig, Control, Kind, MapUpdate, Msg, Operator, Timer};
+use super::cluster::{
+    ClusterConfig, Control, Kind, MapUpdate, Msg, Operator, ReplicaReport, Timer,
+};
 use super::consensus::{
     ConsensusManager, ProposeError, RaftConfig, RaftMsg, RaftTimer, Role, StateMachine,
 };
@@ -82,6 +84,10 @@ struct PendingRegistration {
     proposed_at: SimTime,
 }
 
+/// A node's last heartbeat report, the map version it was read against,
+/// and whether it named a replica that finished catching up.
+type CatchingSeen = (Shared<Vec<ReplicaReport>>, u64, bool);
+
 /// A manager: Raft over the cluster map, plus the leader's duties.
 pub struct Manager {
     raft: ConsensusManager<ClusterMap>,
@@ -90,6 +96,12 @@ pub struct Manager {
     coordinator: PartitionCoordinator,
     recovery: RecoveryManager,
     reports: Reports,
+    /// Per sender (by process id): its last heartbeat's report, the map
+    /// version it was read against, and whether it named a replica that
+    /// finished catching up. A pure function of the two: a node shares one
+    /// report from one heartbeat to the next while nothing changes, and the
+    /// answer is not worked out again (60 partitions per heartbeat).
+    catching_seen: Vec<Option<CatchingSeen>>,
     tick_interval: SimDuration,
     key_id: String,
     settings: super::cluster::PlacementSettings,
@@ -208,6 +220,7 @@ impl Manager {
                 reseed_from_behind: config.planted.has(Bug::ReseedFromBehindCopy),
             },
             reports: Reports::new(),
+            catching_seen: Vec::new(),
             tick_interval: SimDuration((interval.as_micros() / 2).max(1)),
             key_id: key_id(&config.cluster_key),
             settings: config.placement.clone(),
@@ -397,10 +410,28 @@ impl Manager {
                                 && c.replicas.iter().any(|r| !r.in_sync && r.node == node)
                         })
                     };
-                    if replicas
-                        .iter()
-                        .any(|r| r.in_sync && listed_catching(r.partition))
-                    {
+                    let slot = from.index();
+                    if self.catching_seen.len() <= slot {
+                        self.catching_seen.resize_with(slot + 1, || None);
+                    }
+                    let seen = match &self.catching_seen[slot] {
+                        Some((seen, v, catching))
+                            if *v == leader_version && seen.same(&replicas) =>
+                        {
+                            Some(*catching)
+                        }
+                        _ => None,
+                    };
+                    let catching = seen.unwrap_or_else(|| {
+                        replicas
+                            .iter()
+                            .any(|r| r.in_sync && listed_catching(r.partition))
+                    });
+                    if seen.is_none() {
+                        self.catching_seen[slot] =
+                            Some((replicas.clone(), leader_version, catching));
+                    }
+                    if catching {
                         self.dirty = true;
                     }
                     // The node's previous report is overwritten in place

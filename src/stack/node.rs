@@ -35,7 +35,8 @@
 //! ```
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::rc::Rc;
+use std::ops::{Deref, DerefMut};
+use std::rc::{Rc, Weak};
 
 use crate::sim::{Cx, Process, ProcessId, SimDuration, SimTime, TimerId};
 
@@ -84,6 +85,48 @@ enum Data {
     },
 }
 
+/// A value whose mutable accesses are counted, so that what is derived
+/// from it can tell it unchanged without comparing it. Conservative: a
+/// mutable access that changes nothing still counts.
+#[derive(Debug, Default)]
+struct Tracked<T> {
+    value: T,
+    changes: u64,
+}
+
+impl<T> Tracked<T> {
+    fn new(value: T) -> Self {
+        Tracked { value, changes: 0 }
+    }
+
+    /// Mutable accesses so far (an associated function, so that it never
+    /// shadows a method of `T`).
+    fn changes(t: &Self) -> u64 {
+        t.changes
+    }
+}
+
+impl<T> Deref for Tracked<T> {
+    type Target = T;
+    #[inline]
+    fn deref(&self) -> &T {
+        &self.value
+    }
+}
+
+impl<T> DerefMut for Tracked<T> {
+    #[inline]
+    fn deref_mut(&mut self) -> &mut T {
+        self.changes += 1;
+        &mut self.value
+    }
+}
+
+/// What the last replica report was built from: the map (held weakly: its
+/// allocation, never reused while this lives, identifies it) and the
+/// change counts of the hosted replicas, `on_disk` and `synced`.
+type ReportInputs = (Weak<ClusterMap>, [u64; 3]);
+
 #[derive(Clone, Debug)]
 struct Hosted {
     data: Data,
@@ -116,10 +159,13 @@ pub struct DataNode {
     reports: Shared<Vec<ReplicaReport>>,
     /// Where the next report is built (reused).
     scratch: Vec<ReplicaReport>,
-    replicas: BTreeMap<u32, Hosted>,
+    /// What `reports` was built from, when that alone decides it (no data
+    /// plane): the same inputs give the same report, not built again.
+    report_inputs: Option<ReportInputs>,
+    replicas: Tracked<BTreeMap<u32, Hosted>>,
     /// Partitions whose data survived on disk from a previous incarnation:
     /// a catch-up only needs the tail.
-    on_disk: BTreeSet<u32>,
+    on_disk: Tracked<BTreeSet<u32>>,
     /// Per partition hosted, the newest epoch at which this node held it in
     /// sync: listed in sync in a map naming this incarnation while its copy
     /// was whole, primary in it, or told caught up in it by its primary.
@@ -127,7 +173,7 @@ pub struct DataNode {
     /// disk with the partitions held (`REPLICAS_KEY`), written before any
     /// acknowledgement of that epoch leaves, and reported with stored
     /// copies: a re-seed takes only the copies with the newest.
-    synced: BTreeMap<u32, u64>,
+    synced: Tracked<BTreeMap<u32, u64>>,
     /// Seen itself in a map with its boot (so a later map without it means
     /// it was removed).
     was_member: bool,
@@ -183,9 +229,10 @@ impl DataNode {
             early: BTreeMap::new(),
             reports: Shared::new(Vec::new()),
             scratch: Vec::new(),
-            replicas: BTreeMap::new(),
-            on_disk: BTreeSet::new(),
-            synced: BTreeMap::new(),
+            report_inputs: None,
+            replicas: Tracked::new(BTreeMap::new()),
+            on_disk: Tracked::new(BTreeSet::new()),
+            synced: Tracked::new(BTreeMap::new()),
             was_member: false,
             left: false,
             repl: (config.workload.is_some() && key == config.cluster_key)
@@ -271,8 +318,8 @@ impl DataNode {
             // A record that does not decode is a lost record: the replicas
             // are then fetched in full.
             if let Ok(list) = serde_json::from_slice::<Vec<(u32, Option<u64>)>>(bytes) {
-                self.on_disk = list.iter().map(|(p, _)| *p).collect();
-                self.synced = list
+                *self.on_disk = list.iter().map(|(p, _)| *p).collect();
+                *self.synced = list
                     .into_iter()
                     .filter_map(|(p, e)| Some((p, e?)))
                     .collect();
@@ -284,7 +331,7 @@ impl DataNode {
             // is rebuilt from a peer that holds the data, like a blank one).
             self.on_disk.retain(|p| r.intact(*p));
         }
-        for &p in &self.on_disk {
+        for &p in self.on_disk.iter() {
             cx.trace(StackEvent::Replica {
                 partition: p,
                 state: ReplicaState::Stored,
@@ -362,14 +409,20 @@ impl DataNode {
         }
     }
 
-    fn send_heartbeat<P: Process<Msg = Msg, Timer = Timer, Event = StackEvent>>(
-        &mut self,
-        cx: &mut Cx<'_, P>,
-    ) {
-        self.heartbeat_seq += 1;
-        self.last_heartbeat = Some(cx.now());
+    /// Builds the replica report into `reports` (a new shared value only
+    /// when it differs from the last one).
+    fn build_report(&mut self) {
         self.scratch.clear();
+        // `on_disk` and `synced` are sorted by partition like `replicas`:
+        // walked beside it, not searched once per replica (a heartbeat per
+        // node per interval, each over every replica it hosts).
+        let mut on_disk = self.on_disk.iter().copied().peekable();
+        let mut synced = self.synced.iter().peekable();
         self.scratch.extend(self.replicas.iter().map(|(p, h)| {
+            while on_disk.next_if(|d| d < p).is_some() {}
+            let kept = on_disk.next_if_eq(p).is_some();
+            while synced.next_if(|(q, _)| *q < p).is_some() {}
+            let synced_epoch = synced.next_if(|(q, _)| *q == p).map(|(_, e)| *e);
             let c = self.map.partitions.get(*p as usize);
             let damaged = self.repl.as_ref().is_some_and(|r| r.damaged(*p));
             let epoch = c.map_or(0, |c| c.epoch);
@@ -392,13 +445,36 @@ impl DataNode {
                 // A whole copy, perhaps behind: kept from an earlier
                 // incarnation, or transferred and not yet declared
                 // caught up (a re-seed must not pass it over).
-                stored: (self.on_disk.contains(p) || h.data == Data::Complete) && !damaged,
-                synced: self.synced.get(p).copied(),
+                stored: (kept || h.data == Data::Complete) && !damaged,
+                synced: synced_epoch,
                 damaged,
             }
         }));
         if *self.reports != self.scratch {
             self.reports = Shared::new(self.scratch.clone());
+        }
+    }
+
+    fn send_heartbeat<P: Process<Msg = Msg, Timer = Timer, Event = StackEvent>>(
+        &mut self,
+        cx: &mut Cx<'_, P>,
+    ) {
+        self.heartbeat_seq += 1;
+        self.last_heartbeat = Some(cx.now());
+        let counts = [
+            Tracked::changes(&self.replicas),
+            Tracked::changes(&self.on_disk),
+            Tracked::changes(&self.synced),
+        ];
+        // Without a data plane the report is a function of the map and of
+        // these three alone (the data plane's state is not tracked here).
+        let same_inputs = self.repl.is_none()
+            && self.report_inputs.as_ref().is_some_and(|(map, c)| {
+                *c == counts && std::ptr::eq(map.as_ptr(), Rc::as_ptr(&self.map))
+            });
+        if !same_inputs {
+            self.build_report();
+            self.report_inputs = Some((Rc::downgrade(&self.map), counts));
         }
         let replicas = self.reports.clone();
         let body = Control::Heartbeat {
