@@ -654,20 +654,18 @@ impl DataNode {
                 return;
             }
         }
-        let partitions: Vec<u32> = match only {
-            Some(set) => {
-                // Sorted and without repeats, as a set would give them.
-                let mut v: Vec<u32> = set
-                    .iter()
-                    .copied()
-                    .chain(self.replicas.keys().copied())
-                    .collect();
-                v.sort_unstable();
-                v.dedup();
-                v
-            }
-            None => (0..self.map.partitions.len() as u32).collect(),
+        // The partitions to look at, sorted and without repeats: the
+        // touched ones, or (for `everything`) those the map lists this node
+        // in — a scan of every partition would find no others that
+        // `reconcile_one` acts on — and every hosted one.
+        let map = Rc::clone(&self.map);
+        let mut partitions: Vec<u32> = match only {
+            Some(set) => set.iter().copied().collect(),
+            None => map.partitions.naming(&me).to_vec(),
         };
+        partitions.extend(self.replicas.keys().copied());
+        partitions.sort_unstable();
+        partitions.dedup();
         let mut changed = false;
         for p in partitions {
             changed |= self.reconcile_one(cx, &me, p);
