@@ -112,7 +112,34 @@ const CHUNK: usize = 64;
 pub struct Partitions {
     chunks: Vec<Rc<Vec<PartitionConfig>>>,
     len: usize,
+    /// Per node, the partitions whose replicas name it: computed on first
+    /// use and shared by every process holding this version; forgotten by
+    /// every change (only this module's methods change partitions).
+    naming: NamingIndex,
 }
+
+/// Node → the partitions whose replica list names it, sorted.
+type Naming = BTreeMap<String, Vec<u32>>;
+
+/// The lazily computed [`Partitions::naming`] index. Derived data: a clone
+/// starts without it (a clone is made to be changed), and it takes no part
+/// in equality.
+#[derive(Default)]
+struct NamingIndex(std::cell::OnceCell<Naming>);
+
+impl Clone for NamingIndex {
+    fn clone(&self) -> Self {
+        NamingIndex::default()
+    }
+}
+
+impl PartialEq for NamingIndex {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl Eq for NamingIndex {}
 
 impl Partitions {
     /// `n` partitions with the default (empty) configuration; the full
@@ -123,7 +150,11 @@ impl Partitions {
         if !n.is_multiple_of(CHUNK) {
             chunks.push(Rc::new(vec![PartitionConfig::default(); n % CHUNK]));
         }
-        Partitions { chunks, len: n }
+        Partitions {
+            chunks,
+            len: n,
+            naming: NamingIndex::default(),
+        }
     }
 
     /// Number of partitions.
@@ -145,6 +176,7 @@ impl Partitions {
     /// Partition `i`, to change (copies its chunk if another version
     /// shares it).
     pub fn get_mut(&mut self, i: usize) -> Option<&mut PartitionConfig> {
+        self.naming = NamingIndex::default();
         let chunk = self.chunks.get_mut(i / CHUNK)?;
         if i % CHUNK >= chunk.len() {
             return None;
@@ -159,6 +191,7 @@ impl Partitions {
         touches: impl Fn(&PartitionConfig) -> bool,
         mut f: impl FnMut(&mut PartitionConfig),
     ) {
+        self.naming = NamingIndex::default();
         for chunk in &mut self.chunks {
             if chunk.iter().any(&touches) {
                 for p in Rc::make_mut(chunk).iter_mut().filter(|p| touches(p)) {
@@ -166,6 +199,31 @@ impl Partitions {
                 }
             }
         }
+    }
+
+    /// The partitions whose replica list names `node`, in order: what a
+    /// scan of every partition for `node` finds. The index behind it is
+    /// built once per version, on first use, for every node at once, and
+    /// shared by whoever holds this version (a data node that must look
+    /// at every partition for itself — its first map, a full map — then
+    /// reads its own few instead of the cluster's every partition).
+    pub fn naming(&self, node: &str) -> &[u32] {
+        let index = self.naming.0.get_or_init(|| {
+            let mut index = Naming::new();
+            for (p, c) in self.iter().enumerate() {
+                for r in &c.replicas {
+                    let list = match index.get_mut(r.node.as_str()) {
+                        Some(list) => list,
+                        None => index.entry(r.node.clone()).or_default(),
+                    };
+                    if list.last() != Some(&(p as u32)) {
+                        list.push(p as u32);
+                    }
+                }
+            }
+            index
+        });
+        index.get(node).map_or(&[], Vec::as_slice)
     }
 
     /// The partitions in order.
@@ -307,7 +365,11 @@ impl FromIterator<PartitionConfig> for Partitions {
         if !chunk.is_empty() {
             chunks.push(Rc::new(chunk));
         }
-        Partitions { chunks, len }
+        Partitions {
+            chunks,
+            len,
+            naming: NamingIndex::default(),
+        }
     }
 }
 
