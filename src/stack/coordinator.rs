@@ -836,7 +836,12 @@ impl PartitionCoordinator {
             // (RF, not the target's size: the target shrinks with every
             // node out of it), a copy its node may hold stays, catches up
             // again, and leaves as an extra once the partition can spare it.
-            // A draining node's copies still go (its drain must finish).
+            // The spare may be one its node found damaged and is
+            // rebuilding, or one it is fetching again after registering
+            // (its report says it holds nothing yet, but the monitor hears
+            // the node: the copy is on its way); only on a node the monitor
+            // doubts does an empty spare go. A draining node's copies still
+            // go (its drain must finish).
             let trusted = c
                 .replicas
                 .iter()
@@ -854,9 +859,9 @@ impl PartitionCoordinator {
             let may_hold = |node: &str| {
                 let copy = RecoveryManager::copy_of(map, reports, node, p);
                 let spare = short
-                    && copy != Copy::Damaged
-                    && map.state_of(node) != Some(MemberState::Draining);
-                !careless && copy != Copy::Nothing && (!trusted_source || spare)
+                    && map.state_of(node) != Some(MemberState::Draining)
+                    && (copy != Copy::Nothing || !self.unhealthy.contains(node));
+                !careless && ((copy != Copy::Nothing && !trusted_source) || spare)
             };
             if let Some(r) = c
                 .replicas
