@@ -165,6 +165,11 @@ pub fn entry(bug: Bug) -> Entry {
             "durability",
             "a partition with no in-sync copy is re-seeded from a copy that fell behind",
         ),
+        Bug::AbandonReturningCopy => (
+            "coordinator",
+            "durability",
+            "a returning node's intact copy is removed as an abandoned move while the partition is short",
+        ),
     };
     Entry {
         name: bug.name(),

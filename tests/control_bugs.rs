@@ -8,7 +8,11 @@
 //!   `leader-pauses`, by `converged`;
 //! - `seed-from-empty-source` (a re-seed that counts an empty copy in
 //!   sync) on `multi-node-outage`, by `placement`, from the nodes' own
-//!   events.
+//!   events;
+//! - `abandon-returning-copy` (a returning node's copy removed as an
+//!   abandoned move while the partition is short) on
+//!   `abandoned-returning-copy`, by `durability`: the one copy left goes
+//!   with the next disk loss.
 //!
 //! `cargo test --release --locked --features planted-bugs --test control_bugs`.
 
@@ -37,4 +41,21 @@ fn a_paused_leader_that_judges_is_caught_by_converged() {
 #[test]
 fn seeding_from_an_empty_source_is_caught_by_placement() {
     caught(Bug::SeedFromEmptySource, "multi-node-outage", "placement");
+}
+
+#[test]
+fn abandoning_a_returning_copy_is_caught_by_durability() {
+    caught(
+        Bug::AbandonReturningCopy,
+        "abandoned-returning-copy",
+        "durability",
+    );
+}
+
+#[test]
+fn without_the_bug_the_returning_copies_are_kept() {
+    let (_, s) = common::load_named("abandoned-returning-copy");
+    let report =
+        partsim::run::run(&s, partsim::run::RunOptions::default()).expect("the run completes");
+    assert!(report.passed, "{:?}", report.violations);
 }

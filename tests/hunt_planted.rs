@@ -52,6 +52,7 @@ fn runs_for(bug: Bug) -> u64 {
         Bug::CaughtUpSentOnce => 10,       // on its base scenario, below
         Bug::CleanupBelowFloor => 10,      // on its base scenario, below
         Bug::ReseedFromBehindCopy => 10,   // on its base scenario, below
+        Bug::AbandonReturningCopy => 10,   // on its base scenario, below
     }
 }
 
@@ -87,6 +88,8 @@ fn base_for(bug: Bug) -> Option<&'static str> {
         Bug::PlanAgainstStaleLiveness => Some("data-node-pauses"),
         // Needs every in-sync copy lost while a behind copy reports first.
         Bug::ReseedFromBehindCopy => Some("reseed-behind-copy-first-to-report"),
+        // Needs two nodes back from the dead just before the third loses its disk.
+        Bug::AbandonReturningCopy => Some("abandoned-returning-copy"),
         _ => None,
     }
 }

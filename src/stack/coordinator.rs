@@ -622,6 +622,9 @@ pub struct CoordinatorConfig {
     /// An abandoned catching-up replica is removed on the map's word that
     /// some replica is in sync, with no node's report of the data (planted bug).
     pub abandon_unconfirmed: bool,
+    /// An abandoned catching-up replica is removed whenever a trusted
+    /// source exists, though the partition is short without it (planted bug).
+    pub abandon_while_short: bool,
 }
 
 /// The leader's coordinator (see the module docs).
@@ -820,18 +823,45 @@ impl PartitionCoordinator {
             // perhaps the last one (the in-sync node may be down, its death
             // not yet committed, or a new leader not yet heard from it): it
             // goes only on its node's word that it holds nothing.
-            let has_source = map.in_sync_usable(p) > 0;
-            let trusted_source = (self.config.abandon_unconfirmed && has_source)
-                || c.replicas.iter().any(|r| {
+            //
+            // Even with a trusted source, a returning node's copy is kept
+            // while the partition is short of trusted in-sync replicas. A
+            // node that restarts registers again, its replicas are demoted
+            // to catching up, and it stays out of the target until the
+            // health monitor re-admits it (a dead member stays dead until
+            // `MarkAlive`): its copy is not "abandoned" but the partition's
+            // spare. Removing it would leave fewer copies than the
+            // partition needs — one disk fault from losing acknowledged
+            // writes. So while fewer than RF trusted in-sync replicas remain
+            // (RF, not the target's size: the target shrinks with every
+            // node out of it), a copy its node may hold stays, catches up
+            // again, and leaves as an extra once the partition can spare it.
+            // The spare may be one its node found damaged and is
+            // rebuilding, or one it is fetching again after registering
+            // (its report says it holds nothing yet, but the monitor hears
+            // the node: the copy is on its way); only on a node the monitor
+            // doubts does an empty spare go. A draining node's copies still
+            // go (its drain must finish).
+            let trusted = c
+                .replicas
+                .iter()
+                .filter(|r| {
                     r.in_sync
                         && map.is_usable(&r.node)
                         && !self.unhealthy.contains(&r.node)
                         && RecoveryManager::copy_of(map, reports, &r.node, p) == Copy::Complete
-                });
+                })
+                .count();
+            let has_source = map.in_sync_usable(p) > 0;
+            let unconfirmed = self.config.abandon_unconfirmed;
+            let trusted_source = (unconfirmed && has_source) || trusted > 0;
+            let short = trusted < rf && !unconfirmed && !self.config.abandon_while_short;
             let may_hold = |node: &str| {
-                !careless
-                    && !trusted_source
-                    && RecoveryManager::copy_of(map, reports, node, p) != Copy::Nothing
+                let copy = RecoveryManager::copy_of(map, reports, node, p);
+                let spare = short
+                    && map.state_of(node) != Some(MemberState::Draining)
+                    && (copy != Copy::Nothing || !self.unhealthy.contains(node));
+                !careless && ((copy != Copy::Nothing && !trusted_source) || spare)
             };
             if let Some(r) = c
                 .replicas
@@ -1267,6 +1297,7 @@ mod tests {
             stale_liveness: false,
             seed_from_empty: false,
             abandon_unconfirmed: false,
+            abandon_while_short: false,
         }
     }
 

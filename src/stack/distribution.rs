@@ -198,6 +198,7 @@ impl Manager {
             stale_liveness: config.planted.has(Bug::PlanAgainstStaleLiveness),
             seed_from_empty: config.planted.has(Bug::SeedFromEmptySource),
             abandon_unconfirmed: config.planted.has(Bug::AbandonUnconfirmedCopy),
+            abandon_while_short: config.planted.has(Bug::AbandonReturningCopy),
         });
         Manager {
             raft: ConsensusManager::new(p, config.of_kind(Kind::Manager), raft_config, map),

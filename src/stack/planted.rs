@@ -108,11 +108,17 @@ pub enum Bug {
     /// copy that fell behind becomes primary and acknowledged writes that
     /// only the newer copies held are lost.
     ReseedFromBehindCopy,
+    /// Coordinator: a returning node's intact copy, demoted to catching up
+    /// on its re-registration and not wanted by the target, is removed as
+    /// an abandoned move while the partition is short of trusted in-sync
+    /// copies: it is left with fewer copies than it could keep, and the
+    /// next disk fault loses acknowledged writes.
+    AbandonReturningCopy,
 }
 
 impl Bug {
     /// Every planted bug.
-    pub const ALL: [Bug; 29] = [
+    pub const ALL: [Bug; 30] = [
         Bug::VoteWithoutLogCheck,
         Bug::CommitOldTermByCounting,
         Bug::VoteBeforeFsync,
@@ -142,6 +148,7 @@ impl Bug {
         Bug::CaughtUpSentOnce,
         Bug::CleanupBelowFloor,
         Bug::ReseedFromBehindCopy,
+        Bug::AbandonReturningCopy,
     ];
 
     /// The name used on the command line.
@@ -176,6 +183,7 @@ impl Bug {
             Bug::CaughtUpSentOnce => "caught-up-sent-once",
             Bug::CleanupBelowFloor => "cleanup-below-floor",
             Bug::ReseedFromBehindCopy => "reseed-from-behind-copy",
+            Bug::AbandonReturningCopy => "abandon-returning-copy",
         }
     }
 }
