@@ -181,6 +181,10 @@ pub const PROBES: &[(&str, &str)] = &[
         "stack/replication/follower.rs",
     ),
     (
+        "replica: damaged list of stored partitions rebuilt by a scan",
+        "stack/replication/mod.rs",
+    ),
+    (
         "replica: entries without a sync, install asked",
         "stack/replication/follower.rs",
     ),
