@@ -185,6 +185,10 @@ pub const PROBES: &[(&str, &str)] = &[
         "stack/replication/mod.rs",
     ),
     (
+        "replica: gap in a follower's log, entries sent again",
+        "stack/replication/primary.rs",
+    ),
+    (
         "replica: entries without a sync, install asked",
         "stack/replication/follower.rs",
     ),

@@ -290,6 +290,7 @@ impl ReplicationManager {
                     resend_after: RESEND_AFTER,
                     told: x.in_sync,
                     from: 0,
+                    refilled: None,
                 },
             );
         }
