@@ -417,6 +417,21 @@ impl Disk {
         }
     }
 
+    /// The keys of the values that start with `prefix`, in order, as reads
+    /// see them (whether or not their records pass their checksums): the
+    /// directory listing a store scans when its own list of what it holds
+    /// is damaged.
+    pub fn keys_with_prefix<'a>(&'a self, prefix: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.current
+            .values
+            .range::<str, _>((
+                std::ops::Bound::Included(prefix),
+                std::ops::Bound::Unbounded,
+            ))
+            .map(|(k, _)| k.as_str())
+            .take_while(move |k| k.starts_with(prefix))
+    }
+
     /// Buffers a record at the end of `log`; returns its index.
     pub fn append(&mut self, log: &str, record: Vec<u8>) -> u64 {
         let index = self.log_end(log);
@@ -666,6 +681,26 @@ mod tests {
         d.crash(false);
         let still = (0..20).filter(|i| d.entry("log", *i).is_err()).count() as u64;
         assert_eq!(still, n, "the damage is on the medium: a restart keeps it");
+    }
+
+    #[test]
+    fn keys_with_a_prefix_are_listed_damaged_or_not() {
+        let mut d = Disk::new();
+        for k in [
+            "data/p1/snap",
+            "data/p10/snap",
+            "data/parts",
+            "datb",
+            "node/x",
+        ] {
+            d.put(k, b"v".to_vec());
+        }
+        let mut rng = crate::sim::rng::stream(3, "faults/corrupt");
+        d.fsync();
+        d.corrupt(&mut rng, 1.0);
+        let keys: Vec<&str> = d.keys_with_prefix("data/p").collect();
+        assert_eq!(keys, ["data/p1/snap", "data/p10/snap", "data/parts"]);
+        assert_eq!(d.keys_with_prefix("zz").count(), 0);
     }
 
     #[test]

@@ -181,6 +181,14 @@ pub const PROBES: &[(&str, &str)] = &[
         "stack/replication/follower.rs",
     ),
     (
+        "replica: damaged list of stored partitions rebuilt by a scan",
+        "stack/replication/mod.rs",
+    ),
+    (
+        "replica: gap in a follower's log, entries sent again",
+        "stack/replication/primary.rs",
+    ),
+    (
         "replica: entries without a sync, install asked",
         "stack/replication/follower.rs",
     ),

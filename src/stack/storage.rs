@@ -207,11 +207,33 @@ impl PartitionStore {
         }
     }
 
-    /// The partitions the disk holds data of.
-    pub fn on_disk(disk: &Disk) -> Vec<u32> {
-        match disk.get(PARTS_KEY) {
-            Ok(Some(b)) => serde_json::from_slice(b).unwrap_or_default(),
-            _ => Vec::new(),
+    /// The partitions the disk holds data of, and whether their list was
+    /// found damaged. The list is one record: when it fails its checksum
+    /// (or does not decode), the partitions are those whose snapshot the
+    /// disk holds, as a scan of the disk finds them — one damaged record
+    /// must not throw away every intact copy on the disk.
+    pub fn on_disk(disk: &Disk) -> (Vec<u32>, bool) {
+        let listed = match disk.get(PARTS_KEY) {
+            Ok(Some(b)) => serde_json::from_slice(b).ok(),
+            Ok(None) => Some(Vec::new()),
+            Err(_) => None,
+        };
+        match listed {
+            Some(parts) => (parts, false),
+            None => {
+                let parts = disk
+                    .keys_with_prefix("data/p")
+                    .filter_map(|k| {
+                        k.strip_prefix("data/p")?
+                            .strip_suffix("/snap")?
+                            .parse()
+                            .ok()
+                    })
+                    .collect::<std::collections::BTreeSet<u32>>()
+                    .into_iter()
+                    .collect();
+                (parts, true)
+            }
         }
     }
 
@@ -343,6 +365,14 @@ impl PartitionStore {
     fn snapshot(&mut self, disk: &mut Disk) {
         let old = log_key(self.partition, self.generation);
         self.generation += 1;
+        // A copy of this partition that this disk held before (dropped, and
+        // given back since) may have left records in this generation's log:
+        // a reload would replay them after this snapshot, as if they were
+        // this copy's. The new generation starts with an empty log.
+        let new = log_key(self.partition, self.generation);
+        if disk.log_end(&new) > disk.log_start(&new) {
+            disk.truncate(&new, 0);
+        }
         let snap = Snapshot {
             generation: self.generation,
             epoch: self.epoch,
@@ -394,7 +424,9 @@ impl PartitionStore {
         self.snapshot(disk);
     }
 
-    /// Deletes the partition's data from the disk (buffered).
+    /// Deletes the partition's data from the disk (buffered). Its current
+    /// log is left behind (a store given the partition back starts from
+    /// generation 0 and clears each generation's log before using it).
     pub fn erase(disk: &mut Disk, p: u32) {
         disk.delete(&snap_key(p));
     }
@@ -445,6 +477,52 @@ mod tests {
         let r = PartitionStore::reload(&d, 0);
         assert!(r.damaged, "the torn record is found");
         assert_eq!(r.store.state.value(1), Some(1));
+    }
+
+    /// A store that advances `n` generations (an install, then raised
+    /// epochs), appending one entry after each.
+    fn generations(d: &mut Disk, s: &mut PartitionStore, n: u64, base: u64) {
+        s.install(d, PartitionState::default(), 1);
+        for g in 0..n {
+            s.raise_epoch(d, 2 + g);
+            let i = s.index() + 1;
+            s.append(d, w(i, 1, base + i));
+        }
+        d.fsync();
+    }
+
+    #[test]
+    fn a_partition_given_back_never_replays_its_earlier_copy_log() {
+        let mut d = Disk::new();
+        let mut first = PartitionStore::empty(4);
+        generations(&mut d, &mut first, 3, 1000);
+        // Dropped: its last generation's log (entry 3) stays behind.
+        PartitionStore::erase(&mut d, 4);
+        d.fsync();
+        // Given back: a new store walks through the same generations, and
+        // its first entry goes to the log the earlier copy left.
+        let mut again = PartitionStore::empty(4);
+        generations(&mut d, &mut again, 3, 0);
+        d.crash(false);
+        let r = PartitionStore::reload(&d, 4);
+        assert!(!r.damaged, "the earlier copy's log read as damage");
+        assert_eq!(r.store.state, again.state);
+    }
+
+    #[test]
+    fn a_damaged_list_of_partitions_is_rebuilt_from_the_snapshots() {
+        let mut d = Disk::new();
+        let mut a = PartitionStore::empty(2);
+        let mut b = PartitionStore::empty(11);
+        generations(&mut d, &mut a, 1, 0);
+        generations(&mut d, &mut b, 1, 0);
+        PartitionStore::write_parts(&mut d, &[2, 11]);
+        d.fsync();
+        assert_eq!(PartitionStore::on_disk(&d), (vec![2, 11], false));
+        d.put(PARTS_KEY, b"not a list".to_vec());
+        assert_eq!(PartitionStore::on_disk(&d), (vec![2, 11], true));
+        PartitionStore::erase(&mut d, 11);
+        assert_eq!(PartitionStore::on_disk(&d), (vec![2], true));
     }
 
     #[test]

@@ -33,7 +33,8 @@ impl ReplicationManager {
             },
             index: r.store.index(),
             status,
-            caught_up: status == AckStatus::Ok && r.caught_up == Some(rep.epoch),
+            caught_up: matches!(status, AckStatus::Ok | AckStatus::Gap)
+                && r.caught_up == Some(rep.epoch),
         };
         if rep.epoch < mine {
             cx.reached("replica: replicate of a lower epoch refused");
@@ -44,6 +45,7 @@ impl ReplicationManager {
         if r.primary.as_ref().is_some_and(|pr| pr.epoch < rep.epoch) {
             Self::step_down(cx, r, map, p);
         }
+        let mut gap = false;
         if let Some(state) = rep.install {
             // Within one epoch the primary's log only grows, and a follower
             // synced to it holds a prefix of it: an install of that epoch
@@ -84,7 +86,11 @@ impl ReplicationManager {
                 if e.index == r.store.index() + 1 {
                     r.store.append(cx.disk(), e);
                 } else if e.index > r.store.index() {
-                    break; // a gap: the primary resends from the ack
+                    // A gap: an earlier message was lost or is overtaken.
+                    // The ack says so, and the primary sends again from
+                    // what this copy holds.
+                    gap = true;
+                    break;
                 }
             }
         }
@@ -103,7 +109,7 @@ impl ReplicationManager {
         if cx.buggify("replica/hold-ack") {
             return;
         }
-        let a = ack(r, AckStatus::Ok);
+        let a = ack(r, if gap { AckStatus::Gap } else { AckStatus::Ok });
         send(cx, from, DataMsg::Ack(a));
     }
 

@@ -136,7 +136,11 @@ impl ReplicationManager {
     /// At start: reload every partition the disk holds.
     pub fn on_start<P: DataHost>(&mut self, cx: &mut Cx<'_, P>) {
         let trusting = self.planted.has(Bug::ServeCorrupt);
-        for p in PartitionStore::on_disk(cx.disk()) {
+        let (parts, rebuilt) = PartitionStore::on_disk(cx.disk());
+        if rebuilt {
+            cx.reached("replica: damaged list of stored partitions rebuilt by a scan");
+        }
+        for p in parts {
             let r = PartitionStore::reload_with(cx.disk(), p, trusting);
             if r.damaged {
                 cx.trace(StackEvent::Damaged {
@@ -286,6 +290,7 @@ impl ReplicationManager {
                     resend_after: RESEND_AFTER,
                     told: x.in_sync,
                     from: 0,
+                    refilled: None,
                 },
             );
         }

@@ -35,6 +35,11 @@ pub(super) struct Follower {
     /// The primary's last index when it became required: once it holds
     /// that, it holds every acknowledged write (later ones needed its ack).
     pub(super) from: u64,
+    /// The index from which the entries were last sent again after the
+    /// follower reported a gap, and when: every message behind the gap
+    /// reports it too, and one resend answers them all (unless it is as
+    /// old as a resend interval: then it was lost as well).
+    pub(super) refilled: Option<(u64, SimTime)>,
 }
 
 impl Follower {
@@ -587,7 +592,7 @@ impl ReplicationManager {
                 }
                 return;
             }
-            AckStatus::Ok => {}
+            AckStatus::Ok | AckStatus::Gap => {}
         }
         if a.epoch != pr.epoch {
             return;
@@ -602,6 +607,22 @@ impl ReplicationManager {
         }
         f.acked = Some(f.acked.map_or(a.index, |x| x.max(a.index)));
         f.told |= a.caught_up;
+        if a.status == AckStatus::Gap && f.sent > f.acked {
+            // Entries sent after its ack never arrived in order. Pushes of
+            // new writes keep the tick's resend away under a steady load
+            // (each counts as a send), so without this the follower would
+            // drop every later entry and the commit index stall.
+            let held = f.acked.unwrap_or(0);
+            let now = cx.now();
+            let fresh = f
+                .refilled
+                .is_some_and(|(i, t)| i == held && now.saturating_since(t) < f.resend_after);
+            if !fresh {
+                cx.reached("replica: gap in a follower's log, entries sent again");
+                f.refilled = Some((held, now));
+                f.sent = f.acked;
+            }
+        }
         if !f.required && a.index + MAX_BATCH as u64 >= index {
             // Within a batch of the end: from now on every write needs its
             // ack. Waiting for it to reach the very end instead never ends

@@ -7,15 +7,17 @@
 //! where the last round stopped: a full pass over a node's data takes
 //! (records / `SCRUB_RECORDS`) rounds, whatever the load.
 //!
-//! **Repair.** A follower's damaged copy stops counting at once: it is
-//! marked damaged and unsynced (it acknowledges nothing, its node does not
-//! report it in sync, it can never lead), and it asks the partition's
-//! primary for an install — a peer's whole state, written as a fresh
-//! snapshot that drops the damaged records with their generation — again
-//! every round until the install arrives. A primary's damaged copy is its
-//! disk, not the state it serves (the epoch's reference, that its followers
-//! copy): it rewrites that state as a fresh snapshot, durably, at once.
-//! Either way the repair is traced (`repaired`, with the source).
+//! **Repair.** A damaged copy found by the scrub is its disk, not the
+//! state the replica holds: the scrub only runs on copies that were whole
+//! when loaded, and every entry and install applied since was checked as it
+//! arrived. The replica rewrites that state as a fresh snapshot (a new
+//! generation: the damaged records go with the old one), durably, at once,
+//! primary or follower, and it keeps counting; the repair is traced
+//! (`repaired`, with itself as the source). A copy a *reload* found
+//! damaged is different: its state stops at the first damaged record, so
+//! it is marked damaged and unsynced (it acknowledges nothing, its node
+//! does not report it in sync, it can never lead) and asks the partition's
+//! primary for an install — again every round until the install arrives.
 
 use crate::sim::{Cx, SimDuration};
 
@@ -92,7 +94,7 @@ impl ReplicationManager {
                 } => {
                     budget = budget.saturating_sub(checked);
                 }
-                Scrubbed::Damaged => self.found_damaged(cx, p, map),
+                Scrubbed::Damaged => self.found_damaged(cx, p),
             }
             visited += 1;
             p = p.wrapping_add(1);
@@ -112,7 +114,7 @@ impl ReplicationManager {
     }
 
     /// The scrub found a record of `p` damaged.
-    fn found_damaged<P: DataHost>(&mut self, cx: &mut Cx<'_, P>, p: u32, map: &ClusterMap) {
+    fn found_damaged<P: DataHost>(&mut self, cx: &mut Cx<'_, P>, p: u32) {
         let me = self.me.clone();
         let Some(r) = self.parts.get_mut(&p) else {
             return;
@@ -121,21 +123,25 @@ impl ReplicationManager {
             partition: p,
             found: "scrub".into(),
         });
-        if r.primary.is_some() {
-            cx.reached("replica: scrub found the primary's copy damaged, rewritten");
-            r.store.rewrite(cx.disk());
-            cx.disk().fsync();
-            cx.trace(StackEvent::Repaired {
-                partition: p,
-                source: me,
-            });
-            return;
+        match r.primary.is_some() {
+            true => cx.reached("replica: scrub found the primary's copy damaged, rewritten"),
+            false => cx.reached("replica: scrub found a follower's copy damaged"),
         }
-        cx.reached("replica: scrub found a follower's copy damaged");
-        r.damaged = true;
-        r.synced = None;
-        r.caught_up = None;
-        self.ask_install(cx, p, map);
+        // The damage is on the disk, not in the state: the scrub runs only
+        // on copies that were whole when loaded (a copy a reload found
+        // damaged is skipped until an install rebuilds it), and every
+        // entry applied since was checked as it arrived. Rewritten as a
+        // fresh snapshot, durably, the copy is whole on the disk again and
+        // keeps counting — on a follower as on a primary. Waiting for an
+        // install instead left a partition dark when its other copies
+        // were found damaged or lost in the meantime, though every copy's
+        // state was whole in memory.
+        r.store.rewrite(cx.disk());
+        cx.disk().fsync();
+        cx.trace(StackEvent::Repaired {
+            partition: p,
+            source: me,
+        });
     }
 
     /// Asks `p`'s primary (in this node's map) for an install, the way a

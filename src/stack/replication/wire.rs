@@ -116,6 +116,9 @@ pub enum AckStatus {
     StaleEpoch,
     /// The follower needs this epoch's install first.
     NeedInstall,
+    /// Persisted up to `index`, and entries after a gap arrived: what lies
+    /// between was lost or overtaken in flight, and is to be sent again.
+    Gap,
 }
 
 /// Follower → primary.
