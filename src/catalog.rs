@@ -165,6 +165,16 @@ pub fn entry(bug: Bug) -> Entry {
             "durability",
             "a partition with no in-sync copy is re-seeded from a copy that fell behind",
         ),
+        Bug::ConfirmLatestRoundOnly => (
+            "replication",
+            "available",
+            "a re-asked read takes only its newest confirmation round: over slow links no read completes",
+        ),
+        Bug::PromoteDamagedCopy => (
+            "recovery",
+            "converged",
+            "a copy its node reports damaged stays in sync and is promoted primary",
+        ),
     };
     Entry {
         name: bug.name(),

@@ -108,11 +108,18 @@ pub enum Bug {
     /// copy that fell behind becomes primary and acknowledged writes that
     /// only the newer copies held are lost.
     ReseedFromBehindCopy,
+    /// Primary: a read re-asked for its epoch confirmation keeps only its
+    /// newest round, so an answer to an earlier round is ignored; with a
+    /// round trip above the re-ask interval no read ever completes.
+    ConfirmLatestRoundOnly,
+    /// Recovery: a copy its node reports damaged (scrub or reload) still
+    /// counts in sync and may be promoted primary.
+    PromoteDamagedCopy,
 }
 
 impl Bug {
     /// Every planted bug.
-    pub const ALL: [Bug; 29] = [
+    pub const ALL: [Bug; 31] = [
         Bug::VoteWithoutLogCheck,
         Bug::CommitOldTermByCounting,
         Bug::VoteBeforeFsync,
@@ -142,6 +149,8 @@ impl Bug {
         Bug::CaughtUpSentOnce,
         Bug::CleanupBelowFloor,
         Bug::ReseedFromBehindCopy,
+        Bug::ConfirmLatestRoundOnly,
+        Bug::PromoteDamagedCopy,
     ];
 
     /// The name used on the command line.
@@ -176,6 +185,8 @@ impl Bug {
             Bug::CaughtUpSentOnce => "caught-up-sent-once",
             Bug::CleanupBelowFloor => "cleanup-below-floor",
             Bug::ReseedFromBehindCopy => "reseed-from-behind-copy",
+            Bug::ConfirmLatestRoundOnly => "confirm-latest-round-only",
+            Bug::PromoteDamagedCopy => "promote-damaged-copy",
         }
     }
 }
