@@ -73,6 +73,9 @@ struct Acked {
     copies: Vec<String>,
 }
 
+/// An acknowledged write at a log position: (epoch, cell, value).
+type Slot = (u64, u64, u64);
+
 #[derive(Clone, Debug, Default)]
 struct Held {
     in_sync: bool,
@@ -140,8 +143,8 @@ impl Durability {
     /// same write was served again from that epoch on (a client's retry
     /// applied it anew). The end's audit cannot see such a write once a
     /// later write to the cell hides it.
-    fn dropped(&self) -> Vec<Option<(u64, u64, u64)>> {
-        let mut slots: BTreeMap<(u32, u64), Vec<(u64, u64, u64)>> = BTreeMap::new();
+    fn dropped(&self) -> Vec<Option<Slot>> {
+        let mut slots: BTreeMap<(u32, u64), Vec<Slot>> = BTreeMap::new();
         let mut last_served: BTreeMap<(u32, u64, u64), u64> = BTreeMap::new();
         for w in &self.acked {
             slots
