@@ -170,6 +170,16 @@ pub fn entry(bug: Bug) -> Entry {
             "durability",
             "a returning node's intact copy is removed as an abandoned move while the partition is short",
         ),
+        Bug::ConfirmLatestRoundOnly => (
+            "replication",
+            "available",
+            "a re-asked read takes only its newest confirmation round: over slow links no read completes",
+        ),
+        Bug::PromoteDamagedCopy => (
+            "recovery",
+            "converged",
+            "a copy its node reports damaged stays in sync and is promoted primary",
+        ),
     };
     Entry {
         name: bug.name(),

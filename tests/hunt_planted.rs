@@ -53,6 +53,8 @@ fn runs_for(bug: Bug) -> u64 {
         Bug::CleanupBelowFloor => 10,      // on its base scenario, below
         Bug::ReseedFromBehindCopy => 10,   // on its base scenario, below
         Bug::AbandonReturningCopy => 10,   // on its base scenario, below
+        Bug::ConfirmLatestRoundOnly => 0,  // not hunted: see below
+        Bug::PromoteDamagedCopy => 0,      // not hunted: see below
     }
 }
 
@@ -146,9 +148,17 @@ fn every_planted_bug_is_caught_by_hunt() {
         // flight by an acknowledged entry, then that follower promoted:
         // chaos seed 14 (tests/data_planted.rs), not found by a 10-minute
         // hunt over chaos.
+        // confirm-latest-round-only and promote-damaged-copy need slow
+        // links or storage faults, which the swarm does not draw:
+        // their schedules catch them (tests/data_planted.rs); no hunt
+        // budget measured yet.
         if !matches!(
             bug,
-            Bug::IgnoreHigherTerm | Bug::PausedLeaderJudges | Bug::StaleInstallWindsBack
+            Bug::IgnoreHigherTerm
+                | Bug::PausedLeaderJudges
+                | Bug::StaleInstallWindsBack
+                | Bug::ConfirmLatestRoundOnly
+                | Bug::PromoteDamagedCopy
         ) {
             caught_by_hunt(bug);
         }

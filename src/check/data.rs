@@ -73,6 +73,9 @@ struct Acked {
     copies: Vec<String>,
 }
 
+/// An acknowledged write at a log position: (epoch, cell, value).
+type Slot = (u64, u64, u64);
+
 #[derive(Clone, Debug, Default)]
 struct Held {
     in_sync: bool,
@@ -96,7 +99,10 @@ struct Held {
 /// sync at the end, the write must be on some node's reported copy; if a
 /// copy that held it did not report (its node was down at the end), the
 /// write is counted as not judged (`durability_unjudged_writes`), never
-/// called lost or kept.
+/// called lost or kept. A write whose log position a later epoch's log
+/// gives to another acknowledged write was dropped from the partition's
+/// history: lost if every copy lost its disk, else a violation — even
+/// where a later write to the cell hides it from the end's audit.
 #[derive(Default)]
 pub struct Durability {
     acked: Vec<Acked>,
@@ -125,6 +131,43 @@ impl Durability {
             .entry((partition, node.to_string()))
             .or_default();
         *e = (*e).max(epoch);
+    }
+
+    /// Per acknowledged write (in `acked` order), the acknowledged write
+    /// of a later epoch that holds its log position, if one does: a
+    /// write's index is its position in the partition's log, every later
+    /// primary's log holds every entry acknowledged before its epoch, and
+    /// a position is never reused within one history. Another write at
+    /// that position in a later epoch proves this one was dropped from the
+    /// partition's history (its log started again without it) — unless the
+    /// same write was served again from that epoch on (a client's retry
+    /// applied it anew). The end's audit cannot see such a write once a
+    /// later write to the cell hides it.
+    fn dropped(&self) -> Vec<Option<Slot>> {
+        let mut slots: BTreeMap<(u32, u64), Vec<Slot>> = BTreeMap::new();
+        let mut last_served: BTreeMap<(u32, u64, u64), u64> = BTreeMap::new();
+        for w in &self.acked {
+            slots
+                .entry((w.partition, w.index))
+                .or_default()
+                .push((w.epoch, w.cell, w.value));
+            let e = last_served
+                .entry((w.partition, w.cell, w.value))
+                .or_default();
+            *e = (*e).max(w.epoch);
+        }
+        self.acked
+            .iter()
+            .map(|w| {
+                let again = last_served[&(w.partition, w.cell, w.value)];
+                slots[&(w.partition, w.index)]
+                    .iter()
+                    .find(|(epoch, cell, value)| {
+                        *epoch > w.epoch && (*cell, *value) != (w.cell, w.value) && again < *epoch
+                    })
+                    .copied()
+            })
+            .collect()
     }
 
     fn lost_everywhere(&self, w: &Acked) -> bool {
@@ -228,12 +271,52 @@ impl Checker for Durability {
     }
 
     fn finish(&mut self, _end: &EndOfRun, out: &mut Vec<Violation>) {
+        // A write a later epoch's log proves dropped is lost: counted when
+        // every copy that held it lost its disk, else a violation; the
+        // audit below judges the others.
+        let dropped = self.dropped();
+        let mut reported = 0;
+        let mut judged = vec![false; self.acked.len()];
+        for ((w, by), done) in self.acked.iter().zip(&dropped).zip(&mut judged) {
+            let Some((epoch, cell, value)) = by else {
+                continue;
+            };
+            *done = true;
+            self.checked += 1;
+            if self.lost_everywhere(w) {
+                self.lost += 1;
+                continue;
+            }
+            if reported < 3 {
+                reported += 1;
+                out.push(Violation {
+                    check: "durability",
+                    detail: format!(
+                        "acknowledged write c{}={} (p{} epoch {} index {}, copies {}) was dropped: \
+                         index {} holds c{cell}={value}, acknowledged in epoch {epoch}",
+                        w.cell,
+                        w.value,
+                        w.partition,
+                        w.epoch,
+                        w.index,
+                        w.copies.join(","),
+                        w.index,
+                    ),
+                });
+            }
+        }
         if !self.audited {
             // No node reported (every data node down at the end, a run
             // stopped by a violation, or a trace without the end-of-run
             // audit): a write whose every copy lost its disk is lost all
             // the same; of the others nothing is known.
-            for w in &self.acked {
+            for w in self
+                .acked
+                .iter()
+                .zip(&judged)
+                .filter(|(_, j)| !**j)
+                .map(|(w, _)| w)
+            {
                 self.checked += 1;
                 if self.lost_everywhere(w) {
                     self.lost += 1;
@@ -244,9 +327,14 @@ impl Checker for Durability {
             }
             return;
         }
-        let mut reported = 0;
         let empty = BTreeMap::new();
-        for w in &self.acked {
+        for w in self
+            .acked
+            .iter()
+            .zip(&judged)
+            .filter(|(_, j)| !**j)
+            .map(|(w, _)| w)
+        {
             self.checked += 1;
             let reports = self.holding.get(&w.partition).unwrap_or(&empty);
             let has = |h: &Held| {
@@ -487,6 +575,13 @@ mod tests {
     /// Feeds `evs` (process index, event) to a fresh `durability` and
     /// judges the end of the run.
     fn judge(evs: &[(u32, StackEvent)]) -> Vec<Violation> {
+        let evs: Vec<(u32, Option<&StackEvent>)> = evs.iter().map(|(p, e)| (*p, Some(e))).collect();
+        judge_with(&evs).0
+    }
+
+    /// As [`judge`]; `None` is a disk loss of that process. Also returns
+    /// the count of lost acknowledged writes.
+    fn judge_with(evs: &[(u32, Option<&StackEvent>)]) -> (Vec<Violation>, u64) {
         let names: Vec<String> = ["n1", "n2"].iter().map(|s| s.to_string()).collect();
         let mut d = Durability::default();
         let mut out = Vec::new();
@@ -496,7 +591,7 @@ mod tests {
                 p: ProcessId(*p),
                 seq: seq as u64,
                 cause: None,
-                kind: EventKind::App(e),
+                kind: e.map_or(EventKind::DiskLoss, EventKind::App),
             };
             d.on_event(&ev, &names, &mut out);
         }
@@ -508,7 +603,71 @@ mod tests {
             voters: None,
         };
         d.finish(&end, &mut out);
-        out
+        (out, d.lost)
+    }
+
+    fn write(epoch: u64, key: u64, value: u64, index: u64, copies: &[&str]) -> StackEvent {
+        StackEvent::Served {
+            partition: 0,
+            epoch,
+            f: OpF::Write,
+            key,
+            value: Some(value),
+            index,
+            copies: copies.iter().map(|c| c.to_string()).collect(),
+        }
+    }
+
+    /// n1 acknowledges c5=77 at index 1 of epoch 1 as the only copy; its
+    /// disk is lost (or not); in epoch 4 n2's log has another write at
+    /// index 1, and later overwrites c5 (index 2), which is all the end's
+    /// audit sees.
+    fn dropped_then_overwritten(disk_lost: bool) -> (Vec<Violation>, u64) {
+        let first = write(1, 5, 77, 1, &["n1"]);
+        let other = write(4, 6, 88, 1, &["n2"]);
+        let over = write(4, 5, 99, 2, &["n2"]);
+        let r1 = replica(ReplicaState::Primary, 1);
+        let r2 = replica(ReplicaState::Primary, 4);
+        let end = holding(vec![[5, 99, 2], [6, 88, 1]]);
+        let mut evs = vec![(0, Some(&r1)), (0, Some(&first))];
+        if disk_lost {
+            evs.push((0, None));
+        }
+        evs.extend([
+            (1, Some(&r2)),
+            (1, Some(&other)),
+            (1, Some(&over)),
+            (1, Some(&end)),
+        ]);
+        judge_with(&evs)
+    }
+
+    #[test]
+    fn a_write_whose_log_position_a_later_epoch_reuses_was_dropped() {
+        // Its only copy's disk was lost: counted lost, though the cell's
+        // later value hides it from the audit.
+        assert_eq!(dropped_then_overwritten(true), (Vec::new(), 1));
+        // No disk was lost: the log dropped an acknowledged write.
+        let (v, lost) = dropped_then_overwritten(false);
+        assert_eq!(lost, 0);
+        assert_eq!(v.len(), 1, "{v:?}");
+        assert!(
+            v[0].detail.contains("c5=77") && v[0].detail.contains("was dropped"),
+            "{}",
+            v[0].detail
+        );
+        // The same write served again in the later epoch (a retry applied
+        // anew) was not dropped.
+        let (first, other) = (write(1, 5, 77, 1, &["n1"]), write(4, 6, 88, 1, &["n2"]));
+        let again = write(4, 5, 77, 3, &["n2"]);
+        let end = holding(vec![[5, 77, 3], [6, 88, 1]]);
+        let evs = [
+            (0, Some(&first)),
+            (1, Some(&other)),
+            (1, Some(&again)),
+            (1, Some(&end)),
+        ];
+        assert_eq!(judge_with(&evs), (Vec::new(), 0));
     }
 
     fn replica(state: ReplicaState, epoch: u64) -> StackEvent {

@@ -114,11 +114,18 @@ pub enum Bug {
     /// copies: it is left with fewer copies than it could keep, and the
     /// next disk fault loses acknowledged writes.
     AbandonReturningCopy,
+    /// Primary: a read re-asked for its epoch confirmation keeps only its
+    /// newest round, so an answer to an earlier round is ignored; with a
+    /// round trip above the re-ask interval no read ever completes.
+    ConfirmLatestRoundOnly,
+    /// Recovery: a copy its node reports damaged (scrub or reload) still
+    /// counts in sync and may be promoted primary.
+    PromoteDamagedCopy,
 }
 
 impl Bug {
     /// Every planted bug.
-    pub const ALL: [Bug; 30] = [
+    pub const ALL: [Bug; 32] = [
         Bug::VoteWithoutLogCheck,
         Bug::CommitOldTermByCounting,
         Bug::VoteBeforeFsync,
@@ -149,6 +156,8 @@ impl Bug {
         Bug::CleanupBelowFloor,
         Bug::ReseedFromBehindCopy,
         Bug::AbandonReturningCopy,
+        Bug::ConfirmLatestRoundOnly,
+        Bug::PromoteDamagedCopy,
     ];
 
     /// The name used on the command line.
@@ -184,6 +193,8 @@ impl Bug {
             Bug::CleanupBelowFloor => "cleanup-below-floor",
             Bug::ReseedFromBehindCopy => "reseed-from-behind-copy",
             Bug::AbandonReturningCopy => "abandon-returning-copy",
+            Bug::ConfirmLatestRoundOnly => "confirm-latest-round-only",
+            Bug::PromoteDamagedCopy => "promote-damaged-copy",
         }
     }
 }

@@ -323,10 +323,15 @@ impl ReplicationManager {
             // with a round trip above RESEND_AFTER, only older rounds are
             // ever answered.
             if !waiting.is_empty() {
-                Self::confirm_round(cx, r, p);
+                let round = Self::confirm_round(cx, r, p);
+                let latest_only = self.planted.has(Bug::ConfirmLatestRoundOnly);
                 if let Some(pr) = r.primary.as_mut() {
                     for i in waiting {
                         pr.reads[i].asked = now;
+                        if latest_only {
+                            // The planted bug: only the newest round counts.
+                            pr.reads[i].first = round;
+                        }
                     }
                 }
             }
