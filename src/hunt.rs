@@ -313,6 +313,14 @@ fn pauses_around_dead_after(rng: &mut ChaCha8Rng, s: &mut Scenario) {
     let lo = dead_ms * rng::uniform_u64(rng, 70, 100) / 100;
     let hi = dead_ms * rng::uniform_u64(rng, 110, 150) / 100;
     let every = ms(rng, dead_ms, dead_ms * 3);
+    if rng::chance(rng, 0.5) {
+        // Half the time with the planner busy: sixteen partitions of
+        // three replicas over three zones, so that liveness changes land
+        // while moves are planned and in flight.
+        s.grid.tile = [4, 4];
+        s.grid.replication_factor = 3.min(s.cluster.nodes);
+        s.cluster.zones = ["a", "b", "c"].iter().map(|z| z.to_string()).collect();
+    }
     if let Some(r) = &mut s.random {
         r.pause = Some(RandomFault {
             every,
