@@ -4,12 +4,14 @@
 //!   scenario + seed ──► run: fails with checker C at t
 //!        │
 //!        ├─ materialise [random] into explicit [[events]] (same seed, same faults)
-//!        ├─ pin selectors (any-manager, leader, …) to what they resolved to
+//!        ├─ pin selectors (any-manager, leader, partition members, link ends, "*") to what they resolved to
 //!        ├─ cut the duration to just past t
 //!        ├─ drop whole groups (every event of a kind, every event naming a process)
 //!        ├─ delta-debug the events (keep one chunk alone, drop halves, quarters, … single events)
+//!        ├─ merge spans of the same action, pin one-way cut selectors by trial
+//!        ├─ close quiet gaps in the timeline (events, deadlines, duration move earlier)
 //!        ├─ shorten each `until` span (halving, from either end)
-//!        ├─ lower workload rate and clients, data nodes, managers
+//!        ├─ no workload; lower workload rate and clients, data nodes, managers (1, 3 or 5)
 //!        ├─ network loss, duplication and reordering off
 //!        └─ cut the duration again (binary search for end-judged checkers)
 //!             ──► a standalone scenario that still fails with C
@@ -362,7 +364,8 @@ impl Shrinker<'_> {
     /// deadlines and the duration with them) move earlier by part of it,
     /// while the failure survives. Fewer events leave long gaps where the
     /// dropped ones were; this is what brings a failure judged at a
-    /// deadline after its last fault down to a fraction of the run.
+    /// deadline after its last fault down to a fraction of the run, and a
+    /// safety violation that needs a fault at 12 s to one at 3 s.
     fn compress_gaps(&mut self) {
         let mut i = 0;
         while i < self.best.events.len() {
@@ -884,9 +887,13 @@ pub fn shrink(
         sh.cut_duration();
         sh.search_duration();
         sh.cut_liveness();
+        // Quiet gaps close for every failure: a safety violation then
+        // happens earlier, and the duration is cut to just past it.
+        sh.compress_gaps();
         if LIVENESS.contains(&sh.check.as_str()) {
-            sh.compress_gaps();
             sh.cut_liveness();
+        } else {
+            sh.cut_duration();
         }
         sh.shorten_spans();
         sh.lower_sizes();
