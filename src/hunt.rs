@@ -291,6 +291,22 @@ fn manager_chaos(rng: &mut ChaCha8Rng, s: &mut Scenario) {
     }
 }
 
+/// Leaves the cluster cannot carry out: a node drains only when the
+/// others can take its replicas, so with no more nodes left than the
+/// replication factor (raised after the leave was drawn: liveness mode,
+/// a busy planner) a leave never completes and `converged` fails by
+/// construction, not by a bug. Such leaves go.
+fn drop_impossible_leaves(s: &mut Scenario) {
+    let leaves = s
+        .events
+        .iter()
+        .filter(|e| matches!(e.action, Action::Leave(_)))
+        .count() as u32;
+    if leaves > 0 && s.cluster.nodes.saturating_sub(leaves) < s.grid.replication_factor {
+        s.events.retain(|e| !matches!(e.action, Action::Leave(_)));
+    }
+}
+
 /// Fault kinds added to the swarm after its first draws (their own
 /// stream): processes paused around the health monitor's dead timeout,
 /// and a cut storm among the managers.
@@ -413,6 +429,7 @@ pub fn configuration(seed: u64, base: Option<&Scenario>) -> Scenario {
         let mut s = draw(&mut rng, base);
         if base.is_none() {
             draw_extra(&mut extra, &mut s);
+            drop_impossible_leaves(&mut s);
         }
         if let Some(valid) = roundtrip(&s) {
             return valid;

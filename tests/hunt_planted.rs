@@ -34,7 +34,7 @@ fn runs_for(bug: Bug) -> u64 {
         Bug::AckBeforeBackups => 17,
         Bug::FinishMoveBeforeCatchUp => 10, // on its base scenario, below
         Bug::StaleInstallWindsBack => 0,    // not hunted: see below
-        Bug::ReadWithoutConfirm => 325,
+        Bug::ReadWithoutConfirm => 450,
         Bug::SkipPrimaryFsync => 90,
         Bug::InSyncWithoutTransfer => 80,
         Bug::PlanAgainstStaleLiveness => 10,
