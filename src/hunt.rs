@@ -291,12 +291,146 @@ fn manager_chaos(rng: &mut ChaCha8Rng, s: &mut Scenario) {
     }
 }
 
+/// Leaves the cluster cannot carry out: a node drains only when the
+/// others can take its replicas, so with no more nodes left than the
+/// replication factor (raised after the leave was drawn: liveness mode,
+/// a busy planner) a leave never completes and `converged` fails by
+/// construction, not by a bug. Such leaves go.
+fn drop_impossible_leaves(s: &mut Scenario) {
+    let leaves = s
+        .events
+        .iter()
+        .filter(|e| matches!(e.action, Action::Leave(_)))
+        .count() as u32;
+    if leaves > 0 && s.cluster.nodes.saturating_sub(leaves) < s.grid.replication_factor {
+        s.events.retain(|e| !matches!(e.action, Action::Leave(_)));
+    }
+}
+
+/// Fault kinds added to the swarm after its first draws (their own
+/// stream): processes paused around the health monitor's dead timeout,
+/// and a cut storm among the managers.
+fn draw_extra(rng: &mut ChaCha8Rng, s: &mut Scenario) {
+    if rng::chance(rng, 0.25) {
+        pauses_around_dead_after(rng, s);
+    }
+    if s.cluster.managers >= 3 && rng::chance(rng, 0.15) {
+        manager_cut_storm(rng, s);
+    }
+}
+
+/// Pauses that last about the health monitor's `dead_after` (70 %–150 %
+/// of it): a node is declared dead just before it resumes, or just after,
+/// and alive again soon — liveness changes that race the coordinator's
+/// plans. Uniform pause lengths land there rarely when `dead_after` is
+/// long.
+fn pauses_around_dead_after(rng: &mut ChaCha8Rng, s: &mut Scenario) {
+    let dead_ms = s.timing.dead_after.as_micros() / 1000;
+    let lo = dead_ms * rng::uniform_u64(rng, 70, 100) / 100;
+    let hi = dead_ms * rng::uniform_u64(rng, 110, 150) / 100;
+    let every = ms(rng, dead_ms, dead_ms * 3);
+    if rng::chance(rng, 0.5) {
+        // Half the time with the planner busy: sixteen partitions of
+        // three replicas over three zones, so that liveness changes land
+        // while moves are planned and in flight.
+        s.grid.tile = [4, 4];
+        s.grid.replication_factor = 3.min(s.cluster.nodes);
+        s.cluster.zones = ["a", "b", "c"].iter().map(|z| z.to_string()).collect();
+    }
+    if let Some(r) = &mut s.random {
+        r.pause = Some(RandomFault {
+            every,
+            lasts: [SimDuration::from_millis(lo), SimDuration::from_millis(hi)],
+        });
+    }
+}
+
+/// A cut storm among the managers over slow manager links: every link
+/// between two managers takes 30–80 ms, and for a few seconds a manager
+/// (any, or the leader) has its outgoing messages cut every few hundred
+/// milliseconds, for up to most of a second, with now and then a short
+/// crash instead. Slow links widen the windows between a candidate's
+/// votes and its first append, and between a leader's probe and the
+/// entries after it, that a cut must fall in for an entry to reach a
+/// majority without the entries after it (Raft's Figure 8).
+fn manager_cut_storm(rng: &mut ChaCha8Rng, s: &mut Scenario) {
+    let end_ms = secs(s.duration) * 1000 * 6 / 10;
+    let ids = s.cluster.manager_ids();
+    for from in &ids {
+        for to in &ids {
+            if from == to {
+                continue;
+            }
+            let lat = rng::uniform_u64(rng, 30, 80);
+            s.events.push(EventSpec {
+                at: SimTime(0),
+                until: Some(SimTime(end_ms * 1000)),
+                action: Action::Link {
+                    from: Target::Id(from.clone()),
+                    to: Target::Id(to.clone()),
+                    latency: Some([
+                        SimDuration::from_millis(lat),
+                        SimDuration::from_millis(lat + 10),
+                    ]),
+                    drop: None,
+                    duplicate: None,
+                },
+                line: 0,
+            });
+        }
+    }
+    let lo = rng::uniform_u64(rng, 250, 400);
+    s.timing.election_timeout = [
+        SimDuration::from_millis(lo),
+        SimDuration::from_millis(lo + rng::uniform_u64(rng, 10, 40)),
+    ];
+    s.timing.raft_heartbeat = SimDuration::from_millis(rng::uniform_u64(rng, 20, lo / 3));
+    let mut at_ms = rng::uniform_u64(rng, 400, 1500);
+    let stop_ms = end_ms.min(at_ms + rng::uniform_u64(rng, 4000, 10_000));
+    while at_ms + 100 < stop_ms {
+        let (action, lasts_ms) = if rng::chance(rng, 0.2) {
+            (
+                Action::Crash(Target::AnyManager),
+                rng::uniform_u64(rng, 5, 400),
+            )
+        } else {
+            let from = if rng::chance(rng, 0.5) {
+                Target::Leader
+            } else {
+                Target::AnyManager
+            };
+            (
+                Action::OneWay {
+                    from,
+                    to: Target::Id("*".into()),
+                },
+                rng::uniform_u64(rng, 100, 800),
+            )
+        };
+        s.events.push(EventSpec {
+            at: SimTime(at_ms * 1000),
+            until: Some(SimTime((at_ms + lasts_ms) * 1000)),
+            action,
+            line: 0,
+        });
+        at_ms += rng::uniform_u64(rng, 100, 300);
+    }
+}
+
 /// One configuration drawn from the `faults` stream of `seed`: over the
 /// whole space (no base) or as a variation of `base`.
 pub fn configuration(seed: u64, base: Option<&Scenario>) -> Scenario {
     let mut rng = rng::stream(seed, "faults/swarm");
+    // The later kinds draw from their own stream: adding one leaves the
+    // draws of every earlier one (and so the runs that do not draw it) as
+    // they were.
+    let mut extra = rng::stream(seed, "faults/swarm/extra");
     for _ in 0..8 {
-        let s = draw(&mut rng, base);
+        let mut s = draw(&mut rng, base);
+        if base.is_none() {
+            draw_extra(&mut extra, &mut s);
+            drop_impossible_leaves(&mut s);
+        }
         if let Some(valid) = roundtrip(&s) {
             return valid;
         }

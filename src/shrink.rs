@@ -4,12 +4,14 @@
 //!   scenario + seed ──► run: fails with checker C at t
 //!        │
 //!        ├─ materialise [random] into explicit [[events]] (same seed, same faults)
-//!        ├─ pin selectors (any-manager, leader, …) to what they resolved to
+//!        ├─ pin selectors (any-manager, leader, partition members, link ends, "*") to what they resolved to
 //!        ├─ cut the duration to just past t
 //!        ├─ drop whole groups (every event of a kind, every event naming a process)
 //!        ├─ delta-debug the events (keep one chunk alone, drop halves, quarters, … single events)
+//!        ├─ merge spans of the same action, pin one-way cut selectors by trial
+//!        ├─ close quiet gaps in the timeline (events, deadlines, duration move earlier)
 //!        ├─ shorten each `until` span (halving, from either end)
-//!        ├─ lower workload rate and clients, data nodes, managers
+//!        ├─ no workload; lower workload rate and clients, data nodes, managers (1, 3 or 5)
 //!        ├─ network loss, duplication and reordering off
 //!        └─ cut the duration again (binary search for end-judged checkers)
 //!             ──► a standalone scenario that still fails with C
@@ -25,6 +27,10 @@
 
 use crate::run::{self, RunOptions, RunReport};
 use std::collections::BTreeSet;
+
+#[path = "shrink_pin.rs"]
+mod pin;
+use pin::{pin_selectors, pin_stars};
 
 use crate::scenario::{self, Action, EventSpec, Scenario, Target};
 use crate::sim::SimDuration;
@@ -160,6 +166,11 @@ fn last_fault_end(s: &Scenario) -> SimTime {
         .unwrap_or(SimTime::ZERO)
 }
 
+/// Whether a partition member is a selector rather than a process.
+fn is_selector_name(n: &str) -> bool {
+    matches!(n, "leader" | "any-node" | "any-manager") || n.starts_with("primary:")
+}
+
 /// The processes an event names (selectors and `"*"` name none).
 fn named(a: &Action) -> Vec<String> {
     let id = |t: &Target| match t {
@@ -173,7 +184,7 @@ fn named(a: &Action) -> Vec<String> {
         Action::Partition(groups) => groups
             .iter()
             .flatten()
-            .filter(|n| *n != "*")
+            .filter(|n| *n != "*" && !is_selector_name(n))
             .cloned()
             .collect(),
         Action::OneWay { from, to } | Action::Link { from, to, .. } => [id(from), id(to)].concat(),
@@ -182,54 +193,6 @@ fn named(a: &Action) -> Vec<String> {
         }
         _ => Vec::new(),
     }
-}
-
-/// `s` with every `any-node`, `any-manager`, `leader` and `primary:P`
-/// target replaced by the process it resolved to in `report` (the run of
-/// `s` on the same seed), and the events whose selector matched nothing
-/// removed (they did nothing). The run is the same — the selectors' draws
-/// come from a stream nothing else uses — but removing one event no
-/// longer moves the draws of every later `any-*` event to other
-/// processes, which is what made a storm of `any-manager` crashes
-/// unshrinkable. `None` when nothing is pinned.
-fn pin_selectors(s: &Scenario, report: &RunReport) -> Option<Scenario> {
-    let mut out = s.clone();
-    let mut pinned = vec![false; out.events.len()];
-    let mut gone = vec![false; out.events.len()];
-    let mut changed = false;
-    // Resolutions come in the order the timeline applied them: by time,
-    // and by file order at equal times; match each to the first event not
-    // yet matched with the same action and time.
-    for line in &report.selectors {
-        let Some((what, rest)) = line.split_once(" → ") else {
-            continue;
-        };
-        let Some((to, at)) = rest.rsplit_once(" at ") else {
-            continue;
-        };
-        let found = out.events.iter_mut().enumerate().find(|(i, e)| {
-            !pinned[*i] && e.at.to_string() == at && {
-                let kind = e.action.kind();
-                let mut a = e.action.clone();
-                a.single_target_mut()
-                    .is_some_and(|t| t.is_selector() && format!("{kind} {t}") == what)
-            }
-        });
-        let Some((i, e)) = found else { continue };
-        pinned[i] = true;
-        changed = true;
-        if to.starts_with("nothing") {
-            gone[i] = true;
-        } else if let Some(t) = e.action.single_target_mut() {
-            *t = Target::Id(to.to_string());
-        }
-    }
-    let mut i = 0;
-    out.events.retain(|_| {
-        i += 1;
-        !gone[i - 1]
-    });
-    changed.then_some(out)
 }
 
 /// One step the shrinker took, for the report.
@@ -401,7 +364,8 @@ impl Shrinker<'_> {
     /// deadlines and the duration with them) move earlier by part of it,
     /// while the failure survives. Fewer events leave long gaps where the
     /// dropped ones were; this is what brings a failure judged at a
-    /// deadline after its last fault down to a fraction of the run.
+    /// deadline after its last fault down to a fraction of the run, and a
+    /// safety violation that needs a fault at 12 s to one at 3 s.
     fn compress_gaps(&mut self) {
         let mut i = 0;
         while i < self.best.events.len() {
@@ -688,9 +652,101 @@ impl Shrinker<'_> {
         }
     }
 
+    /// Merges two events of the same action (same kind, same targets)
+    /// into one spanning both: a crash storm drawn per kind often leaves
+    /// the same process crashed twice in a row, where one longer crash
+    /// fails the same way.
+    fn merge_spans(&mut self) {
+        let mut i = 0;
+        while i < self.best.events.len() {
+            let e = &self.best.events[i];
+            let (Some(until), action) = (e.until, e.action.clone()) else {
+                i += 1;
+                continue;
+            };
+            // The next event (in time) with the same action and a span.
+            let next = self
+                .best
+                .events
+                .iter()
+                .enumerate()
+                .filter(|(j, f)| *j != i && f.action == action && f.until.is_some())
+                .filter(|(_, f)| f.at >= e.at)
+                .min_by_key(|(j, f)| (f.at, *j))
+                .map(|(j, _)| j);
+            let Some(j) = next else {
+                i += 1;
+                continue;
+            };
+            let mut c = self.best.clone();
+            let end = until.max(c.events[j].until.unwrap_or(until));
+            c.events[i].until = Some(end);
+            c.events.remove(j);
+            let what = format!("merge events {i} and {j} ({action}) into one until {end}");
+            if !self.attempt(what, c) {
+                i += 1;
+            }
+        }
+    }
+
+    /// A one-way cut whose side is a selector (`leader`, `any-manager`, …)
+    /// resolves when it begins, and the run does not report to what: try
+    /// each process the selector may stand for, and keep the first with
+    /// which the failure survives (the file then says who is cut).
+    fn pin_one_way(&mut self) {
+        let mut managers = self.best.cluster.manager_ids();
+        let mut nodes = self.best.cluster.node_ids();
+        for e in &self.best.events {
+            match &e.action {
+                Action::AddManager(id) => managers.push(id.clone()),
+                Action::Join { id, .. } => nodes.push(id.clone()),
+                _ => {}
+            }
+        }
+        for i in 0..self.best.events.len() {
+            for side in 0..2 {
+                let Some(Action::OneWay { from, to }) = self.best.events.get(i).map(|e| &e.action)
+                else {
+                    break;
+                };
+                let t = if side == 0 { from } else { to };
+                let candidates = match t {
+                    Target::Leader | Target::AnyManager => managers.clone(),
+                    Target::AnyNode | Target::Primary(_) => nodes.clone(),
+                    Target::Id(_) => continue,
+                };
+                let t = t.clone();
+                let other = if side == 0 { to } else { from }.clone();
+                for id in candidates {
+                    if other.as_id() == Some(id.as_str()) {
+                        continue;
+                    }
+                    let mut c = self.best.clone();
+                    if let Action::OneWay { from, to } = &mut c.events[i].action {
+                        let t = if side == 0 { from } else { to };
+                        *t = Target::Id(id.clone());
+                    }
+                    if self.attempt(format!("one-way cut {i}: {t} pinned to {id}"), c) {
+                        break;
+                    }
+                }
+            }
+        }
+    }
+
     /// Lowers workload and cluster sizes where the scenario allows; the
     /// events naming a process that no longer exists go with it.
     fn lower_sizes(&mut self) {
+        // No workload at all (a control-plane failure rarely needs one).
+        if self.best.workload.is_some() || self.best.cluster.clients > 0 {
+            let mut c = self.best.clone();
+            c.workload = None;
+            for i in 1..=c.cluster.clients {
+                without(&mut c, &format!("c{i}"));
+            }
+            c.cluster.clients = 0;
+            self.attempt("no workload, no clients".into(), c);
+        }
         while let Some(w) = &self.best.workload {
             if w.rate < 2.0 {
                 break;
@@ -723,14 +779,11 @@ impl Shrinker<'_> {
                 break;
             }
         }
-        // Odd group sizes first: an even group tolerates no more failures.
+        // Group sizes the validator accepts (1, 3 or 5), smallest first.
         loop {
             let m = self.best.cluster.managers;
             let mut kept = false;
-            for to in [m.saturating_sub(2), m.saturating_sub(1)] {
-                if to == 0 {
-                    continue;
-                }
+            for to in [1, 3].into_iter().filter(|&to| to < m) {
                 let mut c = self.best.clone();
                 c.cluster.managers = to;
                 for gone in to + 1..=m {
@@ -748,10 +801,22 @@ impl Shrinker<'_> {
     }
 }
 
-/// Removes the events that name `id` (a process a smaller cluster lacks).
+/// Removes `id` (a process a smaller cluster lacks) from the timeline: a
+/// partition loses it from its group (and goes when fewer than two groups
+/// are left), any other event naming it goes.
 fn without(s: &mut Scenario, id: &str) {
-    s.events
-        .retain(|e| !named(&e.action).iter().any(|n| n == id));
+    for e in &mut s.events {
+        if let Action::Partition(groups) = &mut e.action {
+            for g in groups.iter_mut() {
+                g.retain(|n| n != id);
+            }
+            groups.retain(|g| !g.is_empty());
+        }
+    }
+    s.events.retain(|e| match &e.action {
+        Action::Partition(groups) => groups.len() >= 2,
+        a => !named(a).iter().any(|n| n == id),
+    });
 }
 
 /// Shrinks the run of `s` on `seed` with `planted` bugs to a minimal
@@ -801,6 +866,12 @@ pub fn shrink(
             pinned,
         );
     }
+    if let Some(pinned) = pin_stars(&sh.best) {
+        sh.attempt(
+            "\"*\" in partitions written out as the processes it stands for".into(),
+            pinned,
+        );
+    }
     sh.cut_duration();
     sh.drop_buggify();
     sh.drop_deadlines();
@@ -811,12 +882,18 @@ pub fn shrink(
         let before = (sh.best.events.len(), sh.best.duration, sh.steps.len());
         sh.drop_groups();
         sh.drop_events();
+        sh.merge_spans();
+        sh.pin_one_way();
         sh.cut_duration();
         sh.search_duration();
         sh.cut_liveness();
+        // Quiet gaps close for every failure: a safety violation then
+        // happens earlier, and the duration is cut to just past it.
+        sh.compress_gaps();
         if LIVENESS.contains(&sh.check.as_str()) {
-            sh.compress_gaps();
             sh.cut_liveness();
+        } else {
+            sh.cut_duration();
         }
         sh.shorten_spans();
         sh.lower_sizes();
@@ -938,6 +1015,49 @@ crash = "primary:0"
         assert_eq!(a.messages, b.messages);
         assert_eq!(a.passed, b.passed);
         assert!(b.selectors.is_empty());
+    }
+
+    #[test]
+    fn multi_target_selectors_and_stars_are_pinned_to_the_same_run() {
+        let text = format!(
+            "{STORM}{}",
+            r#"
+[[events]]
+at = "2s"
+until = "3s"
+partition = [["leader", "n1"], ["*"]]
+[[events]]
+at = "2.5s"
+until = "4s"
+link = { from = "any-manager", to = "n2", latency = ["30ms", "40ms"] }
+"#
+        );
+        let s = scenario(&text);
+        let a = run_quiet(&s, 3, Planted::NONE).expect("the run completes");
+        let pinned = pin_selectors(&s, &a).expect("selectors to pin");
+        let pinned = pin_stars(&pinned).expect("a star to pin");
+        for e in &pinned.events {
+            match &e.action {
+                Action::Partition(groups) => {
+                    for n in groups.iter().flatten() {
+                        assert!(n != "*" && !is_selector_name(n), "{}", e.action);
+                    }
+                }
+                Action::Link { from, to, .. } => {
+                    assert!(!from.is_selector() && !to.is_selector());
+                }
+                _ => {}
+            }
+        }
+        let b = run_quiet(&roundtrip(&pinned).expect("valid"), 3, Planted::NONE)
+            .expect("the run completes");
+        assert_eq!(a.metrics, b.metrics);
+        assert_eq!(a.messages, b.messages);
+        assert!(b.selectors.is_empty());
+        // A smaller cluster takes its member out of the written-out group.
+        let mut smaller = pinned.clone();
+        without(&mut smaller, "c1");
+        assert_eq!(smaller.events.len(), pinned.events.len());
     }
 
     #[test]

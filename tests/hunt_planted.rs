@@ -34,10 +34,10 @@ fn runs_for(bug: Bug) -> u64 {
         Bug::AckBeforeBackups => 17,
         Bug::FinishMoveBeforeCatchUp => 10, // on its base scenario, below
         Bug::StaleInstallWindsBack => 0,    // not hunted: see below
-        Bug::ReadWithoutConfirm => 325,
+        Bug::ReadWithoutConfirm => 450,
         Bug::SkipPrimaryFsync => 90,
         Bug::InSyncWithoutTransfer => 80,
-        Bug::PlanAgainstStaleLiveness => 10, // on its base scenario, below
+        Bug::PlanAgainstStaleLiveness => 10,
         Bug::PausedLeaderJudges => 14,
         Bug::SeedFromEmptySource => 19,
         Bug::PreVotesCountAsVotes => 15,
@@ -85,9 +85,6 @@ fn base_for(bug: Bug) -> Option<&'static str> {
         // A forgotten vote matters only when a voter crashes right after
         // granting it; the swarm's first catch is past a test's budget.
         Bug::VoteBeforeFsync => Some("raft-voter-crash"),
-        // A stale plan needs a MarkDead/MarkAlive committing while it is
-        // in flight: a node paused past the dead timeout, then back.
-        Bug::PlanAgainstStaleLiveness => Some("data-node-pauses"),
         // Needs every in-sync copy lost while a behind copy reports first.
         Bug::ReseedFromBehindCopy => Some("reseed-behind-copy-first-to-report"),
         // Needs two nodes back from the dead just before the third loses its disk.
