@@ -217,6 +217,42 @@ fn a_leave_below_the_replication_factor_is_refused() {
     assert_eq!(code, 0, "{out}{err}");
 }
 
+/// Removing the last manager can only be ignored by a Raft group (it never
+/// removes its last voter): refused before the run, naming the event.
+#[test]
+fn removing_the_last_manager_is_refused() {
+    let scenario = |events: &str| {
+        format!("name = \"rm\"\nduration = \"20s\"\n[cluster]\nmanagers = 3\nnodes = 3\n{events}")
+    };
+    let rm = |at: u32, id: &str| format!("[[events]]\nat = \"{at}s\"\nremove_manager = \"{id}\"\n");
+    let all = format!("{}{}{}", rm(1, "m1"), rm(2, "m2"), rm(3, "m3"));
+    let bad = write("rm-all.toml", &scenario(&all));
+    let (code, out, err) = cli(&["validate", &bad]);
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(
+        err.contains(&format!("{bad}:14:18: events[2].remove_manager")),
+        "{err}"
+    );
+    assert!(err.contains("removes the last manager"), "{err}");
+    // Two of three removed, or an add before the third: a manager remains.
+    let two = format!("{}{}", rm(1, "m1"), rm(2, "m2"));
+    let ok = write("rm-two.toml", &scenario(&two));
+    let (code, out, err) = cli(&["validate", &ok]);
+    assert_eq!(code, 0, "{out}{err}");
+    let add = "[[events]]\nat = \"2500ms\"\nadd_manager = \"m4\"\n";
+    let ok = write(
+        "rm-add.toml",
+        &scenario(&format!(
+            "{}{}{add}{}",
+            rm(1, "m1"),
+            rm(2, "m2"),
+            rm(3, "m3")
+        )),
+    );
+    let (code, out, err) = cli(&["validate", &ok]);
+    assert_eq!(code, 0, "{out}{err}");
+}
+
 /// Absurd values get a refusal naming file:line:col and the key (exit 2),
 /// never a panic, a hang or a run.
 #[test]

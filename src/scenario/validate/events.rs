@@ -81,6 +81,7 @@ impl Validator<'_, '_> {
         }
         self.check_introductions(raw, &events, cluster)?;
         self.check_leaves(raw, &events, cluster, grid)?;
+        self.check_manager_removals(raw, &events, cluster)?;
         self.check_overlaps(raw, &events)?;
         Ok(events)
     }
@@ -179,6 +180,52 @@ impl Validator<'_, '_> {
                         grid.replication_factor
                     ),
                 ));
+            }
+        }
+        Ok(())
+    }
+
+    /// A Raft group never removes its last voter: a `remove_manager` that
+    /// would leave no manager could only be ignored by the run, so it is
+    /// refused here (adds and removals in time order; a manager removed
+    /// twice by id counts once).
+    fn check_manager_removals(
+        &self,
+        raw: &[Sp<RawEvent>],
+        events: &[EventSpec],
+        cluster: &Cluster,
+    ) -> R<()> {
+        let mut order: Vec<usize> = (0..events.len())
+            .filter(|&i| {
+                matches!(
+                    events[i].action,
+                    Action::AddManager(_) | Action::RemoveManager(_)
+                )
+            })
+            .collect();
+        order.sort_by_key(|&i| (events[i].at, i));
+        let mut managers = i64::from(cluster.managers);
+        let mut removed: BTreeSet<&str> = BTreeSet::new();
+        for i in order {
+            match &events[i].action {
+                Action::AddManager(_) => managers += 1,
+                Action::RemoveManager(Target::Id(id)) if !removed.insert(id.as_str()) => {}
+                Action::RemoveManager(_) => {
+                    managers -= 1;
+                    if managers < 1 {
+                        let span = raw[i]
+                            .get_ref()
+                            .remove_manager
+                            .as_ref()
+                            .map_or(raw[i].span(), |m| m.span());
+                        return Err(self.err(
+                            span,
+                            format!("events[{i}].remove_manager"),
+                            "this removes the last manager: a Raft group never removes its last voter, so the run could only ignore it; add a manager before it, or drop the event",
+                        ));
+                    }
+                }
+                _ => {}
             }
         }
         Ok(())
