@@ -1,5 +1,15 @@
 //! What the data nodes say they hold, by their own events, and the
 //! lineage of every complete copy.
+//!
+//! A node's word about its copy (`complete` on its latest `replica` event)
+//! and the copy itself are two things: a node that registers again after
+//! a crash may list its replica as catching up — say, when the record of
+//! what it stores was lost — while its disk still holds every byte, and
+//! the map may later re-seed the partition from that very copy. So a
+//! complete copy counts as held (`whole`) from the event where its node
+//! calls it complete until the node removes it (`removed`), its disk is
+//! lost, or the node finds it damaged; not when the node merely stops
+//! calling it complete. A `repaired` copy is whole again.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -11,12 +21,16 @@ use crate::stack::events::{ReplicaState, StackEvent};
 pub(super) struct NodeCopy {
     pub(super) state: ReplicaState,
     pub(super) epoch: u64,
+    /// The node's word on its latest event: it holds the data in full.
     pub(super) complete: bool,
+    /// The node holds a complete copy: it said so, and has not removed
+    /// it, lost its disk or found it damaged since.
+    pub(super) whole: bool,
 }
 
 /// What the data nodes say they hold, and where each complete copy came
 /// from. A crashed node's copies stay (its disk keeps them) until a disk
-/// loss takes them.
+/// loss takes them, the node removes them or finds them damaged.
 #[derive(Clone, Debug, Default)]
 pub(super) struct Copies {
     /// Per partition, per node: its copy.
@@ -37,7 +51,7 @@ impl Copies {
     pub(super) fn holders(&self, p: u32) -> Vec<&str> {
         self.held.get(&p).map_or_else(Vec::new, |m| {
             m.iter()
-                .filter(|(_, c)| c.complete)
+                .filter(|(_, c)| c.whole)
                 .map(|(n, _)| n.as_str())
                 .collect()
         })
@@ -55,15 +69,17 @@ impl Copies {
             })
     }
 
-    /// True when `node` says it holds `p` in full — or it is one of the
-    /// partition's first replicas and has not said anything of it yet: a
-    /// fresh partition is empty, so it holds all there is even before its
-    /// node instantiates it (say, when the node crashed as it was placed).
+    /// True when `node` holds `p` in full (it said so and has not
+    /// removed, lost or found damaged that copy since) — or it is one of
+    /// the partition's first replicas and has not said anything of it yet:
+    /// a fresh partition is empty, so it holds all there is even before
+    /// its node instantiates it (say, when the node crashed as it was
+    /// placed).
     pub(super) fn complete(&self, p: u32, node: &str) -> bool {
         self.held
             .get(&p)
             .and_then(|m| m.get(node))
-            .is_some_and(|c| c.complete)
+            .is_some_and(|c| c.whole)
             || self.genesis.get(&p).is_some_and(|g| g.contains(node))
     }
 
@@ -90,7 +106,10 @@ impl Copies {
                 // stated again by the node (`stored`).
                 for m in self.held.values_mut() {
                     match m.get_mut(who) {
-                        Some(c) if c.complete => c.state = ReplicaState::Stored,
+                        Some(c) if c.whole => {
+                            c.state = ReplicaState::Stored;
+                            c.complete = false;
+                        }
                         Some(_) => {
                             m.remove(who);
                         }
@@ -104,14 +123,28 @@ impl Copies {
                 for m in self.held.values_mut() {
                     m.remove(who);
                 }
-                let emptied: Vec<u32> = self
-                    .lineage
-                    .keys()
-                    .copied()
-                    .filter(|p| self.holders(*p).is_empty())
-                    .collect();
-                for p in emptied {
-                    self.lineage.remove(&p);
+                self.forget_emptied_lineages();
+                None
+            }
+            EventKind::App(StackEvent::Damaged { partition, .. }) => {
+                // A fault too: the copy no longer counts (it serves nothing
+                // until rebuilt), and is no source of a transfer.
+                if let Some(c) = self.held.get_mut(partition).and_then(|m| m.get_mut(who)) {
+                    c.whole = false;
+                    c.complete = false;
+                }
+                self.forget_emptied_lineages();
+                None
+            }
+            EventKind::App(StackEvent::Repaired { partition, .. }) => {
+                // Rebuilt from the node's own state or by an install from
+                // its primary: whole again.
+                if let Some(c) = self.held.get_mut(partition).and_then(|m| m.get_mut(who)) {
+                    c.whole = true;
+                    self.lineage
+                        .entry(*partition)
+                        .or_default()
+                        .insert(who.to_string());
                 }
                 None
             }
@@ -142,6 +175,21 @@ impl Copies {
         }
     }
 
+    /// Forgets the lineage of partitions no node holds a whole copy of
+    /// any more: a later copy starts a new one.
+    fn forget_emptied_lineages(&mut self) {
+        let emptied: Vec<u32> = self
+            .lineage
+            .keys()
+            .copied()
+            .filter(|p| self.holders(*p).is_empty())
+            .collect();
+        for p in emptied {
+            self.lineage.remove(&p);
+        }
+    }
+
+    /// One `replica` event of `node`; returns a violation of copy safety.
     pub(super) fn on_replica(
         &mut self,
         node: &str,
@@ -155,7 +203,7 @@ impl Copies {
             .held
             .get(&p)
             .and_then(|m| m.get(node))
-            .is_some_and(|c| c.complete);
+            .is_some_and(|c| c.whole);
         let mut violation = None;
         if complete && !before {
             let holders: Vec<String> = self.holders(p).into_iter().map(String::from).collect();
@@ -185,19 +233,26 @@ impl Copies {
         if state == ReplicaState::Removed {
             copies.remove(node);
         } else {
+            // Not calling a copy complete is not dropping it: only a
+            // removal (or a disk loss, or damage) ends a whole copy.
             copies.insert(
                 node.to_string(),
                 NodeCopy {
                     state,
                     epoch,
                     complete,
+                    whole: complete || before,
                 },
             );
         }
         if complete {
             self.lineage.entry(p).or_default().insert(node.to_string());
         }
-        if before && !complete && violation.is_none() && self.holders(p).is_empty() {
+        if before
+            && state == ReplicaState::Removed
+            && violation.is_none()
+            && self.holders(p).is_empty()
+        {
             violation = Some((
                 p,
                 format!(

@@ -16,13 +16,17 @@ use crate::stack::events::StackEvent;
 /// below what the alive members allow. And from the nodes' own events:
 /// no node calls a copy complete without a transfer from a node holding
 /// one while the data exists elsewhere, and no partition loses its last
-/// complete copy but by a disk loss.
+/// complete copy but by a disk loss or damage. A copy is dropped when its
+/// node removes it, not when the node lists it as catching up while its
+/// disk keeps it (see `copies`).
 ///
 /// A disk loss is a fact the leader learns only later: the node stops
 /// heartbeating, and the map says so when it is committed dead or when the
 /// node registers again. Until then — at most `dead_after` after the loss —
 /// a change the leader planned on the copies that disk held is judged as
-/// though they were still there (the planner could not have seen it).
+/// though they were still there (the planner could not have seen it). A
+/// copy its node finds damaged is judged the same way: the leader hears of
+/// it in a later report.
 #[derive(Debug, Default)]
 pub struct Placement {
     view: MapView,
@@ -75,6 +79,16 @@ impl Checker for Placement {
                 .filter(|&p| c.complete(p, who))
                 .collect();
             self.unseen_loss.insert(who.to_string(), (ev.t, held));
+        }
+        if let EventKind::App(StackEvent::Damaged { partition, .. }) = ev.kind {
+            let who = ev.p.name_in(names);
+            if self.copies.complete(*partition, who) {
+                self.unseen_loss
+                    .entry(who.to_string())
+                    .or_insert_with(|| (ev.t, BTreeSet::new()))
+                    .1
+                    .insert(*partition);
+            }
         }
         if let Some((_, detail)) = self.copies.on_event(ev, names) {
             out.push(Violation {
@@ -289,5 +303,79 @@ mod tests {
             "{}",
             v[0].detail
         );
+    }
+
+    #[test]
+    fn placement_keeps_a_copy_listed_catching_up_on_its_disk() {
+        // rf 1: n1 holds the only copy, crashes, registers again without
+        // stating it (the record of what it stores was lost) and lists it
+        // catching up; the map later re-seeds the partition from n1 itself.
+        let c = config();
+        let placed = part(1, &["n1"], &[]);
+        let held = replica(ReplicaState::Primary, 1, true, None);
+        let listed = replica(ReplicaState::CatchingUp, 2, false, None);
+        let reseeded = replica(ReplicaState::Primary, 3, true, None);
+        let removed = replica(ReplicaState::Removed, 4, false, None);
+        let mut evs = vec![
+            (0, EventKind::App(&c)),
+            (0, EventKind::App(&placed)),
+            (1, EventKind::App(&held)),
+            (1, EventKind::Crash { lost_writes: 0 }),
+            (1, EventKind::Restart),
+            (1, EventKind::App(&listed)),
+            (1, EventKind::App(&reseeded)),
+        ];
+        assert!(feed(&mut Placement::default(), &evs).is_empty());
+        // Removing it is dropping it.
+        evs.push((1, EventKind::App(&removed)));
+        let v = feed(&mut Placement::default(), &evs);
+        assert_eq!(v.len(), 1, "{v:?}");
+        assert!(
+            v[0].detail
+                .starts_with("p0 lost its last complete copy: n1 dropped it"),
+            "{}",
+            v[0].detail
+        );
+    }
+
+    #[test]
+    fn placement_does_not_count_a_damaged_copy() {
+        let c = config();
+        let placed = part(1, &["n1", "n2"], &[]);
+        let held = replica(ReplicaState::Backup, 1, true, None);
+        let damaged = StackEvent::Damaged {
+            partition: 0,
+            found: "reload".into(),
+        };
+        let repaired = StackEvent::Repaired {
+            partition: 0,
+            source: "n2".into(),
+        };
+        let removed = replica(ReplicaState::Removed, 2, false, None);
+        let listed = replica(ReplicaState::CatchingUp, 3, false, None);
+        let base = vec![
+            (0, EventKind::App(&c)),
+            (0, EventKind::App(&placed)),
+            (1, EventKind::App(&held)),
+            (2, EventKind::App(&held)),
+            (2, EventKind::App(&damaged)),
+        ];
+        // n1 drops the last whole copy: n1 is to blame, not n2.
+        let mut evs = base.clone();
+        evs.push((1, EventKind::App(&removed)));
+        evs.push((2, EventKind::App(&listed)));
+        let v = feed(&mut Placement::default(), &evs);
+        assert_eq!(v.len(), 1, "{v:?}");
+        assert!(
+            v[0].detail
+                .starts_with("p0 lost its last complete copy: n1 dropped it"),
+            "{}",
+            v[0].detail
+        );
+        // Repaired, n2's copy is whole again.
+        let mut evs = base;
+        evs.push((2, EventKind::App(&repaired)));
+        evs.push((1, EventKind::App(&removed)));
+        assert!(feed(&mut Placement::default(), &evs).is_empty());
     }
 }
