@@ -175,11 +175,6 @@ pub fn entry(bug: Bug) -> Entry {
             "available",
             "a re-asked read takes only its newest confirmation round: over slow links no read completes",
         ),
-        Bug::PromoteDamagedCopy => (
-            "recovery",
-            "converged",
-            "a copy its node reports damaged stays in sync and is promoted primary",
-        ),
     };
     Entry {
         name: bug.name(),

@@ -219,7 +219,6 @@ impl Manager {
                 seed_from_empty: config.planted.has(Bug::SeedFromEmptySource),
                 stale_liveness: config.planted.has(Bug::PlanAgainstStaleLiveness),
                 reseed_from_behind: config.planted.has(Bug::ReseedFromBehindCopy),
-                promote_damaged: config.planted.has(Bug::PromoteDamagedCopy),
             },
             reports: Reports::new(),
             catching_seen: Vec::new(),

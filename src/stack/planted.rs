@@ -118,14 +118,11 @@ pub enum Bug {
     /// newest round, so an answer to an earlier round is ignored; with a
     /// round trip above the re-ask interval no read ever completes.
     ConfirmLatestRoundOnly,
-    /// Recovery: a copy its node reports damaged (scrub or reload) still
-    /// counts in sync and may be promoted primary.
-    PromoteDamagedCopy,
 }
 
 impl Bug {
     /// Every planted bug.
-    pub const ALL: [Bug; 32] = [
+    pub const ALL: [Bug; 31] = [
         Bug::VoteWithoutLogCheck,
         Bug::CommitOldTermByCounting,
         Bug::VoteBeforeFsync,
@@ -157,7 +154,6 @@ impl Bug {
         Bug::ReseedFromBehindCopy,
         Bug::AbandonReturningCopy,
         Bug::ConfirmLatestRoundOnly,
-        Bug::PromoteDamagedCopy,
     ];
 
     /// The name used on the command line.
@@ -194,7 +190,6 @@ impl Bug {
             Bug::ReseedFromBehindCopy => "reseed-from-behind-copy",
             Bug::AbandonReturningCopy => "abandon-returning-copy",
             Bug::ConfirmLatestRoundOnly => "confirm-latest-round-only",
-            Bug::PromoteDamagedCopy => "promote-damaged-copy",
         }
     }
 }

@@ -124,10 +124,6 @@ pub struct RecoveryManager {
     /// stored copy, whatever its synced epoch, without waiting for the
     /// listed nodes that have not reported.
     pub reseed_from_behind: bool,
-    /// The `promote-damaged-copy` planted bug: the in-sync replicas keep
-    /// counting, and a replacement primary is picked among them, whatever
-    /// their nodes report of their copies' damage.
-    pub promote_damaged: bool,
 }
 
 impl RecoveryManager {
@@ -260,9 +256,7 @@ impl RecoveryManager {
         // A copy its own node reports damaged can never lead.
         let damaged = |n: &str| Self::copy_of(map, reports, n, p) == Copy::Damaged;
         let alive_in_sync = |n: &str| {
-            c.replicas.iter().any(|r| r.node == n && r.in_sync)
-                && map.is_alive(n)
-                && (self.promote_damaged || !damaged(n))
+            c.replicas.iter().any(|r| r.node == n && r.in_sync) && map.is_alive(n) && !damaged(n)
         };
         // 1. A primary that cannot serve is replaced by an alive in-sync replica,
         //    preferring the target's order.
@@ -298,7 +292,7 @@ impl RecoveryManager {
         //     stops counting (the map must not call it a copy): the primary
         //     goes to an intact in-sync replica, which installs its state on
         //     it (the rebuild); with none, step 3 judges what is left.
-        if !self.promote_damaged && c.replicas.iter().any(|r| r.in_sync && damaged(&r.node)) {
+        if c.replicas.iter().any(|r| r.in_sync && damaged(&r.node)) {
             let replicas: Vec<Replica> = c
                 .replicas
                 .iter()
