@@ -175,6 +175,11 @@ pub fn entry(bug: Bug) -> Entry {
             "available",
             "a re-asked read takes only its newest confirmation round: over slow links no read completes",
         ),
+        Bug::AcceptLowerEpoch => (
+            "replication",
+            "durability",
+            "a follower takes a replicate of a lower epoch: a deposed primary still acknowledges writes",
+        ),
     };
     Entry {
         name: bug.name(),

@@ -118,11 +118,15 @@ pub enum Bug {
     /// newest round, so an answer to an earlier round is ignored; with a
     /// round trip above the re-ask interval no read ever completes.
     ConfirmLatestRoundOnly,
+    /// Follower: a replicate from a lower epoch than its own is taken, so a
+    /// deposed primary still gathers acknowledgements and acknowledges
+    /// writes the new epoch never sees.
+    AcceptLowerEpoch,
 }
 
 impl Bug {
     /// Every planted bug.
-    pub const ALL: [Bug; 31] = [
+    pub const ALL: [Bug; 32] = [
         Bug::VoteWithoutLogCheck,
         Bug::CommitOldTermByCounting,
         Bug::VoteBeforeFsync,
@@ -154,6 +158,7 @@ impl Bug {
         Bug::ReseedFromBehindCopy,
         Bug::AbandonReturningCopy,
         Bug::ConfirmLatestRoundOnly,
+        Bug::AcceptLowerEpoch,
     ];
 
     /// The name used on the command line.
@@ -190,6 +195,7 @@ impl Bug {
             Bug::ReseedFromBehindCopy => "reseed-from-behind-copy",
             Bug::AbandonReturningCopy => "abandon-returning-copy",
             Bug::ConfirmLatestRoundOnly => "confirm-latest-round-only",
+            Bug::AcceptLowerEpoch => "accept-lower-epoch",
         }
     }
 }
