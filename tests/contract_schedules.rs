@@ -143,6 +143,29 @@ fn schedules_hold_where_the_stack_is_right() {
         ("disk-loss-only-in-sync", 0),
         // A follower's gap under reordering is refilled from its Gap ack.
         ("one-cell-many-clients", 1),
+        // Third round (main 1e9df78): each 50/50 over seeds 0..50. CAS
+        // through failover with lost disks, skew on every clock with paused
+        // primaries under reads, 0-60 ms fsync-heavy disks, a move's target
+        // crashed then wiped, left nodes restarted, clients cut from data
+        // nodes only, the workload from 0 s to the last instant, corruption
+        // of a move's sources, the whole manager group replaced under
+        // load, one node with one partition, two nodes at rf 2, random
+        // faults over an explicit timeline, skewed client clocks; and
+        // 0 ms-1 s disks judged on safety alone.
+        ("cas-zipf-failover-disk-loss", 0),
+        ("skewed-paused-primaries-everywhere", 0),
+        ("fsync-heavy-slow-disk-crashes", 0),
+        ("move-target-crash-then-disk-loss", 0),
+        ("left-nodes-come-back", 0),
+        ("clients-cut-from-primaries", 0),
+        ("workload-at-the-run-edges", 0),
+        ("corrupt-during-move", 0),
+        ("managers-replaced-under-data-load", 0),
+        ("one-node-one-partition", 0),
+        ("two-nodes-rf-two", 0),
+        ("random-over-explicit", 0),
+        ("skewed-client-clocks", 0),
+        ("disk-latency-extremes-writes", 0),
     ] {
         let (code, out) = run(name, seed);
         assert_eq!(code, 0, "{name} seed {seed}: {out}");

@@ -54,3 +54,34 @@ pub const MAX_RATE: f64 = 1_000_000.0;
 pub const MAX_RANDOM_FAULTS: u64 = 10_000;
 /// Longest process id a `join` or `impostor` may introduce.
 pub const MAX_ID_LEN: usize = 32;
+
+/// Longest scenario `name`, in bytes: it names files
+/// (`sweep --trace-dir DIR` writes `DIR/NAME-seed-N.jsonl`, at most 255
+/// bytes on common file systems).
+pub const MAX_NAME_BYTES: usize = 200;
+
+/// Why `name` cannot name a scenario, if it cannot. The name becomes part
+/// of file names and is printed to terminals, so it may hold neither a
+/// path separator (`sweep --trace-dir` once wrote
+/// `DIR/../../x-seed-0.jsonl` outside DIR) nor a control character (a
+/// newline, NUL or terminal escape).
+pub fn name_refusal(name: &str) -> Option<String> {
+    if name.trim().is_empty() {
+        return Some("must not be empty".into());
+    }
+    if name.len() > MAX_NAME_BYTES {
+        return Some(format!(
+            "{} bytes is above the limit of {MAX_NAME_BYTES} (MAX_NAME_BYTES): the name is part of trace file names",
+            name.len()
+        ));
+    }
+    if let Some(c) = name
+        .chars()
+        .find(|c| matches!(c, '/' | '\\') || c.is_control())
+    {
+        return Some(format!(
+            "{c:?} is not allowed in a name: it becomes part of file names (`sweep --trace-dir`); use letters, digits, '-', '_' or '.'"
+        ));
+    }
+    None
+}

@@ -39,7 +39,8 @@ pub use cost::{MAX_IMPOSTORS, MAX_MAP_ENTRIES, MAX_PERIODIC_RATE, MIN_PERIOD};
 pub use error::ScenarioError;
 pub use limits::{
     MANAGER_COUNTS, MAX_CLIENTS, MAX_DURATION, MAX_EVENTS, MAX_GRID_SIDE, MAX_ID_LEN, MAX_MANAGERS,
-    MAX_NODES, MAX_PARTITIONS, MAX_RANDOM_FAULTS, MAX_RATE, duration_refusal,
+    MAX_NAME_BYTES, MAX_NODES, MAX_PARTITIONS, MAX_RANDOM_FAULTS, MAX_RATE, duration_refusal,
+    name_refusal,
 };
 pub use model::{
     Action, Cluster, DiskConfig, EventSpec, Expect, Grid, KeyDist, Managers, Network, PauseMode,

@@ -26,7 +26,7 @@ use std::ops::Range;
 
 use super::cost;
 use super::error::{ScenarioError, SourceMap};
-use super::limits::duration_refusal;
+use super::limits::{duration_refusal, name_refusal};
 use super::model::*;
 use super::raw::*;
 use crate::sim::time::{SimDuration, SimTime};
@@ -44,10 +44,10 @@ pub(crate) fn build(raw: &RawScenario, src: &SourceMap<'_>) -> R<Scenario> {
     let v = Validator { src };
 
     let name = match &raw.name {
-        Some(n) if n.get_ref().trim().is_empty() => {
-            return Err(v.err(n.span(), "name", "must not be empty"));
-        }
-        Some(n) => n.get_ref().clone(),
+        Some(n) => match name_refusal(n.get_ref()) {
+            Some(why) => return Err(v.err(n.span(), "name", why)),
+            None => n.get_ref().clone(),
+        },
         None => {
             return Err(v.err(
                 0..0,
