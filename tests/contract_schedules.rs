@@ -228,6 +228,14 @@ fn open_bugs_reproduce_until_fixed() {
         // faults that `durability` judges a violation rather than counting
         // it in lost_acked_writes? Not triaged further.
         ("disk-loss-only-in-sync", 12, "durability", "data"),
+    ] {
+        let (code, out) = run(name, seed);
+        if code != 0 {
+            failing.push(format!("{name} seed {seed} ({checker}, {owner}): {out}"));
+        }
+    }
+    // Found by the third round of schedules (main 1e9df78).
+    for (name, seed, checker, owner) in [
         // A wrong verdict (checkers): the scrub finds a backup's copy of
         // p2 damaged and the node rewrites it from memory (`damaged`,
         // `repaired` source = itself); it goes on serving at the same
