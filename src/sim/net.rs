@@ -3,10 +3,11 @@
 //!
 //! The network decides the fate of each message at send time: dropped (with a
 //! reason), or delivered after a latency, possibly twice. Reachability is a
-//! matrix of counters — one per ordered pair, counting the active rules that
-//! cut it — so a partition, a one-way cut and an isolation can overlap, and
-//! ending one rule removes exactly its own cuts. The per-message check is one
-//! array read.
+//! table of counters — one per ordered pair that some rule cuts, counting
+//! the active rules that cut it — so a partition, a one-way cut and an
+//! isolation can overlap, and ending one rule removes exactly its own cuts.
+//! The per-message check is a test of emptiness while nothing is cut, else
+//! one lookup.
 //!
 //! Every draw comes from the stream of the message's directed link
 //! ([`LinkStreams`]: `net/FROM->TO`, derived from the root seed and the two
@@ -35,8 +36,11 @@ pub struct LinkStreams {
     seed: u64,
     /// `by_from[from]` holds the streams of the links out of `from`, by `to`:
     /// a process talks to few others, so the map stays small even in a grid
-    /// of thousands of processes, where an `n × n` table would not.
-    by_from: Vec<BTreeMap<u32, ChaCha8Rng>>,
+    /// of thousands of processes, where an `n × n` table would not. Each
+    /// stream is boxed: a map node then holds eleven pointers, not eleven
+    /// streams of 300 bytes each (a data node that talks to three managers
+    /// allocated a whole node of 3.4 KB for them).
+    by_from: Vec<BTreeMap<u32, Box<ChaCha8Rng>>>,
 }
 
 impl LinkStreams {
@@ -54,7 +58,10 @@ impl LinkStreams {
         let seed = self.seed;
         let label = |i: u32| names.get(i as usize).map_or("?", String::as_str);
         self.by_from[from.index()].entry(to.0).or_insert_with(|| {
-            rng::stream(seed, &format!("net/{}->{}", label(from.0), label(to.0)))
+            Box::new(rng::stream(
+                seed,
+                &format!("net/{}->{}", label(from.0), label(to.0)),
+            ))
         })
     }
 }
@@ -166,8 +173,12 @@ struct CutRule {
 pub struct Network {
     n: usize,
     config: NetConfig,
-    /// `cut[from * n + to]` counts the active rules that cut `from -> to`.
-    cut: Vec<u16>,
+    /// The number of active rules that cut `from -> to`, by `(from, to)`,
+    /// for the pairs some rule cuts: the pairs a rule names, not an `n × n`
+    /// table (50 MB for a grid of 5,000 nodes, whether or not anything is
+    /// ever cut). Without an active cut the per-message check is one test
+    /// of emptiness.
+    cut: BTreeMap<(u32, u32), u16>,
     cuts: BTreeMap<RuleId, CutRule>,
     /// Active link rules, per ordered pair; the newest applies.
     links: BTreeMap<(u32, u32), Vec<(RuleId, LinkRule)>>,
@@ -180,7 +191,7 @@ impl Network {
         Network {
             n,
             config,
-            cut: vec![0; n * n],
+            cut: BTreeMap::new(),
             cuts: BTreeMap::new(),
             links: BTreeMap::new(),
             link_index: BTreeMap::new(),
@@ -195,8 +206,7 @@ impl Network {
     /// True when `from -> to` is cut by some active rule.
     #[inline]
     pub fn is_cut(&self, from: ProcessId, to: ProcessId) -> bool {
-        let (f, t) = (from.0 as usize, to.0 as usize);
-        f < self.n && t < self.n && self.cut[f * self.n + t] > 0
+        !self.cut.is_empty() && self.cut.contains_key(&(from.0, to.0))
     }
 
     /// Draws the fate of a message `from -> to`.
@@ -257,8 +267,8 @@ impl Network {
             .filter(|(a, b)| a != b && (a.0 as usize) < self.n && (b.0 as usize) < self.n)
             .map(|(a, b)| (a.0, b.0))
             .collect();
-        for &(a, b) in &pairs {
-            self.cut[a as usize * self.n + b as usize] += 1;
+        for &pair in &pairs {
+            *self.cut.entry(pair).or_insert(0) += 1;
         }
         // A rule id used twice would leak cuts: end the old one first.
         self.end_rule(rule);
@@ -316,8 +326,13 @@ impl Network {
     /// Ends one rule (a cut or a link override); unknown ids are ignored.
     pub fn end_rule(&mut self, rule: RuleId) {
         if let Some(r) = self.cuts.remove(&rule) {
-            for (a, b) in r.pairs {
-                self.cut[a as usize * self.n + b as usize] -= 1;
+            for pair in r.pairs {
+                if let Some(c) = self.cut.get_mut(&pair) {
+                    *c -= 1;
+                    if *c == 0 {
+                        self.cut.remove(&pair);
+                    }
+                }
             }
         }
         if let Some(pair) = self.link_index.remove(&rule)
@@ -332,7 +347,7 @@ impl Network {
 
     /// Ends every cut and link rule: the network is whole again.
     pub fn heal(&mut self) {
-        self.cut.iter_mut().for_each(|c| *c = 0);
+        self.cut.clear();
         self.cuts.clear();
         self.links.clear();
         self.link_index.clear();

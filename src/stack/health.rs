@@ -36,11 +36,13 @@
 //!     └──────────────────────────────────────────── (propose MarkAlive) ─────┘
 //! ```
 
+use std::cmp::Ordering;
 use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
 
 use super::grid::{ClusterMap, MapCommand, MemberState};
+use super::members::{Members, packed};
 use crate::sim::{SimDuration, SimTime};
 
 /// A flap count halves after this long without a new death.
@@ -97,7 +99,9 @@ struct Tracked {
 /// member, a heartbeat one. Kept in the members' order (the map's), a tick
 /// walks the vector beside the members with no lookup, no key compared
 /// beyond checking the two still line up, and no key copied; a heartbeat
-/// is one binary search.
+/// is one binary search, over the names' packed prefixes ([`packed`](super::members::packed): a
+/// vector of integers beside the entries, so the search compares integers
+/// in one contiguous block instead of following a pointer to each name).
 #[derive(Clone, Debug)]
 pub struct HealthMonitor {
     suspect_after: SimDuration,
@@ -105,6 +109,11 @@ pub struct HealthMonitor {
     heartbeat_interval: SimDuration,
     /// By node id, sorted; after a tick exactly the map's members.
     nodes: Vec<(String, Tracked)>,
+    /// `packed` of each entry's name, in the same order.
+    keys: Vec<u128>,
+    /// The member table the entries were last lined up with: while the map
+    /// holds that same table, they still are.
+    aligned_with: Option<Members>,
     /// Proposed and not yet seen committed: not proposed again meanwhile.
     proposed: BTreeSet<(String, bool)>,
     /// The monitor's own last tick.
@@ -129,6 +138,8 @@ impl HealthMonitor {
             dead_after,
             heartbeat_interval,
             nodes: Vec::new(),
+            keys: Vec::new(),
+            aligned_with: None,
             proposed: BTreeSet::new(),
             last_tick: None,
             last_heard_any: None,
@@ -172,12 +183,34 @@ impl HealthMonitor {
         }
     }
 
+    /// Where `node` is among the entries (`Err`: where it would go), in
+    /// the names' order: packed prefixes first, the whole names only when
+    /// two prefixes are equal.
+    fn position(&self, node: &str) -> Result<usize, usize> {
+        let key = packed(node);
+        let (mut lo, mut hi) = (0, self.keys.len());
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            let order = self.keys[mid]
+                .cmp(&key)
+                .then_with(|| self.nodes[mid].0.as_str().cmp(node));
+            match order {
+                Ordering::Less => lo = mid + 1,
+                Ordering::Greater => hi = mid,
+                Ordering::Equal => return Ok(mid),
+            }
+        }
+        Err(lo)
+    }
+
     /// The entry of `node`, added (in order) if missing.
     fn tracked(&mut self, node: &str) -> &mut Tracked {
-        let i = match self.nodes.binary_search_by(|(n, _)| n.as_str().cmp(node)) {
+        let i = match self.position(node) {
             Ok(i) => i,
             Err(i) => {
                 self.nodes.insert(i, (node.to_string(), Tracked::default()));
+                self.keys.insert(i, packed(node));
+                self.aligned_with = None;
                 i
             }
         };
@@ -186,15 +219,20 @@ impl HealthMonitor {
 
     /// The entry of `node`, if tracked.
     fn get(&self, node: &str) -> Option<&Tracked> {
-        self.nodes
-            .binary_search_by(|(n, _)| n.as_str().cmp(node))
-            .ok()
-            .map(|i| &self.nodes[i].1)
+        self.position(node).ok().map(|i| &self.nodes[i].1)
     }
 
     /// Lines the entries up with the map's members: one each, in order,
     /// a non-member's dropped (what it knew of a member kept).
     fn align(&mut self, map: &ClusterMap) {
+        if self
+            .aligned_with
+            .as_ref()
+            .is_some_and(|m| m.same(&map.members))
+        {
+            return;
+        }
+        self.aligned_with = Some(map.members.clone());
         let aligned = self.nodes.len() == map.members.len()
             && self
                 .nodes
@@ -212,6 +250,8 @@ impl HealthMonitor {
                 .map_or_else(Tracked::default, |(_, t)| t);
             self.nodes.push((k.clone(), t));
         }
+        self.keys.clear();
+        self.keys.extend(self.nodes.iter().map(|(n, _)| packed(n)));
     }
 
     /// A heartbeat from `node` arrived at `now`.

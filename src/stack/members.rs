@@ -56,10 +56,70 @@ pub struct Member {
 /// Members per chunk, at most: a full chunk splits in two halves.
 pub const MAX_CHUNK: usize = 64;
 
+/// The first 16 bytes of `id` as a big-endian integer, zero-padded.
+/// Integers that differ order as their ids do (at the first byte where they
+/// differ, either both ids have a byte there, or the shorter one ended and
+/// the longer has a non-zero byte); equal ones leave the order to the whole
+/// ids. A search compares these integers, in one contiguous block, and
+/// follows a pointer to an id only where they are equal.
+pub(crate) fn packed(id: &str) -> u128 {
+    let bytes = id.as_bytes();
+    let mut buf = [0u8; 16];
+    let n = bytes.len().min(16);
+    buf[..n].copy_from_slice(&bytes[..n]);
+    u128::from_be_bytes(buf)
+}
+
+/// One chunk: entries sorted by id, with each id's [`packed`] beside it.
+#[derive(Clone, Default)]
+struct Chunk {
+    keys: Vec<u128>,
+    entries: Vec<(String, Member)>,
+}
+
+impl Chunk {
+    fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Where `id` is (`Err`: where it would go).
+    fn find(&self, key: u128, id: &str) -> Result<usize, usize> {
+        let (mut lo, mut hi) = (0, self.keys.len());
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            match self.keys[mid]
+                .cmp(&key)
+                .then_with(|| self.entries[mid].0.as_str().cmp(id))
+            {
+                std::cmp::Ordering::Less => lo = mid + 1,
+                std::cmp::Ordering::Greater => hi = mid,
+                std::cmp::Ordering::Equal => return Ok(mid),
+            }
+        }
+        Err(lo)
+    }
+
+    /// True when the chunk's first id sorts at or before `id`.
+    fn starts_at_or_before(&self, key: u128, id: &str) -> bool {
+        self.keys
+            .first()
+            .is_some_and(|&k| k < key || (k == key && self.entries[0].0.as_str() <= id))
+    }
+
+    fn push(&mut self, id: String, member: Member) {
+        self.keys.push(packed(&id));
+        self.entries.push((id, member));
+    }
+}
+
 /// Data nodes by id (see the module docs).
 #[derive(Clone, Default)]
 pub struct Members {
-    chunks: Rc<Vec<Rc<BTreeMap<String, Member>>>>,
+    chunks: Rc<Vec<Rc<Chunk>>>,
     len: usize,
 }
 
@@ -76,71 +136,83 @@ impl Members {
 
     /// The chunk that holds `id` if any does: the last chunk whose first id
     /// sorts at or before `id` (the first chunk for an id before them all).
-    fn chunk_of(&self, id: &str) -> usize {
+    fn chunk_of(&self, key: u128, id: &str) -> usize {
         let after = self
             .chunks
-            .partition_point(|c| c.keys().next().is_some_and(|k| k.as_str() <= id));
+            .partition_point(|c| c.starts_at_or_before(key, id));
         after.saturating_sub(1)
+    }
+
+    /// The chunk and the position in it of member `id`, if it is one.
+    fn locate(&self, id: &str) -> Option<(usize, usize)> {
+        let key = packed(id);
+        let i = self.chunk_of(key, id);
+        let j = self.chunks.get(i)?.find(key, id).ok()?;
+        Some((i, j))
     }
 
     /// The member `id`.
     pub fn get(&self, id: &str) -> Option<&Member> {
-        self.chunks.get(self.chunk_of(id))?.get(id)
+        let (i, j) = self.locate(id)?;
+        Some(&self.chunks[i].entries[j].1)
     }
 
     /// True when `id` is a member.
     pub fn contains_key(&self, id: &str) -> bool {
-        self.get(id).is_some()
+        self.locate(id).is_some()
     }
 
     /// The member `id`, to change: copies its chunk (and the chunk list) if
     /// another version shares them, and nothing if `id` is no member.
     pub fn get_mut(&mut self, id: &str) -> Option<&mut Member> {
-        let i = self.chunk_of(id);
-        if !self.chunks.get(i)?.contains_key(id) {
-            return None;
-        }
-        Rc::make_mut(&mut Rc::make_mut(&mut self.chunks)[i]).get_mut(id)
+        let (i, j) = self.locate(id)?;
+        Some(&mut Rc::make_mut(&mut Rc::make_mut(&mut self.chunks)[i]).entries[j].1)
     }
 
     /// Adds or replaces member `id`; the member it replaced, if any.
     pub fn insert(&mut self, id: String, member: Member) -> Option<Member> {
-        let i = self.chunk_of(&id);
+        let key = packed(&id);
+        let i = self.chunk_of(key, &id);
         let chunks = Rc::make_mut(&mut self.chunks);
         let Some(chunk) = chunks.get_mut(i) else {
-            chunks.push(Rc::new(BTreeMap::from([(id, member)])));
+            let mut chunk = Chunk::default();
+            chunk.push(id, member);
+            chunks.push(Rc::new(chunk));
             self.len += 1;
             return None;
         };
         let chunk = Rc::make_mut(chunk);
-        let before = chunk.insert(id, member);
-        if before.is_none() {
-            self.len += 1;
-            if chunk.len() > MAX_CHUNK {
-                let Some(middle) = chunk.keys().nth(chunk.len() / 2).cloned() else {
-                    unreachable!("a chunk over MAX_CHUNK has a middle key");
-                };
-                let upper = chunk.split_off(&middle);
-                chunks.insert(i + 1, Rc::new(upper));
+        match chunk.find(key, &id) {
+            Ok(j) => Some(std::mem::replace(&mut chunk.entries[j].1, member)),
+            Err(j) => {
+                chunk.keys.insert(j, key);
+                chunk.entries.insert(j, (id, member));
+                self.len += 1;
+                if chunk.len() > MAX_CHUNK {
+                    let middle = chunk.len() / 2;
+                    let upper = Chunk {
+                        keys: chunk.keys.split_off(middle),
+                        entries: chunk.entries.split_off(middle),
+                    };
+                    chunks.insert(i + 1, Rc::new(upper));
+                }
+                None
             }
         }
-        before
     }
 
     /// Removes member `id`; the member removed, if any.
     pub fn remove(&mut self, id: &str) -> Option<Member> {
-        let i = self.chunk_of(id);
-        if !self.chunks.get(i)?.contains_key(id) {
-            return None;
-        }
+        let (i, j) = self.locate(id)?;
         let chunks = Rc::make_mut(&mut self.chunks);
         let chunk = Rc::make_mut(&mut chunks[i]);
-        let removed = chunk.remove(id);
+        chunk.keys.remove(j);
+        let (_, removed) = chunk.entries.remove(j);
         if chunk.is_empty() {
             chunks.remove(i);
         }
         self.len -= 1;
-        removed
+        Some(removed)
     }
 
     /// The members in id order.
@@ -182,8 +254,8 @@ impl Members {
 /// Iterator over [`Members`], in id order.
 #[derive(Clone)]
 pub struct Iter<'a> {
-    chunks: std::slice::Iter<'a, Rc<BTreeMap<String, Member>>>,
-    cur: Option<std::collections::btree_map::Iter<'a, String, Member>>,
+    chunks: std::slice::Iter<'a, Rc<Chunk>>,
+    cur: Option<std::slice::Iter<'a, (String, Member)>>,
     left: usize,
 }
 
@@ -192,11 +264,11 @@ impl<'a> Iterator for Iter<'a> {
 
     fn next(&mut self) -> Option<Self::Item> {
         loop {
-            if let Some(item) = self.cur.as_mut().and_then(Iterator::next) {
+            if let Some((k, m)) = self.cur.as_mut().and_then(Iterator::next) {
                 self.left -= 1;
-                return Some(item);
+                return Some((k, m));
             }
-            self.cur = Some(self.chunks.next()?.iter());
+            self.cur = Some(self.chunks.next()?.entries.iter());
         }
     }
 
@@ -248,9 +320,9 @@ impl FromIterator<(String, Member)> for Members {
         let all: BTreeMap<String, Member> = iter.into_iter().collect();
         let len = all.len();
         let mut chunks = Vec::with_capacity(len.div_ceil(MAX_CHUNK));
-        let mut chunk = BTreeMap::new();
+        let mut chunk = Chunk::default();
         for (k, v) in all {
-            chunk.insert(k, v);
+            chunk.push(k, v);
             if chunk.len() == MAX_CHUNK {
                 chunks.push(Rc::new(std::mem::take(&mut chunk)));
             }
