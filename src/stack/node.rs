@@ -645,17 +645,23 @@ impl DataNode {
         else {
             return;
         };
-        let mut newer = false;
-        for (i, c) in commands {
-            if *i > self.map.version {
-                // Judged on the map before the delta: a partition that
-                // gained the node within the delta is touched by that very
-                // command, so nothing is missed.
-                self.note_touched(c, touched, everything);
-                newer = true;
+        let version = self.map.version;
+        if commands.iter().rev().any(|(i, _)| *i > version) {
+            // What `note_touched` would note of each newer command, read
+            // from the update's index of commands by node (built once for
+            // all its recipients). Judged on the map before the delta: a
+            // partition that gained the node within the delta is touched
+            // by that very command, so nothing is missed.
+            for &(i, partition) in update.naming(&self.me) {
+                if i > version {
+                    match partition {
+                        Some(p) => {
+                            touched.insert(p);
+                        }
+                        None => *everything = true,
+                    }
+                }
             }
-        }
-        if newer {
             assert_eq!(
                 commands.last().map(|(i, _)| *i),
                 Some(result.version),
@@ -761,40 +767,57 @@ impl DataNode {
         // The partitions to look at, in order and without repeats: the
         // touched ones, or (for `everything`) those the map lists this node
         // in — a scan of every partition would find no others that
-        // `reconcile_one` acts on — and every hosted one.
+        // `reconcile_one` acts on — and every hosted one, except a hosted
+        // one left as the last reconcile of it settled it (the same
+        // configuration, data, trace, disk record and damage): there
+        // `reconcile_one` would do nothing.
         let map = Rc::clone(&self.map);
         let mut visit = std::mem::take(&mut self.visit);
         visit.clear();
-        {
-            let mut hosted = self.replicas.keys().copied().peekable();
-            let mut merge = |from: &mut dyn Iterator<Item = u32>| {
-                for p in from {
-                    while let Some(h) = hosted.next_if(|h| *h < p) {
-                        visit.push(h);
-                    }
-                    hosted.next_if_eq(&p);
-                    visit.push(p);
-                }
-            };
-            match only {
-                Some(set) => merge(&mut set.iter().copied()),
-                None => merge(&mut map.partitions.naming(&me).iter().copied()),
-            }
-            visit.extend(hosted);
-        }
-        // A hosted partition left as the last reconcile of it settled it
-        // (the same configuration, data, trace, disk record and damage) is
-        // not visited: `reconcile_one` would do nothing there.
         let local = [
             Tracked::changes(&self.on_disk),
             Tracked::changes(&self.synced),
         ];
         let local_same = self.settled_counts == Some(local);
+        {
+            let (mut touched, mut naming);
+            let extra: &mut dyn Iterator<Item = u32> = match only {
+                Some(set) => {
+                    touched = set.iter().copied();
+                    &mut touched
+                }
+                None => {
+                    naming = map.partitions.naming(&me).iter().copied();
+                    &mut naming
+                }
+            };
+            let mut extra = extra.peekable();
+            // Not a counted access of `replicas`: only `settled` changes
+            // (and `view` holds, since the configuration it derives from
+            // does).
+            for (&p, h) in self.replicas.value.iter_mut() {
+                while let Some(q) = extra.next_if(|q| *q < p) {
+                    visit.push(q);
+                }
+                extra.next_if_eq(&p);
+                let settled = h.settled.as_mut().is_some_and(|s| {
+                    s.complete == (h.data == Data::Complete)
+                        && s.traced == h.traced
+                        && (local_same
+                            || (s.stored == self.on_disk.contains(&p)
+                                && s.synced == self.synced.get(&p).copied()))
+                        && self.repl.as_ref().is_none_or(|r| r.damaged(p) == s.damaged)
+                        && map.partitions.unchanged_since(p as usize, &mut s.config)
+                });
+                if !settled {
+                    visit.push(p);
+                }
+            }
+            visit.extend(extra);
+        }
         let mut changed = false;
         for &p in &visit {
-            if !self.settled(p, local_same) {
-                changed |= self.reconcile_one(cx, &me, p);
-            }
+            changed |= self.reconcile_one(cx, &me, p);
         }
         self.visit = visit;
         // Data left on disk by an earlier incarnation that the map no
@@ -835,31 +858,6 @@ impl DataNode {
         // Only now: the first heartbeat reports the replicas the map gives
         // this incarnation, with what its disk kept of them.
         self.now_registered(cx);
-    }
-
-    /// True when hosted partition `p` is as the last `reconcile_one` of it
-    /// left it, in the applied map and here (with `local_same`, `on_disk`
-    /// and `synced` did not change since the last `reconcile` ended: not
-    /// looked up).
-    fn settled(&mut self, p: u32, local_same: bool) -> bool {
-        // Not a counted access: only `settled` changes (and `view` holds,
-        // since the configuration it derives from does).
-        let Some(h) = self.replicas.value.get_mut(&p) else {
-            return false;
-        };
-        let Some(s) = h.settled.as_mut() else {
-            return false;
-        };
-        s.complete == (h.data == Data::Complete)
-            && s.traced == h.traced
-            && (local_same
-                || (s.stored == self.on_disk.contains(&p)
-                    && s.synced == self.synced.get(&p).copied()))
-            && self.repl.as_ref().is_none_or(|r| r.damaged(p) == s.damaged)
-            && self
-                .map
-                .partitions
-                .unchanged_since(p as usize, &mut s.config)
     }
 
     /// Renews every hosted replica's `view` from the applied map, where
