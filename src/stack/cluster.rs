@@ -270,10 +270,91 @@ pub enum MapUpdate {
         /// partition's replicas. Not on the wire: the commands are.
         #[serde(skip)]
         result: Rc<ClusterMap>,
+        /// Per node, what `commands` say of it: computed once, on first
+        /// use, for every recipient of this shared update. Not on the wire.
+        #[serde(skip)]
+        naming: CommandsNaming,
     },
     /// The whole map (for a node too far behind for a delta), shared by
     /// its recipients.
     Full(#[serde(serialize_with = "serialize_shared")] Rc<ClusterMap>),
+}
+
+/// What a delta's commands say of one node: `(index, Some(partition))` for
+/// a partition command naming it (in the replica list, as primary, or as
+/// the node promoted), `(index, None)` for a command about the node itself
+/// (join, rejoin, removal, death, return, drain), in log order.
+pub type Naming = Vec<(u64, Option<u32>)>;
+
+/// The per-node index of a [`MapUpdate::Delta`]'s commands, built once per
+/// update on first use (every recipient of a shared update reads the same
+/// one: a node looks up its own entry instead of comparing its name with
+/// every replica of every command). Derived data: it takes no part in
+/// equality.
+#[derive(Clone, Default)]
+pub struct CommandsNaming(std::cell::OnceCell<std::collections::BTreeMap<String, Naming>>);
+
+impl PartialEq for CommandsNaming {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl Eq for CommandsNaming {}
+
+impl std::fmt::Debug for CommandsNaming {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CommandsNaming")
+    }
+}
+
+impl MapUpdate {
+    /// What a delta's commands say of `node` (nothing for a full map).
+    pub fn naming(&self, node: &str) -> &[(u64, Option<u32>)] {
+        let MapUpdate::Delta {
+            commands, naming, ..
+        } = self
+        else {
+            return &[];
+        };
+        let index = naming.0.get_or_init(|| {
+            let mut index: std::collections::BTreeMap<String, Naming> =
+                std::collections::BTreeMap::new();
+            let mut note = |node: &str, entry: (u64, Option<u32>)| match index.get_mut(node) {
+                Some(list) => list.push(entry),
+                None => {
+                    index.insert(node.to_string(), vec![entry]);
+                }
+            };
+            for (i, c) in commands {
+                match c {
+                    MapCommand::SetReplicas {
+                        partition,
+                        replicas,
+                        primary,
+                        ..
+                    } => {
+                        for r in replicas {
+                            note(&r.node, (*i, Some(*partition)));
+                        }
+                        if let Some(pr) = primary {
+                            note(pr, (*i, Some(*partition)));
+                        }
+                    }
+                    MapCommand::PromotePrimary {
+                        partition, node, ..
+                    } => note(node, (*i, Some(*partition))),
+                    MapCommand::AddNode { node, .. }
+                    | MapCommand::RemoveNode { node }
+                    | MapCommand::MarkDead { node }
+                    | MapCommand::MarkAlive { node }
+                    | MapCommand::Drain { node } => note(node, (*i, None)),
+                }
+            }
+            index
+        });
+        index.get(node).map_or(&[], Vec::as_slice)
+    }
 }
 
 impl Control {

@@ -757,6 +757,7 @@ impl Manager {
                         base: have,
                         commands: self.recent.range(newer..).cloned().collect(),
                         result: self.shared_map(),
+                        naming: Default::default(),
                     }
                 } else {
                     MapUpdate::Full(self.shared_map())
@@ -974,6 +975,7 @@ impl Manager {
                 base,
                 commands: applied,
                 result: shared,
+                naming: Default::default(),
             }
         } else {
             // Some member may be at `from`: the commands since then, if
@@ -984,6 +986,7 @@ impl Manager {
                     base: from,
                     commands: self.recent.range(newer..).cloned().collect(),
                     result: shared,
+                    naming: Default::default(),
                 }
             } else {
                 MapUpdate::Full(shared)

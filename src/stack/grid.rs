@@ -118,6 +118,17 @@ pub struct Partitions {
     naming: NamingIndex,
 }
 
+/// One partition's configuration as a version held it: the shared chunk
+/// it was in, kept alive. A chunk is never changed while anything else
+/// holds it (a change copies it first), so the same chunk in a later
+/// version means the same configuration without comparing it; another
+/// chunk (a copy made for any of its partitions) is compared by value.
+#[derive(Clone, Debug)]
+pub struct Seen {
+    chunk: Rc<Vec<PartitionConfig>>,
+    at: usize,
+}
+
 /// Node → the partitions whose replica list names it, sorted.
 type Naming = BTreeMap<String, Vec<u32>>;
 
@@ -171,6 +182,35 @@ impl Partitions {
     #[inline]
     pub fn get(&self, i: usize) -> Option<&PartitionConfig> {
         self.chunks.get(i / CHUNK)?.get(i % CHUNK)
+    }
+
+    /// What this version holds for partition `i`, kept by a reader to tell
+    /// later whether the partition changed (see [`Seen`]).
+    pub fn seen(&self, i: usize) -> Option<Seen> {
+        let chunk = self.chunks.get(i / CHUNK)?;
+        chunk.get(i % CHUNK)?;
+        Some(Seen {
+            chunk: Rc::clone(chunk),
+            at: i % CHUNK,
+        })
+    }
+
+    /// True when partition `i` is in this version what `seen` holds (then
+    /// `seen` moves on to this version's chunk, so that the older one is
+    /// freed and the next test is a pointer comparison again).
+    #[inline]
+    pub fn unchanged_since(&self, i: usize, seen: &mut Seen) -> bool {
+        let Some(chunk) = self.chunks.get(i / CHUNK) else {
+            return false;
+        };
+        if Rc::ptr_eq(chunk, &seen.chunk) {
+            return true;
+        }
+        if chunk.get(i % CHUNK) != seen.chunk.get(seen.at) {
+            return false;
+        }
+        seen.chunk = Rc::clone(chunk);
+        true
     }
 
     /// Partition `i`, to change (copies its chunk if another version

@@ -36,7 +36,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::{Deref, DerefMut};
-use std::rc::{Rc, Weak};
+use std::rc::Rc;
 
 use crate::sim::{Cx, Process, ProcessId, SimDuration, SimTime, TimerId};
 
@@ -45,7 +45,7 @@ use super::cluster::{
 };
 use super::consensus::StateMachine;
 use super::events::{ReplicaState, StackEvent};
-use super::grid::{ClusterMap, MapCommand};
+use super::grid::{ClusterMap, Geometry, MapCommand, Seen};
 use super::network::{Incoming, Limits, NetworkManager, RetryPolicy, Shared, key_id};
 use super::planted::{Bug, Planted};
 use super::replication::{DataTimer, ReplicationManager};
@@ -87,7 +87,8 @@ enum Data {
 
 /// A value whose mutable accesses are counted, so that what is derived
 /// from it can tell it unchanged without comparing it. Conservative: a
-/// mutable access that changes nothing still counts.
+/// mutable access that changes nothing still counts (and a change made
+/// through `value` directly does not: only for what derived data ignores).
 #[derive(Debug, Default)]
 struct Tracked<T> {
     value: T,
@@ -122,21 +123,41 @@ impl<T> DerefMut for Tracked<T> {
     }
 }
 
-/// What the last replica report was built from: the map (held weakly: its
-/// allocation, never reused while this lives, identifies it) and the
-/// change counts of the hosted replicas, `on_disk` and `synced`.
-type ReportInputs = (Weak<ClusterMap>, [u64; 3]);
-
 #[derive(Clone, Debug)]
 struct Hosted {
     data: Data,
     /// The state, epoch and completeness last traced.
     traced: Option<(ReplicaState, u64, bool)>,
     /// The partition's epoch in the applied map, and whether the map lists
-    /// this node in sync: what a heartbeat reports, kept by `reconcile`
-    /// (valid while [`DataNode::view_current`]) so that a heartbeat does
-    /// not look each hosted partition up in the shared map again.
+    /// this node in sync: what a heartbeat reports. Always describes the
+    /// applied map (`reconcile` renews it at every map change), so that a
+    /// heartbeat does not look each hosted partition up in the map again;
+    /// changed only through a counted access of `replicas` (see
+    /// [`DataNode::report_counts`]).
     view: (u64, bool),
+    /// What the last `reconcile_one` of this partition left it with, which
+    /// decides everything it does: when all of it is the same at the next
+    /// map change, it would do nothing, and is not called.
+    settled: Option<Settled>,
+}
+
+/// Everything `reconcile_one` reads of a hosted partition, as it left it.
+/// It does nothing when called again on the same (it is idempotent), and
+/// it reads nothing else but constants.
+#[derive(Clone, Debug)]
+struct Settled {
+    /// The partition's configuration in the map.
+    config: Seen,
+    /// `data` is `Data::Complete`.
+    complete: bool,
+    /// `Hosted::traced`.
+    traced: Option<(ReplicaState, u64, bool)>,
+    /// In `on_disk`.
+    stored: bool,
+    /// In `synced`.
+    synced: Option<u64>,
+    /// The data plane found the copy damaged.
+    damaged: bool,
 }
 
 /// Partition `p`'s epoch in `map`, and whether `map` lists node `me` in sync.
@@ -149,9 +170,31 @@ fn view_of(map: &ClusterMap, me: &str, p: u32) -> (u64, bool) {
     })
 }
 
+/// The map of a node that has applied none: one value per grid and
+/// replication factor, shared by the nodes of every run on this thread (it
+/// is never changed: a node replaces it, and the planted bug that changes
+/// its own map copies it first). Each node built its own chunks and chunk
+/// table: about 7.5 KB per node on `grid-5000`, 38 MB of its early peak.
+fn empty_map(geometry: Geometry, replication_factor: u32) -> Rc<ClusterMap> {
+    thread_local! {
+        static EMPTY: std::cell::RefCell<Option<Rc<ClusterMap>>> =
+            const { std::cell::RefCell::new(None) };
+    }
+    EMPTY.with_borrow_mut(|empty| match empty {
+        Some(m) if m.geometry == geometry && m.replication_factor == replication_factor => {
+            Rc::clone(m)
+        }
+        _ => {
+            let m = Rc::new(ClusterMap::new(geometry, replication_factor));
+            *empty = Some(Rc::clone(&m));
+            m
+        }
+    })
+}
+
 /// A data node (or an impostor: the same node holding the wrong key).
 pub struct DataNode {
-    me: String,
+    me: Rc<str>,
     zone: String,
     capacity: u32,
     interval: SimDuration,
@@ -174,9 +217,18 @@ pub struct DataNode {
     reports: Shared<Vec<ReplicaReport>>,
     /// Where the next report is built (reused).
     scratch: Vec<ReplicaReport>,
-    /// What `reports` was built from, when that alone decides it (no data
-    /// plane): the same inputs give the same report, not built again.
-    report_inputs: Option<ReportInputs>,
+    /// The change counts of `replicas`, `on_disk` and `synced` when
+    /// `reports` was built. Without a data plane the report is a function
+    /// of these three alone (the map enters only through each hosted
+    /// replica's `view`): the same counts give the same report, not built
+    /// again.
+    report_counts: Option<[u64; 3]>,
+    /// The change counts of `on_disk` and `synced` when the last
+    /// `reconcile` ended: unchanged, each hosted partition's
+    /// `Settled::stored` and `synced` still hold without looking them up.
+    settled_counts: Option<[u64; 2]>,
+    /// The partitions `reconcile` visits (reused).
+    visit: Vec<u32>,
     replicas: Tracked<BTreeMap<u32, Hosted>>,
     /// Partitions whose data survived on disk from a previous incarnation:
     /// a catch-up only needs the tail.
@@ -194,9 +246,6 @@ pub struct DataNode {
     was_member: bool,
     /// Removed from the map (decommissioned): it stops.
     left: bool,
-    /// Every hosted replica's `view` describes the applied map (set by a
-    /// `reconcile` that visited them all, cleared when the map changes).
-    view_current: bool,
     /// The data plane (replicated cells), when the run has a workload.
     repl: Option<ReplicationManager>,
 }
@@ -224,7 +273,7 @@ impl DataNode {
         let managers = config.of_kind(Kind::Manager);
         let g = config.geometry;
         DataNode {
-            me: name.to_string(),
+            me: Rc::from(name),
             zone: config.zones.get(p.index()).cloned().unwrap_or_default(),
             capacity: config.capacities.get(p.index()).copied().unwrap_or(1),
             interval: config.timing.heartbeat_interval,
@@ -243,17 +292,18 @@ impl DataNode {
             register_req: None,
             heartbeat_seq: 0,
             last_heartbeat: None,
-            map: Rc::new(ClusterMap::new(g, config.replication_factor)),
+            map: empty_map(g, config.replication_factor),
             early: BTreeMap::new(),
             reports: Shared::new(Vec::new()),
             scratch: Vec::new(),
-            report_inputs: None,
+            report_counts: None,
+            settled_counts: None,
+            visit: Vec::new(),
             replicas: Tracked::new(BTreeMap::new()),
             on_disk: Tracked::new(BTreeSet::new()),
             synced: Tracked::new(BTreeMap::new()),
             was_member: false,
             left: false,
-            view_current: false,
             repl: (config.workload.is_some() && key == config.cluster_key)
                 .then(|| ReplicationManager::new(name, config.planted)),
         }
@@ -265,7 +315,7 @@ impl DataNode {
         cx: &mut Cx<'_, P>,
     ) {
         if let Some(r) = &self.repl
-            && self.map.members.get(&self.me).map(|m| m.boot) == Some(self.boot)
+            && self.map.members.get(&*self.me).map(|m| m.boot) == Some(self.boot)
         {
             r.audit(cx, &self.map);
         }
@@ -442,11 +492,7 @@ impl DataNode {
             let kept = on_disk.next_if_eq(p).is_some();
             while synced.next_if(|(q, _)| *q < p).is_some() {}
             let synced_epoch = synced.next_if(|(q, _)| *q == p).map(|(_, e)| *e);
-            let (epoch, listed) = if self.view_current {
-                h.view
-            } else {
-                view_of(&self.map, &self.me, *p)
-            };
+            let (epoch, listed) = h.view;
             let damaged = self.repl.as_ref().is_some_and(|r| r.damaged(*p));
             // With a data plane, a replica holds the data in full only
             // once its primary declared it caught up in this epoch.
@@ -486,15 +532,11 @@ impl DataNode {
             Tracked::changes(&self.on_disk),
             Tracked::changes(&self.synced),
         ];
-        // Without a data plane the report is a function of the map and of
-        // these three alone (the data plane's state is not tracked here).
-        let same_inputs = self.repl.is_none()
-            && self.report_inputs.as_ref().is_some_and(|(map, c)| {
-                *c == counts && std::ptr::eq(map.as_ptr(), Rc::as_ptr(&self.map))
-            });
-        if !same_inputs {
+        // Without a data plane the report is a function of these three
+        // alone (the data plane's state is not tracked here).
+        if self.repl.is_some() || self.report_counts != Some(counts) {
             self.build_report();
-            self.report_inputs = Some((Rc::downgrade(&self.map), counts));
+            self.report_counts = Some(counts);
         }
         let replicas = self.reports.clone();
         let body = Control::Heartbeat {
@@ -558,9 +600,6 @@ impl DataNode {
         let mut touched: BTreeSet<u32> = BTreeSet::new();
         let mut everything = false;
         let careless = self.planted.has(Bug::ApplyOlderMap);
-        // Whatever applies below, the hosted replicas' views are renewed
-        // only by a reconcile that visits them all.
-        self.view_current = false;
         match &*u {
             MapUpdate::Full(m) => {
                 if m.version > self.map.version || (careless && m.version != self.map.version) {
@@ -595,12 +634,18 @@ impl DataNode {
             };
             self.apply_delta(&update, &mut touched, &mut everything);
         }
+        if careless && self.map.version == before {
+            // The planted bug may change partitions without changing the
+            // version (older commands applied again): no reconcile then,
+            // but the views describe the applied map all the same.
+            self.renew_views();
+        }
         if self.map.version != before {
             cx.trace(StackEvent::Map {
                 version: self.map.version,
             });
             self.reconcile(cx, if everything { None } else { Some(&touched) });
-            let named = self.map.members.get(&self.me).map(|m| m.boot) == Some(self.boot);
+            let named = self.map.members.get(&*self.me).map(|m| m.boot) == Some(self.boot);
             if named && let Some(r) = self.repl.as_mut() {
                 r.on_map(cx, &self.map);
             }
@@ -622,17 +667,23 @@ impl DataNode {
         else {
             return;
         };
-        let mut newer = false;
-        for (i, c) in commands {
-            if *i > self.map.version {
-                // Judged on the map before the delta: a partition that
-                // gained the node within the delta is touched by that very
-                // command, so nothing is missed.
-                self.note_touched(c, touched, everything);
-                newer = true;
+        let version = self.map.version;
+        if commands.iter().rev().any(|(i, _)| *i > version) {
+            // What `note_touched` would note of each newer command, read
+            // from the update's index of commands by node (built once for
+            // all its recipients). Judged on the map before the delta: a
+            // partition that gained the node within the delta is touched
+            // by that very command, so nothing is missed.
+            for &(i, partition) in update.naming(&self.me) {
+                if i > version {
+                    match partition {
+                        Some(p) => {
+                            touched.insert(p);
+                        }
+                        None => *everything = true,
+                    }
+                }
             }
-        }
-        if newer {
             assert_eq!(
                 commands.last().map(|(i, _)| *i),
                 Some(result.version),
@@ -661,8 +712,8 @@ impl DataNode {
                 primary,
                 ..
             } => {
-                if replicas.iter().any(|r| r.node == self.me)
-                    || primary.as_deref() == Some(self.me.as_str())
+                if replicas.iter().any(|r| *r.node == *self.me)
+                    || primary.as_deref() == Some(&*self.me)
                 {
                     touched.insert(*partition);
                 }
@@ -670,7 +721,7 @@ impl DataNode {
             MapCommand::PromotePrimary {
                 partition, node, ..
             } => {
-                if *node == self.me {
+                if **node == *self.me {
                     touched.insert(*partition);
                 }
             }
@@ -679,7 +730,7 @@ impl DataNode {
             | MapCommand::MarkDead { node }
             | MapCommand::MarkAlive { node }
             | MapCommand::Drain { node } => {
-                if *node == self.me {
+                if **node == *self.me {
                     *everything = true;
                 }
                 // Another node's rejoin demotes, its removal drops, that
@@ -701,8 +752,8 @@ impl DataNode {
         cx: &mut Cx<'_, P>,
         only: Option<&BTreeSet<u32>>,
     ) {
-        let me = cx.name(cx.me()).to_string();
-        let mine = self.map.members.get(&me).map(|m| m.boot);
+        let me = Rc::clone(&self.me);
+        let mine = self.map.members.get(&*me).map(|m| m.boot);
         match mine {
             Some(b) if b == self.boot => {
                 // The map names this incarnation: registered, whether or
@@ -712,7 +763,11 @@ impl DataNode {
                     self.net.cancel(cx, req);
                 }
             }
-            Some(_) => return, // the map still describes an earlier incarnation
+            Some(_) => {
+                // The map still describes an earlier incarnation.
+                self.renew_views();
+                return;
+            }
             None => {
                 if self.was_member && !self.left {
                     // Removed (decommissioned): let go of everything and stop
@@ -727,27 +782,66 @@ impl DataNode {
                     }
                     self.persist(cx);
                 }
+                self.renew_views();
                 return;
             }
         }
-        // The partitions to look at, sorted and without repeats: the
+        // The partitions to look at, in order and without repeats: the
         // touched ones, or (for `everything`) those the map lists this node
         // in — a scan of every partition would find no others that
-        // `reconcile_one` acts on — and every hosted one.
+        // `reconcile_one` acts on — and every hosted one, except a hosted
+        // one left as the last reconcile of it settled it (the same
+        // configuration, data, trace, disk record and damage): there
+        // `reconcile_one` would do nothing.
         let map = Rc::clone(&self.map);
-        let mut partitions: Vec<u32> = match only {
-            Some(set) => set.iter().copied().collect(),
-            None => map.partitions.naming(&me).to_vec(),
-        };
-        partitions.extend(self.replicas.keys().copied());
-        partitions.sort_unstable();
-        partitions.dedup();
+        let mut visit = std::mem::take(&mut self.visit);
+        visit.clear();
+        let local = [
+            Tracked::changes(&self.on_disk),
+            Tracked::changes(&self.synced),
+        ];
+        let local_same = self.settled_counts == Some(local);
+        {
+            let (mut touched, mut naming);
+            let extra: &mut dyn Iterator<Item = u32> = match only {
+                Some(set) => {
+                    touched = set.iter().copied();
+                    &mut touched
+                }
+                None => {
+                    naming = map.partitions.naming(&me).iter().copied();
+                    &mut naming
+                }
+            };
+            let mut extra = extra.peekable();
+            // Not a counted access of `replicas`: only `settled` changes
+            // (and `view` holds, since the configuration it derives from
+            // does).
+            for (&p, h) in self.replicas.value.iter_mut() {
+                while let Some(q) = extra.next_if(|q| *q < p) {
+                    visit.push(q);
+                }
+                extra.next_if_eq(&p);
+                let settled = h.settled.as_mut().is_some_and(|s| {
+                    s.complete == (h.data == Data::Complete)
+                        && s.traced == h.traced
+                        && (local_same
+                            || (s.stored == self.on_disk.contains(&p)
+                                && s.synced == self.synced.get(&p).copied()))
+                        && self.repl.as_ref().is_none_or(|r| r.damaged(p) == s.damaged)
+                        && map.partitions.unchanged_since(p as usize, &mut s.config)
+                });
+                if !settled {
+                    visit.push(p);
+                }
+            }
+            visit.extend(extra);
+        }
         let mut changed = false;
-        for p in partitions {
+        for &p in &visit {
             changed |= self.reconcile_one(cx, &me, p);
         }
-        // Both ways of choosing `partitions` include every hosted one.
-        self.view_current = true;
+        self.visit = visit;
         // Data left on disk by an earlier incarnation that the map no
         // longer gives this node is stale: forget it.
         let stale: Vec<u32> = self
@@ -760,7 +854,7 @@ impl DataNode {
                     .map
                     .partitions
                     .get(*p as usize)
-                    .is_some_and(|c| c.replicas.iter().any(|r| r.node == me))
+                    .is_some_and(|c| c.replicas.iter().any(|r| *r.node == *me))
             })
             .collect();
         for p in stale {
@@ -779,9 +873,21 @@ impl DataNode {
         if changed {
             self.persist(cx);
         }
+        self.settled_counts = Some([
+            Tracked::changes(&self.on_disk),
+            Tracked::changes(&self.synced),
+        ]);
         // Only now: the first heartbeat reports the replicas the map gives
         // this incarnation, with what its disk kept of them.
         self.now_registered(cx);
+    }
+
+    /// Renews every hosted replica's `view` from the applied map, where
+    /// `reconcile` does not visit them.
+    fn renew_views(&mut self) {
+        for (p, h) in self.replicas.iter_mut() {
+            h.view = view_of(&self.map, &self.me, *p);
+        }
     }
 
     /// Returns true if what is held in full changed (to persist).
@@ -791,10 +897,20 @@ impl DataNode {
         me: &str,
         p: u32,
     ) -> bool {
-        let Some(c) = self.map.partitions.get(p as usize) else {
+        let map = Rc::clone(&self.map);
+        let Some(c) = map.partitions.get(p as usize) else {
             return false;
         };
-        let listed = c.replicas.iter().find(|r| r.node == me).map(|r| r.in_sync);
+        // One pass over the replica list: the first entry naming this node
+        // (whether it is in sync) and whether any entry naming it is.
+        let mut listed = None;
+        let mut listed_in_sync = false;
+        for r in &c.replicas {
+            if *r.node == *me {
+                listed.get_or_insert(r.in_sync);
+                listed_in_sync |= r.in_sync;
+            }
+        }
         let epoch = c.epoch;
         let primary = c.primary.as_deref() == Some(me);
         let mut changed = false;
@@ -824,6 +940,7 @@ impl DataNode {
                         data,
                         traced: None,
                         view: (0, false),
+                        settled: None,
                     },
                 );
                 if !in_sync {
@@ -838,14 +955,15 @@ impl DataNode {
                 // A partition started again empty (every copy's disk lost)
                 // is counted in sync on exactly one replica: that one is
                 // complete by definition, and the others copy from it.
-                let fresh_start = c.replicas.iter().filter(|r| r.in_sync).count() == 1;
-                let own_copy = self.on_disk.contains(&p)
-                    || fresh_start
-                    || self.planted.has(Bug::SeedFromEmptySource);
                 if in_sync
-                    && own_copy
+                    && self
+                        .replicas
+                        .get(&p)
+                        .is_some_and(|h| h.data != Data::Complete)
+                    && (self.on_disk.contains(&p)
+                        || c.replicas.iter().filter(|r| r.in_sync).count() == 1
+                        || self.planted.has(Bug::SeedFromEmptySource))
                     && let Some(h) = self.replicas.get_mut(&p)
-                    && h.data != Data::Complete
                 {
                     if let Data::Fetching { timer: Some(t), .. } = h.data {
                         cx.cancel_timer(t);
@@ -856,11 +974,12 @@ impl DataNode {
             }
         }
         let in_sync = listed == Some(true);
+        let damaged = self.repl.as_ref().is_some_and(|r| r.damaged(p));
         let whole = self
             .replicas
             .get(&p)
             .is_some_and(|h| h.data == Data::Complete)
-            && self.repl.as_ref().is_none_or(|r| !r.damaged(p));
+            && !damaged;
         if in_sync && whole {
             // Every write acknowledged in this epoch needs this copy's ack.
             changed |= self.raise_synced(p, epoch);
@@ -873,9 +992,9 @@ impl DataNode {
             ReplicaState::Backup
         };
         let stored = self.on_disk.contains(&p);
-        let view = view_of(&self.map, &self.me, p);
+        let synced = self.synced.get(&p).copied();
         if let Some(h) = self.replicas.get_mut(&p) {
-            h.view = view;
+            h.view = (epoch, listed_in_sync);
             let complete = h.data == Data::Complete || stored;
             if h.traced != Some((state, epoch, complete)) {
                 h.traced = Some((state, epoch, complete));
@@ -887,6 +1006,14 @@ impl DataNode {
                     source: None,
                 });
             }
+            h.settled = map.partitions.seen(p as usize).map(|config| Settled {
+                config,
+                complete: h.data == Data::Complete,
+                traced: h.traced,
+                stored,
+                synced,
+                damaged,
+            });
         }
         changed
     }
