@@ -371,3 +371,100 @@ fn a_write_lost_with_its_only_copy_counts_though_a_later_write_hides_it() {
         "[expect] lost_acked_writes = 0 does not hold"
     );
 }
+
+/// A copy is whole only once its primary's install arrived, not when the
+/// last chunk of a bulk transfer did. n1, the only holder of its
+/// partitions (replication factor 1), is cut off from every manager from
+/// 4 s to 12 s while n3 joins at 4.5 s: the moves to n3 are committed,
+/// n3 fetches every chunk from n1 (their link works), but n1 never
+/// applies the maps that add n3, so it never installs anything there.
+/// n3's copies hold no cells: they must not be traced (nor reported to
+/// the managers) complete — a re-seed would then start the partition
+/// again from an empty copy and call it the data (manager-replacement-
+/// node-crashes seed 36: n4 promoted primary of an empty p11 at epoch 4).
+/// Once the cut heals, n1 learns the moves, installs, and they finish.
+#[test]
+fn a_transfer_without_the_primarys_install_is_not_a_whole_copy() {
+    let s = common::scenario(
+        r#"
+name = "transfer-without-install"
+seed = 1
+duration = "25s"
+[cluster]
+managers = 3
+nodes = 2
+clients = 1
+zones = ["a", "b", "c"]
+[grid]
+width = 32
+height = 32
+tile = [8, 8]
+replication_factor = 1
+[network]
+latency = ["1ms", "5ms"]
+[workload]
+rate = 50
+read_ratio = 0.3
+start = "1s"
+stop = "23s"
+[[events]]
+at = "4s"
+until = "12s"
+one_way = { from = "m1", to = "n1" }
+[[events]]
+at = "4s"
+until = "12s"
+one_way = { from = "m2", to = "n1" }
+[[events]]
+at = "4s"
+until = "12s"
+one_way = { from = "m3", to = "n1" }
+[[events]]
+at = "4500ms"
+join = "n3"
+[expect]
+safety = true
+converged_by = "24s"
+lost_acked_writes = 0
+"#,
+    );
+    let (report, trace) = common::run_trace(&s, None);
+    assert!(report.passed, "{:?}", report.expectations);
+    let cut = SimTime(4_000_000);
+    // When n1 applied a map again after the cut began: only from then on
+    // can it know of n3's copies, and install them.
+    let mut n1_learns: Option<SimTime> = None;
+    let mut early = Vec::new();
+    let mut after = 0;
+    for r in &trace.events {
+        match &r.body {
+            Body::App(StackEvent::Map { .. })
+                if name_of(&trace, r.p) == "n1" && r.t > cut && n1_learns.is_none() =>
+            {
+                n1_learns = Some(r.t);
+            }
+            Body::App(StackEvent::Replica {
+                partition,
+                complete: true,
+                source: Some(from),
+                ..
+            }) if name_of(&trace, r.p) == "n3" && from == "n1" => match n1_learns {
+                None => early.push((*partition, r.t)),
+                Some(_) => after += 1,
+            },
+            _ => {}
+        }
+    }
+    assert!(
+        n1_learns.is_some_and(|t| t >= SimTime(12_000_000)),
+        "n1 was cut off from the managers until 12 s: {n1_learns:?}"
+    );
+    assert!(
+        early.is_empty(),
+        "n3 called copies complete from chunks alone, before n1 could install them: {early:?}"
+    );
+    assert!(
+        after > 0,
+        "the moves from n1 to n3 finished once the cut healed"
+    );
+}

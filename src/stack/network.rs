@@ -560,9 +560,18 @@ impl Limits {
 pub struct NetworkManager<B> {
     me: Rc<str>,
     sealer: Sealer,
-    /// Managers a node sends to (empty on a manager).
+    /// Every process that may be a manager, now or later (empty on a
+    /// manager): whose answers count as a manager's.
     managers: Vec<ProcessId>,
-    /// Index into `managers` of the one believed to lead.
+    /// The managers a node knows of and sends to: the addresses it was
+    /// given, and those it learned since (an authenticated message from
+    /// one, or a redirect naming one). A manager added later is addressed
+    /// only once it has made itself known: rotating through configured
+    /// managers that do not run yet is waiting for nobody.
+    known: Vec<ProcessId>,
+    /// A manager was learned since [`take_learned`](Self::take_learned).
+    learned: bool,
+    /// Index into `known` of the one believed to lead.
     target: usize,
     misses: u32,
     /// When each manager last answered a request for real (not with a
@@ -600,6 +609,8 @@ impl<B: Payload> NetworkManager<B> {
             me: Rc::from(me),
             sealer: Sealer::new(key),
             managers: Vec::new(),
+            known: Vec::new(),
+            learned: false,
             target: 0,
             misses: 0,
             answered: BTreeMap::new(),
@@ -613,10 +624,52 @@ impl<B: Payload> NetworkManager<B> {
         }
     }
 
-    /// Requests to the leader go to these managers (a data node's view).
+    /// Requests to the leader go to these managers (a data node's view),
+    /// all known until [`know_only`](Self::know_only) narrows them.
     pub fn with_managers(mut self, managers: Vec<ProcessId>) -> Self {
+        self.known = managers.clone();
         self.managers = managers;
         self
+    }
+
+    /// Knows (and addresses) only the managers `given` keeps, of those
+    /// [`with_managers`](Self::with_managers) named: the addresses a node
+    /// was configured with. The others are learned when they make
+    /// themselves known. Keeps them all if `given` keeps none.
+    pub fn know_only(&mut self, given: impl Fn(ProcessId) -> bool) {
+        let known: Vec<ProcessId> = self
+            .managers
+            .iter()
+            .copied()
+            .filter(|m| given(*m))
+            .collect();
+        if !known.is_empty() {
+            self.known = known;
+        }
+        self.target = 0;
+        self.misses = 0;
+        self.learned = false;
+    }
+
+    /// Learns of manager `p` (one of those `with_managers` named): it is
+    /// addressed from now on. True if it was not known.
+    pub fn learn_manager(&mut self, p: ProcessId) -> bool {
+        if !self.managers.contains(&p) || self.known.contains(&p) {
+            return false;
+        }
+        self.known.push(p);
+        self.learned = true;
+        true
+    }
+
+    /// The managers known, in the order they are tried.
+    pub fn known_managers(&self) -> &[ProcessId] {
+        &self.known
+    }
+
+    /// True if a manager was learned since the last call.
+    pub fn take_learned(&mut self) -> bool {
+        std::mem::take(&mut self.learned)
     }
 
     /// Only envelopes from these processes are accepted.
@@ -640,8 +693,8 @@ impl<B: Payload> NetworkManager<B> {
 
     /// The manager a data node believes leads.
     pub fn leader_guess(&self) -> Option<ProcessId> {
-        self.managers
-            .get(self.target % self.managers.len().max(1))
+        self.known
+            .get(self.target % self.known.len().max(1))
             .copied()
     }
 
@@ -656,12 +709,16 @@ impl<B: Payload> NetworkManager<B> {
     }
 
     fn rotate(&mut self) {
-        self.target = (self.target + 1) % self.managers.len().max(1);
+        self.target = (self.target + 1) % self.known.len().max(1);
         self.misses = 0;
     }
 
     fn aim_at(&mut self, leader: Option<ProcessId>) {
-        match leader.and_then(|l| self.managers.iter().position(|m| *m == l)) {
+        if let Some(l) = leader {
+            // A redirect names the leader: an address learned.
+            self.learn_manager(l);
+        }
+        match leader.and_then(|l| self.known.iter().position(|m| *m == l)) {
             Some(i) => {
                 self.target = i;
                 self.misses = 0;
@@ -860,6 +917,8 @@ impl<B: Payload> NetworkManager<B> {
                 return None;
             }
         }
+        // An authenticated manager that speaks is one that exists.
+        self.learn_manager(from);
         if let Some(req) = env.reply_to {
             let redirect = env.body.redirect().is_some();
             if !redirect && self.managers.contains(&from) {
@@ -877,7 +936,7 @@ impl<B: Payload> NetworkManager<B> {
                     return None;
                 }
                 // Whoever answers for real is the leader.
-                if let Some(i) = self.managers.iter().position(|m| *m == from) {
+                if let Some(i) = self.known.iter().position(|m| *m == from) {
                     self.target = i;
                 }
                 self.misses = 0;
@@ -958,6 +1017,12 @@ mod tests {
     #[derive(Clone, Debug, Serialize, PartialEq)]
     struct Hello {
         n: u32,
+    }
+
+    impl Payload for Hello {
+        fn name(&self) -> &'static str {
+            "Hello"
+        }
     }
 
     #[test]
@@ -1064,5 +1129,39 @@ mod tests {
         assert!((100_000..=150_000).contains(&w1), "{w1}");
         assert!((400_000..=600_000).contains(&w3), "{w3}");
         assert!((1_000_000..=1_500_000).contains(&w9), "{w9}");
+    }
+
+    /// A node addresses only the managers it was given (a manager added
+    /// later does not run yet) and, once one makes itself known, that one
+    /// too. Rotating through configured managers that did not exist kept
+    /// data nodes unregistered for seconds (manager-replacement-node-crashes
+    /// seed 36: a partition placed on the one node that had registered).
+    #[test]
+    fn a_node_rotates_through_the_managers_it_knows_only() {
+        let all = vec![ProcessId(0), ProcessId(1), ProcessId(2), ProcessId(12)];
+        let mut net: NetworkManager<Hello> = NetworkManager::new(
+            "n1",
+            b"k",
+            Limits::for_heartbeat(SimDuration::from_millis(100)),
+        )
+        .with_managers(all);
+        net.know_only(|m| m < ProcessId(3));
+        let mut seen = Vec::new();
+        for _ in 0..6 {
+            seen.push(net.leader_guess());
+            net.rotate();
+        }
+        assert!(!seen.contains(&Some(ProcessId(12))), "{seen:?}");
+        assert_eq!(
+            net.known_managers(),
+            &[ProcessId(0), ProcessId(1), ProcessId(2)]
+        );
+        // A redirect naming the added manager teaches it.
+        net.aim_at(Some(ProcessId(12)));
+        assert_eq!(net.leader_guess(), Some(ProcessId(12)));
+        assert!(net.take_learned());
+        assert!(!net.take_learned());
+        // A process that is no manager is never learned as one.
+        assert!(!net.learn_manager(ProcessId(5)));
     }
 }

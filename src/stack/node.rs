@@ -53,6 +53,8 @@ use super::replication::{DataTimer, ReplicationManager};
 /// Disk key of the partitions this node holds in full, each with its
 /// synced epoch (JSON list of `[partition, epoch or null]`).
 pub const REPLICAS_KEY: &str = "node/replicas";
+/// Disk key of the manager addresses this node knows (JSON list of names).
+pub const MANAGERS_KEY: &str = "node/managers";
 /// Bytes of data per grid cell (the size a partition's state transfer moves).
 pub const BYTES_PER_CELL: u64 = 4096;
 /// Bytes per state-transfer chunk.
@@ -380,6 +382,23 @@ impl DataNode {
         use crate::sim::rng::RngExt;
         self.boot = cx.rng().random::<u32>() | 1;
         self.net.set_incarnation(self.boot);
+        // The manager addresses this node was given: those of the cluster
+        // the day it was set up (listed before it, like `founding_nodes`
+        // for a client), and those it learned in an earlier life and kept
+        // on its disk. A manager added later is learned when it speaks or
+        // a redirect names it, never addressed before it exists.
+        let me = cx.me();
+        self.net.know_only(|m| m < me);
+        if let Ok(Some(bytes)) = cx.disk().get(MANAGERS_KEY)
+            && let Ok(names) = serde_json::from_slice::<Vec<String>>(bytes)
+        {
+            for n in names {
+                if let Some(m) = cx.lookup(&n) {
+                    self.net.learn_manager(m);
+                }
+            }
+            let _ = self.net.take_learned();
+        }
         cx.trace(StackEvent::Credentials {
             key_id: self.key_id.clone(),
         });
@@ -450,6 +469,21 @@ impl DataNode {
         req: u64,
         body: Control,
     ) {
+        if self.net.take_learned() {
+            // A manager learned (added since this node was set up): kept,
+            // so that a restart still finds the group when every manager
+            // it was given has been replaced.
+            let names: Vec<String> = self
+                .net
+                .known_managers()
+                .iter()
+                .map(|m| cx.name(*m).to_string())
+                .collect();
+            let bytes = serde_json::to_vec(&names).expect("a list of names serializes");
+            let disk = cx.disk();
+            disk.put(MANAGERS_KEY, bytes);
+            disk.fsync();
+        }
         match body {
             Control::Registered { .. } if Some(req) == self.register_req => {
                 self.register_req = None;
@@ -1268,6 +1302,14 @@ impl DataNode {
         cx: &mut Cx<'_, P>,
         p: u32,
     ) {
+        // With a data plane the cells come with the primary's install, not
+        // with the chunks: a copy whose every chunk arrived but that took
+        // no install holds nothing, and must not be called complete (then
+        // `stored`, a candidate to re-seed the partition from) — unless it
+        // is the tail of a copy this node's own disk kept.
+        let holds = self.on_disk.contains(&p)
+            || self.repl.as_ref().is_none_or(|r| r.holds(p))
+            || self.planted.has(Bug::SeedFromEmptySource);
         let Some(h) = self.replicas.get_mut(&p) else {
             return;
         };
@@ -1283,6 +1325,13 @@ impl DataNode {
             return;
         };
         *timer = None;
+        if *applying && *next + 1 >= *chunks && !holds {
+            // The last chunk is written; the install is still to come
+            // (the primary may not have applied this epoch yet, or be
+            // gone): look again later, the chunks stay written.
+            *timer = Some(cx.set_timer(FETCH_TIMEOUT, Timer::CatchUp(p)));
+            return;
+        }
         if *applying {
             *next += 1;
             *tries = 0;

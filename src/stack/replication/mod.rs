@@ -170,6 +170,18 @@ impl ReplicationManager {
             .is_some_and(|r| !r.damaged && r.caught_up == Some(epoch) && r.synced == Some(epoch))
     }
 
+    /// True when the replica of `p` holds the partition's data: it took an
+    /// install from a primary, or leads the partition (its store is the
+    /// partition) — not a store created empty for a copy that waits for
+    /// its first install, and not a damaged one. A bulk transfer of the
+    /// partition's bytes alone does not make a copy whole: the cells come
+    /// with the install.
+    pub fn holds(&self, p: u32) -> bool {
+        self.parts
+            .get(&p)
+            .is_some_and(|r| !r.damaged && r.synced.is_some())
+    }
+
     /// The epochs in which a replica here became one that every
     /// acknowledgement needs, since the last call (see `newly_synced`).
     pub fn take_synced(&mut self) -> Vec<(u32, u64)> {
