@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::{Checker, EndOfRun};
 use crate::sim::{Event, EventKind, ProcessId, SimDuration, SimTime, Violation};
-use crate::stack::events::{OpF, OpType, StackEvent};
+use crate::stack::events::{OpF, OpType, ReplicaState, StackEvent};
 
 /// The data checkers.
 pub fn data_checkers() -> Vec<Box<dyn Checker>> {
@@ -71,6 +71,27 @@ struct Acked {
     epoch: u64,
     t: SimTime,
     copies: Vec<String>,
+    /// Where the write stands in `facts`: the facts from here on happened
+    /// after it was acknowledged.
+    after: usize,
+}
+
+/// What a node itself said about its copy, or a disk it lost, in the order
+/// it happened: how a write's copies change after its acknowledgement.
+#[derive(Clone, Debug)]
+enum Fact {
+    /// The kernel wiped this node's disk.
+    DiskLoss(String),
+    /// The node declared itself caught up on `partition` in `epoch`
+    /// holding its log to `index` (its own `caught_up` event).
+    CaughtUp {
+        partition: u32,
+        node: String,
+        epoch: u64,
+        index: u64,
+    },
+    /// The node dropped its copy of `partition` (its own `replica removed`).
+    Removed { partition: u32, node: String },
 }
 
 /// An acknowledged write at a log position: (epoch, cell, value).
@@ -93,9 +114,14 @@ struct Held {
 /// the write's epoch or a later one (a node cut off before it heard the
 /// epoch, e.g. removed while isolated, still believes an older map: its
 /// claim says nothing of the epoch's writes) — unless every copy that
-/// held it when it was acknowledged later lost its disk, in which case it
-/// is counted in `lost_acked_writes` (and its partition, if nobody holds
-/// it, in `unavailable_partitions`). Where no node holds the partition in
+/// held it later lost its disk, in which case it is counted in
+/// `lost_acked_writes` (and its partition, if nobody holds it, in
+/// `unavailable_partitions`). The copies that held it are those that
+/// persisted it when it was acknowledged, joined by every node that
+/// declared itself caught up past it since; a copy whose node dropped it
+/// (a finished move) stops holding it only while as many other copies as
+/// the replication factor hold it (handed over, not abandoned). The write
+/// is lost when its last holder loses its disk. Where no node holds the partition in
 /// sync at the end, the write must be on some node's reported copy; if a
 /// copy that held it did not report (its node was down at the end), the
 /// write is counted as not judged (`durability_unjudged_writes`), never
@@ -106,7 +132,8 @@ struct Held {
 #[derive(Default)]
 pub struct Durability {
     acked: Vec<Acked>,
-    disk_losses: BTreeMap<String, Vec<SimTime>>,
+    /// Disk losses and the nodes' own claims about their copies, in order.
+    facts: Vec<(SimTime, Fact)>,
     holding: BTreeMap<u32, BTreeMap<String, Held>>,
     /// Per partition and node, the newest epoch the node observed.
     observed: BTreeMap<(u32, String), u64>,
@@ -122,6 +149,8 @@ pub struct Durability {
     top: BTreeMap<(u32, u64), (u64, u64, u64)>,
     /// Catch-up declarations judged short (reported up to a bound).
     short: u64,
+    /// Replicas per partition, from the managers' `placement_config`.
+    replication_factor: u32,
 }
 
 impl Durability {
@@ -170,13 +199,48 @@ impl Durability {
             .collect()
     }
 
+    /// Whether every copy that held `w` lost its disk: follows its holders
+    /// from its acknowledgement on (the copies that persisted it, and every
+    /// node declaring itself caught up past it since) until the last of
+    /// them loses its disk. A node that drops its copy leaves the holders
+    /// only while as many others as the replication factor still hold the
+    /// write: a copy handed over by a finished move, not one abandoned (a
+    /// move finished before its catch-up leaves the write on fewer copies,
+    /// and the copy dropped stays a holder, so the loss of the others does
+    /// not excuse it). A disk lost in the same instant as the
+    /// acknowledgement counts.
     fn lost_everywhere(&self, w: &Acked) -> bool {
-        !w.copies.is_empty()
-            && w.copies.iter().all(|c| {
-                self.disk_losses
-                    .get(c)
-                    .is_some_and(|ts| ts.iter().any(|t| *t >= w.t))
-            })
+        let mut holders: BTreeSet<&str> = w.copies.iter().map(String::as_str).collect();
+        if holders.is_empty() {
+            return false;
+        }
+        let enough = (self.replication_factor as usize).max(1);
+        let from = self.facts[..w.after].partition_point(|(t, _)| *t < w.t);
+        for (_, fact) in &self.facts[from..] {
+            match fact {
+                Fact::DiskLoss(node) => {
+                    if holders.remove(node.as_str()) && holders.is_empty() {
+                        return true;
+                    }
+                }
+                Fact::CaughtUp {
+                    partition,
+                    node,
+                    epoch,
+                    index,
+                } if *partition == w.partition && *epoch >= w.epoch && *index >= w.index => {
+                    holders.insert(node.as_str());
+                }
+                Fact::Removed { partition, node } if *partition == w.partition => {
+                    let others = holders.iter().filter(|n| **n != node.as_str()).count();
+                    if others >= enough {
+                        holders.remove(node.as_str());
+                    }
+                }
+                _ => {}
+            }
+        }
+        false
     }
 }
 
@@ -187,11 +251,12 @@ impl Checker for Durability {
 
     fn on_event(&mut self, ev: &Event<'_, StackEvent>, names: &[String], out: &mut Vec<Violation>) {
         match ev.kind {
+            EventKind::App(StackEvent::PlacementConfig {
+                replication_factor, ..
+            }) => self.replication_factor = *replication_factor,
             EventKind::DiskLoss => self
-                .disk_losses
-                .entry(ev.p.name_in(names).to_string())
-                .or_default()
-                .push(ev.t),
+                .facts
+                .push((ev.t, Fact::DiskLoss(ev.p.name_in(names).to_string()))),
             EventKind::App(StackEvent::Served {
                 partition,
                 epoch,
@@ -213,17 +278,41 @@ impl Checker for Durability {
                     epoch: *epoch,
                     t: ev.t,
                     copies: copies.clone(),
+                    after: self.facts.len(),
                 });
             }
             EventKind::App(StackEvent::Replica {
-                partition, epoch, ..
-            }) => self.observe(*partition, ev.p.name_in(names), *epoch),
+                partition,
+                epoch,
+                state,
+                ..
+            }) => {
+                self.observe(*partition, ev.p.name_in(names), *epoch);
+                if *state == ReplicaState::Removed {
+                    self.facts.push((
+                        ev.t,
+                        Fact::Removed {
+                            partition: *partition,
+                            node: ev.p.name_in(names).to_string(),
+                        },
+                    ));
+                }
+            }
             EventKind::App(StackEvent::CaughtUp {
                 partition,
                 epoch,
                 index,
             }) => {
                 self.observe(*partition, ev.p.name_in(names), *epoch);
+                self.facts.push((
+                    ev.t,
+                    Fact::CaughtUp {
+                        partition: *partition,
+                        node: ev.p.name_in(names).to_string(),
+                        epoch: *epoch,
+                        index: *index,
+                    },
+                ));
                 // A replica declared caught up is counted in sync from now
                 // on: it must hold every write acknowledged in the epoch
                 // (the later ones need its ack anyway).
@@ -570,7 +659,6 @@ impl Checker for Available {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::stack::events::ReplicaState;
 
     /// Feeds `evs` (process index, event) to a fresh `durability` and
     /// judges the end of the run.
@@ -582,7 +670,7 @@ mod tests {
     /// As [`judge`]; `None` is a disk loss of that process. Also returns
     /// the count of lost acknowledged writes.
     fn judge_with(evs: &[(u32, Option<&StackEvent>)]) -> (Vec<Violation>, u64) {
-        let names: Vec<String> = ["n1", "n2"].iter().map(|s| s.to_string()).collect();
+        let names: Vec<String> = ["n1", "n2", "n3"].iter().map(|s| s.to_string()).collect();
         let mut d = Durability::default();
         let mut out = Vec::new();
         for (seq, (p, e)) in evs.iter().enumerate() {
@@ -722,5 +810,65 @@ mod tests {
         assert_eq!(v.len(), 1, "{v:?}");
         assert_eq!(v[0].check, "durability");
         assert!(v[0].detail.contains("missing on n2"), "{}", v[0].detail);
+    }
+
+    /// Replication factor two: c5=77 is acknowledged on n1 and n2; a move
+    /// hands n2's copy over to n3 (n3 declares itself caught up past it,
+    /// or, if `handed_over` is false, never does: a move finished before
+    /// its catch-up) and n2 drops its copy.
+    /// Then n1 and n3 lose their disks, and the partition starts again in
+    /// epoch 4 with another write at index 1.
+    fn moved_then_lost(handed_over: bool) -> (Vec<Violation>, u64) {
+        let r1 = replica(ReplicaState::Primary, 1);
+        let first = write(1, 5, 77, 1, &["n1", "n2"]);
+        let caught_up = StackEvent::CaughtUp {
+            partition: 0,
+            epoch: 2,
+            index: 1,
+        };
+        let removed = StackEvent::Replica {
+            partition: 0,
+            state: ReplicaState::Removed,
+            epoch: 2,
+            complete: false,
+            source: None,
+        };
+        let r4 = replica(ReplicaState::Primary, 4);
+        let other = write(4, 6, 88, 1, &["n1"]);
+        let end = holding(vec![[6, 88, 1]]);
+        let config = StackEvent::PlacementConfig {
+            policy: "rendezvous-bounded".into(),
+            replication_factor: 2,
+            max_imbalance: 0.25,
+            max_concurrent_moves: 4,
+            partitions: 1,
+            dead_after_us: 1_000_000,
+        };
+        let mut evs = vec![(0, Some(&config)), (0, Some(&r1)), (0, Some(&first))];
+        if handed_over {
+            evs.push((2, Some(&caught_up)));
+        }
+        evs.extend([
+            (1, Some(&removed)),
+            (0, None),
+            (2, None),
+            (0, Some(&r4)),
+            (0, Some(&other)),
+            (0, Some(&end)),
+        ]);
+        judge_with(&evs)
+    }
+
+    #[test]
+    fn a_write_lost_with_every_disk_it_was_handed_over_to_is_counted() {
+        // n2 handed its copy to n3 before dropping it: every copy that
+        // held the write lost its disk, so it is lost, not violated.
+        assert_eq!(moved_then_lost(true), (Vec::new(), 1));
+        // n2 dropped its copy leaving the write on n1 alone: abandoned, so
+        // its loss is no fault's doing.
+        let (v, lost) = moved_then_lost(false);
+        assert_eq!(lost, 0);
+        assert_eq!(v.len(), 1, "{v:?}");
+        assert!(v[0].detail.contains("c5=77"), "{}", v[0].detail);
     }
 }
