@@ -39,6 +39,10 @@ pub struct Linearizable {
 }
 
 impl Checker for Linearizable {
+    fn sees_traffic(&self) -> bool {
+        false
+    }
+
     fn name(&self) -> &'static str {
         "linearizable"
     }

@@ -46,6 +46,12 @@ pub trait Checker<E = StackEvent> {
     fn is_liveness(&self) -> bool {
         false
     }
+    /// False when the checker ignores every message event (`send`,
+    /// `deliver`, `drop`) and timer: the pipeline then does not show it
+    /// those, most of a run's events. True by default.
+    fn sees_traffic(&self) -> bool {
+        true
+    }
     /// One event; push a violation if the invariant broke here.
     fn on_event(&mut self, ev: &Event<'_, E>, names: &[String], out: &mut Vec<Violation>);
     /// The run ended; liveness checkers judge here.

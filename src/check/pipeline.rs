@@ -32,7 +32,14 @@ pub struct Summary {
 pub struct Pipeline<E = StackEvent> {
     checkers: Vec<Box<dyn Checker<E>>>,
     writer: Option<TraceWriter<Box<dyn Write>>>,
+    /// The counters but `events_by_kind`, which [`Pipeline::summary`]
+    /// fills from `kinds`.
     summary: Summary,
+    /// Events by kind, counted per kind name's static address.
+    kinds: KindCounts,
+    /// The checkers that see message events and timers
+    /// ([`Checker::sees_traffic`]), by index.
+    traffic: Vec<usize>,
     /// Faults begun and not yet ended, by fault id (for `healed_at`).
     open_faults: BTreeMap<u32, ()>,
     /// `[expect] voters`, for the end-of-run judgement.
@@ -47,10 +54,15 @@ impl<E: AppEvent> Pipeline<E> {
         checkers: Vec<Box<dyn Checker<E>>>,
         writer: Option<TraceWriter<Box<dyn Write>>>,
     ) -> Self {
+        let traffic = (0..checkers.len())
+            .filter(|&i| checkers[i].sees_traffic())
+            .collect();
         Pipeline {
             checkers,
+            traffic,
             writer,
             summary: Summary::default(),
+            kinds: KindCounts::default(),
             open_faults: BTreeMap::new(),
             expected_voters: None,
             deadlines: Deadlines::default(),
@@ -63,8 +75,10 @@ impl<E: AppEvent> Pipeline<E> {
     }
 
     /// Counters so far.
-    pub fn summary(&self) -> &Summary {
-        &self.summary
+    pub fn summary(&self) -> Summary {
+        let mut summary = self.summary.clone();
+        summary.events_by_kind = self.kinds.by_name();
+        summary
     }
 
     /// The checkers.
@@ -175,12 +189,9 @@ impl<E: AppEvent> Pipeline<E> {
     }
 
     /// Counts one event of kind `kind`.
+    #[inline]
     fn count(&mut self, kind: &'static str) {
-        if let Some(n) = self.summary.events_by_kind.get_mut(kind) {
-            *n += 1;
-        } else {
-            self.summary.events_by_kind.insert(kind.to_string(), 1);
-        }
+        self.kinds.count(kind);
     }
 
     /// Sees one event of the run's driver (a fault step, a note): counts
@@ -239,9 +250,20 @@ impl<E: AppEvent> Pipeline<E> {
             }
             _ => {}
         }
-        if !matches!(ev.kind, EventKind::Violation { .. }) {
-            for c in &mut self.checkers {
-                c.on_event(ev, names, out);
+        match ev.kind {
+            EventKind::Violation { .. } => {}
+            EventKind::Send { .. }
+            | EventKind::Deliver { .. }
+            | EventKind::Drop { .. }
+            | EventKind::Timer { .. } => {
+                for &i in &self.traffic {
+                    self.checkers[i].on_event(ev, names, out);
+                }
+            }
+            _ => {
+                for c in &mut self.checkers {
+                    c.on_event(ev, names, out);
+                }
             }
         }
         if let Some(w) = self.writer.as_mut() {
@@ -250,8 +272,104 @@ impl<E: AppEvent> Pipeline<E> {
     }
 }
 
+/// Slots of [`KindCounts`]' table (a power of two; kinds number a few dozen).
+const KIND_SLOTS: usize = 128;
+
+/// Event counts by kind name. Every kind is a `&'static str` (the kernel's
+/// kinds, [`AppEvent::kind`], [`StepEvent::kind`]), so a kind is told by
+/// its address and length in an open-addressed table: no string compared
+/// or map searched per event. The same name at two addresses takes two
+/// slots, summed by [`KindCounts::by_name`].
+struct KindCounts {
+    slots: Box<[(&'static str, u64); KIND_SLOTS]>,
+    used: usize,
+    /// Kinds beyond the table's load limit (never in practice), by name.
+    overflow: BTreeMap<&'static str, u64>,
+}
+
+impl Default for KindCounts {
+    fn default() -> Self {
+        KindCounts {
+            slots: Box::new([("", 0); KIND_SLOTS]),
+            used: 0,
+            overflow: BTreeMap::new(),
+        }
+    }
+}
+
+impl KindCounts {
+    #[inline]
+    fn count(&mut self, kind: &'static str) {
+        let addr = kind.as_ptr() as usize;
+        let mut i = (addr.wrapping_mul(0x9E37_79B9_7F4A_7C15_u64 as usize) >> 32) % KIND_SLOTS;
+        loop {
+            let (k, n) = &mut self.slots[i];
+            if *n == 0 {
+                if self.used >= KIND_SLOTS / 2 {
+                    *self.overflow.entry(kind).or_default() += 1;
+                    return;
+                }
+                *k = kind;
+                *n = 1;
+                self.used += 1;
+                return;
+            }
+            if k.as_ptr() as usize == addr && k.len() == kind.len() {
+                *n += 1;
+                return;
+            }
+            i = (i + 1) % KIND_SLOTS;
+        }
+    }
+
+    /// The counts by kind name.
+    fn by_name(&self) -> BTreeMap<String, u64> {
+        let mut out: BTreeMap<String, u64> = BTreeMap::new();
+        let counted = self
+            .slots
+            .iter()
+            .filter(|(_, n)| *n > 0)
+            .map(|&(k, n)| (k, n));
+        for (k, n) in counted.chain(self.overflow.iter().map(|(&k, &n)| (k, n))) {
+            *out.entry(k.to_string()).or_default() += n;
+        }
+        out
+    }
+}
+
 impl<E: AppEvent + 'static> Observer<E> for Pipeline<E> {
     fn on_event(&mut self, ev: &Event<'_, E>, names: &[String], out: &mut Vec<Violation>) {
         self.observe(ev, names, out);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinds_are_counted_by_name() {
+        let mut k = KindCounts::default();
+        // The same name at another address counts as the same kind.
+        let other: &'static str = Box::leak(String::from("send").into_boxed_str());
+        for kind in ["send", "deliver", "send", other, "timer"] {
+            k.count(kind);
+        }
+        let want: BTreeMap<String, u64> = [("deliver", 1), ("send", 3), ("timer", 1)]
+            .into_iter()
+            .map(|(k, n)| (k.to_string(), n))
+            .collect();
+        assert_eq!(k.by_name(), want);
+        // Far more kinds than slots: the rest are counted by name.
+        let mut k = KindCounts::default();
+        let many: Vec<&'static str> = (0..300)
+            .map(|i| &*Box::leak(format!("k{i}").into_boxed_str()))
+            .collect();
+        for kind in many.iter().chain(&many) {
+            k.count(kind);
+        }
+        let by = k.by_name();
+        assert_eq!(by.len(), 300);
+        assert!(by.values().all(|&n| n == 2));
     }
 }

@@ -87,6 +87,10 @@ impl ElectionSafety {
 }
 
 impl Checker for ElectionSafety {
+    fn sees_traffic(&self) -> bool {
+        false
+    }
+
     fn name(&self) -> &'static str {
         "election_safety"
     }
@@ -313,6 +317,10 @@ fn excerpt(s: &str) -> String {
 }
 
 impl Checker for LogMatching {
+    fn sees_traffic(&self) -> bool {
+        false
+    }
+
     fn name(&self) -> &'static str {
         "log_matching"
     }

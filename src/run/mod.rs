@@ -388,7 +388,7 @@ pub fn run(s: &Scenario, opts: RunOptions) -> Result<RunReport, RunError> {
     let Some(mut pipeline) = world.take_observer(pipeline) else {
         unreachable!("the pipeline was installed above and is taken once")
     };
-    let summary = pipeline.summary().clone();
+    let summary = pipeline.summary();
     let metrics = pipeline.metrics();
     let mut checks: Vec<CheckResult> = pipeline
         .checkers()

@@ -40,6 +40,116 @@ pub struct TraceWriter<W: Write> {
     hasher: Xxh3,
     written: u64,
     error: Option<io::Error>,
+    /// The common fields of the last line, kept to write the next one's.
+    common: Common,
+}
+
+/// Decimal digits of a `u64`, at most.
+const U64_DIGITS: usize = 20;
+
+/// The decimal text of the last time and sequence number written, and the
+/// quoted process names: consecutive lines mostly share their time, and
+/// their sequence numbers count up by one, so a line's common fields are
+/// copied (and a digit or two carried) rather than formatted again. The
+/// bytes are exactly [`push_common`]'s.
+#[derive(Default)]
+struct Common {
+    t: Option<u64>,
+    t_text: Vec<u8>,
+    seq: Option<u64>,
+    /// `seq` in decimal, right-aligned in `U64_DIGITS` bytes.
+    seq_digits: [u8; U64_DIGITS],
+    seq_from: usize,
+    /// Per process index: its name as a JSON string, or empty if not yet
+    /// made; `names_len` is the length of the name table they were made from.
+    quoted: Vec<Vec<u8>>,
+    names_len: usize,
+}
+
+impl Common {
+    /// Appends what [`push_common`] appends.
+    #[inline]
+    fn push(
+        &mut self,
+        out: &mut Vec<u8>,
+        t: SimTime,
+        p: ProcessId,
+        seq: u64,
+        cause: Option<u64>,
+        names: &[String],
+    ) {
+        out.extend_from_slice(b"{\"t\":");
+        if self.t != Some(t.0) {
+            self.t = Some(t.0);
+            self.t_text.clear();
+            push_u64(&mut self.t_text, t.0);
+        }
+        out.extend_from_slice(&self.t_text);
+        out.extend_from_slice(b",\"p\":");
+        self.push_name(out, p, names);
+        out.extend_from_slice(b",\"seq\":");
+        self.set_seq(seq);
+        out.extend_from_slice(&self.seq_digits[self.seq_from..]);
+        if let Some(c) = cause {
+            out.extend_from_slice(b",\"cause\":");
+            push_u64(out, c);
+        }
+    }
+
+    #[inline]
+    fn push_name(&mut self, out: &mut Vec<u8>, p: ProcessId, names: &[String]) {
+        if names.len() != self.names_len {
+            // New processes (or another table): make the names again.
+            self.quoted.clear();
+            self.names_len = names.len();
+        }
+        let i = p.index();
+        if p == ProcessId::SIM || i >= names.len() {
+            push_str(out, p.name_in(names));
+            return;
+        }
+        if self.quoted.len() <= i {
+            self.quoted.resize_with(names.len(), Vec::new);
+        }
+        let q = &mut self.quoted[i];
+        if q.is_empty() {
+            push_str(q, &names[i]);
+        }
+        out.extend_from_slice(q);
+    }
+
+    /// Makes `seq_digits` hold `seq`: one more than the last is a carry
+    /// through the digits, anything else is formatted afresh.
+    #[inline]
+    fn set_seq(&mut self, seq: u64) {
+        if self
+            .seq
+            .is_some_and(|last| last.checked_add(1) == Some(seq))
+        {
+            let mut i = U64_DIGITS;
+            loop {
+                i -= 1;
+                if self.seq_digits[i] == b'9' {
+                    self.seq_digits[i] = b'0';
+                } else {
+                    if i < self.seq_from {
+                        self.seq_digits[i] = b'1';
+                        self.seq_from = i;
+                    } else {
+                        self.seq_digits[i] += 1;
+                    }
+                    break;
+                }
+            }
+        } else {
+            let mut b = itoa::Buffer::new();
+            let text = b.format(seq).as_bytes();
+            self.seq_from = U64_DIGITS - text.len();
+            self.seq_digits[..self.seq_from].fill(b'0');
+            self.seq_digits[self.seq_from..].copy_from_slice(text);
+        }
+        self.seq = Some(seq);
+    }
 }
 
 impl<W: Write> TraceWriter<W> {
@@ -54,6 +164,7 @@ impl<W: Write> TraceWriter<W> {
             hasher: Xxh3::new(),
             written: 0,
             error: None,
+            common: Common::default(),
         })
     }
 
@@ -85,13 +196,23 @@ impl<W: Write> TraceWriter<W> {
         if self.level == TraceLevel::Control && ev.kind.is_bulk() {
             return;
         }
-        format_event(&mut self.block, ev, names);
+        self.common
+            .push(&mut self.block, ev.t, ev.p, ev.seq, ev.cause, names);
+        format_event_body(&mut self.block, ev, names);
         self.wrote_line();
     }
 
     /// Formats and writes one event of the run's driver (every level keeps it).
     pub fn write_step(&mut self, stamp: &Stamp, ev: &StepEvent<'_>, names: &[String]) {
-        format_step(&mut self.block, stamp, ev, names);
+        self.common.push(
+            &mut self.block,
+            stamp.t,
+            stamp.p,
+            stamp.seq,
+            stamp.cause,
+            names,
+        );
+        splice_object(&mut self.block, ev);
         self.wrote_line();
     }
 
@@ -176,8 +297,14 @@ pub fn format_step(out: &mut Vec<u8>, stamp: &Stamp, ev: &StepEvent<'_>, names: 
 
 /// Appends one event line (with its newline) to `out`.
 pub fn format_event<E: AppEvent>(out: &mut Vec<u8>, ev: &Event<'_, E>, names: &[String]) {
-    let name = |p: ProcessId| p.name_in(names);
     push_common(out, ev.t, ev.p, ev.seq, ev.cause, names);
+    format_event_body(out, ev, names);
+}
+
+/// Appends what follows the common fields of an event's line.
+#[inline]
+fn format_event_body<E: AppEvent>(out: &mut Vec<u8>, ev: &Event<'_, E>, names: &[String]) {
+    let name = |p: ProcessId| p.name_in(names);
     match &ev.kind {
         EventKind::App(app) => {
             splice_object(out, *app);
@@ -346,6 +473,41 @@ mod tests {
         );
         let v: serde_json::Value = serde_json::from_str(&line).unwrap();
         assert_eq!(v["term"], 3);
+    }
+
+    #[test]
+    fn kept_common_fields_are_formatted_ones() {
+        let names: Vec<String> = vec!["m1".into(), "a\"b".into(), "n3".into()];
+        let mut common = Common::default();
+        let mut seqs: Vec<u64> = (0..2_100).collect();
+        seqs.extend([
+            9,
+            99,
+            999,
+            1_000,
+            5,
+            10_000_000 - 1,
+            10_000_000,
+            u64::MAX - 1,
+        ]);
+        seqs.push(u64::MAX);
+        seqs.extend([0, 1]);
+        for (i, &seq) in seqs.iter().enumerate() {
+            let t = SimTime(i as u64 / 3 * 1_000);
+            let p = match i % 4 {
+                3 => ProcessId::SIM,
+                k => ProcessId(k as u32),
+            };
+            let cause = (i % 2 == 0).then_some(seq / 2);
+            let (mut kept, mut fresh) = (Vec::new(), Vec::new());
+            let short = &names[..if i > 1_000 { 3 } else { 2 }];
+            common.push(&mut kept, t, p, seq, cause, short);
+            push_common(&mut fresh, t, p, seq, cause, short);
+            assert_eq!(
+                String::from_utf8(kept).unwrap(),
+                String::from_utf8(fresh).unwrap()
+            );
+        }
     }
 
     #[test]

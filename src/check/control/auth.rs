@@ -16,6 +16,10 @@ pub struct Auth {
 }
 
 impl Checker for Auth {
+    fn sees_traffic(&self) -> bool {
+        false
+    }
+
     fn name(&self) -> &'static str {
         "auth"
     }

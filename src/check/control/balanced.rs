@@ -45,6 +45,10 @@ pub struct Balanced {
 }
 
 impl Checker for Balanced {
+    fn sees_traffic(&self) -> bool {
+        false
+    }
+
     fn name(&self) -> &'static str {
         "balanced"
     }

@@ -222,9 +222,12 @@ impl Converged {
         match ev.kind {
             EventKind::Send {
                 msg: "Heartbeat", ..
-            } => {
-                self.last_beat.insert(who.to_string(), ev.t);
-            }
+            } => match self.last_beat.get_mut(who) {
+                Some(t) => *t = ev.t,
+                None => {
+                    self.last_beat.insert(who.to_string(), ev.t);
+                }
+            },
             EventKind::Crash { .. } => {
                 let (remaining, counted) = (self.remaining(), self.up_zone(who));
                 self.down.insert(who.to_string());

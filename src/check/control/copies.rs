@@ -57,6 +57,22 @@ impl Copies {
         })
     }
 
+    /// True when some node holds a complete copy of `p` (crashed ones
+    /// included): [`Copies::holders`] is not empty.
+    pub(super) fn has_holder(&self, p: u32) -> bool {
+        self.held
+            .get(&p)
+            .is_some_and(|m| m.values().any(|c| c.whole))
+    }
+
+    /// True when `node` holds a complete copy of `p` by its own word.
+    fn holds(&self, p: u32, node: &str) -> bool {
+        self.held
+            .get(&p)
+            .and_then(|m| m.get(node))
+            .is_some_and(|c| c.whole)
+    }
+
     /// True when `node` says it holds `p` in full, in sync, at `epoch`.
     pub(super) fn serves(&self, p: u32, node: &str, epoch: u64) -> bool {
         self.held
@@ -182,7 +198,7 @@ impl Copies {
             .lineage
             .keys()
             .copied()
-            .filter(|p| self.holders(*p).is_empty())
+            .filter(|p| !self.has_holder(*p))
             .collect();
         for p in emptied {
             self.lineage.remove(&p);
@@ -199,20 +215,14 @@ impl Copies {
         complete: bool,
         source: Option<&str>,
     ) -> Option<(u32, String)> {
-        let before = self
-            .held
-            .get(&p)
-            .and_then(|m| m.get(node))
-            .is_some_and(|c| c.whole);
+        let before = self.holds(p, node);
         let mut violation = None;
         if complete && !before {
-            let holders: Vec<String> = self.holders(p).into_iter().map(String::from).collect();
             let lineage = self.lineage.get(&p);
-            let sourced = source.is_some_and(|s| {
-                holders.iter().any(|h| h == s) || lineage.is_some_and(|l| l.contains(s))
-            });
+            let sourced =
+                source.is_some_and(|s| self.holds(p, s) || lineage.is_some_and(|l| l.contains(s)));
             let genesis = self.genesis.get_mut(&p).is_some_and(|g| g.remove(node));
-            if !sourced && !genesis && !holders.is_empty() {
+            if !sourced && !genesis && self.has_holder(p) {
                 violation = Some((
                     p,
                     format!(
@@ -221,7 +231,7 @@ impl Copies {
                             Some(s) => format!("copied from {s}, which held none"),
                             None => "without any transfer".to_string(),
                         },
-                        holders.join(",")
+                        self.holders(p).join(",")
                     ),
                 ));
             }
@@ -235,24 +245,27 @@ impl Copies {
         } else {
             // Not calling a copy complete is not dropping it: only a
             // removal (or a disk loss, or damage) ends a whole copy.
-            copies.insert(
-                node.to_string(),
-                NodeCopy {
-                    state,
-                    epoch,
-                    complete,
-                    whole: complete || before,
-                },
-            );
+            let copy = NodeCopy {
+                state,
+                epoch,
+                complete,
+                whole: complete || before,
+            };
+            match copies.get_mut(node) {
+                Some(c) => *c = copy,
+                None => {
+                    copies.insert(node.to_string(), copy);
+                }
+            }
         }
         if complete {
-            self.lineage.entry(p).or_default().insert(node.to_string());
+            let l = self.lineage.entry(p).or_default();
+            if !l.contains(node) {
+                l.insert(node.to_string());
+            }
         }
-        if before
-            && state == ReplicaState::Removed
-            && violation.is_none()
-            && self.holders(p).is_empty()
-        {
+        let none_left = !self.has_holder(p);
+        if before && state == ReplicaState::Removed && violation.is_none() && none_left {
             violation = Some((
                 p,
                 format!(
@@ -260,7 +273,7 @@ impl Copies {
                 ),
             ));
         }
-        if self.holders(p).is_empty() {
+        if none_left {
             self.lineage.remove(&p);
         }
         violation

@@ -15,6 +15,10 @@ pub struct MapMonotonic {
 }
 
 impl Checker for MapMonotonic {
+    fn sees_traffic(&self) -> bool {
+        false
+    }
+
     fn name(&self) -> &'static str {
         "map_monotonic"
     }

@@ -63,6 +63,10 @@ impl Placement {
 }
 
 impl Checker for Placement {
+    fn sees_traffic(&self) -> bool {
+        false
+    }
+
     fn name(&self) -> &'static str {
         "placement"
     }
