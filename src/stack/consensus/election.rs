@@ -229,6 +229,7 @@ impl<S: StateMachine> ConsensusManager<S> {
         // this term does (Raft §5.4.2), so a leader commits one at once.
         self.term_start = self.append_as_leader(cx, Entry::Noop);
         self.stop_role_timers(cx);
+        self.skipped_round = false;
         self.heartbeat_timer =
             Some(cx.set_timer(self.config.heartbeat, RaftTimer::Heartbeat.into()));
         self.quorum_timer = Some(cx.set_timer(

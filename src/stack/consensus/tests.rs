@@ -984,6 +984,34 @@ impl Chaos {
     }
 }
 
+/// The fault point `raft/skip-heartbeat-round` skips one round, never two
+/// in a row: even when it fires at every chance, followers hear the leader
+/// every second heartbeat, within the minimum election timeout, and the
+/// first leader stays. (Rounds skipped back to back silenced the leader for
+/// an election timeout and deposed it, long after every fault had healed.)
+#[test]
+fn a_skipped_heartbeat_round_is_never_followed_by_another() {
+    let mut judged = 0;
+    for seed in 0..16 {
+        // Idle: no proposal sends an append between heartbeats.
+        let mut h = Harness::simple(3, seed, idle());
+        h.world.set_buggify(1.0);
+        h.run_ms(3_000);
+        let fired = h.world.probes().fired_counts();
+        if !fired.contains_key("raft/skip-heartbeat-round") {
+            continue; // the point is switched off in this run
+        }
+        judged += 1;
+        assert_eq!(
+            h.metrics()["leader_elections"],
+            serde_json::json!(1),
+            "seed {seed}: fault points fired {fired:?}"
+        );
+        no_violations(&mut h);
+    }
+    assert!(judged >= 4, "only {judged} runs switched the point on");
+}
+
 #[test]
 fn randomized_faults_break_no_invariant() {
     for seed in 0..8 {
