@@ -417,6 +417,329 @@ fn manager_cut_storm(rng: &mut ChaCha8Rng, s: &mut Scenario) {
     }
 }
 
+/// An event from millisecond times.
+fn event(at_ms: u64, until_ms: Option<u64>, action: Action) -> EventSpec {
+    EventSpec {
+        at: SimTime(at_ms * 1000),
+        until: until_ms.map(|u| SimTime(u * 1000)),
+        action,
+        line: 0,
+    }
+}
+
+/// `count` distinct initial data nodes, drawn.
+fn distinct_nodes(rng: &mut ChaCha8Rng, s: &Scenario, count: usize) -> Vec<String> {
+    let mut ids = s.cluster.node_ids();
+    let mut out = Vec::new();
+    while out.len() < count && !ids.is_empty() {
+        let i = rng::uniform_u64(rng, 0, ids.len() as u64 - 1) as usize;
+        out.push(ids.remove(i));
+    }
+    out
+}
+
+/// Fault kinds added after [`draw_extra`] (their own stream,
+/// `faults/swarm/more`, so runs that draw none keep their configuration):
+/// the storage, membership and slow-link schedules that only base
+/// scenarios reached before — slow links everywhere, damaged data-node
+/// disks, a data node's disk lost after two others came back, managers
+/// losing their disks, drained and replaced managers, dead-server cleanup
+/// with managers down for good, slow links to a joining node, and a
+/// read-only workload over a lossy network.
+fn draw_more(rng: &mut ChaCha8Rng, s: &mut Scenario) {
+    // Every event of these ends before half the run: liveness mode heals at 55 %.
+    let half_ms = secs(s.duration) * 1000 / 2;
+    if rng::chance(rng, 0.1) {
+        // Round trips above the replication's resend delay (30 ms).
+        let lo = rng::uniform_u64(rng, 20, 40);
+        s.network.latency = [
+            SimDuration::from_millis(lo),
+            SimDuration::from_millis(lo + rng::uniform_u64(rng, 10, 40)),
+        ];
+    }
+    // With one replica a damaged or lost disk loses data by construction.
+    if s.grid.replication_factor >= 2 && rng::chance(rng, 0.2) {
+        damaged_disk(rng, s, half_ms);
+    }
+    if s.grid.replication_factor >= 3 && rng::chance(rng, 0.15) {
+        node_disk_loss(rng, s, half_ms);
+    }
+    // At most one of the managers' schedules: together they could leave
+    // no quorum by construction.
+    if s.cluster.managers >= 3 {
+        match rng::uniform_u64(rng, 0, 19) {
+            0..=3 => manager_disk_loss(rng, s, half_ms),
+            4..=5 => manager_admin(rng, s, half_ms),
+            6..=8 => manager_cleanup(rng, s),
+            9..=10 if s.cluster.managers == 3 => vote_race(rng, s),
+            _ => {}
+        }
+    }
+    let joins: Vec<(u64, String)> = s
+        .events
+        .iter()
+        .filter_map(|e| match &e.action {
+            Action::Join { id, .. } => Some((e.at.0 / 1000, id.clone())),
+            _ => None,
+        })
+        .collect();
+    if !joins.is_empty() && rng::chance(rng, 0.5) {
+        // An install to the joiner long in flight while writes go on.
+        let (at, joiner) = &joins[0];
+        let lat = rng::uniform_u64(rng, 20, 50);
+        let until = at + rng::uniform_u64(rng, 5000, 12_000);
+        for n in s.cluster.node_ids() {
+            s.events.push(event(
+                *at,
+                Some(until),
+                Action::Link {
+                    from: Target::Id(n),
+                    to: Target::Id(joiner.clone()),
+                    latency: Some([
+                        SimDuration::from_millis(lat),
+                        SimDuration::from_millis(lat * 2),
+                    ]),
+                    drop: None,
+                    duplicate: None,
+                },
+            ));
+        }
+        if let Some(w) = &mut s.workload {
+            w.rate = w.rate.max(200.0);
+        }
+    }
+    if rng::chance(rng, 0.08) {
+        // Reads only, over a lossy network, while a node is down: no write
+        // carries what a lost message would have.
+        if let Some(w) = &mut s.workload {
+            w.read_ratio = 1.0;
+            w.cas_ratio = 0.0;
+        }
+        s.network.drop = rng::uniform_u64(rng, 20, 60) as f64 / 1000.0;
+        let at = rng::uniform_u64(rng, 2000, 5000);
+        let victim = distinct_nodes(rng, s, 1).remove(0);
+        let until = (at + rng::uniform_u64(rng, 4000, 8000)).min(half_ms);
+        if until > at {
+            s.events
+                .push(event(at, Some(until), Action::Crash(Target::Id(victim))));
+        }
+    }
+}
+
+/// A data node's stored records damaged (`corrupt`), and in most runs the
+/// node crashing soon after, with every other node down longer: the
+/// damaged node comes back first, with copies that must not be served or
+/// spread. Otherwise the scrub finds the damage while the node runs.
+fn damaged_disk(rng: &mut ChaCha8Rng, s: &mut Scenario, half_ms: u64) {
+    if rng::chance(rng, 0.5) {
+        s.disk.latency = [SimDuration::from_micros(100), ms(rng, 1, 5)];
+    }
+    let at = rng::uniform_u64(rng, 2000, half_ms.saturating_sub(4000).max(2001));
+    let victim = distinct_nodes(rng, s, 1).remove(0);
+    s.events
+        .push(event(at, None, Action::Corrupt(Target::Id(victim.clone()))));
+    if rng::chance(rng, 0.6) {
+        let crash = at + rng::uniform_u64(rng, 10, 200);
+        let back = crash + rng::uniform_u64(rng, 500, 2500);
+        s.events.push(event(
+            crash,
+            Some(back),
+            Action::Crash(Target::Id(victim.clone())),
+        ));
+        if rng::chance(rng, 0.7) {
+            let others_back = back + rng::uniform_u64(rng, 1500, 6000);
+            for n in s.cluster.node_ids() {
+                if n != victim {
+                    s.events.push(event(
+                        crash,
+                        Some(others_back),
+                        Action::Crash(Target::Id(n)),
+                    ));
+                }
+            }
+        }
+    }
+}
+
+/// Two data nodes down briefly, then a third loses its disk just after
+/// they return (abandoned moves and re-seeding while the partition is short).
+fn node_disk_loss(rng: &mut ChaCha8Rng, s: &mut Scenario, half_ms: u64) {
+    let [a, b, c]: [String; 3] = match distinct_nodes(rng, s, 3).try_into() {
+        Ok(v) => v,
+        Err(_) => return,
+    };
+    let t0 = rng::uniform_u64(rng, 2000, half_ms.saturating_sub(4000).max(2001));
+    let mut last = t0;
+    if rng::chance(rng, 0.7) {
+        let a_back = t0 + rng::uniform_u64(rng, 500, 1500);
+        let b_at = t0 + rng::uniform_u64(rng, 100, 600);
+        let b_back = b_at + rng::uniform_u64(rng, 500, 1200);
+        s.events
+            .push(event(t0, Some(a_back), Action::Crash(Target::Id(a))));
+        s.events
+            .push(event(b_at, Some(b_back), Action::Crash(Target::Id(b))));
+        last = a_back.max(b_back);
+    }
+    let at = last + rng::uniform_u64(rng, 1000, 2500);
+    let back = at + [16, 200, 1000, 3000][rng::uniform_u64(rng, 0, 3) as usize];
+    s.events
+        .push(event(at, Some(back), Action::DiskLoss(Target::Id(c))));
+}
+
+/// A manager (or the leader) loses its disk and restarts empty; in half
+/// the runs the leader crashes as it returns (the new incarnation must not
+/// elect anyone on its old slot), and with five managers sometimes a
+/// second loss follows (membership changes back to back).
+fn manager_disk_loss(rng: &mut ChaCha8Rng, s: &mut Scenario, half_ms: u64) {
+    let managers = u64::from(s.cluster.managers);
+    let losses = if managers >= 5 && rng::chance(rng, 0.4) {
+        2
+    } else {
+        1
+    };
+    let mut at = rng::uniform_u64(rng, 1500, 4000);
+    for _ in 0..losses {
+        let victim = if rng::chance(rng, 0.5) {
+            Target::Leader
+        } else {
+            Target::Id(format!("m{}", rng::uniform_u64(rng, 1, managers)))
+        };
+        let back = at + rng::uniform_u64(rng, 300, 2000);
+        if back >= half_ms {
+            return;
+        }
+        s.events
+            .push(event(at, Some(back), Action::DiskLoss(victim)));
+        if rng::chance(rng, 0.5) {
+            let down = rng::uniform_u64(rng, 500, 2500);
+            s.events.push(event(
+                back,
+                Some(back + down),
+                Action::Crash(Target::Leader),
+            ));
+        }
+        at = back + rng::uniform_u64(rng, 2000, 6000);
+    }
+}
+
+/// Two candidates of one term with one voter between them: the two cannot
+/// reach each other and their requests reach the voter over slow links,
+/// while the voter (its clock slow, so it does not stand itself) crashes
+/// for a few milliseconds again and again — one crash lands after it
+/// granted the first candidate and before the second one's request, and
+/// the voter must remember its vote.
+fn vote_race(rng: &mut ChaCha8Rng, s: &mut Scenario) {
+    let mut ids: Vec<u64> = vec![1, 2, 3];
+    let v = ids.remove(rng::uniform_u64(rng, 0, 2) as usize);
+    let (a, b) = (format!("m{}", ids[0]), format!("m{}", ids[1]));
+    let voter = format!("m{v}");
+    let until = rng::uniform_u64(rng, 1500, 3000);
+    let lo = rng::uniform_u64(rng, 250, 400);
+    s.timing.election_timeout = [
+        SimDuration::from_millis(lo),
+        SimDuration::from_millis(lo + rng::uniform_u64(rng, 20, 80)),
+    ];
+    s.timing.raft_heartbeat = SimDuration::from_millis(rng::uniform_u64(rng, 20, lo / 3));
+    s.events.push(event(
+        0,
+        None,
+        Action::Clock {
+            target: Target::Id(voter.clone()),
+            offset_us: 0,
+            drift: -0.5,
+        },
+    ));
+    s.events.push(event(
+        0,
+        Some(until),
+        Action::Partition(vec![vec![a.clone()], vec![b.clone()]]),
+    ));
+    for from in [&a, &b] {
+        let lat = rng::uniform_u64(rng, 60, 120);
+        s.events.push(event(
+            0,
+            Some(until),
+            Action::Link {
+                from: Target::Id(from.clone()),
+                to: Target::Id(voter.clone()),
+                latency: Some([SimDuration::from_millis(lat), SimDuration::from_millis(lat)]),
+                drop: None,
+                duplicate: None,
+            },
+        ));
+    }
+    let mut at = lo + rng::uniform_u64(rng, 0, 200);
+    let every = rng::uniform_u64(rng, 15, 50);
+    while at + 10 < until && s.events.len() < 120 {
+        let down = rng::uniform_u64(rng, 2, 8);
+        s.events.push(event(
+            at,
+            Some(at + down),
+            Action::Crash(Target::Id(voter.clone())),
+        ));
+        at += every + rng::uniform_u64(rng, 0, every);
+    }
+}
+
+/// The operator at work on the managers: the leader drained for a while,
+/// a manager added, one removed.
+fn manager_admin(rng: &mut ChaCha8Rng, s: &mut Scenario, half_ms: u64) {
+    let managers = u64::from(s.cluster.managers);
+    let at = rng::uniform_u64(rng, 2000, half_ms.saturating_sub(3000).max(2001));
+    if rng::chance(rng, 0.7) {
+        let until = at + rng::uniform_u64(rng, 1000, 4000);
+        s.events
+            .push(event(at, Some(until), Action::DrainManager(Target::Leader)));
+    }
+    if rng::chance(rng, 0.5) {
+        let id = format!("m{}", managers + 1);
+        s.events.push(event(
+            at + rng::uniform_u64(rng, 0, 2000),
+            None,
+            Action::AddManager(id),
+        ));
+    }
+    if rng::chance(rng, 0.4) {
+        let victim = format!("m{}", rng::uniform_u64(rng, 1, managers));
+        s.events.push(event(
+            at + rng::uniform_u64(rng, 0, 3000),
+            None,
+            Action::RemoveManager(Target::Id(victim)),
+        ));
+    }
+}
+
+/// Dead-server cleanup (`remove_down_after`): a manager down past its
+/// grace is removed and asks to rejoin when it returns; with five, two go
+/// for good, a third is down long enough to be a cleanup candidate while
+/// a fourth goes for good too — cleanup must stop at the floor.
+fn manager_cleanup(rng: &mut ChaCha8Rng, s: &mut Scenario) {
+    let grace = rng::uniform_u64(rng, 1000, 2500);
+    s.managers.remove_down_after = Some(SimDuration::from_millis(grace));
+    let m = |i: u64| Target::Id(format!("m{i}"));
+    let t0 = rng::uniform_u64(rng, 2000, 4000);
+    if s.cluster.managers >= 5 && rng::chance(rng, 0.6) {
+        // Distinct managers, the leader among them or not.
+        let mut ids: Vec<u64> = (1..=5).collect();
+        let mut pick = |rng: &mut ChaCha8Rng| {
+            let i = rng::uniform_u64(rng, 0, ids.len() as u64 - 1) as usize;
+            ids.remove(i)
+        };
+        let (a, b, c, d) = (pick(rng), pick(rng), pick(rng), pick(rng));
+        s.events.push(event(t0, None, Action::Crash(m(a))));
+        s.events.push(event(t0 + 300, None, Action::Crash(m(b))));
+        let t1 = t0 + 2 * grace + 1000;
+        s.events
+            .push(event(t1, Some(t1 + 2 * grace + 2000), Action::Crash(m(c))));
+        s.events
+            .push(event(t1 + grace + 1000, None, Action::Crash(m(d))));
+    } else {
+        let victim = m(rng::uniform_u64(rng, 1, u64::from(s.cluster.managers)));
+        let back = t0 + grace + rng::uniform_u64(rng, 1000, 4000);
+        s.events.push(event(t0, Some(back), Action::Crash(victim)));
+    }
+}
+
 /// One configuration drawn from the `faults` stream of `seed`: over the
 /// whole space (no base) or as a variation of `base`.
 pub fn configuration(seed: u64, base: Option<&Scenario>) -> Scenario {
@@ -425,10 +748,12 @@ pub fn configuration(seed: u64, base: Option<&Scenario>) -> Scenario {
     // draws of every earlier one (and so the runs that do not draw it) as
     // they were.
     let mut extra = rng::stream(seed, "faults/swarm/extra");
+    let mut more = rng::stream(seed, "faults/swarm/more");
     for _ in 0..8 {
         let mut s = draw(&mut rng, base);
         if base.is_none() {
             draw_extra(&mut extra, &mut s);
+            draw_more(&mut more, &mut s);
             drop_impossible_leaves(&mut s);
         }
         if let Some(valid) = roundtrip(&s) {
@@ -932,6 +1257,37 @@ mod tests {
                 roundtrip(&a).is_some(),
                 "run {i} drew an invalid configuration"
             );
+        }
+    }
+
+    #[test]
+    fn the_swarm_draws_storage_and_membership_schedules() {
+        // The later draws (`faults/swarm/more`) stay valid and each appears.
+        let (mut corrupt, mut disk_loss, mut cleanup, mut drain, mut slow) = (0, 0, 0, 0, 0);
+        for i in 0..300 {
+            let seed = run_seed(11, i);
+            let mut s = draw(&mut rng::stream(seed, "faults/swarm"), None);
+            draw_extra(&mut rng::stream(seed, "faults/swarm/extra"), &mut s);
+            draw_more(&mut rng::stream(seed, "faults/swarm/more"), &mut s);
+            drop_impossible_leaves(&mut s);
+            if let Err(e) = crate::scenario::parse(&s.to_toml(), "drawn.toml") {
+                panic!("run {i} drew an invalid configuration: {e}");
+            }
+            let has = |f: fn(&Action) -> bool| s.events.iter().any(|e| f(&e.action));
+            corrupt += u32::from(has(|a| matches!(a, Action::Corrupt(_))));
+            disk_loss += u32::from(has(|a| matches!(a, Action::DiskLoss(_))));
+            drain += u32::from(has(|a| matches!(a, Action::DrainManager(_))));
+            cleanup += u32::from(s.managers.remove_down_after.is_some());
+            slow += u32::from(s.network.latency[0] >= SimDuration::from_millis(20));
+        }
+        for (what, n) in [
+            ("corrupt", corrupt),
+            ("disk_loss", disk_loss),
+            ("cleanup", cleanup),
+            ("drain", drain),
+            ("slow links", slow),
+        ] {
+            assert!((3..150).contains(&n), "{what}: {n} of 300");
         }
     }
 

@@ -9,6 +9,29 @@ use partsim::stack::planted::Planted;
 
 use crate::Failure;
 
+/// How a minimal scenario file written by `shrink` or `hunt` begins.
+const MINIMAL_PREFIX: &str = "# Minimal scenario:";
+
+/// May the minimal scenario be written to `output`? Not over one of the
+/// command's `inputs`, and over an existing file only if it is empty or a
+/// minimal scenario written before (checked before the search, so a
+/// refusal costs nothing).
+fn check_minimal_output(output: Option<&Path>, inputs: &[&Path]) -> Result<(), Failure> {
+    let Some(path) = output else { return Ok(()) };
+    partsim::output::check_output(path, inputs, true).map_err(|e| Failure::usage(e.to_string()))?;
+    if !path.is_file() {
+        return Ok(());
+    }
+    let head = std::fs::read(path).unwrap_or_default();
+    if head.is_empty() || head.starts_with(MINIMAL_PREFIX.as_bytes()) {
+        return Ok(());
+    }
+    Err(Failure::usage(format!(
+        "{}: exists and is not a minimal scenario partsim wrote; refusing to overwrite it (choose another output file, or remove it)",
+        path.display()
+    )))
+}
+
 /// Shrinks a failing run and writes (or prints) the minimal scenario.
 pub(crate) fn shrink_and_write(
     s: &Scenario,
@@ -17,6 +40,8 @@ pub(crate) fn shrink_and_write(
     planted: Planted,
     output: Option<&Path>,
 ) -> Result<u8, Failure> {
+    // `source` is the scenario's path for `shrink` (a description for `hunt`).
+    check_minimal_output(output, &[Path::new(source)])?;
     let show = std::io::stderr().is_terminal();
     let mut line = |text: &str| eprint!("\r\x1b[2K  {text}");
     let progress: Option<&mut dyn FnMut(&str)> = if show { Some(&mut line) } else { None };
@@ -56,6 +81,7 @@ pub(crate) fn hunt(
     output: Option<&Path>,
     no_shrink: bool,
 ) -> Result<u8, Failure> {
+    check_minimal_output(output, &[])?;
     let show = std::io::stderr().is_terminal();
     if show {
         opts.progress = Some(Box::new(|done, failed| {
