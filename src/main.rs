@@ -146,7 +146,10 @@ fn dispatch(cli: Cli) -> Result<u8, Failure> {
                 scenario_path: Some(scenario.display().to_string()),
                 duration,
             };
-            let report = run::run(&s, opts).map_err(|e| Failure::internal(e.to_string()))?;
+            // Writing the trace can fail for reasons outside partsim (a full
+            // disk, a closed pipe): the environment's error, exit 2, as
+            // `export -o` reports it — not an internal error.
+            let report = run::run(&s, opts).map_err(|e| Failure::usage(e.to_string()))?;
             if let Some(warning) = report.workload.as_ref().and_then(|w| w.warning.as_ref()) {
                 eprintln!("warning: {warning}");
             }
@@ -441,9 +444,11 @@ fn dispatch(cli: Cli) -> Result<u8, Failure> {
             history,
             json,
             timeout,
+            max_steps,
         } => {
             let timeout = timeout.map(|d| std::time::Duration::from_micros(d.as_micros()));
-            let verdict = partsim::check::lincheck::check_file(&history, json, timeout)
+            let max_steps = (max_steps > 0).then_some(max_steps);
+            let verdict = partsim::check::lincheck::check_file(&history, json, timeout, max_steps)
                 .map_err(|e| Failure::usage(e.to_string()))?;
             println!("{}", verdict.output.trim_end());
             Ok(verdict.exit_code)

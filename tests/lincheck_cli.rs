@@ -93,3 +93,63 @@ fn a_file_without_newlines_or_with_bad_bytes_is_refused_without_reading_it_whole
         "{err}"
     );
 }
+
+/// 24 concurrent writes of distinct values, then reads 0, 1, 0: not
+/// linearizable, but WGL's search needs about 2^24 × 24 steps to say so.
+/// Without `--timeout` the check is still bounded by a step budget (the
+/// online checker's), and reports `unknown`, exit 1, naming the flag.
+#[test]
+fn an_exponential_history_is_bounded_by_the_step_budget_without_a_timeout() {
+    let mut text = String::new();
+    for p in 0..24 {
+        text.push_str(&format!(
+            "{{:process {p}, :type :invoke, :f :write, :value {p}}}\n"
+        ));
+    }
+    for p in 0..24 {
+        text.push_str(&format!(
+            "{{:process {p}, :type :ok, :f :write, :value {p}}}\n"
+        ));
+    }
+    for v in [0, 1, 0] {
+        text.push_str(&format!(
+            "{{:process 99, :type :invoke, :f :read, :value nil}}\n\
+             {{:process 99, :type :ok, :f :read, :value {v}}}\n"
+        ));
+    }
+    let path = write("exponential.edn", &text);
+    let o = lincheck(&path, &["--max-steps", "100000"]);
+    assert_eq!(o.status.code(), Some(1), "{o:?}");
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.starts_with(&format!("{}: unknown", path.display())),
+        "{out}"
+    );
+    assert!(out.contains("--max-steps"), "{out}");
+    let help = Command::new(env!("CARGO_BIN_EXE_partsim"))
+        .args(["lincheck", "--help"])
+        .output()
+        .expect("the binary runs");
+    let help = String::from_utf8_lossy(&help.stdout);
+    assert!(
+        help.contains(&format!(
+            "[default: {}]",
+            partsim::check::lincheck::DEFAULT_MAX_STEPS
+        )),
+        "{help}"
+    );
+}
+
+/// An integer too large for 64 bits is named as such, not as "a float".
+#[test]
+fn an_integer_beyond_64_bits_is_refused_as_too_large() {
+    let path = write(
+        "huge.edn",
+        "{:process 99999999999999999999999, :type :invoke, :f :read}\n",
+    );
+    let o = lincheck(&path, &[]);
+    assert_eq!(o.status.code(), Some(2), "{o:?}");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("fits 64 bits"), "{err}");
+    assert!(!err.contains("float"), "{err}");
+}

@@ -14,8 +14,9 @@ use super::{Checker, EndOfRun};
 use crate::sim::{Event, EventKind, Violation};
 use crate::stack::events::{OpF, OpType, StackEvent};
 
-/// Search steps allowed over a whole run (deterministic, unlike a timeout).
-pub const MAX_STEPS: u64 = 200_000_000;
+/// Search steps allowed over a whole run (deterministic, unlike a timeout):
+/// the budget `partsim lincheck` has by default, so both judge alike.
+pub const MAX_STEPS: u64 = super::lincheck::DEFAULT_MAX_STEPS;
 /// Lines of the search's report kept in a violation's detail.
 const DETAIL_LINES: usize = 16;
 

@@ -253,6 +253,9 @@ fn deadlines_from_config(config: &serde_json::Value) -> (Option<SimTime>, Option
 
 /// What was missing from the trace, as [`crate::trace::TraceFile::notice`] says it.
 fn notice<R: Read>(trace: &TraceStream<R>, events: usize) -> Option<String> {
+    if let Some(m) = trace.footer_mismatch() {
+        return Some(m);
+    }
     match (trace.truncated_line, &trace.footer) {
         (Some(line), _) => Some(format!(
             "the trace ends mid-line at line {line}: read {events} whole events before it (the run was cut off)"

@@ -215,6 +215,11 @@ pub(crate) enum Command {
         /// Give up after this much wall time (e.g. "10s"); undecided keys are reported unknown.
         #[arg(long, value_parser = parse_duration)]
         timeout: Option<SimDuration>,
+        /// Give up after this many search steps (deterministic; about a million a second);
+        /// undecided keys are reported unknown. 0: no limit. The default is the budget of
+        /// the online `linearizable` checker.
+        #[arg(long, default_value_t = partsim::check::lincheck::DEFAULT_MAX_STEPS)]
+        max_steps: u64,
     },
     /// Write the client history of a trace in Jepsen's shape (EDN or JSON lines).
     History {

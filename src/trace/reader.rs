@@ -11,6 +11,7 @@ use std::path::Path;
 
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
+use xxhash_rust::xxh3::Xxh3;
 
 use super::step::Phase;
 use crate::sim::net::DropReason;
@@ -205,11 +206,17 @@ pub struct TraceFile<E> {
     pub footer: Option<Footer>,
     /// Set when the last line was cut short (line number, 1-based).
     pub truncated_line: Option<u64>,
+    /// Set when the footer disagrees with the events read (see
+    /// [`TraceStream::footer_mismatch`]).
+    pub mismatch: Option<String>,
 }
 
 impl<E> TraceFile<E> {
-    /// A sentence about what was missing, if anything.
+    /// A sentence about what was missing or does not match, if anything.
     pub fn notice(&self) -> Option<String> {
+        if let Some(m) = &self.mismatch {
+            return Some(m.clone());
+        }
         match (self.truncated_line, &self.footer) {
             (Some(line), _) => Some(format!(
                 "the trace ends mid-line at line {line}: read {} whole events before it (the run was cut off)",
@@ -268,11 +275,13 @@ pub fn read_from<E: DeserializeOwned, R: Read>(
     while let Some((_, record)) = stream.next_record()? {
         events.push(record);
     }
+    let mismatch = stream.footer_mismatch();
     Ok(TraceFile {
         header: stream.header,
         events,
         footer: stream.footer,
         truncated_line: stream.truncated_line,
+        mismatch,
     })
 }
 
@@ -290,6 +299,12 @@ pub struct TraceStream<R: Read> {
     line_no: u64,
     path: String,
     done: bool,
+    /// Event lines read, and the digest of their bytes (as the writer
+    /// hashes them: each line and its newline), to compare with the footer.
+    events: u64,
+    hasher: Xxh3,
+    /// The time of the last event: a trace's events are in time order.
+    last_t: SimTime,
 }
 
 impl<R: Read> TraceStream<R> {
@@ -321,6 +336,9 @@ impl<R: Read> TraceStream<R> {
             line_no: 1,
             path: path.to_string(),
             done: false,
+            events: 0,
+            hasher: Xxh3::new(),
+            last_t: SimTime::ZERO,
         })
     }
 
@@ -357,13 +375,74 @@ impl<R: Read> TraceStream<R> {
                     .map_err(|e| self.format_err(line_no, format!("bad footer: {e}")))?;
                 self.footer = Some(footer);
                 self.done = true;
+                self.nothing_after_footer()?;
                 break;
             }
-            let record = parse_record_indexed(value, &self.names)
+            if let Some(p) = value.get("p").and_then(|p| p.as_str())
+                && !self.names.knows(p)
+            {
+                return Err(self.format_err(
+                    line_no,
+                    format!("process {p:?} is not in the header's process list"),
+                ));
+            }
+            let record: Record<E> = parse_record_indexed(value, &self.names)
                 .map_err(|m| self.format_err(line_no, m))?;
+            if record.t < self.last_t {
+                return Err(self.format_err(
+                    line_no,
+                    format!(
+                        "t goes back from {} to {}: a trace's events are in time order",
+                        self.last_t.as_micros(),
+                        record.t.as_micros()
+                    ),
+                ));
+            }
+            self.last_t = record.t;
+            self.events += 1;
+            if complete {
+                self.hasher.update(text.as_bytes());
+                self.hasher.update(b"\n");
+            }
             return Ok(Some((line_no, record)));
         }
         Ok(None)
+    }
+
+    /// A trace ends at its footer: a line after it is an error naming it.
+    fn nothing_after_footer(&mut self) -> Result<(), ReadError> {
+        while let Some(next) = self.lines.next() {
+            self.line_no += 1;
+            let line_no = self.line_no;
+            let (text, _) = next.map_err(|e| line_error(&self.path, line_no, e))?;
+            if !text.trim().is_empty() {
+                return Err(self.format_err(
+                    line_no,
+                    "a line after the footer: a trace ends at its footer".into(),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Once the footer is read: a sentence if it does not describe the
+    /// events read — their number, or the digest of their bytes (the trace
+    /// was changed after the run). The events are still read and judged.
+    pub fn footer_mismatch(&self) -> Option<String> {
+        let footer = self.footer.as_ref()?;
+        if footer.events != self.events {
+            return Some(format!(
+                "the footer counts {} events but the trace holds {}: the trace was changed after the run",
+                footer.events, self.events
+            ));
+        }
+        let digest = super::digest_hex(self.hasher.digest());
+        (footer.digest != digest).then(|| {
+            format!(
+                "the footer's digest {} does not match the events' digest {digest}: the trace was changed after the run",
+                footer.digest
+            )
+        })
     }
 
     /// A format error at `line` of this trace.
@@ -478,6 +557,11 @@ impl NameIndex {
             ids.entry(n.clone()).or_insert(i as u32);
         }
         NameIndex { ids }
+    }
+
+    /// Whether `name` is `sim` or a process the header lists.
+    pub fn knows(&self, name: &str) -> bool {
+        name == "sim" || self.ids.contains_key(name)
     }
 
     /// The id of `name`; `sim` for the kernel; an id past every process for

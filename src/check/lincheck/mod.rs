@@ -44,6 +44,14 @@ pub use parse::{LoadError, MAX_LINE_BYTES, ParseError, load_history, parse_histo
 
 use search::{Budget, KeyVerdict, check_key};
 
+/// Search steps a check may take unless told otherwise: about 20 s and
+/// 100 MB on a small machine. A register history whose writes are many and
+/// all concurrent can need exponentially many steps (WGL's search is
+/// exponential in the worst case); past this budget the verdict is
+/// `unknown`, never `linearizable`. The online `linearizable` checker uses
+/// the same budget, so a run and `partsim lincheck` of its history agree.
+pub const DEFAULT_MAX_STEPS: u64 = 20_000_000;
+
 /// Limits on a check. The default has none.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Options {
@@ -197,7 +205,10 @@ impl Report {
             );
             let Some(c) = &k.counterexample else {
                 if k.verdict == Verdict::Unknown {
-                    let _ = writeln!(out, "  not decided within the time or step limit");
+                    let _ = writeln!(
+                        out,
+                        "  not decided within the step limit (--max-steps) or the time limit (--timeout)"
+                    );
                 }
                 continue;
             };
@@ -303,18 +314,21 @@ pub struct FileVerdict {
     pub output: String,
 }
 
-/// `partsim lincheck HISTORY [--json] [--timeout D]`: load, check, render.
+/// `partsim lincheck HISTORY [--json] [--timeout D] [--max-steps N]`: load,
+/// check, render. `max_steps` `None` means no step limit.
 /// A malformed file is an `Err` naming `file:line:col` and what was expected.
 pub fn check_file(
     path: &std::path::Path,
     json: bool,
     timeout: Option<Duration>,
+    max_steps: Option<u64>,
 ) -> Result<FileVerdict, LoadError> {
     let history = load_history(path)?;
     let report = check_history(
         &history,
         &Options {
             timeout,
+            max_steps,
             ..Options::default()
         },
     );

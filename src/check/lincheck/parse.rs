@@ -406,6 +406,12 @@ fn json_fields(line: &str) -> Result<Fields, (usize, String)> {
     Ok(fields)
 }
 
+/// An integer as EDN writes it: an optional sign, then digits only.
+fn is_integer_literal(t: &str) -> bool {
+    let digits = t.strip_prefix(['-', '+']).unwrap_or(t);
+    !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit())
+}
+
 fn json_datum(v: &serde_json::Value, depth: usize) -> Option<Datum> {
     if depth > MAX_DEPTH {
         return None;
@@ -541,6 +547,11 @@ impl Edn<'_> {
                         let digits = t.strip_suffix('N').unwrap_or(t);
                         if let Ok(i) = digits.parse::<i64>() {
                             Ok(Datum::Int(i))
+                        } else if is_integer_literal(digits) {
+                            Err((
+                                col,
+                                format!("expected an integer that fits 64 bits, found {t}"),
+                            ))
                         } else if t.parse::<f64>().is_ok() {
                             Ok(Datum::Float)
                         } else if looks_numeric(t) {
