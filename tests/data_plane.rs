@@ -339,36 +339,31 @@ lost_acked_writes = 0
     assert!(void > 0, "replicates were in flight to n2 when it crashed");
 }
 
-/// manager-replacement-node-crashes seed 36: data nodes register late
-/// (5.5 s), so every partition starts on n1 alone; c575 is acknowledged at
-/// 6.04 s with n1 its only copy (p11, epoch 1, index 1); n1 crashes at
-/// 6.2 s and loses its disk at 7.5 s before the replica added at 6.16 s got
-/// any of p11's state. p11's log starts again without it (index 1 holds
-/// another write in epoch 5) and c575 is overwritten from 20 s on, which
-/// hid the loss from the end's audit: `lost_acked_writes` said 0 while the
-/// history (rightly) failed `linearizable`. The write is counted lost now.
+/// A write whose log position a later epoch gives to another write is
+/// still audited. manager-replacement-node-crashes seed 36 once showed it:
+/// c575, acknowledged with n1 its only copy, was lost with n1's disk and
+/// its index 1 of p11 held another write in epoch 5 from 20 s on, which
+/// hid the loss from the end's audit (`lost_acked_writes` said 0). Since
+/// data nodes register only with managers that exist, that seed loses
+/// nothing (it holds in contract_schedules). `all-replicas-lost` loses
+/// every copy of partitions whose logs then start again: every write lost
+/// is counted (286; 87 when hidden positions were not audited), none is a
+/// `durability` violation, and the reads of nil after the loss fail
+/// `linearizable`, as the scenario expects.
 #[test]
 fn a_write_lost_with_its_only_copy_counts_though_a_later_write_hides_it() {
-    let rel = "tests/adversarial/sched-manager-replacement-node-crashes.toml";
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(rel);
-    let s = partsim::scenario::load(&path).unwrap_or_else(|e| panic!("{e}"));
-    let (report, _) = common::run_bytes(&s, Some(36), Planted::NONE);
+    let (_, s) = common::load_named("all-replicas-lost");
+    let (report, _) = common::run_bytes(&s, None, Planted::NONE);
     let lost = report.metrics["lost_acked_writes"].as_u64().unwrap();
-    assert_eq!(lost, 1, "c575, lost with n1's disk");
+    assert_eq!(lost, 286, "every write lost with its last copy's disk");
     assert!(
         report.violations.iter().all(|v| v.check != "durability"),
-        "its only copy's disk was lost: counted, not a violation: {:?}",
+        "every copy's disk was lost: counted, not a violation: {:?}",
         report.violations
     );
-    let lin = report
-        .violations
-        .iter()
-        .find(|v| v.check == "linearizable")
-        .expect("a read after the loss returns nil");
-    assert!(lin.detail.contains("\"c575\""), "{}", lin.detail);
     assert!(
-        !report.passed,
-        "[expect] lost_acked_writes = 0 does not hold"
+        report.violations.iter().any(|v| v.check == "linearizable"),
+        "a read after the loss returns nil"
     );
 }
 

@@ -73,13 +73,15 @@ impl Copies {
             .is_some_and(|c| c.whole)
     }
 
-    /// True when `node` says it holds `p` in full, in sync, at `epoch`.
+    /// True when `node` says it holds `p` in full, in sync, at `epoch`,
+    /// and has not found it damaged since (or has repaired it).
     pub(super) fn serves(&self, p: u32, node: &str, epoch: u64) -> bool {
         self.held
             .get(&p)
             .and_then(|m| m.get(node))
             .is_some_and(|c| {
                 c.complete
+                    && c.whole
                     && c.epoch == epoch
                     && matches!(c.state, ReplicaState::Primary | ReplicaState::Backup)
             })
@@ -145,9 +147,10 @@ impl Copies {
             EventKind::App(StackEvent::Damaged { partition, .. }) => {
                 // A fault too: the copy no longer counts (it serves nothing
                 // until rebuilt), and is no source of a transfer.
+                // The node's word (`complete`) stands: a `repaired` copy
+                // serves again without a new `replica` event.
                 if let Some(c) = self.held.get_mut(partition).and_then(|m| m.get_mut(who)) {
                     c.whole = false;
-                    c.complete = false;
                 }
                 self.forget_emptied_lineages();
                 None
