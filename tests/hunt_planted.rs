@@ -36,7 +36,7 @@ fn runs_for(bug: Bug) -> u64 {
         Bug::StaleInstallWindsBack => 0, // not hunted: see below
         Bug::ReadWithoutConfirm => 450,
         Bug::SkipPrimaryFsync => 90,
-        Bug::InSyncWithoutTransfer => 80,
+        Bug::InSyncWithoutTransfer => 120,
         Bug::PlanAgainstStaleLiveness => 250,
         Bug::PausedLeaderJudges => 14,
         Bug::SeedFromEmptySource => 19,
@@ -45,7 +45,7 @@ fn runs_for(bug: Bug) -> u64 {
         Bug::RestartCommitsLog => 18,
         Bug::ClientCachedRead => 12,
         Bug::RetryCasNewId => 80,
-        Bug::ServeCorrupt => 140,
+        Bug::ServeCorrupt => 200,
         Bug::TwoChangesAtOnce => 10,
         Bug::LearnerVotes => 55,
         Bug::AbandonUnconfirmedCopy => 10, // on its base scenario, below

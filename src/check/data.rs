@@ -218,11 +218,10 @@ impl Durability {
         let from = self.facts[..w.after].partition_point(|(t, _)| *t < w.t);
         for (_, fact) in &self.facts[from..] {
             match fact {
-                Fact::DiskLoss(node) => {
-                    if holders.remove(node.as_str()) && holders.is_empty() {
-                        return true;
-                    }
+                Fact::DiskLoss(node) if holders.remove(node.as_str()) && holders.is_empty() => {
+                    return true;
                 }
+                Fact::DiskLoss(_) => {}
                 Fact::CaughtUp {
                     partition,
                     node,

@@ -317,7 +317,7 @@ impl DataNode {
         cx: &mut Cx<'_, P>,
     ) {
         if let Some(r) = &self.repl
-            && self.map.members.get(&*self.me).map(|m| m.boot) == Some(self.boot)
+            && self.map.members.get(&self.me).map(|m| m.boot) == Some(self.boot)
         {
             r.audit(cx, &self.map);
         }
@@ -679,7 +679,7 @@ impl DataNode {
                 version: self.map.version,
             });
             self.reconcile(cx, if everything { None } else { Some(&touched) });
-            let named = self.map.members.get(&*self.me).map(|m| m.boot) == Some(self.boot);
+            let named = self.map.members.get(&self.me).map(|m| m.boot) == Some(self.boot);
             if named && let Some(r) = self.repl.as_mut() {
                 r.on_map(cx, &self.map);
             }
@@ -787,7 +787,7 @@ impl DataNode {
         only: Option<&BTreeSet<u32>>,
     ) {
         let me = Rc::clone(&self.me);
-        let mine = self.map.members.get(&*me).map(|m| m.boot);
+        let mine = self.map.members.get(&me).map(|m| m.boot);
         match mine {
             Some(b) if b == self.boot => {
                 // The map names this incarnation: registered, whether or
@@ -1309,7 +1309,8 @@ impl DataNode {
         // is the tail of a copy this node's own disk kept.
         let holds = self.on_disk.contains(&p)
             || self.repl.as_ref().is_none_or(|r| r.holds(p))
-            || self.planted.has(Bug::SeedFromEmptySource);
+            || self.planted.has(Bug::SeedFromEmptySource)
+            || self.planted.has(Bug::InSyncWithoutTransfer);
         let Some(h) = self.replicas.get_mut(&p) else {
             return;
         };
