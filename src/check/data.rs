@@ -688,6 +688,7 @@ mod tests {
             deadline: None,
             leader_deadline: None,
             voters: None,
+            unhealed: None,
         };
         d.finish(&end, &mut out);
         (out, d.lost)

@@ -34,6 +34,12 @@ pub struct EndOfRun {
     pub leader_deadline: Option<SimTime>,
     /// `[expect] voters`: the Raft group must end with this many voters.
     pub voters: Option<u32>,
+    /// Set when a network fault was still in effect at the end (a
+    /// partition, isolation, one-way cut or link fault never ended, or a
+    /// `[network]` that delivers nothing): what it was. The implicit
+    /// deadline ("after the last fault heals") never came, so the liveness
+    /// checkers without an `[expect]` deadline are not judged.
+    pub unhealed: Option<String>,
 }
 
 /// One invariant, with a stable name (used in `[expect] violations` and in

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use super::verdict::{self, Deadlines};
+use super::verdict::{self, Deadlines, Unhealed};
 use super::{EndOfRun, standard_checkers};
 use crate::scenario::{MAX_NODES, MAX_PARTITIONS};
 use crate::sim::{EventKind, SimTime, Violation};
@@ -83,6 +83,16 @@ pub fn check_reader<R: Read>(input: BufReader<R>, name: &str) -> Result<OfflineR
     // deadline, on every event before it (see `verdict::Deadlines`).
     let (deadline, leader_deadline) = deadlines_from_config(&trace.header.config);
     let mut deadlines = Deadlines::default();
+    // The network faults still in effect, as the run followed them.
+    let mut unhealed = Unhealed::network(
+        trace
+            .header
+            .config
+            .get("network")
+            .and_then(|n| n.get("drop"))
+            .and_then(|d| d.as_f64())
+            .unwrap_or(0.0),
+    );
     let judge_deadlines = |deadlines: &mut Deadlines,
                            checkers: &mut Vec<Box<dyn super::Checker>>,
                            healed_at: SimTime,
@@ -95,6 +105,7 @@ pub fn check_reader<R: Read>(input: BufReader<R>, name: &str) -> Result<OfflineR
             deadline,
             leader_deadline,
             voters: None,
+            unhealed: None,
         };
         while let Some(d) = deadlines.next_due(&at(upto)).filter(|d| *d <= upto) {
             for v in deadlines.judge(checkers, &at(d)) {
@@ -123,7 +134,15 @@ pub fn check_reader<R: Read>(input: BufReader<R>, name: &str) -> Result<OfflineR
             &mut unlisted,
         );
         match record.body {
-            Body::Fault { .. } => (last_t, healed_at) = (record.t, record.t),
+            Body::Fault {
+                fault,
+                ref kind,
+                phase,
+                ..
+            } => {
+                unhealed.on_fault(record.t, fault, kind, phase);
+                (last_t, healed_at) = (record.t, record.t);
+            }
             Body::Unknown { .. } => {}
             _ => last_t = record.t,
         }
@@ -186,6 +205,7 @@ pub fn check_reader<R: Read>(input: BufReader<R>, name: &str) -> Result<OfflineR
             healed_at,
             deadline,
             leader_deadline,
+            unhealed: unhealed.why(),
             voters: trace
                 .header
                 .config

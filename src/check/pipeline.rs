@@ -6,7 +6,7 @@ use std::io::Write;
 
 use serde::Serialize;
 
-use super::verdict::{self, Deadlines, LivenessJudgement};
+use super::verdict::{self, Deadlines, LivenessJudgement, Unhealed};
 use super::{Checker, EndOfRun};
 use crate::sim::{AppEvent, Event, EventKind, Observer, SimTime, Stamp, Violation};
 use crate::stack::events::StackEvent;
@@ -46,6 +46,8 @@ pub struct Pipeline<E = StackEvent> {
     expected_voters: Option<u32>,
     /// `[expect]` deadlines judged as they passed.
     deadlines: Deadlines,
+    /// The network faults still in effect (for `EndOfRun::unhealed`).
+    unhealed: Unhealed,
 }
 
 impl<E: AppEvent> Pipeline<E> {
@@ -66,7 +68,13 @@ impl<E: AppEvent> Pipeline<E> {
             open_faults: BTreeMap::new(),
             expected_voters: None,
             deadlines: Deadlines::default(),
+            unhealed: Unhealed::default(),
         }
+    }
+
+    /// Sets the run's steady network condition (`[network] drop`).
+    pub fn set_network_drop(&mut self, drop: f64) {
+        self.unhealed = Unhealed::network(drop);
     }
 
     /// Sets `[expect] voters` (the Raft group's size at the end).
@@ -105,6 +113,7 @@ impl<E: AppEvent> Pipeline<E> {
             deadline,
             leader_deadline,
             voters: self.expected_voters,
+            unhealed: self.unhealed.why(),
         };
         let mut out = Vec::new();
         for c in &mut self.checkers {
@@ -151,6 +160,7 @@ impl<E: AppEvent> Pipeline<E> {
             deadline,
             leader_deadline,
             voters: self.expected_voters,
+            unhealed: self.unhealed.why(),
         }
     }
 
@@ -217,6 +227,7 @@ impl<E: AppEvent> Pipeline<E> {
                     self.open_faults.remove(&fault);
                 }
             }
+            self.unhealed.on_fault(stamp.t, fault, kind, phase);
             self.summary.healed_at = stamp.t;
         }
         if let Some(w) = self.writer.as_mut() {

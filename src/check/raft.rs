@@ -1348,6 +1348,7 @@ mod tests {
             deadline: deadline_ms.map(|d| SimTime(d * 1000)),
             leader_deadline: deadline_ms.map(|d| SimTime(d * 1000)),
             voters: None,
+            unhealed: None,
         }
     }
 

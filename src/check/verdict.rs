@@ -25,6 +25,72 @@ use serde::Serialize;
 
 use super::{Checker, EndOfRun, control, data, raft};
 use crate::sim::{SimTime, Violation};
+use crate::trace::Phase;
+
+/// The fault kinds that act on the network: one still in effect at the end
+/// means the network never healed.
+const NETWORK_FAULTS: [&str; 4] = ["partition", "one_way", "isolate", "link"];
+
+/// The network faults still in effect, followed through the fault timeline
+/// (the run's and `partsim check`'s one code path): a liveness promise
+/// without an `[expect]` deadline is made for after the last fault heals,
+/// and a network that never heals never reaches it.
+///
+/// Only the network counts. A node crashed for good, paused for good or
+/// with a skewed clock is a failure the cluster must route around, and
+/// liveness is still judged; a network cut that never ends (or a
+/// `[network]` that drops every message) leaves nothing to route through.
+#[derive(Clone, Debug, Default)]
+pub struct Unhealed {
+    /// Network faults begun and not ended: fault id → (begin, kind).
+    open: BTreeMap<u32, (SimTime, String)>,
+    /// A condition of the whole run (`[network] drop = 1`).
+    steady: Option<String>,
+}
+
+impl Unhealed {
+    /// A condition that holds for the whole run, e.g. `[network] drop = 1`.
+    pub fn steady(&mut self, why: String) {
+        self.steady = Some(why);
+    }
+
+    /// A run whose `[network]` drops messages with probability `drop`:
+    /// a steady condition if it delivers nothing.
+    pub fn network(drop: f64) -> Self {
+        let mut u = Self::default();
+        if drop >= 1.0 {
+            u.steady("`[network] drop = 1` delivers no message".to_string());
+        }
+        u
+    }
+
+    /// One step of the fault timeline. `heal` ends every network fault.
+    pub fn on_fault(&mut self, t: SimTime, fault: u32, kind: &str, phase: Phase) {
+        match (kind, phase) {
+            ("heal", _) => self.open.clear(),
+            (k, Phase::Begin) if NETWORK_FAULTS.contains(&k) => {
+                self.open.insert(fault, (t, k.to_string()));
+            }
+            (_, Phase::End) => {
+                self.open.remove(&fault);
+            }
+            _ => {}
+        }
+    }
+
+    /// What never healed, if anything: for [`EndOfRun::unhealed`].
+    pub fn why(&self) -> Option<String> {
+        if let Some(s) = &self.steady {
+            return Some(s.clone());
+        }
+        let (t, kind) = self.open.values().min()?;
+        let more = self.open.len() - 1;
+        Some(match more {
+            0 => format!("the {kind} begun at {t} never ended"),
+            n => format!("the {kind} begun at {t} (and {n} more network faults) never ended"),
+        })
+    }
+}
 
 /// One liveness checker's standing at the end of a run.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -177,10 +243,26 @@ pub fn finish<E>(
         let (deadline, explicit) = deadline_of(c.name(), end).unwrap_or((end.now, false));
         let missed = deadlines.missed(c.name());
         let judged = deadline <= end.now || missed;
-        if (judged || !c.is_liveness()) && !missed {
+        // "After the last fault heals" never came: nothing to judge.
+        let unhealed = match &end.unhealed {
+            Some(why) if c.is_liveness() && !explicit => {
+                Some(format!("the network never healed: {why}"))
+            }
+            _ => None,
+        };
+        if (judged || !c.is_liveness()) && !missed && unhealed.is_none() {
             c.finish(end, &mut out);
         }
-        if c.is_liveness() {
+        if let Some(why) = unhealed {
+            judgements.push(LivenessJudgement {
+                check: c.name().to_string(),
+                deadline,
+                explicit,
+                label: label_of(c.name(), end),
+                judged: true,
+                nothing_judged: Some(why),
+            });
+        } else if c.is_liveness() {
             judgements.push(LivenessJudgement {
                 check: c.name().to_string(),
                 deadline,

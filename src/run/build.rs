@@ -217,7 +217,9 @@ pub(super) fn build_world(
     let header = trace_header(s, seed, &names, trace_level);
     let out: Box<dyn Write> = trace_out.unwrap_or_else(|| Box::new(std::io::sink()));
     let writer = TraceWriter::new(out, trace_level, &header)?;
-    let pipeline = world.add_observer(Pipeline::new(check::standard_checkers(), Some(writer)));
+    let mut checks = Pipeline::new(check::standard_checkers(), Some(writer));
+    checks.set_network_drop(s.network.drop);
+    let pipeline = world.add_observer(checks);
 
     // Initial processes start at time zero, in id order; joiners wait for their event.
     let initial = s.initial_processes().len();

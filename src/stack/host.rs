@@ -46,7 +46,8 @@ pub trait Selectors<P: Process> {
     fn managers(&self) -> Vec<ProcessId>;
     /// `leader`: the process that leads now, if any.
     fn leader(&self, world: &World<P>) -> Option<ProcessId>;
-    /// `primary:P`: the primary of `partition` as the leader knows it.
+    /// `primary:P`: the primary of `partition` in the newest committed map
+    /// (the leader's, or with no leader a running manager's).
     fn primary(&self, world: &World<P>, partition: u32) -> Option<ProcessId>;
     /// The messages that ask the system to decommission `node` (a `leave`
     /// step), each with its receiver.
@@ -82,10 +83,19 @@ impl Selectors<Host> for ClusterConfig {
             .map(|(_, p)| p)
     }
 
-    /// The primary in the current leader's committed map.
+    /// The primary in the current leader's committed map; with no leader
+    /// (between a leader's crash and the next election), in the newest
+    /// committed map a running manager holds: any manager's committed map
+    /// is a fact, and a selector that found nothing would inject nothing.
     fn primary(&self, world: &World<Host>, partition: u32) -> Option<ProcessId> {
-        let leader = self.leader(world)?;
-        let map = world.process(leader)?.as_manager()?.map();
+        let map = match self.leader(world) {
+            Some(leader) => world.process(leader)?.as_manager()?.map(),
+            None => self
+                .managers()
+                .into_iter()
+                .filter_map(|p| Some(world.process(p)?.as_manager()?.map()))
+                .max_by_key(|map| map.version)?,
+        };
         let name = map.partitions.get(partition as usize)?.primary.as_deref()?;
         world.id(name)
     }

@@ -616,6 +616,7 @@ mod tests {
             deadline: Some(SimTime(d)),
             leader_deadline: None,
             voters: None,
+            unhealed: None,
         };
         let mut out = Vec::new();
         conv.finish(&end(5_000_000), &mut out);
@@ -661,6 +662,7 @@ mod tests {
             deadline: Some(SimTime(5_000_000)),
             leader_deadline: None,
             voters: None,
+            unhealed: None,
         };
         let mut out = Vec::new();
         conv.judge_deadline(&at(5_000_000), &mut out);
