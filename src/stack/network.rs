@@ -394,8 +394,12 @@ impl TokenBucket {
     /// Takes a token if there is one at `now`.
     pub fn admit(&mut self, now: SimTime) -> bool {
         let cap = self.every.as_micros().saturating_mul(self.burst);
+        // Credit accrues with the time elapsed since the last admission. A
+        // clock set back counts as no time elapsed, from the new reading
+        // on: keeping the later instant would starve the sender for as long
+        // as the clock went back (an hour of silence after a one-hour step).
         let elapsed = now.saturating_since(self.last).as_micros();
-        self.last = self.last.max(now);
+        self.last = now;
         self.credit_us = self.credit_us.saturating_add(elapsed).min(cap);
         if self.credit_us >= self.every.as_micros() {
             self.credit_us -= self.every.as_micros();
@@ -1096,6 +1100,18 @@ mod tests {
             assert!(b.admit(SimTime(10_000_000)));
         }
         assert!(!b.admit(SimTime(10_000_000)));
+    }
+
+    #[test]
+    fn a_token_bucket_admits_again_after_its_clock_is_set_back() {
+        let hour = 3_600_000_000;
+        let mut b = TokenBucket::new(SimDuration::from_millis(100), 1, SimTime(hour));
+        assert!(b.admit(SimTime(hour)));
+        assert!(!b.admit(SimTime(1_000_000)), "set back: no time elapsed");
+        assert!(
+            b.admit(SimTime(1_100_000)),
+            "one token 100 ms later, not an hour"
+        );
     }
 
     #[test]
