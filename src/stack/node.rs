@@ -49,6 +49,7 @@ use super::grid::{ClusterMap, Geometry, MapCommand, Seen};
 use super::network::{Incoming, Limits, NetworkManager, RetryPolicy, Shared, key_id};
 use super::planted::{Bug, Planted};
 use super::replication::{DataTimer, ReplicationManager};
+use super::storage::PartitionStore;
 
 /// Disk key of the partitions this node holds in full, each with its
 /// synced epoch (JSON list of `[partition, epoch or null]`).
@@ -402,19 +403,36 @@ impl DataNode {
         cx.trace(StackEvent::Credentials {
             key_id: self.key_id.clone(),
         });
-        if let Ok(Some(bytes)) = cx.disk().get(REPLICAS_KEY) {
-            // A record that does not decode is a lost record: the replicas
-            // are then fetched in full.
-            if let Ok(list) = serde_json::from_slice::<Vec<(u32, Option<u64>)>>(bytes) {
-                *self.on_disk = list.iter().map(|(p, _)| *p).collect();
-                *self.synced = list
-                    .into_iter()
-                    .filter_map(|(p, e)| Some((p, e?)))
-                    .collect();
-            }
+        // `None`: the record fails its checksum or does not decode.
+        let listed = match cx.disk().get(REPLICAS_KEY) {
+            Ok(Some(bytes)) => serde_json::from_slice::<Vec<(u32, Option<u64>)>>(bytes).ok(),
+            Ok(None) => Some(Vec::new()),
+            Err(_) => None,
+        };
+        let damaged_list = listed.is_none();
+        if let Some(list) = listed {
+            *self.on_disk = list.iter().map(|(p, _)| *p).collect();
+            *self.synced = list
+                .into_iter()
+                .filter_map(|(p, e)| Some((p, e?)))
+                .collect();
         }
         if let Some(r) = self.repl.as_mut() {
             r.on_start(cx);
+            if damaged_list {
+                // One damaged record must not make the node forget every
+                // copy its disk still holds (they would be fetched in full,
+                // and never offered to re-seed a partition whose other
+                // copies are gone): the copies are those whose own records
+                // reload intact with data. The epoch at which each was last
+                // in sync went with the record: unknown, so a re-seed takes
+                // such a copy only where no copy knows its epoch. (Without
+                // a data plane a copy leaves nothing else on the disk: it
+                // is fetched again in full, and no data is lost.)
+                *self.on_disk = PartitionStore::copies_with_data(cx.disk())
+                    .into_iter()
+                    .collect();
+            }
             // A copy with a record that fails its checksum is no source (it
             // is rebuilt from a peer that holds the data, like a blank one).
             self.on_disk.retain(|p| r.intact(*p));

@@ -237,6 +237,27 @@ impl PartitionStore {
         }
     }
 
+    /// The partitions of which the disk holds a copy with data: listed (see
+    /// [`on_disk`](Self::on_disk)), reloaded intact, and holding at least
+    /// one entry. What a data node takes for its copies when its own list
+    /// of them (`node/replicas`) is damaged: one damaged record must not
+    /// make it forget every copy its disk holds. A store that never took
+    /// an install nor led (created empty when the node was listed, its
+    /// epoch raised by a map) holds index 0 and is left out: it is a blank,
+    /// never a copy to re-seed from. A copy of a partition never written
+    /// is left out with it, and loses nothing (it holds no write). Reads
+    /// only: no record is written (nothing drawn from the disk's faults).
+    pub fn copies_with_data(disk: &Disk) -> Vec<u32> {
+        Self::on_disk(disk)
+            .0
+            .into_iter()
+            .filter(|&p| {
+                let r = Self::reload(disk, p);
+                !r.damaged && r.store.index() > 0
+            })
+            .collect()
+    }
+
     /// Records which partitions the disk holds (buffered; fsync follows).
     pub fn write_parts(disk: &mut Disk, parts: &[u32]) {
         let bytes = serde_json::to_vec(parts).expect("a list of numbers serializes");
@@ -523,6 +544,34 @@ mod tests {
         assert_eq!(PartitionStore::on_disk(&d), (vec![2, 11], true));
         PartitionStore::erase(&mut d, 11);
         assert_eq!(PartitionStore::on_disk(&d), (vec![2], true));
+    }
+
+    #[test]
+    fn copies_with_data_leave_out_blanks_damaged_and_erased_copies() {
+        let mut d = Disk::new();
+        assert!(PartitionStore::copies_with_data(&d).is_empty());
+        // p2 and p11 took an install and entries; p5 was created empty for
+        // a copy that waits for its install and had its epoch raised by a
+        // map (a snapshot at index 0); p8 holds a snapshot that does not
+        // decode.
+        let mut a = PartitionStore::empty(2);
+        let mut b = PartitionStore::empty(11);
+        let mut blank = PartitionStore::empty(5);
+        generations(&mut d, &mut a, 2, 0);
+        generations(&mut d, &mut b, 1, 0);
+        blank.raise_epoch(&mut d, 3);
+        d.put(&snap_key(8), b"not a snapshot".to_vec());
+        PartitionStore::write_parts(&mut d, &[2, 5, 8, 11]);
+        d.fsync();
+        d.crash(false);
+        assert_eq!(PartitionStore::copies_with_data(&d), vec![2, 11]);
+        // With the list of partitions damaged too, the snapshots are
+        // scanned: the same copies.
+        d.put(PARTS_KEY, b"not a list".to_vec());
+        assert_eq!(PartitionStore::copies_with_data(&d), vec![2, 11]);
+        // A copy dropped since is not found again.
+        PartitionStore::erase(&mut d, 11);
+        assert_eq!(PartitionStore::copies_with_data(&d), vec![2]);
     }
 
     #[test]
