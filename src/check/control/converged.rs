@@ -68,8 +68,9 @@ pub struct Converged {
     /// recheck of their partitions since: rechecked at the next change of
     /// a member, as a recheck of every partition would.
     copies_changed: BTreeSet<String>,
-    /// When each process last sent a heartbeat.
-    last_beat: BTreeMap<String, SimTime>,
+    /// When each process last sent a heartbeat, by process id (a look-up
+    /// by name per heartbeat sent was a string search per message).
+    last_beat: Vec<Option<SimTime>>,
     /// The nodes that remain to host replicas ([`MapView::remaining`]),
     /// per zone: kept as members change and their processes crash or start.
     up_per_zone: BTreeMap<String, usize>,
@@ -97,10 +98,15 @@ impl Converged {
     /// `node` sent a heartbeat within half of `dead_after` before `t`: its
     /// silence was not real (a node whose own clock went back, and so its
     /// timers with it, really is silent).
-    fn sent_lately(&self, node: &str, t: SimTime) -> bool {
-        self.last_beat
-            .get(node)
-            .is_some_and(|b| t.saturating_since(*b).as_micros() * 2 < self.dead_after.as_micros())
+    fn sent_lately(&self, node: &str, t: SimTime, names: &[String]) -> bool {
+        // The latest beat of any process of that name (times only grow).
+        let last = names
+            .iter()
+            .zip(&self.last_beat)
+            .filter(|(n, _)| *n == node)
+            .filter_map(|(_, b)| *b)
+            .max();
+        last.is_some_and(|b| t.saturating_since(b).as_micros() * 2 < self.dead_after.as_micros())
     }
 
     /// Less than `dead_after` passed on `who`'s own clock between `at` and
@@ -232,7 +238,17 @@ impl Converged {
         let who = ev.p.name_in(names);
         // What the event changed in the map view, and (at a member change)
         // the zone the node counted in before it.
-        let (change, counted) = {
+        let (change, counted) = if matches!(
+            ev.kind,
+            EventKind::Send { .. }
+                | EventKind::Deliver { .. }
+                | EventKind::Drop { .. }
+                | EventKind::Timer { .. }
+        ) {
+            // Messages and timers change neither the view nor the copies
+            // (placement and balanced are not even shown them).
+            (None, None)
+        } else {
             let m = self.model.apply(ev, names);
             let change = match &m.applied.change {
                 Some(Change::Partition { p, .. }) => Some(Ok(*p)),
@@ -263,12 +279,17 @@ impl Converged {
         match ev.kind {
             EventKind::Send {
                 msg: "Heartbeat", ..
-            } => match self.last_beat.get_mut(who) {
-                Some(t) => *t = ev.t,
-                None => {
-                    self.last_beat.insert(who.to_string(), ev.t);
+            } => {
+                // A process has a name (a sender out of the table is none
+                // a monitor could declare dead).
+                let i = ev.p.index();
+                if i < names.len() {
+                    if self.last_beat.len() <= i {
+                        self.last_beat.resize(i + 1, None);
+                    }
+                    self.last_beat[i] = Some(ev.t);
                 }
-            },
+            }
             EventKind::Crash { .. } => {
                 let (remaining, counted) = (self.remaining(), self.up_zone(who));
                 self.down.insert(who.to_string());
@@ -342,7 +363,7 @@ impl Converged {
                     && self.hasty.is_none()
                     && let Some((at, away)) = self.back.get(who)
                     && away.as_micros() * 2 > self.dead_after.as_micros()
-                    && self.sent_lately(node, ev.t)
+                    && self.sent_lately(node, ev.t, names)
                     && self.within_grace(who, *at, ev.t)
                 {
                     self.hasty = Some(format!(
