@@ -29,6 +29,7 @@ mod balanced;
 mod converged;
 mod copies;
 mod map_monotonic;
+mod model;
 mod placement;
 #[cfg(test)]
 mod testkit;
@@ -49,11 +50,13 @@ pub const CONVERGE_GRACE: SimDuration = SimDuration::from_secs(30);
 
 /// Every control-plane checker.
 pub fn control_checkers() -> Vec<Box<dyn Checker>> {
+    // One map view and record of copies for the three that judge the map.
+    let model = model::Model::default();
     vec![
         Box::new(MapMonotonic::default()),
-        Box::new(Placement::default()),
+        Box::new(Placement::sharing(&model)),
         Box::new(Auth::default()),
-        Box::new(Converged::default()),
-        Box::new(Balanced::default()),
+        Box::new(Converged::sharing(&model)),
+        Box::new(Balanced::sharing(&model)),
     ]
 }

@@ -5,8 +5,10 @@
 //! **Responsibility.** Every node↔manager message travels in an
 //! [`Envelope`]: the sender's id, a request id and attempt number (or the
 //! request answered), the payload, and an HMAC-SHA256 tag keyed by the
-//! cluster key over (sender id, envelope header, SHA-256 of the payload's
-//! canonical binary encoding). The receiver recomputes the tag and checks that the sender id
+//! cluster key over (sender id, envelope header, the payload's canonical
+//! binary encoding), streamed into the keyed hash in one pass (a
+//! [`Shared`] value in the payload stands for its SHA-256, computed once
+//! per value). The receiver recomputes the tag and checks that the sender id
 //! is the network-level sender; anything else is dropped and traced as
 //! `auth_reject` — a process without the key can neither join nor speak for
 //! another node.
@@ -111,7 +113,7 @@ pub struct Envelope<B> {
     pub reply_to: Option<u64>,
     /// The payload.
     pub body: B,
-    /// HMAC-SHA256 over sender, header and payload digest.
+    /// HMAC-SHA256 over sender, header and payload encoding.
     pub tag: Tag,
 }
 
@@ -194,16 +196,12 @@ impl<T: Serialize> Serialize for Shared<T> {
 
 /// SHA-256 of a payload's canonical binary encoding (see
 /// [`encoding`](super::encoding)), streamed into the hash without a buffer.
+/// What a [`Shared`] value stands for in an envelope's encoding.
 pub fn payload_digest<B: Serialize + ?Sized>(body: &B) -> [u8; 32] {
-    let mut sink = BlockSink {
-        hash: Sha256::new(),
-        buf: [0; SINK_BYTES],
-        len: 0,
-    };
+    let mut sink = BlockSink::new(Sha256::new());
     super::encoding::encode_into(&mut sink, body)
         .expect("every payload of the stack has a canonical encoding");
-    sink.hash.update(&sink.buf[..sink.len]);
-    sink.hash.finalize().into()
+    sink.finish().finalize().into()
 }
 
 /// Bytes gathered before they are hashed: whole SHA-256 blocks.
@@ -212,13 +210,13 @@ const SINK_BYTES: usize = 512;
 /// Gathers the encoding's many small pieces (a field is a few bytes) on the
 /// stack and hashes them a buffer at a time: the hasher's cost per call,
 /// not per byte, is what small pieces pay.
-struct BlockSink {
-    hash: Sha256,
+struct BlockSink<H> {
+    hash: H,
     buf: [u8; SINK_BYTES],
     len: usize,
 }
 
-impl super::encoding::Sink for BlockSink {
+impl<H: sha2::digest::Update> super::encoding::Sink for BlockSink<H> {
     #[inline(always)]
     fn put(&mut self, bytes: &[u8]) {
         // The common case, a few bytes that fit: a fixed-size copy once
@@ -233,7 +231,15 @@ impl super::encoding::Sink for BlockSink {
     }
 }
 
-impl BlockSink {
+impl<H: sha2::digest::Update> BlockSink<H> {
+    fn new(hash: H) -> Self {
+        BlockSink {
+            hash,
+            buf: [0; SINK_BYTES],
+            len: 0,
+        }
+    }
+
     #[inline(never)]
     fn spill(&mut self, bytes: &[u8]) {
         self.hash.update(&self.buf[..self.len]);
@@ -244,6 +250,12 @@ impl BlockSink {
             self.buf[..bytes.len()].copy_from_slice(bytes);
             self.len = bytes.len();
         }
+    }
+
+    /// The hasher, with every byte put so far.
+    fn finish(mut self) -> H {
+        self.hash.update(&self.buf[..self.len]);
+        self.hash
     }
 }
 
@@ -278,57 +290,47 @@ impl Sealer {
         }
     }
 
-    fn mac(
+    /// The keyed hash over the header and the payload's canonical
+    /// encoding, streamed in one pass: one HMAC per envelope, no digest of
+    /// the payload first.
+    fn mac<B: Serialize + ?Sized>(
         &self,
         sender: &str,
         req: u64,
         attempt: u32,
         reply_to: Option<u64>,
-        digest: &[u8; 32],
+        body: &B,
     ) -> HmacSha256 {
-        // The header and digest are gathered on the stack and fed to the
-        // MAC in one call (the MAC's cost per call, not per byte, is what
-        // eight small pieces paid); the bytes, so the tag, are the same.
-        const MAX_INLINE_SENDER: usize = 64;
-        let mut m = self.keyed.clone();
-        if sender.len() > MAX_INLINE_SENDER {
-            m.update(&(sender.len() as u32).to_le_bytes());
-            m.update(sender.as_bytes());
-        }
-        let mut buf = [0u8; 4 + MAX_INLINE_SENDER + 8 + 4 + 1 + 8 + 32];
-        let mut len = 0;
-        let mut put = |bytes: &[u8]| {
-            buf[len..len + bytes.len()].copy_from_slice(bytes);
-            len += bytes.len();
-        };
-        if sender.len() <= MAX_INLINE_SENDER {
-            put(&(sender.len() as u32).to_le_bytes());
-            put(sender.as_bytes());
-        }
-        put(&req.to_le_bytes());
-        put(&attempt.to_le_bytes());
+        use super::encoding::Sink;
+        let mut sink = BlockSink::new(self.keyed.clone());
+        sink.put(&(sender.len() as u32).to_le_bytes());
+        sink.put(sender.as_bytes());
+        sink.put(&req.to_le_bytes());
+        sink.put(&attempt.to_le_bytes());
         match reply_to {
             Some(r) => {
-                put(&[1]);
-                put(&r.to_le_bytes());
+                sink.put(&[1]);
+                sink.put(&r.to_le_bytes());
             }
-            None => put(&[0]),
+            None => sink.put(&[0]),
         }
-        put(digest);
-        m.update(&buf[..len]);
-        m
+        super::encoding::encode_into(&mut sink, body)
+            .expect("every payload of the stack has a canonical encoding");
+        sink.finish()
     }
 
-    /// The tag of an envelope with this header and payload digest.
-    pub fn tag(
+    /// The tag of an envelope with this header and payload: HMAC-SHA256 of
+    /// (sender length as `u32`, sender, `req`, `attempt`, `reply_to` as an
+    /// option, then the payload's canonical encoding), little-endian.
+    pub fn tag<B: Serialize + ?Sized>(
         &self,
         sender: &str,
         req: u64,
         attempt: u32,
         reply_to: Option<u64>,
-        digest: &[u8; 32],
+        body: &B,
     ) -> Tag {
-        self.mac(sender, req, attempt, reply_to, digest)
+        self.mac(sender, req, attempt, reply_to, body)
             .finalize()
             .into_bytes()
             .into()
@@ -343,7 +345,7 @@ impl Sealer {
         reply_to: Option<u64>,
         body: B,
     ) -> Envelope<B> {
-        let tag = self.tag(sender, req, attempt, reply_to, &payload_digest(&body));
+        let tag = self.tag(sender, req, attempt, reply_to, &body);
         Envelope {
             sender: Rc::clone(sender),
             req,
@@ -357,15 +359,9 @@ impl Sealer {
     /// True when the envelope's tag is right for its contents (compared in
     /// constant time).
     pub fn verify<B: Serialize>(&self, env: &Envelope<B>) -> bool {
-        self.mac(
-            &env.sender,
-            env.req,
-            env.attempt,
-            env.reply_to,
-            &payload_digest(&env.body),
-        )
-        .verify_slice(&env.tag)
-        .is_ok()
+        self.mac(&env.sender, env.req, env.attempt, env.reply_to, &env.body)
+            .verify_slice(&env.tag)
+            .is_ok()
     }
 }
 
@@ -824,9 +820,7 @@ impl<B: Payload> NetworkManager<B> {
         if to.is_empty() {
             return;
         }
-        let tag = self
-            .sealer
-            .tag(&self.me, 0, 0, None, &payload_digest(&body));
+        let tag = self.sealer.tag(&self.me, 0, 0, None, &body);
         for &p in to {
             let env = Envelope {
                 sender: Rc::clone(&self.me),
@@ -1050,31 +1044,48 @@ mod tests {
     }
 
     #[test]
-    fn the_tag_is_the_hmac_of_the_header_and_digest_in_order() {
+    fn the_tag_is_the_hmac_of_the_header_and_encoding_in_order() {
         let s = Sealer::new(b"secret");
-        let digest = [7u8; 32];
-        for sender in [
-            "n1",
-            "a-name-longer-than-sixty-four-bytes-goes-through-the-other-path-x",
-        ] {
+        // A payload longer than the sink's buffer goes through its spill.
+        let long = "x".repeat(SINK_BYTES + 100);
+        for sender in ["n1", long.as_str()] {
             for reply_to in [None, Some(9u64)] {
-                let mut m = HmacSha256::new_from_slice(b"secret").unwrap();
-                m.update(&(sender.len() as u32).to_le_bytes());
-                m.update(sender.as_bytes());
-                m.update(&5u64.to_le_bytes());
-                m.update(&2u32.to_le_bytes());
-                match reply_to {
-                    Some(r) => {
-                        m.update(&[1]);
-                        m.update(&r.to_le_bytes());
+                for body in [Hello { n: 3 }, Hello { n: u32::MAX }] {
+                    let mut m = HmacSha256::new_from_slice(b"secret").unwrap();
+                    m.update(&(sender.len() as u32).to_le_bytes());
+                    m.update(sender.as_bytes());
+                    m.update(&5u64.to_le_bytes());
+                    m.update(&2u32.to_le_bytes());
+                    match reply_to {
+                        Some(r) => {
+                            m.update(&[1]);
+                            m.update(&r.to_le_bytes());
+                        }
+                        None => m.update(&[0]),
                     }
-                    None => m.update(&[0]),
+                    m.update(&body.n.to_le_bytes());
+                    let want: Tag = m.finalize().into_bytes().into();
+                    assert_eq!(s.tag(sender, 5, 2, reply_to, &body), want, "{sender}");
                 }
-                m.update(&digest);
-                let want: Tag = m.finalize().into_bytes().into();
-                assert_eq!(s.tag(sender, 5, 2, reply_to, &digest), want, "{sender}");
             }
         }
+        // Shared values stand for their digest, and the digest is the
+        // SHA-256 of the value's encoding.
+        let shared = Shared::new(Hello { n: 3 });
+        assert_eq!(
+            shared.digest(),
+            <[u8; 32]>::from(Sha256::digest(3u32.to_le_bytes()))
+        );
+        let mut m = HmacSha256::new_from_slice(b"secret").unwrap();
+        m.update(&2u32.to_le_bytes());
+        m.update(b"n1");
+        m.update(&0u64.to_le_bytes());
+        m.update(&0u32.to_le_bytes());
+        m.update(&[0]);
+        m.update(&32u64.to_le_bytes());
+        m.update(&shared.digest());
+        let want: Tag = m.finalize().into_bytes().into();
+        assert_eq!(s.tag("n1", 0, 0, None, &shared), want);
     }
 
     #[test]

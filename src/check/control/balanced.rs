@@ -4,8 +4,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::json;
 
-use super::copies::Copies;
-use super::view::{Change, MapView, Mem, Settings};
+use super::model::Model;
+use super::view::{Change, Mem, Settings};
 use crate::check::{Checker, EndOfRun};
 use crate::sim::{Event, EventKind, Violation};
 use crate::stack::events::StackEvent;
@@ -38,10 +38,20 @@ struct ChangeWindow {
 /// a drain) — and `join_moves_over_ideal_max`.
 #[derive(Debug, Default)]
 pub struct Balanced {
-    view: MapView,
-    copies: Copies,
+    /// The map view and copies (shared with the other map checkers).
+    model: Model,
     moves: u64,
     windows: Vec<ChangeWindow>,
+}
+
+impl Balanced {
+    /// A checker reading the map view and copies of `model`.
+    pub(super) fn sharing(model: &Model) -> Balanced {
+        Balanced {
+            model: model.clone(),
+            ..Balanced::default()
+        }
+    }
 }
 
 impl Checker for Balanced {
@@ -63,23 +73,16 @@ impl Checker for Balanced {
         names: &[String],
         _out: &mut Vec<Violation>,
     ) {
-        let _ = self.copies.on_event(ev, names);
-        let EventKind::App(app) = ev.kind else { return };
+        let m = self.model.apply(ev, names);
+        let EventKind::App(_) = ev.kind else { return };
         // The node's load before the change (for the ideal of a death or drain).
-        let load_before = match app {
-            StackEvent::Member { node, .. } => self.view.named.get(node).map_or(0, |ps| {
-                ps.iter()
-                    .filter(|p| self.view.parts[p].nodes().any(|n| n == node))
-                    .count()
-            }) as f64,
-            _ => 0.0,
-        };
-        match self.view.on_event(app) {
+        let load_before = m.applied.load_before as f64;
+        match &m.applied.change {
             Some(Change::Partition { old, p }) => {
                 if old.in_sync.is_empty() && old.catching_up.is_empty() {
                     return; // initial placement moves no data
                 }
-                let new = &self.view.parts[&p];
+                let new = &m.view.parts[p];
                 let added = new
                     .nodes()
                     .filter(|n| !old.nodes().any(|m| m == *n))
@@ -90,10 +93,10 @@ impl Checker for Balanced {
                 }
             }
             Some(Change::Member { node, before, now }) => {
-                let placed = !self.view.parts.is_empty();
-                let window = match (before, now) {
+                let placed = !m.view.parts.is_empty();
+                let window = match (*before, *now) {
                     (None, Some(MemberState::Alive)) if placed => {
-                        let (Some(s), n) = (&self.view.settings, self.view.alive_count()) else {
+                        let (Some(s), n) = (&m.view.settings, m.view.alive_count()) else {
                             return;
                         };
                         let ideal =
@@ -114,7 +117,7 @@ impl Checker for Balanced {
                         })
                     }
                     (Some(MemberState::Dead), Some(MemberState::Alive)) => {
-                        let (Some(s), n) = (&self.view.settings, self.view.alive_count()) else {
+                        let (Some(s), n) = (&m.view.settings, m.view.alive_count()) else {
                             return;
                         };
                         let ideal =
@@ -145,19 +148,20 @@ impl Checker for Balanced {
     }
 
     fn finish(&mut self, _end: &EndOfRun, out: &mut Vec<Violation>) {
-        let Some(s) = &self.view.settings else { return };
+        let m = self.model.get();
+        let Some(s) = &m.view.settings else { return };
         // Judged on the leader's own count of alive members (a shortfall
         // against the nodes that remain is `converged`'s to report).
-        let (remaining, nobody) = (self.view.alive_remaining(), BTreeSet::new());
+        let (remaining, nobody) = (m.view.alive_remaining(), BTreeSet::new());
         let converged = (0..s.partitions).all(|p| {
-            self.view
-                .unconverged(p, s.rf, &self.copies, remaining, &nobody)
+            m.view
+                .unconverged(p, s.rf, &m.copies, remaining, &nobody)
                 .is_none()
         });
         if !converged {
             return; // `converged` says why
         }
-        let alive: Vec<(&str, &Mem)> = self
+        let alive: Vec<(&str, &Mem)> = m
             .view
             .members
             .iter()
@@ -165,7 +169,7 @@ impl Checker for Balanced {
             .map(|(n, m)| (n.as_str(), m))
             .collect();
         let caps = load_caps(&alive, s);
-        let loads: Vec<u64> = alive.iter().map(|(n, _)| self.copies.load(n)).collect();
+        let loads: Vec<u64> = alive.iter().map(|(n, _)| m.copies.load(n)).collect();
         let total: u64 = loads.iter().sum();
         for (((node, _), cap), load) in alive.iter().zip(caps).zip(loads) {
             if load > cap {
@@ -183,7 +187,8 @@ impl Checker for Balanced {
     }
 
     fn metrics(&self) -> Vec<(String, serde_json::Value)> {
-        let loads = self.view.loads();
+        let m = self.model.get();
+        let loads = m.view.loads();
         let total: u64 = loads.values().sum();
         let mean = if loads.is_empty() {
             0.0

@@ -5,8 +5,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::json;
 
 use super::CONVERGE_GRACE;
-use super::copies::Copies;
-use super::view::{Change, MapView, Remaining};
+use super::model::Model;
+use super::view::{Change, Mem, Remaining};
 use crate::check::{Checker, EndOfRun};
 use crate::sim::clock::Clock;
 use crate::sim::{Event, EventKind, SimDuration, SimTime, Violation};
@@ -42,8 +42,8 @@ const MAX_SAMPLES: usize = 10_000;
 /// and not paused).
 #[derive(Debug, Default)]
 pub struct Converged {
-    view: MapView,
-    copies: Copies,
+    /// The map view and copies (shared with the other map checkers).
+    model: Model,
     /// Partitions not converged, with why.
     bad: BTreeMap<u32, String>,
     since: Option<SimTime>,
@@ -68,8 +68,9 @@ pub struct Converged {
     /// recheck of their partitions since: rechecked at the next change of
     /// a member, as a recheck of every partition would.
     copies_changed: BTreeSet<String>,
-    /// When each process last sent a heartbeat.
-    last_beat: BTreeMap<String, SimTime>,
+    /// When each process last sent a heartbeat, by process id (a look-up
+    /// by name per heartbeat sent was a string search per message).
+    last_beat: Vec<Option<SimTime>>,
     /// The nodes that remain to host replicas ([`MapView::remaining`]),
     /// per zone: kept as members change and their processes crash or start.
     up_per_zone: BTreeMap<String, usize>,
@@ -86,13 +87,26 @@ pub struct Converged {
 }
 
 impl Converged {
+    /// A checker reading the map view and copies of `model`.
+    pub(super) fn sharing(model: &Model) -> Converged {
+        Converged {
+            model: model.clone(),
+            ..Converged::default()
+        }
+    }
+
     /// `node` sent a heartbeat within half of `dead_after` before `t`: its
     /// silence was not real (a node whose own clock went back, and so its
     /// timers with it, really is silent).
-    fn sent_lately(&self, node: &str, t: SimTime) -> bool {
-        self.last_beat
-            .get(node)
-            .is_some_and(|b| t.saturating_since(*b).as_micros() * 2 < self.dead_after.as_micros())
+    fn sent_lately(&self, node: &str, t: SimTime, names: &[String]) -> bool {
+        // The latest beat of any process of that name (times only grow).
+        let last = names
+            .iter()
+            .zip(&self.last_beat)
+            .filter(|(n, _)| *n == node)
+            .filter_map(|(_, b)| *b)
+            .max();
+        last.is_some_and(|b| t.saturating_since(b).as_micros() * 2 < self.dead_after.as_micros())
     }
 
     /// Less than `dead_after` passed on `who`'s own clock between `at` and
@@ -104,14 +118,23 @@ impl Converged {
     }
 
     fn recheck(&mut self, t: SimTime, only: Option<u32>) {
-        let Some(s) = &self.view.settings else { return };
+        let Some(partitions) = self
+            .model
+            .get()
+            .view
+            .settings
+            .as_ref()
+            .map(|s| s.partitions)
+        else {
+            return;
+        };
         // A range, not a collected list: the count comes from the trace.
         let all = match only {
             Some(p) => p..=p,
-            None if s.partitions == 0 => return,
+            None if partitions == 0 => return,
             None => {
                 self.copies_changed.clear();
-                0..=s.partitions - 1
+                0..=partitions - 1
             }
         };
         self.recheck_in(t, all);
@@ -127,9 +150,12 @@ impl Converged {
 
     /// The zone `node` counts in among the remaining nodes, if it does.
     fn up_zone(&self, node: &str) -> Option<String> {
-        self.view
-            .members
-            .get(node)
+        self.up_zone_of(node, self.model.get().view.members.get(node))
+    }
+
+    /// The zone `node` counts in, were its member entry `member`.
+    fn up_zone_of(&self, node: &str, member: Option<&Mem>) -> Option<String> {
+        member
             .filter(|m| matches!(m.state, MemberState::Alive | MemberState::Dead))
             .filter(|_| !self.down.contains(node))
             .map(|m| m.zone.clone())
@@ -157,9 +183,11 @@ impl Converged {
     /// want: unless that moved, only the partitions naming `node` (or a
     /// node whose copies changed since the last recheck) can have changed.
     fn recheck_node(&mut self, t: SimTime, node: &str, before: Remaining) {
-        let Some(s) = &self.view.settings else { return };
+        let Some(rf) = self.model.get().view.settings.as_ref().map(|s| s.rf) else {
+            return;
+        };
         let want = |r: Remaining| {
-            let want = s.rf.min(r.nodes);
+            let want = rf.min(r.nodes);
             (want, want.min(r.zones))
         };
         if want(before) != want(self.remaining()) {
@@ -167,25 +195,26 @@ impl Converged {
             return;
         }
         let changed = std::mem::take(&mut self.copies_changed);
-        let named: BTreeSet<u32> = std::iter::once(node)
-            .chain(changed.iter().map(String::as_str))
-            .filter_map(|n| self.view.named.get(n))
-            .flatten()
-            .copied()
-            .collect();
+        let named: BTreeSet<u32> = {
+            let m = self.model.get();
+            std::iter::once(node)
+                .chain(changed.iter().map(String::as_str))
+                .filter_map(|n| m.view.named.get(n))
+                .flatten()
+                .copied()
+                .collect()
+        };
         self.recheck_in(t, named);
     }
 
     fn recheck_in(&mut self, t: SimTime, partitions: impl IntoIterator<Item = u32>) {
-        let Some(s) = &self.view.settings else { return };
+        let m = self.model.get();
+        let Some(s) = &m.view.settings else { return };
         let rf = s.rf;
         let remaining = self.remaining();
-        debug_assert_eq!(remaining, self.view.remaining(&self.down));
+        debug_assert_eq!(remaining, m.view.remaining(&self.down));
         for p in partitions {
-            match self
-                .view
-                .unconverged(p, rf, &self.copies, remaining, &self.down)
-            {
+            match m.view.unconverged(p, rf, &m.copies, remaining, &self.down) {
                 Some(why) => {
                     self.bad.insert(p, why);
                 }
@@ -207,7 +236,35 @@ impl Converged {
     /// One event: the state it changes, and the partitions rechecked.
     fn observe(&mut self, ev: &Event<'_, StackEvent>, names: &[String]) {
         let who = ev.p.name_in(names);
-        let _ = self.copies.on_event(ev, names);
+        // What the event changed in the map view, and (at a member change)
+        // the zone the node counted in before it.
+        let (change, counted) = if matches!(
+            ev.kind,
+            EventKind::Send { .. }
+                | EventKind::Deliver { .. }
+                | EventKind::Drop { .. }
+                | EventKind::Timer { .. }
+        ) {
+            // Messages and timers change neither the view nor the copies
+            // (placement and balanced are not even shown them).
+            (None, None)
+        } else {
+            let m = self.model.apply(ev, names);
+            let change = match &m.applied.change {
+                Some(Change::Partition { p, .. }) => Some(Ok(*p)),
+                Some(Change::Member { node, before, now }) => {
+                    Some(Err((node.clone(), *before, *now)))
+                }
+                None => None,
+            };
+            let counted = match ev.kind {
+                EventKind::App(StackEvent::Member { node, .. }) => {
+                    self.up_zone_of(node, m.applied.member_before.as_ref())
+                }
+                _ => None,
+            };
+            (change, counted)
+        };
         if let EventKind::App(StackEvent::Replica { partition, .. }) = ev.kind {
             self.recheck(ev.t, Some(*partition));
             return;
@@ -222,21 +279,30 @@ impl Converged {
         match ev.kind {
             EventKind::Send {
                 msg: "Heartbeat", ..
-            } => match self.last_beat.get_mut(who) {
-                Some(t) => *t = ev.t,
-                None => {
-                    self.last_beat.insert(who.to_string(), ev.t);
+            } => {
+                // A process has a name (a sender out of the table is none
+                // a monitor could declare dead).
+                let i = ev.p.index();
+                if i < names.len() {
+                    if self.last_beat.len() <= i {
+                        self.last_beat.resize(i + 1, None);
+                    }
+                    self.last_beat[i] = Some(ev.t);
                 }
-            },
+            }
             EventKind::Crash { .. } => {
                 let (remaining, counted) = (self.remaining(), self.up_zone(who));
                 self.down.insert(who.to_string());
                 self.recount(counted, who);
                 self.paused.remove(who);
-                if self.view.alive(who) || self.view.state(who) == Some(MemberState::Draining) {
+                let (alive, state) = {
+                    let m = self.model.get();
+                    (m.view.alive(who), m.view.state(who))
+                };
+                if alive || state == Some(MemberState::Draining) {
                     self.crashed_at.entry(who.to_string()).or_insert(ev.t);
                 }
-                if self.view.state(who).is_some() {
+                if state.is_some() {
                     self.recheck_node(ev.t, who, remaining);
                 }
             }
@@ -245,7 +311,7 @@ impl Converged {
                 self.down.remove(who);
                 self.recount(counted, who);
                 self.crashed_at.remove(who);
-                if self.view.state(who).is_some() {
+                if self.model.get().view.state(who).is_some() {
                     self.recheck_node(ev.t, who, remaining);
                 }
             }
@@ -297,7 +363,7 @@ impl Converged {
                     && self.hasty.is_none()
                     && let Some((at, away)) = self.back.get(who)
                     && away.as_micros() * 2 > self.dead_after.as_micros()
-                    && self.sent_lately(node, ev.t)
+                    && self.sent_lately(node, ev.t, names)
                     && self.within_grace(who, *at, ev.t)
                 {
                     self.hasty = Some(format!(
@@ -310,13 +376,10 @@ impl Converged {
                 if let StackEvent::PlacementConfig { dead_after_us, .. } = app {
                     self.dead_after = SimDuration(*dead_after_us);
                 }
-                let (remaining, counted) = match app {
-                    StackEvent::Member { node, .. } => (self.remaining(), self.up_zone(node)),
-                    _ => (self.remaining(), None),
-                };
-                match self.view.on_event(app) {
-                    Some(Change::Partition { p, .. }) => self.recheck(ev.t, Some(p)),
-                    Some(Change::Member { node, before, now }) => {
+                let remaining = self.remaining();
+                match change {
+                    Some(Ok(p)) => self.recheck(ev.t, Some(p)),
+                    Some(Err((node, before, now))) => {
                         self.recount(counted, &node);
                         if now == Some(MemberState::Dead) && before != Some(MemberState::Dead) {
                             if let Some(t0) = self.crashed_at.remove(&node) {
@@ -378,13 +441,13 @@ impl Checker for Converged {
     fn judge_deadline(&mut self, end: &EndOfRun, out: &mut Vec<Violation>) {
         let before = out.len();
         self.finish(end, out);
-        if out.len() == before && self.view.settings.is_some() {
+        if out.len() == before && self.model.get().view.settings.is_some() {
             self.met_deadline = Some(end.now);
         }
     }
 
     fn finish(&mut self, end: &EndOfRun, out: &mut Vec<Violation>) {
-        if self.view.settings.is_none() {
+        if self.model.get().view.settings.is_none() {
             return; // not a partition-manager run
         }
         if let Some(detail) = self.hasty.take() {
@@ -572,17 +635,16 @@ mod tests {
                 kind,
             };
             conv.on_event(&ev, &names, &mut out);
-            let member = conv.view.state(ev.p.name_in(&names)).is_some();
+            let m = conv.model.get();
+            let member = m.view.state(ev.p.name_in(&names)).is_some();
             if matches!(ev.kind, EventKind::App(StackEvent::Member { .. }))
                 || (member && matches!(ev.kind, EventKind::Crash { .. } | EventKind::Restart))
             {
-                let remaining = conv.view.remaining(&conv.down);
+                let remaining = m.view.remaining(&conv.down);
                 assert_eq!(conv.remaining(), remaining, "after event {seq}");
                 let full: BTreeMap<u32, String> = (0..partitions)
                     .filter_map(|p| {
-                        let why = conv
-                            .view
-                            .unconverged(p, 2, &conv.copies, remaining, &conv.down);
+                        let why = m.view.unconverged(p, 2, &m.copies, remaining, &conv.down);
                         why.map(|w| (p, w))
                     })
                     .collect();

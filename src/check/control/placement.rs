@@ -2,8 +2,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::copies::Copies;
-use super::view::{Change, MapView, Part};
+use super::model::Model;
+use super::view::{Change, Part};
 use crate::check::Checker;
 use crate::sim::{Event, EventKind, SimDuration, SimTime, Violation};
 use crate::stack::events::StackEvent;
@@ -29,8 +29,8 @@ use crate::stack::events::StackEvent;
 /// it in a later report.
 #[derive(Debug, Default)]
 pub struct Placement {
-    view: MapView,
-    copies: Copies,
+    /// The map view and copies (shared with the other map checkers).
+    model: Model,
     /// Nodes whose disk was lost and of which the map has said nothing
     /// since: when, and the partitions they held complete copies of.
     unseen_loss: BTreeMap<String, (SimTime, BTreeSet<u32>)>,
@@ -39,6 +39,14 @@ pub struct Placement {
 }
 
 impl Placement {
+    /// A checker reading the map view and copies of `model`.
+    pub(super) fn sharing(model: &Model) -> Placement {
+        Placement {
+            model: model.clone(),
+            ..Placement::default()
+        }
+    }
+
     /// In-sync replicas of `part` on usable members whose node reports a
     /// complete copy, or whose copy a disk loss took that the leader could
     /// not know of yet at `t`; and their zones.
@@ -48,14 +56,15 @@ impl Placement {
                 held.contains(&p) && t.saturating_since(*at) <= self.dead_after
             })
         };
+        let m = self.model.get();
         let counted: Vec<&String> = part
             .in_sync
             .iter()
-            .filter(|n| self.view.usable(n) && (self.copies.complete(p, n) || unseen(n)))
+            .filter(|n| m.view.usable(n) && (m.copies.complete(p, n) || unseen(n)))
             .collect();
         let zones = counted
             .iter()
-            .map(|n| self.view.zone(n))
+            .map(|n| m.view.zone(n))
             .collect::<BTreeSet<_>>()
             .len();
         (counted.len(), zones)
@@ -72,21 +81,16 @@ impl Checker for Placement {
     }
 
     fn on_event(&mut self, ev: &Event<'_, StackEvent>, names: &[String], out: &mut Vec<Violation>) {
+        let m = self.model.apply(ev, names);
+        let a = &m.applied;
         if let EventKind::DiskLoss = ev.kind {
             let who = ev.p.name_in(names);
-            let c = &self.copies;
-            let held: BTreeSet<u32> = c
-                .held
-                .keys()
-                .chain(c.genesis.keys())
-                .copied()
-                .filter(|&p| c.complete(p, who))
-                .collect();
-            self.unseen_loss.insert(who.to_string(), (ev.t, held));
+            self.unseen_loss
+                .insert(who.to_string(), (ev.t, a.held_before.clone()));
         }
         if let EventKind::App(StackEvent::Damaged { partition, .. }) = ev.kind {
             let who = ev.p.name_in(names);
-            if self.copies.complete(*partition, who) {
+            if a.complete_before {
                 self.unseen_loss
                     .entry(who.to_string())
                     .or_insert_with(|| (ev.t, BTreeSet::new()))
@@ -94,10 +98,10 @@ impl Checker for Placement {
                     .insert(*partition);
             }
         }
-        if let Some((_, detail)) = self.copies.on_event(ev, names) {
+        if let Some((_, detail)) = &a.copies {
             out.push(Violation {
                 check: "placement",
-                detail,
+                detail: detail.clone(),
             });
             return;
         }
@@ -105,17 +109,16 @@ impl Checker for Placement {
         if let StackEvent::PlacementConfig { dead_after_us, .. } = app {
             self.dead_after = SimDuration(*dead_after_us);
         }
-        let p = match self.view.on_event(app) {
-            Some(Change::Partition { p, old }) => (p, old),
+        let (p, old) = match &a.change {
+            Some(Change::Partition { p, old }) => (*p, old),
             Some(Change::Member { node, .. }) => {
                 // The map has news of the node: the leader has learnt of it.
-                self.unseen_loss.remove(&node);
+                self.unseen_loss.remove(node);
                 return;
             }
             None => return,
         };
-        let (p, old) = p;
-        let v = &self.view;
+        let v = &m.view;
         let new = &v.parts[&p];
         let mut seen = BTreeSet::new();
         if let Some(dup) = new.nodes().find(|n| !seen.insert(n.as_str())) {
@@ -149,7 +152,7 @@ impl Checker for Placement {
             return;
         }
         let need = s.rf.min(v.alive_zones());
-        let before = self.in_sync_counted(p, &old, ev.t).1;
+        let before = self.in_sync_counted(p, old, ev.t).1;
         if after < before.min(need) {
             out.push(Violation {
                 check: "placement",
