@@ -188,6 +188,10 @@ fn schedules_hold_where_the_stack_is_right() {
         // no time elapsed. 20/20 since.
         ("clock-ahead-then-back", 0),
         ("clock-ahead-then-back", 3),
+        // Once failed `placement`: copies found damaged at a restart were
+        // rebuilt blank, and the next restart reported the blanks as whole
+        // stored copies (the list of held copies still named them).
+        ("damaged-copy-rebuilt-blank", 11918901835015130150),
     ] {
         let (code, out) = run(name, seed);
         assert_eq!(code, 0, "{name} seed {seed}: {out}");

@@ -435,7 +435,17 @@ impl DataNode {
             }
             // A copy with a record that fails its checksum is no source (it
             // is rebuilt from a peer that holds the data, like a blank one).
+            let before = self.on_disk.len();
             self.on_disk.retain(|p| r.intact(*p));
+            if damaged_list || self.on_disk.len() != before {
+                // The list on the disk is corrected now: it must not outlive
+                // the copies it names. A damaged copy's store is rebuilt
+                // blank while it waits for a peer's data, and a list still
+                // naming it would have the next restart report that blank
+                // as a whole stored copy.
+                cx.reached("node: list of held copies corrected at restart");
+                self.persist(cx);
+            }
         }
         for &p in self.on_disk.iter() {
             cx.trace(StackEvent::Replica {

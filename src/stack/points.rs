@@ -173,6 +173,10 @@ pub const PROBES: &[(&str, &str)] = &[
     ),
     ("network: sender rate-limited", "stack/network.rs"),
     (
+        "node: list of held copies corrected at restart",
+        "stack/node.rs",
+    ),
+    (
         "node: stale replica of an earlier incarnation dropped",
         "stack/node.rs",
     ),
