@@ -81,7 +81,7 @@ impl Model {
             let mut st = self.0.borrow_mut();
             let key = (ev.seq, ev.t, ev.p);
             let shared = Rc::strong_count(&self.0) > 1;
-            if !(shared && st.last == Some(key)) {
+            if !shared || st.last != Some(key) {
                 st.last = Some(key);
                 let st = &mut *st;
                 let who = ev.p.name_in(names);
