@@ -90,8 +90,13 @@ enum Fact {
         epoch: u64,
         index: u64,
     },
-    /// The node dropped its copy of `partition` (its own `replica removed`).
-    Removed { partition: u32, node: String },
+    /// The node dropped its copy of `partition` (its own `replica removed`)
+    /// on applying `epoch`.
+    Removed {
+        partition: u32,
+        node: String,
+        epoch: u64,
+    },
 }
 
 /// An acknowledged write at a log position: (epoch, cell, value).
@@ -216,7 +221,17 @@ impl Durability {
         }
         let enough = (self.replication_factor as usize).max(1);
         let from = self.facts[..w.after].partition_point(|(t, _)| *t < w.t);
-        for (_, fact) in &self.facts[from..] {
+        // A copy can leave just before the acknowledgement is traced: it
+        // persisted the write, then applied the later epoch that removes
+        // it, while the primary still counted it. A removal in an epoch
+        // after the write's comes after the write on that copy (a copy
+        // added again would need yet another epoch): handed over as if it
+        // came after.
+        let early = self.facts[..from].iter().filter(|(_, f)| {
+            matches!(f, Fact::Removed { partition, node, epoch }
+                if *partition == w.partition && *epoch > w.epoch && w.copies.contains(node))
+        });
+        for (_, fact) in early.chain(&self.facts[from..]) {
             match fact {
                 Fact::DiskLoss(node) if holders.remove(node.as_str()) && holders.is_empty() => {
                     return true;
@@ -230,7 +245,9 @@ impl Durability {
                 } if *partition == w.partition && *epoch >= w.epoch && *index >= w.index => {
                     holders.insert(node.as_str());
                 }
-                Fact::Removed { partition, node } if *partition == w.partition => {
+                Fact::Removed {
+                    partition, node, ..
+                } if *partition == w.partition => {
                     let others = holders.iter().filter(|n| **n != node.as_str()).count();
                     if others >= enough {
                         holders.remove(node.as_str());
@@ -293,6 +310,7 @@ impl Checker for Durability {
                         Fact::Removed {
                             partition: *partition,
                             node: ev.p.name_in(names).to_string(),
+                            epoch: *epoch,
                         },
                     ));
                 }
@@ -515,6 +533,10 @@ impl Checker for Durability {
 
 // ---------------------------------------------------------------------------
 
+/// The `error` of a client's `fail` when the cell was lost with every copy
+/// of its partition.
+pub const DATA_LOST: &str = "data-lost";
+
 /// How long after the last fault healed operations may still time out.
 pub const AVAILABLE_GRACE: SimDuration = SimDuration::from_secs(5);
 /// The share of operations after the grace that may time out.
@@ -528,17 +550,27 @@ const MAX_INFO_SHARE: f64 = 0.1;
 /// read or write (`fail`: certainly not applied) are not. A compare-and-set
 /// that ends `fail` counts for neither side: the history cannot tell a
 /// comparison that did not hold (the primary answered) from a refusal.
+/// Nor does a `fail` whose answer says `data-lost`: the partition answered,
+/// truly, that the cell's acknowledged value went with every copy of it
+/// (`durability` counts those writes) — no wait makes it succeed, and it
+/// says nothing of whether the service is up.
 #[derive(Default)]
 pub struct Available {
     open: BTreeMap<u64, (SimTime, OpF)>,
-    done: Vec<(SimTime, OpType, OpF)>,
+    /// Invoked at, outcome, function, answered `data-lost`.
+    done: Vec<(SimTime, OpType, OpF, bool)>,
     ok: u64,
     info: u64,
     fail: u64,
+    /// Failures answered `data-lost`.
+    data_lost: u64,
     /// Set by `finish` when no operation was there to judge: since when.
     nothing_after: Option<SimTime>,
-    /// What followed the settle point was only failed compare-and-sets.
+    /// What followed the settle point was only failed compare-and-sets
+    /// (and operations on lost cells).
     only_cas_failed: bool,
+    /// What followed the settle point was only operations on lost cells.
+    only_data_lost: bool,
 }
 
 impl Checker for Available {
@@ -557,7 +589,11 @@ impl Checker for Available {
         _out: &mut Vec<Violation>,
     ) {
         let EventKind::App(StackEvent::Op {
-            process, kind, f, ..
+            process,
+            kind,
+            f,
+            error,
+            ..
         }) = ev.kind
         else {
             return;
@@ -567,13 +603,15 @@ impl Checker for Available {
                 self.open.insert(*process, (ev.t, *f));
             }
             done => {
+                let lost = *done == OpType::Fail && error.as_deref() == Some(DATA_LOST);
                 match done {
                     OpType::Ok => self.ok += 1,
                     OpType::Fail => self.fail += 1,
                     _ => self.info += 1,
                 }
+                self.data_lost += u64::from(lost);
                 if let Some((t, f)) = self.open.remove(process) {
-                    self.done.push((t, *done, f));
+                    self.done.push((t, *done, f, lost));
                 }
             }
         }
@@ -588,8 +626,15 @@ impl Checker for Available {
             .done
             .iter()
             .filter(|(t, ..)| *t >= settle)
-            .map(|(_, k, f)| (*k, *f))
+            // Answered `data-lost`: neither side (see the type's comment).
+            .filter(|(.., lost)| !lost)
+            .map(|(_, k, f, _)| (*k, *f))
             .collect();
+        let lost_after = self
+            .done
+            .iter()
+            .filter(|(t, .., lost)| *t >= settle && *lost)
+            .count();
         // Operations still open at the end count as unanswered if they are
         // older than a few seconds (a hung cluster answers nothing).
         let hung = self
@@ -599,6 +644,7 @@ impl Checker for Available {
             .count();
         if after.is_empty() && hung == 0 {
             self.nothing_after = Some(settle);
+            self.only_data_lost = lost_after > 0;
             return;
         }
         let count =
@@ -638,20 +684,27 @@ impl Checker for Available {
     }
 
     fn nothing_judged(&self) -> Option<String> {
-        self.nothing_after.map(|t| match self.only_cas_failed {
-            true => format!(
+        self.nothing_after.map(|t| match (self.only_cas_failed, self.only_data_lost) {
+            (true, _) => format!(
                 "after {t} only compare-and-sets that failed completed (a lost comparison or a refusal: not told apart)"
             ),
-            false => format!("no client operation was invoked after {t} to judge"),
+            (false, true) => format!(
+                "after {t} only operations on cells lost with every copy completed (answered data-lost)"
+            ),
+            (false, false) => format!("no client operation was invoked after {t} to judge"),
         })
     }
 
     fn metrics(&self) -> Vec<(String, serde_json::Value)> {
-        vec![
+        let mut m: Vec<(String, serde_json::Value)> = vec![
             ("ops_ok".into(), self.ok.into()),
             ("ops_fail".into(), self.fail.into()),
             ("ops_info".into(), self.info.into()),
-        ]
+        ];
+        if self.data_lost > 0 {
+            m.push(("ops_data_lost".into(), self.data_lost.into()));
+        }
+        m
     }
 }
 
@@ -857,6 +910,55 @@ mod tests {
             (0, Some(&end)),
         ]);
         judge_with(&evs)
+    }
+
+    /// n3 persists c5=77 (epoch 1, copies n1,n2,n3), then applies epoch
+    /// 2, which removes it, a moment before the primary traces the
+    /// acknowledgement: n3's removal comes first in the trace. n1 and n2
+    /// (replication factor 2) then lose their disks and a later epoch
+    /// gives index 1 to another write. Every copy that kept the write was
+    /// wiped: counted lost (`sched-disk-loss-only-in-sync` seed 87 once
+    /// called it a violation, n3 taken for a holder). A removal in the
+    /// write's own epoch, before it, would have dropped an older copy.
+    #[test]
+    fn a_copy_removed_just_before_the_acknowledgement_was_traced_is_handed_over() {
+        let config = StackEvent::PlacementConfig {
+            policy: "rendezvous-bounded".into(),
+            replication_factor: 2,
+            max_imbalance: 0.25,
+            max_concurrent_moves: 4,
+            partitions: 1,
+            dead_after_us: 1_000_000,
+        };
+        let r1 = replica(ReplicaState::Primary, 1);
+        let removed = |epoch| StackEvent::Replica {
+            partition: 0,
+            state: ReplicaState::Removed,
+            epoch,
+            complete: false,
+            source: None,
+        };
+        let first = write(1, 5, 77, 1, &["n1", "n2", "n3"]);
+        let r4 = replica(ReplicaState::Primary, 4);
+        let other = write(4, 6, 88, 1, &["n1"]);
+        let end = holding(vec![[6, 88, 1]]);
+        let run = |epoch| {
+            let gone = removed(epoch);
+            judge_with(&[
+                (0, Some(&config)),
+                (0, Some(&r1)),
+                (2, Some(&gone)),
+                (0, Some(&first)),
+                (0, None),
+                (1, None),
+                (0, Some(&r4)),
+                (0, Some(&other)),
+                (0, Some(&end)),
+            ])
+        };
+        assert_eq!(run(2), (Vec::new(), 1));
+        let (v, lost) = run(1);
+        assert_eq!((v.len(), lost), (1, 0), "{v:?}");
     }
 
     #[test]

@@ -207,6 +207,7 @@ impl Client {
                 value: None,
                 expected: None,
                 req: seq,
+                error: None,
             });
             self.complete(cx, OpType::Ok, Some(v));
             self.pull(cx);
@@ -234,6 +235,7 @@ impl Client {
             value,
             expected,
             req: seq,
+            error: None,
         });
         let deadline = cx.set_timer(self.timeout(), P::Timer::from(DataTimer::Deadline(seq)));
         self.current = Some(InFlight {
@@ -329,6 +331,10 @@ impl Client {
                 self.primaries.insert(r.partition, from);
                 self.complete(cx, OpType::Fail, None);
             }
+            Outcome::Lost => {
+                self.primaries.insert(r.partition, from);
+                self.complete_with(cx, OpType::Fail, None, Some("data-lost"));
+            }
             Outcome::NotPrimary { primary } => {
                 let hint = primary.as_deref().and_then(|n| cx.lookup(n));
                 match hint {
@@ -353,6 +359,18 @@ impl Client {
     }
 
     fn complete<P: DataHost>(&mut self, cx: &mut Cx<'_, P>, kind: OpType, read: Option<u64>) {
+        self.complete_with(cx, kind, read, None);
+    }
+
+    /// Completes the operation in flight as `kind`, with the reason a
+    /// failure gave (`error`).
+    fn complete_with<P: DataHost>(
+        &mut self,
+        cx: &mut Cx<'_, P>,
+        kind: OpType,
+        read: Option<u64>,
+        error: Option<&str>,
+    ) {
         let Some(c) = self.current.take() else {
             return;
         };
@@ -372,6 +390,7 @@ impl Client {
             value,
             expected,
             req: c.seq,
+            error: error.map(str::to_string),
         });
         if kind == OpType::Info {
             self.infos += 1;

@@ -917,6 +917,7 @@ impl PartitionCoordinator {
                         replicas: after,
                         primary: None,
                         epoch: c.epoch,
+                        ..PartitionConfig::default()
                     };
                     let left = healthy_in_sync - usize::from(healthy(&r.node));
                     left >= rf && in_sync_zones(map, &after_cfg) >= zones_now.min(zones_needed)
@@ -1242,6 +1243,7 @@ mod tests {
                     .collect(),
                 primary: set.first().cloned(),
                 epoch: 1,
+                ..PartitionConfig::default()
             })
             .collect();
         let nodes5 = cands(5, &["a", "b"]);

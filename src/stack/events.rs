@@ -157,6 +157,11 @@ pub enum StackEvent {
         expected: Option<u64>,
         /// The client's request id (sequence number).
         req: u64,
+        /// Why a `fail` failed, when the answer said: `data-lost` (the
+        /// partition was started again empty after every copy was lost,
+        /// and no write defined the cell since).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        error: Option<String>,
     },
     /// A primary answered a client: a write or compare-and-set took effect
     /// (`copies`: the replicas that persisted it), or a read was served.

@@ -92,6 +92,45 @@ pub struct PartitionConfig {
     pub primary: Option<String>,
     /// Raised by every change of replicas or primary.
     pub epoch: u64,
+    /// The epoch at which the partition was started again empty after
+    /// every copy of it was lost: the writes acknowledged before are gone,
+    /// and its primaries serve no cell that no write defined since (see
+    /// `MapCommand::SetReplicas::empty`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lost_at: Option<u64>,
+    /// Per listed replica that was in sync and no longer is, sorted by
+    /// node: the last epoch in which the map counted it in sync. Its copy
+    /// holds no write acknowledged in a later epoch (kept by `apply`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub left: Vec<(String, u64)>,
+}
+
+impl PartitionConfig {
+    /// The last epoch in which the map counted `node`'s replica in sync,
+    /// if it is listed, was in sync once, and no longer is.
+    pub fn left_at(&self, node: &str) -> Option<u64> {
+        self.left
+            .binary_search_by(|(n, _)| n.as_str().cmp(node))
+            .ok()
+            .map(|i| self.left[i].1)
+    }
+
+    /// After a change of `replicas` away from `before` (the replicas of
+    /// epoch `epoch`): a replica that leaves the in-sync set records
+    /// `epoch`; one in sync again, or no longer listed, forgets it.
+    fn note_left(&mut self, before: &[Replica], epoch: u64) {
+        for r in before.iter().filter(|r| r.in_sync) {
+            if self.replicas.iter().any(|x| x.node == r.node && !x.in_sync) {
+                match self.left.binary_search_by(|(n, _)| n.cmp(&r.node)) {
+                    Ok(i) => self.left[i].1 = epoch,
+                    Err(i) => self.left.insert(i, (r.node.clone(), epoch)),
+                }
+            }
+        }
+        let replicas = &self.replicas;
+        self.left
+            .retain(|(n, _)| replicas.iter().any(|x| &x.node == n && !x.in_sync));
+    }
 }
 
 /// Partitions per copy-on-write chunk of [`Partitions`].
@@ -494,6 +533,11 @@ pub enum MapCommand {
         replicas: Vec<Replica>,
         /// New primary.
         primary: Option<String>,
+        /// Every copy of the partition was lost (each listed node reports
+        /// holding nothing): it starts again empty, and the map records the
+        /// new epoch as its `lost_at`.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        empty: bool,
     },
     /// Makes `node` (an in-sync replica) the primary, if the epoch is still `epoch`.
     PromotePrimary {
@@ -531,6 +575,7 @@ impl fmt::Display for MapCommand {
                 generation,
                 replicas,
                 primary,
+                empty,
             } => {
                 let list: Vec<String> = replicas
                     .iter()
@@ -538,10 +583,11 @@ impl fmt::Display for MapCommand {
                     .collect();
                 write!(
                     f,
-                    "SetReplicas p{partition}@{epoch}{} [{}] primary={}",
+                    "SetReplicas p{partition}@{epoch}{} [{}] primary={}{}",
                     gen_suffix(*generation),
                     list.join(","),
-                    primary.as_deref().unwrap_or("-")
+                    primary.as_deref().unwrap_or("-"),
+                    if *empty { " empty" } else { "" }
                 )
             }
             MapCommand::PromotePrimary {
@@ -726,6 +772,7 @@ impl ClusterMap {
             let Some(p) = self.partitions.get_mut(i) else {
                 continue;
             };
+            let before = p.replicas.clone();
             for r in &mut p.replicas {
                 if r.node == node {
                     r.in_sync = false;
@@ -734,6 +781,7 @@ impl ClusterMap {
             if was_primary {
                 p.primary = fallback;
             }
+            p.note_left(&before, p.epoch);
             p.epoch += 1;
         }
     }
@@ -811,6 +859,7 @@ impl StateMachine for ClusterMap {
                     },
                     |p| {
                         p.replicas.retain(|r| &r.node != node);
+                        p.left.retain(|(n, _)| n != node);
                         if p.primary.as_ref() == Some(node) {
                             p.primary = None;
                         }
@@ -845,11 +894,16 @@ impl StateMachine for ClusterMap {
                 generation,
                 replicas,
                 primary,
+                empty,
             } => {
                 if let Some(p) = self.partition_mut(*partition, *epoch, *generation) {
-                    p.replicas = replicas.clone();
+                    let before = std::mem::replace(&mut p.replicas, replicas.clone());
                     p.primary = primary.clone();
+                    p.note_left(&before, p.epoch);
                     p.epoch += 1;
+                    if *empty {
+                        p.lost_at = Some(p.epoch);
+                    }
                 }
             }
             MapCommand::PromotePrimary {
@@ -921,6 +975,7 @@ mod tests {
             generation: None,
             replicas: vec![replica("n1", true), replica("n2", true)],
             primary: Some("n1".into()),
+            empty: false,
         };
         m.apply(4, &set);
         assert_eq!(m.partitions[0].epoch, 1);
@@ -961,6 +1016,7 @@ mod tests {
             generation: Some(m.generation),
             replicas: vec![replica("n1", true), replica("n2", true)],
             primary: Some("n1".into()),
+            empty: false,
         };
         // The liveness change commits first: the plan no longer applies.
         m.apply(4, &MapCommand::MarkDead { node: "n2".into() });
@@ -977,6 +1033,7 @@ mod tests {
             generation: Some(m.generation),
             replicas: vec![replica("n1", true), replica("n3", true)],
             primary: Some("n1".into()),
+            empty: false,
         };
         m.apply(6, &again);
         assert_eq!(m.partitions[0].epoch, 1);
@@ -1011,6 +1068,7 @@ mod tests {
                 generation: None,
                 replicas: vec![replica("n1", true), replica("n2", false)],
                 primary: Some("n1".into()),
+                empty: false,
             },
         );
         m.apply(
@@ -1054,6 +1112,7 @@ mod tests {
                 generation: None,
                 replicas: vec![replica("n1", true), replica("n2", true)],
                 primary: Some("n1".into()),
+                empty: false,
             },
         );
         m.apply(4, &MapCommand::RemoveNode { node: "n1".into() });

@@ -572,8 +572,12 @@ impl DataNode {
                 in_sync: h.data == Data::Complete && data,
                 // A whole copy, perhaps behind: kept from an earlier
                 // incarnation, or transferred and not yet declared
-                // caught up (a re-seed must not pass it over).
-                stored: (kept || h.data == Data::Complete) && !damaged,
+                // caught up (a re-seed must not pass it over), or declared
+                // caught up by its primary before its bulk transfer ended.
+                stored: (kept
+                    || h.data == Data::Complete
+                    || self.repl.as_ref().is_some_and(|r| r.vouched(*p)))
+                    && !damaged,
                 synced: synced_epoch,
                 damaged,
             }

@@ -72,6 +72,29 @@ pub fn set_replicas(
         generation,
         replicas,
         primary,
+        empty: false,
+    }
+}
+
+/// Partition `p` (configured as `c`) started again empty on `node`, every
+/// copy of it lost: `node` alone in sync and primary, the other replicas
+/// catching up from it, and the map records the loss (`lost_at`).
+pub fn start_empty(p: u32, c: &PartitionConfig, generation: Option<u64>, node: &str) -> MapCommand {
+    let replicas = c
+        .replicas
+        .iter()
+        .map(|r| Replica {
+            node: r.node.clone(),
+            in_sync: r.node == node,
+        })
+        .collect();
+    MapCommand::SetReplicas {
+        partition: p,
+        epoch: c.epoch,
+        generation,
+        replicas,
+        primary: Some(node.to_string()),
+        empty: true,
     }
 }
 

@@ -46,7 +46,7 @@
 use std::collections::BTreeMap;
 
 use super::grid::{ClusterMap, MapCommand, MemberState, Replica};
-use super::plan::{Step, promote, set_replicas};
+use super::plan::{Step, promote, set_replicas, start_empty};
 
 /// One replica as a data node last reported it.
 #[derive(Copy, Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
@@ -107,6 +107,19 @@ pub enum Copy {
     /// Its copy was found damaged (scrub or reload): no copy to count or
     /// copy from, but not proof that the data is gone either.
     Damaged,
+}
+
+/// What a partition with no replica in sync is re-seeded from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Reseed<'a> {
+    /// Nothing yet: a node not heard from may hold a newer copy, or a
+    /// copy is damaged.
+    Wait,
+    /// These copies (the first becomes primary).
+    From(Vec<&'a str>),
+    /// Every listed node is live and holds nothing: every copy is lost,
+    /// and the partition starts again empty on this one.
+    Empty(&'a str),
 }
 
 /// The leader's recovery logic (everything it needs is in the committed
@@ -185,9 +198,9 @@ impl RecoveryManager {
     /// leader took over), or that is not live, may hold a newer copy on
     /// its disk: until it reports, or is removed, nothing is re-seeded and
     /// the partition is `unavailable`.
-    fn reseed_sources<'a>(map: &'a ClusterMap, reports: &Reports, p: u32) -> Vec<&'a str> {
+    fn reseed_sources<'a>(map: &'a ClusterMap, reports: &Reports, p: u32) -> Reseed<'a> {
         let Some(c) = map.partitions.get(p as usize) else {
-            return Vec::new();
+            return Reseed::Wait;
         };
         let alive = |n: &str| map.state_of(n) == Some(MemberState::Alive);
         // A draining member serves until its replicas have moved: its
@@ -220,14 +233,14 @@ impl RecoveryManager {
             // A damaged copy is not an empty one either: the partition is
             // then unavailable, never started again empty over it.
             let damaged = copies.iter().any(|(_, k, _)| *k == Copy::Damaged);
-            return match unknown || damaged {
-                true => Vec::new(),
-                false => copies.first().map(|(n, _, _)| *n).into_iter().collect(),
+            return match (unknown || damaged, copies.first()) {
+                (false, Some((n, _, _))) => Reseed::Empty(n),
+                _ => Reseed::Wait,
             };
         };
         let newest_possible = newest.is_some() && newest >= c.epoch.checked_sub(1);
         if unknown && !newest_possible {
-            return Vec::new();
+            return Reseed::Wait;
         }
         let mut seeds: Vec<&str> = copies
             .iter()
@@ -237,7 +250,7 @@ impl RecoveryManager {
         // The first seed becomes primary: an alive member before a
         // draining one.
         seeds.sort_by_key(|n| !alive(n));
-        seeds
+        Reseed::From(seeds)
     }
 
     /// The most urgent repair of partition `p`, if it needs one.
@@ -350,12 +363,14 @@ impl RecoveryManager {
             return None;
         }
         let alive = |n: &str| map.state_of(n) == Some(MemberState::Alive);
-        let seeds: Vec<&str> = if self.seed_from_empty {
-            c.replicas
-                .iter()
-                .map(|r| r.node.as_str())
-                .filter(|n| alive(n))
-                .collect()
+        let seeds: Reseed<'_> = if self.seed_from_empty {
+            Reseed::From(
+                c.replicas
+                    .iter()
+                    .map(|r| r.node.as_str())
+                    .filter(|n| alive(n))
+                    .collect(),
+            )
         } else if self.reseed_from_behind {
             // The planted bug: every live copy, behind or not, and no wait
             // for the nodes not heard from.
@@ -374,10 +389,19 @@ impl RecoveryManager {
             with_data.sort_by_key(|n| !alive(n));
             match with_data.is_empty() {
                 true => Self::reseed_sources(map, reports, p),
-                false => with_data,
+                false => Reseed::From(with_data),
             }
         } else {
             Self::reseed_sources(map, reports, p)
+        };
+        let seeds = match seeds {
+            Reseed::Wait => return None,
+            Reseed::From(seeds) => seeds,
+            Reseed::Empty(node) => {
+                // Every copy is lost: the map says so (`lost_at`), and the
+                // primaries serve no cell that no write defined since.
+                return Some((Step::Repair, start_empty(p, c, generation, node)));
+            }
         };
         let first = *seeds.first()?;
         let replicas: Vec<Replica> = c
@@ -439,6 +463,7 @@ mod tests {
                 generation: None,
                 replicas: replicas(&[("n1", true), ("n2", true)]),
                 primary: Some("n1".into()),
+                empty: false,
             },
         );
         m
@@ -481,6 +506,7 @@ mod tests {
                 generation: None,
                 replicas: replicas(&[("n1", true), ("n3", false)]),
                 primary: None,
+                empty: false,
             },
         );
         let (step, cmd) = r.repair(0, &m, &Reports::new(), &[]).unwrap();
@@ -508,6 +534,7 @@ mod tests {
                 generation: None,
                 replicas: replicas(&[("n1", true), ("n2", true), ("n3", true)]),
                 primary: Some("n1".into()),
+                empty: false,
             },
         );
         m.apply(6, &MapCommand::MarkDead { node: "n1".into() });
@@ -568,6 +595,7 @@ mod tests {
                 generation: None,
                 replicas: replicas(&[("n1", true), ("n2", true), ("n3", false)]),
                 primary: Some("n1".into()),
+                empty: false,
             },
         );
         let r = RecoveryManager::default();
@@ -794,5 +822,19 @@ mod tests {
         reports.insert("n2".into(), nothing);
         let (_, cmd) = r.repair(0, &m, &reports, &[]).unwrap();
         assert_eq!(in_sync_after(&m, &cmd), ["n1"], "started again, empty");
+        // The map records the loss: the epoch it started again at.
+        let mut after = m.clone();
+        after.apply(100, &cmd);
+        let c = &after.partitions[0];
+        assert_eq!((c.lost_at, c.epoch), (Some(4), 4));
+        assert_eq!(c.primary.as_deref(), Some("n1"));
+        // A re-seed from a copy that exists records no loss.
+        let mut reports = Reports::new();
+        reports.insert("n1".into(), stored(Some(2)));
+        reports.insert("n2".into(), stored(Some(2)));
+        let (_, cmd) = r.repair(0, &m, &reports, &[]).unwrap();
+        let mut kept = m.clone();
+        kept.apply(100, &cmd);
+        assert_eq!(kept.partitions[0].lost_at, None);
     }
 }

@@ -54,7 +54,7 @@ use crate::sim::{Cx, Process, ProcessId, SimDuration};
 use super::events::StackEvent;
 use super::grid::ClusterMap;
 use super::planted::{Bug, Planted};
-use super::storage::PartitionStore;
+use super::storage::{PartitionState, PartitionStore};
 
 use primary::{Follower, Primary};
 pub use wire::{
@@ -182,6 +182,16 @@ impl ReplicationManager {
             .is_some_and(|r| !r.damaged && r.synced.is_some())
     }
 
+    /// True when the replica of `p` holds a copy that a primary declared
+    /// caught up, or that led the partition, in this incarnation (and is
+    /// not damaged): it holds every write acknowledged up to its synced
+    /// epoch, whether or not a bulk transfer of the partition finished.
+    pub fn vouched(&self, p: u32) -> bool {
+        self.parts
+            .get(&p)
+            .is_some_and(|r| !r.damaged && (r.caught_up.is_some() || r.primary.is_some()))
+    }
+
     /// The epochs in which a replica here became one that every
     /// acknowledgement needs, since the last call (see `newly_synced`).
     pub fn take_synced(&mut self) -> Vec<(u32, u64)> {
@@ -268,6 +278,23 @@ impl ReplicationManager {
             && listed_in_sync
             && !r.damaged
             && c.epoch >= r.store.epoch;
+        let fresh = c.epoch > r.store.epoch;
+        let vouched = r.caught_up.is_some() || r.primary.is_some();
+        if lead
+            && fresh
+            && c.lost_at == Some(c.epoch)
+            && !vouched
+            && r.store.state != PartitionState::default()
+        {
+            // The map started the partition again empty here (every copy
+            // was lost): what this replica took while catching up, never
+            // declared caught up, may be behind any acknowledged write, so
+            // it is not served as the partition, which starts from nothing.
+            // (A copy declared caught up holds every write acknowledged to
+            // its epoch, and is kept: `durability` counts it a holder.)
+            r.store
+                .install(cx.disk(), PartitionState::default(), c.epoch);
+        }
         if c.epoch > r.store.epoch {
             // Fencing: from now on this replica refuses the older epoch.
             cx.reached("replica: epoch raised by a map update");
@@ -320,6 +347,7 @@ impl ReplicationManager {
             reads,
             next_id,
             declare_at_once: planted.has(Bug::FinishMoveBeforeCatchUp),
+            lost: c.lost_at.is_some(),
         };
         // Reads waiting from the previous epoch ask again in this one.
         let reads = std::mem::take(&mut pr.reads);

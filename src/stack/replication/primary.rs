@@ -58,6 +58,9 @@ pub(super) struct PendingWrite {
     pub(super) cell: u64,
     pub(super) value: u64,
     pub(super) ok: bool,
+    /// A compare-and-set of a cell lost with every copy (see
+    /// [`Primary::lost`]): it did nothing, and its answer says why.
+    pub(super) lost: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -87,6 +90,11 @@ pub(super) struct Primary {
     /// The `finish-move-before-catch-up` planted bug: every follower is
     /// declared caught up at once, with its first install.
     pub(super) declare_at_once: bool,
+    /// The map says the partition was started again empty after every
+    /// copy was lost (`lost_at`): a cell that no write defined since has
+    /// no known value, so a read of it is not answered and a
+    /// compare-and-set on it does nothing (both fail: `data-lost`).
+    pub(super) lost: bool,
 }
 
 impl ReplicationManager {
@@ -374,6 +382,10 @@ impl ReplicationManager {
         if let ClientOp::Read { .. } = req.op {
             let value = r.store.state.value(cell);
             if self.planted.has(Bug::ReadWithoutConfirm) {
+                if value.is_none() && pr.lost {
+                    Self::respond(cx, from, req.seq, p, Outcome::Lost);
+                    return;
+                }
                 // The planted bug: answer from local state, epoch unconfirmed.
                 cx.trace(StackEvent::Served {
                     partition: p,
@@ -435,6 +447,7 @@ impl ReplicationManager {
                         cell,
                         value,
                         ok: a.ok,
+                        lost: false,
                     });
                     pr.writes.sort_by_key(|w| w.index);
                 }
@@ -462,6 +475,10 @@ impl ReplicationManager {
             command,
         };
         let index = entry.index;
+        // Whether the cell is defined is known before the entry applies.
+        let lost = pr.lost
+            && matches!(entry.command, Command::Cas { .. })
+            && !r.store.state.cells.contains_key(&cell);
         let ok = r.store.append(cx.disk(), entry);
         if !self.planted.has(Bug::SkipPrimaryFsync) {
             cx.disk().fsync();
@@ -476,6 +493,7 @@ impl ReplicationManager {
                 cell,
                 value,
                 ok,
+                lost,
             });
         }
         Self::push_all(cx, r, p, false);
@@ -515,6 +533,7 @@ impl ReplicationManager {
         }
         let commit = pr.commit;
         let epoch = pr.epoch;
+        let lost = pr.lost;
         let copies: Vec<String> = std::iter::once(me.to_string())
             .chain(
                 pr.followers
@@ -543,12 +562,20 @@ impl ReplicationManager {
             }
             let out = if w.ok {
                 Outcome::Done
+            } else if w.lost {
+                Outcome::Lost
             } else {
                 Outcome::CasFailed
             };
             Self::respond(cx, w.client, w.seq, p, out);
         }
         for rd in ready {
+            if rd.value.is_none() && lost {
+                // Its epoch confirmed, this primary still holds no write
+                // of the cell since every copy was lost: no value to give.
+                Self::respond(cx, rd.client, rd.seq, p, Outcome::Lost);
+                continue;
+            }
             cx.trace(StackEvent::Served {
                 partition: p,
                 epoch,

@@ -79,6 +79,10 @@ pub enum Outcome {
     },
     /// The primary is overloaded: nothing was done.
     Busy,
+    /// The partition was started again empty after every copy of it was
+    /// lost, and no write defined the cell since: its value is not known,
+    /// so a read is not answered and a compare-and-set did nothing.
+    Lost,
 }
 
 /// The answer to a request.
