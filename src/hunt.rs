@@ -35,9 +35,10 @@ use std::time::{Duration, Instant};
 use crate::coverage::Coverage;
 use crate::run::RunReport;
 use crate::scenario::{
-    Action, EventSpec, KeyDist, RandomClock, RandomFault, RandomSpec, Scenario, Target, Workload,
+    Action, EventSpec, KeyDist, RANDOM_WARMUP, RandomClock, RandomFault, RandomSpec, Scenario,
+    Target, Workload,
 };
-use crate::shrink::{failure_signature, roundtrip, run_quiet};
+use crate::shrink::{failure_signature, roundtrip};
 use crate::sim::SimDuration;
 use crate::sim::rng::{self, ChaCha8Rng, RngExt};
 use crate::sim::time::SimTime;
@@ -863,8 +864,60 @@ fn draw(rng: &mut ChaCha8Rng, base: Option<&Scenario>) -> Scenario {
         // lost — a property of where the run stops, not of the system.
         random.heal_at = Some(SimTime(s.duration.as_micros() - 5_000_000));
     }
+    if base.is_some() {
+        heal_before_deadlines(&s, &mut random);
+    }
     s.random = Some(random);
     s
+}
+
+/// How long the cluster is given after the drawn faults heal before a
+/// base's leader deadline: five of the longest election timeouts (split
+/// votes, a pre-vote round, a leader's first commit), at least 2 s.
+fn leader_grace(s: &Scenario) -> SimDuration {
+    SimDuration::from_micros((s.timing.election_timeout[1].as_micros() * 5).max(2_000_000))
+}
+
+/// How long the cluster is given after the drawn faults heal before a
+/// base's `converged_by`: a node that was down is declared dead and alive
+/// again (twice `dead_after`), its moves run, and a manager removed by
+/// dead-server cleanup (`remove_down_after`) asks to rejoin; at least 5 s.
+fn converge_grace(s: &Scenario) -> SimDuration {
+    let cleanup = s.managers.remove_down_after.map_or(0, |d| d.as_micros());
+    SimDuration::from_micros(
+        (s.timing.dead_after.as_micros() * 2 + 3_000_000 + cleanup).max(5_000_000),
+    )
+}
+
+/// A run of a base that judges liveness (`[expect] converged_by` or
+/// `leader_elected_by`, the base's or liveness mode's) heals its drawn
+/// `[random]` faults a grace before its earliest deadline: faults still
+/// drawn at a deadline (or never healing, as in safety mode) fail the
+/// liveness checkers by construction, not by a bug. With no room left
+/// before the deadline the run draws no random fault (fault points stay).
+fn heal_before_deadlines(s: &Scenario, random: &mut RandomSpec) {
+    let x = &s.expect;
+    let latest = [
+        x.converged_by
+            .map(|d| d.0.saturating_sub(converge_grace(s).as_micros())),
+        x.leader_elected_by
+            .or(x.converged_by)
+            .map(|d| d.0.saturating_sub(leader_grace(s).as_micros())),
+    ]
+    .into_iter()
+    .flatten()
+    .min();
+    let Some(latest) = latest else { return };
+    // Whole milliseconds, for a file that reads back the same.
+    let latest = SimTime(latest / 1000 * 1000);
+    if latest < SimTime::ZERO + RANDOM_WARMUP + SimDuration::from_millis(500) {
+        *random = RandomSpec {
+            buggify: random.buggify,
+            ..RandomSpec::default()
+        };
+        return;
+    }
+    random.heal_at = Some(random.heal_at.map_or(latest, |h| h.min(latest)));
 }
 
 /// A short description of a configuration, one line (`SEED=` style).
@@ -961,6 +1014,9 @@ pub struct HuntReport {
     pub coverage: Coverage,
     /// Runs that mutated a pool configuration (one that reached rare probes).
     pub pool_runs: u64,
+    /// Runs the budget ran out inside (abandoned, not judged: neither
+    /// passes nor violations), in order.
+    pub cut: Vec<u64>,
 }
 
 /// Runs per generation of the pool of rare configurations: the pool a run
@@ -1147,6 +1203,7 @@ pub fn hunt(opts: &HuntOptions) -> HuntReport {
     let others: Mutex<BTreeMap<String, u64>> = Mutex::default();
     let shared: Mutex<Shared> = Mutex::default();
     let pool_runs = AtomicU64::new(0);
+    let cut: Mutex<Vec<u64>> = Mutex::default();
     let jobs = opts.jobs.clamp(1, 64);
     let lock = || shared.lock().unwrap_or_else(|e| e.into_inner());
     std::thread::scope(|scope| {
@@ -1182,7 +1239,14 @@ pub fn hunt(opts: &HuntOptions) -> HuntReport {
                     }
                     pool_runs.fetch_add(u64::from(!pool.is_empty()), Ordering::Relaxed);
                     let (seed, s) = configuration_of(opts, i, &pool);
-                    let report = run_quiet(&s, seed, opts.planted);
+                    let Ok(report) = run_within(&s, seed, opts.planted, started + opts.budget)
+                    else {
+                        // The budget ran out inside this run: not judged,
+                        // neither a pass nor a violation.
+                        out_of_budget.store(true, Ordering::Relaxed);
+                        cut.lock().unwrap_or_else(|e| e.into_inner()).push(i);
+                        break;
+                    };
                     lock().finish(i, report.as_ref().map_or(0, probe_bits));
                     let d = done.fetch_add(1, Ordering::Relaxed) + 1;
                     let mut sig = report.as_ref().and_then(failure_signature);
@@ -1227,6 +1291,70 @@ pub fn hunt(opts: &HuntOptions) -> HuntReport {
         other_failures: others.into_inner().unwrap_or_else(|e| e.into_inner()),
         coverage: shared.coverage(),
         pool_runs: pool_runs.load(Ordering::Relaxed),
+        cut: {
+            let mut c = cut.into_inner().unwrap_or_else(|e| e.into_inner());
+            c.sort_unstable();
+            c
+        },
+    }
+}
+
+/// What unwinds out of a run whose hunt's budget ran out (never a panic:
+/// it is raised without the panic hook and caught by [`run_within`]).
+struct OutOfBudget;
+
+/// The trace sink of a hunt's run: it keeps nothing (the run's digest is
+/// computed before it) and, each time the writer hands it a block of
+/// lines, checks the hunt's wall-clock deadline; past it, the run is
+/// abandoned there, so that a long run cannot overshoot the budget.
+struct BudgetSink {
+    deadline: Instant,
+    raised: bool,
+}
+
+impl std::io::Write for BudgetSink {
+    #[allow(clippy::disallowed_methods)] // The hunt's wall-clock budget, never the run's behaviour.
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if !self.raised && Instant::now() >= self.deadline {
+            self.raised = true;
+            std::panic::resume_unwind(Box::new(OutOfBudget));
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Runs `s` as [`crate::shrink::run_quiet`] does, unless the wall clock passes `deadline`
+/// first: then the run is abandoned where it stands (`Err`), its verdict
+/// unknown. The trace is written to a [`BudgetSink`] (which changes nothing
+/// in the run: the writer formats and hashes every line whatever its sink).
+fn run_within(
+    s: &Scenario,
+    seed: u64,
+    planted: Planted,
+    deadline: Instant,
+) -> Result<Option<RunReport>, OutOfBudget> {
+    let opts = crate::run::RunOptions {
+        seed: Some(seed),
+        trace_out: Some(Box::new(BudgetSink {
+            deadline,
+            raised: false,
+        })),
+        trace_level: crate::trace::TraceLevel::Control,
+        keep_going: false,
+        planted,
+        scenario_path: None,
+        duration: None,
+    };
+    let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| crate::run::run(s, opts)));
+    match run {
+        Ok(report) => Ok(report.ok()),
+        Err(payload) if payload.is::<OutOfBudget>() => Err(OutOfBudget),
+        // A real panic of the run is not the budget's: let it go on.
+        Err(payload) => std::panic::resume_unwind(payload),
     }
 }
 
@@ -1302,6 +1430,52 @@ mod tests {
             "{} of 300 invalid: {invalid:#?}",
             invalid.len()
         );
+    }
+
+    #[test]
+    fn a_base_with_deadlines_heals_its_drawn_faults_before_them() {
+        // A base that judges liveness (its own deadlines): every drawn
+        // `[random]` fault heals a grace before the earliest one, in
+        // liveness mode and in safety mode alike (where no-base runs heal
+        // only near the end).
+        let mut base = Scenario::new("base", SimDuration::from_secs(20));
+        base.expect.converged_by = Some(SimTime(19_000_000));
+        base.expect.leader_elected_by = Some(SimTime(12_000_000));
+        let mut short = Scenario::new("short", SimDuration::from_secs(8));
+        short.expect.leader_elected_by = Some(SimTime(3_000_000));
+        let (mut healed, mut none_drawn) = (0, 0);
+        for i in 0..200 {
+            for b in [&base, &short] {
+                let s = configuration(run_seed(5, i), Some(b));
+                let Some(r) = &s.random else { continue };
+                let any = r.crash.is_some()
+                    || r.pause.is_some()
+                    || r.partition.is_some()
+                    || r.isolate.is_some()
+                    || r.clock.is_some();
+                if !any {
+                    none_drawn += 1;
+                    continue;
+                }
+                let heal = r
+                    .heal_at
+                    .unwrap_or_else(|| panic!("run {i}: {}", describe(&s)));
+                let x = &s.expect;
+                if let Some(c) = x.converged_by {
+                    assert!(heal + converge_grace(&s) <= c, "run {i}: {}", describe(&s));
+                }
+                let leader = x.leader_elected_by.or(x.converged_by).expect("a deadline");
+                assert!(
+                    heal + leader_grace(&s) <= leader,
+                    "run {i}: {}",
+                    describe(&s)
+                );
+                healed += 1;
+            }
+        }
+        assert!(healed >= 100, "{healed} healed, {none_drawn} with no fault");
+        // The short base leaves no room (3 s minus the grace) some of the time.
+        assert!(none_drawn >= 10, "{none_drawn}");
     }
 
     #[test]
