@@ -527,6 +527,150 @@ fn draw_more(rng: &mut ChaCha8Rng, s: &mut Scenario) {
     }
 }
 
+/// Whether a `faults/swarm/more` manager schedule (or a leader storm's
+/// crashes) already acts on the managers: a second one could leave no
+/// quorum by construction.
+fn managers_busy(s: &Scenario) -> bool {
+    s.managers.remove_down_after.is_some()
+        || s.events.iter().any(|e| match &e.action {
+            Action::DiskLoss(t) | Action::Crash(t) | Action::Pause(t) => match t {
+                Target::Leader | Target::AnyManager => true,
+                Target::Id(id) => id.starts_with('m'),
+                _ => false,
+            },
+            Action::DrainManager(_) | Action::AddManager(_) | Action::RemoveManager(_) => true,
+            Action::Partition(_) | Action::OneWay { .. } => true,
+            _ => false,
+        })
+}
+
+/// Fault kinds added after [`draw_more`] (their own stream,
+/// `faults/swarm/rare`, so runs that draw none keep their configuration),
+/// each for a bug class the swarm met only in a few runs per hundred:
+/// the leader paused past every election timeout (a deposed leader that
+/// resumes must step down for the higher term it hears); the vote race
+/// and dead-manager cleanup of [`draw_more`] again, in runs where no other
+/// manager schedule acts; a node down under reads only over a lossy
+/// network with sixteen partitions (replacement replicas that only a
+/// declaration, not a write, says are caught up); a primary cut off past
+/// `dead_after` under reads and writes of hot cells; and a pile-up, hundreds
+/// of clients on one partition whose primary pauses, so that more
+/// requests wait at the primary than it accepts.
+fn draw_rare(rng: &mut ChaCha8Rng, s: &mut Scenario) {
+    let half_ms = secs(s.duration) * 1000 / 2;
+    let liveness = s.expect.converged_by.is_some();
+    let managers = s.cluster.managers;
+    match rng::uniform_u64(rng, 0, 99) {
+        0..=9 if managers >= 3 && !managers_busy(s) => {
+            // The leader paused for two to five of the longest election
+            // timeouts, once or twice, in the first half.
+            let et = s.timing.election_timeout[1].as_micros() / 1000;
+            let mut at = rng::uniform_u64(rng, 2000, 4000);
+            for _ in 0..rng::uniform_u64(rng, 1, 2) {
+                let until = at + et * rng::uniform_u64(rng, 2, 5);
+                if until >= half_ms {
+                    break;
+                }
+                s.events
+                    .push(event(at, Some(until), Action::Pause(Target::Leader)));
+                at = until + rng::uniform_u64(rng, 2000, 5000);
+            }
+        }
+        10..=15 if managers == 3 && !managers_busy(s) => vote_race(rng, s),
+        16..=23 if managers == 5 && liveness && !managers_busy(s) => {
+            // Judged by `leader_elected` at the liveness deadline. With
+            // three of five managers gone for good, a random crash, pause
+            // or cut of one more voter (cleanup removes it while the floor
+            // allows) leaves no quorum by construction: the random kinds
+            // that reach managers go (clock faults stay).
+            manager_cleanup(rng, s);
+        }
+        24..=29 if liveness && s.cluster.nodes >= 4 => {
+            // Reads only over a 3-7 % lossy network, a node down 4-8 s,
+            // sixteen partitions of two replicas.
+            s.grid.tile = [4, 4];
+            s.grid.replication_factor = 2;
+            if let Some(w) = &mut s.workload {
+                w.read_ratio = 1.0;
+                w.cas_ratio = 0.0;
+            }
+            s.network.drop = rng::uniform_u64(rng, 30, 70) as f64 / 1000.0;
+            let at = rng::uniform_u64(rng, 3000, 6000);
+            let victim = distinct_nodes(rng, s, 1).remove(0);
+            let until = (at + rng::uniform_u64(rng, 4000, 8000)).min(half_ms);
+            if until > at + 1000 {
+                s.events
+                    .push(event(at, Some(until), Action::Crash(Target::Id(victim))));
+            }
+        }
+        // In safety mode: a run that keeps thousands of operations a
+        // second on one primary is not meant to judge availability.
+        30..=33 if !liveness => pile_up(rng, s, half_ms),
+        34..=41 => {
+            // A primary cut off past `dead_after` under reads and writes
+            // of a few hot cells: a new primary takes writes while the
+            // old one still hears clients (it must not answer reads
+            // from its own state without confirming its epoch).
+            if let Some(w) = &mut s.workload {
+                w.keys = KeyDist::Zipf(1.1);
+                w.read_ratio = rng::uniform_u64(rng, 3, 7) as f64 / 10.0;
+                w.rate = w.rate.max(100.0);
+            }
+            s.grid.tile = [8, 8];
+            s.grid.replication_factor = s.grid.replication_factor.max(2).min(s.cluster.nodes);
+            let dead_ms = s.timing.dead_after.as_micros() / 1000;
+            let at = rng::uniform_u64(rng, 3000, 6000);
+            let until = at + dead_ms + rng::uniform_u64(rng, 1000, 3000);
+            if until < half_ms {
+                let p = rng::uniform_u64(rng, 0, 3) as u32;
+                s.events
+                    .push(event(at, Some(until), Action::Isolate(Target::Primary(p))));
+            }
+        }
+        _ => {}
+    }
+    // Dead-manager cleanup with two managers or more gone for good (here
+    // or in `faults/swarm/more`), judged in liveness mode: a random crash,
+    // pause or cut of one more voter, which cleanup removes while the
+    // floor allows, leaves no quorum by construction. The random kinds
+    // that reach managers go (clock faults stay).
+    let gone = s
+        .events
+        .iter()
+        .filter(|e| {
+            e.until.is_none()
+                && matches!(&e.action, Action::Crash(Target::Id(id)) if id.starts_with('m'))
+        })
+        .count();
+    if liveness
+        && s.managers.remove_down_after.is_some()
+        && gone >= 2
+        && let Some(r) = &mut s.random
+    {
+        r.crash = None;
+        r.pause = None;
+        r.partition = None;
+        r.isolate = None;
+    }
+}
+
+/// Hundreds of clients on a single partition (each client has one
+/// operation in flight; the primary holds a write until its backups
+/// acknowledge it) while its primary pauses for a second or two: the
+/// requests queued meanwhile arrive together, beyond what the primary
+/// accepts, and it answers "busy".
+fn pile_up(rng: &mut ChaCha8Rng, s: &mut Scenario, half_ms: u64) {
+    let Some(w) = &mut s.workload else { return };
+    s.grid.tile = [16, 16];
+    s.cluster.clients = rng::uniform_u64(rng, 600, 1000) as u32;
+    w.rate = rng::uniform_u64(rng, 1500, 3000) as f64;
+    w.timeout = SimDuration::from_secs(1);
+    let at = rng::uniform_u64(rng, 3000, half_ms.saturating_sub(3000).max(3001));
+    let until = at + rng::uniform_u64(rng, 1000, 1600);
+    s.events
+        .push(event(at, Some(until), Action::Pause(Target::Primary(0))));
+}
+
 /// A data node's stored records damaged (`corrupt`), and in most runs the
 /// node crashing soon after, with every other node down longer: the
 /// damaged node comes back first, with copies that must not be served or
@@ -753,11 +897,13 @@ pub fn configuration(seed: u64, base: Option<&Scenario>) -> Scenario {
     // they were.
     let mut extra = rng::stream(seed, "faults/swarm/extra");
     let mut more = rng::stream(seed, "faults/swarm/more");
+    let mut rare = rng::stream(seed, "faults/swarm/rare");
     for _ in 0..8 {
         let mut s = draw(&mut rng, base);
         if base.is_none() {
             draw_extra(&mut extra, &mut s);
             draw_more(&mut more, &mut s);
+            draw_rare(&mut rare, &mut s);
             drop_impossible_leaves(&mut s);
         }
         if let Some(valid) = roundtrip(&s) {
@@ -1476,6 +1622,59 @@ mod tests {
         assert!(healed >= 100, "{healed} healed, {none_drawn} with no fault");
         // The short base leaves no room (3 s minus the grace) some of the time.
         assert!(none_drawn >= 10, "{none_drawn}");
+    }
+
+    #[test]
+    fn the_swarm_draws_the_rare_schedules() {
+        // `faults/swarm/rare`: each schedule appears, the draws stay valid.
+        let (mut leader_paused, mut pile_up, mut reads_only, mut races) = (0, 0, 0, 0);
+        let mut invalid = Vec::new();
+        for i in 0..400 {
+            let seed = run_seed(13, i);
+            let mut s = draw(&mut rng::stream(seed, "faults/swarm"), None);
+            draw_extra(&mut rng::stream(seed, "faults/swarm/extra"), &mut s);
+            draw_more(&mut rng::stream(seed, "faults/swarm/more"), &mut s);
+            let before = s.clone();
+            draw_rare(&mut rng::stream(seed, "faults/swarm/rare"), &mut s);
+            drop_impossible_leaves(&mut s);
+            if let Err(e) = crate::scenario::parse(&s.to_toml(), "drawn.toml") {
+                invalid.push(format!("run {i}: {e}"));
+                continue;
+            }
+            let has = |f: fn(&Action) -> bool| s.events.iter().any(|e| f(&e.action));
+            leader_paused += u32::from(has(|a| matches!(a, Action::Pause(Target::Leader))));
+            pile_up += u32::from(has(|a| matches!(a, Action::Pause(Target::Primary(0)))));
+            races += u32::from(
+                has(|a| matches!(a, Action::Clock { drift, .. } if *drift == -0.5))
+                    && !before
+                        .events
+                        .iter()
+                        .any(|e| matches!(e.action, Action::Clock { .. })),
+            );
+            reads_only += u32::from(
+                s.grid.tile == [4, 4]
+                    && s.workload.as_ref().is_some_and(|w| w.read_ratio == 1.0)
+                    && s.network.drop >= 0.03,
+            );
+        }
+        // The vote race again needs three managers and no other manager
+        // schedule (leader storms, manager chaos, the `more` schedules): it
+        // is drawn in about one run of two hundred, so 400 draws may hold none.
+        for (what, n) in [
+            ("leader paused", leader_paused),
+            ("pile-up", pile_up),
+            ("reads only", reads_only),
+        ] {
+            assert!(
+                (2..120).contains(&n),
+                "{what}: {n} of 400 (vote races: {races})"
+            );
+        }
+        assert!(
+            invalid.len() <= 20,
+            "{} of 400 invalid: {invalid:#?}",
+            invalid.len()
+        );
     }
 
     #[test]
