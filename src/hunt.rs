@@ -578,11 +578,7 @@ fn draw_rare(rng: &mut ChaCha8Rng, s: &mut Scenario) {
         }
         10..=15 if managers == 3 && !managers_busy(s) => vote_race(rng, s),
         16..=23 if managers == 5 && liveness && !managers_busy(s) => {
-            // Judged by `leader_elected` at the liveness deadline. With
-            // three of five managers gone for good, a random crash, pause
-            // or cut of one more voter (cleanup removes it while the floor
-            // allows) leaves no quorum by construction: the random kinds
-            // that reach managers go (clock faults stay).
+            // Judged by `leader_elected` at the liveness deadline.
             manager_cleanup(rng, s);
         }
         24..=29 if liveness && s.cluster.nodes >= 4 => {
@@ -628,29 +624,6 @@ fn draw_rare(rng: &mut ChaCha8Rng, s: &mut Scenario) {
             }
         }
         _ => {}
-    }
-    // Dead-manager cleanup with two managers or more gone for good (here
-    // or in `faults/swarm/more`), judged in liveness mode: a random crash,
-    // pause or cut of one more voter, which cleanup removes while the
-    // floor allows, leaves no quorum by construction. The random kinds
-    // that reach managers go (clock faults stay).
-    let gone = s
-        .events
-        .iter()
-        .filter(|e| {
-            e.until.is_none()
-                && matches!(&e.action, Action::Crash(Target::Id(id)) if id.starts_with('m'))
-        })
-        .count();
-    if liveness
-        && s.managers.remove_down_after.is_some()
-        && gone >= 2
-        && let Some(r) = &mut s.random
-    {
-        r.crash = None;
-        r.pause = None;
-        r.partition = None;
-        r.isolate = None;
     }
 }
 
