@@ -93,6 +93,9 @@ pub(crate) fn hunt(
     if show {
         eprintln!();
     }
+    for i in &r.cut {
+        println!("  cut      run {i}: the budget ran out inside it (not judged)");
+    }
     for (check, n) in &r.other_failures {
         println!("  other    {n} runs failed with {check} (not the checker hunted for)");
     }
@@ -103,7 +106,9 @@ pub(crate) fn hunt(
     );
     let Some(f) = r.found else {
         if r.runs == 0 {
-            eprintln!("partsim: the budget ended before the first run: nothing was tested");
+            eprintln!(
+                "partsim: the budget ended before the first run finished: nothing was tested"
+            );
             return Ok(2);
         }
         println!(

@@ -210,6 +210,8 @@ pub struct DataNode {
     register_req: Option<u64>,
     heartbeat_seq: u64,
     last_heartbeat: Option<SimTime>,
+    /// The last heartbeat round was skipped by `node/skip-heartbeat`.
+    skipped_heartbeat: bool,
     /// The applied map, shared with every process at this version (see
     /// [`MapUpdate::Delta`]); a node copies it only to go astray (a planted
     /// bug), never to follow the leader.
@@ -295,6 +297,7 @@ impl DataNode {
             register_req: None,
             heartbeat_seq: 0,
             last_heartbeat: None,
+            skipped_heartbeat: false,
             map: empty_map(g, config.replication_factor),
             early: BTreeMap::new(),
             reports: Shared::new(Vec::new()),
@@ -633,9 +636,12 @@ impl DataNode {
                 let _ = self.net.on_timer(cx, t);
             }
             Timer::Heartbeat if self.registered && !self.left => {
-                // Fault point: one heartbeat missed (a slow send); the
-                // health monitor's timeouts allow for it.
-                if !cx.buggify("node/skip-heartbeat") {
+                // Fault point: one heartbeat missed (a slow send), never
+                // two in a row; the health monitor's timeouts allow for it.
+                // Asked every round, so the points' draws stay as they were.
+                let fired = cx.buggify("node/skip-heartbeat");
+                self.skipped_heartbeat = fired && !self.skipped_heartbeat;
+                if !self.skipped_heartbeat {
                     self.send_heartbeat(cx);
                 }
                 cx.set_timer(self.interval, Timer::Heartbeat);
