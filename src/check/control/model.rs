@@ -51,6 +51,11 @@ pub(super) struct State {
     pub(super) applied: Applied,
     /// The latest event applied: (seq, time, process).
     last: Option<(u64, SimTime, ProcessId)>,
+    /// Sharers yet to be shown the latest event applied: a further call
+    /// with the same (seq, time, process) once every sharer was shown it
+    /// is another event (a trace can hold two lines alike in these: a
+    /// doctored one does), and is applied.
+    pending: usize,
 }
 
 /// A handle on the state shared by the checkers of one run (a checker made
@@ -80,9 +85,10 @@ impl Model {
         {
             let mut st = self.0.borrow_mut();
             let key = (ev.seq, ev.t, ev.p);
-            let shared = Rc::strong_count(&self.0) > 1;
-            if !shared || st.last != Some(key) {
+            let sharers = Rc::strong_count(&self.0);
+            if sharers == 1 || st.last != Some(key) || st.pending == 0 {
                 st.last = Some(key);
+                st.pending = sharers - 1;
                 let st = &mut *st;
                 let who = ev.p.name_in(names);
                 let a = &mut st.applied;
@@ -120,6 +126,8 @@ impl Model {
                     EventKind::App(app) => st.view.on_event(app),
                     _ => None,
                 };
+            } else {
+                st.pending -= 1;
             }
         }
         self.0.borrow()
