@@ -1,8 +1,6 @@
 //! A process's local clock: virtual time with a drift and an offset
-//! (DESIGN §2, clock skew). A process reads the stepped, drifting clock;
-//! its timers measure elapsed local time, as on a monotonic clock: drift
-//! changes their pace, a step does not move them (see `World::set_clock`).
-//! A scenario's clock fault changes a clock from a given instant on.
+//! (DESIGN §2, clock skew). Timers fire on local time; a scenario's clock
+//! fault changes a clock from a given instant on.
 
 use super::time::SimTime;
 

@@ -961,19 +961,11 @@ impl<P: Process> World<P> {
         let Some(m) = self.k.meta.get_mut(p.index()) else {
             return false;
         };
-        // Timers measure elapsed local time, as a monotonic clock does: a
-        // step of the clock does not move them (a timer armed while the
-        // clock was an hour ahead does not fire an hour late once it is set
-        // back, nor does a jump ahead fire every timer at once); a new rate
-        // runs what is left of them faster or slower.
-        let (old_local, new_local) = (m.clock.local(now), clock.local(now));
         m.clock = clock;
         let incarnation = m.incarnation;
         for (slot, s) in m.timers.iter_mut().enumerate() {
             if s.timer.is_some() {
                 s.version = s.version.wrapping_add(1);
-                let left = s.local_deadline.0.saturating_sub(old_local.0);
-                s.local_deadline = SimTime(new_local.0.saturating_add(left));
                 let at = clock.virtual_at(s.local_deadline).max(now);
                 let item = Item::Timer {
                     proc: p,
@@ -1292,26 +1284,6 @@ mod tests {
             w.process(ProcessId(0)).unwrap().ticks,
             10,
             "10ms local timers every 5ms virtual"
-        );
-    }
-
-    #[test]
-    fn a_clock_step_does_not_move_timers() {
-        let mut w = world();
-        w.start(ProcessId(0));
-        w.run_until(SimTime(25_000));
-        let ahead = Clock {
-            offset_us: 3_600_000_000,
-            drift_ppm: 0,
-        };
-        w.set_clock(ProcessId(0), ahead); // an hour ahead
-        w.run_until(SimTime(27_000));
-        w.set_clock(ProcessId(0), Clock::default()); // and back
-        w.run_until(SimTime(100_500));
-        assert_eq!(
-            w.process(ProcessId(0)).unwrap().ticks,
-            10,
-            "every 10 ms, neither all at once at the jump nor an hour late after it"
         );
     }
 }
