@@ -11,9 +11,10 @@
 //! once judged only the copies of the acknowledgement (n3's disk was never
 //! lost) and called it a violation. Seed 36 is the same on p3.
 //!
-//! Reads after the loss return older values, so the client history is
-//! not linearizable there, and must not be: `linearizable` is the only
-//! violation (as in `all-replicas-lost`).
+//! Nothing else is a violation either: a partition started again empty
+//! after the loss answers reads and CASes of the cells it lost with a
+//! definite `data-lost` failure, never an older value, so the client
+//! history stays linearizable (as in `all-replicas-lost`).
 
 mod common;
 
@@ -39,10 +40,7 @@ fn writes_lost_with_every_disk_they_were_handed_over_to_are_counted() {
             "seed {seed}: {:?}",
             report.violations
         );
-        assert!(
-            checks.iter().all(|c| *c == "linearizable"),
-            "seed {seed}: {checks:?}"
-        );
+        assert!(checks.is_empty(), "seed {seed}: {checks:?}");
         let lost = report
             .metrics
             .get("lost_acked_writes")
