@@ -865,6 +865,18 @@ mod tests {
         assert!(v[0].detail.contains("missing on n2"), "{}", v[0].detail);
     }
 
+    /// One partition at replication factor 2, as the leader announces it.
+    fn placement_config() -> StackEvent {
+        StackEvent::PlacementConfig {
+            policy: "rendezvous-bounded".into(),
+            replication_factor: 2,
+            max_imbalance: 0.25,
+            max_concurrent_moves: 4,
+            partitions: 1,
+            dead_after_us: 1_000_000,
+        }
+    }
+
     /// Replication factor two: c5=77 is acknowledged on n1 and n2; a move
     /// hands n2's copy over to n3 (n3 declares itself caught up past it,
     /// or, if `handed_over` is false, never does: a move finished before
@@ -889,14 +901,7 @@ mod tests {
         let r4 = replica(ReplicaState::Primary, 4);
         let other = write(4, 6, 88, 1, &["n1"]);
         let end = holding(vec![[6, 88, 1]]);
-        let config = StackEvent::PlacementConfig {
-            policy: "rendezvous-bounded".into(),
-            replication_factor: 2,
-            max_imbalance: 0.25,
-            max_concurrent_moves: 4,
-            partitions: 1,
-            dead_after_us: 1_000_000,
-        };
+        let config = placement_config();
         let mut evs = vec![(0, Some(&config)), (0, Some(&r1)), (0, Some(&first))];
         if handed_over {
             evs.push((2, Some(&caught_up)));
@@ -922,14 +927,7 @@ mod tests {
     /// write's own epoch, before it, would have dropped an older copy.
     #[test]
     fn a_copy_removed_just_before_the_acknowledgement_was_traced_is_handed_over() {
-        let config = StackEvent::PlacementConfig {
-            policy: "rendezvous-bounded".into(),
-            replication_factor: 2,
-            max_imbalance: 0.25,
-            max_concurrent_moves: 4,
-            partitions: 1,
-            dead_after_us: 1_000_000,
-        };
+        let config = placement_config();
         let r1 = replica(ReplicaState::Primary, 1);
         let removed = |epoch| StackEvent::Replica {
             partition: 0,
