@@ -103,6 +103,12 @@ pub struct PartitionConfig {
     /// holds no write acknowledged in a later epoch (kept by `apply`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub left: Vec<(String, u64)>,
+    /// Per listed replica the map has named primary since it was listed,
+    /// sorted by node: the last epoch in which it was. A write is
+    /// acknowledged in an epoch only by that epoch's primary, which
+    /// records the epoch on its disk first (kept by `apply`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub primary_at: Vec<(String, u64)>,
 }
 
 impl PartitionConfig {
@@ -113,6 +119,30 @@ impl PartitionConfig {
             .binary_search_by(|(n, _)| n.as_str().cmp(node))
             .ok()
             .map(|i| self.left[i].1)
+    }
+
+    /// The last epoch in which the map named `node` primary of this
+    /// partition, if it is listed and was primary since it was.
+    pub fn primary_at(&self, node: &str) -> Option<u64> {
+        self.primary_at
+            .binary_search_by(|(n, _)| n.as_str().cmp(node))
+            .ok()
+            .map(|i| self.primary_at[i].1)
+    }
+
+    /// Raises the epoch after a change of replicas or primary, and records
+    /// the new epoch's primary (forgetting replicas no longer listed).
+    fn raise_epoch(&mut self) {
+        self.epoch += 1;
+        if let Some(n) = &self.primary {
+            match self.primary_at.binary_search_by(|(x, _)| x.cmp(n)) {
+                Ok(i) => self.primary_at[i].1 = self.epoch,
+                Err(i) => self.primary_at.insert(i, (n.clone(), self.epoch)),
+            }
+        }
+        let replicas = &self.replicas;
+        self.primary_at
+            .retain(|(n, _)| replicas.iter().any(|x| &x.node == n));
     }
 
     /// After a change of `replicas` away from `before` (the replicas of
@@ -782,7 +812,7 @@ impl ClusterMap {
                 p.primary = fallback;
             }
             p.note_left(&before, p.epoch);
-            p.epoch += 1;
+            p.raise_epoch();
         }
     }
 
@@ -863,7 +893,7 @@ impl StateMachine for ClusterMap {
                         if p.primary.as_ref() == Some(node) {
                             p.primary = None;
                         }
-                        p.epoch += 1;
+                        p.raise_epoch();
                     },
                 );
             }
@@ -900,7 +930,7 @@ impl StateMachine for ClusterMap {
                     let before = std::mem::replace(&mut p.replicas, replicas.clone());
                     p.primary = primary.clone();
                     p.note_left(&before, p.epoch);
-                    p.epoch += 1;
+                    p.raise_epoch();
                     if *empty {
                         p.lost_at = Some(p.epoch);
                     }
@@ -916,7 +946,7 @@ impl StateMachine for ClusterMap {
                     && p.replicas.iter().any(|r| &r.node == node && r.in_sync)
                 {
                     p.primary = Some(node.clone());
-                    p.epoch += 1;
+                    p.raise_epoch();
                 }
             }
         }

@@ -12,7 +12,8 @@
 //! 2. replicas catching up whose node reports them complete (same boot as
 //!    the map's member, at the partition's current epoch) → `SetReplicas`
 //!    counting them in sync;
-//! 3. no replica is in sync at all (every holder restarted) → `SetReplicas`
+//! 3. no replica is in sync on a live member (every holder restarted or
+//!    died) → `SetReplicas`
 //!    counting in sync the replicas on live members (alive, or draining:
 //!    they serve until their replicas moved) whose node reports a whole
 //!    copy — kept on its disk, or transferred and not yet declared caught
@@ -22,8 +23,9 @@
 //!    that may hold a newer copy has not reported (it is dead, or has not
 //!    reported since it restarted or since this leader took over), nothing
 //!    is re-seeded and the partition is `unavailable` — unless a live copy
-//!    has the newest epoch possible (see `reseed_sources`). Only when
-//!    every listed node is live and reports holding nothing at all (their
+//!    has the newest epoch possible, or the map shows the silent node was
+//!    not primary after the live copies' epoch (see `reseed_sources`).
+//!    Only when every listed node is live and reports holding nothing at all (their
 //!    disks were lost) is the partition started again, on one replica,
 //!    empty; the others copy from it (the data plane counts the writes
 //!    that only lost copies had).
@@ -196,8 +198,12 @@ impl RecoveryManager {
     /// nobody in sync in this epoch, so nobody held it in sync in it). A
     /// node that has not reported since its last start (or since this
     /// leader took over), or that is not live, may hold a newer copy on
-    /// its disk: until it reports, or is removed, nothing is re-seeded and
-    /// the partition is `unavailable`.
+    /// its disk if the map named it primary after the newest epoch the
+    /// live copies tell (`PartitionConfig::primary_at`): until it reports,
+    /// or is removed, nothing is re-seeded and the partition is
+    /// `unavailable`. One that was not, in sync or not, holds nothing
+    /// newer: a node that never returns does not hold the partition back
+    /// then.
     fn reseed_sources<'a>(map: &'a ClusterMap, reports: &Reports, p: u32) -> Reseed<'a> {
         let Some(c) = map.partitions.get(p as usize) else {
             return Reseed::Wait;
@@ -238,8 +244,23 @@ impl RecoveryManager {
                 _ => Reseed::Wait,
             };
         };
-        let newest_possible = newest.is_some() && newest >= c.epoch.checked_sub(1);
-        if unknown && !newest_possible {
+        // With nobody in sync in this epoch, nobody acknowledged in it.
+        let none_in_sync = c.replicas.iter().all(|r| !r.in_sync);
+        let newest_possible = none_in_sync && newest.is_some() && newest >= c.epoch.checked_sub(1);
+        // A write acknowledged in epoch `x` was acknowledged by the primary
+        // of `x`, which recorded `x` on its disk first. A live copy that
+        // tells an older synced epoch was not that primary; so a write
+        // newer than `newest` can only be on a node not heard from that the
+        // map named primary after `newest` (`primary_at`). One never named
+        // primary since it was listed acknowledged nothing in that time
+        // (what it held before was covered by the replicas in sync when it
+        // left). So a node that never returns holds the re-seed back only
+        // while it may hold something newer.
+        let may_be_newer = |n: &str| c.primary_at(n).is_some_and(|e| Some(e) > newest);
+        let blocking = copies
+            .iter()
+            .any(|(n, k, _)| *k == Copy::Unknown && may_be_newer(n));
+        if unknown && blocking && !newest_possible {
             return Reseed::Wait;
         }
         let mut seeds: Vec<&str> = copies
@@ -357,9 +378,13 @@ impl RecoveryManager {
                 set_replicas(p, c, generation, replicas, primary),
             ));
         }
-        // 3. Nothing in sync anywhere, not even on a dead member that may
-        //    come back: re-seed from the copies that still exist.
-        if c.replicas.iter().any(|r| r.in_sync) {
+        // 3. Nothing in sync on a live member: re-seed from the copies that
+        //    still exist, unless a member not heard from (a dead one that
+        //    may come back) may hold a newer copy (see `reseed_sources`).
+        if c.replicas
+            .iter()
+            .any(|r| r.in_sync && map.is_usable(&r.node))
+        {
             return None;
         }
         let alive = |n: &str| map.state_of(n) == Some(MemberState::Alive);
@@ -403,6 +428,14 @@ impl RecoveryManager {
                 return Some((Step::Repair, start_empty(p, c, generation, node)));
             }
         };
+        // Over replicas still counted in sync on members found dead (which
+        // may be alive and hold their copies: a false death), a re-seed
+        // never counts fewer copies in sync than it demotes: recovery does
+        // not lower redundancy. It waits for them instead.
+        let dead_in_sync = c.replicas.iter().filter(|r| r.in_sync).count();
+        if seeds.len() < dead_in_sync {
+            return None;
+        }
         let first = *seeds.first()?;
         let replicas: Vec<Replica> = c
             .replicas
@@ -798,6 +831,140 @@ mod tests {
         reports.insert("n1".into(), stored(Some(2)));
         let (_, cmd) = r.repair(0, &m, &reports, &[]).unwrap();
         assert_eq!(in_sync_after(&m, &cmd), ["n1"]);
+    }
+
+    /// A new boot of `n` registers: its replicas stop counting in sync.
+    fn restart(m: &mut ClusterMap, index: u64, n: &str) {
+        m.apply(
+            index,
+            &MapCommand::AddNode {
+                node: n.into(),
+                zone: "a".into(),
+                capacity: 1,
+                boot: 8,
+            },
+        );
+    }
+
+    fn set(m: &mut ClusterMap, index: u64, epoch: u64, list: &[(&str, bool)], primary: &str) {
+        m.apply(
+            index,
+            &MapCommand::SetReplicas {
+                partition: 0,
+                epoch,
+                generation: None,
+                replicas: replicas(list),
+                primary: Some(primary.into()),
+                empty: false,
+            },
+        );
+    }
+
+    #[test]
+    fn a_node_that_never_returns_holds_a_reseed_back_only_if_it_was_primary_after_the_live_copies()
+    {
+        // n3 is primary in epoch 2, then stops answering and leaves the
+        // in-sync set (n1 primary in 3); n1 and n2 restart together and n3
+        // never returns.
+        let mut m = map();
+        set(
+            &mut m,
+            5,
+            1,
+            &[("n1", true), ("n2", true), ("n3", true)],
+            "n3",
+        );
+        set(
+            &mut m,
+            6,
+            2,
+            &[("n1", true), ("n2", true), ("n3", false)],
+            "n1",
+        );
+        m.apply(7, &MapCommand::MarkDead { node: "n3".into() });
+        restart(&mut m, 8, "n1");
+        restart(&mut m, 9, "n2");
+        let c = &m.partitions[0];
+        assert_eq!(c.epoch, 5);
+        assert_eq!(
+            (c.primary_at("n3"), c.primary_at("n1"), c.primary_at("n2")),
+            (Some(2), Some(3), Some(4))
+        );
+        let r = RecoveryManager::default();
+        let mut reports = Reports::new();
+        // Both held it in sync up to epoch 3 (not the newest possible, 4),
+        // and n3 acknowledged nothing after epoch 2.
+        reports.insert("n1".into(), stored(Some(3)));
+        reports.insert("n2".into(), stored(Some(3)));
+        let (step, cmd) = r.repair(0, &m, &reports, &[]).unwrap();
+        assert_eq!(step, Step::Repair);
+        assert_eq!(in_sync_after(&m, &cmd), ["n1", "n2"]);
+        // Copies older than n3's last epoch as primary: n3 may hold what
+        // they miss, so the partition waits for it.
+        reports.insert("n1".into(), stored(Some(1)));
+        reports.insert("n2".into(), stored(Some(1)));
+        assert_eq!(r.repair(0, &m, &reports, &[]), None, "n3 may be newer");
+    }
+
+    #[test]
+    fn a_dead_replica_still_in_sync_but_never_primary_holds_nothing_newer() {
+        // n1, n2, n3 in sync, n1 primary; n3 dies (still listed in sync:
+        // no write found it silent) and n1, n2 restart together.
+        let mut m = map();
+        set(
+            &mut m,
+            5,
+            1,
+            &[("n1", true), ("n2", true), ("n3", true)],
+            "n1",
+        );
+        m.apply(6, &MapCommand::MarkDead { node: "n3".into() });
+        restart(&mut m, 7, "n1");
+        restart(&mut m, 8, "n2");
+        let c = &m.partitions[0];
+        assert_eq!((c.epoch, c.primary.as_deref()), (4, None));
+        assert!(c.replicas.iter().any(|r| r.node == "n3" && r.in_sync));
+        assert_eq!(c.primary_at("n3"), None);
+        let r = RecoveryManager::default();
+        let mut reports = Reports::new();
+        reports.insert("n1".into(), stored(Some(2)));
+        reports.insert("n2".into(), stored(Some(2)));
+        let (step, cmd) = r.repair(0, &m, &reports, &[]).unwrap();
+        assert_eq!(step, Step::Repair);
+        assert_eq!(in_sync_after(&m, &cmd), ["n1", "n2"]);
+        // Had n3 been primary after epoch 2, it would be waited for.
+        let mut m = map();
+        set(
+            &mut m,
+            5,
+            1,
+            &[("n1", true), ("n2", true), ("n3", true)],
+            "n3",
+        );
+        m.apply(6, &MapCommand::MarkDead { node: "n3".into() });
+        restart(&mut m, 7, "n1");
+        restart(&mut m, 8, "n2");
+        assert_eq!(m.partitions[0].primary_at("n3"), Some(4));
+        assert_eq!(r.repair(0, &m, &reports, &[]), None);
+        // And a live in-sync replica is never re-seeded over.
+        let mut live = m.clone();
+        live.apply(9, &MapCommand::MarkAlive { node: "n3".into() });
+        assert_eq!(r.repair(0, &live, &reports, &[]), None);
+        // Nor are two replicas found dead (perhaps falsely) traded for one
+        // live copy: the re-seed waits rather than count fewer in sync.
+        let mut m = map();
+        set(
+            &mut m,
+            5,
+            1,
+            &[("n1", true), ("n2", true), ("n3", true)],
+            "n1",
+        );
+        m.apply(6, &MapCommand::MarkDead { node: "n2".into() });
+        m.apply(7, &MapCommand::MarkDead { node: "n3".into() });
+        restart(&mut m, 8, "n1");
+        assert_eq!(m.partitions[0].primary, None);
+        assert_eq!(r.repair(0, &m, &reports, &[]), None, "one copy for two");
     }
 
     #[test]
