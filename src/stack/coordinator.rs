@@ -954,8 +954,13 @@ impl PartitionCoordinator {
                 continue;
             }
             // Add a missing target replica, one at a time per partition,
-            // and only where a replica in sync can serve it the data.
-            let catching = c.replicas.iter().any(|r| !r.in_sync);
+            // and only where a replica in sync can serve it the data. A
+            // replica listed on a dead member catches nothing up: kept as
+            // the spare it may be, it does not hold the partition short.
+            let catching = c
+                .replicas
+                .iter()
+                .any(|r| !r.in_sync && map.is_usable(&r.node));
             let missing = t.iter().find(|n| !c.replicas.iter().any(|r| &&r.node == n));
             if let Some(to) = missing
                 && !catching
