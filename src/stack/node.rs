@@ -1021,9 +1021,13 @@ impl DataNode {
             }
             (Some(in_sync), true) => {
                 // The map counts it in sync: a re-seed from the copy this
-                // node's disk kept. Without such a copy the map is wrong
-                // about this node, and it goes on fetching (unless the
-                // `seed-from-empty-source` bug is planted: it trusts the map).
+                // node's disk kept, or from the one its primary declared
+                // caught up (what its report called `stored`: the data
+                // plane holds every write up to its synced epoch, though
+                // the bulk transfer had not ended). Without such a copy the
+                // map is wrong about this node, and it goes on fetching
+                // (unless the `seed-from-empty-source` bug is planted: it
+                // trusts the map).
                 // A partition started again empty (every copy's disk lost)
                 // is counted in sync on exactly one replica: that one is
                 // complete by definition, and the others copy from it.
@@ -1033,6 +1037,7 @@ impl DataNode {
                         .get(&p)
                         .is_some_and(|h| h.data != Data::Complete)
                     && (self.on_disk.contains(&p)
+                        || self.repl.as_ref().is_some_and(|r| r.vouched(p))
                         || c.replicas.iter().filter(|r| r.in_sync).count() == 1
                         || self.planted.has(Bug::SeedFromEmptySource))
                     && let Some(h) = self.replicas.get_mut(&p)
