@@ -176,6 +176,33 @@ impl Copies {
                 }
                 None
             }
+            EventKind::App(StackEvent::CaughtUp {
+                partition, epoch, ..
+            }) => {
+                // The data plane's own transfer: the follower took its
+                // primary's declaration that it holds every write, after
+                // the primary's install and entries. The source is the
+                // node that traced itself primary of that epoch; where it
+                // held a whole copy, so does the follower now (its node's
+                // word, `complete`, follows on its next `replica` event).
+                let primary = self.held.get(partition).and_then(|m| {
+                    m.iter()
+                        .find(|(_, c)| c.state == ReplicaState::Primary && c.epoch == *epoch)
+                        .map(|(n, _)| n.clone())
+                });
+                let sourced = primary.is_some_and(|s| s != who && self.holds(*partition, &s));
+                if sourced
+                    && let Some(c) = self.held.get_mut(partition).and_then(|m| m.get_mut(who))
+                    && !c.whole
+                {
+                    c.whole = true;
+                    self.lineage
+                        .entry(*partition)
+                        .or_default()
+                        .insert(who.to_string());
+                }
+                None
+            }
             EventKind::App(StackEvent::Replica {
                 partition,
                 state,
