@@ -212,6 +212,11 @@ pub struct DataNode {
     last_heartbeat: Option<SimTime>,
     /// The last heartbeat round was skipped by `node/skip-heartbeat`.
     skipped_heartbeat: bool,
+    /// The heartbeat's pending timer.
+    heartbeat_timer: Option<TimerId>,
+    /// The latest local time a handler saw: a clock set back shows as an
+    /// earlier one.
+    clock_seen: SimTime,
     /// The applied map, shared with every process at this version (see
     /// [`MapUpdate::Delta`]); a node copies it only to go astray (a planted
     /// bug), never to follow the leader.
@@ -298,6 +303,8 @@ impl DataNode {
             heartbeat_seq: 0,
             last_heartbeat: None,
             skipped_heartbeat: false,
+            heartbeat_timer: None,
+            clock_seen: SimTime(0),
             map: empty_map(g, config.replication_factor),
             early: BTreeMap::new(),
             reports: Shared::new(Vec::new()),
@@ -469,6 +476,7 @@ impl DataNode {
         from: ProcessId,
         msg: Msg,
     ) {
+        self.notice_clock(cx);
         match msg {
             Msg::Control(env) => {
                 let Some(incoming) = self.net.open(cx, from, env) else {
@@ -539,7 +547,51 @@ impl DataNode {
         if !self.registered {
             self.registered = true;
             self.send_heartbeat(cx);
-            cx.set_timer(self.interval, Timer::Heartbeat);
+            self.heartbeat_timer = Some(cx.set_timer(self.interval, Timer::Heartbeat));
+        }
+    }
+
+    /// Timers fire on local time (DESIGN §2): when this node's clock was
+    /// set back by more than a heartbeat interval, the timers it armed
+    /// before would fire that much later — an hour's step back would keep
+    /// it silent for the hour, and the managers would find it dead. It
+    /// sees the step (a handler runs at an earlier local time than the
+    /// last one did) and arms its periodic timers again from now: the
+    /// heartbeat, the catch-up fetches, the data plane's tick and scrub.
+    fn notice_clock<P: Process<Msg = Msg, Timer = Timer, Event = StackEvent>>(
+        &mut self,
+        cx: &mut Cx<'_, P>,
+    ) {
+        let now = cx.now();
+        let seen = std::mem::replace(&mut self.clock_seen, now);
+        if now.as_micros() + self.interval.as_micros() >= seen.as_micros() {
+            return;
+        }
+        cx.reached("node: clock set back, timers armed again");
+        self.last_heartbeat = self.last_heartbeat.map(|t| t.min(now));
+        if let Some(t) = self.heartbeat_timer.take() {
+            cx.cancel_timer(t);
+            self.heartbeat_timer = Some(cx.set_timer(self.interval, Timer::Heartbeat));
+        }
+        let fetching: Vec<u32> = self
+            .replicas
+            .iter()
+            .filter(|(_, h)| matches!(h.data, Data::Fetching { timer: Some(_), .. }))
+            .map(|(p, _)| *p)
+            .collect();
+        for p in fetching {
+            let fresh = cx.set_timer(FETCH_TIMEOUT, Timer::CatchUp(p));
+            if let Some(Hosted {
+                data: Data::Fetching { timer, .. },
+                ..
+            }) = self.replicas.get_mut(&p)
+                && let Some(old) = timer.replace(fresh)
+            {
+                cx.cancel_timer(old);
+            }
+        }
+        if let Some(r) = self.repl.as_mut() {
+            r.clock_set_back(cx);
         }
     }
 
@@ -631,6 +683,7 @@ impl DataNode {
         cx: &mut Cx<'_, P>,
         timer: Timer,
     ) {
+        self.notice_clock(cx);
         match timer {
             Timer::Net(t) => {
                 let _ = self.net.on_timer(cx, t);
@@ -644,7 +697,7 @@ impl DataNode {
                 if !self.skipped_heartbeat {
                     self.send_heartbeat(cx);
                 }
-                cx.set_timer(self.interval, Timer::Heartbeat);
+                self.heartbeat_timer = Some(cx.set_timer(self.interval, Timer::Heartbeat));
             }
             Timer::CatchUp(p) => self.on_catch_up_timer(cx, p),
             Timer::Data(DataTimer::Tick) => {

@@ -83,6 +83,7 @@ pub const PROBES: &[(&str, &str)] = &[
         "client: primary busy, waits for the retry",
         "stack/client.rs",
     ),
+    ("client: unanswered primary forgotten", "stack/client.rs"),
     (
         "raft: candidate lost its election",
         "stack/consensus/election.rs",
@@ -172,6 +173,7 @@ pub const PROBES: &[(&str, &str)] = &[
         "stack/network.rs",
     ),
     ("network: sender rate-limited", "stack/network.rs"),
+    ("node: clock set back, timers armed again", "stack/node.rs"),
     (
         "node: list of held copies corrected at restart",
         "stack/node.rs",

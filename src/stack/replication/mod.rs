@@ -49,7 +49,7 @@ mod wire;
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::sim::{Cx, Process, ProcessId, SimDuration};
+use crate::sim::{Cx, Process, ProcessId, SimDuration, TimerId};
 
 use super::events::StackEvent;
 use super::grid::ClusterMap;
@@ -111,6 +111,10 @@ pub struct ReplicationManager {
     planted: Planted,
     parts: BTreeMap<u32, Replica>,
     ticking: bool,
+    /// The replication tick's pending timer, while `ticking`.
+    tick_timer: Option<TimerId>,
+    /// The scrub's pending timer.
+    scrub_timer: Option<TimerId>,
     /// Where the scrub's next round starts: partition, record.
     scrub_at: (u32, u64),
     /// (partition, epoch) in which a replica here became one that every
@@ -128,6 +132,8 @@ impl ReplicationManager {
             planted,
             parts: BTreeMap::new(),
             ticking: false,
+            tick_timer: None,
+            scrub_timer: None,
             scrub_at: (0, 0),
             newly_synced: Vec::new(),
         }
@@ -260,7 +266,35 @@ impl ReplicationManager {
     fn arm<P: DataHost>(&mut self, cx: &mut Cx<'_, P>) {
         if !self.ticking && self.parts.values().any(|r| r.primary.is_some()) {
             self.ticking = true;
-            cx.set_timer(TICK, P::Timer::from(DataTimer::Tick));
+            self.tick_timer = Some(cx.set_timer(TICK, P::Timer::from(DataTimer::Tick)));
+        }
+    }
+
+    /// The node's clock was set back (timers fire on local time, DESIGN
+    /// §2: those armed before would fire that much later): the tick and
+    /// the scrub are armed again from now, and the times kept of sends,
+    /// resends and read rounds that now lie ahead of the clock are taken
+    /// as now (else nothing would be resent until the clock caught up).
+    pub fn clock_set_back<P: DataHost>(&mut self, cx: &mut Cx<'_, P>) {
+        let now = cx.now();
+        for r in self.parts.values_mut() {
+            if let Some(pr) = r.primary.as_mut() {
+                for f in pr.followers.values_mut() {
+                    f.last_send = f.last_send.map(|t| t.min(now));
+                    f.refilled = f.refilled.map(|(i, t)| (i, t.min(now)));
+                }
+                for rd in &mut pr.reads {
+                    rd.asked = rd.asked.min(now);
+                }
+            }
+        }
+        if let Some(t) = self.tick_timer.take() {
+            cx.cancel_timer(t);
+            self.tick_timer = Some(cx.set_timer(TICK, P::Timer::from(DataTimer::Tick)));
+        }
+        if let Some(t) = self.scrub_timer.take() {
+            cx.cancel_timer(t);
+            self.arm_scrub(cx);
         }
     }
 

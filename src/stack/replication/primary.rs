@@ -280,6 +280,7 @@ impl ReplicationManager {
     /// The replication tick: resend what followers have not acknowledged.
     pub fn on_tick<P: DataHost>(&mut self, cx: &mut Cx<'_, P>) {
         self.ticking = false;
+        self.tick_timer = None;
         let now = cx.now();
         let parts: Vec<u32> = self.parts.keys().copied().collect();
         for p in parts {

@@ -35,7 +35,7 @@ pub const SCRUB_RECORDS: u64 = 64;
 impl ReplicationManager {
     /// Arms the scrub's next round.
     pub(super) fn arm_scrub<P: DataHost>(&mut self, cx: &mut Cx<'_, P>) {
-        cx.set_timer(SCRUB_EVERY, P::Timer::from(DataTimer::Scrub));
+        self.scrub_timer = Some(cx.set_timer(SCRUB_EVERY, P::Timer::from(DataTimer::Scrub)));
     }
 
     /// One scrub round: checks up to [`SCRUB_RECORDS`] records, repairs
