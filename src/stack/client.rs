@@ -35,8 +35,9 @@ struct InFlight {
 
 /// A workload client: issues its plan's operations one at a time, routes
 /// each to the partition's primary (from a cache refreshed by `NotPrimary`
-/// answers), resends with the same request id until an answer or the
-/// timeout, and traces every invoke and completion.
+/// answers, and emptied of a primary that left a request unanswered),
+/// resends with the same request id until an answer or the timeout, and
+/// traces every invoke and completion.
 ///
 /// **Invariant.** One operation in flight at a time, as a Jepsen process:
 /// after an `info` (outcome unknown) the client continues as a new history
@@ -161,7 +162,15 @@ impl Client {
                         // The planted bug: the retry goes out as a new request.
                         c.wire = id;
                     }
-                    // Ask the cached primary, else rotate through the nodes.
+                    // A cached primary that did not answer is not known to
+                    // be one any more (it may have crashed for good, and a
+                    // dead node sends no redirect): forget it, so that the
+                    // retry rotates through the nodes and follows their
+                    // redirects. Otherwise ask the cached primary again.
+                    if c.target.is_some() && self.primaries.get(&c.partition) == c.target.as_ref() {
+                        self.primaries.remove(&c.partition);
+                        cx.reached("client: unanswered primary forgotten");
+                    }
                     c.target = None;
                 }
                 self.send(cx);
