@@ -33,11 +33,14 @@ fn ack_before_backups_is_caught_by_durability() {
 
 #[test]
 fn read_without_confirm_is_caught_by_linearizable() {
-    // An isolated primary, deposed meanwhile, answers reads from its stale
-    // state: they miss writes the new primary acknowledged. (With gap acks
-    // on, primary-paused no longer reaches it in 0..300; primary-isolated
-    // does at seed 0.)
-    caught(Bug::ReadWithoutConfirm, "primary-isolated", "linearizable");
+    // A primary deposed meanwhile answers reads from its stale state: they
+    // miss writes the new primary acknowledged. (With gap acks on,
+    // primary-paused no longer reaches it in 0..300; primary-isolated did
+    // at seed 0 until clients forgot a primary that leaves a request
+    // unanswered: they no longer wait out the isolation on the old one,
+    // and it holds 300 of 300. chaos, with partitions that keep clients
+    // beside a deposed primary, catches it at seed 3.)
+    caught(Bug::ReadWithoutConfirm, "chaos", "linearizable");
 }
 
 #[test]
@@ -111,17 +114,18 @@ fn reseed_from_behind_copy_is_caught_by_durability() {
     // returning node's copy is now kept (and caught up) rather than removed
     // as an abandoned move, so p10 always has an in-sync copy to recover
     // from (its sweep 0..100 with the bug planted holds).
-    // Two replicas restart in turn while leaders change: seed 49 re-seeds
-    // p3 from a copy that was behind, and write c237, acknowledged in
-    // epoch 4 with n7 its only copy, is missing on n5 and n7 (the restarts
-    // must fall just so: with per-link network streams the scenario's own
-    // seed no longer lines them up, and a sweep from 0 first catches it at
-    // 49).
+    // Two replicas restart in turn while leaders change: a seed re-seeds
+    // p3 from a copy that was behind, and a write acknowledged in epoch 4
+    // with n7 its only copy is dropped (the restarts must fall just so:
+    // with per-link network streams the scenario's own seed no longer
+    // lines them up). A sweep from 0 first caught it at 49; since clients
+    // forget a primary that leaves a request unanswered, at 134 (c239,
+    // p3 epoch 4 index 7, overwritten in epoch 6; 134 and 145 of 0..300).
     common::first_catching_seed(
         Bug::ReseedFromBehindCopy,
         "reseed-behind-copy-alternating-restarts",
         "durability",
-        49..50,
+        134..135,
     );
 }
 
@@ -176,8 +180,10 @@ fn confirm_latest_round_only_is_caught_by_available() {
 fn accept_lower_epoch_is_caught_by_durability() {
     // A follower that takes a replicate of a lower epoch acknowledges a
     // deposed primary's entries, so a write acknowledged in an earlier
-    // epoch is dropped: on chaos seed 29 c220 (p3, epoch 7, index 21) is
-    // overwritten by a write of epoch 14 (chaos 0..500 holds unplanted).
-    // First caught at seed 12 until copies became whole only by install.
-    common::first_catching_seed(Bug::AcceptLowerEpoch, "chaos", "durability", 29..30);
+    // epoch is dropped: on chaos seed 2 c406 (p6, epoch 5, index 4) is
+    // overwritten by a write of epoch 11 (chaos 0..500 holds unplanted).
+    // First caught at seed 12 until copies became whole only by install,
+    // then at 29 until clients forgot a primary that left a request
+    // unanswered (durability now fires on 2, 12, 15, 37, 56 … of 0..300).
+    common::first_catching_seed(Bug::AcceptLowerEpoch, "chaos", "durability", 2..3);
 }

@@ -44,7 +44,7 @@ fn runs_for(bug: Bug) -> u64 {
         Bug::VoteTwiceInTerm => 15,
         Bug::RestartCommitsLog => 18,
         Bug::ClientCachedRead => 12,
-        Bug::RetryCasNewId => 80,
+        Bug::RetryCasNewId => 110,
         Bug::ServeCorrupt => 200,
         Bug::TwoChangesAtOnce => 10,
         Bug::LearnerVotes => 55,
