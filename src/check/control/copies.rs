@@ -9,7 +9,10 @@
 //! complete copy counts as held (`whole`) from the event where its node
 //! calls it complete until the node removes it (`removed`), its disk is
 //! lost, or the node finds it damaged; not when the node merely stops
-//! calling it complete. A `repaired` copy is whole again.
+//! calling it complete. A damaged copy counts for nothing until it is
+//! `repaired`: then it is what it was before (a copy rebuilt from the
+//! node's own state was whole only if it was before the damage), or whole
+//! when the repair came from another node's install.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -24,8 +27,18 @@ pub(super) struct NodeCopy {
     /// The node's word on its latest event: it holds the data in full.
     pub(super) complete: bool,
     /// The node holds a complete copy: it said so, and has not removed
-    /// it, lost its disk or found it damaged since.
+    /// it or lost its disk since (see `damaged`).
     pub(super) whole: bool,
+    /// The node found the copy damaged and has not repaired it: it holds
+    /// nothing meanwhile, whole or not.
+    pub(super) damaged: bool,
+}
+
+impl NodeCopy {
+    /// A whole copy not found damaged since: one that holds the data.
+    fn intact(&self) -> bool {
+        self.whole && !self.damaged
+    }
 }
 
 /// What the data nodes say they hold, and where each complete copy came
@@ -51,7 +64,7 @@ impl Copies {
     pub(super) fn holders(&self, p: u32) -> Vec<&str> {
         self.held.get(&p).map_or_else(Vec::new, |m| {
             m.iter()
-                .filter(|(_, c)| c.whole)
+                .filter(|(_, c)| c.intact())
                 .map(|(n, _)| n.as_str())
                 .collect()
         })
@@ -62,7 +75,7 @@ impl Copies {
     pub(super) fn has_holder(&self, p: u32) -> bool {
         self.held
             .get(&p)
-            .is_some_and(|m| m.values().any(|c| c.whole))
+            .is_some_and(|m| m.values().any(NodeCopy::intact))
     }
 
     /// True when `node` holds a complete copy of `p` by its own word.
@@ -70,7 +83,7 @@ impl Copies {
         self.held
             .get(&p)
             .and_then(|m| m.get(node))
-            .is_some_and(|c| c.whole)
+            .is_some_and(NodeCopy::intact)
     }
 
     /// True when `node` says it holds `p` in full, in sync, at `epoch`,
@@ -81,7 +94,7 @@ impl Copies {
             .and_then(|m| m.get(node))
             .is_some_and(|c| {
                 c.complete
-                    && c.whole
+                    && c.intact()
                     && c.epoch == epoch
                     && matches!(c.state, ReplicaState::Primary | ReplicaState::Backup)
             })
@@ -97,7 +110,7 @@ impl Copies {
         self.held
             .get(&p)
             .and_then(|m| m.get(node))
-            .is_some_and(|c| c.whole)
+            .is_some_and(NodeCopy::intact)
             || self.genesis.get(&p).is_some_and(|g| g.contains(node))
     }
 
@@ -150,20 +163,24 @@ impl Copies {
                 // The node's word (`complete`) stands: a `repaired` copy
                 // serves again without a new `replica` event.
                 if let Some(c) = self.held.get_mut(partition).and_then(|m| m.get_mut(who)) {
-                    c.whole = false;
+                    c.damaged = true;
                 }
                 self.forget_emptied_lineages();
                 None
             }
-            EventKind::App(StackEvent::Repaired { partition, .. }) => {
-                // Rebuilt from the node's own state or by an install from
-                // its primary: whole again.
+            EventKind::App(StackEvent::Repaired { partition, source }) => {
+                // Rebuilt by an install from its primary: whole. Rebuilt
+                // from the node's own state: what it was before the damage
+                // (a copy still catching up stays one).
                 if let Some(c) = self.held.get_mut(partition).and_then(|m| m.get_mut(who)) {
-                    c.whole = true;
-                    self.lineage
-                        .entry(*partition)
-                        .or_default()
-                        .insert(who.to_string());
+                    c.damaged = false;
+                    c.whole |= source != who;
+                    if c.whole {
+                        self.lineage
+                            .entry(*partition)
+                            .or_default()
+                            .insert(who.to_string());
+                    }
                 }
                 None
             }
@@ -193,9 +210,10 @@ impl Copies {
                 let sourced = primary.is_some_and(|s| s != who && self.holds(*partition, &s));
                 if sourced
                     && let Some(c) = self.held.get_mut(partition).and_then(|m| m.get_mut(who))
-                    && !c.whole
+                    && !c.intact()
                 {
                     c.whole = true;
+                    c.damaged = false;
                     self.lineage
                         .entry(*partition)
                         .or_default()
@@ -274,12 +292,17 @@ impl Copies {
             copies.remove(node);
         } else {
             // Not calling a copy complete is not dropping it: only a
-            // removal (or a disk loss, or damage) ends a whole copy.
+            // removal (or a disk loss) ends a whole copy, and damage
+            // suspends it until a repair (or the node's word).
+            let (was_whole, was_damaged) = copies
+                .get(node)
+                .map_or((false, false), |c| (c.whole, c.damaged));
             let copy = NodeCopy {
                 state,
                 epoch,
                 complete,
-                whole: complete || before,
+                whole: complete || was_whole,
+                damaged: was_damaged && !complete,
             };
             match copies.get_mut(node) {
                 Some(c) => *c = copy,

@@ -346,6 +346,77 @@ mod tests {
     }
 
     #[test]
+    fn a_follower_declared_caught_up_by_its_primary_holds_a_copy() {
+        // n2 catches up through the data plane (its primary's install and
+        // entries, no node-level transfer event), then is re-seeded alone.
+        let c = config();
+        let placed = part(1, &["n1"], &[]);
+        let primary = replica(ReplicaState::Primary, 1, true, None);
+        let catching = replica(ReplicaState::CatchingUp, 1, false, None);
+        let caught_up = StackEvent::CaughtUp {
+            partition: 0,
+            epoch: 1,
+            index: 7,
+        };
+        let reseeded = replica(ReplicaState::Primary, 2, true, None);
+        let mut evs = vec![
+            (0, EventKind::App(&c)),
+            (0, EventKind::App(&placed)),
+            (1, EventKind::App(&primary)),
+            (2, EventKind::App(&catching)),
+        ];
+        let mut without = evs.clone();
+        without.push((2, EventKind::App(&reseeded)));
+        let v = feed(&mut Placement::default(), &without);
+        assert_eq!(v.len(), 1, "{v:?}");
+        assert!(
+            v[0].detail.contains("without any transfer"),
+            "{}",
+            v[0].detail
+        );
+        evs.push((2, EventKind::App(&caught_up)));
+        evs.push((2, EventKind::App(&reseeded)));
+        assert!(feed(&mut Placement::default(), &evs).is_empty());
+    }
+
+    #[test]
+    fn a_copy_repaired_from_its_own_state_is_only_what_it_was() {
+        // n2 is catching up (never complete) when its scrub finds its copy
+        // damaged and rewrites it from its own state: it is still no copy
+        // of the data, so n1 dropping its own is dropping the last one.
+        let c = config();
+        let placed = part(1, &["n1"], &[]);
+        let held = replica(ReplicaState::Primary, 1, true, None);
+        let catching = replica(ReplicaState::CatchingUp, 2, false, None);
+        let damaged = StackEvent::Damaged {
+            partition: 0,
+            found: "scrub".into(),
+        };
+        let own = StackEvent::Repaired {
+            partition: 0,
+            source: "n2".into(),
+        };
+        let removed = replica(ReplicaState::Removed, 3, false, None);
+        let evs = vec![
+            (0, EventKind::App(&c)),
+            (0, EventKind::App(&placed)),
+            (1, EventKind::App(&held)),
+            (2, EventKind::App(&catching)),
+            (2, EventKind::App(&damaged)),
+            (2, EventKind::App(&own)),
+            (1, EventKind::App(&removed)),
+        ];
+        let v = feed(&mut Placement::default(), &evs);
+        assert_eq!(v.len(), 1, "{v:?}");
+        assert!(
+            v[0].detail
+                .starts_with("p0 lost its last complete copy: n1 dropped it"),
+            "{}",
+            v[0].detail
+        );
+    }
+
+    #[test]
     fn placement_does_not_count_a_damaged_copy() {
         let c = config();
         let placed = part(1, &["n1", "n2"], &[]);
