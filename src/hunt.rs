@@ -631,7 +631,11 @@ fn draw_rare(rng: &mut ChaCha8Rng, s: &mut Scenario) {
 /// operation in flight; the primary holds a write until its backups
 /// acknowledge it) while its primary pauses for a second or two: the
 /// requests queued meanwhile arrive together, beyond what the primary
-/// accepts, and it answers "busy".
+/// accepts, and it answers "busy". The load stops a few seconds after the
+/// pause: hundreds of clients resending to one primary keep its queue
+/// longer than their timeout for as long as they go on (every answer
+/// comes too late: goodput nil), which no healing ends — an overload by
+/// construction, not a fault for `available` to judge the recovery from.
 fn pile_up(rng: &mut ChaCha8Rng, s: &mut Scenario, half_ms: u64) {
     let Some(w) = &mut s.workload else { return };
     s.grid.tile = [16, 16];
@@ -640,6 +644,7 @@ fn pile_up(rng: &mut ChaCha8Rng, s: &mut Scenario, half_ms: u64) {
     w.timeout = SimDuration::from_secs(1);
     let at = rng::uniform_u64(rng, 3000, half_ms.saturating_sub(3000).max(3001));
     let until = at + rng::uniform_u64(rng, 1000, 1600);
+    w.stop = w.stop.min(SimTime((until + 3000) * 1000)).max(w.start);
     s.events
         .push(event(at, Some(until), Action::Pause(Target::Primary(0))));
 }
