@@ -82,6 +82,16 @@ struct Acked {
 enum Fact {
     /// The kernel wiped this node's disk.
     DiskLoss(String),
+    /// The node found its copy of `partition` damaged (its own `damaged`
+    /// event: records that fail their checksums).
+    Damaged { partition: u32, node: String },
+    /// The node rebuilt that copy (its own `repaired` event) from
+    /// `source`: its primary's install, or itself (the state it serves).
+    Repaired {
+        partition: u32,
+        node: String,
+        source: String,
+    },
     /// The node declared itself caught up on `partition` in `epoch`
     /// holding its log to `index` (its own `caught_up` event).
     CaughtUp {
@@ -119,7 +129,8 @@ struct Held {
 /// the write's epoch or a later one (a node cut off before it heard the
 /// epoch, e.g. removed while isolated, still believes an older map: its
 /// claim says nothing of the epoch's writes) — unless every copy that
-/// held it later lost its disk, in which case it is counted in
+/// held it later lost its disk (or was found damaged by its node and
+/// never repaired: a storage fault destroyed it), in which case it is counted in
 /// `lost_acked_writes` (and its partition, if nobody holds it, in
 /// `unavailable_partitions`). The copies that held it are those that
 /// persisted it when it was acknowledged, joined by every node that
@@ -204,7 +215,8 @@ impl Durability {
             .collect()
     }
 
-    /// Whether every copy that held `w` lost its disk: follows its holders
+    /// Whether every copy that held `w` lost its disk (or, at the end, was
+    /// found damaged and not repaired since): follows its holders
     /// from its acknowledgement on (the copies that persisted it, and every
     /// node declaring itself caught up past it since) until the last of
     /// them loses its disk. A node that drops its copy leaves the holders
@@ -231,12 +243,31 @@ impl Durability {
             matches!(f, Fact::Removed { partition, node, epoch }
                 if *partition == w.partition && *epoch > w.epoch && w.copies.contains(node))
         });
+        // A copy found damaged holds nothing until it is repaired (at
+        // once, by a primary rewriting it from the state it serves, or by
+        // an install): lost when no holder is left at the end.
+        let mut damaged = false;
         for (_, fact) in early.chain(&self.facts[from..]) {
             match fact {
                 Fact::DiskLoss(node) if holders.remove(node.as_str()) && holders.is_empty() => {
                     return true;
                 }
                 Fact::DiskLoss(_) => {}
+                Fact::Damaged { partition, node } if *partition == w.partition => {
+                    damaged |= holders.remove(node.as_str());
+                }
+                // Rebuilt from the state it serves, or from a copy that
+                // holds the write: a holder again (an install from a copy
+                // started again empty brings nothing back).
+                Fact::Repaired {
+                    partition,
+                    node,
+                    source,
+                } if *partition == w.partition
+                    && (source == node || holders.contains(source.as_str())) =>
+                {
+                    holders.insert(node.as_str());
+                }
                 Fact::CaughtUp {
                     partition,
                     node,
@@ -256,7 +287,7 @@ impl Durability {
                 _ => {}
             }
         }
-        false
+        damaged && holders.is_empty()
     }
 }
 
@@ -273,6 +304,21 @@ impl Checker for Durability {
             EventKind::DiskLoss => self
                 .facts
                 .push((ev.t, Fact::DiskLoss(ev.p.name_in(names).to_string()))),
+            EventKind::App(StackEvent::Damaged { partition, .. }) => self.facts.push((
+                ev.t,
+                Fact::Damaged {
+                    partition: *partition,
+                    node: ev.p.name_in(names).to_string(),
+                },
+            )),
+            EventKind::App(StackEvent::Repaired { partition, source }) => self.facts.push((
+                ev.t,
+                Fact::Repaired {
+                    partition: *partition,
+                    node: ev.p.name_in(names).to_string(),
+                    source: source.clone(),
+                },
+            )),
             EventKind::App(StackEvent::Served {
                 partition,
                 epoch,

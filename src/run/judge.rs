@@ -77,7 +77,9 @@ pub(super) fn judge(
             .and_then(|v| v.as_u64())
             .unwrap_or(0);
         let what = format!("lost_acked_writes = {want}");
-        let detail = format!("{got} acknowledged writes lost with every copy's disk");
+        let detail = format!(
+            "{got} acknowledged writes lost with every copy (disk lost or records damaged)"
+        );
         // More lost than expected fails whatever is unknown; otherwise a
         // count that did not look at every write says nothing.
         out.push(if got > want {

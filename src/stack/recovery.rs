@@ -233,15 +233,19 @@ impl RecoveryManager {
             .max();
         let Some(newest) = newest else {
             // No live copy at all. Only when every listed node is live and
-            // holds nothing (their disks were lost) is it started again,
-            // empty, on one replica (the others copy from it); a node not
-            // heard from may come back with its disk.
-            // A damaged copy is not an empty one either: the partition is
-            // then unavailable, never started again empty over it.
-            let damaged = copies.iter().any(|(_, k, _)| *k == Copy::Damaged);
-            return match (unknown || damaged, copies.first()) {
-                (false, Some((n, _, _))) => Reseed::Empty(n),
-                _ => Reseed::Wait,
+            // holds nothing (their disks were lost) or a copy it found
+            // damaged (its records fail their checksums, and no intact
+            // copy is left to rebuild it from) is it started again, empty,
+            // on one replica that holds nothing (the others copy from it;
+            // the map records the loss, and the data plane counts the
+            // writes lost with every copy); a node not heard from may come
+            // back with its disk.
+            if unknown {
+                return Reseed::Wait;
+            }
+            return match copies.iter().find(|(_, k, _)| *k == Copy::Nothing) {
+                Some((n, _, _)) => Reseed::Empty(n),
+                None => Reseed::Wait,
             };
         };
         // With nobody in sync in this epoch, nobody acknowledged in it.
