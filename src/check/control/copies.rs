@@ -57,6 +57,10 @@ pub(super) struct Copies {
     pub(super) genesis: BTreeMap<u32, BTreeSet<String>>,
     /// Partitions ever placed (so a later configuration is not a genesis).
     pub(super) placed: BTreeSet<u32>,
+    /// Per partition: the last node that traced itself its primary, and in
+    /// which epoch (kept when that node's disk is lost: a declaration it
+    /// sent may arrive after).
+    pub(super) primaries: BTreeMap<u32, (u64, String)>,
 }
 
 impl Copies {
@@ -202,12 +206,19 @@ impl Copies {
                 // node that traced itself primary of that epoch; where it
                 // held a whole copy, so does the follower now (its node's
                 // word, `complete`, follows on its next `replica` event).
-                let primary = self.held.get(partition).and_then(|m| {
-                    m.iter()
-                        .find(|(_, c)| c.state == ReplicaState::Primary && c.epoch == *epoch)
-                        .map(|(n, _)| n.clone())
+                let primary = self
+                    .primaries
+                    .get(partition)
+                    .filter(|(e, _)| e == epoch)
+                    .map(|(_, n)| n.clone());
+                // As for a transfer's source: a holder now, or one since
+                // the partition last had none (the declaration may arrive
+                // after its sender lost its disk).
+                let lineage = self.lineage.get(partition);
+                let sourced = primary.is_some_and(|s| {
+                    s != who
+                        && (self.holds(*partition, &s) || lineage.is_some_and(|l| l.contains(&s)))
                 });
-                let sourced = primary.is_some_and(|s| s != who && self.holds(*partition, &s));
                 if sourced
                     && let Some(c) = self.held.get_mut(partition).and_then(|m| m.get_mut(who))
                     && !c.intact()
@@ -265,6 +276,9 @@ impl Copies {
     ) -> Option<(u32, String)> {
         let before = self.holds(p, node);
         let mut violation = None;
+        if state == ReplicaState::Primary {
+            self.primaries.insert(p, (epoch, node.to_string()));
+        }
         if complete && !before {
             let lineage = self.lineage.get(&p);
             let sourced =
