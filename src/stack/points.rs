@@ -219,6 +219,10 @@ pub const PROBES: &[(&str, &str)] = &[
         "stack/replication/primary.rs",
     ),
     (
+        "replica: restarted follower caught up again",
+        "stack/replication/mod.rs",
+    ),
+    (
         "replica: retry answered from the dedup table",
         "stack/replication/primary.rs",
     ),

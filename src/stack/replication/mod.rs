@@ -342,6 +342,34 @@ impl ReplicationManager {
         }
         let same = r.primary.as_ref().is_some_and(|pr| pr.epoch == c.epoch);
         if same {
+            // A follower still catching up whose node restarted within the
+            // epoch (a new boot in the map; one in sync would have been
+            // demoted, raising the epoch) lost what it was sent and told:
+            // it starts over, install and declaration included. Otherwise
+            // a primary with no new write would count it declared for
+            // ever and never tell it again.
+            let mut restarted = Vec::new();
+            if let Some(pr) = r.primary.as_mut() {
+                for (n, f) in pr.followers.iter_mut() {
+                    let boot = map.members.get(n).map(|m| m.boot);
+                    if !f.in_sync && boot != f.boot {
+                        f.boot = boot;
+                        f.required = false;
+                        f.told = false;
+                        f.acked = None;
+                        f.sent = None;
+                        f.last_send = None;
+                        f.resend_after = RESEND_AFTER;
+                        f.from = 0;
+                        f.refilled = None;
+                        restarted.push(n.clone());
+                    }
+                }
+            }
+            for n in restarted {
+                cx.reached("replica: restarted follower caught up again");
+                Self::push(cx, r, p, &n, true);
+            }
             return;
         }
         // A new epoch with this node as primary: every follower gets this
@@ -364,6 +392,7 @@ impl ReplicationManager {
                     told: x.in_sync,
                     from: 0,
                     refilled: None,
+                    boot: map.members.get(&x.node).map(|m| m.boot),
                 },
             );
         }

@@ -40,6 +40,9 @@ pub(super) struct Follower {
     /// reports it too, and one resend answers them all (unless it is as
     /// old as a resend interval: then it was lost as well).
     pub(super) refilled: Option<(u64, SimTime)>,
+    /// The incarnation of its node the map named when this record began:
+    /// a node that restarts within the epoch forgets what it was told.
+    pub(super) boot: Option<u32>,
 }
 
 impl Follower {
