@@ -718,17 +718,8 @@ mod tests {
         assert_eq!(m.in_sync_usable(0), 1);
         // A dead holder may come back: nothing is re-seeded meanwhile.
         let mut m2 = map();
-        for (i, n) in ["n1", "n2"].iter().enumerate() {
-            m2.apply(
-                5 + i as u64,
-                &MapCommand::AddNode {
-                    node: (*n).into(),
-                    zone: "a".into(),
-                    capacity: 1,
-                    boot: 8,
-                },
-            );
-        }
+        restart(&mut m2, 5, "n1");
+        restart(&mut m2, 6, "n2");
         m2.apply(7, &MapCommand::MarkDead { node: "n1".into() });
         assert_eq!(r.repair(0, &m2, &reports, &[]), None);
     }
@@ -737,17 +728,8 @@ mod tests {
     /// sync, at epoch 3.
     fn both_restarted() -> ClusterMap {
         let mut m = map();
-        for (i, n) in ["n1", "n2"].iter().enumerate() {
-            m.apply(
-                5 + i as u64,
-                &MapCommand::AddNode {
-                    node: (*n).into(),
-                    zone: "a".into(),
-                    capacity: 1,
-                    boot: 8,
-                },
-            );
-        }
+        restart(&mut m, 5, "n1");
+        restart(&mut m, 6, "n2");
         assert_eq!(m.partitions[0].epoch, 3);
         assert!(m.partitions[0].replicas.iter().all(|r| !r.in_sync));
         m
@@ -864,6 +846,23 @@ mod tests {
         );
     }
 
+    /// n1, n2 and n3 in sync with `primary` (epoch 2); n3 dies, still
+    /// listed in sync, and n1 and n2 restart together.
+    fn n3_dead_then_both_restarted(primary: &str) -> ClusterMap {
+        let mut m = map();
+        set(
+            &mut m,
+            5,
+            1,
+            &[("n1", true), ("n2", true), ("n3", true)],
+            primary,
+        );
+        m.apply(6, &MapCommand::MarkDead { node: "n3".into() });
+        restart(&mut m, 7, "n1");
+        restart(&mut m, 8, "n2");
+        m
+    }
+
     #[test]
     fn a_node_that_never_returns_holds_a_reseed_back_only_if_it_was_primary_after_the_live_copies()
     {
@@ -914,17 +913,7 @@ mod tests {
     fn a_dead_replica_still_in_sync_but_never_primary_holds_nothing_newer() {
         // n1, n2, n3 in sync, n1 primary; n3 dies (still listed in sync:
         // no write found it silent) and n1, n2 restart together.
-        let mut m = map();
-        set(
-            &mut m,
-            5,
-            1,
-            &[("n1", true), ("n2", true), ("n3", true)],
-            "n1",
-        );
-        m.apply(6, &MapCommand::MarkDead { node: "n3".into() });
-        restart(&mut m, 7, "n1");
-        restart(&mut m, 8, "n2");
+        let m = n3_dead_then_both_restarted("n1");
         let c = &m.partitions[0];
         assert_eq!((c.epoch, c.primary.as_deref()), (4, None));
         assert!(c.replicas.iter().any(|r| r.node == "n3" && r.in_sync));
@@ -937,17 +926,7 @@ mod tests {
         assert_eq!(step, Step::Repair);
         assert_eq!(in_sync_after(&m, &cmd), ["n1", "n2"]);
         // Had n3 been primary after epoch 2, it would be waited for.
-        let mut m = map();
-        set(
-            &mut m,
-            5,
-            1,
-            &[("n1", true), ("n2", true), ("n3", true)],
-            "n3",
-        );
-        m.apply(6, &MapCommand::MarkDead { node: "n3".into() });
-        restart(&mut m, 7, "n1");
-        restart(&mut m, 8, "n2");
+        let m = n3_dead_then_both_restarted("n3");
         assert_eq!(m.partitions[0].primary_at("n3"), Some(4));
         assert_eq!(r.repair(0, &m, &reports, &[]), None);
         // And a live in-sync replica is never re-seeded over.

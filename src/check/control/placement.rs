@@ -335,7 +335,27 @@ mod tests {
         assert!(feed(&mut Placement::default(), &evs).is_empty());
         // Removing it is dropping it.
         evs.push((1, EventKind::App(&removed)));
-        let v = feed(&mut Placement::default(), &evs);
+        n1_dropped_the_last_copy(&feed(&mut Placement::default(), &evs));
+    }
+
+    /// p0's copy found damaged (`found`: scrub, reload) by its node.
+    fn damaged(found: &str) -> StackEvent {
+        StackEvent::Damaged {
+            partition: 0,
+            found: found.into(),
+        }
+    }
+
+    /// p0's copy rebuilt from `source`.
+    fn repaired(source: &str) -> StackEvent {
+        StackEvent::Repaired {
+            partition: 0,
+            source: source.into(),
+        }
+    }
+
+    /// One violation: n1 dropped p0's last complete copy.
+    fn n1_dropped_the_last_copy(v: &[Violation]) {
         assert_eq!(v.len(), 1, "{v:?}");
         assert!(
             v[0].detail
@@ -388,14 +408,8 @@ mod tests {
         let placed = part(1, &["n1"], &[]);
         let held = replica(ReplicaState::Primary, 1, true, None);
         let catching = replica(ReplicaState::CatchingUp, 2, false, None);
-        let damaged = StackEvent::Damaged {
-            partition: 0,
-            found: "scrub".into(),
-        };
-        let own = StackEvent::Repaired {
-            partition: 0,
-            source: "n2".into(),
-        };
+        let damaged = damaged("scrub");
+        let own = repaired("n2");
         let removed = replica(ReplicaState::Removed, 3, false, None);
         let evs = vec![
             (0, EventKind::App(&c)),
@@ -406,14 +420,7 @@ mod tests {
             (2, EventKind::App(&own)),
             (1, EventKind::App(&removed)),
         ];
-        let v = feed(&mut Placement::default(), &evs);
-        assert_eq!(v.len(), 1, "{v:?}");
-        assert!(
-            v[0].detail
-                .starts_with("p0 lost its last complete copy: n1 dropped it"),
-            "{}",
-            v[0].detail
-        );
+        n1_dropped_the_last_copy(&feed(&mut Placement::default(), &evs));
     }
 
     #[test]
@@ -421,14 +428,8 @@ mod tests {
         let c = config();
         let placed = part(1, &["n1", "n2"], &[]);
         let held = replica(ReplicaState::Backup, 1, true, None);
-        let damaged = StackEvent::Damaged {
-            partition: 0,
-            found: "reload".into(),
-        };
-        let repaired = StackEvent::Repaired {
-            partition: 0,
-            source: "n2".into(),
-        };
+        let damaged = damaged("reload");
+        let repaired = repaired("n2");
         let removed = replica(ReplicaState::Removed, 2, false, None);
         let listed = replica(ReplicaState::CatchingUp, 3, false, None);
         let base = vec![
@@ -442,14 +443,7 @@ mod tests {
         let mut evs = base.clone();
         evs.push((1, EventKind::App(&removed)));
         evs.push((2, EventKind::App(&listed)));
-        let v = feed(&mut Placement::default(), &evs);
-        assert_eq!(v.len(), 1, "{v:?}");
-        assert!(
-            v[0].detail
-                .starts_with("p0 lost its last complete copy: n1 dropped it"),
-            "{}",
-            v[0].detail
-        );
+        n1_dropped_the_last_copy(&feed(&mut Placement::default(), &evs));
         // Repaired, n2's copy is whole again.
         let mut evs = base;
         evs.push((2, EventKind::App(&repaired)));

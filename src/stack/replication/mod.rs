@@ -350,9 +350,9 @@ impl ReplicationManager {
             // ever and never tell it again.
             let mut restarted = Vec::new();
             if let Some(pr) = r.primary.as_mut() {
-                for (n, f) in pr.followers.iter_mut() {
+                for (n, f) in pr.followers.iter_mut().filter(|(_, f)| !f.in_sync) {
                     let boot = map.members.get(n).map(|m| m.boot);
-                    if !f.in_sync && boot != f.boot {
+                    if boot != f.boot {
                         f.boot = boot;
                         f.required = false;
                         f.told = false;
