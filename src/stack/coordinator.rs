@@ -645,6 +645,10 @@ pub struct PartitionCoordinator {
     moves: BTreeMap<u32, Tracked>,
     /// Members the health monitor suspects or holds dead (not yet committed).
     unhealthy: BTreeSet<String>,
+    /// Members the health monitor has not heard since its last grace
+    /// period (a new leader's, or one back from a pause): alive in its view
+    /// on no evidence, they do not count as healthy copies.
+    unconfirmed: BTreeSet<String>,
     /// Per partition: not exactly on the cached target, all in sync.
     off_target: PerPartition<bool>,
 }
@@ -663,6 +667,7 @@ impl PartitionCoordinator {
             leader_since: SimTime::ZERO,
             moves: BTreeMap::new(),
             unhealthy: BTreeSet::new(),
+            unconfirmed: BTreeSet::new(),
             off_target: PerPartition::default(),
         }
     }
@@ -687,6 +692,13 @@ impl PartitionCoordinator {
     /// replicas do not count when deciding whether one can be spared.
     pub fn set_unhealthy(&mut self, nodes: BTreeSet<String>) {
         self.unhealthy = nodes;
+    }
+
+    /// The members the leader's health view has not heard from since its
+    /// last grace period: their replicas do not count as healthy either
+    /// (they may have crashed just before this leader took over).
+    pub fn set_unconfirmed(&mut self, nodes: BTreeSet<String>) {
+        self.unconfirmed = nodes;
     }
 
     /// The current target (recomputed when the alive membership changed).
@@ -849,6 +861,7 @@ impl PartitionCoordinator {
                     r.in_sync
                         && map.is_usable(&r.node)
                         && !self.unhealthy.contains(&r.node)
+                        && !self.unconfirmed.contains(&r.node)
                         && RecoveryManager::copy_of(map, reports, &r.node, p) == Copy::Complete
                 })
                 .count();
@@ -881,8 +894,12 @@ impl PartitionCoordinator {
             }
             // Remove an extra, if the partition can spare it: counting only
             // replicas on members the health monitor does not suspect, so
-            // that a death about to be committed cannot leave it short.
-            let healthy = |n: &str| map.is_usable(n) && !self.unhealthy.contains(n);
+            // that a death about to be committed cannot leave it short, and
+            // has heard since its grace began: a new leader's monitor
+            // suspects nobody for a while, crashed nodes included.
+            let healthy = |n: &str| {
+                map.is_usable(n) && !self.unhealthy.contains(n) && !self.unconfirmed.contains(n)
+            };
             let healthy_in_sync = c
                 .replicas
                 .iter()

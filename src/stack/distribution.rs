@@ -599,6 +599,7 @@ impl Manager {
         let mut unhealthy = self.health.unhealthy();
         unhealthy.extend(self.pending.keys().cloned());
         self.coordinator.set_unhealthy(unhealthy);
+        self.coordinator.set_unconfirmed(self.health.unconfirmed());
         let proposals =
             self.coordinator
                 .plan(now, map, &self.reports, &self.recovery, &busy, &mut events);

@@ -88,6 +88,9 @@ struct Tracked {
     /// `suspect_after`.
     heard_since: Option<SimTime>,
     view: Option<Health>,
+    /// Heard since this monitor last gave everyone a grace period (on
+    /// taking over, or back from being away): a grace is not evidence.
+    confirmed: bool,
     /// Committed state as last seen (to count deaths).
     committed: Option<MemberState>,
     flaps: Flaps,
@@ -275,6 +278,7 @@ impl HealthMonitor {
             t.heard_since = Some(now);
         }
         t.last_heard = Some(last.map_or(now, |t| t.max(now)));
+        t.confirmed = true;
     }
 
     /// The view of `node`, if it is tracked.
@@ -287,6 +291,17 @@ impl HealthMonitor {
         self.nodes
             .iter()
             .filter(|(_, t)| t.view.is_some_and(|h| h != Health::Alive))
+            .map(|(n, _)| n.clone())
+            .collect()
+    }
+
+    /// Members not heard since this monitor's last grace period: alive in
+    /// its view only because the grace has not run out. A node that
+    /// crashed just before a new leader took over looks exactly like this.
+    pub fn unconfirmed(&self) -> BTreeSet<String> {
+        self.nodes
+            .iter()
+            .filter(|(_, t)| !t.confirmed)
             .map(|(n, _)| n.clone())
             .collect()
     }
@@ -345,6 +360,7 @@ impl HealthMonitor {
                 if member.state != MemberState::Dead {
                     t.last_heard = Some(now);
                 }
+                t.confirmed = false;
                 t.heard_since = t.heard_since.map(|s| s.min(now));
             }
             // Count committed deaths (damping).
@@ -479,6 +495,31 @@ mod tests {
         assert_eq!(p, vec![MapCommand::MarkDead { node: "n1".into() }]);
         let (_, p) = run(&mut h, 1_200_000);
         assert!(p.is_empty(), "not proposed twice while in flight");
+    }
+
+    #[test]
+    fn a_grace_period_is_not_evidence_until_the_node_is_heard() {
+        let mut h = HealthMonitor::new(
+            SimDuration::from_millis(500),
+            SimDuration::from_secs(1),
+            SimDuration::from_millis(100),
+        );
+        let m = map();
+        h.on_leadership(SimTime(0), &m);
+        h.tick(SimTime(50_000), &m);
+        // Alive in the view (the grace), yet never heard by this leader.
+        assert_eq!(h.health("n1"), Some(Health::Alive));
+        assert!(h.unhealthy().is_empty());
+        assert_eq!(h.unconfirmed(), BTreeSet::from(["n1".to_string()]));
+        h.heard("n1", SimTime(60_000));
+        assert!(h.unconfirmed().is_empty());
+        // Away 1.7 s: a fresh grace, and n1 is unconfirmed again.
+        h.tick(SimTime(1_760_000), &m);
+        assert_eq!(h.unconfirmed(), BTreeSet::from(["n1".to_string()]));
+        // A new leadership starts the same way.
+        h.heard("n1", SimTime(1_770_000));
+        h.on_leadership(SimTime(1_800_000), &m);
+        assert_eq!(h.unconfirmed(), BTreeSet::from(["n1".to_string()]));
     }
 
     #[test]
