@@ -428,7 +428,7 @@ impl DataNode {
                 .collect();
         }
         if let Some(r) = self.repl.as_mut() {
-            r.on_start(cx);
+            r.on_start(cx, self.boot);
             if damaged_list {
                 // One damaged record must not make the node forget every
                 // copy its disk still holds (they would be fetched in full,

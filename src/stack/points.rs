@@ -191,6 +191,10 @@ pub const PROBES: &[(&str, &str)] = &[
         "stack/replication/mod.rs",
     ),
     (
+        "replica: declaration to an earlier incarnation ignored",
+        "stack/replication/follower.rs",
+    ),
+    (
         "replica: gap in a follower's log, entries sent again",
         "stack/replication/primary.rs",
     ),

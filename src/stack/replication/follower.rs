@@ -95,7 +95,13 @@ impl ReplicationManager {
             }
         }
         cx.disk().fsync();
-        if rep.caught_up && r.caught_up != Some(rep.epoch) {
+        // A declaration addressed to an earlier incarnation of this node
+        // was withdrawn when the primary saw it restart: not taken.
+        let addressed = rep.to_boot.is_none_or(|b| Some(b) == self.boot);
+        if rep.caught_up && !addressed {
+            cx.reached("replica: declaration to an earlier incarnation ignored");
+        }
+        if rep.caught_up && addressed && r.caught_up != Some(rep.epoch) {
             r.caught_up = Some(rep.epoch);
             self.newly_synced.push((p, rep.epoch));
             cx.trace(StackEvent::CaughtUp {

@@ -122,6 +122,8 @@ pub struct ReplicationManager {
     /// since the node last took them: it records them on its disk, in the
     /// same step, before any acknowledgement of that epoch leaves.
     newly_synced: Vec<(u32, u64)>,
+    /// This incarnation's boot id (set at start).
+    boot: Option<u32>,
 }
 
 impl ReplicationManager {
@@ -136,11 +138,13 @@ impl ReplicationManager {
             scrub_timer: None,
             scrub_at: (0, 0),
             newly_synced: Vec::new(),
+            boot: None,
         }
     }
 
-    /// At start: reload every partition the disk holds.
-    pub fn on_start<P: DataHost>(&mut self, cx: &mut Cx<'_, P>) {
+    /// At start, as incarnation `boot`: reload every partition the disk holds.
+    pub fn on_start<P: DataHost>(&mut self, cx: &mut Cx<'_, P>, boot: u32) {
+        self.boot = Some(boot);
         let trusting = self.planted.has(Bug::ServeCorrupt);
         let (parts, rebuilt) = PartitionStore::on_disk(cx.disk());
         if rebuilt {

@@ -257,6 +257,7 @@ impl ReplicationManager {
                 install: None,
                 entries: e.to_vec(),
                 caught_up: fo.declared() || at_once,
+                to_boot: fo.boot,
             },
             Some(_) => return,
             None => Replicate {
@@ -265,6 +266,7 @@ impl ReplicationManager {
                 install: Some(Box::new(r.store.state.clone())),
                 entries: Vec::new(),
                 caught_up: fo.declared() || at_once,
+                to_boot: fo.boot,
             },
         };
         let last = msg.entries.last().map_or(

@@ -109,6 +109,11 @@ pub struct Replicate {
     pub entries: Vec<Entry>,
     /// The primary counts this follower among the replicas every ack needs.
     pub caught_up: bool,
+    /// The follower's boot as the primary's map knows it: a declaration
+    /// of caught up is about that incarnation only. (Messages may arrive
+    /// out of order: one sent before the primary saw the follower restart
+    /// can land after the start-over that withdrew it.)
+    pub to_boot: Option<u32>,
 }
 
 /// Why a follower did not take a replicate.
