@@ -245,8 +245,27 @@ impl<S: StateMachine> ConsensusManager<S> {
     /// Only a voter of its own incarnation votes: a learner's or a
     /// joiner's vote would be counted by candidates that still list the
     /// process (its lost incarnation) as a voter.
+    ///
+    /// A learner of its own incarnation votes too, as in etcd's raft: it
+    /// may have been promoted by an entry it has not received yet, and
+    /// with the promotion in the candidates' logs their quorum may need
+    /// it (a group of three live voters and a retiring one needs three
+    /// votes). Its vote is as durable as a voter's; a candidate counts it
+    /// only for a voter slot of the same incarnation (the answer names
+    /// it), so a learner it does not know as a voter counts for nothing.
+    /// A manager outside the group (back on an empty disk, not yet
+    /// admitted) votes for no one.
     pub(super) fn may_vote(&self) -> bool {
-        self.is_voter() || self.config.planted.has(RaftBug::LearnerVotes)
+        self.is_member() || self.config.planted.has(RaftBug::LearnerVotes)
+    }
+
+    /// Whether an answer granted by the manager at `pos` of `incarnation`
+    /// counts: it must be the voter of that incarnation in this
+    /// configuration (under the planted `LearnerVotes`, any answer from
+    /// the voter's process counts, a stale voter slot included).
+    pub(super) fn counts_vote(&self, pos: usize, incarnation: u64) -> bool {
+        self.config.planted.has(RaftBug::LearnerVotes)
+            || self.members.voters.get(&self.peers[pos].0) == Some(&incarnation)
     }
 
     /// A voter's or a leader's lease: it heard from a live leader within the
@@ -300,7 +319,16 @@ impl<S: StateMachine> ConsensusManager<S> {
             );
         }
         let term = if granted { term } else { self.term };
-        self.send(cx, from, RaftMsg::PreVoteResponse { term, granted });
+        let incarnation = self.incarnation;
+        self.send(
+            cx,
+            from,
+            RaftMsg::PreVoteResponse {
+                term,
+                granted,
+                incarnation,
+            },
+        );
     }
 
     pub(super) fn handle_pre_vote_response<P: RaftHost<S::Command>>(
@@ -309,11 +337,15 @@ impl<S: StateMachine> ConsensusManager<S> {
         from_pos: usize,
         term: u64,
         granted: bool,
+        incarnation: u64,
     ) {
         // A refusal of a higher term made us a follower of it (in
         // `step_term`): someone is further on, and the next pre-vote asks
         // for a term the voters can grant.
         if self.role != Role::PreCandidate || (granted && term != self.term + 1) {
+            return;
+        }
+        if granted && !self.counts_vote(from_pos, incarnation) {
             return;
         }
         self.votes[from_pos] = Some(granted);
@@ -375,6 +407,7 @@ impl<S: StateMachine> ConsensusManager<S> {
             RaftMsg::RequestVoteResponse {
                 term: self.term,
                 granted,
+                incarnation: self.incarnation,
             },
         );
     }
@@ -385,8 +418,12 @@ impl<S: StateMachine> ConsensusManager<S> {
         from_pos: usize,
         term: u64,
         granted: bool,
+        incarnation: u64,
     ) {
         if self.role != Role::Candidate || term != self.term {
+            return;
+        }
+        if granted && !self.counts_vote(from_pos, incarnation) {
             return;
         }
         self.votes[from_pos] = Some(granted);

@@ -44,6 +44,9 @@ pub enum RaftMsg<C> {
         term: u64,
         /// Whether the voter would vote.
         granted: bool,
+        /// The voter's incarnation: the pre-candidate counts the answer
+        /// only for the voter of that incarnation.
+        incarnation: u64,
     },
     /// A candidate asks for a vote in `term`.
     RequestVote {
@@ -63,6 +66,9 @@ pub enum RaftMsg<C> {
         term: u64,
         /// Whether the vote was given.
         granted: bool,
+        /// The voter's incarnation: the candidate counts the vote only for
+        /// the voter of that incarnation.
+        incarnation: u64,
     },
     /// Replicates entries (none: a heartbeat) and carries the commit index.
     AppendEntries {

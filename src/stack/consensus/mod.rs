@@ -542,18 +542,22 @@ impl<S: StateMachine> ConsensusManager<S> {
                 last_log_index,
                 last_log_term,
             } => self.handle_pre_vote(cx, from, term, last_log_index, last_log_term),
-            RaftMsg::PreVoteResponse { term, granted } => {
-                self.handle_pre_vote_response(cx, from_pos, term, granted)
-            }
+            RaftMsg::PreVoteResponse {
+                term,
+                granted,
+                incarnation,
+            } => self.handle_pre_vote_response(cx, from_pos, term, granted, incarnation),
             RaftMsg::RequestVote {
                 term,
                 last_log_index,
                 last_log_term,
                 ..
             } => self.handle_request_vote(cx, from, term, last_log_index, last_log_term),
-            RaftMsg::RequestVoteResponse { term, granted } => {
-                self.handle_vote_response(cx, from_pos, term, granted)
-            }
+            RaftMsg::RequestVoteResponse {
+                term,
+                granted,
+                incarnation,
+            } => self.handle_vote_response(cx, from_pos, term, granted, incarnation),
             RaftMsg::AppendEntries {
                 term,
                 prev_log_index,
