@@ -25,7 +25,7 @@ fn runs_for(bug: Bug) -> u64 {
     match bug {
         Bug::VoteWithoutLogCheck => 20,
         Bug::CommitOldTermByCounting => 1, // on its base scenario, below
-        Bug::VoteBeforeFsync => 10,        // on its base scenario, below
+        Bug::VoteBeforeFsync => 200,
         Bug::IgnoreHigherTerm => 20,
         Bug::RemoveBeforeInSync => 17,
         Bug::ApplyOlderMap => 29,
@@ -73,9 +73,6 @@ fn base_for(bug: Bug) -> Option<&'static str> {
         // Cleanup runs only with remove_down_after set, and the floor
         // matters only when a floor voter returns while another is down.
         Bug::CleanupBelowFloor => Some("manager-cleanup-floor"),
-        // A forgotten vote matters only when a voter crashes right after
-        // granting it; the swarm's first catch is past a test's budget.
-        Bug::VoteBeforeFsync => Some("raft-voter-crash"),
         // Needs every in-sync copy lost while a behind copy reports first.
         Bug::ReseedFromBehindCopy => Some("reseed-behind-copy-alternating-restarts"),
         // Needs two nodes back from the dead just before the third loses its disk.
