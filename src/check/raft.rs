@@ -233,6 +233,13 @@ impl Checker for ElectionSafety {
 #[derive(Debug, Clone)]
 struct Fixed {
     term: u64,
+    /// The lowest term any manager was in when it committed the entry (at
+    /// least the entry's own term): the entry was committed by the leader
+    /// of that term or an earlier one, so every leader of a later term
+    /// holds it (leader completeness). A leader of an older term, deposed
+    /// without knowing it, may still write another entry there: it can
+    /// never commit it.
+    commit_term: u64,
     digest: String,
     entry: String,
     by: ProcessId,
@@ -280,6 +287,9 @@ pub struct LogMatching {
     pruned: u64,
     /// The first snapshot digest seen at each index, and who took it.
     snapshots: BTreeMap<u64, (String, ProcessId)>,
+    /// Each manager's current term, from its `role` events (traced at
+    /// every change of term).
+    terms: BTreeMap<ProcessId, u64>,
 }
 
 impl LogMatching {
@@ -335,29 +345,33 @@ impl Checker for LogMatching {
             EventKind::DiskLoss => {
                 self.stream(p).snapshot = 0;
             }
-            EventKind::App(StackEvent::Raft(RaftEvent::Role { .. })) => {
+            EventKind::App(StackEvent::Raft(RaftEvent::Role { term, .. })) => {
                 // Registers the manager, so that nothing is forgotten before
                 // it too has a snapshot.
                 self.stream(p);
+                self.terms.insert(p, *term);
             }
             EventKind::App(StackEvent::Raft(RaftEvent::Append {
                 index, term, entry, ..
             })) => {
                 // A deposed leader of an older term may still append at an
                 // index a newer term committed (it never commits it); a
-                // leader of a newer term must already hold the entry.
+                // leader of a newer term than the one that committed the
+                // entry must already hold it. (A leader appends in its own
+                // term: the entry's.)
                 if let Some(f) = self.fixed.get(index)
-                    && *term > f.term
+                    && *term > f.commit_term
                 {
                     out.push(Violation {
                         check: "log_matching",
                         detail: format!(
-                            "index {index}: {} appended term {term} {:?} over the entry {} committed in term {} {:?}",
+                            "index {index}: {} appended term {term} {:?} over the term {} entry {:?} that {} committed in term {}",
                             p.name_in(names),
                             excerpt(entry),
-                            f.by.name_in(names),
                             f.term,
-                            f.entry
+                            f.entry,
+                            f.by.name_in(names),
+                            f.commit_term
                         ),
                     });
                 }
@@ -398,23 +412,30 @@ impl Checker for LogMatching {
                 // A follower still in an older term may accept, from the
                 // deposed leader of that term, another entry at an index a
                 // newer term committed: legal (it is uncommitted and is
-                // truncated once the follower hears the new leader). An
-                // entry of the committing term or a newer one must be the
-                // committed entry itself (leader completeness).
+                // truncated once the follower hears the new leader). From
+                // a leader of a term after the committing one (the
+                // follower's current term: it took the leader's), it must
+                // be the committed entry itself (leader completeness); and
+                // an entry of the committed entry's own term must be that
+                // entry (log matching).
+                let now = self.terms.get(&p).copied().unwrap_or(0);
                 for (k, (term, digest)) in terms.iter().zip(digests).enumerate() {
                     let i = index + k as u64;
                     if let Some(f) = self.fixed.get(&i)
-                        && (*term > f.term || (*term == f.term && f.digest != *digest))
+                        && ((now.max(*term) > f.commit_term
+                            && (*term != f.term || f.digest != *digest))
+                            || (*term == f.term && f.digest != *digest))
                     {
                         out.push(Violation {
                             check: "log_matching",
                             detail: format!(
-                                "index {i}: {} accepted a term {term} entry (digest {digest}) over the entry {} committed in term {} {:?} (digest {})",
+                                "index {i}: {} accepted in term {now} a term {term} entry (digest {digest}) over the term {} entry {:?} (digest {}) that {} committed in term {}",
                                 p.name_in(names),
-                                f.by.name_in(names),
                                 f.term,
                                 f.entry,
-                                f.digest
+                                f.digest,
+                                f.by.name_in(names),
+                                f.commit_term
                             ),
                         });
                         break;
@@ -469,9 +490,16 @@ impl Checker for LogMatching {
                 if index <= self.pruned {
                     return;
                 }
-                match self.fixed.get(&index) {
+                let commit_term = (*term).max(self.terms.get(&p).copied().unwrap_or(0));
+                match self.fixed.get_mut(&index) {
                     None => {
-                        let fixed = Fixed { term: *term, digest: digest.clone(), entry: excerpt(entry), by: p };
+                        let fixed = Fixed {
+                            term: *term,
+                            commit_term,
+                            digest: digest.clone(),
+                            entry: excerpt(entry),
+                            by: p,
+                        };
                         self.fixed.insert(index, fixed);
                     }
                     Some(f) if f.term != *term || f.digest != *digest => out.push(Violation {
@@ -486,7 +514,7 @@ impl Checker for LogMatching {
                             f.digest
                         ),
                     }),
-                    Some(_) => {}
+                    Some(f) => f.commit_term = f.commit_term.min(commit_term),
                 }
             }
             _ => {}
@@ -961,7 +989,7 @@ mod tests {
             let evs = [(1, 0, EventKind::App(&commit)), (2, 2, EventKind::App(bad))];
             let v = feed(&mut LogMatching::default(), &evs);
             assert_eq!(v.len(), 1, "{v:?}");
-            assert!(v[0].detail.contains("accepted a term"), "{}", v[0].detail);
+            assert!(v[0].detail.contains("accepted in term"), "{}", v[0].detail);
         }
     }
 
@@ -995,6 +1023,75 @@ mod tests {
         let v = feed(&mut LogMatching::default(), &bad);
         assert_eq!(v.len(), 1, "{v:?}");
         assert!(v[0].detail.contains("appended term 3"), "{}", v[0].detail);
+    }
+
+    /// No-bug hunt run 3059: m1 won term 3 with a vote cast before it
+    /// paused; meanwhile m2, leader of term 4, committed its term-2 entry
+    /// at index 7. Back, m1 took office in term 3 and appended its no-op at
+    /// 7: legal (a leader of term 3 need not hold what term 4 committed,
+    /// and can never commit its own entry there), as is a follower of term
+    /// 3 accepting it. A leader of term 5 must hold the entry (Figure 8).
+    #[test]
+    fn log_matching_judges_by_the_term_that_committed_not_the_entrys_term() {
+        let (term4, term3, term5) = (
+            role(Role::Leader, 4),
+            role(Role::Follower, 3),
+            role(Role::Follower, 5),
+        );
+        let commit = StackEvent::Raft(RaftEvent::Commit {
+            index: 1,
+            term: 2,
+            entry: "AddNode n3".into(),
+            digest: "aa".into(),
+        });
+        let noop = |term| {
+            StackEvent::Raft(RaftEvent::Append {
+                index: 1,
+                term,
+                entry: "noop".into(),
+            })
+        };
+        let accept = StackEvent::Raft(RaftEvent::Accept {
+            index: 1,
+            terms: vec![3],
+            digests: vec!["bb".into()],
+        });
+        let (stale, newer) = (noop(3), noop(5));
+        // (Index 1 here: commits must start at 1.)
+        let ok = [
+            (1, 1, EventKind::App(&term4)),
+            (2, 1, EventKind::App(&commit)),
+            (3, 0, EventKind::App(&stale)),
+            (4, 2, EventKind::App(&term3)),
+            (5, 2, EventKind::App(&accept)),
+        ];
+        assert!(feed(&mut LogMatching::default(), &ok).is_empty());
+        let bad = [
+            (1, 1, EventKind::App(&term4)),
+            (2, 1, EventKind::App(&commit)),
+            (3, 0, EventKind::App(&newer)),
+        ];
+        let v = feed(&mut LogMatching::default(), &bad);
+        assert_eq!(v.len(), 1, "{v:?}");
+        assert!(
+            v[0].detail.contains("committed in term 4"),
+            "{}",
+            v[0].detail
+        );
+        // Figure 8: a follower of term 5 takes the leader's term-3 entry.
+        let bad = [
+            (1, 1, EventKind::App(&term4)),
+            (2, 1, EventKind::App(&commit)),
+            (4, 2, EventKind::App(&term5)),
+            (5, 2, EventKind::App(&accept)),
+        ];
+        let v = feed(&mut LogMatching::default(), &bad);
+        assert_eq!(v.len(), 1, "{v:?}");
+        assert!(
+            v[0].detail.contains("accepted in term 5"),
+            "{}",
+            v[0].detail
+        );
     }
 
     #[test]
