@@ -400,7 +400,7 @@ impl Manager {
                 // still heartbeats, holding replicas it believes in sync:
                 // the map tells it to let go.
                 let decommissioned =
-                    !map.members.contains_key(&node) && self.leaving.contains(&node);
+                    !member && !map.members.contains_key(&node) && self.leaving.contains(&node);
                 if member {
                     let now = cx.now();
                     self.health.heard(&node, now);
@@ -415,6 +415,11 @@ impl Manager {
                     if self.catching_seen.len() <= slot {
                         self.catching_seen.resize_with(slot + 1, || None);
                     }
+                    // The report kept for this node was built from this
+                    // very shared value: only its header is new.
+                    let same_report = self.catching_seen[slot]
+                        .as_ref()
+                        .is_some_and(|(seen, _, _)| seen.same(&replicas));
                     let seen = match &self.catching_seen[slot] {
                         Some((seen, v, catching))
                             if *v == leader_version && seen.same(&replicas) =>
@@ -436,20 +441,14 @@ impl Manager {
                         self.dirty = true;
                     }
                     // The node's previous report is overwritten in place
-                    // (no allocation per heartbeat once it has one).
-                    let report = self.reports.entry(node).or_default();
-                    report.boot = boot;
-                    report.version = version;
-                    report.replicas.clear();
-                    report.replicas.extend(replicas.iter().map(|r| Held {
-                        partition: r.partition,
-                        epoch: r.epoch,
-                        complete: r.in_sync,
-                        stored: r.stored,
-                        synced: r.synced,
-                        damaged: r.damaged,
-                    }));
-                    report.replicas.sort_unstable();
+                    // (no allocation per heartbeat once it has one), its
+                    // replicas only when the node sent another report.
+                    if same_report && let Some(report) = self.reports.get_mut(&node) {
+                        report.boot = boot;
+                        report.version = version;
+                    } else {
+                        self.rebuild_report(node, boot, version, &replicas);
+                    }
                 }
                 self.net.reply(
                     cx,
@@ -467,6 +466,29 @@ impl Manager {
             }
             _ => {}
         }
+    }
+
+    /// Overwrites `node`'s report with a heartbeat's.
+    fn rebuild_report(
+        &mut self,
+        node: String,
+        boot: u32,
+        version: u64,
+        replicas: &[ReplicaReport],
+    ) {
+        let report = self.reports.entry(node).or_default();
+        report.boot = boot;
+        report.version = version;
+        report.replicas.clear();
+        report.replicas.extend(replicas.iter().map(|r| Held {
+            partition: r.partition,
+            epoch: r.epoch,
+            complete: r.in_sync,
+            stored: r.stored,
+            synced: r.synced,
+            damaged: r.damaged,
+        }));
+        report.replicas.sort_unstable();
     }
 
     /// `register_node`: a node asks to join (or to rejoin with a new boot).

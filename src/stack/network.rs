@@ -576,8 +576,8 @@ pub struct NetworkManager<B> {
     misses: u32,
     /// When each manager last answered a request for real (not with a
     /// redirect), late answers included: a request that times out while
-    /// its manager answers is slow, not a miss.
-    answered: BTreeMap<ProcessId, SimTime>,
+    /// its manager answers is slow, not a miss. A few managers: a list.
+    answered: Vec<(ProcessId, SimTime)>,
     /// Only these may send to us (None: anyone with the key).
     accept_from: Option<Vec<ProcessId>>,
     next_req: u64,
@@ -613,7 +613,7 @@ impl<B: Payload> NetworkManager<B> {
             learned: false,
             target: 0,
             misses: 0,
-            answered: BTreeMap::new(),
+            answered: Vec::new(),
             accept_from: None,
             next_req: 1,
             pending: BTreeMap::new(),
@@ -846,7 +846,10 @@ impl<B: Payload> NetworkManager<B> {
         // A manager that answered since this attempt left is there: the
         // timeout was below its round trip (a heartbeat sent once per
         // interval, shorter than the link), not a sign it is gone.
-        let heard = self.answered.get(&p.to).is_some_and(|t| *t >= p.sent);
+        let heard = self
+            .answered
+            .iter()
+            .any(|(m, t)| *m == p.to && *t >= p.sent);
         if p.to_leader && !heard {
             self.misses += 1;
             if self.misses >= MISSES_BEFORE_ROTATING {
@@ -920,7 +923,11 @@ impl<B: Payload> NetworkManager<B> {
         if let Some(req) = env.reply_to {
             let redirect = env.body.redirect().is_some();
             if !redirect && self.managers.contains(&from) {
-                self.answered.insert(from, cx.now());
+                let now = cx.now();
+                match self.answered.iter_mut().find(|(m, _)| *m == from) {
+                    Some((_, t)) => *t = now,
+                    None => self.answered.push((from, now)),
+                }
                 if self.leader_guess() == Some(from) {
                     self.misses = 0;
                 }
