@@ -102,6 +102,13 @@ pub struct Manager {
     /// report from one heartbeat to the next while nothing changes, and the
     /// answer is not worked out again (60 partitions per heartbeat).
     catching_seen: Vec<Option<CatchingSeen>>,
+    /// Per sender (by process id): the boot and version its kept report
+    /// was last written with, and how many times `reports` had been
+    /// cleared then. With the same shared report again, nothing changes
+    /// and the report is not looked up.
+    report_kept: Vec<Option<(u64, u32, u64)>>,
+    /// Times `reports` was cleared.
+    reports_cleared: u64,
     tick_interval: SimDuration,
     key_id: String,
     settings: super::cluster::PlacementSettings,
@@ -222,6 +229,8 @@ impl Manager {
             },
             reports: Reports::new(),
             catching_seen: Vec::new(),
+            report_kept: Vec::new(),
+            reports_cleared: 0,
             tick_interval: SimDuration((interval.as_micros() / 2).max(1)),
             key_id: key_id(&config.cluster_key),
             settings: config.placement.clone(),
@@ -443,12 +452,19 @@ impl Manager {
                     // The node's previous report is overwritten in place
                     // (no allocation per heartbeat once it has one), its
                     // replicas only when the node sent another report.
-                    if same_report && let Some(report) = self.reports.get_mut(&node) {
+                    if self.report_kept.len() <= slot {
+                        self.report_kept.resize(slot + 1, None);
+                    }
+                    let kept = Some((self.reports_cleared, boot, version));
+                    if same_report && self.report_kept[slot] == kept {
+                        // Written with all of this already.
+                    } else if same_report && let Some(report) = self.reports.get_mut(&node) {
                         report.boot = boot;
                         report.version = version;
                     } else {
                         self.rebuild_report(node, boot, version, &replicas);
                     }
+                    self.report_kept[slot] = kept;
                 }
                 self.net.reply(
                     cx,
@@ -805,6 +821,7 @@ impl Manager {
             self.health.on_leadership(now, self.raft.state());
             self.coordinator.on_leadership(now);
             self.reports.clear();
+            self.reports_cleared += 1;
             self.outstanding.clear();
             self.unavailable.clear();
             self.node_proposals.clear();
