@@ -412,8 +412,11 @@ impl TokenBucket {
 #[derive(Clone, Debug, Default)]
 struct SeenWindow {
     incarnation: u32,
-    /// Sorted, oldest first (ids mostly arrive in order: appended).
-    ids: VecDeque<(u64, u32)>,
+    /// `(req, attempt)` pairs of this incarnation, each packed in a `u64`
+    /// (the low 32 bits of `req`, then `attempt`: ordered as the pairs
+    /// are, since every `req` here has the same high bits), sorted, oldest
+    /// first (ids mostly arrive in order: appended).
+    ids: VecDeque<u64>,
 }
 
 impl SeenWindow {
@@ -424,14 +427,14 @@ impl SeenWindow {
             self.incarnation = incarnation;
             self.ids.clear();
         }
-        if let Some(&(oldest, _)) = self.ids.front()
+        let id = (req << 32) | u64::from(attempt);
+        if let Some(&oldest) = self.ids.front()
             && self.ids.len() >= SEEN_WINDOW
-            && req < oldest
+            && (req as u32) < (oldest >> 32) as u32
         {
             // Older than anything remembered: a very late duplicate.
             return false;
         }
-        let id = (req, attempt);
         match self.ids.back() {
             Some(&last) if last >= id => match self.ids.binary_search(&id) {
                 Ok(_) => return false,
