@@ -1,10 +1,13 @@
-//! The event queue: a heap ordered by `(time, seq)`.
+//! The event queue: a binary heap ordered by `(time, seq)`.
 //!
 //! `seq` is a global insertion counter, so entries at equal times pop in the
 //! order they were pushed — the property that makes a run a pure function of
 //! its inputs. Cancellation is lazy: a cancelled timer's entry stays in the
 //! heap and is skipped when it pops (its generation no longer matches), so
 //! cancelling never scans.
+
+use std::cmp::Ordering;
+use std::collections::BinaryHeap;
 
 use super::time::SimTime;
 
@@ -30,93 +33,29 @@ struct Key {
     slot: u32,
 }
 
-impl Key {
-    /// True when `self` comes before `other`: earlier, or as early and
-    /// pushed first (`seq` is unique, so the order is total).
-    #[inline(always)]
-    fn before(&self, other: &Key) -> bool {
-        (self.time, self.seq) < (other.time, other.seq)
+impl PartialEq for Key {
+    fn eq(&self, other: &Self) -> bool {
+        self.time == other.time && self.seq == other.seq
     }
 }
-
-/// Children per node of the heap: half the levels of a binary heap, and
-/// the four children of a node sit side by side in memory.
-const ARITY: usize = 4;
-
-/// A min-heap of keys, `ARITY` children per node.
-#[derive(Debug)]
-struct Heap {
-    keys: Vec<Key>,
+impl Eq for Key {}
+impl PartialOrd for Key {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
 }
-
-impl Heap {
-    fn with_capacity(n: usize) -> Heap {
-        Heap {
-            keys: Vec::with_capacity(n),
-        }
-    }
-
+impl Ord for Key {
+    /// Reversed, so that `BinaryHeap` (a max-heap) pops the earliest first.
     #[inline]
-    fn len(&self) -> usize {
-        self.keys.len()
-    }
-
-    #[inline]
-    fn peek(&self) -> Option<&Key> {
-        self.keys.first()
-    }
-
-    #[inline]
-    fn push(&mut self, key: Key) {
-        let mut pos = self.keys.len();
-        self.keys.push(key);
-        while pos > 0 {
-            let parent = (pos - 1) / ARITY;
-            if !key.before(&self.keys[parent]) {
-                break;
-            }
-            self.keys[pos] = self.keys[parent];
-            pos = parent;
-        }
-        self.keys[pos] = key;
-    }
-
-    #[inline]
-    fn pop(&mut self) -> Option<Key> {
-        let last = self.keys.pop()?;
-        let Some(&top) = self.keys.first() else {
-            return Some(last);
-        };
-        // Sift `last` down from the root into the hole `top` leaves.
-        let n = self.keys.len();
-        let mut pos = 0;
-        loop {
-            let first = pos * ARITY + 1;
-            if first >= n {
-                break;
-            }
-            let end = (first + ARITY).min(n);
-            let mut child = first;
-            for c in first + 1..end {
-                if self.keys[c].before(&self.keys[child]) {
-                    child = c;
-                }
-            }
-            if !self.keys[child].before(&last) {
-                break;
-            }
-            self.keys[pos] = self.keys[child];
-            pos = child;
-        }
-        self.keys[pos] = last;
-        Some(top)
+    fn cmp(&self, other: &Self) -> Ordering {
+        (other.time, other.seq).cmp(&(self.time, self.seq))
     }
 }
 
 /// A min-queue of items by `(time, insertion order)`.
 #[derive(Debug)]
 pub struct EventQueue<T> {
-    heap: Heap,
+    heap: BinaryHeap<Key>,
     /// Items by slot; `None` in a free slot.
     items: Vec<Option<T>>,
     /// Slots free for reuse: the slab grows to the queue's peak length, not
@@ -135,7 +74,7 @@ impl<T> EventQueue<T> {
     /// An empty queue.
     pub fn new() -> Self {
         EventQueue {
-            heap: Heap::with_capacity(1024),
+            heap: BinaryHeap::with_capacity(1024),
             items: Vec::with_capacity(1024),
             free: Vec::with_capacity(1024),
             next_seq: 0,
@@ -186,7 +125,7 @@ impl<T> EventQueue<T> {
 
     /// True when nothing is queued.
     pub fn is_empty(&self) -> bool {
-        self.heap.len() == 0
+        self.heap.is_empty()
     }
 }
 
