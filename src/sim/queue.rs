@@ -162,7 +162,7 @@ mod tests {
             x = x
                 .wrapping_mul(6364136223846793005)
                 .wrapping_add(1442695040888963407);
-            let push = (x >> 33) % 3 != 0 || model.is_empty();
+            let push = !(x >> 33).is_multiple_of(3) || model.is_empty();
             if push && step < 15_000 {
                 let t = (x >> 40) % 50 + step / 10;
                 q.push(SimTime(t), next);
