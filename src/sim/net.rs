@@ -34,13 +34,23 @@ use super::rng::{self, chance, uniform_u64};
 #[derive(Debug)]
 pub struct LinkStreams {
     seed: u64,
-    /// `by_from[from]` holds the streams of the links out of `from`, by `to`:
-    /// a process talks to few others, so the map stays small even in a grid
-    /// of thousands of processes, where an `n × n` table would not. Each
-    /// stream is boxed: a map node then holds eleven pointers, not eleven
-    /// streams of 300 bytes each (a data node that talks to three managers
-    /// allocated a whole node of 3.4 KB for them).
-    by_from: Vec<BTreeMap<u32, Box<ChaCha8Rng>>>,
+    /// `by_from[from]` holds the streams of the links out of `from`, sorted
+    /// by `to`: a process talks to few others, so the list stays small even
+    /// in a grid of thousands of processes, where an `n × n` table would
+    /// not. Each stream is boxed: the list holds a pointer per link, not
+    /// streams of 300 bytes each, and its targets sit in one block that a
+    /// binary search reads.
+    by_from: Vec<Links>,
+}
+
+/// The streams of the links out of one process, sorted by target.
+#[derive(Debug, Default)]
+struct Links {
+    to: Vec<u32>,
+    /// Boxed: a new link inserted in the middle moves pointers, not
+    /// streams of 300 bytes, and a stream stays where it was drawn from.
+    #[allow(clippy::vec_box)]
+    streams: Vec<Box<ChaCha8Rng>>,
 }
 
 impl LinkStreams {
@@ -48,21 +58,28 @@ impl LinkStreams {
     pub fn new(seed: u64, n: usize) -> Self {
         LinkStreams {
             seed,
-            by_from: (0..n).map(|_| BTreeMap::new()).collect(),
+            by_from: (0..n).map(|_| Links::default()).collect(),
         }
     }
 
     /// The stream of `from -> to`; `names` gives the processes' names.
     #[inline]
     pub fn get(&mut self, names: &[String], from: ProcessId, to: ProcessId) -> &mut ChaCha8Rng {
-        let seed = self.seed;
-        let label = |i: u32| names.get(i as usize).map_or("?", String::as_str);
-        self.by_from[from.index()].entry(to.0).or_insert_with(|| {
-            Box::new(rng::stream(
-                seed,
-                &format!("net/{}->{}", label(from.0), label(to.0)),
-            ))
-        })
+        let links = &mut self.by_from[from.index()];
+        let at = match links.to.binary_search(&to.0) {
+            Ok(at) => at,
+            Err(at) => {
+                let label = |i: u32| names.get(i as usize).map_or("?", String::as_str);
+                let stream = rng::stream(
+                    self.seed,
+                    &format!("net/{}->{}", label(from.0), label(to.0)),
+                );
+                links.to.insert(at, to.0);
+                links.streams.insert(at, Box::new(stream));
+                at
+            }
+        };
+        &mut links.streams[at]
     }
 }
 

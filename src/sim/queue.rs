@@ -151,6 +151,38 @@ mod tests {
     }
 
     #[test]
+    fn interleaved_pushes_and_pops_come_out_in_order() {
+        // Against a sorted list, with many equal times and a queue that
+        // grows and shrinks through several heap levels.
+        let mut q = EventQueue::new();
+        let mut model: Vec<(u64, u64)> = Vec::new();
+        let mut x: u64 = 12345;
+        let mut next = 0u64;
+        for step in 0..20_000u64 {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let push = !(x >> 33).is_multiple_of(3) || model.is_empty();
+            if push && step < 15_000 {
+                let t = (x >> 40) % 50 + step / 10;
+                q.push(SimTime(t), next);
+                model.push((t, next));
+                next += 1;
+            } else if let Some(e) = q.pop() {
+                model.sort_unstable();
+                let want = model.remove(0);
+                assert_eq!((e.time.0, e.item), want);
+                assert_eq!(q.peek_time(), model.iter().min().map(|m| SimTime(m.0)));
+            }
+        }
+        while let Some(e) = q.pop() {
+            model.sort_unstable();
+            assert_eq!((e.time.0, e.item), model.remove(0));
+        }
+        assert!(model.is_empty());
+    }
+
+    #[test]
     fn equal_times_pop_in_insertion_order() {
         let mut q = EventQueue::new();
         q.push(SimTime(5), 'a');

@@ -102,6 +102,13 @@ pub struct Manager {
     /// report from one heartbeat to the next while nothing changes, and the
     /// answer is not worked out again (60 partitions per heartbeat).
     catching_seen: Vec<Option<CatchingSeen>>,
+    /// Per sender (by process id): the boot and version its kept report
+    /// was last written with, and how many times `reports` had been
+    /// cleared then. With the same shared report again, nothing changes
+    /// and the report is not looked up.
+    report_kept: Vec<Option<(u64, u32, u64)>>,
+    /// Times `reports` was cleared.
+    reports_cleared: u64,
     tick_interval: SimDuration,
     key_id: String,
     settings: super::cluster::PlacementSettings,
@@ -222,6 +229,8 @@ impl Manager {
             },
             reports: Reports::new(),
             catching_seen: Vec::new(),
+            report_kept: Vec::new(),
+            reports_cleared: 0,
             tick_interval: SimDuration((interval.as_micros() / 2).max(1)),
             key_id: key_id(&config.cluster_key),
             settings: config.placement.clone(),
@@ -400,7 +409,7 @@ impl Manager {
                 // still heartbeats, holding replicas it believes in sync:
                 // the map tells it to let go.
                 let decommissioned =
-                    !map.members.contains_key(&node) && self.leaving.contains(&node);
+                    !member && !map.members.contains_key(&node) && self.leaving.contains(&node);
                 if member {
                     let now = cx.now();
                     self.health.heard(&node, now);
@@ -415,6 +424,11 @@ impl Manager {
                     if self.catching_seen.len() <= slot {
                         self.catching_seen.resize_with(slot + 1, || None);
                     }
+                    // The report kept for this node was built from this
+                    // very shared value: only its header is new.
+                    let same_report = self.catching_seen[slot]
+                        .as_ref()
+                        .is_some_and(|(seen, _, _)| seen.same(&replicas));
                     let seen = match &self.catching_seen[slot] {
                         Some((seen, v, catching))
                             if *v == leader_version && seen.same(&replicas) =>
@@ -436,20 +450,21 @@ impl Manager {
                         self.dirty = true;
                     }
                     // The node's previous report is overwritten in place
-                    // (no allocation per heartbeat once it has one).
-                    let report = self.reports.entry(node).or_default();
-                    report.boot = boot;
-                    report.version = version;
-                    report.replicas.clear();
-                    report.replicas.extend(replicas.iter().map(|r| Held {
-                        partition: r.partition,
-                        epoch: r.epoch,
-                        complete: r.in_sync,
-                        stored: r.stored,
-                        synced: r.synced,
-                        damaged: r.damaged,
-                    }));
-                    report.replicas.sort_unstable();
+                    // (no allocation per heartbeat once it has one), its
+                    // replicas only when the node sent another report.
+                    if self.report_kept.len() <= slot {
+                        self.report_kept.resize(slot + 1, None);
+                    }
+                    let kept = Some((self.reports_cleared, boot, version));
+                    if same_report && self.report_kept[slot] == kept {
+                        // Written with all of this already.
+                    } else if same_report && let Some(report) = self.reports.get_mut(&node) {
+                        report.boot = boot;
+                        report.version = version;
+                    } else {
+                        self.rebuild_report(node, boot, version, &replicas);
+                    }
+                    self.report_kept[slot] = kept;
                 }
                 self.net.reply(
                     cx,
@@ -467,6 +482,29 @@ impl Manager {
             }
             _ => {}
         }
+    }
+
+    /// Overwrites `node`'s report with a heartbeat's.
+    fn rebuild_report(
+        &mut self,
+        node: String,
+        boot: u32,
+        version: u64,
+        replicas: &[ReplicaReport],
+    ) {
+        let report = self.reports.entry(node).or_default();
+        report.boot = boot;
+        report.version = version;
+        report.replicas.clear();
+        report.replicas.extend(replicas.iter().map(|r| Held {
+            partition: r.partition,
+            epoch: r.epoch,
+            complete: r.in_sync,
+            stored: r.stored,
+            synced: r.synced,
+            damaged: r.damaged,
+        }));
+        report.replicas.sort_unstable();
     }
 
     /// `register_node`: a node asks to join (or to rejoin with a new boot).
@@ -784,6 +822,7 @@ impl Manager {
             self.health.on_leadership(now, self.raft.state());
             self.coordinator.on_leadership(now);
             self.reports.clear();
+            self.reports_cleared += 1;
             self.outstanding.clear();
             self.unavailable.clear();
             self.node_proposals.clear();

@@ -43,15 +43,12 @@ use std::cell::OnceCell;
 use std::collections::{BTreeMap, VecDeque};
 use std::rc::Rc;
 
-use hmac::{Hmac, KeyInit, Mac};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use super::events::StackEvent;
 use crate::sim::rng::uniform_u64;
 use crate::sim::{Cx, Process, ProcessId, SimDuration, SimTime, TimerId};
-
-type HmacSha256 = Hmac<Sha256>;
 
 /// An HMAC-SHA256 tag.
 pub type Tag = [u8; 32];
@@ -270,10 +267,16 @@ pub fn key_id(key: &str) -> String {
     d[..8].iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Computes and checks tags with one key.
+/// Computes and checks tags with one key: HMAC-SHA256 (RFC 2104) over the
+/// SHA-256 compression function, with the key's inner and outer blocks
+/// absorbed once. A tag costs the message's blocks and one block more, and
+/// no hasher state is copied or buffered twice on the way.
 #[derive(Clone)]
 pub struct Sealer {
-    keyed: HmacSha256,
+    /// SHA-256 state after the block `key ^ ipad`.
+    inner: [u32; 8],
+    /// SHA-256 state after the block `key ^ opad`.
+    outer: [u32; 8],
 }
 
 impl std::fmt::Debug for Sealer {
@@ -282,11 +285,100 @@ impl std::fmt::Debug for Sealer {
     }
 }
 
+/// SHA-256's initial state (FIPS 180-4, 5.3.3).
+const SHA256_IV: [u32; 8] = [
+    0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19,
+];
+
+/// SHA-256 state after one 64-byte block.
+fn absorbed(block: &[u8; 64]) -> [u32; 8] {
+    let mut state = SHA256_IV;
+    sha2::block_api::compress256(&mut state, std::slice::from_ref(block));
+    state
+}
+
+/// An HMAC's inner hash being fed: whole blocks are compressed as they
+/// fill, straight from a 64-byte buffer.
+struct MacSink {
+    state: [u32; 8],
+    buf: [u8; 64],
+    len: usize,
+    /// Message bytes so far (after the key block).
+    total: u64,
+}
+
+impl super::encoding::Sink for MacSink {
+    #[inline(always)]
+    fn put(&mut self, bytes: &[u8]) {
+        let n = bytes.len();
+        if n < 64 - self.len {
+            self.buf[self.len..self.len + n].copy_from_slice(bytes);
+            self.len += n;
+            self.total += n as u64;
+        } else {
+            self.spill(bytes);
+        }
+    }
+}
+
+impl MacSink {
+    /// `bytes` fill the buffer or more: compresses every whole block.
+    #[inline(never)]
+    fn spill(&mut self, mut bytes: &[u8]) {
+        self.total += bytes.len() as u64;
+        if self.len > 0 {
+            let take = 64 - self.len;
+            self.buf[self.len..].copy_from_slice(&bytes[..take]);
+            sha2::block_api::compress256(&mut self.state, std::slice::from_ref(&self.buf));
+            bytes = &bytes[take..];
+            self.len = 0;
+        }
+        let (blocks, rest) = bytes.as_chunks::<64>();
+        if !blocks.is_empty() {
+            sha2::block_api::compress256(&mut self.state, blocks);
+        }
+        self.buf[..rest.len()].copy_from_slice(rest);
+        self.len = rest.len();
+    }
+
+    /// The inner hash: SHA-256 padding over the key block and the message.
+    fn finish(mut self) -> [u8; 32] {
+        let bits = (64 + self.total) * 8;
+        self.buf[self.len] = 0x80;
+        self.buf[self.len + 1..].fill(0);
+        if self.len + 1 > 56 {
+            sha2::block_api::compress256(&mut self.state, std::slice::from_ref(&self.buf));
+            self.buf.fill(0);
+        }
+        self.buf[56..].copy_from_slice(&bits.to_be_bytes());
+        sha2::block_api::compress256(&mut self.state, std::slice::from_ref(&self.buf));
+        be_bytes(&self.state)
+    }
+}
+
+fn be_bytes(state: &[u32; 8]) -> [u8; 32] {
+    let mut out = [0u8; 32];
+    for (o, w) in out.chunks_exact_mut(4).zip(state) {
+        o.copy_from_slice(&w.to_be_bytes());
+    }
+    out
+}
+
 impl Sealer {
-    /// A sealer for `key`.
+    /// A sealer for `key` (a key longer than a block stands for its
+    /// SHA-256, as HMAC has it).
     pub fn new(key: &[u8]) -> Sealer {
+        let mut block = [0u8; 64];
+        if key.len() > 64 {
+            block[..32].copy_from_slice(&Sha256::digest(key));
+        } else {
+            block[..key.len()].copy_from_slice(key);
+        }
+        let ipad = block.map(|b| b ^ 0x36);
+        let opad = block.map(|b| b ^ 0x5c);
         Sealer {
-            keyed: HmacSha256::new_from_slice(key).expect("HMAC takes keys of any length"),
+            inner: absorbed(&ipad),
+            outer: absorbed(&opad),
         }
     }
 
@@ -300,23 +392,44 @@ impl Sealer {
         attempt: u32,
         reply_to: Option<u64>,
         body: &B,
-    ) -> HmacSha256 {
+    ) -> Tag {
         use super::encoding::Sink;
-        let mut sink = BlockSink::new(self.keyed.clone());
-        sink.put(&(sender.len() as u32).to_le_bytes());
-        sink.put(sender.as_bytes());
-        sink.put(&req.to_le_bytes());
-        sink.put(&attempt.to_le_bytes());
-        match reply_to {
-            Some(r) => {
-                sink.put(&[1]);
-                sink.put(&r.to_le_bytes());
+        self.hmac(|sink| {
+            sink.put(&(sender.len() as u32).to_le_bytes());
+            sink.put(sender.as_bytes());
+            sink.put(&req.to_le_bytes());
+            sink.put(&attempt.to_le_bytes());
+            match reply_to {
+                Some(r) => {
+                    sink.put(&[1]);
+                    sink.put(&r.to_le_bytes());
+                }
+                None => sink.put(&[0]),
             }
-            None => sink.put(&[0]),
-        }
-        super::encoding::encode_into(&mut sink, body)
-            .expect("every payload of the stack has a canonical encoding");
-        sink.finish()
+            super::encoding::encode_into(sink, body)
+                .expect("every payload of the stack has a canonical encoding");
+        })
+    }
+
+    /// HMAC-SHA256 of what `feed` puts.
+    #[inline]
+    fn hmac(&self, feed: impl FnOnce(&mut MacSink)) -> Tag {
+        let mut sink = MacSink {
+            state: self.inner,
+            buf: [0; 64],
+            len: 0,
+            total: 0,
+        };
+        feed(&mut sink);
+        let inner = sink.finish();
+        // The outer hash: the key block, then the inner hash, in one block.
+        let mut block = [0u8; 64];
+        block[..32].copy_from_slice(&inner);
+        block[32] = 0x80;
+        block[56..].copy_from_slice(&((64u64 + 32) * 8).to_be_bytes());
+        let mut state = self.outer;
+        sha2::block_api::compress256(&mut state, std::slice::from_ref(&block));
+        be_bytes(&state)
     }
 
     /// The tag of an envelope with this header and payload: HMAC-SHA256 of
@@ -331,9 +444,6 @@ impl Sealer {
         body: &B,
     ) -> Tag {
         self.mac(sender, req, attempt, reply_to, body)
-            .finalize()
-            .into_bytes()
-            .into()
     }
 
     /// Seals a payload into an envelope.
@@ -356,12 +466,11 @@ impl Sealer {
         }
     }
 
-    /// True when the envelope's tag is right for its contents (compared in
-    /// constant time).
+    /// True when the envelope's tag is right for its contents (compared
+    /// without an early exit).
     pub fn verify<B: Serialize>(&self, env: &Envelope<B>) -> bool {
-        self.mac(&env.sender, env.req, env.attempt, env.reply_to, &env.body)
-            .verify_slice(&env.tag)
-            .is_ok()
+        let want = self.mac(&env.sender, env.req, env.attempt, env.reply_to, &env.body);
+        want.iter().zip(&env.tag).fold(0u8, |d, (a, b)| d | (a ^ b)) == 0
     }
 }
 
@@ -412,8 +521,11 @@ impl TokenBucket {
 #[derive(Clone, Debug, Default)]
 struct SeenWindow {
     incarnation: u32,
-    /// Sorted, oldest first (ids mostly arrive in order: appended).
-    ids: VecDeque<(u64, u32)>,
+    /// `(req, attempt)` pairs of this incarnation, each packed in a `u64`
+    /// (the low 32 bits of `req`, then `attempt`: ordered as the pairs
+    /// are, since every `req` here has the same high bits), sorted, oldest
+    /// first (ids mostly arrive in order: appended).
+    ids: VecDeque<u64>,
 }
 
 impl SeenWindow {
@@ -424,14 +536,14 @@ impl SeenWindow {
             self.incarnation = incarnation;
             self.ids.clear();
         }
-        if let Some(&(oldest, _)) = self.ids.front()
+        let id = (req << 32) | u64::from(attempt);
+        if let Some(&oldest) = self.ids.front()
             && self.ids.len() >= SEEN_WINDOW
-            && req < oldest
+            && (req as u32) < (oldest >> 32) as u32
         {
             // Older than anything remembered: a very late duplicate.
             return false;
         }
-        let id = (req, attempt);
         match self.ids.back() {
             Some(&last) if last >= id => match self.ids.binary_search(&id) {
                 Ok(_) => return false,
@@ -576,8 +688,8 @@ pub struct NetworkManager<B> {
     misses: u32,
     /// When each manager last answered a request for real (not with a
     /// redirect), late answers included: a request that times out while
-    /// its manager answers is slow, not a miss.
-    answered: BTreeMap<ProcessId, SimTime>,
+    /// its manager answers is slow, not a miss. A few managers: a list.
+    answered: Vec<(ProcessId, SimTime)>,
     /// Only these may send to us (None: anyone with the key).
     accept_from: Option<Vec<ProcessId>>,
     next_req: u64,
@@ -613,7 +725,7 @@ impl<B: Payload> NetworkManager<B> {
             learned: false,
             target: 0,
             misses: 0,
-            answered: BTreeMap::new(),
+            answered: Vec::new(),
             accept_from: None,
             next_req: 1,
             pending: BTreeMap::new(),
@@ -846,7 +958,10 @@ impl<B: Payload> NetworkManager<B> {
         // A manager that answered since this attempt left is there: the
         // timeout was below its round trip (a heartbeat sent once per
         // interval, shorter than the link), not a sign it is gone.
-        let heard = self.answered.get(&p.to).is_some_and(|t| *t >= p.sent);
+        let heard = self
+            .answered
+            .iter()
+            .any(|(m, t)| *m == p.to && *t >= p.sent);
         if p.to_leader && !heard {
             self.misses += 1;
             if self.misses >= MISSES_BEFORE_ROTATING {
@@ -920,7 +1035,11 @@ impl<B: Payload> NetworkManager<B> {
         if let Some(req) = env.reply_to {
             let redirect = env.body.redirect().is_some();
             if !redirect && self.managers.contains(&from) {
-                self.answered.insert(from, cx.now());
+                let now = cx.now();
+                match self.answered.iter_mut().find(|(m, _)| *m == from) {
+                    Some((_, t)) => *t = now,
+                    None => self.answered.push((from, now)),
+                }
                 if self.leader_guess() == Some(from) {
                     self.misses = 0;
                 }
@@ -1011,6 +1130,33 @@ impl<B: Payload> NetworkManager<B> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::stack::encoding::Sink;
+    use hmac::{Hmac, KeyInit, Mac};
+
+    type HmacSha256 = Hmac<Sha256>;
+
+    #[test]
+    fn the_tag_is_hmac_sha256_for_any_key_and_length_in_any_pieces() {
+        let data: Vec<u8> = (0..300u32).map(|i| (i * 7 + 3) as u8).collect();
+        for key_len in [0usize, 6, 63, 64, 65, 200] {
+            let key: Vec<u8> = (0..key_len).map(|i| (i * 13 + 1) as u8).collect();
+            let s = Sealer::new(&key);
+            for len in 0..data.len() {
+                let msg = &data[..len];
+                let mut m = HmacSha256::new_from_slice(&key).unwrap();
+                m.update(msg);
+                let want: Tag = m.finalize().into_bytes().into();
+                for piece in [1usize, 7, 64, 100] {
+                    let got = s.hmac(|sink| {
+                        for chunk in msg.chunks(piece) {
+                            sink.put(chunk);
+                        }
+                    });
+                    assert_eq!(got, want, "key {key_len}, length {len}, pieces of {piece}");
+                }
+            }
+        }
+    }
 
     #[derive(Clone, Debug, Serialize, PartialEq)]
     struct Hello {

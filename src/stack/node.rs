@@ -1207,16 +1207,30 @@ impl DataNode {
         &mut self,
         cx: &mut Cx<'_, P>,
     ) {
-        let held: Vec<(u32, Option<u64>)> = self
+        // The complete replicas and what is on disk, both sorted: merged
+        // without repeats.
+        let mut complete = self
             .replicas
             .iter()
             .filter(|(_, h)| h.data == Data::Complete)
             .map(|(p, _)| *p)
-            .chain(self.on_disk.iter().copied())
-            .collect::<BTreeSet<u32>>()
-            .into_iter()
-            .map(|p| (p, self.synced.get(&p).copied()))
-            .collect();
+            .peekable();
+        let mut stored = self.on_disk.iter().copied().peekable();
+        let mut held: Vec<(u32, Option<u64>)> = Vec::new();
+        loop {
+            let p = match (complete.peek(), stored.peek()) {
+                (Some(&a), Some(&b)) if a < b => complete.next(),
+                (Some(&a), Some(&b)) if b < a => stored.next(),
+                (Some(_), Some(_)) => {
+                    stored.next();
+                    complete.next()
+                }
+                (Some(_), None) => complete.next(),
+                (None, _) => stored.next(),
+            };
+            let Some(p) = p else { break };
+            held.push((p, self.synced.get(&p).copied()));
+        }
         let bytes = serde_json::to_vec(&held).expect("a list of numbers serializes");
         let disk = cx.disk();
         disk.put(REPLICAS_KEY, bytes);

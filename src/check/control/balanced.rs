@@ -169,7 +169,11 @@ impl Checker for Balanced {
             .map(|(n, m)| (n.as_str(), m))
             .collect();
         let caps = load_caps(&alive, s);
-        let loads: Vec<u64> = alive.iter().map(|(n, _)| m.copies.load(n)).collect();
+        let hosted = m.copies.loads();
+        let loads: Vec<u64> = alive
+            .iter()
+            .map(|(n, _)| hosted.get(n).copied().unwrap_or(0))
+            .collect();
         let total: u64 = loads.iter().sum();
         for (((node, _), cap), load) in alive.iter().zip(caps).zip(loads) {
             if load > cap {

@@ -123,12 +123,19 @@ impl Copies {
             || self.genesis.get(&p).is_some_and(|g| g.contains(node))
     }
 
-    /// Partitions `node` hosts (any state but removed), by its own word.
-    pub(super) fn load(&self, node: &str) -> u64 {
-        self.held
-            .values()
-            .filter(|m| m.get(node).is_some_and(|c| c.state != ReplicaState::Stored))
-            .count() as u64
+    /// Per node that hosts something (any state but removed, by its own
+    /// word), how many partitions: one pass over the partitions, not one
+    /// per node.
+    pub(super) fn loads(&self) -> BTreeMap<&str, u64> {
+        let mut loads = BTreeMap::new();
+        for m in self.held.values() {
+            for (node, c) in m {
+                if c.state != ReplicaState::Stored {
+                    *loads.entry(node.as_str()).or_insert(0) += 1;
+                }
+            }
+        }
+        loads
     }
 
     /// One event; returns a violation of copy safety (a copy made complete
