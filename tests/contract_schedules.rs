@@ -96,17 +96,6 @@ fn schedules_hold_where_the_stack_is_right() {
         // learner promoted by an entry it had not received refused every
         // vote, and the promotion in the others' logs needed its vote.
         ("hunt-2892-promoted-learner-votes", 4644954851657815780),
-        // Once failed `log_matching` (no-bug hunt seed 0, run 3059), a wrong
-        // verdict: a leader of term 3 appended at an index term 4 had
-        // committed, judged against the entry's own term (2).
-        ("hunt-3059-stale-leader-appends", 9365981391445247090),
-        // Once failed `placement` (no-bug hunt seed 0, run 5839), a wrong
-        // verdict: a partition never written, started again empty while a
-        // node kept its empty placement copy.
-        (
-            "hunt-5839-unwritten-partition-restarted-empty",
-            4206199430680327210,
-        ),
         ("zipf-hot-cas", 0),
         ("data-moves-disk-skew", 0),
         ("leader-pauses-clock-jumps", 0),

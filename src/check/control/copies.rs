@@ -17,7 +17,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::sim::{Event, EventKind};
-use crate::stack::events::{OpF, ReplicaState, StackEvent};
+use crate::stack::events::{ReplicaState, StackEvent};
 
 /// One node's copy of a partition, as the node itself last traced it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -61,11 +61,6 @@ pub(super) struct Copies {
     /// which epoch (kept when that node's disk is lost: a declaration it
     /// sent may arrive after).
     pub(super) primaries: BTreeMap<u32, (u64, String)>,
-    /// Partitions a primary has acknowledged a write or compare-and-set
-    /// of (its `served` event). Until then every copy holds the same —
-    /// nothing acknowledged — and a copy started from nothing is as whole
-    /// as any.
-    pub(super) written: BTreeSet<u32>,
 }
 
 impl Copies {
@@ -209,12 +204,6 @@ impl Copies {
                 }
                 None
             }
-            EventKind::App(StackEvent::Served { partition, f, .. }) => {
-                if *f != OpF::Read {
-                    self.written.insert(*partition);
-                }
-                None
-            }
             EventKind::App(StackEvent::CaughtUp {
                 partition, epoch, ..
             }) => {
@@ -302,10 +291,7 @@ impl Copies {
             let sourced =
                 source.is_some_and(|s| self.holds(p, s) || lineage.is_some_and(|l| l.contains(s)));
             let genesis = self.genesis.get_mut(&p).is_some_and(|g| g.remove(node));
-            // (A partition no write was acknowledged to holds nothing to
-            // lose: a copy started from nothing equals the others.)
-            let written = self.written.contains(&p);
-            if !sourced && !genesis && written && self.has_holder(p) {
+            if !sourced && !genesis && self.has_holder(p) {
                 violation = Some((
                     p,
                     format!(

@@ -256,13 +256,11 @@ mod tests {
         let copied = replica(ReplicaState::CatchingUp, 2, true, Some("n1"));
         let conjured = replica(ReplicaState::Backup, 3, true, None);
         let from_nobody = replica(ReplicaState::CatchingUp, 2, true, Some("n4"));
-        let write = written(1);
         let base = vec![
             (0, EventKind::App(&c)),
             (0, EventKind::App(&placed)),
             (1, EventKind::App(&genesis)),
             (2, EventKind::App(&genesis)),
-            (1, EventKind::App(&write)),
             (3, EventKind::App(&fetching)),
         ];
         let mut ok = base.clone();
@@ -279,12 +277,6 @@ mod tests {
                 v[0].detail
             );
         }
-        // A partition never written: every copy holds nothing, and one
-        // started from nothing is as whole as the others.
-        let mut unwritten = base.clone();
-        unwritten.retain(|(_, k)| !matches!(k, EventKind::App(StackEvent::Served { .. })));
-        unwritten.push((3, EventKind::App(&conjured)));
-        assert!(feed(&mut Placement::default(), &unwritten).is_empty());
         // Every copy lost to disks: a new start from nothing is fine.
         let mut lost = base.clone();
         lost.push((1, EventKind::DiskLoss));
@@ -387,12 +379,10 @@ mod tests {
             index: 7,
         };
         let reseeded = replica(ReplicaState::Primary, 2, true, None);
-        let write = written(1);
         let mut evs = vec![
             (0, EventKind::App(&c)),
             (0, EventKind::App(&placed)),
             (1, EventKind::App(&primary)),
-            (1, EventKind::App(&write)),
             (2, EventKind::App(&catching)),
         ];
         let mut without = evs.clone();

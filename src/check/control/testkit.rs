@@ -2,7 +2,7 @@
 
 use crate::check::Checker;
 use crate::sim::{Event, EventKind, ProcessId, SimTime, Violation};
-use crate::stack::events::{MemberChange, OpF, ReplicaState, StackEvent};
+use crate::stack::events::{MemberChange, ReplicaState, StackEvent};
 
 pub(super) fn names() -> Vec<String> {
     ["m1", "n1", "n2", "n3", "n4", "n9"]
@@ -48,20 +48,6 @@ pub(super) fn member(node: &str, state: MemberChange, zone: &str, version: u64) 
         zone: zone.into(),
         capacity: 1,
         version,
-    }
-}
-
-/// A primary's acknowledgement of a write to p0 in `epoch`: from then on
-/// the partition holds data that a copy started from nothing lacks.
-pub(super) fn written(epoch: u64) -> StackEvent {
-    StackEvent::Served {
-        partition: 0,
-        epoch,
-        f: OpF::Write,
-        key: 0,
-        value: Some(1),
-        index: 1,
-        copies: Vec::new(),
     }
 }
 
