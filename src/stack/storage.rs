@@ -146,6 +146,12 @@ pub struct Snapshot {
     pub epoch: u64,
     /// The state.
     pub state: PartitionState,
+    /// The copy holds the partition's data, even at index 0 (a partition
+    /// never written): it was placed in sync from nothing, took an
+    /// install, or led the partition. A store created empty for a copy
+    /// that waits for its install does not.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub data: bool,
 }
 
 /// What reloading a partition found.
@@ -184,6 +190,8 @@ pub struct PartitionStore {
     pub state: PartitionState,
     /// Entries after the snapshot (what a lagging follower is sent).
     tail: Vec<Entry>,
+    /// Holds the partition's data (see [`Snapshot::data`]).
+    data: bool,
 }
 
 fn snap_key(p: u32) -> String {
@@ -204,6 +212,7 @@ impl PartitionStore {
             epoch: 0,
             state: PartitionState::default(),
             tail: Vec::new(),
+            data: false,
         }
     }
 
@@ -243,17 +252,20 @@ impl PartitionStore {
     /// of them (`node/replicas`) is damaged: one damaged record must not
     /// make it forget every copy its disk holds. A store that never took
     /// an install nor led (created empty when the node was listed, its
-    /// epoch raised by a map) holds index 0 and is left out: it is a blank,
-    /// never a copy to re-seed from. A copy of a partition never written
-    /// is left out with it, and loses nothing (it holds no write). Reads
-    /// only: no record is written (nothing drawn from the disk's faults).
+    /// epoch raised by a map) holds index 0 and no data mark: it is a
+    /// blank, never a copy to re-seed from. A copy of a partition never
+    /// written that was placed in sync from nothing, took its install or
+    /// led carries the mark and is kept: it is as whole as any, and a node
+    /// that forgot it would report holding nothing and have the partition
+    /// started again while it holds it. Reads only: no record is written
+    /// (nothing drawn from the disk's faults).
     pub fn copies_with_data(disk: &Disk) -> Vec<u32> {
         Self::on_disk(disk)
             .0
             .into_iter()
             .filter(|&p| {
                 let r = Self::reload(disk, p);
-                !r.damaged && r.store.index() > 0
+                !r.damaged && (r.store.index() > 0 || r.store.data)
             })
             .collect()
     }
@@ -303,6 +315,7 @@ impl PartitionStore {
             epoch: snap.epoch,
             state: snap.state,
             tail: Vec::new(),
+            data: snap.data,
         };
         let log = log_key(p, store.generation);
         let end = disk.log_end(&log);
@@ -370,8 +383,18 @@ impl PartitionStore {
     pub fn install(&mut self, disk: &mut Disk, state: PartitionState, epoch: u64) {
         self.epoch = self.epoch.max(epoch);
         self.state = state;
+        self.data = true;
         self.tail.clear();
         self.snapshot(disk);
+    }
+
+    /// This copy holds the partition's data (placed in sync from nothing,
+    /// or leading it): recorded now, unless it already was.
+    pub fn mark_data(&mut self, disk: &mut Disk) {
+        if !self.data {
+            self.data = true;
+            self.snapshot(disk);
+        }
     }
 
     /// Raises the accepted epoch and records it.
@@ -398,6 +421,7 @@ impl PartitionStore {
             generation: self.generation,
             epoch: self.epoch,
             state: self.state.clone(),
+            data: self.data,
         };
         let bytes = serde_json::to_vec(&snap).expect("a snapshot serializes");
         disk.put(&snap_key(self.partition), bytes);
@@ -572,6 +596,25 @@ mod tests {
         // A copy dropped since is not found again.
         PartitionStore::erase(&mut d, 11);
         assert_eq!(PartitionStore::copies_with_data(&d), vec![2]);
+    }
+
+    #[test]
+    fn copies_of_a_partition_never_written_are_kept_when_marked() {
+        // p3 was placed in sync from nothing, p4 took an install of an
+        // empty partition, p6 waits for its install: all at index 0.
+        let mut d = Disk::new();
+        let mut placed = PartitionStore::empty(3);
+        let mut installed = PartitionStore::empty(4);
+        let mut waiting = PartitionStore::empty(6);
+        placed.mark_data(&mut d);
+        installed.install(&mut d, PartitionState::default(), 1);
+        waiting.raise_epoch(&mut d, 2);
+        PartitionStore::write_parts(&mut d, &[3, 4, 6]);
+        d.fsync();
+        d.crash(false);
+        assert_eq!(PartitionStore::copies_with_data(&d), vec![3, 4]);
+        let r = PartitionStore::reload(&d, 3);
+        assert!(!r.damaged && r.store.index() == 0 && r.store.data);
     }
 
     #[test]

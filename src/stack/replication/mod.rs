@@ -249,8 +249,21 @@ impl ReplicationManager {
         }
         for p in listed_parts {
             if let std::collections::btree_map::Entry::Vacant(e) = self.parts.entry(p) {
+                let mut store = PartitionStore::empty(p);
+                // Listed in sync as it is created: placed in sync from
+                // nothing (a new partition's first replicas; a node that
+                // restarted or lost its disk is listed catching up again
+                // before it acts on a map). Like the node's own report,
+                // the store says it holds the data.
+                let in_sync = map.partitions[p as usize]
+                    .replicas
+                    .iter()
+                    .any(|r| r.node == me && r.in_sync);
+                if in_sync {
+                    store.mark_data(cx.disk());
+                }
                 e.insert(Replica {
-                    store: PartitionStore::empty(p),
+                    store,
                     damaged: false,
                     synced: None,
                     caught_up: None,
@@ -406,6 +419,7 @@ impl ReplicationManager {
         };
         r.synced = Some(c.epoch);
         self.newly_synced.push((p, c.epoch));
+        r.store.mark_data(cx.disk());
         let mut pr = Primary {
             epoch: c.epoch,
             commit,
