@@ -422,9 +422,8 @@ impl Checker for LogMatching {
                 for (k, (term, digest)) in terms.iter().zip(digests).enumerate() {
                     let i = index + k as u64;
                     if let Some(f) = self.fixed.get(&i)
-                        && ((now.max(*term) > f.commit_term
-                            && (*term != f.term || f.digest != *digest))
-                            || (*term == f.term && f.digest != *digest))
+                        && (*term != f.term || f.digest != *digest)
+                        && (now.max(*term) > f.commit_term || *term == f.term)
                     {
                         out.push(Violation {
                             check: "log_matching",
