@@ -1208,11 +1208,21 @@ impl DataNode {
         cx: &mut Cx<'_, P>,
     ) {
         // The complete replicas and what is on disk, both sorted: merged
-        // without repeats.
+        // without repeats. A replica still catching up in the map that its
+        // primary declared caught up (a synced epoch recorded) holds every
+        // acknowledged write of that epoch: listed too while its copy is
+        // intact, or a restart would forget it and report holding nothing
+        // of it (no-bug hunt run 3427). A copy found damaged is not: its
+        // store is rebuilt blank (run 3604).
+        let synced = &self.synced;
+        let repl = self.repl.as_ref();
         let mut complete = self
             .replicas
             .iter()
-            .filter(|(_, h)| h.data == Data::Complete)
+            .filter(|(p, h)| {
+                h.data == Data::Complete
+                    || (synced.contains_key(p) && repl.is_some_and(|r| r.intact(**p)))
+            })
             .map(|(p, _)| *p)
             .peekable();
         let mut stored = self.on_disk.iter().copied().peekable();
