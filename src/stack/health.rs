@@ -460,13 +460,18 @@ mod tests {
         m
     }
 
-    #[test]
-    fn silence_leads_to_suspect_then_dead_then_one_proposal() {
-        let mut h = HealthMonitor::new(
+    /// Suspect after 500 ms, dead after 1 s, heartbeats every 100 ms.
+    fn monitor() -> HealthMonitor {
+        HealthMonitor::new(
             SimDuration::from_millis(500),
             SimDuration::from_secs(1),
             SimDuration::from_millis(100),
-        );
+        )
+    }
+
+    #[test]
+    fn silence_leads_to_suspect_then_dead_then_one_proposal() {
+        let mut h = monitor();
         let m = map();
         h.on_leadership(SimTime(0), &m);
         // Ticks every 50 ms, as the manager's timer runs them, up to `to`.
@@ -499,11 +504,7 @@ mod tests {
 
     #[test]
     fn a_grace_period_is_not_evidence_until_the_node_is_heard() {
-        let mut h = HealthMonitor::new(
-            SimDuration::from_millis(500),
-            SimDuration::from_secs(1),
-            SimDuration::from_millis(100),
-        );
+        let mut h = monitor();
         let m = map();
         h.on_leadership(SimTime(0), &m);
         h.tick(SimTime(50_000), &m);
