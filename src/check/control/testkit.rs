@@ -30,6 +30,26 @@ pub(super) fn feed(
     out
 }
 
+/// As [`feed`], each event at its own time (µs).
+pub(super) fn feed_at(
+    c: &mut dyn Checker,
+    evs: &[(u64, u32, EventKind<'_, StackEvent>)],
+) -> Vec<Violation> {
+    let names = names();
+    let mut out = Vec::new();
+    for (seq, (t, p, kind)) in evs.iter().enumerate() {
+        let ev = Event {
+            t: SimTime(*t),
+            p: ProcessId(*p),
+            seq: seq as u64,
+            cause: None,
+            kind: kind.clone(),
+        };
+        c.on_event(&ev, &names, &mut out);
+    }
+    out
+}
+
 pub(super) fn config() -> StackEvent {
     StackEvent::PlacementConfig {
         policy: "rendezvous-bounded".into(),
