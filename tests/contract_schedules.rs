@@ -96,6 +96,26 @@ fn schedules_hold_where_the_stack_is_right() {
         // learner promoted by an entry it had not received refused every
         // vote, and the promotion in the others' logs needed its vote.
         ("hunt-2892-promoted-learner-votes", 4644954851657815780),
+        // Once failed `converged` (after no-bug hunt seed 0, run 1285): a
+        // transfer over links slower than the 100 ms wait for a chunk threw
+        // away every late answer and never finished.
+        ("hunt-1285-slow-transfer", 1),
+        ("hunt-1285-slow-transfer", 7),
+        // Once failed `placement` (no-bug hunt seed 0, run 3077): removals
+        // appended before a disk loss, committed 7 s later by the next
+        // leader, were judged as though the planner had seen the loss.
+        (
+            "hunt-3077-removal-planned-before-disk-loss",
+            1448121900647527992,
+        ),
+        // After no-bug hunt seed 0, run 8152: heartbeats whose acks came
+        // later than the interval sent live nodes to non-leaders until the
+        // leader declared them dead (tests/control_health.rs counts them).
+        ("hunt-8152-slow-heartbeat-acks", 1),
+        // Once failed `placement` (no-bug hunt seed 0, run 8798): a copy
+        // that took an install but was never declared caught up was named
+        // whole when its node rebuilt its damaged list of held copies.
+        ("hunt-8798-undeclared-copy-listed", 990132019706382614),
         ("zipf-hot-cas", 0),
         ("data-moves-disk-skew", 0),
         ("leader-pauses-clock-jumps", 0),

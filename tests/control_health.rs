@@ -78,3 +78,28 @@ fn five_percent_loss_kills_no_live_node_and_a_crash_is_seen_in_time() {
     }
     eprintln!("slowest detection over {:?}: {worst} ms", seeds());
 }
+
+/// Links slower than the heartbeat interval, 5.4 % loss, no fault (after
+/// no-bug hunt run 8,152): a live node's heartbeats stay with the leader
+/// and it is never declared dead. Before the heartbeat's wait covered the
+/// measured round trip, 1-2 live nodes per seed were.
+#[test]
+fn heartbeat_acks_slower_than_the_interval_kill_no_live_node() {
+    let s = common::scenario(
+        &std::fs::read_to_string("tests/adversarial/sched-hunt-8152-slow-heartbeat-acks.toml")
+            .expect("the schedule"),
+    );
+    for seed in 0..6 {
+        let opts = RunOptions {
+            seed: Some(seed),
+            ..RunOptions::default()
+        };
+        let r = run::run(&s, opts).expect("the run completes");
+        assert!(r.passed, "seed {seed}: {:?}", r.expectations);
+        assert_eq!(
+            r.metrics["false_deaths"], 0,
+            "seed {seed}: a live node was declared dead; reproduce: {}",
+            r.reproduce
+        );
+    }
+}

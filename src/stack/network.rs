@@ -62,6 +62,8 @@ pub const MAX_PENDING: usize = 256;
 const MAX_REDIRECT_HOPS: u32 = 3;
 /// Timeouts in a row after which a node tries another manager.
 const MISSES_BEFORE_ROTATING: u32 = 3;
+/// Requests given up on whose late answers still measure a round trip.
+const GAVE_UP_KEPT: usize = 8;
 
 /// What an envelope carries.
 pub trait Payload: Clone + Serialize {
@@ -690,6 +692,14 @@ pub struct NetworkManager<B> {
     /// redirect), late answers included: a request that times out while
     /// its manager answers is slow, not a miss. A few managers: a list.
     answered: Vec<(ProcessId, SimTime)>,
+    /// Round trips to the managers, smoothed (µs; 0 before the first):
+    /// the mean and the mean deviation, as TCP keeps them (RFC 6298).
+    srtt_us: u64,
+    rttvar_us: u64,
+    /// Requests given up on, not retransmitted, and when they left: a late
+    /// answer to one still measures a round trip (the longest ones, those
+    /// above a timeout, are the ones that matter).
+    gave_up: Vec<(u64, SimTime)>,
     /// Only these may send to us (None: anyone with the key).
     accept_from: Option<Vec<ProcessId>>,
     next_req: u64,
@@ -726,6 +736,9 @@ impl<B: Payload> NetworkManager<B> {
             target: 0,
             misses: 0,
             answered: Vec::new(),
+            srtt_us: 0,
+            rttvar_us: 0,
+            gave_up: Vec::new(),
             accept_from: None,
             next_req: 1,
             pending: BTreeMap::new(),
@@ -742,6 +755,23 @@ impl<B: Payload> NetworkManager<B> {
         self.known = managers.clone();
         self.managers = managers;
         self
+    }
+
+    /// A wait that covers a round trip to the managers as measured so far
+    /// (RFC 6298's `SRTT + 4·RTTVAR`), if any was measured.
+    pub fn round_trip_timeout(&self) -> Option<SimDuration> {
+        (self.srtt_us > 0).then(|| SimDuration(self.srtt_us + 4 * self.rttvar_us))
+    }
+
+    fn sample_rtt(&mut self, rtt: SimDuration) {
+        let r = rtt.as_micros().max(1);
+        if self.srtt_us == 0 {
+            self.srtt_us = r;
+            self.rttvar_us = r / 2;
+        } else {
+            self.rttvar_us = (3 * self.rttvar_us + self.srtt_us.abs_diff(r)) / 4;
+            self.srtt_us = (7 * self.srtt_us + r) / 8;
+        }
     }
 
     /// Knows (and addresses) only the managers `given` keeps, of those
@@ -971,6 +1001,12 @@ impl<B: Payload> NetworkManager<B> {
         let p = self.pending.get(&req)?;
         if p.policy.attempts != 0 && p.attempt >= p.policy.attempts {
             let p = self.pending.remove(&req)?;
+            if p.attempt == 1 && p.redirects == 0 && self.managers.contains(&p.to) {
+                if self.gave_up.len() >= GAVE_UP_KEPT {
+                    self.gave_up.remove(0);
+                }
+                self.gave_up.push((req, p.sent));
+            }
             return Some(GaveUp { req, body: p.body });
         }
         let to = if p.to_leader {
@@ -1042,6 +1078,18 @@ impl<B: Payload> NetworkManager<B> {
                 }
                 if self.leader_guess() == Some(from) {
                     self.misses = 0;
+                }
+                let sent = match self.pending.get(&req) {
+                    Some(p) if p.attempt == 1 && p.redirects == 0 => Some(p.sent),
+                    Some(_) => None,
+                    None => self
+                        .gave_up
+                        .iter()
+                        .position(|(r, _)| *r == req)
+                        .map(|i| self.gave_up.remove(i).1),
+                };
+                if let Some(sent) = sent {
+                    self.sample_rtt(now.saturating_since(sent));
                 }
             }
             let p = self.pending.remove(&req)?;

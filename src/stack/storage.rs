@@ -152,6 +152,12 @@ pub struct Snapshot {
     /// that waits for its install does not.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub data: bool,
+    /// The latest epoch in which the copy was whole: placed in sync from
+    /// nothing, declared caught up by its primary, or leading. A copy that
+    /// took an install and entries but was never declared caught up holds
+    /// data yet may lack writes acknowledged without it: not whole.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub whole: Option<u64>,
 }
 
 /// What reloading a partition found.
@@ -192,6 +198,8 @@ pub struct PartitionStore {
     tail: Vec<Entry>,
     /// Holds the partition's data (see [`Snapshot::data`]).
     data: bool,
+    /// Whole as of this epoch (see [`Snapshot::whole`]).
+    whole: Option<u64>,
 }
 
 fn snap_key(p: u32) -> String {
@@ -213,6 +221,7 @@ impl PartitionStore {
             state: PartitionState::default(),
             tail: Vec::new(),
             data: false,
+            whole: None,
         }
     }
 
@@ -246,26 +255,21 @@ impl PartitionStore {
         }
     }
 
-    /// The partitions of which the disk holds a copy with data: listed (see
-    /// [`on_disk`](Self::on_disk)), reloaded intact, and holding at least
-    /// one entry. What a data node takes for its copies when its own list
-    /// of them (`node/replicas`) is damaged: one damaged record must not
-    /// make it forget every copy its disk holds. A store that never took
-    /// an install nor led (created empty when the node was listed, its
-    /// epoch raised by a map) holds index 0 and no data mark: it is a
-    /// blank, never a copy to re-seed from. A copy of a partition never
-    /// written that was placed in sync from nothing, took its install or
-    /// led carries the mark and is kept: it is as whole as any, and a node
-    /// that forgot it would report holding nothing and have the partition
-    /// started again while it holds it. Reads only: no record is written
-    /// (nothing drawn from the disk's faults).
-    pub fn copies_with_data(disk: &Disk) -> Vec<u32> {
+    /// The partitions of which the disk holds a whole copy (see
+    /// [`Snapshot::whole`]) that reloads intact, with the epoch each was
+    /// last whole in: what a node's list of held copies names, rebuilt
+    /// when that list is lost. Blanks waiting for their install, and
+    /// copies that took an install and entries but were never declared
+    /// caught up, are not named (no-bug hunt seed 0, run 8,798: such a copy
+    /// was reported whole after its node's list was damaged).
+    pub fn whole_copies(disk: &Disk) -> Vec<(u32, u64)> {
         Self::on_disk(disk)
             .0
             .into_iter()
-            .filter(|&p| {
+            .filter_map(|p| {
                 let r = Self::reload(disk, p);
-                !r.damaged && (r.store.index() > 0 || r.store.data)
+                (!r.damaged).then_some(())?;
+                Some((p, r.store.whole?))
             })
             .collect()
     }
@@ -316,6 +320,7 @@ impl PartitionStore {
             state: snap.state,
             tail: Vec::new(),
             data: snap.data,
+            whole: snap.whole,
         };
         let log = log_key(p, store.generation);
         let end = disk.log_end(&log);
@@ -388,13 +393,20 @@ impl PartitionStore {
         self.snapshot(disk);
     }
 
-    /// This copy holds the partition's data (placed in sync from nothing,
-    /// or leading it): recorded now, unless it already was.
-    pub fn mark_data(&mut self, disk: &mut Disk) {
-        if !self.data {
+    /// This copy is whole as of `epoch` (see [`Snapshot::whole`]):
+    /// recorded now, unless a later epoch already was. Whole copies hold
+    /// the data too.
+    pub fn mark_whole(&mut self, disk: &mut Disk, epoch: u64) {
+        if self.whole.is_none_or(|w| w < epoch) {
+            self.whole = Some(epoch);
             self.data = true;
             self.snapshot(disk);
         }
+    }
+
+    /// The latest epoch this copy was whole in, if any.
+    pub fn whole(&self) -> Option<u64> {
+        self.whole
     }
 
     /// Raises the accepted epoch and records it.
@@ -422,6 +434,7 @@ impl PartitionStore {
             epoch: self.epoch,
             state: self.state.clone(),
             data: self.data,
+            whole: self.whole,
         };
         let bytes = serde_json::to_vec(&snap).expect("a snapshot serializes");
         disk.put(&snap_key(self.partition), bytes);
@@ -571,50 +584,61 @@ mod tests {
     }
 
     #[test]
-    fn copies_with_data_leave_out_blanks_damaged_and_erased_copies() {
+    fn whole_copies_leave_out_blanks_damaged_erased_and_undeclared_copies() {
         let mut d = Disk::new();
-        assert!(PartitionStore::copies_with_data(&d).is_empty());
-        // p2 and p11 took an install and entries; p5 was created empty for
-        // a copy that waits for its install and had its epoch raised by a
-        // map (a snapshot at index 0); p8 holds a snapshot that does not
-        // decode.
+        assert!(PartitionStore::whole_copies(&d).is_empty());
+        // p2 and p11 took an install and entries and were declared caught
+        // up (epochs 4 and 6); p9 took an install and entries but was
+        // never declared caught up; p5 was created empty for a copy that
+        // waits for its install and had its epoch raised by a map (a
+        // snapshot at index 0); p8 holds a snapshot that does not decode.
         let mut a = PartitionStore::empty(2);
         let mut b = PartitionStore::empty(11);
+        let mut behind = PartitionStore::empty(9);
         let mut blank = PartitionStore::empty(5);
         generations(&mut d, &mut a, 2, 0);
         generations(&mut d, &mut b, 1, 0);
+        generations(&mut d, &mut behind, 1, 0);
+        a.mark_whole(&mut d, 4);
+        b.mark_whole(&mut d, 6);
+        // An earlier epoch does not lower the mark.
+        b.mark_whole(&mut d, 5);
         blank.raise_epoch(&mut d, 3);
         d.put(&snap_key(8), b"not a snapshot".to_vec());
-        PartitionStore::write_parts(&mut d, &[2, 5, 8, 11]);
+        PartitionStore::write_parts(&mut d, &[2, 5, 8, 9, 11]);
         d.fsync();
         d.crash(false);
-        assert_eq!(PartitionStore::copies_with_data(&d), vec![2, 11]);
+        assert_eq!(PartitionStore::whole_copies(&d), vec![(2, 4), (11, 6)]);
         // With the list of partitions damaged too, the snapshots are
         // scanned: the same copies.
         d.put(PARTS_KEY, b"not a list".to_vec());
-        assert_eq!(PartitionStore::copies_with_data(&d), vec![2, 11]);
+        assert_eq!(PartitionStore::whole_copies(&d), vec![(2, 4), (11, 6)]);
         // A copy dropped since is not found again.
         PartitionStore::erase(&mut d, 11);
-        assert_eq!(PartitionStore::copies_with_data(&d), vec![2]);
+        assert_eq!(PartitionStore::whole_copies(&d), vec![(2, 4)]);
     }
 
     #[test]
-    fn copies_of_a_partition_never_written_are_kept_when_marked() {
-        // p3 was placed in sync from nothing, p4 took an install of an
-        // empty partition, p6 waits for its install: all at index 0.
+    fn copies_of_a_partition_never_written_are_kept_when_whole() {
+        // p3 was placed in sync from nothing (epoch 1), p4 took an install
+        // of an empty partition and was declared caught up (epoch 2), p7
+        // took one and was not, p6 waits for its install: all at index 0.
         let mut d = Disk::new();
         let mut placed = PartitionStore::empty(3);
         let mut installed = PartitionStore::empty(4);
+        let mut undeclared = PartitionStore::empty(7);
         let mut waiting = PartitionStore::empty(6);
-        placed.mark_data(&mut d);
-        installed.install(&mut d, PartitionState::default(), 1);
+        placed.mark_whole(&mut d, 1);
+        installed.install(&mut d, PartitionState::default(), 2);
+        installed.mark_whole(&mut d, 2);
+        undeclared.install(&mut d, PartitionState::default(), 2);
         waiting.raise_epoch(&mut d, 2);
-        PartitionStore::write_parts(&mut d, &[3, 4, 6]);
+        PartitionStore::write_parts(&mut d, &[3, 4, 6, 7]);
         d.fsync();
         d.crash(false);
-        assert_eq!(PartitionStore::copies_with_data(&d), vec![3, 4]);
+        assert_eq!(PartitionStore::whole_copies(&d), vec![(3, 1), (4, 2)]);
         let r = PartitionStore::reload(&d, 3);
-        assert!(!r.damaged && r.store.index() == 0 && r.store.data);
+        assert!(!r.damaged && r.store.index() == 0 && r.store.whole() == Some(1));
     }
 
     #[test]

@@ -104,6 +104,10 @@ impl ReplicationManager {
         if rep.caught_up && addressed && r.caught_up != Some(rep.epoch) {
             r.caught_up = Some(rep.epoch);
             self.newly_synced.push((p, rep.epoch));
+            // The copy itself records it, so that a node whose list of
+            // held copies is lost still knows this one whole.
+            r.store.mark_whole(cx.disk(), rep.epoch);
+            cx.disk().fsync();
             cx.trace(StackEvent::CaughtUp {
                 partition: p,
                 epoch: rep.epoch,

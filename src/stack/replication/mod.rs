@@ -260,7 +260,7 @@ impl ReplicationManager {
                     .iter()
                     .any(|r| r.node == me && r.in_sync);
                 if in_sync {
-                    store.mark_data(cx.disk());
+                    store.mark_whole(cx.disk(), map.partitions[p as usize].epoch);
                 }
                 e.insert(Replica {
                     store,
@@ -419,7 +419,7 @@ impl ReplicationManager {
         };
         r.synced = Some(c.epoch);
         self.newly_synced.push((p, c.epoch));
-        r.store.mark_data(cx.disk());
+        r.store.mark_whole(cx.disk(), c.epoch);
         let mut pr = Primary {
             epoch: c.epoch,
             commit,
