@@ -318,10 +318,28 @@ impl Shrinker<'_> {
             return;
         }
         let x = &self.best.expect;
-        let Some(deadline) = x.converged_by.max(x.leader_elected_by) else {
+        let last = last_fault_end(&self.best);
+        let mut explicit = x.converged_by.max(x.leader_elected_by);
+        if explicit.is_none() && self.check == "leader_elected" {
+            // The implicit deadline (the healing plus the checker's grace)
+            // made explicit, so that it can come in like any other.
+            let at = last + crate::check::raft::LEADER_GRACE;
+            if at < SimTime::ZERO + self.best.duration {
+                let mut c = self.best.clone();
+                c.expect.leader_elected_by = Some(at);
+                if self.fair(&c)
+                    && self.attempt(
+                        format!("the implicit leader deadline made explicit: {at}"),
+                        c,
+                    )
+                {
+                    explicit = Some(at);
+                }
+            }
+        }
+        let Some(deadline) = explicit else {
             return;
         };
-        let last = last_fault_end(&self.best);
         let floor = if self.planted.is_empty() {
             SimDuration::from_secs(5)
         } else {
