@@ -770,9 +770,13 @@ fn vote_race(rng: &mut ChaCha8Rng, s: &mut Scenario) {
         SimDuration::from_millis(lo + rng::uniform_u64(rng, 20, 80)),
     ];
     s.timing.raft_heartbeat = SimDuration::from_millis(rng::uniform_u64(rng, 20, lo / 3));
+    // Slow for the race only: a voter whose clock stays slow and later
+    // leads sends its heartbeats at half the rate, and one skipped round
+    // (a fault point) then outlasts a follower's election timeout (hunt
+    // seed 0, run 8,359: a new leader 0.5 s after the implicit deadline).
     s.events.push(event(
         0,
-        None,
+        Some(until),
         Action::Clock {
             target: Target::Id(voter.clone()),
             offset_us: 0,
@@ -883,7 +887,7 @@ fn figure8_race(rng: &mut ChaCha8Rng, s: &mut Scenario) {
     for v in &voters {
         s.events.push(event(
             0,
-            None,
+            Some(end),
             Action::Clock {
                 target: Target::Id(v.clone()),
                 offset_us: 0,
