@@ -45,22 +45,29 @@ fn seeds() -> std::ops::Range<u64> {
     }
 }
 
+/// Runs `s` on `seed`: its expectations hold and no live node is
+/// declared dead.
+fn run_without_false_deaths(s: &partsim::scenario::Scenario, seed: u64) -> run::RunReport {
+    let opts = RunOptions {
+        seed: Some(seed),
+        ..RunOptions::default()
+    };
+    let r = run::run(s, opts).expect("the run completes");
+    assert!(r.passed, "seed {seed}: {:?}", r.expectations);
+    assert_eq!(
+        r.metrics["false_deaths"], 0,
+        "seed {seed}: a live node was declared dead; reproduce: {}",
+        r.reproduce
+    );
+    r
+}
+
 #[test]
 fn five_percent_loss_kills_no_live_node_and_a_crash_is_seen_in_time() {
     let s = common::scenario(LOSSY);
     let mut worst = 0.0f64;
     for seed in seeds() {
-        let opts = RunOptions {
-            seed: Some(seed),
-            ..RunOptions::default()
-        };
-        let r = run::run(&s, opts).expect("the run completes");
-        assert!(r.passed, "seed {seed}: {:?}", r.expectations);
-        assert_eq!(
-            r.metrics["false_deaths"], 0,
-            "seed {seed}: a live node was declared dead; reproduce: {}",
-            r.reproduce
-        );
+        let r = run_without_false_deaths(&s, seed);
         let samples = r.metrics["failure_detection_ms"]
             .as_array()
             .expect("a list of detection times")
@@ -90,16 +97,6 @@ fn heartbeat_acks_slower_than_the_interval_kill_no_live_node() {
             .expect("the schedule"),
     );
     for seed in 0..6 {
-        let opts = RunOptions {
-            seed: Some(seed),
-            ..RunOptions::default()
-        };
-        let r = run::run(&s, opts).expect("the run completes");
-        assert!(r.passed, "seed {seed}: {:?}", r.expectations);
-        assert_eq!(
-            r.metrics["false_deaths"], 0,
-            "seed {seed}: a live node was declared dead; reproduce: {}",
-            r.reproduce
-        );
+        run_without_false_deaths(&s, seed);
     }
 }

@@ -15,22 +15,15 @@ pub(super) fn feed(
     c: &mut dyn Checker,
     evs: &[(u32, EventKind<'_, StackEvent>)],
 ) -> Vec<Violation> {
-    let names = names();
-    let mut out = Vec::new();
-    for (seq, (p, kind)) in evs.iter().enumerate() {
-        let ev = Event {
-            t: SimTime(seq as u64 * 1000),
-            p: ProcessId(*p),
-            seq: seq as u64,
-            cause: None,
-            kind: kind.clone(),
-        };
-        c.on_event(&ev, &names, &mut out);
-    }
-    out
+    let timed: Vec<_> = evs
+        .iter()
+        .enumerate()
+        .map(|(seq, (p, kind))| (seq as u64 * 1000, *p, kind.clone()))
+        .collect();
+    feed_at(c, &timed)
 }
 
-/// As [`feed`], each event at its own time (µs).
+/// Feeds `evs` to `c`, each event at its own time (µs).
 pub(super) fn feed_at(
     c: &mut dyn Checker,
     evs: &[(u64, u32, EventKind<'_, StackEvent>)],
