@@ -428,6 +428,18 @@ fn event(at_ms: u64, until_ms: Option<u64>, action: Action) -> EventSpec {
     }
 }
 
+/// Every message from `from` to `to` takes `lat_ms`.
+fn fixed_link(from: &str, to: &str, lat_ms: u64) -> Action {
+    let lat = SimDuration::from_millis(lat_ms);
+    Action::Link {
+        from: Target::Id(from.to_string()),
+        to: Target::Id(to.to_string()),
+        latency: Some([lat, lat]),
+        drop: None,
+        duplicate: None,
+    }
+}
+
 /// `count` distinct initial data nodes, drawn.
 fn distinct_nodes(rng: &mut ChaCha8Rng, s: &Scenario, count: usize) -> Vec<String> {
     let mut ids = s.cluster.node_ids();
@@ -792,17 +804,8 @@ fn vote_race(rng: &mut ChaCha8Rng, s: &mut Scenario) {
     for from in [&a, &b] {
         let lat = rng::uniform_u64(rng, 60, 120);
         slowest = slowest.max(lat);
-        s.events.push(event(
-            0,
-            Some(until),
-            Action::Link {
-                from: Target::Id(from.clone()),
-                to: Target::Id(voter.clone()),
-                latency: Some([SimDuration::from_millis(lat), SimDuration::from_millis(lat)]),
-                drop: None,
-                duplicate: None,
-            },
-        ));
+        s.events
+            .push(event(0, Some(until), fixed_link(from, &voter, lat)));
     }
     // The first requests reach the voter one link latency after the first
     // timeouts; a vote is cast by two.
@@ -895,17 +898,7 @@ fn figure8_race(rng: &mut ChaCha8Rng, s: &mut Scenario) {
             },
         ));
         for from in [&a, &b] {
-            s.events.push(event(
-                0,
-                Some(end),
-                Action::Link {
-                    from: Target::Id(from.clone()),
-                    to: Target::Id(v.clone()),
-                    latency: Some([SimDuration::from_millis(l), SimDuration::from_millis(l)]),
-                    drop: None,
-                    duplicate: None,
-                },
-            ));
+            s.events.push(event(0, Some(end), fixed_link(from, v, l)));
         }
         s.events.push(event(
             p4 - 5,
