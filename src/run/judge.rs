@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 
 use super::{CheckResult, ExpectResult, ViolationReport};
 use crate::check::verdict::LivenessJudgement;
-use crate::scenario::Scenario;
+use crate::scenario::{LostBound, Scenario};
 use crate::sim::SimTime;
 
 /// What the judge needs to know about how the run ended.
@@ -80,10 +80,14 @@ pub(super) fn judge(
         let detail = format!(
             "{got} acknowledged writes lost with every copy (disk lost or records damaged)"
         );
-        // More lost than expected fails whatever is unknown; otherwise a
-        // count that did not look at every write says nothing.
-        out.push(if got > want {
+        // More lost than allowed fails whatever is unknown, and at least
+        // as many as a lower bound asks holds (the count only grows);
+        // otherwise a count that did not look at every write says nothing.
+        let at_least = matches!(want, LostBound::AtLeast(_));
+        out.push(if got > want.max() {
             failed(what, detail)
+        } else if at_least && want.allows(got) {
+            held(what, detail)
         } else if ending.stopped {
             let why = format!("a violation stopped the run at {}", ending.now);
             unjudged(what, format!("not judged, {why} (no end-of-run audit)"))
@@ -93,7 +97,7 @@ pub(super) fn judge(
         } else if unknown > 0 {
             let why = format!("{unknown} acknowledged writes had no copy reported at the end");
             unjudged(what, format!("not judged, {why} ({got} counted lost)"))
-        } else if got == want {
+        } else if want.allows(got) {
             held(what, detail)
         } else {
             failed(what, detail)

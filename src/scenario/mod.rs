@@ -43,9 +43,9 @@ pub use limits::{
     name_refusal,
 };
 pub use model::{
-    Action, Cluster, DiskConfig, EventSpec, Expect, Grid, KeyDist, Managers, Network, PauseMode,
-    Placement, PlacementPolicyName, RandomClock, RandomFault, RandomSpec, Scenario, StackKind,
-    Target, Timing, Workload, format_offset,
+    Action, Cluster, DiskConfig, EventSpec, Expect, Grid, KeyDist, LostBound, Managers, Network,
+    PauseMode, Placement, PlacementPolicyName, RandomClock, RandomFault, RandomSpec, Scenario,
+    StackKind, Target, Timing, Workload, format_offset,
 };
 pub use schedule::{DrawnFault, Origin, RANDOM_WARMUP, Scheduled, Step, format_schedule};
 
@@ -264,7 +264,7 @@ lost_acked_writes = 0
         );
         assert_eq!((r.pause.is_none(), r.heal_at), (true, Some(s(45))));
         assert_eq!(sc.expect.converged_by, Some(s(55)));
-        assert_eq!(sc.expect.lost_acked_writes, Some(0));
+        assert_eq!(sc.expect.lost_acked_writes, Some(LostBound::Exact(0)));
         assert!(sc.expect.safety && sc.expect.violations.is_empty());
         assert_eq!(
             sc.initial_processes().join(" "),
@@ -656,6 +656,24 @@ join = "n8"
                 4,
                 15,
             ),
+            (
+                "name = \"x\"\nduration = \"9s\"\n[expect]\nlost_acked_writes = \"some\"\n",
+                "expect.lost_acked_writes",
+                4,
+                21,
+            ),
+            (
+                "name = \"x\"\nduration = \"9s\"\n[expect]\nlost_acked_writes = \"<0\"\n",
+                "expect.lost_acked_writes",
+                4,
+                21,
+            ),
+            (
+                "name = \"x\"\nduration = \"9s\"\n[expect]\nlost_acked_writes = -1\n",
+                "expect.lost_acked_writes",
+                4,
+                21,
+            ),
         ];
         for (text, key, line, col) in cases {
             let e = parse_err(text);
@@ -670,6 +688,31 @@ join = "n8"
                 "{e}"
             );
         }
+    }
+
+    #[test]
+    fn lost_acked_writes_takes_a_count_or_a_bound() {
+        let cases: &[(&str, LostBound)] = &[
+            ("7", LostBound::Exact(7)),
+            ("\"7\"", LostBound::Exact(7)),
+            ("\">0\"", LostBound::AtLeast(1)),
+            ("\" >= 10 \"", LostBound::AtLeast(10)),
+            ("\"<5\"", LostBound::AtMost(4)),
+            ("\"<=0\"", LostBound::AtMost(0)),
+        ];
+        for (value, want) in cases {
+            let text = format!("{HEAD}[expect]\nlost_acked_writes = {value}\n");
+            let sc = parse_ok(&text);
+            assert_eq!(sc.expect.lost_acked_writes, Some(*want), "{value}");
+            // Written back, it reads the same.
+            let again = parse_ok(&sc.to_toml());
+            assert_eq!(again.expect.lost_acked_writes, Some(*want), "{value}");
+        }
+        let b = LostBound::AtLeast(1);
+        assert!(!b.allows(0) && b.allows(1) && b.allows(u64::MAX));
+        let b = LostBound::AtMost(4);
+        assert!(b.allows(0) && b.allows(4) && !b.allows(5));
+        assert!(LostBound::Exact(3).allows(3) && !LostBound::Exact(3).allows(4));
     }
 
     #[test]

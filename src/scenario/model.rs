@@ -728,8 +728,9 @@ pub struct Expect {
     pub safety: bool,
     /// Liveness deadline: converged by then.
     pub converged_by: Option<SimTime>,
-    /// Exactly this many acknowledged writes are lost.
-    pub lost_acked_writes: Option<u64>,
+    /// How many acknowledged writes are lost: exactly `N`, or a bound
+    /// (`">0"`, `">=N"`, `"<=N"`, ...).
+    pub lost_acked_writes: Option<LostBound>,
     /// Checkers that must fire (for scenarios that must fail).
     pub violations: Vec<String>,
     /// A leader is elected by then (extension).
@@ -740,6 +741,96 @@ pub struct Expect {
     /// written before it keep their digests.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub voters: Option<u32>,
+}
+
+/// `[expect] lost_acked_writes`: an exact count (`= 12`) or a one-sided
+/// bound (`= ">0"`, `= ">= 10"`, `= "<5"`, `= "<= 4"`), kept as the
+/// inclusive range it allows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LostBound {
+    /// Exactly this many.
+    Exact(u64),
+    /// At least this many.
+    AtLeast(u64),
+    /// At most this many.
+    AtMost(u64),
+}
+
+impl LostBound {
+    /// Parses the string form: `>N`, `>=N`, `<N`, `<=N` (spaces allowed
+    /// around the operator), or a plain count.
+    pub fn parse(text: &str) -> Result<LostBound, String> {
+        let t = text.trim();
+        let (op, rest) = if let Some(r) = t.strip_prefix(">=") {
+            (">=", r)
+        } else if let Some(r) = t.strip_prefix("<=") {
+            ("<=", r)
+        } else if let Some(r) = t.strip_prefix('>') {
+            (">", r)
+        } else if let Some(r) = t.strip_prefix('<') {
+            ("<", r)
+        } else if let Some(r) = t.strip_prefix("==") {
+            ("==", r)
+        } else {
+            ("", t)
+        };
+        let n: u64 = rest.trim().parse().map_err(|_| {
+            format!("expected a count or a bound such as \">0\", \">=10\" or \"<=5\", got {text:?}")
+        })?;
+        match op {
+            ">=" => Ok(LostBound::AtLeast(n)),
+            ">" => n
+                .checked_add(1)
+                .map(LostBound::AtLeast)
+                .ok_or_else(|| format!("no count is greater than {n}")),
+            "<=" => Ok(LostBound::AtMost(n)),
+            "<" => n
+                .checked_sub(1)
+                .map(LostBound::AtMost)
+                .ok_or_else(|| "no count is less than 0".to_string()),
+            _ => Ok(LostBound::Exact(n)),
+        }
+    }
+
+    /// Whether `got` is allowed.
+    pub fn allows(self, got: u64) -> bool {
+        match self {
+            LostBound::Exact(n) => got == n,
+            LostBound::AtLeast(n) => got >= n,
+            LostBound::AtMost(n) => got <= n,
+        }
+    }
+
+    /// The most it allows.
+    pub fn max(self) -> u64 {
+        match self {
+            LostBound::Exact(n) | LostBound::AtMost(n) => n,
+            LostBound::AtLeast(_) => u64::MAX,
+        }
+    }
+}
+
+impl fmt::Display for LostBound {
+    /// The scenario-file form: a bare count, or a quoted bound.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LostBound::Exact(n) => write!(f, "{}", (*n).min(i64::MAX as u64)),
+            LostBound::AtLeast(n) => write!(f, "\">={n}\""),
+            LostBound::AtMost(n) => write!(f, "\"<={n}\""),
+        }
+    }
+}
+
+/// An exact count serializes as the number, as before bounds existed, so
+/// the configurations written then keep their digests.
+impl Serialize for LostBound {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            LostBound::Exact(n) => s.serialize_u64(*n),
+            LostBound::AtLeast(n) => s.serialize_str(&format!(">={n}")),
+            LostBound::AtMost(n) => s.serialize_str(&format!("<={n}")),
+        }
+    }
 }
 
 impl Default for Expect {

@@ -206,10 +206,41 @@ pub(crate) struct RawRandomClock {
 pub(crate) struct RawExpect {
     pub safety: Option<Sp<bool>>,
     pub converged_by: Option<Sp<SimDuration>>,
-    pub lost_acked_writes: Option<Sp<u64>>,
+    pub lost_acked_writes: Option<Sp<RawLost>>,
     pub violations: Option<Sp<Vec<Sp<String>>>>,
     pub leader_elected_by: Option<Sp<SimDuration>>,
     pub voters: Option<Sp<u32>>,
+}
+
+/// `lost_acked_writes`: a count, or a bound as a string (`">0"`).
+#[derive(Debug)]
+pub(crate) enum RawLost {
+    Count(u64),
+    Bound(String),
+}
+
+impl<'de> Deserialize<'de> for RawLost {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = RawLost;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a count (0, 12) or a bound as a string (\">0\", \">=10\", \"<=5\")")
+            }
+            fn visit_u64<E: serde::de::Error>(self, n: u64) -> Result<RawLost, E> {
+                Ok(RawLost::Count(n))
+            }
+            fn visit_i64<E: serde::de::Error>(self, n: i64) -> Result<RawLost, E> {
+                u64::try_from(n)
+                    .map(RawLost::Count)
+                    .map_err(|_| E::custom(format!("a count cannot be negative, got {n}")))
+            }
+            fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<RawLost, E> {
+                Ok(RawLost::Bound(s.to_string()))
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 /// Exactly two values `[min, max]`.

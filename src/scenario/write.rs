@@ -269,7 +269,7 @@ impl Scenario {
             writeln!(o, "voters = {v}")?;
         }
         if let Some(l) = x.lost_acked_writes {
-            writeln!(o, "lost_acked_writes = {}", l.min(i64::MAX as u64))?;
+            writeln!(o, "lost_acked_writes = {l}")?;
         }
         if !x.violations.is_empty() {
             writeln!(o, "violations = {}", list(&x.violations))?;

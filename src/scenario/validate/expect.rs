@@ -46,7 +46,14 @@ impl Validator<'_, '_> {
             }
             expect.voters = Some(*v.get_ref());
         }
-        expect.lost_acked_writes = x.lost_acked_writes.as_ref().map(|l| *l.get_ref());
+        if let Some(l) = &x.lost_acked_writes {
+            let bound = match l.get_ref() {
+                RawLost::Count(n) => LostBound::Exact(*n),
+                RawLost::Bound(text) => LostBound::parse(text)
+                    .map_err(|m| self.err(l.span(), "expect.lost_acked_writes", m))?,
+            };
+            expect.lost_acked_writes = Some(bound);
+        }
         if let Some(list) = &x.violations {
             for (i, name) in list.get_ref().iter().enumerate() {
                 let key = format!("expect.violations[{i}]");
