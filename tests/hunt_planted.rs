@@ -121,6 +121,14 @@ fn caught_by_hunt(bug: Bug) -> ShrinkReport {
     let minimal = common::scenario(&text);
     let again = run_quiet(&minimal, minimal.seed, planted).expect("the run completes");
     assert_eq!(failure_signature(&again).as_deref(), Some(checker));
+    // ... and only with the bug: the same file without it does not fail
+    // that way (no reduction may make a correct cluster fail).
+    let correct = run_quiet(&minimal, minimal.seed, Planted::NONE).expect("the run completes");
+    assert_ne!(
+        failure_signature(&correct).as_deref(),
+        Some(checker),
+        "{bug}: the minimal scenario fails without the bug"
+    );
     s
 }
 
@@ -140,7 +148,11 @@ fn every_planted_bug_is_caught_by_hunt() {
 /// and a quarter of the duration.
 #[test]
 fn liveness_failures_shrink_with_their_deadline() {
-    for bug in [Bug::IgnoreHigherTerm, Bug::PausedLeaderJudges] {
+    for bug in [
+        Bug::IgnoreHigherTerm,
+        Bug::PausedLeaderJudges,
+        Bug::ConfirmLatestRoundOnly,
+    ] {
         let s = caught_by_hunt(bug);
         assert!(s.events_after <= 5, "{bug}: {} events", s.events_after);
         assert!(
