@@ -4,15 +4,15 @@
 //!   scenario + seed ──► run: fails with checker C at t
 //!        │
 //!        ├─ materialise [random] into explicit [[events]] (same seed, same faults)
-//!        ├─ pin selectors (any-manager, leader, partition members, link ends, "*") to what they resolved to
+//!        ├─ pin selectors (any-manager, leader, partition members, link ends, one-way sides, "*") to what they resolved to
 //!        ├─ cut the duration to just past t
 //!        ├─ drop whole groups (every event of a kind, every event naming a process)
 //!        ├─ delta-debug the events (keep one chunk alone, drop halves, quarters, … single events)
-//!        ├─ merge spans of the same action, pin one-way cut selectors by trial
+//!        ├─ merge spans of the same action, pin one-way cut selectors left unresolved by trial
 //!        ├─ close quiet gaps in the timeline (events, deadlines, duration move earlier)
 //!        ├─ shorten each `until` span (halving, from either end)
 //!        ├─ no workload; lower workload rate and clients, data nodes, managers (1, 3 or 5)
-//!        ├─ network loss, duplication and reordering off
+//!        ├─ network loss, duplication and reordering off; timing knobs back to their defaults
 //!        └─ cut the duration again (binary search for end-judged checkers)
 //!             ──► a standalone scenario that still fails with C
 //! ```
@@ -21,7 +21,10 @@
 //! validator and the output file means exactly what was tested. A candidate
 //! is kept only when the *same* checker still fires first; a candidate that
 //! fails with another checker is rejected and counted as a changed failure,
-//! so the report says when a reduction shifted the failure. Stream
+//! so the report says when a reduction shifted the failure. With a planted
+//! bug, a candidate is kept only if the run without the bug passes (or
+//! fails otherwise): the minimal file fails because of the bug, not
+//! because a smaller cluster or shorter run cannot make it. Stream
 //! independence (DESIGN §2) is what keeps the failure stable: removing one
 //! fault does not reshuffle the workload's dice or the other faults.
 
@@ -771,10 +774,11 @@ impl Shrinker<'_> {
         }
     }
 
-    /// A one-way cut whose side is a selector (`leader`, `any-manager`, …)
-    /// resolves when it begins, and the run does not report to what: try
-    /// each process the selector may stand for, and keep the first with
-    /// which the failure survives (the file then says who is cut).
+    /// A one-way cut whose side is still a selector (`leader`,
+    /// `any-manager`, …; pinning leaves a selector the failing run never
+    /// resolved, or one whose pinned run failed otherwise): try each
+    /// process it may stand for, and keep the first with which the failure
+    /// survives (the file then says who is cut).
     fn pin_one_way(&mut self) {
         let mut managers = self.best.cluster.manager_ids();
         let mut nodes = self.best.cluster.node_ids();
@@ -1113,6 +1117,10 @@ partition = [["leader", "n1"], ["*"]]
 at = "2.5s"
 until = "4s"
 link = { from = "any-manager", to = "n2", latency = ["30ms", "40ms"] }
+[[events]]
+at = "3.5s"
+until = "4.5s"
+one_way = { from = "any-node", to = "*" }
 "#
         );
         let s = scenario(&text);
@@ -1126,8 +1134,8 @@ link = { from = "any-manager", to = "n2", latency = ["30ms", "40ms"] }
                         assert!(n != "*" && !is_selector_name(n), "{}", e.action);
                     }
                 }
-                Action::Link { from, to, .. } => {
-                    assert!(!from.is_selector() && !to.is_selector());
+                Action::Link { from, to, .. } | Action::OneWay { from, to } => {
+                    assert!(!from.is_selector() && !to.is_selector(), "{}", e.action);
                 }
                 _ => {}
             }

@@ -1,7 +1,7 @@
 //! Pinning a run's selectors to the processes they resolved to, for the
 //! shrinker: single targets (`crash = "leader"`), partition members
-//! (`partition = [["any-manager", "n1"], ["*"]]`, `"*"` included) and link
-//! ends. The run is the same — the selectors' draws come from a stream
+//! (`partition = [["any-manager", "n1"], ["*"]]`, `"*"` included), link
+//! ends and one-way cuts' sides. The run is the same — the selectors' draws come from a stream
 //! nothing else uses, and `"*"` stands for the very processes it is pinned
 //! to — but removing one event no longer moves the draws of every later
 //! `any-*` event to other processes, and lowering the node count removes
@@ -26,8 +26,7 @@ fn group_selector(name: &str) -> Option<Target> {
 
 /// The selector slots of an action, in the order the timeline resolves
 /// them: the single target; each selector member of a partition, group by
-/// group; a link's `from`, then its `to`. (A one-way cut's sides are not
-/// reported by the run; [`crate::shrink`] pins them by trial.)
+/// group; a link's or a one-way cut's `from`, then its `to`.
 fn slots(a: &Action) -> Vec<Target> {
     if let Some(t) = a.single_target() {
         return if t.is_selector() {
@@ -42,7 +41,7 @@ fn slots(a: &Action) -> Vec<Target> {
             .flatten()
             .filter_map(|n| group_selector(n))
             .collect(),
-        Action::Link { from, to, .. } => [from, to]
+        Action::Link { from, to, .. } | Action::OneWay { from, to } => [from, to]
             .into_iter()
             .filter(|t| t.is_selector())
             .cloned()
@@ -86,7 +85,8 @@ fn apply(a: &Action, resolved: &[Option<String>]) -> Option<Action> {
             }
             (groups.iter().filter(|g| !g.is_empty()).count() >= 2).then_some(a)
         }
-        Action::Link { from, to, .. } => {
+        // An end that resolved to nothing made the event do nothing.
+        Action::Link { from, to, .. } | Action::OneWay { from, to } => {
             for t in [&mut *from, &mut *to] {
                 if t.is_selector() {
                     *t = Target::Id(it.next()?.clone()?);

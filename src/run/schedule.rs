@@ -269,7 +269,16 @@ impl<E: AppEvent + 'static> Applier<E> {
                 let mut side = |t: &Target| -> Option<Vec<ProcessId>> {
                     match t {
                         Target::Id(s) if s == "*" => None,
-                        t => Some(self.resolve(world, sut, t, Want::Any).into_iter().collect()),
+                        t => {
+                            let p = self.resolve(world, sut, t, Want::Any);
+                            if t.is_selector() && self.resolutions.len() < MAX_RESOLUTIONS {
+                                let to =
+                                    p.map_or("nothing (no process matched)", |p| world.name(p));
+                                self.resolutions
+                                    .push(format!("{kind} {t} → {to} at {}", step.at));
+                            }
+                            Some(p.into_iter().collect())
+                        }
                     }
                 };
                 let (f, t) = (side(from), side(to));
