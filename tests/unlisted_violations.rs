@@ -23,7 +23,8 @@ fn tmp(name: &str) -> PathBuf {
 /// A clean raft-elect trace, then `n` events in which m1 and m3 in turn
 /// claim the term m2 leads (the footer dropped: the trace ends there).
 fn trace_with_rival_leaders(n: usize) -> PathBuf {
-    let clean = tmp("clean.jsonl");
+    // One clean trace per caller: the tests run at once.
+    let clean = tmp(&format!("clean-{n}.jsonl"));
     let (code, out, err) = common::cli(&[
         "run",
         "scenarios/raft-elect.toml",
