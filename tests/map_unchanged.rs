@@ -126,7 +126,7 @@ fn delta_naming_lists_what_a_scan_of_the_commands_finds() {
                 epoch: 0,
                 generation: None,
                 replicas: vec![replica(a, true), replica(b, false), replica(a, false)],
-                primary: (i % 2 == 0).then(|| b.to_string()),
+                primary: (i % 2 == 0).then(|| b.into()),
                 empty: false,
             },
         };

@@ -47,6 +47,7 @@ use super::grid::{
     ClusterMap, MapCommand, MemberState, Members, PartitionConfig, Partitions, PerPartition,
     Replica,
 };
+use super::node_id::NodeId;
 pub use super::plan::{Proposal, Step};
 use super::plan::{precondition, promote, set_replicas, without};
 use super::rank::{HEAD, RankHeads, rank_key, sorted_by_id};
@@ -781,7 +782,9 @@ impl PartitionCoordinator {
         let off_target = self.off_target.update(&map.partitions, |p, c| {
             let t = &target[p];
             !(c.replicas.len() == t.len()
-                && c.replicas.iter().all(|r| r.in_sync && t.contains(&r.node)))
+                && c.replicas
+                    .iter()
+                    .all(|r| r.in_sync && t.iter().any(|n| r.node == *n)))
         });
         // Partitions short of in-sync replicas first (recovery before rebalancing).
         let mut order: Vec<u32> = (0..map.partitions.len())
@@ -813,13 +816,13 @@ impl PartitionCoordinator {
                     let replicas = t
                         .iter()
                         .map(|n| Replica {
-                            node: n.clone(),
+                            node: n.into(),
                             in_sync: true,
                         })
                         .collect();
                     out.push(propose(
                         Step::Initial,
-                        set_replicas(p, c, generation, replicas, t.first().cloned()),
+                        set_replicas(p, c, generation, replicas, t.first().map(NodeId::from)),
                     ));
                 }
                 continue;
@@ -860,8 +863,8 @@ impl PartitionCoordinator {
                 .filter(|r| {
                     r.in_sync
                         && map.is_usable(&r.node)
-                        && !self.unhealthy.contains(&r.node)
-                        && !self.unconfirmed.contains(&r.node)
+                        && !self.unhealthy.contains(r.node.as_str())
+                        && !self.unconfirmed.contains(r.node.as_str())
                         && RecoveryManager::copy_of(map, reports, &r.node, p) == Copy::Complete
                 })
                 .count();
@@ -879,7 +882,7 @@ impl PartitionCoordinator {
             if let Some(r) = c
                 .replicas
                 .iter()
-                .find(|r| !r.in_sync && !t.contains(&r.node) && !may_hold(&r.node))
+                .find(|r| !r.in_sync && !t.iter().any(|n| r.node == *n) && !may_hold(&r.node))
                 .filter(|_| c.replicas.len() > 1 || careless)
             {
                 let node = r.node.clone();
@@ -910,7 +913,7 @@ impl PartitionCoordinator {
                 let mut e: Vec<&Replica> = c
                     .replicas
                     .iter()
-                    .filter(|r| r.in_sync && !t.contains(&r.node))
+                    .filter(|r| r.in_sync && !t.iter().any(|n| r.node == *n))
                     .collect();
                 // Dead first, then draining, then the rest: the cheapest to lose.
                 e.sort_by_key(|r| match map.state_of(&r.node) {
@@ -941,7 +944,10 @@ impl PartitionCoordinator {
                 } else {
                     healthy_in_sync >= rf
                 };
-                let catching_target = c.replicas.iter().any(|x| !x.in_sync && t.contains(&x.node));
+                let catching_target = c
+                    .replicas
+                    .iter()
+                    .any(|x| !x.in_sync && t.iter().any(|n| x.node == *n));
                 let bug = self.config.remove_before_in_sync && catching_target && usable;
                 if !(can_spare || bug) {
                     continue;
@@ -987,12 +993,12 @@ impl PartitionCoordinator {
                 let from = c
                     .replicas
                     .iter()
-                    .filter(|r| !t.contains(&r.node))
+                    .filter(|r| !t.iter().any(|n| r.node == *n))
                     .min_by_key(|r| map.is_usable(&r.node))
-                    .map_or_else(|| "-".to_string(), |r| r.node.clone());
+                    .map_or_else(|| "-".to_string(), |r| r.node.to_string());
                 let mut replicas = c.replicas.clone();
                 replicas.push(Replica {
-                    node: to.clone(),
+                    node: to.into(),
                     in_sync: false,
                 });
                 events.push(move_event(p, &from, to, MovePhase::Planned));
@@ -1029,13 +1035,13 @@ impl PartitionCoordinator {
                 let from = c
                     .replicas
                     .iter()
-                    .find(|x| x.node != r.node && !target[p as usize].contains(&x.node))
-                    .map_or_else(|| "-".to_string(), |x| x.node.clone());
+                    .find(|x| x.node != r.node && !target[p as usize].iter().any(|n| x.node == *n))
+                    .map_or_else(|| "-".to_string(), |x| x.node.to_string());
                 self.moves.insert(
                     p,
                     Tracked {
                         from,
-                        to: r.node.clone(),
+                        to: r.node.to_string(),
                         phase: MovePhase::Planned,
                         from_was_primary: false,
                     },
@@ -1259,11 +1265,11 @@ mod tests {
                 replicas: set
                     .iter()
                     .map(|n| Replica {
-                        node: n.clone(),
+                        node: n.into(),
                         in_sync: true,
                     })
                     .collect(),
-                primary: set.first().cloned(),
+                primary: set.first().map(NodeId::from),
                 epoch: 1,
                 ..PartitionConfig::default()
             })

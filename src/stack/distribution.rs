@@ -1067,15 +1067,15 @@ impl Manager {
                     .replicas
                     .iter()
                     .filter(|r| r.in_sync)
-                    .map(|r| r.node.clone())
+                    .map(|r| r.node.to_string())
                     .collect(),
                 catching_up: c
                     .replicas
                     .iter()
                     .filter(|r| !r.in_sync)
-                    .map(|r| r.node.clone())
+                    .map(|r| r.node.to_string())
                     .collect(),
-                primary: c.primary.clone(),
+                primary: c.primary.as_ref().map(|n| n.to_string()),
             });
         }
     }
@@ -1181,14 +1181,14 @@ fn note_nodes(
     for &p in partitions {
         if let Some(c) = map.partitions.get(p as usize) {
             for r in &c.replicas {
-                if !nodes.contains(&r.node) {
-                    nodes.insert(r.node.clone());
+                if !nodes.contains(r.node.as_str()) {
+                    nodes.insert(r.node.to_string());
                 }
             }
             if let Some(primary) = &c.primary
-                && !nodes.contains(primary)
+                && !nodes.contains(primary.as_str())
             {
-                nodes.insert(primary.clone());
+                nodes.insert(primary.to_string());
             }
         }
     }

@@ -22,6 +22,7 @@ use serde::{Deserialize, Serialize};
 
 use super::consensus::StateMachine;
 pub use super::members::{Member, MemberState, Members};
+use super::node_id::NodeId;
 
 /// The grid and its tiles.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -78,7 +79,7 @@ impl Geometry {
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Replica {
     /// The node hosting it.
-    pub node: String,
+    pub node: NodeId,
     /// True once it has caught up and counts for acknowledgements.
     pub in_sync: bool,
 }
@@ -89,7 +90,7 @@ pub struct PartitionConfig {
     /// Replicas, primary first when there is one.
     pub replicas: Vec<Replica>,
     /// The primary (one of the in-sync replicas).
-    pub primary: Option<String>,
+    pub primary: Option<NodeId>,
     /// Raised by every change of replicas or primary.
     pub epoch: u64,
     /// The epoch at which the partition was started again empty after
@@ -102,13 +103,13 @@ pub struct PartitionConfig {
     /// node: the last epoch in which the map counted it in sync. Its copy
     /// holds no write acknowledged in a later epoch (kept by `apply`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub left: Vec<(String, u64)>,
+    pub left: Vec<(NodeId, u64)>,
     /// Per listed replica the map has named primary since it was listed,
     /// sorted by node: the last epoch in which it was. A write is
     /// acknowledged in an epoch only by that epoch's primary, which
     /// records the epoch on its disk first (kept by `apply`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub primary_at: Vec<(String, u64)>,
+    pub primary_at: Vec<(NodeId, u64)>,
 }
 
 impl PartitionConfig {
@@ -323,7 +324,7 @@ impl Partitions {
                 for r in &c.replicas {
                     let list = match index.get_mut(r.node.as_str()) {
                         Some(list) => list,
-                        None => index.entry(r.node.clone()).or_default(),
+                        None => index.entry(r.node.to_string()).or_default(),
                     };
                     if list.last() != Some(&(p as u32)) {
                         list.push(p as u32);
@@ -562,7 +563,7 @@ pub enum MapCommand {
         /// New replica list.
         replicas: Vec<Replica>,
         /// New primary.
-        primary: Option<String>,
+        primary: Option<NodeId>,
         /// Every copy of the partition was lost (each listed node reports
         /// holding nothing): it starts again empty, and the map records the
         /// new epoch as its `lost_at`.
@@ -579,7 +580,7 @@ pub enum MapCommand {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         generation: Option<u64>,
         /// The new primary.
-        node: String,
+        node: NodeId,
     },
 }
 
@@ -770,7 +771,7 @@ impl ClusterMap {
 
     /// The primary a partition falls back on when its primary cannot serve:
     /// the first in-sync replica on an alive member, else on a draining one.
-    pub fn fallback_primary(&self, p: u32, except: &str) -> Option<String> {
+    pub fn fallback_primary(&self, p: u32, except: &str) -> Option<NodeId> {
         let c = self.partitions.get(p as usize)?;
         let pick = |want: MemberState| {
             c.replicas
@@ -885,12 +886,12 @@ impl StateMachine for ClusterMap {
                 self.partitions.update_where(
                     |p| {
                         p.replicas.iter().any(|r| &r.node == node)
-                            || p.primary.as_ref() == Some(node)
+                            || p.primary.as_deref() == Some(node.as_str())
                     },
                     |p| {
                         p.replicas.retain(|r| &r.node != node);
                         p.left.retain(|(n, _)| n != node);
-                        if p.primary.as_ref() == Some(node) {
+                        if p.primary.as_deref() == Some(node.as_str()) {
                             p.primary = None;
                         }
                         p.raise_epoch();

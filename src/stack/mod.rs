@@ -15,6 +15,7 @@ pub mod host;
 pub mod members;
 pub mod network;
 pub mod node;
+pub mod node_id;
 pub mod plan;
 pub mod planted;
 pub mod points;

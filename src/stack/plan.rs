@@ -16,6 +16,7 @@
 //! [`RecoveryManager`]: super::recovery::RecoveryManager
 
 use super::grid::{ClusterMap, MapCommand, PartitionConfig, Replica};
+use super::node_id::NodeId;
 
 /// What a proposal of the coordinator is for.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -64,7 +65,7 @@ pub fn set_replicas(
     c: &PartitionConfig,
     generation: Option<u64>,
     replicas: Vec<Replica>,
-    primary: Option<String>,
+    primary: Option<NodeId>,
 ) -> MapCommand {
     MapCommand::SetReplicas {
         partition: p,
@@ -93,7 +94,7 @@ pub fn start_empty(p: u32, c: &PartitionConfig, generation: Option<u64>, node: &
         epoch: c.epoch,
         generation,
         replicas,
-        primary: Some(node.to_string()),
+        primary: Some(node.into()),
         empty: true,
     }
 }
@@ -104,7 +105,7 @@ pub fn promote(p: u32, c: &PartitionConfig, generation: Option<u64>, node: &str)
         partition: p,
         epoch: c.epoch,
         generation,
-        node: node.to_string(),
+        node: node.into(),
     }
 }
 

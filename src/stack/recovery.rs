@@ -451,7 +451,7 @@ impl RecoveryManager {
             .collect();
         Some((
             Step::Repair,
-            set_replicas(p, c, generation, replicas, Some(first.to_string())),
+            set_replicas(p, c, generation, replicas, Some(first.into())),
         ))
     }
 }
@@ -757,7 +757,7 @@ mod tests {
             .replicas
             .iter()
             .filter(|r| r.in_sync)
-            .map(|r| r.node.clone())
+            .map(|r| r.node.to_string())
             .collect()
     }
 

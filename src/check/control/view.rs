@@ -293,13 +293,26 @@ impl MapView {
         }
         let serving =
             |n: &String| self.alive(n) && !down.contains(n) && copies.serves(p, n, part.epoch);
-        let on_alive = part.in_sync.iter().filter(|n| serving(n)).count();
+        // Each in-sync node's member entry and whether it serves, looked up
+        // once: the tests below read them several times each (a recheck
+        // per replica event of a partition made a few dozen lookups).
+        let listed: Vec<(&String, Option<&Mem>, bool)> = part
+            .in_sync
+            .iter()
+            .map(|n| {
+                let m = self.members.get(n);
+                let alive = m.is_some_and(|m| m.state == MemberState::Alive);
+                let serves = alive && !down.contains(n) && copies.serves(p, n, part.epoch);
+                (n, m, serves)
+            })
+            .collect();
+        let alive = |m: Option<&Mem>| m.is_some_and(|m| m.state == MemberState::Alive);
+        let on_alive = listed.iter().filter(|(_, _, serves)| *serves).count();
         if on_alive != want {
-            let unconfirmed: Vec<&str> = part
-                .in_sync
+            let unconfirmed: Vec<&str> = listed
                 .iter()
-                .filter(|n| self.alive(n) && !serving(n))
-                .map(String::as_str)
+                .filter(|(_, m, serves)| alive(*m) && !serves)
+                .map(|(n, _, _)| n.as_str())
                 .collect();
             return Some(format!(
                 "p{p} has {on_alive} in-sync replicas on alive nodes serving the data at epoch {}, wants {want}{}",
@@ -314,15 +327,14 @@ impl MapView {
                 }
             ));
         }
-        if let Some(n) = part
-            .in_sync
+        if let Some((n, _, _)) = listed
             .iter()
-            .find(|n| self.state(n) == Some(MemberState::Draining))
+            .find(|(_, m, _)| m.map(|m| m.state) == Some(MemberState::Draining))
         {
             return Some(format!("p{p} still has a replica on draining {n}"));
         }
         if want >= rf
-            && let Some(n) = part.in_sync.iter().find(|n| !self.alive(n))
+            && let Some((n, _, _)) = listed.iter().find(|(_, m, _)| !alive(*m))
         {
             return Some(format!("p{p} still lists {n}, which is not alive"));
         }
@@ -337,12 +349,14 @@ impl MapView {
         if !primary_serves {
             return Some(format!("p{p} has no alive primary that says it is one"));
         }
-        let zones: BTreeSet<&str> = part
-            .in_sync
-            .iter()
-            .filter(|n| serving(n))
-            .map(|n| self.zone(n))
-            .collect();
+        // Distinct zones of the serving nodes (a serving node is a member).
+        let mut zones: Vec<&str> = Vec::with_capacity(listed.len());
+        for (_, m, serves) in &listed {
+            let zone = m.map_or("", |m| m.zone.as_str());
+            if *serves && !zones.contains(&zone) {
+                zones.push(zone);
+            }
+        }
         let need = want.min(remaining.zones);
         if zones.len() < need {
             return Some(format!("p{p} spans {} zones, {need} possible", zones.len()));

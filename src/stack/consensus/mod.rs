@@ -178,7 +178,12 @@ impl<C: Serialize + fmt::Display> LogEntry<C> {
 
     /// 16 hex digits of xxh3 over [`encode`](Self::encode): what `log_matching` compares.
     pub fn digest(&self) -> String {
-        format!("{:016x}", xxhash_rust::xxh3::xxh3_64(&self.encode()))
+        Self::digest_of(&self.encode())
+    }
+
+    /// [`digest`](Self::digest) of an entry whose [`encode`](Self::encode) is `encoded`.
+    pub fn digest_of(encoded: &[u8]) -> String {
+        format!("{:016x}", xxhash_rust::xxh3::xxh3_64(encoded))
     }
 
     /// The entry as traced: the command's `Display`, or `"noop"`.

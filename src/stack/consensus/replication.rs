@@ -126,15 +126,17 @@ impl<S: StateMachine> ConsensusManager<S> {
                         self.recompute_members(cx);
                     }
                     first_written.get_or_insert(index);
+                    // Encoded once: for the disk, and for the digest traced.
+                    let encoded = e.encode();
                     if cx.tracing() {
                         terms.push(e.term);
-                        digests.push(e.digest());
+                        digests.push(LogEntry::<S::Command>::digest_of(&encoded));
                     }
                     let config = match &e.entry {
                         Entry::Config(m) => Some(m.clone()),
                         _ => None,
                     };
-                    self.push_entry(cx, e);
+                    self.push_encoded(cx, e, encoded);
                     if let Some(m) = config {
                         self.config_appended(cx, index, m);
                     }
@@ -483,10 +485,12 @@ impl<S: StateMachine> ConsensusManager<S> {
         let upto = self.commit_index.min(self.last_index());
         while self.last_applied < upto {
             let index = self.last_applied + 1;
-            let e = self
-                .entry_at(index)
-                .expect("entries past the snapshot are in memory")
-                .clone();
+            // `entry_at`, borrowing the log alone (not cloned: the state
+            // machine and the applied queue are other fields).
+            let e = index
+                .checked_sub(self.snapshot_index + 1)
+                .and_then(|i| self.log.get(i as usize))
+                .expect("entries past the snapshot are in memory");
             if let Entry::Command(c) = &e.entry {
                 self.state.apply(index, c);
                 if self.applied.len() >= MAX_APPLIED_QUEUE {

@@ -193,7 +193,18 @@ impl<S: StateMachine> ConsensusManager<S> {
         cx: &mut Cx<'_, P>,
         e: LogEntry<S::Command>,
     ) {
-        cx.disk().append(LOG_KEY, e.encode());
+        let encoded = e.encode();
+        self.push_encoded(cx, e, encoded);
+    }
+
+    /// [`push_entry`](Self::push_entry) of an entry already encoded.
+    pub(super) fn push_encoded<P: RaftHost<S::Command>>(
+        &mut self,
+        cx: &mut Cx<'_, P>,
+        e: LogEntry<S::Command>,
+        encoded: Vec<u8>,
+    ) {
+        cx.disk().append(LOG_KEY, encoded);
         self.log.push_back(e);
     }
 

@@ -397,7 +397,7 @@ impl ReplicationManager {
                 continue;
             }
             followers.insert(
-                x.node.clone(),
+                x.node.to_string(),
                 Follower {
                     id: cx.lookup(&x.node),
                     required: x.in_sync,

@@ -154,7 +154,7 @@ impl ReplicationManager {
         let primary = map
             .partitions
             .get(p as usize)
-            .and_then(|c| c.primary.clone());
+            .and_then(|c| c.primary.as_ref().map(|n| n.to_string()));
         // What is pending may or may not take effect under the next
         // primary: the client retries there with the same request id.
         for w in pr.writes {
@@ -367,8 +367,9 @@ impl ReplicationManager {
             primary: map
                 .partitions
                 .get(p as usize)
-                .and_then(|c| c.primary.clone())
-                .filter(|n| *n != me),
+                .and_then(|c| c.primary.as_ref())
+                .filter(|n| **n != *me)
+                .map(|n| n.to_string()),
         };
         let Some(r) = self.parts.get_mut(&p) else {
             Self::respond(cx, from, req.seq, p, not_primary());
