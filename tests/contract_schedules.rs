@@ -116,6 +116,11 @@ fn schedules_hold_where_the_stack_is_right() {
         // that took an install but was never declared caught up was named
         // whole when its node rebuilt its damaged list of held copies.
         ("hunt-8798-undeclared-copy-listed", 990132019706382614),
+        // Once failed `placement` (hunt run 3311 of --plant
+        // abandon-unconfirmed-copy, and with no bug): n4, back from a pause,
+        // traced the primary role of epoch 28, and the checker forgot that
+        // n2 led epoch 36, in which n3 had caught up.
+        ("hunt-3311-stale-primary-role", 10783153274029194818),
         ("zipf-hot-cas", 0),
         ("data-moves-disk-skew", 0),
         ("leader-pauses-clock-jumps", 0),

@@ -57,11 +57,20 @@ pub(super) struct Copies {
     pub(super) genesis: BTreeMap<u32, BTreeSet<String>>,
     /// Partitions ever placed (so a later configuration is not a genesis).
     pub(super) placed: BTreeSet<u32>,
-    /// Per partition: the last node that traced itself its primary, and in
-    /// which epoch (kept when that node's disk is lost: a declaration it
-    /// sent may arrive after).
-    pub(super) primaries: BTreeMap<u32, (u64, String)>,
+    /// Per partition and epoch: the node that traced itself its primary
+    /// (kept when that node's disk is lost: a declaration it sent may
+    /// arrive after). Per epoch, not only the last: a node back from a
+    /// pause traces the primary role of an epoch long past, and a
+    /// declaration of the current epoch must still find its sender
+    /// (hunt run 3,311 of `--plant abandon-unconfirmed-copy`: n4's stale
+    /// `primary` of epoch 28 hid n2, primary of epoch 36, and n3's copy
+    /// caught up from n2 was then called one made without any transfer).
+    /// The newest [`PRIMARY_EPOCHS_KEPT`] epochs are kept.
+    pub(super) primaries: BTreeMap<u32, BTreeMap<u64, String>>,
 }
+
+/// Epochs per partition whose primary [`Copies`] remembers.
+const PRIMARY_EPOCHS_KEPT: usize = 32;
 
 impl Copies {
     /// Nodes holding a complete copy of `p` (crashed ones included).
@@ -216,8 +225,8 @@ impl Copies {
                 let primary = self
                     .primaries
                     .get(partition)
-                    .filter(|(e, _)| e == epoch)
-                    .map(|(_, n)| n.clone());
+                    .and_then(|by_epoch| by_epoch.get(epoch))
+                    .cloned();
                 // As for a transfer's source: a holder now, or one since
                 // the partition last had none (the declaration may arrive
                 // after its sender lost its disk).
@@ -284,7 +293,11 @@ impl Copies {
         let before = self.holds(p, node);
         let mut violation = None;
         if state == ReplicaState::Primary {
-            self.primaries.insert(p, (epoch, node.to_string()));
+            let by_epoch = self.primaries.entry(p).or_default();
+            by_epoch.insert(epoch, node.to_string());
+            while by_epoch.len() > PRIMARY_EPOCHS_KEPT {
+                by_epoch.pop_first();
+            }
         }
         if complete && !before {
             let lineage = self.lineage.get(&p);

@@ -516,6 +516,38 @@ mod tests {
     }
 
     #[test]
+    fn a_stale_primary_role_does_not_hide_the_current_primary() {
+        // n1 leads epoch 2; n4, back from a pause, traces the primary role
+        // of epoch 1 it held before; n2 then catches up in epoch 2 from n1
+        // and is re-seeded alone. (Hunt run 3,311 of
+        // `--plant abandon-unconfirmed-copy`: n4's epoch 28 hid n2's 36.)
+        let c = config();
+        let placed = part(1, &["n1", "n4"], &[]);
+        let leads = replica(ReplicaState::Primary, 2, true, None);
+        let backup = replica(ReplicaState::Backup, 1, true, None);
+        let stale = replica(ReplicaState::Primary, 1, true, None);
+        let catching = replica(ReplicaState::CatchingUp, 2, false, None);
+        let caught_up = StackEvent::CaughtUp {
+            partition: 0,
+            epoch: 2,
+            index: 7,
+        };
+        let reseeded = replica(ReplicaState::Primary, 3, true, None);
+        let evs = vec![
+            (0, EventKind::App(&c)),
+            (0, EventKind::App(&placed)),
+            (1, EventKind::App(&leads)),
+            (4, EventKind::App(&backup)),
+            (4, EventKind::App(&stale)),
+            (2, EventKind::App(&catching)),
+            (2, EventKind::App(&caught_up)),
+            (2, EventKind::App(&reseeded)),
+        ];
+        let v = feed(&mut Placement::default(), &evs);
+        assert!(v.is_empty(), "{v:?}");
+    }
+
+    #[test]
     fn a_copy_repaired_from_its_own_state_is_only_what_it_was() {
         // n2 is catching up (never complete) when its scrub finds its copy
         // damaged and rewrites it from its own state: it is still no copy
