@@ -229,6 +229,10 @@ pub struct ShrinkReport {
     /// The minimal scenario.
     #[serde(skip)]
     pub minimal: Scenario,
+    /// The bugs planted in the minimal run: the ones asked for, or none
+    /// when the run failed the same way without them.
+    #[serde(skip)]
+    pub planted: Planted,
 }
 
 /// Why shrinking could not start.
@@ -916,6 +920,18 @@ pub fn shrink(
 ) -> Result<ShrinkReport, ShrinkError> {
     let original = run_quiet(s, seed, planted).ok_or(ShrinkError::Passes(seed))?;
     let check = failure_signature(&original).ok_or(ShrinkError::Passes(seed))?;
+    // A failure the run without the planted bug shows too is not the
+    // bug's: it is shrunk as a failure of the stack, with no bug, or every
+    // reduction would be refused as unfair.
+    let mut planted = planted;
+    let mut not_the_bugs = false;
+    if !planted.is_empty() {
+        let correct = run_quiet(s, seed, Planted::NONE);
+        if correct.as_ref().and_then(failure_signature).as_deref() == Some(check.as_str()) {
+            planted = Planted::NONE;
+            not_the_bugs = true;
+        }
+    }
     let mut base = materialise(s, seed);
     base.seed = seed;
     let base = roundtrip(&base).unwrap_or(base);
@@ -943,6 +959,15 @@ pub fn shrink(
         }
         sh.steps.push(ShrinkStep {
             what: format!("materialised [random] into {events_before} explicit events"),
+            kept: true,
+        });
+    }
+    if not_the_bugs {
+        sh.runs += 1;
+        sh.steps.push(ShrinkStep {
+            what: format!(
+                "fails with {check} with no bug planted too: shrunk as a failure of the stack, without the planted bug"
+            ),
             kept: true,
         });
     }
@@ -1001,11 +1026,13 @@ pub fn shrink(
         changed_failures: sh.changed,
         steps: sh.steps,
         minimal: sh.best,
+        planted,
     })
 }
 
 /// The minimal scenario as a standalone, commented file.
-pub fn minimal_file(r: &ShrinkReport, source: &str, seed: u64, planted: Planted) -> String {
+pub fn minimal_file(r: &ShrinkReport, source: &str, seed: u64) -> String {
+    let planted = r.planted;
     let mut out = String::new();
     let plant: String = planted
         .names()

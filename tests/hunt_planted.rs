@@ -117,7 +117,7 @@ fn caught_by_hunt(bug: Bug) -> ShrinkReport {
         );
     }
     // The minimal scenario, read back from its file, fails the same way.
-    let text = partsim::shrink::minimal_file(&s, "test", f.seed, planted);
+    let text = partsim::shrink::minimal_file(&s, "test", f.seed);
     let minimal = common::scenario(&text);
     let again = run_quiet(&minimal, minimal.seed, planted).expect("the run completes");
     assert_eq!(failure_signature(&again).as_deref(), Some(checker));
@@ -172,4 +172,29 @@ fn the_catalog_lists_every_bug_once() {
     for e in &all {
         assert!(partsim::check::KNOWN.contains(&e.checker), "{}", e.name);
     }
+}
+
+/// A failure the run shows with no bug planted is not the planted bug's:
+/// the shrinker says so and shrinks it as a failure of the stack (every
+/// reduction checked against the bug would be refused), and the minimal
+/// file does not ask for the bug. Here the failure is an expectation no
+/// run of `raft-elect` meets (a violation that never fires), and the bug
+/// a client's, in a scenario with no client.
+#[test]
+fn a_failure_without_the_bug_is_shrunk_as_the_stacks() {
+    let (_, mut s) = common::load_named("raft-elect");
+    s.expect.violations = vec!["election_safety".into()];
+    let planted = Planted::NONE.with(Bug::ClientCachedRead);
+    let r = shrink(&s, s.seed, planted, None).expect("the run fails");
+    assert!(r.check.starts_with("expect"), "{}", r.check);
+    assert!(r.planted.is_empty());
+    assert!(
+        r.steps
+            .iter()
+            .any(|st| st.what.contains("with no bug planted too")),
+        "{:?}",
+        r.steps
+    );
+    let text = partsim::shrink::minimal_file(&r, "test", s.seed);
+    assert!(!text.contains("--plant"), "{text}");
 }

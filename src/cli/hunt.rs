@@ -60,13 +60,13 @@ pub(crate) fn shrink_and_write(
     for c in &r.changed_failures {
         println!("  changed  {c} (rejected)");
     }
-    let file = partsim::shrink::minimal_file(&r, source, seed, planted);
+    let file = partsim::shrink::minimal_file(&r, source, seed);
     match output {
         Some(path) => {
             std::fs::write(path, &file)
                 .map_err(|e| Failure::usage(format!("{}: cannot write: {e}", path.display())))?;
             let mut cmd = format!("partsim run {}", path.display());
-            for b in planted.names() {
+            for b in r.planted.names() {
                 cmd.push_str(&format!(" --plant {b}"));
             }
             println!("  wrote    {}\n  reproduce  {cmd}", path.display());
@@ -134,6 +134,22 @@ pub(crate) fn hunt(
     println!("  config   {}", partsim::hunt::describe(&f.scenario));
     if let Some(v) = f.report.violations.first() {
         println!("  violation  {} at {}: {}", v.check, v.t, v.detail);
+    }
+    // A catch with a bug planted is the bug's only if the same run without
+    // it does not fail that way; otherwise it is a bug of the stack (or a
+    // checker) that the planted one happened to meet: say so (the shrinker
+    // then shrinks it as such).
+    if !planted.is_empty() {
+        let correct = partsim::shrink::run_quiet(&f.scenario, f.seed, Planted::NONE);
+        let sig = correct
+            .as_ref()
+            .and_then(partsim::shrink::failure_signature);
+        if sig.as_deref() == Some(f.check.as_str()) {
+            println!(
+                "  warning  the same run fails with {} with no bug planted: this failure is not the planted bug's (reproduce it with `partsim run` and no --plant)",
+                f.check
+            );
+        }
     }
     if no_shrink {
         print!("\n{}", f.scenario.to_toml());
