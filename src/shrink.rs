@@ -89,6 +89,7 @@ pub fn materialise(s: &Scenario, seed: u64) -> Scenario {
             line: 0,
         });
     }
+    merge_overlapping_windows(&mut out.events);
     // The fault points stay on: they are not faults of the timeline.
     out.random = s
         .random
@@ -99,6 +100,48 @@ pub fn materialise(s: &Scenario, seed: u64) -> Scenario {
             ..Default::default()
         });
     out
+}
+
+/// A drawn crash or pause may overlap an explicit one of the same process
+/// (the draw does not see the explicit timeline), which a scenario file may
+/// not say. The run executed them as one: the second begin found the
+/// process already down (or paused) and did nothing, the first end brought
+/// it back, and the later end found it up and did nothing. So overlapping
+/// windows of one such fault on one process become the one window the run
+/// had: from the first begin to the first end. (Other kinds are left as
+/// they are: the validator refuses them and the shrink says so.)
+fn merge_overlapping_windows(events: &mut Vec<EventSpec>) {
+    let key = |e: &EventSpec| -> Option<(&'static str, String)> {
+        e.until?;
+        match &e.action {
+            Action::Crash(t) => Some(("crash", t.as_id()?.to_string())),
+            Action::Pause(t) => Some(("pause", t.as_id()?.to_string())),
+            _ => None,
+        }
+    };
+    let mut order: Vec<usize> = (0..events.len())
+        .filter(|&i| key(&events[i]).is_some())
+        .collect();
+    order.sort_by_key(|&i| (key(&events[i]), events[i].at, i));
+    let mut gone = vec![false; events.len()];
+    let mut open: Option<usize> = None;
+    for i in order {
+        if let Some(o) = open
+            && key(&events[o]) == key(&events[i])
+            && events[i].at < events[o].until.unwrap_or(events[o].at)
+        {
+            let end = events[o].until.min(events[i].until);
+            events[o].until = end;
+            gone[i] = true;
+            continue;
+        }
+        open = Some(i);
+    }
+    let mut k = 0;
+    events.retain(|_| {
+        k += 1;
+        !gone[k - 1]
+    });
 }
 
 /// The scenario through its own file format: `None` when the validator
@@ -1176,6 +1219,39 @@ one_way = { from = "any-node", to = "*" }
         let mut smaller = pinned.clone();
         without(&mut smaller, "c1");
         assert_eq!(smaller.events.len(), pinned.events.len());
+    }
+
+    #[test]
+    fn overlapping_crash_and_pause_windows_become_the_window_the_run_had() {
+        let ev = |at: u64, until: u64, action: Action| EventSpec {
+            at: SimTime(at * 1_000_000),
+            until: Some(SimTime(until * 1_000_000)),
+            action,
+            line: 0,
+        };
+        let crash = || Action::Crash(Target::Id("n1".into()));
+        let pause = || Action::Pause(Target::Id("n1".into()));
+        let mut events = vec![
+            ev(1, 10, crash()),
+            ev(20, 22, crash()),
+            ev(2, 5, crash()),
+            ev(2, 3, pause()),
+            ev(4, 8, crash()),
+            ev(21, 30, crash()),
+        ];
+        merge_overlapping_windows(&mut events);
+        let got: Vec<(u64, u64, &'static str)> = events
+            .iter()
+            .map(|e| {
+                let secs = |t: SimTime| t.as_micros() / 1_000_000;
+                (secs(e.at), secs(e.until.unwrap()), e.action.kind())
+            })
+            .collect();
+        // From the first begin to the first end; a pause is another fault.
+        assert_eq!(
+            got,
+            vec![(1, 5, "crash"), (20, 22, "crash"), (2, 3, "pause")]
+        );
     }
 
     #[test]
