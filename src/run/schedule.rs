@@ -182,6 +182,22 @@ impl<E: AppEvent + 'static> Applier<E> {
         }
     }
 
+    /// Keeps, for the summary, what a selector resolved to (nothing for
+    /// a concrete process id).
+    fn note_resolution<P: Process>(
+        &mut self,
+        world: &World<P>,
+        kind: &str,
+        t: &Target,
+        p: Option<ProcessId>,
+        at: SimTime,
+    ) {
+        if t.is_selector() && self.resolutions.len() < MAX_RESOLUTIONS {
+            let to = p.map_or("nothing (no process matched)", |p| world.name(p));
+            self.resolutions.push(format!("{kind} {t} → {to} at {at}"));
+        }
+    }
+
     fn expand<P: Process>(
         &self,
         world: &World<P>,
@@ -240,13 +256,8 @@ impl<E: AppEvent + 'static> Applier<E> {
                 if let (Phase::Begin, Some(p)) = (phase, resolved) {
                     self.targets.insert(fault, p);
                 }
-                if phase == Phase::Begin
-                    && t.is_selector()
-                    && self.resolutions.len() < MAX_RESOLUTIONS
-                {
-                    let to = resolved.map_or("nothing (no process matched)", |p| world.name(p));
-                    self.resolutions
-                        .push(format!("{kind} {t} → {to} at {}", step.at));
+                if phase == Phase::Begin {
+                    self.note_resolution(world, kind, t, resolved, step.at);
                 }
                 match resolved {
                     Some(p) => Some(p),
@@ -271,12 +282,7 @@ impl<E: AppEvent + 'static> Applier<E> {
                         Target::Id(s) if s == "*" => None,
                         t => {
                             let p = self.resolve(world, sut, t, Want::Any);
-                            if t.is_selector() && self.resolutions.len() < MAX_RESOLUTIONS {
-                                let to =
-                                    p.map_or("nothing (no process matched)", |p| world.name(p));
-                                self.resolutions
-                                    .push(format!("{kind} {t} → {to} at {}", step.at));
-                            }
+                            self.note_resolution(world, kind, t, p, step.at);
                             Some(p.into_iter().collect())
                         }
                     }
@@ -311,11 +317,7 @@ impl<E: AppEvent + 'static> Applier<E> {
                         }
                         let t = selector(name);
                         let p = self.resolve(world, sut, &t, Want::Any);
-                        if t.is_selector() && self.resolutions.len() < MAX_RESOLUTIONS {
-                            let to = p.map_or("nothing (no process matched)", |p| world.name(p));
-                            self.resolutions
-                                .push(format!("{kind} {t} → {to} at {}", step.at));
-                        }
+                        self.note_resolution(world, kind, &t, p, step.at);
                         if let Some(p) = p.filter(|p| !taken.contains(p)) {
                             taken.push(p);
                             names.push(world.name(p).to_string());
@@ -334,11 +336,7 @@ impl<E: AppEvent + 'static> Applier<E> {
                 let f = self.resolve(world, sut, from, Want::Any);
                 let t = self.resolve(world, sut, to, Want::Any);
                 for (sel, p) in [(from, f), (to, t)] {
-                    if sel.is_selector() && self.resolutions.len() < MAX_RESOLUTIONS {
-                        let to = p.map_or("nothing (no process matched)", |p| world.name(p));
-                        self.resolutions
-                            .push(format!("{kind} {sel} → {to} at {}", step.at));
-                    }
+                    self.note_resolution(world, kind, sel, p, step.at);
                 }
                 match (f, t) {
                     (Some(f), Some(t)) if f != t => Some((f, t)),
