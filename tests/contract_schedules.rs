@@ -121,6 +121,14 @@ fn schedules_hold_where_the_stack_is_right() {
         // traced the primary role of epoch 28, and the checker forgot that
         // n2 led epoch 36, in which n3 had caught up.
         ("hunt-3311-stale-primary-role", 10783153274029194818),
+        // Once failed `placement` (no-bug hunt seed 1, run 10,861): a
+        // leader back from a pause took the heartbeats queued while it was
+        // away, from a node whose disk was lost since, as proof the node
+        // was there, and removed a live in-sync copy counting the lost one.
+        (
+            "hunt-10861-paused-leader-stale-heartbeats",
+            10918309676785637491,
+        ),
         ("zipf-hot-cas", 0),
         ("data-moves-disk-skew", 0),
         ("leader-pauses-clock-jumps", 0),

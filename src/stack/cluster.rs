@@ -201,6 +201,9 @@ pub enum Control {
         boot: u32,
         /// The newest map version the node applied.
         version: u64,
+        /// The grace token of the last `HeartbeatAck` the node received
+        /// (0 before any): proof the node heard the leader since then.
+        echo: u64,
         /// The replicas it hosts and their state (shared from one
         /// heartbeat to the next while it does not change).
         replicas: Shared<Vec<ReplicaReport>>,
@@ -211,6 +214,8 @@ pub enum Control {
         seq: u64,
         /// The leader's applied map version.
         version: u64,
+        /// The leader's current grace token, for the node to echo.
+        grace: u64,
         /// False when the node (this boot) is not a member.
         member: bool,
     },

@@ -400,6 +400,7 @@ impl Manager {
                 seq,
                 boot,
                 version,
+                echo,
                 replicas,
             } => {
                 let map = self.raft.state();
@@ -412,7 +413,7 @@ impl Manager {
                     !member && !map.members.contains_key(&node) && self.leaving.contains(&node);
                 if member {
                     let now = cx.now();
-                    self.health.heard(&node, now);
+                    self.health.heard(&node, now, echo);
                     // A replica that finished catching up is news for recovery.
                     let listed_catching = |p: u32| {
                         map.partitions.get(p as usize).is_some_and(|c| {
@@ -473,6 +474,7 @@ impl Manager {
                     Control::HeartbeatAck {
                         seq,
                         version: leader_version,
+                        grace: self.health.grace(),
                         member,
                     },
                 );
@@ -819,7 +821,8 @@ impl Manager {
         if leader && !self.was_leader {
             self.term_start_index = self.raft.last_index();
             self.dirty = true;
-            self.health.on_leadership(now, self.raft.state());
+            self.health
+                .on_leadership(now, self.raft.state(), self.raft.term());
             self.coordinator.on_leadership(now);
             self.reports.clear();
             self.reports_cleared += 1;

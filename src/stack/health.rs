@@ -127,6 +127,9 @@ pub struct HealthMonitor {
     regrace: bool,
     /// The `paused-leader-judges` planted bug: no grace after being away.
     judge_after_pauses: bool,
+    /// The current grace's token: the leader's term in the high half, a
+    /// count of its graces in the low. Acks carry it and nodes echo it.
+    grace: u64,
 }
 
 impl HealthMonitor {
@@ -148,6 +151,7 @@ impl HealthMonitor {
             last_heard_any: None,
             regrace: false,
             judge_after_pauses: false,
+            grace: 0,
         }
     }
 
@@ -158,9 +162,17 @@ impl HealthMonitor {
         self
     }
 
-    /// This manager became leader at `now`: every member starts with a full
-    /// grace period.
-    pub fn on_leadership(&mut self, now: SimTime, map: &ClusterMap) {
+    /// The token of the current grace, for heartbeat acks: a heartbeat
+    /// that echoes it was sent after its node heard from this monitor
+    /// since the grace began.
+    pub fn grace(&self) -> u64 {
+        self.grace
+    }
+
+    /// This manager became leader of `term` at `now`: every member starts
+    /// with a full grace period.
+    pub fn on_leadership(&mut self, now: SimTime, map: &ClusterMap, term: u64) {
+        self.grace = term << 32;
         // Flap counts outlive leadership; everything else starts afresh.
         for (_, t) in &mut self.nodes {
             *t = Tracked {
@@ -257,8 +269,17 @@ impl HealthMonitor {
         self.keys.extend(self.nodes.iter().map(|(n, _)| packed(n)));
     }
 
-    /// A heartbeat from `node` arrived at `now`.
-    pub fn heard(&mut self, node: &str, now: SimTime) {
+    /// A heartbeat from `node` arrived at `now`, echoing the grace token
+    /// of the last ack its node received.
+    ///
+    /// Only a heartbeat that echoes the current grace confirms its node.
+    /// Arriving after the grace began is not enough: a leader back from a
+    /// pause reads the heartbeats queued while it was away, among them
+    /// those of a node that has died since (no-bug hunt seed 1, run
+    /// 10,861: n1's heartbeats from before its disk was lost arrived with
+    /// the resume, confirmed n1, and the leader completed a move by
+    /// removing a live in-sync copy, counting n1's lost one).
+    pub fn heard(&mut self, node: &str, now: SimTime, echo: u64) {
         // Everyone silent for a while, or the clock set back (a heartbeat
         // stamped before the monitor's own last tick): grace at the next tick.
         if self
@@ -270,6 +291,7 @@ impl HealthMonitor {
         }
         self.last_heard_any = Some(self.last_heard_any.map_or(now, |t| t.max(now)));
         let suspect_after = self.suspect_after;
+        let grace = self.grace;
         let t = self.tracked(node);
         let last = t.last_heard;
         let gap =
@@ -278,7 +300,7 @@ impl HealthMonitor {
             t.heard_since = Some(now);
         }
         t.last_heard = Some(last.map_or(now, |t| t.max(now)));
-        t.confirmed = true;
+        t.confirmed |= echo == grace;
     }
 
     /// The view of `node`, if it is tracked.
@@ -341,6 +363,7 @@ impl HealthMonitor {
         let regrace = (away || self.regrace) && !self.judge_after_pauses;
         self.regrace = false;
         if regrace {
+            self.grace += 1;
             self.last_heard_any = self.last_heard_any.map(|t| t.min(now));
         }
         self.last_tick = Some(now);
@@ -473,7 +496,7 @@ mod tests {
     fn silence_leads_to_suspect_then_dead_then_one_proposal() {
         let mut h = monitor();
         let m = map();
-        h.on_leadership(SimTime(0), &m);
+        h.on_leadership(SimTime(0), &m, 1);
         // Ticks every 50 ms, as the manager's timer runs them, up to `to`.
         let mut now = 0;
         let mut run = |h: &mut HealthMonitor, to: u64| {
@@ -506,20 +529,33 @@ mod tests {
     fn a_grace_period_is_not_evidence_until_the_node_is_heard() {
         let mut h = monitor();
         let m = map();
-        h.on_leadership(SimTime(0), &m);
+        h.on_leadership(SimTime(0), &m, 1);
         h.tick(SimTime(50_000), &m);
         // Alive in the view (the grace), yet never heard by this leader.
         assert_eq!(h.health("n1"), Some(Health::Alive));
         assert!(h.unhealthy().is_empty());
         assert_eq!(h.unconfirmed(), BTreeSet::from(["n1".to_string()]));
-        h.heard("n1", SimTime(60_000));
+        // A heartbeat sent before its node heard of this grace (it echoes
+        // no token, or an older one) is not evidence either.
+        h.heard("n1", SimTime(55_000), 0);
+        assert_eq!(h.unconfirmed(), BTreeSet::from(["n1".to_string()]));
+        h.heard("n1", SimTime(60_000), h.grace());
         assert!(h.unconfirmed().is_empty());
         // Away 1.7 s: a fresh grace, and n1 is unconfirmed again.
+        let before = h.grace();
         h.tick(SimTime(1_760_000), &m);
         assert_eq!(h.unconfirmed(), BTreeSet::from(["n1".to_string()]));
+        // The heartbeats queued while the monitor was away arrive now,
+        // echoing the grace before: n1 may have died since it sent them.
+        h.heard("n1", SimTime(1_760_000), before);
+        assert_eq!(h.unconfirmed(), BTreeSet::from(["n1".to_string()]));
+        h.heard("n1", SimTime(1_765_000), h.grace());
+        assert!(h.unconfirmed().is_empty());
         // A new leadership starts the same way.
-        h.heard("n1", SimTime(1_770_000));
-        h.on_leadership(SimTime(1_800_000), &m);
+        h.on_leadership(SimTime(1_800_000), &m, 2);
+        assert_eq!(h.unconfirmed(), BTreeSet::from(["n1".to_string()]));
+        // The token of another term's grace confirms nothing.
+        h.heard("n1", SimTime(1_810_000), before + 1);
         assert_eq!(h.unconfirmed(), BTreeSet::from(["n1".to_string()]));
     }
 
@@ -536,8 +572,8 @@ mod tests {
         let m = map();
         for bug in [false, true] {
             let mut h = monitor(bug);
-            h.on_leadership(SimTime(0), &m);
-            h.heard("n1", SimTime(40_000));
+            h.on_leadership(SimTime(0), &m, 1);
+            h.heard("n1", SimTime(40_000), h.grace());
             assert_eq!(h.tick(SimTime(50_000), &m).1, vec![]);
             // The leader's process pauses for 1.7 s: no tick, nothing heard.
             let (_, p) = h.tick(SimTime(1_750_000), &m);
@@ -566,12 +602,12 @@ mod tests {
             SimDuration::from_millis(100),
         );
         let m = map();
-        h.on_leadership(SimTime(5_000_000), &m);
-        h.heard("n1", SimTime(5_900_000));
+        h.on_leadership(SimTime(5_000_000), &m, 1);
+        h.heard("n1", SimTime(5_900_000), h.grace());
         assert!(h.tick(SimTime(5_950_000), &m).1.is_empty());
         // The clock is set back 2 s; n1's last heartbeat arrives stamped
         // before the monitor's last tick, then n1 falls silent.
-        h.heard("n1", SimTime(3_960_000));
+        h.heard("n1", SimTime(3_960_000), h.grace());
         let mut t = 4_000_000;
         let mut dead_at = None;
         while t < 6_000_000 && dead_at.is_none() {
@@ -594,13 +630,13 @@ mod tests {
         );
         let mut m = map();
         m.apply(2, &MapCommand::MarkDead { node: "n1".into() });
-        h.on_leadership(SimTime(0), &m);
+        h.on_leadership(SimTime(0), &m, 1);
         let (_, p) = h.tick(SimTime(150_000), &m);
         assert!(p.is_empty(), "the grace period is not a heartbeat");
-        h.heard("n1", SimTime(160_000));
+        h.heard("n1", SimTime(160_000), h.grace());
         let (_, p) = h.tick(SimTime(200_000), &m);
         assert!(p.is_empty(), "held for one heartbeat interval first");
-        h.heard("n1", SimTime(260_000));
+        h.heard("n1", SimTime(260_000), h.grace());
         let (_, p) = h.tick(SimTime(270_000), &m);
         assert_eq!(p, vec![MapCommand::MarkAlive { node: "n1".into() }]);
     }
@@ -613,7 +649,7 @@ mod tests {
             SimDuration::from_millis(100),
         );
         let mut m = map();
-        h.on_leadership(SimTime(0), &m);
+        h.on_leadership(SimTime(0), &m, 1);
         assert_eq!(h.hold("n1", SimTime(0)), SimDuration::from_millis(100));
         let mut idx = 2;
         for round in 1..=3u32 {

@@ -220,6 +220,8 @@ pub struct DataNode {
     registered: bool,
     register_req: Option<u64>,
     heartbeat_seq: u64,
+    /// The grace token of the last `HeartbeatAck`, echoed in heartbeats.
+    grace_echo: u64,
     last_heartbeat: Option<SimTime>,
     /// The last heartbeat round was skipped by `node/skip-heartbeat`.
     skipped_heartbeat: bool,
@@ -312,6 +314,7 @@ impl DataNode {
             registered: false,
             register_req: None,
             heartbeat_seq: 0,
+            grace_echo: 0,
             last_heartbeat: None,
             skipped_heartbeat: false,
             heartbeat_timer: None,
@@ -533,6 +536,9 @@ impl DataNode {
             disk.put(MANAGERS_KEY, bytes);
             disk.fsync();
         }
+        if let Control::HeartbeatAck { grace, .. } = body {
+            self.grace_echo = grace;
+        }
         match body {
             Control::Registered { .. } if Some(req) == self.register_req => {
                 self.register_req = None;
@@ -674,6 +680,7 @@ impl DataNode {
             seq: self.heartbeat_seq,
             boot: self.boot,
             version: self.map.version,
+            echo: self.grace_echo,
             replicas,
         };
         // Not retried: the next heartbeat says the same, newer. Its ack
