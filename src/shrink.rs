@@ -35,7 +35,7 @@ use std::collections::BTreeSet;
 mod pin;
 use pin::{pin_selectors, pin_stars};
 
-use crate::scenario::{self, Action, EventSpec, Scenario, Target};
+use crate::scenario::{self, Action, EventSpec, KeyDist, Scenario, Target};
 use crate::sim::SimDuration;
 use crate::sim::time::SimTime;
 use crate::stack::planted::Planted;
@@ -449,6 +449,8 @@ impl Shrinker<'_> {
     /// deadline after its last fault down to a fraction of the run, and a
     /// safety violation that needs a fault at 12 s to one at 3 s.
     fn compress_gaps(&mut self) {
+        /// At most this many events left: the gaps are swept finely.
+        const FINE_SHIFT_EVENTS: usize = 8;
         let mut i = 0;
         while i < self.best.events.len() {
             let mut order: Vec<usize> = (0..self.best.events.len()).collect();
@@ -466,8 +468,18 @@ impl Shrinker<'_> {
             let at = self.best.events[k].at;
             let gap = at.saturating_since(earlier_end).as_micros();
             let mut kept = false;
-            for part in [4, 2] {
-                let shift = gap - gap / part;
+            // Shifts of 3/4 and 1/2 of the gap; with few events left, a
+            // finer sweep from 7/8 down to 1/8: a failure that needs its
+            // events at a particular phase of the workload or of the
+            // heartbeats often survives one shift and not the next
+            // (`stale-install-winds-back`'s join).
+            let sixteenths: &[u64] = if self.best.events.len() <= FINE_SHIFT_EVENTS {
+                &[14, 12, 10, 8, 6, 4, 2]
+            } else {
+                &[12, 8]
+            };
+            for &k in sixteenths {
+                let shift = gap * k / 16;
                 // Whole milliseconds keep the file readable.
                 let shift = SimDuration::from_micros(shift / 1000 * 1000);
                 if shift < SimDuration::from_millis(200) {
@@ -784,6 +796,74 @@ impl Shrinker<'_> {
         }
     }
 
+    /// The shortest duration (100 ms steps, between `floor` and the
+    /// current best's) at which `c` still fails with the same checker, by
+    /// bisection, or `None`. Nothing is kept: the caller decides.
+    fn shortest_failing(&mut self, c: &Scenario, floor: SimTime) -> Option<SimDuration> {
+        let step = 100_000;
+        let fails = |sh: &mut Self, d: SimDuration| {
+            let mut t = c.clone();
+            t.duration = d;
+            clamp_to_duration(&mut t);
+            let Some(t) = roundtrip(&t) else { return false };
+            sh.runs += 1;
+            run_quiet(&t, sh.seed, sh.planted)
+                .as_ref()
+                .and_then(failure_signature)
+                .as_deref()
+                == Some(sh.check.as_str())
+        };
+        let mut lo = floor.as_micros().div_ceil(step);
+        let mut hi = self.best.duration.as_micros() / step;
+        if hi <= lo || !fails(self, SimDuration::from_micros(hi * step)) {
+            return None;
+        }
+        while lo + 1 < hi {
+            let mid = (lo + hi) / 2;
+            if fails(self, SimDuration::from_micros(mid * step)) {
+                hi = mid;
+            } else {
+                lo = mid;
+            }
+        }
+        Some(SimDuration::from_micros(hi * step)).filter(|d| *d < self.best.duration)
+    }
+
+    /// Hot keys: a failure of the data plane that needs two operations on
+    /// one cell (a retried compare-and-set and a read that sees it twice)
+    /// comes sooner when the workload's keys are skewed. Each skew is
+    /// tried with the shortest duration at which it still fails, and kept
+    /// only when that is shorter than the run it replaces
+    /// (`retry-cas-new-id`: uniform keys fail at 8.6 s, `zipf:1.1` at 4 s).
+    fn hot_keys(&mut self) {
+        let Some(w) = &self.best.workload else { return };
+        if LIVENESS.contains(&self.check.as_str()) || self.check.starts_with("expect") {
+            return;
+        }
+        let current = w.keys;
+        let settle = if self.planted.is_empty() {
+            SimDuration::from_secs(5)
+        } else {
+            SimDuration::ZERO
+        };
+        let floor = last_fault_end(&self.best) + settle;
+        for keys in [KeyDist::Zipf(1.1), KeyDist::Zipf(1.3), KeyDist::Zipf(1.5)] {
+            if keys == current {
+                continue;
+            }
+            let mut c = self.best.clone();
+            if let Some(w) = &mut c.workload {
+                w.keys = keys;
+            }
+            let Some(d) = self.shortest_failing(&c, floor) else {
+                continue;
+            };
+            c.duration = d;
+            clamp_to_duration(&mut c);
+            self.attempt(format!("keys \"{keys}\", duration {d}"), c);
+        }
+    }
+
     /// Merges two events of the same action (same kind, same targets)
     /// into one spanning both: a crash storm drawn per kind often leaves
     /// the same process crashed twice in a row, where one longer crash
@@ -893,22 +973,44 @@ impl Shrinker<'_> {
                 break;
             }
         }
-        while self.best.cluster.clients > 1 {
-            let mut c = self.best.clone();
-            c.cluster.clients -= 1;
-            let n = c.cluster.clients;
-            without(&mut c, &format!("c{}", n + 1));
-            if !self.attempt(format!("{n} clients"), c) {
+        // Half as many first, then a quarter fewer, then one fewer: a
+        // drawn cluster may have hundreds of clients or nodes, and one at
+        // a time took a shrink over a thousand runs (hunt seed 0 run 791
+        // of `--plant reseed-from-behind-copy`: 897 clients).
+        loop {
+            let n = self.best.cluster.clients;
+            let mut kept = false;
+            for to in fewer(n) {
+                let mut c = self.best.clone();
+                c.cluster.clients = to;
+                for gone in to + 1..=n {
+                    without(&mut c, &format!("c{gone}"));
+                }
+                if self.attempt(format!("{to} clients"), c) {
+                    kept = true;
+                    break;
+                }
+            }
+            if !kept {
                 break;
             }
         }
-        while self.best.cluster.nodes > 1 {
-            let mut c = self.best.clone();
-            c.cluster.nodes -= 1;
-            let n = c.cluster.nodes;
-            without(&mut c, &format!("n{}", n + 1));
-            c.grid.replication_factor = c.grid.replication_factor.min(n);
-            if !self.attempt(format!("{n} data nodes"), c) {
+        loop {
+            let n = self.best.cluster.nodes;
+            let mut kept = false;
+            for to in fewer(n) {
+                let mut c = self.best.clone();
+                c.cluster.nodes = to;
+                for gone in to + 1..=n {
+                    without(&mut c, &format!("n{gone}"));
+                }
+                c.grid.replication_factor = c.grid.replication_factor.min(to);
+                if self.attempt(format!("{to} data nodes"), c) {
+                    kept = true;
+                    break;
+                }
+            }
+            if !kept {
                 break;
             }
         }
@@ -934,6 +1036,18 @@ impl Shrinker<'_> {
     }
 }
 
+/// Smaller counts to try in place of `n` (at least 1), largest cut first:
+/// half, a quarter fewer, one fewer.
+fn fewer(n: u32) -> Vec<u32> {
+    let mut out: Vec<u32> = Vec::new();
+    for to in [n / 2, n - n / 4, n.saturating_sub(1)] {
+        if to >= 1 && to < n && !out.contains(&to) {
+            out.push(to);
+        }
+    }
+    out
+}
+
 /// Removes `id` (a process a smaller cluster lacks) from the timeline: a
 /// partition loses it from its group (and goes when fewer than two groups
 /// are left), any other event naming it goes.
@@ -951,6 +1065,11 @@ fn without(s: &mut Scenario, id: &str) {
         a => !named(a).iter().any(|n| n == id),
     });
 }
+
+/// Passes over every reduction, while a pass still changes something: a
+/// reduction of one kind often opens another (a shorter span lets a gap
+/// close that would not before).
+const MAX_PASSES: usize = 6;
 
 /// Shrinks the run of `s` on `seed` with `planted` bugs to a minimal
 /// scenario that still fails with the same checker. `progress` receives
@@ -1030,9 +1149,10 @@ pub fn shrink(
     sh.drop_buggify();
     sh.drop_deadlines();
     sh.zero_network();
+    sh.hot_keys();
     // Passes until one changes nothing: a reduction of one kind often
     // opens another.
-    for _ in 0..3 {
+    for _ in 0..MAX_PASSES {
         let before = (sh.best.events.len(), sh.best.duration, sh.steps.len());
         sh.drop_groups();
         sh.drop_events();
@@ -1051,6 +1171,7 @@ pub fn shrink(
         }
         sh.shorten_spans();
         sh.lower_sizes();
+        sh.hot_keys();
         sh.default_timing();
         sh.cut_duration();
         sh.search_duration();
@@ -1252,6 +1373,16 @@ one_way = { from = "any-node", to = "*" }
             got,
             vec![(1, 5, "crash"), (20, 22, "crash"), (2, 3, "pause")]
         );
+    }
+
+    #[test]
+    fn fewer_halves_first_then_a_quarter_then_one() {
+        assert_eq!(fewer(897), vec![448, 673, 896]);
+        assert_eq!(fewer(4), vec![2, 3]);
+        assert_eq!(fewer(3), vec![1, 2]);
+        assert_eq!(fewer(2), vec![1]);
+        assert!(fewer(1).is_empty());
+        assert!(fewer(0).is_empty());
     }
 
     #[test]

@@ -138,9 +138,35 @@ fn every_planted_bug_is_caught_by_hunt() {
     // ignore-higher-term at run 83 (it shrinks to one event),
     // stale-install-winds-back at run 594 and accept-lower-epoch at run 3
     // (hunt seed 0, the README's detection table).
+    //
+    // Each run caught with no scenario shrinks to at most 5 explicit
+    // events and a quarter of its duration (issue 15), but for the two
+    // below. (A catch on a base scenario, kept for CI's time, is a
+    // different run from the detection table's; it is not held to this.)
+    let mut unmet = Vec::new();
     for bug in Bug::ALL {
-        caught_by_hunt(bug);
+        let s = caught_by_hunt(bug);
+        let small = s.events_after <= 5
+            && s.duration_after.as_micros() * 4 <= s.duration_before.as_micros();
+        if !small && base_for(bug).is_none() {
+            unmet.push(format!(
+                "{bug}: {} -> {} events, {} -> {}",
+                s.events_before, s.events_after, s.duration_before, s.duration_after
+            ));
+        }
     }
+    // Figure 8 needs its slow voters' clocks, the slow links and three
+    // cuts; the vote split from its fsync needs a crash at the instant of
+    // the vote, which any change of timing moves: neither shrinks to 5.
+    let known = ["commit-old-term-by-counting:", "vote-before-fsync:"];
+    let surprising: Vec<&String> = unmet
+        .iter()
+        .filter(|u| !known.iter().any(|k| u.starts_with(k)))
+        .collect();
+    assert!(
+        surprising.is_empty(),
+        "not shrunk to 5 events and 25 % of the duration: {surprising:?}"
+    );
 }
 
 /// A failure judged at a liveness deadline shrinks with its deadline
