@@ -402,31 +402,34 @@ impl Shrinker<'_> {
             SimDuration::from_millis(500)
         };
         let mut slack = deadline.saturating_since(last).max(floor);
+        // Halved while it holds; then bisected between the last slack that
+        // held and the first that did not (a halving is a coarse step
+        // when the failure needs, say, 1.4 s of a 1.8 s slack).
+        let mut held = None;
+        let mut short = None;
         loop {
-            let d =
-                SimDuration::from_micros((last + slack).as_micros().div_ceil(100_000) * 100_000);
-            let at = SimTime::ZERO + d;
-            let duration = d + SimDuration::from_secs(1);
-            if duration < self.best.duration {
-                let mut c = self.best.clone();
-                c.duration = duration;
-                for t in [&mut c.expect.converged_by, &mut c.expect.leader_elected_by]
-                    .into_iter()
-                    .flatten()
-                {
-                    *t = (*t).min(at);
-                }
-                clamp_to_duration(&mut c);
-                let what = format!(
-                    "deadline {at} ({slack} after the last fault ends), duration {duration}"
-                );
-                if !self.attempt(what, c) {
-                    break;
-                }
+            if self.try_deadline(last, slack) {
+                held = Some(slack);
+            } else {
+                short = Some(slack);
+                break;
             }
             slack = SimDuration::from_micros(slack.as_micros() / 2);
             if slack < floor {
                 break;
+            }
+        }
+        if let (Some(mut ok), Some(mut bad)) = (held, short) {
+            for _ in 0..3 {
+                let mid = SimDuration::from_micros((ok.as_micros() + bad.as_micros()) / 2);
+                if mid < floor || ok.as_micros() - bad.as_micros() < 100_000 {
+                    break;
+                }
+                if self.try_deadline(last, mid) {
+                    ok = mid;
+                } else {
+                    bad = mid;
+                }
             }
         }
         // The deadline is judged when it comes: the run can end there.
@@ -440,6 +443,30 @@ impl Shrinker<'_> {
                 self.attempt(format!("end the run at its deadline, {at}"), c);
             }
         }
+    }
+
+    /// The liveness deadline `slack` after `last` (the end of the last
+    /// fault), on 100 ms, and the run one second past it: kept if the
+    /// failure survives. True also when that would not shorten the run.
+    fn try_deadline(&mut self, last: SimTime, slack: SimDuration) -> bool {
+        let d = SimDuration::from_micros((last + slack).as_micros().div_ceil(100_000) * 100_000);
+        let at = SimTime::ZERO + d;
+        let duration = d + SimDuration::from_secs(1);
+        if duration >= self.best.duration {
+            return true;
+        }
+        let mut c = self.best.clone();
+        c.duration = duration;
+        for t in [&mut c.expect.converged_by, &mut c.expect.leader_elected_by]
+            .into_iter()
+            .flatten()
+        {
+            *t = (*t).min(at);
+        }
+        clamp_to_duration(&mut c);
+        let what =
+            format!("deadline {at} ({slack} after the last fault ends), duration {duration}");
+        self.attempt(what, c)
     }
 
     /// Closes quiet gaps in the timeline: the events after a gap (and the
