@@ -608,36 +608,47 @@ impl fmt::Display for MapCommand {
                 primary,
                 empty,
             } => {
-                let list: Vec<String> = replicas
-                    .iter()
-                    .map(|r| format!("{}{}", r.node, if r.in_sync { "" } else { "~" }))
-                    .collect();
-                write!(
-                    f,
-                    "SetReplicas p{partition}@{epoch}{} [{}] primary={}{}",
-                    gen_suffix(*generation),
-                    list.join(","),
-                    primary.as_deref().unwrap_or("-"),
-                    if *empty { " empty" } else { "" }
-                )
+                // Written piece by piece, with no string per replica: every
+                // manager traces each command it appends and commits.
+                write!(f, "SetReplicas p{partition}@{epoch}")?;
+                write_gen(f, *generation)?;
+                f.write_str(" [")?;
+                for (i, r) in replicas.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(",")?;
+                    }
+                    f.write_str(&r.node)?;
+                    if !r.in_sync {
+                        f.write_str("~")?;
+                    }
+                }
+                f.write_str("] primary=")?;
+                f.write_str(primary.as_deref().unwrap_or("-"))?;
+                if *empty {
+                    f.write_str(" empty")?;
+                }
+                Ok(())
             }
             MapCommand::PromotePrimary {
                 partition,
                 epoch,
                 generation,
                 node,
-            } => write!(
-                f,
-                "PromotePrimary p{partition}@{epoch}{} {node}",
-                gen_suffix(*generation)
-            ),
+            } => {
+                write!(f, "PromotePrimary p{partition}@{epoch}")?;
+                write_gen(f, *generation)?;
+                write!(f, " {node}")
+            }
         }
     }
 }
 
-/// ` g7` for a command conditional on member generation 7.
-fn gen_suffix(generation: Option<u64>) -> String {
-    generation.map_or_else(String::new, |g| format!(" g{g}"))
+/// Writes ` g7` for a command conditional on member generation 7.
+fn write_gen(f: &mut fmt::Formatter<'_>, generation: Option<u64>) -> fmt::Result {
+    match generation {
+        Some(g) => write!(f, " g{g}"),
+        None => Ok(()),
+    }
 }
 
 /// The cluster map: what the managers agree on.

@@ -42,7 +42,7 @@ use std::collections::BTreeSet;
 use serde::{Deserialize, Serialize};
 
 use super::grid::{ClusterMap, MapCommand, MemberState};
-use super::members::{Members, packed};
+use super::members::{Members, cmp_same_packed, packed};
 use crate::sim::{SimDuration, SimTime};
 
 /// A flap count halves after this long without a new death.
@@ -208,7 +208,7 @@ impl HealthMonitor {
             let mid = lo + (hi - lo) / 2;
             let order = self.keys[mid]
                 .cmp(&key)
-                .then_with(|| self.nodes[mid].0.as_str().cmp(node));
+                .then_with(|| cmp_same_packed(&self.nodes[mid].0, node));
             match order {
                 Ordering::Less => lo = mid + 1,
                 Ordering::Greater => hi = mid,

@@ -70,6 +70,21 @@ pub(crate) fn packed(id: &str) -> u128 {
     u128::from_be_bytes(buf)
 }
 
+/// The order of ids `a` and `b` whose [`packed`] prefixes are equal. Ids of
+/// at most 16 bytes with equal prefixes agree up to the shorter one's
+/// length, and the longer one's remaining bytes are zero (where the
+/// shorter one's pad is): their lengths decide, and their bytes (a pointer
+/// away from the table, a cache miss on a large cluster's every lookup)
+/// are not read. Longer ids are compared in full.
+#[inline]
+pub(crate) fn cmp_same_packed(a: &str, b: &str) -> std::cmp::Ordering {
+    if a.len() <= 16 && b.len() <= 16 {
+        a.len().cmp(&b.len())
+    } else {
+        a.cmp(b)
+    }
+}
+
 /// One chunk: entries sorted by id, with each id's [`packed`] beside it.
 #[derive(Clone, Default)]
 struct Chunk {
@@ -93,7 +108,7 @@ impl Chunk {
             let mid = lo + (hi - lo) / 2;
             match self.keys[mid]
                 .cmp(&key)
-                .then_with(|| self.entries[mid].0.as_str().cmp(id))
+                .then_with(|| cmp_same_packed(&self.entries[mid].0, id))
             {
                 std::cmp::Ordering::Less => lo = mid + 1,
                 std::cmp::Ordering::Greater => hi = mid,
@@ -105,9 +120,9 @@ impl Chunk {
 
     /// True when the chunk's first id sorts at or before `id`.
     fn starts_at_or_before(&self, key: u128, id: &str) -> bool {
-        self.keys
-            .first()
-            .is_some_and(|&k| k < key || (k == key && self.entries[0].0.as_str() <= id))
+        self.keys.first().is_some_and(|&k| {
+            k < key || (k == key && cmp_same_packed(&self.entries[0].0, id).is_le())
+        })
     }
 
     fn push(&mut self, id: String, member: Member) {
@@ -341,6 +356,44 @@ impl FromIterator<(String, Member)> for Members {
 mod tests {
     use super::MemberState;
     use super::*;
+
+    /// Prefixes, then `cmp_same_packed` where they are equal, order ids
+    /// exactly as `str::cmp` does: ids with zero bytes where another's pad
+    /// is, ids of 16 and 17 bytes, prefixes of each other.
+    #[test]
+    fn packed_order_is_the_ids_order() {
+        let ids = [
+            "",
+            "\0",
+            "\0\0",
+            "a",
+            "a\0",
+            "a\0b",
+            "ab",
+            "n1",
+            "n10",
+            "n100",
+            "n2",
+            "n1\0\0",
+            "0123456789abcdef",
+            "0123456789abcdef\0",
+            "0123456789abcdefg",
+            "0123456789abcdeg",
+            "0123456789abcde",
+            "0123456789abcde\0",
+            "zz",
+            "\u{7f}",
+            "\u{e9}t\u{e9}",
+        ];
+        for a in ids {
+            for b in ids {
+                let ours = packed(a)
+                    .cmp(&packed(b))
+                    .then_with(|| cmp_same_packed(a, b));
+                assert_eq!(ours, a.cmp(b), "{a:?} against {b:?}");
+            }
+        }
+    }
 
     fn member(capacity: u32) -> Member {
         Member {

@@ -441,12 +441,29 @@ impl Sealer {
         }
         let ipad = block.map(|b| b ^ 0x36);
         let opad = block.map(|b| b ^ 0x5c);
-        Sealer {
-            key: Rc::new(MacKey {
-                inner: absorbed(&ipad),
-                outer: absorbed(&opad),
-            }),
+        let key = MacKey {
+            inner: absorbed(&ipad),
+            outer: absorbed(&opad),
+        };
+        // Sealers of one key share one allocation of it (the last key made
+        // on this thread is kept): a receiver then knows an envelope was
+        // sealed under its own key by comparing pointers, not the states
+        // (the sender's copy, a cache miss away), and every process's tags
+        // start from the same two states, which stay in cache. The value,
+        // and so every tag, is the same as with a copy each.
+        thread_local! {
+            static LAST: std::cell::RefCell<Option<Rc<MacKey>>> =
+                const { std::cell::RefCell::new(None) };
         }
+        let key = LAST.with_borrow_mut(|last| match last {
+            Some(k) if **k == key => Rc::clone(k),
+            _ => {
+                let k = Rc::new(key);
+                *last = Some(Rc::clone(&k));
+                k
+            }
+        });
+        Sealer { key }
     }
 
     /// The keyed hash over the header and the payload's canonical

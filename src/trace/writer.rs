@@ -60,9 +60,14 @@ struct Common {
     /// `seq` in decimal, right-aligned in `U64_DIGITS` bytes.
     seq_digits: [u8; U64_DIGITS],
     seq_from: usize,
-    /// Per process index: its name as a JSON string, or empty if not yet
-    /// made; `names_len` is the length of the name table they were made from.
-    quoted: Vec<Vec<u8>>,
+    /// Every process's name as a JSON string, made on first use, one after
+    /// the other in one buffer (a few kilobytes for hundreds of processes,
+    /// that stay in cache: with a buffer per name, or the name table's own
+    /// strings, each line's names were a pointer chase each);
+    /// `quoted_at[i]` is where process `i`'s is, `(0, 0)` if not yet made.
+    /// `names_len` is the length of the name table they were made from.
+    quoted: Vec<u8>,
+    quoted_at: Vec<(u32, u32)>,
     names_len: usize,
 }
 
@@ -96,11 +101,13 @@ impl Common {
         }
     }
 
+    /// Appends what `push_str(out, p.name_in(names))` appends.
     #[inline]
     fn push_name(&mut self, out: &mut Vec<u8>, p: ProcessId, names: &[String]) {
         if names.len() != self.names_len {
             // New processes (or another table): make the names again.
             self.quoted.clear();
+            self.quoted_at.clear();
             self.names_len = names.len();
         }
         let i = p.index();
@@ -108,14 +115,21 @@ impl Common {
             push_str(out, p.name_in(names));
             return;
         }
-        if self.quoted.len() <= i {
-            self.quoted.resize_with(names.len(), Vec::new);
+        if self.quoted_at.len() <= i {
+            self.quoted_at.resize(names.len(), (0, 0));
         }
-        let q = &mut self.quoted[i];
-        if q.is_empty() {
-            push_str(q, &names[i]);
+        let (mut start, mut len) = self.quoted_at[i];
+        if len == 0 {
+            // A quoted name has its two quotes at least: never empty.
+            let at = self.quoted.len();
+            push_str(&mut self.quoted, &names[i]);
+            (start, len) = (
+                u32::try_from(at).expect("process names fit in 4 GiB"),
+                u32::try_from(self.quoted.len() - at).expect("a process name fits in 4 GiB"),
+            );
+            self.quoted_at[i] = (start, len);
         }
-        out.extend_from_slice(q);
+        out.extend_from_slice(&self.quoted[start as usize..(start + len) as usize]);
     }
 
     /// Makes `seq_digits` hold `seq`: one more than the last is a carry
@@ -198,7 +212,10 @@ impl<W: Write> TraceWriter<W> {
         }
         self.common
             .push(&mut self.block, ev.t, ev.p, ev.seq, ev.cause, names);
-        format_event_body(&mut self.block, ev, names);
+        let common = &mut self.common;
+        format_event_body(&mut self.block, ev, |out, p| {
+            common.push_name(out, p, names);
+        });
         self.wrote_line();
     }
 
@@ -298,13 +315,23 @@ pub fn format_step(out: &mut Vec<u8>, stamp: &Stamp, ev: &StepEvent<'_>, names: 
 /// Appends one event line (with its newline) to `out`.
 pub fn format_event<E: AppEvent>(out: &mut Vec<u8>, ev: &Event<'_, E>, names: &[String]) {
     push_common(out, ev.t, ev.p, ev.seq, ev.cause, names);
-    format_event_body(out, ev, names);
+    format_event_body(out, ev, |out, p| push_str(out, p.name_in(names)));
 }
 
-/// Appends what follows the common fields of an event's line.
+/// Appends what follows the common fields of an event's line; `push_name`
+/// appends a process's name as a JSON string (`push_str` of `name_in`).
 #[inline]
-fn format_event_body<E: AppEvent>(out: &mut Vec<u8>, ev: &Event<'_, E>, names: &[String]) {
-    let name = |p: ProcessId| p.name_in(names);
+fn format_event_body<E: AppEvent>(
+    out: &mut Vec<u8>,
+    ev: &Event<'_, E>,
+    mut push_name: impl FnMut(&mut Vec<u8>, ProcessId),
+) {
+    let mut field_name = |out: &mut Vec<u8>, key: &str, p: ProcessId| {
+        out.extend_from_slice(b",\"");
+        out.extend_from_slice(key.as_bytes());
+        out.extend_from_slice(b"\":");
+        push_name(out, p);
+    };
     match &ev.kind {
         EventKind::App(app) => {
             splice_object(out, *app);
@@ -318,12 +345,12 @@ fn format_event_body<E: AppEvent>(out: &mut Vec<u8>, ev: &Event<'_, E>, names: &
     }
     match ev.kind {
         EventKind::Send { to, msg, id, .. } => {
-            field_str(out, "to", name(to));
+            field_name(out, "to", to);
             field_plain(out, "msg", msg);
             field_u64(out, "id", id);
         }
         EventKind::Deliver { from, msg, id, .. } => {
-            field_str(out, "from", name(from));
+            field_name(out, "from", from);
             field_plain(out, "msg", msg);
             field_u64(out, "id", id);
         }
@@ -335,8 +362,8 @@ fn format_event_body<E: AppEvent>(out: &mut Vec<u8>, ev: &Event<'_, E>, names: &
             reason,
             ..
         } => {
-            field_str(out, "from", name(from));
-            field_str(out, "to", name(to));
+            field_name(out, "from", from);
+            field_name(out, "to", to);
             field_plain(out, "msg", msg);
             field_u64(out, "id", id);
             field_plain(out, "reason", reason.as_str());
@@ -508,6 +535,66 @@ mod tests {
                 String::from_utf8(fresh).unwrap()
             );
         }
+    }
+
+    /// The writer's lines (names from its kept table) are `format_event`'s.
+    #[test]
+    fn written_lines_are_formatted_ones() {
+        let names: Vec<String> = vec!["m1".into(), "a\"b".into(), "n3".into()];
+        let mut writer = TraceWriter::new(Vec::new(), TraceLevel::All, &"header").unwrap();
+        let mut want = Vec::new();
+        let ps = [
+            ProcessId(0),
+            ProcessId(1),
+            ProcessId(2),
+            ProcessId::SIM,
+            ProcessId(7),
+        ];
+        for (i, (&p, &q)) in ps
+            .iter()
+            .zip(ps.iter().cycle().skip(2))
+            .cycle()
+            .take(40)
+            .enumerate()
+        {
+            let kind: EventKind<'_, NoEvent> = match i % 3 {
+                0 => EventKind::Send {
+                    to: q,
+                    msg: "Heartbeat",
+                    id: i as u64,
+                    class: crate::sim::MsgClass::Normal,
+                },
+                1 => EventKind::Deliver {
+                    from: q,
+                    msg: "Ack",
+                    id: i as u64,
+                    class: crate::sim::MsgClass::Normal,
+                },
+                _ => EventKind::Drop {
+                    from: p,
+                    to: q,
+                    msg: "Ack",
+                    id: i as u64,
+                    reason: crate::sim::DropReason::Loss,
+                    class: crate::sim::MsgClass::Normal,
+                },
+            };
+            let names = &names[..if i < 20 { 2 } else { 3 }];
+            let ev = Event {
+                t: SimTime(i as u64 * 10),
+                p,
+                seq: i as u64,
+                cause: None,
+                kind,
+            };
+            writer.write_event(&ev, names);
+            format_event(&mut want, &ev, names);
+        }
+        let out = writer.finish(&serde_json::Value::Null).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        let want = String::from_utf8(want).unwrap();
+        assert_eq!(lines[1..lines.len() - 1].join("\n") + "\n", want);
     }
 
     #[test]

@@ -6,7 +6,7 @@ use serde_json::json;
 
 use super::CONVERGE_GRACE;
 use super::model::Model;
-use super::view::{Change, Mem, Remaining};
+use super::view::{Change, Mem, Remaining, Unconverged};
 use crate::check::{Checker, EndOfRun};
 use crate::sim::clock::Clock;
 use crate::sim::{Event, EventKind, SimDuration, SimTime, Violation};
@@ -45,7 +45,7 @@ pub struct Converged {
     /// The map view and copies (shared with the other map checkers).
     model: Model,
     /// Partitions not converged, with why.
-    bad: BTreeMap<u32, String>,
+    bad: BTreeMap<u32, Unconverged>,
     since: Option<SimTime>,
     /// Process state by name: up (not crashed) and not paused.
     down: BTreeSet<String>,
@@ -642,7 +642,7 @@ mod tests {
             {
                 let remaining = m.view.remaining(&conv.down);
                 assert_eq!(conv.remaining(), remaining, "after event {seq}");
-                let full: BTreeMap<u32, String> = (0..partitions)
+                let full: BTreeMap<u32, Unconverged> = (0..partitions)
                     .filter_map(|p| {
                         let why = m.view.unconverged(p, 2, &m.copies, remaining, &conv.down);
                         why.map(|w| (p, w))

@@ -8,6 +8,86 @@ use super::copies::Copies;
 use crate::stack::events::{MemberChange, ReplicaState, StackEvent};
 use crate::stack::grid::MemberState;
 
+/// Why a partition is not converged ([`MapView::unconverged`]): what was
+/// found, made into text only when a verdict reports it. A recheck at each
+/// replica event of a partition still moving formatted it every time.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(super) enum Unconverged {
+    NeverPlaced {
+        p: u32,
+    },
+    CatchingUp {
+        p: u32,
+        nodes: Vec<String>,
+    },
+    InSync {
+        p: u32,
+        on_alive: usize,
+        epoch: u64,
+        want: usize,
+        unconfirmed: Vec<String>,
+    },
+    Draining {
+        p: u32,
+        node: String,
+    },
+    NotAlive {
+        p: u32,
+        node: String,
+    },
+    NoPrimary {
+        p: u32,
+    },
+    Zones {
+        p: u32,
+        zones: usize,
+        need: usize,
+    },
+}
+
+impl std::fmt::Display for Unconverged {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Unconverged::NeverPlaced { p } => write!(f, "p{p} was never placed"),
+            Unconverged::CatchingUp { p, nodes } => {
+                write!(f, "p{p}: {} still catching up", nodes.join(","))
+            }
+            Unconverged::InSync {
+                p,
+                on_alive,
+                epoch,
+                want,
+                unconfirmed,
+            } => {
+                write!(
+                    f,
+                    "p{p} has {on_alive} in-sync replicas on alive nodes serving the data at epoch {epoch}, wants {want}"
+                )?;
+                if !unconfirmed.is_empty() {
+                    write!(
+                        f,
+                        " (listed in sync, not confirmed by the node: {})",
+                        unconfirmed.join(",")
+                    )?;
+                }
+                Ok(())
+            }
+            Unconverged::Draining { p, node } => {
+                write!(f, "p{p} still has a replica on draining {node}")
+            }
+            Unconverged::NotAlive { p, node } => {
+                write!(f, "p{p} still lists {node}, which is not alive")
+            }
+            Unconverged::NoPrimary { p } => {
+                write!(f, "p{p} has no alive primary that says it is one")
+            }
+            Unconverged::Zones { p, zones, need } => {
+                write!(f, "p{p} spans {zones} zones, {need} possible")
+            }
+        }
+    }
+}
+
 /// The placement settings, from `placement_config`.
 #[derive(Clone, Debug, PartialEq)]
 pub(super) struct Settings {
@@ -280,16 +360,16 @@ impl MapView {
         copies: &Copies,
         remaining: Remaining,
         down: &BTreeSet<String>,
-    ) -> Option<String> {
+    ) -> Option<Unconverged> {
         let Some(part) = self.parts.get(&p) else {
-            return Some(format!("p{p} was never placed"));
+            return Some(Unconverged::NeverPlaced { p });
         };
         let want = rf.min(remaining.nodes);
         if !part.catching_up.is_empty() {
-            return Some(format!(
-                "p{p}: {} still catching up",
-                part.catching_up.join(",")
-            ));
+            return Some(Unconverged::CatchingUp {
+                p,
+                nodes: part.catching_up.clone(),
+            });
         }
         let serving =
             |n: &String| self.alive(n) && !down.contains(n) && copies.serves(p, n, part.epoch);
@@ -309,34 +389,35 @@ impl MapView {
         let alive = |m: Option<&Mem>| m.is_some_and(|m| m.state == MemberState::Alive);
         let on_alive = listed.iter().filter(|(_, _, serves)| *serves).count();
         if on_alive != want {
-            let unconfirmed: Vec<&str> = listed
+            let unconfirmed: Vec<String> = listed
                 .iter()
                 .filter(|(_, m, serves)| alive(*m) && !serves)
-                .map(|(n, _, _)| n.as_str())
+                .map(|(n, _, _)| n.to_string())
                 .collect();
-            return Some(format!(
-                "p{p} has {on_alive} in-sync replicas on alive nodes serving the data at epoch {}, wants {want}{}",
-                part.epoch,
-                if unconfirmed.is_empty() {
-                    String::new()
-                } else {
-                    format!(
-                        " (listed in sync, not confirmed by the node: {})",
-                        unconfirmed.join(",")
-                    )
-                }
-            ));
+            return Some(Unconverged::InSync {
+                p,
+                on_alive,
+                epoch: part.epoch,
+                want,
+                unconfirmed,
+            });
         }
         if let Some((n, _, _)) = listed
             .iter()
             .find(|(_, m, _)| m.map(|m| m.state) == Some(MemberState::Draining))
         {
-            return Some(format!("p{p} still has a replica on draining {n}"));
+            return Some(Unconverged::Draining {
+                p,
+                node: n.to_string(),
+            });
         }
         if want >= rf
             && let Some((n, _, _)) = listed.iter().find(|(_, m, _)| !alive(*m))
         {
-            return Some(format!("p{p} still lists {n}, which is not alive"));
+            return Some(Unconverged::NotAlive {
+                p,
+                node: n.to_string(),
+            });
         }
         let primary_serves = part.primary.as_ref().is_some_and(|n| {
             serving(n)
@@ -347,7 +428,7 @@ impl MapView {
                     .is_some_and(|c| c.state == ReplicaState::Primary)
         });
         if !primary_serves {
-            return Some(format!("p{p} has no alive primary that says it is one"));
+            return Some(Unconverged::NoPrimary { p });
         }
         // Distinct zones of the serving nodes (a serving node is a member).
         let mut zones: Vec<&str> = Vec::with_capacity(listed.len());
@@ -359,8 +440,83 @@ impl MapView {
         }
         let need = want.min(remaining.zones);
         if zones.len() < need {
-            return Some(format!("p{p} spans {} zones, {need} possible", zones.len()));
+            return Some(Unconverged::Zones {
+                p,
+                zones: zones.len(),
+                need,
+            });
         }
         None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Unconverged;
+
+    /// The texts verdicts quote, as they were written when `unconverged`
+    /// returned them formatted.
+    #[test]
+    fn reasons_read_as_before() {
+        let n = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let cases = [
+            (Unconverged::NeverPlaced { p: 3 }, "p3 was never placed"),
+            (
+                Unconverged::CatchingUp {
+                    p: 4,
+                    nodes: n(&["n1", "n2"]),
+                },
+                "p4: n1,n2 still catching up",
+            ),
+            (
+                Unconverged::InSync {
+                    p: 5,
+                    on_alive: 1,
+                    epoch: 7,
+                    want: 3,
+                    unconfirmed: vec![],
+                },
+                "p5 has 1 in-sync replicas on alive nodes serving the data at epoch 7, wants 3",
+            ),
+            (
+                Unconverged::InSync {
+                    p: 5,
+                    on_alive: 2,
+                    epoch: 7,
+                    want: 3,
+                    unconfirmed: n(&["n4", "n9"]),
+                },
+                "p5 has 2 in-sync replicas on alive nodes serving the data at epoch 7, wants 3 (listed in sync, not confirmed by the node: n4,n9)",
+            ),
+            (
+                Unconverged::Draining {
+                    p: 6,
+                    node: "n2".into(),
+                },
+                "p6 still has a replica on draining n2",
+            ),
+            (
+                Unconverged::NotAlive {
+                    p: 8,
+                    node: "n5".into(),
+                },
+                "p8 still lists n5, which is not alive",
+            ),
+            (
+                Unconverged::NoPrimary { p: 9 },
+                "p9 has no alive primary that says it is one",
+            ),
+            (
+                Unconverged::Zones {
+                    p: 10,
+                    zones: 2,
+                    need: 3,
+                },
+                "p10 spans 2 zones, 3 possible",
+            ),
+        ];
+        for (why, text) in cases {
+            assert_eq!(why.to_string(), text);
+        }
     }
 }

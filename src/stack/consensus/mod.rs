@@ -183,7 +183,12 @@ impl<C: Serialize + fmt::Display> LogEntry<C> {
 
     /// [`digest`](Self::digest) of an entry whose [`encode`](Self::encode) is `encoded`.
     pub fn digest_of(encoded: &[u8]) -> String {
-        format!("{:016x}", xxhash_rust::xxh3::xxh3_64(encoded))
+        Self::digest_text(xxhash_rust::xxh3::xxh3_64(encoded))
+    }
+
+    /// [`digest`](Self::digest) of an entry whose encoding's xxh3 is `hash`.
+    pub fn digest_text(hash: u64) -> String {
+        format!("{hash:016x}")
     }
 
     /// The entry as traced: the command's `Display`, or `"noop"`.
@@ -294,6 +299,11 @@ pub struct ConsensusManager<S: StateMachine> {
     voted_for: Option<ProcessId>,
     /// Entries `snapshot_index + 1 ..= last_index()`.
     log: VecDeque<LogEntry<S::Command>>,
+    /// Beside each entry of `log`, the xxh3 of its encoding, taken when it
+    /// was encoded for the disk: a commit traces the digest without
+    /// encoding the entry again (each manager commits every entry, and the
+    /// JSON encoding was most of the cost of applying one).
+    log_digests: VecDeque<u64>,
     snapshot_index: u64,
     snapshot_term: u64,
     snapshot_data: Option<Arc<[u8]>>,
@@ -373,6 +383,7 @@ impl<S: StateMachine> ConsensusManager<S> {
             term: 0,
             voted_for: None,
             log: VecDeque::new(),
+            log_digests: VecDeque::new(),
             snapshot_index: 0,
             snapshot_term: 0,
             snapshot_data: None,

@@ -128,15 +128,16 @@ impl<S: StateMachine> ConsensusManager<S> {
                     first_written.get_or_insert(index);
                     // Encoded once: for the disk, and for the digest traced.
                     let encoded = e.encode();
-                    if cx.tracing() {
-                        terms.push(e.term);
-                        digests.push(LogEntry::<S::Command>::digest_of(&encoded));
-                    }
+                    let term = e.term;
                     let config = match &e.entry {
                         Entry::Config(m) => Some(m.clone()),
                         _ => None,
                     };
-                    self.push_encoded(cx, e, encoded);
+                    let hash = self.push_encoded(cx, e, encoded);
+                    if cx.tracing() {
+                        terms.push(term);
+                        digests.push(LogEntry::<S::Command>::digest_text(hash));
+                    }
                     if let Some(m) = config {
                         self.config_appended(cx, index, m);
                     }
@@ -218,8 +219,10 @@ impl<S: StateMachine> ConsensusManager<S> {
             cx.reached("raft: installed snapshot kept the log tail");
             let drop = (last_index - self.snapshot_index) as usize;
             self.log.drain(..drop);
+            self.log_digests.drain(..drop);
         } else {
             self.log.clear();
+            self.log_digests.clear();
         }
         self.state = snap.state;
         self.snapshot_members = snap.members.unwrap_or_else(|| self.bootstrap.clone());
@@ -487,9 +490,12 @@ impl<S: StateMachine> ConsensusManager<S> {
             let index = self.last_applied + 1;
             // `entry_at`, borrowing the log alone (not cloned: the state
             // machine and the applied queue are other fields).
-            let e = index
+            let at = index
                 .checked_sub(self.snapshot_index + 1)
-                .and_then(|i| self.log.get(i as usize))
+                .expect("entries past the snapshot are in memory") as usize;
+            let e = self
+                .log
+                .get(at)
                 .expect("entries past the snapshot are in memory");
             if let Entry::Command(c) = &e.entry {
                 self.state.apply(index, c);
@@ -501,7 +507,10 @@ impl<S: StateMachine> ConsensusManager<S> {
             }
             self.last_applied = index;
             if cx.tracing() {
-                let (entry, digest) = (e.describe(), e.digest());
+                debug_assert_eq!(self.log.len(), self.log_digests.len());
+                let digest = LogEntry::<S::Command>::digest_text(self.log_digests[at]);
+                debug_assert_eq!(digest, e.digest());
+                let entry = e.describe();
                 trace(
                     cx,
                     RaftEvent::Commit {

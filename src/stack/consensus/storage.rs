@@ -84,6 +84,7 @@ impl<S: StateMachine> ConsensusManager<S> {
             self.snapshot_index
         );
         self.log.clear();
+        self.log_digests.clear();
         let mut torn = false;
         for i in self.snapshot_index..end {
             match disk.entry(LOG_KEY, i) {
@@ -91,6 +92,10 @@ impl<S: StateMachine> ConsensusManager<S> {
                     let e: LogEntry<S::Command> = serde_json::from_slice(b).unwrap_or_else(|e| {
                         panic!("{who}: {LOG_KEY}[{i}] passed its checksum but does not decode: {e}")
                     });
+                    // Hashed as encoded now, as `digest` would (not the
+                    // disk's bytes): the traced digests stay what they were.
+                    self.log_digests
+                        .push_back(xxhash_rust::xxh3::xxh3_64(&e.encode()));
                     self.log.push_back(e);
                 }
                 Ok(None) => break,
@@ -184,6 +189,7 @@ impl<S: StateMachine> ConsensusManager<S> {
     ) {
         let keep = index.saturating_sub(self.snapshot_index + 1) as usize;
         self.log.truncate(keep);
+        self.log_digests.truncate(keep);
         cx.disk().truncate(LOG_KEY, index - 1);
     }
 
@@ -197,15 +203,19 @@ impl<S: StateMachine> ConsensusManager<S> {
         self.push_encoded(cx, e, encoded);
     }
 
-    /// [`push_entry`](Self::push_entry) of an entry already encoded.
+    /// [`push_entry`](Self::push_entry) of an entry already encoded; the
+    /// xxh3 of `encoded` (what its traced digest is made of).
     pub(super) fn push_encoded<P: RaftHost<S::Command>>(
         &mut self,
         cx: &mut Cx<'_, P>,
         e: LogEntry<S::Command>,
         encoded: Vec<u8>,
-    ) {
+    ) -> u64 {
+        let hash = xxhash_rust::xxh3::xxh3_64(&encoded);
         cx.disk().append(LOG_KEY, encoded);
         self.log.push_back(e);
+        self.log_digests.push_back(hash);
+        hash
     }
 
     /// A leader appends a new entry, fsyncs it and traces `Append`.
@@ -273,7 +283,9 @@ impl<S: StateMachine> ConsensusManager<S> {
         disk.put(SNAPSHOT_KEY, bytes.clone());
         disk.compact(LOG_KEY, index);
         self.sync(cx);
-        self.log.drain(..(index - self.snapshot_index) as usize);
+        let drop = (index - self.snapshot_index) as usize;
+        self.log.drain(..drop);
+        self.log_digests.drain(..drop);
         self.snapshot_index = index;
         self.snapshot_term = term;
         self.snapshot_members = members;
