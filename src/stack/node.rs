@@ -949,6 +949,16 @@ impl DataNode {
                         self.drop_replica(cx, p);
                     }
                     self.persist(cx);
+                    // The data plane lets go of its copies too: the map
+                    // lists this node in no partition, and its stores are
+                    // erased. Left on the disk, a copy removed with the
+                    // node came back at a restart whose list of held copies
+                    // was damaged, reported whole (no-bug hunt seed 1, run
+                    // 9,963: n2, decommissioned, restarted reporting a
+                    // complete copy of p0 it had been removed from).
+                    if let Some(r) = self.repl.as_mut() {
+                        r.on_map(cx, &self.map);
+                    }
                 }
                 self.renew_views();
                 return;
