@@ -1004,54 +1004,59 @@ impl Shrinker<'_> {
         // drawn cluster may have hundreds of clients or nodes, and one at
         // a time took a shrink over a thousand runs (hunt seed 0 run 791
         // of `--plant reseed-from-behind-copy`: 897 clients).
-        loop {
-            let n = self.best.cluster.clients;
-            let mut kept = false;
-            for to in fewer(n) {
-                let mut c = self.best.clone();
-                c.cluster.clients = to;
-                for gone in to + 1..=n {
-                    without(&mut c, &format!("c{gone}"));
-                }
-                if self.attempt(format!("{to} clients"), c) {
-                    kept = true;
-                    break;
-                }
-            }
-            if !kept {
-                break;
-            }
-        }
-        loop {
-            let n = self.best.cluster.nodes;
-            let mut kept = false;
-            for to in fewer(n) {
-                let mut c = self.best.clone();
-                c.cluster.nodes = to;
-                for gone in to + 1..=n {
-                    without(&mut c, &format!("n{gone}"));
-                }
-                c.grid.replication_factor = c.grid.replication_factor.min(to);
-                if self.attempt(format!("{to} data nodes"), c) {
-                    kept = true;
-                    break;
-                }
-            }
-            if !kept {
-                break;
-            }
-        }
+        self.lower(
+            "c",
+            "clients",
+            fewer,
+            |s| s.cluster.clients,
+            |s, n| {
+                s.cluster.clients = n;
+            },
+        );
+        self.lower(
+            "n",
+            "data nodes",
+            fewer,
+            |s| s.cluster.nodes,
+            |s, n| {
+                s.cluster.nodes = n;
+                s.grid.replication_factor = s.grid.replication_factor.min(n);
+            },
+        );
         // Group sizes the validator accepts (1, 3 or 5), smallest first.
+        let groups = |m: u32| [1, 3].into_iter().filter(|&to| to < m).collect();
+        self.lower(
+            "m",
+            "managers",
+            groups,
+            |s| s.cluster.managers,
+            |s, n| {
+                s.cluster.managers = n;
+            },
+        );
+    }
+
+    /// Lowers a count of processes (ids `{prefix}1..`) through the sizes
+    /// `sizes` offers, while the failure survives; the processes beyond
+    /// the new count leave the timeline with it.
+    fn lower(
+        &mut self,
+        prefix: &str,
+        what: &str,
+        sizes: fn(u32) -> Vec<u32>,
+        get: fn(&Scenario) -> u32,
+        set: fn(&mut Scenario, u32),
+    ) {
         loop {
-            let m = self.best.cluster.managers;
+            let n = get(&self.best);
             let mut kept = false;
-            for to in [1, 3].into_iter().filter(|&to| to < m) {
+            for to in sizes(n) {
                 let mut c = self.best.clone();
-                c.cluster.managers = to;
-                for gone in to + 1..=m {
-                    without(&mut c, &format!("m{gone}"));
+                set(&mut c, to);
+                for gone in to + 1..=n {
+                    without(&mut c, &format!("{prefix}{gone}"));
                 }
-                if self.attempt(format!("{to} managers"), c) {
+                if self.attempt(format!("{to} {what}"), c) {
                     kept = true;
                     break;
                 }
