@@ -794,12 +794,7 @@ impl Shrinker<'_> {
             return;
         }
         let step = 100_000;
-        let settle = if self.planted.is_empty() {
-            SimDuration::from_secs(5)
-        } else {
-            SimDuration::ZERO
-        };
-        let floor = (last_fault_end(&self.best) + settle).as_micros();
+        let floor = self.duration_floor().as_micros();
         let mut lo = floor.div_ceil(step);
         let mut hi = self.best.duration.as_micros() / step;
         if !self.best.duration.as_micros().is_multiple_of(step) {
@@ -821,6 +816,19 @@ impl Shrinker<'_> {
                 lo = mid;
             }
         }
+    }
+
+    /// The shortest a run may be cut to: the end of its last fault — and,
+    /// with no bug planted, 5 s more, so that a cut does not make the
+    /// failure the cut's own (a write acknowledged in the last
+    /// milliseconds, a node crashed just before the end).
+    fn duration_floor(&self) -> SimTime {
+        let settle = if self.planted.is_empty() {
+            SimDuration::from_secs(5)
+        } else {
+            SimDuration::ZERO
+        };
+        last_fault_end(&self.best) + settle
     }
 
     /// The shortest duration (100 ms steps, between `floor` and the
@@ -868,12 +876,7 @@ impl Shrinker<'_> {
             return;
         }
         let current = w.keys;
-        let settle = if self.planted.is_empty() {
-            SimDuration::from_secs(5)
-        } else {
-            SimDuration::ZERO
-        };
-        let floor = last_fault_end(&self.best) + settle;
+        let floor = self.duration_floor();
         for keys in [KeyDist::Zipf(1.1), KeyDist::Zipf(1.3), KeyDist::Zipf(1.5)] {
             if keys == current {
                 continue;
