@@ -522,7 +522,8 @@ impl<P: Process> Cx<'_, P> {
     /// Whether fault point `name` fires now (see [`Probes::buggify`]).
     #[inline]
     pub fn buggify(&mut self, name: &'static str) -> bool {
-        self.k.probes.buggify(name)
+        let k = &mut *self.k;
+        k.probes.buggify(name, self.me, self.me.name_in(&k.names))
     }
 
     /// Counts that the rare path `name` ran (see [`Probes::reached`]).
