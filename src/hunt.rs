@@ -1387,6 +1387,10 @@ pub struct HuntReport {
     /// Runs the budget ran out inside (abandoned, not judged: neither
     /// passes nor violations), in order.
     pub cut: Vec<u64>,
+    /// Runs whose only failure was a linearizability search that ran out
+    /// of its step budget (not judged: neither passes nor violations), in
+    /// order, with their seeds.
+    pub undecided: Vec<(u64, u64)>,
 }
 
 /// Runs per generation of the pool of rare configurations: the pool a run
@@ -1575,6 +1579,7 @@ pub fn hunt(opts: &HuntOptions) -> HuntReport {
     let shared: Mutex<Shared> = Mutex::default();
     let pool_runs = AtomicU64::new(0);
     let cut: Mutex<Vec<u64>> = Mutex::default();
+    let undecided: Mutex<Vec<(u64, u64)>> = Mutex::default();
     let jobs = opts.jobs.clamp(1, 64);
     let lock = || shared.lock().unwrap_or_else(|e| e.into_inner());
     std::thread::scope(|scope| {
@@ -1621,6 +1626,13 @@ pub fn hunt(opts: &HuntOptions) -> HuntReport {
                     lock().finish(i, report.as_ref().map_or(0, probe_bits));
                     let d = done.fetch_add(1, Ordering::Relaxed) + 1;
                     let mut sig = report.as_ref().and_then(failure_signature);
+                    if report.as_ref().is_some_and(only_undecided) {
+                        undecided
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .push((i, seed));
+                        sig = None;
+                    }
                     if let (Some(want), Some(got)) = (&opts.checker, &sig)
                         && want != got
                     {
@@ -1667,7 +1679,28 @@ pub fn hunt(opts: &HuntOptions) -> HuntReport {
             c.sort_unstable();
             c
         },
+        undecided: {
+            let mut u = undecided.into_inner().unwrap_or_else(|e| e.into_inner());
+            // Runs past the first failure are not the hunt's (as above).
+            let lowest = lowest_failure.load(Ordering::Relaxed);
+            u.retain(|(i, _)| *i < lowest);
+            u.sort_unstable();
+            u
+        },
     }
+}
+
+/// A run whose only failure is an undecided linearizability search (the
+/// hunt's draw can make histories too large to search: hundreds of clients
+/// on one hot cell, thousands of operations left pending by timeouts).
+fn only_undecided(r: &RunReport) -> bool {
+    r.violations.len() == 1
+        && r.unlisted_violations == 0
+        && r.violations[0].check == "linearizable"
+        && crate::check::linearizable::undecided(&r.violations[0].detail)
+        && r.expectations
+            .iter()
+            .all(|e| e.held || !e.judged || e.what.starts_with("safety"))
 }
 
 /// What unwinds out of a run whose hunt's budget ran out (never a panic:

@@ -30,6 +30,14 @@ pub fn value(v: u64) -> Value {
     Value::Int(i64::try_from(v).unwrap_or(i64::MAX))
 }
 
+/// Whether a `linearizable` violation's detail is an undecided search:
+/// the history was not found non-linearizable, and not found linearizable
+/// within the step budget either (a hunt counts such a run apart: it is
+/// not a bug found, and not a pass).
+pub fn undecided(detail: &str) -> bool {
+    detail.starts_with(Verdict::Unknown.label())
+}
+
 /// The `linearizable` checker.
 #[derive(Default)]
 pub struct Linearizable {

@@ -96,6 +96,11 @@ pub(crate) fn hunt(
     for i in &r.cut {
         println!("  cut      run {i}: the budget ran out inside it (not judged)");
     }
+    for (i, seed) in &r.undecided {
+        println!(
+            "  undecided  run {i} (seed {seed}): the linearizability search ran out of its step budget (not judged; `partsim run` reports it as a failure)"
+        );
+    }
     for (check, n) in &r.other_failures {
         println!("  other    {n} runs failed with {check} (not the checker hunted for)");
     }

@@ -245,7 +245,8 @@ impl Report {
     }
 }
 
-/// Check a history: every key on its own, in key order.
+/// Check a history: every key on its own, the keys with the fewest
+/// operations first.
 ///
 /// Once the budget in `options` is spent, the remaining keys are `Unknown`.
 pub fn check_history(history: &History, options: &Options) -> Report {
@@ -259,7 +260,19 @@ pub fn check_history(history: &History, options: &Options) -> Report {
         steps: 0,
         failures: Vec::new(),
     };
-    for (key, ids) in by_key {
+    // The keys with the fewest operations first: a key whose search
+    // explodes (a hot key with thousands of operations left pending by
+    // timeouts) then spends what the others leave, and cannot hide a
+    // small key that is not linearizable behind an undecided verdict.
+    // Failures are reported in key order all the same.
+    let mut keys: Vec<(usize, Option<&Value>, Vec<usize>)> = by_key
+        .into_iter()
+        .enumerate()
+        .map(|(order, (key, ids))| (order, key, ids))
+        .collect();
+    keys.sort_by_key(|(order, _, ids)| (ids.len(), *order));
+    let mut failures: Vec<(usize, KeyReport)> = Vec::new();
+    for (order, key, ids) in keys {
         let mut key_report = KeyReport {
             key: key.cloned(),
             verdict: Verdict::Unknown,
@@ -291,16 +304,18 @@ pub fn check_history(history: &History, options: &Options) -> Report {
             Verdict::Linearizable => report.keys_linearizable += 1,
             Verdict::NotLinearizable => {
                 report.verdict = Verdict::NotLinearizable;
-                report.failures.push(key_report);
+                failures.push((order, key_report));
             }
             Verdict::Unknown => {
                 if report.verdict == Verdict::Linearizable {
                     report.verdict = Verdict::Unknown;
                 }
-                report.failures.push(key_report);
+                failures.push((order, key_report));
             }
         }
     }
+    failures.sort_by_key(|(order, _)| *order);
+    report.failures = failures.into_iter().map(|(_, k)| k).collect();
     report.steps = budget.steps;
     report
 }

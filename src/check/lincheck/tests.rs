@@ -319,3 +319,55 @@ fn property_a_corrupted_read_yields_a_counterexample_naming_it() {
         }
     }
 }
+
+#[test]
+fn small_keys_are_searched_first_so_a_hot_key_cannot_hide_them() {
+    // Key "a": eight concurrent writes and reads; key "z", after it in
+    // key order, two operations and not linearizable. A budget too small
+    // for "a" still decides "z": the verdict is a violation, not unknown.
+    let mut text = String::new();
+    for p in 0..8 {
+        text.push_str(&format!("{p} invoke write {} {p} a\n", p + 1));
+    }
+    for p in 0..8 {
+        text.push_str(&format!("{p} ok write {} {} a\n", p + 1, 20 + p));
+    }
+    for p in 0..4 {
+        text.push_str(&format!("{p} invoke read - {} a\n", 30 + p));
+    }
+    for p in 0..4 {
+        text.push_str(&format!("{p} ok read {} {} a\n", 8 - p, 40 + p));
+    }
+    let a_steps = check_history(&h(&text), &Options::default()).steps;
+    let z = "9 invoke read - 50 z\n9 ok read 7 51 z\n";
+    let z_steps = check_history(&h(z), &Options::default()).steps;
+    assert!(a_steps > z_steps + 1, "a {a_steps}, z {z_steps}");
+    text.push_str(z);
+    let history = h(&text);
+    let report = check_history(
+        &history,
+        &Options {
+            max_steps: Some(z_steps + 1),
+            ..Options::default()
+        },
+    );
+    assert_eq!(
+        report.verdict,
+        Verdict::NotLinearizable,
+        "{}",
+        report.render()
+    );
+    // Reported in key order all the same: "a" undecided, then "z".
+    let keys: Vec<_> = report
+        .failures
+        .iter()
+        .map(|k| (k.key.clone(), k.verdict))
+        .collect();
+    assert_eq!(
+        keys,
+        vec![
+            (Some(Value::from("a")), Verdict::Unknown),
+            (Some(Value::from("z")), Verdict::NotLinearizable)
+        ]
+    );
+}
