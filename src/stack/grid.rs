@@ -23,6 +23,7 @@ use serde::{Deserialize, Serialize};
 use super::consensus::StateMachine;
 pub use super::members::{Member, MemberState, Members};
 use super::node_id::NodeId;
+use crate::sim::process::push_json_str as json_str;
 
 /// The grid and its tiles.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -110,19 +111,6 @@ pub struct PartitionConfig {
     /// records the epoch on its disk first (kept by `apply`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub primary_at: Vec<(NodeId, u64)>,
-}
-
-/// Appends `s` as `serde_json` writes a string: quoted, with `"`, `\`
-/// and control characters escaped (node names have none: they are
-/// copied as they are).
-fn json_str(out: &mut Vec<u8>, s: &str) {
-    if s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
-        out.push(b'"');
-        out.extend_from_slice(s.as_bytes());
-        out.push(b'"');
-    } else {
-        serde_json::to_writer(&mut *out, s).expect("a string serializes to JSON");
-    }
 }
 
 /// Appends `[["node",epoch],...]`, as `serde_json` writes a list of pairs.
