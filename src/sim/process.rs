@@ -74,6 +74,30 @@ pub trait TimerKind: Copy {
 pub trait AppEvent: Serialize {
     /// The event kind, e.g. `"role"`; equal to the serialized `"ev"` tag.
     fn kind(&self) -> &'static str;
+
+    /// Appends the event's part of a trace line, `,"ev":"…",…}`: exactly
+    /// what `serde_json` writes for it after the opening brace, and
+    /// returns true; or appends nothing and returns false (the default),
+    /// and the trace writer lets `serde_json` write it. Why: the commonest
+    /// events of a run are written by hand, without serde's generic walk.
+    fn write_json_fields(&self, _out: &mut Vec<u8>) -> bool {
+        false
+    }
+}
+
+/// Appends `s` as `serde_json` writes a string: quoted, with `"`, `\` and
+/// control characters escaped (names and most texts have none, and are
+/// copied as they are).
+#[inline]
+pub fn push_json_str(out: &mut Vec<u8>, s: &str) {
+    if s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+        out.push(b'"');
+        out.extend_from_slice(s.as_bytes());
+        out.push(b'"');
+    } else {
+        // Rare: let serde_json do the escaping.
+        serde_json::to_writer(&mut *out, s).expect("a string serializes to JSON");
+    }
 }
 
 /// A process with no events of its own.

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::consensus::RaftEvent;
 use crate::sim::AppEvent;
+use crate::sim::process::push_json_str;
 
 /// An event of a stack process.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -335,6 +336,19 @@ pub enum MovePhase {
     Aborted,
 }
 
+impl ReplicaState {
+    /// The name it is traced by (its serialized form).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReplicaState::Primary => "primary",
+            ReplicaState::Backup => "backup",
+            ReplicaState::CatchingUp => "catching_up",
+            ReplicaState::Removed => "removed",
+            ReplicaState::Stored => "stored",
+        }
+    }
+}
+
 impl From<RaftEvent> for StackEvent {
     fn from(e: RaftEvent) -> Self {
         StackEvent::Raft(e)
@@ -365,6 +379,65 @@ impl AppEvent for StackEvent {
             StackEvent::Raft(e) => e.kind(),
         }
     }
+
+    /// The events a data node or a manager traces at every map version
+    /// (`map`, `replica`) and every Raft entry (`append`, `commit`).
+    fn write_json_fields(&self, out: &mut Vec<u8>) -> bool {
+        let num = |out: &mut Vec<u8>, key: &[u8], v: u64| {
+            out.extend_from_slice(key);
+            out.extend_from_slice(itoa::Buffer::new().format(v).as_bytes());
+        };
+        match self {
+            StackEvent::Map { version } => {
+                num(out, br#","ev":"map","version":"#, *version);
+            }
+            StackEvent::Replica {
+                partition,
+                state,
+                epoch,
+                complete,
+                source,
+            } => {
+                num(
+                    out,
+                    br#","ev":"replica","partition":"#,
+                    u64::from(*partition),
+                );
+                out.extend_from_slice(br#","state":""#);
+                out.extend_from_slice(state.as_str().as_bytes());
+                num(out, br#"","epoch":"#, *epoch);
+                if *complete {
+                    out.extend_from_slice(br#","complete":true"#);
+                }
+                if let Some(source) = source {
+                    out.extend_from_slice(br#","source":"#);
+                    push_json_str(out, source);
+                }
+            }
+            StackEvent::Raft(RaftEvent::Append { index, term, entry }) => {
+                num(out, br#","ev":"append","index":"#, *index);
+                num(out, br#","term":"#, *term);
+                out.extend_from_slice(br#","entry":"#);
+                push_json_str(out, entry);
+            }
+            StackEvent::Raft(RaftEvent::Commit {
+                index,
+                term,
+                entry,
+                digest,
+            }) => {
+                num(out, br#","ev":"commit","index":"#, *index);
+                num(out, br#","term":"#, *term);
+                out.extend_from_slice(br#","entry":"#);
+                push_json_str(out, entry);
+                out.extend_from_slice(br#","digest":"#);
+                push_json_str(out, digest);
+            }
+            _ => return false,
+        }
+        out.push(b'}');
+        true
+    }
 }
 
 #[cfg(test)]
@@ -387,5 +460,62 @@ mod tests {
             serde_json::from_str(r#"{"t":5,"ev":"role","role":"leader","term":3}"#).unwrap();
         assert_eq!(back, e);
         assert_eq!(e.kind(), "role");
+    }
+
+    #[test]
+    fn events_written_by_hand_are_serde_json() {
+        let texts = ["noop", "AddNode n1 zone=\"a\\b\" cap=1", "tab\there", ""];
+        let mut events = vec![
+            StackEvent::Map { version: 0 },
+            StackEvent::Map { version: u64::MAX },
+            StackEvent::Health {
+                node: "n1".into(),
+                state: crate::stack::health::Health::Alive,
+            },
+        ];
+        for state in [
+            ReplicaState::Primary,
+            ReplicaState::Backup,
+            ReplicaState::CatchingUp,
+            ReplicaState::Removed,
+            ReplicaState::Stored,
+        ] {
+            for (complete, source) in [(false, None), (true, Some("n\"2")), (true, None)] {
+                events.push(StackEvent::Replica {
+                    partition: u32::MAX,
+                    state,
+                    epoch: 7,
+                    complete,
+                    source: source.map(String::from),
+                });
+            }
+        }
+        for entry in texts {
+            events.push(StackEvent::Raft(RaftEvent::Append {
+                index: 3,
+                term: 1,
+                entry: entry.into(),
+            }));
+            events.push(StackEvent::Raft(RaftEvent::Commit {
+                index: 3,
+                term: u64::MAX,
+                entry: entry.into(),
+                digest: "9dd738cb1ea75ef1".into(),
+            }));
+        }
+        for e in &events {
+            let mut out = b"{".to_vec();
+            if e.write_json_fields(&mut out) {
+                out.remove(1); // the comma after the common fields
+
+                assert_eq!(
+                    String::from_utf8(out).unwrap(),
+                    serde_json::to_string(e).unwrap()
+                );
+            } else {
+                assert!(matches!(e, StackEvent::Health { .. }), "{e:?}");
+                assert_eq!(out, b"{");
+            }
+        }
     }
 }

@@ -23,6 +23,7 @@ use serde::{Deserialize, Serialize};
 use super::consensus::StateMachine;
 pub use super::members::{Member, MemberState, Members};
 use super::node_id::NodeId;
+use crate::sim::process::push_json_str as json_str;
 
 /// The grid and its tiles.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -112,7 +113,72 @@ pub struct PartitionConfig {
     pub primary_at: Vec<(NodeId, u64)>,
 }
 
+/// Appends `[["node",epoch],...]`, as `serde_json` writes a list of pairs.
+fn json_pairs(out: &mut Vec<u8>, pairs: &[(NodeId, u64)]) {
+    out.push(b'[');
+    for (i, (node, epoch)) in pairs.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.push(b'[');
+        json_str(out, node);
+        out.push(b',');
+        out.extend_from_slice(itoa::Buffer::new().format(*epoch).as_bytes());
+        out.push(b']');
+    }
+    out.push(b']');
+}
+
 impl PartitionConfig {
+    /// Appends exactly what `serde_json` writes for this configuration
+    /// (the derived `Serialize`), written by hand: a snapshot writes every
+    /// changed partition's, and serde's generic path was most of it.
+    fn write_json(&self, out: &mut Vec<u8>) {
+        // Every field, so that a new one is not forgotten here.
+        let PartitionConfig {
+            replicas,
+            primary,
+            epoch,
+            lost_at,
+            left,
+            primary_at,
+        } = self;
+        out.extend_from_slice(b"{\"replicas\":[");
+        for (i, r) in replicas.iter().enumerate() {
+            let Replica { node, in_sync } = r;
+            if i > 0 {
+                out.push(b',');
+            }
+            out.extend_from_slice(b"{\"node\":");
+            json_str(out, node);
+            out.extend_from_slice(if *in_sync {
+                b",\"in_sync\":true}"
+            } else {
+                b",\"in_sync\":false}"
+            });
+        }
+        out.extend_from_slice(b"],\"primary\":");
+        match primary {
+            Some(p) => json_str(out, p),
+            None => out.extend_from_slice(b"null"),
+        }
+        out.extend_from_slice(b",\"epoch\":");
+        out.extend_from_slice(itoa::Buffer::new().format(*epoch).as_bytes());
+        if let Some(at) = lost_at {
+            out.extend_from_slice(b",\"lost_at\":");
+            out.extend_from_slice(itoa::Buffer::new().format(*at).as_bytes());
+        }
+        if !left.is_empty() {
+            out.extend_from_slice(b",\"left\":");
+            json_pairs(out, left);
+        }
+        if !primary_at.is_empty() {
+            out.extend_from_slice(b",\"primary_at\":");
+            json_pairs(out, primary_at);
+        }
+        out.push(b'}');
+    }
+
     /// The last epoch in which the map counted `node`'s replica in sync,
     /// if it is listed, was in sync once, and no longer is.
     pub fn left_at(&self, node: &str) -> Option<u64> {
@@ -180,12 +246,87 @@ const CHUNK: usize = 64;
 /// index and a chunk index; serialization is the plain sequence, as before.
 #[derive(Clone, Default, PartialEq, Eq)]
 pub struct Partitions {
-    chunks: Vec<Rc<Vec<PartitionConfig>>>,
+    chunks: Vec<Rc<Chunk>>,
     len: usize,
     /// Per node, the partitions whose replicas name it: computed on first
     /// use and shared by every process holding this version; forgotten by
     /// every change (only this module's methods change partitions).
     naming: NamingIndex,
+}
+
+/// One chunk of [`Partitions`]: its configurations, and their JSON text
+/// once asked for.
+///
+/// Why the text: a Raft snapshot writes the whole map as JSON every few
+/// hundred commands, and between two snapshots almost every chunk is the
+/// very one the last snapshot wrote; its text is kept with it. The text is
+/// derived data: a clone (made to be changed) starts without it, every
+/// change through [`Chunk::parts_mut`] forgets it, and it takes no part in
+/// equality.
+#[derive(Default)]
+struct Chunk {
+    parts: Vec<PartitionConfig>,
+    /// The configurations as `serde_json` writes them in a sequence,
+    /// separated by commas, without the brackets.
+    json: std::cell::OnceCell<Box<[u8]>>,
+}
+
+impl Chunk {
+    fn new(parts: Vec<PartitionConfig>) -> Chunk {
+        Chunk {
+            parts,
+            json: std::cell::OnceCell::new(),
+        }
+    }
+
+    /// The configurations, to change: copies the chunk if another version
+    /// shares it, and forgets its text.
+    fn parts_mut(chunk: &mut Rc<Chunk>) -> &mut Vec<PartitionConfig> {
+        let chunk = Rc::make_mut(chunk);
+        chunk.json.take();
+        &mut chunk.parts
+    }
+
+    /// The configurations' JSON text (see [`Chunk::json`]).
+    fn json(&self) -> &[u8] {
+        self.json.get_or_init(|| {
+            let mut out = Vec::with_capacity(self.parts.len() * 96);
+            for (i, p) in self.parts.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                p.write_json(&mut out);
+            }
+            out.into_boxed_slice()
+        })
+    }
+}
+
+impl Clone for Chunk {
+    fn clone(&self) -> Chunk {
+        Chunk::new(self.parts.clone())
+    }
+}
+
+impl PartialEq for Chunk {
+    fn eq(&self, other: &Chunk) -> bool {
+        self.parts == other.parts
+    }
+}
+
+impl Eq for Chunk {}
+
+impl fmt::Debug for Chunk {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.parts.fmt(f)
+    }
+}
+
+impl std::ops::Deref for Chunk {
+    type Target = [PartitionConfig];
+    fn deref(&self) -> &[PartitionConfig] {
+        &self.parts
+    }
 }
 
 /// One partition's configuration as a version held it: the shared chunk
@@ -195,7 +336,7 @@ pub struct Partitions {
 /// chunk (a copy made for any of its partitions) is compared by value.
 #[derive(Clone, Debug)]
 pub struct Seen {
-    chunk: Rc<Vec<PartitionConfig>>,
+    chunk: Rc<Chunk>,
     at: usize,
 }
 
@@ -226,10 +367,13 @@ impl Partitions {
     /// `n` partitions with the default (empty) configuration; the full
     /// chunks share one value.
     pub fn new(n: usize) -> Partitions {
-        let full = Rc::new(vec![PartitionConfig::default(); CHUNK]);
+        let full = Rc::new(Chunk::new(vec![PartitionConfig::default(); CHUNK]));
         let mut chunks = vec![full; n / CHUNK];
         if !n.is_multiple_of(CHUNK) {
-            chunks.push(Rc::new(vec![PartitionConfig::default(); n % CHUNK]));
+            chunks.push(Rc::new(Chunk::new(vec![
+                PartitionConfig::default();
+                n % CHUNK
+            ])));
         }
         Partitions {
             chunks,
@@ -291,7 +435,7 @@ impl Partitions {
         if i % CHUNK >= chunk.len() {
             return None;
         }
-        Rc::make_mut(chunk).get_mut(i % CHUNK)
+        Chunk::parts_mut(chunk).get_mut(i % CHUNK)
     }
 
     /// Applies `f` to every partition for which `touches` holds, copying
@@ -304,7 +448,7 @@ impl Partitions {
         self.naming = NamingIndex::default();
         for chunk in &mut self.chunks {
             if chunk.iter().any(&touches) {
-                for p in Rc::make_mut(chunk).iter_mut().filter(|p| touches(p)) {
+                for p in Chunk::parts_mut(chunk).iter_mut().filter(|p| touches(p)) {
                     f(p);
                 }
             }
@@ -334,6 +478,20 @@ impl Partitions {
             index
         });
         index.get(node).map_or(&[], Vec::as_slice)
+    }
+
+    /// Appends the partitions' JSON: byte for byte what `serde_json`
+    /// writes for them, each chunk's text written at most once (see
+    /// [`Chunk`]).
+    pub fn write_json(&self, out: &mut Vec<u8>) {
+        out.push(b'[');
+        for (i, chunk) in self.chunks.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            out.extend_from_slice(chunk.json());
+        }
+        out.push(b']');
     }
 
     /// The partitions in order.
@@ -401,7 +559,7 @@ impl<T: Clone + Default> PerPartition<T> {
 /// Iterator over [`Partitions`], in partition order.
 #[derive(Clone)]
 pub struct PartitionsIter<'a> {
-    chunks: std::slice::Iter<'a, Rc<Vec<PartitionConfig>>>,
+    chunks: std::slice::Iter<'a, Rc<Chunk>>,
     cur: std::slice::Iter<'a, PartitionConfig>,
     left: usize,
 }
@@ -466,14 +624,14 @@ impl FromIterator<PartitionConfig> for Partitions {
             chunk.push(p);
             len += 1;
             if chunk.len() == CHUNK {
-                chunks.push(Rc::new(std::mem::replace(
+                chunks.push(Rc::new(Chunk::new(std::mem::replace(
                     &mut chunk,
                     Vec::with_capacity(CHUNK),
-                )));
+                ))));
             }
         }
         if !chunk.is_empty() {
-            chunks.push(Rc::new(chunk));
+            chunks.push(Rc::new(Chunk::new(chunk)));
         }
         Partitions {
             chunks,
@@ -850,6 +1008,33 @@ impl ClusterMap {
 impl StateMachine for ClusterMap {
     type Command = MapCommand;
 
+    /// What the derived `Serialize` gives to `serde_json`, written field by
+    /// field so that the partitions' unchanged chunks are not written again
+    /// (a snapshot every few hundred commands wrote the whole map).
+    fn write_json(&self, out: &mut Vec<u8>) {
+        fn field<T: Serialize + ?Sized>(out: &mut Vec<u8>, key: &[u8], value: &T) {
+            out.extend_from_slice(key);
+            serde_json::to_writer(&mut *out, value).expect("a cluster map serializes to JSON");
+        }
+        // Every field, so that a new one is not forgotten here.
+        let ClusterMap {
+            version,
+            geometry,
+            replication_factor,
+            generation,
+            members,
+            partitions,
+        } = self;
+        field(out, b"{\"version\":", version);
+        field(out, b",\"geometry\":", geometry);
+        field(out, b",\"replication_factor\":", replication_factor);
+        field(out, b",\"generation\":", generation);
+        field(out, b",\"members\":", members);
+        out.extend_from_slice(b",\"partitions\":");
+        partitions.write_json(out);
+        out.push(b'}');
+    }
+
     fn apply(&mut self, index: u64, cmd: &MapCommand) {
         self.version = index;
         if matches!(
@@ -968,6 +1153,59 @@ impl StateMachine for ClusterMap {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn json_written_by_chunks_is_serde_json() {
+        // 3 full chunks and a short one; changes in place (a chunk held
+        // once) and copied (a chunk another version shares), each after
+        // the text was written.
+        let geometry = Geometry {
+            width: 200,
+            height: 16,
+            tile_w: 1,
+            tile_h: 16,
+        };
+        let mut m = ClusterMap::new(geometry, 2);
+        let json = |m: &ClusterMap| {
+            let mut out = Vec::new();
+            m.write_json(&mut out);
+            assert_eq!(
+                String::from_utf8(out).unwrap(),
+                serde_json::to_string(m).unwrap()
+            );
+        };
+        json(&m);
+        for (i, node) in ["n1", "n2", "n\"3"].into_iter().enumerate() {
+            m.apply(
+                i as u64 + 1,
+                &MapCommand::AddNode {
+                    node: node.into(),
+                    zone: "z".into(),
+                    capacity: 1,
+                    boot: 0,
+                },
+            );
+        }
+        json(&m);
+        let held = m.clone();
+        for p in [0usize, 63, 64, 150, 199] {
+            m.partitions[p].replicas = vec![replica("n1", true), replica("n\"3", false)];
+            m.partitions[p].primary = Some("n1".into());
+            m.partitions[p].epoch = p as u64;
+            json(&m);
+            json(&held);
+        }
+        m.partitions[199].lost_at = Some(4);
+        m.partitions[5].left = vec![("n2".into(), 3), ("n\u{1}\\".into(), u64::MAX)];
+        m.partitions[5].primary_at = vec![("n1".into(), 0)];
+        m.partitions[6].primary_at = vec![("n1".into(), 2), ("é\u{7f}".into(), 9)];
+        m.partitions[6].replicas = vec![replica("n\u{1f}", true)];
+        json(&m);
+        m.apply(9, &MapCommand::RemoveNode { node: "n1".into() });
+        json(&m);
+        json(&held);
+        json(&ClusterMap::new(geometry, 1));
+    }
 
     fn geo() -> Geometry {
         Geometry {

@@ -334,7 +334,11 @@ fn format_event_body<E: AppEvent>(
     };
     match &ev.kind {
         EventKind::App(app) => {
-            splice_object(out, *app);
+            if app.write_json_fields(out) {
+                out.push(b'\n');
+            } else {
+                splice_object(out, *app);
+            }
             return;
         }
         kind => {
@@ -399,14 +403,7 @@ fn push_u64(out: &mut Vec<u8>, v: u64) {
 
 #[inline]
 fn push_str(out: &mut Vec<u8>, s: &str) {
-    if s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
-        out.push(b'"');
-        out.extend_from_slice(s.as_bytes());
-        out.push(b'"');
-    } else {
-        // Rare: let serde_json do the escaping.
-        let _ = serde_json::to_writer(&mut *out, s);
-    }
+    crate::sim::process::push_json_str(out, s);
 }
 
 /// Appends a string known to need no escaping (process ids, which the

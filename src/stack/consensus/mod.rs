@@ -134,6 +134,14 @@ pub trait StateMachine: Clone + Serialize + DeserializeOwned + 'static {
         + 'static;
     /// Applies a committed command. `index` is its log index.
     fn apply(&mut self, index: u64, cmd: &Self::Command);
+
+    /// Appends the state's JSON (a snapshot's part): exactly what
+    /// `serde_json` writes for it. A state may keep parts of its text
+    /// written from one snapshot to the next.
+    fn write_json(&self, out: &mut Vec<u8>) {
+        serde_json::to_writer(out, self)
+            .expect("the state machine must serialize to JSON (map keys must be strings)");
+    }
 }
 
 /// A process that can host a [`ConsensusManager`] whose commands are `C`:

@@ -3,8 +3,8 @@
 
 use std::sync::Arc;
 
+use serde::Deserialize;
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
 
 use super::RaftBug;
 use super::membership::Membership;
@@ -14,7 +14,34 @@ use super::{
 };
 use crate::sim::{Cx, ProcessId};
 
-#[derive(Serialize)]
+/// A snapshot's bytes: what `serde_json` writes for a [`SnapshotRef`],
+/// with the state written by [`StateMachine::write_json`] (which may keep
+/// parts of its text from the last snapshot). `len_hint`: the last
+/// snapshot's length.
+pub(super) fn snapshot_json<S: StateMachine>(
+    index: u64,
+    term: u64,
+    state: &S,
+    members: &Membership,
+    len_hint: usize,
+) -> Vec<u8> {
+    let mut out = Vec::with_capacity(len_hint + 64);
+    out.extend_from_slice(b"{\"index\":");
+    out.extend_from_slice(itoa::Buffer::new().format(index).as_bytes());
+    out.extend_from_slice(b",\"term\":");
+    out.extend_from_slice(itoa::Buffer::new().format(term).as_bytes());
+    out.extend_from_slice(b",\"state\":");
+    state.write_json(&mut out);
+    out.extend_from_slice(b",\"members\":");
+    serde_json::to_writer(&mut out, members).expect("a membership serializes to JSON");
+    out.push(b'}');
+    out
+}
+
+/// A snapshot as `serde_json` would write it whole (what
+/// [`snapshot_json`] must equal).
+#[cfg(test)]
+#[derive(serde::Serialize)]
 pub(super) struct SnapshotRef<'a, S> {
     pub(super) index: u64,
     pub(super) term: u64,
@@ -270,13 +297,13 @@ impl<S: StateMachine> ConsensusManager<S> {
             return;
         };
         let members = self.members_at(index);
-        let bytes = serde_json::to_vec(&SnapshotRef {
+        let bytes = snapshot_json(
             index,
             term,
-            state: &self.state,
-            members: &members,
-        })
-        .expect("the state machine must serialize to JSON (map keys must be strings)");
+            &self.state,
+            &members,
+            self.snapshot_data.as_ref().map_or(0, |d| d.len()),
+        );
         let len = bytes.len() as u64;
         let digest = format!("{:016x}", xxhash_rust::xxh3::xxh3_64(&bytes));
         let disk = cx.disk();
@@ -300,5 +327,48 @@ impl<S: StateMachine> ConsensusManager<S> {
                 digest,
             },
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stack::grid::{ClusterMap, Geometry, MapCommand};
+
+    #[test]
+    fn a_snapshot_is_what_serde_json_writes() {
+        let geometry = Geometry {
+            width: 100,
+            height: 1,
+            tile_w: 1,
+            tile_h: 1,
+        };
+        let mut map = ClusterMap::new(geometry, 1);
+        let members =
+            Membership::bootstrap(&[ProcessId(0), ProcessId(2)]).with_learner(ProcessId(5), 3);
+        let whole = |map: &ClusterMap, index, term| {
+            serde_json::to_vec(&SnapshotRef {
+                index,
+                term,
+                state: map,
+                members: &members,
+            })
+            .unwrap()
+        };
+        assert_eq!(snapshot_json(0, 0, &map, &members, 0), whole(&map, 0, 0));
+        map.apply(
+            7,
+            &MapCommand::AddNode {
+                node: "n1".into(),
+                zone: "z1".into(),
+                capacity: 2,
+                boot: 1,
+            },
+        );
+        map.partitions[70].primary = Some("n1".into());
+        let bytes = snapshot_json(u64::MAX, 12, &map, &members, 10);
+        assert_eq!(bytes, whole(&map, u64::MAX, 12));
+        let back: SnapshotOwned<ClusterMap> = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(back.state, map);
     }
 }
