@@ -33,7 +33,7 @@ fn runs_for(bug: Bug) -> u64 {
         Bug::AcceptBadMac => 12,
         Bug::AckBeforeBackups => 17,
         Bug::FinishMoveBeforeCatchUp => 60,
-        Bug::StaleInstallWindsBack => 700,
+        Bug::StaleInstallWindsBack => 60,
         Bug::ReadWithoutConfirm => 450,
         Bug::SkipPrimaryFsync => 90,
         Bug::InSyncWithoutTransfer => 120,
@@ -157,8 +157,16 @@ fn every_planted_bug_is_caught_by_hunt() {
     }
     // Figure 8 needs its slow voters' clocks, the slow links and three
     // cuts; the vote split from its fsync needs a crash at the instant of
-    // the vote, which any change of timing moves: neither shrinks to 5.
-    let known = ["commit-old-term-by-counting:", "vote-before-fsync:"];
+    // the vote, the slow links that let a second candidate's request
+    // arrive after the restart, and a cut that holds back the leader's
+    // first append (6 events): neither shrinks to 5.
+    // The stale plan needs a node declared dead, the rebalance after it
+    // and a pause during a later plan: 11.5 s of 44 (26 %).
+    let known = [
+        "commit-old-term-by-counting:",
+        "vote-before-fsync:",
+        "plan-against-stale-liveness:",
+    ];
     let surprising: Vec<&String> = unmet
         .iter()
         .filter(|u| !known.iter().any(|k| u.starts_with(k)))
