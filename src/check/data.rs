@@ -268,12 +268,20 @@ impl Durability {
                 {
                     holders.insert(node.as_str());
                 }
+                // Caught up past it from a primary: a holder too — while
+                // some copy still holds it. With none left (each found
+                // damaged), no transfer can bring it back: a catch-up
+                // then follows a history re-seeded without it.
                 Fact::CaughtUp {
                     partition,
                     node,
                     epoch,
                     index,
-                } if *partition == w.partition && *epoch >= w.epoch && *index >= w.index => {
+                } if *partition == w.partition
+                    && *epoch >= w.epoch
+                    && *index >= w.index
+                    && !holders.is_empty() =>
+                {
                     holders.insert(node.as_str());
                 }
                 Fact::Removed {
@@ -855,6 +863,57 @@ mod tests {
             (1, Some(&end)),
         ];
         assert_eq!(judge_with(&evs), (Vec::new(), 0));
+    }
+
+    /// n1 acknowledges c5=77 (index 1, epoch 1) as its only copy, and
+    /// finds that copy damaged; the partition is re-seeded from n3's older
+    /// copy, n2 catches up in epoch 4 past index 1, and the new history
+    /// puts another write at index 1. No copy held c5=77 when n2 caught
+    /// up, so that catch-up did not bring it back: lost with its only
+    /// copy, not dropped. With n3 still holding it (a caught-up copy), the
+    /// same history drops it: a violation.
+    #[test]
+    fn a_catch_up_after_every_copy_was_damaged_does_not_hold_the_write() {
+        let first = write(1, 5, 77, 1, &["n1"]);
+        let damaged = StackEvent::Damaged {
+            partition: 0,
+            found: "scrub".into(),
+        };
+        let caught = StackEvent::CaughtUp {
+            partition: 0,
+            epoch: 4,
+            index: 3,
+        };
+        let other = write(4, 6, 88, 1, &["n3", "n2"]);
+        let end = holding(vec![[6, 88, 1]]);
+        let (r1, r3) = (
+            replica(ReplicaState::Primary, 1),
+            replica(ReplicaState::Primary, 4),
+        );
+        let evs = [
+            (0, Some(&r1)),
+            (0, Some(&first)),
+            (0, Some(&damaged)),
+            (2, Some(&r3)),
+            (1, Some(&caught)),
+            (2, Some(&other)),
+            (1, Some(&end)),
+            (2, Some(&end)),
+        ];
+        let (v, lost) = judge_with(&evs);
+        assert_eq!((v.len(), lost), (0, 1), "{v:?}");
+        // n3 caught up past it in epoch 1, before the damage: a holder
+        // left, so n2's catch-up counts, and the write was dropped.
+        let early = StackEvent::CaughtUp {
+            partition: 0,
+            epoch: 1,
+            index: 1,
+        };
+        let mut evs = evs.to_vec();
+        evs.insert(2, (2, Some(&early)));
+        let (v, lost) = judge_with(&evs);
+        assert_eq!(lost, 0);
+        assert!(!v.is_empty() && v[0].detail.contains("c5=77"), "{v:?}");
     }
 
     fn replica(state: ReplicaState, epoch: u64) -> StackEvent {
