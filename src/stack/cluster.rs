@@ -218,6 +218,11 @@ pub enum Control {
         grace: u64,
         /// False when the node (this boot) is not a member.
         member: bool,
+        /// Stray copies the heartbeat reported (kept on the node's disk,
+        /// not given to it by the map) that the node may now drop: each
+        /// partition has a replica in sync whose own node reports it whole
+        /// in this epoch. Sorted; empty almost always.
+        release: Vec<u32>,
     },
     /// Map dissemination from the leader (one-way). One push to many
     /// members shares one immutable update: no recipient can change what
@@ -256,6 +261,12 @@ pub struct ReplicaReport {
     /// counts for nothing — never in sync, never a source, never promoted —
     /// until an install from an intact holder rebuilds it.
     pub damaged: bool,
+    /// A stray: a copy the node's disk keeps that the map does not give
+    /// it (say, it was removed from the partition while it was down). It
+    /// is kept, and offered to a re-seed, until the leader releases it
+    /// (`HeartbeatAck::release`): the map may still name a replica in sync
+    /// whose copy is gone.
+    pub stray: bool,
 }
 
 /// A map update pushed by the leader.

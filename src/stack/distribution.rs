@@ -463,10 +463,14 @@ impl Manager {
                         report.boot = boot;
                         report.version = version;
                     } else {
-                        self.rebuild_report(node, boot, version, &replicas);
+                        self.rebuild_report(node.clone(), boot, version, &replicas);
                     }
                     self.report_kept[slot] = kept;
                 }
+                let release = match member {
+                    true => RecoveryManager::releasable(self.raft.state(), &self.reports, &node),
+                    false => Vec::new(),
+                };
                 self.net.reply(
                     cx,
                     from,
@@ -476,6 +480,7 @@ impl Manager {
                         version: leader_version,
                         grace: self.health.grace(),
                         member,
+                        release,
                     },
                 );
                 if (member || decommissioned) && version < leader_version {
@@ -505,8 +510,10 @@ impl Manager {
             stored: r.stored,
             synced: r.synced,
             damaged: r.damaged,
+            stray: r.stray,
         }));
         report.replicas.sort_unstable();
+        report.strays = replicas.iter().any(|r| r.stray);
     }
 
     /// `register_node`: a node asks to join (or to rejoin with a new boot).

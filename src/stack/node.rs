@@ -554,8 +554,11 @@ impl DataNode {
             disk.put(MANAGERS_KEY, bytes);
             disk.fsync();
         }
-        if let Control::HeartbeatAck { grace, .. } = body {
-            self.grace_echo = grace;
+        if let Control::HeartbeatAck { grace, release, .. } = &body {
+            self.grace_echo = *grace;
+            if !release.is_empty() {
+                self.release_strays(cx, release);
+            }
         }
         match body {
             Control::Registered { .. } if Some(req) == self.register_req => {
@@ -570,6 +573,42 @@ impl DataNode {
                 self.register(cx);
             }
             _ => {}
+        }
+    }
+
+    /// Drops the strays the leader released (see
+    /// [`RecoveryManager::releasable`](super::recovery::RecoveryManager::releasable)),
+    /// those this node's map does not give it either.
+    fn release_strays<P: Process<Msg = Msg, Timer = Timer, Event = StackEvent>>(
+        &mut self,
+        cx: &mut Cx<'_, P>,
+        release: &[u32],
+    ) {
+        let me = self.me.clone();
+        let mut changed = false;
+        for &p in release {
+            let listed = self
+                .map
+                .partitions
+                .get(p as usize)
+                .is_some_and(|c| c.replicas.iter().any(|r| *r.node == *me));
+            if listed || self.replicas.contains_key(&p) || !self.on_disk.contains(&p) {
+                continue;
+            }
+            cx.reached("node: stale replica of an earlier incarnation dropped");
+            self.on_disk.remove(&p);
+            self.synced.remove(&p);
+            cx.trace(StackEvent::Replica {
+                partition: p,
+                state: ReplicaState::Removed,
+                epoch: self.map.partitions.get(p as usize).map_or(0, |c| c.epoch),
+                complete: false,
+                source: None,
+            });
+            changed = true;
+        }
+        if changed {
+            self.persist(cx);
         }
     }
 
@@ -638,9 +677,11 @@ impl DataNode {
         // node per interval, each over every replica it hosts).
         let mut on_disk = self.on_disk.iter().copied().peekable();
         let mut synced = self.synced.iter().peekable();
+        let mut kept_hosted = 0;
         self.scratch.extend(self.replicas.iter().map(|(p, h)| {
             while on_disk.next_if(|d| d < p).is_some() {}
             let kept = on_disk.next_if_eq(p).is_some();
+            kept_hosted += usize::from(kept);
             while synced.next_if(|(q, _)| *q < p).is_some() {}
             let synced_epoch = synced.next_if(|(q, _)| *q == p).map(|(_, e)| *e);
             let (epoch, listed) = h.view;
@@ -669,8 +710,30 @@ impl DataNode {
                     && !damaged,
                 synced: synced_epoch,
                 damaged,
+                stray: false,
             }
         }));
+        // Strays: on the disk, not hosted (the map does not give them to
+        // this node); whole unless damaged.
+        if kept_hosted < self.on_disk.len() {
+            let repl = self.repl.as_ref();
+            for &p in self.on_disk.iter() {
+                if self.replicas.contains_key(&p) {
+                    continue;
+                }
+                let damaged = repl.is_some_and(|r| r.damaged(p));
+                self.scratch.push(ReplicaReport {
+                    partition: p,
+                    epoch: 0,
+                    in_sync: false,
+                    stored: !damaged,
+                    synced: self.synced.get(&p).copied(),
+                    damaged,
+                    stray: true,
+                });
+            }
+            self.scratch.sort_unstable_by_key(|r| r.partition);
+        }
         if *self.reports != self.scratch {
             self.reports = Shared::new(self.scratch.clone());
         }
@@ -1021,33 +1084,9 @@ impl DataNode {
         }
         self.visit = visit;
         // Data left on disk by an earlier incarnation that the map no
-        // longer gives this node is stale: forget it.
-        let stale: Vec<u32> = self
-            .on_disk
-            .iter()
-            .copied()
-            .filter(|p| !self.replicas.contains_key(p))
-            .filter(|p| {
-                !self
-                    .map
-                    .partitions
-                    .get(*p as usize)
-                    .is_some_and(|c| c.replicas.iter().any(|r| *r.node == *me))
-            })
-            .collect();
-        for p in stale {
-            cx.reached("node: stale replica of an earlier incarnation dropped");
-            self.on_disk.remove(&p);
-            self.synced.remove(&p);
-            cx.trace(StackEvent::Replica {
-                partition: p,
-                state: ReplicaState::Removed,
-                epoch: self.map.partitions.get(p as usize).map_or(0, |c| c.epoch),
-                complete: false,
-                source: None,
-            });
-            changed = true;
-        }
+        // longer gives this node is a stray: kept, and reported, until the
+        // leader releases it (`release_strays`) — it may be the last whole
+        // copy.
         if changed {
             self.persist(cx);
         }

@@ -77,11 +77,14 @@ pub fn set_replicas(
     }
 }
 
-/// Partition `p` (configured as `c`) started again empty on `node`, every
-/// copy of it lost: `node` alone in sync and primary, the other replicas
-/// catching up from it, and the map records the loss (`lost_at`).
+/// Partition `p` (configured as `c`) started again on `node` after a loss:
+/// every copy of it lost (it starts empty), or every copy that held the
+/// newest writes (it starts from `node`'s copy, behind them). `node` alone
+/// in sync and primary (added if the map does not list it: a stray), the
+/// other replicas catching up from it, and the map records the loss
+/// (`lost_at`).
 pub fn start_empty(p: u32, c: &PartitionConfig, generation: Option<u64>, node: &str) -> MapCommand {
-    let replicas = c
+    let mut replicas: Vec<Replica> = c
         .replicas
         .iter()
         .map(|r| Replica {
@@ -89,6 +92,12 @@ pub fn start_empty(p: u32, c: &PartitionConfig, generation: Option<u64>, node: &
             in_sync: r.node == node,
         })
         .collect();
+    if !replicas.iter().any(|r| r.node == node) {
+        replicas.push(Replica {
+            node: node.into(),
+            in_sync: true,
+        });
+    }
     MapCommand::SetReplicas {
         partition: p,
         epoch: c.epoch,

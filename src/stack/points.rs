@@ -207,6 +207,10 @@ pub const PROBES: &[(&str, &str)] = &[
         "stack/replication/mod.rs",
     ),
     (
+        "replica: re-seeded from a copy behind lost writes",
+        "stack/replication/mod.rs",
+    ),
+    (
         "replica: primary busy, request refused",
         "stack/replication/primary.rs",
     ),

@@ -67,6 +67,9 @@ pub struct Held {
     pub synced: Option<u64>,
     /// Its copy was found damaged: it counts for nothing until rebuilt.
     pub damaged: bool,
+    /// A stray: kept on the node's disk, not given to it by the node's map
+    /// (see [`ReplicaReport::stray`](super::cluster::ReplicaReport::stray)).
+    pub stray: bool,
 }
 
 /// What a data node last said about itself, on the leader.
@@ -76,8 +79,10 @@ pub struct NodeReport {
     pub boot: u32,
     /// The map version it had applied.
     pub version: u64,
-    /// Per partition it hosts, sorted by partition.
+    /// Per partition it hosts or keeps as a stray, sorted by partition.
     pub replicas: Vec<Held>,
+    /// Some of `replicas` are strays (see [`RecoveryManager::releasable`]).
+    pub strays: bool,
 }
 
 impl NodeReport {
@@ -122,6 +127,10 @@ enum Reseed<'a> {
     /// Every listed node is live and holds nothing: every copy is lost,
     /// and the partition starts again empty on this one.
     Empty(&'a str),
+    /// The newest copies are damaged: the partition starts again from this
+    /// whole copy, which may be behind writes lost with them (the map
+    /// records the loss, as for `Empty`).
+    Behind(&'a str),
 }
 
 /// The leader's recovery logic (everything it needs is in the committed
@@ -185,6 +194,79 @@ impl RecoveryManager {
         r.replica(p).filter(|h| h.stored || h.complete)?.synced
     }
 
+    /// The strays `node` reported (copies its disk keeps that its map
+    /// does not give it) that it may drop: the map does not list it for
+    /// the partition either, and a replica the map counts in sync reports,
+    /// from the boot the map knows, that it holds the data in full in this
+    /// epoch — or the stray is damaged and holds nothing. Until then a
+    /// stray may be a partition's last whole copy: the map may still count
+    /// in sync a replica whose copy its node has since found damaged, and
+    /// a re-seed takes strays as sources (no-bug hunt seed 0, run 6,415:
+    /// n3, removed from p0 while it was down, came back with the only
+    /// whole copy and dropped it at the first map that left it out).
+    pub fn releasable(map: &ClusterMap, reports: &Reports, node: &str) -> Vec<u32> {
+        let Some(report) = reports.get(node).filter(|r| r.strays) else {
+            return Vec::new();
+        };
+        report
+            .replicas
+            .iter()
+            .filter(|h| h.stray)
+            .filter(|h| {
+                let Some(c) = map.partitions.get(h.partition as usize) else {
+                    return true;
+                };
+                if c.replicas.iter().any(|r| r.node == node) {
+                    return false;
+                }
+                h.damaged
+                    || c.replicas.iter().any(|r| {
+                        r.in_sync
+                            && map.is_usable(&r.node)
+                            && Self::reported_in_sync(map, reports, &r.node, h.partition, c.epoch)
+                    })
+            })
+            .map(|h| h.partition)
+            .collect()
+    }
+
+    /// Live members, not listed for `p`, that report a stray whole copy of
+    /// it, with its synced epoch: sources for a re-seed like the listed
+    /// copies.
+    fn strays_of<'a>(
+        map: &ClusterMap,
+        reports: &'a Reports,
+        p: u32,
+    ) -> Vec<(&'a str, Copy, Option<u64>)> {
+        let Some(c) = map.partitions.get(p as usize) else {
+            return Vec::new();
+        };
+        reports
+            .iter()
+            .filter(|(_, r)| r.strays)
+            .filter_map(|(n, r)| {
+                let m = map.members.get(n)?;
+                let h = r.replica(p)?;
+                let whole = r.boot == m.boot && h.stray && h.stored && !h.damaged;
+                let listed = c.replicas.iter().any(|x| x.node == *n);
+                (whole && !listed && map.is_usable(n)).then_some((
+                    n.as_str(),
+                    Copy::Stored,
+                    h.synced,
+                ))
+            })
+            .collect()
+    }
+
+    /// The synced epoch `node` (a member) tells of its copy of `p`, from
+    /// the boot the map knows, whatever the copy's state (a damaged copy's
+    /// node may still know it).
+    fn told_synced(map: &ClusterMap, reports: &Reports, node: &str, p: u32) -> Option<u64> {
+        let m = map.members.get(node)?;
+        let r = reports.get(node).filter(|r| r.boot == m.boot)?;
+        r.replica(p)?.synced
+    }
+
     /// The replicas to re-seed partition `p` from when none of them is in
     /// sync (step 3 of [`repair`](Self::repair)): empty while it must wait.
     ///
@@ -204,7 +286,7 @@ impl RecoveryManager {
     /// `unavailable`. One that was not, in sync or not, holds nothing
     /// newer: a node that never returns does not hold the partition back
     /// then.
-    fn reseed_sources<'a>(map: &'a ClusterMap, reports: &Reports, p: u32) -> Reseed<'a> {
+    fn reseed_sources<'a>(map: &'a ClusterMap, reports: &'a Reports, p: u32) -> Reseed<'a> {
         let Some(c) = map.partitions.get(p as usize) else {
             return Reseed::Wait;
         };
@@ -212,7 +294,7 @@ impl RecoveryManager {
         // A draining member serves until its replicas have moved: its
         // copy counts too.
         let live = |n: &str| map.is_usable(n);
-        let copies: Vec<(&str, Copy, Option<u64>)> = c
+        let mut copies: Vec<(&str, Copy, Option<u64>)> = c
             .replicas
             .iter()
             .map(|r| {
@@ -224,6 +306,9 @@ impl RecoveryManager {
                 (n, copy, Self::synced_of(map, reports, n, p))
             })
             .collect();
+        // Strays: whole copies their nodes keep though the map no longer
+        // lists them (see `releasable`).
+        copies.extend(Self::strays_of(map, reports, p));
         let held = |k: &Copy| matches!(k, Copy::Stored | Copy::Complete);
         let unknown = copies.iter().any(|(_, k, _)| *k == Copy::Unknown);
         let newest = copies
@@ -275,6 +360,25 @@ impl RecoveryManager {
         // The first seed becomes primary: an alive member before a
         // draining one.
         seeds.sort_by_key(|n| !alive(n));
+        // A copy its node found damaged may have held writes newer than
+        // every intact copy (its synced epoch is not known): unless one of
+        // these has the newest possible epoch, those writes may be lost,
+        // and the map must say so — the copies left are served, but none
+        // of their cells is known until written again (no-bug hunt seed
+        // 0, run 6,415: n4, alone in sync, found its copy damaged; n3's
+        // copy was two epochs behind).
+        // A damaged copy whose node still tells its synced epoch, no newer
+        // than the newest intact one, held nothing newer either.
+        let damaged = copies.iter().any(|(n, k, _)| {
+            *k == Copy::Damaged
+                && Self::told_synced(map, reports, n, p).is_none_or(|s| Some(s) > newest)
+        });
+        if damaged && !newest_possible {
+            return match seeds.first() {
+                Some(first) => Reseed::Behind(first),
+                None => Reseed::Wait,
+            };
+        }
         Reseed::From(seeds)
     }
 
@@ -426,9 +530,10 @@ impl RecoveryManager {
         let seeds = match seeds {
             Reseed::Wait => return None,
             Reseed::From(seeds) => seeds,
-            Reseed::Empty(node) => {
-                // Every copy is lost: the map says so (`lost_at`), and the
-                // primaries serve no cell that no write defined since.
+            Reseed::Empty(node) | Reseed::Behind(node) => {
+                // Every copy is lost, or every copy of the newest writes:
+                // the map says so (`lost_at`), and the primaries serve no
+                // cell that no write defined since.
                 return Some((Step::Repair, start_empty(p, c, generation, node)));
             }
         };
@@ -441,6 +546,15 @@ impl RecoveryManager {
             return None;
         }
         let first = *seeds.first()?;
+        // A stray among the seeds joins the list, in sync (an extra goes
+        // once the partition can spare it).
+        let strays = seeds
+            .iter()
+            .filter(|n| !c.replicas.iter().any(|r| r.node == **n))
+            .map(|n| Replica {
+                node: (*n).into(),
+                in_sync: true,
+            });
         let replicas: Vec<Replica> = c
             .replicas
             .iter()
@@ -448,6 +562,7 @@ impl RecoveryManager {
                 node: r.node.clone(),
                 in_sync: seeds.contains(&r.node.as_str()),
             })
+            .chain(strays)
             .collect();
         Some((
             Step::Repair,
@@ -585,7 +700,9 @@ mod tests {
                 stored: false,
                 synced: None,
                 damaged: true,
+                stray: false,
             }],
+            strays: false,
         };
         let mut reports = Reports::new();
         reports.insert("n2".into(), damaged);
@@ -647,7 +764,9 @@ mod tests {
                 stored: false,
                 synced: None,
                 damaged: false,
+                stray: false,
             }],
+            strays: false,
         };
         reports.insert("n3".into(), report(6, 2));
         assert_eq!(r.repair(0, &m, &reports, &[]), None, "another boot");
@@ -700,7 +819,9 @@ mod tests {
                 stored,
                 synced: Some(1),
                 damaged: false,
+                stray: false,
             }],
+            strays: false,
         };
         let mut reports = Reports::new();
         reports.insert("n1".into(), report(true));
@@ -746,7 +867,9 @@ mod tests {
                 stored: true,
                 synced,
                 damaged: false,
+                stray: false,
             }],
+            strays: false,
         }
     }
 
@@ -964,7 +1087,9 @@ mod tests {
                 stored: false,
                 synced: None,
                 damaged: false,
+                stray: false,
             }],
+            strays: false,
         };
         let mut reports = Reports::new();
         reports.insert("n1".into(), nothing.clone());
@@ -986,5 +1111,117 @@ mod tests {
         let mut kept = m.clone();
         kept.apply(100, &cmd);
         assert_eq!(kept.partitions[0].lost_at, None);
+    }
+
+    /// A report of partition 0 alone.
+    fn report_of(h: Held) -> NodeReport {
+        NodeReport {
+            boot: 7,
+            version: 4,
+            replicas: vec![h],
+            strays: h.stray,
+        }
+    }
+
+    /// A stray (n3's disk kept p0 after the map dropped n3 while it was
+    /// down) is released only on the word of an in-sync replica's own
+    /// node; when every listed copy is found damaged it re-seeds the
+    /// partition from its copy, and the map records the loss (the
+    /// damaged copies may have held newer writes). No-bug hunt seed 0,
+    /// run 6,415.
+    #[test]
+    fn a_stray_is_kept_until_released_and_reseeds_with_the_loss_recorded() {
+        let m = map();
+        let epoch = m.partitions[0].epoch;
+        let held = |complete, stored, damaged, stray| Held {
+            partition: 0,
+            epoch,
+            complete,
+            stored,
+            synced: Some(epoch - 1),
+            damaged,
+            stray,
+        };
+        let mut reports = Reports::new();
+        reports.insert("n3".into(), report_of(held(false, true, false, true)));
+        assert!(
+            RecoveryManager::releasable(&m, &reports, "n3").is_empty(),
+            "no in-sync replica has said it holds the data"
+        );
+        reports.insert("n1".into(), report_of(held(true, true, false, false)));
+        assert_eq!(RecoveryManager::releasable(&m, &reports, "n3"), vec![0]);
+        assert!(
+            RecoveryManager::releasable(&m, &reports, "n1").is_empty(),
+            "n1 reports no stray"
+        );
+        // Both in-sync copies found damaged, each in sync one epoch after
+        // the stray: the stray is the last whole copy, and behind.
+        let damaged = Held {
+            synced: Some(epoch),
+            ..held(false, false, true, false)
+        };
+        reports.insert("n1".into(), report_of(damaged));
+        reports.insert("n2".into(), report_of(damaged));
+        assert!(RecoveryManager::releasable(&m, &reports, "n3").is_empty());
+        let r = RecoveryManager::default();
+        let (_, demote) = r.repair(0, &m, &reports, &[]).unwrap();
+        let mut m = m.clone();
+        m.apply(5, &demote);
+        assert_eq!(m.in_sync_usable(0), 0, "damaged copies stop counting");
+        // Had the damaged copies been synced no later than the stray, it
+        // would hold every acknowledged write: no loss.
+        let mut same = reports.clone();
+        for n in ["n1", "n2"] {
+            same.insert(n.into(), report_of(held(false, false, true, false)));
+        }
+        let (_, cmd) = r.repair(0, &m, &same, &[]).unwrap();
+        assert!(
+            matches!(&cmd, MapCommand::SetReplicas { empty: false, primary: Some(n), .. } if n == "n3"),
+            "{cmd:?}"
+        );
+        let (step, cmd) = r.repair(0, &m, &reports, &[]).unwrap();
+        assert_eq!(step, Step::Repair);
+        assert!(
+            matches!(&cmd, MapCommand::SetReplicas { empty: true, primary: Some(n), .. } if n == "n3"),
+            "{cmd:?}"
+        );
+        assert_eq!(in_sync_after(&m, &cmd), vec!["n3".to_string()]);
+        let mut seeded = m.clone();
+        seeded.apply(6, &cmd);
+        assert_eq!(
+            seeded.partitions[0].lost_at,
+            Some(seeded.partitions[0].epoch)
+        );
+        assert_eq!(seeded.partitions[0].replicas.len(), 3, "n3 joins the list");
+    }
+
+    /// A stray with the newest possible synced epoch re-seeds a partition
+    /// whose listed copies hold nothing, with no loss to record.
+    #[test]
+    fn a_stray_with_the_newest_epoch_reseeds_without_a_loss() {
+        let m = both_restarted();
+        let epoch = m.partitions[0].epoch;
+        let r = RecoveryManager::default();
+        let mut reports = Reports::new();
+        let nothing = |n: &str| {
+            let mut h = stored(None);
+            h.replicas[0].stored = false;
+            h.boot = if n == "n3" { 7 } else { 8 };
+            h
+        };
+        reports.insert("n1".into(), nothing("n1"));
+        reports.insert("n2".into(), nothing("n2"));
+        let mut stray = stored(Some(epoch - 1));
+        stray.boot = 7;
+        stray.replicas[0].stray = true;
+        stray.strays = true;
+        reports.insert("n3".into(), stray);
+        let (step, cmd) = r.repair(0, &m, &reports, &[]).unwrap();
+        assert_eq!(step, Step::Repair);
+        assert!(
+            matches!(&cmd, MapCommand::SetReplicas { empty: false, .. }),
+            "{cmd:?}"
+        );
+        assert_eq!(in_sync_after(&m, &cmd), vec!["n3".to_string()]);
     }
 }

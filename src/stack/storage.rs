@@ -96,6 +96,18 @@ pub struct PartitionState {
     pub cells: BTreeMap<u64, (u64, u64)>,
     /// Client → its last applied operation.
     pub dedup: BTreeMap<u32, Applied>,
+    /// Cells last written at or below this log index have no known value:
+    /// the partition was re-seeded from this copy after writes acknowledged
+    /// later were lost with every copy that held them (the map's
+    /// `lost_at`), and any of them may have overwritten such a cell. A read
+    /// of one, or a compare-and-set on it, fails (`data-lost`) until a
+    /// write defines it again. 0 (nothing unknown) unless so re-seeded.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub lost_below: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 impl PartitionState {
@@ -112,7 +124,7 @@ impl PartitionState {
                 expected,
                 new,
             } => {
-                let holds = self.cells.get(&cell).is_some_and(|(v, _)| *v == expected);
+                let holds = self.value(cell) == Some(expected);
                 if holds {
                     self.cells.insert(cell, (new, e.index));
                 }
@@ -132,8 +144,12 @@ impl PartitionState {
     }
 
     /// The value of a cell.
+    /// The value of a cell, if known (see [`PartitionState::lost_below`]).
     pub fn value(&self, cell: u64) -> Option<u64> {
-        self.cells.get(&cell).map(|(v, _)| *v)
+        self.cells
+            .get(&cell)
+            .filter(|(_, at)| *at > self.lost_below)
+            .map(|(v, _)| *v)
     }
 }
 

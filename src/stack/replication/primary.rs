@@ -485,7 +485,7 @@ impl ReplicationManager {
         // Whether the cell is defined is known before the entry applies.
         let lost = pr.lost
             && matches!(entry.command, Command::Cas { .. })
-            && !r.store.state.cells.contains_key(&cell);
+            && r.store.state.value(cell).is_none();
         let ok = r.store.append(cx.disk(), entry);
         if !self.planted.has(Bug::SkipPrimaryFsync) {
             cx.disk().fsync();
