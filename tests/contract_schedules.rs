@@ -141,6 +141,13 @@ fn schedules_hold_where_the_stack_is_right() {
         // removed from a partition while down came back with its only
         // whole copy and dropped it at the first map that left it out.
         ("hunt-6415-stray-last-copy", 17883199232703849019),
+        // Once failed `durability` (no-bug hunt seed 0, run 2,412, on the
+        // tree that first kept strays): a stray behind re-seeded a
+        // partition while copies with newer writes were coming back.
+        (
+            "hunt-2412-stray-ahead-of-returning-copies",
+            3737225807776298094,
+        ),
         ("zipf-hot-cas", 0),
         ("data-moves-disk-skew", 0),
         ("leader-pauses-clock-jumps", 0),

@@ -584,9 +584,21 @@ impl DataNode {
         cx: &mut Cx<'_, P>,
         release: &[u32],
     ) {
+        if self.drop_strays(cx, release) {
+            self.persist(cx);
+        }
+    }
+
+    /// Drops the strays among `partitions` (on the disk, not given to
+    /// this node by its map), with their stores; true if any (to persist).
+    fn drop_strays<P: Process<Msg = Msg, Timer = Timer, Event = StackEvent>>(
+        &mut self,
+        cx: &mut Cx<'_, P>,
+        partitions: &[u32],
+    ) -> bool {
         let me = self.me.clone();
         let mut changed = false;
-        for &p in release {
+        for &p in partitions {
             let listed = self
                 .map
                 .partitions
@@ -598,6 +610,9 @@ impl DataNode {
             cx.reached("node: stale replica of an earlier incarnation dropped");
             self.on_disk.remove(&p);
             self.synced.remove(&p);
+            if let Some(r) = self.repl.as_mut() {
+                r.release(cx, &self.map, p);
+            }
             cx.trace(StackEvent::Replica {
                 partition: p,
                 state: ReplicaState::Removed,
@@ -607,9 +622,7 @@ impl DataNode {
             });
             changed = true;
         }
-        if changed {
-            self.persist(cx);
-        }
+        changed
     }
 
     /// The node is a member: heartbeats start.
@@ -878,7 +891,8 @@ impl DataNode {
             self.reconcile(cx, if everything { None } else { Some(&touched) });
             let named = self.map.members.get(&self.me).map(|m| m.boot) == Some(self.boot);
             if named && let Some(r) = self.repl.as_mut() {
-                r.on_map(cx, &self.map);
+                let on_disk = &self.on_disk;
+                r.on_map(cx, &self.map, &|p| on_disk.contains(&p));
             }
             self.note_data_synced(cx);
         }
@@ -1011,6 +1025,9 @@ impl DataNode {
                     for p in all {
                         self.drop_replica(cx, p);
                     }
+                    // Its strays go with it.
+                    let strays: Vec<u32> = self.on_disk.iter().copied().collect();
+                    self.drop_strays(cx, &strays);
                     self.persist(cx);
                     // The data plane lets go of its copies too: the map
                     // lists this node in no partition, and its stores are
@@ -1020,7 +1037,7 @@ impl DataNode {
                     // 9,963: n2, decommissioned, restarted reporting a
                     // complete copy of p0 it had been removed from).
                     if let Some(r) = self.repl.as_mut() {
-                        r.on_map(cx, &self.map);
+                        r.on_map(cx, &self.map, &|_| false);
                     }
                 }
                 self.renew_views();

@@ -345,7 +345,26 @@ impl RecoveryManager {
         // (what it held before was covered by the replicas in sync when it
         // left). So a node that never returns holds the re-seed back only
         // while it may hold something newer.
-        let may_be_newer = |n: &str| c.primary_at(n).is_some_and(|e| Some(e) > newest);
+        //
+        // That covering holds while the in-sync copies hold what they were
+        // given: with a copy found damaged it may not. Then a node not
+        // heard from holds the re-seed back unless it last told a synced
+        // epoch no newer than the live copies' (no-bug hunt seed 0, run
+        // 2,412: n4, alone intact in sync, reloaded damaged; n5 and n6,
+        // back from a crash with epoch 7's writes, were not yet alive
+        // again, and a stray synced at epoch 4 would have re-seeded p0).
+        // A node whose last word tells a newer synced epoch holds it back
+        // in any case.
+        let damaged = copies.iter().any(|(n, k, _)| {
+            *k == Copy::Damaged
+                && Self::told_synced(map, reports, n, p).is_none_or(|s| Some(s) > newest)
+        });
+        let may_be_newer = |n: &str| {
+            let told = Self::told_synced(map, reports, n, p);
+            c.primary_at(n).is_some_and(|e| Some(e) > newest)
+                || told.is_some_and(|s| Some(s) > newest)
+                || (damaged && told.is_none())
+        };
         let blocking = copies
             .iter()
             .any(|(n, k, _)| *k == Copy::Unknown && may_be_newer(n));
@@ -367,12 +386,9 @@ impl RecoveryManager {
         // of their cells is known until written again (no-bug hunt seed
         // 0, run 6,415: n4, alone in sync, found its copy damaged; n3's
         // copy was two epochs behind).
-        // A damaged copy whose node still tells its synced epoch, no newer
-        // than the newest intact one, held nothing newer either.
-        let damaged = copies.iter().any(|(n, k, _)| {
-            *k == Copy::Damaged
-                && Self::told_synced(map, reports, n, p).is_none_or(|s| Some(s) > newest)
-        });
+        // (`damaged`: a damaged copy whose node still tells its synced
+        // epoch, no newer than the newest intact one, held nothing newer
+        // either.)
         if damaged && !newest_possible {
             return match seeds.first() {
                 Some(first) => Reseed::Behind(first),
@@ -1223,5 +1239,56 @@ mod tests {
             "{cmd:?}"
         );
         assert_eq!(in_sync_after(&m, &cmd), vec!["n3".to_string()]);
+    }
+
+    /// With a copy found damaged, a node not heard from (dead in the map)
+    /// holds a re-seed from a stray back unless it last told a synced
+    /// epoch no newer than the stray's. No-bug hunt seed 0, run 2,412.
+    #[test]
+    fn with_a_damaged_copy_a_node_not_heard_from_holds_a_stray_reseed_back() {
+        let mut m = map();
+        let epoch = m.partitions[0].epoch;
+        let held = |synced, stored, damaged, stray| Held {
+            partition: 0,
+            epoch,
+            complete: false,
+            stored,
+            synced,
+            damaged,
+            stray,
+        };
+        let mut reports = Reports::new();
+        reports.insert(
+            "n1".into(),
+            report_of(held(Some(epoch), false, true, false)),
+        );
+        reports.insert(
+            "n3".into(),
+            report_of(held(Some(epoch - 1), true, false, true)),
+        );
+        m.apply(5, &MapCommand::MarkDead { node: "n2".into() });
+        let r = RecoveryManager::default();
+        let (_, demote) = r.repair(0, &m, &reports, &[]).unwrap();
+        m.apply(6, &demote);
+        assert_eq!(m.in_sync_usable(0), 0);
+        // n2 never told: it may hold epoch's writes.
+        assert_eq!(r.repair(0, &m, &reports, &[]), None);
+        // n2 told a newer synced epoch before it died: the same.
+        reports.insert(
+            "n2".into(),
+            report_of(held(Some(epoch), true, false, false)),
+        );
+        assert_eq!(r.repair(0, &m, &reports, &[]), None);
+        // n2 told the stray's epoch: nothing newer there; the stray
+        // re-seeds, with the loss recorded (n1's damaged copy was newer).
+        reports.insert(
+            "n2".into(),
+            report_of(held(Some(epoch - 1), true, false, false)),
+        );
+        let (_, cmd) = r.repair(0, &m, &reports, &[]).unwrap();
+        assert!(
+            matches!(&cmd, MapCommand::SetReplicas { empty: true, primary: Some(n), .. } if n == "n3"),
+            "{cmd:?}"
+        );
     }
 }

@@ -225,7 +225,16 @@ impl ReplicationManager {
     }
 
     /// The node applied a newer map: take up or drop replicas and roles.
-    pub fn on_map<P: DataHost>(&mut self, cx: &mut Cx<'_, P>, map: &ClusterMap) {
+    /// A store the map no longer lists here is erased unless `keep` says
+    /// the node keeps it as a stray (see
+    /// [`ReplicaReport::stray`](crate::stack::cluster::ReplicaReport::stray)):
+    /// then it stays, serving nothing, until [`Self::release`].
+    pub fn on_map<P: DataHost>(
+        &mut self,
+        cx: &mut Cx<'_, P>,
+        map: &ClusterMap,
+        keep: &dyn Fn(u32) -> bool,
+    ) {
         let me = self.me.clone();
         let mut listed_parts = BTreeSet::new();
         for (i, c) in map.partitions.iter().enumerate() {
@@ -234,12 +243,16 @@ impl ReplicationManager {
             }
         }
         let mut changed = false;
-        let gone: Vec<u32> = self
+        let (strays, gone): (Vec<u32>, Vec<u32>) = self
             .parts
             .keys()
             .copied()
             .filter(|p| !listed_parts.contains(p))
-            .collect();
+            .partition(|p| keep(*p));
+        for p in strays {
+            // Fenced at the map's epoch, and no role.
+            self.reconcile(cx, map, p);
+        }
         for p in gone {
             if let Some(mut r) = self.parts.remove(&p) {
                 Self::step_down(cx, &mut r, map, p);
@@ -488,10 +501,27 @@ impl ReplicationManager {
         }
     }
 
+    /// The node lets go of its stray copy of `p` (the leader released it):
+    /// its store is erased.
+    pub fn release<P: DataHost>(&mut self, cx: &mut Cx<'_, P>, map: &ClusterMap, p: u32) {
+        if let Some(mut r) = self.parts.remove(&p) {
+            Self::step_down(cx, &mut r, map, p);
+            PartitionStore::erase(cx.disk(), p);
+            self.persist_parts(cx);
+            cx.disk().fsync();
+        }
+    }
+
     /// At the end of a run: what this node holds, as a `holding` event per
-    /// partition (what the durability checker judges).
+    /// partition the map lists it in (what the durability checker judges;
+    /// a stray is no replica).
     pub fn audit<P: DataHost>(&self, cx: &mut Cx<'_, P>, map: &ClusterMap) {
-        for (p, r) in &self.parts {
+        let listed = |p: u32| {
+            map.partitions
+                .get(p as usize)
+                .is_some_and(|c| c.replicas.iter().any(|x| x.node == self.me))
+        };
+        for (p, r) in self.parts.iter().filter(|(p, _)| listed(**p)) {
             let in_sync = !r.damaged
                 && map
                     .partitions
