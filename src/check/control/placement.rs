@@ -155,20 +155,25 @@ impl Checker for Placement {
         };
         let (p, old) = match &a.change {
             Some(Change::Partition { p, old }) => (*p, old),
-            Some(Change::Member { node, before, now }) => {
-                // The map has news of the node: the leader has learnt of it.
-                // Not when a new leader states its map again (the member
-                // still alive, at the version it was elected on: hunt run
-                // 3,077 again, n2's loss unseen by the leader that restated it).
-                let restated = before == now
-                    && matches!(
-                        app,
-                        StackEvent::Member {
-                            state: MemberChange::Alive,
-                            ..
-                        }
-                    );
-                if !restated {
+            Some(Change::Member { node, .. }) => {
+                // The map has news of the node: the leader has learnt of it
+                // — unless the news is that it is alive. A member is marked
+                // alive on heartbeats of the incarnation the map knows,
+                // which may all predate the loss (the node restarts with a
+                // new boot and joins again after one): so when a new
+                // leader states its map again (hunt run 3,077 again, n2's
+                // loss unseen by the leader that restated it), and when a
+                // falsely dead node heard again is marked alive 150 ms
+                // after its disk was lost, on heartbeats sent before
+                // (no-bug hunt seed 0, run 1,487).
+                let alive = matches!(
+                    app,
+                    StackEvent::Member {
+                        state: MemberChange::Alive,
+                        ..
+                    }
+                );
+                if !alive {
                     self.unseen_loss.remove(node);
                 }
                 return;
@@ -399,6 +404,48 @@ mod tests {
                 v[0].detail
             );
         }
+    }
+
+    #[test]
+    fn a_node_marked_alive_after_its_disk_loss_is_no_news_of_the_loss() {
+        // rf 2, p0 in sync on n1, n2, n3. n3 is found dead (falsely), its
+        // disk is lost at 1.5 s, and it is marked alive at 1.6 s on the
+        // heartbeats it sent before; n2's replica is removed at 1.7 s,
+        // within `dead_after` (1 s) of the loss: the leader could not know.
+        // Had n3 joined again (a new incarnation, after the loss), the
+        // leader would have known.
+        let c = config();
+        let ms = [
+            member("n1", MemberChange::Joined, "a", 1),
+            member("n2", MemberChange::Joined, "b", 2),
+            member("n3", MemberChange::Joined, "c", 3),
+        ];
+        let placed = part(1, &["n1", "n2", "n3"], &[]);
+        let held = replica(ReplicaState::Backup, 1, true, None);
+        let dead = member("n3", MemberChange::Dead, "c", 4);
+        let removal = part(7, &["n1", "n3"], &[]);
+        let run = |news: &StackEvent| {
+            let mut evs = vec![(0, 0, EventKind::App(&c))];
+            evs.extend(ms.iter().map(|m| (0, 0, EventKind::App(m))));
+            evs.push((0, 0, EventKind::App(&placed)));
+            evs.extend((1..=3).map(|n| (10, n, EventKind::App(&held))));
+            evs.push((1_000_000, 0, EventKind::App(&dead)));
+            evs.push((1_500_000, 3, EventKind::DiskLoss));
+            evs.push((1_600_000, 0, EventKind::App(news)));
+            evs.push((1_700_000, 0, EventKind::App(&removal)));
+            feed_at(&mut Placement::default(), &evs)
+        };
+        let alive = member("n3", MemberChange::Alive, "c", 5);
+        let v = run(&alive);
+        assert!(v.is_empty(), "{v:?}");
+        let rejoined = member("n3", MemberChange::Joined, "c", 5);
+        let v = run(&rejoined);
+        assert_eq!(v.len(), 1, "{v:?}");
+        assert!(
+            v[0].detail.contains("in-sync replica on live n2 removed"),
+            "{}",
+            v[0].detail
+        );
     }
 
     #[test]
