@@ -160,12 +160,14 @@ impl RecoveryManager {
         p: u32,
         epoch: u64,
     ) -> bool {
-        let Some(m) = map.members.get(node) else {
-            return false;
-        };
-        reports.get(node).is_some_and(|r| {
-            r.boot == m.boot && r.replica(p).is_some_and(|h| h.complete && h.epoch == epoch)
-        })
+        Self::held_now(map, reports, node, p).is_some_and(|h| h.complete && h.epoch == epoch)
+    }
+
+    /// What `node` (a member) last said of partition `p`, from the boot the
+    /// map knows.
+    fn held_now(map: &ClusterMap, reports: &Reports, node: &str, p: u32) -> Option<Held> {
+        let m = map.members.get(node)?;
+        reports.get(node).filter(|r| r.boot == m.boot)?.replica(p)
     }
 
     /// What `node` (a member) reports of its copy of `p`.
@@ -189,9 +191,9 @@ impl RecoveryManager {
     /// The synced epoch `node` (a member) reports with its stored copy of
     /// `p`, from the boot the map knows.
     pub fn synced_of(map: &ClusterMap, reports: &Reports, node: &str, p: u32) -> Option<u64> {
-        let m = map.members.get(node)?;
-        let r = reports.get(node).filter(|r| r.boot == m.boot)?;
-        r.replica(p).filter(|h| h.stored || h.complete)?.synced
+        Self::held_now(map, reports, node, p)
+            .filter(|h| h.stored || h.complete)?
+            .synced
     }
 
     /// The strays `node` reported (copies its disk keeps that its map
@@ -262,9 +264,7 @@ impl RecoveryManager {
     /// the boot the map knows, whatever the copy's state (a damaged copy's
     /// node may still know it).
     fn told_synced(map: &ClusterMap, reports: &Reports, node: &str, p: u32) -> Option<u64> {
-        let m = map.members.get(node)?;
-        let r = reports.get(node).filter(|r| r.boot == m.boot)?;
-        r.replica(p)?.synced
+        Self::held_now(map, reports, node, p)?.synced
     }
 
     /// The replicas to re-seed partition `p` from when none of them is in

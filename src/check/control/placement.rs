@@ -347,6 +347,15 @@ mod tests {
         assert!(feed(&mut Placement::default(), &lost).is_empty());
     }
 
+    /// n1, n2 and n3 joined, one per zone a, b, c.
+    fn three_zones() -> [StackEvent; 3] {
+        [
+            member("n1", MemberChange::Joined, "a", 1),
+            member("n2", MemberChange::Joined, "b", 2),
+            member("n3", MemberChange::Joined, "c", 3),
+        ]
+    }
+
     #[test]
     fn a_change_planned_before_a_disk_loss_is_judged_on_the_copies_it_saw() {
         // rf 2, p0 in sync on n1, n2, n3. A leader appends the removal of
@@ -354,11 +363,7 @@ mod tests {
         // (a later leader's first entry committed it), long after
         // `dead_after` (1 s), the map still silent about n3.
         let c = config();
-        let ms = [
-            member("n1", MemberChange::Joined, "a", 1),
-            member("n2", MemberChange::Joined, "b", 2),
-            member("n3", MemberChange::Joined, "c", 3),
-        ];
+        let ms = three_zones();
         let placed = part(1, &["n1", "n2", "n3"], &[]);
         let held = replica(ReplicaState::Backup, 1, true, None);
         let removal = part(2, &["n1", "n3"], &[]);
@@ -415,11 +420,7 @@ mod tests {
         // Had n3 joined again (a new incarnation, after the loss), the
         // leader would have known.
         let c = config();
-        let ms = [
-            member("n1", MemberChange::Joined, "a", 1),
-            member("n2", MemberChange::Joined, "b", 2),
-            member("n3", MemberChange::Joined, "c", 3),
-        ];
+        let ms = three_zones();
         let placed = part(1, &["n1", "n2", "n3"], &[]);
         let held = replica(ReplicaState::Backup, 1, true, None);
         let dead = member("n3", MemberChange::Dead, "c", 4);
