@@ -467,7 +467,9 @@ impl Manager {
                     }
                     self.report_kept[slot] = kept;
                 }
-                let release = match member {
+                // The report just kept is this heartbeat's: a node that
+                // flags no stray has nothing to release (no lookup).
+                let release = match member && replicas.iter().any(|r| r.stray) {
                     true => RecoveryManager::releasable(self.raft.state(), &self.reports, &node),
                     false => Vec::new(),
                 };
