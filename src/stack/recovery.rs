@@ -389,7 +389,18 @@ impl RecoveryManager {
         // (`damaged`: a damaged copy whose node still tells its synced
         // epoch, no newer than the newest intact one, held nothing newer
         // either.)
-        if damaged && !newest_possible {
+        // So may a copy whose node lost its disk (it holds nothing now)
+        // where that node was primary after every intact copy was last in
+        // sync: a write acknowledged then was on its disk, and on no
+        // intact copy (a listed node that left sync at 8 s, partitioned
+        // while its two peers, primary and backup in sync, lost their
+        // disks at 11 s, was re-seeded from silently, and served the
+        // older values of 204 acknowledged writes: reads that saw the
+        // writes were followed by reads that did not).
+        let emptied = copies.iter().any(|(n, k, _)| {
+            *k == Copy::Nothing && c.primary_at(n).is_some_and(|e| Some(e) > newest)
+        });
+        if (damaged || emptied) && !newest_possible {
             return match seeds.first() {
                 Some(first) => Reseed::Behind(first),
                 None => Reseed::Wait,
@@ -1239,6 +1250,40 @@ mod tests {
             "{cmd:?}"
         );
         assert_eq!(in_sync_after(&m, &cmd), vec!["n3".to_string()]);
+    }
+
+    /// A copy whose node lost its disk (it reports holding nothing) may
+    /// have held writes newer than every copy left, if its node was
+    /// primary after those were last in sync: a re-seed from them records
+    /// the loss (adversarial schedule `sched-in-sync-disks-lost-behind-copy-left`).
+    #[test]
+    fn a_reseed_behind_a_copy_lost_with_its_disk_records_the_loss() {
+        let m = both_restarted();
+        let r = RecoveryManager::default();
+        let newer = m.partitions[0].primary_at("n1").expect("n1 was primary");
+        assert_eq!((newer, m.partitions[0].epoch), (1, 3));
+        let mut reports = Reports::new();
+        let mut nothing = stored(None);
+        nothing.replicas[0].stored = false;
+        reports.insert("n1".into(), nothing);
+        // n2 left sync before n1's last epoch as primary.
+        reports.insert("n2".into(), stored(Some(newer - 1)));
+        let (_, cmd) = r.repair(0, &m, &reports, &[]).unwrap();
+        assert!(
+            matches!(&cmd, MapCommand::SetReplicas { empty: true, primary: Some(n), .. } if n == "n2"),
+            "{cmd:?}"
+        );
+        let mut after = m.clone();
+        after.apply(100, &cmd);
+        assert_eq!(after.partitions[0].lost_at, Some(after.partitions[0].epoch));
+        // n2 in sync as late as n1 was primary holds every acknowledged
+        // write: no loss.
+        reports.insert("n2".into(), stored(Some(newer)));
+        let (_, cmd) = r.repair(0, &m, &reports, &[]).unwrap();
+        assert!(
+            matches!(&cmd, MapCommand::SetReplicas { empty: false, primary: Some(n), .. } if n == "n2"),
+            "{cmd:?}"
+        );
     }
 
     /// With a copy found damaged, a node not heard from (dead in the map)
