@@ -8,7 +8,8 @@
 //!        ├─ cut the duration to just past t
 //!        ├─ drop whole groups (every event of a kind, every event naming a process)
 //!        ├─ delta-debug the events (keep one chunk alone, drop halves, quarters, … single events)
-//!        ├─ merge spans of the same action, pin one-way cut selectors left unresolved by trial
+//!        ├─ merge spans of the same action; absorb one event into another (one window over both)
+//!        ├─ pin one-way cut selectors left unresolved by trial
 //!        ├─ close quiet gaps in the timeline (events, deadlines, duration move earlier)
 //!        ├─ shorten each `until` span (halving, from either end)
 //!        ├─ no workload; lower workload rate and clients, data nodes, managers (1, 3 or 5)
@@ -18,7 +19,8 @@
 //! ```
 //!
 //! Every candidate is written as TOML and parsed back, so it passes the
-//! validator and the output file means exactly what was tested. A candidate
+//! validator and the output file means exactly what was tested; a
+//! candidate already run and rejected is not run again. A candidate
 //! is kept only when the *same* checker still fires first; a candidate that
 //! fails with another checker is rejected and counted as a changed failure,
 //! so the report says when a reduction shifted the failure. With a planted
@@ -300,6 +302,12 @@ struct Shrinker<'a> {
     changed: Vec<String>,
     steps: Vec<ShrinkStep>,
     progress: Option<&'a mut dyn FnMut(&str)>,
+    /// Candidates already run and rejected, as their files: a run is a
+    /// function of (file, seed, bugs), so a later pass that builds the
+    /// same candidate again (a gap swept again, a span halved again, a
+    /// pair that still cannot merge) gets the same answer without a run.
+    /// That is what lets the finer sweeps below run in every pass.
+    rejected: BTreeSet<String>,
 }
 
 impl Shrinker<'_> {
@@ -308,6 +316,23 @@ impl Shrinker<'_> {
         let Some(candidate) = roundtrip(&candidate) else {
             return false;
         };
+        let text = candidate.to_toml();
+        if self.rejected.contains(&text) {
+            return false;
+        }
+        if self.accept(what, candidate) {
+            return true;
+        }
+        // Bounded: a shrink makes a few thousand runs at most.
+        if self.rejected.len() < 20_000 {
+            self.rejected.insert(text);
+        }
+        false
+    }
+
+    /// Runs a candidate (valid, not run before); keeps it when it fails
+    /// with the same checker.
+    fn accept(&mut self, what: String, candidate: Scenario) -> bool {
         self.runs += 1;
         if let Some(p) = self.progress.as_mut() {
             p(&format!(
@@ -1002,6 +1027,55 @@ impl Shrinker<'_> {
         }
     }
 
+    /// Absorbs one event into another: event `j` dropped and event `i`'s
+    /// window stretched over both (from the earlier begin to the later
+    /// end). Two faults that keep one process or one link quiet back to
+    /// back (a manager isolated, then paused; a link slowed, then cut)
+    /// often fail the same way as the one longer fault, which delta
+    /// debugging cannot find: dropping either alone changes the failure.
+    /// Pairs that name a common process are tried first. Only with few
+    /// events left (the pairs grow with the square).
+    fn absorb_events(&mut self) {
+        /// At most this many events: at most 56 pairs.
+        const ABSORB_EVENTS: usize = 8;
+        'again: loop {
+            let n = self.best.events.len();
+            if !(2..=ABSORB_EVENTS).contains(&n) {
+                return;
+            }
+            let mut pairs: Vec<(bool, usize, usize)> = Vec::new();
+            for i in 0..n {
+                if self.best.events[i].until.is_none() {
+                    continue;
+                }
+                let ni = named(&self.best.events[i].action);
+                for j in (0..n).filter(|&j| j != i) {
+                    let common = named(&self.best.events[j].action)
+                        .iter()
+                        .any(|p| ni.contains(p));
+                    pairs.push((!common, i, j));
+                }
+            }
+            pairs.sort();
+            for (_, i, j) in pairs {
+                let mut c = self.best.clone();
+                c.events = absorbed(&self.best.events, i, j);
+                let e = &c.events[if j < i { i - 1 } else { i }];
+                let what = format!(
+                    "drop event {j} ({}), event {i} ({}) stretched over it: {} to {}",
+                    self.best.events[j].action,
+                    e.action,
+                    e.at,
+                    e.until.unwrap_or(e.at)
+                );
+                if self.attempt(what, c) {
+                    continue 'again;
+                }
+            }
+            return;
+        }
+    }
+
     /// A one-way cut whose side is still a selector (`leader`,
     /// `any-manager`, …; pinning leaves a selector the failing run never
     /// resolved, or one whose pinned run failed otherwise): try each
@@ -1142,6 +1216,20 @@ impl Shrinker<'_> {
     }
 }
 
+/// The events with `j` dropped and `i` (a fault with a span) stretched
+/// over both windows: from the earlier begin to the later end (an instant
+/// event's end is its `at`).
+fn absorbed(events: &[EventSpec], i: usize, j: usize) -> Vec<EventSpec> {
+    let (a, b) = (&events[i], &events[j]);
+    let at = a.at.min(b.at);
+    let until = a.until.max(b.until).map(|u| u.max(b.at));
+    let mut out = events.to_vec();
+    out[i].at = at;
+    out[i].until = until;
+    out.remove(j);
+    out
+}
+
 /// Smaller counts to try in place of `n` (at least 1), largest cut first:
 /// half, a quarter fewer, one fewer.
 fn fewer(n: u32) -> Vec<u32> {
@@ -1214,6 +1302,7 @@ pub fn shrink(
         changed: Vec::new(),
         steps: Vec::new(),
         progress,
+        rejected: BTreeSet::new(),
     };
     if s.random.is_some() {
         sh.runs += 1;
@@ -1263,6 +1352,7 @@ pub fn shrink(
         sh.drop_groups();
         sh.drop_events();
         sh.merge_spans();
+        sh.absorb_events();
         sh.pin_one_way();
         sh.cut_duration();
         sh.search_duration();
@@ -1480,6 +1570,56 @@ one_way = { from = "any-node", to = "*" }
         assert_eq!(
             got,
             vec![(1, 5, "crash"), (20, 22, "crash"), (2, 3, "pause")]
+        );
+    }
+
+    #[test]
+    fn an_absorbed_event_leaves_one_window_over_both() {
+        let ev = |at: u64, until: Option<u64>, action: Action| EventSpec {
+            at: SimTime(at * 1_000),
+            until: until.map(|u| SimTime(u * 1_000)),
+            action,
+            line: 0,
+        };
+        let link = Action::Link {
+            from: Target::Id("m2".into()),
+            to: Target::Id("m1".into()),
+            latency: None,
+            drop: None,
+            duplicate: None,
+        };
+        let cut = Action::OneWay {
+            from: Target::Id("m2".into()),
+            to: Target::Id("m1".into()),
+        };
+        let crash = Action::Crash(Target::Id("m1".into()));
+        let events = vec![
+            ev(275, Some(550), link.clone()),
+            ev(518, Some(522), crash.clone()),
+            ev(572, Some(590), cut),
+        ];
+        // A later cut absorbed by an earlier link: the link lasts to its end.
+        let got = absorbed(&events, 0, 2);
+        assert_eq!(got.len(), 2);
+        assert_eq!(
+            (got[0].at, got[0].until),
+            (SimTime(275_000), Some(SimTime(590_000)))
+        );
+        assert_eq!(got[0].action, link);
+        assert_eq!(got[1].action, crash);
+        // An earlier event absorbed by a later one: it begins earlier.
+        let got = absorbed(&events, 2, 0);
+        assert_eq!(
+            (got[1].at, got[1].until),
+            (SimTime(275_000), Some(SimTime(590_000)))
+        );
+        // An instant event after the window stretches it to its time.
+        let mut with_restart = events.clone();
+        with_restart.push(ev(600, None, Action::Restart(Target::Id("m3".into()))));
+        let got = absorbed(&with_restart, 1, 3);
+        assert_eq!(
+            (got[1].at, got[1].until),
+            (SimTime(518_000), Some(SimTime(600_000)))
         );
     }
 
