@@ -302,12 +302,14 @@ struct Shrinker<'a> {
     changed: Vec<String>,
     steps: Vec<ShrinkStep>,
     progress: Option<&'a mut dyn FnMut(&str)>,
-    /// Candidates already run and rejected, as their files: a run is a
-    /// function of (file, seed, bugs), so a later pass that builds the
-    /// same candidate again (a gap swept again, a span halved again, a
-    /// pair that still cannot merge) gets the same answer without a run.
-    /// That is what lets the finer sweeps below run in every pass.
-    rejected: BTreeSet<String>,
+    /// Candidates already run and rejected, as the xxh3-128 hashes of
+    /// their files: a run is a function of (file, seed, bugs), so a later
+    /// pass that builds the same candidate again (a gap swept again, a
+    /// span halved again, a pair that still cannot merge) gets the same
+    /// answer without a run. That is what lets the finer sweeps below run
+    /// in every pass. (A hash, not the file: 16 bytes a candidate however
+    /// many events it has; a collision at 128 bits is not a concern.)
+    rejected: BTreeSet<u128>,
 }
 
 impl Shrinker<'_> {
@@ -316,16 +318,16 @@ impl Shrinker<'_> {
         let Some(candidate) = roundtrip(&candidate) else {
             return false;
         };
-        let text = candidate.to_toml();
-        if self.rejected.contains(&text) {
+        let key = xxhash_rust::xxh3::xxh3_128(candidate.to_toml().as_bytes());
+        if self.rejected.contains(&key) {
             return false;
         }
         if self.accept(what, candidate) {
             return true;
         }
         // Bounded: a shrink makes a few thousand runs at most.
-        if self.rejected.len() < 20_000 {
-            self.rejected.insert(text);
+        if self.rejected.len() < 100_000 {
+            self.rejected.insert(key);
         }
         false
     }
