@@ -328,7 +328,23 @@ impl RecoveryManager {
             if unknown {
                 return Reseed::Wait;
             }
-            return match copies.iter().find(|(_, k, _)| *k == Copy::Nothing) {
+            // On one that holds nothing if there is one; else on a copy
+            // found damaged, whose node drops it and starts from nothing
+            // (it can never lead with it, nor be rebuilt: no intact copy is
+            // left). Waiting for a replica that holds nothing left a
+            // partition whose every listed copy was damaged unavailable for
+            // good (no-bug hunt seed 2, run 2,219: p0's only listed
+            // replica, n1, found its copy damaged after a corruption and a
+            // crash; the copies on n2 and n3 were lost).
+            let on = copies
+                .iter()
+                .find(|(_, k, _)| *k == Copy::Nothing)
+                .or_else(|| {
+                    copies
+                        .iter()
+                        .find(|(n, k, _)| *k == Copy::Damaged && map.is_alive(n))
+                });
+            return match on {
                 Some((n, _, _)) => Reseed::Empty(n),
                 None => Reseed::Wait,
             };
@@ -1284,6 +1300,43 @@ mod tests {
             matches!(&cmd, MapCommand::SetReplicas { empty: false, primary: Some(n), .. } if n == "n2"),
             "{cmd:?}"
         );
+    }
+
+    /// With every listed copy found damaged (none holds nothing), the
+    /// partition starts again empty on an alive one; before, it waited for
+    /// good (no-bug hunt seed 2, run 2,219).
+    #[test]
+    fn a_partition_whose_every_copy_is_damaged_starts_again_empty_on_one() {
+        let m = both_restarted();
+        let r = RecoveryManager::default();
+        let mut damaged = stored(None);
+        damaged.replicas[0].stored = false;
+        damaged.replicas[0].damaged = true;
+        let mut reports = Reports::new();
+        reports.insert("n1".into(), damaged.clone());
+        assert_eq!(r.repair(0, &m, &reports, &[]), None, "n2 not heard from");
+        reports.insert("n2".into(), damaged);
+        let (step, cmd) = r.repair(0, &m, &reports, &[]).unwrap();
+        assert_eq!(step, Step::Repair);
+        assert!(
+            matches!(
+                &cmd,
+                MapCommand::SetReplicas {
+                    empty: true,
+                    primary: Some(_),
+                    ..
+                }
+            ),
+            "{cmd:?}"
+        );
+        let mut after = m.clone();
+        after.apply(100, &cmd);
+        assert_eq!(after.partitions[0].lost_at, Some(after.partitions[0].epoch));
+        // Not on a member that is not alive.
+        let mut dead = m.clone();
+        dead.apply(7, &MapCommand::MarkDead { node: "n1".into() });
+        dead.apply(8, &MapCommand::MarkDead { node: "n2".into() });
+        assert_eq!(r.repair(0, &dead, &reports, &[]), None);
     }
 
     /// With a copy found damaged, a node not heard from (dead in the map)

@@ -338,6 +338,20 @@ impl ReplicationManager {
             return;
         };
         let listed_in_sync = c.replicas.iter().any(|x| x.node == me && x.in_sync);
+        if r.damaged
+            && listed_in_sync
+            && c.primary.as_deref() == Some(me.as_str())
+            && c.lost_at == Some(c.epoch)
+            && c.epoch > r.store.epoch
+        {
+            // The map started the partition again empty here, on this
+            // damaged copy (every copy was lost, this one with the rest):
+            // it is dropped, and the replica starts from nothing.
+            r.store
+                .install(cx.disk(), PartitionState::default(), c.epoch);
+            r.damaged = false;
+            r.synced = None;
+        }
         let lead = c.primary.as_deref() == Some(me.as_str())
             && listed_in_sync
             && !r.damaged
