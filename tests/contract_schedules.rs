@@ -275,6 +275,9 @@ fn schedules_hold_where_the_stack_is_right() {
         // waited for good for one holding nothing.
         ("hunt-2219-every-listed-copy-damaged", 17957370199428290790),
         ("hunt-2219-every-listed-copy-damaged", 0),
+        // Once failed `durability` (no-bug hunt seed 2, run 2,343, shrunk):
+        // a second re-seed behind lost writes wiped a whole copy.
+        ("hunt-2343-second-lossy-reseed-wiped", 1608560313849132172),
     ] {
         let (code, out) = run(name, seed);
         assert_eq!(code, 0, "{name} seed {seed}: {out}");

@@ -359,21 +359,22 @@ impl ReplicationManager {
         let fresh = c.epoch > r.store.epoch;
         let vouched = r.caught_up.is_some() || r.primary.is_some();
         let whole = r.store.whole().is_some();
-        if lead
-            && fresh
-            && c.lost_at == Some(c.epoch)
-            && (vouched || whole)
-            && r.store.state.index > r.store.state.lost_below
-        {
+        if lead && fresh && c.lost_at == Some(c.epoch) && (vouched || whole) {
             // Re-seeded from this whole copy, with writes acknowledged
             // after it lost with every copy that held them (the map's
             // `lost_at`): any cell it holds may be behind such a write.
             // They stay (a copy is never made smaller than it is), without
-            // a known value until written again (`lost_below`).
-            cx.reached("replica: re-seeded from a copy behind lost writes");
-            let mut state = r.store.state.clone();
-            state.lost_below = state.index;
-            r.store.install(cx.disk(), state, c.epoch);
+            // a known value until written again (`lost_below`). A copy
+            // whose every cell is already unknown (re-seeded so before,
+            // and written nothing since) is kept as it is: it used to fall
+            // to the branch below and be wiped, dropping acknowledged
+            // writes it held in full (no-bug hunt seed 2, run 2,343).
+            if r.store.state.index > r.store.state.lost_below {
+                cx.reached("replica: re-seeded from a copy behind lost writes");
+                let mut state = r.store.state.clone();
+                state.lost_below = state.index;
+                r.store.install(cx.disk(), state, c.epoch);
+            }
         } else if lead
             && fresh
             && c.lost_at == Some(c.epoch)
