@@ -163,6 +163,12 @@ pub(super) struct MapView {
     /// Per node, the partitions whose configuration names it (a replica
     /// or the primary): the partitions a change of that member can touch.
     pub(super) named: BTreeMap<String, BTreeSet<u32>>,
+    /// Per node removed, the map version of its removal: an older event
+    /// about it is stale (a deposed leader resuming from a pause announces
+    /// the members of its older map; no-bug hunt seed 3, run 11,651: m2
+    /// announced n4 alive at version 4 after n4's removal at version 9,
+    /// and `balanced` judged the loads against five members, not four).
+    pub(super) removed_at: BTreeMap<String, u64>,
 }
 
 impl MapView {
@@ -189,7 +195,10 @@ impl MapView {
                 version,
             } => {
                 let before = self.members.get(node).cloned();
-                if before.as_ref().is_some_and(|m| m.version >= *version) {
+                if before.as_ref().is_some_and(|m| m.version >= *version)
+                    || (before.is_none()
+                        && self.removed_at.get(node).is_some_and(|v| *v >= *version))
+                {
                     return None;
                 }
                 let now = match state {
@@ -206,6 +215,7 @@ impl MapView {
                 };
                 match now {
                     Some(s) => {
+                        self.removed_at.remove(node);
                         self.members.insert(
                             node.clone(),
                             Mem {
@@ -218,6 +228,7 @@ impl MapView {
                     }
                     None => {
                         self.members.remove(node);
+                        self.removed_at.insert(node.clone(), *version);
                     }
                 }
                 if let Some(b) = before.as_ref().filter(|b| b.state == MemberState::Alive)
@@ -453,6 +464,33 @@ impl MapView {
 #[cfg(test)]
 mod tests {
     use super::Unconverged;
+
+    /// A member event older than the member's removal is stale: a deposed
+    /// leader back from a pause announced a removed node alive (no-bug hunt
+    /// seed 3, run 11,651).
+    #[test]
+    fn an_event_older_than_a_removal_does_not_bring_the_member_back() {
+        use crate::stack::events::{MemberChange, StackEvent};
+        let member = |state, version| StackEvent::Member {
+            node: "n4".into(),
+            state,
+            zone: "a".into(),
+            capacity: 1,
+            version,
+        };
+        let mut v = super::MapView::default();
+        v.on_event(&member(MemberChange::Joined, 3));
+        assert!(v.members.contains_key("n4"));
+        v.on_event(&member(MemberChange::Removed, 9));
+        assert!(!v.members.contains_key("n4"));
+        assert!(v.on_event(&member(MemberChange::Alive, 4)).is_none());
+        assert!(!v.members.contains_key("n4"), "stale: version 4 < 9");
+        assert_eq!(v.alive_count, 0);
+        // Added again later (a newer version): a member again.
+        v.on_event(&member(MemberChange::Joined, 12));
+        assert!(v.members.contains_key("n4"));
+        assert_eq!(v.alive_count, 1);
+    }
 
     /// The texts verdicts quote, as they were written when `unconverged`
     /// returned them formatted.
