@@ -195,9 +195,9 @@ impl MapView {
                 version,
             } => {
                 let before = self.members.get(node).cloned();
+                // (A node is in `removed_at` only while not a member.)
                 if before.as_ref().is_some_and(|m| m.version >= *version)
-                    || (before.is_none()
-                        && self.removed_at.get(node).is_some_and(|v| *v >= *version))
+                    || self.removed_at.get(node).is_some_and(|v| *v >= *version)
                 {
                     return None;
                 }

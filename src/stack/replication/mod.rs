@@ -338,58 +338,50 @@ impl ReplicationManager {
             return;
         };
         let listed_in_sync = c.replicas.iter().any(|x| x.node == me && x.in_sync);
-        if r.damaged
+        // The map started the partition again here, as its primary, in an
+        // epoch that records a loss (`lost_at`): re-seeded from this copy,
+        // or from nothing.
+        let restarted_here = c.primary.as_deref() == Some(me.as_str())
             && listed_in_sync
-            && c.primary.as_deref() == Some(me.as_str())
-            && c.lost_at == Some(c.epoch)
             && c.epoch > r.store.epoch
-        {
-            // The map started the partition again empty here, on this
-            // damaged copy (every copy was lost, this one with the rest):
-            // it is dropped, and the replica starts from nothing.
-            r.store
-                .install(cx.disk(), PartitionState::default(), c.epoch);
-            r.damaged = false;
-            r.synced = None;
-        }
-        let lead = c.primary.as_deref() == Some(me.as_str())
-            && listed_in_sync
-            && !r.damaged
-            && c.epoch >= r.store.epoch;
-        let fresh = c.epoch > r.store.epoch;
+            && c.lost_at == Some(c.epoch);
         let vouched = r.caught_up.is_some() || r.primary.is_some();
         let whole = r.store.whole().is_some();
-        if lead && fresh && c.lost_at == Some(c.epoch) && (vouched || whole) {
+        if restarted_here && !r.damaged && (vouched || whole) {
             // Re-seeded from this whole copy, with writes acknowledged
-            // after it lost with every copy that held them (the map's
-            // `lost_at`): any cell it holds may be behind such a write.
-            // They stay (a copy is never made smaller than it is), without
-            // a known value until written again (`lost_below`). A copy
-            // whose every cell is already unknown (re-seeded so before,
-            // and written nothing since) is kept as it is: it used to fall
-            // to the branch below and be wiped, dropping acknowledged
-            // writes it held in full (no-bug hunt seed 2, run 2,343).
+            // after it lost with every copy that held them: any cell it
+            // holds may be behind such a write. They stay (a copy is never
+            // made smaller than it is), without a known value until written
+            // again (`lost_below`). A copy whose every cell is already
+            // unknown (re-seeded so before, and written nothing since) is
+            // kept as it is: it used to be wiped below, dropping
+            // acknowledged writes it held in full (no-bug hunt seed 2, run
+            // 2,343).
             if r.store.state.index > r.store.state.lost_below {
                 cx.reached("replica: re-seeded from a copy behind lost writes");
                 let mut state = r.store.state.clone();
                 state.lost_below = state.index;
                 r.store.install(cx.disk(), state, c.epoch);
             }
-        } else if lead
-            && fresh
-            && c.lost_at == Some(c.epoch)
-            && !vouched
-            && r.store.state != PartitionState::default()
-        {
-            // The map started the partition again empty here (every copy
-            // was lost): what this replica took while catching up, never
-            // declared caught up, may be behind any acknowledged write, so
-            // it is not served as the partition, which starts from nothing.
-            // (A copy declared caught up holds every write acknowledged to
-            // its epoch, and is kept: `durability` counts it a holder.)
+        } else if restarted_here && (r.damaged || r.store.state != PartitionState::default()) {
+            // Started again empty here (every copy was lost): a copy found
+            // damaged (it can never lead, and nothing intact is left to
+            // rebuild it from), or what this replica took while catching
+            // up, never declared caught up (it may be behind any
+            // acknowledged write), is not served as the partition, which
+            // starts from nothing. (A copy declared caught up holds every
+            // write acknowledged to its epoch, and is kept: `durability`
+            // counts it a holder.)
             r.store
                 .install(cx.disk(), PartitionState::default(), c.epoch);
+            if std::mem::take(&mut r.damaged) {
+                r.synced = None;
+            }
         }
+        let lead = c.primary.as_deref() == Some(me.as_str())
+            && listed_in_sync
+            && !r.damaged
+            && c.epoch >= r.store.epoch;
         if c.epoch > r.store.epoch {
             // Fencing: from now on this replica refuses the older epoch.
             cx.reached("replica: epoch raised by a map update");
