@@ -470,7 +470,12 @@ impl Manager {
                 // The report just kept is this heartbeat's: a node that
                 // flags no stray has nothing to release (no lookup).
                 let release = match member && replicas.iter().any(|r| r.stray) {
-                    true => RecoveryManager::releasable(self.raft.state(), &self.reports, &node),
+                    true => RecoveryManager::releasable(
+                        self.raft.state(),
+                        &self.reports,
+                        &node,
+                        self.planted.has(Bug::AbandonUnconfirmedCopy),
+                    ),
                     false => Vec::new(),
                 };
                 self.net.reply(

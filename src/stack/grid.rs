@@ -111,6 +111,16 @@ pub struct PartitionConfig {
     /// records the epoch on its disk first (kept by `apply`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub primary_at: Vec<(NodeId, u64)>,
+    /// Per node dropped from the list while it was in sync and dead,
+    /// sorted by node: the last epoch in which the map counted it in sync.
+    /// Its node kept its copy (a running node keeps a copy the map takes
+    /// from it as a stray until the leader releases it, and so does a
+    /// restarted one), and no leader has heard of it since: with every
+    /// listed copy lost it may be the last one, and the partition is not
+    /// started again empty before its node returns (forgotten when the
+    /// node is alive again, listed again or removed; kept by `apply`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dropped: Vec<(NodeId, u64)>,
 }
 
 /// Appends `[["node",epoch],...]`, as `serde_json` writes a list of pairs.
@@ -142,6 +152,7 @@ impl PartitionConfig {
             lost_at,
             left,
             primary_at,
+            dropped,
         } = self;
         out.extend_from_slice(b"{\"replicas\":[");
         for (i, r) in replicas.iter().enumerate() {
@@ -175,6 +186,10 @@ impl PartitionConfig {
         if !primary_at.is_empty() {
             out.extend_from_slice(b",\"primary_at\":");
             json_pairs(out, primary_at);
+        }
+        if !dropped.is_empty() {
+            out.extend_from_slice(b",\"dropped\":");
+            json_pairs(out, dropped);
         }
         out.push(b'}');
     }
@@ -988,6 +1003,20 @@ impl ClusterMap {
 
     /// Partition `partition`, if its epoch is still `epoch` and the member
     /// generation still `generation` (when the command names one).
+    /// Forgets `node`'s dropped copies (see [`PartitionConfig::dropped`]).
+    fn forget_dropped(&mut self, node: &str) {
+        if self
+            .partitions
+            .iter()
+            .any(|p| p.dropped.iter().any(|(n, _)| n.as_str() == node))
+        {
+            self.partitions.update_where(
+                |p| p.dropped.iter().any(|(n, _)| n.as_str() == node),
+                |p| p.dropped.retain(|(n, _)| n.as_str() != node),
+            );
+        }
+    }
+
     fn partition_mut(
         &mut self,
         partition: u32,
@@ -1078,6 +1107,7 @@ impl StateMachine for ClusterMap {
             },
             MapCommand::RemoveNode { node } => {
                 self.members.remove(node);
+                self.forget_dropped(node);
                 // Only partitions it held change (their epoch is raised).
                 self.partitions.update_where(
                     |p| {
@@ -1104,6 +1134,9 @@ impl StateMachine for ClusterMap {
                     && m.state == MemberState::Dead
                 {
                     m.state = MemberState::Alive;
+                    // Alive, it reports what it holds: its word replaces
+                    // the record.
+                    self.forget_dropped(node);
                 }
             }
             MapCommand::Drain { node } => {
@@ -1123,9 +1156,37 @@ impl StateMachine for ClusterMap {
                 primary,
                 empty,
             } => {
+                let members = &self.members;
+                let dead =
+                    |n: &NodeId| members.get(n).is_some_and(|m| m.state == MemberState::Dead);
+                let dead_dropped: Vec<NodeId> = self
+                    .partitions
+                    .get(*partition as usize)
+                    .map(|p| {
+                        p.replicas
+                            .iter()
+                            .filter(|r| {
+                                r.in_sync
+                                    && dead(&r.node)
+                                    && !replicas.iter().any(|x| x.node == r.node)
+                            })
+                            .map(|r| r.node.clone())
+                            .collect()
+                    })
+                    .unwrap_or_default();
                 if let Some(p) = self.partition_mut(*partition, *epoch, *generation) {
                     let before = std::mem::replace(&mut p.replicas, replicas.clone());
                     p.primary = primary.clone();
+                    let at = p.epoch;
+                    for n in dead_dropped {
+                        match p.dropped.binary_search_by(|(x, _)| x.cmp(&n)) {
+                            Ok(i) => p.dropped[i].1 = at,
+                            Err(i) => p.dropped.insert(i, (n, at)),
+                        }
+                    }
+                    let listed = &p.replicas;
+                    p.dropped
+                        .retain(|(n, _)| !listed.iter().any(|x| &x.node == n));
                     p.note_left(&before, p.epoch);
                     p.raise_epoch();
                     if *empty {

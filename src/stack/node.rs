@@ -1151,7 +1151,11 @@ impl DataNode {
         match (listed, self.replicas.contains_key(&p)) {
             (None, false) => return false,
             (None, true) => {
-                self.drop_replica(cx, p);
+                if self.whole_here(p) {
+                    self.keep_as_stray(cx, p);
+                } else {
+                    self.drop_replica(cx, p);
+                }
                 return true;
             }
             (Some(in_sync), false) => {
@@ -1288,6 +1292,48 @@ impl DataNode {
         if changed {
             self.persist(cx);
         }
+    }
+
+    /// True when this node holds a whole, intact copy of hosted `p`: one
+    /// that `persist` lists, so that a restart would keep it.
+    fn whole_here(&self, p: u32) -> bool {
+        let intact = self.repl.as_ref().is_none_or(|r| r.intact(p));
+        intact
+            && self.replicas.get(&p).is_some_and(|h| {
+                h.data == Data::Complete
+                    || (self.synced.contains_key(&p) && self.repl.is_some())
+                    || self.on_disk.contains(&p)
+            })
+    }
+
+    /// The map no longer gives this node `p`, whose whole copy it holds:
+    /// the copy stops serving and stays on the disk as a stray, reported
+    /// until the leader releases it (`release_strays`), as a copy found on
+    /// the disk at a restart does. The map may have dropped this node
+    /// while it was cut off, and every listed copy may since have lost its
+    /// disk: then this copy is the last one, and a re-seed takes it
+    /// (`sched-removed-copy-outlives-lost-disks`: n3, dropped from p0
+    /// while isolated, discarded the only copy left at the first map
+    /// without it, and p0 was started again empty).
+    fn keep_as_stray<P: Process<Msg = Msg, Timer = Timer, Event = StackEvent>>(
+        &mut self,
+        cx: &mut Cx<'_, P>,
+        p: u32,
+    ) {
+        if let Some(h) = self.replicas.remove(&p) {
+            if let Data::Fetching { timer: Some(t), .. } = h.data {
+                cx.cancel_timer(t);
+            }
+            let epoch = self.map.partitions.get(p as usize).map_or(0, |c| c.epoch);
+            cx.trace(StackEvent::Replica {
+                partition: p,
+                state: ReplicaState::Stored,
+                epoch,
+                complete: true,
+                source: None,
+            });
+        }
+        self.on_disk.insert(p);
     }
 
     fn drop_replica<P: Process<Msg = Msg, Timer = Timer, Event = StackEvent>>(

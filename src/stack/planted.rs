@@ -90,7 +90,9 @@ pub enum Bug {
     /// Coordinator: a catching-up replica the target no longer wants is
     /// removed whenever the map calls some replica in sync on a usable
     /// member, though no trusted node reported holding the data — the
-    /// returning node's intact copy, perhaps the last one, is dropped.
+    /// returning node's intact copy, perhaps the last one, is dropped; and
+    /// its node, keeping it as a stray, is told to release it on the same
+    /// trust in the map.
     AbandonUnconfirmedCopy,
     /// Primary: the declaration that a follower caught up goes out once;
     /// lost, it is not resent, and the follower stays catching up until

@@ -206,7 +206,16 @@ impl RecoveryManager {
     /// a re-seed takes strays as sources (no-bug hunt seed 0, run 6,415:
     /// n3, removed from p0 while it was down, came back with the only
     /// whole copy and dropped it at the first map that left it out).
-    pub fn releasable(map: &ClusterMap, reports: &Reports, node: &str) -> Vec<u32> {
+    ///
+    /// `trust_map` is the `abandon-unconfirmed-copy` planted bug: a replica
+    /// the map counts in sync on a usable node is taken to hold the data,
+    /// reported or not.
+    pub fn releasable(
+        map: &ClusterMap,
+        reports: &Reports,
+        node: &str,
+        trust_map: bool,
+    ) -> Vec<u32> {
         let Some(report) = reports.get(node).filter(|r| r.strays) else {
             return Vec::new();
         };
@@ -225,7 +234,14 @@ impl RecoveryManager {
                     || c.replicas.iter().any(|r| {
                         r.in_sync
                             && map.is_usable(&r.node)
-                            && Self::reported_in_sync(map, reports, &r.node, h.partition, c.epoch)
+                            && (trust_map
+                                || Self::reported_in_sync(
+                                    map,
+                                    reports,
+                                    &r.node,
+                                    h.partition,
+                                    c.epoch,
+                                ))
                     })
             })
             .map(|h| h.partition)
@@ -256,6 +272,32 @@ impl RecoveryManager {
                     Copy::Stored,
                     h.synced,
                 ))
+            })
+            .collect()
+    }
+
+    /// The synced epochs told by members the map no longer lists for `p`
+    /// whose latest report (from the boot the map knows) says they hold a
+    /// whole copy of it that they cannot offer as a source now: they are
+    /// not live, or have not yet applied the map that dropped them (their
+    /// next report calls it a stray). A node dropped while it was cut off
+    /// keeps its copy as a stray when it returns, and it may be the last
+    /// one (`sched-removed-copy-outlives-lost-disks`: n3, dropped from p0
+    /// while isolated, held the only copy left after both listed copies
+    /// lost their disks; p0 was started again empty).
+    fn absent_copies(map: &ClusterMap, reports: &Reports, p: u32) -> Vec<Option<u64>> {
+        let Some(c) = map.partitions.get(p as usize) else {
+            return Vec::new();
+        };
+        reports
+            .iter()
+            .filter_map(|(n, r)| {
+                let m = map.members.get(n)?;
+                let h = r.replica(p)?;
+                let whole = r.boot == m.boot && (h.stored || h.complete) && !h.damaged;
+                let listed = c.replicas.iter().any(|x| x.node == *n);
+                let offered = h.stray && map.is_usable(n);
+                (whole && !listed && !offered).then_some(h.synced)
             })
             .collect()
     }
@@ -325,7 +367,25 @@ impl RecoveryManager {
             // the map records the loss, and the data plane counts the
             // writes lost with every copy); a node not heard from may come
             // back with its disk.
-            if unknown {
+            // Nor while a copy may survive off the list: on a node the
+            // map dropped while it was dead (`PartitionConfig::dropped`:
+            // a new leader knows it too), on one whose last report tells of
+            // one it cannot offer yet, or on a live member this leader has
+            // not heard from since its start (a new leader's first
+            // moments).
+            let dropped_away = c
+                .dropped
+                .iter()
+                .any(|(n, _)| map.members.contains_key(n) && !live(n));
+            let unheard = map
+                .members
+                .iter()
+                .any(|(n, m)| live(n) && reports.get(n.as_str()).is_none_or(|r| r.boot != m.boot));
+            if unknown
+                || dropped_away
+                || unheard
+                || !Self::absent_copies(map, reports, p).is_empty()
+            {
                 return Reseed::Wait;
             }
             // On one that holds nothing if there is one; else on a copy
@@ -867,6 +927,7 @@ mod tests {
             strays: false,
         };
         let mut reports = Reports::new();
+        reports.insert("n3".into(), silent(7));
         reports.insert("n1".into(), report(true));
         reports.insert("n2".into(), report(false));
         let (step, cmd) = r.repair(0, &m, &reports, &[]).unwrap();
@@ -890,6 +951,67 @@ mod tests {
 
     /// `n1` and `n2` restarted (new boots): partition 0 has no replica in
     /// sync, at epoch 3.
+    /// A report of a member that holds nothing at all.
+    fn silent(boot: u32) -> NodeReport {
+        NodeReport {
+            boot,
+            version: 6,
+            replicas: Vec::new(),
+            strays: false,
+        }
+    }
+
+    /// A copy may outlive its place in the list: on a node dropped while
+    /// dead (the map records it, so a new leader knows too), or on a live
+    /// member not heard from. A partition whose every listed copy holds
+    /// nothing is not started again empty while either may hold one
+    /// (`sched-removed-copy-outlives-lost-disks`).
+    #[test]
+    fn a_copy_dropped_off_the_list_holds_back_a_start_from_empty() {
+        let mut m = map();
+        m.apply(5, &MapCommand::MarkDead { node: "n2".into() });
+        set(&mut m, 6, 1, &[("n1", true), ("n3", true)], "n1");
+        assert_eq!(m.partitions[0].dropped, vec![("n2".into(), 1)]);
+        restart(&mut m, 7, "n1");
+        restart(&mut m, 8, "n3");
+        let r = RecoveryManager::default();
+        let nothing = NodeReport {
+            boot: 8,
+            version: 8,
+            replicas: vec![Held {
+                partition: 0,
+                epoch: 3,
+                complete: false,
+                stored: false,
+                synced: None,
+                damaged: false,
+                stray: false,
+            }],
+            strays: false,
+        };
+        let mut reports = Reports::new();
+        reports.insert("n1".into(), nothing.clone());
+        reports.insert("n3".into(), nothing);
+        assert_eq!(r.repair(0, &m, &reports, &[]), None, "n2 may keep a copy");
+        // Back, n2 speaks for itself; until it has, it may still keep one.
+        m.apply(9, &MapCommand::MarkAlive { node: "n2".into() });
+        assert!(m.partitions[0].dropped.is_empty());
+        assert_eq!(r.repair(0, &m, &reports, &[]), None, "n2 not heard from");
+        reports.insert("n2".into(), silent(7));
+        let (_, cmd) = r.repair(0, &m, &reports, &[]).unwrap();
+        assert!(
+            matches!(&cmd, MapCommand::SetReplicas { empty: true, .. }),
+            "{cmd:?}"
+        );
+        // A last report of a whole copy from a node no longer live holds
+        // it back too, recorded or not.
+        let mut whole = stored(Some(1));
+        whole.boot = 7;
+        reports.insert("n2".into(), whole);
+        m.apply(10, &MapCommand::MarkDead { node: "n2".into() });
+        assert_eq!(r.repair(0, &m, &reports, &[]), None, "n2 told of a copy");
+    }
+
     fn both_restarted() -> ClusterMap {
         let mut m = map();
         restart(&mut m, 5, "n1");
@@ -1135,6 +1257,7 @@ mod tests {
             strays: false,
         };
         let mut reports = Reports::new();
+        reports.insert("n3".into(), silent(7));
         reports.insert("n1".into(), nothing.clone());
         assert_eq!(r.repair(0, &m, &reports, &[]), None, "n2 not heard from");
         reports.insert("n2".into(), nothing);
@@ -1188,13 +1311,16 @@ mod tests {
         let mut reports = Reports::new();
         reports.insert("n3".into(), report_of(held(false, true, false, true)));
         assert!(
-            RecoveryManager::releasable(&m, &reports, "n3").is_empty(),
+            RecoveryManager::releasable(&m, &reports, "n3", false).is_empty(),
             "no in-sync replica has said it holds the data"
         );
         reports.insert("n1".into(), report_of(held(true, true, false, false)));
-        assert_eq!(RecoveryManager::releasable(&m, &reports, "n3"), vec![0]);
+        assert_eq!(
+            RecoveryManager::releasable(&m, &reports, "n3", false),
+            vec![0]
+        );
         assert!(
-            RecoveryManager::releasable(&m, &reports, "n1").is_empty(),
+            RecoveryManager::releasable(&m, &reports, "n1", false).is_empty(),
             "n1 reports no stray"
         );
         // Both in-sync copies found damaged, each in sync one epoch after
@@ -1205,7 +1331,7 @@ mod tests {
         };
         reports.insert("n1".into(), report_of(damaged));
         reports.insert("n2".into(), report_of(damaged));
-        assert!(RecoveryManager::releasable(&m, &reports, "n3").is_empty());
+        assert!(RecoveryManager::releasable(&m, &reports, "n3", false).is_empty());
         let r = RecoveryManager::default();
         let (_, demote) = r.repair(0, &m, &reports, &[]).unwrap();
         let mut m = m.clone();
@@ -1313,6 +1439,7 @@ mod tests {
         damaged.replicas[0].stored = false;
         damaged.replicas[0].damaged = true;
         let mut reports = Reports::new();
+        reports.insert("n3".into(), silent(7));
         reports.insert("n1".into(), damaged.clone());
         assert_eq!(r.repair(0, &m, &reports, &[]), None, "n2 not heard from");
         reports.insert("n2".into(), damaged);
