@@ -290,9 +290,14 @@ fn schedules_hold_where_the_stack_is_right() {
         ("removed-copy-outlives-lost-disks", 0),
         ("removed-copy-outlives-lost-disks", 7),
         // The same with the manager leader crashing after the drop: the
-        // map records a copy dropped from a dead node (9 of 0..10 hold).
+        // map records a copy dropped from a node dead or not heard from
+        // (seed 2 failed while only a dead node's was recorded).
         ("removed-copy-outlives-failover", 0),
-        ("removed-copy-outlives-failover", 5),
+        ("removed-copy-outlives-failover", 2),
+        // Once failed `placement` (no-bug hunt seed 5, run 1,095, shrunk):
+        // a blank store inherited the synced epoch of a copy found damaged
+        // at a restart, and counted as whole.
+        ("hunt-1095-blank-copy-inherits-synced", 4829605487872186169),
     ] {
         let (code, out) = run(name, seed);
         assert_eq!(code, 0, "{name} seed {seed}: {out}");
@@ -356,10 +361,9 @@ fn open_bugs_reproduce_until_fixed() {
     // (removed-copy-outlives-lost-disks holds since a running node keeps a
     // whole copy the map takes from it as a stray until released, and the
     // leader waits for such a copy on a node not live.)
-    // A copy dropped from a node cut off but not yet dead, then a failover:
-    // the new leader cannot know of it (see the file's header).
-    let open: &[(&str, u64, &str, &str)] =
-        &[("removed-copy-outlives-failover", 2, "placement", "control")];
+    // (removed-copy-outlives-failover seed 2 holds since the command that
+    // drops a copy names a node the leader has not heard from lately.)
+    let open: &[(&str, u64, &str, &str)] = &[];
     for &(name, seed, checker, owner) in open {
         let (code, out) = run(name, seed);
         if code != 0 {

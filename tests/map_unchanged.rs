@@ -128,6 +128,7 @@ fn delta_naming_lists_what_a_scan_of_the_commands_finds() {
                 replicas: vec![replica(a, true), replica(b, false), replica(a, false)],
                 primary: (i % 2 == 0).then(|| b.into()),
                 empty: false,
+                unheard: Vec::new(),
             },
         };
         commands.push((i + 1, c));

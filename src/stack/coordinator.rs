@@ -966,10 +966,21 @@ impl PartitionCoordinator {
                     }
                     continue;
                 }
-                out.push(propose(
-                    Step::Remove,
-                    without(p, c, &r.node, map, generation),
-                ));
+                let mut cmd = without(p, c, &r.node, map, generation);
+                // An in-sync copy on a node this leader has not heard from
+                // lately may outlive the change (its node keeps it as a
+                // stray when it returns): the map records it, for any
+                // leader that has to decide whether a copy survives.
+                let quiet = self.unhealthy.contains(r.node.as_str())
+                    || self.unconfirmed.contains(r.node.as_str())
+                    || !map.is_usable(&r.node);
+                if r.in_sync
+                    && quiet
+                    && let MapCommand::SetReplicas { unheard, .. } = &mut cmd
+                {
+                    unheard.push(r.node.clone());
+                }
+                out.push(propose(Step::Remove, cmd));
                 acted = true;
                 break;
             }

@@ -742,6 +742,12 @@ pub enum MapCommand {
         /// new epoch as its `lost_at`.
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         empty: bool,
+        /// In-sync replicas this change drops whose nodes the leader has
+        /// not heard from lately (cut off, perhaps not yet found dead):
+        /// their copies may outlive the change, and the map records them
+        /// (`PartitionConfig::dropped`), as it does for a dead node's.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        unheard: Vec<NodeId>,
     },
     /// Makes `node` (an in-sync replica) the primary, if the epoch is still `epoch`.
     PromotePrimary {
@@ -780,6 +786,7 @@ impl fmt::Display for MapCommand {
                 replicas,
                 primary,
                 empty,
+                unheard,
             } => {
                 // Written piece by piece, with no string per replica: every
                 // manager traces each command it appends and commits.
@@ -799,6 +806,15 @@ impl fmt::Display for MapCommand {
                 f.write_str(primary.as_deref().unwrap_or("-"))?;
                 if *empty {
                     f.write_str(" empty")?;
+                }
+                if !unheard.is_empty() {
+                    f.write_str(" unheard=")?;
+                    for (i, n) in unheard.iter().enumerate() {
+                        if i > 0 {
+                            f.write_str(",")?;
+                        }
+                        f.write_str(n)?;
+                    }
                 }
                 Ok(())
             }
@@ -1155,10 +1171,13 @@ impl StateMachine for ClusterMap {
                 replicas,
                 primary,
                 empty,
+                unheard,
             } => {
                 let members = &self.members;
-                let dead =
-                    |n: &NodeId| members.get(n).is_some_and(|m| m.state == MemberState::Dead);
+                let dead = |n: &NodeId| {
+                    unheard.contains(n)
+                        || members.get(n).is_some_and(|m| m.state == MemberState::Dead)
+                };
                 let dead_dropped: Vec<NodeId> = self
                     .partitions
                     .get(*partition as usize)
@@ -1317,6 +1336,7 @@ mod tests {
             replicas: vec![replica("n1", true), replica("n2", true)],
             primary: Some("n1".into()),
             empty: false,
+            unheard: Vec::new(),
         };
         m.apply(4, &set);
         assert_eq!(m.partitions[0].epoch, 1);
@@ -1358,6 +1378,7 @@ mod tests {
             replicas: vec![replica("n1", true), replica("n2", true)],
             primary: Some("n1".into()),
             empty: false,
+            unheard: Vec::new(),
         };
         // The liveness change commits first: the plan no longer applies.
         m.apply(4, &MapCommand::MarkDead { node: "n2".into() });
@@ -1375,6 +1396,7 @@ mod tests {
             replicas: vec![replica("n1", true), replica("n3", true)],
             primary: Some("n1".into()),
             empty: false,
+            unheard: Vec::new(),
         };
         m.apply(6, &again);
         assert_eq!(m.partitions[0].epoch, 1);
@@ -1410,6 +1432,7 @@ mod tests {
                 replicas: vec![replica("n1", true), replica("n2", false)],
                 primary: Some("n1".into()),
                 empty: false,
+                unheard: Vec::new(),
             },
         );
         m.apply(
@@ -1454,6 +1477,7 @@ mod tests {
                 replicas: vec![replica("n1", true), replica("n2", true)],
                 primary: Some("n1".into()),
                 empty: false,
+                unheard: Vec::new(),
             },
         );
         m.apply(4, &MapCommand::RemoveNode { node: "n1".into() });

@@ -476,8 +476,16 @@ impl DataNode {
             }
             // A copy with a record that fails its checksum is no source (it
             // is rebuilt from a peer that holds the data, like a blank one).
+            // Its synced epoch goes with it: a blank store placed again
+            // later would otherwise inherit it, and `persist` lists a copy
+            // with a synced epoch and an intact store as whole (no-bug hunt
+            // seed 5, run 1,095: n1 found p6 damaged at a restart, was
+            // listed again catching up, and its next restart reported the
+            // blank store as a whole stored copy).
             let before = self.on_disk.len();
             self.on_disk.retain(|p| r.intact(*p));
+            let on_disk = &self.on_disk;
+            self.synced.retain(|p, _| on_disk.contains(p));
             if damaged_list || self.on_disk.len() != before {
                 // The list on the disk is corrected now: it must not outlive
                 // the copies it names. A damaged copy's store is rebuilt

@@ -74,6 +74,7 @@ pub fn set_replicas(
         replicas,
         primary,
         empty: false,
+        unheard: Vec::new(),
     }
 }
 
@@ -105,6 +106,7 @@ pub fn start_empty(p: u32, c: &PartitionConfig, generation: Option<u64>, node: &
         replicas,
         primary: Some(node.into()),
         empty: true,
+        unheard: Vec::new(),
     }
 }
 

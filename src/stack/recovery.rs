@@ -719,6 +719,7 @@ mod tests {
                 replicas: replicas(&[("n1", true), ("n2", true)]),
                 primary: Some("n1".into()),
                 empty: false,
+                unheard: Vec::new(),
             },
         );
         m
@@ -762,6 +763,7 @@ mod tests {
                 replicas: replicas(&[("n1", true), ("n3", false)]),
                 primary: None,
                 empty: false,
+                unheard: Vec::new(),
             },
         );
         let (step, cmd) = r.repair(0, &m, &Reports::new(), &[]).unwrap();
@@ -790,6 +792,7 @@ mod tests {
                 replicas: replicas(&[("n1", true), ("n2", true), ("n3", true)]),
                 primary: Some("n1".into()),
                 empty: false,
+                unheard: Vec::new(),
             },
         );
         m.apply(6, &MapCommand::MarkDead { node: "n1".into() });
@@ -853,6 +856,7 @@ mod tests {
                 replicas: replicas(&[("n1", true), ("n2", true), ("n3", false)]),
                 primary: Some("n1".into()),
                 empty: false,
+                unheard: Vec::new(),
             },
         );
         let r = RecoveryManager::default();
@@ -1010,6 +1014,25 @@ mod tests {
         reports.insert("n2".into(), whole);
         m.apply(10, &MapCommand::MarkDead { node: "n2".into() });
         assert_eq!(r.repair(0, &m, &reports, &[]), None, "n2 told of a copy");
+        // A copy dropped from a node alive in the map that the leader had
+        // not heard from lately is recorded too (the command names it).
+        let mut m = map();
+        m.apply(
+            5,
+            &MapCommand::SetReplicas {
+                partition: 0,
+                epoch: 1,
+                generation: None,
+                replicas: replicas(&[("n1", true), ("n3", true)]),
+                primary: Some("n1".into()),
+                empty: false,
+                unheard: vec!["n2".into()],
+            },
+        );
+        assert_eq!(m.partitions[0].dropped, vec![("n2".into(), 1)]);
+        // Listed again, it speaks through its replica.
+        set(&mut m, 6, 2, &[("n1", true), ("n2", false)], "n1");
+        assert!(m.partitions[0].dropped.is_empty());
     }
 
     fn both_restarted() -> ClusterMap {
@@ -1130,6 +1153,7 @@ mod tests {
                 replicas: replicas(list),
                 primary: Some(primary.into()),
                 empty: false,
+                unheard: Vec::new(),
             },
         );
     }
