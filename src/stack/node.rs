@@ -48,7 +48,7 @@ use super::events::{ReplicaState, StackEvent};
 use super::grid::{ClusterMap, Geometry, MapCommand, Seen};
 use super::network::{Incoming, Limits, NetworkManager, RetryPolicy, Shared, key_id};
 use super::planted::{Bug, Planted};
-use super::replication::{DataTimer, ReplicationManager};
+use super::replication::{DataMsg, DataTimer, ReplicationManager};
 use super::storage::PartitionStore;
 
 /// Disk key of the partitions this node holds in full, each with its
@@ -532,8 +532,26 @@ impl DataNode {
             }
             Msg::Transfer(t) => self.on_transfer(cx, from, t),
             Msg::Data(d) => {
-                if let Some(r) = self.repl.as_mut() {
-                    r.on_message(cx, from, *d, &self.map);
+                // A node whose map does not name this incarnation (back
+                // from a restart, not yet registered again) takes no
+                // replication and confirms no epoch: what it knew of the
+                // partitions' epochs went with its memory, and a damaged
+                // copy's store, rebuilt blank, fences at none. Else a
+                // primary of an epoch long past, back from a partition,
+                // rebuilt such a copy and had it acknowledge writes of that
+                // epoch (no-bug hunt seed 5, run 4,671: n1, primary of p4
+                // in epoch 6, restarted with p4 damaged while no manager
+                // quorum could register it; n5, primary in epoch 4 and cut
+                // off since, installed on it at the heal, and a write
+                // acknowledged by both was missing from p4's epoch-6 copy).
+                let named = self.map.members.get(&self.me).map(|m| m.boot) == Some(self.boot);
+                let fenced = matches!(*d, DataMsg::Replicate(_) | DataMsg::Confirm { .. });
+                if named || !fenced {
+                    if let Some(r) = self.repl.as_mut() {
+                        r.on_message(cx, from, *d, &self.map);
+                    }
+                } else {
+                    cx.reached("replica: replication before registering again refused");
                 }
                 self.note_data_synced(cx);
             }

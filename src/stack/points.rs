@@ -223,6 +223,10 @@ pub const PROBES: &[(&str, &str)] = &[
         "stack/replication/follower.rs",
     ),
     (
+        "replica: replication before registering again refused",
+        "stack/node.rs",
+    ),
+    (
         "replica: request older than the client's latest ignored",
         "stack/replication/primary.rs",
     ),
