@@ -89,12 +89,12 @@ impl Common {
             self.t_text.clear();
             push_u64(&mut self.t_text, t.0);
         }
-        out.extend_from_slice(&self.t_text);
+        push_bytes(out, &self.t_text);
         out.extend_from_slice(b",\"p\":");
         self.push_name(out, p, names);
         out.extend_from_slice(b",\"seq\":");
         self.set_seq(seq);
-        out.extend_from_slice(&self.seq_digits[self.seq_from..]);
+        push_bytes(out, &self.seq_digits[self.seq_from..]);
         if let Some(c) = cause {
             out.extend_from_slice(b",\"cause\":");
             push_u64(out, c);
@@ -129,7 +129,7 @@ impl Common {
             );
             self.quoted_at[i] = (start, len);
         }
-        out.extend_from_slice(&self.quoted[start as usize..(start + len) as usize]);
+        push_bytes(out, &self.quoted[start as usize..(start + len) as usize]);
     }
 
     /// Makes `seq_digits` hold `seq`: one more than the last is a carry
@@ -326,12 +326,6 @@ fn format_event_body<E: AppEvent>(
     ev: &Event<'_, E>,
     mut push_name: impl FnMut(&mut Vec<u8>, ProcessId),
 ) {
-    let mut field_name = |out: &mut Vec<u8>, key: &str, p: ProcessId| {
-        out.extend_from_slice(b",\"");
-        out.extend_from_slice(key.as_bytes());
-        out.extend_from_slice(b"\":");
-        push_name(out, p);
-    };
     match &ev.kind {
         EventKind::App(app) => {
             if app.write_json_fields(out) {
@@ -341,23 +335,39 @@ fn format_event_body<E: AppEvent>(
             }
             return;
         }
+        // The kinds of nearly every line: each literal run between two
+        // values is one constant piece.
+        EventKind::Send { to, msg, id, .. } => {
+            out.extend_from_slice(br#","ev":"send","to":"#);
+            push_name(out, *to);
+            push_msg_id(out, msg, *id);
+            return;
+        }
+        EventKind::Deliver { from, msg, id, .. } => {
+            out.extend_from_slice(br#","ev":"deliver","from":"#);
+            push_name(out, *from);
+            push_msg_id(out, msg, *id);
+            return;
+        }
+        EventKind::Timer { timer } => {
+            out.extend_from_slice(br#","ev":"timer","timer":"#);
+            push_plain(out, timer);
+            out.extend_from_slice(b"}\n");
+            return;
+        }
         kind => {
             out.extend_from_slice(b",\"ev\":\"");
-            out.extend_from_slice(kind.name().as_bytes());
+            push_bytes(out, kind.name().as_bytes());
             out.push(b'"');
         }
     }
+    let mut field_name = |out: &mut Vec<u8>, key: &str, p: ProcessId| {
+        out.extend_from_slice(b",\"");
+        out.extend_from_slice(key.as_bytes());
+        out.extend_from_slice(b"\":");
+        push_name(out, p);
+    };
     match ev.kind {
-        EventKind::Send { to, msg, id, .. } => {
-            field_name(out, "to", to);
-            field_plain(out, "msg", msg);
-            field_u64(out, "id", id);
-        }
-        EventKind::Deliver { from, msg, id, .. } => {
-            field_name(out, "from", from);
-            field_plain(out, "msg", msg);
-            field_u64(out, "id", id);
-        }
         EventKind::Drop {
             from,
             to,
@@ -372,7 +382,6 @@ fn format_event_body<E: AppEvent>(
             field_u64(out, "id", id);
             field_plain(out, "reason", reason.as_str());
         }
-        EventKind::Timer { timer } => field_plain(out, "timer", timer),
         EventKind::Crash { lost_writes } => field_u64(out, "lost_writes", lost_writes),
         EventKind::Clock {
             offset_us,
@@ -386,7 +395,10 @@ fn format_event_body<E: AppEvent>(
             field_str(out, "check", check);
             field_str(out, "detail", detail);
         }
-        EventKind::Start
+        EventKind::Send { .. }
+        | EventKind::Deliver { .. }
+        | EventKind::Timer { .. }
+        | EventKind::Start
         | EventKind::Restart
         | EventKind::Pause
         | EventKind::Resume
@@ -396,9 +408,55 @@ fn format_event_body<E: AppEvent>(
     out.extend_from_slice(b"}\n");
 }
 
+/// Appends `,"msg":"…","id":…}` and the newline: the end of a `send` or
+/// `deliver` line.
+#[inline]
+fn push_msg_id(out: &mut Vec<u8>, msg: &str, id: u64) {
+    debug_assert!(msg.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\'));
+    out.extend_from_slice(br#","msg":""#);
+    push_bytes(out, msg.as_bytes());
+    out.extend_from_slice(br#"","id":"#);
+    push_u64(out, id);
+    out.extend_from_slice(b"}\n");
+}
+
+/// Appends `s` like `extend_from_slice`, but without a call to the C
+/// library's `memcpy` for the short pieces a line is made of (numbers,
+/// names, kinds: rarely more than 20 bytes). A copy of a length known only
+/// at run time is a call; two copies of a fixed size that overlap in the
+/// middle cover any length between that size and twice it, and compile to
+/// a pair of loads and stores. The vector grows by a fixed 32 bytes first
+/// (so the stores land inside it) and is cut back to the real length.
+#[inline(always)]
+fn push_bytes(out: &mut Vec<u8>, s: &[u8]) {
+    let n = s.len();
+    if n > 32 {
+        out.extend_from_slice(s);
+        return;
+    }
+    let start = out.len();
+    out.extend_from_slice(&[0u8; 32]);
+    let dst = &mut out[start..start + 32];
+    if n >= 16 {
+        dst[..16].copy_from_slice(&s[..16]);
+        dst[n - 16..n].copy_from_slice(&s[n - 16..n]);
+    } else if n >= 8 {
+        dst[..8].copy_from_slice(&s[..8]);
+        dst[n - 8..n].copy_from_slice(&s[n - 8..n]);
+    } else if n >= 4 {
+        dst[..4].copy_from_slice(&s[..4]);
+        dst[n - 4..n].copy_from_slice(&s[n - 4..n]);
+    } else if n > 0 {
+        dst[0] = s[0];
+        dst[n / 2] = s[n / 2];
+        dst[n - 1] = s[n - 1];
+    }
+    out.truncate(start + n);
+}
+
 #[inline]
 fn push_u64(out: &mut Vec<u8>, v: u64) {
-    out.extend_from_slice(itoa::Buffer::new().format(v).as_bytes());
+    push_bytes(out, itoa::Buffer::new().format(v).as_bytes());
 }
 
 #[inline]
@@ -413,7 +471,7 @@ fn push_str(out: &mut Vec<u8>, s: &str) {
 fn push_plain(out: &mut Vec<u8>, s: &str) {
     debug_assert!(s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\'));
     out.push(b'"');
-    out.extend_from_slice(s.as_bytes());
+    push_bytes(out, s.as_bytes());
     out.push(b'"');
 }
 
@@ -592,6 +650,23 @@ mod tests {
         let lines: Vec<&str> = text.lines().collect();
         let want = String::from_utf8(want).unwrap();
         assert_eq!(lines[1..lines.len() - 1].join("\n") + "\n", want);
+    }
+
+    #[test]
+    fn short_copies_are_exact_at_every_length() {
+        let src: Vec<u8> = (0..40u8).map(|i| b'a' + i % 26).collect();
+        for n in 0..=src.len() {
+            let mut out = b"xy".to_vec();
+            push_bytes(&mut out, &src[..n]);
+            let mut want = b"xy".to_vec();
+            want.extend_from_slice(&src[..n]);
+            assert_eq!(out, want, "length {n}");
+        }
+        for v in [0, 9, 10, 99, 100, 12_345_678, u64::MAX] {
+            let mut out = Vec::new();
+            push_u64(&mut out, v);
+            assert_eq!(out, v.to_string().into_bytes());
+        }
     }
 
     #[test]
