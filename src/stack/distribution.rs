@@ -49,6 +49,7 @@ use super::coordinator::{CoordinatorConfig, PartitionCoordinator};
 use super::events::{MemberChange, StackEvent};
 use super::grid::{ClusterMap, MapCommand, MemberState, Members, PerPartition};
 use super::health::HealthMonitor;
+use super::members;
 use super::network::{Incoming, Limits, NetworkManager, Shared, key_id};
 use super::plan::without;
 use super::planted::{Bug, Planted};
@@ -109,6 +110,10 @@ pub struct Manager {
     report_kept: Vec<Option<(u64, u32, u64)>>,
     /// Times `reports` was cleared.
     reports_cleared: u64,
+    /// Per sender (by process id): where its entries were last found in
+    /// the map's members and in the health monitor. Hints only, checked
+    /// at use: a heartbeat's two lookups by name are a probe each.
+    lookup_hints: Vec<(members::Hint, usize)>,
     tick_interval: SimDuration,
     key_id: String,
     settings: super::cluster::PlacementSettings,
@@ -231,6 +236,7 @@ impl Manager {
             catching_seen: Vec::new(),
             report_kept: Vec::new(),
             reports_cleared: 0,
+            lookup_hints: Vec::new(),
             tick_interval: SimDuration((interval.as_micros() / 2).max(1)),
             key_id: key_id(&config.cluster_key),
             settings: config.placement.clone(),
@@ -387,13 +393,13 @@ impl Manager {
             }
             return;
         }
-        let node = cx.name(from).to_string();
         match body {
             Control::Register {
                 zone,
                 capacity,
                 boot,
             } => {
+                let node = cx.name(from).to_string();
                 self.register_node(cx, from, req, node, zone, capacity, boot);
             }
             Control::Heartbeat {
@@ -403,17 +409,27 @@ impl Manager {
                 echo,
                 replicas,
             } => {
+                // Borrowed, not copied: every use is before the reply.
+                let node = cx.name(from);
+                let slot = from.index();
+                if self.lookup_hints.len() <= slot {
+                    self.lookup_hints.resize(slot + 1, Default::default());
+                }
+                let hints = &mut self.lookup_hints[slot];
                 let map = self.raft.state();
-                let member = map.members.get(&node).is_some_and(|m| m.boot == boot);
+                let member = map
+                    .members
+                    .get_hinted(node, &mut hints.0)
+                    .is_some_and(|m| m.boot == boot);
                 let leader_version = map.version;
                 // A decommissioned node that missed the map removing it
                 // still heartbeats, holding replicas it believes in sync:
                 // the map tells it to let go.
                 let decommissioned =
-                    !member && !map.members.contains_key(&node) && self.leaving.contains(&node);
+                    !member && !map.members.contains_key(node) && self.leaving.contains(node);
                 if member {
                     let now = cx.now();
-                    self.health.heard(&node, now, echo);
+                    self.health.heard_hinted(node, now, echo, &mut hints.1);
                     // A replica that finished catching up is news for recovery.
                     let listed_catching = |p: u32| {
                         map.partitions.get(p as usize).is_some_and(|c| {
@@ -421,7 +437,6 @@ impl Manager {
                                 && c.replicas.iter().any(|r| !r.in_sync && r.node == node)
                         })
                     };
-                    let slot = from.index();
                     if self.catching_seen.len() <= slot {
                         self.catching_seen.resize_with(slot + 1, || None);
                     }
@@ -459,11 +474,11 @@ impl Manager {
                     let kept = Some((self.reports_cleared, boot, version));
                     if same_report && self.report_kept[slot] == kept {
                         // Written with all of this already.
-                    } else if same_report && let Some(report) = self.reports.get_mut(&node) {
+                    } else if same_report && let Some(report) = self.reports.get_mut(node) {
                         report.boot = boot;
                         report.version = version;
                     } else {
-                        self.rebuild_report(node.clone(), boot, version, &replicas);
+                        self.rebuild_report(node.to_string(), boot, version, &replicas);
                     }
                     self.report_kept[slot] = kept;
                 }
@@ -473,7 +488,7 @@ impl Manager {
                     true => RecoveryManager::releasable(
                         self.raft.state(),
                         &self.reports,
-                        &node,
+                        node,
                         self.planted.has(Bug::AbandonUnconfirmedCopy),
                     ),
                     false => Vec::new(),

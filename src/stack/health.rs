@@ -218,14 +218,40 @@ impl HealthMonitor {
         Err(lo)
     }
 
+    /// [`position`](Self::position), trying `hint` first and leaving there
+    /// where `node` is. The hinted entry is checked to be `node`'s (names
+    /// are unique among the entries), so the answer is `position`'s
+    /// whatever the hint.
+    fn position_hinted(&self, node: &str, hint: &mut usize) -> Result<usize, usize> {
+        let i = *hint;
+        if self.keys.get(i) == Some(&packed(node))
+            && cmp_same_packed(&self.nodes[i].0, node).is_eq()
+        {
+            return Ok(i);
+        }
+        let found = self.position(node);
+        if let Ok(i) = found {
+            *hint = i;
+        }
+        found
+    }
+
     /// The entry of `node`, added (in order) if missing.
     fn tracked(&mut self, node: &str) -> &mut Tracked {
-        let i = match self.position(node) {
+        let mut hint = usize::MAX;
+        self.tracked_hinted(node, &mut hint)
+    }
+
+    /// [`tracked`](Self::tracked), trying `hint` first (see
+    /// [`position_hinted`](Self::position_hinted)).
+    fn tracked_hinted(&mut self, node: &str, hint: &mut usize) -> &mut Tracked {
+        let i = match self.position_hinted(node, hint) {
             Ok(i) => i,
             Err(i) => {
                 self.nodes.insert(i, (node.to_string(), Tracked::default()));
                 self.keys.insert(i, packed(node));
                 self.aligned_with = None;
+                *hint = i;
                 i
             }
         };
@@ -280,6 +306,14 @@ impl HealthMonitor {
     /// the resume, confirmed n1, and the leader completed a move by
     /// removing a live in-sync copy, counting n1's lost one).
     pub fn heard(&mut self, node: &str, now: SimTime, echo: u64) {
+        let mut hint = usize::MAX;
+        self.heard_hinted(node, now, echo, &mut hint);
+    }
+
+    /// [`heard`](Self::heard), for a caller that keeps a hint per node of
+    /// where its entry is (the leader, per heartbeat): one probe instead
+    /// of a binary search when the hint is right, the same outcome either way.
+    pub fn heard_hinted(&mut self, node: &str, now: SimTime, echo: u64, hint: &mut usize) {
         // Everyone silent for a while, or the clock set back (a heartbeat
         // stamped before the monitor's own last tick): grace at the next tick.
         if self
@@ -292,7 +326,7 @@ impl HealthMonitor {
         self.last_heard_any = Some(self.last_heard_any.map_or(now, |t| t.max(now)));
         let suspect_after = self.suspect_after;
         let grace = self.grace;
-        let t = self.tracked(node);
+        let t = self.tracked_hinted(node, hint);
         let last = t.last_heard;
         let gap =
             t.heard_since.is_none() || last.is_none_or(|t| now.saturating_since(t) > suspect_after);
@@ -667,5 +701,27 @@ mod tests {
             h.hold("n1", SimTime(33_000_002)),
             SimDuration::from_millis(500)
         );
+    }
+
+    /// A hint that is stale, someone else's or past the end never changes
+    /// where a node is found: `position_hinted` is `position`.
+    #[test]
+    fn hinted_positions_are_plain_ones_whatever_the_hint() {
+        let mut h = HealthMonitor::new(
+            SimDuration::from_millis(300),
+            SimDuration::from_secs(1),
+            SimDuration::from_millis(100),
+        );
+        let mut hints = vec![usize::MAX; 64];
+        for k in [5usize, 1, 40, 3, 22, 9, 63, 0, 17] {
+            h.tracked(&format!("n{k}"));
+            for probe in 0..64 {
+                let node = format!("n{probe}");
+                let want = h.position(&node);
+                assert_eq!(h.position_hinted(&node, &mut hints[probe]), want);
+                let mut other = hints[(probe * 7) % 64];
+                assert_eq!(h.position_hinted(&node, &mut other), want);
+            }
+        }
     }
 }

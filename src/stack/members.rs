@@ -131,6 +131,14 @@ impl Chunk {
     }
 }
 
+/// Where [`Members::get_hinted`] last found an id: a chunk and a position
+/// in it, good until the table changes shape (and checked before use).
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+pub struct Hint {
+    chunk: u32,
+    at: u32,
+}
+
 /// Data nodes by id (see the module docs).
 #[derive(Clone, Default)]
 pub struct Members {
@@ -169,6 +177,30 @@ impl Members {
     /// The member `id`.
     pub fn get(&self, id: &str) -> Option<&Member> {
         let (i, j) = self.locate(id)?;
+        Some(&self.chunks[i].entries[j].1)
+    }
+
+    /// [`get`](Self::get), trying `hint` first and leaving there where
+    /// `id` was found. For a caller that looks the same ids up again and
+    /// again (the leader: one per heartbeat of every node), a hint kept
+    /// per id makes the lookup one probe, where the two binary searches
+    /// were a chain of cache misses on a large cluster. The probed entry is
+    /// checked to be `id`'s (ids are unique, so no other entry is), so the
+    /// answer is `get`'s whatever the hint: a stale one costs the probe.
+    pub fn get_hinted(&self, id: &str, hint: &mut Hint) -> Option<&Member> {
+        let key = packed(id);
+        let (i, j) = (hint.chunk as usize, hint.at as usize);
+        if let Some(c) = self.chunks.get(i)
+            && c.keys.get(j) == Some(&key)
+            && cmp_same_packed(&c.entries[j].0, id).is_eq()
+        {
+            return Some(&c.entries[j].1);
+        }
+        let (i, j) = self.locate(id)?;
+        *hint = Hint {
+            chunk: u32::try_from(i).unwrap_or(u32::MAX),
+            at: u32::try_from(j).unwrap_or(u32::MAX),
+        };
         Some(&self.chunks[i].entries[j].1)
     }
 
@@ -401,6 +433,38 @@ mod tests {
             capacity,
             state: MemberState::Alive,
             boot: 0,
+        }
+    }
+
+    /// A hint kept per id across inserts and removals (chunks split and
+    /// vanish, entries shift) never changes an answer: `get_hinted` is `get`.
+    #[test]
+    fn hinted_lookups_are_plain_ones_whatever_the_hint() {
+        let mut m = Members::default();
+        let mut hints = vec![Hint::default(); 400];
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        for step in 0..4_000u32 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let k = (x % 400) as usize;
+            let id = format!("n{k}");
+            if x % 3 == 0 {
+                m.remove(&id);
+            } else {
+                m.insert(id.clone(), member(step));
+            }
+            let probe = format!("n{}", (x >> 20) % 400);
+            let slot = &mut hints[((x >> 20) % 400) as usize];
+            assert_eq!(m.get_hinted(&probe, slot), m.get(&probe), "{probe}");
+            // Someone else's hint, or a hint past the end.
+            let mut other = hints[k];
+            assert_eq!(m.get_hinted(&probe, &mut other), m.get(&probe));
+            let mut far = Hint {
+                chunk: u32::MAX,
+                at: u32::MAX,
+            };
+            assert_eq!(m.get_hinted(&probe, &mut far), m.get(&probe));
         }
     }
 
