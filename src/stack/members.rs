@@ -449,7 +449,7 @@ mod tests {
             x ^= x << 17;
             let k = (x % 400) as usize;
             let id = format!("n{k}");
-            if x % 3 == 0 {
+            if x.is_multiple_of(3) {
                 m.remove(&id);
             } else {
                 m.insert(id.clone(), member(step));
