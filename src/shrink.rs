@@ -882,33 +882,76 @@ impl Shrinker<'_> {
     /// end of the run too (a leader still acting beside a newer one when
     /// the run stops): its duration is searched the same way.
     fn search_duration(&mut self) {
-        let x = &self.best.expect;
+        let base = self.best.clone();
+        self.search_duration_of(base, "");
+    }
+
+    /// A lower workload rate can lengthen the run that a failure judged
+    /// over a window needs (fewer operations fall past its deadline): a
+    /// shrink of `--plant confirm-latest-round-only` ended at 6.5 s with
+    /// 7 operations/s where 15/s failed in 6.2 s. With the rate the
+    /// scenario had, a shorter run is searched; kept only if it fails.
+    fn trade_rate_for_duration(&mut self, rate0: f64) {
+        let Some(low) = self.best.workload.as_ref().map(|w| w.rate) else {
+            return;
+        };
+        // Doublings of the rate kept, up to the scenario's own: which rate
+        // a window's failure needs least time at is not monotone.
+        let mut rates = Vec::new();
+        let mut r = low * 2.0;
+        while r < rate0 {
+            rates.push(r);
+            r *= 2.0;
+        }
+        if low < rate0 {
+            rates.push(rate0);
+        }
+        for rate in rates {
+            let mut base = self.best.clone();
+            if let Some(w) = &mut base.workload {
+                w.rate = rate;
+            }
+            self.search_duration_of(base, &format!("workload rate {rate}/s, "));
+        }
+    }
+
+    /// Binary search for the shortest run, below `base`'s duration, that
+    /// still fails: each candidate is `base` (then the last kept one) with
+    /// a shorter duration; `what` prefixes each step's description.
+    fn search_duration_of(&mut self, mut base: Scenario, what: &str) {
+        let x = &base.expect;
         let at_end = x.converged_by.is_none() && x.leader_elected_by.is_none();
         if (LIVENESS.contains(&self.check.as_str()) && !at_end) || self.check.starts_with("expect")
         {
             return;
         }
-        let step = 100_000;
+        // In tenths of a second, then in hundredths within the last tenth.
         let floor = self.duration_floor().as_micros();
-        let mut lo = floor.div_ceil(step);
-        let mut hi = self.best.duration.as_micros() / step;
-        if !self.best.duration.as_micros().is_multiple_of(step) {
-            hi += 1;
-        }
-        while lo + 1 < hi {
-            let mid = (lo + hi) / 2;
-            let d = SimDuration::from_micros(mid * step);
-            if d >= self.best.duration {
-                hi = mid;
-                continue;
+        for step in [100_000, 10_000] {
+            let mut lo = floor.div_ceil(step);
+            if step == 10_000 {
+                lo = lo.max((base.duration.as_micros().saturating_sub(100_000)) / step);
             }
-            let mut c = self.best.clone();
-            c.duration = d;
-            clamp_to_duration(&mut c);
-            if self.attempt(format!("duration {d} (search)"), c) {
-                hi = mid;
-            } else {
-                lo = mid;
+            let mut hi = base.duration.as_micros() / step;
+            if !base.duration.as_micros().is_multiple_of(step) {
+                hi += 1;
+            }
+            while lo + 1 < hi {
+                let mid = (lo + hi) / 2;
+                let d = SimDuration::from_micros(mid * step);
+                if d >= base.duration {
+                    hi = mid;
+                    continue;
+                }
+                let mut c = base.clone();
+                c.duration = d;
+                clamp_to_duration(&mut c);
+                if self.attempt(format!("{what}duration {d} (search)"), c) {
+                    base = self.best.clone();
+                    hi = mid;
+                } else {
+                    lo = mid;
+                }
             }
         }
     }
@@ -1368,6 +1411,7 @@ pub fn shrink(
             pinned,
         );
     }
+    let rate0 = sh.best.workload.as_ref().map(|w| w.rate);
     sh.cut_duration();
     sh.drop_buggify();
     sh.drop_deadlines();
@@ -1403,6 +1447,9 @@ pub fn shrink(
         if (sh.best.events.len(), sh.best.duration, sh.steps.len()) == before {
             break;
         }
+    }
+    if let Some(rate0) = rate0 {
+        sh.trade_rate_for_duration(rate0);
     }
     sh.faster_detection();
     sh.cut_duration_tight();

@@ -532,11 +532,13 @@ impl DataNode {
             }
             Msg::Transfer(t) => self.on_transfer(cx, from, t),
             Msg::Data(d) => {
-                // A node whose map does not name this incarnation (back
-                // from a restart, not yet registered again) takes no
-                // replication and confirms no epoch: what it knew of the
-                // partitions' epochs went with its memory, and a damaged
-                // copy's store, rebuilt blank, fences at none. Else a
+                // A node that holds a store from its disk and has had no
+                // map since it started (back from a restart, no leader
+                // heard yet) takes no replication for it and confirms no
+                // epoch of it: what it knew of the partitions' epochs went
+                // with its memory, and a damaged copy's store, rebuilt
+                // blank, fences at none. (Its first map fences it: any
+                // leader's map is at least as new as what it knew.) Else a
                 // primary of an epoch long past, back from a partition,
                 // rebuilt such a copy and had it acknowledge writes of that
                 // epoch (no-bug hunt seed 5, run 4,671: n1, primary of p4
@@ -544,14 +546,20 @@ impl DataNode {
                 // quorum could register it; n5, primary in epoch 4 and cut
                 // off since, installed on it at the heal, and a write
                 // acknowledged by both was missing from p4's epoch-6 copy).
-                let named = self.map.members.get(&self.me).map(|m| m.boot) == Some(self.boot);
-                let fenced = matches!(*d, DataMsg::Replicate(_) | DataMsg::Confirm { .. });
-                if named || !fenced {
+                let partition = match &*d {
+                    DataMsg::Replicate(r) => Some(r.partition),
+                    DataMsg::Confirm { partition, .. } => Some(*partition),
+                    _ => None,
+                };
+                let unfenced = self.map.version == 0
+                    && partition
+                        .is_some_and(|p| self.repl.as_ref().is_some_and(|r| r.has_store(p)));
+                if !unfenced {
                     if let Some(r) = self.repl.as_mut() {
                         r.on_message(cx, from, *d, &self.map);
                     }
                 } else {
-                    cx.reached("replica: replication before registering again refused");
+                    cx.reached("replica: replication before a map since the restart refused");
                 }
                 self.note_data_synced(cx);
             }

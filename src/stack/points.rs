@@ -223,7 +223,7 @@ pub const PROBES: &[(&str, &str)] = &[
         "stack/replication/follower.rs",
     ),
     (
-        "replica: replication before registering again refused",
+        "replica: replication before a map since the restart refused",
         "stack/node.rs",
     ),
     (

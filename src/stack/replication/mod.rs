@@ -214,6 +214,12 @@ impl ReplicationManager {
         self.parts.get(&p).is_some_and(|r| r.damaged)
     }
 
+    /// True when this node has a store of `p` (a replica, or a stray),
+    /// whatever it holds.
+    pub fn has_store(&self, p: u32) -> bool {
+        self.parts.contains_key(&p)
+    }
+
     /// True when the replica of `p` is not known to be damaged.
     pub fn intact(&self, p: u32) -> bool {
         self.parts.get(&p).is_some_and(|r| !r.damaged)
