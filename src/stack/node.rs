@@ -546,14 +546,18 @@ impl DataNode {
                 // quorum could register it; n5, primary in epoch 4 and cut
                 // off since, installed on it at the heal, and a write
                 // acknowledged by both was missing from p4's epoch-6 copy).
-                let partition = match &*d {
-                    DataMsg::Replicate(r) => Some(r.partition),
-                    DataMsg::Confirm { partition, .. } => Some(*partition),
-                    _ => None,
-                };
+                // An epoch confirmation is refused before a first map even
+                // without a store: a node whose disk was lost knows no
+                // epoch at all, and its `ok` would confirm a deposed
+                // primary's reads.
                 let unfenced = self.map.version == 0
-                    && partition
-                        .is_some_and(|p| self.repl.as_ref().is_some_and(|r| r.has_store(p)));
+                    && match &*d {
+                        DataMsg::Replicate(r) => {
+                            self.repl.as_ref().is_some_and(|m| m.has_store(r.partition))
+                        }
+                        DataMsg::Confirm { .. } => true,
+                        _ => false,
+                    };
                 if !unfenced {
                     if let Some(r) = self.repl.as_mut() {
                         r.on_message(cx, from, *d, &self.map);
