@@ -9,6 +9,7 @@
 //!        ├─ drop whole groups (every event of a kind, every event naming a process)
 //!        ├─ delta-debug the events (keep one chunk alone, drop halves, quarters, … single events)
 //!        ├─ merge spans of the same action; absorb one event into another (one window over both)
+//!        ├─ drop an event with the one-way cuts re-aimed after the messages they followed
 //!        ├─ pin one-way cut selectors left unresolved by trial
 //!        ├─ close quiet gaps in the timeline (no fault begins or ends; the events, deadlines, duration after move earlier)
 //!        ├─ shorten each `until` span (halving, from either end)
@@ -36,6 +37,9 @@ use std::collections::BTreeSet;
 #[path = "shrink_pin.rs"]
 mod pin;
 use pin::{pin_selectors, pin_stars};
+
+#[path = "shrink_reaim.rs"]
+mod reaim;
 
 use crate::scenario::{self, Action, EventSpec, KeyDist, Scenario, Target};
 use crate::sim::SimDuration;
@@ -310,6 +314,10 @@ struct Shrinker<'a> {
     /// in every pass. (A hash, not the file: 16 bytes a candidate however
     /// many events it has; a collision at 128 bits is not a concern.)
     rejected: BTreeSet<u128>,
+    /// Re-aimed reductions already tried: (hash of the scenario they were
+    /// tried on, the events dropped — or `[usize::MAX, managers]` for a
+    /// smaller group).
+    reaim_tried: BTreeSet<(u128, Vec<usize>)>,
 }
 
 impl Shrinker<'_> {
@@ -1133,6 +1141,90 @@ impl Shrinker<'_> {
         }
     }
 
+    /// What each one-way cut of the best run followed (event index →
+    /// anchor; see `shrink_reaim.rs`).
+    fn anchors(&mut self) -> std::collections::BTreeMap<usize, reaim::Anchor> {
+        if !self
+            .best
+            .events
+            .iter()
+            .any(|e| reaim::cut_process(&e.action).is_some())
+        {
+            return Default::default();
+        }
+        self.runs += 1;
+        let Some(sends) = reaim::sends_of(&self.best, self.seed, self.planted) else {
+            return Default::default();
+        };
+        (self.best.events.iter().enumerate())
+            .filter_map(|(i, e)| {
+                let p = reaim::cut_process(&e.action)?;
+                Some((i, sends.last_before(p, e.at)?.clone()))
+            })
+            .collect()
+    }
+
+    /// Drops each event delta debugging had to keep, with the one-way cuts
+    /// placed again just after the messages they followed in the failing
+    /// run (see `shrink_reaim.rs`): an event that only moved the moment a
+    /// cut had to hit goes.
+    fn drop_reaimed(&mut self) {
+        'again: loop {
+            let anchors = self.anchors();
+            if anchors.is_empty() {
+                return;
+            }
+            // Each event that is not a re-aimed cut, then each pair of them
+            // (a slowed clock and a slow link often set one moment together).
+            let others: Vec<usize> = (0..self.best.events.len())
+                .filter(|j| !anchors.contains_key(j))
+                .collect();
+            let mut sets: Vec<Vec<usize>> = others.iter().map(|&j| vec![j]).collect();
+            if others.len() <= 12 {
+                for (a, &j) in others.iter().enumerate() {
+                    sets.extend(others[a + 1..].iter().map(|&k| vec![j, k]));
+                }
+            }
+            let best = xxhash_rust::xxh3::xxh3_128(self.best.to_toml().as_bytes());
+            for gone in sets {
+                // Placing the cuts takes runs of its own: a set already
+                // tried on this very scenario (an earlier pass) is not
+                // tried again.
+                if !self.reaim_tried.insert((best, gone.clone())) {
+                    continue;
+                }
+                let mut c = self.best.clone();
+                let mut k = 0;
+                c.events.retain(|_| {
+                    k += 1;
+                    !gone.contains(&(k - 1))
+                });
+                let shifted = (anchors.iter())
+                    .map(|(&i, a)| (i - gone.iter().filter(|&&j| j < i).count(), a.clone()))
+                    .collect();
+                let names: Vec<String> = (gone.iter())
+                    .map(|&j| format!("event {j} ({})", self.best.events[j].action))
+                    .collect();
+                for ends in reaim::Ends::ALL {
+                    let (seed, planted) = (self.seed, self.planted);
+                    let Some(c) = reaim::reaimed(&c, &shifted, ends, seed, planted, &mut self.runs)
+                    else {
+                        break;
+                    };
+                    let what = format!(
+                        "drop {}, the cuts placed again after the messages they followed, {}",
+                        names.join(" and "),
+                        ends.describe()
+                    );
+                    if self.attempt(what, c) {
+                        continue 'again;
+                    }
+                }
+            }
+            return;
+        }
+    }
+
     /// A one-way cut whose side is still a selector (`leader`,
     /// `any-manager`, …; pinning leaves a selector the failing run never
     /// resolved, or one whose pinned run failed otherwise): try each
@@ -1241,6 +1333,54 @@ impl Shrinker<'_> {
         );
     }
 
+    /// Lowers the managers from `n` to `to` with the one-way cuts of the
+    /// ones that stay placed again after the messages they followed.
+    fn lower_reaimed(&mut self, to: u32, n: u32, what: &str, set: fn(&mut Scenario, u32)) -> bool {
+        let best = xxhash_rust::xxh3::xxh3_128(self.best.to_toml().as_bytes());
+        if !self
+            .reaim_tried
+            .insert((best, vec![usize::MAX, to as usize]))
+        {
+            return false;
+        }
+        let anchors = self.anchors();
+        if anchors.is_empty() {
+            return false;
+        }
+        // Which events survive the smaller group: each is marked with its
+        // index (in `line`, which the file does not carry) and given its
+        // own line back after.
+        let mut c = self.best.clone();
+        for (i, e) in c.events.iter_mut().enumerate() {
+            e.line = i;
+        }
+        set(&mut c, to);
+        for gone in to + 1..=n {
+            without(&mut c, &format!("m{gone}"));
+        }
+        let kept: Vec<usize> = c.events.iter().map(|e| e.line).collect();
+        for (e, &i) in c.events.iter_mut().zip(&kept) {
+            e.line = self.best.events[i].line;
+        }
+        let moved: std::collections::BTreeMap<usize, reaim::Anchor> = (anchors.iter())
+            .filter_map(|(i, a)| Some((kept.iter().position(|k| k == i)?, a.clone())))
+            .collect();
+        for ends in reaim::Ends::ALL {
+            let (seed, planted) = (self.seed, self.planted);
+            let Some(r) = reaim::reaimed(&c, &moved, ends, seed, planted, &mut self.runs) else {
+                return false;
+            };
+            let step = format!(
+                "{to} {what}, the cuts placed again after the messages they followed, {}",
+                ends.describe()
+            );
+            if self.attempt(step, r) {
+                return true;
+            }
+        }
+        false
+    }
+
     /// Lowers a count of processes (ids `{prefix}1..`) through the sizes
     /// `sizes` offers, while the failure survives; the processes beyond
     /// the new count leave the timeline with it.
@@ -1262,6 +1402,12 @@ impl Shrinker<'_> {
                     without(&mut c, &format!("{prefix}{gone}"));
                 }
                 if self.attempt(format!("{to} {what}"), c) {
+                    kept = true;
+                    break;
+                }
+                // Fewer managers move every election: the cuts aimed at
+                // their moments are placed again (see `shrink_reaim.rs`).
+                if prefix == "m" && self.lower_reaimed(to, n, what, set) {
                     kept = true;
                     break;
                 }
@@ -1374,6 +1520,7 @@ pub fn shrink(
         steps: Vec::new(),
         progress,
         rejected: BTreeSet::new(),
+        reaim_tried: BTreeSet::new(),
     };
     if s.random.is_some() {
         sh.runs += 1;
@@ -1425,6 +1572,7 @@ pub fn shrink(
         sh.drop_events();
         sh.merge_spans();
         sh.absorb_events();
+        sh.drop_reaimed();
         sh.pin_one_way();
         sh.cut_duration();
         sh.search_duration();
