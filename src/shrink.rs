@@ -1171,7 +1171,7 @@ impl Shrinker<'_> {
     fn drop_reaimed(&mut self) {
         'again: loop {
             let anchors = self.anchors();
-            if anchors.is_empty() {
+            if anchors.is_empty() || anchors.len() > MAX_REAIMED_CUTS {
                 return;
             }
             // Each event that is not a re-aimed cut, then each pair of them
@@ -1344,7 +1344,7 @@ impl Shrinker<'_> {
             return false;
         }
         let anchors = self.anchors();
-        if anchors.is_empty() {
+        if anchors.is_empty() || anchors.len() > MAX_REAIMED_CUTS {
             return false;
         }
         // Which events survive the smaller group: each is marked with its
@@ -1476,6 +1476,11 @@ fn without(s: &mut Scenario, id: &str) {
         a => !named(a).iter().any(|n| n == id),
     });
 }
+
+/// At most this many cuts are re-aimed (each takes a run per candidate,
+/// and a candidate is tried per event or pair of the others): a run with
+/// more is a storm that delta debugging thins first.
+const MAX_REAIMED_CUTS: usize = 6;
 
 /// Passes over every reduction, while a pass still changes something: a
 /// reduction of one kind often opens another (a shorter span lets a gap
