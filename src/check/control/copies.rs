@@ -267,13 +267,21 @@ impl Copies {
     }
 
     /// Forgets the lineage of partitions no node holds a whole copy of
-    /// any more: a later copy starts a new one.
+    /// any more: a later copy starts a new one. A first replica that has
+    /// not created its copy yet holds all there is of a fresh partition
+    /// (see [`Copies::complete`]): while one is left, the partition was
+    /// never without the data, and the lineage stands (no-bug hunt seed 7,
+    /// run 11,258: p0's primary n4 was cut off before it heard of p0; n2
+    /// pulled the chunks from n5, in sync then; n5 lost its disk, which
+    /// emptied the lineage; at the heal n4 created its copy and installed
+    /// on n2, and n2's copy, whole, was called one made from a source that
+    /// held none).
     fn forget_emptied_lineages(&mut self) {
         let emptied: Vec<u32> = self
             .lineage
             .keys()
             .copied()
-            .filter(|p| !self.has_holder(*p))
+            .filter(|p| !self.has_holder(*p) && self.unborn(*p).is_none())
             .collect();
         for p in emptied {
             self.lineage.remove(&p);
@@ -360,9 +368,14 @@ impl Copies {
                 ),
             ));
         }
-        if none_left {
+        if none_left && self.unborn(p).is_none() {
             self.lineage.remove(&p);
         }
         violation
+    }
+
+    /// A first replica of `p` that has not created its copy yet, if any.
+    fn unborn(&self, p: u32) -> Option<&String> {
+        self.genesis.get(&p).and_then(|g| g.first())
     }
 }

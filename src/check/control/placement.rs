@@ -347,6 +347,48 @@ mod tests {
         assert!(feed(&mut Placement::default(), &lost).is_empty());
     }
 
+    #[test]
+    fn a_first_replica_not_yet_created_keeps_the_lineage() {
+        // p0 placed on n1, n2, n3; n3 (the primary) never hears of it
+        // while cut off. n1 holds its copy; n2 pulls the chunks from n1;
+        // n1 loses its disk. The partition never lacked its data — n3's
+        // unborn copy holds all there is of a fresh partition — so n2's
+        // copy from n1 is one of its lineage (no-bug hunt seed 7, run
+        // 11,258). Once n3 has said it holds nothing, the lineage is gone
+        // with n1's copy, and a copy from n1 after a new start is judged.
+        let c = config();
+        let placed = part(1, &["n3", "n1", "n2"], &[]);
+        let genesis = replica(ReplicaState::Backup, 1, true, None);
+        let fetching = replica(ReplicaState::CatchingUp, 2, false, None);
+        let emptied = replica(ReplicaState::CatchingUp, 3, false, None);
+        let from_n1 = replica(ReplicaState::CatchingUp, 3, true, Some("n1"));
+        let primary = replica(ReplicaState::Primary, 3, true, None);
+        let base = vec![
+            (0, EventKind::App(&c)),
+            (0, EventKind::App(&placed)),
+            (1, EventKind::App(&genesis)),
+            (2, EventKind::App(&fetching)),
+            (1, EventKind::DiskLoss),
+            (1, EventKind::App(&emptied)),
+        ];
+        let mut unborn = base.clone();
+        unborn.push((3, EventKind::App(&primary)));
+        unborn.push((2, EventKind::App(&from_n1)));
+        let v = feed(&mut Placement::default(), &unborn);
+        assert!(v.is_empty(), "{v:?}");
+        let mut restarted = base.clone();
+        restarted.push((3, EventKind::App(&emptied)));
+        restarted.push((3, EventKind::App(&primary)));
+        restarted.push((2, EventKind::App(&from_n1)));
+        let v = feed(&mut Placement::default(), &restarted);
+        assert_eq!(v.len(), 1, "{v:?}");
+        assert!(
+            v[0].detail.contains("copied from n1, which held none"),
+            "{}",
+            v[0].detail
+        );
+    }
+
     /// n1, n2 and n3 joined, one per zone a, b, c.
     fn three_zones() -> [StackEvent; 3] {
         [
