@@ -305,6 +305,19 @@ fn schedules_hold_where_the_stack_is_right() {
             "hunt-4671-unregistered-copy-takes-stale-primary",
             4261311711800901511,
         ),
+        // Once failed `placement` (no-bug hunt seed 7, run 11,258, shrunk
+        // before and after the first fix): the lineage of a fresh
+        // partition was forgotten while its first primary had not created
+        // its copy, and a copy made whole by an install named the source
+        // of its chunks, which had lost its disk since.
+        (
+            "hunt-11258-unborn-primary-keeps-lineage",
+            2856783653233962126,
+        ),
+        (
+            "hunt-11258-copy-named-after-old-chunks",
+            2856783653233962126,
+        ),
     ] {
         let (code, out) = run(name, seed);
         assert_eq!(code, 0, "{name} seed {seed}: {out}");

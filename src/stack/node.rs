@@ -1636,6 +1636,16 @@ impl DataNode {
             || self.repl.as_ref().is_none_or(|r| r.holds(p))
             || self.planted.has(Bug::SeedFromEmptySource)
             || self.planted.has(Bug::InSyncWithoutTransfer);
+        // The copy's cells came with that install: its sender is the
+        // copy's source, not the node the chunks came from, which may
+        // have lost its own since (no-bug hunt seed 7, run 11,258: n2's
+        // chunks came from n5 in epoch 2; n5 lost its disk, p0 was started
+        // again empty, and n2's copy, whole from the new primary's
+        // install, was traced as copied from n5).
+        let installer = (self.repl.as_ref())
+            .and_then(|r| r.installed_from(p))
+            .filter(|_| !self.on_disk.contains(&p))
+            .map(str::to_string);
         let Some(h) = self.replicas.get_mut(&p) else {
             return;
         };
@@ -1662,7 +1672,7 @@ impl DataNode {
             *next += 1;
             *tries = 0;
             if *next >= *chunks {
-                let from = source.map(|s| cx.name(s).to_string());
+                let from = installer.or_else(|| source.map(|s| cx.name(s).to_string()));
                 h.data = Data::Complete;
                 let epoch = self.map.partitions.get(p as usize).map_or(0, |c| c.epoch);
                 let state = h.traced.map_or(ReplicaState::CatchingUp, |t| t.0);

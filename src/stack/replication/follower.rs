@@ -76,6 +76,7 @@ impl ReplicationManager {
             }
             r.damaged = false;
             r.synced = Some(rep.epoch);
+            r.installed_from = Some(cx.name(from).to_string());
         } else if r.synced != Some(rep.epoch) {
             cx.reached("replica: entries without a sync, install asked");
             let a = ack(r, AckStatus::NeedInstall);

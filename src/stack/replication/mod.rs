@@ -98,6 +98,9 @@ struct Replica {
     /// The epoch in which the primary declared this replica caught up.
     caught_up: Option<u64>,
     primary: Option<Primary>,
+    /// Who sent the install this follower follows (`synced`): the node
+    /// its cells came from.
+    installed_from: Option<String>,
 }
 
 /// Sends a data message (a helper: every send here is one).
@@ -166,6 +169,7 @@ impl ReplicationManager {
                     synced: None,
                     caught_up: None,
                     primary: None,
+                    installed_from: None,
                 },
             );
         }
@@ -190,6 +194,16 @@ impl ReplicationManager {
         self.parts
             .get(&p)
             .is_some_and(|r| !r.damaged && r.synced.is_some())
+    }
+
+    /// The node whose install the replica of `p` holds (its cells came
+    /// from there), when it holds one (see [`ReplicationManager::holds`])
+    /// taken from another node.
+    pub fn installed_from(&self, p: u32) -> Option<&str> {
+        self.parts
+            .get(&p)
+            .filter(|r| !r.damaged && r.synced.is_some())
+            .and_then(|r| r.installed_from.as_deref())
     }
 
     /// True when the replica of `p` holds a copy that a primary declared
@@ -287,6 +301,7 @@ impl ReplicationManager {
                     synced: None,
                     caught_up: None,
                     primary: None,
+                    installed_from: None,
                 });
                 changed = true;
             }
@@ -382,6 +397,7 @@ impl ReplicationManager {
                 .install(cx.disk(), PartitionState::default(), c.epoch);
             if std::mem::take(&mut r.damaged) {
                 r.synced = None;
+                r.installed_from = None;
             }
         }
         let lead = c.primary.as_deref() == Some(me.as_str())
@@ -460,6 +476,7 @@ impl ReplicationManager {
             None => (Vec::new(), Vec::new(), 0, 0),
         };
         r.synced = Some(c.epoch);
+        r.installed_from = None;
         self.newly_synced.push((p, c.epoch));
         r.store.mark_whole(cx.disk(), c.epoch);
         let mut pr = Primary {
