@@ -318,6 +318,14 @@ fn schedules_hold_where_the_stack_is_right() {
             "hunt-11258-copy-named-after-old-chunks",
             2856783653233962126,
         ),
+        // Once failed `placement` (no-bug hunt seed 7 again, run 16,643,
+        // shrunk): a removal planned before word of a disk loss reached a
+        // manager, committed past `dead_after`, was judged on the copies
+        // there were at the commit.
+        (
+            "hunt-16643-removal-planned-before-the-loss-was-heard",
+            13358716593809661610,
+        ),
     ] {
         let (code, out) = run(name, seed);
         assert_eq!(code, 0, "{name} seed {seed}: {out}");

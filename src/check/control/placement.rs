@@ -26,7 +26,9 @@ use crate::stack::events::{MemberChange, StackEvent};
 /// node registers again. Until then — at most `dead_after` after the loss —
 /// a change the leader planned on the copies that disk held is judged as
 /// though they were still there (the planner could not have seen it). So
-/// is a change planned before the loss, however late it commits: a leader
+/// is a change planned before a leader could know of the loss, however
+/// late it commits — before a message the node sent after the loss reached
+/// a manager, and before its silence reached `dead_after`: a leader
 /// appended it (the `append` event of the committed entry, at the leader,
 /// is when it was planned), lost office before a quorum held it, and a
 /// later leader committed it with its own first entry, as Raft commits an
@@ -39,8 +41,9 @@ pub struct Placement {
     /// The map view and copies (shared with the other map checkers).
     model: Model,
     /// Nodes whose disk was lost and of which the map has said nothing
-    /// since: when, and the partitions they held complete copies of.
-    unseen_loss: BTreeMap<String, (SimTime, BTreeSet<u32>)>,
+    /// since: when, the partitions they held complete copies of, and what
+    /// the managers heard of it.
+    unseen_loss: BTreeMap<String, Loss>,
     /// The health monitor's `dead_after`.
     dead_after: SimDuration,
     /// When each log entry not yet applied here was first appended by a
@@ -50,6 +53,23 @@ pub struct Placement {
     committed: BTreeMap<u64, u64>,
 }
 
+/// A disk loss (or a damaged copy) the map has not spoken of yet.
+#[derive(Debug, Default)]
+struct Loss {
+    /// When it happened.
+    at: SimTime,
+    /// The partitions whose complete copies it took.
+    held: BTreeSet<u32>,
+    /// Messages the node sent since (ids), until one reached a manager.
+    sent: BTreeSet<u64>,
+    /// When a message the node sent after it first reached a manager:
+    /// the earliest a leader could know (no-bug hunt seed 7, run 16,643:
+    /// n4's disk was lost at 12.016 s, its first message after reached the
+    /// leader at 12.039 s, and a removal planned at 12.0345 s on n4's copy
+    /// committed 1.07 s after the loss, past `dead_after`).
+    heard: Option<SimTime>,
+}
+
 impl Placement {
     /// A checker reading the map view and copies of `model`.
     pub(super) fn sharing(model: &Model) -> Placement {
@@ -57,6 +77,14 @@ impl Placement {
             model: model.clone(),
             ..Placement::default()
         }
+    }
+
+    /// The earliest a leader could know of `l`: when a message its node
+    /// sent after it first reached a manager, or when its silence reached
+    /// `dead_after`, whichever came first.
+    fn known_at(&self, l: &Loss) -> SimTime {
+        let silent = SimTime(l.at.0 + self.dead_after.0);
+        l.heard.map_or(silent, |h| h.min(silent))
     }
 
     /// In-sync replicas of `part` on usable members whose node reports a
@@ -71,10 +99,10 @@ impl Placement {
         planned: Option<SimTime>,
     ) -> (usize, usize) {
         let unseen = |n: &str| {
-            self.unseen_loss.get(n).is_some_and(|(at, held)| {
-                held.contains(&p)
-                    && (t.saturating_since(*at) <= self.dead_after
-                        || planned.is_some_and(|planned| planned < *at))
+            self.unseen_loss.get(n).is_some_and(|l| {
+                l.held.contains(&p)
+                    && (t.saturating_since(l.at) <= self.dead_after
+                        || planned.is_some_and(|planned| planned < self.known_at(l)))
             })
         };
         let m = self.model.get();
@@ -93,29 +121,58 @@ impl Placement {
 }
 
 impl Checker for Placement {
-    fn sees_traffic(&self) -> bool {
-        false
-    }
-
     fn name(&self) -> &'static str {
         "placement"
     }
 
     fn on_event(&mut self, ev: &Event<'_, StackEvent>, names: &[String], out: &mut Vec<Violation>) {
+        // Traffic: only what a node whose loss the map has not spoken of
+        // sent since, and its first arrival at a manager.
+        match ev.kind {
+            EventKind::Send { id, .. } => {
+                if !self.unseen_loss.is_empty()
+                    && let Some(l) = self.unseen_loss.get_mut(ev.p.name_in(names))
+                    && l.heard.is_none()
+                {
+                    l.sent.insert(id);
+                }
+                return;
+            }
+            EventKind::Deliver { from, id, .. } => {
+                if !self.unseen_loss.is_empty()
+                    && ev.p.name_in(names).starts_with('m')
+                    && let Some(l) = self.unseen_loss.get_mut(from.name_in(names))
+                    && l.sent.contains(&id)
+                {
+                    l.heard = Some(ev.t);
+                    l.sent.clear();
+                }
+                return;
+            }
+            EventKind::Drop { .. } | EventKind::Timer { .. } => return,
+            _ => {}
+        }
         let m = self.model.apply(ev, names);
         let a = &m.applied;
         if let EventKind::DiskLoss = ev.kind {
             let who = ev.p.name_in(names);
-            self.unseen_loss
-                .insert(who.to_string(), (ev.t, a.held_before.clone()));
+            let loss = Loss {
+                at: ev.t,
+                held: a.held_before.clone(),
+                ..Loss::default()
+            };
+            self.unseen_loss.insert(who.to_string(), loss);
         }
         if let EventKind::App(StackEvent::Damaged { partition, .. }) = ev.kind {
             let who = ev.p.name_in(names);
             if a.complete_before {
                 self.unseen_loss
                     .entry(who.to_string())
-                    .or_insert_with(|| (ev.t, BTreeSet::new()))
-                    .1
+                    .or_insert_with(|| Loss {
+                        at: ev.t,
+                        ..Loss::default()
+                    })
+                    .held
                     .insert(*partition);
             }
         }
@@ -422,15 +479,25 @@ mod tests {
             digest: "d".into(),
         });
         let restated = member("n3", MemberChange::Alive, "c", 11);
-        let run = |append_at: Option<u64>| {
+        // n3 sends `id` at `sent` (µs), and m1 has it at `sent + 10 ms`.
+        let run_heard = |append_at: Option<u64>, heard: Option<(u64, u64)>| {
             let mut evs = vec![(0, 0, EventKind::App(&c))];
             evs.extend(ms.iter().map(|m| (0, 0, EventKind::App(m))));
             evs.push((0, 0, EventKind::App(&placed)));
             evs.extend((1..=3).map(|n| (10, n, EventKind::App(&held))));
+            // A message n3 sent before the loss, arriving after it, is
+            // no news of it.
+            evs.push((1_400_000, 3, send(7)));
             if let Some(t) = append_at {
                 evs.push((t, 0, EventKind::App(&append)));
             }
             evs.push((1_500_000, 3, EventKind::DiskLoss));
+            evs.push((1_510_000, 0, deliver(3, 7)));
+            if let Some((sent, id)) = heard {
+                evs.push((sent, 3, send(id)));
+                evs.push((sent + 10_000, 0, deliver(3, id)));
+            }
+            evs.sort_by_key(|e| e.0);
             // The committing leader, just elected, states its map again:
             // no news of n3.
             evs.push((8_900_000, 0, EventKind::App(&restated)));
@@ -438,11 +505,23 @@ mod tests {
             evs.push((9_000_000, 0, EventKind::App(&removal)));
             feed_at(&mut Placement::default(), &evs)
         };
-        let v = run(Some(1_000_000));
+        let run = |append_at: Option<u64>| run_heard(append_at, None);
+        // Planned before the loss, or after it but before anything of it
+        // could reach a leader (n3 silent for less than `dead_after`).
+        for append_at in [1_000_000, 2_000_000] {
+            let v = run(Some(append_at));
+            assert!(v.is_empty(), "{append_at}: {v:?}");
+        }
+        // n3 back at 1.6 s: its first message reaches m1 at 1.61 s. Planned
+        // before that, the change is judged on the copies it saw; after,
+        // on the copies there are.
+        let v = run_heard(Some(1_605_000), Some((1_600_000, 8)));
         assert!(v.is_empty(), "{v:?}");
-        // Planned after the loss, or when no one knows when: judged on the
-        // copies there are.
-        for append_at in [Some(2_000_000), None] {
+        let v = run_heard(Some(1_700_000), Some((1_600_000, 8)));
+        assert_eq!(v.len(), 1, "{v:?}");
+        // Planned once n3's silence reached `dead_after`, or when no one
+        // knows when: judged on the copies there are.
+        for append_at in [Some(2_600_000), None] {
             let v = run(append_at);
             assert_eq!(v.len(), 1, "{append_at:?}: {v:?}");
             assert!(
@@ -450,6 +529,26 @@ mod tests {
                 "{}",
                 v[0].detail
             );
+        }
+    }
+
+    /// A message `id` to m1.
+    fn send(id: u64) -> EventKind<'static, StackEvent> {
+        EventKind::Send {
+            to: crate::sim::ProcessId(0),
+            msg: "Register",
+            id,
+            class: crate::sim::MsgClass::Normal,
+        }
+    }
+
+    /// `from` (a process index) reaches the receiver with `id`.
+    fn deliver(from: u32, id: u64) -> EventKind<'static, StackEvent> {
+        EventKind::Deliver {
+            from: crate::sim::ProcessId(from),
+            msg: "Register",
+            id,
+            class: crate::sim::MsgClass::Normal,
         }
     }
 
