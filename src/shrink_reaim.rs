@@ -13,13 +13,16 @@
 //! clock: 7 events).
 //!
 //! So a cut is also described by what it followed: the last message its
-//! process sent before it began — the message's kind, the process's Raft
-//! term then, and its ordinal among that process's sends of that kind in
-//! that term ("m1's second AppendEntries of term 3"). With an event
-//! dropped, the cuts are placed again, earliest first, each just after the
-//! same message in a run with the cuts already placed (and none of the
-//! later ones), and the span keeps its length. The shrinker keeps the
-//! result only if the same checker still fails, like any other candidate.
+//! process sent before it began that the receiver acted on (else the last
+//! one) — its kind, the sender's Raft term then, what the receiver did
+//! with it (or what made it leave), and its ordinal among those ("m1's
+//! first AppendEntries of term 3 that m3 stored term-1 entries from").
+//! With an event or a pair dropped, or with fewer managers, the cuts are
+//! placed again, earliest first, each just after the same message in a
+//! run with the cuts already placed (and none of the later ones); their
+//! ends as they were, or the last to heal lasting to the end, or their
+//! lengths kept ([`Ends`]). The shrinker keeps the result only if the same
+//! checker still fails, like any other candidate.
 
 use crate::run::{self, RunOptions};
 use crate::scenario::{Action, Scenario, Target};
