@@ -326,6 +326,13 @@ fn schedules_hold_where_the_stack_is_right() {
             "hunt-16643-removal-planned-before-the-loss-was-heard",
             13358716593809661610,
         ),
+        // Once failed `converged` (no-bug hunt seed 9, run 15,129, shrunk):
+        // a node re-admitted as the leader came back from a pause was
+        // judged on the silence of the pause.
+        (
+            "hunt-15129-re-admitted-node-across-leader-pause",
+            12787976508418023831,
+        ),
     ] {
         let (code, out) = run(name, seed);
         assert_eq!(code, 0, "{name} seed {seed}: {out}");

@@ -414,7 +414,14 @@ impl HealthMonitor {
             if regrace {
                 // A full `dead_after` from now, on the clock as it reads now:
                 // instants stamped before a jump back are brought back too.
-                if member.state != MemberState::Dead {
+                // A member committed dead that this view holds alive (heard
+                // again: its re-admission on the way) gets it as well: once
+                // the re-admission commits, its silence is judged like any
+                // other's (no-bug hunt seed 9, run 15,129: n4's MarkAlive
+                // committed as m5 came back from a 198 ms pause, and m5
+                // proposed n4 dead 132 ms later, counting its own absence).
+                // One silent again stays dead until heard.
+                if member.state != MemberState::Dead || t.view == Some(Health::Alive) {
                     t.last_heard = Some(now);
                 }
                 t.confirmed = false;
@@ -673,6 +680,36 @@ mod tests {
         h.heard("n1", SimTime(260_000), h.grace());
         let (_, p) = h.tick(SimTime(270_000), &m);
         assert_eq!(p, vec![MapCommand::MarkAlive { node: "n1".into() }]);
+    }
+
+    #[test]
+    fn a_node_re_admitted_across_a_pause_gets_the_fresh_grace_too() {
+        // n1 is committed dead, heard again (re-admission proposed), and
+        // the leader pauses 1.7 s; the MarkAlive commits as it resumes,
+        // n1 silent meanwhile (cut off). Judged from the resume, not from
+        // its last heartbeat before the pause.
+        let mut h = monitor();
+        let mut m = map();
+        m.apply(2, &MapCommand::MarkDead { node: "n1".into() });
+        h.on_leadership(SimTime(0), &m, 1);
+        h.heard("n1", SimTime(160_000), h.grace());
+        h.tick(SimTime(200_000), &m);
+        h.heard("n1", SimTime(260_000), h.grace());
+        let (_, p) = h.tick(SimTime(270_000), &m);
+        assert_eq!(p, vec![MapCommand::MarkAlive { node: "n1".into() }]);
+        let resumed = 1_970_000;
+        assert!(h.tick(SimTime(resumed), &m).1.is_empty());
+        m.apply(3, &MapCommand::MarkAlive { node: "n1".into() });
+        let mut t = resumed;
+        let mut dead_at = None;
+        while t < 3_500_000 && dead_at.is_none() {
+            t += 50_000;
+            if !h.tick(SimTime(t), &m).1.is_empty() {
+                dead_at = Some(t);
+            }
+        }
+        // Dead a full dead_after (1 s) after the resume, not at once.
+        assert_eq!(dead_at, Some(resumed + 1_050_000));
     }
 
     #[test]
