@@ -1194,31 +1194,18 @@ impl Shrinker<'_> {
                     continue;
                 }
                 let mut c = self.best.clone();
-                let mut k = 0;
-                c.events.retain(|_| {
-                    k += 1;
-                    !gone.contains(&(k - 1))
-                });
+                c.events = (self.best.events.iter().enumerate())
+                    .filter(|(j, _)| !gone.contains(j))
+                    .map(|(_, e)| e.clone())
+                    .collect();
                 let shifted = (anchors.iter())
                     .map(|(&i, a)| (i - gone.iter().filter(|&&j| j < i).count(), a.clone()))
                     .collect();
                 let names: Vec<String> = (gone.iter())
                     .map(|&j| format!("event {j} ({})", self.best.events[j].action))
                     .collect();
-                for ends in reaim::Ends::ALL {
-                    let (seed, planted) = (self.seed, self.planted);
-                    let Some(c) = reaim::reaimed(&c, &shifted, ends, seed, planted, &mut self.runs)
-                    else {
-                        break;
-                    };
-                    let what = format!(
-                        "drop {}, the cuts placed again after the messages they followed, {}",
-                        names.join(" and "),
-                        ends.describe()
-                    );
-                    if self.attempt(what, c) {
-                        continue 'again;
-                    }
+                if self.attempt_reaimed(&c, &shifted, &format!("drop {}", names.join(" and "))) {
+                    continue 'again;
                 }
             }
             return;
@@ -1365,16 +1352,28 @@ impl Shrinker<'_> {
         let moved: std::collections::BTreeMap<usize, reaim::Anchor> = (anchors.iter())
             .filter_map(|(i, a)| Some((kept.iter().position(|k| k == i)?, a.clone())))
             .collect();
+        self.attempt_reaimed(&c, &moved, &format!("{to} {what}"))
+    }
+
+    /// Tries `c` with its cuts (`anchors`: event index → anchor) placed
+    /// again, each way of ending them in turn; keeps the first that still
+    /// fails the same way. `step` says what was reduced.
+    fn attempt_reaimed(
+        &mut self,
+        c: &Scenario,
+        anchors: &std::collections::BTreeMap<usize, reaim::Anchor>,
+        step: &str,
+    ) -> bool {
         for ends in reaim::Ends::ALL {
             let (seed, planted) = (self.seed, self.planted);
-            let Some(r) = reaim::reaimed(&c, &moved, ends, seed, planted, &mut self.runs) else {
+            let Some(r) = reaim::reaimed(c, anchors, ends, seed, planted, &mut self.runs) else {
                 return false;
             };
-            let step = format!(
-                "{to} {what}, the cuts placed again after the messages they followed, {}",
+            let what = format!(
+                "{step}, the cuts placed again after the messages they followed, {}",
                 ends.describe()
             );
-            if self.attempt(step, r) {
+            if self.attempt(what, r) {
                 return true;
             }
         }

@@ -52,12 +52,17 @@ pub struct Anchor {
     kind: String,
     cause: String,
     ordinal: u32,
-    /// Whether the receiver stored entries or voted on it (not part of
-    /// what identifies the message).
-    acted_on: bool,
-    /// What the receiver did, without naming it (not part of what
-    /// identifies the message either).
+    /// What the receiver did (stored entries or granted a vote), without
+    /// naming it; `None` when it did neither. Not part of what identifies
+    /// the message.
     effect: Option<String>,
+}
+
+impl Anchor {
+    /// Whether the receiver stored entries or voted on it.
+    fn acted_on(&self) -> bool {
+        self.effect.is_some()
+    }
 }
 
 impl PartialEq for Anchor {
@@ -89,7 +94,7 @@ impl Sends {
         let last = &before.last()?.1;
         let acted_on = (before.iter().rev())
             .take_while(|(_, a)| a.term == last.term)
-            .find(|(_, a)| a.acted_on)
+            .find(|(_, a)| a.acted_on())
             .map(|(_, a)| a);
         Some(acted_on.unwrap_or(last))
     }
@@ -108,7 +113,7 @@ impl Sends {
         let i = (sends.iter().position(|(_, a)| a == anchor))
             .or_else(|| {
                 (sends.iter())
-                    .rposition(|(_, a)| anchor.acted_on && same(a) && a.ordinal < anchor.ordinal)
+                    .rposition(|(_, a)| anchor.acted_on() && same(a) && a.ordinal < anchor.ordinal)
             })
             .or_else(|| {
                 sends.iter().position(|(_, a)| {
@@ -238,7 +243,6 @@ fn parse_sends(trace: &[u8]) -> Sends {
         // better than what made it leave.
         let delivery = delivered.get(&seq);
         let acted = (delivery.and_then(|d| accepted.get(d).or_else(|| voted.get(d)))).cloned();
-        let acted_on = acted.is_some();
         let effect = acted.as_ref().map(|(_, what)| what.clone());
         let label = (acted.map(|(who, what)| format!("{who} {what}")))
             .or_else(|| cause.and_then(|c| causes.get(&c)).cloned())
@@ -253,7 +257,6 @@ fn parse_sends(trace: &[u8]) -> Sends {
             kind,
             cause: label,
             ordinal: *n,
-            acted_on,
             effect,
         };
         out.0.entry(p).or_default().push((SimTime(t), anchor));
@@ -407,7 +410,7 @@ mod tests {
         // A heartbeat is found by its ordinal; the torn last line is not a
         // send.
         let mut beat = b.clone();
-        (beat.cause, beat.ordinal, beat.acted_on) = ("timer Heartbeat".into(), 2, false);
+        (beat.cause, beat.ordinal, beat.effect) = ("timer Heartbeat".into(), 2, None);
         assert_eq!(s.find(&beat), Some((SimTime(16), None)));
         // In a smaller group another receiver stores the entry: found by
         // what the message did.
