@@ -35,6 +35,10 @@ pub struct SinglePrimary {
 }
 
 impl Checker for SinglePrimary {
+    fn sees_traffic(&self) -> bool {
+        false
+    }
+
     fn name(&self) -> &'static str {
         "single_primary"
     }
@@ -300,6 +304,10 @@ impl Durability {
 }
 
 impl Checker for Durability {
+    fn sees_traffic(&self) -> bool {
+        false
+    }
+
     fn name(&self) -> &'static str {
         "durability"
     }
@@ -628,6 +636,10 @@ pub struct Available {
 }
 
 impl Checker for Available {
+    fn sees_traffic(&self) -> bool {
+        false
+    }
+
     fn name(&self) -> &'static str {
         "available"
     }

@@ -637,6 +637,10 @@ fn secs(t: SimTime) -> String {
 }
 
 impl Checker for LeaderElected {
+    fn sees_traffic(&self) -> bool {
+        false
+    }
+
     fn name(&self) -> &'static str {
         "leader_elected"
     }
