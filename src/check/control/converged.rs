@@ -235,20 +235,31 @@ impl Converged {
 
     /// One event: the state it changes, and the partitions rechecked.
     fn observe(&mut self, ev: &Event<'_, StackEvent>, names: &[String]) {
+        // Messages and timers, most events, change neither the view nor
+        // the copies (placement and balanced are not even shown them): a
+        // heartbeat's send is all this checker takes from them.
+        match ev.kind {
+            EventKind::Send { msg, .. } => {
+                if msg == "Heartbeat" {
+                    // A process has a name (a sender out of the table is
+                    // none a monitor could declare dead).
+                    let i = ev.p.index();
+                    if i < names.len() {
+                        if self.last_beat.len() <= i {
+                            self.last_beat.resize(i + 1, None);
+                        }
+                        self.last_beat[i] = Some(ev.t);
+                    }
+                }
+                return;
+            }
+            EventKind::Deliver { .. } | EventKind::Drop { .. } | EventKind::Timer { .. } => return,
+            _ => {}
+        }
         let who = ev.p.name_in(names);
         // What the event changed in the map view, and (at a member change)
         // the zone the node counted in before it.
-        let (change, counted) = if matches!(
-            ev.kind,
-            EventKind::Send { .. }
-                | EventKind::Deliver { .. }
-                | EventKind::Drop { .. }
-                | EventKind::Timer { .. }
-        ) {
-            // Messages and timers change neither the view nor the copies
-            // (placement and balanced are not even shown them).
-            (None, None)
-        } else {
+        let (change, counted) = {
             let m = self.model.apply(ev, names);
             let change = match &m.applied.change {
                 Some(Change::Partition { p, .. }) => Some(Ok(*p)),
@@ -277,19 +288,6 @@ impl Converged {
             self.copies_changed.insert(who.to_string());
         }
         match ev.kind {
-            EventKind::Send {
-                msg: "Heartbeat", ..
-            } => {
-                // A process has a name (a sender out of the table is none
-                // a monitor could declare dead).
-                let i = ev.p.index();
-                if i < names.len() {
-                    if self.last_beat.len() <= i {
-                        self.last_beat.resize(i + 1, None);
-                    }
-                    self.last_beat[i] = Some(ev.t);
-                }
-            }
             EventKind::Crash { .. } => {
                 let (remaining, counted) = (self.remaining(), self.up_zone(who));
                 self.down.insert(who.to_string());
