@@ -433,6 +433,69 @@ impl AppEvent for StackEvent {
                 out.extend_from_slice(br#","digest":"#);
                 push_json_str(out, digest);
             }
+            // A client's every invoke and completion, and a primary's
+            // every answer: the events of a workload.
+            StackEvent::Op {
+                process,
+                kind,
+                f,
+                key,
+                value,
+                expected,
+                req,
+                error,
+            } => {
+                num(out, br#","ev":"op","process":"#, *process);
+                out.extend_from_slice(br#","type":""#);
+                out.extend_from_slice(kind.as_str().as_bytes());
+                out.extend_from_slice(br#"","f":""#);
+                out.extend_from_slice(f.as_str().as_bytes());
+                num(out, br#"","key":"#, *key);
+                if let Some(v) = value {
+                    num(out, br#","value":"#, *v);
+                }
+                if let Some(v) = expected {
+                    num(out, br#","expected":"#, *v);
+                }
+                num(out, br#","req":"#, *req);
+                if let Some(e) = error {
+                    out.extend_from_slice(br#","error":"#);
+                    push_json_str(out, e);
+                }
+            }
+            StackEvent::Served {
+                partition,
+                epoch,
+                f,
+                key,
+                value,
+                index,
+                copies,
+            } => {
+                num(
+                    out,
+                    br#","ev":"served","partition":"#,
+                    u64::from(*partition),
+                );
+                num(out, br#","epoch":"#, *epoch);
+                out.extend_from_slice(br#","f":""#);
+                out.extend_from_slice(f.as_str().as_bytes());
+                num(out, br#"","key":"#, *key);
+                if let Some(v) = value {
+                    num(out, br#","value":"#, *v);
+                }
+                num(out, br#","index":"#, *index);
+                if !copies.is_empty() {
+                    out.extend_from_slice(br#","copies":["#);
+                    for (i, c) in copies.iter().enumerate() {
+                        if i > 0 {
+                            out.push(b',');
+                        }
+                        push_json_str(out, c);
+                    }
+                    out.push(b']');
+                }
+            }
             _ => return false,
         }
         out.push(b'}');
@@ -487,6 +550,32 @@ mod tests {
                     epoch: 7,
                     complete,
                     source: source.map(String::from),
+                });
+            }
+        }
+        for (i, kind) in [OpType::Invoke, OpType::Ok, OpType::Fail, OpType::Info]
+            .into_iter()
+            .enumerate()
+        {
+            for f in [OpF::Read, OpF::Write, OpF::Cas] {
+                events.push(StackEvent::Op {
+                    process: i as u64 * 1_000_003,
+                    kind,
+                    f,
+                    key: u64::MAX - i as u64,
+                    value: (i % 2 == 0).then_some(i as u64),
+                    expected: (i < 2).then_some(u64::MAX),
+                    req: 0,
+                    error: texts.get(i).filter(|_| i != 1).map(|t| t.to_string()),
+                });
+                events.push(StackEvent::Served {
+                    partition: i as u32,
+                    epoch: u64::MAX,
+                    f,
+                    key: 0,
+                    value: (i % 2 == 1).then_some(0),
+                    index: i as u64,
+                    copies: texts[..i].iter().map(|t| t.to_string()).collect(),
                 });
             }
         }
