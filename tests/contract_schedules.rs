@@ -333,6 +333,14 @@ fn schedules_hold_where_the_stack_is_right() {
             "hunt-15129-re-admitted-node-across-leader-pause",
             12787976508418023831,
         ),
+        // Once failed `durability` (no-bug hunt seed 13, run 18,847,
+        // shrunk): a backup back from a crash with the writes of an epoch
+        // whose primary had lost its copy was passed over, before it
+        // reported, for a stray two epochs behind.
+        (
+            "hunt-18847-backup-passed-over-for-stale-stray",
+            13808336230389319476,
+        ),
     ] {
         let (code, out) = run(name, seed);
         assert_eq!(code, 0, "{name} seed {seed}: {out}");

@@ -435,11 +435,40 @@ impl RecoveryManager {
             *k == Copy::Damaged
                 && Self::told_synced(map, reports, n, p).is_none_or(|s| Some(s) > newest)
         });
+        // A live node that was primary after every intact copy was last in
+        // sync, and holds nothing now (it lost its disk, or dropped a copy
+        // it found damaged), took its writes of then with it...
+        let emptied = copies.iter().any(|(n, k, _)| {
+            *k == Copy::Nothing && c.primary_at(n).is_some_and(|e| Some(e) > newest)
+        });
+        // ... so they survive, if anywhere, on the replicas in sync with it:
+        // a listed node the map counted in sync after `newest` (in sync
+        // now, or `left` sync later) that has not reported may hold them.
+        // Without this, a backup back from a crash with the writes of an
+        // epoch whose primary's disk was corrupted meanwhile was passed
+        // over for a stray two epochs behind, the partition started again
+        // from it, and the writes it held were dropped (no-bug hunt seed
+        // 13, run 18,847: n2 restarted and registered, and p3 was re-seeded
+        // from n1 before n2's first heartbeat told of its copy).
+        let in_sync_after_newest = |n: &str| {
+            c.replicas
+                .iter()
+                .find(|r| r.node == n)
+                .and_then(|r| {
+                    if r.in_sync {
+                        Some(c.epoch)
+                    } else {
+                        c.left_at(n)
+                    }
+                })
+                .is_some_and(|e| Some(e) > newest)
+        };
         let may_be_newer = |n: &str| {
             let told = Self::told_synced(map, reports, n, p);
             c.primary_at(n).is_some_and(|e| Some(e) > newest)
                 || told.is_some_and(|s| Some(s) > newest)
                 || (damaged && told.is_none())
+                || (emptied && in_sync_after_newest(n))
         };
         let blocking = copies
             .iter()
@@ -473,9 +502,6 @@ impl RecoveryManager {
         // disks at 11 s, was re-seeded from silently, and served the
         // older values of 204 acknowledged writes: reads that saw the
         // writes were followed by reads that did not).
-        let emptied = copies.iter().any(|(n, k, _)| {
-            *k == Copy::Nothing && c.primary_at(n).is_some_and(|e| Some(e) > newest)
-        });
         if (damaged || emptied) && !newest_possible {
             return match seeds.first() {
                 Some(first) => Reseed::Behind(first),
@@ -1537,6 +1563,54 @@ mod tests {
         let (_, cmd) = r.repair(0, &m, &reports, &[]).unwrap();
         assert!(
             matches!(&cmd, MapCommand::SetReplicas { empty: true, primary: Some(n), .. } if n == "n3"),
+            "{cmd:?}"
+        );
+    }
+
+    /// The primary of a later epoch than every surviving copy's lost its
+    /// copy: that epoch's writes survive, if anywhere, on the replicas in
+    /// sync with it, and one of those that has not reported holds a
+    /// re-seed from an older stray back. No-bug hunt seed 13, run 18,847.
+    #[test]
+    fn a_backup_of_an_emptied_primary_holds_a_stale_reseed_back() {
+        let mut m = map();
+        let epoch = m.partitions[0].epoch;
+        // n1 (primary) and n2 both fall out of sync: n1 lost its copy and
+        // catches up from nothing; n2 is away.
+        m.apply(
+            5,
+            &MapCommand::SetReplicas {
+                partition: 0,
+                epoch,
+                generation: None,
+                replicas: replicas(&[("n1", false), ("n2", false)]),
+                primary: None,
+                empty: false,
+                unheard: Vec::new(),
+            },
+        );
+        let now = m.partitions[0].epoch;
+        let held = |synced, stored, stray| Held {
+            partition: 0,
+            epoch: now,
+            complete: false,
+            stored,
+            synced,
+            damaged: false,
+            stray,
+        };
+        let mut reports = Reports::new();
+        reports.insert("n1".into(), report_of(held(None, false, false)));
+        // n3 keeps a stray from before n1 and n2 were last in sync.
+        reports.insert("n3".into(), report_of(held(Some(epoch - 1), true, true)));
+        let r = RecoveryManager::default();
+        // n2 has not told: it may hold what n1 acknowledged in `epoch`.
+        assert_eq!(r.repair(0, &m, &reports, &[]), None);
+        // It tells a copy synced in `epoch`: it re-seeds, nothing lost.
+        reports.insert("n2".into(), report_of(held(Some(epoch), true, false)));
+        let (_, cmd) = r.repair(0, &m, &reports, &[]).unwrap();
+        assert!(
+            matches!(&cmd, MapCommand::SetReplicas { empty: false, primary: Some(n), .. } if n == "n2"),
             "{cmd:?}"
         );
     }
