@@ -327,6 +327,7 @@ impl Manager {
         from: ProcessId,
         msg: Msg,
     ) {
+        self.health.notice_time(cx.now());
         match msg {
             Msg::Raft(m) => self.raft.on_message(cx, from, m),
             Msg::Control(env) => {
@@ -362,6 +363,7 @@ impl Manager {
         cx: &mut Cx<'_, P>,
         timer: Timer,
     ) {
+        self.health.notice_time(cx.now());
         match timer {
             Timer::Raft(t) => self.raft.on_timer(cx, t),
             Timer::Net(t) => {

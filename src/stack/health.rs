@@ -337,6 +337,21 @@ impl HealthMonitor {
         t.confirmed |= echo == grace;
     }
 
+    /// The manager took an input at local time `now`: a clock set back
+    /// behind the monitor's last tick (or its grace's start) is noticed
+    /// here, not only at the next tick or heartbeat. Heartbeats are not
+    /// the only inputs: with no node heard, a set back went unnoticed
+    /// until the next tick, and by then the clock could have caught up
+    /// again (no-bug hunt seed 14, run 6,854: m3 took over at local 2.54
+    /// s, its clock went back 1.02 s, the delayed tick came only at 2.81
+    /// s, after a 657 ms pause: n1, never heard, was proposed dead 823 ms
+    /// after the pause, its grace counted through the pause).
+    pub fn notice_time(&mut self, now: SimTime) {
+        if self.last_tick.is_some_and(|t| now < t) {
+            self.regrace = true;
+        }
+    }
+
     /// The view of `node`, if it is tracked.
     pub fn health(&self, node: &str) -> Option<Health> {
         self.get(node).and_then(|t| t.view)
@@ -660,6 +675,38 @@ mod tests {
         // Judged a full dead_after after the jump: neither sooner nor on
         // the instants stamped before it.
         assert_eq!(dead_at, Some(5_050_000));
+    }
+
+    #[test]
+    fn a_clock_set_back_is_noticed_at_any_input_not_only_at_the_next_tick() {
+        let mut h = HealthMonitor::new(
+            SimDuration::from_millis(500),
+            SimDuration::from_secs(1),
+            SimDuration::from_millis(100),
+        );
+        let m = map();
+        // Leader at local 5.0 s; n1 is never heard. The clock goes back to
+        // 4.0 s; the next tick comes only once local time has passed 5.0 s
+        // again (a timer armed on the clock before the jump), at 5.05 s.
+        let run = |h: &mut HealthMonitor, notice: bool| {
+            h.on_leadership(SimTime(5_000_000), &m, 1);
+            if notice {
+                h.notice_time(SimTime(4_000_000)); // a message from a peer
+            }
+            let mut t = 5_050_000;
+            loop {
+                if !h.tick(SimTime(t), &m).1.is_empty() {
+                    return t;
+                }
+                t += 50_000;
+            }
+        };
+        // Unnoticed, n1's grace counts from 5.0 s on the clock (it spans
+        // the second the clock went back): dead at 6.05 s.
+        assert_eq!(run(&mut h.clone(), false), 6_050_000);
+        // Noticed, the next tick gives a fresh grace: a full dead_after
+        // after it.
+        assert_eq!(run(&mut h, true), 6_100_000);
     }
 
     #[test]
