@@ -341,6 +341,15 @@ fn schedules_hold_where_the_stack_is_right() {
             "hunt-18847-backup-passed-over-for-stale-stray",
             13808336230389319476,
         ),
+        // Once failed `converged` (no-bug hunt seed 14, run 6,854, shrunk
+        // twice): a leader's clock went back before a pause, unnoticed
+        // until its delayed tick; and a pause its clock hid from it was
+        // judged in virtual time.
+        (
+            "hunt-6854-clock-set-back-before-a-pause",
+            2233342287993063657,
+        ),
+        ("hunt-6854-pause-hidden-by-the-clock", 2233342287993063657),
     ] {
         let (code, out) = run(name, seed);
         assert_eq!(code, 0, "{name} seed {seed}: {out}");
