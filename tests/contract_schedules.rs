@@ -418,12 +418,23 @@ fn open_bugs_reproduce_until_fixed() {
     // Found by no-bug hunt seed 15 (run 6,901): `available` judges 5 s
     // after the heal, while flap damping may hold the only replica's node
     // out for up to 10 s (see the schedule's header).
-    let open: &[(&str, u64, &str, &str)] = &[(
-        "hunt-6901-flap-hold-outlasts-available-grace",
-        8919484215496170489,
-        "available",
-        "the available checker's grace, or flap damping of a sole holder",
-    )];
+    // Found by no-bug hunt seed 17 (run 10,563): a re-seed from a copy
+    // older than an empty restart dropped what that restart's primary
+    // acknowledged (see the schedule's header).
+    let open: &[(&str, u64, &str, &str)] = &[
+        (
+            "hunt-6901-flap-hold-outlasts-available-grace",
+            8919484215496170489,
+            "available",
+            "the available checker's grace, or flap damping of a sole holder",
+        ),
+        (
+            "hunt-10563-reseed-from-a-copy-behind-the-empty-restart",
+            11730839882747060337,
+            "durability",
+            "recovery (re-seed sources)",
+        ),
+    ];
     for &(name, seed, checker, owner) in open {
         let (code, out) = run(name, seed);
         if code != 0 {
