@@ -113,8 +113,14 @@ impl Converged {
     /// `t` (the grace it owes is counted on its clock: one running fast
     /// counts it out sooner in virtual time).
     fn within_grace(&self, who: &str, at: SimTime, t: SimTime) -> bool {
-        let clock = self.clocks.get(who).copied().unwrap_or_default();
-        clock.local(t).saturating_since(clock.local(at)) < self.dead_after
+        self.local_time(who, t)
+            .saturating_since(self.local_time(who, at))
+            < self.dead_after
+    }
+
+    /// `who`'s local time at virtual time `t`, on its clock as it is now.
+    fn local_time(&self, who: &str, t: SimTime) -> SimTime {
+        self.clocks.get(who).copied().unwrap_or_default().local(t)
     }
 
     fn recheck(&mut self, t: SimTime, only: Option<u32>) {
@@ -315,12 +321,7 @@ impl Converged {
             }
             EventKind::Pause => {
                 // On its own clock, as the process can tell it was away.
-                let local = self
-                    .clocks
-                    .get(who)
-                    .copied()
-                    .unwrap_or_default()
-                    .local(ev.t);
+                let local = self.local_time(who, ev.t);
                 self.paused_at.insert(who.to_string(), local);
                 self.paused.insert(who.to_string());
             }
@@ -333,12 +334,7 @@ impl Converged {
                 // jumped 1.04 s ahead as it paused and back while paused; on
                 // its clock the 1,313 ms pause lasted 290 ms).
                 if let Some(t0) = self.paused_at.remove(who) {
-                    let local = self
-                        .clocks
-                        .get(who)
-                        .copied()
-                        .unwrap_or_default()
-                        .local(ev.t);
+                    let local = self.local_time(who, ev.t);
                     self.back
                         .insert(who.to_string(), (ev.t, local.saturating_since(t0)));
                 }
