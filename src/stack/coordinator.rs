@@ -651,7 +651,19 @@ pub struct PartitionCoordinator {
     /// on no evidence, they do not count as healthy copies.
     unconfirmed: BTreeSet<String>,
     /// Per partition: not exactly on the cached target, all in sync.
-    off_target: PerPartition<bool>,
+    glance: PerPartition<Glance>,
+}
+
+/// What a round first reads of each partition's configuration (kept per
+/// partition and recomputed only where the map may have changed, so that
+/// a round in a settled cluster costs a pass over these flags, not over
+/// every replica of every partition).
+#[derive(Clone, Copy, Debug, Default)]
+struct Glance {
+    /// A replica is catching up: a move is in flight.
+    catching: bool,
+    /// Not exactly on target with every replica in sync.
+    off_target: bool,
 }
 
 impl PartitionCoordinator {
@@ -669,7 +681,7 @@ impl PartitionCoordinator {
             moves: BTreeMap::new(),
             unhealthy: BTreeSet::new(),
             unconfirmed: BTreeSet::new(),
-            off_target: PerPartition::default(),
+            glance: PerPartition::default(),
         }
     }
 
@@ -686,7 +698,7 @@ impl PartitionCoordinator {
         self.target_key.clear();
         self.target_members = None;
         self.target.clear();
-        self.off_target.clear();
+        self.glance.clear();
     }
 
     /// The members the leader's health view suspects or holds dead: their
@@ -719,18 +731,10 @@ impl PartitionCoordinator {
             }
             self.target = self.policy.target_cached(&input, &mut self.heads);
             self.target_key = input.nodes;
-            self.off_target.clear();
+            self.glance.clear();
         }
         self.target_members = Some(map.members.clone());
         &self.target
-    }
-
-    /// Partitions with a replica catching up in the map.
-    fn moves_in_flight(map: &ClusterMap) -> usize {
-        map.partitions
-            .iter()
-            .filter(|c| c.replicas.iter().any(|r| !r.in_sync))
-            .count()
     }
 
     /// Plans one round: what to propose now. `busy` holds the partitions
@@ -768,29 +772,42 @@ impl PartitionCoordinator {
         if target.is_empty() || target.iter().all(|t| t.is_empty()) {
             return out;
         }
-        self.observe(map, target, events);
+        // A partition exactly on target, all in sync, needs nothing (its
+        // nodes are in the target, hence alive, and so is its primary).
+        // (Recomputed only for partitions that may have changed since the
+        // last round: the target is the same until it is recomputed.)
+        let glance = self.glance.update(&map.partitions, |p, c| {
+            let t = &target[p];
+            Glance {
+                catching: c.replicas.iter().any(|r| !r.in_sync),
+                off_target: !(c.replicas.len() == t.len()
+                    && c.replicas
+                        .iter()
+                        .all(|r| r.in_sync && t.iter().any(|n| r.node == *n))),
+            }
+        });
+        let mut catching = Vec::new();
+        let mut order = Vec::new();
+        for (p, g) in glance.iter().enumerate() {
+            if g.catching {
+                catching.push(p as u32);
+            }
+            if g.off_target {
+                order.push(p as u32);
+            }
+        }
+        self.observe(map, target, &catching, events);
+        if order.is_empty() {
+            return out;
+        }
         let eligible = target.first().map_or(0, |t| t.len());
         let settled = now.saturating_since(self.membership_changed_at) >= self.config.settle
             && (eligible >= rf
                 || now.saturating_since(self.leader_since) >= self.config.place_anyway_after);
         let max_moves = self.config.max_concurrent_moves.max(1) as usize;
-        let mut in_flight = Self::moves_in_flight(map);
-        // A partition exactly on target, all in sync, needs nothing (its
-        // nodes are in the target, hence alive, and so is its primary).
-        // (Recomputed only for partitions that may have changed since the
-        // last round: the target is the same until it is recomputed.)
-        let off_target = self.off_target.update(&map.partitions, |p, c| {
-            let t = &target[p];
-            !(c.replicas.len() == t.len()
-                && c.replicas
-                    .iter()
-                    .all(|r| r.in_sync && t.iter().any(|n| r.node == *n)))
-        });
+        // Partitions with a replica catching up in the map.
+        let mut in_flight = catching.len();
         // Partitions short of in-sync replicas first (recovery before rebalancing).
-        let mut order: Vec<u32> = (0..map.partitions.len())
-            .filter(|&p| off_target[p])
-            .map(|p| p as u32)
-            .collect();
         order.sort_by_key(|&p| (map.in_sync_usable(p).min(rf), p));
         let zones_needed = rf.min(map.alive_zones());
         let generation = precondition(map, self.config.stale_liveness);
@@ -1034,9 +1051,18 @@ impl PartitionCoordinator {
 
     /// Follows the tracked moves through the committed map and emits their
     /// phases; discovers moves a previous leader started.
-    fn observe(&mut self, map: &ClusterMap, target: &[Vec<String>], events: &mut Vec<StackEvent>) {
-        for (p, c) in map.partitions.iter().enumerate() {
-            let p = p as u32;
+    ///
+    /// `catching` lists, in order, the partitions with a replica catching
+    /// up (the only ones where an untracked move can be discovered).
+    fn observe(
+        &mut self,
+        map: &ClusterMap,
+        target: &[Vec<String>],
+        catching: &[u32],
+        events: &mut Vec<StackEvent>,
+    ) {
+        for &p in catching {
+            let c = &map.partitions[p as usize];
             if !self.moves.contains_key(&p)
                 && let Some(r) = c.replicas.iter().find(|r| !r.in_sync)
             {
