@@ -477,14 +477,12 @@ impl PartitionStore {
         let start = disk.log_start(&log);
         let total = self.records(disk);
         let to = total.min(from.saturating_add(max));
-        for at in from..to {
-            let ok = match at {
-                0 => disk.get(&snap_key(self.partition)).is_ok(),
-                i => disk.entry(&log, start + i - 1).is_ok(),
-            };
-            if !ok {
-                return Scrubbed::Damaged;
-            }
+        // Record 0 is the snapshot; record `i > 0` the log's `start + i - 1`.
+        let snapshot_ok = from > 0 || to == 0 || disk.get(&snap_key(self.partition)).is_ok();
+        let first = from.max(1);
+        let log_ok = first >= to || disk.log_intact(&log, start + first - 1..start + to - 1);
+        if !(snapshot_ok && log_ok) {
+            return Scrubbed::Damaged;
         }
         Scrubbed::Clean {
             checked: to.saturating_sub(from),
