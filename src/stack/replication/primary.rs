@@ -541,19 +541,27 @@ impl ReplicationManager {
         let commit = pr.commit;
         let epoch = pr.epoch;
         let lost = pr.lost;
-        let copies: Vec<String> = std::iter::once(me.to_string())
-            .chain(
-                pr.followers
-                    .iter()
-                    .filter(|(_, f)| f.required)
-                    .map(|(n, _)| n.clone()),
-            )
-            .collect();
         let done = pr.writes.partition_point(|w| w.index <= commit);
+        let ready = |rd: &PendingRead| rd.waiting.is_empty() && rd.need <= commit;
+        if done == 0 && !pr.reads.iter().any(ready) {
+            // Nothing to answer (most acks of a pipeline of writes).
+            return;
+        }
+        let copies: Vec<String> = if pr.writes[..done].iter().any(|w| w.ok) {
+            std::iter::once(me.to_string())
+                .chain(
+                    pr.followers
+                        .iter()
+                        .filter(|(_, f)| f.required)
+                        .map(|(n, _)| n.clone()),
+                )
+                .collect()
+        } else {
+            Vec::new()
+        };
         let answered: Vec<PendingWrite> = pr.writes.drain(..done).collect();
-        let (ready, waiting): (Vec<PendingRead>, Vec<PendingRead>) = std::mem::take(&mut pr.reads)
-            .into_iter()
-            .partition(|rd| rd.waiting.is_empty() && rd.need <= commit);
+        let (ready, waiting): (Vec<PendingRead>, Vec<PendingRead>) =
+            std::mem::take(&mut pr.reads).into_iter().partition(ready);
         pr.reads = waiting;
         for w in answered {
             if w.ok {
