@@ -176,17 +176,116 @@ pub struct Snapshot {
     pub whole: Option<u64>,
 }
 
-/// A [`Snapshot`] as a store writes it: the same fields, written the same
-/// way, with the state borrowed rather than copied for the write.
-#[derive(Serialize)]
+/// Appends `v` in decimal.
+fn push_u64(out: &mut Vec<u8>, v: u64) {
+    out.extend_from_slice(itoa::Buffer::new().format(v).as_bytes());
+}
+
+/// Appends `e` as `serde_json::to_vec(e)` writes it, byte for byte (a
+/// store writes one per entry; serde's walk of the fields was most of
+/// it). A test compares the two.
+fn entry_json(out: &mut Vec<u8>, e: &Entry) {
+    out.extend_from_slice(b"{\"index\":");
+    push_u64(out, e.index);
+    out.extend_from_slice(b",\"epoch\":");
+    push_u64(out, e.epoch);
+    out.extend_from_slice(b",\"client\":");
+    push_u64(out, u64::from(e.client));
+    out.extend_from_slice(b",\"seq\":");
+    push_u64(out, e.seq);
+    match e.command {
+        Command::Write { cell, value } => {
+            out.extend_from_slice(b",\"command\":{\"Write\":{\"cell\":");
+            push_u64(out, cell);
+            out.extend_from_slice(b",\"value\":");
+            push_u64(out, value);
+        }
+        Command::Cas {
+            cell,
+            expected,
+            new,
+        } => {
+            out.extend_from_slice(b",\"command\":{\"Cas\":{\"cell\":");
+            push_u64(out, cell);
+            out.extend_from_slice(b",\"expected\":");
+            push_u64(out, expected);
+            out.extend_from_slice(b",\"new\":");
+            push_u64(out, new);
+        }
+    }
+    out.extend_from_slice(b"}}}");
+}
+
+/// A [`Snapshot`] as a store writes it: the same fields, the state
+/// borrowed rather than copied for the write.
 struct SnapshotOf<'a> {
     generation: u64,
     epoch: u64,
     state: &'a PartitionState,
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
     data: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
     whole: Option<u64>,
+}
+
+impl SnapshotOf<'_> {
+    /// The snapshot as `serde_json::to_vec(&Snapshot)` writes it, byte for
+    /// byte (a test compares the two): a store writes one every 64
+    /// entries and at every install, and serde's walk of the cells, keys
+    /// turned into strings, was most of it.
+    fn to_json(&self) -> Vec<u8> {
+        let st = self.state;
+        let mut out = Vec::with_capacity(96 + 24 * st.cells.len() + 40 * st.dedup.len());
+        out.extend_from_slice(b"{\"generation\":");
+        push_u64(&mut out, self.generation);
+        out.extend_from_slice(b",\"epoch\":");
+        push_u64(&mut out, self.epoch);
+        out.extend_from_slice(b",\"state\":{\"index\":");
+        push_u64(&mut out, st.index);
+        out.extend_from_slice(b",\"cells\":{");
+        for (i, (cell, (value, at))) in st.cells.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            out.push(b'"');
+            push_u64(&mut out, *cell);
+            out.extend_from_slice(b"\":[");
+            push_u64(&mut out, *value);
+            out.push(b',');
+            push_u64(&mut out, *at);
+            out.push(b']');
+        }
+        out.extend_from_slice(b"},\"dedup\":{");
+        for (i, (client, a)) in st.dedup.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            out.push(b'"');
+            push_u64(&mut out, u64::from(*client));
+            out.extend_from_slice(b"\":{\"seq\":");
+            push_u64(&mut out, a.seq);
+            out.extend_from_slice(b",\"index\":");
+            push_u64(&mut out, a.index);
+            out.extend_from_slice(if a.ok {
+                b",\"ok\":true}"
+            } else {
+                b",\"ok\":false}"
+            });
+        }
+        out.push(b'}');
+        if st.lost_below != 0 {
+            out.extend_from_slice(b",\"lost_below\":");
+            push_u64(&mut out, st.lost_below);
+        }
+        out.push(b'}');
+        if self.data {
+            out.extend_from_slice(b",\"data\":true");
+        }
+        if let Some(w) = self.whole {
+            out.extend_from_slice(b",\"whole\":");
+            push_u64(&mut out, w);
+        }
+        out.push(b'}');
+        out
+    }
 }
 
 /// What reloading a partition found.
@@ -409,7 +508,8 @@ impl PartitionStore {
     /// Applies and buffers one entry (the caller fsyncs). Returns whether it
     /// took effect. Takes a periodic snapshot when the log has grown.
     pub fn append(&mut self, disk: &mut Disk, e: Entry) -> bool {
-        let bytes = serde_json::to_vec(&e).expect("an entry serializes");
+        let mut bytes = Vec::with_capacity(128);
+        entry_json(&mut bytes, &e);
         disk.append(&self.log_key, bytes);
         self.epoch = self.epoch.max(e.epoch);
         let ok = self.state.apply(&e);
@@ -474,8 +574,7 @@ impl PartitionStore {
             data: self.data,
             whole: self.whole,
         };
-        let bytes = serde_json::to_vec(&snap).expect("a snapshot serializes");
-        disk.put(&self.snap_key, bytes);
+        disk.put(&self.snap_key, snap.to_json());
         disk.truncate(&old, 0);
         let keep = self.tail.len().min(SNAPSHOT_EVERY as usize);
         let drop = self.tail.len() - keep;
@@ -532,31 +631,83 @@ mod tests {
 
     #[test]
     fn a_snapshot_is_written_as_its_owned_form_serializes() {
-        let mut state = PartitionState {
+        let mut full = PartitionState {
             index: 9,
             lost_below: 3,
             ..PartitionState::default()
         };
-        state.cells.insert(4, (40, 7));
-        state.cells.insert(12, (1, 9));
-        for (data, whole) in [(false, None), (true, Some(5))] {
-            let owned = Snapshot {
-                generation: 2,
-                epoch: 6,
-                state: state.clone(),
-                data,
-                whole,
+        full.cells.insert(4, (40, 7));
+        full.cells.insert(u64::MAX, (u64::MAX, 9));
+        full.dedup.insert(
+            1,
+            Applied {
+                seq: 5,
+                index: 9,
+                ok: true,
+            },
+        );
+        full.dedup.insert(
+            u32::MAX,
+            Applied {
+                seq: 0,
+                index: 2,
+                ok: false,
+            },
+        );
+        let mut one = PartitionState::default();
+        one.cells.insert(0, (0, 0));
+        for state in [PartitionState::default(), one, full] {
+            for (data, whole) in [(false, None), (true, Some(5)), (false, Some(0))] {
+                let owned = Snapshot {
+                    generation: 2,
+                    epoch: 6,
+                    state: state.clone(),
+                    data,
+                    whole,
+                };
+                let written = SnapshotOf {
+                    generation: 2,
+                    epoch: 6,
+                    state: &state,
+                    data,
+                    whole,
+                };
+                let want = serde_json::to_vec(&owned).unwrap();
+                assert_eq!(
+                    String::from_utf8(written.to_json()).unwrap(),
+                    String::from_utf8(want).unwrap()
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn an_entry_is_written_as_serde_writes_it() {
+        let commands = [
+            Command::Write { cell: 3, value: 0 },
+            Command::Write {
+                cell: u64::MAX,
+                value: u64::MAX,
+            },
+            Command::Cas {
+                cell: 7,
+                expected: 10,
+                new: 11,
+            },
+        ];
+        for (i, command) in commands.into_iter().enumerate() {
+            let e = Entry {
+                index: i as u64 + 1,
+                epoch: 4,
+                client: u32::MAX - i as u32,
+                seq: 1_000_000 + i as u64,
+                command,
             };
-            let written = SnapshotOf {
-                generation: 2,
-                epoch: 6,
-                state: &state,
-                data,
-                whole,
-            };
+            let mut out = Vec::new();
+            entry_json(&mut out, &e);
             assert_eq!(
-                serde_json::to_vec(&written).unwrap(),
-                serde_json::to_vec(&owned).unwrap()
+                String::from_utf8(out).unwrap(),
+                serde_json::to_string(&e).unwrap()
             );
         }
     }
