@@ -69,6 +69,56 @@ struct Common {
     quoted: Vec<u8>,
     quoted_at: Vec<(u32, u32)>,
     names_len: usize,
+    /// The line [`Common::traffic_line`] makes (`LINE_BYTES` long once
+    /// used), kept between lines.
+    line: Vec<u8>,
+}
+
+/// Room in [`Common::line`]: the longest line made there (seven pieces of
+/// at most `SHORT` bytes and the literals between them) plus the `SHORT`
+/// bytes a last short copy may write past its end.
+const LINE_BYTES: usize = 384;
+
+/// The longest piece [`put_short`] copies.
+const SHORT: usize = 32;
+
+/// Appends `s` (at most `SHORT` bytes) to `line` at `at`, as
+/// [`push_bytes`] does to a vector: with copies of fixed sizes that may
+/// write past the piece (the next piece overwrites it), and neither a
+/// length to grow nor one to cut back.
+#[inline(always)]
+fn put_short(line: &mut [u8], at: &mut usize, s: &[u8]) {
+    let n = s.len();
+    debug_assert!(n <= SHORT);
+    let dst = &mut line[*at..*at + SHORT];
+    if n >= 16 {
+        dst[..16].copy_from_slice(&s[..16]);
+        dst[n - 16..n].copy_from_slice(&s[n - 16..n]);
+    } else if n >= 8 {
+        dst[..8].copy_from_slice(&s[..8]);
+        dst[n - 8..n].copy_from_slice(&s[n - 8..n]);
+    } else if n >= 4 {
+        dst[..4].copy_from_slice(&s[..4]);
+        dst[n - 4..n].copy_from_slice(&s[n - 4..n]);
+    } else if n > 0 {
+        dst[0] = s[0];
+        dst[n / 2] = s[n / 2];
+        dst[n - 1] = s[n - 1];
+    }
+    *at += n;
+}
+
+/// Appends the literal `s` to `line` at `at`.
+#[inline(always)]
+fn put_lit<const N: usize>(line: &mut [u8], at: &mut usize, s: &[u8; N]) {
+    line[*at..*at + N].copy_from_slice(s);
+    *at += N;
+}
+
+/// Appends `v` in decimal to `line` at `at`.
+#[inline(always)]
+fn put_u64(line: &mut [u8], at: &mut usize, v: u64) {
+    put_short(line, at, itoa::Buffer::new().format(v).as_bytes());
 }
 
 impl Common {
@@ -104,6 +154,18 @@ impl Common {
     /// Appends what `push_str(out, p.name_in(names))` appends.
     #[inline]
     fn push_name(&mut self, out: &mut Vec<u8>, p: ProcessId, names: &[String]) {
+        match self.quote(p, names) {
+            Some((start, len)) => {
+                push_bytes(out, &self.quoted[start as usize..(start + len) as usize]);
+            }
+            None => push_str(out, p.name_in(names)),
+        }
+    }
+
+    /// Where `p`'s quoted name is in `quoted` (made on first use); `None`
+    /// for a process out of the table (the simulator's own included).
+    #[inline]
+    fn quote(&mut self, p: ProcessId, names: &[String]) -> Option<(u32, u32)> {
         if names.len() != self.names_len {
             // New processes (or another table): make the names again.
             self.quoted.clear();
@@ -112,8 +174,7 @@ impl Common {
         }
         let i = p.index();
         if p == ProcessId::SIM || i >= names.len() {
-            push_str(out, p.name_in(names));
-            return;
+            return None;
         }
         if self.quoted_at.len() <= i {
             self.quoted_at.resize(names.len(), (0, 0));
@@ -129,7 +190,91 @@ impl Common {
             );
             self.quoted_at[i] = (start, len);
         }
-        push_bytes(out, &self.quoted[start as usize..(start + len) as usize]);
+        Some((start, len))
+    }
+
+    /// Appends the line of a `send`, `deliver` or `timer` event (nearly
+    /// every line of a run) if it is one and its names and kinds are
+    /// short; returns whether it did. The same bytes as [`push_common`]
+    /// and [`format_event_body`], but made in a fixed buffer and appended
+    /// at once: growing the block piece by piece (a length and a capacity
+    /// checked and kept for each of a dozen pieces) cost more than the
+    /// pieces.
+    #[inline]
+    fn traffic_line<E: AppEvent>(
+        &mut self,
+        out: &mut Vec<u8>,
+        ev: &Event<'_, E>,
+        names: &[String],
+    ) -> bool {
+        let (send, other, text, id) = match ev.kind {
+            EventKind::Send { to, msg, id, .. } => (true, Some(to), msg, id),
+            EventKind::Deliver { from, msg, id, .. } => (false, Some(from), msg, id),
+            EventKind::Timer { timer } => (false, None, timer, 0),
+            _ => return false,
+        };
+        let Some((p_at, p_len)) = self.quote(ev.p, names) else {
+            return false;
+        };
+        let other = match other {
+            Some(q) => match self.quote(q, names) {
+                Some(at) => Some(at),
+                None => return false,
+            },
+            None => None,
+        };
+        let short = |len: u32| len as usize <= SHORT;
+        if !short(p_len) || !other.is_none_or(|(_, len)| short(len)) || text.len() > SHORT {
+            return false;
+        }
+        debug_assert!(text.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\'));
+        if self.t != Some(ev.t.0) {
+            self.t = Some(ev.t.0);
+            self.t_text.clear();
+            push_u64(&mut self.t_text, ev.t.0);
+        }
+        self.set_seq(ev.seq);
+        if self.line.len() != LINE_BYTES {
+            self.line = vec![0; LINE_BYTES];
+        }
+        let quoted = &self.quoted;
+        let name = |(at, len): (u32, u32)| &quoted[at as usize..(at + len) as usize];
+        let line = &mut self.line[..];
+        let mut at = 0;
+        put_lit(line, &mut at, b"{\"t\":");
+        put_short(line, &mut at, &self.t_text);
+        put_lit(line, &mut at, b",\"p\":");
+        put_short(line, &mut at, name((p_at, p_len)));
+        put_lit(line, &mut at, b",\"seq\":");
+        put_short(line, &mut at, &self.seq_digits[self.seq_from..]);
+        if let Some(c) = ev.cause {
+            put_lit(line, &mut at, b",\"cause\":");
+            put_u64(line, &mut at, c);
+        }
+        match other {
+            Some(q) if send => {
+                put_lit(line, &mut at, br#","ev":"send","to":"#);
+                put_short(line, &mut at, name(q));
+            }
+            Some(q) => {
+                put_lit(line, &mut at, br#","ev":"deliver","from":"#);
+                put_short(line, &mut at, name(q));
+            }
+            None => {
+                put_lit(line, &mut at, br#","ev":"timer","timer":""#);
+                put_short(line, &mut at, text.as_bytes());
+                put_lit(line, &mut at, b"\"}\n");
+                out.extend_from_slice(&line[..at]);
+                return true;
+            }
+        }
+        put_lit(line, &mut at, br#","msg":""#);
+        put_short(line, &mut at, text.as_bytes());
+        put_lit(line, &mut at, br#"","id":"#);
+        put_u64(line, &mut at, id);
+        put_lit(line, &mut at, b"}\n");
+        out.extend_from_slice(&line[..at]);
+        true
     }
 
     /// Makes `seq_digits` hold `seq`: one more than the last is a carry
@@ -208,6 +353,10 @@ impl<W: Write> TraceWriter<W> {
     #[inline]
     pub fn write_event<E: AppEvent>(&mut self, ev: &Event<'_, E>, names: &[String]) {
         if self.level == TraceLevel::Control && ev.kind.is_bulk() {
+            return;
+        }
+        if self.common.traffic_line(&mut self.block, ev, names) {
+            self.wrote_line();
             return;
         }
         self.common
@@ -595,13 +744,17 @@ mod tests {
     /// The writer's lines (names from its kept table) are `format_event`'s.
     #[test]
     fn written_lines_are_formatted_ones() {
-        let names: Vec<String> = vec!["m1".into(), "a\"b".into(), "n3".into()];
+        // A quoted name and one too long for the short copies of traffic
+        // lines; a process out of the table and the simulator's own.
+        let long = "a-process-name-of-forty-bytes-0123456789".to_string();
+        let names: Vec<String> = vec!["m1".into(), "a\"b".into(), long, "n3".into()];
         let mut writer = TraceWriter::new(Vec::new(), TraceLevel::All, &"header").unwrap();
         let mut want = Vec::new();
         let ps = [
             ProcessId(0),
             ProcessId(1),
             ProcessId(2),
+            ProcessId(3),
             ProcessId::SIM,
             ProcessId(7),
         ];
@@ -609,10 +762,14 @@ mod tests {
             .iter()
             .zip(ps.iter().cycle().skip(2))
             .cycle()
-            .take(40)
+            .take(80)
             .enumerate()
         {
-            let kind: EventKind<'_, NoEvent> = match i % 3 {
+            let kind: EventKind<'_, NoEvent> = match i % 5 {
+                3 => EventKind::Timer { timer: "Heartbeat" },
+                4 => EventKind::Timer {
+                    timer: "a-timer-name-longer-than-32-bytes-each",
+                },
                 0 => EventKind::Send {
                     to: q,
                     msg: "Heartbeat",
@@ -634,12 +791,17 @@ mod tests {
                     class: crate::sim::MsgClass::Normal,
                 },
             };
-            let names = &names[..if i < 20 { 2 } else { 3 }];
+            let names = &names[..if i < 40 { 2 } else { 4 }];
             let ev = Event {
-                t: SimTime(i as u64 * 10),
+                // Times and sequence numbers that repeat, carry and jump.
+                t: SimTime(i as u64 / 2 * 999_999),
                 p,
-                seq: i as u64,
-                cause: None,
+                seq: if i % 7 == 6 {
+                    i as u64 * 1000
+                } else {
+                    i as u64 + 95
+                },
+                cause: (i % 2 == 1).then_some(i as u64 * 12_345),
                 kind,
             };
             writer.write_event(&ev, names);
