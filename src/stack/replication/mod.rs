@@ -11,7 +11,8 @@
 //! partition's log, appends each durably (write + fsync), and sends it to
 //! every other replica. It acknowledges the client only when every replica
 //! the map lists in sync — and every catching-up replica it has itself
-//! declared caught up — has persisted the entry (the commit index).
+//! declared caught up, for the rest of the epoch, across restarts of the
+//! replica's node — has persisted the entry (the commit index).
 //!
 //! **Epochs.** Every replica message carries the partition's epoch; a
 //! replica rejects an epoch lower than the highest it knows (from its map
@@ -40,11 +41,14 @@
 //! pushes, confirmations, resends); `follower.rs` the follower side
 //! (replicates, installs, confirmations answered); `scrub.rs` the
 //! background check of stored checksums and the repair of damaged copies;
-//! `wire.rs` the messages.
+//! `wire.rs` the messages; `tests.rs` a harness of data nodes without
+//! managers, and its tests.
 
 mod follower;
 mod primary;
 mod scrub;
+#[cfg(test)]
+mod tests;
 mod wire;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -423,19 +427,26 @@ impl ReplicationManager {
             // it starts over, install and declaration included. Otherwise
             // a primary with no new write would count it declared for
             // ever and never tell it again.
+            // One that counted for acknowledgements keeps counting for the
+            // rest of the epoch: its disk may record the epoch as synced
+            // (declared caught up), and a re-seed trusts that record to
+            // mean it holds every write acknowledged in the epoch. Writes
+            // wait for its ack again, as they did while it was down
+            // (no-bug hunt seed 17, run 10,563: n2, declared caught up on
+            // p1 in epoch 4, crashed and came back; n4 then acknowledged a
+            // write of epoch 4 alone, and a re-seed from n2's copy, synced
+            // in epoch 4, dropped it).
             let mut restarted = Vec::new();
             if let Some(pr) = r.primary.as_mut() {
                 for (n, f) in pr.followers.iter_mut().filter(|(_, f)| !f.in_sync) {
                     let boot = map.members.get(n).map(|m| m.boot);
                     if boot != f.boot {
                         f.boot = boot;
-                        f.required = false;
                         f.told = false;
                         f.acked = None;
                         f.sent = None;
                         f.last_send = None;
                         f.resend_after = RESEND_AFTER;
-                        f.from = 0;
                         f.refilled = None;
                         restarted.push(n.clone());
                     }

@@ -19,7 +19,8 @@ use super::{
 #[derive(Clone, Debug)]
 pub(super) struct Follower {
     pub(super) id: Option<ProcessId>,
-    /// Counts for acknowledgements (in sync in the map, or declared caught up).
+    /// Counts for acknowledgements (in sync in the map, or declared caught
+    /// up): for the rest of the epoch, across restarts of its node.
     pub(super) required: bool,
     /// In sync in the map (its confirmation is needed for reads).
     pub(super) in_sync: bool,
