@@ -153,15 +153,15 @@ fn unavailable_partitions_are_marked_and_a_linearizable_violation_leads_to_its_o
     }
     // The violation, then the operations it cannot order: a read served
     // without confirming the epoch (planted; `tests/data_planted.rs`
-    // pins primary-isolated seed 0). All-replicas-lost's history is
+    // finds it on chaos, first at seed 3). All-replicas-lost's history is
     // linearizable: its lost cells fail `data-lost`, never read nil. Only
     // a build with the planted bugs has that violation to show.
     if !cfg!(feature = "planted-bugs") {
         return;
     }
     let mut a = App::new(run_planted(
-        "primary-isolated",
-        Some(0),
+        "chaos",
+        Some(3),
         Planted::NONE.with(Bug::ReadWithoutConfirm),
     ));
     update(&mut a, Msg::char('v'));
