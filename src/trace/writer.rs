@@ -164,7 +164,7 @@ impl Common {
 
     /// Where `p`'s quoted name is in `quoted` (made on first use); `None`
     /// for a process out of the table (the simulator's own included).
-    #[inline]
+    #[inline(always)]
     fn quote(&mut self, p: ProcessId, names: &[String]) -> Option<(u32, u32)> {
         if names.len() != self.names_len {
             // New processes (or another table): make the names again.
