@@ -279,7 +279,7 @@ impl Common {
 
     /// Makes `seq_digits` hold `seq`: one more than the last is a carry
     /// through the digits, anything else is formatted afresh.
-    #[inline]
+    #[inline(always)]
     fn set_seq(&mut self, seq: u64) {
         if self
             .seq
