@@ -442,6 +442,22 @@ impl Partitions {
         true
     }
 
+    /// The ranges of partitions, in order, in chunks that `self` does not
+    /// share with `other` (of the same length): outside them, each
+    /// partition is the very configuration `other` holds.
+    pub fn changed_ranges<'a>(
+        &'a self,
+        other: &'a Partitions,
+    ) -> impl Iterator<Item = std::ops::Range<usize>> + 'a {
+        debug_assert_eq!(self.len, other.len);
+        self.chunks
+            .iter()
+            .zip(&other.chunks)
+            .enumerate()
+            .filter(|(_, (a, b))| !Rc::ptr_eq(a, b))
+            .map(|(c, _)| c * CHUNK..((c + 1) * CHUNK).min(self.len))
+    }
+
     /// Partition `i`, to change (copies its chunk if another version
     /// shares it).
     pub fn get_mut(&mut self, i: usize) -> Option<&mut PartitionConfig> {

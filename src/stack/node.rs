@@ -268,6 +268,11 @@ pub struct DataNode {
     /// `reconcile` ended: unchanged, each hosted partition's
     /// `Settled::stored` and `synced` still hold without looking them up.
     settled_counts: Option<[u64; 2]>,
+    /// What the last `reconcile` left settled: the map it reconciled with,
+    /// the change count of `replicas` right after its visits, and the
+    /// partitions then known damaged. While all three hold, every hosted
+    /// partition whose chunk the map still shares is settled as it was.
+    reconciled: Option<(Rc<ClusterMap>, u64, Vec<u32>)>,
     /// The partitions `reconcile` visits (reused).
     visit: Vec<u32>,
     replicas: Tracked<BTreeMap<u32, Hosted>>,
@@ -343,6 +348,7 @@ impl DataNode {
             scratch: Vec::new(),
             report_counts: None,
             settled_counts: None,
+            reconciled: None,
             visit: Vec::new(),
             replicas: Tracked::new(BTreeMap::new()),
             on_disk: Tracked::new(BTreeSet::new()),
@@ -1097,7 +1103,49 @@ impl DataNode {
             Tracked::changes(&self.synced),
         ];
         let local_same = self.settled_counts == Some(local);
-        {
+        let damaged: Vec<u32> = self
+            .repl
+            .as_ref()
+            .map_or_else(Vec::new, ReplicationManager::damaged_partitions);
+        // Nothing local changed since the last reconcile (no access to
+        // `replicas` that could change a replica, the same disk records
+        // and damage): only the hosted partitions in chunks the map no
+        // longer shares with that reconcile's need the full check; each
+        // of the others passed it then, or was settled by its visit, and
+        // its configuration is the very one it was settled with. (A check
+        // of every hosted partition at every map update was most of a
+        // data node's cost on large clusters.)
+        let quick = self.reconciled.as_ref().and_then(|(m, n, d)| {
+            (local_same
+                && *n == Tracked::changes(&self.replicas)
+                && *d == damaged
+                && m.partitions.len() == map.partitions.len())
+            .then(|| Rc::clone(m))
+        });
+        if let Some(before) = quick {
+            let extra: Vec<u32> = match only {
+                Some(set) => set.iter().copied().collect(),
+                None => map.partitions.naming(&me).to_vec(),
+            };
+            // Touched partitions not hosted here are visited; a hosted one
+            // only if its check fails (as in the full pass below).
+            visit.extend(extra.iter().filter(|p| !self.replicas.contains_key(p)));
+            for range in map.partitions.changed_ranges(&before.partitions) {
+                let (lo, hi) = (range.start as u32, range.end as u32);
+                for (&p, h) in self.replicas.value.range_mut(lo..hi) {
+                    let settled = h.settled.as_mut().is_some_and(|s| {
+                        s.complete == (h.data == Data::Complete)
+                            && s.traced == h.traced
+                            && self.repl.as_ref().is_none_or(|r| r.damaged(p) == s.damaged)
+                            && map.partitions.unchanged_since(p as usize, &mut s.config)
+                    });
+                    if !settled {
+                        visit.push(p);
+                    }
+                }
+            }
+            visit.sort_unstable();
+        } else {
             let (mut touched, mut naming);
             let extra: &mut dyn Iterator<Item = u32> = match only {
                 Some(set) => {
@@ -1138,6 +1186,7 @@ impl DataNode {
             changed |= self.reconcile_one(cx, &me, p);
         }
         self.visit = visit;
+        self.reconciled = Some((map, Tracked::changes(&self.replicas), damaged));
         // Data left on disk by an earlier incarnation that the map no
         // longer gives this node is a stray: kept, and reported, until the
         // leader releases it (`release_strays`) — it may be the last whole

@@ -232,6 +232,15 @@ impl ReplicationManager {
         self.parts.get(&p).is_some_and(|r| r.damaged)
     }
 
+    /// The partitions whose replica here is known to be damaged, in order.
+    pub fn damaged_partitions(&self) -> Vec<u32> {
+        self.parts
+            .iter()
+            .filter(|(_, r)| r.damaged)
+            .map(|(&p, _)| p)
+            .collect()
+    }
+
     /// True when this node has a store of `p` (a replica, or a stray),
     /// whatever it holds.
     pub fn has_store(&self, p: u32) -> bool {
