@@ -635,6 +635,14 @@ impl Search {
         let mut must_observe = false;
         let mut entry = self.next[HEAD];
         self.record_best(&stack, state);
+        // The deepest stack so far is recorded when the search leaves it
+        // (backtracks, or runs out of budget), not at every step down: a
+        // search that mostly goes deeper copied its whole stack at each.
+        // Between a step down and leaving, the state and the list of
+        // operations are as they were right after the step (every other
+        // attempt is undone), so the record is the same.
+        let mut deepest = 0;
+        let mut unrecorded = false;
         let start = budget.steps;
         let result = loop {
             if self.open_required == 0 {
@@ -643,6 +651,9 @@ impl Search {
                 break Run::Linearizable;
             }
             if budget.spend() {
+                if unrecorded {
+                    self.record_best(&stack, state);
+                }
                 break Run::Unknown;
             }
             let mut backtrack = !self.is_call[entry];
@@ -686,8 +697,9 @@ impl Search {
                         self.open_required -= usize::from(self.required[op]);
                         self.account(step, 0u32.wrapping_sub(1));
                         max_op = new_max;
-                        if stack.len() > self.best.len() {
-                            self.record_best(&stack, state);
+                        if stack.len() > deepest {
+                            deepest = stack.len();
+                            unrecorded = true;
                         }
                         entry = self.next[HEAD];
                         continue;
@@ -704,6 +716,10 @@ impl Search {
                 }
             }
             // Backtrack, passing through reads placed without alternatives.
+            if unrecorded {
+                self.record_best(&stack, state);
+                unrecorded = false;
+            }
             let mut resumed = None;
             while let Some(f) = stack.pop() {
                 let op = self.op_of[f.entry];
