@@ -366,6 +366,13 @@ fn schedules_hold_where_the_stack_is_right() {
             "hunt-6901-flap-hold-outlasts-available-grace",
             8919484215496170489,
         ),
+        // Once failed `converged` (no-bug hunt seed 18, run 10,741,
+        // shrunk): a partition whose only copy, on a draining node, was
+        // found damaged was never started again, and held the drain up.
+        (
+            "hunt-10741-draining-node-damaged-copy-waits",
+            1092865782639717760,
+        ),
     ] {
         let (code, out) = run(name, seed);
         assert_eq!(code, 0, "{name} seed {seed}: {out}");

@@ -395,14 +395,21 @@ impl RecoveryManager {
             // partition whose every listed copy was damaged unavailable for
             // good (no-bug hunt seed 2, run 2,219: p0's only listed
             // replica, n1, found its copy damaged after a corruption and a
-            // crash; the copies on n2 and n3 were lost).
+            // crash; the copies on n2 and n3 were lost). A draining member
+            // counts as for a copy that holds nothing: it serves until its
+            // replicas have moved, and they cannot move before the
+            // partition has data somewhere (no-bug hunt seed 18, run
+            // 10,741: p4's only listed replica, on n1, which was leaving,
+            // found its copy damaged; p4 waited for good, and its replica
+            // catching up, counted a move in flight, held up every other
+            // move of the drain).
             let on = copies
                 .iter()
                 .find(|(_, k, _)| *k == Copy::Nothing)
                 .or_else(|| {
                     copies
                         .iter()
-                        .find(|(n, k, _)| *k == Copy::Damaged && map.is_alive(n))
+                        .find(|(n, k, _)| *k == Copy::Damaged && map.is_usable(n))
                 });
             return match on {
                 Some((n, _, _)) => Reseed::Empty(n),
@@ -1509,6 +1516,17 @@ mod tests {
         let mut after = m.clone();
         after.apply(100, &cmd);
         assert_eq!(after.partitions[0].lost_at, Some(after.partitions[0].epoch));
+        // On a draining member too (its replicas cannot move before the
+        // partition has data somewhere: no-bug hunt seed 18, run 10,741).
+        let mut draining = m.clone();
+        draining.apply(7, &MapCommand::Drain { node: "n1".into() });
+        draining.apply(8, &MapCommand::Drain { node: "n2".into() });
+        let (step, cmd) = r.repair(0, &draining, &reports, &[]).unwrap();
+        assert_eq!(step, Step::Repair);
+        assert!(
+            matches!(&cmd, MapCommand::SetReplicas { empty: true, .. }),
+            "{cmd:?}"
+        );
         // Not on a member that is not alive.
         let mut dead = m.clone();
         dead.apply(7, &MapCommand::MarkDead { node: "n1".into() });
