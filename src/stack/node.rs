@@ -202,6 +202,32 @@ fn push_held(out: &mut Vec<u8>, p: u32, synced: Option<u64>) {
     out.push(b']');
 }
 
+/// What of a data node, besides its hosted partition, decides whether
+/// that partition is still as its last reconcile left it.
+struct Local<'a> {
+    /// `on_disk` and `synced` unchanged since the last reconcile ended.
+    same: bool,
+    on_disk: &'a BTreeSet<u32>,
+    synced: &'a BTreeMap<u32, u64>,
+    repl: Option<&'a ReplicationManager>,
+}
+
+/// True when hosted partition `p` is as the last reconcile of it left it
+/// (the same configuration, data, trace, disk record and damage): a
+/// reconcile of it would do nothing. Moves `h`'s seen configuration on to
+/// `map`'s chunk when the configuration is the same there.
+fn still_settled(h: &mut Hosted, p: u32, local: &Local<'_>, map: &ClusterMap) -> bool {
+    h.settled.as_mut().is_some_and(|s| {
+        s.complete == (h.data == Data::Complete)
+            && s.traced == h.traced
+            && (local.same
+                || (s.stored == local.on_disk.contains(&p)
+                    && s.synced == local.synced.get(&p).copied()))
+            && local.repl.is_none_or(|r| r.damaged(p) == s.damaged)
+            && map.partitions.unchanged_since(p as usize, &mut s.config)
+    })
+}
+
 /// The map of a node that has applied none: one value per grid and
 /// replication factor, shared by the nodes of every run on this thread (it
 /// is never changed: a node replaces it, and the planted bug that changes
@@ -1130,16 +1156,16 @@ impl DataNode {
             // Touched partitions not hosted here are visited; a hosted one
             // only if its check fails (as in the full pass below).
             visit.extend(extra.iter().filter(|p| !self.replicas.contains_key(p)));
+            let local = Local {
+                same: true,
+                on_disk: &self.on_disk,
+                synced: &self.synced,
+                repl: self.repl.as_ref(),
+            };
             for range in map.partitions.changed_ranges(&before.partitions) {
                 let (lo, hi) = (range.start as u32, range.end as u32);
                 for (&p, h) in self.replicas.value.range_mut(lo..hi) {
-                    let settled = h.settled.as_mut().is_some_and(|s| {
-                        s.complete == (h.data == Data::Complete)
-                            && s.traced == h.traced
-                            && self.repl.as_ref().is_none_or(|r| r.damaged(p) == s.damaged)
-                            && map.partitions.unchanged_since(p as usize, &mut s.config)
-                    });
-                    if !settled {
+                    if !still_settled(h, p, &local, &map) {
                         visit.push(p);
                     }
                 }
@@ -1158,6 +1184,12 @@ impl DataNode {
                 }
             };
             let mut extra = extra.peekable();
+            let local = Local {
+                same: local_same,
+                on_disk: &self.on_disk,
+                synced: &self.synced,
+                repl: self.repl.as_ref(),
+            };
             // Not a counted access of `replicas`: only `settled` changes
             // (and `view` holds, since the configuration it derives from
             // does).
@@ -1166,16 +1198,7 @@ impl DataNode {
                     visit.push(q);
                 }
                 extra.next_if_eq(&p);
-                let settled = h.settled.as_mut().is_some_and(|s| {
-                    s.complete == (h.data == Data::Complete)
-                        && s.traced == h.traced
-                        && (local_same
-                            || (s.stored == self.on_disk.contains(&p)
-                                && s.synced == self.synced.get(&p).copied()))
-                        && self.repl.as_ref().is_none_or(|r| r.damaged(p) == s.damaged)
-                        && map.partitions.unchanged_since(p as usize, &mut s.config)
-                });
-                if !settled {
+                if !still_settled(h, p, &local, &map) {
                     visit.push(p);
                 }
             }

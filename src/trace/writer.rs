@@ -583,24 +583,10 @@ fn push_bytes(out: &mut Vec<u8>, s: &[u8]) {
         out.extend_from_slice(s);
         return;
     }
-    let start = out.len();
-    out.extend_from_slice(&[0u8; 32]);
-    let dst = &mut out[start..start + 32];
-    if n >= 16 {
-        dst[..16].copy_from_slice(&s[..16]);
-        dst[n - 16..n].copy_from_slice(&s[n - 16..n]);
-    } else if n >= 8 {
-        dst[..8].copy_from_slice(&s[..8]);
-        dst[n - 8..n].copy_from_slice(&s[n - 8..n]);
-    } else if n >= 4 {
-        dst[..4].copy_from_slice(&s[..4]);
-        dst[n - 4..n].copy_from_slice(&s[n - 4..n]);
-    } else if n > 0 {
-        dst[0] = s[0];
-        dst[n / 2] = s[n / 2];
-        dst[n - 1] = s[n - 1];
-    }
-    out.truncate(start + n);
+    let mut at = out.len();
+    out.extend_from_slice(&[0u8; SHORT]);
+    put_short(out, &mut at, s);
+    out.truncate(at);
 }
 
 #[inline]
