@@ -4,7 +4,8 @@
 //! order they were pushed — the property that makes a run a pure function of
 //! its inputs. Cancellation is lazy: a cancelled timer's entry stays in the
 //! heap and is skipped when it pops (its generation no longer matches), so
-//! cancelling never scans.
+//! cancelling never scans; once many are dead, the kernel drops them all
+//! in one linear pass ([`EventQueue::retain`]).
 
 use super::time::SimTime;
 
@@ -83,14 +84,19 @@ impl Heap {
     #[inline]
     fn pop(&mut self) -> Option<Key> {
         let last = self.keys.pop()?;
-        let n = self.keys.len();
-        if n == 0 {
+        if self.keys.is_empty() {
             return Some(last);
         }
         let top = self.keys[0];
-        // Sift `last` down from the root: the hole moves to the earliest
-        // child while that child is before `last`.
-        let mut i = 0;
+        self.sift_down(0, last);
+        Some(top)
+    }
+
+    /// Puts `key` in the hole at `i`, moving the hole down to the earliest
+    /// child while that child is before `key`.
+    #[inline(always)]
+    fn sift_down(&mut self, mut i: usize, key: Key) {
+        let n = self.keys.len();
         loop {
             let first = i * ARITY + 1;
             if first >= n {
@@ -112,14 +118,23 @@ impl Heap {
                 }
                 best
             };
-            if !self.keys[best].before(&last) {
+            if !self.keys[best].before(&key) {
                 break;
             }
             self.keys[i] = self.keys[best];
             i = best;
         }
-        self.keys[i] = last;
-        Some(top)
+        self.keys[i] = key;
+    }
+
+    /// Keeps the keys `keep` says to, and makes a heap of them again
+    /// (Floyd's bottom-up build: linear in their number).
+    fn retain(&mut self, keep: impl FnMut(&Key) -> bool) {
+        self.keys.retain(keep);
+        for i in (0..self.keys.len().div_ceil(ARITY)).rev() {
+            let key = self.keys[i];
+            self.sift_down(i, key);
+        }
     }
 
     fn len(&self) -> usize {
@@ -197,6 +212,24 @@ impl<T> EventQueue<T> {
         Some(Entry { time, seq, item })
     }
 
+    /// Drops every entry whose item `keep` rejects, at once; the others
+    /// pop in the same order as before. Lazy cancellation leaves dead
+    /// entries in the heap until they pop: where many timers are cancelled
+    /// (a retry timer per request that is answered), they were a large part
+    /// of the heap, and each cost a whole pop. Linear in the queue's length.
+    pub fn retain(&mut self, mut keep: impl FnMut(&T) -> bool) {
+        let (items, free) = (&mut self.items, &mut self.free);
+        self.heap.retain(|k| {
+            let slot = &mut items[k.slot as usize];
+            if slot.as_ref().is_some_and(&mut keep) {
+                return true;
+            }
+            *slot = None;
+            free.push(k.slot);
+            false
+        });
+    }
+
     /// Entries queued (including cancelled timers not yet popped).
     pub fn len(&self) -> usize {
         self.heap.len()
@@ -259,6 +292,52 @@ mod tests {
             assert_eq!((e.time.0, e.item), model.remove(0));
         }
         assert!(model.is_empty());
+    }
+
+    #[test]
+    fn retained_entries_pop_as_they_would_have() {
+        // Against a sorted list: pushes, pops, and now and then a retain
+        // that drops some of the queued items (a different few each time),
+        // through heaps of every size up to thousands.
+        let mut q = EventQueue::new();
+        let mut model: Vec<(u64, u64)> = Vec::new();
+        let mut x: u64 = 99;
+        let mut next = 0u64;
+        let mut retained = 0;
+        for step in 0..40_000u64 {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            match (x >> 33) % 16 {
+                0..=8 if step < 30_000 => {
+                    let t = (x >> 40) % 40 + step / 8;
+                    q.push(SimTime(t), next);
+                    model.push((t, next));
+                    next += 1;
+                }
+                9 => {
+                    let (k, r) = ((x >> 20) % 5 + 2, (x >> 30) % 2);
+                    q.retain(|i| i % k != r);
+                    model.retain(|m| m.1 % k != r);
+                    retained += 1;
+                }
+                _ => {
+                    model.sort_unstable();
+                    let want = (!model.is_empty()).then(|| model.remove(0));
+                    assert_eq!(q.pop().map(|e| (e.time.0, e.item)), want);
+                    assert_eq!(q.len(), model.len());
+                }
+            }
+        }
+        model.sort_unstable();
+        let rest: Vec<_> = std::iter::from_fn(|| q.pop().map(|e| (e.time.0, e.item))).collect();
+        assert_eq!(rest, model);
+        assert!(retained > 1_000);
+        assert_eq!(
+            q.items.len(),
+            q.free.len(),
+            "dropped entries free their slots"
+        );
     }
 
     #[test]

@@ -158,7 +158,13 @@ pub struct Kernel<P: Process> {
     /// The first violations, kept for reports (bounded).
     violations: Vec<(SimTime, Violation)>,
     probes: Probes,
+    /// Timers cancelled since the queue last dropped its dead entries.
+    cancelled: usize,
 }
+
+/// The queue drops its dead timers once the timers cancelled since it last
+/// did are half its length and at least this many.
+const COMPACT_AFTER: usize = 256;
 
 const MAX_KEPT_VIOLATIONS: usize = 100;
 
@@ -421,7 +427,37 @@ impl<P: Process> Kernel<P> {
             s.generation = s.generation.wrapping_add(1);
             s.version = s.version.wrapping_add(1);
             m.free_slots.push(id.slot);
+            self.cancelled += 1;
+            if self.cancelled >= COMPACT_AFTER && self.cancelled * 2 >= self.queue.len() {
+                self.drop_dead_timers();
+            }
         }
+    }
+
+    /// Drops the queued timers that would pop to nothing: cancelled or
+    /// rescheduled (their slot's version moved on), or set by an earlier
+    /// incarnation of their process. Exactly the timers [`World::dispatch`]
+    /// skips, and a dead timer never comes back to life (its slot's
+    /// version and its process's incarnation only move on), so every other
+    /// entry pops as before.
+    fn drop_dead_timers(&mut self) {
+        self.cancelled = 0;
+        let meta = &self.meta;
+        self.queue.retain(|item| match *item {
+            Item::Deliver { .. } => true,
+            Item::Timer {
+                proc,
+                incarnation,
+                slot,
+                version,
+            } => {
+                let m = &meta[proc.index()];
+                m.incarnation == incarnation
+                    && m.timers
+                        .get(slot as usize)
+                        .is_some_and(|s| s.version == version && s.timer.is_some())
+            }
+        });
     }
 }
 
@@ -616,6 +652,7 @@ impl<P: Process> World<P> {
                 stats: KernelStats::default(),
                 violations: Vec::new(),
                 probes: Probes::new(seed),
+                cancelled: 0,
             },
             procs: (0..n).map(|_| None).collect(),
             factory,
@@ -1198,6 +1235,79 @@ mod tests {
         assert_eq!(a.ticks, 10);
         assert!(a.got >= 9);
         assert_eq!(w.stats().sent, 20);
+    }
+
+    /// Every millisecond, arms a one-second retry timer and cancels the
+    /// one it armed before (a request answered in time, over and over).
+    #[derive(Default)]
+    struct Retrier {
+        ticks: u32,
+        retries: u32,
+        retry: Option<TimerId>,
+    }
+    #[derive(Clone, Copy)]
+    enum RetryTimer {
+        Tick,
+        Retry,
+    }
+    impl TimerKind for RetryTimer {
+        fn name(&self) -> &'static str {
+            match self {
+                RetryTimer::Tick => "Tick",
+                RetryTimer::Retry => "Retry",
+            }
+        }
+    }
+    impl Process for Retrier {
+        type Msg = Ping;
+        type Timer = RetryTimer;
+        type Event = NoEvent;
+        fn on_start(&mut self, cx: &mut Cx<'_, Self>) {
+            cx.set_timer(SimDuration::from_millis(1), RetryTimer::Tick);
+        }
+        fn on_message(&mut self, _: &mut Cx<'_, Self>, _: ProcessId, _: Ping) {}
+        fn on_timer(&mut self, cx: &mut Cx<'_, Self>, t: RetryTimer) {
+            match t {
+                RetryTimer::Tick => self.ticks += 1,
+                RetryTimer::Retry => {
+                    self.retries += 1;
+                    return;
+                }
+            }
+            if self.ticks <= 5_000 {
+                if let Some(old) = self.retry.take() {
+                    cx.cancel_timer(old);
+                }
+                self.retry = Some(cx.set_timer(SimDuration::from_secs(1), RetryTimer::Retry));
+                cx.set_timer(SimDuration::from_millis(1), RetryTimer::Tick);
+            }
+        }
+    }
+
+    #[test]
+    fn cancelled_timers_leave_the_queue_and_the_rest_fire() {
+        let mut w: World<Retrier> = World::new(
+            1,
+            vec!["a".into()],
+            NetConfig::default(),
+            Box::new(|_, _| Retrier::default()),
+        );
+        w.start(ProcessId(0));
+        let mut most = 0;
+        for ms in 1..=7_000 {
+            w.run_until(SimTime(ms * 1_000));
+            most = most.max(w.queue_len());
+        }
+        let r = w.process(ProcessId(0)).unwrap();
+        assert_eq!(
+            (r.ticks, r.retries),
+            (5_001, 1),
+            "only the last retry fires"
+        );
+        // A thousand cancelled retries would wait in a lazy queue; they
+        // are dropped once they are half of it.
+        assert!(most < 2 * COMPACT_AFTER + 2, "queue peaked at {most}");
+        assert_eq!(w.queue_len(), 0);
     }
 
     /// Records `(p, kind, cause)` of every event.
