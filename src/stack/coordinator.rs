@@ -808,7 +808,9 @@ impl PartitionCoordinator {
         // Partitions with a replica catching up in the map.
         let mut in_flight = catching.len();
         // Partitions short of in-sync replicas first (recovery before rebalancing).
-        order.sort_by_key(|&p| (map.in_sync_usable(p).min(rf), p));
+        // Each key once (a member look-up per replica), not once per
+        // comparison.
+        order.sort_by_cached_key(|&p| (map.in_sync_usable(p).min(rf), p));
         let zones_needed = rf.min(map.alive_zones());
         let generation = precondition(map, self.config.stale_liveness);
         let careless = self.config.seed_from_empty;
