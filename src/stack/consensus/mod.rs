@@ -85,7 +85,6 @@ mod tests;
 
 use std::collections::VecDeque;
 use std::fmt;
-use std::sync::Arc;
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -94,7 +93,7 @@ pub use bugs::{RaftBug, RaftBugs};
 pub use config::{RaftConfig, RaftConfigError};
 pub use events::{RaftEvent, Role};
 pub use membership::{Membership, Standing, member_name};
-pub use messages::{AppendOutcome, RaftMsg, RaftTimer};
+pub use messages::{AppendOutcome, RaftMsg, RaftTimer, SnapshotData};
 
 use crate::sim::{Cx, Process, ProcessId, SimTime, TimerId};
 
@@ -314,7 +313,7 @@ pub struct ConsensusManager<S: StateMachine> {
     log_digests: VecDeque<u64>,
     snapshot_index: u64,
     snapshot_term: u64,
-    snapshot_data: Option<Arc<[u8]>>,
+    snapshot_data: Option<SnapshotData>,
     /// Planted `VoteBeforeFsync`: the vote is not on disk yet.
     vote_unsynced: bool,
 

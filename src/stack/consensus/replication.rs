@@ -2,13 +2,10 @@
 //! `InstallSnapshot`, a leader's probes, batches and backtracking, the
 //! commit rule, and applying committed entries.
 
-use std::sync::Arc;
-
 use super::RaftBug;
-use super::storage::SnapshotOwned;
 use super::{
     AppendOutcome, ConsensusManager, Entry, LOG_KEY, LogEntry, MAX_APPLIED_QUEUE, RaftEvent,
-    RaftHost, RaftMsg, Role, SNAPSHOT_KEY, StateMachine, trace,
+    RaftHost, RaftMsg, Role, SNAPSHOT_KEY, SnapshotData, StateMachine, trace,
 };
 use crate::sim::{Cx, ProcessId};
 
@@ -181,7 +178,7 @@ impl<S: StateMachine> ConsensusManager<S> {
         term: u64,
         last_index: u64,
         last_term: u64,
-        data: Arc<[u8]>,
+        data: SnapshotData,
     ) {
         if term < self.term {
             self.send(
@@ -211,9 +208,12 @@ impl<S: StateMachine> ConsensusManager<S> {
             return;
         }
         cx.reached("raft: snapshot installed from the leader");
-        let who = cx.name(self.me).to_string();
-        let snap: SnapshotOwned<S> = serde_json::from_slice(&data)
-            .unwrap_or_else(|e| panic!("{who}: a leader's snapshot does not decode: {e}"));
+        let snap = data.decode::<S>().unwrap_or_else(|e| {
+            panic!(
+                "{}: a leader's snapshot does not decode: {e}",
+                cx.name(self.me)
+            )
+        });
         if self.term_at(last_index) == Some(last_term) {
             // Our log goes on past the snapshot and agrees with it: keep the rest.
             cx.reached("raft: installed snapshot kept the log tail");
@@ -231,21 +231,22 @@ impl<S: StateMachine> ConsensusManager<S> {
         self.commit_index = last_index;
         self.last_applied = last_index;
         let disk = cx.disk();
-        disk.put(SNAPSHOT_KEY, data.to_vec());
+        disk.put(SNAPSHOT_KEY, data.bytes().to_vec());
         disk.compact(LOG_KEY, last_index);
         if self.log.is_empty() {
             disk.truncate(LOG_KEY, last_index);
         }
         self.sync(cx);
-        self.snapshot_data = Some(data.clone());
+        let digest = format!("{:016x}", xxhash_rust::xxh3::xxh3_64(data.bytes()));
+        let bytes = data.bytes().len() as u64;
+        self.snapshot_data = Some(data);
         self.snapshot_installed = Some(last_index);
-        let digest = format!("{:016x}", xxhash_rust::xxh3::xxh3_64(&data));
         trace(
             cx,
             RaftEvent::Snapshot {
                 index: last_index,
                 term: last_term,
-                bytes: data.len() as u64,
+                bytes,
                 installed: true,
                 digest,
             },
