@@ -5,7 +5,7 @@ use std::fmt;
 use std::rc::Rc;
 
 use super::storage::SnapshotOwned;
-use super::{LogEntry, StateMachine};
+use super::{StateMachine, StoredEntry};
 use crate::sim::{Message, TimerKind};
 
 /// The outcome of an `AppendEntries`.
@@ -81,8 +81,9 @@ pub enum RaftMsg<C> {
         prev_log_index: u64,
         /// Its term.
         prev_log_term: u64,
-        /// At most `max_entries_per_msg` entries.
-        entries: Vec<LogEntry<C>>,
+        /// At most `max_entries_per_msg` entries (shared with the
+        /// leader's log: see [`StoredEntry`]).
+        entries: Vec<Rc<StoredEntry<C>>>,
         /// The leader's commit index.
         leader_commit: u64,
     },

@@ -83,8 +83,10 @@ mod storage;
 #[cfg(test)]
 mod tests;
 
+use std::cell::OnceCell;
 use std::collections::VecDeque;
 use std::fmt;
+use std::rc::Rc;
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -208,6 +210,67 @@ impl<C: Serialize + fmt::Display> LogEntry<C> {
     }
 }
 
+/// A log entry as the logs hold it: behind an `Rc` that every log and
+/// message holding the same entry shares, with its encoding (what the disk
+/// holds), the xxh3 of that (its traced digest) and its description, written
+/// the first time it is traced.
+///
+/// Why: every manager appends and commits every entry, and each encoded it
+/// for its disk and described it for its trace again, after the leader had
+/// cloned it into a message per follower. Encoding and describing were most
+/// of the cost of replicating an entry. The value never changes once made
+/// (the description is derived from the entry, as the encoding is), so the
+/// processes sharing it see what they would see with copies of their own.
+#[derive(Debug)]
+pub struct StoredEntry<C> {
+    value: LogEntry<C>,
+    encoded: Box<[u8]>,
+    hash: u64,
+    description: OnceCell<String>,
+}
+
+impl<C: Serialize + fmt::Display> StoredEntry<C> {
+    /// `entry`, encoded.
+    pub fn new(value: LogEntry<C>) -> Rc<Self> {
+        let encoded = value.encode().into_boxed_slice();
+        Rc::new(StoredEntry {
+            hash: xxhash_rust::xxh3::xxh3_64(&encoded),
+            value,
+            encoded,
+            description: OnceCell::new(),
+        })
+    }
+
+    /// [`LogEntry::encode`] of the entry.
+    pub fn encoded(&self) -> &[u8] {
+        &self.encoded
+    }
+
+    /// [`LogEntry::digest`] of the entry.
+    pub fn digest(&self) -> String {
+        LogEntry::<C>::digest_text(self.hash)
+    }
+
+    /// [`LogEntry::describe`] of the entry, written once.
+    pub fn describe(&self) -> &str {
+        self.description.get_or_init(|| self.value.describe())
+    }
+}
+
+impl<C> std::ops::Deref for StoredEntry<C> {
+    type Target = LogEntry<C>;
+    fn deref(&self) -> &LogEntry<C> {
+        &self.value
+    }
+}
+
+/// Equal when the entries are: the rest is derived from them.
+impl<C: PartialEq> PartialEq for StoredEntry<C> {
+    fn eq(&self, other: &Self) -> bool {
+        self.value == other.value
+    }
+}
+
 /// Why a proposal was refused. Not a failure of the manager: the host
 /// redirects or retries.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -305,12 +368,7 @@ pub struct ConsensusManager<S: StateMachine> {
     term: u64,
     voted_for: Option<ProcessId>,
     /// Entries `snapshot_index + 1 ..= last_index()`.
-    log: VecDeque<LogEntry<S::Command>>,
-    /// Beside each entry of `log`, the xxh3 of its encoding, taken when it
-    /// was encoded for the disk: a commit traces the digest without
-    /// encoding the entry again (each manager commits every entry, and the
-    /// JSON encoding was most of the cost of applying one).
-    log_digests: VecDeque<u64>,
+    log: VecDeque<Rc<StoredEntry<S::Command>>>,
     snapshot_index: u64,
     snapshot_term: u64,
     snapshot_data: Option<SnapshotData>,
@@ -390,7 +448,6 @@ impl<S: StateMachine> ConsensusManager<S> {
             term: 0,
             voted_for: None,
             log: VecDeque::new(),
-            log_digests: VecDeque::new(),
             snapshot_index: 0,
             snapshot_term: 0,
             snapshot_data: None,

@@ -2,10 +2,12 @@
 //! `InstallSnapshot`, a leader's probes, batches and backtracking, the
 //! commit rule, and applying committed entries.
 
+use std::rc::Rc;
+
 use super::RaftBug;
 use super::{
-    AppendOutcome, ConsensusManager, Entry, LOG_KEY, LogEntry, MAX_APPLIED_QUEUE, RaftEvent,
-    RaftHost, RaftMsg, Role, SNAPSHOT_KEY, SnapshotData, StateMachine, trace,
+    AppendOutcome, ConsensusManager, Entry, LOG_KEY, MAX_APPLIED_QUEUE, RaftEvent, RaftHost,
+    RaftMsg, Role, SNAPSHOT_KEY, SnapshotData, StateMachine, StoredEntry, trace,
 };
 use crate::sim::{Cx, ProcessId};
 
@@ -20,7 +22,7 @@ impl<S: StateMachine> ConsensusManager<S> {
         term: u64,
         prev_index: u64,
         prev_term: u64,
-        mut entries: Vec<LogEntry<S::Command>>,
+        mut entries: Vec<Rc<StoredEntry<S::Command>>>,
         leader_commit: u64,
     ) {
         if term < self.term {
@@ -123,18 +125,15 @@ impl<S: StateMachine> ConsensusManager<S> {
                         self.recompute_members(cx);
                     }
                     first_written.get_or_insert(index);
-                    // Encoded once: for the disk, and for the digest traced.
-                    let encoded = e.encode();
-                    let term = e.term;
+                    if cx.tracing() {
+                        terms.push(e.term);
+                        digests.push(e.digest());
+                    }
                     let config = match &e.entry {
                         Entry::Config(m) => Some(m.clone()),
                         _ => None,
                     };
-                    let hash = self.push_encoded(cx, e, encoded);
-                    if cx.tracing() {
-                        terms.push(term);
-                        digests.push(LogEntry::<S::Command>::digest_text(hash));
-                    }
+                    self.push_entry(cx, e);
                     if let Some(m) = config {
                         self.config_appended(cx, index, m);
                     }
@@ -219,10 +218,8 @@ impl<S: StateMachine> ConsensusManager<S> {
             cx.reached("raft: installed snapshot kept the log tail");
             let drop = (last_index - self.snapshot_index) as usize;
             self.log.drain(..drop);
-            self.log_digests.drain(..drop);
         } else {
             self.log.clear();
-            self.log_digests.clear();
         }
         self.state = snap.state;
         self.snapshot_members = snap.members.unwrap_or_else(|| self.bootstrap.clone());
@@ -331,7 +328,7 @@ impl<S: StateMachine> ConsensusManager<S> {
         };
         let end = self.last_index().min(prev_log_index + batch);
         let entries: Vec<_> = (next..=end)
-            .filter_map(|i| self.entry_at(i).cloned())
+            .filter_map(|i| self.entry_at(i).map(Rc::clone))
             .collect();
         self.progress[pos].inflight = !entries.is_empty();
         let msg = RaftMsg::AppendEntries {
@@ -508,10 +505,9 @@ impl<S: StateMachine> ConsensusManager<S> {
             }
             self.last_applied = index;
             if cx.tracing() {
-                debug_assert_eq!(self.log.len(), self.log_digests.len());
-                let digest = LogEntry::<S::Command>::digest_text(self.log_digests[at]);
-                debug_assert_eq!(digest, e.digest());
-                let entry = e.describe();
+                let digest = e.digest();
+                debug_assert_eq!(digest, e.value.digest());
+                let entry = e.describe().to_string();
                 trace(
                     cx,
                     RaftEvent::Commit {

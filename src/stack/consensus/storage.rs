@@ -10,7 +10,7 @@ use super::RaftBug;
 use super::membership::Membership;
 use super::{
     ConsensusManager, Entry, LOG_KEY, LogEntry, RaftEvent, RaftHost, SNAPSHOT_KEY, SnapshotData,
-    StateMachine, TERM_KEY, VOTE_KEY, trace,
+    StateMachine, StoredEntry, TERM_KEY, VOTE_KEY, trace,
 };
 use crate::sim::{Cx, ProcessId};
 
@@ -136,7 +136,6 @@ impl<S: StateMachine> ConsensusManager<S> {
             self.snapshot_index
         );
         self.log.clear();
-        self.log_digests.clear();
         let mut torn = false;
         for i in self.snapshot_index..end {
             match disk.entry(LOG_KEY, i) {
@@ -144,11 +143,9 @@ impl<S: StateMachine> ConsensusManager<S> {
                     let e: LogEntry<S::Command> = serde_json::from_slice(b).unwrap_or_else(|e| {
                         panic!("{who}: {LOG_KEY}[{i}] passed its checksum but does not decode: {e}")
                     });
-                    // Hashed as encoded now, as `digest` would (not the
+                    // Encoded and hashed now, as `digest` would (not the
                     // disk's bytes): the traced digests stay what they were.
-                    self.log_digests
-                        .push_back(xxhash_rust::xxh3::xxh3_64(&e.encode()));
-                    self.log.push_back(e);
+                    self.log.push_back(StoredEntry::new(e));
                 }
                 Ok(None) => break,
                 Err(_) => {
@@ -218,7 +215,7 @@ impl<S: StateMachine> ConsensusManager<S> {
         }
     }
 
-    pub(super) fn entry_at(&self, index: u64) -> Option<&LogEntry<S::Command>> {
+    pub(super) fn entry_at(&self, index: u64) -> Option<&Rc<StoredEntry<S::Command>>> {
         if index <= self.snapshot_index {
             return None;
         }
@@ -241,7 +238,6 @@ impl<S: StateMachine> ConsensusManager<S> {
     ) {
         let keep = index.saturating_sub(self.snapshot_index + 1) as usize;
         self.log.truncate(keep);
-        self.log_digests.truncate(keep);
         cx.disk().truncate(LOG_KEY, index - 1);
     }
 
@@ -249,25 +245,10 @@ impl<S: StateMachine> ConsensusManager<S> {
     pub(super) fn push_entry<P: RaftHost<S::Command>>(
         &mut self,
         cx: &mut Cx<'_, P>,
-        e: LogEntry<S::Command>,
+        e: Rc<StoredEntry<S::Command>>,
     ) {
-        let encoded = e.encode();
-        self.push_encoded(cx, e, encoded);
-    }
-
-    /// [`push_entry`](Self::push_entry) of an entry already encoded; the
-    /// xxh3 of `encoded` (what its traced digest is made of).
-    pub(super) fn push_encoded<P: RaftHost<S::Command>>(
-        &mut self,
-        cx: &mut Cx<'_, P>,
-        e: LogEntry<S::Command>,
-        encoded: Vec<u8>,
-    ) -> u64 {
-        let hash = xxhash_rust::xxh3::xxh3_64(&encoded);
-        cx.disk().append(LOG_KEY, encoded);
+        cx.disk().append(LOG_KEY, e.encoded().to_vec());
         self.log.push_back(e);
-        self.log_digests.push_back(hash);
-        hash
     }
 
     /// A leader appends a new entry, fsyncs it and traces `Append`.
@@ -280,11 +261,11 @@ impl<S: StateMachine> ConsensusManager<S> {
             Entry::Config(m) => Some(m.clone()),
             _ => None,
         };
-        let e = LogEntry {
+        let e = StoredEntry::new(LogEntry {
             term: self.term,
             entry,
-        };
-        let traced = cx.tracing().then(|| e.describe());
+        });
+        let traced = cx.tracing().then(|| e.describe().to_string());
         self.push_entry(cx, e);
         self.sync(cx);
         let index = self.last_index();
@@ -337,7 +318,6 @@ impl<S: StateMachine> ConsensusManager<S> {
         self.sync(cx);
         let drop = (index - self.snapshot_index) as usize;
         self.log.drain(..drop);
-        self.log_digests.drain(..drop);
         self.snapshot_index = index;
         self.snapshot_term = term;
         self.snapshot_members = members;

@@ -862,6 +862,36 @@ fn entries_digest_term_and_command() {
     assert_eq!(a.describe(), "7");
 }
 
+#[test]
+fn a_stored_entry_is_its_entry_encoded_hashed_and_described() {
+    let config = Membership::bootstrap(&[ProcessId(0), ProcessId(3)]).with_learner(ProcessId(4), 9);
+    for e in [
+        LogEntry {
+            term: 3,
+            entry: Entry::Command(u64::MAX),
+        },
+        LogEntry {
+            term: 0,
+            entry: Entry::Noop,
+        },
+        LogEntry {
+            term: 12,
+            entry: Entry::Config(config),
+        },
+    ] {
+        let stored = StoredEntry::new(e.clone());
+        assert_eq!(stored.encoded(), e.encode());
+        assert_eq!(stored.digest(), e.digest());
+        assert_eq!(stored.describe(), e.describe());
+        assert_eq!(
+            stored.describe(),
+            e.describe(),
+            "described again, from the cache"
+        );
+        assert_eq!(**stored, e);
+    }
+}
+
 // ----- randomized faults -----
 
 /// What a chaos run does: random crashes, restarts, partitions, isolations
