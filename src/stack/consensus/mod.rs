@@ -195,9 +195,16 @@ impl<C: Serialize + fmt::Display> LogEntry<C> {
         Self::digest_text(xxhash_rust::xxh3::xxh3_64(encoded))
     }
 
-    /// [`digest`](Self::digest) of an entry whose encoding's xxh3 is `hash`.
+    /// [`digest`](Self::digest) of an entry whose encoding's xxh3 is `hash`:
+    /// what `format!("{hash:016x}")` writes, without the formatting
+    /// machinery (every manager traces the digest of every entry).
     pub fn digest_text(hash: u64) -> String {
-        format!("{hash:016x}")
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let mut text = [0u8; 16];
+        for (i, digit) in text.iter_mut().enumerate() {
+            *digit = HEX[(hash >> (60 - 4 * i)) as usize & 0xf];
+        }
+        String::from_utf8(text.to_vec()).expect("hex digits are ASCII")
     }
 
     /// The entry as traced: the command's `Display`, or `"noop"`.

@@ -863,6 +863,13 @@ fn entries_digest_term_and_command() {
 }
 
 #[test]
+fn a_digest_is_what_format_writes() {
+    for hash in [0, 1, 0xf, 0xabc, 1 << 63, u64::MAX, 0x0123_4567_89ab_cdef] {
+        assert_eq!(LogEntry::<u64>::digest_text(hash), format!("{hash:016x}"));
+    }
+}
+
+#[test]
 fn a_stored_entry_is_its_entry_encoded_hashed_and_described() {
     let config = Membership::bootstrap(&[ProcessId(0), ProcessId(3)]).with_learner(ProcessId(4), 9);
     for e in [
