@@ -126,13 +126,7 @@ pub const MAX_APPLIED_QUEUE: usize = 4096;
 /// The replicated state machine (the cluster map implements it; tests use a tiny one).
 pub trait StateMachine: Clone + Serialize + DeserializeOwned + 'static {
     /// A command of the log.
-    type Command: Clone
-        + fmt::Debug
-        + PartialEq
-        + fmt::Display
-        + Serialize
-        + DeserializeOwned
-        + 'static;
+    type Command: LogCommand;
     /// Applies a committed command. `index` is its log index.
     fn apply(&mut self, index: u64, cmd: &Self::Command);
 
@@ -142,6 +136,20 @@ pub trait StateMachine: Clone + Serialize + DeserializeOwned + 'static {
     fn write_json(&self, out: &mut Vec<u8>) {
         serde_json::to_writer(out, self)
             .expect("the state machine must serialize to JSON (map keys must be strings)");
+    }
+}
+
+/// A command of a [`StateMachine`]'s log.
+pub trait LogCommand:
+    Clone + fmt::Debug + PartialEq + fmt::Display + Serialize + DeserializeOwned + 'static
+{
+    /// Appends the command's JSON (a log entry's part, see
+    /// [`LogEntry::encode`]): exactly what `serde_json` writes for it.
+    /// Commands that are many may be written by hand: a leader encodes
+    /// every entry it appends.
+    fn write_json(&self, out: &mut Vec<u8>) {
+        serde_json::to_writer(out, self)
+            .expect("a log command must serialize to JSON (map keys must be strings)");
     }
 }
 
@@ -178,11 +186,30 @@ pub struct LogEntry<C> {
     pub entry: Entry<C>,
 }
 
-impl<C: Serialize + fmt::Display> LogEntry<C> {
-    /// The encoding stored on disk and hashed for the `Commit` digest.
+impl<C: LogCommand> LogEntry<C> {
+    /// The encoding stored on disk and hashed for the `Commit` digest:
+    /// what `serde_json` writes for the entry, with the command written by
+    /// [`LogCommand::write_json`].
     pub fn encode(&self) -> Vec<u8> {
-        serde_json::to_vec(self)
-            .expect("a Raft log entry must serialize to JSON (map keys must be strings)")
+        let mut out = Vec::with_capacity(128);
+        out.extend_from_slice(b"{\"term\":");
+        out.extend_from_slice(itoa::Buffer::new().format(self.term).as_bytes());
+        out.extend_from_slice(b",\"entry\":");
+        match &self.entry {
+            Entry::Noop => out.extend_from_slice(b"\"Noop\""),
+            Entry::Command(c) => {
+                out.extend_from_slice(b"{\"Command\":");
+                c.write_json(&mut out);
+                out.push(b'}');
+            }
+            Entry::Config(m) => {
+                out.extend_from_slice(b"{\"Config\":");
+                serde_json::to_writer(&mut out, m).expect("a membership serializes to JSON");
+                out.push(b'}');
+            }
+        }
+        out.push(b'}');
+        out
     }
 
     /// 16 hex digits of xxh3 over [`encode`](Self::encode): what `log_matching` compares.
@@ -236,7 +263,7 @@ pub struct StoredEntry<C> {
     description: OnceCell<String>,
 }
 
-impl<C: Serialize + fmt::Display> StoredEntry<C> {
+impl<C: LogCommand> StoredEntry<C> {
     /// `entry`, encoded.
     pub fn new(value: LogEntry<C>) -> Rc<Self> {
         let encoded = value.encode().into_boxed_slice();

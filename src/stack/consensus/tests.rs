@@ -31,6 +31,8 @@ impl StateMachine for TestSm {
     }
 }
 
+impl LogCommand for u64 {}
+
 #[derive(Copy, Clone, Debug)]
 pub(super) enum TTimer {
     Raft(RaftTimer),
@@ -860,6 +862,29 @@ fn entries_digest_term_and_command() {
         "noop"
     );
     assert_eq!(a.describe(), "7");
+}
+
+#[test]
+fn an_entry_is_encoded_as_serde_json_writes_it() {
+    use crate::stack::grid::MapCommand;
+    let config = Membership::bootstrap(&[ProcessId(0), ProcessId(3)]).with_learner(ProcessId(4), 9);
+    let retiring = config.with_learner(ProcessId(0), 2);
+    for entry in [Entry::Noop, Entry::Command(0), Entry::Command(u64::MAX)] {
+        let e = LogEntry { term: 7, entry };
+        assert_eq!(e.encode(), serde_json::to_vec(&e).unwrap());
+    }
+    for entry in [
+        Entry::Noop,
+        Entry::Config(config),
+        Entry::Config(retiring),
+        Entry::Command(MapCommand::Drain { node: "n1".into() }),
+    ] {
+        let e = LogEntry {
+            term: u64::MAX,
+            entry,
+        };
+        assert_eq!(e.encode(), serde_json::to_vec(&e).unwrap());
+    }
 }
 
 #[test]
