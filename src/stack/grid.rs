@@ -823,10 +823,10 @@ impl fmt::Display for MapCommand {
                 empty,
                 unheard,
             } => {
-                // Written piece by piece, with no string per replica: every
-                // manager traces each command it appends and commits.
-                write!(f, "SetReplicas p{partition}@{epoch}")?;
-                write_gen(f, *generation)?;
+                // Written piece by piece, with no string per replica and
+                // numbers through `itoa`: the leader traces each command
+                // it appends.
+                write_planned(f, "SetReplicas", *partition, *epoch, *generation)?;
                 f.write_str(" [")?;
                 for (i, r) in replicas.iter().enumerate() {
                     if i > 0 {
@@ -859,9 +859,9 @@ impl fmt::Display for MapCommand {
                 generation,
                 node,
             } => {
-                write!(f, "PromotePrimary p{partition}@{epoch}")?;
-                write_gen(f, *generation)?;
-                write!(f, " {node}")
+                write_planned(f, "PromotePrimary", *partition, *epoch, *generation)?;
+                f.write_str(" ")?;
+                f.write_str(node)
             }
         }
     }
@@ -957,12 +957,26 @@ impl LogCommand for MapCommand {
     }
 }
 
-/// Writes ` g7` for a command conditional on member generation 7.
-fn write_gen(f: &mut fmt::Formatter<'_>, generation: Option<u64>) -> fmt::Result {
-    match generation {
-        Some(g) => write!(f, " g{g}"),
-        None => Ok(()),
+/// Writes `SetReplicas p3@7` for a command on partition 3 planned
+/// against epoch 7, and ` g5` after it if it is conditional on member
+/// generation 5.
+fn write_planned(
+    f: &mut fmt::Formatter<'_>,
+    name: &str,
+    partition: u32,
+    epoch: u64,
+    generation: Option<u64>,
+) -> fmt::Result {
+    f.write_str(name)?;
+    f.write_str(" p")?;
+    f.write_str(itoa::Buffer::new().format(partition))?;
+    f.write_str("@")?;
+    f.write_str(itoa::Buffer::new().format(epoch))?;
+    if let Some(g) = generation {
+        f.write_str(" g")?;
+        f.write_str(itoa::Buffer::new().format(g))?;
     }
+    Ok(())
 }
 
 /// The cluster map: what the managers agree on.
@@ -1475,6 +1489,44 @@ mod tests {
                 String::from_utf8(out).unwrap(),
                 serde_json::to_string(&cmd).unwrap()
             );
+        }
+    }
+
+    #[test]
+    fn planned_commands_describe_partition_epoch_and_generation() {
+        for generation in [None, Some(0), Some(u64::MAX)] {
+            let g = generation.map_or(String::new(), |g| format!(" g{g}"));
+            let promote = MapCommand::PromotePrimary {
+                partition: u32::MAX,
+                epoch: 9,
+                generation,
+                node: "n1".into(),
+            };
+            let text = format!("PromotePrimary p{}@9{g} n1", u32::MAX);
+            assert_eq!(promote.to_string(), text);
+            let set = MapCommand::SetReplicas {
+                partition: 0,
+                epoch: u64::MAX,
+                generation,
+                replicas: vec![
+                    Replica {
+                        node: "n1".into(),
+                        in_sync: true,
+                    },
+                    Replica {
+                        node: "n2".into(),
+                        in_sync: false,
+                    },
+                ],
+                primary: None,
+                empty: true,
+                unheard: vec!["n3".into(), "n4".into()],
+            };
+            let text = format!(
+                "SetReplicas p0@{}{g} [n1,n2~] primary=- empty unheard=n3,n4",
+                u64::MAX
+            );
+            assert_eq!(set.to_string(), text);
         }
     }
 

@@ -238,7 +238,14 @@ impl<C: LogCommand> LogEntry<C> {
     pub fn describe(&self) -> String {
         match &self.entry {
             Entry::Noop => "noop".to_string(),
-            Entry::Command(c) => c.to_string(),
+            Entry::Command(c) => {
+                // Room for most commands' text at once: `to_string`
+                // starts empty and grows the string step by step.
+                let mut text = String::with_capacity(96);
+                fmt::Write::write_fmt(&mut text, format_args!("{c}"))
+                    .expect("a command's Display does not fail");
+                text
+            }
             Entry::Config(m) => m.to_string(),
         }
     }
