@@ -141,7 +141,9 @@ pub enum RaftMsg<C> {
 /// what decoding them gives (`storage.rs` tests it).
 #[derive(Clone)]
 pub struct SnapshotData {
-    bytes: Rc<[u8]>,
+    /// A vector behind the `Rc`, not a slice: made from the one written,
+    /// without copying it (a snapshot is large).
+    bytes: Rc<Vec<u8>>,
     /// A [`SnapshotOwned`] of the sender's state machine. Erased because
     /// the message type knows only the command type.
     decoded: Rc<dyn Any>,
@@ -149,9 +151,9 @@ pub struct SnapshotData {
 
 impl SnapshotData {
     /// A snapshot encoded as `bytes`, which decode to `decoded`.
-    pub(super) fn new<S: StateMachine>(bytes: Rc<[u8]>, decoded: SnapshotOwned<S>) -> Self {
+    pub(super) fn new<S: StateMachine>(bytes: Vec<u8>, decoded: SnapshotOwned<S>) -> Self {
         SnapshotData {
-            bytes,
+            bytes: Rc::new(bytes),
             decoded: Rc::new(decoded),
         }
     }

@@ -25,7 +25,9 @@ pub(super) fn snapshot_json<S: StateMachine>(
     members: &Membership,
     len_hint: usize,
 ) -> Vec<u8> {
-    let mut out = Vec::with_capacity(len_hint + 64);
+    // Room for the state to have grown by an eighth since: growing the
+    // vector while writing copies what is written so far.
+    let mut out = Vec::with_capacity(len_hint + len_hint / 8 + 64);
     out.extend_from_slice(b"{\"index\":");
     out.extend_from_slice(itoa::Buffer::new().format(index).as_bytes());
     out.extend_from_slice(b",\"term\":");
@@ -56,7 +58,7 @@ pub(super) fn snapshot_of<S: StateMachine>(
         state: state.clone(),
         members: Some(members.clone()),
     };
-    SnapshotData::new(Rc::from(bytes), decoded)
+    SnapshotData::new(bytes, decoded)
 }
 
 /// A snapshot as `serde_json` would write it whole (what
@@ -121,7 +123,7 @@ impl<S: StateMachine> ConsensusManager<S> {
                     .members
                     .clone()
                     .unwrap_or_else(|| self.bootstrap.clone());
-                self.snapshot_data = Some(SnapshotData::new(Rc::from(b), snap));
+                self.snapshot_data = Some(SnapshotData::new(b.to_vec(), snap));
             }
             Err(e) => {
                 panic!("{who}: {e}: {SNAPSHOT_KEY} is fsynced whenever written and cannot be torn")
