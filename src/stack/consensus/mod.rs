@@ -271,7 +271,7 @@ pub struct StoredEntry<C> {
 }
 
 impl<C: LogCommand> StoredEntry<C> {
-    /// `entry`, encoded.
+    /// `value`, encoded and hashed.
     pub fn new(value: LogEntry<C>) -> Rc<Self> {
         let encoded = value.encode().into_boxed_slice();
         Rc::new(StoredEntry {
