@@ -73,7 +73,9 @@ impl Checker for Balanced {
         names: &[String],
         _out: &mut Vec<Violation>,
     ) {
-        let m = self.model.apply(ev, names);
+        let Some(m) = self.model.apply(ev, names) else {
+            return;
+        };
         let EventKind::App(_) = ev.kind else { return };
         // The node's load before the change (for the ideal of a death or drain).
         let load_before = m.applied.load_before as f64;

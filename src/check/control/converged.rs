@@ -265,22 +265,24 @@ impl Converged {
         let who = ev.p.name_in(names);
         // What the event changed in the map view, and (at a member change)
         // the zone the node counted in before it.
-        let (change, counted) = {
-            let m = self.model.apply(ev, names);
-            let change = match &m.applied.change {
-                Some(Change::Partition { p, .. }) => Some(Ok(*p)),
-                Some(Change::Member { node, before, now }) => {
-                    Some(Err((node.clone(), *before, *now)))
-                }
-                None => None,
-            };
-            let counted = match ev.kind {
-                EventKind::App(StackEvent::Member { node, .. }) => {
-                    self.up_zone_of(node, m.applied.member_before.as_ref())
-                }
-                _ => None,
-            };
-            (change, counted)
+        let (change, counted) = match self.model.apply(ev, names) {
+            None => (None, None),
+            Some(m) => {
+                let change = match &m.applied.change {
+                    Some(Change::Partition { p, .. }) => Some(Ok(*p)),
+                    Some(Change::Member { node, before, now }) => {
+                        Some(Err((node.clone(), *before, *now)))
+                    }
+                    None => None,
+                };
+                let counted = match ev.kind {
+                    EventKind::App(StackEvent::Member { node, .. }) => {
+                        self.up_zone_of(node, m.applied.member_before.as_ref())
+                    }
+                    _ => None,
+                };
+                (change, counted)
+            }
         };
         if let EventKind::App(StackEvent::Replica { partition, .. }) = ev.kind {
             self.recheck(ev.t, Some(*partition));
@@ -390,10 +392,10 @@ impl Converged {
                 if let StackEvent::PlacementConfig { dead_after_us, .. } = app {
                     self.dead_after = SimDuration(*dead_after_us);
                 }
-                let remaining = self.remaining();
                 match change {
                     Some(Ok(p)) => self.recheck(ev.t, Some(p)),
                     Some(Err((node, before, now))) => {
+                        let remaining = self.remaining();
                         self.recount(counted, &node);
                         if now == Some(MemberState::Dead) && before != Some(MemberState::Dead) {
                             if let Some(t0) = self.crashed_at.remove(&node) {
