@@ -6,7 +6,7 @@ use serde_json::json;
 
 use super::model::Model;
 use super::view::{Change, Mem, Settings};
-use crate::check::{Checker, EndOfRun};
+use crate::check::{Checker, EndOfRun, Traffic};
 use crate::sim::{Event, EventKind, Violation};
 use crate::stack::events::StackEvent;
 use crate::stack::grid::MemberState;
@@ -55,8 +55,8 @@ impl Balanced {
 }
 
 impl Checker for Balanced {
-    fn sees_traffic(&self) -> bool {
-        false
+    fn traffic(&self) -> Traffic {
+        Traffic::NONE
     }
 
     fn name(&self) -> &'static str {

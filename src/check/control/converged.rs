@@ -7,7 +7,7 @@ use serde_json::json;
 use super::CONVERGE_GRACE;
 use super::model::Model;
 use super::view::{Change, Mem, Remaining, Unconverged};
-use crate::check::{Checker, EndOfRun};
+use crate::check::{Checker, EndOfRun, Traffic};
 use crate::sim::clock::Clock;
 use crate::sim::{Event, EventKind, SimDuration, SimTime, Violation};
 use crate::stack::consensus::RaftEvent;
@@ -241,9 +241,9 @@ impl Converged {
 
     /// One event: the state it changes, and the partitions rechecked.
     fn observe(&mut self, ev: &Event<'_, StackEvent>, names: &[String]) {
-        // Messages and timers, most events, change neither the view nor
-        // the copies (placement and balanced are not even shown them): a
-        // heartbeat's send is all this checker takes from them.
+        // Of the messages and timers, most events, this checker is shown
+        // only the sends ([`Checker::traffic`]): a heartbeat's send is all
+        // it takes from them.
         match ev.kind {
             EventKind::Send { msg, .. } => {
                 if msg == "Heartbeat" {
@@ -259,7 +259,9 @@ impl Converged {
                 }
                 return;
             }
-            EventKind::Deliver { .. } | EventKind::Drop { .. } | EventKind::Timer { .. } => return,
+            EventKind::Deliver { .. } | EventKind::Drop { .. } | EventKind::Timer { .. } => {
+                return; // not shown
+            }
             _ => {}
         }
         let who = ev.p.name_in(names);
@@ -426,6 +428,14 @@ impl Converged {
 impl Checker for Converged {
     fn name(&self) -> &'static str {
         "converged"
+    }
+
+    /// The heartbeats sent.
+    fn traffic(&self) -> Traffic {
+        Traffic {
+            sends: true,
+            ..Traffic::NONE
+        }
     }
 
     fn is_liveness(&self) -> bool {

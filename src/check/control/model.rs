@@ -13,9 +13,10 @@
 //!
 //! The checkers still judge from the events alone: the model is built from
 //! nothing else, and no checker changes it but by applying an event.
-//! Placement and balanced are not shown message events and timers;
-//! converged is. Neither the view nor the copies change at those, so every
-//! sharer sees the same state at every event it is shown.
+//! The sharers are shown different message events (balanced none,
+//! converged the sends, placement the sends and deliveries), and none of
+//! them is applied: the view and the copies do not change at those, so
+//! every sharer sees the same state at every event it is shown.
 
 use std::cell::{Ref, RefCell};
 use std::collections::BTreeSet;
@@ -221,7 +222,7 @@ mod tests {
 
     /// An event [`concerns`] passes by leaves the view and the copies as
     /// they are and records nothing in `applied`: skipping it is applying
-    /// it. One event of every kind the model is not shown, on a state
+    /// it. One event of every kind the model passes by, on a state
     /// with members, a partition and copies (n2's disk lost last, so that
     /// `applied` held something before).
     #[test]

@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::model::Model;
 use super::view::{Change, Part};
-use crate::check::Checker;
+use crate::check::{Checker, Traffic};
 use crate::sim::{Event, EventKind, SimDuration, SimTime, Violation};
 use crate::stack::consensus::RaftEvent;
 use crate::stack::events::{MemberChange, StackEvent};
@@ -139,6 +139,16 @@ impl Checker for Placement {
         "placement"
     }
 
+    /// What a node whose disk loss the map has not spoken of sent, and
+    /// where it arrived.
+    fn traffic(&self) -> Traffic {
+        Traffic {
+            sends: true,
+            delivers: true,
+            ..Traffic::NONE
+        }
+    }
+
     fn on_event(&mut self, ev: &Event<'_, StackEvent>, names: &[String], out: &mut Vec<Violation>) {
         // Traffic: only what a node whose loss the map has not spoken of
         // sent since, and its first arrival at a manager.
@@ -163,7 +173,7 @@ impl Checker for Placement {
                 }
                 return;
             }
-            EventKind::Drop { .. } | EventKind::Timer { .. } => return,
+            EventKind::Drop { .. } | EventKind::Timer { .. } => return, // not shown
             _ => {}
         }
         let Some(m) = self.model.apply(ev, names) else {
