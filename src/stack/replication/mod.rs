@@ -391,13 +391,13 @@ impl ReplicationManager {
             // kept as it is: it used to be wiped below, dropping
             // acknowledged writes it held in full (no-bug hunt seed 2, run
             // 2,343).
-            if r.store.state.index > r.store.state.lost_below {
+            if r.store.state().index > r.store.state().lost_below {
                 cx.reached("replica: re-seeded from a copy behind lost writes");
-                let mut state = r.store.state.clone();
+                let mut state = r.store.state().clone();
                 state.lost_below = state.index;
                 r.store.install(cx.disk(), state, c.epoch);
             }
-        } else if restarted_here && (r.damaged || r.store.state != PartitionState::default()) {
+        } else if restarted_here && (r.damaged || *r.store.state() != PartitionState::default()) {
             // Started again empty here (every copy was lost): a copy found
             // damaged (it can never lead, and nothing intact is left to
             // rebuild it from), or what this replica took while catching
@@ -583,7 +583,7 @@ impl ReplicationManager {
                 index: r.store.index(),
                 cells: r
                     .store
-                    .state
+                    .state()
                     .cells
                     .iter()
                     .map(|(c, (v, i))| [*c, *v, *i])

@@ -264,7 +264,7 @@ impl ReplicationManager {
             None => Replicate {
                 partition: p,
                 epoch,
-                install: Some(Box::new(r.store.state.clone())),
+                install: Some(Box::new(r.store.state().clone())),
                 entries: Vec::new(),
                 caught_up: fo.declared() || at_once,
                 to_boot: fo.boot,
@@ -388,7 +388,7 @@ impl ReplicationManager {
         }
         let cell = req.op.cell();
         if let ClientOp::Read { .. } = req.op {
-            let value = r.store.state.value(cell);
+            let value = r.store.state().value(cell);
             if self.planted.has(Bug::ReadWithoutConfirm) {
                 if value.is_none() && pr.lost {
                     Self::respond(cx, from, req.seq, p, Outcome::Lost);
@@ -426,7 +426,7 @@ impl ReplicationManager {
             return;
         }
         // A retry of a request already in the log: answer it, or wait for it.
-        if let Some(a) = r.store.state.dedup.get(&req.client).copied() {
+        if let Some(a) = r.store.state().dedup.get(&req.client).copied() {
             if a.seq > req.seq {
                 cx.reached("replica: request older than the client's latest ignored");
                 return; // older than what the client does now: ignore
@@ -486,7 +486,7 @@ impl ReplicationManager {
         // Whether the cell is defined is known before the entry applies.
         let lost = pr.lost
             && matches!(entry.command, Command::Cas { .. })
-            && r.store.state.value(cell).is_none();
+            && r.store.state().value(cell).is_none();
         let ok = r.store.append(cx.disk(), entry);
         if !self.planted.has(Bug::SkipPrimaryFsync) {
             cx.disk().fsync();
