@@ -175,6 +175,13 @@ impl Store {
                 if let Some(log) = self.logs.get_mut(&l) {
                     let keep = len.saturating_sub(log.base) as usize;
                     log.records.truncate(keep);
+                    if *log == Log::default() {
+                        // Emptied from index 0: it reads exactly as a log
+                        // never written. Kept, the names of logs emptied
+                        // for good (a store's old generations) piled up,
+                        // and every lookup of every log searched past them.
+                        self.logs.remove(&l);
+                    }
                 }
             }
             Op::Overwrite(l, index, r) => {
@@ -677,6 +684,29 @@ mod tests {
         assert_eq!((d.log_start("log"), d.log_end("log")), (4, 8));
         assert_eq!(d.entry("log", 5).unwrap(), Some(&[5u8][..]));
         assert_eq!(d.entry("log", 3).unwrap(), None);
+    }
+
+    #[test]
+    fn a_log_emptied_from_its_start_reads_as_one_never_written() {
+        let mut d = Disk::new();
+        for i in 0..3u8 {
+            d.append("old", vec![i]);
+            d.append("kept", vec![i]);
+        }
+        d.compact("kept", 2);
+        d.fsync();
+        d.truncate("old", 0);
+        d.truncate("kept", 0);
+        d.fsync();
+        d.crash(false);
+        assert_eq!((d.log_start("old"), d.log_end("old")), (0, 0));
+        assert_eq!(d.entry("old", 0).unwrap(), None);
+        assert!(d.log_intact("old", 0..3));
+        assert_eq!(d.append("old", b"again".to_vec()), 0);
+        // A compacted log emptied keeps its place: the next index follows.
+        assert_eq!((d.log_start("kept"), d.log_end("kept")), (2, 2));
+        assert_eq!(d.append("kept", b"next".to_vec()), 2);
+        assert_eq!(d.stats().bytes, 9);
     }
 
     #[test]
