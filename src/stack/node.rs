@@ -187,19 +187,44 @@ fn view_of(map: &ClusterMap, me: &str, p: u32) -> (u64, bool) {
 /// Appends one persisted `(partition, synced epoch)` pair to `out`, a JSON
 /// list begun with `[`: exactly what `serde_json` writes for an element of
 /// a `Vec<(u32, Option<u64>)>`, the format [`REPLICAS_KEY`] is read back in.
+/// The element is written backwards into a small buffer and copied once: a
+/// node writes its whole list at every change of what it holds, and a copy
+/// per number and per bracket was most of the cost.
 fn push_held(out: &mut Vec<u8>, p: u32, synced: Option<u64>) {
+    // `,[`, a u32, `,`, a u64 (or `null`), `]`.
+    let mut buf = [0u8; 2 + 10 + 1 + 20 + 1];
+    let mut at = buf.len() - 1;
+    buf[at] = b']';
+    at = match synced {
+        Some(epoch) => digits_before(&mut buf, at, epoch),
+        None => {
+            buf[at - 4..at].copy_from_slice(b"null");
+            at - 4
+        }
+    };
+    at -= 1;
+    buf[at] = b',';
+    at = digits_before(&mut buf, at, u64::from(p));
+    at -= 1;
+    buf[at] = b'[';
     if out.len() > 1 {
-        out.push(b',');
+        at -= 1;
+        buf[at] = b',';
     }
-    let mut digits = itoa::Buffer::new();
-    out.push(b'[');
-    out.extend_from_slice(digits.format(p).as_bytes());
-    out.push(b',');
-    match synced {
-        Some(epoch) => out.extend_from_slice(digits.format(epoch).as_bytes()),
-        None => out.extend_from_slice(b"null"),
+    out.extend_from_slice(&buf[at..]);
+}
+
+/// Writes `v` in decimal into `buf` just before index `end`; returns where
+/// its first digit is.
+fn digits_before(buf: &mut [u8], mut end: usize, mut v: u64) -> usize {
+    loop {
+        end -= 1;
+        buf[end] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            return end;
+        }
     }
-    out.push(b']');
 }
 
 /// What of a data node, besides its hosted partition, decides whether
@@ -1491,6 +1516,8 @@ impl DataNode {
             .map(|(p, _)| *p)
             .peekable();
         let mut stored = self.on_disk.iter().copied().peekable();
+        // Sorted too: walked beside the merge, not searched per partition.
+        let mut epochs = self.synced.iter().peekable();
         // Written as `serde_json::to_vec` writes a `Vec<(u32, Option<u64>)>`
         // (`[[3,null],[7,12]]`), byte for byte, without the serializer: a
         // node persists at every change of what it holds, and serde's walk
@@ -1509,7 +1536,9 @@ impl DataNode {
                 (None, _) => stored.next(),
             };
             let Some(p) = p else { break };
-            push_held(&mut bytes, p, self.synced.get(&p).copied());
+            while epochs.next_if(|(q, _)| **q < p).is_some() {}
+            let epoch = epochs.next_if(|(q, _)| **q == p).map(|(_, e)| *e);
+            push_held(&mut bytes, p, epoch);
         }
         bytes.push(b']');
         let disk = cx.disk();
