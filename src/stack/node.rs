@@ -46,6 +46,7 @@ use super::cluster::{
 use super::consensus::StateMachine;
 use super::events::{ReplicaState, StackEvent};
 use super::grid::{ClusterMap, Geometry, MapCommand, Seen};
+use super::members::Hint;
 use super::network::{Incoming, Limits, NetworkManager, RetryPolicy, Shared, key_id};
 use super::planted::{Bug, Planted};
 use super::replication::{DataMsg, DataTimer, ReplicationManager};
@@ -326,6 +327,8 @@ pub struct DataNode {
     reconciled: Option<(Rc<ClusterMap>, u64, Vec<u32>)>,
     /// The partitions `reconcile` visits (reused).
     visit: Vec<u32>,
+    /// Where the applied maps' members last listed this node.
+    member_hint: Hint,
     replicas: Tracked<BTreeMap<u32, Hosted>>,
     /// Partitions whose data survived on disk from a previous incarnation:
     /// a catch-up only needs the tail.
@@ -401,6 +404,7 @@ impl DataNode {
             settled_counts: None,
             reconciled: None,
             visit: Vec::new(),
+            member_hint: Hint::default(),
             replicas: Tracked::new(BTreeMap::new()),
             on_disk: Tracked::new(BTreeSet::new()),
             synced: Tracked::new(BTreeMap::new()),
@@ -983,9 +987,11 @@ impl DataNode {
             cx.trace(StackEvent::Map {
                 version: self.map.version,
             });
-            self.reconcile(cx, if everything { None } else { Some(&touched) });
-            let named = self.map.members.get(&self.me).map(|m| m.boot) == Some(self.boot);
-            if named && let Some(r) = self.repl.as_mut() {
+            let mine = self.boot_in_map();
+            self.reconcile(cx, mine, if everything { None } else { Some(&touched) });
+            if mine == Some(self.boot)
+                && let Some(r) = self.repl.as_mut()
+            {
                 let on_disk = &self.on_disk;
                 r.on_map(cx, &self.map, &|p| on_disk.contains(&p));
             }
@@ -1085,15 +1091,25 @@ impl DataNode {
         }
     }
 
+    /// The boot the applied map gives this node, if it lists it: looked up
+    /// from where it was found last time (one probe, where a search of the
+    /// members was most of a small map update's cost).
+    fn boot_in_map(&mut self) -> Option<u32> {
+        let map = &self.map;
+        map.members
+            .get_hinted(&self.me, &mut self.member_hint)
+            .map(|m| m.boot)
+    }
+
     /// Brings the hosted replicas in line with the map (all partitions, or
-    /// the ones `only` names).
+    /// the ones `only` names); `mine` is the boot the map gives this node.
     fn reconcile<P: Process<Msg = Msg, Timer = Timer, Event = StackEvent>>(
         &mut self,
         cx: &mut Cx<'_, P>,
+        mine: Option<u32>,
         only: Option<&BTreeSet<u32>>,
     ) {
         let me = Rc::clone(&self.me);
-        let mine = self.map.members.get(&me).map(|m| m.boot);
         match mine {
             Some(b) if b == self.boot => {
                 // The map names this incarnation: registered, whether or
