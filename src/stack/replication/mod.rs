@@ -329,9 +329,14 @@ impl ReplicationManager {
 
     fn arm<P: DataHost>(&mut self, cx: &mut Cx<'_, P>) {
         if !self.ticking && self.parts.values().any(|r| r.primary.is_some()) {
-            self.ticking = true;
-            self.tick_timer = Some(cx.set_timer(TICK, P::Timer::from(DataTimer::Tick)));
+            self.start_tick(cx);
         }
+    }
+
+    /// Sets the tick's timer (not armed now).
+    fn start_tick<P: DataHost>(&mut self, cx: &mut Cx<'_, P>) {
+        self.ticking = true;
+        self.tick_timer = Some(cx.set_timer(TICK, P::Timer::from(DataTimer::Tick)));
     }
 
     /// The node's clock was set back (timers fire on local time, DESIGN

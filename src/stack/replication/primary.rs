@@ -288,13 +288,14 @@ impl ReplicationManager {
         self.ticking = false;
         self.tick_timer = None;
         let now = cx.now();
-        let parts: Vec<u32> = self.parts.keys().copied().collect();
-        for p in parts {
-            let Some(r) = self.parts.get_mut(&p) else {
-                continue;
-            };
+        let planted = self.planted;
+        // Whether a replica here leads (nothing in the loop changes that):
+        // the tick goes on. Found on the way, not by another scan of every
+        // partition.
+        let mut leading = false;
+        for (&p, r) in self.parts.iter_mut() {
             let index = r.store.index();
-            let once = self.planted.has(Bug::CaughtUpSentOnce);
+            let once = planted.has(Bug::CaughtUpSentOnce);
             let due: Vec<String> = match r.primary.as_ref() {
                 Some(pr) => pr
                     .followers
@@ -310,6 +311,7 @@ impl ReplicationManager {
                     .collect(),
                 None => continue,
             };
+            leading = true;
             for f in due {
                 Self::push(cx, r, p, &f, true);
                 // Unanswered since the last resend: a lost message, or a
@@ -339,7 +341,7 @@ impl ReplicationManager {
             // ever answered.
             if !waiting.is_empty() {
                 let round = Self::confirm_round(cx, r, p);
-                let latest_only = self.planted.has(Bug::ConfirmLatestRoundOnly);
+                let latest_only = planted.has(Bug::ConfirmLatestRoundOnly);
                 if let Some(pr) = r.primary.as_mut() {
                     for i in waiting {
                         pr.reads[i].asked = now;
@@ -351,7 +353,9 @@ impl ReplicationManager {
                 }
             }
         }
-        self.arm(cx);
+        if leading {
+            self.start_tick(cx);
+        }
     }
 
     pub(super) fn on_request<P: DataHost>(
