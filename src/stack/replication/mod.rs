@@ -57,6 +57,7 @@ use crate::sim::{Cx, Process, ProcessId, SimDuration, TimerId};
 
 use super::events::StackEvent;
 use super::grid::ClusterMap;
+use super::node_id::NodeId;
 use super::planted::{Bug, Planted};
 use super::storage::{PartitionState, PartitionStore};
 
@@ -114,7 +115,7 @@ fn send<P: DataHost>(cx: &mut Cx<'_, P>, to: ProcessId, m: DataMsg) {
 
 /// The replicas of one data node.
 pub struct ReplicationManager {
-    me: String,
+    me: NodeId,
     planted: Planted,
     parts: BTreeMap<u32, Replica>,
     ticking: bool,
@@ -137,7 +138,7 @@ impl ReplicationManager {
     /// The data plane of node `me`.
     pub fn new(me: &str, planted: Planted) -> Self {
         ReplicationManager {
-            me: me.to_string(),
+            me: NodeId::from(me),
             planted,
             parts: BTreeMap::new(),
             ticking: false,
@@ -480,7 +481,7 @@ impl ReplicationManager {
                 continue;
             }
             followers.insert(
-                x.node.to_string(),
+                x.node.clone(),
                 Follower {
                     id: cx.lookup(&x.node),
                     required: x.in_sync,

@@ -9,6 +9,7 @@ use crate::sim::{Cx, ProcessId, SimDuration, SimTime};
 
 use super::super::events::{OpF, StackEvent};
 use super::super::grid::ClusterMap;
+use super::super::node_id::NodeId;
 use super::super::planted::{Bug, Planted};
 use super::super::storage::{Command, Entry};
 use super::{
@@ -79,7 +80,7 @@ pub(super) struct PendingRead {
     /// the epoch as well (a re-asked read takes the first answer).
     pub(super) first: u64,
     /// The in-sync followers whose confirmation it still waits for.
-    pub(super) waiting: BTreeSet<String>,
+    pub(super) waiting: BTreeSet<NodeId>,
     pub(super) asked: SimTime,
 }
 
@@ -87,7 +88,7 @@ pub(super) struct PendingRead {
 pub(super) struct Primary {
     pub(super) epoch: u64,
     pub(super) commit: u64,
-    pub(super) followers: BTreeMap<String, Follower>,
+    pub(super) followers: BTreeMap<NodeId, Follower>,
     pub(super) writes: Vec<PendingWrite>,
     pub(super) reads: Vec<PendingRead>,
     pub(super) next_id: u64,
@@ -102,7 +103,7 @@ pub(super) struct Primary {
 }
 
 impl ReplicationManager {
-    pub(super) fn in_sync_followers(r: &Replica) -> BTreeSet<String> {
+    pub(super) fn in_sync_followers(r: &Replica) -> BTreeSet<NodeId> {
         r.primary
             .as_ref()
             .map(|pr| {
@@ -202,7 +203,7 @@ impl ReplicationManager {
 
     /// Sends every follower what it lacks (see [`push`](Self::push)).
     pub(super) fn push_all<P: DataHost>(cx: &mut Cx<'_, P>, r: &mut Replica, p: u32, resend: bool) {
-        let names: Vec<String> = r
+        let names: Vec<NodeId> = r
             .primary
             .as_ref()
             .map(|pr| pr.followers.keys().cloned().collect())
@@ -296,7 +297,7 @@ impl ReplicationManager {
         for (&p, r) in self.parts.iter_mut() {
             let index = r.store.index();
             let once = planted.has(Bug::CaughtUpSentOnce);
-            let due: Vec<String> = match r.primary.as_ref() {
+            let due: Vec<NodeId> = match r.primary.as_ref() {
                 Some(pr) => pr
                     .followers
                     .iter()
@@ -558,7 +559,7 @@ impl ReplicationManager {
                     pr.followers
                         .iter()
                         .filter(|(_, f)| f.required)
-                        .map(|(n, _)| n.clone()),
+                        .map(|(n, _)| n.to_string()),
                 )
                 .collect()
         } else {
@@ -636,7 +637,7 @@ impl ReplicationManager {
             AckStatus::StaleEpoch => return,
             AckStatus::NeedInstall => {
                 if a.epoch == pr.epoch
-                    && let Some(f) = pr.followers.get_mut(&name)
+                    && let Some(f) = pr.followers.get_mut(name.as_str())
                 {
                     f.acked = None;
                     f.sent = None;
@@ -649,7 +650,7 @@ impl ReplicationManager {
         if a.epoch != pr.epoch {
             return;
         }
-        let Some(f) = pr.followers.get_mut(&name) else {
+        let Some(f) = pr.followers.get_mut(name.as_str()) else {
             return;
         };
         let was_declared = f.declared();
@@ -723,7 +724,7 @@ impl ReplicationManager {
         }
         // A round at or after the read's first was sent after it arrived.
         for rd in pr.reads.iter_mut().filter(|rd| id >= rd.first) {
-            rd.waiting.remove(&name);
+            rd.waiting.remove(name.as_str());
         }
         Self::advance(cx, planted, &me, r, p);
     }
