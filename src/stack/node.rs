@@ -49,7 +49,7 @@ use super::grid::{ClusterMap, Geometry, MapCommand, Seen};
 use super::members::Hint;
 use super::network::{Incoming, Limits, NetworkManager, RetryPolicy, Shared, key_id};
 use super::planted::{Bug, Planted};
-use super::replication::{DataMsg, DataTimer, ReplicationManager};
+use super::replication::{DataMsg, DataTimer, ReplicationManager, Standing};
 use super::storage::PartitionStore;
 
 /// Disk key of the partitions this node holds in full, each with its
@@ -743,15 +743,27 @@ impl DataNode {
     /// sees the step (a handler runs at an earlier local time than the
     /// last one did) and arms its periodic timers again from now: the
     /// heartbeat, the catch-up fetches, the data plane's tick and scrub.
+    #[inline]
     fn notice_clock<P: Process<Msg = Msg, Timer = Timer, Event = StackEvent>>(
         &mut self,
         cx: &mut Cx<'_, P>,
     ) {
         let now = cx.now();
         let seen = std::mem::replace(&mut self.clock_seen, now);
-        if now.as_micros() + self.interval.as_micros() >= seen.as_micros() {
-            return;
+        if now.as_micros() + self.interval.as_micros() < seen.as_micros() {
+            self.clock_set_back(cx, now);
         }
+    }
+
+    /// The clock was set back (see [`notice_clock`](Self::notice_clock)):
+    /// kept apart, so that the check every handler makes is a compare, not
+    /// a call that saves every register this needs.
+    #[cold]
+    fn clock_set_back<P: Process<Msg = Msg, Timer = Timer, Event = StackEvent>>(
+        &mut self,
+        cx: &mut Cx<'_, P>,
+        now: SimTime,
+    ) {
         cx.reached("node: clock set back, timers armed again");
         self.last_heartbeat = self.last_heartbeat.map(|t| t.min(now));
         if let Some(t) = self.heartbeat_timer.take() {
@@ -789,6 +801,8 @@ impl DataNode {
         // node per interval, each over every replica it hosts).
         let mut on_disk = self.on_disk.iter().copied().peekable();
         let mut synced = self.synced.iter().peekable();
+        // So are the data plane's replicas (`None`: no data plane).
+        let mut standings = self.repl.as_ref().map(|r| r.standings().peekable());
         let mut kept_hosted = 0;
         self.scratch.extend(self.replicas.iter().map(|(p, h)| {
             while on_disk.next_if(|d| d < p).is_some() {}
@@ -796,16 +810,21 @@ impl DataNode {
             kept_hosted += usize::from(kept);
             while synced.next_if(|(q, _)| *q < p).is_some() {}
             let synced_epoch = synced.next_if(|(q, _)| *q == p).map(|(_, e)| *e);
+            let standing = standings.as_mut().map(|all| {
+                while all.next_if(|(q, _)| q < p).is_some() {}
+                all.next_if(|(q, _)| q == p)
+                    .map_or_else(Standing::default, |(_, s)| s)
+            });
             let (epoch, listed) = h.view;
-            let damaged = self.repl.as_ref().is_some_and(|r| r.damaged(*p));
+            let damaged = standing.is_some_and(|s| s.damaged);
             // With a data plane, a replica holds the data in full only
             // once its primary declared it caught up in this epoch.
-            let data = self.repl.as_ref().is_none_or(|r| {
+            let data = standing.is_none_or(|s| {
                 // A copy the scrub found damaged counts for nothing until
                 // it is rebuilt.
-                !r.damaged(*p)
+                !s.damaged
                     && (listed
-                        || r.caught_up(*p, epoch)
+                        || s.caught_up == Some(epoch)
                         || self.planted.has(Bug::InSyncWithoutTransfer))
             });
             ReplicaReport {
@@ -816,9 +835,7 @@ impl DataNode {
                 // incarnation, or transferred and not yet declared
                 // caught up (a re-seed must not pass it over), or declared
                 // caught up by its primary before its bulk transfer ended.
-                stored: (kept
-                    || h.data == Data::Complete
-                    || self.repl.as_ref().is_some_and(|r| r.vouched(*p)))
+                stored: (kept || h.data == Data::Complete || standing.is_some_and(|s| s.vouched))
                     && !damaged,
                 synced: synced_epoch,
                 damaged,
