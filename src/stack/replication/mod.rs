@@ -51,7 +51,7 @@ mod scrub;
 mod tests;
 mod wire;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use crate::sim::{Cx, Process, ProcessId, SimDuration, TimerId};
 
@@ -302,18 +302,16 @@ impl ReplicationManager {
         keep: &dyn Fn(u32) -> bool,
     ) {
         let me = self.me.clone();
-        let mut listed_parts = BTreeSet::new();
-        for (i, c) in map.partitions.iter().enumerate() {
-            if c.replicas.iter().any(|r| r.node == me) {
-                listed_parts.insert(i as u32);
-            }
-        }
+        // Sorted, from the map's index of who each partition lists (built
+        // once per map version for every node), not from a scan of every
+        // partition by every node.
+        let listed_parts = map.partitions.naming(&me);
         let mut changed = false;
         let (strays, gone): (Vec<u32>, Vec<u32>) = self
             .parts
             .keys()
             .copied()
-            .filter(|p| !listed_parts.contains(p))
+            .filter(|p| listed_parts.binary_search(p).is_err())
             .partition(|p| keep(*p));
         for p in strays {
             // Fenced at the map's epoch, and no role.
@@ -326,7 +324,7 @@ impl ReplicationManager {
             PartitionStore::erase(cx.disk(), p);
             changed = true;
         }
-        for p in listed_parts {
+        for &p in listed_parts {
             if let std::collections::btree_map::Entry::Vacant(e) = self.parts.entry(p) {
                 let mut store = PartitionStore::empty(p);
                 // Listed in sync as it is created: placed in sync from
