@@ -483,6 +483,15 @@ impl Disk {
         self.write(Op::Compact(Rc::from(log), upto));
     }
 
+    /// The indexes `log` holds, `log_start(log)..log_end(log)`, with one
+    /// lookup of the log.
+    pub fn log_range(&self, log: &str) -> std::ops::Range<u64> {
+        self.current
+            .logs
+            .get(log)
+            .map_or(0..0, |l| l.base..l.base + l.records.len() as u64)
+    }
+
     /// The index of the first record still held (after compaction).
     pub fn log_start(&self, log: &str) -> u64 {
         self.current.logs.get(log).map_or(0, |l| l.base)
@@ -682,6 +691,8 @@ mod tests {
         d.fsync();
         d.crash(false);
         assert_eq!((d.log_start("log"), d.log_end("log")), (4, 8));
+        assert_eq!(d.log_range("log"), 4..8);
+        assert_eq!(d.log_range("no such log"), 0..0);
         assert_eq!(d.entry("log", 5).unwrap(), Some(&[5u8][..]));
         assert_eq!(d.entry("log", 3).unwrap(), None);
     }

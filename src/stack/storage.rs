@@ -608,7 +608,7 @@ impl PartitionStore {
         // a reload would replay them after this snapshot, as if they were
         // this copy's. The new generation starts with an empty log.
         let new = &self.log_key;
-        if disk.log_end(new) > disk.log_start(new) {
+        if !disk.log_range(new).is_empty() {
             disk.truncate(new, 0);
         }
         let state = &self.state;
@@ -636,8 +636,13 @@ impl PartitionStore {
     /// The records this partition has on the disk now: its snapshot and
     /// the current generation's log.
     pub fn records(&self, disk: &Disk) -> u64 {
-        let log = &self.log_key;
-        1 + disk.log_end(log).saturating_sub(disk.log_start(log))
+        Self::records_with(&disk.log_range(&self.log_key))
+    }
+
+    /// The records a partition has on the disk when its current log holds
+    /// the indexes `log`: the snapshot, and the log's.
+    fn records_with(log: &std::ops::Range<u64>) -> u64 {
+        1 + log.end.saturating_sub(log.start)
     }
 
     /// Checks the checksums of at most `max` of this partition's stored
@@ -645,8 +650,10 @@ impl PartitionStore {
     /// records in order), without using what they hold: the scrub.
     pub fn scrub(&self, disk: &Disk, from: u64, max: u64) -> Scrubbed {
         let log = &self.log_key;
-        let start = disk.log_start(log);
-        let total = self.records(disk);
+        // One lookup of the log, where its start and `records` took three.
+        let held = disk.log_range(log);
+        let start = held.start;
+        let total = Self::records_with(&held);
         let to = total.min(from.saturating_add(max));
         // Record 0 is the snapshot; record `i > 0` the log's `start + i - 1`.
         let snapshot_ok = from > 0 || to == 0 || disk.get(&self.snap_key).is_ok();
