@@ -10,7 +10,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::{Checker, EndOfRun};
+use super::{Checker, EndOfRun, Traffic};
 use crate::sim::{Event, EventKind, ProcessId, SimDuration, SimTime, Violation};
 use crate::stack::events::{OpF, OpType, ReplicaState, StackEvent};
 
@@ -35,8 +35,8 @@ pub struct SinglePrimary {
 }
 
 impl Checker for SinglePrimary {
-    fn sees_traffic(&self) -> bool {
-        false
+    fn traffic(&self) -> Traffic {
+        Traffic::NONE
     }
 
     fn name(&self) -> &'static str {
@@ -304,8 +304,8 @@ impl Durability {
 }
 
 impl Checker for Durability {
-    fn sees_traffic(&self) -> bool {
-        false
+    fn traffic(&self) -> Traffic {
+        Traffic::NONE
     }
 
     fn name(&self) -> &'static str {
@@ -636,8 +636,8 @@ pub struct Available {
 }
 
 impl Checker for Available {
-    fn sees_traffic(&self) -> bool {
-        false
+    fn traffic(&self) -> Traffic {
+        Traffic::NONE
     }
 
     fn name(&self) -> &'static str {

@@ -10,7 +10,7 @@
 //! violation: never passed as linearizable).
 
 use super::lincheck::{Call, HistoryBuilder, Options, Outcome, Value, Verdict, check_history};
-use super::{Checker, EndOfRun};
+use super::{Checker, EndOfRun, Traffic};
 use crate::sim::{Event, EventKind, Violation};
 use crate::stack::events::{OpF, OpType, StackEvent};
 
@@ -48,8 +48,8 @@ pub struct Linearizable {
 }
 
 impl Checker for Linearizable {
-    fn sees_traffic(&self) -> bool {
-        false
+    fn traffic(&self) -> Traffic {
+        Traffic::NONE
     }
 
     fn name(&self) -> &'static str {

@@ -42,6 +42,36 @@ pub struct EndOfRun {
     pub unhealed: Option<String>,
 }
 
+/// Which message events and timers a checker is shown ([`Checker::traffic`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Traffic {
+    /// `send` events.
+    pub sends: bool,
+    /// `deliver` events.
+    pub delivers: bool,
+    /// `drop` events.
+    pub drops: bool,
+    /// Timers fired.
+    pub timers: bool,
+}
+
+impl Traffic {
+    /// Every message event and timer.
+    pub const ALL: Traffic = Traffic {
+        sends: true,
+        delivers: true,
+        drops: true,
+        timers: true,
+    };
+    /// None of them.
+    pub const NONE: Traffic = Traffic {
+        sends: false,
+        delivers: false,
+        drops: false,
+        timers: false,
+    };
+}
+
 /// One invariant, with a stable name (used in `[expect] violations` and in
 /// the trace's `violation` events), over the events `E` of some protocol's
 /// processes: the stack's [`StackEvent`] by default, or a user's own.
@@ -52,11 +82,11 @@ pub trait Checker<E = StackEvent> {
     fn is_liveness(&self) -> bool {
         false
     }
-    /// False when the checker ignores every message event (`send`,
-    /// `deliver`, `drop`) and timer: the pipeline then does not show it
-    /// those, most of a run's events. True by default.
-    fn sees_traffic(&self) -> bool {
-        true
+    /// The message events (`send`, `deliver`, `drop`) and timers the
+    /// checker reads: the pipeline shows it no others of those, most of a
+    /// run's events. All of them by default.
+    fn traffic(&self) -> Traffic {
+        Traffic::ALL
     }
     /// One event; push a violation if the invariant broke here.
     fn on_event(&mut self, ev: &Event<'_, E>, names: &[String], out: &mut Vec<Violation>);

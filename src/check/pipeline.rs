@@ -37,9 +37,8 @@ pub struct Pipeline<E = StackEvent> {
     summary: Summary,
     /// Events by kind, counted per kind name's static address.
     kinds: KindCounts,
-    /// The checkers that see message events and timers
-    /// ([`Checker::sees_traffic`]), by index.
-    traffic: Vec<usize>,
+    /// The checkers shown each kind of message event and timer.
+    traffic: Shown,
     /// Faults begun and not yet ended, by fault id (for `healed_at`).
     open_faults: BTreeMap<u32, ()>,
     /// `[expect] voters`, for the end-of-run judgement.
@@ -56,9 +55,7 @@ impl<E: AppEvent> Pipeline<E> {
         checkers: Vec<Box<dyn Checker<E>>>,
         writer: Option<TraceWriter<Box<dyn Write>>>,
     ) -> Self {
-        let traffic = (0..checkers.len())
-            .filter(|&i| checkers[i].sees_traffic())
-            .collect();
+        let traffic = Shown::new(&checkers);
         Pipeline {
             checkers,
             traffic,
@@ -266,18 +263,15 @@ impl<E: AppEvent> Pipeline<E> {
             }
             _ => {}
         }
+        let checkers = &mut self.checkers;
         match ev.kind {
             EventKind::Violation { .. } => {}
-            EventKind::Send { .. }
-            | EventKind::Deliver { .. }
-            | EventKind::Drop { .. }
-            | EventKind::Timer { .. } => {
-                for &i in &self.traffic {
-                    self.checkers[i].on_event(ev, names, out);
-                }
-            }
+            EventKind::Send { .. } => show(checkers, &self.traffic.sends, ev, names, out),
+            EventKind::Deliver { .. } => show(checkers, &self.traffic.delivers, ev, names, out),
+            EventKind::Drop { .. } => show(checkers, &self.traffic.drops, ev, names, out),
+            EventKind::Timer { .. } => show(checkers, &self.traffic.timers, ev, names, out),
             _ => {
-                for c in &mut self.checkers {
+                for c in checkers {
                     c.on_event(ev, names, out);
                 }
             }
@@ -285,6 +279,49 @@ impl<E: AppEvent> Pipeline<E> {
         if let Some(w) = self.writer.as_mut() {
             w.write_event(ev, names);
         }
+    }
+}
+
+/// The checkers (by index) shown each kind of message event and timer:
+/// those whose [`Checker::traffic`] asks for it.
+#[derive(Debug, Default)]
+struct Shown {
+    sends: Vec<usize>,
+    delivers: Vec<usize>,
+    drops: Vec<usize>,
+    timers: Vec<usize>,
+}
+
+impl Shown {
+    fn new<E>(checkers: &[Box<dyn Checker<E>>]) -> Shown {
+        let mut shown = Shown::default();
+        for (i, c) in checkers.iter().enumerate() {
+            let t = c.traffic();
+            for (wants, list) in [
+                (t.sends, &mut shown.sends),
+                (t.delivers, &mut shown.delivers),
+                (t.drops, &mut shown.drops),
+                (t.timers, &mut shown.timers),
+            ] {
+                if wants {
+                    list.push(i);
+                }
+            }
+        }
+        shown
+    }
+}
+
+/// Shows `ev` to the checkers `which` (indices into `checkers`).
+fn show<E>(
+    checkers: &mut [Box<dyn Checker<E>>],
+    which: &[usize],
+    ev: &Event<'_, E>,
+    names: &[String],
+    out: &mut Vec<Violation>,
+) {
+    for &i in which {
+        checkers[i].on_event(ev, names, out);
     }
 }
 
@@ -368,7 +405,12 @@ impl<E: AppEvent + 'static> Observer<E> for Pipeline<E> {
 
 #[cfg(test)]
 mod tests {
+    use std::cell::RefCell;
+    use std::rc::Rc;
+
     use super::*;
+    use crate::check::Traffic;
+    use crate::sim::{DropReason, MsgClass, ProcessId};
 
     #[test]
     fn kinds_are_counted_by_name() {
@@ -397,5 +439,107 @@ mod tests {
         let by = k.by_name();
         assert_eq!(by.len(), 300);
         assert!(by.values().all(|&n| n == 2));
+    }
+
+    /// Records the kinds of the events it is shown.
+    struct Seen {
+        traffic: Traffic,
+        kinds: Rc<RefCell<Vec<&'static str>>>,
+    }
+
+    impl Checker for Seen {
+        fn name(&self) -> &'static str {
+            "seen"
+        }
+        fn traffic(&self) -> Traffic {
+            self.traffic
+        }
+        fn on_event(&mut self, ev: &Event<'_, StackEvent>, _: &[String], _: &mut Vec<Violation>) {
+            self.kinds.borrow_mut().push(ev.kind.name());
+        }
+    }
+
+    /// Each checker is shown the message events and timers it asks for,
+    /// every other event but violations, and nothing twice.
+    #[test]
+    fn a_checker_is_shown_the_traffic_it_asks_for() {
+        let (p, class) = (ProcessId(0), MsgClass::Normal);
+        let kinds = [
+            EventKind::Send {
+                to: p,
+                msg: "M",
+                id: 1,
+                class,
+            },
+            EventKind::Deliver {
+                from: p,
+                msg: "M",
+                id: 1,
+                class,
+            },
+            EventKind::Drop {
+                from: p,
+                to: p,
+                msg: "M",
+                id: 2,
+                class,
+                reason: DropReason::Loss,
+            },
+            EventKind::Timer { timer: "T" },
+            EventKind::Violation {
+                check: "seen",
+                detail: "d",
+            },
+            EventKind::Pause,
+        ];
+        let wants = [
+            (
+                Traffic::ALL,
+                vec!["send", "deliver", "drop", "timer", "pause"],
+            ),
+            (Traffic::NONE, vec!["pause"]),
+            (
+                Traffic {
+                    sends: true,
+                    timers: true,
+                    ..Traffic::NONE
+                },
+                vec!["send", "timer", "pause"],
+            ),
+            (
+                Traffic {
+                    delivers: true,
+                    drops: true,
+                    ..Traffic::NONE
+                },
+                vec!["deliver", "drop", "pause"],
+            ),
+        ];
+        let logs: Vec<_> = wants.iter().map(|_| Default::default()).collect();
+        let checkers: Vec<Box<dyn Checker>> = wants
+            .iter()
+            .zip(&logs)
+            .map(|((traffic, _), kinds)| {
+                Box::new(Seen {
+                    traffic: *traffic,
+                    kinds: Rc::clone(kinds),
+                }) as Box<dyn Checker>
+            })
+            .collect();
+        let mut pipeline = Pipeline::new(checkers, None);
+        let mut out = Vec::new();
+        for (seq, kind) in kinds.into_iter().enumerate() {
+            let ev = Event {
+                t: SimTime(seq as u64),
+                p,
+                seq: seq as u64,
+                cause: None,
+                kind,
+            };
+            pipeline.observe(&ev, &[], &mut out);
+        }
+        for ((_, want), log) in wants.iter().zip(&logs) {
+            assert_eq!(*log.borrow(), *want);
+        }
     }
 }

@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::json;
 
-use super::{Checker, EndOfRun};
+use super::{Checker, EndOfRun, Traffic};
 use crate::sim::{Event, EventKind, ProcessId, SimDuration, SimTime, Violation};
 use crate::stack::consensus::{RaftEvent, Role};
 use crate::stack::events::StackEvent;
@@ -87,8 +87,8 @@ impl ElectionSafety {
 }
 
 impl Checker for ElectionSafety {
-    fn sees_traffic(&self) -> bool {
-        false
+    fn traffic(&self) -> Traffic {
+        Traffic::NONE
     }
 
     fn name(&self) -> &'static str {
@@ -327,8 +327,8 @@ fn excerpt(s: &str) -> String {
 }
 
 impl Checker for LogMatching {
-    fn sees_traffic(&self) -> bool {
-        false
+    fn traffic(&self) -> Traffic {
+        Traffic::NONE
     }
 
     fn name(&self) -> &'static str {
@@ -637,8 +637,8 @@ fn secs(t: SimTime) -> String {
 }
 
 impl Checker for LeaderElected {
-    fn sees_traffic(&self) -> bool {
-        false
+    fn traffic(&self) -> Traffic {
+        Traffic::NONE
     }
 
     fn name(&self) -> &'static str {

@@ -24,6 +24,7 @@
 //! ```
 
 use std::collections::{BTreeMap, VecDeque};
+use std::rc::Rc;
 
 use rand_chacha::ChaCha8Rng;
 
@@ -127,28 +128,37 @@ impl Record {
     }
 }
 
+/// A record as the stores and the buffered writes hold it: shared, since
+/// a record never changes in place (a damaged one is a new record). A
+/// write lands in what reads see and in the buffer of writes to make
+/// durable, and the fsync moves it on: one record, not three copies.
+type Shared = Rc<Record>;
+
+/// A key or a log's name, shared for the same reason.
+type Name = Rc<str>;
+
 /// An append-only log whose first `base` entries were compacted away.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 struct Log {
     base: u64,
-    records: VecDeque<Record>,
+    records: VecDeque<Shared>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 struct Store {
-    values: BTreeMap<String, Record>,
-    logs: BTreeMap<String, Log>,
+    values: BTreeMap<Name, Shared>,
+    logs: BTreeMap<Name, Log>,
 }
 
 #[derive(Clone, Debug)]
 enum Op {
-    Put(String, Record),
-    Delete(String),
-    Append(String, Record),
-    Truncate(String, u64),
-    Compact(String, u64),
+    Put(Name, Shared),
+    Delete(Name),
+    Append(Name, Shared),
+    Truncate(Name, u64),
+    Compact(Name, u64),
     /// A misdirected write landing on log record `index`.
-    Overwrite(String, u64, Record),
+    Overwrite(Name, u64, Shared),
 }
 
 impl Store {
@@ -165,6 +175,13 @@ impl Store {
                 if let Some(log) = self.logs.get_mut(&l) {
                     let keep = len.saturating_sub(log.base) as usize;
                     log.records.truncate(keep);
+                    if *log == Log::default() {
+                        // Emptied from index 0: it reads exactly as a log
+                        // never written. Kept, the names of logs emptied
+                        // for good (a store's old generations) piled up,
+                        // and every lookup of every log searched past them.
+                        self.logs.remove(&l);
+                    }
                 }
             }
             Op::Overwrite(l, index, r) => {
@@ -192,19 +209,19 @@ impl Store {
 /// A record another write may land on.
 #[derive(Clone, Debug)]
 enum Victim {
-    Value(String),
-    Entry(String, u64),
+    Value(Name),
+    Entry(Name, u64),
 }
 
 impl Victim {
     /// The write of `r` (meant elsewhere) landing here.
-    fn landed(self, r: Record) -> Op {
+    fn landed(self, r: Shared) -> Op {
         match self {
             Victim::Value(k) => Op::Put(k, r),
             Victim::Entry(l, i) => Op::Overwrite(l, i, r),
         }
     }
-    fn get_mut(self, store: &mut Store) -> Option<&mut Record> {
+    fn get_mut(self, store: &mut Store) -> Option<&mut Shared> {
         match self {
             Victim::Value(k) => store.values.get_mut(&k),
             Victim::Entry(l, i) => {
@@ -311,15 +328,15 @@ impl Disk {
         let faults = self.faults;
         let rng = self.rng.as_mut()?;
         let record = match &op {
-            Op::Put(_, r) | Op::Append(_, r) => r.clone(),
+            Op::Put(_, r) | Op::Append(_, r) => Rc::clone(r),
             _ => return Some(op),
         };
         if chance(rng, faults.misdirected) {
             self.damaged_records += 1;
             let victim = self.pick_record(&op);
             let intended = match op {
-                Op::Put(k, r) => Op::Put(k, r.unwritten()),
-                Op::Append(l, r) => Op::Append(l, r.unwritten()),
+                Op::Put(k, r) => Op::Put(k, Rc::new(r.unwritten())),
+                Op::Append(l, r) => Op::Append(l, Rc::new(r.unwritten())),
                 other => other,
             };
             for o in [Some(intended), victim.map(|v| v.landed(record))]
@@ -333,7 +350,7 @@ impl Disk {
         }
         let rng = self.rng.as_mut()?;
         if chance(rng, faults.corruption) {
-            let bad = record.flipped(rng);
+            let bad = Rc::new(record.flipped(rng));
             self.damaged_records += 1;
             return Some(match op {
                 Op::Put(k, _) => Op::Put(k, bad),
@@ -349,12 +366,12 @@ impl Disk {
         let mut all: Vec<Victim> = Vec::new();
         for k in self.current.values.keys() {
             if !matches!(op, Op::Put(t, _) if t == k) {
-                all.push(Victim::Value(k.clone()));
+                all.push(Victim::Value(Rc::clone(k)));
             }
         }
         for (l, log) in &self.current.logs {
             for i in 0..log.records.len() as u64 {
-                all.push(Victim::Entry(l.clone(), log.base + i));
+                all.push(Victim::Entry(Rc::clone(l), log.base + i));
             }
         }
         let rng = self.rng.as_mut()?;
@@ -373,7 +390,7 @@ impl Disk {
         let mut first: Option<Victim> = None;
         let mut chosen: Vec<Victim> = Vec::new();
         for k in self.durable.values.keys() {
-            let v = Victim::Value(k.clone());
+            let v = Victim::Value(Rc::clone(k));
             first.get_or_insert_with(|| v.clone());
             if chance(rng, share) {
                 chosen.push(v);
@@ -381,7 +398,7 @@ impl Disk {
         }
         for (l, log) in &self.durable.logs {
             for i in 0..log.records.len() as u64 {
-                let v = Victim::Entry(l.clone(), log.base + i);
+                let v = Victim::Entry(Rc::clone(l), log.base + i);
                 first.get_or_insert_with(|| v.clone());
                 if chance(rng, share) {
                     chosen.push(v);
@@ -395,9 +412,9 @@ impl Disk {
             let Some(r) = v.clone().get_mut(&mut self.durable) else {
                 continue;
             };
-            let before = r.clone();
-            let bad = r.flipped(rng);
-            *r = bad.clone();
+            let before = Rc::clone(r);
+            let bad = Rc::new(r.flipped(rng));
+            *r = Rc::clone(&bad);
             // What reads see is the same record unless a newer write is buffered.
             if let Some(c) = v.get_mut(&mut self.current)
                 && *c == before
@@ -413,12 +430,12 @@ impl Disk {
     /// Buffers `key = value`.
     pub fn put(&mut self, key: &str, value: Vec<u8>) {
         let r = Record::new(value, address(key, None));
-        self.write(Op::Put(key.to_string(), r));
+        self.write(Op::Put(Rc::from(key), Rc::new(r)));
     }
 
     /// Buffers the removal of `key`.
     pub fn delete(&mut self, key: &str) {
-        self.write(Op::Delete(key.to_string()));
+        self.write(Op::Delete(Rc::from(key)));
     }
 
     /// The value of `key` as reads see it (including unsynced writes).
@@ -443,7 +460,7 @@ impl Disk {
                 std::ops::Bound::Included(prefix),
                 std::ops::Bound::Unbounded,
             ))
-            .map(|(k, _)| k.as_str())
+            .map(|(k, _)| &**k)
             .take_while(move |k| k.starts_with(prefix))
     }
 
@@ -451,19 +468,28 @@ impl Disk {
     pub fn append(&mut self, log: &str, record: Vec<u8>) -> u64 {
         let index = self.log_end(log);
         let r = Record::new(record, address(log, Some(index)));
-        self.write(Op::Append(log.to_string(), r));
+        self.write(Op::Append(Rc::from(log), Rc::new(r)));
         index
     }
 
     /// Buffers the removal of every record of `log` at index `len` and after.
     pub fn truncate(&mut self, log: &str, len: u64) {
-        self.write(Op::Truncate(log.to_string(), len));
+        self.write(Op::Truncate(Rc::from(log), len));
     }
 
     /// Buffers the removal of every record of `log` before index `upto`
     /// (after a snapshot made them unnecessary).
     pub fn compact(&mut self, log: &str, upto: u64) {
-        self.write(Op::Compact(log.to_string(), upto));
+        self.write(Op::Compact(Rc::from(log), upto));
+    }
+
+    /// The indexes `log` holds, `log_start(log)..log_end(log)`, with one
+    /// lookup of the log.
+    pub fn log_range(&self, log: &str) -> std::ops::Range<u64> {
+        self.current
+            .logs
+            .get(log)
+            .map_or(0..0, |l| l.base..l.base + l.records.len() as u64)
     }
 
     /// The index of the first record still held (after compaction).
@@ -550,8 +576,8 @@ impl Disk {
         let lost = self.pending.len() as u64;
         if torn && let Some(last) = self.pending.pop() {
             let torn_op = match last {
-                Op::Put(k, r) => Some(Op::Put(k, r.torn())),
-                Op::Append(l, r) => Some(Op::Append(l, r.torn())),
+                Op::Put(k, r) => Some(Op::Put(k, Rc::new(r.torn()))),
+                Op::Append(l, r) => Some(Op::Append(l, Rc::new(r.torn()))),
                 _ => None,
             };
             if let Some(op) = torn_op {
@@ -665,8 +691,33 @@ mod tests {
         d.fsync();
         d.crash(false);
         assert_eq!((d.log_start("log"), d.log_end("log")), (4, 8));
+        assert_eq!(d.log_range("log"), 4..8);
+        assert_eq!(d.log_range("no such log"), 0..0);
         assert_eq!(d.entry("log", 5).unwrap(), Some(&[5u8][..]));
         assert_eq!(d.entry("log", 3).unwrap(), None);
+    }
+
+    #[test]
+    fn a_log_emptied_from_its_start_reads_as_one_never_written() {
+        let mut d = Disk::new();
+        for i in 0..3u8 {
+            d.append("old", vec![i]);
+            d.append("kept", vec![i]);
+        }
+        d.compact("kept", 2);
+        d.fsync();
+        d.truncate("old", 0);
+        d.truncate("kept", 0);
+        d.fsync();
+        d.crash(false);
+        assert_eq!((d.log_start("old"), d.log_end("old")), (0, 0));
+        assert_eq!(d.entry("old", 0).unwrap(), None);
+        assert!(d.log_intact("old", 0..3));
+        assert_eq!(d.append("old", b"again".to_vec()), 0);
+        // A compacted log emptied keeps its place: the next index follows.
+        assert_eq!((d.log_start("kept"), d.log_end("kept")), (2, 2));
+        assert_eq!(d.append("kept", b"next".to_vec()), 2);
+        assert_eq!(d.stats().bytes, 9);
     }
 
     #[test]

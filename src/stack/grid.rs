@@ -20,7 +20,7 @@ use std::rc::Rc;
 
 use serde::{Deserialize, Serialize};
 
-use super::consensus::StateMachine;
+use super::consensus::{LogCommand, StateMachine};
 pub use super::members::{Member, MemberState, Members};
 use super::node_id::NodeId;
 use crate::sim::process::push_json_str as json_str;
@@ -133,8 +133,75 @@ fn json_pairs(out: &mut Vec<u8>, pairs: &[(NodeId, u64)]) {
         out.push(b'[');
         json_str(out, node);
         out.push(b',');
-        out.extend_from_slice(itoa::Buffer::new().format(*epoch).as_bytes());
+        json_u64(out, *epoch);
         out.push(b']');
+    }
+    out.push(b']');
+}
+
+/// Appends a number as `serde_json` writes it.
+fn json_u64(out: &mut Vec<u8>, n: u64) {
+    out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
+}
+
+/// Appends a string, or `null`, as `serde_json` writes an `Option`.
+fn json_opt_str(out: &mut Vec<u8>, s: Option<&str>) {
+    match s {
+        Some(s) => json_str(out, s),
+        None => out.extend_from_slice(b"null"),
+    }
+}
+
+/// Appends the members' JSON as `serde_json` writes them: a map in id
+/// order (see [`Members`]), each member as its derived `Serialize` writes
+/// it. By hand: a snapshot writes every member, and on a large cluster
+/// serde's generic path was a large part of it.
+fn json_members(out: &mut Vec<u8>, members: &Members) {
+    out.push(b'{');
+    for (i, (id, member)) in members.iter().enumerate() {
+        // Every field, so that a new one is not forgotten here.
+        let Member {
+            zone,
+            capacity,
+            state,
+            boot,
+        } = member;
+        if i > 0 {
+            out.push(b',');
+        }
+        json_str(out, id);
+        out.extend_from_slice(b":{\"zone\":");
+        json_str(out, zone);
+        out.extend_from_slice(b",\"capacity\":");
+        json_u64(out, u64::from(*capacity));
+        out.extend_from_slice(match state {
+            MemberState::Alive => b",\"state\":\"alive\",\"boot\":",
+            MemberState::Dead => b",\"state\":\"dead\",\"boot\":",
+            MemberState::Draining => b",\"state\":\"draining\",\"boot\":",
+        });
+        json_u64(out, u64::from(*boot));
+        out.push(b'}');
+    }
+    out.push(b'}');
+}
+
+/// Appends `[{"node":"n1","in_sync":true},...]`, as `serde_json` writes
+/// a list of replicas (the derived `Serialize`).
+fn json_replicas(out: &mut Vec<u8>, replicas: &[Replica]) {
+    out.push(b'[');
+    for (i, r) in replicas.iter().enumerate() {
+        // Every field, so that a new one is not forgotten here.
+        let Replica { node, in_sync } = r;
+        if i > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(b"{\"node\":");
+        json_str(out, node);
+        out.extend_from_slice(if *in_sync {
+            b",\"in_sync\":true}"
+        } else {
+            b",\"in_sync\":false}"
+        });
     }
     out.push(b']');
 }
@@ -154,30 +221,15 @@ impl PartitionConfig {
             primary_at,
             dropped,
         } = self;
-        out.extend_from_slice(b"{\"replicas\":[");
-        for (i, r) in replicas.iter().enumerate() {
-            let Replica { node, in_sync } = r;
-            if i > 0 {
-                out.push(b',');
-            }
-            out.extend_from_slice(b"{\"node\":");
-            json_str(out, node);
-            out.extend_from_slice(if *in_sync {
-                b",\"in_sync\":true}"
-            } else {
-                b",\"in_sync\":false}"
-            });
-        }
-        out.extend_from_slice(b"],\"primary\":");
-        match primary {
-            Some(p) => json_str(out, p),
-            None => out.extend_from_slice(b"null"),
-        }
+        out.extend_from_slice(b"{\"replicas\":");
+        json_replicas(out, replicas);
+        out.extend_from_slice(b",\"primary\":");
+        json_opt_str(out, primary.as_deref());
         out.extend_from_slice(b",\"epoch\":");
-        out.extend_from_slice(itoa::Buffer::new().format(*epoch).as_bytes());
+        json_u64(out, *epoch);
         if let Some(at) = lost_at {
             out.extend_from_slice(b",\"lost_at\":");
-            out.extend_from_slice(itoa::Buffer::new().format(*at).as_bytes());
+            json_u64(out, *at);
         }
         if !left.is_empty() {
             out.extend_from_slice(b",\"left\":");
@@ -804,10 +856,10 @@ impl fmt::Display for MapCommand {
                 empty,
                 unheard,
             } => {
-                // Written piece by piece, with no string per replica: every
-                // manager traces each command it appends and commits.
-                write!(f, "SetReplicas p{partition}@{epoch}")?;
-                write_gen(f, *generation)?;
+                // Written piece by piece, with no string per replica and
+                // numbers through `itoa`: the leader traces each command
+                // it appends.
+                write_planned(f, "SetReplicas", *partition, *epoch, *generation)?;
                 f.write_str(" [")?;
                 for (i, r) in replicas.iter().enumerate() {
                     if i > 0 {
@@ -840,20 +892,124 @@ impl fmt::Display for MapCommand {
                 generation,
                 node,
             } => {
-                write!(f, "PromotePrimary p{partition}@{epoch}")?;
-                write_gen(f, *generation)?;
-                write!(f, " {node}")
+                write_planned(f, "PromotePrimary", *partition, *epoch, *generation)?;
+                f.write_str(" ")?;
+                f.write_str(node)
             }
         }
     }
 }
 
-/// Writes ` g7` for a command conditional on member generation 7.
-fn write_gen(f: &mut fmt::Formatter<'_>, generation: Option<u64>) -> fmt::Result {
-    match generation {
-        Some(g) => write!(f, " g{g}"),
-        None => Ok(()),
+/// What the derived `Serialize` gives to `serde_json`, written by hand: a
+/// leader encodes every entry it appends, and serde's generic path was
+/// most of that.
+impl LogCommand for MapCommand {
+    fn write_json(&self, out: &mut Vec<u8>) {
+        /// `{"Variant":{"node":"n1"}}`.
+        fn node_only(out: &mut Vec<u8>, variant: &[u8], node: &str) {
+            out.extend_from_slice(variant);
+            out.extend_from_slice(b"\":{\"node\":");
+            json_str(out, node);
+            out.extend_from_slice(b"}}");
+        }
+        /// `"partition":p,"epoch":e` and, when there is one, `,"generation":g`.
+        fn planned(out: &mut Vec<u8>, partition: u32, epoch: u64, generation: Option<u64>) {
+            out.extend_from_slice(b"\"partition\":");
+            json_u64(out, u64::from(partition));
+            out.extend_from_slice(b",\"epoch\":");
+            json_u64(out, epoch);
+            if let Some(g) = generation {
+                out.extend_from_slice(b",\"generation\":");
+                json_u64(out, g);
+            }
+        }
+        match self {
+            MapCommand::AddNode {
+                node,
+                zone,
+                capacity,
+                boot,
+            } => {
+                out.extend_from_slice(b"{\"AddNode\":{\"node\":");
+                json_str(out, node);
+                out.extend_from_slice(b",\"zone\":");
+                json_str(out, zone);
+                out.extend_from_slice(b",\"capacity\":");
+                json_u64(out, u64::from(*capacity));
+                out.extend_from_slice(b",\"boot\":");
+                json_u64(out, u64::from(*boot));
+                out.extend_from_slice(b"}}");
+            }
+            MapCommand::RemoveNode { node } => node_only(out, b"{\"RemoveNode", node),
+            MapCommand::MarkDead { node } => node_only(out, b"{\"MarkDead", node),
+            MapCommand::MarkAlive { node } => node_only(out, b"{\"MarkAlive", node),
+            MapCommand::Drain { node } => node_only(out, b"{\"Drain", node),
+            MapCommand::SetReplicas {
+                partition,
+                epoch,
+                generation,
+                replicas,
+                primary,
+                empty,
+                unheard,
+            } => {
+                out.extend_from_slice(b"{\"SetReplicas\":{");
+                planned(out, *partition, *epoch, *generation);
+                out.extend_from_slice(b",\"replicas\":");
+                json_replicas(out, replicas);
+                out.extend_from_slice(b",\"primary\":");
+                json_opt_str(out, primary.as_deref());
+                if *empty {
+                    out.extend_from_slice(b",\"empty\":true");
+                }
+                if !unheard.is_empty() {
+                    out.extend_from_slice(b",\"unheard\":[");
+                    for (i, n) in unheard.iter().enumerate() {
+                        if i > 0 {
+                            out.push(b',');
+                        }
+                        json_str(out, n);
+                    }
+                    out.push(b']');
+                }
+                out.extend_from_slice(b"}}");
+            }
+            MapCommand::PromotePrimary {
+                partition,
+                epoch,
+                generation,
+                node,
+            } => {
+                out.extend_from_slice(b"{\"PromotePrimary\":{");
+                planned(out, *partition, *epoch, *generation);
+                out.extend_from_slice(b",\"node\":");
+                json_str(out, node);
+                out.extend_from_slice(b"}}");
+            }
+        }
     }
+}
+
+/// Writes `SetReplicas p3@7` for a command on partition 3 planned
+/// against epoch 7, and ` g5` after it if it is conditional on member
+/// generation 5.
+fn write_planned(
+    f: &mut fmt::Formatter<'_>,
+    name: &str,
+    partition: u32,
+    epoch: u64,
+    generation: Option<u64>,
+) -> fmt::Result {
+    f.write_str(name)?;
+    f.write_str(" p")?;
+    f.write_str(itoa::Buffer::new().format(partition))?;
+    f.write_str("@")?;
+    f.write_str(itoa::Buffer::new().format(epoch))?;
+    if let Some(g) = generation {
+        f.write_str(" g")?;
+        f.write_str(itoa::Buffer::new().format(g))?;
+    }
+    Ok(())
 }
 
 /// The cluster map: what the managers agree on.
@@ -1090,7 +1246,8 @@ impl StateMachine for ClusterMap {
         field(out, b",\"geometry\":", geometry);
         field(out, b",\"replication_factor\":", replication_factor);
         field(out, b",\"generation\":", generation);
-        field(out, b",\"members\":", members);
+        out.extend_from_slice(b",\"members\":");
+        json_members(out, members);
         out.extend_from_slice(b",\"partitions\":");
         partitions.write_json(out);
         out.push(b'}');
@@ -1200,10 +1357,12 @@ impl StateMachine for ClusterMap {
                     .map(|p| {
                         p.replicas
                             .iter()
+                            // Dropped first: most replicas stay, and a
+                            // list scan is cheaper than a member lookup.
                             .filter(|r| {
                                 r.in_sync
-                                    && dead(&r.node)
                                     && !replicas.iter().any(|x| x.node == r.node)
+                                    && dead(&r.node)
                             })
                             .map(|r| r.node.clone())
                             .collect()
@@ -1283,6 +1442,24 @@ mod tests {
             );
         }
         json(&m);
+        // Members in every state, with numbers and a zone to escape.
+        m.apply(
+            4,
+            &MapCommand::AddNode {
+                node: "n4".into(),
+                zone: "z\\\u{2}".into(),
+                capacity: u32::MAX,
+                boot: u32::MAX,
+            },
+        );
+        m.apply(5, &MapCommand::MarkDead { node: "n2".into() });
+        m.apply(
+            6,
+            &MapCommand::Drain {
+                node: "n\"3".into(),
+            },
+        );
+        json(&m);
         let held = m.clone();
         for p in [0usize, 63, 64, 150, 199] {
             m.partitions[p].replicas = vec![replica("n1", true), replica("n\"3", false)];
@@ -1309,6 +1486,101 @@ mod tests {
             height: 32,
             tile_w: 16,
             tile_h: 16,
+        }
+    }
+
+    #[test]
+    fn commands_written_by_hand_are_serde_json() {
+        let odd = "q\"\\\u{1}é";
+        let r = |node: &str, in_sync| Replica {
+            node: node.into(),
+            in_sync,
+        };
+        let mut cmds = vec![
+            MapCommand::AddNode {
+                node: "n1".into(),
+                zone: odd.into(),
+                capacity: u32::MAX,
+                boot: 0xdead_beef,
+            },
+            MapCommand::RemoveNode { node: odd.into() },
+            MapCommand::MarkDead { node: "n2".into() },
+            MapCommand::MarkAlive { node: "n3".into() },
+            MapCommand::Drain { node: "n4".into() },
+        ];
+        for generation in [None, Some(0), Some(u64::MAX)] {
+            cmds.push(MapCommand::PromotePrimary {
+                partition: u32::MAX,
+                epoch: 9,
+                generation,
+                node: odd.into(),
+            });
+            for (replicas, primary, empty, unheard) in [
+                (vec![], None, false, vec![]),
+                (vec![r("n1", true)], Some("n1"), true, vec!["n2".into()]),
+                (
+                    vec![r(odd, false), r("n1", true), r("n2", false)],
+                    Some(odd),
+                    false,
+                    vec![odd.into(), "n3".into()],
+                ),
+            ] {
+                cmds.push(MapCommand::SetReplicas {
+                    partition: 0,
+                    epoch: u64::MAX,
+                    generation,
+                    replicas,
+                    primary: primary.map(NodeId::from),
+                    empty,
+                    unheard,
+                });
+            }
+        }
+        for cmd in cmds {
+            let mut out = Vec::new();
+            cmd.write_json(&mut out);
+            assert_eq!(
+                String::from_utf8(out).unwrap(),
+                serde_json::to_string(&cmd).unwrap()
+            );
+        }
+    }
+
+    #[test]
+    fn planned_commands_describe_partition_epoch_and_generation() {
+        for generation in [None, Some(0), Some(u64::MAX)] {
+            let g = generation.map_or(String::new(), |g| format!(" g{g}"));
+            let promote = MapCommand::PromotePrimary {
+                partition: u32::MAX,
+                epoch: 9,
+                generation,
+                node: "n1".into(),
+            };
+            let text = format!("PromotePrimary p{}@9{g} n1", u32::MAX);
+            assert_eq!(promote.to_string(), text);
+            let set = MapCommand::SetReplicas {
+                partition: 0,
+                epoch: u64::MAX,
+                generation,
+                replicas: vec![
+                    Replica {
+                        node: "n1".into(),
+                        in_sync: true,
+                    },
+                    Replica {
+                        node: "n2".into(),
+                        in_sync: false,
+                    },
+                ],
+                primary: None,
+                empty: true,
+                unheard: vec!["n3".into(), "n4".into()],
+            };
+            let text = format!(
+                "SetReplicas p0@{}{g} [n1,n2~] primary=- empty unheard=n3,n4",
+                u64::MAX
+            );
+            assert_eq!(set.to_string(), text);
         }
     }
 

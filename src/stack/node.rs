@@ -46,9 +46,10 @@ use super::cluster::{
 use super::consensus::StateMachine;
 use super::events::{ReplicaState, StackEvent};
 use super::grid::{ClusterMap, Geometry, MapCommand, Seen};
+use super::members::Hint;
 use super::network::{Incoming, Limits, NetworkManager, RetryPolicy, Shared, key_id};
 use super::planted::{Bug, Planted};
-use super::replication::{DataMsg, DataTimer, ReplicationManager};
+use super::replication::{DataMsg, DataTimer, ReplicationManager, Standing};
 use super::storage::PartitionStore;
 
 /// Disk key of the partitions this node holds in full, each with its
@@ -187,19 +188,44 @@ fn view_of(map: &ClusterMap, me: &str, p: u32) -> (u64, bool) {
 /// Appends one persisted `(partition, synced epoch)` pair to `out`, a JSON
 /// list begun with `[`: exactly what `serde_json` writes for an element of
 /// a `Vec<(u32, Option<u64>)>`, the format [`REPLICAS_KEY`] is read back in.
+/// The element is written backwards into a small buffer and copied once: a
+/// node writes its whole list at every change of what it holds, and a copy
+/// per number and per bracket was most of the cost.
 fn push_held(out: &mut Vec<u8>, p: u32, synced: Option<u64>) {
+    // `,[`, a u32, `,`, a u64 (or `null`), `]`.
+    let mut buf = [0u8; 2 + 10 + 1 + 20 + 1];
+    let mut at = buf.len() - 1;
+    buf[at] = b']';
+    at = match synced {
+        Some(epoch) => digits_before(&mut buf, at, epoch),
+        None => {
+            buf[at - 4..at].copy_from_slice(b"null");
+            at - 4
+        }
+    };
+    at -= 1;
+    buf[at] = b',';
+    at = digits_before(&mut buf, at, u64::from(p));
+    at -= 1;
+    buf[at] = b'[';
     if out.len() > 1 {
-        out.push(b',');
+        at -= 1;
+        buf[at] = b',';
     }
-    let mut digits = itoa::Buffer::new();
-    out.push(b'[');
-    out.extend_from_slice(digits.format(p).as_bytes());
-    out.push(b',');
-    match synced {
-        Some(epoch) => out.extend_from_slice(digits.format(epoch).as_bytes()),
-        None => out.extend_from_slice(b"null"),
+    out.extend_from_slice(&buf[at..]);
+}
+
+/// Writes `v` in decimal into `buf` just before index `end`; returns where
+/// its first digit is.
+fn digits_before(buf: &mut [u8], mut end: usize, mut v: u64) -> usize {
+    loop {
+        end -= 1;
+        buf[end] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            return end;
+        }
     }
-    out.push(b']');
 }
 
 /// What of a data node, besides its hosted partition, decides whether
@@ -301,6 +327,8 @@ pub struct DataNode {
     reconciled: Option<(Rc<ClusterMap>, u64, Vec<u32>)>,
     /// The partitions `reconcile` visits (reused).
     visit: Vec<u32>,
+    /// Where the applied maps' members last listed this node.
+    member_hint: Hint,
     replicas: Tracked<BTreeMap<u32, Hosted>>,
     /// Partitions whose data survived on disk from a previous incarnation:
     /// a catch-up only needs the tail.
@@ -376,6 +404,7 @@ impl DataNode {
             settled_counts: None,
             reconciled: None,
             visit: Vec::new(),
+            member_hint: Hint::default(),
             replicas: Tracked::new(BTreeMap::new()),
             on_disk: Tracked::new(BTreeSet::new()),
             synced: Tracked::new(BTreeMap::new()),
@@ -714,15 +743,27 @@ impl DataNode {
     /// sees the step (a handler runs at an earlier local time than the
     /// last one did) and arms its periodic timers again from now: the
     /// heartbeat, the catch-up fetches, the data plane's tick and scrub.
+    #[inline]
     fn notice_clock<P: Process<Msg = Msg, Timer = Timer, Event = StackEvent>>(
         &mut self,
         cx: &mut Cx<'_, P>,
     ) {
         let now = cx.now();
         let seen = std::mem::replace(&mut self.clock_seen, now);
-        if now.as_micros() + self.interval.as_micros() >= seen.as_micros() {
-            return;
+        if now.as_micros() + self.interval.as_micros() < seen.as_micros() {
+            self.clock_set_back(cx, now);
         }
+    }
+
+    /// The clock was set back (see [`notice_clock`](Self::notice_clock)):
+    /// kept apart, so that the check every handler makes is a compare, not
+    /// a call that saves every register this needs.
+    #[cold]
+    fn clock_set_back<P: Process<Msg = Msg, Timer = Timer, Event = StackEvent>>(
+        &mut self,
+        cx: &mut Cx<'_, P>,
+        now: SimTime,
+    ) {
         cx.reached("node: clock set back, timers armed again");
         self.last_heartbeat = self.last_heartbeat.map(|t| t.min(now));
         if let Some(t) = self.heartbeat_timer.take() {
@@ -760,6 +801,8 @@ impl DataNode {
         // node per interval, each over every replica it hosts).
         let mut on_disk = self.on_disk.iter().copied().peekable();
         let mut synced = self.synced.iter().peekable();
+        // So are the data plane's replicas (`None`: no data plane).
+        let mut standings = self.repl.as_ref().map(|r| r.standings().peekable());
         let mut kept_hosted = 0;
         self.scratch.extend(self.replicas.iter().map(|(p, h)| {
             while on_disk.next_if(|d| d < p).is_some() {}
@@ -767,16 +810,21 @@ impl DataNode {
             kept_hosted += usize::from(kept);
             while synced.next_if(|(q, _)| *q < p).is_some() {}
             let synced_epoch = synced.next_if(|(q, _)| *q == p).map(|(_, e)| *e);
+            let standing = standings.as_mut().map(|all| {
+                while all.next_if(|(q, _)| q < p).is_some() {}
+                all.next_if(|(q, _)| q == p)
+                    .map_or_else(Standing::default, |(_, s)| s)
+            });
             let (epoch, listed) = h.view;
-            let damaged = self.repl.as_ref().is_some_and(|r| r.damaged(*p));
+            let damaged = standing.is_some_and(|s| s.damaged);
             // With a data plane, a replica holds the data in full only
             // once its primary declared it caught up in this epoch.
-            let data = self.repl.as_ref().is_none_or(|r| {
+            let data = standing.is_none_or(|s| {
                 // A copy the scrub found damaged counts for nothing until
                 // it is rebuilt.
-                !r.damaged(*p)
+                !s.damaged
                     && (listed
-                        || r.caught_up(*p, epoch)
+                        || s.caught_up == Some(epoch)
                         || self.planted.has(Bug::InSyncWithoutTransfer))
             });
             ReplicaReport {
@@ -787,9 +835,7 @@ impl DataNode {
                 // incarnation, or transferred and not yet declared
                 // caught up (a re-seed must not pass it over), or declared
                 // caught up by its primary before its bulk transfer ended.
-                stored: (kept
-                    || h.data == Data::Complete
-                    || self.repl.as_ref().is_some_and(|r| r.vouched(*p)))
+                stored: (kept || h.data == Data::Complete || standing.is_some_and(|s| s.vouched))
                     && !damaged,
                 synced: synced_epoch,
                 damaged,
@@ -958,9 +1004,11 @@ impl DataNode {
             cx.trace(StackEvent::Map {
                 version: self.map.version,
             });
-            self.reconcile(cx, if everything { None } else { Some(&touched) });
-            let named = self.map.members.get(&self.me).map(|m| m.boot) == Some(self.boot);
-            if named && let Some(r) = self.repl.as_mut() {
+            let mine = self.boot_in_map();
+            self.reconcile(cx, mine, if everything { None } else { Some(&touched) });
+            if mine == Some(self.boot)
+                && let Some(r) = self.repl.as_mut()
+            {
                 let on_disk = &self.on_disk;
                 r.on_map(cx, &self.map, &|p| on_disk.contains(&p));
             }
@@ -1060,15 +1108,25 @@ impl DataNode {
         }
     }
 
+    /// The boot the applied map gives this node, if it lists it: looked up
+    /// from where it was found last time (one probe, where a search of the
+    /// members was most of a small map update's cost).
+    fn boot_in_map(&mut self) -> Option<u32> {
+        let map = &self.map;
+        map.members
+            .get_hinted(&self.me, &mut self.member_hint)
+            .map(|m| m.boot)
+    }
+
     /// Brings the hosted replicas in line with the map (all partitions, or
-    /// the ones `only` names).
+    /// the ones `only` names); `mine` is the boot the map gives this node.
     fn reconcile<P: Process<Msg = Msg, Timer = Timer, Event = StackEvent>>(
         &mut self,
         cx: &mut Cx<'_, P>,
+        mine: Option<u32>,
         only: Option<&BTreeSet<u32>>,
     ) {
         let me = Rc::clone(&self.me);
-        let mine = self.map.members.get(&me).map(|m| m.boot);
         match mine {
             Some(b) if b == self.boot => {
                 // The map names this incarnation: registered, whether or
@@ -1491,6 +1549,8 @@ impl DataNode {
             .map(|(p, _)| *p)
             .peekable();
         let mut stored = self.on_disk.iter().copied().peekable();
+        // Sorted too: walked beside the merge, not searched per partition.
+        let mut epochs = self.synced.iter().peekable();
         // Written as `serde_json::to_vec` writes a `Vec<(u32, Option<u64>)>`
         // (`[[3,null],[7,12]]`), byte for byte, without the serializer: a
         // node persists at every change of what it holds, and serde's walk
@@ -1509,7 +1569,9 @@ impl DataNode {
                 (None, _) => stored.next(),
             };
             let Some(p) = p else { break };
-            push_held(&mut bytes, p, self.synced.get(&p).copied());
+            while epochs.next_if(|(q, _)| **q < p).is_some() {}
+            let epoch = epochs.next_if(|(q, _)| **q == p).map(|(_, e)| *e);
+            push_held(&mut bytes, p, epoch);
         }
         bytes.push(b']');
         let disk = cx.disk();

@@ -216,66 +216,72 @@ fn entry_json(out: &mut Vec<u8>, e: &Entry) {
     out.extend_from_slice(b"}}}");
 }
 
-/// A [`Snapshot`] as a store writes it: the same fields, the state
-/// borrowed rather than copied for the write.
+/// Appends `state` as `serde_json` writes a [`PartitionState`], byte for
+/// byte (a test compares the two): serde's walk of the cells, keys turned
+/// into strings, was most of a snapshot's cost.
+fn state_json(out: &mut Vec<u8>, st: &PartitionState) {
+    out.reserve(48 + 24 * st.cells.len() + 40 * st.dedup.len());
+    out.extend_from_slice(b"{\"index\":");
+    push_u64(out, st.index);
+    out.extend_from_slice(b",\"cells\":{");
+    for (i, (cell, (value, at))) in st.cells.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.push(b'"');
+        push_u64(out, *cell);
+        out.extend_from_slice(b"\":[");
+        push_u64(out, *value);
+        out.push(b',');
+        push_u64(out, *at);
+        out.push(b']');
+    }
+    out.extend_from_slice(b"},\"dedup\":{");
+    for (i, (client, a)) in st.dedup.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.push(b'"');
+        push_u64(out, u64::from(*client));
+        out.extend_from_slice(b"\":{\"seq\":");
+        push_u64(out, a.seq);
+        out.extend_from_slice(b",\"index\":");
+        push_u64(out, a.index);
+        out.extend_from_slice(if a.ok {
+            b",\"ok\":true}"
+        } else {
+            b",\"ok\":false}"
+        });
+    }
+    out.push(b'}');
+    if st.lost_below != 0 {
+        out.extend_from_slice(b",\"lost_below\":");
+        push_u64(out, st.lost_below);
+    }
+    out.push(b'}');
+}
+
+/// A [`Snapshot`] as a store writes it: the same fields, the state already
+/// encoded (by [`state_json`]).
 struct SnapshotOf<'a> {
     generation: u64,
     epoch: u64,
-    state: &'a PartitionState,
+    state_json: &'a [u8],
     data: bool,
     whole: Option<u64>,
 }
 
 impl SnapshotOf<'_> {
     /// The snapshot as `serde_json::to_vec(&Snapshot)` writes it, byte for
-    /// byte (a test compares the two): a store writes one every 64
-    /// entries and at every install, and serde's walk of the cells, keys
-    /// turned into strings, was most of it.
+    /// byte (a test compares the two).
     fn to_json(&self) -> Vec<u8> {
-        let st = self.state;
-        let mut out = Vec::with_capacity(96 + 24 * st.cells.len() + 40 * st.dedup.len());
+        let mut out = Vec::with_capacity(96 + self.state_json.len());
         out.extend_from_slice(b"{\"generation\":");
         push_u64(&mut out, self.generation);
         out.extend_from_slice(b",\"epoch\":");
         push_u64(&mut out, self.epoch);
-        out.extend_from_slice(b",\"state\":{\"index\":");
-        push_u64(&mut out, st.index);
-        out.extend_from_slice(b",\"cells\":{");
-        for (i, (cell, (value, at))) in st.cells.iter().enumerate() {
-            if i > 0 {
-                out.push(b',');
-            }
-            out.push(b'"');
-            push_u64(&mut out, *cell);
-            out.extend_from_slice(b"\":[");
-            push_u64(&mut out, *value);
-            out.push(b',');
-            push_u64(&mut out, *at);
-            out.push(b']');
-        }
-        out.extend_from_slice(b"},\"dedup\":{");
-        for (i, (client, a)) in st.dedup.iter().enumerate() {
-            if i > 0 {
-                out.push(b',');
-            }
-            out.push(b'"');
-            push_u64(&mut out, u64::from(*client));
-            out.extend_from_slice(b"\":{\"seq\":");
-            push_u64(&mut out, a.seq);
-            out.extend_from_slice(b",\"index\":");
-            push_u64(&mut out, a.index);
-            out.extend_from_slice(if a.ok {
-                b",\"ok\":true}"
-            } else {
-                b",\"ok\":false}"
-            });
-        }
-        out.push(b'}');
-        if st.lost_below != 0 {
-            out.extend_from_slice(b",\"lost_below\":");
-            push_u64(&mut out, st.lost_below);
-        }
-        out.push(b'}');
+        out.extend_from_slice(b",\"state\":");
+        out.extend_from_slice(self.state_json);
         if self.data {
             out.extend_from_slice(b",\"data\":true");
         }
@@ -321,7 +327,12 @@ pub struct PartitionStore {
     /// The highest epoch accepted (persisted with the snapshot and entries).
     pub epoch: u64,
     /// The state after every entry appended.
-    pub state: PartitionState,
+    state: PartitionState,
+    /// `state` encoded as a snapshot writes it, while `state` is unchanged
+    /// since: most snapshots (an epoch raised, a copy marked whole, an
+    /// install followed by its declaration) write the state the one before
+    /// wrote, and encoding it again was most of their cost.
+    state_json: StateJson,
     /// Entries after the snapshot (what a lagging follower is sent).
     tail: Vec<Entry>,
     /// Holds the partition's data (see [`Snapshot::data`]).
@@ -335,12 +346,32 @@ pub struct PartitionStore {
     log_key: String,
 }
 
+/// The encoding of a store's state, if made since the state last changed:
+/// a cache, so no part of the store's value (every two compare equal).
+#[derive(Clone, Debug, Default)]
+struct StateJson(Option<Vec<u8>>);
+
+impl PartialEq for StateJson {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl Eq for StateJson {}
+
 fn snap_key(p: u32) -> String {
     format!("data/p{p}/snap")
 }
 
+/// `data/p{p}/log/{generation}`, without `format!`'s machinery (a new one
+/// at every snapshot).
 fn log_key(p: u32, generation: u64) -> String {
-    format!("data/p{p}/log/{generation}")
+    let mut key = String::with_capacity(32);
+    key.push_str("data/p");
+    key.push_str(itoa::Buffer::new().format(p));
+    key.push_str("/log/");
+    key.push_str(itoa::Buffer::new().format(generation));
+    key
 }
 
 impl PartitionStore {
@@ -352,6 +383,7 @@ impl PartitionStore {
             snap_index: 0,
             epoch: 0,
             state: PartitionState::default(),
+            state_json: StateJson::default(),
             tail: Vec::new(),
             data: false,
             whole: None,
@@ -453,6 +485,7 @@ impl PartitionStore {
             snap_index: snap.state.index,
             epoch: snap.epoch,
             state: snap.state,
+            state_json: StateJson::default(),
             tail: Vec::new(),
             data: snap.data,
             whole: snap.whole,
@@ -490,6 +523,11 @@ impl PartitionStore {
         self.partition
     }
 
+    /// The state after every entry appended.
+    pub fn state(&self) -> &PartitionState {
+        &self.state
+    }
+
     /// The last index held.
     pub fn index(&self) -> u64 {
         self.state.index
@@ -512,6 +550,7 @@ impl PartitionStore {
         entry_json(&mut bytes, &e);
         disk.append(&self.log_key, bytes);
         self.epoch = self.epoch.max(e.epoch);
+        self.state_json.0 = None;
         let ok = self.state.apply(&e);
         self.tail.push(e);
         if self.tail.len() as u64 >= SNAPSHOT_EVERY * 2 {
@@ -525,7 +564,12 @@ impl PartitionStore {
     /// Replaces everything with `state` (installed from a primary) at `epoch`.
     pub fn install(&mut self, disk: &mut Disk, state: PartitionState, epoch: u64) {
         self.epoch = self.epoch.max(epoch);
-        self.state = state;
+        if state != self.state {
+            // The same state installed again (a resend, or a re-seed that
+            // changes nothing) keeps its encoding.
+            self.state = state;
+            self.state_json.0 = None;
+        }
         self.data = true;
         self.tail.clear();
         self.snapshot(disk);
@@ -564,13 +608,19 @@ impl PartitionStore {
         // a reload would replay them after this snapshot, as if they were
         // this copy's. The new generation starts with an empty log.
         let new = &self.log_key;
-        if disk.log_end(new) > disk.log_start(new) {
+        if !disk.log_range(new).is_empty() {
             disk.truncate(new, 0);
         }
+        let state = &self.state;
+        let encoded = self.state_json.0.get_or_insert_with(|| {
+            let mut out = Vec::new();
+            state_json(&mut out, state);
+            out
+        });
         let snap = SnapshotOf {
             generation: self.generation,
             epoch: self.epoch,
-            state: &self.state,
+            state_json: encoded,
             data: self.data,
             whole: self.whole,
         };
@@ -586,8 +636,13 @@ impl PartitionStore {
     /// The records this partition has on the disk now: its snapshot and
     /// the current generation's log.
     pub fn records(&self, disk: &Disk) -> u64 {
-        let log = &self.log_key;
-        1 + disk.log_end(log).saturating_sub(disk.log_start(log))
+        Self::records_with(&disk.log_range(&self.log_key))
+    }
+
+    /// The records a partition has on the disk when its current log holds
+    /// the indexes `log`: the snapshot, and the log's.
+    fn records_with(log: &std::ops::Range<u64>) -> u64 {
+        1 + log.end.saturating_sub(log.start)
     }
 
     /// Checks the checksums of at most `max` of this partition's stored
@@ -595,8 +650,10 @@ impl PartitionStore {
     /// records in order), without using what they hold: the scrub.
     pub fn scrub(&self, disk: &Disk, from: u64, max: u64) -> Scrubbed {
         let log = &self.log_key;
-        let start = disk.log_start(log);
-        let total = self.records(disk);
+        // One lookup of the log, where its start and `records` took three.
+        let held = disk.log_range(log);
+        let start = held.start;
+        let total = Self::records_with(&held);
         let to = total.min(from.saturating_add(max));
         // Record 0 is the snapshot; record `i > 0` the log's `start + i - 1`.
         let snapshot_ok = from > 0 || to == 0 || disk.get(&self.snap_key).is_ok();
@@ -665,10 +722,12 @@ mod tests {
                     data,
                     whole,
                 };
+                let mut encoded = Vec::new();
+                state_json(&mut encoded, &state);
                 let written = SnapshotOf {
                     generation: 2,
                     epoch: 6,
-                    state: &state,
+                    state_json: &encoded,
                     data,
                     whole,
                 };
@@ -679,6 +738,48 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// The snapshot on the disk is what `serde_json` writes of the store's
+    /// fields, whether its state was encoded again or the kept encoding
+    /// was reused (after an epoch raised, a copy marked whole, the same
+    /// state installed again).
+    #[test]
+    fn a_snapshot_from_the_kept_encoding_is_the_one_serde_writes() {
+        let mut d = Disk::new();
+        let mut s = PartitionStore::empty(6);
+        let mut other = PartitionState::default();
+        other.apply(&w(1, 9, 90));
+        let check = |d: &Disk, s: &PartitionStore| {
+            let owned = Snapshot {
+                generation: s.generation,
+                epoch: s.epoch,
+                state: s.state.clone(),
+                data: s.data,
+                whole: s.whole,
+            };
+            let want = serde_json::to_vec(&owned).unwrap();
+            assert_eq!(d.get(&s.snap_key).unwrap(), Some(&want[..]));
+        };
+        s.raise_epoch(&mut d, 1);
+        check(&d, &s);
+        for i in 1..=3 {
+            s.append(&mut d, w(i, i, i * 10));
+        }
+        s.raise_epoch(&mut d, 2);
+        check(&d, &s);
+        s.mark_whole(&mut d, 2);
+        check(&d, &s);
+        let same = s.state.clone();
+        s.install(&mut d, same, 3);
+        check(&d, &s);
+        s.append(&mut d, w(4, 1, 7));
+        s.rewrite(&mut d);
+        check(&d, &s);
+        s.install(&mut d, other, 4);
+        check(&d, &s);
+        s.raise_epoch(&mut d, 5);
+        check(&d, &s);
     }
 
     #[test]

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::check::Checker;
+use crate::check::{Checker, Traffic};
 use crate::sim::{Event, EventKind, Violation};
 use crate::stack::events::{MemberChange, StackEvent};
 
@@ -16,8 +16,8 @@ pub struct Auth {
 }
 
 impl Checker for Auth {
-    fn sees_traffic(&self) -> bool {
-        false
+    fn traffic(&self) -> Traffic {
+        Traffic::NONE
     }
 
     fn name(&self) -> &'static str {

@@ -6,7 +6,7 @@ use serde_json::json;
 
 use super::model::Model;
 use super::view::{Change, Mem, Settings};
-use crate::check::{Checker, EndOfRun};
+use crate::check::{Checker, EndOfRun, Traffic};
 use crate::sim::{Event, EventKind, Violation};
 use crate::stack::events::StackEvent;
 use crate::stack::grid::MemberState;
@@ -55,8 +55,8 @@ impl Balanced {
 }
 
 impl Checker for Balanced {
-    fn sees_traffic(&self) -> bool {
-        false
+    fn traffic(&self) -> Traffic {
+        Traffic::NONE
     }
 
     fn name(&self) -> &'static str {
@@ -73,7 +73,9 @@ impl Checker for Balanced {
         names: &[String],
         _out: &mut Vec<Violation>,
     ) {
-        let m = self.model.apply(ev, names);
+        let Some(m) = self.model.apply(ev, names) else {
+            return;
+        };
         let EventKind::App(_) = ev.kind else { return };
         // The node's load before the change (for the ideal of a death or drain).
         let load_before = m.applied.load_before as f64;

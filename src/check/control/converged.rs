@@ -7,7 +7,7 @@ use serde_json::json;
 use super::CONVERGE_GRACE;
 use super::model::Model;
 use super::view::{Change, Mem, Remaining, Unconverged};
-use crate::check::{Checker, EndOfRun};
+use crate::check::{Checker, EndOfRun, Traffic};
 use crate::sim::clock::Clock;
 use crate::sim::{Event, EventKind, SimDuration, SimTime, Violation};
 use crate::stack::consensus::RaftEvent;
@@ -241,9 +241,9 @@ impl Converged {
 
     /// One event: the state it changes, and the partitions rechecked.
     fn observe(&mut self, ev: &Event<'_, StackEvent>, names: &[String]) {
-        // Messages and timers, most events, change neither the view nor
-        // the copies (placement and balanced are not even shown them): a
-        // heartbeat's send is all this checker takes from them.
+        // Of the messages and timers, most events, this checker is shown
+        // only the sends ([`Checker::traffic`]): a heartbeat's send is all
+        // it takes from them.
         match ev.kind {
             EventKind::Send { msg, .. } => {
                 if msg == "Heartbeat" {
@@ -259,28 +259,32 @@ impl Converged {
                 }
                 return;
             }
-            EventKind::Deliver { .. } | EventKind::Drop { .. } | EventKind::Timer { .. } => return,
+            EventKind::Deliver { .. } | EventKind::Drop { .. } | EventKind::Timer { .. } => {
+                return; // not shown
+            }
             _ => {}
         }
         let who = ev.p.name_in(names);
         // What the event changed in the map view, and (at a member change)
         // the zone the node counted in before it.
-        let (change, counted) = {
-            let m = self.model.apply(ev, names);
-            let change = match &m.applied.change {
-                Some(Change::Partition { p, .. }) => Some(Ok(*p)),
-                Some(Change::Member { node, before, now }) => {
-                    Some(Err((node.clone(), *before, *now)))
-                }
-                None => None,
-            };
-            let counted = match ev.kind {
-                EventKind::App(StackEvent::Member { node, .. }) => {
-                    self.up_zone_of(node, m.applied.member_before.as_ref())
-                }
-                _ => None,
-            };
-            (change, counted)
+        let (change, counted) = match self.model.apply(ev, names) {
+            None => (None, None),
+            Some(m) => {
+                let change = match &m.applied.change {
+                    Some(Change::Partition { p, .. }) => Some(Ok(*p)),
+                    Some(Change::Member { node, before, now }) => {
+                        Some(Err((node.clone(), *before, *now)))
+                    }
+                    None => None,
+                };
+                let counted = match ev.kind {
+                    EventKind::App(StackEvent::Member { node, .. }) => {
+                        self.up_zone_of(node, m.applied.member_before.as_ref())
+                    }
+                    _ => None,
+                };
+                (change, counted)
+            }
         };
         if let EventKind::App(StackEvent::Replica { partition, .. }) = ev.kind {
             self.recheck(ev.t, Some(*partition));
@@ -390,10 +394,10 @@ impl Converged {
                 if let StackEvent::PlacementConfig { dead_after_us, .. } = app {
                     self.dead_after = SimDuration(*dead_after_us);
                 }
-                let remaining = self.remaining();
                 match change {
                     Some(Ok(p)) => self.recheck(ev.t, Some(p)),
                     Some(Err((node, before, now))) => {
+                        let remaining = self.remaining();
                         self.recount(counted, &node);
                         if now == Some(MemberState::Dead) && before != Some(MemberState::Dead) {
                             if let Some(t0) = self.crashed_at.remove(&node) {
@@ -424,6 +428,14 @@ impl Converged {
 impl Checker for Converged {
     fn name(&self) -> &'static str {
         "converged"
+    }
+
+    /// The heartbeats sent.
+    fn traffic(&self) -> Traffic {
+        Traffic {
+            sends: true,
+            ..Traffic::NONE
+        }
     }
 
     fn is_liveness(&self) -> bool {

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::check::Checker;
+use crate::check::{Checker, Traffic};
 use crate::sim::{Event, EventKind, ProcessId, Violation};
 use crate::stack::events::StackEvent;
 
@@ -15,8 +15,8 @@ pub struct MapMonotonic {
 }
 
 impl Checker for MapMonotonic {
-    fn sees_traffic(&self) -> bool {
-        false
+    fn traffic(&self) -> Traffic {
+        Traffic::NONE
     }
 
     fn name(&self) -> &'static str {

@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::model::Model;
 use super::view::{Change, Part};
-use crate::check::Checker;
+use crate::check::{Checker, Traffic};
 use crate::sim::{Event, EventKind, SimDuration, SimTime, Violation};
 use crate::stack::consensus::RaftEvent;
 use crate::stack::events::{MemberChange, StackEvent};
@@ -87,6 +87,20 @@ impl Placement {
         l.heard.map_or(silent, |h| h.min(silent))
     }
 
+    /// Records when each log entry was first appended and the term of each
+    /// committed one: when the change an entry holds was planned.
+    fn note_entry(&mut self, ev: &Event<'_, StackEvent>) {
+        match ev.kind {
+            EventKind::App(StackEvent::Raft(RaftEvent::Append { index, term, .. })) => {
+                self.appended.entry((*index, *term)).or_insert(ev.t);
+            }
+            EventKind::App(StackEvent::Raft(RaftEvent::Commit { index, term, .. })) => {
+                self.committed.insert(*index, *term);
+            }
+            _ => {}
+        }
+    }
+
     /// In-sync replicas of `part` on usable members whose node reports a
     /// complete copy, or whose copy a disk loss took that the leader could
     /// not know of yet at `t` or that came after the change was `planned`;
@@ -125,6 +139,16 @@ impl Checker for Placement {
         "placement"
     }
 
+    /// What a node whose disk loss the map has not spoken of sent, and
+    /// where it arrived.
+    fn traffic(&self) -> Traffic {
+        Traffic {
+            sends: true,
+            delivers: true,
+            ..Traffic::NONE
+        }
+    }
+
     fn on_event(&mut self, ev: &Event<'_, StackEvent>, names: &[String], out: &mut Vec<Violation>) {
         // Traffic: only what a node whose loss the map has not spoken of
         // sent since, and its first arrival at a manager.
@@ -149,10 +173,15 @@ impl Checker for Placement {
                 }
                 return;
             }
-            EventKind::Drop { .. } | EventKind::Timer { .. } => return,
+            EventKind::Drop { .. } | EventKind::Timer { .. } => return, // not shown
             _ => {}
         }
-        let m = self.model.apply(ev, names);
+        let Some(m) = self.model.apply(ev, names) else {
+            // None of the model's business: a Raft entry is all this
+            // checker takes from such an event.
+            self.note_entry(ev);
+            return;
+        };
         let a = &m.applied;
         if let EventKind::DiskLoss = ev.kind {
             let who = ev.p.name_in(names);
@@ -184,17 +213,8 @@ impl Checker for Placement {
             return;
         }
         let EventKind::App(app) = ev.kind else { return };
-        match app {
-            StackEvent::PlacementConfig { dead_after_us, .. } => {
-                self.dead_after = SimDuration(*dead_after_us);
-            }
-            StackEvent::Raft(RaftEvent::Append { index, term, .. }) => {
-                self.appended.entry((*index, *term)).or_insert(ev.t);
-            }
-            StackEvent::Raft(RaftEvent::Commit { index, term, .. }) => {
-                self.committed.insert(*index, *term);
-            }
-            _ => {}
+        if let StackEvent::PlacementConfig { dead_after_us, .. } = app {
+            self.dead_after = SimDuration(*dead_after_us);
         }
         let planned = match app {
             StackEvent::Partition { version, .. } => {

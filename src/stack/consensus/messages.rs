@@ -1,8 +1,11 @@
 //! Raft's messages and timers: what a host wraps in its own enums.
 
-use std::sync::Arc;
+use std::any::Any;
+use std::fmt;
+use std::rc::Rc;
 
-use super::LogEntry;
+use super::storage::SnapshotOwned;
+use super::{StateMachine, StoredEntry};
 use crate::sim::{Message, TimerKind};
 
 /// The outcome of an `AppendEntries`.
@@ -78,8 +81,9 @@ pub enum RaftMsg<C> {
         prev_log_index: u64,
         /// Its term.
         prev_log_term: u64,
-        /// At most `max_entries_per_msg` entries.
-        entries: Vec<LogEntry<C>>,
+        /// At most `max_entries_per_msg` entries (shared with the
+        /// leader's log: see [`StoredEntry`]).
+        entries: Vec<Rc<StoredEntry<C>>>,
         /// The leader's commit index.
         leader_commit: u64,
     },
@@ -98,8 +102,8 @@ pub enum RaftMsg<C> {
         last_index: u64,
         /// Term of that entry.
         last_term: u64,
-        /// The encoded snapshot (shared: the network may duplicate the message).
-        data: Arc<[u8]>,
+        /// The snapshot (shared: the network may duplicate the message).
+        data: SnapshotData,
     },
     /// Answer to [`RaftMsg::InstallSnapshot`].
     InstallSnapshotResponse {
@@ -122,6 +126,66 @@ pub enum RaftMsg<C> {
         /// The leader's term.
         term: u64,
     },
+}
+
+/// A snapshot as a manager keeps and sends it: its encoding, and the
+/// value the encoding was made from (or, after a restart, decoded into).
+///
+/// Why the value: installing a leader's snapshot meant decoding the whole
+/// cluster map's JSON, most of the cost of the install, while the sender
+/// held the decoded value already. A simulation may share an immutable
+/// value between processes as long as none can change what another holds:
+/// this one is behind an `Rc` and only ever cloned out of it (the cluster
+/// map's own parts are copy-on-write). The bytes stay what is persisted,
+/// traced and digested, and a restart decodes them from disk; the value is
+/// what decoding them gives (`storage.rs` tests it).
+#[derive(Clone)]
+pub struct SnapshotData {
+    /// A vector behind the `Rc`, not a slice: made from the one written,
+    /// without copying it (a snapshot is large).
+    bytes: Rc<Vec<u8>>,
+    /// A [`SnapshotOwned`] of the sender's state machine. Erased because
+    /// the message type knows only the command type.
+    decoded: Rc<dyn Any>,
+}
+
+impl SnapshotData {
+    /// A snapshot encoded as `bytes`, which decode to `decoded`.
+    pub(super) fn new<S: StateMachine>(bytes: Vec<u8>, decoded: SnapshotOwned<S>) -> Self {
+        SnapshotData {
+            bytes: Rc::new(bytes),
+            decoded: Rc::new(decoded),
+        }
+    }
+
+    /// The encoded snapshot.
+    pub fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    /// What the bytes decode to: the sender's value when it is of the
+    /// state machine `S` (always, within one group), else decoded here.
+    pub(super) fn decode<S: StateMachine>(&self) -> serde_json::Result<SnapshotOwned<S>> {
+        match self.decoded.downcast_ref::<SnapshotOwned<S>>() {
+            Some(snap) => Ok(snap.clone()),
+            None => serde_json::from_slice(&self.bytes),
+        }
+    }
+}
+
+/// Equal when the bytes are: the value is what they decode to.
+impl PartialEq for SnapshotData {
+    fn eq(&self, other: &Self) -> bool {
+        self.bytes == other.bytes
+    }
+}
+
+impl fmt::Debug for SnapshotData {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SnapshotData")
+            .field("bytes", &self.bytes.len())
+            .finish_non_exhaustive()
+    }
 }
 
 impl<C> RaftMsg<C> {

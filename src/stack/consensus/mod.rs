@@ -83,9 +83,10 @@ mod storage;
 #[cfg(test)]
 mod tests;
 
+use std::cell::OnceCell;
 use std::collections::VecDeque;
 use std::fmt;
-use std::sync::Arc;
+use std::rc::Rc;
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -94,7 +95,7 @@ pub use bugs::{RaftBug, RaftBugs};
 pub use config::{RaftConfig, RaftConfigError};
 pub use events::{RaftEvent, Role};
 pub use membership::{Membership, Standing, member_name};
-pub use messages::{AppendOutcome, RaftMsg, RaftTimer};
+pub use messages::{AppendOutcome, RaftMsg, RaftTimer, SnapshotData};
 
 use crate::sim::{Cx, Process, ProcessId, SimTime, TimerId};
 
@@ -125,13 +126,7 @@ pub const MAX_APPLIED_QUEUE: usize = 4096;
 /// The replicated state machine (the cluster map implements it; tests use a tiny one).
 pub trait StateMachine: Clone + Serialize + DeserializeOwned + 'static {
     /// A command of the log.
-    type Command: Clone
-        + fmt::Debug
-        + PartialEq
-        + fmt::Display
-        + Serialize
-        + DeserializeOwned
-        + 'static;
+    type Command: LogCommand;
     /// Applies a committed command. `index` is its log index.
     fn apply(&mut self, index: u64, cmd: &Self::Command);
 
@@ -141,6 +136,20 @@ pub trait StateMachine: Clone + Serialize + DeserializeOwned + 'static {
     fn write_json(&self, out: &mut Vec<u8>) {
         serde_json::to_writer(out, self)
             .expect("the state machine must serialize to JSON (map keys must be strings)");
+    }
+}
+
+/// A command of a [`StateMachine`]'s log.
+pub trait LogCommand:
+    Clone + fmt::Debug + PartialEq + fmt::Display + Serialize + DeserializeOwned + 'static
+{
+    /// Appends the command's JSON (a log entry's part, see
+    /// [`LogEntry::encode`]): exactly what `serde_json` writes for it.
+    /// Commands that are many may be written by hand: a leader encodes
+    /// every entry it appends.
+    fn write_json(&self, out: &mut Vec<u8>) {
+        serde_json::to_writer(out, self)
+            .expect("a log command must serialize to JSON (map keys must be strings)");
     }
 }
 
@@ -177,11 +186,30 @@ pub struct LogEntry<C> {
     pub entry: Entry<C>,
 }
 
-impl<C: Serialize + fmt::Display> LogEntry<C> {
-    /// The encoding stored on disk and hashed for the `Commit` digest.
+impl<C: LogCommand> LogEntry<C> {
+    /// The encoding stored on disk and hashed for the `Commit` digest:
+    /// what `serde_json` writes for the entry, with the command written by
+    /// [`LogCommand::write_json`].
     pub fn encode(&self) -> Vec<u8> {
-        serde_json::to_vec(self)
-            .expect("a Raft log entry must serialize to JSON (map keys must be strings)")
+        let mut out = Vec::with_capacity(128);
+        out.extend_from_slice(b"{\"term\":");
+        out.extend_from_slice(itoa::Buffer::new().format(self.term).as_bytes());
+        out.extend_from_slice(b",\"entry\":");
+        match &self.entry {
+            Entry::Noop => out.extend_from_slice(b"\"Noop\""),
+            Entry::Command(c) => {
+                out.extend_from_slice(b"{\"Command\":");
+                c.write_json(&mut out);
+                out.push(b'}');
+            }
+            Entry::Config(m) => {
+                out.extend_from_slice(b"{\"Config\":");
+                serde_json::to_writer(&mut out, m).expect("a membership serializes to JSON");
+                out.push(b'}');
+            }
+        }
+        out.push(b'}');
+        out
     }
 
     /// 16 hex digits of xxh3 over [`encode`](Self::encode): what `log_matching` compares.
@@ -194,18 +222,93 @@ impl<C: Serialize + fmt::Display> LogEntry<C> {
         Self::digest_text(xxhash_rust::xxh3::xxh3_64(encoded))
     }
 
-    /// [`digest`](Self::digest) of an entry whose encoding's xxh3 is `hash`.
+    /// [`digest`](Self::digest) of an entry whose encoding's xxh3 is `hash`:
+    /// what `format!("{hash:016x}")` writes, without the formatting
+    /// machinery (every manager traces the digest of every entry).
     pub fn digest_text(hash: u64) -> String {
-        format!("{hash:016x}")
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let mut text = [0u8; 16];
+        for (i, digit) in text.iter_mut().enumerate() {
+            *digit = HEX[(hash >> (60 - 4 * i)) as usize & 0xf];
+        }
+        String::from_utf8(text.to_vec()).expect("hex digits are ASCII")
     }
 
     /// The entry as traced: the command's `Display`, or `"noop"`.
     pub fn describe(&self) -> String {
         match &self.entry {
             Entry::Noop => "noop".to_string(),
-            Entry::Command(c) => c.to_string(),
+            Entry::Command(c) => {
+                // Room for most commands' text at once: `to_string`
+                // starts empty and grows the string step by step.
+                let mut text = String::with_capacity(96);
+                fmt::Write::write_fmt(&mut text, format_args!("{c}"))
+                    .expect("a command's Display does not fail");
+                text
+            }
             Entry::Config(m) => m.to_string(),
         }
+    }
+}
+
+/// A log entry as the logs hold it: behind an `Rc` that every log and
+/// message holding the same entry shares, with its encoding (what the disk
+/// holds), the xxh3 of that (its traced digest) and its description, written
+/// the first time it is traced.
+///
+/// Why: every manager appends and commits every entry, and each encoded it
+/// for its disk and described it for its trace again, after the leader had
+/// cloned it into a message per follower. Encoding and describing were most
+/// of the cost of replicating an entry. The value never changes once made
+/// (the description is derived from the entry, as the encoding is), so the
+/// processes sharing it see what they would see with copies of their own.
+#[derive(Debug)]
+pub struct StoredEntry<C> {
+    value: LogEntry<C>,
+    encoded: Box<[u8]>,
+    hash: u64,
+    description: OnceCell<String>,
+}
+
+impl<C: LogCommand> StoredEntry<C> {
+    /// `value`, encoded and hashed.
+    pub fn new(value: LogEntry<C>) -> Rc<Self> {
+        let encoded = value.encode().into_boxed_slice();
+        Rc::new(StoredEntry {
+            hash: xxhash_rust::xxh3::xxh3_64(&encoded),
+            value,
+            encoded,
+            description: OnceCell::new(),
+        })
+    }
+
+    /// [`LogEntry::encode`] of the entry.
+    pub fn encoded(&self) -> &[u8] {
+        &self.encoded
+    }
+
+    /// [`LogEntry::digest`] of the entry.
+    pub fn digest(&self) -> String {
+        LogEntry::<C>::digest_text(self.hash)
+    }
+
+    /// [`LogEntry::describe`] of the entry, written once.
+    pub fn describe(&self) -> &str {
+        self.description.get_or_init(|| self.value.describe())
+    }
+}
+
+impl<C> std::ops::Deref for StoredEntry<C> {
+    type Target = LogEntry<C>;
+    fn deref(&self) -> &LogEntry<C> {
+        &self.value
+    }
+}
+
+/// Equal when the entries are: the rest is derived from them.
+impl<C: PartialEq> PartialEq for StoredEntry<C> {
+    fn eq(&self, other: &Self) -> bool {
+        self.value == other.value
     }
 }
 
@@ -306,15 +409,10 @@ pub struct ConsensusManager<S: StateMachine> {
     term: u64,
     voted_for: Option<ProcessId>,
     /// Entries `snapshot_index + 1 ..= last_index()`.
-    log: VecDeque<LogEntry<S::Command>>,
-    /// Beside each entry of `log`, the xxh3 of its encoding, taken when it
-    /// was encoded for the disk: a commit traces the digest without
-    /// encoding the entry again (each manager commits every entry, and the
-    /// JSON encoding was most of the cost of applying one).
-    log_digests: VecDeque<u64>,
+    log: VecDeque<Rc<StoredEntry<S::Command>>>,
     snapshot_index: u64,
     snapshot_term: u64,
-    snapshot_data: Option<Arc<[u8]>>,
+    snapshot_data: Option<SnapshotData>,
     /// Planted `VoteBeforeFsync`: the vote is not on disk yet.
     vote_unsynced: bool,
 
@@ -391,7 +489,6 @@ impl<S: StateMachine> ConsensusManager<S> {
             term: 0,
             voted_for: None,
             log: VecDeque::new(),
-            log_digests: VecDeque::new(),
             snapshot_index: 0,
             snapshot_term: 0,
             snapshot_data: None,

@@ -2,13 +2,12 @@
 //! `InstallSnapshot`, a leader's probes, batches and backtracking, the
 //! commit rule, and applying committed entries.
 
-use std::sync::Arc;
+use std::rc::Rc;
 
 use super::RaftBug;
-use super::storage::SnapshotOwned;
 use super::{
-    AppendOutcome, ConsensusManager, Entry, LOG_KEY, LogEntry, MAX_APPLIED_QUEUE, RaftEvent,
-    RaftHost, RaftMsg, Role, SNAPSHOT_KEY, StateMachine, trace,
+    AppendOutcome, ConsensusManager, Entry, LOG_KEY, MAX_APPLIED_QUEUE, RaftEvent, RaftHost,
+    RaftMsg, Role, SNAPSHOT_KEY, SnapshotData, StateMachine, StoredEntry, trace,
 };
 use crate::sim::{Cx, ProcessId};
 
@@ -23,7 +22,7 @@ impl<S: StateMachine> ConsensusManager<S> {
         term: u64,
         prev_index: u64,
         prev_term: u64,
-        mut entries: Vec<LogEntry<S::Command>>,
+        mut entries: Vec<Rc<StoredEntry<S::Command>>>,
         leader_commit: u64,
     ) {
         if term < self.term {
@@ -126,18 +125,15 @@ impl<S: StateMachine> ConsensusManager<S> {
                         self.recompute_members(cx);
                     }
                     first_written.get_or_insert(index);
-                    // Encoded once: for the disk, and for the digest traced.
-                    let encoded = e.encode();
-                    let term = e.term;
+                    if cx.tracing() {
+                        terms.push(e.term);
+                        digests.push(e.digest());
+                    }
                     let config = match &e.entry {
                         Entry::Config(m) => Some(m.clone()),
                         _ => None,
                     };
-                    let hash = self.push_encoded(cx, e, encoded);
-                    if cx.tracing() {
-                        terms.push(term);
-                        digests.push(LogEntry::<S::Command>::digest_text(hash));
-                    }
+                    self.push_entry(cx, e);
                     if let Some(m) = config {
                         self.config_appended(cx, index, m);
                     }
@@ -181,7 +177,7 @@ impl<S: StateMachine> ConsensusManager<S> {
         term: u64,
         last_index: u64,
         last_term: u64,
-        data: Arc<[u8]>,
+        data: SnapshotData,
     ) {
         if term < self.term {
             self.send(
@@ -211,18 +207,19 @@ impl<S: StateMachine> ConsensusManager<S> {
             return;
         }
         cx.reached("raft: snapshot installed from the leader");
-        let who = cx.name(self.me).to_string();
-        let snap: SnapshotOwned<S> = serde_json::from_slice(&data)
-            .unwrap_or_else(|e| panic!("{who}: a leader's snapshot does not decode: {e}"));
+        let snap = data.decode::<S>().unwrap_or_else(|e| {
+            panic!(
+                "{}: a leader's snapshot does not decode: {e}",
+                cx.name(self.me)
+            )
+        });
         if self.term_at(last_index) == Some(last_term) {
             // Our log goes on past the snapshot and agrees with it: keep the rest.
             cx.reached("raft: installed snapshot kept the log tail");
             let drop = (last_index - self.snapshot_index) as usize;
             self.log.drain(..drop);
-            self.log_digests.drain(..drop);
         } else {
             self.log.clear();
-            self.log_digests.clear();
         }
         self.state = snap.state;
         self.snapshot_members = snap.members.unwrap_or_else(|| self.bootstrap.clone());
@@ -231,21 +228,22 @@ impl<S: StateMachine> ConsensusManager<S> {
         self.commit_index = last_index;
         self.last_applied = last_index;
         let disk = cx.disk();
-        disk.put(SNAPSHOT_KEY, data.to_vec());
+        disk.put(SNAPSHOT_KEY, data.bytes().to_vec());
         disk.compact(LOG_KEY, last_index);
         if self.log.is_empty() {
             disk.truncate(LOG_KEY, last_index);
         }
         self.sync(cx);
-        self.snapshot_data = Some(data.clone());
+        let digest = format!("{:016x}", xxhash_rust::xxh3::xxh3_64(data.bytes()));
+        let bytes = data.bytes().len() as u64;
+        self.snapshot_data = Some(data);
         self.snapshot_installed = Some(last_index);
-        let digest = format!("{:016x}", xxhash_rust::xxh3::xxh3_64(&data));
         trace(
             cx,
             RaftEvent::Snapshot {
                 index: last_index,
                 term: last_term,
-                bytes: data.len() as u64,
+                bytes,
                 installed: true,
                 digest,
             },
@@ -330,7 +328,7 @@ impl<S: StateMachine> ConsensusManager<S> {
         };
         let end = self.last_index().min(prev_log_index + batch);
         let entries: Vec<_> = (next..=end)
-            .filter_map(|i| self.entry_at(i).cloned())
+            .filter_map(|i| self.entry_at(i).map(Rc::clone))
             .collect();
         self.progress[pos].inflight = !entries.is_empty();
         let msg = RaftMsg::AppendEntries {
@@ -507,10 +505,9 @@ impl<S: StateMachine> ConsensusManager<S> {
             }
             self.last_applied = index;
             if cx.tracing() {
-                debug_assert_eq!(self.log.len(), self.log_digests.len());
-                let digest = LogEntry::<S::Command>::digest_text(self.log_digests[at]);
-                debug_assert_eq!(digest, e.digest());
-                let entry = e.describe();
+                let digest = e.digest();
+                debug_assert_eq!(digest, e.value.digest());
+                let entry = e.describe().to_string();
                 trace(
                     cx,
                     RaftEvent::Commit {

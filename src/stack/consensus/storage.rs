@@ -1,7 +1,7 @@
 //! Persistence: term, vote, log and snapshot on the host's disk, loading
 //! them at start, and compacting the log into snapshots.
 
-use std::sync::Arc;
+use std::rc::Rc;
 
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
@@ -9,8 +9,8 @@ use serde::de::DeserializeOwned;
 use super::RaftBug;
 use super::membership::Membership;
 use super::{
-    ConsensusManager, Entry, LOG_KEY, LogEntry, RaftEvent, RaftHost, SNAPSHOT_KEY, StateMachine,
-    TERM_KEY, VOTE_KEY, trace,
+    ConsensusManager, Entry, LOG_KEY, LogEntry, RaftEvent, RaftHost, SNAPSHOT_KEY, SnapshotData,
+    StateMachine, StoredEntry, TERM_KEY, VOTE_KEY, trace,
 };
 use crate::sim::{Cx, ProcessId};
 
@@ -25,7 +25,9 @@ pub(super) fn snapshot_json<S: StateMachine>(
     members: &Membership,
     len_hint: usize,
 ) -> Vec<u8> {
-    let mut out = Vec::with_capacity(len_hint + 64);
+    // Room for the state to have grown by an eighth since: growing the
+    // vector while writing copies what is written so far.
+    let mut out = Vec::with_capacity(len_hint + len_hint / 8 + 64);
     out.extend_from_slice(b"{\"index\":");
     out.extend_from_slice(itoa::Buffer::new().format(index).as_bytes());
     out.extend_from_slice(b",\"term\":");
@@ -36,6 +38,27 @@ pub(super) fn snapshot_json<S: StateMachine>(
     serde_json::to_writer(&mut out, members).expect("a membership serializes to JSON");
     out.push(b'}');
     out
+}
+
+/// The snapshot of `state` at `index`: its bytes ([`snapshot_json`]) and,
+/// beside them, the value they were made from (see [`SnapshotData`]),
+/// which is what decoding them gives — a `Some` membership included, since
+/// the bytes always hold one.
+pub(super) fn snapshot_of<S: StateMachine>(
+    index: u64,
+    term: u64,
+    state: &S,
+    members: &Membership,
+    len_hint: usize,
+) -> SnapshotData {
+    let bytes = snapshot_json(index, term, state, members, len_hint);
+    let decoded = SnapshotOwned {
+        index,
+        term,
+        state: state.clone(),
+        members: Some(members.clone()),
+    };
+    SnapshotData::new(bytes, decoded)
 }
 
 /// A snapshot as `serde_json` would write it whole (what
@@ -49,7 +72,8 @@ pub(super) struct SnapshotRef<'a, S> {
     pub(super) members: &'a Membership,
 }
 
-#[derive(Deserialize)]
+/// What a snapshot's bytes decode to.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
 #[serde(bound = "S: DeserializeOwned")]
 pub(super) struct SnapshotOwned<S> {
     pub(super) index: u64,
@@ -92,11 +116,14 @@ impl<S: StateMachine> ConsensusManager<S> {
                 let snap: SnapshotOwned<S> = serde_json::from_slice(b).unwrap_or_else(|e| {
                     panic!("{who}: {SNAPSHOT_KEY} does not decode ({e}); it is fsynced whenever written")
                 });
-                self.snapshot_data = Some(Arc::from(b));
                 self.snapshot_index = snap.index;
                 self.snapshot_term = snap.term;
-                self.state = snap.state;
-                self.snapshot_members = snap.members.unwrap_or_else(|| self.bootstrap.clone());
+                self.state = snap.state.clone();
+                self.snapshot_members = snap
+                    .members
+                    .clone()
+                    .unwrap_or_else(|| self.bootstrap.clone());
+                self.snapshot_data = Some(SnapshotData::new(b.to_vec(), snap));
             }
             Err(e) => {
                 panic!("{who}: {e}: {SNAPSHOT_KEY} is fsynced whenever written and cannot be torn")
@@ -111,7 +138,6 @@ impl<S: StateMachine> ConsensusManager<S> {
             self.snapshot_index
         );
         self.log.clear();
-        self.log_digests.clear();
         let mut torn = false;
         for i in self.snapshot_index..end {
             match disk.entry(LOG_KEY, i) {
@@ -119,11 +145,9 @@ impl<S: StateMachine> ConsensusManager<S> {
                     let e: LogEntry<S::Command> = serde_json::from_slice(b).unwrap_or_else(|e| {
                         panic!("{who}: {LOG_KEY}[{i}] passed its checksum but does not decode: {e}")
                     });
-                    // Hashed as encoded now, as `digest` would (not the
+                    // Encoded and hashed now, as `digest` would (not the
                     // disk's bytes): the traced digests stay what they were.
-                    self.log_digests
-                        .push_back(xxhash_rust::xxh3::xxh3_64(&e.encode()));
-                    self.log.push_back(e);
+                    self.log.push_back(StoredEntry::new(e));
                 }
                 Ok(None) => break,
                 Err(_) => {
@@ -193,7 +217,7 @@ impl<S: StateMachine> ConsensusManager<S> {
         }
     }
 
-    pub(super) fn entry_at(&self, index: u64) -> Option<&LogEntry<S::Command>> {
+    pub(super) fn entry_at(&self, index: u64) -> Option<&Rc<StoredEntry<S::Command>>> {
         if index <= self.snapshot_index {
             return None;
         }
@@ -216,7 +240,6 @@ impl<S: StateMachine> ConsensusManager<S> {
     ) {
         let keep = index.saturating_sub(self.snapshot_index + 1) as usize;
         self.log.truncate(keep);
-        self.log_digests.truncate(keep);
         cx.disk().truncate(LOG_KEY, index - 1);
     }
 
@@ -224,25 +247,10 @@ impl<S: StateMachine> ConsensusManager<S> {
     pub(super) fn push_entry<P: RaftHost<S::Command>>(
         &mut self,
         cx: &mut Cx<'_, P>,
-        e: LogEntry<S::Command>,
+        e: Rc<StoredEntry<S::Command>>,
     ) {
-        let encoded = e.encode();
-        self.push_encoded(cx, e, encoded);
-    }
-
-    /// [`push_entry`](Self::push_entry) of an entry already encoded; the
-    /// xxh3 of `encoded` (what its traced digest is made of).
-    pub(super) fn push_encoded<P: RaftHost<S::Command>>(
-        &mut self,
-        cx: &mut Cx<'_, P>,
-        e: LogEntry<S::Command>,
-        encoded: Vec<u8>,
-    ) -> u64 {
-        let hash = xxhash_rust::xxh3::xxh3_64(&encoded);
-        cx.disk().append(LOG_KEY, encoded);
+        cx.disk().append(LOG_KEY, e.encoded().to_vec());
         self.log.push_back(e);
-        self.log_digests.push_back(hash);
-        hash
     }
 
     /// A leader appends a new entry, fsyncs it and traces `Append`.
@@ -255,11 +263,11 @@ impl<S: StateMachine> ConsensusManager<S> {
             Entry::Config(m) => Some(m.clone()),
             _ => None,
         };
-        let e = LogEntry {
+        let e = StoredEntry::new(LogEntry {
             term: self.term,
             entry,
-        };
-        let traced = cx.tracing().then(|| e.describe());
+        });
+        let traced = cx.tracing().then(|| e.describe().to_string());
         self.push_entry(cx, e);
         self.sync(cx);
         let index = self.last_index();
@@ -297,26 +305,25 @@ impl<S: StateMachine> ConsensusManager<S> {
             return;
         };
         let members = self.members_at(index);
-        let bytes = snapshot_json(
+        let data = snapshot_of(
             index,
             term,
             &self.state,
             &members,
-            self.snapshot_data.as_ref().map_or(0, |d| d.len()),
+            self.snapshot_data.as_ref().map_or(0, |d| d.bytes().len()),
         );
-        let len = bytes.len() as u64;
-        let digest = format!("{:016x}", xxhash_rust::xxh3::xxh3_64(&bytes));
+        let len = data.bytes().len() as u64;
+        let digest = format!("{:016x}", xxhash_rust::xxh3::xxh3_64(data.bytes()));
         let disk = cx.disk();
-        disk.put(SNAPSHOT_KEY, bytes.clone());
+        disk.put(SNAPSHOT_KEY, data.bytes().to_vec());
         disk.compact(LOG_KEY, index);
         self.sync(cx);
         let drop = (index - self.snapshot_index) as usize;
         self.log.drain(..drop);
-        self.log_digests.drain(..drop);
         self.snapshot_index = index;
         self.snapshot_term = term;
         self.snapshot_members = members;
-        self.snapshot_data = Some(Arc::from(bytes));
+        self.snapshot_data = Some(data);
         trace(
             cx,
             RaftEvent::Snapshot {
@@ -333,7 +340,7 @@ impl<S: StateMachine> ConsensusManager<S> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::stack::grid::{ClusterMap, Geometry, MapCommand};
+    use crate::stack::grid::{ClusterMap, Geometry, MapCommand, Replica};
 
     #[test]
     fn a_snapshot_is_what_serde_json_writes() {
@@ -370,5 +377,141 @@ mod tests {
         assert_eq!(bytes, whole(&map, u64::MAX, 12));
         let back: SnapshotOwned<ClusterMap> = serde_json::from_slice(&bytes).unwrap();
         assert_eq!(back.state, map);
+    }
+
+    /// `data` carries what decoding its bytes gives.
+    fn assert_value_is_the_decoding(data: &SnapshotData) {
+        let decoded: SnapshotOwned<ClusterMap> = serde_json::from_slice(data.bytes()).unwrap();
+        assert_eq!(data.decode::<ClusterMap>().unwrap(), decoded);
+    }
+
+    /// A map with every kind of content: members alive, dead and draining
+    /// (more than one chunk of them, ids that JSON escapes), partitions
+    /// with and without a primary, replicas in sync and not, and the
+    /// records `lost_at`, `left`, `primary_at` and `dropped`.
+    fn full_map() -> ClusterMap {
+        let geometry = Geometry {
+            width: 150,
+            height: 1,
+            tile_w: 1,
+            tile_h: 1,
+        };
+        let mut map = ClusterMap::new(geometry, 3);
+        let mut index = 0;
+        let mut apply = |map: &mut ClusterMap, cmd: MapCommand| {
+            index += 1;
+            map.apply(index, &cmd);
+        };
+        let names: Vec<String> = (0..150)
+            .map(|i| format!("n{i:03}"))
+            .chain(["q\"\\\u{1}é".to_string()])
+            .collect();
+        for (i, n) in names.iter().enumerate() {
+            let cmd = MapCommand::AddNode {
+                node: n.clone(),
+                zone: format!("z{}", i % 3),
+                capacity: 1 + i as u32 % 4,
+                boot: i as u32 * 7919,
+            };
+            apply(&mut map, cmd);
+        }
+        apply(
+            &mut map,
+            MapCommand::MarkDead {
+                node: names[1].clone(),
+            },
+        );
+        apply(
+            &mut map,
+            MapCommand::Drain {
+                node: names[2].clone(),
+            },
+        );
+        let replica = |n: usize, in_sync| Replica {
+            node: names[n].clone().into(),
+            in_sync,
+        };
+        let set = |partition: u32, replicas: Vec<Replica>, primary: Option<usize>, empty| {
+            MapCommand::SetReplicas {
+                partition,
+                epoch: 0,
+                generation: None,
+                replicas,
+                primary: primary.map(|n| names[n].clone().into()),
+                empty,
+                unheard: vec![],
+            }
+        };
+        let cmd = set(
+            0,
+            vec![replica(150, true), replica(1, true)],
+            Some(150),
+            false,
+        );
+        apply(&mut map, cmd);
+        let cmd = set(70, vec![replica(3, false)], None, true);
+        apply(&mut map, cmd);
+        // Partition 0 drops the dead node (recorded as `dropped`) and
+        // takes a replica out of sync (recorded as `left`).
+        let cmd = MapCommand::SetReplicas {
+            partition: 0,
+            epoch: 1,
+            generation: None,
+            replicas: vec![replica(150, false), replica(4, true)],
+            primary: Some(names[4].clone().into()),
+            empty: false,
+            unheard: vec![],
+        };
+        apply(&mut map, cmd);
+        let p = &map.partitions[0];
+        assert!(!p.dropped.is_empty() && !p.left.is_empty() && !p.primary_at.is_empty());
+        assert!(map.partitions[70].lost_at.is_some());
+        map
+    }
+
+    #[test]
+    fn a_snapshot_carries_what_its_bytes_decode_to() {
+        let geometry = Geometry {
+            width: 3,
+            height: 1,
+            tile_w: 1,
+            tile_h: 1,
+        };
+        let bootstrap = Membership::bootstrap(&[ProcessId(0), ProcessId(1), ProcessId(2)]);
+        // A learner, and a voter replaced by a new incarnation (retiring).
+        let learner = bootstrap.with_learner(ProcessId(5), 3);
+        let retiring = learner.with_learner(ProcessId(1), 4);
+        assert!(!retiring.retiring.is_empty());
+        for members in [Membership::default(), bootstrap, learner, retiring] {
+            let empty = ClusterMap::new(geometry, 1);
+            assert_value_is_the_decoding(&snapshot_of(0, 0, &empty, &members, 0));
+            let full = full_map();
+            assert_value_is_the_decoding(&snapshot_of(9, 4, &full, &members, 0));
+        }
+    }
+
+    /// A state machine whose JSON is a `TestSm`'s.
+    #[derive(Clone, Debug, PartialEq, serde::Serialize, Deserialize)]
+    struct Twin {
+        count: u64,
+        chain: u64,
+        last: u64,
+    }
+
+    impl StateMachine for Twin {
+        type Command = u64;
+        fn apply(&mut self, _: u64, _: &u64) {}
+    }
+
+    #[test]
+    fn a_snapshot_of_another_state_machine_is_decoded_from_its_bytes() {
+        let mut sm = super::super::tests::TestSm::default();
+        sm.apply(1, &42);
+        let members = Membership::bootstrap(&[ProcessId(0)]);
+        let data = snapshot_of(1, 1, &sm, &members, 0);
+        let twin = data.decode::<Twin>().unwrap();
+        assert_eq!((twin.index, twin.term, twin.members), (1, 1, Some(members)));
+        assert_eq!((twin.state.count, twin.state.last), (1, 42));
+        assert!(data.decode::<ClusterMap>().is_err());
     }
 }

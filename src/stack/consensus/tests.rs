@@ -31,6 +31,8 @@ impl StateMachine for TestSm {
     }
 }
 
+impl LogCommand for u64 {}
+
 #[derive(Copy, Clone, Debug)]
 pub(super) enum TTimer {
     Raft(RaftTimer),
@@ -860,6 +862,66 @@ fn entries_digest_term_and_command() {
         "noop"
     );
     assert_eq!(a.describe(), "7");
+}
+
+#[test]
+fn an_entry_is_encoded_as_serde_json_writes_it() {
+    use crate::stack::grid::MapCommand;
+    let config = Membership::bootstrap(&[ProcessId(0), ProcessId(3)]).with_learner(ProcessId(4), 9);
+    let retiring = config.with_learner(ProcessId(0), 2);
+    for entry in [Entry::Noop, Entry::Command(0), Entry::Command(u64::MAX)] {
+        let e = LogEntry { term: 7, entry };
+        assert_eq!(e.encode(), serde_json::to_vec(&e).unwrap());
+    }
+    for entry in [
+        Entry::Noop,
+        Entry::Config(config),
+        Entry::Config(retiring),
+        Entry::Command(MapCommand::Drain { node: "n1".into() }),
+    ] {
+        let e = LogEntry {
+            term: u64::MAX,
+            entry,
+        };
+        assert_eq!(e.encode(), serde_json::to_vec(&e).unwrap());
+    }
+}
+
+#[test]
+fn a_digest_is_what_format_writes() {
+    for hash in [0, 1, 0xf, 0xabc, 1 << 63, u64::MAX, 0x0123_4567_89ab_cdef] {
+        assert_eq!(LogEntry::<u64>::digest_text(hash), format!("{hash:016x}"));
+    }
+}
+
+#[test]
+fn a_stored_entry_is_its_entry_encoded_hashed_and_described() {
+    let config = Membership::bootstrap(&[ProcessId(0), ProcessId(3)]).with_learner(ProcessId(4), 9);
+    for e in [
+        LogEntry {
+            term: 3,
+            entry: Entry::Command(u64::MAX),
+        },
+        LogEntry {
+            term: 0,
+            entry: Entry::Noop,
+        },
+        LogEntry {
+            term: 12,
+            entry: Entry::Config(config),
+        },
+    ] {
+        let stored = StoredEntry::new(e.clone());
+        assert_eq!(stored.encoded(), e.encode());
+        assert_eq!(stored.digest(), e.digest());
+        assert_eq!(stored.describe(), e.describe());
+        assert_eq!(
+            stored.describe(),
+            e.describe(),
+            "described again, from the cache"
+        );
+        assert_eq!(**stored, e);
+    }
 }
 
 // ----- randomized faults -----

@@ -51,12 +51,13 @@ mod scrub;
 mod tests;
 mod wire;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use crate::sim::{Cx, Process, ProcessId, SimDuration, TimerId};
 
 use super::events::StackEvent;
 use super::grid::ClusterMap;
+use super::node_id::NodeId;
 use super::planted::{Bug, Planted};
 use super::storage::{PartitionState, PartitionStore};
 
@@ -107,6 +108,32 @@ struct Replica {
     installed_from: Option<String>,
 }
 
+impl Replica {
+    /// What a heartbeat reports of this replica.
+    fn standing(&self) -> Standing {
+        Standing {
+            damaged: self.damaged,
+            caught_up: self
+                .caught_up
+                .filter(|e| !self.damaged && self.synced == Some(*e)),
+            vouched: !self.damaged && (self.caught_up.is_some() || self.primary.is_some()),
+        }
+    }
+}
+
+/// What a data node's heartbeat reports of its replica of a partition
+/// (see [`ReplicationManager::standings`]); a partition with no replica
+/// here stands as the default.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+pub struct Standing {
+    /// See [`ReplicationManager::damaged`].
+    pub damaged: bool,
+    /// The epoch in which [`ReplicationManager::caught_up`] holds, if any.
+    pub caught_up: Option<u64>,
+    /// See [`ReplicationManager::vouched`].
+    pub vouched: bool,
+}
+
 /// Sends a data message (a helper: every send here is one).
 fn send<P: DataHost>(cx: &mut Cx<'_, P>, to: ProcessId, m: DataMsg) {
     cx.send(to, P::Msg::from(m));
@@ -114,7 +141,7 @@ fn send<P: DataHost>(cx: &mut Cx<'_, P>, to: ProcessId, m: DataMsg) {
 
 /// The replicas of one data node.
 pub struct ReplicationManager {
-    me: String,
+    me: NodeId,
     planted: Planted,
     parts: BTreeMap<u32, Replica>,
     ticking: bool,
@@ -137,7 +164,7 @@ impl ReplicationManager {
     /// The data plane of node `me`.
     pub fn new(me: &str, planted: Planted) -> Self {
         ReplicationManager {
-            me: me.to_string(),
+            me: NodeId::from(me),
             planted,
             parts: BTreeMap::new(),
             ticking: false,
@@ -185,7 +212,15 @@ impl ReplicationManager {
     pub fn caught_up(&self, p: u32, epoch: u64) -> bool {
         self.parts
             .get(&p)
-            .is_some_and(|r| !r.damaged && r.caught_up == Some(epoch) && r.synced == Some(epoch))
+            .is_some_and(|r| r.standing().caught_up == Some(epoch))
+    }
+
+    /// The standing of each replica here, in partition order: what
+    /// `damaged`, `caught_up` and `vouched` say of it, for a heartbeat
+    /// that walks its own partitions beside this rather than searching
+    /// each three times.
+    pub fn standings(&self) -> impl Iterator<Item = (u32, Standing)> + '_ {
+        self.parts.iter().map(|(&p, r)| (p, r.standing()))
     }
 
     /// True when the replica of `p` holds the partition's data: it took an
@@ -215,9 +250,7 @@ impl ReplicationManager {
     /// not damaged): it holds every write acknowledged up to its synced
     /// epoch, whether or not a bulk transfer of the partition finished.
     pub fn vouched(&self, p: u32) -> bool {
-        self.parts
-            .get(&p)
-            .is_some_and(|r| !r.damaged && (r.caught_up.is_some() || r.primary.is_some()))
+        self.parts.get(&p).is_some_and(|r| r.standing().vouched)
     }
 
     /// The epochs in which a replica here became one that every
@@ -269,18 +302,16 @@ impl ReplicationManager {
         keep: &dyn Fn(u32) -> bool,
     ) {
         let me = self.me.clone();
-        let mut listed_parts = BTreeSet::new();
-        for (i, c) in map.partitions.iter().enumerate() {
-            if c.replicas.iter().any(|r| r.node == me) {
-                listed_parts.insert(i as u32);
-            }
-        }
+        // Sorted, from the map's index of who each partition lists (built
+        // once per map version for every node), not from a scan of every
+        // partition by every node.
+        let listed_parts = map.partitions.naming(&me);
         let mut changed = false;
         let (strays, gone): (Vec<u32>, Vec<u32>) = self
             .parts
             .keys()
             .copied()
-            .filter(|p| !listed_parts.contains(p))
+            .filter(|p| listed_parts.binary_search(p).is_err())
             .partition(|p| keep(*p));
         for p in strays {
             // Fenced at the map's epoch, and no role.
@@ -293,7 +324,7 @@ impl ReplicationManager {
             PartitionStore::erase(cx.disk(), p);
             changed = true;
         }
-        for p in listed_parts {
+        for &p in listed_parts {
             if let std::collections::btree_map::Entry::Vacant(e) = self.parts.entry(p) {
                 let mut store = PartitionStore::empty(p);
                 // Listed in sync as it is created: placed in sync from
@@ -329,9 +360,14 @@ impl ReplicationManager {
 
     fn arm<P: DataHost>(&mut self, cx: &mut Cx<'_, P>) {
         if !self.ticking && self.parts.values().any(|r| r.primary.is_some()) {
-            self.ticking = true;
-            self.tick_timer = Some(cx.set_timer(TICK, P::Timer::from(DataTimer::Tick)));
+            self.start_tick(cx);
         }
+    }
+
+    /// Sets the tick's timer (not armed now).
+    fn start_tick<P: DataHost>(&mut self, cx: &mut Cx<'_, P>) {
+        self.ticking = true;
+        self.tick_timer = Some(cx.set_timer(TICK, P::Timer::from(DataTimer::Tick)));
     }
 
     /// The node's clock was set back (timers fire on local time, DESIGN
@@ -391,13 +427,13 @@ impl ReplicationManager {
             // kept as it is: it used to be wiped below, dropping
             // acknowledged writes it held in full (no-bug hunt seed 2, run
             // 2,343).
-            if r.store.state.index > r.store.state.lost_below {
+            if r.store.state().index > r.store.state().lost_below {
                 cx.reached("replica: re-seeded from a copy behind lost writes");
-                let mut state = r.store.state.clone();
+                let mut state = r.store.state().clone();
                 state.lost_below = state.index;
                 r.store.install(cx.disk(), state, c.epoch);
             }
-        } else if restarted_here && (r.damaged || r.store.state != PartitionState::default()) {
+        } else if restarted_here && (r.damaged || *r.store.state() != PartitionState::default()) {
             // Started again empty here (every copy was lost): a copy found
             // damaged (it can never lead, and nothing intact is left to
             // rebuild it from), or what this replica took while catching
@@ -475,7 +511,7 @@ impl ReplicationManager {
                 continue;
             }
             followers.insert(
-                x.node.to_string(),
+                x.node.clone(),
                 Follower {
                     id: cx.lookup(&x.node),
                     required: x.in_sync,
@@ -583,7 +619,7 @@ impl ReplicationManager {
                 index: r.store.index(),
                 cells: r
                     .store
-                    .state
+                    .state()
                     .cells
                     .iter()
                     .map(|(c, (v, i))| [*c, *v, *i])

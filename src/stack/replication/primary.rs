@@ -9,6 +9,7 @@ use crate::sim::{Cx, ProcessId, SimDuration, SimTime};
 
 use super::super::events::{OpF, StackEvent};
 use super::super::grid::ClusterMap;
+use super::super::node_id::NodeId;
 use super::super::planted::{Bug, Planted};
 use super::super::storage::{Command, Entry};
 use super::{
@@ -79,7 +80,7 @@ pub(super) struct PendingRead {
     /// the epoch as well (a re-asked read takes the first answer).
     pub(super) first: u64,
     /// The in-sync followers whose confirmation it still waits for.
-    pub(super) waiting: BTreeSet<String>,
+    pub(super) waiting: BTreeSet<NodeId>,
     pub(super) asked: SimTime,
 }
 
@@ -87,7 +88,7 @@ pub(super) struct PendingRead {
 pub(super) struct Primary {
     pub(super) epoch: u64,
     pub(super) commit: u64,
-    pub(super) followers: BTreeMap<String, Follower>,
+    pub(super) followers: BTreeMap<NodeId, Follower>,
     pub(super) writes: Vec<PendingWrite>,
     pub(super) reads: Vec<PendingRead>,
     pub(super) next_id: u64,
@@ -102,7 +103,7 @@ pub(super) struct Primary {
 }
 
 impl ReplicationManager {
-    pub(super) fn in_sync_followers(r: &Replica) -> BTreeSet<String> {
+    pub(super) fn in_sync_followers(r: &Replica) -> BTreeSet<NodeId> {
         r.primary
             .as_ref()
             .map(|pr| {
@@ -202,7 +203,7 @@ impl ReplicationManager {
 
     /// Sends every follower what it lacks (see [`push`](Self::push)).
     pub(super) fn push_all<P: DataHost>(cx: &mut Cx<'_, P>, r: &mut Replica, p: u32, resend: bool) {
-        let names: Vec<String> = r
+        let names: Vec<NodeId> = r
             .primary
             .as_ref()
             .map(|pr| pr.followers.keys().cloned().collect())
@@ -264,7 +265,7 @@ impl ReplicationManager {
             None => Replicate {
                 partition: p,
                 epoch,
-                install: Some(Box::new(r.store.state.clone())),
+                install: Some(Box::new(r.store.state().clone())),
                 entries: Vec::new(),
                 caught_up: fo.declared() || at_once,
                 to_boot: fo.boot,
@@ -288,14 +289,15 @@ impl ReplicationManager {
         self.ticking = false;
         self.tick_timer = None;
         let now = cx.now();
-        let parts: Vec<u32> = self.parts.keys().copied().collect();
-        for p in parts {
-            let Some(r) = self.parts.get_mut(&p) else {
-                continue;
-            };
+        let planted = self.planted;
+        // Whether a replica here leads (nothing in the loop changes that):
+        // the tick goes on. Found on the way, not by another scan of every
+        // partition.
+        let mut leading = false;
+        for (&p, r) in self.parts.iter_mut() {
             let index = r.store.index();
-            let once = self.planted.has(Bug::CaughtUpSentOnce);
-            let due: Vec<String> = match r.primary.as_ref() {
+            let once = planted.has(Bug::CaughtUpSentOnce);
+            let due: Vec<NodeId> = match r.primary.as_ref() {
                 Some(pr) => pr
                     .followers
                     .iter()
@@ -310,6 +312,7 @@ impl ReplicationManager {
                     .collect(),
                 None => continue,
             };
+            leading = true;
             for f in due {
                 Self::push(cx, r, p, &f, true);
                 // Unanswered since the last resend: a lost message, or a
@@ -339,7 +342,7 @@ impl ReplicationManager {
             // ever answered.
             if !waiting.is_empty() {
                 let round = Self::confirm_round(cx, r, p);
-                let latest_only = self.planted.has(Bug::ConfirmLatestRoundOnly);
+                let latest_only = planted.has(Bug::ConfirmLatestRoundOnly);
                 if let Some(pr) = r.primary.as_mut() {
                     for i in waiting {
                         pr.reads[i].asked = now;
@@ -351,7 +354,9 @@ impl ReplicationManager {
                 }
             }
         }
-        self.arm(cx);
+        if leading {
+            self.start_tick(cx);
+        }
     }
 
     pub(super) fn on_request<P: DataHost>(
@@ -388,7 +393,7 @@ impl ReplicationManager {
         }
         let cell = req.op.cell();
         if let ClientOp::Read { .. } = req.op {
-            let value = r.store.state.value(cell);
+            let value = r.store.state().value(cell);
             if self.planted.has(Bug::ReadWithoutConfirm) {
                 if value.is_none() && pr.lost {
                     Self::respond(cx, from, req.seq, p, Outcome::Lost);
@@ -426,7 +431,7 @@ impl ReplicationManager {
             return;
         }
         // A retry of a request already in the log: answer it, or wait for it.
-        if let Some(a) = r.store.state.dedup.get(&req.client).copied() {
+        if let Some(a) = r.store.state().dedup.get(&req.client).copied() {
             if a.seq > req.seq {
                 cx.reached("replica: request older than the client's latest ignored");
                 return; // older than what the client does now: ignore
@@ -486,7 +491,7 @@ impl ReplicationManager {
         // Whether the cell is defined is known before the entry applies.
         let lost = pr.lost
             && matches!(entry.command, Command::Cas { .. })
-            && r.store.state.value(cell).is_none();
+            && r.store.state().value(cell).is_none();
         let ok = r.store.append(cx.disk(), entry);
         if !self.planted.has(Bug::SkipPrimaryFsync) {
             cx.disk().fsync();
@@ -554,7 +559,7 @@ impl ReplicationManager {
                     pr.followers
                         .iter()
                         .filter(|(_, f)| f.required)
-                        .map(|(n, _)| n.clone()),
+                        .map(|(n, _)| n.to_string()),
                 )
                 .collect()
         } else {
@@ -632,7 +637,7 @@ impl ReplicationManager {
             AckStatus::StaleEpoch => return,
             AckStatus::NeedInstall => {
                 if a.epoch == pr.epoch
-                    && let Some(f) = pr.followers.get_mut(&name)
+                    && let Some(f) = pr.followers.get_mut(name.as_str())
                 {
                     f.acked = None;
                     f.sent = None;
@@ -645,7 +650,7 @@ impl ReplicationManager {
         if a.epoch != pr.epoch {
             return;
         }
-        let Some(f) = pr.followers.get_mut(&name) else {
+        let Some(f) = pr.followers.get_mut(name.as_str()) else {
             return;
         };
         let was_declared = f.declared();
@@ -719,7 +724,7 @@ impl ReplicationManager {
         }
         // A round at or after the read's first was sent after it arrived.
         for rd in pr.reads.iter_mut().filter(|rd| id >= rd.first) {
-            rd.waiting.remove(&name);
+            rd.waiting.remove(name.as_str());
         }
         Self::advance(cx, planted, &me, r, p);
     }

@@ -140,7 +140,7 @@ impl ReplicationManager {
         cx.disk().fsync();
         cx.trace(StackEvent::Repaired {
             partition: p,
-            source: me,
+            source: me.to_string(),
         });
     }
 
