@@ -215,6 +215,69 @@ fn push_held(out: &mut Vec<u8>, p: u32, synced: Option<u64>) {
     out.extend_from_slice(&buf[at..]);
 }
 
+/// The list of held copies as a node last wrote it ([`REPLICAS_KEY`]): its
+/// pairs, its text, and where each pair's text starts. A node writes its
+/// whole list at every change of what it holds, and a change is most
+/// often one pair (an epoch raised, a copy gained or lost): the next text
+/// copies the runs of pairs it shares with this one at the start and at
+/// the end, and encodes only what lies between.
+#[derive(Debug, Default)]
+struct HeldText {
+    pairs: Vec<(u32, Option<u64>)>,
+    /// `[`, the pairs' elements separated by `,`, `]`.
+    text: Vec<u8>,
+    /// Where each pair's element starts in `text`.
+    starts: Vec<usize>,
+}
+
+impl HeldText {
+    /// Makes `new` (sorted, as persisted) the list; returns its text,
+    /// byte for byte what `serde_json` writes for it.
+    fn encode(&mut self, new: Vec<(u32, Option<u64>)>) -> Vec<u8> {
+        let old = &self.pairs;
+        let prefix = old.iter().zip(&new).take_while(|(a, b)| a == b).count();
+        let suffix = (old.iter().rev().zip(new.iter().rev()))
+            .take(old.len().min(new.len()) - prefix)
+            .take_while(|(a, b)| a == b)
+            .count();
+        let mut text = Vec::with_capacity(self.text.len() + 16 * (new.len() - prefix - suffix) + 2);
+        let mut starts = Vec::with_capacity(new.len());
+        text.push(b'[');
+        if prefix > 0 {
+            // The elements and the commas between them, up to the end of
+            // the last shared one.
+            let end = match self.starts.get(prefix) {
+                Some(next) => next - 1,
+                None => self.text.len() - 1,
+            };
+            text.extend_from_slice(&self.text[1..end]);
+            starts.extend_from_slice(&self.starts[..prefix]);
+        }
+        for &(p, synced) in &new[prefix..new.len() - suffix] {
+            starts.push(text.len() + usize::from(text.len() > 1));
+            push_held(&mut text, p, synced);
+        }
+        if suffix > 0 {
+            if text.len() > 1 {
+                text.push(b',');
+            }
+            let from = self.starts[old.len() - suffix];
+            let to = text.len();
+            starts.extend(
+                self.starts[old.len() - suffix..]
+                    .iter()
+                    .map(|s| s - from + to),
+            );
+            text.extend_from_slice(&self.text[from..self.text.len() - 1]);
+        }
+        text.push(b']');
+        self.pairs = new;
+        self.starts = starts;
+        self.text.clone_from(&text);
+        text
+    }
+}
+
 /// Writes `v` in decimal into `buf` just before index `end`; returns where
 /// its first digit is.
 fn digits_before(buf: &mut [u8], mut end: usize, mut v: u64) -> usize {
@@ -329,6 +392,8 @@ pub struct DataNode {
     visit: Vec<u32>,
     /// Where the applied maps' members last listed this node.
     member_hint: Hint,
+    /// The list of held copies last written.
+    held_text: HeldText,
     replicas: Tracked<BTreeMap<u32, Hosted>>,
     /// Partitions whose data survived on disk from a previous incarnation:
     /// a catch-up only needs the tail.
@@ -405,6 +470,7 @@ impl DataNode {
             reconciled: None,
             visit: Vec::new(),
             member_hint: Hint::default(),
+            held_text: HeldText::default(),
             replicas: Tracked::new(BTreeMap::new()),
             on_disk: Tracked::new(BTreeSet::new()),
             synced: Tracked::new(BTreeMap::new()),
@@ -1551,12 +1617,7 @@ impl DataNode {
         let mut stored = self.on_disk.iter().copied().peekable();
         // Sorted too: walked beside the merge, not searched per partition.
         let mut epochs = self.synced.iter().peekable();
-        // Written as `serde_json::to_vec` writes a `Vec<(u32, Option<u64>)>`
-        // (`[[3,null],[7,12]]`), byte for byte, without the serializer: a
-        // node persists at every change of what it holds, and serde's walk
-        // of the pairs was most of the cost.
-        let mut bytes = Vec::with_capacity(2 + 16 * self.on_disk.len().max(self.replicas.len()));
-        bytes.push(b'[');
+        let mut held = Vec::with_capacity(self.on_disk.len().max(self.replicas.len()));
         loop {
             let p = match (complete.peek(), stored.peek()) {
                 (Some(&a), Some(&b)) if a < b => complete.next(),
@@ -1571,9 +1632,12 @@ impl DataNode {
             let Some(p) = p else { break };
             while epochs.next_if(|(q, _)| **q < p).is_some() {}
             let epoch = epochs.next_if(|(q, _)| **q == p).map(|(_, e)| *e);
-            push_held(&mut bytes, p, epoch);
+            held.push((p, epoch));
         }
-        bytes.push(b']');
+        // Written as `serde_json::to_vec` writes a `Vec<(u32, Option<u64>)>`
+        // (`[[3,null],[7,12]]`), byte for byte, without the serializer, and
+        // mostly copied from the list written before (see `HeldText`).
+        let bytes = self.held_text.encode(held);
         let disk = cx.disk();
         disk.put(REPLICAS_KEY, bytes);
         disk.fsync();
@@ -1839,7 +1903,66 @@ impl DataNode {
 
 #[cfg(test)]
 mod tests {
-    use super::push_held;
+    use super::{HeldText, push_held};
+
+    /// Each list a `HeldText` encodes, whatever it shares with the one
+    /// before (a prefix, a suffix, both, everything, nothing), is what
+    /// `serde_json` writes.
+    #[test]
+    fn held_text_copies_what_it_shares_and_writes_serde_json_s() {
+        let lists: [&[(u32, Option<u64>)]; 12] = [
+            &[(1, Some(3)), (4, None), (9, Some(10))],
+            &[(1, Some(3)), (4, None), (9, Some(10))],
+            &[(1, Some(3)), (4, Some(7)), (9, Some(10))],
+            &[(1, Some(3)), (4, Some(7)), (5, None), (9, Some(10))],
+            &[
+                (0, None),
+                (1, Some(3)),
+                (4, Some(7)),
+                (5, None),
+                (9, Some(10)),
+            ],
+            &[(0, None), (1, Some(3)), (4, Some(7)), (5, None)],
+            &[(1, Some(3)), (4, Some(7))],
+            &[],
+            &[(2, Some(u64::MAX))],
+            &[(2, Some(u64::MAX)), (u32::MAX, None)],
+            &[(u32::MAX, None)],
+            &[(7, Some(1)), (8, Some(1)), (9, Some(1))],
+        ];
+        let mut held = HeldText::default();
+        for list in lists.iter().chain(lists.iter().rev()) {
+            let text = held.encode(list.to_vec());
+            assert_eq!(
+                String::from_utf8(text).unwrap(),
+                serde_json::to_string(list).unwrap(),
+                "{list:?}"
+            );
+        }
+    }
+
+    /// The same over a long walk of random changes, one to three pairs at
+    /// a time, as a node's list changes.
+    #[test]
+    fn held_text_follows_random_changes() {
+        use crate::sim::rng::{stream, uniform_u64};
+        let mut rng = stream(11, "node/held-text");
+        let mut list = std::collections::BTreeMap::new();
+        let mut held = HeldText::default();
+        for _ in 0..2_000 {
+            for _ in 0..uniform_u64(&mut rng, 1, 3) {
+                let p = uniform_u64(&mut rng, 0, 40) as u32;
+                match uniform_u64(&mut rng, 0, 2) {
+                    0 => list.remove(&p),
+                    1 => list.insert(p, None),
+                    _ => list.insert(p, Some(uniform_u64(&mut rng, 0, 1_000))),
+                };
+            }
+            let pairs: Vec<(u32, Option<u64>)> = list.iter().map(|(p, e)| (*p, *e)).collect();
+            let want = serde_json::to_vec(&pairs).unwrap();
+            assert_eq!(held.encode(pairs), want);
+        }
+    }
 
     /// The persisted list is byte for byte what `serde_json` writes.
     #[test]

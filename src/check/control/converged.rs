@@ -565,7 +565,9 @@ mod tests {
     /// or restarting), `converged` (which rechecks only the partitions a
     /// change can touch) holds exactly what judging every partition again
     /// gives — over a seeded walk of member changes, configurations,
-    /// replica reports, crashes, restarts and disk losses.
+    /// replica reports, crashes, restarts and disk losses. And after every
+    /// event, each partition's judgement is the one its definition gives
+    /// ([`unconverged_by_definition`]).
     #[test]
     fn converged_rechecks_after_a_member_change_equal_a_full_recheck() {
         let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
@@ -662,6 +664,16 @@ mod tests {
             };
             conv.on_event(&ev, &names, &mut out);
             let m = conv.model.get();
+            // Every partition's judgement, whether due now or not, reads
+            // as its definition.
+            let remaining = m.view.remaining(&conv.down);
+            for p in 0..partitions + 1 {
+                assert_eq!(
+                    m.view.unconverged(p, 2, &m.copies, remaining, &conv.down),
+                    unconverged_by_definition(&m.view, p, 2, &m.copies, remaining, &conv.down),
+                    "p{p} after event {seq}"
+                );
+            }
             let member = m.view.state(ev.p.name_in(&names)).is_some();
             if matches!(ev.kind, EventKind::App(StackEvent::Member { .. }))
                 || (member && matches!(ev.kind, EventKind::Crash { .. } | EventKind::Restart))

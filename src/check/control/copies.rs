@@ -39,6 +39,15 @@ impl NodeCopy {
     fn intact(&self) -> bool {
         self.whole && !self.damaged
     }
+
+    /// Its node says it holds the partition in full, in sync, at `epoch`,
+    /// and has not found it damaged since (or has repaired it).
+    pub(super) fn serves(&self, epoch: u64) -> bool {
+        self.complete
+            && self.intact()
+            && self.epoch == epoch
+            && matches!(self.state, ReplicaState::Primary | ReplicaState::Backup)
+    }
 }
 
 /// What the data nodes say they hold, and where each complete copy came
@@ -73,22 +82,10 @@ pub(super) struct Copies {
 const PRIMARY_EPOCHS_KEPT: usize = 32;
 
 impl Copies {
-    /// Nodes holding a complete copy of `p` (crashed ones included).
-    pub(super) fn holders(&self, p: u32) -> Vec<&str> {
-        self.held.get(&p).map_or_else(Vec::new, |m| {
-            m.iter()
-                .filter(|(_, c)| c.intact())
-                .map(|(n, _)| n.as_str())
-                .collect()
-        })
-    }
-
     /// True when some node holds a complete copy of `p` (crashed ones
-    /// included): [`Copies::holders`] is not empty.
+    /// included).
     pub(super) fn has_holder(&self, p: u32) -> bool {
-        self.held
-            .get(&p)
-            .is_some_and(|m| m.values().any(NodeCopy::intact))
+        self.held.get(&p).is_some_and(any_intact)
     }
 
     /// True when `node` holds a complete copy of `p` by its own word.
@@ -97,20 +94,6 @@ impl Copies {
             .get(&p)
             .and_then(|m| m.get(node))
             .is_some_and(NodeCopy::intact)
-    }
-
-    /// True when `node` says it holds `p` in full, in sync, at `epoch`,
-    /// and has not found it damaged since (or has repaired it).
-    pub(super) fn serves(&self, p: u32, node: &str, epoch: u64) -> bool {
-        self.held
-            .get(&p)
-            .and_then(|m| m.get(node))
-            .is_some_and(|c| {
-                c.complete
-                    && c.intact()
-                    && c.epoch == epoch
-                    && matches!(c.state, ReplicaState::Primary | ReplicaState::Backup)
-            })
     }
 
     /// True when `node` holds `p` in full (it said so and has not
@@ -298,21 +281,35 @@ impl Copies {
         complete: bool,
         source: Option<&str>,
     ) -> Option<(u32, String)> {
-        let before = self.holds(p, node);
+        // The partition's copies, looked up once (the entry is made here
+        // in any case).
+        let copies = self.held.entry(p).or_default();
+        let before = copies.get(node).is_some_and(NodeCopy::intact);
         let mut violation = None;
         if state == ReplicaState::Primary {
             let by_epoch = self.primaries.entry(p).or_default();
-            by_epoch.insert(epoch, node.to_string());
+            // Mostly the same node restating its role in the same epoch.
+            if by_epoch.get(&epoch).is_none_or(|n| n != node) {
+                by_epoch.insert(epoch, node.to_string());
+            }
             while by_epoch.len() > PRIMARY_EPOCHS_KEPT {
                 by_epoch.pop_first();
             }
         }
+        // A first replica creating its copy: no longer unborn.
+        let genesis = self.genesis.get_mut(&p).is_some_and(|g| g.remove(node));
         if complete && !before {
             let lineage = self.lineage.get(&p);
-            let sourced =
-                source.is_some_and(|s| self.holds(p, s) || lineage.is_some_and(|l| l.contains(s)));
-            let genesis = self.genesis.get_mut(&p).is_some_and(|g| g.remove(node));
-            if !sourced && !genesis && self.has_holder(p) {
+            let sourced = source.is_some_and(|s| {
+                copies.get(s).is_some_and(NodeCopy::intact)
+                    || lineage.is_some_and(|l| l.contains(s))
+            });
+            if !sourced && !genesis && any_intact(copies) {
+                let holders: Vec<&str> = copies
+                    .iter()
+                    .filter(|(_, c)| c.intact())
+                    .map(|(n, _)| n.as_str())
+                    .collect();
                 violation = Some((
                     p,
                     format!(
@@ -321,35 +318,28 @@ impl Copies {
                             Some(s) => format!("copied from {s}, which held none"),
                             None => "without any transfer".to_string(),
                         },
-                        self.holders(p).join(",")
+                        holders.join(",")
                     ),
                 ));
             }
         }
-        if let Some(g) = self.genesis.get_mut(&p) {
-            g.remove(node);
-        }
-        let copies = self.held.entry(p).or_default();
         if state == ReplicaState::Removed {
             copies.remove(node);
         } else {
             // Not calling a copy complete is not dropping it: only a
             // removal (or a disk loss) ends a whole copy, and damage
             // suspends it until a repair (or the node's word).
-            let (was_whole, was_damaged) = copies
-                .get(node)
-                .map_or((false, false), |c| (c.whole, c.damaged));
-            let copy = NodeCopy {
+            let restated = |was: Option<&NodeCopy>| NodeCopy {
                 state,
                 epoch,
                 complete,
-                whole: complete || was_whole,
-                damaged: was_damaged && !complete,
+                whole: complete || was.is_some_and(|c| c.whole),
+                damaged: was.is_some_and(|c| c.damaged) && !complete,
             };
             match copies.get_mut(node) {
-                Some(c) => *c = copy,
+                Some(c) => *c = restated(Some(c)),
                 None => {
-                    copies.insert(node.to_string(), copy);
+                    copies.insert(node.to_string(), restated(None));
                 }
             }
         }
@@ -359,7 +349,7 @@ impl Copies {
                 l.insert(node.to_string());
             }
         }
-        let none_left = !self.has_holder(p);
+        let none_left = !any_intact(copies);
         if before && state == ReplicaState::Removed && violation.is_none() && none_left {
             violation = Some((
                 p,
@@ -377,5 +367,193 @@ impl Copies {
     /// A first replica of `p` that has not created its copy yet, if any.
     fn unborn(&self, p: u32) -> Option<&String> {
         self.genesis.get(&p).and_then(|g| g.first())
+    }
+}
+
+/// True when one of a partition's `copies` holds the data.
+fn any_intact(copies: &BTreeMap<String, NodeCopy>) -> bool {
+    copies.values().any(NodeCopy::intact)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `on_replica` as it was written with one look-up per question: what
+    /// the version that looks the partition up once must equal.
+    fn on_replica_by_definition(
+        c: &mut Copies,
+        node: &str,
+        p: u32,
+        state: ReplicaState,
+        epoch: u64,
+        complete: bool,
+        source: Option<&str>,
+    ) -> Option<(u32, String)> {
+        let holders = |c: &Copies| -> Vec<String> {
+            c.held.get(&p).map_or_else(Vec::new, |m| {
+                m.iter()
+                    .filter(|(_, c)| c.intact())
+                    .map(|(n, _)| n.clone())
+                    .collect()
+            })
+        };
+        let before = c.holds(p, node);
+        let mut violation = None;
+        if state == ReplicaState::Primary {
+            let by_epoch = c.primaries.entry(p).or_default();
+            by_epoch.insert(epoch, node.to_string());
+            while by_epoch.len() > PRIMARY_EPOCHS_KEPT {
+                by_epoch.pop_first();
+            }
+        }
+        if complete && !before {
+            let lineage = c.lineage.get(&p);
+            let sourced =
+                source.is_some_and(|s| c.holds(p, s) || lineage.is_some_and(|l| l.contains(s)));
+            let genesis = c.genesis.get_mut(&p).is_some_and(|g| g.remove(node));
+            if !sourced && !genesis && c.has_holder(p) {
+                violation = Some((
+                    p,
+                    format!(
+                        "{node} reports a complete copy of p{p} (epoch {epoch}) {}, while {} hold the data",
+                        match source {
+                            Some(s) => format!("copied from {s}, which held none"),
+                            None => "without any transfer".to_string(),
+                        },
+                        holders(c).join(",")
+                    ),
+                ));
+            }
+        }
+        if let Some(g) = c.genesis.get_mut(&p) {
+            g.remove(node);
+        }
+        let copies = c.held.entry(p).or_default();
+        if state == ReplicaState::Removed {
+            copies.remove(node);
+        } else {
+            let (was_whole, was_damaged) = copies
+                .get(node)
+                .map_or((false, false), |c| (c.whole, c.damaged));
+            copies.insert(
+                node.to_string(),
+                NodeCopy {
+                    state,
+                    epoch,
+                    complete,
+                    whole: complete || was_whole,
+                    damaged: was_damaged && !complete,
+                },
+            );
+        }
+        if complete {
+            c.lineage.entry(p).or_default().insert(node.to_string());
+        }
+        let none_left = !c.has_holder(p);
+        if before && state == ReplicaState::Removed && violation.is_none() && none_left {
+            violation = Some((
+                p,
+                format!(
+                    "p{p} lost its last complete copy: {node} dropped it (epoch {epoch}) and no other node holds one"
+                ),
+            ));
+        }
+        if none_left && c.unborn(p).is_none() {
+            c.lineage.remove(&p);
+        }
+        violation
+    }
+
+    /// Over a seeded walk of replica reports (every state, old and new
+    /// epochs, sources held or not, two nodes primary of one epoch),
+    /// first placements, damage and disk losses, `on_replica` leaves the
+    /// copies and finds the violations its definition does.
+    #[test]
+    fn on_replica_reads_as_its_definition() {
+        use crate::sim::{Event, ProcessId, SimTime};
+        let mut x: u64 = 0x853c_49e6_748f_ea9b;
+        let mut next = move |n: u64| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x % n
+        };
+        let names: Vec<String> = (1..=5).map(|i| format!("n{i}")).collect();
+        let (mut new, mut old) = (Copies::default(), Copies::default());
+        let mut violations = 0;
+        for seq in 0..20_000u64 {
+            let who = next(5) as u32;
+            let node = names[who as usize].as_str();
+            let p = next(3) as u32;
+            match next(20) {
+                0..=1 => {
+                    // A placement (the first of a partition is its genesis).
+                    let in_sync: Vec<String> =
+                        names.iter().filter(|_| next(2) == 0).cloned().collect();
+                    let app = StackEvent::Partition {
+                        partition: p,
+                        epoch: seq,
+                        version: seq,
+                        in_sync,
+                        catching_up: vec![],
+                        primary: None,
+                    };
+                    for c in [&mut new, &mut old] {
+                        let ev = Event {
+                            t: SimTime(seq),
+                            p: ProcessId(who),
+                            seq,
+                            cause: None,
+                            kind: EventKind::App(&app),
+                        };
+                        c.on_event(&ev, &names);
+                    }
+                }
+                2 => {
+                    let damaged = StackEvent::Damaged {
+                        partition: p,
+                        found: String::new(),
+                    };
+                    let kind = if next(2) == 0 {
+                        EventKind::App(&damaged)
+                    } else {
+                        EventKind::DiskLoss
+                    };
+                    for c in [&mut new, &mut old] {
+                        let ev = Event {
+                            t: SimTime(seq),
+                            p: ProcessId(who),
+                            seq,
+                            cause: None,
+                            kind: kind.clone(),
+                        };
+                        c.on_event(&ev, &names);
+                    }
+                }
+                _ => {
+                    let state = [
+                        ReplicaState::Primary,
+                        ReplicaState::Backup,
+                        ReplicaState::CatchingUp,
+                        ReplicaState::Stored,
+                        ReplicaState::Removed,
+                    ][next(5) as usize];
+                    let epoch = next(4);
+                    let complete = next(3) > 0;
+                    let source = match next(3) {
+                        0 => None,
+                        _ => Some(names[next(5) as usize].as_str()),
+                    };
+                    let got = new.on_replica(node, p, state, epoch, complete, source);
+                    let want =
+                        on_replica_by_definition(&mut old, node, p, state, epoch, complete, source);
+                    assert_eq!(got, want, "event {seq}");
+                    violations += usize::from(got.is_some());
+                }
+            }
+            assert_eq!(format!("{new:?}"), format!("{old:?}"), "after event {seq}");
+        }
+        assert!(violations > 100, "{violations}");
     }
 }

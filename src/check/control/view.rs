@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::copies::Copies;
+use super::copies::{Copies, NodeCopy};
 use crate::stack::events::{MemberChange, ReplicaState, StackEvent};
 use crate::stack::grid::MemberState;
 
@@ -127,6 +127,17 @@ pub(super) struct Mem {
     pub(super) zone: String,
     pub(super) capacity: u32,
     pub(super) version: u64,
+}
+
+/// A node a partition names, as [`MapView::unconverged`] judges it.
+#[derive(Clone, Copy)]
+struct Listed<'a> {
+    node: &'a String,
+    member: Option<&'a Mem>,
+    /// Its copy of the partition, where the node is alive and up.
+    copy: Option<&'a NodeCopy>,
+    /// That copy serves the data at the committed epoch.
+    serves: bool,
 }
 
 /// The data nodes that can host replicas: how many, over how many zones.
@@ -258,8 +269,8 @@ impl MapView {
                 primary,
                 ..
             } => {
-                let old = self.parts.get(partition).cloned().unwrap_or_default();
-                if self.parts.contains_key(partition) && old.epoch >= *epoch {
+                let old = self.parts.get(partition);
+                if old.is_some_and(|o| o.epoch >= *epoch) {
                     return None;
                 }
                 let new = Part {
@@ -268,6 +279,8 @@ impl MapView {
                     catching_up: catching_up.clone(),
                     primary: primary.clone(),
                 };
+                let none = Part::default();
+                let old = old.unwrap_or(&none);
                 for n in old.named().filter(|n| !new.names(n)) {
                     if let Some(ps) = self.named.get_mut(n) {
                         ps.remove(partition);
@@ -279,7 +292,8 @@ impl MapView {
                 for n in new.named().filter(|n| !old.names(n)) {
                     self.named.entry(n.clone()).or_default().insert(*partition);
                 }
-                self.parts.insert(*partition, new);
+                // The part replaced is moved out, not copied.
+                let old = self.parts.insert(*partition, new).unwrap_or_default();
                 Some(Change::Partition { p: *partition, old })
             }
             _ => None,
@@ -364,11 +378,11 @@ impl MapView {
     /// and its process is up (not in `down`); the partition wants
     /// `min(rf, remaining nodes)` of them, over as many zones as those
     /// nodes span.
-    pub(super) fn unconverged(
-        &self,
+    pub(super) fn unconverged<'a>(
+        &'a self,
         p: u32,
         rf: usize,
-        copies: &Copies,
+        copies: &'a Copies,
         remaining: Remaining,
         down: &BTreeSet<String>,
     ) -> Option<Unconverged> {
@@ -382,28 +396,34 @@ impl MapView {
                 nodes: part.catching_up.clone(),
             });
         }
-        let serving =
-            |n: &String| self.alive(n) && !down.contains(n) && copies.serves(p, n, part.epoch);
-        // Each in-sync node's member entry and whether it serves, looked up
-        // once: the tests below read them several times each (a recheck
-        // per replica event of a partition made a few dozen lookups).
-        let listed: Vec<(&String, Option<&Mem>, bool)> = part
-            .in_sync
-            .iter()
-            .map(|n| {
-                let m = self.members.get(n);
-                let alive = m.is_some_and(|m| m.state == MemberState::Alive);
-                let serves = alive && !down.contains(n) && copies.serves(p, n, part.epoch);
-                (n, m, serves)
-            })
-            .collect();
+        // The partition's copies, looked up once for all its nodes.
+        let held = copies.held.get(&p);
+        // A node's member entry, and its copy where it is alive and up:
+        // it serves if that copy does.
+        let entry = |n: &'a String| {
+            let m = self.members.get(n);
+            let copy = m
+                .filter(|m| m.state == MemberState::Alive && !down.contains(n))
+                .and_then(|_| held?.get(n));
+            let serves = copy.is_some_and(|c| c.serves(part.epoch));
+            Listed {
+                node: n,
+                member: m,
+                copy,
+                serves,
+            }
+        };
+        // Each in-sync node's entry, looked up once: the tests below read
+        // them several times each (a recheck per replica event of a
+        // partition made a few dozen lookups).
+        let listed: Vec<Listed<'_>> = part.in_sync.iter().map(entry).collect();
         let alive = |m: Option<&Mem>| m.is_some_and(|m| m.state == MemberState::Alive);
-        let on_alive = listed.iter().filter(|(_, _, serves)| *serves).count();
+        let on_alive = listed.iter().filter(|l| l.serves).count();
         if on_alive != want {
             let unconfirmed: Vec<String> = listed
                 .iter()
-                .filter(|(_, m, serves)| alive(*m) && !serves)
-                .map(|(n, _, _)| n.to_string())
+                .filter(|l| alive(l.member) && !l.serves)
+                .map(|l| l.node.to_string())
                 .collect();
             return Some(Unconverged::InSync {
                 p,
@@ -413,39 +433,40 @@ impl MapView {
                 unconfirmed,
             });
         }
-        if let Some((n, _, _)) = listed
+        if let Some(l) = listed
             .iter()
-            .find(|(_, m, _)| m.map(|m| m.state) == Some(MemberState::Draining))
+            .find(|l| l.member.map(|m| m.state) == Some(MemberState::Draining))
         {
             return Some(Unconverged::Draining {
                 p,
-                node: n.to_string(),
+                node: l.node.to_string(),
             });
         }
         if want >= rf
-            && let Some((n, _, _)) = listed.iter().find(|(_, m, _)| !alive(*m))
+            && let Some(l) = listed.iter().find(|l| !alive(l.member))
         {
             return Some(Unconverged::NotAlive {
                 p,
-                node: n.to_string(),
+                node: l.node.to_string(),
             });
         }
+        // The primary is most often listed in sync: its entry is at hand.
         let primary_serves = part.primary.as_ref().is_some_and(|n| {
-            serving(n)
-                && copies
-                    .held
-                    .get(&p)
-                    .and_then(|m| m.get(n))
-                    .is_some_and(|c| c.state == ReplicaState::Primary)
+            let l = listed
+                .iter()
+                .find(|l| l.node == n)
+                .copied()
+                .unwrap_or_else(|| entry(n));
+            l.serves && l.copy.is_some_and(|c| c.state == ReplicaState::Primary)
         });
         if !primary_serves {
             return Some(Unconverged::NoPrimary { p });
         }
         // Distinct zones of the serving nodes (a serving node is a member).
         let mut zones: Vec<&str> = Vec::with_capacity(listed.len());
-        for (_, m, serves) in &listed {
-            let zone = m.map_or("", |m| m.zone.as_str());
-            if *serves && !zones.contains(&zone) {
+        for l in listed.iter().filter(|l| l.serves) {
+            let zone = l.member.map_or("", |m| m.zone.as_str());
+            if !zones.contains(&zone) {
                 zones.push(zone);
             }
         }
@@ -463,7 +484,106 @@ impl MapView {
 
 #[cfg(test)]
 mod tests {
-    use super::Unconverged;
+    use std::collections::BTreeSet;
+
+    use super::{Copies, Mem, NodeCopy, Part, Remaining, Unconverged};
+    use crate::check::control::testkit::unconverged_by_definition;
+    use crate::stack::events::ReplicaState;
+    use crate::stack::grid::MemberState;
+
+    /// `unconverged`, which looks each node up once, judges every
+    /// partition as its definition reads — over seeded random views:
+    /// members in every state, partitions listing them (a primary listed
+    /// in sync or not), copies of every kind, processes down. Every kind
+    /// of verdict comes up.
+    #[test]
+    fn unconverged_reads_as_its_definition() {
+        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut next = move |n: u64| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x % n
+        };
+        let nodes: Vec<String> = (1..=6).map(|i| format!("n{i}")).collect();
+        let mut kinds = BTreeSet::new();
+        for _ in 0..40_000 {
+            let mut v = super::MapView::default();
+            let mut copies = Copies::default();
+            let states = [
+                MemberState::Alive,
+                MemberState::Alive,
+                MemberState::Alive,
+                MemberState::Alive,
+                MemberState::Dead,
+                MemberState::Draining,
+            ];
+            for n in &nodes {
+                if next(6) > 0 {
+                    let mem = Mem {
+                        state: states[next(6) as usize],
+                        zone: ["a", "b", "a", "c"][next(4) as usize].into(),
+                        capacity: 1,
+                        version: 1,
+                    };
+                    v.members.insert(n.clone(), mem);
+                }
+            }
+            let epoch = 5;
+            let pick = |k: u64| nodes[k as usize % nodes.len()].clone();
+            let base = next(6);
+            let in_sync: Vec<String> = (0..next(5)).map(|i| pick(base + i)).collect();
+            let part = Part {
+                epoch,
+                catching_up: (0..u64::from(next(8) == 0))
+                    .map(|_| pick(next(6)))
+                    .collect(),
+                primary: match next(4) {
+                    0 => None,
+                    1 => Some(pick(next(6))),
+                    _ => in_sync.first().cloned(),
+                },
+                in_sync,
+            };
+            let p = next(3) as u32; // p2 is never placed
+            if p < 2 {
+                v.parts.insert(p, part);
+            }
+            let held = copies.held.entry(p).or_default();
+            for n in &nodes {
+                if next(5) > 0 {
+                    let copy = NodeCopy {
+                        state: [
+                            ReplicaState::Primary,
+                            ReplicaState::Primary,
+                            ReplicaState::Backup,
+                            ReplicaState::CatchingUp,
+                            ReplicaState::Stored,
+                        ][next(5) as usize],
+                        epoch: epoch - u64::from(next(4) == 0),
+                        complete: next(6) > 0,
+                        whole: next(6) > 0,
+                        damaged: next(6) == 0,
+                    };
+                    held.insert(n.clone(), copy);
+                }
+            }
+            let down: BTreeSet<String> = nodes.iter().filter(|_| next(8) == 0).cloned().collect();
+            let rf = 1 + next(3) as usize;
+            let remaining = Remaining {
+                nodes: next(7) as usize,
+                zones: next(4) as usize,
+            };
+            let why = v.unconverged(p, rf, &copies, remaining, &down);
+            let want = unconverged_by_definition(&v, p, rf, &copies, remaining, &down);
+            assert_eq!(why, want);
+            // The variant's name.
+            let kind = why.map(|w| format!("{w:?}").split(' ').next().map(String::from));
+            kinds.insert(kind);
+        }
+        // Seven reasons and converged.
+        assert_eq!(kinds.len(), 8, "{kinds:?}");
+    }
 
     /// A member event older than the member's removal is stale: a deposed
     /// leader back from a pause announced a removed node alive (no-bug hunt
