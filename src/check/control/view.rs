@@ -101,6 +101,8 @@ pub(super) struct Settings {
 pub(super) struct Part {
     pub(super) epoch: u64,
     pub(super) in_sync: Vec<String>,
+    /// Each in-sync node's slot in [`Members`], in `in_sync`'s order.
+    in_sync_at: Vec<usize>,
     pub(super) catching_up: Vec<String>,
     pub(super) primary: Option<String>,
 }
@@ -140,6 +142,60 @@ struct Listed<'a> {
     serves: bool,
 }
 
+/// The members of the committed map, by name. Each name the view meets (a
+/// member's, or a node's a partition lists) is given a slot for good: a
+/// partition's in-sync nodes are resolved to their slots once, when its
+/// configuration is traced, and every judgement of it after reads their
+/// entries by slot, not by a search among the members' names.
+#[derive(Clone, Debug, Default)]
+pub(super) struct Members {
+    /// Every name met, with its slot.
+    slots: BTreeMap<String, usize>,
+    /// By slot: the member's entry, while it is one.
+    entries: Vec<Option<Mem>>,
+}
+
+impl Members {
+    /// The entry of member `node`.
+    pub(super) fn get(&self, node: &str) -> Option<&Mem> {
+        self.slots.get(node).and_then(|&i| self.entries[i].as_ref())
+    }
+
+    /// The entry in slot `slot` (from [`Members::slot`]).
+    fn at(&self, slot: usize) -> Option<&Mem> {
+        self.entries[slot].as_ref()
+    }
+
+    /// `node`'s slot, given it now if it had none.
+    fn slot(&mut self, node: &str) -> usize {
+        if let Some(&i) = self.slots.get(node) {
+            return i;
+        }
+        let i = self.entries.len();
+        self.slots.insert(node.to_string(), i);
+        self.entries.push(None);
+        i
+    }
+
+    pub(super) fn insert(&mut self, node: &str, member: Mem) {
+        let i = self.slot(node);
+        self.entries[i] = Some(member);
+    }
+
+    pub(super) fn remove(&mut self, node: &str) {
+        if let Some(&i) = self.slots.get(node) {
+            self.entries[i] = None;
+        }
+    }
+
+    /// The members and their entries, by name.
+    pub(super) fn iter(&self) -> impl Iterator<Item = (&String, &Mem)> {
+        self.slots
+            .iter()
+            .filter_map(|(n, &i)| self.entries[i].as_ref().map(|m| (n, m)))
+    }
+}
+
 /// The data nodes that can host replicas: how many, over how many zones.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) struct Remaining {
@@ -163,7 +219,7 @@ pub(super) enum Change {
 #[derive(Clone, Debug, Default)]
 pub(super) struct MapView {
     pub(super) settings: Option<Settings>,
-    pub(super) members: BTreeMap<String, Mem>,
+    pub(super) members: Members,
     pub(super) parts: BTreeMap<u32, Part>,
     /// Alive members and their distinct zones, kept at every member
     /// change (asked once per partition a recheck visits).
@@ -228,7 +284,7 @@ impl MapView {
                     Some(s) => {
                         self.removed_at.remove(node);
                         self.members.insert(
-                            node.clone(),
+                            node,
                             Mem {
                                 state: s,
                                 zone: zone.clone(),
@@ -276,6 +332,7 @@ impl MapView {
                 let new = Part {
                     epoch: *epoch,
                     in_sync: in_sync.clone(),
+                    in_sync_at: in_sync.iter().map(|n| self.members.slot(n)).collect(),
                     catching_up: catching_up.clone(),
                     primary: primary.clone(),
                 };
@@ -400,8 +457,7 @@ impl MapView {
         let held = copies.held.get(&p);
         // A node's member entry, and its copy where it is alive and up:
         // it serves if that copy does.
-        let entry = |n: &'a String| {
-            let m = self.members.get(n);
+        let entry = |n: &'a String, m: Option<&'a Mem>| {
             let copy = m
                 .filter(|m| m.state == MemberState::Alive && !down.contains(n))
                 .and_then(|_| held?.get(n));
@@ -416,7 +472,12 @@ impl MapView {
         // Each in-sync node's entry, looked up once: the tests below read
         // them several times each (a recheck per replica event of a
         // partition made a few dozen lookups).
-        let listed: Vec<Listed<'_>> = part.in_sync.iter().map(entry).collect();
+        let listed: Vec<Listed<'_>> = part
+            .in_sync
+            .iter()
+            .zip(&part.in_sync_at)
+            .map(|(n, &at)| entry(n, self.members.at(at)))
+            .collect();
         let alive = |m: Option<&Mem>| m.is_some_and(|m| m.state == MemberState::Alive);
         let on_alive = listed.iter().filter(|l| l.serves).count();
         if on_alive != want {
@@ -456,7 +517,7 @@ impl MapView {
                 .iter()
                 .find(|l| l.node == n)
                 .copied()
-                .unwrap_or_else(|| entry(n));
+                .unwrap_or_else(|| entry(n, self.members.get(n)));
             l.serves && l.copy.is_some_and(|c| c.state == ReplicaState::Primary)
         });
         if !primary_serves {
@@ -486,16 +547,16 @@ impl MapView {
 mod tests {
     use std::collections::BTreeSet;
 
-    use super::{Copies, Mem, NodeCopy, Part, Remaining, Unconverged};
+    use super::{Copies, NodeCopy, Remaining, Unconverged};
     use crate::check::control::testkit::unconverged_by_definition;
-    use crate::stack::events::ReplicaState;
-    use crate::stack::grid::MemberState;
+    use crate::stack::events::{MemberChange, ReplicaState, StackEvent};
 
-    /// `unconverged`, which looks each node up once, judges every
-    /// partition as its definition reads — over seeded random views:
-    /// members in every state, partitions listing them (a primary listed
-    /// in sync or not), copies of every kind, processes down. Every kind
-    /// of verdict comes up.
+    /// `unconverged`, which looks each node up once (by the slot it was
+    /// given when the partition was placed), judges every partition as its
+    /// definition reads — over seeded random views: members in every
+    /// state, joined or removed before or after the partition listing
+    /// them was placed (a primary listed in sync or not), copies of every
+    /// kind, processes down. Every kind of verdict comes up.
     #[test]
     fn unconverged_reads_as_its_definition() {
         let mut x: u64 = 0x2545_f491_4f6c_dd1d;
@@ -510,45 +571,55 @@ mod tests {
         for _ in 0..40_000 {
             let mut v = super::MapView::default();
             let mut copies = Copies::default();
-            let states = [
-                MemberState::Alive,
-                MemberState::Alive,
-                MemberState::Alive,
-                MemberState::Alive,
-                MemberState::Dead,
-                MemberState::Draining,
+            let changes = [
+                MemberChange::Joined,
+                MemberChange::Alive,
+                MemberChange::Alive,
+                MemberChange::Dead,
+                MemberChange::Draining,
+                MemberChange::Removed,
             ];
-            for n in &nodes {
-                if next(6) > 0 {
-                    let mem = Mem {
-                        state: states[next(6) as usize],
-                        zone: ["a", "b", "a", "c"][next(4) as usize].into(),
-                        capacity: 1,
-                        version: 1,
-                    };
-                    v.members.insert(n.clone(), mem);
+            let mut version = 0;
+            // Members before the partition is placed, and changes after
+            // (a node the partition lists may become a member only then).
+            let mut members = |v: &mut super::MapView, next: &mut dyn FnMut(u64) -> u64| {
+                for n in &nodes {
+                    if next(3) == 0 {
+                        version += 1;
+                        v.on_event(&StackEvent::Member {
+                            node: n.clone(),
+                            state: changes[next(6) as usize],
+                            zone: ["a", "b", "a", "c"][next(4) as usize].into(),
+                            capacity: 1,
+                            version,
+                        });
+                    }
                 }
-            }
+            };
+            members(&mut v, &mut next);
+            members(&mut v, &mut next);
             let epoch = 5;
             let pick = |k: u64| nodes[k as usize % nodes.len()].clone();
             let base = next(6);
             let in_sync: Vec<String> = (0..next(5)).map(|i| pick(base + i)).collect();
-            let part = Part {
-                epoch,
-                catching_up: (0..u64::from(next(8) == 0))
-                    .map(|_| pick(next(6)))
-                    .collect(),
-                primary: match next(4) {
-                    0 => None,
-                    1 => Some(pick(next(6))),
-                    _ => in_sync.first().cloned(),
-                },
-                in_sync,
-            };
             let p = next(3) as u32; // p2 is never placed
             if p < 2 {
-                v.parts.insert(p, part);
+                v.on_event(&StackEvent::Partition {
+                    partition: p,
+                    epoch,
+                    version: 1,
+                    catching_up: (0..u64::from(next(8) == 0))
+                        .map(|_| pick(next(6)))
+                        .collect(),
+                    primary: match next(4) {
+                        0 => None,
+                        1 => Some(pick(next(6))),
+                        _ => in_sync.first().cloned(),
+                    },
+                    in_sync,
+                });
             }
+            members(&mut v, &mut next);
             let held = copies.held.entry(p).or_default();
             for n in &nodes {
                 if next(5) > 0 {
@@ -600,15 +671,15 @@ mod tests {
         };
         let mut v = super::MapView::default();
         v.on_event(&member(MemberChange::Joined, 3));
-        assert!(v.members.contains_key("n4"));
+        assert!(v.members.get("n4").is_some());
         v.on_event(&member(MemberChange::Removed, 9));
-        assert!(!v.members.contains_key("n4"));
+        assert!(v.members.get("n4").is_none());
         assert!(v.on_event(&member(MemberChange::Alive, 4)).is_none());
-        assert!(!v.members.contains_key("n4"), "stale: version 4 < 9");
+        assert!(v.members.get("n4").is_none(), "stale: version 4 < 9");
         assert_eq!(v.alive_count, 0);
         // Added again later (a newer version): a member again.
         v.on_event(&member(MemberChange::Joined, 12));
-        assert!(v.members.contains_key("n4"));
+        assert!(v.members.get("n4").is_some());
         assert_eq!(v.alive_count, 1);
     }
 
